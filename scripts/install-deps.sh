@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every Debian package corral's build, tests and runtime need. Idempotent:
+# a second run installs nothing and takes about a second.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libboost-dev libboost-system-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
+  libspdlog-dev libssl-dev libsqlite3-dev sqlite3 libpq-dev libgtest-dev libgmock-dev
+  libbenchmark-dev
+  # container engine for the runner's Docker executor and its tests (see docs/operations.md)
+  podman runc busybox-static uidmap
+  # PostgreSQL for the scale-out store
+  postgresql
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  [[ "$p" == \#* ]] && continue
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

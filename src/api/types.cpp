@@ -1,0 +1,470 @@
+#include "api/types.h"
+
+#include <algorithm>
+#include <regex>
+#include <set>
+
+#include "common/units.h"
+
+namespace corral {
+
+namespace {
+
+Error invalid(const std::string& field, const std::string& why) {
+  return make_error(ErrorCode::kInvalidSpec, "field '" + field + "': " + why);
+}
+
+template <typename E, size_t N>
+std::optional<E> parse_enum(std::string_view s, const std::array<std::pair<E, std::string_view>, N>& table) {
+  for (const auto& [e, name] : table) {
+    if (name == s) return e;
+  }
+  return std::nullopt;
+}
+
+constexpr std::array<std::pair<TokenKind, std::string_view>, 3> kTokenKinds{{
+    {TokenKind::kAdmin, "admin"}, {TokenKind::kUser, "user"}, {TokenKind::kRunner, "runner"}}};
+constexpr std::array<std::pair<JobState, std::string_view>, 6> kJobStates{{
+    {JobState::kQueued, "queued"},
+    {JobState::kLeased, "leased"},
+    {JobState::kRunning, "running"},
+    {JobState::kSucceeded, "succeeded"},
+    {JobState::kFailed, "failed"},
+    {JobState::kCanceled, "canceled"}}};
+constexpr std::array<std::pair<AttemptState, std::string_view>, 6> kAttemptStates{{
+    {AttemptState::kLeased, "leased"},
+    {AttemptState::kRunning, "running"},
+    {AttemptState::kSucceeded, "succeeded"},
+    {AttemptState::kFailed, "failed"},
+    {AttemptState::kCanceled, "canceled"},
+    {AttemptState::kLost, "lost"}}};
+
+template <typename E, size_t N>
+std::string_view enum_name(E e, const std::array<std::pair<E, std::string_view>, N>& table) {
+  for (const auto& [v, name] : table) {
+    if (v == e) return name;
+  }
+  return "unknown";
+}
+
+json time_or_null(TimeMs t) { return t > 0 ? json(format_time(t)) : json(nullptr); }
+
+Result<std::string> get_string(const json& obj, const char* key, const std::string& path,
+                               size_t max_len = 4096) {
+  if (!obj.contains(key) || obj[key].is_null()) return std::string();
+  if (!obj[key].is_string()) return invalid(path, "must be a string");
+  auto s = obj[key].get<std::string>();
+  if (s.size() > max_len) return invalid(path, "longer than " + std::to_string(max_len) + " characters");
+  return s;
+}
+
+Result<int64_t> get_int(const json& obj, const char* key, const std::string& path, int64_t def,
+                        int64_t min, int64_t max) {
+  if (!obj.contains(key) || obj[key].is_null()) return def;
+  const auto& v = obj[key];
+  if (!v.is_number_integer()) return invalid(path, "must be an integer");
+  int64_t n = v.get<int64_t>();
+  if (n < min || n > max) {
+    return invalid(path, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+  }
+  return n;
+}
+
+Result<std::vector<std::string>> get_string_list(const json& obj, const char* key,
+                                                 const std::string& path) {
+  std::vector<std::string> out;
+  if (!obj.contains(key) || obj[key].is_null()) return out;
+  const auto& v = obj[key];
+  if (!v.is_array()) return invalid(path, "must be an array of strings");
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!v[i].is_string()) return invalid(path + "[" + std::to_string(i) + "]", "must be a string");
+    out.push_back(v[i].get<std::string>());
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> get_labels(const json& obj, const char* key, const std::string& path) {
+  auto list = get_string_list(obj, key, path);
+  if (!list.ok()) return list.error();
+  static const std::regex kLabel("^[A-Za-z0-9][A-Za-z0-9_.:/=+-]{0,63}$");
+  for (const auto& label : *list) {
+    if (!std::regex_match(label, kLabel)) {
+      return invalid(path, "label '" + label +
+                               "' must be 1-64 characters of letters, digits and _.:/=+- "
+                               "starting with a letter or digit");
+    }
+  }
+  return normalize_labels(std::move(list.value()));
+}
+
+Result<void> check_known_fields(const json& obj, const std::string& prefix,
+                                std::initializer_list<std::string_view> known) {
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    if (std::find(known.begin(), known.end(), it.key()) == known.end()) {
+      return invalid(prefix + it.key(), "unknown field; check its spelling against docs/api.md");
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string_view to_string(TokenKind kind) { return enum_name(kind, kTokenKinds); }
+std::optional<TokenKind> parse_token_kind(std::string_view s) { return parse_enum(s, kTokenKinds); }
+std::string_view to_string(JobState state) { return enum_name(state, kJobStates); }
+std::optional<JobState> parse_job_state(std::string_view s) { return parse_enum(s, kJobStates); }
+std::string_view to_string(AttemptState state) { return enum_name(state, kAttemptStates); }
+std::optional<AttemptState> parse_attempt_state(std::string_view s) {
+  return parse_enum(s, kAttemptStates);
+}
+
+bool is_terminal(JobState state) {
+  return state == JobState::kSucceeded || state == JobState::kFailed || state == JobState::kCanceled;
+}
+
+std::string_view to_string(RunnerStatus status) {
+  switch (status) {
+    case RunnerStatus::kIdle: return "idle";
+    case RunnerStatus::kBusy: return "busy";
+    case RunnerStatus::kDraining: return "draining";
+    case RunnerStatus::kOffline: return "offline";
+  }
+  return "offline";
+}
+
+std::vector<std::string> normalize_labels(std::vector<std::string> labels) {
+  std::sort(labels.begin(), labels.end());
+  labels.erase(std::unique(labels.begin(), labels.end()), labels.end());
+  return labels;
+}
+
+json to_json(const Token& token) {
+  return json{{"id", token.id},
+              {"kind", to_string(token.kind)},
+              {"tenant", token.tenant},
+              {"name", token.name},
+              {"created_at", time_or_null(token.created_at)},
+              {"revoked_at", time_or_null(token.revoked_at)}};
+}
+
+Result<JobSpec> parse_job_spec(const json& body) {
+  if (!body.is_object()) return invalid("(body)", "must be a JSON object describing the job");
+  CORRAL_TRY(check_known_fields(body, "",
+                                {"name", "image", "command", "script", "env", "labels", "group",
+                                 "type", "priority", "timeout_s", "max_attempts", "repo",
+                                 "resources", "network"}));
+  JobSpec spec;
+  auto name = get_string(body, "name", "name", 200);
+  if (!name.ok()) return name.error();
+  spec.name = *name;
+  auto image = get_string(body, "image", "image", 512);
+  if (!image.ok()) return image.error();
+  spec.image = *image;
+
+  if (body.contains("command") && body["command"].is_string()) {
+    return invalid("command", "must be an array of strings (argv); use 'script' for a shell line");
+  }
+  auto command = get_string_list(body, "command", "command");
+  if (!command.ok()) return command.error();
+  spec.command = *command;
+  auto script = get_string(body, "script", "script", 256 * 1024);
+  if (!script.ok()) return script.error();
+  spec.script = *script;
+  if (spec.command.empty() && spec.script.empty()) {
+    return invalid("command", "a job needs a non-empty 'command' (argv array) or 'script'");
+  }
+  if (!spec.command.empty() && !spec.script.empty()) {
+    return invalid("script", "give either 'command' or 'script', not both");
+  }
+
+  if (body.contains("env") && !body["env"].is_null()) {
+    const auto& env = body["env"];
+    if (!env.is_object()) return invalid("env", "must be an object of string values");
+    static const std::regex kEnvName("^[A-Za-z_][A-Za-z0-9_]*$");
+    for (auto it = env.begin(); it != env.end(); ++it) {
+      if (!std::regex_match(it.key(), kEnvName)) {
+        return invalid("env." + it.key(), "is not a valid environment variable name");
+      }
+      if (!it.value().is_string()) return invalid("env." + it.key(), "must be a string");
+      spec.env[it.key()] = it.value().get<std::string>();
+    }
+  }
+
+  auto labels = get_labels(body, "labels", "labels");
+  if (!labels.ok()) return labels.error();
+  spec.labels = *labels;
+  auto group = get_string(body, "group", "group", 128);
+  if (!group.ok()) return group.error();
+  spec.group = *group;
+  auto type = get_string(body, "type", "type", 64);
+  if (!type.ok()) return type.error();
+  spec.type = *type;
+
+  auto priority = get_int(body, "priority", "priority", 0, -1000, 1000);
+  if (!priority.ok()) return priority.error();
+  spec.priority = static_cast<int>(*priority);
+  auto timeout = get_int(body, "timeout_s", "timeout_s", 0, 0, 7 * 24 * 3600);
+  if (!timeout.ok()) return timeout.error();
+  spec.timeout_s = static_cast<int>(*timeout);
+  auto attempts = get_int(body, "max_attempts", "max_attempts", 3, 1, 100);
+  if (!attempts.ok()) return attempts.error();
+  spec.max_attempts = static_cast<int>(*attempts);
+
+  if (body.contains("repo") && !body["repo"].is_null()) {
+    const auto& r = body["repo"];
+    if (!r.is_object()) return invalid("repo", "must be an object {url, ref, sha, depth}");
+    CORRAL_TRY(check_known_fields(r, "repo.", {"url", "ref", "sha", "depth"}));
+    RepoSpec repo;
+    auto url = get_string(r, "url", "repo.url", 2048);
+    if (!url.ok()) return url.error();
+    if (url->empty()) return invalid("repo.url", "is required when 'repo' is given");
+    repo.url = *url;
+    auto ref = get_string(r, "ref", "repo.ref", 256);
+    if (!ref.ok()) return ref.error();
+    repo.ref = *ref;
+    if (!repo.ref.empty() && (repo.ref[0] == '-' || repo.ref.find("..") != std::string::npos)) {
+      return invalid("repo.ref", "is not a valid git ref");
+    }
+    auto sha = get_string(r, "sha", "repo.sha", 64);
+    if (!sha.ok()) return sha.error();
+    static const std::regex kSha("^[0-9a-fA-F]{7,64}$");
+    if (!sha->empty() && !std::regex_match(*sha, kSha)) {
+      return invalid("repo.sha", "must be a hexadecimal commit id (7 to 64 characters)");
+    }
+    repo.sha = *sha;
+    auto depth = get_int(r, "depth", "repo.depth", 0, 0, 1'000'000);
+    if (!depth.ok()) return depth.error();
+    repo.depth = static_cast<int>(*depth);
+    spec.repo = repo;
+  }
+
+  if (body.contains("resources") && !body["resources"].is_null()) {
+    const auto& res = body["resources"];
+    if (!res.is_object()) return invalid("resources", "must be an object {memory, cpus}");
+    CORRAL_TRY(check_known_fields(res, "resources.", {"memory", "cpus"}));
+    if (res.contains("memory") && !res["memory"].is_null()) {
+      const auto& m = res["memory"];
+      if (m.is_number_integer()) {
+        spec.memory_bytes = m.get<int64_t>();
+      } else if (m.is_string()) {
+        auto bytes = parse_bytes(m.get<std::string>());
+        if (!bytes.ok()) return invalid("resources.memory", bytes.error().message);
+        spec.memory_bytes = *bytes;
+      } else {
+        return invalid("resources.memory", "must be bytes or a size string such as \"512m\"");
+      }
+      if (spec.memory_bytes < 6 * 1024 * 1024) {
+        return invalid("resources.memory", "must be at least 6m (the engine's minimum)");
+      }
+    }
+    if (res.contains("cpus") && !res["cpus"].is_null()) {
+      if (!res["cpus"].is_number()) return invalid("resources.cpus", "must be a number such as 1.5");
+      spec.cpus = res["cpus"].get<double>();
+      if (!(spec.cpus > 0 && spec.cpus <= 1024)) {
+        return invalid("resources.cpus", "must be greater than 0 and at most 1024");
+      }
+    }
+  }
+  auto network = get_string(body, "network", "network", 128);
+  if (!network.ok()) return network.error();
+  static const std::regex kNetwork("^[A-Za-z0-9][A-Za-z0-9_.-]*$");
+  if (!network->empty() && !std::regex_match(*network, kNetwork)) {
+    return invalid("network", "must be a network mode such as \"none\" or \"bridge\"");
+  }
+  spec.network = *network;
+  return spec;
+}
+
+json to_json(const JobSpec& spec) {
+  json j{{"name", spec.name},
+         {"image", spec.image},
+         {"labels", spec.labels},
+         {"group", spec.group},
+         {"type", spec.type},
+         {"priority", spec.priority},
+         {"timeout_s", spec.timeout_s},
+         {"max_attempts", spec.max_attempts},
+         {"network", spec.network},
+         {"env", spec.env}};
+  if (!spec.command.empty()) j["command"] = spec.command;
+  if (!spec.script.empty()) j["script"] = spec.script;
+  if (spec.repo) {
+    j["repo"] = {{"url", spec.repo->url},
+                 {"ref", spec.repo->ref},
+                 {"sha", spec.repo->sha},
+                 {"depth", spec.repo->depth}};
+  }
+  json res = json::object();
+  if (spec.memory_bytes > 0) res["memory"] = spec.memory_bytes;
+  if (spec.cpus > 0) res["cpus"] = spec.cpus;
+  j["resources"] = res;
+  return j;
+}
+
+json to_json(const Attempt& a) {
+  json j{{"attempt", a.number},
+         {"runner_id", a.runner_id},
+         {"runner_name", a.runner_name},
+         {"state", to_string(a.state)},
+         {"claimed_at", time_or_null(a.claimed_at)},
+         {"lease_expires_at", time_or_null(a.lease_expires_at)},
+         {"started_at", time_or_null(a.started_at)},
+         {"finished_at", time_or_null(a.finished_at)},
+         {"exit_code", a.exit_code ? json(*a.exit_code) : json(nullptr)},
+         {"reason", a.reason.empty() ? json(nullptr) : json(a.reason)},
+         {"log_size", a.log_size}};
+  return j;
+}
+
+json to_json(const Job& job) {
+  json attempts = json::array();
+  for (const auto& a : job.attempts) attempts.push_back(to_json(a));
+  return json{{"id", job.id},
+              {"name", job.spec.name},
+              {"state", to_string(job.state)},
+              {"tenant", job.tenant},
+              {"spec", to_json(job.spec)},
+              {"labels", job.spec.labels},
+              {"group", job.spec.group},
+              {"type", job.spec.type},
+              {"priority", job.spec.priority},
+              {"attempt", job.attempt},
+              {"max_attempts", job.spec.max_attempts},
+              {"attempts", attempts},
+              {"cancel_requested", job.cancel_requested},
+              {"exit_code", job.exit_code ? json(*job.exit_code) : json(nullptr)},
+              {"reason", job.reason.empty() ? json(nullptr) : json(job.reason)},
+              {"result", job.result},
+              {"created_at", time_or_null(job.created_at)},
+              {"updated_at", time_or_null(job.updated_at)},
+              {"started_at", time_or_null(job.started_at)},
+              {"finished_at", time_or_null(job.finished_at)},
+              {"not_before", time_or_null(job.not_before)}};
+}
+
+Result<RunnerRegistration> parse_runner_registration(const json& body) {
+  if (!body.is_object()) return invalid("(body)", "must be a JSON object");
+  RunnerRegistration reg;
+  auto name = get_string(body, "name", "name", 128);
+  if (!name.ok()) return name.error();
+  static const std::regex kName("^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$");
+  if (!std::regex_match(*name, kName)) {
+    return invalid("name", "is required: 1-128 letters, digits and _.@- starting with a letter or digit");
+  }
+  reg.name = *name;
+  auto labels = get_labels(body, "labels", "labels");
+  if (!labels.ok()) return labels.error();
+  reg.labels = *labels;
+  auto group = get_string(body, "group", "group", 128);
+  if (!group.ok()) return group.error();
+  reg.group = group->empty() ? "default" : *group;
+  auto modes = get_string_list(body, "modes", "modes");
+  if (!modes.ok()) return modes.error();
+  reg.modes = modes->empty() ? std::vector<std::string>{"all"} : normalize_labels(*modes);
+  auto max_jobs = get_int(body, "max_concurrent_jobs", "max_concurrent_jobs", 1, 1, 1024);
+  if (!max_jobs.ok()) return max_jobs.error();
+  reg.max_concurrent_jobs = static_cast<int>(*max_jobs);
+  auto version = get_string(body, "version", "version", 64);
+  if (!version.ok()) return version.error();
+  reg.version = *version;
+  if (body.contains("capabilities") && !body["capabilities"].is_null()) {
+    if (!body["capabilities"].is_object()) return invalid("capabilities", "must be an object");
+    reg.capabilities = body["capabilities"];
+  }
+  if (body.contains("system") && !body["system"].is_null()) {
+    const auto& s = body["system"];
+    if (!s.is_object()) return invalid("system", "must be an object");
+    auto cpus = get_int(s, "cpus", "system.cpus", 0, 0, 1 << 20);
+    if (!cpus.ok()) return cpus.error();
+    reg.system.cpus = static_cast<int>(*cpus);
+    auto mem = get_int(s, "memory_bytes", "system.memory_bytes", 0, 0, INT64_MAX);
+    if (!mem.ok()) return mem.error();
+    reg.system.memory_bytes = *mem;
+    auto disk = get_int(s, "disk_bytes", "system.disk_bytes", 0, 0, INT64_MAX);
+    if (!disk.ok()) return disk.error();
+    reg.system.disk_bytes = *disk;
+    auto host = get_string(s, "hostname", "system.hostname", 256);
+    if (!host.ok()) return host.error();
+    reg.system.hostname = *host;
+  }
+  if (body.contains("running") && !body["running"].is_null()) {
+    if (!body["running"].is_array()) return invalid("running", "must be an array of {job_id, attempt}");
+    for (const auto& r : body["running"]) {
+      if (!r.is_object() || !r.contains("job_id") || !r["job_id"].is_string() ||
+          !r.contains("attempt") || !r["attempt"].is_number_integer()) {
+        return invalid("running", "each entry must be {job_id: string, attempt: integer}");
+      }
+      reg.running.push_back({r["job_id"].get<std::string>(), r["attempt"].get<int>()});
+    }
+  }
+  return reg;
+}
+
+json to_json(const Runner& r) {
+  json running = json::array();
+  for (const auto& a : r.running) running.push_back({{"job_id", a.job_id}, {"attempt", a.attempt}});
+  return json{{"id", r.id},
+              {"name", r.reg.name},
+              {"tenant", r.tenant},
+              {"status", to_string(r.status)},
+              {"labels", r.reg.labels},
+              {"group", r.reg.group},
+              {"modes", r.reg.modes},
+              {"running", running},
+              {"running_jobs", running.size()},
+              {"max_concurrent_jobs", r.reg.max_concurrent_jobs},
+              {"last_heartbeat_at", time_or_null(r.last_heartbeat_at)},
+              {"registered_at", time_or_null(r.registered_at)},
+              {"version", r.reg.version},
+              {"capabilities", r.reg.capabilities},
+              {"usage", r.usage},
+              {"system",
+               {{"cpus", r.reg.system.cpus},
+                {"memory_bytes", r.reg.system.memory_bytes},
+                {"disk_bytes", r.reg.system.disk_bytes},
+                {"hostname", r.reg.system.hostname}}}};
+}
+
+json to_json(const RunnerCommand& c) {
+  json j{{"type", c.type}};
+  if (!c.job_id.empty()) {
+    j["job_id"] = c.job_id;
+    j["attempt"] = c.attempt;
+  }
+  if (!c.reason.empty()) j["reason"] = c.reason;
+  return j;
+}
+
+json to_json(const ClaimedJob& c) {
+  return json{{"job_id", c.job_id},
+              {"attempt", c.attempt},
+              {"lease_expires_at", format_time(c.lease_expires_at)},
+              {"spec", to_json(c.spec)}};
+}
+
+Result<FinishReport> parse_finish_report(const json& body) {
+  if (!body.is_object()) return invalid("(body)", "must be a JSON object {state, exit_code, reason, result}");
+  FinishReport report;
+  auto state = get_string(body, "state", "state", 32);
+  if (!state.ok()) return state.error();
+  auto parsed = parse_attempt_state(*state);
+  if (!parsed || (*parsed != AttemptState::kSucceeded && *parsed != AttemptState::kFailed &&
+                  *parsed != AttemptState::kCanceled)) {
+    return invalid("state", "must be one of succeeded, failed, canceled");
+  }
+  report.state = *parsed;
+  if (body.contains("exit_code") && !body["exit_code"].is_null()) {
+    if (!body["exit_code"].is_number_integer()) return invalid("exit_code", "must be an integer");
+    report.exit_code = body["exit_code"].get<int>();
+  }
+  auto reason = get_string(body, "reason", "reason", 64);
+  if (!reason.ok()) return reason.error();
+  report.reason = *reason;
+  if (body.contains("result") && !body["result"].is_null()) {
+    report.result = body["result"];
+    if (report.result.dump().size() > 256 * 1024) return invalid("result", "is larger than 256 KiB");
+  }
+  return report;
+}
+
+}  // namespace corral

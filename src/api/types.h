@@ -1,0 +1,193 @@
+// Wire types shared by server, runner and CLI, and their JSON codecs.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "common/result.h"
+
+namespace corral {
+
+using json = nlohmann::json;
+
+// ---- tokens ---------------------------------------------------------------
+
+enum class TokenKind { kAdmin, kUser, kRunner };
+std::string_view to_string(TokenKind kind);
+std::optional<TokenKind> parse_token_kind(std::string_view s);
+
+struct Token {
+  std::string id;
+  TokenKind kind = TokenKind::kUser;
+  std::string tenant;
+  std::string name;
+  std::string hash;  // SHA-256 of the secret; the secret itself is never stored
+  TimeMs created_at = 0;
+  TimeMs revoked_at = 0;
+};
+json to_json(const Token& token);  // never includes the hash
+
+// ---- jobs -----------------------------------------------------------------
+
+//   queued --claim--> leased --start--> running --finish--> succeeded | failed
+//      ^                 |                  |     --cancel--> canceled
+//      |   lease expired with attempts left |
+//      +-----------------+------------------+
+enum class JobState { kQueued, kLeased, kRunning, kSucceeded, kFailed, kCanceled };
+std::string_view to_string(JobState state);
+std::optional<JobState> parse_job_state(std::string_view s);
+bool is_terminal(JobState state);
+
+// An attempt is one claim of a job by one runner; (job_id, attempt) is its fencing token.
+enum class AttemptState { kLeased, kRunning, kSucceeded, kFailed, kCanceled, kLost };
+std::string_view to_string(AttemptState state);
+std::optional<AttemptState> parse_attempt_state(std::string_view s);
+
+struct RepoSpec {
+  std::string url;
+  std::string ref;
+  std::string sha;
+  int depth = 0;  // 0 = runner default
+};
+
+struct JobSpec {
+  std::string name;
+  std::string image;                 // empty = runner's default image
+  std::vector<std::string> command;  // argv; or script
+  std::string script;                // run with /bin/sh -c
+  std::map<std::string, std::string> env;
+  std::vector<std::string> labels;   // sorted, unique
+  std::string group;
+  std::string type;
+  int priority = 0;
+  int timeout_s = 0;                 // 0 = runner default
+  int max_attempts = 3;
+  std::optional<RepoSpec> repo;
+  int64_t memory_bytes = 0;          // resources.memory; 0 = runner default
+  double cpus = 0;                   // resources.cpus; 0 = runner default
+  std::string network;               // "" = runner default; "none", "bridge", ...
+};
+
+// Validates a submitted spec; errors are 422 and name the offending field.
+Result<JobSpec> parse_job_spec(const json& body);
+json to_json(const JobSpec& spec);
+
+struct Attempt {
+  std::string job_id;
+  int number = 0;
+  std::string runner_id;
+  std::string runner_name;
+  AttemptState state = AttemptState::kLeased;
+  TimeMs claimed_at = 0;
+  TimeMs lease_expires_at = 0;
+  TimeMs started_at = 0;
+  TimeMs finished_at = 0;
+  std::optional<int> exit_code;
+  std::string reason;
+  int64_t log_size = 0;
+};
+json to_json(const Attempt& attempt);
+
+struct Job {
+  std::string id;
+  std::string tenant;
+  std::string owner_token_id;
+  JobSpec spec;
+  JobState state = JobState::kQueued;
+  int attempt = 0;  // current (latest) attempt number, 0 before the first claim
+  bool cancel_requested = false;
+  TimeMs created_at = 0;
+  TimeMs updated_at = 0;
+  TimeMs started_at = 0;
+  TimeMs finished_at = 0;
+  TimeMs not_before = 0;
+  std::optional<int> exit_code;
+  std::string reason;
+  json result;  // null when none
+  std::string idempotency_key;
+  int64_t seq = 0;  // insertion order, used as the pagination cursor
+  std::vector<Attempt> attempts;
+};
+json to_json(const Job& job);
+
+// ---- runners --------------------------------------------------------------
+
+enum class RunnerStatus { kIdle, kBusy, kDraining, kOffline };
+std::string_view to_string(RunnerStatus status);
+
+struct RunnerSystem {
+  int cpus = 0;
+  int64_t memory_bytes = 0;
+  int64_t disk_bytes = 0;
+  std::string hostname;
+};
+
+struct RunningAttempt {
+  std::string job_id;
+  int attempt = 0;
+};
+
+struct RunnerRegistration {
+  std::string name;
+  std::vector<std::string> labels;
+  std::string group = "default";
+  std::vector<std::string> modes = {"all"};
+  int max_concurrent_jobs = 1;
+  std::string version;
+  json capabilities = json::object();
+  RunnerSystem system;
+  std::vector<RunningAttempt> running;  // jobs still running after a runner restart
+};
+Result<RunnerRegistration> parse_runner_registration(const json& body);
+
+struct Runner {
+  std::string id;
+  std::string tenant;
+  std::string token_id;  // the registration token it came in with
+  std::string secret_hash;
+  RunnerRegistration reg;
+  RunnerStatus status = RunnerStatus::kIdle;
+  bool draining = false;
+  TimeMs last_heartbeat_at = 0;
+  TimeMs registered_at = 0;
+  std::vector<RunningAttempt> running;  // attempts the server has leased to it
+  json usage = json::object();
+};
+json to_json(const Runner& runner);
+
+struct RunnerCommand {
+  std::string type;  // "cancel", "drain"
+  std::string job_id;
+  int attempt = 0;
+  std::string reason;
+};
+json to_json(const RunnerCommand& command);
+
+// A job handed to a runner by a claim.
+struct ClaimedJob {
+  std::string job_id;
+  int attempt = 0;
+  TimeMs lease_expires_at = 0;
+  JobSpec spec;
+};
+json to_json(const ClaimedJob& claimed);
+
+struct FinishReport {
+  AttemptState state = AttemptState::kSucceeded;  // succeeded | failed | canceled
+  std::optional<int> exit_code;
+  std::string reason;
+  json result;  // null when none
+};
+Result<FinishReport> parse_finish_report(const json& body);
+
+// ---- helpers ---------------------------------------------------------------
+
+std::vector<std::string> normalize_labels(std::vector<std::string> labels);
+
+}  // namespace corral

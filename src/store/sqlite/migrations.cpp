@@ -1,0 +1,134 @@
+#include "store/sqlite/migrations.h"
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace corral::sqlite {
+
+namespace {
+
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> kMigrations = {
+      {1, R"sql(
+CREATE TABLE tokens (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  tenant TEXT NOT NULL,
+  name TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE runners (
+  id TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  name TEXT NOT NULL,
+  token_id TEXT NOT NULL,
+  secret_hash TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  grp TEXT NOT NULL,
+  modes TEXT NOT NULL,
+  max_concurrent_jobs INTEGER NOT NULL,
+  version TEXT NOT NULL,
+  capabilities TEXT NOT NULL,
+  system TEXT NOT NULL,
+  usage TEXT NOT NULL DEFAULT '{}',
+  status TEXT NOT NULL,
+  draining INTEGER NOT NULL DEFAULT 0,
+  last_heartbeat_at INTEGER NOT NULL,
+  registered_at INTEGER NOT NULL,
+  UNIQUE (tenant, name)
+);
+CREATE TABLE jobs (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  tenant TEXT NOT NULL,
+  owner_token_id TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  grp TEXT NOT NULL,
+  type TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  attempt INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL,
+  cancel_requested INTEGER NOT NULL DEFAULT 0,
+  not_before INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  started_at INTEGER NOT NULL DEFAULT 0,
+  finished_at INTEGER NOT NULL DEFAULT 0,
+  exit_code INTEGER,
+  reason TEXT NOT NULL DEFAULT '',
+  result TEXT,
+  idempotency_key TEXT
+);
+CREATE UNIQUE INDEX jobs_idempotency ON jobs (tenant, idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+CREATE INDEX jobs_queue ON jobs (tenant, state, priority DESC, seq);
+CREATE INDEX jobs_by_tenant ON jobs (tenant, seq);
+CREATE TABLE attempts (
+  job_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  runner_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  claimed_at INTEGER NOT NULL,
+  lease_expires_at INTEGER NOT NULL,
+  started_at INTEGER NOT NULL DEFAULT 0,
+  finished_at INTEGER NOT NULL DEFAULT 0,
+  exit_code INTEGER,
+  reason TEXT NOT NULL DEFAULT '',
+  log_size INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (job_id, attempt)
+);
+CREATE INDEX attempts_leases ON attempts (state, lease_expires_at);
+CREATE INDEX attempts_by_runner ON attempts (runner_id, state);
+CREATE TABLE log_chunks (
+  job_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  offset INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY (job_id, attempt, offset)
+);
+)sql"},
+  };
+  return kMigrations;
+}
+
+}  // namespace
+
+int migrate(Db& db) {
+  db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+  int current = 0;
+  {
+    auto st = db.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    if (st.step()) current = st.integer(0);
+  }
+  for (const auto& m : migrations()) {
+    if (m.version <= current) continue;
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      db.exec(m.sql);
+      auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+      db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
+          .bind_all(m.version, static_cast<int64_t>(now))
+          .exec();
+      db.exec("COMMIT");
+    } catch (...) {
+      db.exec("ROLLBACK");
+      throw;
+    }
+    current = m.version;
+  }
+  return current;
+}
+
+}  // namespace corral::sqlite

@@ -1,0 +1,429 @@
+// SqliteStore: jobs, attempts, logs and lease expiry.
+#include <algorithm>
+
+#include "store/sqlite/rows.h"
+#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/transact.h"
+
+namespace corral {
+
+using sqlite::Db;
+
+namespace sqlite {
+
+bool lose_attempt(Db& db, const std::string& job_id, int attempt, int64_t now) {
+  db.prepare("UPDATE attempts SET state = 'lost', reason = 'runner_lost', finished_at = ?"
+             " WHERE job_id = ? AND attempt = ? AND state IN ('leased', 'running')")
+      .bind_all(now, job_id, attempt)
+      .exec();
+  std::string state;
+  int current = 0, max_attempts = 0;
+  bool cancel_requested = false;
+  {
+    auto st = db.prepare("SELECT state, attempt, max_attempts, cancel_requested FROM jobs WHERE id = ?");
+    st.bind_all(job_id);
+    if (!st.step()) return false;
+    state = st.text(0);
+    current = st.integer(1);
+    max_attempts = st.integer(2);
+    cancel_requested = st.integer(3) != 0;
+  }
+  if (current != attempt || (state != "leased" && state != "running")) return false;
+  if (cancel_requested) {
+    db.prepare("UPDATE jobs SET state = 'canceled', reason = 'canceled', finished_at = ?, updated_at = ? WHERE id = ?")
+        .bind_all(now, now, job_id)
+        .exec();
+    return false;
+  }
+  if (current < max_attempts) {
+    db.prepare("UPDATE jobs SET state = 'queued', not_before = ?, updated_at = ? WHERE id = ?")
+        .bind_all(now, now, job_id)
+        .exec();
+    return true;
+  }
+  db.prepare("UPDATE jobs SET state = 'failed', reason = 'runner_lost', finished_at = ?, updated_at = ? WHERE id = ?")
+      .bind_all(now, now, job_id)
+      .exec();
+  return false;
+}
+
+}  // namespace sqlite
+
+namespace {
+
+// The fencing check every runner call about an attempt goes through.
+struct ActiveAttempt {
+  std::string state;  // attempt state
+  int64_t log_size = 0;
+  bool cancel_requested = false;
+  std::string job_state;
+};
+
+Result<ActiveAttempt> fenced_attempt(Db& db, const std::string& runner_id, const std::string& job_id,
+                                     int attempt) {
+  auto st = db.prepare(
+      "SELECT a.runner_id, a.state, a.log_size, j.attempt, j.cancel_requested, j.state"
+      " FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.job_id = ? AND a.attempt = ?");
+  st.bind_all(job_id, attempt);
+  if (!st.step()) {
+    return make_error(ErrorCode::kConflict,
+                      "attempt " + std::to_string(attempt) + " of job " + job_id + " does not exist");
+  }
+  if (st.text(0) != runner_id) {
+    return make_error(ErrorCode::kConflict, "attempt " + std::to_string(attempt) + " of job " +
+                                                job_id + " belongs to another runner");
+  }
+  if (st.integer(3) != attempt) {
+    return make_error(ErrorCode::kConflict,
+                      "attempt " + std::to_string(attempt) + " of job " + job_id +
+                          " is stale: the job is on attempt " + std::to_string(st.integer(3)));
+  }
+  ActiveAttempt a{st.text(1), st.int64(2), st.integer(4) != 0, st.text(5)};
+  return a;
+}
+
+bool attempt_active(const ActiveAttempt& a) { return a.state == "leased" || a.state == "running"; }
+
+Error not_active(const std::string& job_id, int attempt, const ActiveAttempt& a) {
+  return make_error(ErrorCode::kConflict, "attempt " + std::to_string(attempt) + " of job " + job_id +
+                                              " is no longer active (it is " + a.state + ")");
+}
+
+}  // namespace
+
+Result<CreateJobResult> SqliteStore::create_job(const Job& job) {
+  return write<CreateJobResult>([&](Db& db) -> Result<CreateJobResult> {
+    if (!job.idempotency_key.empty()) {
+      std::string existing;
+      {
+        auto st = db.prepare("SELECT id FROM jobs WHERE tenant = ? AND idempotency_key = ?");
+        st.bind_all(job.tenant, job.idempotency_key);
+        if (st.step()) existing = st.text(0);
+      }
+      if (!existing.empty()) {
+        auto found = sqlite::load_job(db, job.tenant, existing);
+        return CreateJobResult{*found, false};
+      }
+    }
+    auto st = db.prepare(
+        "INSERT INTO jobs (id, tenant, owner_token_id, spec, labels, grp, type, priority, state,"
+        " max_attempts, not_before, created_at, updated_at, idempotency_key)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)");
+    st.bind_all(job.id, job.tenant, job.owner_token_id, to_json(job.spec).dump(),
+                json(job.spec.labels).dump(), job.spec.group, job.spec.type, job.spec.priority,
+                job.spec.max_attempts, job.not_before, job.created_at, job.created_at);
+    if (job.idempotency_key.empty()) st.bind_null(13);
+    else st.bind(13, job.idempotency_key);
+    st.exec();
+    Job created = job;
+    created.state = JobState::kQueued;
+    created.updated_at = job.created_at;
+    created.seq = sqlite3_last_insert_rowid(db.raw());
+    return CreateJobResult{std::move(created), true};
+  });
+}
+
+Result<Job> SqliteStore::get_job(const std::string& tenant, const std::string& id) {
+  return read<Job>([&](Db& db) -> Result<Job> {
+    auto job = sqlite::load_job(db, tenant, id);
+    if (!job) return make_error(ErrorCode::kNotFound, "no job with id " + id);
+    return *job;
+  });
+}
+
+Result<JobPage> SqliteStore::list_jobs(const std::string& tenant, const JobQuery& query) {
+  return read<JobPage>([&](Db& db) -> Result<JobPage> {
+    std::string sql = std::string("SELECT ") + sqlite::kJobColumns + " FROM jobs WHERE tenant = ?1";
+    if (query.state) sql += " AND state = ?2";
+    if (query.cursor > 0) sql += " AND seq < ?3";
+    sql += " ORDER BY seq DESC LIMIT ?4";
+    auto st = db.prepare(sql);
+    st.bind(1, tenant);
+    if (query.state) st.bind(2, std::string(to_string(*query.state)));
+    if (query.cursor > 0) st.bind(3, query.cursor);
+    st.bind(4, query.limit + 1);
+    JobPage page;
+    while (st.step()) page.jobs.push_back(sqlite::job_from_row(st));
+    if (static_cast<int>(page.jobs.size()) > query.limit) {
+      page.jobs.pop_back();
+      page.next_cursor = page.jobs.back().seq;
+    }
+    for (auto& job : page.jobs) job.attempts = sqlite::load_attempts(db, job.id);
+    return page;
+  });
+}
+
+Result<Job> SqliteStore::cancel_job(const std::string& tenant, const std::string& id, TimeMs now) {
+  return write<Job>([&](Db& db) -> Result<Job> {
+    auto job = sqlite::load_job(db, tenant, id);
+    if (!job) return make_error(ErrorCode::kNotFound, "no job with id " + id);
+    if (is_terminal(job->state)) {
+      return make_error(ErrorCode::kConflict,
+                        "job " + id + " already ended (" + std::string(to_string(job->state)) + ")");
+    }
+    if (job->state == JobState::kQueued || job->state == JobState::kLeased) {
+      // Nothing has started: cancel at once. A runner holding the lease gets 409 on start.
+      db.prepare("UPDATE attempts SET state = 'canceled', reason = 'canceled', finished_at = ?"
+                 " WHERE job_id = ? AND attempt = ? AND state = 'leased'")
+          .bind_all(now, id, job->attempt)
+          .exec();
+      db.prepare("UPDATE jobs SET state = 'canceled', reason = 'canceled', cancel_requested = 1,"
+                 " finished_at = ?, updated_at = ? WHERE id = ?")
+          .bind_all(now, now, id)
+          .exec();
+      if (job->state == JobState::kLeased && !job->attempts.empty()) {
+        sqlite::refresh_runner_status(db, job->attempts.back().runner_id, now);
+      }
+    } else {
+      db.prepare("UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?").bind_all(now, id).exec();
+    }
+    return *sqlite::load_job(db, tenant, id);
+  });
+}
+
+Result<QueueStats> SqliteStore::queue_stats(const std::string& tenant, TimeMs now) {
+  (void)now;
+  return read<QueueStats>([&](Db& db) -> Result<QueueStats> {
+    QueueStats stats;
+    for (auto s : {"queued", "leased", "running", "succeeded", "failed", "canceled"}) stats.by_state[s] = 0;
+    {
+      auto st = db.prepare("SELECT state, COUNT(*) FROM jobs WHERE tenant = ? GROUP BY state");
+      st.bind_all(tenant);
+      while (st.step()) stats.by_state[st.text(0)] = st.int64(1);
+    }
+    {
+      auto st = db.prepare(
+          "SELECT grp, SUM(state = 'queued'), SUM(state IN ('leased', 'running')) FROM jobs"
+          " WHERE tenant = ? AND state IN ('queued', 'leased', 'running') GROUP BY grp ORDER BY grp");
+      st.bind_all(tenant);
+      while (st.step()) stats.by_group.push_back({st.text(0), st.int64(1), st.int64(2)});
+    }
+    {
+      auto st = db.prepare(
+          "SELECT labels, COUNT(*) FROM jobs WHERE tenant = ? AND state = 'queued'"
+          " GROUP BY labels ORDER BY COUNT(*) DESC");
+      st.bind_all(tenant);
+      while (st.step()) {
+        stats.by_labels.push_back(
+            {json::parse(st.text(0)).get<std::vector<std::string>>(), st.int64(1)});
+      }
+    }
+    {
+      auto st = db.prepare("SELECT MIN(created_at) FROM jobs WHERE tenant = ? AND state = 'queued'");
+      st.bind_all(tenant);
+      if (st.step() && !st.is_null(0)) stats.oldest_queued_at = st.int64(0);
+    }
+    return stats;
+  });
+}
+
+Result<std::vector<ClaimedJob>> SqliteStore::claim(const std::string& runner_id, int slots,
+                                                   TimeMs now, TimeMs lease_ms,
+                                                   const JobMatcher& matcher) {
+  return write<std::vector<ClaimedJob>>([&](Db& db) -> Result<std::vector<ClaimedJob>> {
+    auto runner = sqlite::load_runner(db, runner_id);
+    if (!runner) return make_error(ErrorCode::kNotFound, "no runner with id " + runner_id);
+    std::vector<ClaimedJob> claimed;
+    int free_slots = std::min(slots, runner->reg.max_concurrent_jobs -
+                                         static_cast<int>(runner->running.size()));
+    if (free_slots <= 0 || runner->draining) return claimed;
+
+    // Walk the tenant's runnable jobs in priority, then FIFO order, and take those the
+    // matcher allows. Bounded so one picky runner cannot make a claim scan everything.
+    constexpr int kPage = 128;
+    constexpr int kMaxScanned = 4096;
+    int scanned = 0;
+    int64_t after_priority = INT64_MAX, after_seq = 0;
+    while (static_cast<int>(claimed.size()) < free_slots && scanned < kMaxScanned) {
+      std::vector<Job> page;
+      {
+        auto st = db.prepare(
+            "SELECT seq, id, priority, labels, grp, type, owner_token_id, spec, attempt FROM jobs"
+            " WHERE tenant = ? AND state = 'queued' AND not_before <= ?"
+            " AND (priority < ? OR (priority = ? AND seq > ?))"
+            " ORDER BY priority DESC, seq ASC LIMIT ?");
+        st.bind_all(runner->tenant, now, after_priority, after_priority, after_seq, kPage);
+        while (st.step()) {
+          Job job;
+          job.seq = st.int64(0);
+          job.id = st.text(1);
+          job.spec.priority = st.integer(2);
+          job.spec.labels = json::parse(st.text(3)).get<std::vector<std::string>>();
+          job.spec.group = st.text(4);
+          job.spec.type = st.text(5);
+          job.owner_token_id = st.text(6);
+          job.tenant = runner->tenant;
+          job.attempts.resize(0);
+          job.attempt = st.integer(8);
+          job.reason = st.text(7);  // raw spec JSON, parsed only if claimed
+          page.push_back(std::move(job));
+        }
+      }
+      if (page.empty()) break;
+      for (auto& job : page) {
+        ++scanned;
+        after_priority = job.spec.priority;
+        after_seq = job.seq;
+        if (!matcher(*runner, job)) continue;
+        int attempt = job.attempt + 1;
+        db.prepare("UPDATE jobs SET state = 'leased', attempt = ?, updated_at = ? WHERE id = ?")
+            .bind_all(attempt, now, job.id)
+            .exec();
+        db.prepare("INSERT INTO attempts (job_id, attempt, runner_id, state, claimed_at, lease_expires_at)"
+                   " VALUES (?, ?, ?, 'leased', ?, ?)")
+            .bind_all(job.id, attempt, runner_id, now, now + lease_ms)
+            .exec();
+        auto spec = parse_job_spec(json::parse(job.reason));
+        claimed.push_back({job.id, attempt, now + lease_ms, spec.ok() ? *spec : JobSpec{}});
+        if (static_cast<int>(claimed.size()) >= free_slots) break;
+      }
+      if (static_cast<int>(page.size()) < kPage) break;
+    }
+    if (!claimed.empty()) sqlite::refresh_runner_status(db, runner_id, now);
+    return claimed;
+  });
+}
+
+Result<Attempt> SqliteStore::start_attempt(const std::string& runner_id, const std::string& job_id,
+                                           int attempt, TimeMs now) {
+  return write<Attempt>([&](Db& db) -> Result<Attempt> {
+    auto active = fenced_attempt(db, runner_id, job_id, attempt);
+    if (!active.ok()) return active.error();
+    if (!attempt_active(*active)) return not_active(job_id, attempt, *active);
+    if (active->state == "leased") {
+      db.prepare("UPDATE attempts SET state = 'running', started_at = ? WHERE job_id = ? AND attempt = ?")
+          .bind_all(now, job_id, attempt)
+          .exec();
+      db.prepare("UPDATE jobs SET state = 'running', updated_at = ?,"
+                 " started_at = CASE WHEN started_at = 0 THEN ? ELSE started_at END WHERE id = ?")
+          .bind_all(now, now, job_id)
+          .exec();
+    }
+    for (auto& a : sqlite::load_attempts(db, job_id)) {
+      if (a.number == attempt) return a;
+    }
+    return make_error(ErrorCode::kInternal, "attempt vanished");
+  });
+}
+
+Result<int64_t> SqliteStore::append_log(const std::string& runner_id, const std::string& job_id,
+                                        int attempt, int64_t offset, std::string_view data,
+                                        TimeMs now) {
+  (void)now;
+  return write<int64_t>([&](Db& db) -> Result<int64_t> {
+    auto active = fenced_attempt(db, runner_id, job_id, attempt);
+    if (!active.ok()) return active.error();
+    int64_t size = active->log_size;
+    int64_t end = offset + static_cast<int64_t>(data.size());
+    if (offset > size) {
+      Error e = make_error(ErrorCode::kRangeNotSatisfiable,
+                           "log offset " + std::to_string(offset) + " leaves a gap: the server has " +
+                               std::to_string(size) + " bytes; resend from next_offset");
+      e.detail_json = json{{"next_offset", size}}.dump();
+      return e;
+    }
+    if (end <= size) return size;  // a repeat of bytes already stored
+    if (!attempt_active(*active)) return not_active(job_id, attempt, *active);
+    std::string_view fresh = data.substr(static_cast<size_t>(size - offset));
+    db.prepare("INSERT INTO log_chunks (job_id, attempt, offset, data) VALUES (?, ?, ?, ?)")
+        .bind_all(job_id, attempt, size)
+        .bind_blob(4, fresh)
+        .exec();
+    db.prepare("UPDATE attempts SET log_size = ? WHERE job_id = ? AND attempt = ?")
+        .bind_all(end, job_id, attempt)
+        .exec();
+    return end;
+  });
+}
+
+Result<Job> SqliteStore::finish_attempt(const std::string& runner_id, const std::string& job_id,
+                                        int attempt, const FinishReport& report, TimeMs now) {
+  return write<Job>([&](Db& db) -> Result<Job> {
+    auto active = fenced_attempt(db, runner_id, job_id, attempt);
+    if (!active.ok()) return active.error();
+    if (!attempt_active(*active)) {
+      // A repeated finish (the runner did not see our first answer) is answered again.
+      if (active->state == to_string(report.state)) return *sqlite::load_job(db, "", job_id);
+      return not_active(job_id, attempt, *active);
+    }
+    std::string attempt_state(to_string(report.state));
+    std::string job_state = attempt_state;
+    std::string reason = report.reason;
+    if (active->cancel_requested) {
+      job_state = "canceled";
+      if (reason.empty()) reason = "canceled";
+    }
+    auto exit_code = report.exit_code;
+    db.prepare("UPDATE attempts SET state = ?, exit_code = ?, reason = ?, finished_at = ?"
+               " WHERE job_id = ? AND attempt = ?")
+        .bind_all(attempt_state, exit_code, reason, now, job_id, attempt)
+        .exec();
+    auto st = db.prepare("UPDATE jobs SET state = ?, exit_code = ?, reason = ?, result = ?,"
+                         " finished_at = ?, updated_at = ? WHERE id = ?");
+    st.bind_all(job_state, exit_code, reason);
+    if (report.result.is_null()) st.bind_null(4);
+    else st.bind(4, report.result.dump());
+    st.bind(5, now).bind(6, now).bind(7, job_id);
+    st.exec();
+    sqlite::refresh_runner_status(db, runner_id, now);
+    return *sqlite::load_job(db, "", job_id);
+  });
+}
+
+Result<LogChunk> SqliteStore::read_log(const std::string& tenant, const std::string& job_id,
+                                       int attempt, int64_t offset, int64_t max_bytes) {
+  return read<LogChunk>([&](Db& db) -> Result<LogChunk> {
+    auto job = sqlite::load_job(db, tenant, job_id);
+    if (!job) return make_error(ErrorCode::kNotFound, "no job with id " + job_id);
+    LogChunk chunk;
+    chunk.offset = offset;
+    const Attempt* chosen = nullptr;
+    for (const auto& a : job->attempts) {
+      if (attempt > 0 ? a.number == attempt : true) chosen = &a;
+    }
+    if (attempt > 0 && !chosen) {
+      return make_error(ErrorCode::kNotFound, "job " + job_id + " has no attempt " + std::to_string(attempt));
+    }
+    if (!chosen) {
+      chunk.complete = is_terminal(job->state);
+      return chunk;
+    }
+    chunk.attempt = chosen->number;
+    chunk.size = chosen->log_size;
+    chunk.complete = chosen->state != AttemptState::kLeased && chosen->state != AttemptState::kRunning;
+    if (offset >= chosen->log_size) return chunk;
+    auto st = db.prepare(
+        "SELECT offset, data FROM log_chunks WHERE job_id = ? AND attempt = ?"
+        " AND offset + length(data) > ? ORDER BY offset");
+    st.bind_all(job_id, chosen->number, offset);
+    while (st.step() && static_cast<int64_t>(chunk.data.size()) < max_bytes) {
+      int64_t chunk_offset = st.int64(0);
+      std::string data = st.blob(1);
+      size_t skip = static_cast<size_t>(std::max<int64_t>(0, offset - chunk_offset));
+      chunk.data.append(data, skip, std::string::npos);
+    }
+    if (static_cast<int64_t>(chunk.data.size()) > max_bytes) chunk.data.resize(static_cast<size_t>(max_bytes));
+    return chunk;
+  });
+}
+
+Result<LeaseSweep> SqliteStore::expire_leases(TimeMs now) {
+  return write<LeaseSweep>([&](Db& db) -> Result<LeaseSweep> {
+    std::vector<std::tuple<std::string, int, std::string>> expired;
+    {
+      auto st = db.prepare("SELECT job_id, attempt, runner_id FROM attempts"
+                           " WHERE state IN ('leased', 'running') AND lease_expires_at < ?");
+      st.bind_all(now);
+      while (st.step()) expired.emplace_back(st.text(0), st.integer(1), st.text(2));
+    }
+    LeaseSweep sweep;
+    for (const auto& [job_id, attempt, runner_id] : expired) {
+      ++sweep.lost_attempts;
+      if (sqlite::lose_attempt(db, job_id, attempt, now)) sweep.requeued_job_ids.push_back(job_id);
+      sqlite::refresh_runner_status(db, runner_id, now);
+    }
+    return sweep;
+  });
+}
+
+}  // namespace corral

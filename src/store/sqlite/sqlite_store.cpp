@@ -1,0 +1,330 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "store/sqlite/migrations.h"
+#include "store/sqlite/rows.h"
+#include "store/sqlite/transact.h"
+#include "common/crypto.h"
+
+namespace corral {
+
+using sqlite::Db;
+using sqlite::SqliteError;
+
+namespace {
+
+void configure(Db& db, bool synchronous_full) {
+  db.exec("PRAGMA journal_mode=WAL");
+  db.exec(synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=OFF");
+  db.exec("PRAGMA foreign_keys=ON");
+  db.exec("PRAGMA temp_store=MEMORY");
+}
+
+}  // namespace
+
+SqliteStore::SqliteStore(SqliteStoreOptions options) : options_(std::move(options)) {}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const SqliteStoreOptions& options) {
+  std::unique_ptr<SqliteStore> store(new SqliteStore(options));
+  CORRAL_TRY(store->start());
+  return store;
+}
+
+Result<void> SqliteStore::start() {
+  try {
+    writer_db_ = std::make_unique<Db>(options_.path);
+    if (options_.path != ":memory:") configure(*writer_db_, options_.synchronous_full);
+    int version = sqlite::migrate(*writer_db_);
+    spdlog::debug("sqlite store {} at schema version {}", options_.path, version);
+    if (options_.path != ":memory:") {
+      for (int i = 0; i < options_.read_connections; ++i) {
+        auto db = std::make_unique<Db>(options_.path);
+        db->exec("PRAGMA query_only=ON");
+        readers_.push_back(std::move(db));
+      }
+    }
+  } catch (const std::exception& e) {
+    return make_error(ErrorCode::kUnavailable, e.what());
+  }
+  writer_ = std::thread([this] { writer_loop(); });
+  return {};
+}
+
+SqliteStore::~SqliteStore() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+uint64_t SqliteStore::commits() const {
+  std::lock_guard lock(mu_);
+  return commits_;
+}
+
+void SqliteStore::writer_loop() {
+  Db& db = *writer_db_;
+  std::vector<WriteOp*> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      while (!queue_.empty() && batch.size() < options_.max_batch) {
+        batch.push_back(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    std::optional<Error> commit_failure;
+    try {
+      db.exec("BEGIN IMMEDIATE");
+      for (WriteOp* op : batch) {
+        db.exec("SAVEPOINT op");
+        bool keep = false;
+        try {
+          keep = op->run(db);
+        } catch (const std::exception& e) {
+          op->failure = store_error(e);
+        }
+        if (!keep) db.exec("ROLLBACK TO op");
+        db.exec("RELEASE op");
+      }
+      db.exec("COMMIT");
+    } catch (const std::exception& e) {
+      commit_failure = store_error(e);
+      spdlog::error("sqlite commit failed: {}", e.what());
+      try {
+        db.exec("ROLLBACK");
+      } catch (...) {
+      }
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (!commit_failure) ++commits_;
+      for (WriteOp* op : batch) {
+        if (commit_failure && !op->failure) op->failure = commit_failure;
+        op->done = true;
+      }
+    }
+    done_cv_.notify_all();
+    batch.clear();
+  }
+}
+
+// ---- tokens -----------------------------------------------------------------
+
+namespace {
+Token token_from_row(const sqlite::Stmt& st) {
+  Token t;
+  t.id = st.text(0);
+  t.kind = parse_token_kind(st.text(1)).value_or(TokenKind::kUser);
+  t.tenant = st.text(2);
+  t.name = st.text(3);
+  t.hash = st.text(4);
+  t.created_at = st.int64(5);
+  t.revoked_at = st.int64(6);
+  return t;
+}
+constexpr const char* kTokenColumns = "id, kind, tenant, name, hash, created_at, revoked_at";
+}  // namespace
+
+Result<void> SqliteStore::insert_token(const Token& token) {
+  auto inserted = write<bool>([&](Db& db) -> Result<bool> {
+    try {
+      db.prepare("INSERT INTO tokens (id, kind, tenant, name, hash, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+          .bind_all(token.id, std::string(to_string(token.kind)), token.tenant, token.name,
+                    token.hash, token.created_at)
+          .exec();
+    } catch (const SqliteError& e) {
+      if ((e.code() & 0xff) == SQLITE_CONSTRAINT) {
+        return make_error(ErrorCode::kConflict, "a token with that id or value already exists");
+      }
+      throw;
+    }
+    return true;
+  });
+  if (!inserted.ok()) return inserted.error();
+  return {};
+}
+
+Result<std::optional<Token>> SqliteStore::find_token_by_hash(const std::string& hash) {
+  return read<std::optional<Token>>([&](Db& db) -> Result<std::optional<Token>> {
+    auto st = db.prepare(std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE hash = ?");
+    st.bind_all(hash);
+    if (!st.step()) return std::optional<Token>();
+    return std::optional<Token>(token_from_row(st));
+  });
+}
+
+Result<std::vector<Token>> SqliteStore::list_tokens() {
+  return read<std::vector<Token>>([&](Db& db) -> Result<std::vector<Token>> {
+    std::vector<Token> out;
+    auto st = db.prepare(std::string("SELECT ") + kTokenColumns + " FROM tokens ORDER BY created_at, id");
+    while (st.step()) out.push_back(token_from_row(st));
+    return out;
+  });
+}
+
+Result<Token> SqliteStore::revoke_token(const std::string& id, TimeMs now) {
+  return write<Token>([&](Db& db) -> Result<Token> {
+    db.prepare("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0").bind_all(now, id).exec();
+    auto st = db.prepare(std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE id = ?");
+    st.bind_all(id);
+    if (!st.step()) return make_error(ErrorCode::kNotFound, "no token with id " + id);
+    return token_from_row(st);
+  });
+}
+
+Result<int64_t> SqliteStore::count_active_tokens(TokenKind kind) {
+  return read<int64_t>([&](Db& db) -> Result<int64_t> {
+    auto st = db.prepare("SELECT COUNT(*) FROM tokens WHERE kind = ? AND revoked_at = 0");
+    st.bind_all(std::string(to_string(kind)));
+    st.step();
+    return st.int64(0);
+  });
+}
+
+// ---- runners ------------------------------------------------------------------
+
+Result<Runner> SqliteStore::register_runner(const std::string& tenant, const std::string& token_id,
+                                            const RunnerRegistration& reg,
+                                            const std::string& secret_hash, TimeMs now) {
+  return write<Runner>([&](Db& db) -> Result<Runner> {
+    std::string id;
+    {
+      auto st = db.prepare("SELECT id FROM runners WHERE tenant = ? AND name = ?");
+      st.bind_all(tenant, reg.name);
+      if (st.step()) id = st.text(0);
+    }
+    json system{{"cpus", reg.system.cpus},
+                {"memory_bytes", reg.system.memory_bytes},
+                {"disk_bytes", reg.system.disk_bytes},
+                {"hostname", reg.system.hostname}};
+    if (id.empty()) {
+      id = new_id("runner");
+      db.prepare("INSERT INTO runners (id, tenant, name, token_id, secret_hash, labels, grp, modes,"
+                 " max_concurrent_jobs, version, capabilities, system, status, last_heartbeat_at,"
+                 " registered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'idle', ?, ?)")
+          .bind_all(id, tenant, reg.name, token_id, secret_hash, json(reg.labels).dump(), reg.group,
+                    json(reg.modes).dump(), reg.max_concurrent_jobs, reg.version,
+                    reg.capabilities.dump(), system.dump(), now, now)
+          .exec();
+    } else {
+      db.prepare("UPDATE runners SET token_id = ?, secret_hash = ?, labels = ?, grp = ?, modes = ?,"
+                 " max_concurrent_jobs = ?, version = ?, capabilities = ?, system = ?,"
+                 " status = 'idle', draining = 0, last_heartbeat_at = ?, registered_at = ?"
+                 " WHERE id = ?")
+          .bind_all(token_id, secret_hash, json(reg.labels).dump(), reg.group,
+                    json(reg.modes).dump(), reg.max_concurrent_jobs, reg.version,
+                    reg.capabilities.dump(), system.dump(), now, now, id)
+          .exec();
+      // Reconcile (as a Mesos agent re-registers): attempts the server leased to this runner
+      // that it no longer runs are lost now, not when their lease runs out.
+      std::set<std::pair<std::string, int>> still_running;
+      for (const auto& r : reg.running) still_running.insert({r.job_id, r.attempt});
+      std::vector<std::pair<std::string, int>> gone;
+      {
+        auto st = db.prepare("SELECT job_id, attempt FROM attempts WHERE runner_id = ? AND state IN ('leased', 'running')");
+        st.bind_all(id);
+        while (st.step()) {
+          std::pair<std::string, int> key{st.text(0), st.integer(1)};
+          if (!still_running.count(key)) gone.push_back(key);
+        }
+      }
+      for (const auto& [job_id, attempt] : gone) sqlite::lose_attempt(db, job_id, attempt, now);
+    }
+    sqlite::refresh_runner_status(db, id, now);
+    auto runner = sqlite::load_runner(db, id);
+    if (!runner) return make_error(ErrorCode::kInternal, "runner vanished during registration");
+    return *runner;
+  });
+}
+
+Result<Runner> SqliteStore::get_runner(const std::string& id) {
+  return read<Runner>([&](Db& db) -> Result<Runner> {
+    auto runner = sqlite::load_runner(db, id);
+    if (!runner) return make_error(ErrorCode::kNotFound, "no runner with id " + id);
+    return *runner;
+  });
+}
+
+Result<std::vector<Runner>> SqliteStore::list_runners(const std::string& tenant) {
+  return read<std::vector<Runner>>([&](Db& db) -> Result<std::vector<Runner>> {
+    std::vector<std::string> ids;
+    {
+      auto st = db.prepare("SELECT id FROM runners WHERE tenant = ? ORDER BY name");
+      st.bind_all(tenant);
+      while (st.step()) ids.push_back(st.text(0));
+    }
+    std::vector<Runner> out;
+    for (const auto& id : ids) {
+      if (auto r = sqlite::load_runner(db, id)) out.push_back(std::move(*r));
+    }
+    return out;
+  });
+}
+
+Result<std::vector<RunnerCommand>> SqliteStore::heartbeat(const std::string& runner_id,
+                                                          const HeartbeatReport& report,
+                                                          TimeMs now, TimeMs lease_ms) {
+  return write<std::vector<RunnerCommand>>([&](Db& db) -> Result<std::vector<RunnerCommand>> {
+    int changed = db.prepare("UPDATE runners SET last_heartbeat_at = ?, usage = ?, draining = ?,"
+                             " status = CASE WHEN status = 'offline' THEN 'idle' ELSE status END"
+                             " WHERE id = ?")
+                      .bind_all(now, report.usage.dump(), report.draining, runner_id)
+                      .exec();
+    if (changed == 0) return make_error(ErrorCode::kNotFound, "no runner with id " + runner_id);
+    std::vector<RunnerCommand> commands;
+    for (const auto& running : report.running) {
+      std::string owner, state;
+      int current = -1;
+      bool cancel_requested = false;
+      {
+        auto st = db.prepare(
+            "SELECT a.runner_id, a.state, j.attempt, j.cancel_requested FROM attempts a"
+            " JOIN jobs j ON j.id = a.job_id WHERE a.job_id = ? AND a.attempt = ?");
+        st.bind_all(running.job_id, running.attempt);
+        if (st.step()) {
+          owner = st.text(0);
+          state = st.text(1);
+          current = st.integer(2);
+          cancel_requested = st.integer(3) != 0;
+        }
+      }
+      bool active = owner == runner_id && current == running.attempt &&
+                    (state == "leased" || state == "running");
+      if (!active) {
+        commands.push_back({"cancel", running.job_id, running.attempt, "stale"});
+        continue;
+      }
+      db.prepare("UPDATE attempts SET lease_expires_at = ? WHERE job_id = ? AND attempt = ?")
+          .bind_all(now + lease_ms, running.job_id, running.attempt)
+          .exec();
+      if (cancel_requested) commands.push_back({"cancel", running.job_id, running.attempt, "canceled"});
+    }
+    if (report.going_away) {
+      db.prepare("UPDATE runners SET status = 'offline' WHERE id = ?").bind_all(runner_id).exec();
+    } else {
+      sqlite::refresh_runner_status(db, runner_id, now);
+    }
+    return commands;
+  });
+}
+
+Result<std::vector<std::string>> SqliteStore::mark_stale_runners_offline(TimeMs stale_before) {
+  return write<std::vector<std::string>>([&](Db& db) -> Result<std::vector<std::string>> {
+    std::vector<std::string> ids;
+    auto st = db.prepare("UPDATE runners SET status = 'offline' WHERE status != 'offline'"
+                         " AND last_heartbeat_at < ? RETURNING id");
+    st.bind_all(stale_before);
+    while (st.step()) ids.push_back(st.text(0));
+    return ids;
+  });
+}
+
+}  // namespace corral

@@ -1,0 +1,107 @@
+// SqliteStore: the embedded default store.
+//
+// One writer thread owns the only read-write connection. Callers hand it their
+// transaction as a closure and block until it is durable; the writer runs every closure
+// that arrived meanwhile inside one BEGIN IMMEDIATE ... COMMIT (each in its own SAVEPOINT,
+// so one failing closure rolls back alone), so N concurrent writes cost one fsync (group
+// commit). Reads use a small pool of read-only connections (WAL: readers never block the
+// writer).
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "store/sqlite/db.h"
+#include "store/store.h"
+
+namespace corral {
+
+struct SqliteStoreOptions {
+  std::string path;             // database file; ":memory:" keeps everything in the writer
+  bool synchronous_full = true; // PRAGMA synchronous=FULL (durable across power loss)
+  int read_connections = 4;
+  size_t max_batch = 512;       // most transactions committed by one fsync
+};
+
+class SqliteStore final : public Store {
+ public:
+  static Result<std::unique_ptr<SqliteStore>> open(const SqliteStoreOptions& options);
+  ~SqliteStore() override;
+
+  Result<void> insert_token(const Token& token) override;
+  Result<std::optional<Token>> find_token_by_hash(const std::string& hash) override;
+  Result<std::vector<Token>> list_tokens() override;
+  Result<Token> revoke_token(const std::string& id, TimeMs now) override;
+  Result<int64_t> count_active_tokens(TokenKind kind) override;
+
+  Result<Runner> register_runner(const std::string& tenant, const std::string& token_id,
+                                 const RunnerRegistration& reg, const std::string& secret_hash,
+                                 TimeMs now) override;
+  Result<Runner> get_runner(const std::string& id) override;
+  Result<std::vector<Runner>> list_runners(const std::string& tenant) override;
+  Result<std::vector<RunnerCommand>> heartbeat(const std::string& runner_id,
+                                               const HeartbeatReport& report, TimeMs now,
+                                               TimeMs lease_ms) override;
+  Result<std::vector<std::string>> mark_stale_runners_offline(TimeMs stale_before) override;
+
+  Result<CreateJobResult> create_job(const Job& job) override;
+  Result<Job> get_job(const std::string& tenant, const std::string& id) override;
+  Result<JobPage> list_jobs(const std::string& tenant, const JobQuery& query) override;
+  Result<Job> cancel_job(const std::string& tenant, const std::string& id, TimeMs now) override;
+  Result<QueueStats> queue_stats(const std::string& tenant, TimeMs now) override;
+
+  Result<std::vector<ClaimedJob>> claim(const std::string& runner_id, int slots, TimeMs now,
+                                        TimeMs lease_ms, const JobMatcher& matcher) override;
+  Result<Attempt> start_attempt(const std::string& runner_id, const std::string& job_id,
+                                int attempt, TimeMs now) override;
+  Result<int64_t> append_log(const std::string& runner_id, const std::string& job_id, int attempt,
+                             int64_t offset, std::string_view data, TimeMs now) override;
+  Result<Job> finish_attempt(const std::string& runner_id, const std::string& job_id, int attempt,
+                             const FinishReport& report, TimeMs now) override;
+  Result<LogChunk> read_log(const std::string& tenant, const std::string& job_id, int attempt,
+                            int64_t offset, int64_t max_bytes) override;
+
+  Result<LeaseSweep> expire_leases(TimeMs now) override;
+
+  // Number of COMMITs so far (for tests and benchmarks of group commit).
+  uint64_t commits() const;
+
+ private:
+  explicit SqliteStore(SqliteStoreOptions options);
+  Result<void> start();
+  void writer_loop();
+
+  struct WriteOp {
+    std::function<bool(sqlite::Db&)> run;  // false = roll back this op's savepoint
+    std::optional<Error> failure;          // set when the op threw or the commit failed
+    bool done = false;
+  };
+
+  // Runs fn in the writer's next batch and waits until it is committed.
+  template <typename T>
+  Result<T> write(const std::function<Result<T>(sqlite::Db&)>& fn);
+  template <typename T>
+  Result<T> read(const std::function<Result<T>(sqlite::Db&)>& fn);
+
+  SqliteStoreOptions options_;
+  std::unique_ptr<sqlite::Db> writer_db_;
+  std::thread writer_;
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;
+  std::condition_variable done_cv_;
+  std::deque<WriteOp*> queue_;
+  bool stopping_ = false;
+  uint64_t commits_ = 0;
+
+  std::mutex readers_mu_;
+  std::condition_variable readers_cv_;
+  std::vector<std::unique_ptr<sqlite::Db>> readers_;
+};
+
+}  // namespace corral

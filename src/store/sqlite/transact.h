@@ -1,0 +1,61 @@
+// The write/read transaction templates of SqliteStore, shared by its source files.
+#pragma once
+
+#include "store/sqlite/sqlite_store.h"
+
+namespace corral {
+
+inline Error store_error(const std::exception& e) {
+  return make_error(ErrorCode::kUnavailable, std::string("store failure: ") + e.what());
+}
+
+template <typename T>
+Result<T> SqliteStore::write(const std::function<Result<T>(sqlite::Db&)>& fn) {
+  Result<T> out;
+  WriteOp op;
+  op.run = [&](sqlite::Db& db) {
+    out = fn(db);
+    return out.ok();
+  };
+  {
+    std::unique_lock lock(mu_);
+    if (stopping_) return make_error(ErrorCode::kUnavailable, "store is shutting down");
+    queue_.push_back(&op);
+    work_cv_.notify_one();
+    done_cv_.wait(lock, [&] { return op.done; });
+  }
+  if (op.failure) return *op.failure;
+  return out;
+}
+
+template <typename T>
+Result<T> SqliteStore::read(const std::function<Result<T>(sqlite::Db&)>& fn) {
+  if (readers_.empty()) return write<T>(fn);  // ":memory:": one connection for everything
+  std::unique_ptr<sqlite::Db> db;
+  {
+    std::unique_lock lock(readers_mu_);
+    readers_cv_.wait(lock, [&] { return !readers_.empty(); });
+    db = std::move(readers_.back());
+    readers_.pop_back();
+  }
+  Result<T> out;
+  try {
+    db->exec("BEGIN");
+    out = fn(*db);
+    db->exec("COMMIT");
+  } catch (const std::exception& e) {
+    try {
+      db->exec("ROLLBACK");
+    } catch (...) {
+    }
+    out = store_error(e);
+  }
+  {
+    std::lock_guard lock(readers_mu_);
+    readers_.push_back(std::move(db));
+  }
+  readers_cv_.notify_one();
+  return out;
+}
+
+}  // namespace corral

@@ -1,0 +1,133 @@
+// The Store: every durable fact about tokens, runners, jobs, attempts and logs.
+//
+// Each method is one atomic transaction. Implementations: SqliteStore (embedded default,
+// single writer with group commit) and, later, PostgresStore. The store enforces the
+// job state machine and attempt fencing (api/types.h); the scheduler's matching policy
+// comes in as a predicate, so the store knows nothing of labels or groups.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/types.h"
+#include "common/result.h"
+
+namespace corral {
+
+struct CreateJobResult {
+  Job job;
+  bool created = true;  // false: the Idempotency-Key named an existing job
+};
+
+struct JobQuery {
+  std::optional<JobState> state;
+  int limit = 50;
+  int64_t cursor = 0;  // seq to continue below; 0 = newest first
+};
+
+struct JobPage {
+  std::vector<Job> jobs;
+  int64_t next_cursor = 0;  // 0 = no more pages
+};
+
+struct QueueStats {
+  std::map<std::string, int64_t> by_state;
+  struct GroupCount {
+    std::string group;
+    int64_t queued = 0;
+    int64_t running = 0;  // leased + running
+  };
+  std::vector<GroupCount> by_group;
+  struct LabelSetCount {
+    std::vector<std::string> labels;
+    int64_t queued = 0;
+  };
+  std::vector<LabelSetCount> by_labels;
+  TimeMs oldest_queued_at = 0;
+};
+
+struct HeartbeatReport {
+  std::vector<RunningAttempt> running;
+  json usage = json::object();
+  bool draining = false;
+  bool going_away = false;  // final heartbeat of a runner shutting down
+};
+
+struct LogChunk {
+  int attempt = 0;
+  int64_t offset = 0;
+  std::string data;
+  int64_t size = 0;       // total bytes stored for the attempt
+  bool complete = false;  // the attempt has finished: no more bytes will come
+};
+
+struct LeaseSweep {
+  std::vector<std::string> requeued_job_ids;
+  int64_t lost_attempts = 0;
+};
+
+// Decides whether a runner may take a job (labels, group, mode...). Pure policy.
+using JobMatcher = std::function<bool(const Runner&, const Job&)>;
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // ---- tokens
+  virtual Result<void> insert_token(const Token& token) = 0;
+  virtual Result<std::optional<Token>> find_token_by_hash(const std::string& hash) = 0;
+  virtual Result<std::vector<Token>> list_tokens() = 0;
+  virtual Result<Token> revoke_token(const std::string& id, TimeMs now) = 0;
+  virtual Result<int64_t> count_active_tokens(TokenKind kind) = 0;
+
+  // ---- runners
+  // Same (tenant, name) again = the same runner with a new secret (a restart).
+  virtual Result<Runner> register_runner(const std::string& tenant, const std::string& token_id,
+                                         const RunnerRegistration& reg,
+                                         const std::string& secret_hash, TimeMs now) = 0;
+  virtual Result<Runner> get_runner(const std::string& id) = 0;
+  virtual Result<std::vector<Runner>> list_runners(const std::string& tenant) = 0;
+  // Renews the leases of the listed attempts that are still current and this runner's;
+  // returns commands (cancel for stale or cancel-requested attempts, drain).
+  virtual Result<std::vector<RunnerCommand>> heartbeat(const std::string& runner_id,
+                                                       const HeartbeatReport& report, TimeMs now,
+                                                       TimeMs lease_ms) = 0;
+  virtual Result<std::vector<std::string>> mark_stale_runners_offline(TimeMs stale_before) = 0;
+
+  // ---- jobs
+  virtual Result<CreateJobResult> create_job(const Job& job) = 0;
+  virtual Result<Job> get_job(const std::string& tenant, const std::string& id) = 0;
+  virtual Result<JobPage> list_jobs(const std::string& tenant, const JobQuery& query) = 0;
+  // Queued or leased-not-started: canceled at once. Running: cancel_requested, the runner
+  // is told in its next heartbeat. Terminal: 409.
+  virtual Result<Job> cancel_job(const std::string& tenant, const std::string& id, TimeMs now) = 0;
+  virtual Result<QueueStats> queue_stats(const std::string& tenant, TimeMs now) = 0;
+
+  // ---- attempts (runner side). Every call names the attempt; a call whose attempt is not
+  // the job's current one, or not the calling runner's, is a kConflict (HTTP 409).
+  virtual Result<std::vector<ClaimedJob>> claim(const std::string& runner_id, int slots,
+                                                TimeMs now, TimeMs lease_ms,
+                                                const JobMatcher& matcher) = 0;
+  virtual Result<Attempt> start_attempt(const std::string& runner_id, const std::string& job_id,
+                                        int attempt, TimeMs now) = 0;
+  // Appends data at byte offset; a repeat is idempotent, a gap is kRangeNotSatisfiable with
+  // {"next_offset":N} in the error detail. Returns the new size.
+  virtual Result<int64_t> append_log(const std::string& runner_id, const std::string& job_id,
+                                     int attempt, int64_t offset, std::string_view data,
+                                     TimeMs now) = 0;
+  virtual Result<Job> finish_attempt(const std::string& runner_id, const std::string& job_id,
+                                     int attempt, const FinishReport& report, TimeMs now) = 0;
+  // attempt 0 = the latest attempt that has one.
+  virtual Result<LogChunk> read_log(const std::string& tenant, const std::string& job_id,
+                                    int attempt, int64_t offset, int64_t max_bytes) = 0;
+
+  // ---- sweeps
+  // Attempts whose lease ran out become lost; their jobs go back to the queue, or fail
+  // with reason runner_lost once max_attempts is used.
+  virtual Result<LeaseSweep> expire_leases(TimeMs now) = 0;
+};
+
+}  // namespace corral

@@ -1,0 +1,375 @@
+// Store behaviour with an injected clock: claims, fencing, leases, logs, tenants.
+// Runs against the real SQLite store in a temporary directory.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace corral {
+namespace {
+
+const JobMatcher kAnyJob = [](const Runner&, const Job&) { return true; };
+constexpr TimeMs kLease = 30'000;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("corral-store-" + random_hex(6));
+    std::filesystem::create_directories(dir_);
+    SqliteStoreOptions options;
+    options.path = (dir_ / "corral.db").string();
+    options.synchronous_full = false;
+    auto opened = SqliteStore::open(options);
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    store_ = std::move(opened.value());
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  Runner register_runner(const std::string& name, const std::string& tenant = "t1", int slots = 1) {
+    RunnerRegistration reg;
+    reg.name = name;
+    reg.max_concurrent_jobs = slots;
+    auto r = store_->register_runner(tenant, "tok", reg, sha256_hex(name), clock_.now_ms());
+    EXPECT_TRUE(r.ok());
+    return r.value();
+  }
+
+  Job submit(const std::string& tenant = "t1", int max_attempts = 3, int priority = 0) {
+    Job job;
+    job.id = new_id("job");
+    job.tenant = tenant;
+    job.owner_token_id = "user";
+    job.spec.command = {"echo", "hi"};
+    job.spec.max_attempts = max_attempts;
+    job.spec.priority = priority;
+    job.created_at = clock_.now_ms();
+    auto r = store_->create_job(job);
+    EXPECT_TRUE(r.ok());
+    return r->job;
+  }
+
+  std::vector<ClaimedJob> claim(const Runner& r, int slots = 1) {
+    auto c = store_->claim(r.id, slots, clock_.now_ms(), kLease, kAnyJob);
+    EXPECT_TRUE(c.ok());
+    return c.ok() ? c.value() : std::vector<ClaimedJob>{};
+  }
+
+  Job job(const std::string& id, const std::string& tenant = "t1") {
+    auto j = store_->get_job(tenant, id);
+    EXPECT_TRUE(j.ok());
+    return j.value();
+  }
+
+  std::filesystem::path dir_;
+  ManualClock clock_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
+TEST_F(StoreTest, ClaimTakesHighestPriorityThenOldest) {
+  auto runner = register_runner("r1", "t1", 3);
+  auto low = submit("t1", 3, 0);
+  auto high = submit("t1", 3, 5);
+  auto low2 = submit("t1", 3, 0);
+  auto got = claim(runner, 3);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].job_id, high.id);
+  EXPECT_EQ(got[1].job_id, low.id);
+  EXPECT_EQ(got[2].job_id, low2.id);
+  EXPECT_EQ(got[0].attempt, 1);
+  EXPECT_EQ(job(low.id).state, JobState::kLeased);
+}
+
+TEST_F(StoreTest, ClaimNeverExceedsMaxConcurrentJobs) {
+  auto runner = register_runner("r1", "t1", 2);
+  for (int i = 0; i < 4; ++i) submit();
+  EXPECT_EQ(claim(runner, 10).size(), 2u);
+  EXPECT_EQ(claim(runner, 10).size(), 0u);
+  auto r = store_->get_runner(runner.id);
+  EXPECT_EQ(r->running.size(), 2u);
+  EXPECT_EQ(r->status, RunnerStatus::kBusy);
+}
+
+TEST_F(StoreTest, TwoRunnersNeverGetTheSameJob) {
+  auto a = register_runner("a");
+  auto b = register_runner("b");
+  auto only = submit();
+  auto got_a = claim(a);
+  auto got_b = claim(b);
+  ASSERT_EQ(got_a.size() + got_b.size(), 1u);
+  EXPECT_EQ(got_a.empty() ? got_b[0].job_id : got_a[0].job_id, only.id);
+}
+
+TEST_F(StoreTest, RunnerTakesOnlyItsTenantsJobs) {
+  auto other = register_runner("r1", "t2");
+  submit("t1");
+  EXPECT_TRUE(claim(other).empty());
+  auto mine = submit("t2");
+  auto got = claim(other);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].job_id, mine.id);
+  EXPECT_FALSE(store_->get_job("t1", mine.id).ok());
+}
+
+TEST_F(StoreTest, MatcherFiltersCandidates) {
+  auto runner = register_runner("r1");
+  auto skipped = submit();
+  auto wanted = submit();
+  JobMatcher only_wanted = [&](const Runner&, const Job& j) { return j.id == wanted.id; };
+  auto got = store_->claim(runner.id, 1, clock_.now_ms(), kLease, only_wanted);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ(got->at(0).job_id, wanted.id);
+  EXPECT_EQ(job(skipped.id).state, JobState::kQueued);
+}
+
+TEST_F(StoreTest, FullLifecycle) {
+  auto runner = register_runner("r1");
+  auto j = submit();
+  auto c = claim(runner).at(0);
+  ASSERT_TRUE(store_->start_attempt(runner.id, j.id, c.attempt, clock_.now_ms()).ok());
+  EXPECT_EQ(job(j.id).state, JobState::kRunning);
+  ASSERT_EQ(*store_->append_log(runner.id, j.id, c.attempt, 0, "hello ", clock_.now_ms()), 6);
+  ASSERT_EQ(*store_->append_log(runner.id, j.id, c.attempt, 6, "world\n", clock_.now_ms()), 12);
+  FinishReport report;
+  report.state = AttemptState::kSucceeded;
+  report.exit_code = 0;
+  report.result = json{{"verdict", "lgtm"}};
+  auto done = store_->finish_attempt(runner.id, j.id, c.attempt, report, clock_.now_ms());
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->state, JobState::kSucceeded);
+  EXPECT_EQ(done->exit_code, 0);
+  EXPECT_EQ(done->result["verdict"], "lgtm");
+  auto log = store_->read_log("t1", j.id, 0, 0, 1 << 20);
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ(log->data, "hello world\n");
+  EXPECT_TRUE(log->complete);
+  auto tail = store_->read_log("t1", j.id, 0, 8, 1 << 20);
+  EXPECT_EQ(tail->data, "rld\n");
+  EXPECT_EQ(store_->get_runner(runner.id)->status, RunnerStatus::kIdle);
+}
+
+TEST_F(StoreTest, LogAppendIsIdempotentAndRejectsGaps) {
+  auto runner = register_runner("r1");
+  auto j = submit();
+  auto c = claim(runner).at(0);
+  ASSERT_EQ(*store_->append_log(runner.id, j.id, 1, 0, "abcdef", 0), 6);
+  // exact repeat and a contained repeat change nothing
+  EXPECT_EQ(*store_->append_log(runner.id, j.id, 1, 0, "abcdef", 0), 6);
+  EXPECT_EQ(*store_->append_log(runner.id, j.id, 1, 2, "cd", 0), 6);
+  // an overlap appends only the new tail
+  EXPECT_EQ(*store_->append_log(runner.id, j.id, 1, 4, "efgh", 0), 8);
+  auto gap = store_->append_log(runner.id, j.id, 1, 20, "x", 0);
+  ASSERT_FALSE(gap.ok());
+  EXPECT_EQ(gap.error().code, ErrorCode::kRangeNotSatisfiable);
+  EXPECT_EQ(json::parse(gap.error().detail_json)["next_offset"], 8);
+  EXPECT_EQ(store_->read_log("t1", j.id, 1, 0, 100)->data, "abcdefgh");
+  (void)c;
+}
+
+TEST_F(StoreTest, ExpiredLeaseRequeuesAsNextAttemptAndFencesTheOldOne) {
+  auto a = register_runner("a");
+  auto b = register_runner("b");
+  auto j = submit();
+  auto first = claim(a).at(0);
+  ASSERT_TRUE(store_->start_attempt(a.id, j.id, 1, clock_.now_ms()).ok());
+  clock_.advance_ms(kLease - 1);
+  EXPECT_EQ(store_->expire_leases(clock_.now_ms())->lost_attempts, 0);
+  clock_.advance_ms(2);
+  auto sweep = store_->expire_leases(clock_.now_ms());
+  ASSERT_TRUE(sweep.ok());
+  ASSERT_EQ(sweep->requeued_job_ids, std::vector<std::string>{j.id});
+  EXPECT_EQ(job(j.id).state, JobState::kQueued);
+  auto second = claim(b).at(0);
+  EXPECT_EQ(second.attempt, 2);
+  // The first runner comes back: every call about attempt 1 is refused.
+  auto log = store_->append_log(a.id, j.id, first.attempt, 0, "late", clock_.now_ms());
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.error().code, ErrorCode::kConflict);
+  FinishReport report;
+  report.state = AttemptState::kSucceeded;
+  auto fin = store_->finish_attempt(a.id, j.id, first.attempt, report, clock_.now_ms());
+  ASSERT_FALSE(fin.ok());
+  EXPECT_EQ(fin.error().code, ErrorCode::kConflict);
+  // Runner b cannot use runner a's attempt number either.
+  EXPECT_EQ(store_->start_attempt(a.id, j.id, 2, clock_.now_ms()).error().code, ErrorCode::kConflict);
+  EXPECT_TRUE(store_->start_attempt(b.id, j.id, 2, clock_.now_ms()).ok());
+  auto attempts = job(j.id).attempts;
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[0].state, AttemptState::kLost);
+  EXPECT_EQ(attempts[0].reason, "runner_lost");
+}
+
+TEST_F(StoreTest, HeartbeatRenewsLeases) {
+  auto a = register_runner("a");
+  auto j = submit();
+  claim(a);
+  for (int i = 0; i < 5; ++i) {
+    clock_.advance_ms(kLease / 2);
+    HeartbeatReport hb;
+    hb.running = {{j.id, 1}};
+    auto commands = store_->heartbeat(a.id, hb, clock_.now_ms(), kLease);
+    ASSERT_TRUE(commands.ok());
+    EXPECT_TRUE(commands->empty());
+    EXPECT_EQ(store_->expire_leases(clock_.now_ms())->lost_attempts, 0);
+  }
+  EXPECT_EQ(job(j.id).state, JobState::kLeased);
+}
+
+TEST_F(StoreTest, MaxAttemptsExhaustedFailsWithRunnerLost) {
+  auto a = register_runner("a");
+  auto j = submit("t1", 2);
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    auto c = claim(a);
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_EQ(c[0].attempt, attempt);
+    clock_.advance_ms(kLease + 1);
+    ASSERT_TRUE(store_->expire_leases(clock_.now_ms()).ok());
+  }
+  auto failed = job(j.id);
+  EXPECT_EQ(failed.state, JobState::kFailed);
+  EXPECT_EQ(failed.reason, "runner_lost");
+  EXPECT_TRUE(claim(a).empty());
+}
+
+TEST_F(StoreTest, CancelQueuedIsImmediateAndRunningGoesThroughHeartbeat) {
+  auto a = register_runner("a");
+  auto queued = submit();
+  auto canceled = store_->cancel_job("t1", queued.id, clock_.now_ms());
+  ASSERT_TRUE(canceled.ok());
+  EXPECT_EQ(canceled->state, JobState::kCanceled);
+  EXPECT_EQ(store_->cancel_job("t1", queued.id, clock_.now_ms()).error().code, ErrorCode::kConflict);
+
+  auto running = submit();
+  claim(a);
+  ASSERT_TRUE(store_->start_attempt(a.id, running.id, 1, clock_.now_ms()).ok());
+  auto requested = store_->cancel_job("t1", running.id, clock_.now_ms());
+  EXPECT_EQ(requested->state, JobState::kRunning);
+  EXPECT_TRUE(requested->cancel_requested);
+  HeartbeatReport hb;
+  hb.running = {{running.id, 1}};
+  auto commands = store_->heartbeat(a.id, hb, clock_.now_ms(), kLease);
+  ASSERT_EQ(commands->size(), 1u);
+  EXPECT_EQ(commands->at(0).type, "cancel");
+  EXPECT_EQ(commands->at(0).job_id, running.id);
+  // logs are still accepted until the runner finishes
+  EXPECT_TRUE(store_->append_log(a.id, running.id, 1, 0, "bye\n", clock_.now_ms()).ok());
+  FinishReport report;
+  report.state = AttemptState::kFailed;
+  report.exit_code = 137;
+  auto fin = store_->finish_attempt(a.id, running.id, 1, report, clock_.now_ms());
+  EXPECT_EQ(fin->state, JobState::kCanceled);
+}
+
+TEST_F(StoreTest, CancelOfLeasedJobRefusesItsStart) {
+  auto a = register_runner("a");
+  auto j = submit();
+  claim(a);
+  EXPECT_EQ(store_->cancel_job("t1", j.id, clock_.now_ms())->state, JobState::kCanceled);
+  EXPECT_EQ(store_->start_attempt(a.id, j.id, 1, clock_.now_ms()).error().code, ErrorCode::kConflict);
+  EXPECT_EQ(store_->get_runner(a.id)->status, RunnerStatus::kIdle);
+}
+
+TEST_F(StoreTest, HeartbeatTellsRunnerToKillStaleAttempts) {
+  auto a = register_runner("a");
+  auto j = submit();
+  claim(a);
+  clock_.advance_ms(kLease + 1);
+  ASSERT_TRUE(store_->expire_leases(clock_.now_ms()).ok());
+  HeartbeatReport hb;
+  hb.running = {{j.id, 1}};
+  auto commands = store_->heartbeat(a.id, hb, clock_.now_ms(), kLease);
+  ASSERT_EQ(commands->size(), 1u);
+  EXPECT_EQ(commands->at(0).reason, "stale");
+}
+
+TEST_F(StoreTest, ReRegistrationKeepsIdAndLosesWhatTheRunnerNoLongerRuns) {
+  auto a = register_runner("a");
+  auto kept = submit();
+  auto dropped = submit();
+  RunnerRegistration reg;
+  reg.name = "a";
+  reg.max_concurrent_jobs = 2;
+  ASSERT_TRUE(store_->register_runner("t1", "tok", reg, sha256_hex("x"), clock_.now_ms()).ok());
+  ASSERT_EQ(claim(store_->get_runner(a.id).value(), 2).size(), 2u);
+  reg.running = {{kept.id, 1}};
+  auto again = store_->register_runner("t1", "tok", reg, sha256_hex("new"), clock_.now_ms());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->id, a.id);
+  EXPECT_EQ(again->secret_hash, sha256_hex("new"));
+  EXPECT_EQ(job(kept.id).state, JobState::kLeased);
+  EXPECT_EQ(job(dropped.id).state, JobState::kQueued);
+}
+
+TEST_F(StoreTest, StaleRunnersGoOfflineAndComeBackOnHeartbeat) {
+  auto a = register_runner("a");
+  clock_.advance_ms(31'000);
+  auto offline = store_->mark_stale_runners_offline(clock_.now_ms() - 30'000);
+  ASSERT_EQ(offline->size(), 1u);
+  EXPECT_EQ(store_->get_runner(a.id)->status, RunnerStatus::kOffline);
+  EXPECT_TRUE(store_->mark_stale_runners_offline(clock_.now_ms() - 30'000)->empty());
+  ASSERT_TRUE(store_->heartbeat(a.id, {}, clock_.now_ms(), kLease).ok());
+  EXPECT_EQ(store_->get_runner(a.id)->status, RunnerStatus::kIdle);
+  HeartbeatReport bye;
+  bye.going_away = true;
+  ASSERT_TRUE(store_->heartbeat(a.id, bye, clock_.now_ms(), kLease).ok());
+  EXPECT_EQ(store_->get_runner(a.id)->status, RunnerStatus::kOffline);
+}
+
+TEST_F(StoreTest, IdempotencyKeyReturnsTheSameJob) {
+  Job j;
+  j.id = new_id("job");
+  j.tenant = "t1";
+  j.spec.command = {"true"};
+  j.idempotency_key = "pr-42";
+  auto first = store_->create_job(j);
+  j.id = new_id("job");
+  auto second = store_->create_job(j);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_TRUE(first->created);
+  EXPECT_FALSE(second->created);
+  EXPECT_EQ(first->job.id, second->job.id);
+  j.tenant = "t2";  // keys are per tenant
+  EXPECT_TRUE(store_->create_job(j)->created);
+}
+
+TEST_F(StoreTest, ListJobsPaginatesNewestFirst) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(submit().id);
+  JobQuery q;
+  q.limit = 2;
+  std::vector<std::string> seen;
+  for (;;) {
+    auto page = store_->list_jobs("t1", q);
+    ASSERT_TRUE(page.ok());
+    for (auto& j : page->jobs) seen.push_back(j.id);
+    if (!page->next_cursor) break;
+    q.cursor = page->next_cursor;
+  }
+  std::reverse(ids.begin(), ids.end());
+  EXPECT_EQ(seen, ids);
+}
+
+TEST_F(StoreTest, ConcurrentWritesShareCommits) {
+  constexpr int kThreads = 16, kPerThread = 20;
+  uint64_t before = store_->commits();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kPerThread; ++i) submit();
+    });
+  }
+  for (auto& t : threads) t.join();
+  auto stats = store_->queue_stats("t1", clock_.now_ms());
+  EXPECT_EQ(stats->by_state["queued"], kThreads * kPerThread);
+  // Group commit: fewer commits than transactions once writers overlap.
+  EXPECT_LT(store_->commits() - before, static_cast<uint64_t>(kThreads * kPerThread));
+}
+
+}  // namespace
+}  // namespace corral
