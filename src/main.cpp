@@ -1,1 +1,19 @@
-int main() { return 0; }
+// corral: one binary, several roles (server, runner, dev) and the CLI verbs.
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"corral: run CI jobs, code reviews and analyses on machines you control"};
+  app.set_version_flag("--version", CORRAL_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();
+  corral::cli::add_server_command(app);
+  corral::cli::add_client_commands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return 0;
+}

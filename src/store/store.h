@@ -89,6 +89,7 @@ class Store {
                                          const RunnerRegistration& reg,
                                          const std::string& secret_hash, TimeMs now) = 0;
   virtual Result<Runner> get_runner(const std::string& id) = 0;
+  virtual Result<std::optional<Runner>> find_runner_by_secret_hash(const std::string& hash) = 0;
   virtual Result<std::vector<Runner>> list_runners(const std::string& tenant) = 0;
   // Renews the leases of the listed attempts that are still current and this runner's;
   // returns commands (cancel for stale or cancel-requested attempts, drain).
@@ -128,6 +129,9 @@ class Store {
   // Attempts whose lease ran out become lost; their jobs go back to the queue, or fail
   // with reason runner_lost once max_attempts is used.
   virtual Result<LeaseSweep> expire_leases(TimeMs now) = 0;
+  // The oldest claimable queued jobs of all tenants (matching fields and id only), for the
+  // server's safety sweep that wakes parked claims a missed wake-up would strand.
+  virtual Result<std::vector<Job>> runnable_jobs(TimeMs now, int limit) = 0;
 };
 
 }  // namespace corral

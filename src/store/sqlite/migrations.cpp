@@ -45,6 +45,7 @@ CREATE TABLE runners (
   registered_at INTEGER NOT NULL,
   UNIQUE (tenant, name)
 );
+CREATE INDEX runners_by_secret ON runners (secret_hash);
 CREATE TABLE jobs (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   id TEXT NOT NULL UNIQUE,
@@ -73,6 +74,7 @@ CREATE UNIQUE INDEX jobs_idempotency ON jobs (tenant, idempotency_key)
   WHERE idempotency_key IS NOT NULL;
 CREATE INDEX jobs_queue ON jobs (tenant, state, priority DESC, seq);
 CREATE INDEX jobs_by_tenant ON jobs (tenant, seq);
+CREATE INDEX jobs_runnable ON jobs (state, not_before);
 CREATE TABLE attempts (
   job_id TEXT NOT NULL,
   attempt INTEGER NOT NULL,

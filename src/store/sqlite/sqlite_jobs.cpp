@@ -426,4 +426,26 @@ Result<LeaseSweep> SqliteStore::expire_leases(TimeMs now) {
   });
 }
 
+Result<std::vector<Job>> SqliteStore::runnable_jobs(TimeMs now, int limit) {
+  return read<std::vector<Job>>([&](Db& db) -> Result<std::vector<Job>> {
+    std::vector<Job> out;
+    auto st = db.prepare(
+        "SELECT id, tenant, labels, grp, type, owner_token_id, priority FROM jobs"
+        " WHERE state = 'queued' AND not_before <= ? ORDER BY not_before LIMIT ?");
+    st.bind_all(now, limit);
+    while (st.step()) {
+      Job job;
+      job.id = st.text(0);
+      job.tenant = st.text(1);
+      job.spec.labels = json::parse(st.text(2)).get<std::vector<std::string>>();
+      job.spec.group = st.text(3);
+      job.spec.type = st.text(4);
+      job.owner_token_id = st.text(5);
+      job.spec.priority = st.integer(6);
+      out.push_back(std::move(job));
+    }
+    return out;
+  });
+}
+
 }  // namespace corral

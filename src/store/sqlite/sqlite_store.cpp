@@ -253,6 +253,19 @@ Result<Runner> SqliteStore::get_runner(const std::string& id) {
   });
 }
 
+Result<std::optional<Runner>> SqliteStore::find_runner_by_secret_hash(const std::string& hash) {
+  return read<std::optional<Runner>>([&](Db& db) -> Result<std::optional<Runner>> {
+    std::string id;
+    {
+      auto st = db.prepare("SELECT id FROM runners WHERE secret_hash = ?");
+      st.bind_all(hash);
+      if (!st.step()) return std::optional<Runner>();
+      id = st.text(0);
+    }
+    return sqlite::load_runner(db, id);
+  });
+}
+
 Result<std::vector<Runner>> SqliteStore::list_runners(const std::string& tenant) {
   return read<std::vector<Runner>>([&](Db& db) -> Result<std::vector<Runner>> {
     std::vector<std::string> ids;

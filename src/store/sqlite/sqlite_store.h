@@ -44,6 +44,7 @@ class SqliteStore final : public Store {
                                  const RunnerRegistration& reg, const std::string& secret_hash,
                                  TimeMs now) override;
   Result<Runner> get_runner(const std::string& id) override;
+  Result<std::optional<Runner>> find_runner_by_secret_hash(const std::string& hash) override;
   Result<std::vector<Runner>> list_runners(const std::string& tenant) override;
   Result<std::vector<RunnerCommand>> heartbeat(const std::string& runner_id,
                                                const HeartbeatReport& report, TimeMs now,
@@ -68,6 +69,7 @@ class SqliteStore final : public Store {
                             int64_t offset, int64_t max_bytes) override;
 
   Result<LeaseSweep> expire_leases(TimeMs now) override;
+  Result<std::vector<Job>> runnable_jobs(TimeMs now, int limit) override;
 
   // Number of COMMITs so far (for tests and benchmarks of group commit).
   uint64_t commits() const;

@@ -1,0 +1,46 @@
+// Shared plumbing of the client verbs: where the server is, the token, JSON or table output,
+// and turning a server error into a message and an exit code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "net/http_client.h"
+
+namespace corral::cli {
+
+using json = nlohmann::json;
+
+struct ClientOptions {
+  std::string server;  // --server / CORRAL_SERVER
+  std::string token;   // --token / CORRAL_TOKEN
+  bool json_output = false;
+};
+
+// Adds --server, --token and --json to a verb.
+void add_client_options(CLI::App* cmd, ClientOptions& options);
+
+class Client {
+ public:
+  explicit Client(const ClientOptions& options);
+  // Sends the request; on an HTTP error prints the server's message and throws
+  // CLI::RuntimeError(exit code).
+  HttpResponse call(http::verb method, const std::string& target, const std::string& body = "",
+                    std::vector<std::pair<std::string, std::string>> headers = {});
+  json call_json(http::verb method, const std::string& target, const json& body = nullptr);
+
+ private:
+  std::unique_ptr<SyncHttpClient> http_;
+  std::string server_;
+};
+
+// Prints rows as aligned columns (first row is the header).
+void print_table(const std::vector<std::vector<std::string>>& rows);
+// "12s ago", "3m ago", "-" for null.
+std::string ago(const json& rfc3339_time);
+std::string str(const json& v);  // strings unquoted, null as "-"
+
+}  // namespace corral::cli

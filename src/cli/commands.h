@@ -1,0 +1,12 @@
+// The `corral` command line: one function per verb group, wired up in main.cpp.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace corral::cli {
+
+void add_server_command(CLI::App& app);
+// submit, jobs, job, cancel, logs, runners, queue, tokens
+void add_client_commands(CLI::App& app);
+
+}  // namespace corral::cli

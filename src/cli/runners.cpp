@@ -1,0 +1,145 @@
+// `corral runners`, `corral queue`, `corral tokens create|list|revoke`.
+#include <iostream>
+
+#include "cli/client.h"
+#include "cli/commands.h"
+
+namespace corral::cli {
+
+namespace {
+
+std::string join(const json& list) {
+  std::string out;
+  for (const auto& v : list) out += (out.empty() ? "" : ",") + v.get<std::string>();
+  return out.empty() ? "-" : out;
+}
+
+std::string gib(const json& bytes) {
+  if (!bytes.is_number() || bytes.get<int64_t>() <= 0) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1fG", bytes.get<double>() / (1024.0 * 1024 * 1024));
+  return buf;
+}
+
+}  // namespace
+
+void add_registry_commands(CLI::App& app) {
+  {
+    auto o = std::make_shared<ClientOptions>();
+    auto* cmd = app.add_subcommand("runners", "List runners and their status");
+    add_client_options(cmd, *o);
+    cmd->callback([o] {
+      Client client(*o);
+      auto body = client.call_json(http::verb::get, "/api/v1/runners");
+      if (o->json_output) {
+        std::cout << body.dump(2) << "\n";
+        return;
+      }
+      std::vector<std::vector<std::string>> rows{{"ID", "NAME", "STATUS", "JOBS", "LABELS", "GROUP", "LAST HEARTBEAT", "CPUS", "MEMORY", "VERSION"}};
+      for (const auto& r : body["runners"]) {
+        rows.push_back({str(r["id"]), str(r["name"]), str(r["status"]),
+                        r["running_jobs"].dump() + "/" + r["max_concurrent_jobs"].dump(), join(r["labels"]),
+                        str(r["group"]), ago(r["last_heartbeat_at"]), r["system"]["cpus"].dump(),
+                        gib(r["system"]["memory_bytes"]), str(r["version"])});
+      }
+      print_table(rows);
+    });
+  }
+  {
+    auto o = std::make_shared<ClientOptions>();
+    auto* cmd = app.add_subcommand("queue", "Queue depth by state, group and label set");
+    add_client_options(cmd, *o);
+    cmd->callback([o] {
+      Client client(*o);
+      auto q = client.call_json(http::verb::get, "/api/v1/queue");
+      if (o->json_output) {
+        std::cout << q.dump(2) << "\n";
+        return;
+      }
+      std::vector<std::vector<std::string>> states{{"STATE", "JOBS"}};
+      for (auto s : {"queued", "leased", "running", "succeeded", "failed", "canceled"}) {
+        states.push_back({s, q["by_state"].value(s, json(0)).dump()});
+      }
+      print_table(states);
+      std::cout << "\noldest queued: "
+                << (q["oldest_queued_age_s"].is_null() ? std::string("-")
+                                                       : std::to_string(static_cast<long>(q["oldest_queued_age_s"].get<double>())) + "s")
+                << "   runners: " << q["runners"]["idle"].dump() << " idle, " << q["runners"]["busy"].dump()
+                << " busy, " << q["runners"]["draining"].dump() << " draining, "
+                << q["runners"]["offline"].dump() << " offline\n\n";
+      std::vector<std::vector<std::string>> groups{{"GROUP", "QUEUED", "RUNNING"}};
+      for (const auto& g : q["by_group"]) {
+        groups.push_back({g["group"].get<std::string>().empty() ? "(any)" : g["group"].get<std::string>(),
+                          g["queued"].dump(), g["running"].dump()});
+      }
+      print_table(groups);
+      std::cout << "\n";
+      std::vector<std::vector<std::string>> labels{{"LABELS", "QUEUED"}};
+      for (const auto& l : q["by_labels"]) labels.push_back({join(l["labels"]), l["queued"].dump()});
+      print_table(labels);
+    });
+  }
+  auto* tokens = app.add_subcommand("tokens", "Manage API tokens (admin)");
+  tokens->require_subcommand(1);
+  {
+    struct Opts {
+      ClientOptions client;
+      std::string kind = "user", tenant, name;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = tokens->add_subcommand("create", "Create a token; its secret is printed once");
+    add_client_options(cmd, o->client);
+    cmd->add_option("--kind", o->kind, "admin, user or runner")->check(CLI::IsMember({"admin", "user", "runner"}));
+    cmd->add_option("--tenant", o->tenant, "Tenant (default: yours)");
+    cmd->add_option("--name", o->name, "What it is for")->required();
+    cmd->callback([o] {
+      Client client(o->client);
+      json body{{"kind", o->kind}, {"name", o->name}};
+      if (!o->tenant.empty()) body["tenant"] = o->tenant;
+      auto t = client.call_json(http::verb::post, "/api/v1/tokens", body);
+      if (o->client.json_output) std::cout << t.dump(2) << "\n";
+      else std::cout << t["token"].get<std::string>() << "\n";
+    });
+  }
+  {
+    auto o = std::make_shared<ClientOptions>();
+    auto* cmd = tokens->add_subcommand("list", "List tokens (never their secrets)");
+    add_client_options(cmd, *o);
+    cmd->callback([o] {
+      Client client(*o);
+      auto body = client.call_json(http::verb::get, "/api/v1/tokens");
+      if (o->json_output) {
+        std::cout << body.dump(2) << "\n";
+        return;
+      }
+      std::vector<std::vector<std::string>> rows{{"ID", "KIND", "TENANT", "NAME", "CREATED", "REVOKED"}};
+      for (const auto& t : body["tokens"]) {
+        rows.push_back({str(t["id"]), str(t["kind"]), str(t["tenant"]), str(t["name"]), str(t["created_at"]), str(t["revoked_at"])});
+      }
+      print_table(rows);
+    });
+  }
+  {
+    auto o = std::make_shared<std::pair<ClientOptions, std::string>>();
+    auto* cmd = tokens->add_subcommand("revoke", "Revoke a token by id");
+    add_client_options(cmd, o->first);
+    cmd->add_option("id", o->second, "Token id")->required();
+    cmd->callback([o] {
+      Client client(o->first);
+      auto t = client.call_json(http::verb::delete_, "/api/v1/tokens/" + url_encode(o->second));
+      if (o->first.json_output) std::cout << t.dump(2) << "\n";
+      else std::cout << "revoked " << str(t["id"]) << "\n";
+    });
+  }
+}
+
+void add_submit_command(CLI::App& app);
+void add_job_commands(CLI::App& app);
+
+void add_client_commands(CLI::App& app) {
+  add_submit_command(app);
+  add_job_commands(app);
+  add_registry_commands(app);
+}
+
+}  // namespace corral::cli

@@ -1,0 +1,69 @@
+// `corral server`: runs the API server on an embedded SQLite store.
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "cli/commands.h"
+#include "server/server.h"
+
+namespace corral::cli {
+
+void add_server_command(CLI::App& app) {
+  auto config = std::make_shared<ServerConfig>();
+  auto* cmd = app.add_subcommand("server", "Run the corral server (HTTP API, queue, runner registry)");
+  cmd->add_option("--listen", config->listen, "Address to listen on (host:port; port 0 picks one)")
+      ->envname("CORRAL_LISTEN")
+      ->capture_default_str();
+  cmd->add_option("--data-dir", config->data_dir, "Directory for the SQLite database and admin token")
+      ->envname("CORRAL_DATA_DIR")
+      ->capture_default_str();
+  cmd->add_option("--body-limit", config->body_limit, "Largest request body in bytes (413 beyond)")
+      ->envname("CORRAL_BODY_LIMIT")
+      ->check(CLI::Range(size_t{1024}, size_t{1} << 30))
+      ->capture_default_str();
+  cmd->add_option("--heartbeat-interval-ms", config->heartbeat_interval_ms,
+                  "Heartbeat interval told to runners")
+      ->envname("RUNNER_HEARTBEAT_INTERVAL_MS")
+      ->check(CLI::Range(int64_t{100}, int64_t{3'600'000}))
+      ->capture_default_str();
+  cmd->add_option("--heartbeat-timeout-ms", config->heartbeat_timeout_ms,
+                  "A runner without a heartbeat this long is offline; also the lease length")
+      ->envname("RUNNER_HEARTBEAT_TIMEOUT_MS")
+      ->check(CLI::Range(int64_t{200}, int64_t{86'400'000}))
+      ->capture_default_str();
+  cmd->add_option("--sweep-interval-ms", config->sweep_interval_ms, "How often leases and heartbeats are checked")
+      ->envname("CORRAL_SWEEP_INTERVAL_MS")
+      ->check(CLI::Range(int64_t{10}, int64_t{60'000}))
+      ->capture_default_str();
+  cmd->add_option("--threads", config->io_threads, "I/O threads (default: one per core)")
+      ->envname("CORRAL_THREADS")
+      ->check(CLI::Range(1, 256));
+  cmd->add_option("--admin-token", config->admin_token, "Admin token to create if absent")
+      ->envname("CORRAL_ADMIN_TOKEN");
+  auto log_json = std::make_shared<bool>(false);
+  cmd->add_flag("--log-json", *log_json, "Log as JSON lines");
+  cmd->callback([config, log_json] {
+    if (*log_json) {
+      spdlog::set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%v"})", spdlog::pattern_time_type::utc);
+    }
+    if (config->heartbeat_timeout_ms <= config->heartbeat_interval_ms) {
+      throw CLI::ValidationError("--heartbeat-timeout-ms",
+                                 "must be larger than --heartbeat-interval-ms (a runner needs time to beat)");
+    }
+    SystemClock clock;
+    Server server(*config, clock);
+    auto started = server.start();
+    if (!started.ok()) {
+      std::cerr << "corral server: " << started.error().message << "\n";
+      throw CLI::RuntimeError(1);
+    }
+    std::cout << "corral server listening on " << server.url() << std::endl;
+    if (!server.new_admin_token().empty()) {
+      std::cout << "admin token (shown once; also in " << config->data_dir
+                << "/admin.token): " << server.new_admin_token() << std::endl;
+    }
+    server.run(true);
+  });
+}
+
+}  // namespace corral::cli

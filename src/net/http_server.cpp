@@ -1,0 +1,133 @@
+#include "net/http_server.h"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+namespace corral {
+
+Response json_response(http::status status, const std::string& body, unsigned version) {
+  Response res{status, version};
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::server, "corral/" CORRAL_VERSION);
+  res.body() = body;
+  res.prepare_payload();
+  return res;
+}
+
+Response error_response(const Error& error, unsigned version, bool keep_alive) {
+  nlohmann::json body = nlohmann::json::object();
+  if (!error.detail_json.empty()) body = nlohmann::json::parse(error.detail_json);
+  body["error"] = {{"code", std::string(code_name(error.code))}, {"message", error.message}};
+  auto res = json_response(static_cast<http::status>(error.status()), body.dump() + "\n", version);
+  res.keep_alive(keep_alive);
+  return res;
+}
+
+HttpServer::HttpServer(asio::io_context& io, const Router& router, HttpServerOptions options)
+    : io_(io), router_(router), options_(options), acceptor_(io) {}
+
+Result<tcp::endpoint> HttpServer::listen(const std::string& host, uint16_t port) {
+  error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) return make_error(ErrorCode::kBadRequest, "'" + host + "' is not an IP address to listen on");
+  tcp::endpoint endpoint(address, port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return make_error(ErrorCode::kUnavailable,
+                      "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
+  }
+  asio::co_spawn(io_, accept_loop(), asio::detached);
+  return acceptor_.local_endpoint();
+}
+
+void HttpServer::stop() {
+  error_code ec;
+  acceptor_.close(ec);
+}
+
+awaitable<void> HttpServer::accept_loop() {
+  for (;;) {
+    error_code ec;
+    auto strand = asio::make_strand(io_);
+    tcp::socket socket(strand);
+    co_await acceptor_.async_accept(socket, asio::redirect_error(use_awaitable, ec));
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+    if (ec) {
+      spdlog::warn("accept failed: {}", ec.message());
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    asio::co_spawn(strand, session(beast::tcp_stream(std::move(socket))), asio::detached);
+  }
+}
+
+awaitable<void> HttpServer::session(beast::tcp_stream stream) {
+  beast::flat_buffer buffer;
+  error_code ec;
+  std::string remote;
+  {
+    auto ep = stream.socket().remote_endpoint(ec);
+    if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(options_.body_limit);
+    parser.header_limit(16 * 1024);
+    // The idle timeout covers the wait for the next request on a keep-alive connection.
+    stream.expires_after(options_.idle_timeout);
+    co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+    if (!ec && !parser.is_done()) {
+      stream.expires_after(options_.read_timeout);
+      co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+    }
+    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+        ec == asio::error::connection_reset || ec == beast::error::timeout) {
+      break;
+    }
+    if (ec) {
+      Error err = ec == http::error::body_limit
+                      ? make_error(ErrorCode::kPayloadTooLarge,
+                                   "request body is larger than the limit of " +
+                                       std::to_string(options_.body_limit) + " bytes")
+                      : make_error(ErrorCode::kBadRequest, "malformed HTTP request: " + ec.message());
+      auto res = error_response(err, 11, false);
+      stream.expires_after(std::chrono::seconds(5));
+      co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
+      break;
+    }
+    auto& msg = parser.get();
+    RequestContext ctx{msg, {}, {}, {}, remote};
+    split_target(msg.target(), ctx.path, ctx.query);
+    Response res;
+    auto match = router_.match(msg.method(), ctx.path);
+    // Handlers (long-polls) manage their own time; the read deadline must not cut them.
+    stream.expires_never();
+    if (match.handler) {
+      ctx.params = std::move(match.params);
+      try {
+        res = co_await (*match.handler)(ctx);
+      } catch (const std::exception& e) {
+        spdlog::error("{} {} failed: {}", std::string(msg.method_string()), ctx.path, e.what());
+        res = error_response(make_error(ErrorCode::kInternal, "internal error; see the server log"));
+      }
+    } else if (match.path_known) {
+      res = error_response(make_error(ErrorCode::kBadRequest,
+                                      std::string(msg.method_string()) + " is not allowed on " + ctx.path));
+      res.result(http::status::method_not_allowed);
+    } else {
+      res = error_response(make_error(ErrorCode::kNotFound, "no such endpoint: " + ctx.path));
+    }
+    res.version(msg.version());
+    bool keep_alive = msg.keep_alive() && res.keep_alive();
+    res.keep_alive(keep_alive);
+    stream.expires_after(options_.read_timeout);
+    co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
+    if (ec || !keep_alive) break;
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+}  // namespace corral

@@ -1,0 +1,44 @@
+// The HTTP listener: one coroutine per connection, each on its own strand. Enforces a
+// request body limit (413), an idle timeout between requests, and answers every error in
+// corral's JSON error shape.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "net/asio.h"
+#include "net/router.h"
+
+namespace corral {
+
+struct HttpServerOptions {
+  size_t body_limit = 1024 * 1024;
+  std::chrono::milliseconds idle_timeout{75'000};
+  std::chrono::milliseconds read_timeout{30'000};  // for a request whose header has begun
+};
+
+// {"error":{"code":..,"message":..}} plus any detail fields (e.g. next_offset).
+Response error_response(const Error& error, unsigned version = 11, bool keep_alive = true);
+Response json_response(http::status status, const std::string& body, unsigned version = 11);
+
+class HttpServer {
+ public:
+  HttpServer(asio::io_context& io, const Router& router, HttpServerOptions options);
+  // Binds and starts accepting; port 0 picks a free port. Returns the bound endpoint.
+  Result<tcp::endpoint> listen(const std::string& host, uint16_t port);
+  void stop();
+
+ private:
+  awaitable<void> accept_loop();
+  awaitable<void> session(beast::tcp_stream stream);
+
+  asio::io_context& io_;
+  const Router& router_;
+  HttpServerOptions options_;
+  tcp::acceptor acceptor_;
+};
+
+}  // namespace corral

@@ -1,0 +1,86 @@
+#include "net/router.h"
+
+namespace corral {
+
+namespace {
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    while (i < path.size() && path[i] == '/') ++i;
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    if (j > i) out.emplace_back(path.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+}  // namespace
+
+void Router::add(http::verb method, const std::string& pattern, Handler handler) {
+  routes_.push_back({method, split_path(pattern), std::move(handler)});
+}
+
+Router::Match Router::match(http::verb method, const std::string& path) const {
+  Match result;
+  auto segments = split_path(path);
+  for (const auto& route : routes_) {
+    if (route.segments.size() != segments.size()) continue;
+    std::map<std::string, std::string> params;
+    bool ok = true;
+    for (size_t i = 0; i < segments.size() && ok; ++i) {
+      const auto& want = route.segments[i];
+      if (want.size() > 2 && want.front() == '{' && want.back() == '}') {
+        params[want.substr(1, want.size() - 2)] = url_decode(segments[i]);
+      } else if (want != segments[i]) {
+        ok = false;
+      }
+    }
+    if (!ok) continue;
+    if (route.method != method) {
+      result.path_known = true;
+      continue;
+    }
+    result.handler = &route.handler;
+    result.params = std::move(params);
+    return result;
+  }
+  return result;
+}
+
+std::string url_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else if (s[i] == '+') {
+      out += ' ';
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+void split_target(std::string_view target, std::string& path, std::map<std::string, std::string>& query) {
+  auto q = target.find('?');
+  path = std::string(target.substr(0, q));
+  if (q == std::string_view::npos) return;
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    auto part = rest.substr(0, amp);
+    auto eq = part.find('=');
+    if (!part.empty()) {
+      query[url_decode(part.substr(0, eq))] =
+          eq == std::string_view::npos ? std::string() : url_decode(part.substr(eq + 1));
+    }
+    if (amp == std::string_view::npos) break;
+    rest = rest.substr(amp + 1);
+  }
+}
+
+}  // namespace corral

@@ -1,0 +1,58 @@
+// Maps (method, path pattern) to a coroutine handler. Patterns are literal segments and
+// {name} captures, e.g. /api/v1/jobs/{id}/attempts/{attempt}/logs.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "net/asio.h"
+
+namespace corral {
+
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+struct RequestContext {
+  Request& msg;
+  std::string path;                               // without the query
+  std::map<std::string, std::string> params;      // {name} captures
+  std::map<std::string, std::string> query;       // decoded query parameters
+  std::string remote;                             // peer address, for logs
+
+  std::string query_value(const std::string& key, const std::string& def = "") const {
+    auto it = query.find(key);
+    return it == query.end() ? def : it->second;
+  }
+  std::string header(http::field f) const { return std::string(msg[f]); }
+};
+
+using Handler = std::function<awaitable<Response>(RequestContext&)>;
+
+class Router {
+ public:
+  void add(http::verb method, const std::string& pattern, Handler handler);
+
+  struct Match {
+    const Handler* handler = nullptr;
+    std::map<std::string, std::string> params;
+    bool path_known = false;  // some route has this path, with another method (405)
+  };
+  Match match(http::verb method, const std::string& path) const;
+
+ private:
+  struct Route {
+    http::verb method;
+    std::vector<std::string> segments;
+    Handler handler;
+  };
+  std::vector<Route> routes_;
+};
+
+// Splits "/a/b?x=1&y=%20" into path and decoded query parameters.
+void split_target(std::string_view target, std::string& path, std::map<std::string, std::string>& query);
+std::string url_decode(std::string_view s);
+
+}  // namespace corral

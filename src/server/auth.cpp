@@ -1,0 +1,84 @@
+// Authentication: API tokens (admin, user, runner registration) and runner secrets. Both are
+// stored only as SHA-256 hashes and compared in constant time.
+#include "common/crypto.h"
+#include "server/context.h"
+
+namespace corral {
+
+namespace {
+std::string bearer(const RequestContext& req) {
+  std::string value = req.header(http::field::authorization);
+  if (value.size() > 7 && (value.rfind("Bearer ", 0) == 0 || value.rfind("bearer ", 0) == 0)) {
+    return value.substr(7);
+  }
+  return req.query_value("token");
+}
+
+Error unauthorized(const std::string& why) {
+  return make_error(ErrorCode::kUnauthorized, why);
+}
+}  // namespace
+
+Result<json> parse_json_body(const RequestContext& req) {
+  const auto& body = req.msg.body();
+  if (body.empty()) return json::object();
+  try {
+    return json::parse(body);
+  } catch (const json::parse_error& e) {
+    return make_error(ErrorCode::kBadRequest,
+                      std::string("request body is not valid JSON: ") + e.what());
+  }
+}
+
+Response json_ok(const json& body, http::status status) {
+  return json_response(status, body.dump() + "\n");
+}
+
+Response error_of(const Error& error) { return error_response(error); }
+
+awaitable<Result<Token>> authenticate(ServerContext& ctx, const RequestContext& req) {
+  std::string presented = bearer(req);
+  if (presented.empty()) {
+    co_return unauthorized("missing token: send 'Authorization: Bearer <token>'");
+  }
+  std::string hash = sha256_hex(presented);
+  auto found = co_await ctx.db([&] { return ctx.store.find_token_by_hash(hash); });
+  if (!found.ok()) co_return found.error();
+  if (!found.value() || !constant_time_equal(found.value()->hash, hash)) {
+    co_return unauthorized("unknown token");
+  }
+  if (found.value()->revoked_at > 0) co_return unauthorized("this token was revoked");
+  co_return *found.value();
+}
+
+Result<void> require_kind(const Token& token, std::initializer_list<TokenKind> kinds) {
+  for (auto k : kinds) {
+    if (token.kind == k) return {};
+  }
+  std::string allowed;
+  for (auto k : kinds) allowed += (allowed.empty() ? "" : " or ") + std::string(to_string(k));
+  return make_error(ErrorCode::kForbidden, "this needs a token of kind " + allowed + "; yours is a " +
+                                               std::string(to_string(token.kind)) + " token");
+}
+
+std::string make_runner_secret() { return "crs_" + random_hex(32); }
+
+awaitable<Result<Runner>> authenticate_runner(ServerContext& ctx, const RequestContext& req,
+                                              const std::string& expected_runner_id) {
+  std::string presented = bearer(req);
+  if (presented.empty()) {
+    co_return unauthorized("missing runner secret: send 'Authorization: Bearer <secret>'");
+  }
+  std::string hash = sha256_hex(presented);
+  auto runner = co_await ctx.db([&] { return ctx.store.find_runner_by_secret_hash(hash); });
+  if (!runner.ok()) co_return runner.error();
+  if (!runner.value() || !constant_time_equal(runner.value()->secret_hash, hash)) {
+    co_return unauthorized("unknown runner secret; the runner must register (again)");
+  }
+  if (!expected_runner_id.empty() && runner.value()->id != expected_runner_id) {
+    co_return make_error(ErrorCode::kForbidden, "this secret belongs to another runner");
+  }
+  co_return *runner.value();
+}
+
+}  // namespace corral

@@ -1,0 +1,59 @@
+#include "server/claim_waiters.h"
+
+#include "server/matching.h"
+
+namespace corral {
+
+ClaimWaiters::WaiterPtr ClaimWaiters::park(asio::any_io_executor ex, const Runner& runner) {
+  auto w = std::make_shared<Waiter>(std::move(ex), runner);
+  std::lock_guard lock(mu_);
+  waiters_.push_back(w);
+  return w;
+}
+
+void ClaimWaiters::unpark(const WaiterPtr& waiter) {
+  std::lock_guard lock(mu_);
+  waiters_.remove(waiter);
+}
+
+std::optional<Job> ClaimWaiters::reset(const WaiterPtr& waiter) {
+  std::lock_guard lock(mu_);
+  waiter->woken = false;
+  return std::exchange(waiter->woken_for, std::nullopt);
+}
+
+bool ClaimWaiters::woken(const WaiterPtr& waiter) {
+  std::lock_guard lock(mu_);
+  return waiter->woken;
+}
+
+void ClaimWaiters::wake_locked(const WaiterPtr& w, const std::optional<Job>& job) {
+  w->woken = true;
+  w->woken_for = job;
+  asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
+}
+
+bool ClaimWaiters::job_available(const Job& job, const Waiter* except) {
+  std::lock_guard lock(mu_);
+  for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
+    const auto& w = *it;
+    if (w->woken || w.get() == except || !runner_can_take(w->runner, job)) continue;
+    wake_locked(w, job);
+    // Round-robin among equals: the woken runner goes to the back of the line.
+    waiters_.splice(waiters_.end(), waiters_, it);
+    return true;
+  }
+  return false;
+}
+
+void ClaimWaiters::wake_all() {
+  std::lock_guard lock(mu_);
+  for (const auto& w : waiters_) wake_locked(w, std::nullopt);
+}
+
+size_t ClaimWaiters::parked() const {
+  std::lock_guard lock(mu_);
+  return waiters_.size();
+}
+
+}  // namespace corral

@@ -1,0 +1,27 @@
+// Server configuration: defaults here; main() layers env and flags on top.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <thread>
+
+#include "common/clock.h"
+
+namespace corral {
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir = "./corral-data";
+  size_t body_limit = 1024 * 1024;          // bytes; larger bodies get 413
+  int idle_timeout_ms = 75'000;             // keep-alive connection idle limit
+  TimeMs heartbeat_interval_ms = 10'000;    // RUNNER_HEARTBEAT_INTERVAL_MS
+  TimeMs heartbeat_timeout_ms = 30'000;     // RUNNER_HEARTBEAT_TIMEOUT_MS; also the lease length
+  TimeMs sweep_interval_ms = 500;           // lease expiry and offline marking
+  TimeMs max_claim_wait_ms = 60'000;        // cap on a claim's long-poll
+  int io_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int store_threads = 32;                   // blocking store calls (group commit needs several)
+  bool sqlite_synchronous_full = true;
+  std::string admin_token;                  // CORRAL_ADMIN_TOKEN; empty = generate on first start
+};
+
+}  // namespace corral

@@ -1,0 +1,52 @@
+// What every route handler needs: the store (reached through a pool of threads that may
+// block), the clock, the config and the parked claims.
+#pragma once
+
+#include "common/clock.h"
+#include "net/asio.h"
+#include "net/http_server.h"
+#include "net/router.h"
+#include "server/claim_waiters.h"
+#include "server/config.h"
+#include "store/store.h"
+
+namespace corral {
+
+struct ServerContext {
+  const ServerConfig& config;
+  Store& store;
+  Clock& clock;
+  asio::thread_pool& store_pool;
+  ClaimWaiters& waiters;
+
+  // Runs a store call off the I/O threads.
+  template <typename F>
+  auto db(F fn) -> awaitable<decltype(fn())> {
+    return run_blocking(store_pool, std::move(fn));
+  }
+};
+
+// ---- helpers shared by the route files
+
+// The JSON body, or 400 naming what is wrong with it. An empty body is {}.
+Result<json> parse_json_body(const RequestContext& req);
+Response json_ok(const json& body, http::status status = http::status::ok);
+Response error_of(const Error& error);
+
+// The caller's API token (401 when missing, unknown or revoked).
+awaitable<Result<Token>> authenticate(ServerContext& ctx, const RequestContext& req);
+// 403 unless the token is of one of the kinds.
+Result<void> require_kind(const Token& token, std::initializer_list<TokenKind> kinds);
+// The runner whose secret the caller presents (401), optionally checked against the
+// runner id in the path (403).
+awaitable<Result<Runner>> authenticate_runner(ServerContext& ctx, const RequestContext& req,
+                                              const std::string& expected_runner_id = "");
+// A new per-runner secret (only its hash is stored).
+std::string make_runner_secret();
+
+void add_token_routes(Router& router, ServerContext& ctx);
+void add_runner_routes(Router& router, ServerContext& ctx);
+void add_job_routes(Router& router, ServerContext& ctx);
+void add_attempt_routes(Router& router, ServerContext& ctx);
+
+}  // namespace corral

@@ -1,0 +1,84 @@
+// /api/v1/jobs/{job_id}/attempts/{attempt}/{start,logs,finish}: the runner's side of an
+// attempt. The attempt number is the fencing token: the store refuses (409) any call whose
+// attempt is not the job's current one or not the calling runner's.
+#include "server/context.h"
+
+namespace corral {
+
+namespace {
+
+Result<int> attempt_number(const RequestContext& req) {
+  const auto& text = req.params.at("attempt");
+  try {
+    size_t pos = 0;
+    int n = std::stoi(text, &pos);
+    if (pos == text.size() && n > 0) return n;
+  } catch (...) {
+  }
+  return make_error(ErrorCode::kBadRequest, "attempt must be a positive integer, not '" + text + "'");
+}
+
+template <typename F>
+awaitable<Response> with_attempt(ServerContext& ctx, RequestContext& req, F fn) {
+  auto runner = co_await authenticate_runner(ctx, req);
+  if (!runner.ok()) co_return error_of(runner.error());
+  auto attempt = attempt_number(req);
+  if (!attempt.ok()) co_return error_of(attempt.error());
+  co_return co_await fn(*runner, req.params["job_id"], *attempt);
+}
+
+}  // namespace
+
+void add_attempt_routes(Router& router, ServerContext& ctx) {
+  router.add(http::verb::post, "/api/v1/jobs/{job_id}/attempts/{attempt}/start",
+             [&ctx](RequestContext& req) {
+               return with_attempt(ctx, req, [&](const Runner& runner, std::string job_id, int attempt) -> awaitable<Response> {
+                 auto started = co_await ctx.db([&] {
+                   return ctx.store.start_attempt(runner.id, job_id, attempt, ctx.clock.now_ms());
+                 });
+                 if (!started.ok()) co_return error_of(started.error());
+                 co_return json_ok(to_json(*started));
+               });
+             });
+
+  router.add(http::verb::post, "/api/v1/jobs/{job_id}/attempts/{attempt}/logs",
+             [&ctx](RequestContext& req) {
+               return with_attempt(ctx, req, [&](const Runner& runner, std::string job_id, int attempt) -> awaitable<Response> {
+                 std::string offset_text = req.query_value("offset");
+                 int64_t offset = -1;
+                 try {
+                   size_t pos = 0;
+                   offset = std::stoll(offset_text, &pos);
+                   if (pos != offset_text.size()) offset = -1;
+                 } catch (...) {
+                 }
+                 if (offset < 0) {
+                   co_return error_of(make_error(ErrorCode::kBadRequest,
+                                                 "query parameter 'offset' (a byte offset >= 0) is required"));
+                 }
+                 auto size = co_await ctx.db([&] {
+                   return ctx.store.append_log(runner.id, job_id, attempt, offset, req.msg.body(),
+                                               ctx.clock.now_ms());
+                 });
+                 if (!size.ok()) co_return error_of(size.error());
+                 co_return json_ok({{"next_offset", *size}});
+               });
+             });
+
+  router.add(http::verb::post, "/api/v1/jobs/{job_id}/attempts/{attempt}/finish",
+             [&ctx](RequestContext& req) {
+               return with_attempt(ctx, req, [&](const Runner& runner, std::string job_id, int attempt) -> awaitable<Response> {
+                 auto body = parse_json_body(req);
+                 if (!body.ok()) co_return error_of(body.error());
+                 auto report = parse_finish_report(*body);
+                 if (!report.ok()) co_return error_of(report.error());
+                 auto job = co_await ctx.db([&] {
+                   return ctx.store.finish_attempt(runner.id, job_id, attempt, *report, ctx.clock.now_ms());
+                 });
+                 if (!job.ok()) co_return error_of(job.error());
+                 co_return json_ok(to_json(*job));
+               });
+             });
+}
+
+}  // namespace corral

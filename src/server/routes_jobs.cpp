@@ -1,0 +1,165 @@
+// /api/v1/jobs and /api/v1/queue: submitting, reading, cancelling, logs.
+#include "common/crypto.h"
+#include "server/context.h"
+
+namespace corral {
+
+namespace {
+
+Result<int64_t> int_param(const RequestContext& req, const std::string& key, int64_t def,
+                          int64_t min, int64_t max) {
+  auto it = req.query.find(key);
+  if (it == req.query.end() || it->second.empty()) return def;
+  try {
+    size_t pos = 0;
+    int64_t v = std::stoll(it->second, &pos);
+    if (pos != it->second.size() || v < min || v > max) throw std::out_of_range(key);
+    return v;
+  } catch (...) {
+    return make_error(ErrorCode::kBadRequest, "query parameter '" + key + "' must be an integer between " +
+                                                  std::to_string(min) + " and " + std::to_string(max));
+  }
+}
+
+awaitable<Result<Token>> user_or_admin(ServerContext& ctx, const RequestContext& req) {
+  auto caller = co_await authenticate(ctx, req);
+  if (!caller.ok()) co_return caller;
+  if (auto r = require_kind(*caller, {TokenKind::kAdmin, TokenKind::kUser}); !r.ok()) co_return r.error();
+  co_return caller;
+}
+
+awaitable<Response> submit(ServerContext& ctx, RequestContext& req) {
+  auto caller = co_await user_or_admin(ctx, req);
+  if (!caller.ok()) co_return error_of(caller.error());
+  auto body = parse_json_body(req);
+  if (!body.ok()) co_return error_of(body.error());
+  auto spec = parse_job_spec(*body);
+  if (!spec.ok()) co_return error_of(spec.error());
+  std::string key(req.msg["Idempotency-Key"]);
+  if (key.size() > 255) {
+    co_return error_of(make_error(ErrorCode::kBadRequest, "Idempotency-Key is longer than 255 characters"));
+  }
+  Job job;
+  job.id = new_id("job");
+  job.tenant = caller->tenant;
+  job.owner_token_id = caller->id;
+  job.spec = std::move(spec.value());
+  if (job.spec.name.empty()) {
+    job.spec.name = !job.spec.command.empty() ? job.spec.command[0] : "script";
+  }
+  job.created_at = ctx.clock.now_ms();
+  job.not_before = job.created_at;
+  job.idempotency_key = key;
+  auto created = co_await ctx.db([&] { return ctx.store.create_job(job); });
+  if (!created.ok()) co_return error_of(created.error());
+  if (created->created) ctx.waiters.job_available(created->job);
+  co_return json_ok(to_json(created->job), created->created ? http::status::created : http::status::ok);
+}
+
+awaitable<Response> list(ServerContext& ctx, RequestContext& req) {
+  auto caller = co_await user_or_admin(ctx, req);
+  if (!caller.ok()) co_return error_of(caller.error());
+  JobQuery query;
+  std::string state = req.query_value("state");
+  if (!state.empty()) {
+    query.state = parse_job_state(state);
+    if (!query.state) {
+      co_return error_of(make_error(ErrorCode::kBadRequest,
+                                    "query parameter 'state' must be one of queued, leased, running, "
+                                    "succeeded, failed, canceled"));
+    }
+  }
+  auto limit = int_param(req, "limit", 50, 1, 500);
+  if (!limit.ok()) co_return error_of(limit.error());
+  query.limit = static_cast<int>(*limit);
+  auto cursor = int_param(req, "cursor", 0, 0, INT64_MAX);
+  if (!cursor.ok()) co_return error_of(cursor.error());
+  query.cursor = *cursor;
+  auto page = co_await ctx.db([&] { return ctx.store.list_jobs(caller->tenant, query); });
+  if (!page.ok()) co_return error_of(page.error());
+  json jobs = json::array();
+  for (const auto& j : page->jobs) jobs.push_back(to_json(j));
+  co_return json_ok({{"jobs", jobs},
+                     {"next_cursor", page->next_cursor ? json(std::to_string(page->next_cursor)) : json(nullptr)}});
+}
+
+awaitable<Response> get(ServerContext& ctx, RequestContext& req) {
+  auto caller = co_await user_or_admin(ctx, req);
+  if (!caller.ok()) co_return error_of(caller.error());
+  std::string id = req.params["id"];
+  auto job = co_await ctx.db([&] { return ctx.store.get_job(caller->tenant, id); });
+  if (!job.ok()) co_return error_of(job.error());
+  co_return json_ok(to_json(*job));
+}
+
+awaitable<Response> cancel(ServerContext& ctx, RequestContext& req) {
+  auto caller = co_await user_or_admin(ctx, req);
+  if (!caller.ok()) co_return error_of(caller.error());
+  std::string id = req.params["id"];
+  auto job = co_await ctx.db([&] { return ctx.store.cancel_job(caller->tenant, id, ctx.clock.now_ms()); });
+  if (!job.ok()) co_return error_of(job.error());
+  co_return json_ok(to_json(*job));
+}
+
+awaitable<Response> logs(ServerContext& ctx, RequestContext& req) {
+  auto caller = co_await user_or_admin(ctx, req);
+  if (!caller.ok()) co_return error_of(caller.error());
+  std::string id = req.params["id"];
+  auto offset = int_param(req, "offset", 0, 0, INT64_MAX);
+  if (!offset.ok()) co_return error_of(offset.error());
+  auto attempt = int_param(req, "attempt", 0, 0, 1'000'000);
+  if (!attempt.ok()) co_return error_of(attempt.error());
+  auto limit = int_param(req, "limit", 8 * 1024 * 1024, 1, 64 * 1024 * 1024);
+  if (!limit.ok()) co_return error_of(limit.error());
+  auto chunk = co_await ctx.db([&] {
+    return ctx.store.read_log(caller->tenant, id, static_cast<int>(*attempt), *offset, *limit);
+  });
+  if (!chunk.ok()) co_return error_of(chunk.error());
+  Response res{http::status::ok, 11};
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.set("X-Corral-Attempt", std::to_string(chunk->attempt));
+  res.set("X-Corral-Log-Size", std::to_string(chunk->size));
+  res.set("X-Corral-Next-Offset", std::to_string(chunk->offset + static_cast<int64_t>(chunk->data.size())));
+  res.set("X-Corral-Log-Complete", chunk->complete ? "true" : "false");
+  res.body() = std::move(chunk->data);
+  res.prepare_payload();
+  co_return res;
+}
+
+awaitable<Response> queue(ServerContext& ctx, RequestContext& req) {
+  auto caller = co_await user_or_admin(ctx, req);
+  if (!caller.ok()) co_return error_of(caller.error());
+  TimeMs now = ctx.clock.now_ms();
+  auto stats = co_await ctx.db([&] { return ctx.store.queue_stats(caller->tenant, now); });
+  if (!stats.ok()) co_return error_of(stats.error());
+  auto runners = co_await ctx.db([&] { return ctx.store.list_runners(caller->tenant); });
+  if (!runners.ok()) co_return error_of(runners.error());
+  json groups = json::array();
+  for (const auto& g : stats->by_group) {
+    groups.push_back({{"group", g.group}, {"queued", g.queued}, {"running", g.running}});
+  }
+  json label_sets = json::array();
+  for (const auto& l : stats->by_labels) label_sets.push_back({{"labels", l.labels}, {"queued", l.queued}});
+  json runner_counts = {{"idle", 0}, {"busy", 0}, {"draining", 0}, {"offline", 0}};
+  for (const auto& r : *runners) runner_counts[std::string(to_string(r.status))] = runner_counts[std::string(to_string(r.status))].get<int>() + 1;
+  json out = {{"by_state", stats->by_state},
+              {"by_group", groups},
+              {"by_labels", label_sets},
+              {"runners", runner_counts},
+              {"oldest_queued_at", stats->oldest_queued_at ? json(format_time(stats->oldest_queued_at)) : json(nullptr)},
+              {"oldest_queued_age_s", stats->oldest_queued_at ? json((now - stats->oldest_queued_at) / 1000.0) : json(nullptr)}};
+  co_return json_ok(out);
+}
+
+}  // namespace
+
+void add_job_routes(Router& router, ServerContext& ctx) {
+  router.add(http::verb::post, "/api/v1/jobs", [&ctx](RequestContext& req) { return submit(ctx, req); });
+  router.add(http::verb::get, "/api/v1/jobs", [&ctx](RequestContext& req) { return list(ctx, req); });
+  router.add(http::verb::get, "/api/v1/jobs/{id}", [&ctx](RequestContext& req) { return get(ctx, req); });
+  router.add(http::verb::post, "/api/v1/jobs/{id}/cancel", [&ctx](RequestContext& req) { return cancel(ctx, req); });
+  router.add(http::verb::get, "/api/v1/jobs/{id}/logs", [&ctx](RequestContext& req) { return logs(ctx, req); });
+  router.add(http::verb::get, "/api/v1/queue", [&ctx](RequestContext& req) { return queue(ctx, req); });
+}
+
+}  // namespace corral

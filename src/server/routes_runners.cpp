@@ -1,0 +1,152 @@
+// /api/v1/runners: registration, heartbeats, long-poll claims, and the registry views.
+#include <spdlog/spdlog.h>
+
+#include "common/crypto.h"
+#include "server/context.h"
+#include "server/matching.h"
+
+namespace corral {
+
+namespace {
+
+awaitable<Response> register_runner(ServerContext& ctx, RequestContext& req) {
+  auto caller = co_await authenticate(ctx, req);
+  if (!caller.ok()) co_return error_of(caller.error());
+  if (auto r = require_kind(*caller, {TokenKind::kRunner}); !r.ok()) co_return error_of(r.error());
+  auto body = parse_json_body(req);
+  if (!body.ok()) co_return error_of(body.error());
+  auto reg = parse_runner_registration(*body);
+  if (!reg.ok()) co_return error_of(reg.error());
+  std::string secret = make_runner_secret();
+  auto runner = co_await ctx.db([&] {
+    return ctx.store.register_runner(caller->tenant, caller->id, *reg, sha256_hex(secret),
+                                     ctx.clock.now_ms());
+  });
+  if (!runner.ok()) co_return error_of(runner.error());
+  spdlog::info("runner {} ({}) registered, labels [{}]", runner->reg.name, runner->id,
+               fmt::join(runner->reg.labels, ","));
+  co_return json_ok({{"runner_id", runner->id},
+                     {"secret", secret},
+                     {"heartbeat_interval_ms", ctx.config.heartbeat_interval_ms},
+                     {"heartbeat_timeout_ms", ctx.config.heartbeat_timeout_ms}});
+}
+
+awaitable<Response> heartbeat(ServerContext& ctx, RequestContext& req) {
+  auto runner = co_await authenticate_runner(ctx, req, req.params["id"]);
+  if (!runner.ok()) co_return error_of(runner.error());
+  auto body = parse_json_body(req);
+  if (!body.ok()) co_return error_of(body.error());
+  HeartbeatReport report;
+  if (body->contains("running")) {
+    const auto& running = (*body)["running"];
+    if (!running.is_array()) {
+      co_return error_of(make_error(ErrorCode::kInvalidSpec, "field 'running': must be an array of {job_id, attempt}"));
+    }
+    for (const auto& r : running) {
+      if (!r.is_object() || !r.contains("job_id") || !r["job_id"].is_string() ||
+          !r.contains("attempt") || !r["attempt"].is_number_integer()) {
+        co_return error_of(make_error(ErrorCode::kInvalidSpec,
+                                      "field 'running': each entry must be {job_id: string, attempt: integer}"));
+      }
+      report.running.push_back({r["job_id"].get<std::string>(), r["attempt"].get<int>()});
+    }
+  }
+  if (body->contains("usage") && (*body)["usage"].is_object()) report.usage = (*body)["usage"];
+  report.draining = body->value("draining", false);
+  report.going_away = body->value("going_away", false);
+  auto commands = co_await ctx.db([&] {
+    return ctx.store.heartbeat(runner->id, report, ctx.clock.now_ms(), ctx.config.heartbeat_timeout_ms);
+  });
+  if (!commands.ok()) co_return error_of(commands.error());
+  json list = json::array();
+  for (const auto& c : *commands) list.push_back(to_json(c));
+  co_return json_ok({{"commands", list}, {"heartbeat_interval_ms", ctx.config.heartbeat_interval_ms}});
+}
+
+awaitable<Response> claim(ServerContext& ctx, RequestContext& req) {
+  auto runner = co_await authenticate_runner(ctx, req, req.params["id"]);
+  if (!runner.ok()) co_return error_of(runner.error());
+  auto body = parse_json_body(req);
+  if (!body.ok()) co_return error_of(body.error());
+  int slots = 1;
+  int64_t wait_ms = 0;
+  if (body->contains("slots")) {
+    if (!(*body)["slots"].is_number_integer() || (*body)["slots"].get<int>() < 1) {
+      co_return error_of(make_error(ErrorCode::kInvalidSpec, "field 'slots': must be a positive integer"));
+    }
+    slots = (*body)["slots"].get<int>();
+  }
+  if (body->contains("wait_ms")) {
+    if (!(*body)["wait_ms"].is_number_integer() || (*body)["wait_ms"].get<int64_t>() < 0) {
+      co_return error_of(make_error(ErrorCode::kInvalidSpec, "field 'wait_ms': must be a non-negative integer"));
+    }
+    wait_ms = std::min<int64_t>((*body)["wait_ms"].get<int64_t>(), ctx.config.max_claim_wait_ms);
+  }
+  json jobs = json::array();
+  int free_slots = runner->reg.max_concurrent_jobs - static_cast<int>(runner->running.size());
+  if (free_slots <= 0 || runner->draining) co_return json_ok({{"jobs", jobs}});
+
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  auto waiter = ctx.waiters.park(co_await asio::this_coro::executor, *runner);
+  Result<std::vector<ClaimedJob>> claimed = std::vector<ClaimedJob>{};
+  for (;;) {
+    auto woken_for = ctx.waiters.reset(waiter);
+    claimed = co_await ctx.db([&] {
+      return ctx.store.claim(runner->id, slots, ctx.clock.now_ms(), ctx.config.heartbeat_timeout_ms,
+                             runner_can_take);
+    });
+    if (!claimed.ok()) break;
+    if (woken_for && !claimed->empty() &&
+        std::none_of(claimed->begin(), claimed->end(),
+                     [&](const ClaimedJob& c) { return c.job_id == woken_for->id; })) {
+      // We were woken for a job but took another: pass the wake-up on.
+      ctx.waiters.job_available(*woken_for, waiter.get());
+    }
+    if (!claimed->empty() || std::chrono::steady_clock::now() >= deadline) break;
+    if (!ctx.waiters.woken(waiter)) {
+      waiter->timer.expires_at(deadline);
+      error_code ec;
+      co_await waiter->timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+  }
+  ctx.waiters.unpark(waiter);
+  if (!claimed.ok()) co_return error_of(claimed.error());
+  for (const auto& c : *claimed) jobs.push_back(to_json(c));
+  co_return json_ok({{"jobs", jobs}});
+}
+
+}  // namespace
+
+void add_runner_routes(Router& router, ServerContext& ctx) {
+  router.add(http::verb::post, "/api/v1/runners/register",
+             [&ctx](RequestContext& req) { return register_runner(ctx, req); });
+  router.add(http::verb::post, "/api/v1/runners/{id}/heartbeat",
+             [&ctx](RequestContext& req) { return heartbeat(ctx, req); });
+  router.add(http::verb::post, "/api/v1/runners/{id}/claim",
+             [&ctx](RequestContext& req) { return claim(ctx, req); });
+
+  router.add(http::verb::get, "/api/v1/runners", [&ctx](RequestContext& req) -> awaitable<Response> {
+    auto caller = co_await authenticate(ctx, req);
+    if (!caller.ok()) co_return error_of(caller.error());
+    if (auto r = require_kind(*caller, {TokenKind::kAdmin, TokenKind::kUser}); !r.ok()) co_return error_of(r.error());
+    auto runners = co_await ctx.db([&] { return ctx.store.list_runners(caller->tenant); });
+    if (!runners.ok()) co_return error_of(runners.error());
+    json list = json::array();
+    for (const auto& r : *runners) list.push_back(to_json(r));
+    co_return json_ok({{"runners", list}});
+  });
+
+  router.add(http::verb::get, "/api/v1/runners/{id}", [&ctx](RequestContext& req) -> awaitable<Response> {
+    auto caller = co_await authenticate(ctx, req);
+    if (!caller.ok()) co_return error_of(caller.error());
+    if (auto r = require_kind(*caller, {TokenKind::kAdmin, TokenKind::kUser}); !r.ok()) co_return error_of(r.error());
+    std::string id = req.params["id"];
+    auto runner = co_await ctx.db([&] { return ctx.store.get_runner(id); });
+    if (!runner.ok() || runner->tenant != caller->tenant) {
+      co_return error_of(make_error(ErrorCode::kNotFound, "no runner with id " + id));
+    }
+    co_return json_ok(to_json(*runner));
+  });
+}
+
+}  // namespace corral

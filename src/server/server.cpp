@@ -1,0 +1,166 @@
+#include "server/server.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/crypto.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace corral {
+
+Server::Server(ServerConfig config, Clock& clock) : config_(std::move(config)), clock_(clock) {}
+
+Server::~Server() {
+  stop();
+  if (store_pool_) store_pool_->join();
+}
+
+Result<void> Server::start() {
+  std::error_code fs_ec;
+  std::filesystem::create_directories(config_.data_dir, fs_ec);
+  if (fs_ec) {
+    return make_error(ErrorCode::kIo, "cannot create data dir " + config_.data_dir + ": " + fs_ec.message());
+  }
+  SqliteStoreOptions options;
+  options.path = (std::filesystem::path(config_.data_dir) / "corral.db").string();
+  options.synchronous_full = config_.sqlite_synchronous_full;
+  auto store = SqliteStore::open(options);
+  if (!store.ok()) return store.error();
+  store_ = std::move(store.value());
+  store_pool_ = std::make_unique<asio::thread_pool>(config_.store_threads);
+  ctx_ = std::make_unique<ServerContext>(
+      ServerContext{config_, *store_, clock_, *store_pool_, waiters_});
+  CORRAL_TRY(bootstrap_admin());
+
+  router_.add(http::verb::get, "/healthz", [](RequestContext&) -> awaitable<Response> {
+    co_return json_ok({{"status", "ok"}, {"version", CORRAL_VERSION}});
+  });
+  add_token_routes(router_, *ctx_);
+  add_runner_routes(router_, *ctx_);
+  add_job_routes(router_, *ctx_);
+  add_attempt_routes(router_, *ctx_);
+
+  auto colon = config_.listen.rfind(':');
+  if (colon == std::string::npos) {
+    return make_error(ErrorCode::kBadRequest, "--listen must be host:port, e.g. 127.0.0.1:8080");
+  }
+  std::string host = config_.listen.substr(0, colon);
+  int port = 0;
+  try {
+    port = std::stoi(config_.listen.substr(colon + 1));
+  } catch (...) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535) return make_error(ErrorCode::kBadRequest, "--listen has a bad port: " + config_.listen);
+  HttpServerOptions http_options;
+  http_options.body_limit = config_.body_limit;
+  http_options.idle_timeout = std::chrono::milliseconds(config_.idle_timeout_ms);
+  http_ = std::make_unique<HttpServer>(io_, router_, http_options);
+  auto bound = http_->listen(host, static_cast<uint16_t>(port));
+  if (!bound.ok()) return bound.error();
+  url_ = "http://" + bound->address().to_string() + ":" + std::to_string(bound->port());
+  // Tests and scripts find the port here (also when --listen used port 0).
+  std::ofstream(std::filesystem::path(config_.data_dir) / "server.url") << url_ << "\n";
+  asio::co_spawn(io_, sweep_loop(), asio::detached);
+  return {};
+}
+
+Result<void> Server::bootstrap_admin() {
+  auto admins = store_->count_active_tokens(TokenKind::kAdmin);
+  if (!admins.ok()) return admins.error();
+  std::string secret = config_.admin_token;
+  if (!secret.empty()) {
+    // CORRAL_ADMIN_TOKEN: make sure that token exists (it may have been set after first start).
+    auto found = store_->find_token_by_hash(sha256_hex(secret));
+    if (!found.ok()) return found.error();
+    if (found.value()) return {};
+  } else if (*admins > 0) {
+    return {};
+  } else {
+    secret = "crl_" + random_hex(24);
+    new_admin_token_ = secret;
+  }
+  Token token;
+  token.id = new_id("tok");
+  token.kind = TokenKind::kAdmin;
+  token.tenant = "default";
+  token.name = "admin";
+  token.hash = sha256_hex(secret);
+  token.created_at = clock_.now_ms();
+  CORRAL_TRY(store_->insert_token(token));
+  if (!new_admin_token_.empty()) {
+    auto path = std::filesystem::path(config_.data_dir) / "admin.token";
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) return make_error(ErrorCode::kIo, "cannot write " + path.string());
+    std::string line = secret + "\n";
+    bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+    ::fchmod(fd, 0600);
+    ::close(fd);
+    if (!ok) return make_error(ErrorCode::kIo, "cannot write " + path.string());
+  }
+  return {};
+}
+
+awaitable<void> Server::sweep_loop() {
+  TimeMs last_safety = 0;
+  while (!stopping_) {
+    sweep_timer_.expires_after(std::chrono::milliseconds(config_.sweep_interval_ms));
+    error_code ec;
+    co_await sweep_timer_.async_wait(asio::redirect_error(use_awaitable, ec));
+    if (stopping_) break;
+    TimeMs now = clock_.now_ms();
+    auto swept = co_await ctx_->db([&] { return store_->expire_leases(now); });
+    if (swept.ok() && swept->lost_attempts > 0) {
+      spdlog::warn("{} lease(s) expired; {} job(s) requeued", swept->lost_attempts,
+                   swept->requeued_job_ids.size());
+    }
+    auto offline = co_await ctx_->db([&] {
+      return store_->mark_stale_runners_offline(now - config_.heartbeat_timeout_ms);
+    });
+    if (offline.ok()) {
+      for (const auto& id : *offline) spdlog::warn("runner {} is offline: no heartbeat for {} ms", id, config_.heartbeat_timeout_ms);
+    }
+    // Wake parked claims for jobs that became claimable without a submit: requeued ones at
+    // once, and (a slow safety net against any missed wake-up) the oldest runnable jobs.
+    bool requeued = swept.ok() && !swept->requeued_job_ids.empty();
+    if (waiters_.parked() > 0 && (requeued || now - last_safety >= 1000)) {
+      last_safety = now;
+      auto runnable = co_await ctx_->db([&] { return store_->runnable_jobs(now, 256); });
+      if (runnable.ok()) {
+        for (const auto& job : *runnable) waiters_.job_available(job);
+      }
+    }
+  }
+}
+
+void Server::run(bool handle_signals) {
+  std::unique_ptr<asio::signal_set> signals;
+  if (handle_signals) {
+    signals = std::make_unique<asio::signal_set>(io_, SIGINT, SIGTERM);
+    signals->async_wait([this](const error_code& ec, int sig) {
+      if (ec) return;
+      spdlog::info("signal {}: shutting down", sig);
+      stop();
+    });
+  }
+  std::vector<std::thread> threads;
+  for (int i = 1; i < config_.io_threads; ++i) threads.emplace_back([this] { io_.run(); });
+  io_.run();
+  for (auto& t : threads) t.join();
+}
+
+void Server::stop() {
+  asio::post(io_, [this] {
+    if (stopping_) return;
+    stopping_ = true;
+    if (http_) http_->stop();
+    sweep_timer_.cancel();
+    waiters_.wake_all();
+    io_.stop();
+  });
+}
+
+}  // namespace corral

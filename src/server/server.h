@@ -1,0 +1,53 @@
+// The corral server: HTTP API, claim dispatch, lease and heartbeat sweeps over a Store.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "net/http_server.h"
+#include "server/claim_waiters.h"
+#include "server/config.h"
+#include "server/context.h"
+#include "store/store.h"
+
+namespace corral {
+
+class Server {
+ public:
+  Server(ServerConfig config, Clock& clock);
+  ~Server();
+
+  // Opens the store in data_dir (applying migrations), makes the first admin token when
+  // there is none, and starts listening. Does not block.
+  Result<void> start();
+  // Runs the I/O threads until stop() (or SIGINT/SIGTERM when handle_signals).
+  void run(bool handle_signals);
+  void stop();
+
+  std::string url() const { return url_; }
+  // The admin token made on this start, if one was (empty otherwise).
+  const std::string& new_admin_token() const { return new_admin_token_; }
+
+ private:
+  Result<void> bootstrap_admin();
+  awaitable<void> sweep_loop();
+
+  ServerConfig config_;
+  Clock& clock_;
+  asio::io_context io_;
+  std::unique_ptr<asio::thread_pool> store_pool_;
+  std::unique_ptr<Store> store_;
+  ClaimWaiters waiters_;
+  std::unique_ptr<ServerContext> ctx_;
+  Router router_;
+  std::unique_ptr<HttpServer> http_;
+  std::string url_;
+  std::string new_admin_token_;
+  asio::steady_timer sweep_timer_{io_};
+  bool stopping_ = false;
+};
+
+}  // namespace corral
