@@ -96,7 +96,15 @@ awaitable<void> HttpServer::session(beast::tcp_stream stream) {
       auto res = error_response(err, 11, false);
       stream.expires_after(std::chrono::seconds(5));
       co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
-      break;
+      // Lingering close: read and drop what the client is still sending, so it can finish
+      // writing and read our answer instead of failing on a reset connection.
+      stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+      stream.expires_after(std::chrono::seconds(2));
+      std::array<char, 16384> sink;
+      for (size_t drained = 0; !ec && drained < 64 * 1024 * 1024;) {
+        drained += co_await stream.async_read_some(asio::buffer(sink), asio::redirect_error(use_awaitable, ec));
+      }
+      co_return;
     }
     auto& msg = parser.get();
     RequestContext ctx{msg, {}, {}, {}, remote};

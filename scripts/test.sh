@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, starts the services the tests use (Podman's Docker
+# Engine API service with a tiny local busybox image), and runs the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/install-deps.sh
+./scripts/build.sh
+
+state_dir=$(mktemp -d /tmp/corral-test-XXXXXX)
+cleanup() {
+  if [[ -x scripts/podman-service.sh ]]; then scripts/podman-service.sh stop "$state_dir/podman" >/dev/null 2>&1 || true; fi
+  rm -rf "$state_dir"
+}
+trap cleanup EXIT
+
+if [[ -x scripts/podman-service.sh ]]; then
+  eval "$(scripts/podman-service.sh start "$state_dir/podman")"
+  scripts/make-test-image.sh
+  echo "test.sh: container engine at $DOCKER_HOST"
+fi
+
+cd build
+ctest --output-on-failure --timeout 900 "$@"

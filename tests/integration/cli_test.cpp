@@ -1,0 +1,67 @@
+// The `corral` CLI against a real server.
+#include "harness.h"
+
+namespace corral::testing {
+namespace {
+
+TEST(Cli, SubmitListShowCancelAndTokens) {
+  ServerProcess server;
+  std::map<std::string, std::string> env{{"CORRAL_SERVER", server.url()}, {"CORRAL_TOKEN", server.admin_token()}};
+  auto submitted = run_corral({"submit", "--name", "hello", "-l", "linux,x64", "--memory", "64m", "--", "echo", "hi there"}, env);
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
+  std::string id = submitted.out.substr(0, submitted.out.find('\n'));
+  ASSERT_EQ(id.rfind("job_", 0), 0u) << submitted.out;
+
+  auto shown = run_corral({"job", id, "--json"}, env);
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  auto job = json::parse(shown.out);
+  EXPECT_EQ(job["spec"]["command"], json({"echo", "hi there"}));
+  EXPECT_EQ(job["labels"], json({"linux", "x64"}));
+  EXPECT_EQ(job["spec"]["resources"]["memory"], 64 * 1024 * 1024);
+
+  auto table = run_corral({"jobs"}, env);
+  EXPECT_EQ(table.exit_code, 0);
+  EXPECT_NE(table.out.find(id), std::string::npos);
+  EXPECT_NE(table.out.find("queued"), std::string::npos);
+
+  auto from_file = run_corral({"submit", "-f", "-", "--json"}, env, R"({"name":"from-stdin","script":"echo x"})");
+  ASSERT_EQ(from_file.exit_code, 0) << from_file.err;
+  EXPECT_EQ(json::parse(from_file.out)["name"], "from-stdin");
+
+  auto canceled = run_corral({"cancel", id}, env);
+  EXPECT_EQ(canceled.exit_code, 0);
+  EXPECT_NE(canceled.out.find("canceled"), std::string::npos);
+
+  auto created = run_corral({"tokens", "create", "--kind", "runner", "--name", "ci-box"}, env);
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  EXPECT_EQ(created.out.rfind("crl_", 0), 0u);
+  auto listed = run_corral({"tokens", "list"}, env);
+  EXPECT_NE(listed.out.find("ci-box"), std::string::npos);
+  EXPECT_EQ(listed.out.find(created.out.substr(0, 20)), std::string::npos);  // never the secret
+
+  auto q = run_corral({"queue", "--json"}, env);
+  ASSERT_EQ(q.exit_code, 0);
+  EXPECT_EQ(json::parse(q.out)["by_state"]["canceled"], 1);
+  EXPECT_EQ(run_corral({"runners"}, env).exit_code, 0);
+}
+
+TEST(Cli, ErrorsExitNonZeroWithTheServersMessage) {
+  ServerProcess server;
+  std::map<std::string, std::string> env{{"CORRAL_SERVER", server.url()}, {"CORRAL_TOKEN", server.admin_token()}};
+  auto invalid = run_corral({"submit", "--priority", "5000", "--", "true"}, env);
+  EXPECT_NE(invalid.exit_code, 0);
+  EXPECT_NE(invalid.err.find("priority"), std::string::npos) << invalid.err;
+  EXPECT_NE(invalid.err.find("422"), std::string::npos);
+  auto missing = run_corral({"job", "job_doesnotexist"}, env);
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("no job"), std::string::npos);
+  auto unauthorized = run_corral({"jobs", "--token", "crl_wrong"}, env);
+  EXPECT_NE(unauthorized.exit_code, 0);
+  EXPECT_NE(unauthorized.err.find("unknown token"), std::string::npos);
+  auto down = run_corral({"jobs", "--server", "http://127.0.0.1:1"}, env);
+  EXPECT_NE(down.exit_code, 0);
+  EXPECT_NE(down.err.find("cannot reach"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace corral::testing

@@ -1,0 +1,118 @@
+// Integration-test harness: starts the real `corral` binary in a temp dir and talks to it
+// over HTTP with the real client. Waits are conditions with deadlines, never fixed sleeps.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "net/http_client.h"
+
+namespace corral::testing {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+// Polls pred until it is true or the deadline passes; returns whether it became true.
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds deadline,
+                std::chrono::milliseconds step = std::chrono::milliseconds(10));
+
+fs::path make_temp_dir(const std::string& prefix);
+
+// A child process with its stdout+stderr captured in a file.
+class Process {
+ public:
+  Process(std::vector<std::string> argv, std::map<std::string, std::string> env, fs::path log_path,
+          fs::path cwd = {});
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool running();
+  void signal(int sig);
+  // Waits for exit up to deadline; returns the exit status (or -1 on timeout).
+  int wait(std::chrono::milliseconds deadline);
+  void kill9();
+  std::string output() const;
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+  bool exited_ = false;
+  fs::path log_path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+// Runs the corral binary with args and env added to ours; waits for it.
+CommandResult run_corral(const std::vector<std::string>& args,
+                         const std::map<std::string, std::string>& env = {}, const std::string& stdin_data = "");
+
+class ServerProcess {
+ public:
+  explicit ServerProcess(std::map<std::string, std::string> env = {}, fs::path data_dir = {});
+  ~ServerProcess();
+
+  void start();
+  void kill9();
+  void stop();  // SIGTERM and wait
+  const std::string& url() const { return url_; }
+  const std::string& admin_token() const { return admin_token_; }
+  const fs::path& data_dir() const { return data_dir_; }
+  std::string log() const { return process_ ? process_->output() : ""; }
+
+ private:
+  std::map<std::string, std::string> env_;
+  fs::path data_dir_;
+  bool own_dir_ = false;
+  int generation_ = 0;
+  std::unique_ptr<Process> process_;
+  std::string url_;
+  std::string admin_token_;
+};
+
+// A JSON-speaking client of the API with one token.
+class Api {
+ public:
+  Api(const std::string& url, const std::string& token);
+  HttpResponse request(http::verb method, const std::string& target, const std::string& body = "",
+                       std::vector<std::pair<std::string, std::string>> headers = {});
+  json get(const std::string& target, int expect_status = 200);
+  json post(const std::string& target, const json& body, int expect_status = 200);
+  json del(const std::string& target, int expect_status = 200);
+  void set_token(const std::string& token) { http_.set_token(token); }
+
+ private:
+  SyncHttpClient http_;
+};
+
+// A token of the given kind in a tenant, made with the admin token.
+std::string create_token(ServerProcess& server, const std::string& kind, const std::string& tenant = "default",
+                         const std::string& name = "test");
+
+// A runner speaking the protocol by hand (the tests' stand-in for `corral runner`).
+struct TestRunner {
+  std::string id;
+  std::string secret;
+  std::unique_ptr<Api> api;
+
+  static TestRunner register_with(ServerProcess& server, const std::string& registration_token,
+                                  json body);
+  json claim(int wait_ms = 0, int slots = 1);
+  json heartbeat(const json& running = json::array());
+  HttpResponse start(const std::string& job_id, int attempt);
+  HttpResponse log(const std::string& job_id, int attempt, int64_t offset, const std::string& data);
+  HttpResponse finish(const std::string& job_id, int attempt, const json& report);
+};
+
+}  // namespace corral::testing
