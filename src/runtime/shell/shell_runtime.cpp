@@ -1,0 +1,434 @@
+#include "runtime/shell/shell_runtime.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+#include "common/crypto.h"
+
+extern char** environ;
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+namespace corral {
+
+namespace {
+
+// A one-shot signal between coroutines on one executor: once set(), every wait returns.
+class OneShotEvent {
+ public:
+  explicit OneShotEvent(asio::any_io_executor executor) : executor_(std::move(executor)) {}
+
+  bool is_set() const { return set_; }
+  void set() {
+    set_ = true;
+    for (auto* timer : waiters_) timer->cancel();
+  }
+  // True if set within timeout.
+  awaitable<bool> wait_for(std::chrono::steady_clock::duration timeout) {
+    co_return co_await wait_until(std::chrono::steady_clock::now() + timeout);
+  }
+  awaitable<void> wait() { co_await wait_until(std::chrono::steady_clock::time_point::max()); }
+
+ private:
+  awaitable<bool> wait_until(std::chrono::steady_clock::time_point deadline) {
+    if (set_) co_return true;
+    asio::steady_timer timer(executor_);
+    timer.expires_at(deadline);
+    waiters_.push_back(&timer);
+    error_code ec;
+    co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    std::erase(waiters_, &timer);
+    co_return set_;
+  }
+
+  asio::any_io_executor executor_;
+  bool set_ = false;
+  std::vector<asio::steady_timer*> waiters_;
+};
+
+int decode_wait_status(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+// Owns a file descriptor until released.
+struct Fd {
+  int fd = -1;
+  Fd() = default;
+  explicit Fd(int f) : fd(f) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+  int release() { return std::exchange(fd, -1); }
+  void reset() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+};
+
+}  // namespace
+
+struct ShellRuntime::Process {
+  enum class State { kCreated, kRunning, kExited };
+
+  explicit Process(asio::any_io_executor executor) : exited(std::move(executor)) {}
+
+  ContainerSpec spec;
+  std::string host_dir;
+  State state = State::kCreated;
+  bool stopped_before_start = false;
+  bool streaming = false;  // a run() is reading its output
+  pid_t pid = -1;          // also its process group id
+  bool reaped = false;     // pid may have been reused: never signal it again
+  ExitStatus status;
+  OneShotEvent exited;
+
+  // Signals the whole process group, unless it is gone.
+  void signal_group(int sig) const {
+    if (pid > 0 && !reaped) ::kill(-pid, sig);
+  }
+  void record_exit(int wait_status) {
+    reaped = true;
+    status.exit_code = decode_wait_status(wait_status);
+    state = State::kExited;
+    exited.set();
+  }
+};
+
+namespace {
+
+using Process = ShellRuntime::Process;
+
+// Reaps the group leader once it exits and kills what it left behind in its group.
+awaitable<void> watch_exit(std::shared_ptr<Process> proc, int pidfd) {
+  auto executor = co_await asio::this_coro::executor;
+  if (pidfd >= 0) {
+    asio::posix::stream_descriptor exit_fd(executor, pidfd);
+    error_code ec;
+    co_await exit_fd.async_wait(asio::posix::stream_descriptor::wait_read,
+                                asio::redirect_error(use_awaitable, ec));
+  } else {
+    // No pidfd (kernel < 5.3): poll without reaping, backing off.
+    std::chrono::milliseconds delay{1};
+    siginfo_t info{};
+    while (!proc->reaped) {
+      info.si_pid = 0;
+      if (::waitid(P_PID, static_cast<id_t>(proc->pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+          info.si_pid != 0) {
+        break;
+      }
+      co_await async_sleep(delay);
+      delay = std::min(delay * 2, std::chrono::milliseconds(100));
+    }
+  }
+  if (proc->reaped) co_return;
+  // The leader is a zombie, so its pid (= the group id) cannot have been reused yet.
+  proc->signal_group(SIGKILL);
+  int wait_status = 0;
+  pid_t r;
+  do {
+    r = ::waitpid(proc->pid, &wait_status, 0);
+  } while (r < 0 && errno == EINTR);
+  proc->record_exit(r == proc->pid ? wait_status : (127 << 8));
+}
+
+std::vector<std::string> merged_environment(const std::map<std::string, std::string>& overrides) {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view entry(*e);
+    auto eq = entry.find('=');
+    if (eq == std::string_view::npos) continue;
+    env[std::string(entry.substr(0, eq))] = std::string(entry.substr(eq + 1));
+  }
+  for (const auto& [k, v] : overrides) env[k] = v;
+  std::vector<std::string> out;
+  out.reserve(env.size());
+  for (const auto& [k, v] : env) out.push_back(k + "=" + v);
+  return out;
+}
+
+std::vector<char*> c_strings(std::vector<std::string>& items) {
+  std::vector<char*> out;
+  out.reserve(items.size() + 1);
+  for (auto& item : items) out.push_back(item.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+// Starts argv in dir as the leader of a new process group, stdout+stderr into write_fd.
+// Returns the pid, or the errno posix_spawn reported.
+int spawn_process(std::vector<std::string> argv, std::vector<std::string> env,
+                  const std::string& dir, int write_fd, pid_t& pid) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, write_fd, STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, write_fd, STDERR_FILENO);
+
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                      POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setpgroup(&attr, 0);
+  sigset_t mask;
+  sigemptyset(&mask);
+  posix_spawnattr_setsigmask(&attr, &mask);
+  // The runner may ignore some signals (SIGPIPE, typically); the job must not inherit that.
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM,
+                  SIGTSTP, SIGTTIN, SIGTTOU}) {
+    sigaddset(&defaults, sig);
+  }
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+
+  auto c_argv = c_strings(argv);
+  auto c_env = c_strings(env);
+  int err = posix_spawnp(&pid, c_argv[0], &actions, &attr, c_argv.data(), c_env.data());
+  posix_spawnattr_destroy(&attr);
+  posix_spawn_file_actions_destroy(&actions);
+  return err;
+}
+
+}  // namespace
+
+Result<std::string> host_path_for(const std::vector<std::string>& binds,
+                                  const std::string& container_path) {
+  namespace fs = std::filesystem;
+  fs::path wanted = fs::path(container_path).lexically_normal();
+  std::string best_host;
+  size_t best_len = 0;
+  bool found = false;
+  for (const auto& bind : binds) {
+    auto first = bind.find(':');
+    if (first == std::string::npos) continue;
+    auto second = bind.find(':', first + 1);
+    fs::path host = bind.substr(0, first);
+    fs::path container =
+        fs::path(bind.substr(first + 1, second == std::string::npos ? std::string::npos
+                                                                    : second - first - 1))
+            .lexically_normal();
+    fs::path rel = wanted.lexically_relative(container);
+    if (rel.empty() || *rel.begin() == "..") continue;
+    std::string container_str = container.string();
+    if (!found || container_str.size() > best_len) {
+      found = true;
+      best_len = container_str.size();
+      best_host = rel == "." ? host.string() : (host / rel).string();
+    }
+  }
+  if (!found) {
+    return make_error(ErrorCode::kInvalidSpec,
+                      "the shell executor has no host directory for working_dir '" +
+                          container_path + "'; bind the workspace, e.g. /srv/ws:" +
+                          container_path);
+  }
+  return best_host;
+}
+
+ShellRuntime::ShellRuntime(asio::any_io_executor executor) : executor_(std::move(executor)) {}
+
+ShellRuntime::~ShellRuntime() {
+  for (auto& [id, proc] : processes_) {
+    if (proc->state != Process::State::kRunning || proc->reaped) continue;
+    proc->signal_group(SIGKILL);
+    int wait_status = 0;
+    if (::waitpid(proc->pid, &wait_status, 0) == proc->pid) proc->record_exit(wait_status);
+    proc->reaped = true;
+  }
+}
+
+RuntimeCapabilities ShellRuntime::capabilities() const { return RuntimeCapabilities{}; }
+
+awaitable<Result<RuntimeInfo>> ShellRuntime::info() {
+  RuntimeInfo info;
+  info.name = "shell";
+  struct utsname u {};
+  if (::uname(&u) == 0) {
+    info.version = u.release;
+    info.os = u.sysname;
+    std::transform(info.os.begin(), info.os.end(), info.os.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    info.arch = u.machine;
+    if (info.arch == "x86_64") info.arch = "amd64";
+    if (info.arch == "aarch64") info.arch = "arm64";
+  }
+  co_return info;
+}
+
+awaitable<Result<void>> ShellRuntime::ensure_image(const std::string&, PullPolicy) {
+  co_return ok_result();
+}
+
+awaitable<Result<std::string>> ShellRuntime::create(const ContainerSpec& spec) {
+  if (spec.command.empty() && spec.entrypoint.empty()) {
+    co_return make_error(ErrorCode::kInvalidSpec,
+                         "the shell executor needs a command (there is no image to supply one)");
+  }
+  auto dir = host_path_for(spec.binds, spec.working_dir.empty() ? "/workspace" : spec.working_dir);
+  if (!dir.ok()) co_return dir.error();
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir.value(), ec)) {
+    co_return make_error(ErrorCode::kInvalidSpec,
+                         "the shell executor's working directory " + dir.value() +
+                             " does not exist; create it before create()");
+  }
+  auto proc = std::make_shared<Process>(executor_);
+  proc->spec = spec;
+  proc->host_dir = dir.value();
+  std::string id = new_id("shell");
+  processes_[id] = std::move(proc);
+  co_return id;
+}
+
+awaitable<Result<ExitStatus>> ShellRuntime::run(const std::string& id, OutputSink sink) {
+  auto it = processes_.find(id);
+  if (it == processes_.end()) {
+    co_return make_error(ErrorCode::kNotFound, "no shell job " + id + " (removed, or made by "
+                                                   "another runner process)");
+  }
+  std::shared_ptr<Process> proc = it->second;
+  if (proc->state == Process::State::kExited) co_return proc->status;
+  if (proc->streaming) {
+    co_return make_error(ErrorCode::kConflict, "shell job " + id + " is already being run");
+  }
+  if (proc->stopped_before_start) {
+    proc->state = Process::State::kExited;
+    proc->status = ExitStatus{128 + SIGKILL, false};
+    co_return proc->status;
+  }
+
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    co_return make_error(ErrorCode::kIo, "cannot make a pipe for the job's output: " +
+                                             errno_text(errno));
+  }
+  Fd read_end(pipe_fds[0]);
+  Fd write_end(pipe_fds[1]);
+
+  std::vector<std::string> argv = proc->spec.entrypoint;
+  argv.insert(argv.end(), proc->spec.command.begin(), proc->spec.command.end());
+  pid_t pid = -1;
+  int err = spawn_process(argv, merged_environment(proc->spec.env), proc->host_dir,
+                          write_end.fd, pid);
+  if (err != 0) {
+    // What a shell does: report it on the job's output and exit 127 (126: not executable).
+    proc->state = Process::State::kExited;
+    proc->status = ExitStatus{err == ENOENT ? 127 : 126, false};
+    if (sink) sink("corral: cannot run '" + argv[0] + "' in " + proc->host_dir + ": " +
+                   errno_text(err) + "\n");
+    co_return proc->status;
+  }
+  write_end.reset();  // close our copy, so the pipe ends when the job's processes are gone
+  proc->pid = pid;
+  proc->state = Process::State::kRunning;
+  proc->streaming = true;
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  asio::co_spawn(executor_, watch_exit(proc, pidfd), asio::detached);
+
+  asio::posix::stream_descriptor output(executor_, read_end.release());
+  std::array<char, 16 * 1024> buffer;
+  Error read_error;
+  bool read_failed = false;
+  for (;;) {
+    error_code ec;
+    size_t n = co_await output.async_read_some(asio::buffer(buffer),
+                                               asio::redirect_error(use_awaitable, ec));
+    if (n > 0 && sink) sink(std::string_view(buffer.data(), n));
+    if (ec == asio::error::eof) break;
+    if (ec) {
+      read_failed = true;
+      read_error = make_error(ErrorCode::kIo, "reading the job's output: " + ec.message());
+      proc->signal_group(SIGKILL);
+      break;
+    }
+  }
+  // The output can end before the exit is noticed (or the job closed it and kept going).
+  co_await proc->exited.wait();
+  proc->streaming = false;
+  if (read_failed) co_return read_error;
+  co_return proc->status;
+}
+
+awaitable<Result<void>> ShellRuntime::stop(const std::string& id, std::chrono::seconds grace) {
+  auto it = processes_.find(id);
+  if (it == processes_.end()) co_return make_error(ErrorCode::kNotFound, "no shell job " + id);
+  std::shared_ptr<Process> proc = it->second;
+  if (proc->state == Process::State::kCreated) {
+    proc->stopped_before_start = true;
+    co_return ok_result();
+  }
+  if (proc->state == Process::State::kExited) co_return ok_result();
+  proc->signal_group(SIGTERM);
+  if (co_await proc->exited.wait_for(grace)) co_return ok_result();
+  proc->signal_group(SIGKILL);
+  co_await proc->exited.wait();
+  co_return ok_result();
+}
+
+awaitable<Result<void>> ShellRuntime::kill(const std::string& id) {
+  auto it = processes_.find(id);
+  if (it == processes_.end()) co_return make_error(ErrorCode::kNotFound, "no shell job " + id);
+  std::shared_ptr<Process> proc = it->second;
+  if (proc->state == Process::State::kCreated) {
+    proc->stopped_before_start = true;
+    co_return ok_result();
+  }
+  proc->signal_group(SIGKILL);
+  if (proc->state == Process::State::kRunning) co_await proc->exited.wait();
+  co_return ok_result();
+}
+
+awaitable<Result<void>> ShellRuntime::remove(const std::string& id) {
+  auto it = processes_.find(id);
+  if (it == processes_.end()) co_return ok_result();
+  // The exit watcher keeps the process record alive until it has reaped the leader.
+  it->second->signal_group(SIGKILL);
+  processes_.erase(it);
+  co_return ok_result();
+}
+
+awaitable<Result<std::vector<ContainerSummary>>> ShellRuntime::list(
+    const std::string& label_filter) {
+  std::vector<ContainerSummary> out;
+  for (const auto& [id, proc] : processes_) {
+    if (!label_filter.empty() && !labels_match(proc->spec.labels, label_filter)) continue;
+    ContainerSummary summary;
+    summary.id = id;
+    summary.labels = proc->spec.labels;
+    switch (proc->state) {
+      case Process::State::kCreated: summary.state = "created"; break;
+      case Process::State::kRunning: summary.state = "running"; break;
+      case Process::State::kExited: summary.state = "exited"; break;
+    }
+    out.push_back(std::move(summary));
+  }
+  co_return out;
+}
+
+awaitable<Result<ExecResult>> ShellRuntime::exec(const std::string&, const ExecSpec&) {
+  co_return make_error(ErrorCode::kInvalidSpec,
+                       "the shell executor cannot exec into a job (capabilities().exec is false)");
+}
+
+}  // namespace corral
