@@ -87,13 +87,13 @@ void add_submit_command(CLI::App& app) {
   cmd->add_option("--name", o->name, "Job name");
   cmd->add_option("--image", o->image, "Container image (default: the runner's)");
   cmd->add_option("--script", o->script, "Shell script to run instead of a command");
-  cmd->add_option("-l,--label", o->labels, "Required runner label (repeat or comma-separate)");
+  cmd->add_option("-l,--label", o->labels, "Required runner label (repeat or comma-separate)")->allow_extra_args(false);
   cmd->add_option("--group", o->group, "Runner group");
   cmd->add_option("--type", o->type, "Job type (runner modes: ci, review, analysis, ...)");
   cmd->add_option("--priority", o->priority, "Higher runs first (-1000..1000)");
   cmd->add_option("--timeout", o->timeout_s, "Seconds the job may run");
   cmd->add_option("--max-attempts", o->max_attempts, "Attempts before a lost job fails (default 3)");
-  cmd->add_option("-e,--env", o->env, "NAME=value for the job's environment (repeatable)");
+  cmd->add_option("-e,--env", o->env, "NAME=value for the job's environment (repeatable)")->allow_extra_args(false);
   cmd->add_option("--memory", o->memory, "Memory limit, e.g. 512m");
   cmd->add_option("--cpus", o->cpus, "CPU limit, e.g. 1.5");
   cmd->add_option("--network", o->network, "Network mode, e.g. none");

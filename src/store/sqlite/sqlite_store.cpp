@@ -321,6 +321,14 @@ Result<std::vector<RunnerCommand>> SqliteStore::heartbeat(const std::string& run
       if (cancel_requested) commands.push_back({"cancel", running.job_id, running.attempt, "canceled"});
     }
     if (report.going_away) {
+      // The runner is shutting down: whatever it still holds goes back to the queue now.
+      std::vector<std::pair<std::string, int>> held;
+      {
+        auto st = db.prepare("SELECT job_id, attempt FROM attempts WHERE runner_id = ? AND state IN ('leased', 'running')");
+        st.bind_all(runner_id);
+        while (st.step()) held.emplace_back(st.text(0), st.integer(1));
+      }
+      for (const auto& [job_id, attempt] : held) sqlite::lose_attempt(db, job_id, attempt, now);
       db.prepare("UPDATE runners SET status = 'offline' WHERE id = ?").bind_all(runner_id).exec();
     } else {
       sqlite::refresh_runner_status(db, runner_id, now);

@@ -1,0 +1,62 @@
+// `corral runner`: the agent. Settings from --config, then the environment, then flags.
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "cli/commands.h"
+#include "runner/agent.h"
+#include "runtime/docker/docker_runtime.h"
+#include "runtime/shell/shell_runtime.h"
+
+namespace corral::cli {
+
+RuntimeFactory runtime_factory(const RunnerConfig& config) {
+  return [config](asio::any_io_executor ex) -> Result<std::unique_ptr<ContainerRuntime>> {
+    if (config.executor == "shell") return std::unique_ptr<ContainerRuntime>(std::make_unique<ShellRuntime>(ex));
+    DockerConfig docker;
+    docker.host = config.docker_host;
+    auto rt = DockerRuntime::open(ex, docker);
+    if (!rt.ok()) return rt.error();
+    return std::unique_ptr<ContainerRuntime>(std::move(rt.value()));
+  };
+}
+
+void add_runner_command(CLI::App& app) {
+  struct Opts {
+    std::string config_file;
+    std::map<std::string, std::string> flags;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("runner", "Run a runner agent: register, heartbeat, claim and run jobs");
+  cmd->add_option("--config", o->config_file, "YAML config file (settings as in docs/runner.md)");
+  for (const auto& name : runner_setting_names()) {
+    if (name == "RUNNER_GIT_TOKEN" || name == "DOCKER_HOST") continue;  // environment only / below
+    std::string flag = "--" + setting_flag_name(name);
+    if (name == "RUNNER_DRAIN_TIMEOUT_S") flag += ",--drain-timeout";
+    cmd->add_option_function<std::string>(
+        flag, [o, name](const std::string& v) { o->flags[name] = v; }, "(" + name + ")");
+  }
+  cmd->add_option_function<std::string>(
+      "--docker-host", [o](const std::string& v) { o->flags["DOCKER_HOST"] = v; }, "(DOCKER_HOST)");
+  cmd->callback([o] {
+    std::map<std::string, std::string> file;
+    if (!o->config_file.empty()) {
+      auto read = read_runner_config_file(o->config_file);
+      if (!read.ok()) {
+        std::cerr << "corral runner: " << read.error().message << "\n";
+        throw CLI::RuntimeError(2);
+      }
+      file = *read;
+    }
+    auto config = build_runner_config(file, runner_settings_from_environment(), o->flags);
+    if (!config.ok()) {
+      std::cerr << "corral runner: " << config.error().message << "\n";
+      throw CLI::RuntimeError(2);
+    }
+    Agent agent(*config, runtime_factory(*config));
+    int code = agent.run(true);
+    if (code != 0) throw CLI::RuntimeError(code);
+  });
+}
+
+}  // namespace corral::cli

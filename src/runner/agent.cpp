@@ -1,0 +1,332 @@
+#include "runner/agent.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/statvfs.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <random>
+#include <thread>
+
+#include "runner/workspace.h"
+
+namespace corral {
+
+namespace {
+
+std::chrono::milliseconds jittered(std::chrono::milliseconds base) {
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  std::uniform_real_distribution<double> factor(0.5, 1.5);
+  return std::chrono::milliseconds(static_cast<int64_t>(static_cast<double>(base.count()) * factor(rng)));
+}
+
+json system_info(const std::string& workspace_base) {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  int64_t memory = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
+  int64_t disk = 0;
+  struct statvfs vfs;
+  std::error_code ec;
+  std::filesystem::create_directories(workspace_base, ec);
+  if (statvfs(workspace_base.c_str(), &vfs) == 0) disk = static_cast<int64_t>(vfs.f_bavail) * static_cast<int64_t>(vfs.f_frsize);
+  return {{"cpus", static_cast<int>(std::thread::hardware_concurrency())},
+          {"memory_bytes", memory},
+          {"disk_bytes", disk},
+          {"hostname", host}};
+}
+
+std::string error_text(const Result<HttpResponse>& res) {
+  if (!res.ok()) return res.error().message;
+  auto body = json::parse(res->body, nullptr, false);
+  if (!body.is_discarded() && body.contains("error")) {
+    return "HTTP " + std::to_string(res->status) + ": " + body["error"].value("message", res->body);
+  }
+  return "HTTP " + std::to_string(res->status) + ": " + res->body;
+}
+
+}  // namespace
+
+Agent::Agent(RunnerConfig config, RuntimeFactory make_runtime)
+    : config_(std::move(config)), make_runtime_(std::move(make_runtime)) {}
+
+Agent::~Agent() { blocking_.join(); }
+
+int Agent::free_slots() const { return config_.max_concurrent_jobs - static_cast<int>(active_.size()); }
+
+json Agent::registration_body() const {
+  json running = json::array();
+  for (const auto& [key, exec] : active_) running.push_back({{"job_id", key.first}, {"attempt", key.second}});
+  return {{"name", config_.name},
+          {"labels", config_.labels},
+          {"group", config_.group},
+          {"modes", config_.modes},
+          {"max_concurrent_jobs", config_.max_concurrent_jobs},
+          {"version", CORRAL_VERSION},
+          {"capabilities", capabilities_},
+          {"system", system_info(config_.workspace_base)},
+          {"running", running}};
+}
+
+int Agent::run(bool handle_signals) {
+  auto endpoint = Endpoint::parse(config_.server_url);
+  if (!endpoint.ok()) {
+    spdlog::error("{}", endpoint.error().message);
+    return 2;
+  }
+  auto runtime = make_runtime_(io_.get_executor());
+  if (!runtime.ok()) {
+    spdlog::error("{}", runtime.error().message);
+    return 1;
+  }
+  runtime_ = std::move(runtime.value());
+  server_ = std::make_unique<HttpClient>(io_.get_executor(), *endpoint, config_.token);
+  std::unique_ptr<asio::signal_set> signals;
+  if (handle_signals) {
+    signals = std::make_unique<asio::signal_set>(io_, SIGINT, SIGTERM);
+    std::function<void(const error_code&, int)> on_signal = [&](const error_code& ec, int sig) {
+      if (ec) return;
+      spdlog::info("signal {}", sig);
+      on_stop_signal();
+      signals->async_wait(on_signal);
+    };
+    signals->async_wait(on_signal);
+  }
+  asio::co_spawn(io_, main(), [this](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("runner failed: {}", ex.what());
+        exit_code_ = 1;
+      }
+    }
+    io_.stop();
+  });
+  io_.run();
+  return exit_code_;
+}
+
+void Agent::request_stop() {
+  asio::post(io_, [this] { on_stop_signal(); });
+}
+
+void Agent::on_stop_signal() {
+  if (stopping_) {
+    spdlog::warn("second stop request: not waiting for running jobs any longer");
+    abort_drain_ = true;
+    slot_freed_.set();
+    return;
+  }
+  spdlog::info("shutting down: no new jobs; {} running job(s) get up to {}s to finish", active_.size(),
+               config_.drain_timeout_s);
+  stopping_ = true;
+  draining_ = true;
+  stop_requested_.set();
+  slot_freed_.set();
+  if (claim_conn_ && *claim_conn_) {
+    std::visit([](auto& stream) { stream.close(); }, (*claim_conn_)->stream());
+  }
+}
+
+awaitable<void> Agent::main() {
+  auto info = co_await runtime_->info();
+  if (!info.ok()) {
+    spdlog::error("cannot reach the container engine ({}): {}", config_.docker_host, info.error().message);
+    spdlog::error("start Docker or Podman's service (scripts/podman-service.sh), set DOCKER_HOST, or use --executor shell");
+    exit_code_ = 1;
+    co_return;
+  }
+  auto caps = runtime_->capabilities();
+  struct utsname uts;
+  uname(&uts);
+  capabilities_ = {{"executor", config_.executor},
+                   {"engine", {{"name", info->name}, {"version", info->version}, {"api_version", info->api_version}}},
+                   {"git", git_version()},
+                   {"os", info->os.empty() ? std::string(uts.sysname) : info->os},
+                   {"arch", info->arch.empty() ? std::string(uts.machine) : info->arch},
+                   {"isolation", caps.isolation},
+                   {"resource_limits", caps.resource_limits}};
+  spdlog::info("runner {}: {} executor on {} {}", config_.name, config_.executor, info->name, info->version);
+  if (!caps.isolation) {
+    spdlog::warn("the shell executor isolates NOTHING: jobs run as this user, on this host, with its network");
+  }
+
+  co_await register_until_accepted();
+  if (stopping_) co_return;
+  co_await remove_orphans();
+  ctx_ = std::make_unique<AgentContext>(
+      AgentContext{io_.get_executor(), config_, *server_, *runtime_, blocking_, runner_id_});
+  asio::co_spawn(io_, heartbeat_loop(), asio::detached);
+  co_await claim_loop();
+  if (!stopping_) co_await stop_requested_.wait();  // drained by command: idle until told to stop
+
+  // Drain: running jobs get up to the drain timeout, then are stopped.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config_.drain_timeout_s);
+  while (!active_.empty() && !abort_drain_ && std::chrono::steady_clock::now() < deadline) {
+    slot_freed_.reset();
+    co_await slot_freed_.wait_until(deadline);
+  }
+  if (!active_.empty()) {
+    spdlog::warn("stopping {} job(s) that did not finish in time; the server will requeue them", active_.size());
+    for (auto& [key, exec] : active_) exec->stop(StopReason::kShutdown);
+    auto hard = std::chrono::steady_clock::now() + std::chrono::seconds(config_.stop_grace_s + 30);
+    while (!active_.empty() && std::chrono::steady_clock::now() < hard) {
+      slot_freed_.reset();
+      co_await slot_freed_.wait_until(hard);
+    }
+  }
+  heartbeat_stopped_.set();
+  co_await send_heartbeat(true);
+  spdlog::info("runner {} stopped", config_.name);
+}
+
+awaitable<void> Agent::register_until_accepted() {
+  auto backoff = std::chrono::milliseconds(500);
+  for (;;) {
+    server_->set_token(config_.token);
+    HttpRequest req{http::verb::post, "/api/v1/runners/register", registration_body().dump(), "application/json", {},
+                    std::chrono::milliseconds(config_.request_timeout_ms)};
+    auto res = co_await server_->request(std::move(req));
+    if (res.ok() && res->status == 200) {
+      auto body = json::parse(res->body);
+      runner_id_ = body["runner_id"].get<std::string>();
+      server_->set_token(body["secret"].get<std::string>());
+      heartbeat_interval_ = std::chrono::milliseconds(
+          config_.heartbeat_interval_ms > 0 ? config_.heartbeat_interval_ms
+                                            : body.value("heartbeat_interval_ms", int64_t{10'000}));
+      if (ctx_) ctx_->runner_id = runner_id_;
+      spdlog::info("registered with {} as {} ({})", config_.server_url, config_.name, runner_id_);
+      co_return;
+    }
+    auto wait = jittered(backoff);
+    spdlog::warn("cannot register with {}: {}; retrying in {} ms", config_.server_url, error_text(res), wait.count());
+    if (co_await stop_requested_.wait_for(wait)) co_return;
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(30'000));
+  }
+}
+
+awaitable<void> Agent::remove_orphans() {
+  // Containers of ours that no attempt owns any more (a crash, a kill -9): remove them.
+  auto found = co_await runtime_->list("corral.runner=" + runner_id_);
+  if (!found.ok()) {
+    spdlog::warn("cannot list leftover containers: {}", found.error().message);
+    co_return;
+  }
+  for (const auto& c : *found) {
+    spdlog::info("removing leftover container {} (job {})", c.id.substr(0, 12),
+                 c.labels.count("corral.job") ? c.labels.at("corral.job") : "?");
+    (void)co_await runtime_->remove(c.id);
+  }
+}
+
+awaitable<void> Agent::send_heartbeat(bool going_away) {
+  json running = json::array();
+  for (const auto& [key, exec] : active_) running.push_back({{"job_id", key.first}, {"attempt", key.second}});
+  json body{{"running", running},
+            {"usage", {{"running_jobs", active_.size()}, {"max_concurrent_jobs", config_.max_concurrent_jobs}}},
+            {"draining", draining_},
+            {"going_away", going_away}};
+  HttpRequest req{http::verb::post, "/api/v1/runners/" + runner_id_ + "/heartbeat", body.dump(), "application/json",
+                  {}, std::chrono::milliseconds(config_.request_timeout_ms)};
+  auto res = co_await server_->request(std::move(req));
+  if (!res.ok() || res->status != 200) {
+    spdlog::warn("heartbeat failed: {}", error_text(res));
+    if (res.ok() && res->status == 401 && !going_away) {
+      // Our secret is no longer valid (registered again elsewhere, or the server's data was
+      // reset): register again, telling the server what we still run.
+      co_await register_until_accepted();
+    }
+    co_return;
+  }
+  auto reply = json::parse(res->body, nullptr, false);
+  if (reply.is_discarded()) co_return;
+  for (const auto& c : reply.value("commands", json::array())) {
+    std::string type = c.value("type", "");
+    if (type == "cancel") {
+      auto it = active_.find({c.value("job_id", ""), c.value("attempt", 0)});
+      if (it != active_.end()) {
+        it->second->stop(c.value("reason", "") == "stale" ? StopReason::kStale : StopReason::kCanceled);
+      }
+    } else if (type == "drain") {
+      spdlog::info("the server asked this runner to drain: no new jobs");
+      draining_ = true;
+      slot_freed_.set();
+    }
+  }
+}
+
+awaitable<void> Agent::heartbeat_loop() {
+  while (!heartbeat_stopped_.is_set()) {
+    co_await send_heartbeat(false);
+    co_await heartbeat_stopped_.wait_for(heartbeat_interval_);
+  }
+}
+
+awaitable<void> Agent::claim_loop() {
+  while (!stopping_ && !draining_) {
+    int slots = free_slots();
+    if (slots <= 0) {
+      slot_freed_.reset();
+      co_await slot_freed_.wait_for(std::chrono::milliseconds(config_.poll_timeout_ms + 1000));
+      continue;
+    }
+    json body{{"slots", slots}, {"wait_ms", config_.poll_timeout_ms}};
+    auto timeout = std::chrono::milliseconds(config_.poll_timeout_ms + config_.request_timeout_ms);
+    HttpRequest req{http::verb::post, "/api/v1/runners/" + runner_id_ + "/claim", body.dump(), "application/json", {}, timeout};
+    auto msg = server_->build(req);
+    Result<HttpResponse> res = make_error(ErrorCode::kUnavailable, "not sent");
+    auto conn = co_await server_->acquire(timeout);
+    if (conn.ok()) {
+      std::unique_ptr<HttpConnection> held = std::move(conn.value());
+      claim_conn_ = &held;
+      res = co_await held->exchange(msg, timeout);
+      claim_conn_ = nullptr;
+      if (res.ok()) server_->release(std::move(held));
+    } else {
+      res = conn.error();
+    }
+    if (stopping_) break;
+    if (!res.ok() || res->status != 200) {
+      spdlog::warn("claim failed: {}", error_text(res));
+      if (res.ok() && res->status == 401) {
+        co_await register_until_accepted();
+        continue;
+      }
+      co_await stop_requested_.wait_for(jittered(std::chrono::milliseconds(config_.poll_interval_ms)));
+      continue;
+    }
+    auto reply = json::parse(res->body, nullptr, false);
+    auto jobs = reply.is_discarded() ? json::array() : reply.value("jobs", json::array());
+    for (const auto& j : jobs) {
+      ClaimedJob claimed;
+      claimed.job_id = j["job_id"].get<std::string>();
+      claimed.attempt = j["attempt"].get<int>();
+      auto spec = parse_job_spec(j["spec"]);
+      if (!spec.ok()) {
+        spdlog::error("job {}: unreadable spec from the server: {}", claimed.job_id, spec.error().message);
+        continue;
+      }
+      claimed.spec = std::move(spec.value());
+      auto key = std::make_pair(claimed.job_id, claimed.attempt);
+      spdlog::info("claimed job {} attempt {} ({})", claimed.job_id, claimed.attempt, claimed.spec.name);
+      auto exec = std::make_shared<JobExecutor>(*ctx_, std::move(claimed));
+      active_[key] = exec;
+      asio::co_spawn(io_, exec->run(), [this, key, exec](std::exception_ptr e) {
+        if (e) {
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            spdlog::error("job {} failed inside the runner: {}", key.first, ex.what());
+          }
+        }
+        active_.erase(key);
+        slot_freed_.set();
+      });
+    }
+    if (jobs.empty() && config_.poll_timeout_ms == 0) {
+      co_await stop_requested_.wait_for(jittered(std::chrono::milliseconds(config_.poll_interval_ms)));
+    }
+  }
+}
+
+}  // namespace corral

@@ -1,0 +1,68 @@
+// The runner agent: register -> heartbeat -> long-poll claim -> execute -> report.
+//
+// Everything runs as coroutines on one I/O thread; blocking work (git, file removal) goes
+// to a small thread pool. Shutdown (SIGTERM/SIGINT): stop claiming, let running jobs
+// finish for up to the drain timeout, stop the rest, send a final heartbeat saying the
+// runner is going away (the server requeues what it did not finish), exit 0. A second
+// signal skips the wait.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "net/event.h"
+#include "net/http_client.h"
+#include "runner/config.h"
+#include "runner/executor.h"
+#include "runtime/container_runtime.h"
+
+namespace corral {
+
+// Makes the runtime on the agent's I/O executor.
+using RuntimeFactory = std::function<Result<std::unique_ptr<ContainerRuntime>>(asio::any_io_executor)>;
+
+class Agent {
+ public:
+  Agent(RunnerConfig config, RuntimeFactory make_runtime);
+  ~Agent();
+
+  // Runs until shut down; returns the process exit code.
+  int run(bool handle_signals);
+  // Thread-safe: begins a graceful shutdown (a second call skips the drain wait).
+  void request_stop();
+
+ private:
+  awaitable<void> main();
+  awaitable<void> register_until_accepted();
+  awaitable<void> heartbeat_loop();
+  awaitable<void> claim_loop();
+  awaitable<void> remove_orphans();
+  awaitable<void> send_heartbeat(bool going_away);
+  void on_stop_signal();
+  json registration_body() const;
+  int free_slots() const;
+
+  RunnerConfig config_;
+  RuntimeFactory make_runtime_;
+  asio::io_context io_;
+  asio::thread_pool blocking_{2};
+  std::unique_ptr<ContainerRuntime> runtime_;
+  std::unique_ptr<HttpClient> server_;
+  std::unique_ptr<AgentContext> ctx_;
+  std::string runner_id_;
+  std::chrono::milliseconds heartbeat_interval_{10'000};
+  json capabilities_ = json::object();
+  std::map<std::pair<std::string, int>, std::shared_ptr<JobExecutor>> active_;
+  bool draining_ = false;    // told by the server, or shutting down: claim nothing more
+  bool stopping_ = false;    // shutdown requested
+  bool abort_drain_ = false; // second signal
+  Event slot_freed_;
+  Event stop_requested_;
+  Event heartbeat_stopped_;
+  std::unique_ptr<HttpConnection>* claim_conn_ = nullptr;  // the parked claim, to abort it
+  int exit_code_ = 0;
+};
+
+}  // namespace corral

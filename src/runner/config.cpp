@@ -1,0 +1,196 @@
+#include "runner/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <sstream>
+
+#include "common/units.h"
+#include "net/endpoint.h"
+
+namespace corral {
+
+const std::vector<std::string>& runner_setting_names() {
+  static const std::vector<std::string> kNames = {
+      "RUNNER_SERVER_URL", "RUNNER_TOKEN", "RUNNER_NAME", "RUNNER_LABELS", "RUNNER_GROUP",
+      "RUNNER_MODES", "RUNNER_MAX_CONCURRENT_JOBS", "RUNNER_CLONE_DEPTH", "RUNNER_POLL_INTERVAL_MS",
+      "RUNNER_POLL_TIMEOUT_MS", "RUNNER_HEARTBEAT_INTERVAL_MS", "RUNNER_REQUEST_TIMEOUT_MS",
+      "RUNNER_EXECUTOR", "DOCKER_EXECUTOR_IMAGE", "DOCKER_MEMORY_LIMIT", "DOCKER_CPU_LIMIT",
+      "DOCKER_NETWORK_MODE", "DOCKER_WORKSPACE_BASE", "DOCKER_TIMEOUT_SECONDS", "DOCKER_POOL_SIZE",
+      "DOCKER_HOST", "DOCKER_PULL_POLICY", "DOCKER_PIDS_LIMIT", "RUNNER_DRAIN_TIMEOUT_S",
+      "RUNNER_STOP_GRACE_S", "RUNNER_GIT_TOKEN"};
+  return kNames;
+}
+
+std::string setting_flag_name(const std::string& env_name) {
+  std::string name = env_name;
+  if (name.rfind("RUNNER_", 0) == 0) name = name.substr(7);
+  std::transform(name.begin(), name.end(), name.begin(), [](char c) {
+    return c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  });
+  return name;
+}
+
+std::map<std::string, std::string> runner_settings_from_environment() {
+  std::map<std::string, std::string> out;
+  for (const auto& name : runner_setting_names()) {
+    if (const char* v = std::getenv(name.c_str())) out[name] = v;
+  }
+  return out;
+}
+
+Result<std::map<std::string, std::string>> read_runner_config_file(const std::string& path) {
+  std::map<std::string, std::string> out;
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const std::exception& e) {
+    return make_error(ErrorCode::kInvalidSpec, "cannot read config file " + path + ": " + e.what());
+  }
+  if (!root.IsMap()) return make_error(ErrorCode::kInvalidSpec, "config file " + path + " must be a YAML mapping");
+  for (const auto& item : root) {
+    std::string key = item.first.as<std::string>();
+    std::string canonical;
+    for (const auto& name : runner_setting_names()) {
+      if (key == name || key == setting_flag_name(name)) canonical = name;
+    }
+    if (canonical.empty()) {
+      return make_error(ErrorCode::kInvalidSpec,
+                        "config file " + path + ": unknown setting '" + key + "' (see docs/runner.md)");
+    }
+    const auto& value = item.second;
+    if (value.IsSequence()) {
+      std::string joined;
+      for (const auto& v : value) joined += (joined.empty() ? "" : ",") + v.as<std::string>();
+      out[canonical] = joined;
+    } else if (value.IsScalar()) {
+      out[canonical] = value.as<std::string>();
+    } else {
+      return make_error(ErrorCode::kInvalidSpec, "config file " + path + ": '" + key + "' must be a value or a list");
+    }
+  }
+  return out;
+}
+
+namespace {
+
+Error bad(const std::string& name, const std::string& why) {
+  return make_error(ErrorCode::kInvalidSpec,
+                    name + " (--" + setting_flag_name(name) + "): " + why);
+}
+
+Result<int64_t> parse_int(const std::string& name, const std::string& text, int64_t min, int64_t max) {
+  try {
+    size_t pos = 0;
+    long long v = std::stoll(text, &pos);
+    if (pos == text.size() && v >= min && v <= max) return static_cast<int64_t>(v);
+  } catch (...) {
+  }
+  return bad(name, "'" + text + "' is not a whole number between " + std::to_string(min) + " and " +
+                       std::to_string(max));
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string part;
+  while (std::getline(ss, part, ',')) {
+    auto b = part.find_first_not_of(" \t"), e = part.find_last_not_of(" \t");
+    if (b != std::string::npos) out.push_back(part.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<RunnerConfig> build_runner_config(const std::map<std::string, std::string>& file,
+                                         const std::map<std::string, std::string>& env,
+                                         const std::map<std::string, std::string>& flags) {
+  std::map<std::string, std::string> s = file;
+  for (const auto& [k, v] : env) s[k] = v;
+  for (const auto& [k, v] : flags) s[k] = v;
+  auto has = [&](const char* k) { return s.count(k) > 0; };
+  RunnerConfig c;
+
+  for (const char* required : {"RUNNER_SERVER_URL", "RUNNER_TOKEN", "RUNNER_NAME"}) {
+    if (!has(required) || s[required].empty()) return bad(required, "is required");
+  }
+  c.server_url = s["RUNNER_SERVER_URL"];
+  if (auto ep = Endpoint::parse(c.server_url); !ep.ok()) return bad("RUNNER_SERVER_URL", ep.error().message);
+  c.token = s["RUNNER_TOKEN"];
+  c.name = s["RUNNER_NAME"];
+  if (has("RUNNER_LABELS")) c.labels = split_list(s["RUNNER_LABELS"]);
+  if (has("RUNNER_GROUP") && !s["RUNNER_GROUP"].empty()) c.group = s["RUNNER_GROUP"];
+  if (has("RUNNER_MODES")) {
+    c.modes = split_list(s["RUNNER_MODES"]);
+    if (c.modes.empty()) c.modes = {"all"};
+  }
+  struct IntSetting {
+    const char* name;
+    int* target;
+    int64_t min, max;
+  };
+  for (const auto& is : std::initializer_list<IntSetting>{
+           {"RUNNER_MAX_CONCURRENT_JOBS", &c.max_concurrent_jobs, 1, 1024},
+           {"RUNNER_CLONE_DEPTH", &c.clone_depth, 0, 1'000'000},
+           {"RUNNER_POLL_INTERVAL_MS", &c.poll_interval_ms, 10, 3'600'000},
+           {"RUNNER_POLL_TIMEOUT_MS", &c.poll_timeout_ms, 0, 60'000},
+           {"RUNNER_HEARTBEAT_INTERVAL_MS", &c.heartbeat_interval_ms, 50, 3'600'000},
+           {"RUNNER_REQUEST_TIMEOUT_MS", &c.request_timeout_ms, 100, 600'000},
+           {"DOCKER_TIMEOUT_SECONDS", &c.docker_timeout_s, 1, 30 * 24 * 3600},
+           {"DOCKER_POOL_SIZE", &c.docker_pool_size, 0, 256},
+           {"RUNNER_DRAIN_TIMEOUT_S", &c.drain_timeout_s, 0, 7 * 24 * 3600},
+           {"RUNNER_STOP_GRACE_S", &c.stop_grace_s, 0, 3600}}) {
+    if (!has(is.name)) continue;
+    auto v = parse_int(is.name, s[is.name], is.min, is.max);
+    if (!v.ok()) return v.error();
+    *is.target = static_cast<int>(*v);
+  }
+  if (has("DOCKER_PIDS_LIMIT")) {
+    auto v = parse_int("DOCKER_PIDS_LIMIT", s["DOCKER_PIDS_LIMIT"], 0, 1 << 22);
+    if (!v.ok()) return v.error();
+    c.pids_limit = *v;
+  }
+  if (has("RUNNER_EXECUTOR")) c.executor = s["RUNNER_EXECUTOR"];
+  if (c.executor != "docker" && c.executor != "shell") {
+    return bad("RUNNER_EXECUTOR", "must be docker or shell, not '" + c.executor + "'");
+  }
+  if (has("DOCKER_EXECUTOR_IMAGE")) c.docker_image = s["DOCKER_EXECUTOR_IMAGE"];
+  if (c.executor == "docker" && c.docker_image.empty()) {
+    return bad("DOCKER_EXECUTOR_IMAGE", "is required for the docker executor (the image for jobs that name none)");
+  }
+  if (has("DOCKER_MEMORY_LIMIT") && !s["DOCKER_MEMORY_LIMIT"].empty()) {
+    auto bytes = parse_bytes(s["DOCKER_MEMORY_LIMIT"]);
+    if (!bytes.ok()) return bad("DOCKER_MEMORY_LIMIT", bytes.error().message);
+    if (*bytes < 6 * 1024 * 1024) return bad("DOCKER_MEMORY_LIMIT", "must be at least 6m");
+    c.docker_memory_bytes = *bytes;
+  }
+  if (has("DOCKER_CPU_LIMIT") && !s["DOCKER_CPU_LIMIT"].empty()) {
+    try {
+      size_t pos = 0;
+      c.docker_cpus = std::stod(s["DOCKER_CPU_LIMIT"], &pos);
+      if (pos != s["DOCKER_CPU_LIMIT"].size() || !(c.docker_cpus > 0) || c.docker_cpus > 1024) throw 0;
+    } catch (...) {
+      return bad("DOCKER_CPU_LIMIT", "'" + s["DOCKER_CPU_LIMIT"] + "' is not a CPU count such as 1.5");
+    }
+  }
+  if (has("DOCKER_NETWORK_MODE")) c.docker_network_mode = s["DOCKER_NETWORK_MODE"];
+  if (has("DOCKER_WORKSPACE_BASE") && !s["DOCKER_WORKSPACE_BASE"].empty()) c.workspace_base = s["DOCKER_WORKSPACE_BASE"];
+  if (c.workspace_base.empty() || c.workspace_base[0] != '/') {
+    return bad("DOCKER_WORKSPACE_BASE", "must be an absolute path");
+  }
+  c.docker_host = has("DOCKER_HOST") ? s["DOCKER_HOST"] : "unix:///var/run/docker.sock";
+  if (c.executor == "docker") {
+    if (auto ep = Endpoint::parse(c.docker_host); !ep.ok()) return bad("DOCKER_HOST", ep.error().message);
+  }
+  if (has("DOCKER_PULL_POLICY")) {
+    auto p = parse_pull_policy(s["DOCKER_PULL_POLICY"]);
+    if (!p.ok()) return bad("DOCKER_PULL_POLICY", p.error().message);
+    c.pull_policy = *p;
+  }
+  if (has("RUNNER_GIT_TOKEN")) c.git_token = s["RUNNER_GIT_TOKEN"];
+  return c;
+}
+
+}  // namespace corral

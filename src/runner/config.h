@@ -1,0 +1,61 @@
+// Runner configuration. Settings are named by their environment variable (the names are a
+// compatibility contract, see docs/runner.md); each can also come from the config file
+// (`--config`, YAML: the same names, or kebab-case without the RUNNER_ prefix) and from a
+// flag (kebab-case without the RUNNER_ prefix, e.g. --server-url, --docker-memory-limit).
+// Precedence: file < environment < flags. Everything is validated at start; a bad value
+// stops the runner with a message naming the setting.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "runtime/container_runtime.h"
+
+namespace corral {
+
+struct RunnerConfig {
+  std::string server_url;               // RUNNER_SERVER_URL (required)
+  std::string token;                    // RUNNER_TOKEN (required): a runner registration token
+  std::string name;                     // RUNNER_NAME (required)
+  std::vector<std::string> labels;      // RUNNER_LABELS, comma list
+  std::string group = "default";        // RUNNER_GROUP
+  std::vector<std::string> modes{"all"};// RUNNER_MODES, comma list
+  int max_concurrent_jobs = 1;          // RUNNER_MAX_CONCURRENT_JOBS
+  int clone_depth = 50;                 // RUNNER_CLONE_DEPTH (0 = full history)
+  int poll_interval_ms = 1000;          // RUNNER_POLL_INTERVAL_MS: pause after an empty/failed poll
+  int poll_timeout_ms = 30000;          // RUNNER_POLL_TIMEOUT_MS: long-poll wait
+  int heartbeat_interval_ms = 0;        // RUNNER_HEARTBEAT_INTERVAL_MS (0 = what the server says)
+  int request_timeout_ms = 30000;       // RUNNER_REQUEST_TIMEOUT_MS
+  std::string executor = "docker";      // RUNNER_EXECUTOR / --executor: docker | shell
+  std::string docker_image;             // DOCKER_EXECUTOR_IMAGE (required for docker)
+  int64_t docker_memory_bytes = 0;      // DOCKER_MEMORY_LIMIT, e.g. 512m (0 = none)
+  double docker_cpus = 0;               // DOCKER_CPU_LIMIT, e.g. 1.5 (0 = none)
+  std::string docker_network_mode;      // DOCKER_NETWORK_MODE ("" = engine default)
+  std::string workspace_base = "/var/lib/corral/workspaces";  // DOCKER_WORKSPACE_BASE
+  int docker_timeout_s = 3600;          // DOCKER_TIMEOUT_SECONDS: job timeout when the job sets none
+  int docker_pool_size = 0;             // DOCKER_POOL_SIZE (validated; the pool is future work)
+  std::string docker_host;              // DOCKER_HOST: unix:///path or tcp://host:port
+  PullPolicy pull_policy = PullPolicy::kIfNotPresent;  // DOCKER_PULL_POLICY
+  int64_t pids_limit = 1024;            // DOCKER_PIDS_LIMIT
+  int drain_timeout_s = 600;            // RUNNER_DRAIN_TIMEOUT_S / --drain-timeout
+  int stop_grace_s = 10;                // RUNNER_STOP_GRACE_S: SIGTERM -> SIGKILL on cancel/timeout
+  std::string git_token;                // RUNNER_GIT_TOKEN: credentials for clones (env only)
+};
+
+// Every setting's environment name, in the order shown by `corral runner --help`.
+const std::vector<std::string>& runner_setting_names();
+// "RUNNER_SERVER_URL" -> "server-url", "DOCKER_MEMORY_LIMIT" -> "docker-memory-limit".
+std::string setting_flag_name(const std::string& env_name);
+
+// Merges the layers (each a map from setting name to raw text) and validates.
+Result<RunnerConfig> build_runner_config(const std::map<std::string, std::string>& file,
+                                         const std::map<std::string, std::string>& env,
+                                         const std::map<std::string, std::string>& flags);
+// Reads a YAML config file into setting names (accepting either spelling).
+Result<std::map<std::string, std::string>> read_runner_config_file(const std::string& path);
+// The settings present in this process's environment.
+std::map<std::string, std::string> runner_settings_from_environment();
+
+}  // namespace corral

@@ -1,0 +1,274 @@
+#include "runner/executor.h"
+
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "runner/workspace.h"
+
+namespace corral {
+
+namespace {
+constexpr const char* kWorkspaceMount = "/workspace";
+constexpr size_t kMaxResultBytes = 256 * 1024;
+
+std::string attempt_path(const ClaimedJob& job) {
+  return "/api/v1/jobs/" + job.job_id + "/attempts/" + std::to_string(job.attempt);
+}
+
+const char* reason_text(StopReason reason) {
+  switch (reason) {
+    case StopReason::kCanceled: return "canceled";
+    case StopReason::kTimedOut: return "timed out";
+    case StopReason::kStale: return "stale attempt";
+    case StopReason::kShutdown: return "runner shutting down";
+    case StopReason::kNone: break;
+  }
+  return "";
+}
+}  // namespace
+
+JobExecutor::JobExecutor(AgentContext& ctx, ClaimedJob job) : ctx_(ctx), job_(std::move(job)) {}
+
+void JobExecutor::note(const std::string& line) {
+  if (log_) log_->append("corral: " + line + "\n");
+}
+
+void JobExecutor::stop(StopReason reason) {
+  if (stop_reason_ != StopReason::kNone || done_.is_set()) return;
+  stop_reason_ = reason;
+  spdlog::info("job {} attempt {}: stopping ({})", job_.job_id, job_.attempt, reason_text(reason));
+  if (!container_id_.empty() && !container_exited_) {
+    asio::co_spawn(ctx_.executor, stop_container(), asio::detached);
+  }
+}
+
+awaitable<void> JobExecutor::stop_container() {
+  std::string id = container_id_;
+  if (stop_reason_ == StopReason::kStale) {
+    // Another runner owns this job now: no grace.
+    (void)co_await ctx_.runtime.kill(id);
+  } else {
+    (void)co_await ctx_.runtime.stop(id, std::chrono::seconds(ctx_.config.stop_grace_s));
+  }
+  // A stop that raced the container's start finds nothing running; keep killing until the
+  // run has really ended.
+  for (int i = 0; i < 30 && !co_await exited_.wait_for(std::chrono::seconds(1)); ++i) {
+    (void)co_await ctx_.runtime.kill(id);
+  }
+}
+
+awaitable<void> JobExecutor::watch_timeout(std::chrono::seconds limit) {
+  bool exited = co_await exited_.wait_for(std::chrono::duration_cast<std::chrono::milliseconds>(limit));
+  if (!exited) stop(StopReason::kTimedOut);
+}
+
+ContainerSpec JobExecutor::container_spec() const {
+  const auto& spec = job_.spec;
+  const auto& cfg = ctx_.config;
+  ContainerSpec c;
+  c.image = spec.image.empty() ? cfg.docker_image : spec.image;
+  c.command = !spec.command.empty() ? spec.command : std::vector<std::string>{"/bin/sh", "-c", spec.script};
+  c.env = spec.env;
+  c.env["CI"] = "true";
+  c.env["CORRAL"] = "true";
+  c.env["CORRAL_JOB_ID"] = job_.job_id;
+  c.env["CORRAL_ATTEMPT"] = std::to_string(job_.attempt);
+  c.working_dir = kWorkspaceMount;
+  auto paths = workspace_paths(cfg.workspace_base, job_.job_id, job_.attempt);
+  c.binds = {paths.dir.string() + ":" + kWorkspaceMount};
+  // The job may ask for less than the runner's limits, never more.
+  c.memory_bytes = cfg.docker_memory_bytes;
+  if (spec.memory_bytes > 0 && (c.memory_bytes == 0 || spec.memory_bytes < c.memory_bytes)) c.memory_bytes = spec.memory_bytes;
+  c.cpus = cfg.docker_cpus;
+  if (spec.cpus > 0 && (c.cpus == 0 || spec.cpus < c.cpus)) c.cpus = spec.cpus;
+  c.pids_limit = cfg.pids_limit;
+  c.network_mode = spec.network.empty() ? cfg.docker_network_mode : spec.network;
+  c.labels = {{"corral.runner", ctx_.runner_id},
+              {"corral.job", job_.job_id},
+              {"corral.attempt", std::to_string(job_.attempt)}};
+  c.cap_drop_all = true;
+  c.no_new_privileges = true;
+  return c;
+}
+
+awaitable<void> JobExecutor::run() {
+  co_await execute();
+  co_await cleanup();
+  done_.set();
+}
+
+awaitable<void> JobExecutor::execute() {
+  const auto& cfg = ctx_.config;
+  auto paths = workspace_paths(cfg.workspace_base, job_.job_id, job_.attempt);
+  auto timeout = std::chrono::milliseconds(cfg.request_timeout_ms);
+
+  // 1. start: the server confirms the attempt is still ours.
+  for (int tries = 0;; ++tries) {
+    HttpRequest req{http::verb::post, attempt_path(job_) + "/start", "{}", "application/json", {}, timeout};
+    auto res = co_await ctx_.server.request(std::move(req));
+    if (res.ok() && res->status == 200) break;
+    if (res.ok() && res->status == 409) {
+      spdlog::warn("job {} attempt {}: the server refused start (409); dropping it", job_.job_id, job_.attempt);
+      stop_reason_ = StopReason::kStale;
+      co_return;
+    }
+    if (tries >= 5 || stop_reason_ != StopReason::kNone) {
+      spdlog::error("job {} attempt {}: cannot start ({}); leaving it to the lease", job_.job_id, job_.attempt,
+                    res.ok() ? res->body : res.error().message);
+      stop_reason_ = StopReason::kShutdown;
+      co_return;
+    }
+    co_await async_sleep(std::chrono::milliseconds(200 << tries));
+  }
+
+  log_ = std::make_unique<LogShipper>(ctx_.server, job_.job_id, job_.attempt, paths.spool_file, timeout);
+  if (auto opened = log_->open(); !opened.ok()) spdlog::error("{}", opened.error().message);
+  log_->on_stale = [this] { stop(StopReason::kStale); };
+  asio::co_spawn(ctx_.executor, log_->run(), [this](std::exception_ptr) { shipper_done_.set(); });
+
+  FinishReport report;
+  report.state = AttemptState::kFailed;
+  auto fail = [&](const std::string& reason, const std::string& message) {
+    report.state = AttemptState::kFailed;
+    report.reason = reason;
+    note(message);
+  };
+
+  // 2. workspace and clone.
+  std::error_code fs_ec;
+  std::filesystem::create_directories(paths.dir, fs_ec);
+  bool ready = !fs_ec;
+  if (!ready) fail("engine", "cannot create the workspace " + paths.dir.string() + ": " + fs_ec.message());
+  if (ready && job_.spec.repo) {
+    const auto& repo = *job_.spec.repo;
+    int depth = repo.depth > 0 ? repo.depth : cfg.clone_depth;
+    note("cloning " + repo.url + (repo.sha.empty() ? (repo.ref.empty() ? "" : " at " + repo.ref) : " at " + repo.sha) +
+         (depth > 0 ? " (depth " + std::to_string(depth) + ")" : ""));
+    std::string token = job_.spec.env.count("CORRAL_GIT_TOKEN") ? job_.spec.env.at("CORRAL_GIT_TOKEN") : cfg.git_token;
+    auto cloned = co_await run_blocking(ctx_.blocking, [&] { return clone_repository(repo, depth, paths.dir, token); });
+    if (!cloned.ok()) {
+      fail("clone", cloned.error().message);
+      ready = false;
+    } else if (!cloned->empty()) {
+      log_->append(*cloned);
+    }
+  }
+
+  // 3. image and container.
+  ContainerSpec spec = container_spec();
+  if (ready && stop_reason_ == StopReason::kNone && ctx_.runtime.capabilities().images) {
+    auto image = co_await ctx_.runtime.ensure_image(spec.image, cfg.pull_policy);
+    if (!image.ok()) {
+      fail("image_pull", "cannot get image " + spec.image + ": " + image.error().message);
+      ready = false;
+    }
+  }
+  if (ready && stop_reason_ == StopReason::kNone) {
+    auto created = co_await ctx_.runtime.create(spec);
+    if (!created.ok()) {
+      fail(created.error().code == ErrorCode::kImagePull ? "image_pull" : "engine",
+           "cannot create the container: " + created.error().message);
+      ready = false;
+    } else {
+      container_id_ = *created;
+    }
+  }
+
+  // 4. run, streaming output, under the job's timeout.
+  if (ready && stop_reason_ == StopReason::kNone) {
+    int limit_s = job_.spec.timeout_s > 0 ? job_.spec.timeout_s : cfg.docker_timeout_s;
+    asio::co_spawn(ctx_.executor, watch_timeout(std::chrono::seconds(limit_s)), asio::detached);
+    auto status = co_await ctx_.runtime.run(container_id_, [this](std::string_view out) { log_->append(out); });
+    container_exited_ = true;
+    exited_.set();
+    if (!status.ok()) {
+      fail("engine", "the container engine failed: " + status.error().message);
+    } else {
+      report.exit_code = status->exit_code;
+      if (stop_reason_ == StopReason::kTimedOut) {
+        fail("timed_out", "job timed out after " + std::to_string(limit_s) + "s and was stopped");
+      } else if (status->oom_killed) {
+        fail("oom_killed", "the job ran out of memory (limit " + std::to_string(spec.memory_bytes / (1024 * 1024)) +
+                               " MiB) and was killed");
+      } else if (status->exit_code == 0) {
+        report.state = AttemptState::kSucceeded;
+      } else {
+        report.state = AttemptState::kFailed;
+        note("exit code " + std::to_string(status->exit_code));
+      }
+    }
+  }
+  if (stop_reason_ == StopReason::kCanceled) {
+    report.state = AttemptState::kCanceled;
+    report.reason = "canceled";
+    note("canceled");
+  }
+
+  // The job may leave a JSON result in /workspace/.corral/result.json.
+  std::ifstream result_file(paths.dir / ".corral" / "result.json");
+  if (result_file) {
+    std::stringstream ss;
+    ss << result_file.rdbuf();
+    std::string text = ss.str();
+    auto parsed = json::parse(text, nullptr, false);
+    if (text.size() <= kMaxResultBytes && !parsed.is_discarded()) report.result = parsed;
+    else note("ignored .corral/result.json: not valid JSON or larger than 256 KiB");
+  }
+
+  // 5. flush the log, then report (unless the attempt is no longer ours to report).
+  log_->close();
+  co_await shipper_done_.wait();
+  if (stop_reason_ == StopReason::kStale || stop_reason_ == StopReason::kShutdown || log_->stale()) co_return;
+  co_await finish(report);
+}
+
+awaitable<void> JobExecutor::finish(const FinishReport& report) {
+  json body{{"state", to_string(report.state)}, {"reason", report.reason}};
+  if (report.exit_code) body["exit_code"] = *report.exit_code;
+  if (!report.result.is_null()) body["result"] = report.result;
+  auto backoff = std::chrono::milliseconds(200);
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+  for (;;) {
+    HttpRequest req{http::verb::post, attempt_path(job_) + "/finish", body.dump(), "application/json", {},
+                    std::chrono::milliseconds(ctx_.config.request_timeout_ms)};
+    auto res = co_await ctx_.server.request(std::move(req));
+    if (res.ok() && res->status == 200) {
+      spdlog::info("job {} attempt {}: {} (exit {})", job_.job_id, job_.attempt, to_string(report.state),
+                   report.exit_code ? std::to_string(*report.exit_code) : "-");
+      co_return;
+    }
+    if (res.ok() && res->status < 500 && res->status != 429) {
+      spdlog::warn("job {} attempt {}: the server refused finish (HTTP {}): {}", job_.job_id, job_.attempt,
+                   res->status, res->body);
+      co_return;
+    }
+    if (std::chrono::steady_clock::now() > give_up) {
+      spdlog::error("job {} attempt {}: could not report the result; the lease will requeue it", job_.job_id, job_.attempt);
+      co_return;
+    }
+    co_await async_sleep(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+  }
+}
+
+awaitable<void> JobExecutor::cleanup() {
+  exited_.set();  // ends the timeout watch if the container never ran
+  if (!container_id_.empty()) {
+    auto removed = co_await ctx_.runtime.remove(container_id_);
+    if (!removed.ok()) {
+      spdlog::warn("job {}: cannot remove container {}: {}", job_.job_id, container_id_, removed.error().message);
+    }
+  }
+  auto paths = workspace_paths(ctx_.config.workspace_base, job_.job_id, job_.attempt);
+  co_await run_blocking(ctx_.blocking, [&] {
+    std::error_code ec;
+    std::filesystem::remove_all(paths.dir, ec);
+    std::filesystem::remove(paths.dir.parent_path(), ec);  // the job dir, once empty
+    return 0;
+  });
+  log_.reset();  // removes the spool
+}
+
+}  // namespace corral

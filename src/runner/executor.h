@@ -1,0 +1,69 @@
+// Runs one claimed attempt from start to finish:
+//
+//   start (409 -> drop) -> workspace -> clone (repo) -> image -> create -> run, streaming
+//   output -> outcome -> flush log -> finish -> remove container + workspace
+//
+// A stop can come at any time: a cancel command from the server, the job's timeout, a 409
+// (the attempt is stale: kill at once, report nothing) or the runner shutting down (the
+// attempt is left for the server to requeue). Whatever happens, the container and the
+// workspace are removed and the last lines of output reach the server.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "api/types.h"
+#include "net/event.h"
+#include "net/http_client.h"
+#include "runner/config.h"
+#include "runner/log_shipper.h"
+#include "runtime/container_runtime.h"
+
+namespace corral {
+
+struct AgentContext {
+  asio::any_io_executor executor;  // the runner's single I/O thread
+  const RunnerConfig& config;
+  HttpClient& server;
+  ContainerRuntime& runtime;
+  asio::thread_pool& blocking;
+  std::string runner_id;
+};
+
+enum class StopReason { kNone, kCanceled, kTimedOut, kStale, kShutdown };
+
+class JobExecutor {
+ public:
+  JobExecutor(AgentContext& ctx, ClaimedJob job);
+
+  awaitable<void> run();
+  // Asks the attempt to stop; safe to call at any point, more than once (the first wins).
+  void stop(StopReason reason);
+
+  const std::string& job_id() const { return job_.job_id; }
+  int attempt() const { return job_.attempt; }
+  bool done() const { return done_.is_set(); }
+  Event& done_event() { return done_; }
+
+ private:
+  awaitable<void> execute();
+  awaitable<void> watch_timeout(std::chrono::seconds limit);
+  awaitable<void> stop_container();
+  ContainerSpec container_spec() const;
+  awaitable<void> finish(const FinishReport& report);
+  awaitable<void> cleanup();
+  void note(const std::string& line);  // a "corral: ..." line in the job's log
+
+  AgentContext& ctx_;
+  ClaimedJob job_;
+  std::unique_ptr<LogShipper> log_;
+  std::string container_id_;
+  StopReason stop_reason_ = StopReason::kNone;
+  bool container_exited_ = false;
+  Event exited_;
+  Event shipper_done_;
+  Event done_;
+};
+
+}  // namespace corral

@@ -1,0 +1,128 @@
+#include "runner/log_shipper.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+namespace corral {
+
+LogShipper::LogShipper(HttpClient& server, std::string job_id, int attempt,
+                       std::filesystem::path spool_file, std::chrono::milliseconds request_timeout)
+    : server_(server),
+      job_id_(std::move(job_id)),
+      attempt_(attempt),
+      spool_file_(std::move(spool_file)),
+      request_timeout_(request_timeout) {}
+
+LogShipper::~LogShipper() {
+  if (fd_ >= 0) ::close(fd_);
+  std::error_code ec;
+  std::filesystem::remove(spool_file_, ec);
+}
+
+Result<void> LogShipper::open() {
+  std::error_code ec;
+  std::filesystem::create_directories(spool_file_.parent_path(), ec);
+  fd_ = ::open(spool_file_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd_ < 0) return make_error(ErrorCode::kIo, "cannot open log spool " + spool_file_.string());
+  return {};
+}
+
+void LogShipper::append(std::string_view data) {
+  if (data.empty() || closed_) return;
+  const char* p = data.data();
+  size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::pwrite(fd_, p, left, written_);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      spdlog::error("log spool write failed for {}: {}", job_id_, strerror(errno));
+      return;
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+    written_ += n;
+  }
+  data_.set();
+}
+
+void LogShipper::close() {
+  closed_ = true;
+  data_.set();
+}
+
+awaitable<Result<int>> LogShipper::upload_once() {
+  int64_t len = std::min<int64_t>(written_ - acked_, kChunkBytes);
+  std::string chunk(static_cast<size_t>(len), '\0');
+  ssize_t got = ::pread(fd_, chunk.data(), chunk.size(), acked_);
+  if (got < 0) co_return make_error(ErrorCode::kIo, "cannot read the log spool");
+  chunk.resize(static_cast<size_t>(got));
+  HttpRequest req;
+  req.method = http::verb::post;
+  req.target = "/api/v1/jobs/" + job_id_ + "/attempts/" + std::to_string(attempt_) +
+               "/logs?offset=" + std::to_string(acked_);
+  req.body = std::move(chunk);
+  req.content_type = "application/octet-stream";
+  req.timeout = request_timeout_;
+  auto res = co_await server_.request(std::move(req));
+  if (!res.ok()) co_return res.error();
+  if (res->status == 200 || res->status == 416) {
+    // 416: the server has a different length than we thought; continue from its offset.
+    auto next = nlohmann::json::parse(res->body, nullptr, false).value("next_offset", int64_t{-1});
+    if (next < 0 || next > written_) co_return make_error(ErrorCode::kInternal, "bad next_offset from server");
+    acked_ = next;
+  }
+  co_return res->status;
+}
+
+awaitable<void> LogShipper::run() {
+  auto backoff = std::chrono::milliseconds(100);
+  auto give_up_at = std::chrono::steady_clock::time_point::max();
+  for (;;) {
+    if (stale_) co_return;
+    if (acked_ == written_) {
+      if (closed_) co_return;
+      data_.reset();
+      co_await data_.wait();
+      continue;
+    }
+    // Linger briefly so a chatty job sends few, larger chunks.
+    if (!closed_ && written_ - acked_ < static_cast<int64_t>(kChunkBytes)) {
+      auto until = std::chrono::steady_clock::now() + kLinger;
+      while (!closed_ && written_ - acked_ < static_cast<int64_t>(kChunkBytes) &&
+             std::chrono::steady_clock::now() < until) {
+        data_.reset();
+        co_await data_.wait_until(until);
+      }
+    }
+    auto status = co_await upload_once();
+    if (status.ok() && *status == 409) {
+      stale_ = true;
+      spdlog::warn("job {} attempt {}: the server refused our log (409): attempt is stale", job_id_, attempt_);
+      if (on_stale) on_stale();
+      co_return;
+    }
+    if (status.ok() && (*status == 200 || *status == 416)) {
+      backoff = std::chrono::milliseconds(100);
+      give_up_at = std::chrono::steady_clock::time_point::max();
+      continue;
+    }
+    // Server away or erroring: keep the spool and retry with backoff. After close(), give
+    // up eventually so a runner never hangs on a dead server.
+    spdlog::warn("job {} attempt {}: log upload failed ({}); retrying", job_id_, attempt_,
+                 status.ok() ? "HTTP " + std::to_string(*status) : status.error().message);
+    if (closed_ && give_up_at == std::chrono::steady_clock::time_point::max()) {
+      give_up_at = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+    }
+    if (std::chrono::steady_clock::now() > give_up_at) {
+      spdlog::error("job {} attempt {}: giving up on {} unsent log bytes", job_id_, attempt_, written_ - acked_);
+      co_return;
+    }
+    co_await async_sleep(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+  }
+}
+
+}  // namespace corral

@@ -1,0 +1,58 @@
+// Ships one attempt's output to the server through the offset-based log API.
+//
+// append() writes to a spool file at once (so nothing is lost while the server is away) and
+// the uploader sends what is not yet acknowledged: within 200 ms of new output, or at once
+// when 64 KiB are waiting, one request at a time. A 416 answer moves the upload to the
+// server's offset; a 409 means the attempt is no longer ours (stale) and stops the
+// shipper. close() asks for everything to be flushed; run() returns once it is (or the
+// attempt is stale, or the server stayed unreachable past the give-up time).
+//
+// Single-threaded: call append/close from the runner's I/O thread.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "net/event.h"
+#include "net/http_client.h"
+
+namespace corral {
+
+class LogShipper {
+ public:
+  static constexpr size_t kChunkBytes = 64 * 1024;
+  static constexpr std::chrono::milliseconds kLinger{200};
+
+  LogShipper(HttpClient& server, std::string job_id, int attempt, std::filesystem::path spool_file,
+             std::chrono::milliseconds request_timeout);
+  ~LogShipper();
+
+  Result<void> open();
+  void append(std::string_view data);
+  void close();
+  awaitable<void> run();
+
+  bool stale() const { return stale_; }
+  int64_t written() const { return written_; }
+  int64_t acknowledged() const { return acked_; }
+  std::function<void()> on_stale;  // called once when the server answers 409
+
+ private:
+  awaitable<Result<int>> upload_once();
+
+  HttpClient& server_;
+  std::string job_id_;
+  int attempt_;
+  std::filesystem::path spool_file_;
+  std::chrono::milliseconds request_timeout_;
+  int fd_ = -1;
+  int64_t written_ = 0;
+  int64_t acked_ = 0;
+  bool closed_ = false;
+  bool stale_ = false;
+  Event data_;  // set by append/close, reset by the uploader
+};
+
+}  // namespace corral
