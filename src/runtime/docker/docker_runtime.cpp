@@ -279,9 +279,16 @@ awaitable<Result<void>> DockerRuntime::kill(const std::string& id) {
   if (to_start_.erase(id)) stopped_before_start_.insert(id);
   auto res = co_await call(http::verb::post, "/containers/" + id + "/kill?signal=SIGKILL");
   if (!res.ok()) co_return res.error();
-  // 409: it was not running.
-  if (res->status == 204 || res->status == 200 || res->status == 409) co_return ok_result();
-  co_return api::engine_error(res->status, res->body, "killing container " + id);
+  if (res->status == 204 || res->status == 200) co_return ok_result();
+  if (res->status == 404) co_return api::engine_error(res->status, res->body, "killing container " + id);
+  // Killing a container that is not running is refused (Docker: 409, Podman 4.3: 500);
+  // the container's state, not the message, says whether that is what happened.
+  Error refused = api::engine_error(res->status, res->body, "killing container " + id);
+  auto inspected = co_await call(http::verb::get, "/containers/" + id + "/json");
+  if (!inspected.ok() || inspected->status != 200) co_return refused;
+  auto state = api::parse_container_state(inspected->body);
+  if (state.ok() && !state->running) co_return ok_result();
+  co_return refused;
 }
 
 awaitable<Result<void>> DockerRuntime::remove(const std::string& id) {
