@@ -105,8 +105,13 @@ struct ExecResult {
   bool truncated = false;
 };
 
-// Called with each piece of output as it arrives (stdout and stderr interleaved, in
-// order). Pieces are raw bytes: a line, or a UTF-8 sequence, may be split across calls.
+// Called with each piece of output as it arrives, stdout and stderr interleaved. Pieces are
+// raw bytes: a line, or a UTF-8 sequence, may be split across calls.
+//
+// Order: each stream's bytes arrive in order. A container engine reads stdout and stderr
+// from two pipes, so writes to both within a moment of each other may arrive in either
+// order (as in `docker logs`); a job that needs one exact order joins the streams itself
+// (`exec 2>&1` at the top of its script). ShellRuntime uses one pipe: always exact.
 using OutputSink = std::function<void(std::string_view)>;
 
 class ContainerRuntime {
