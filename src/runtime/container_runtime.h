@@ -6,6 +6,7 @@
 //   DockerRuntime  (runtime/docker/)  Docker Engine API over DOCKER_HOST; also Podman's
 //                                     compatible service. Isolated, limits enforced.
 //   ShellRuntime   (runtime/shell/)   runs the command directly on the host. Isolates nothing.
+//   ScriptedRuntime (runtime/fake/)   the fake for unit tests: scripted output and exits.
 //
 // Lifecycle of one job container:
 //

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/crypto.h"
+#include "net/event.h"
 
 extern char** environ;
 
@@ -26,39 +27,6 @@ extern char** environ;
 namespace corral {
 
 namespace {
-
-// A one-shot signal between coroutines on one executor: once set(), every wait returns.
-class OneShotEvent {
- public:
-  explicit OneShotEvent(asio::any_io_executor executor) : executor_(std::move(executor)) {}
-
-  bool is_set() const { return set_; }
-  void set() {
-    set_ = true;
-    for (auto* timer : waiters_) timer->cancel();
-  }
-  // True if set within timeout.
-  awaitable<bool> wait_for(std::chrono::steady_clock::duration timeout) {
-    co_return co_await wait_until(std::chrono::steady_clock::now() + timeout);
-  }
-  awaitable<void> wait() { co_await wait_until(std::chrono::steady_clock::time_point::max()); }
-
- private:
-  awaitable<bool> wait_until(std::chrono::steady_clock::time_point deadline) {
-    if (set_) co_return true;
-    asio::steady_timer timer(executor_);
-    timer.expires_at(deadline);
-    waiters_.push_back(&timer);
-    error_code ec;
-    co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
-    std::erase(waiters_, &timer);
-    co_return set_;
-  }
-
-  asio::any_io_executor executor_;
-  bool set_ = false;
-  std::vector<asio::steady_timer*> waiters_;
-};
 
 int decode_wait_status(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
@@ -90,8 +58,6 @@ struct Fd {
 struct ShellRuntime::Process {
   enum class State { kCreated, kRunning, kExited };
 
-  explicit Process(asio::any_io_executor executor) : exited(std::move(executor)) {}
-
   ContainerSpec spec;
   std::string host_dir;
   State state = State::kCreated;
@@ -100,7 +66,7 @@ struct ShellRuntime::Process {
   pid_t pid = -1;          // also its process group id
   bool reaped = false;     // pid may have been reused: never signal it again
   ExitStatus status;
-  OneShotEvent exited;
+  Event exited;  // set once the leader has been reaped
 
   // Signals the whole process group, unless it is gone.
   void signal_group(int sig) const {
@@ -293,7 +259,7 @@ awaitable<Result<std::string>> ShellRuntime::create(const ContainerSpec& spec) {
                          "the shell executor's working directory " + dir.value() +
                              " does not exist; create it before create()");
   }
-  auto proc = std::make_shared<Process>(executor_);
+  auto proc = std::make_shared<Process>();
   proc->spec = spec;
   proc->host_dir = dir.value();
   std::string id = new_id("shell");
