@@ -186,27 +186,28 @@ awaitable<Result<ExitStatus>> DockerRuntime::exit_status(const std::string& id) 
     co_return api::parse_container_state(res->body);
   };
   // The output normally ends as the container exits; the engine may take a moment to
-  // record the exit, so poll briefly, backing off.
+  // record the exit, so poll briefly, backing off. A container that closed its output and
+  // keeps running is waited for with the engine's (slower, on Podman) blocking /wait.
   auto deadline = std::chrono::steady_clock::now() + kExitPollWindow;
   std::chrono::milliseconds delay{2};
   for (;;) {
     auto state = co_await inspect();
     if (!state.ok()) co_return state.error();
-    if (!state->running) co_return ExitStatus{state->exit_code, state->oom_killed};
-    if (std::chrono::steady_clock::now() >= deadline) break;
-    co_await async_sleep(delay);
-    delay = std::min(delay * 2, std::chrono::milliseconds(100));
+    if (state->has_exited()) co_return ExitStatus{state->exit_code, state->oom_killed};
+    if (std::chrono::steady_clock::now() < deadline) {
+      co_await async_sleep(delay);
+      delay = std::min(delay * 2, std::chrono::milliseconds(100));
+      continue;
+    }
+    auto waited = co_await call(http::verb::post,
+                                "/containers/" + id + "/wait?condition=not-running", "",
+                                kWaitForeverTimeout);
+    if (!waited.ok()) co_return waited.error();
+    if (waited->status != 200) {
+      co_return api::engine_error(waited->status, waited->body, "waiting for container " + id);
+    }
+    deadline = std::chrono::steady_clock::now() + kExitPollWindow;  // then look again
   }
-  // It closed its output but keeps running: block until it exits.
-  auto waited = co_await call(http::verb::post, "/containers/" + id + "/wait?condition=not-running",
-                              "", kWaitForeverTimeout);
-  if (!waited.ok()) co_return waited.error();
-  if (waited->status != 200) {
-    co_return api::engine_error(waited->status, waited->body, "waiting for container " + id);
-  }
-  auto state = co_await inspect();
-  if (!state.ok()) co_return state.error();
-  co_return ExitStatus{state->exit_code, state->oom_killed};
 }
 
 awaitable<Result<ExitStatus>> DockerRuntime::run(const std::string& id, OutputSink sink) {
@@ -225,7 +226,7 @@ awaitable<Result<ExitStatus>> DockerRuntime::run(const std::string& id, OutputSi
     if (!state.ok()) co_return state.error();
     if (state->status == "created") {
       must_start = true;
-    } else if (!state->running) {
+    } else if (state->has_exited()) {
       co_return ExitStatus{state->exit_code, state->oom_killed};
     }
   }

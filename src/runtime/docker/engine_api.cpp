@@ -214,6 +214,12 @@ Error engine_error(int status, std::string_view body, std::string_view what) {
   return engine_error(code, status, body, what);
 }
 
+bool ContainerState::has_exited() const {
+  // Docker: exited, dead. Podman also says stopped (and, for a moment, stopping).
+  if (status.empty()) return !running;
+  return status == "exited" || status == "stopped" || status == "dead";
+}
+
 Result<ContainerState> parse_container_state(std::string_view body) {
   auto parsed = parse_json(body, "a container inspection");
   if (!parsed.ok()) return parsed.error();

@@ -54,6 +54,10 @@ struct ContainerState {
   bool running = false;
   int exit_code = -1;
   bool oom_killed = false;
+
+  // True once the engine has recorded the exit: ExitCode and OOMKilled are final. Not the
+  // same as !running: Podman reports Running=false with ExitCode 0 while "stopping".
+  bool has_exited() const;
 };
 // GET /containers/{id}/json
 Result<ContainerState> parse_container_state(std::string_view body);

@@ -444,6 +444,18 @@ TEST_F(DockerRuntimeTest, EngineErrorsAreTyped) {
       << duplicate.error().message;
   EXPECT_FALSE(json::parse(duplicate.error().detail_json)["engine_message"].get<std::string>().empty());
 
+  // A command that is not in the image: the engine refuses it (Podman 4.3 already at
+  // attach, with 409; Docker at start, with 400) and its explanation comes back.
+  auto no_program = spec("");
+  no_program.command = {"/no/such/program"};
+  auto id = create(no_program);
+  auto refused = run_coro(io_, runtime_->run(id, nullptr));
+  ASSERT_FALSE(refused.ok());
+  ASSERT_FALSE(refused.error().detail_json.empty()) << refused.error().message;
+  auto refusal = json::parse(refused.error().detail_json);
+  EXPECT_GE(refusal["engine_status"].get<int>(), 400);
+  EXPECT_NE(refusal["engine_message"].get<std::string>().find("/no/such/program"), std::string::npos);
+
   auto bad = run_coro(io_, runtime_->stop("../images", 1s));
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().code, ErrorCode::kInvalidSpec);

@@ -238,11 +238,13 @@ TEST_F(DockerRuntimeFakeEngineTest, PollsUntilTheEngineRecordsTheExit) {
     co_await write_raw(s, kUpgraded + frame(1, "done\n"));
     co_return false;
   });
+  // Still running, then Podman's "stopping" (Running false, ExitCode not yet known), then exited.
+  const std::vector<std::string> states = {
+      R"({"State":{"Status":"running","Running":true,"ExitCode":0}})",
+      R"({"State":{"Status":"stopping","Running":false,"ExitCode":0}})",
+      R"({"State":{"Status":"exited","Running":false,"ExitCode":9}})"};
   engine_->on("GET /v1.41/containers/c1/json", [&](const Request&, Socket& s) -> awaitable<bool> {
-    bool running = ++inspections < 3;
-    co_await respond(s, 200, std::string(R"({"State":{"Status":")") + (running ? "running" : "exited") +
-                                 R"(","Running":)" + (running ? "true" : "false") +
-                                 R"(,"ExitCode":)" + (running ? "0" : "9") + "}}");
+    co_await respond(s, 200, states[std::min<size_t>(inspections++, states.size() - 1)]);
     co_return true;
   });
   auto id = create();

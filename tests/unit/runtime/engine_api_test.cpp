@@ -178,6 +178,13 @@ TEST(EngineApiTest, ParsesInspectListVersionAndExec) {
   EXPECT_FALSE(state->running);
   EXPECT_TRUE(state->oom_killed);
   EXPECT_EQ(state->exit_code, 137);
+  EXPECT_TRUE(state->has_exited());
+  for (const char* status : {"exited", "stopped", "dead"}) {
+    EXPECT_TRUE((api::ContainerState{status, false, 0, false}).has_exited()) << status;
+  }
+  for (const char* status : {"created", "running", "stopping", "paused", "removing"}) {
+    EXPECT_FALSE((api::ContainerState{status, false, 0, false}).has_exited()) << status;
+  }
   EXPECT_FALSE(api::parse_container_state("{}").ok());
   EXPECT_FALSE(api::parse_container_state("garbage").ok());
 
