@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   app.fallthrough();
   corral::cli::add_server_command(app);
   corral::cli::add_runner_command(app);
+  corral::cli::add_dev_command(app);
   corral::cli::add_client_commands(app);
   try {
     app.parse(argc, argv);

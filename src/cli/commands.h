@@ -7,6 +7,7 @@ namespace corral::cli {
 
 void add_server_command(CLI::App& app);
 void add_runner_command(CLI::App& app);
+void add_dev_command(CLI::App& app);
 // submit, jobs, job, cancel, logs, runners, queue, tokens
 void add_client_commands(CLI::App& app);
 

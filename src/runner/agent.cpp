@@ -80,16 +80,17 @@ int Agent::run(bool handle_signals) {
   }
   runtime_ = std::move(runtime.value());
   server_ = std::make_unique<HttpClient>(io_.get_executor(), *endpoint, config_.token);
-  std::unique_ptr<asio::signal_set> signals;
+  asio::signal_set signals(io_);
+  std::function<void(const error_code&, int)> on_signal = [&](const error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}", sig);
+    on_stop_signal();
+    signals.async_wait(on_signal);
+  };
   if (handle_signals) {
-    signals = std::make_unique<asio::signal_set>(io_, SIGINT, SIGTERM);
-    std::function<void(const error_code&, int)> on_signal = [&](const error_code& ec, int sig) {
-      if (ec) return;
-      spdlog::info("signal {}", sig);
-      on_stop_signal();
-      signals->async_wait(on_signal);
-    };
-    signals->async_wait(on_signal);
+    signals.add(SIGINT);
+    signals.add(SIGTERM);
+    signals.async_wait(on_signal);
   }
   asio::co_spawn(io_, main(), [this](std::exception_ptr e) {
     if (e) {

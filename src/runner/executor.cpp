@@ -69,7 +69,10 @@ ContainerSpec JobExecutor::container_spec() const {
   const auto& cfg = ctx_.config;
   ContainerSpec c;
   c.image = spec.image.empty() ? cfg.docker_image : spec.image;
-  c.command = !spec.command.empty() ? spec.command : std::vector<std::string>{"/bin/sh", "-c", spec.script};
+  // A script's stderr joins its stdout, so the log keeps the order things were written in
+  // (two pipes would let the engine interleave them by arrival).
+  c.command = !spec.command.empty() ? spec.command
+                                    : std::vector<std::string>{"/bin/sh", "-c", "exec 2>&1\n" + spec.script};
   c.env = spec.env;
   c.env["CI"] = "true";
   c.env["CORRAL"] = "true";

@@ -104,6 +104,19 @@ Result<void> Server::bootstrap_admin() {
   return {};
 }
 
+Result<std::string> Server::create_token(TokenKind kind, const std::string& tenant, const std::string& name) {
+  std::string secret = "crl_" + random_hex(24);
+  Token token;
+  token.id = new_id("tok");
+  token.kind = kind;
+  token.tenant = tenant;
+  token.name = name;
+  token.hash = sha256_hex(secret);
+  token.created_at = clock_.now_ms();
+  CORRAL_TRY(store_->insert_token(token));
+  return secret;
+}
+
 awaitable<void> Server::sweep_loop() {
   TimeMs last_safety = 0;
   while (!stopping_) {

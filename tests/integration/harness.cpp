@@ -256,4 +256,67 @@ HttpResponse TestRunner::finish(const std::string& job_id, int attempt, const js
                       report.dump());
 }
 
+json wait_for_job(Api& api, const std::string& id, const std::set<std::string>& states,
+                  std::chrono::milliseconds deadline) {
+  json job;
+  wait_until([&] {
+    job = api.get("/api/v1/jobs/" + id);
+    return states.count(job["state"].get<std::string>()) > 0;
+  }, deadline, std::chrono::milliseconds(20));
+  return job;
+}
+
+std::string docker_host() {
+  const char* host = std::getenv("DOCKER_HOST");
+  return host ? host : "";
+}
+
+RunnerProcess::RunnerProcess(ServerProcess& server, const std::string& name, std::map<std::string, std::string> env) {
+  dir_ = make_temp_dir("corral-runner");
+  workspace_base_ = dir_ / "workspaces";
+  std::map<std::string, std::string> full{
+      {"RUNNER_SERVER_URL", server.url()},
+      {"RUNNER_TOKEN", create_token(server, "runner", "default", "runner-" + name)},
+      {"RUNNER_NAME", name},
+      {"RUNNER_POLL_TIMEOUT_MS", "10000"},
+      {"RUNNER_STOP_GRACE_S", "2"},
+      {"DOCKER_EXECUTOR_IMAGE", kTestImage},
+      {"DOCKER_HOST", docker_host()},
+      {"DOCKER_WORKSPACE_BASE", workspace_base_.string()},
+      {"DOCKER_PULL_POLICY", "never"},
+  };
+  for (const auto& [k, v] : env) full[k] = v;
+  process_ = std::make_unique<Process>(std::vector<std::string>{CORRAL_BINARY, "runner"}, full, dir_ / "runner.log");
+  Api api(server.url(), server.admin_token());
+  bool up = wait_until([&] {
+    json listed = api.get("/api/v1/runners");
+    for (const auto& r : listed["runners"]) {
+      if (r["name"] == name && r["status"] != "offline") {
+        id_ = r["id"];
+        return true;
+      }
+    }
+    return !process_->running();
+  }, std::chrono::seconds(30), std::chrono::milliseconds(20));
+  if (!up || id_.empty()) {
+    throw std::runtime_error("runner " + name + " did not register: " + process_->output() +
+                             "\nrunners: " + api.get("/api/v1/runners").dump());
+  }
+}
+
+RunnerProcess::~RunnerProcess() {
+  process_.reset();
+  if (!::testing::Test::HasFailure()) fs::remove_all(dir_);
+}
+
+int count_containers(const std::string& label_filter) {
+  auto endpoint = Endpoint::parse(docker_host());
+  if (!endpoint.ok()) return -1;
+  SyncHttpClient engine(*endpoint);
+  json filters{{"label", {label_filter}}};
+  auto res = engine.get("/v1.41/containers/json?all=1&filters=" + url_encode(filters.dump()));
+  if (!res.ok() || res->status != 200) return -1;
+  return static_cast<int>(json::parse(res->body).size());
+}
+
 }  // namespace corral::testing

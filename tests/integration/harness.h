@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -114,5 +115,35 @@ struct TestRunner {
   HttpResponse log(const std::string& job_id, int attempt, int64_t offset, const std::string& data);
   HttpResponse finish(const std::string& job_id, int attempt, const json& report);
 };
+
+// Waits until the job is in one of the states; returns the job (last seen).
+json wait_for_job(Api& api, const std::string& id, const std::set<std::string>& states,
+                  std::chrono::milliseconds deadline = std::chrono::seconds(60));
+
+// `corral runner` as a child process, registered and idle when the constructor returns.
+class RunnerProcess {
+ public:
+  // env adds to (and overrides) the defaults: docker executor with the test image,
+  // DOCKER_HOST from the environment, a private workspace base.
+  RunnerProcess(ServerProcess& server, const std::string& name, std::map<std::string, std::string> env = {});
+  ~RunnerProcess();
+
+  const std::string& id() const { return id_; }
+  const fs::path& workspace_base() const { return workspace_base_; }
+  Process& process() { return *process_; }
+  std::string log() const { return process_->output(); }
+
+ private:
+  fs::path dir_;
+  fs::path workspace_base_;
+  std::unique_ptr<Process> process_;
+  std::string id_;
+};
+
+// The container engine the runner tests use; empty when DOCKER_HOST is unset.
+std::string docker_host();
+inline constexpr const char* kTestImage = "localhost/corral-test:latest";
+// Containers (any state) carrying the label, counted through the Engine API.
+int count_containers(const std::string& label_filter);
 
 }  // namespace corral::testing

@@ -1,0 +1,260 @@
+// `corral runner` with the Docker executor against the real Podman service, the real
+// server binary and real git repositories.
+#include <signal.h>
+
+#include <fstream>
+
+#include "harness.h"
+#include "runner/workspace.h"
+
+namespace corral::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+class RunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (docker_host().empty()) {
+      GTEST_SKIP() << "DOCKER_HOST is not set: run through scripts/test.sh, which starts Podman's service";
+    }
+    server_ = std::make_unique<ServerProcess>();
+    api_ = std::make_unique<Api>(server_->url(), server_->admin_token());
+  }
+  void TearDown() override {
+    runners_.clear();
+    server_.reset();
+  }
+
+  RunnerProcess& start_runner(const std::string& name, std::map<std::string, std::string> env = {}) {
+    runners_.push_back(std::make_unique<RunnerProcess>(*server_, name, std::move(env)));
+    return *runners_.back();
+  }
+  std::string submit(json spec) { return api_->post("/api/v1/jobs", spec, 201)["id"]; }
+  std::string log_of(const std::string& id) { return api_->request(http::verb::get, "/api/v1/jobs/" + id + "/logs").body; }
+  // Nothing of the runner's is left: no container with its label, an empty workspace base
+  // and spool. The runner reports a result before it cleans up, so wait for it.
+  void expect_clean(RunnerProcess& runner) {
+    EXPECT_TRUE(wait_until([&] { return count_containers("corral.runner=" + runner.id()) == 0; }, 10s))
+        << "containers left behind";
+    auto workspace_empty = [&] {
+      if (!fs::exists(runner.workspace_base())) return true;
+      for (const auto& entry : fs::directory_iterator(runner.workspace_base())) {
+        if (entry.path().filename() != ".spool" || !fs::is_empty(entry.path())) return false;
+      }
+      return true;
+    };
+    EXPECT_TRUE(wait_until(workspace_empty, 10s)) << "workspace or spool left behind in " << runner.workspace_base();
+  }
+
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<Api> api_;
+  std::vector<std::unique_ptr<RunnerProcess>> runners_;
+};
+
+TEST_F(RunnerTest, OutputArrivesInOrderAndCompleteAndExitCodesAreReported) {
+  auto& runner = start_runner("order");
+  std::string ok = submit({{"script", "i=1; while [ $i -le 3000 ]; do echo \"line $i\"; i=$((i+1)); done"}});
+  std::string bad = submit({{"script", "echo before; exit 3"}});
+  auto done = wait_for_job(*api_, ok, {"succeeded", "failed"});
+  EXPECT_EQ(done["state"], "succeeded") << runner.log();
+  EXPECT_EQ(done["exit_code"], 0);
+  std::string expected;
+  for (int i = 1; i <= 3000; ++i) expected += "line " + std::to_string(i) + "\n";
+  EXPECT_EQ(log_of(ok), expected);
+  auto failed = wait_for_job(*api_, bad, {"succeeded", "failed"});
+  EXPECT_EQ(failed["state"], "failed");
+  EXPECT_EQ(failed["exit_code"], 3);
+  EXPECT_NE(log_of(bad).find("before\n"), std::string::npos);
+  auto r = api_->get("/api/v1/runners/" + runner.id());
+  EXPECT_FALSE(r["capabilities"]["engine"]["version"].get<std::string>().empty());
+  EXPECT_FALSE(r["capabilities"]["git"].get<std::string>().empty());
+  EXPECT_GT(r["system"]["cpus"].get<int>(), 0);
+  expect_clean(runner);
+}
+
+TEST_F(RunnerTest, MemoryLimitExceededIsOomKilled) {
+  auto& runner = start_runner("oom");
+  std::string id = submit({{"script", "echo start; x=a; while true; do x=$x$x; done"},
+                           {"resources", {{"memory", "16m"}}}});
+  auto job = wait_for_job(*api_, id, {"succeeded", "failed"});
+  EXPECT_EQ(job["state"], "failed");
+  EXPECT_EQ(job["reason"], "oom_killed") << log_of(id);
+  EXPECT_NE(log_of(id).find("out of memory"), std::string::npos);
+  expect_clean(runner);
+}
+
+TEST_F(RunnerTest, NetworkNoneCannotReachTheServer) {
+  // The runner's default is the host network, so the control job does reach the server.
+  auto& runner = start_runner("net", {{"DOCKER_NETWORK_MODE", "host"}});
+  // busybox nc, not wget: the static busybox's wget crashes resolving addresses.
+  std::string host_port = server_->url().substr(7);
+  std::string probe = "printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' | nc -w 3 " +
+                      host_port.substr(0, host_port.find(':')) + " " + host_port.substr(host_port.find(':') + 1);
+  std::string control = submit({{"script", probe}});
+  std::string isolated = submit({{"script", probe}, {"network", "none"}});
+  auto c = wait_for_job(*api_, control, {"succeeded", "failed"});
+  EXPECT_EQ(c["state"], "succeeded") << log_of(control);
+  EXPECT_NE(log_of(control).find("\"ok\""), std::string::npos);
+  auto i = wait_for_job(*api_, isolated, {"succeeded", "failed"});
+  EXPECT_EQ(i["state"], "failed");
+  EXPECT_EQ(log_of(isolated).find("\"ok\""), std::string::npos);
+  expect_clean(runner);
+}
+
+TEST_F(RunnerTest, TimeoutStopsTheContainer) {
+  auto& runner = start_runner("timeout");
+  auto t0 = std::chrono::steady_clock::now();
+  std::string id = submit({{"script", "echo sleeping; sleep 60"}, {"timeout_s", 1}});
+  auto job = wait_for_job(*api_, id, {"succeeded", "failed"}, 30s);
+  EXPECT_EQ(job["state"], "failed");
+  EXPECT_EQ(job["reason"], "timed_out");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 15s);
+  std::string log = log_of(id);
+  EXPECT_NE(log.find("sleeping\n"), std::string::npos);
+  EXPECT_NE(log.find("timed out"), std::string::npos);
+  expect_clean(runner);
+}
+
+TEST_F(RunnerTest, CancelWhileRunningKeepsTheLog) {
+  auto& runner = start_runner("cancel", {{"RUNNER_HEARTBEAT_INTERVAL_MS", "200"}});
+  std::string id = submit({{"script", "echo started; sleep 60"}});
+  ASSERT_TRUE(wait_until([&] { return log_of(id).find("started") != std::string::npos; }, 30s));
+  api_->post("/api/v1/jobs/" + id + "/cancel", json::object());
+  auto job = wait_for_job(*api_, id, {"succeeded", "failed", "canceled"}, 30s);
+  EXPECT_EQ(job["state"], "canceled");
+  EXPECT_NE(log_of(id).find("started\n"), std::string::npos);
+  expect_clean(runner);
+}
+
+TEST_F(RunnerTest, TwoSlotsRunTwoJobsAtOnceAndTheThirdWaits) {
+  auto& runner = start_runner("slots", {{"RUNNER_MAX_CONCURRENT_JOBS", "2"}, {"RUNNER_HEARTBEAT_INTERVAL_MS", "200"}});
+  // Each job runs until canceled, so the overlap is certain, not a matter of timing.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(submit({{"script", "echo running; sleep 120"}}));
+  bool two_running_one_queued = wait_until([&] {
+    int running = 0, queued = 0;
+    for (const auto& id : ids) {
+      auto s = api_->get("/api/v1/jobs/" + id)["state"];
+      running += s == "running";
+      queued += s == "queued";
+    }
+    return running == 2 && queued == 1;
+  }, 30s);
+  EXPECT_TRUE(two_running_one_queued);
+  EXPECT_EQ(api_->get("/api/v1/runners/" + runner.id())["running_jobs"], 2);
+  for (const auto& id : ids) api_->post("/api/v1/jobs/" + id + "/cancel", json::object());
+  for (const auto& id : ids) wait_for_job(*api_, id, {"canceled", "failed", "succeeded"}, 30s);
+  expect_clean(runner);
+}
+
+TEST_F(RunnerTest, ClonesTheRepositoryAtTheGivenShaWithDepthOne) {
+  auto& runner = start_runner("git");
+  auto repo = make_temp_dir("corral-repo");
+  auto git = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"git", "-c", "user.email=t@example.com", "-c", "user.name=t"});
+    auto out = run_command(args, {}, repo);
+    ASSERT_TRUE(out.ok());
+    ASSERT_EQ(out->exit_code, 0) << out->output;
+  };
+  git({"init", "-q", "-b", "main"});
+  std::ofstream(repo / "version.txt") << "first\n";
+  git({"add", "."});
+  git({"commit", "-q", "-m", "first"});
+  auto sha = run_command({"git", "rev-parse", "HEAD"}, {}, repo)->output;
+  sha.erase(sha.find_last_not_of("\n") + 1);
+  std::ofstream(repo / "version.txt") << "second\n";
+  git({"commit", "-q", "-am", "second"});
+
+  std::string id = submit({{"script", "cat version.txt; ls -a; cat .git/shallow && echo shallow"},
+                           {"repo", {{"url", "file://" + repo.string()}, {"ref", "main"}, {"sha", sha}, {"depth", 1}}}});
+  auto job = wait_for_job(*api_, id, {"succeeded", "failed"});
+  std::string log = log_of(id);
+  EXPECT_EQ(job["state"], "succeeded") << log;
+  EXPECT_NE(log.find("first\n"), std::string::npos) << log;
+  EXPECT_EQ(log.find("second\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("shallow"), std::string::npos) << log;
+
+  std::string bad = submit({{"script", "true"}, {"repo", {{"url", "file:///nonexistent/repo"}}}});
+  auto failed = wait_for_job(*api_, bad, {"succeeded", "failed"});
+  EXPECT_EQ(failed["state"], "failed");
+  EXPECT_EQ(failed["reason"], "clone");
+  fs::remove_all(repo);
+  expect_clean(runner);
+}
+
+TEST_F(RunnerTest, MissingImageFailsWithImagePullAndTheEnginesMessage) {
+  auto& runner = start_runner("image");
+  std::string id = submit({{"script", "true"}, {"image", "localhost/corral-does-not-exist:1"}});
+  auto job = wait_for_job(*api_, id, {"succeeded", "failed"});
+  EXPECT_EQ(job["state"], "failed");
+  EXPECT_EQ(job["reason"], "image_pull");
+  std::string log = log_of(id);
+  EXPECT_NE(log.find("corral-does-not-exist"), std::string::npos) << log;
+  expect_clean(runner);
+}
+
+TEST_F(RunnerTest, ContainersRunWithoutCapabilitiesAndWithLabels) {
+  auto& runner = start_runner("caps");
+  std::string id = submit({{"script", "grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; pwd"}});
+  auto job = wait_for_job(*api_, id, {"succeeded", "failed"});
+  std::string log = log_of(id);
+  EXPECT_EQ(job["state"], "succeeded") << log;
+  EXPECT_NE(log.find("CapEff:\t0000000000000000"), std::string::npos) << log;
+  EXPECT_NE(log.find("NoNewPrivs:\t1"), std::string::npos) << log;
+  EXPECT_NE(log.find("/workspace"), std::string::npos);
+  expect_clean(runner);
+}
+
+TEST_F(RunnerTest, SigtermLetsTheRunningJobFinishThenGoesOffline) {
+  auto& runner = start_runner("drain");
+  std::string id = submit({{"script", "echo begin; sleep 2; echo end"}});
+  ASSERT_TRUE(wait_until([&] { return log_of(id).find("begin") != std::string::npos; }, 30s));
+  runner.process().signal(SIGTERM);
+  EXPECT_EQ(runner.process().wait(60s), 0) << runner.log();
+  auto job = api_->get("/api/v1/jobs/" + id);
+  EXPECT_EQ(job["state"], "succeeded");
+  EXPECT_NE(log_of(id).find("end\n"), std::string::npos);
+  EXPECT_EQ(api_->get("/api/v1/runners/" + runner.id())["status"], "offline");
+  expect_clean(runner);
+}
+
+TEST_F(RunnerTest, DrainTimeoutStopsTheJobAndTheServerRequeuesIt) {
+  auto& runner = start_runner("drain-timeout", {{"RUNNER_DRAIN_TIMEOUT_S", "1"}});
+  std::string id = submit({{"script", "echo begin; sleep 60"}});
+  ASSERT_TRUE(wait_until([&] { return log_of(id).find("begin") != std::string::npos; }, 30s));
+  runner.process().signal(SIGTERM);
+  EXPECT_EQ(runner.process().wait(60s), 0) << runner.log();
+  auto job = api_->get("/api/v1/jobs/" + id);
+  EXPECT_EQ(job["state"], "queued");  // back in the queue for another runner, attempt 2 next
+  EXPECT_EQ(job["attempts"][0]["state"], "lost");
+  expect_clean(runner);
+}
+
+TEST_F(RunnerTest, ShellExecutorRunsOnTheHost) {
+  auto& runner = start_runner("shell", {{"RUNNER_EXECUTOR", "shell"}});
+  std::string id = submit({{"script", "echo \"in $PWD\"; exit 4"}});
+  auto job = wait_for_job(*api_, id, {"succeeded", "failed"});
+  EXPECT_EQ(job["exit_code"], 4);
+  EXPECT_NE(log_of(id).find("in " + runner.workspace_base().string()), std::string::npos) << log_of(id);
+  EXPECT_NE(runner.log().find("isolates NOTHING"), std::string::npos);
+  expect_clean(runner);
+}
+
+TEST(RunnerConfigErrors, MissingOrMalformedSettingsStopTheRunnerNamingThem) {
+  auto missing = run_corral({"runner"}, {{"RUNNER_SERVER_URL", ""}, {"RUNNER_TOKEN", ""}, {"RUNNER_NAME", ""}});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("RUNNER_SERVER_URL"), std::string::npos) << missing.err;
+  auto bad_memory = run_corral({"runner"}, {{"RUNNER_SERVER_URL", "http://127.0.0.1:1"}, {"RUNNER_TOKEN", "x"},
+                                            {"RUNNER_NAME", "n"}, {"DOCKER_EXECUTOR_IMAGE", "img"},
+                                            {"DOCKER_MEMORY_LIMIT", "lots"}});
+  EXPECT_EQ(bad_memory.exit_code, 2);
+  EXPECT_NE(bad_memory.err.find("DOCKER_MEMORY_LIMIT"), std::string::npos) << bad_memory.err;
+  auto no_image = run_corral({"runner", "--server-url", "http://127.0.0.1:1", "--token", "x", "--name", "n"},
+                             {{"DOCKER_EXECUTOR_IMAGE", ""}});
+  EXPECT_EQ(no_image.exit_code, 2);
+  EXPECT_NE(no_image.err.find("DOCKER_EXECUTOR_IMAGE"), std::string::npos) << no_image.err;
+}
+
+}  // namespace
+}  // namespace corral::testing
