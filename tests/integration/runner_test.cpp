@@ -258,3 +258,39 @@ TEST(RunnerConfigErrors, MissingOrMalformedSettingsStopTheRunnerNamingThem) {
 
 }  // namespace
 }  // namespace corral::testing
+
+namespace corral::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// `corral dev` runs a server and a runner and shows a first job's log.
+void run_dev_and_expect_hello(const std::map<std::string, std::string>& env, const std::string& expect_in_output) {
+  auto dir = make_temp_dir("corral-dev");
+  Process dev({CORRAL_BINARY, "dev", "--listen", "127.0.0.1:0", "--data-dir", (dir / "data").string()}, env,
+              dir / "dev.log", dir);
+  bool shown = wait_until([&] { return dev.output().find("hello from corral") != std::string::npos; }, 60s, 50ms);
+  EXPECT_TRUE(shown) << dev.output();
+  EXPECT_NE(dev.output().find(expect_in_output), std::string::npos) << dev.output();
+  EXPECT_NE(dev.output().find("(succeeded)"), std::string::npos) << dev.output();
+  dev.signal(SIGTERM);
+  EXPECT_EQ(dev.wait(60s), 0) << dev.output();
+  if (!::testing::Test::HasFailure()) fs::remove_all(dir);
+}
+
+TEST(Dev, RunsAFirstJobInAContainer) {
+  if (docker_host().empty()) GTEST_SKIP() << "DOCKER_HOST is not set";
+  run_dev_and_expect_hello({{"DOCKER_EXECUTOR_IMAGE", kTestImage}, {"DOCKER_PULL_POLICY", "never"}},
+                           "running in /workspace");
+}
+
+TEST(Dev, FallsBackToTheShellExecutorWithAWarningWithoutAnEngine) {
+  auto empty = make_temp_dir("corral-noengine");
+  run_dev_and_expect_hello({{"DOCKER_HOST", "unix://" + (empty / "none.sock").string()},
+                            {"XDG_RUNTIME_DIR", empty.string()}},
+                           "no container engine found");
+  fs::remove_all(empty);
+}
+
+}  // namespace
+}  // namespace corral::testing
