@@ -310,10 +310,14 @@ RunnerProcess::~RunnerProcess() {
 }
 
 int count_containers(const std::string& label_filter) {
+  return count_containers(std::vector<std::string>{label_filter});
+}
+
+int count_containers(const std::vector<std::string>& label_filters) {
   auto endpoint = Endpoint::parse(docker_host());
   if (!endpoint.ok()) return -1;
   SyncHttpClient engine(*endpoint);
-  json filters{{"label", {label_filter}}};
+  json filters{{"label", label_filters}};
   auto res = engine.get("/v1.41/containers/json?all=1&filters=" + url_encode(filters.dump()));
   if (!res.ok() || res->status != 200) return -1;
   return static_cast<int>(json::parse(res->body).size());

@@ -145,5 +145,7 @@ std::string docker_host();
 inline constexpr const char* kTestImage = "localhost/corral-test:latest";
 // Containers (any state) carrying the label, counted through the Engine API.
 int count_containers(const std::string& label_filter);
+// ... carrying every one of the labels.
+int count_containers(const std::vector<std::string>& label_filters);
 
 }  // namespace corral::testing

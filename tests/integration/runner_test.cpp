@@ -241,6 +241,33 @@ TEST_F(RunnerTest, ShellExecutorRunsOnTheHost) {
   expect_clean(runner);
 }
 
+TEST_F(RunnerTest, ARestartedRunnerRemovesWhatItsCrashLeftAndTheJobIsRequeuedAtOnce) {
+  auto workspaces = make_temp_dir("corral-crash");
+  std::map<std::string, std::string> env{{"DOCKER_WORKSPACE_BASE", workspaces.string()}};
+  auto& first = start_runner("crashy", env);
+  std::string id = submit({{"script", "echo started; sleep 120"}});
+  ASSERT_TRUE(wait_until([&] { return log_of(id).find("started") != std::string::npos; }, 30s));
+  first.process().kill9();
+  ASSERT_EQ(count_containers("corral.runner=" + first.id()), 1);  // the crash left it running
+  // The same runner (same name) comes back: it tells the server it runs nothing, so the
+  // job is requeued now rather than when its lease runs out, and it removes the leftover.
+  auto& second = start_runner("crashy", env);
+  EXPECT_EQ(second.id(), first.id());
+  auto job = wait_for_job(*api_, id, {"running"}, 30s);
+  ASSERT_TRUE(wait_until([&] {
+    job = api_->get("/api/v1/jobs/" + id);
+    return job["attempt"] == 2 && job["state"] == "running";
+  }, 30s)) << job.dump();
+  EXPECT_EQ(job["attempts"][0]["state"], "lost");
+  EXPECT_TRUE(wait_until([&] { return count_containers({"corral.job=" + id, "corral.attempt=1"}) == 0; }, 10s))
+      << "the crashed attempt's container is still there";
+  EXPECT_TRUE(wait_until([&] { return count_containers({"corral.job=" + id, "corral.attempt=2"}) == 1; }, 10s));
+  api_->post("/api/v1/jobs/" + id + "/cancel", json::object());
+  wait_for_job(*api_, id, {"canceled"}, 30s);
+  expect_clean(second);
+  fs::remove_all(workspaces);
+}
+
 TEST(RunnerConfigErrors, MissingOrMalformedSettingsStopTheRunnerNamingThem) {
   auto missing = run_corral({"runner"}, {{"RUNNER_SERVER_URL", ""}, {"RUNNER_TOKEN", ""}, {"RUNNER_NAME", ""}});
   EXPECT_EQ(missing.exit_code, 2);

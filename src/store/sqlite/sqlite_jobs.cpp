@@ -226,9 +226,9 @@ Result<std::vector<ClaimedJob>> SqliteStore::claim(const std::string& runner_id,
     std::vector<ClaimedJob> claimed;
     int free_slots = std::min(slots, runner->reg.max_concurrent_jobs -
                                          static_cast<int>(runner->running.size()));
-    // An offline runner (gone away, or silent past the timeout) gets nothing until it
-    // heartbeats again.
-    if (free_slots <= 0 || runner->draining || runner->status == RunnerStatus::kOffline) return claimed;
+    // A draining runner (told to, or gone away: a claim still parked when it said goodbye)
+    // gets nothing.
+    if (free_slots <= 0 || runner->draining) return claimed;
 
     // Walk the tenant's runnable jobs in priority, then FIFO order, and take those the
     // matcher allows. Bounded so one picky runner cannot make a claim scan everything.

@@ -329,7 +329,7 @@ Result<std::vector<RunnerCommand>> SqliteStore::heartbeat(const std::string& run
         while (st.step()) held.emplace_back(st.text(0), st.integer(1));
       }
       for (const auto& [job_id, attempt] : held) sqlite::lose_attempt(db, job_id, attempt, now);
-      db.prepare("UPDATE runners SET status = 'offline' WHERE id = ?").bind_all(runner_id).exec();
+      db.prepare("UPDATE runners SET status = 'offline', draining = 1 WHERE id = ?").bind_all(runner_id).exec();
     } else {
       sqlite::refresh_runner_status(db, runner_id, now);
     }

@@ -319,6 +319,9 @@ TEST_F(StoreTest, StaleRunnersGoOfflineAndComeBackOnHeartbeat) {
   bye.going_away = true;
   ASSERT_TRUE(store_->heartbeat(a.id, bye, clock_.now_ms(), kLease).ok());
   EXPECT_EQ(store_->get_runner(a.id)->status, RunnerStatus::kOffline);
+  // A claim that was still parked when the runner said goodbye gets nothing.
+  submit();
+  EXPECT_TRUE(claim(store_->get_runner(a.id).value()).empty());
 }
 
 TEST_F(StoreTest, IdempotencyKeyReturnsTheSameJob) {
