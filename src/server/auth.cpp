@@ -1,6 +1,7 @@
 // Authentication: API tokens (admin, user, runner registration) and runner secrets. Both are
 // stored only as SHA-256 hashes and compared in constant time.
 #include "common/crypto.h"
+#include "server/auth_cache.h"
 #include "server/context.h"
 
 namespace corral {
@@ -42,13 +43,22 @@ awaitable<Result<Token>> authenticate(ServerContext& ctx, const RequestContext& 
     co_return unauthorized("missing token: send 'Authorization: Bearer <token>'");
   }
   std::string hash = sha256_hex(presented);
+  if (auto cached = AuthCache::instance().token(hash)) co_return *cached;
   auto found = co_await ctx.db([&] { return ctx.store.find_token_by_hash(hash); });
   if (!found.ok()) co_return found.error();
   if (!found.value() || !constant_time_equal(found.value()->hash, hash)) {
     co_return unauthorized("unknown token");
   }
   if (found.value()->revoked_at > 0) co_return unauthorized("this token was revoked");
+  AuthCache::instance().put_token(hash, *found.value());
   co_return *found.value();
+}
+
+awaitable<Result<Token>> authenticate_user(ServerContext& ctx, const RequestContext& req) {
+  auto caller = co_await authenticate(ctx, req);
+  if (!caller.ok()) co_return caller;
+  if (auto r = require_kind(*caller, {TokenKind::kAdmin, TokenKind::kUser}); !r.ok()) co_return r.error();
+  co_return caller;
 }
 
 Result<void> require_kind(const Token& token, std::initializer_list<TokenKind> kinds) {
@@ -70,11 +80,18 @@ awaitable<Result<Runner>> authenticate_runner(ServerContext& ctx, const RequestC
     co_return unauthorized("missing runner secret: send 'Authorization: Bearer <secret>'");
   }
   std::string hash = sha256_hex(presented);
+  if (auto cached = AuthCache::instance().runner(hash)) {
+    if (!expected_runner_id.empty() && cached->id != expected_runner_id) {
+      co_return make_error(ErrorCode::kForbidden, "this secret belongs to another runner");
+    }
+    co_return *cached;
+  }
   auto runner = co_await ctx.db([&] { return ctx.store.find_runner_by_secret_hash(hash); });
   if (!runner.ok()) co_return runner.error();
   if (!runner.value() || !constant_time_equal(runner.value()->secret_hash, hash)) {
     co_return unauthorized("unknown runner secret; the runner must register (again)");
   }
+  AuthCache::instance().put_runner(hash, *runner.value());
   if (!expected_runner_id.empty() && runner.value()->id != expected_runner_id) {
     co_return make_error(ErrorCode::kForbidden, "this secret belongs to another runner");
   }

@@ -8,6 +8,7 @@
 #include "net/router.h"
 #include "server/claim_waiters.h"
 #include "server/config.h"
+#include "server/log_hub.h"
 #include "store/store.h"
 
 namespace corral {
@@ -18,6 +19,7 @@ struct ServerContext {
   Clock& clock;
   asio::thread_pool& store_pool;
   ClaimWaiters& waiters;
+  LogHub& logs;
 
   // Runs a store call off the I/O threads.
   template <typename F>
@@ -35,10 +37,13 @@ Response error_of(const Error& error);
 
 // The caller's API token (401 when missing, unknown or revoked).
 awaitable<Result<Token>> authenticate(ServerContext& ctx, const RequestContext& req);
+// A user or admin token (401, 403 for other kinds).
+awaitable<Result<Token>> authenticate_user(ServerContext& ctx, const RequestContext& req);
 // 403 unless the token is of one of the kinds.
 Result<void> require_kind(const Token& token, std::initializer_list<TokenKind> kinds);
 // The runner whose secret the caller presents (401), optionally checked against the
-// runner id in the path (403).
+// runner id in the path (403). Its identity may come from a cache a few seconds old: load
+// the runner from the store for its live state (running attempts, draining).
 awaitable<Result<Runner>> authenticate_runner(ServerContext& ctx, const RequestContext& req,
                                               const std::string& expected_runner_id = "");
 // A new per-runner secret (only its hash is stored).
@@ -48,5 +53,6 @@ void add_token_routes(Router& router, ServerContext& ctx);
 void add_runner_routes(Router& router, ServerContext& ctx);
 void add_job_routes(Router& router, ServerContext& ctx);
 void add_attempt_routes(Router& router, ServerContext& ctx);
+void add_log_stream_routes(Router& router, ServerContext& ctx);
 
 }  // namespace corral

@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/crypto.h"
+#include "server/auth_cache.h"
 #include "server/context.h"
 #include "server/matching.h"
 
@@ -23,6 +24,7 @@ awaitable<Response> register_runner(ServerContext& ctx, RequestContext& req) {
                                      ctx.clock.now_ms());
   });
   if (!runner.ok()) co_return error_of(runner.error());
+  AuthCache::instance().forget_runner(runner->id);  // its previous secret stops working now
   spdlog::info("runner {} ({}) registered, labels [{}]", runner->reg.name, runner->id,
                fmt::join(runner->reg.labels, ","));
   co_return json_ok({{"runner_id", runner->id},
@@ -64,7 +66,11 @@ awaitable<Response> heartbeat(ServerContext& ctx, RequestContext& req) {
 }
 
 awaitable<Response> claim(ServerContext& ctx, RequestContext& req) {
-  auto runner = co_await authenticate_runner(ctx, req, req.params["id"]);
+  auto caller = co_await authenticate_runner(ctx, req, req.params["id"]);
+  if (!caller.ok()) co_return error_of(caller.error());
+  // Free slots and draining come from the store, not the auth cache.
+  std::string runner_id = caller->id;
+  auto runner = co_await ctx.db([&] { return ctx.store.get_runner(runner_id); });
   if (!runner.ok()) co_return error_of(runner.error());
   auto body = parse_json_body(req);
   if (!body.ok()) co_return error_of(body.error());

@@ -2,6 +2,7 @@
 #include <regex>
 
 #include "common/crypto.h"
+#include "server/auth_cache.h"
 #include "server/context.h"
 
 namespace corral {
@@ -64,6 +65,7 @@ void add_token_routes(Router& router, ServerContext& ctx) {
     std::string id = req.params["id"];
     auto revoked = co_await ctx.db([&] { return ctx.store.revoke_token(id, ctx.clock.now_ms()); });
     if (!revoked.ok()) co_return error_of(revoked.error());
+    AuthCache::instance().forget_token(id);
     co_return json_ok(to_json(*revoked));
   });
 }
