@@ -28,6 +28,8 @@ Client::Client(const ClientOptions& options) {
     std::ifstream file("corral-data/admin.token");
     std::getline(file, token);
   }
+  endpoint_ = *endpoint;
+  token_ = token;
   http_ = std::make_unique<SyncHttpClient>(*endpoint, token);
 }
 

@@ -32,10 +32,21 @@ class Client {
                     std::vector<std::pair<std::string, std::string>> headers = {});
   json call_json(http::verb method, const std::string& target, const json& body = nullptr);
 
+  const Endpoint& endpoint() const { return endpoint_; }
+  const std::string& token() const { return token_; }
+  const std::string& server() const { return server_; }
+
  private:
   std::unique_ptr<SyncHttpClient> http_;
   std::string server_;
+  Endpoint endpoint_;
+  std::string token_;
 };
+
+// Follows a job's log live over its WebSocket stream (follow.cpp), printing the bytes to
+// stdout and a "queued for Ns" status to stderr while it waits for a runner. Returns the
+// exit code for the job: 0 succeeded, its exit code when it failed with one, 1 otherwise.
+int follow_job(const Client& client, const std::string& job_id, int attempt = 0);
 
 // Prints rows as aligned columns (first row is the header).
 void print_table(const std::vector<std::vector<std::string>>& rows);

@@ -108,14 +108,21 @@ void add_job_commands(CLI::App& app) {
       ClientOptions client;
       std::string id;
       int attempt = 0;
+      bool follow = false;
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand("logs", "Print a job's log (the latest attempt unless --attempt)");
     add_client_options(cmd, o->client);
     cmd->add_option("id", o->id, "Job id")->required();
     cmd->add_option("--attempt", o->attempt, "Attempt number");
+    cmd->add_flag("-f,--follow", o->follow, "Follow the live log until the job ends; exit with its exit code");
     cmd->callback([o] {
       Client client(o->client);
+      if (o->follow) {
+        int code = follow_job(client, o->id, o->attempt);
+        if (code != 0) throw CLI::RuntimeError(code);
+        return;
+      }
       std::string target = "/api/v1/jobs/" + url_encode(o->id) + "/logs?offset=0";
       if (o->attempt > 0) target += "&attempt=" + std::to_string(o->attempt);
       auto res = client.call(http::verb::get, target);

@@ -35,6 +35,11 @@ void add_server_command(CLI::App& app) {
       ->envname("CORRAL_SWEEP_INTERVAL_MS")
       ->check(CLI::Range(int64_t{10}, int64_t{60'000}))
       ->capture_default_str();
+  cmd->add_option("--log-stream-queue-bytes", config->log_stream_queue_bytes,
+                  "Bytes queued per log watcher before it is lagged and resumes from the store")
+      ->envname("CORRAL_LOG_STREAM_QUEUE_BYTES")
+      ->check(CLI::Range(size_t{1024}, size_t{1} << 30))
+      ->capture_default_str();
   cmd->add_option("--threads", config->io_threads, "I/O threads (default: one per core)")
       ->envname("CORRAL_THREADS")
       ->check(CLI::Range(1, 256));

@@ -16,6 +16,7 @@ struct SubmitOptions {
   std::vector<std::string> labels, env, command;
   int priority = 0, timeout_s = 0, max_attempts = 0, depth = 0;
   double cpus = 0;
+  bool follow = false;
 };
 
 json build_spec(const SubmitOptions& o, CLI::App* cmd) {
@@ -102,6 +103,7 @@ void add_submit_command(CLI::App& app) {
   cmd->add_option("--sha", o->sha, "Commit to check out");
   cmd->add_option("--depth", o->depth, "Clone depth");
   cmd->add_option("--idempotency-key", o->idempotency_key, "Submitting the same key again returns the same job");
+  cmd->add_flag("--follow", o->follow, "Print the live log and exit with the job's exit code");
   cmd->add_option("command", o->command, "Command and arguments (after --)");
   cmd->callback([o, cmd] {
     json spec = build_spec(*o, cmd);
@@ -112,9 +114,15 @@ void add_submit_command(CLI::App& app) {
     auto job = json::parse(res.body);
     if (o->client.json_output) {
       std::cout << job.dump(2) << "\n";
+    } else if (o->follow) {
+      std::cerr << "submitted " << job["id"].get<std::string>() << "\n";  // stdout is the job's log
     } else {
       std::cout << job["id"].get<std::string>() << "\n";
       if (res.status == 200) std::cerr << "(an existing job with this idempotency key)\n";
+    }
+    if (o->follow) {
+      int code = follow_job(client, job["id"].get<std::string>());
+      if (code != 0) throw CLI::RuntimeError(code);
     }
   });
 }

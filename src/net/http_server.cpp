@@ -113,7 +113,19 @@ awaitable<void> HttpServer::session(beast::tcp_stream stream) {
     auto match = router_.match(msg.method(), ctx.path);
     // Handlers (long-polls) manage their own time; the read deadline must not cut them.
     stream.expires_never();
-    if (match.handler) {
+    if (match.ws_handler) {
+      ctx.params = std::move(match.params);
+      WebSocketUpgrade upgrade(stream, msg);
+      try {
+        co_await (*match.ws_handler)(ctx, upgrade);
+      } catch (const std::exception& e) {
+        spdlog::error("WebSocket {} failed: {}", ctx.path, e.what());
+      }
+      // An accepted connection belonged to the WebSocket; it is over now.
+      if (upgrade.accepted()) co_return;
+      res = upgrade.rejection() ? std::move(*upgrade.rejection())
+                                : error_response(make_error(ErrorCode::kInternal, "internal error; see the server log"));
+    } else if (match.handler) {
       ctx.params = std::move(match.params);
       try {
         res = co_await (*match.handler)(ctx);

@@ -18,7 +18,11 @@ std::vector<std::string> split_path(std::string_view path) {
 }  // namespace
 
 void Router::add(http::verb method, const std::string& pattern, Handler handler) {
-  routes_.push_back({method, split_path(pattern), std::move(handler)});
+  routes_.push_back({method, split_path(pattern), std::move(handler), {}});
+}
+
+void Router::add_websocket(const std::string& pattern, WsHandler handler) {
+  routes_.push_back({http::verb::get, split_path(pattern), {}, std::move(handler)});
 }
 
 Router::Match Router::match(http::verb method, const std::string& path) const {
@@ -41,7 +45,8 @@ Router::Match Router::match(http::verb method, const std::string& path) const {
       result.path_known = true;
       continue;
     }
-    result.handler = &route.handler;
+    if (route.ws_handler) result.ws_handler = &route.ws_handler;
+    else result.handler = &route.handler;
     result.params = std::move(params);
     return result;
   }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "net/asio.h"
+#include "net/websocket.h"
 
 namespace corral {
 
@@ -30,13 +31,17 @@ struct RequestContext {
 };
 
 using Handler = std::function<awaitable<Response>(RequestContext&)>;
+// A GET route that upgrades to a WebSocket (see net/websocket.h).
+using WsHandler = std::function<awaitable<void>(RequestContext&, WebSocketUpgrade&)>;
 
 class Router {
  public:
   void add(http::verb method, const std::string& pattern, Handler handler);
+  void add_websocket(const std::string& pattern, WsHandler handler);
 
   struct Match {
     const Handler* handler = nullptr;
+    const WsHandler* ws_handler = nullptr;  // set instead of handler for a WebSocket route
     std::map<std::string, std::string> params;
     bool path_known = false;  // some route has this path, with another method (405)
   };
@@ -47,6 +52,7 @@ class Router {
     http::verb method;
     std::vector<std::string> segments;
     Handler handler;
+    WsHandler ws_handler;
   };
   std::vector<Route> routes_;
 };

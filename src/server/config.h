@@ -21,6 +21,7 @@ struct ServerConfig {
   int io_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int store_threads = 32;                   // blocking store calls (group commit needs several)
   bool sqlite_synchronous_full = true;
+  size_t log_stream_queue_bytes = 4 * 1024 * 1024;  // per watcher; past it the watcher is "lagged"
   std::string admin_token;                  // CORRAL_ADMIN_TOKEN; empty = generate on first start
 };
 

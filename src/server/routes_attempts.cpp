@@ -61,6 +61,13 @@ void add_attempt_routes(Router& router, ServerContext& ctx) {
                                                ctx.clock.now_ms());
                  });
                  if (!size.ok()) co_return error_of(size.error());
+                 const auto& body = req.msg.body();
+                 if (*size == offset + static_cast<int64_t>(body.size())) {
+                   ctx.logs.publish_bytes(job_id, attempt, offset, body);
+                 } else {
+                   // A repeat (or the store changed the log otherwise): watchers re-read it.
+                   ctx.logs.publish_changed(job_id);
+                 }
                  co_return json_ok({{"next_offset", *size}});
                });
              });
@@ -76,6 +83,7 @@ void add_attempt_routes(Router& router, ServerContext& ctx) {
                    return ctx.store.finish_attempt(runner.id, job_id, attempt, *report, ctx.clock.now_ms());
                  });
                  if (!job.ok()) co_return error_of(job.error());
+                 ctx.logs.publish_changed(job_id);
                  co_return json_ok(to_json(*job));
                });
              });

@@ -22,10 +22,7 @@ Result<int64_t> int_param(const RequestContext& req, const std::string& key, int
 }
 
 awaitable<Result<Token>> user_or_admin(ServerContext& ctx, const RequestContext& req) {
-  auto caller = co_await authenticate(ctx, req);
-  if (!caller.ok()) co_return caller;
-  if (auto r = require_kind(*caller, {TokenKind::kAdmin, TokenKind::kUser}); !r.ok()) co_return r.error();
-  co_return caller;
+  return authenticate_user(ctx, req);
 }
 
 awaitable<Response> submit(ServerContext& ctx, RequestContext& req) {
@@ -98,6 +95,7 @@ awaitable<Response> cancel(ServerContext& ctx, RequestContext& req) {
   std::string id = req.params["id"];
   auto job = co_await ctx.db([&] { return ctx.store.cancel_job(caller->tenant, id, ctx.clock.now_ms()); });
   if (!job.ok()) co_return error_of(job.error());
+  ctx.logs.publish_changed(id);  // watchers of a job canceled while queued get their "end"
   co_return json_ok(to_json(*job));
 }
 

@@ -32,7 +32,7 @@ Result<void> Server::start() {
   store_ = std::move(store.value());
   store_pool_ = std::make_unique<asio::thread_pool>(config_.store_threads);
   ctx_ = std::make_unique<ServerContext>(
-      ServerContext{config_, *store_, clock_, *store_pool_, waiters_});
+      ServerContext{config_, *store_, clock_, *store_pool_, waiters_, logs_});
   CORRAL_TRY(bootstrap_admin());
 
   router_.add(http::verb::get, "/healthz", [](RequestContext&) -> awaitable<Response> {
@@ -42,6 +42,7 @@ Result<void> Server::start() {
   add_runner_routes(router_, *ctx_);
   add_job_routes(router_, *ctx_);
   add_attempt_routes(router_, *ctx_);
+  add_log_stream_routes(router_, *ctx_);
 
   auto colon = config_.listen.rfind(':');
   if (colon == std::string::npos) {
@@ -129,6 +130,9 @@ awaitable<void> Server::sweep_loop() {
     if (swept.ok() && swept->lost_attempts > 0) {
       spdlog::warn("{} lease(s) expired; {} job(s) requeued", swept->lost_attempts,
                    swept->requeued_job_ids.size());
+      // Log watchers follow the next attempt, or end when the job failed for good.
+      for (const auto& id : swept->requeued_job_ids) logs_.publish_changed(id);
+      if (static_cast<size_t>(swept->lost_attempts) > swept->requeued_job_ids.size()) logs_.publish_changed_all();
     }
     auto offline = co_await ctx_->db([&] {
       return store_->mark_stale_runners_offline(now - config_.heartbeat_timeout_ms);

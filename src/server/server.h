@@ -43,6 +43,7 @@ class Server {
   std::unique_ptr<asio::thread_pool> store_pool_;
   std::unique_ptr<Store> store_;
   ClaimWaiters waiters_;
+  LogHub logs_{config_.log_stream_queue_bytes};
   std::unique_ptr<ServerContext> ctx_;
   Router router_;
   std::unique_ptr<HttpServer> http_;
