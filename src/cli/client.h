@@ -46,7 +46,8 @@ class Client {
 // Follows a job's log live over its WebSocket stream (follow.cpp), printing the bytes to
 // stdout and a "queued for Ns" status to stderr while it waits for a runner. Returns the
 // exit code for the job: 0 succeeded, its exit code when it failed with one, 1 otherwise.
-int follow_job(const Client& client, const std::string& job_id, int attempt = 0);
+// known_job: the job as just submitted, so its first status line needs no request.
+int follow_job(const Client& client, const std::string& job_id, int attempt = 0, const json& known_job = nullptr);
 
 // Prints rows as aligned columns (first row is the header).
 void print_table(const std::vector<std::vector<std::string>>& rows);

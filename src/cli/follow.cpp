@@ -33,15 +33,21 @@ void clear_status(FollowState& st) {
 }
 
 // While the job is queued: one updating line on a TTY, a plain line every 5 s otherwise.
-awaitable<void> show_queued_status(const Client& client, std::string job_id, std::shared_ptr<FollowState> st) {
+awaitable<void> show_queued_status(const Client& client, std::string job_id, json known_job,
+                                   std::shared_ptr<FollowState> st) {
   HttpClient http(co_await asio::this_coro::executor, client.endpoint(), client.token());
   asio::steady_timer timer(co_await asio::this_coro::executor);
   auto last_line = std::chrono::steady_clock::time_point();
   while (!st->done && !st->output_started) {
-    HttpRequest req;
-    req.target = "/api/v1/jobs/" + url_encode(job_id);
-    req.timeout = std::chrono::seconds(5);
-    auto res = co_await http.request(std::move(req));
+    Result<HttpResponse> res = make_error(ErrorCode::kUnavailable, "");
+    if (known_job.is_object()) {
+      res = HttpResponse{200, std::exchange(known_job, nullptr).dump(), {}};
+    } else {
+      HttpRequest req;
+      req.target = "/api/v1/jobs/" + url_encode(job_id);
+      req.timeout = std::chrono::seconds(5);
+      res = co_await http.request(std::move(req));
+    }
     if (st->done || st->output_started) break;
     if (res.ok() && res->status == 200) {
       auto job = json::parse(res->body, nullptr, false);
@@ -155,7 +161,7 @@ awaitable<int> follow(const Client& client, std::string job_id, int attempt, std
 
 }  // namespace
 
-int follow_job(const Client& client, const std::string& job_id, int attempt) {
+int follow_job(const Client& client, const std::string& job_id, int attempt, const json& known_job) {
   asio::io_context io;
   auto st = std::make_shared<FollowState>();
   int code = 1;
@@ -163,7 +169,7 @@ int follow_job(const Client& client, const std::string& job_id, int attempt) {
     code = e ? 1 : result;
     io.stop();  // the status poller may still be waiting
   });
-  asio::co_spawn(io, show_queued_status(client, job_id, st), asio::detached);
+  asio::co_spawn(io, show_queued_status(client, job_id, known_job, st), asio::detached);
   io.run();
   return code;
 }

@@ -121,7 +121,7 @@ void add_submit_command(CLI::App& app) {
       if (res.status == 200) std::cerr << "(an existing job with this idempotency key)\n";
     }
     if (o->follow) {
-      int code = follow_job(client, job["id"].get<std::string>());
+      int code = follow_job(client, job["id"].get<std::string>(), 0, job);
       if (code != 0) throw CLI::RuntimeError(code);
     }
   });

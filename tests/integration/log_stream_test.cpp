@@ -313,5 +313,26 @@ TEST(LogStream, CliSubmitFollowWaitsQueuedThenExitsWithTheJobsCode) {
   }
 }
 
+TEST(LogStream, CliSubmitFollowSaysQueuedAndFailsWhenCanceled) {
+  ServerProcess server;
+  std::string token = create_token(server, "user");
+  Api user(server.url(), token);
+  std::map<std::string, std::string> env{{"CORRAL_SERVER", server.url()}, {"CORRAL_TOKEN", token}};
+  CommandResult followed;
+  std::thread cli([&] { followed = run_corral({"submit", "--follow", "-l", "nowhere", "--", "true"}, env); });
+  std::string id;
+  ASSERT_TRUE(wait_until([&] {
+    auto jobs = user.get("/api/v1/jobs")["jobs"];
+    if (!jobs.empty()) id = jobs[0]["id"];
+    return !id.empty();
+  }, 20s));
+  user.post("/api/v1/jobs/" + id + "/cancel", json::object());
+  cli.join();
+  EXPECT_EQ(followed.exit_code, 1) << followed.err;
+  EXPECT_NE(followed.err.find("queued for 0s"), std::string::npos) << followed.err;  // not a TTY: plain lines
+  EXPECT_NE(followed.err.find("canceled"), std::string::npos) << followed.err;
+  EXPECT_EQ(followed.out, "");
+}
+
 }  // namespace
 }  // namespace corral::testing
