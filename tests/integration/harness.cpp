@@ -175,9 +175,9 @@ void ServerProcess::start() {
 
 void ServerProcess::kill9() { process_->kill9(); }
 
-void ServerProcess::stop() {
+int ServerProcess::stop() {
   process_->signal(SIGTERM);
-  process_->wait(std::chrono::seconds(10));
+  return process_->wait(std::chrono::seconds(10));
 }
 
 Api::Api(const std::string& url, const std::string& token) : http_(*Endpoint::parse(url), token) {}

@@ -66,7 +66,7 @@ class ServerProcess {
 
   void start();
   void kill9();
-  void stop();  // SIGTERM and wait
+  int stop();  // SIGTERM and wait; returns the exit status (-1 if it did not exit)
   const std::string& url() const { return url_; }
   const std::string& admin_token() const { return admin_token_; }
   const fs::path& data_dir() const { return data_dir_; }

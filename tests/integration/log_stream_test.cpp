@@ -271,6 +271,15 @@ TEST(LogStream, ASlowWatcherNeverSlowsTheRunnerNorLosesBytes) {
   EXPECT_EQ(slow.end()["state"], "succeeded");
 }
 
+TEST(LogStream, TheServerStopsCleanlyWithWatchersConnected) {
+  RunningJob job;
+  job.post("some output\n");
+  auto w = job.watch();
+  ASSERT_TRUE(w->wait_for_bytes(job.log.size()));
+  EXPECT_EQ(job.server.stop(), 0) << job.server.log();
+  EXPECT_TRUE(w->wait_closed());
+}
+
 // ---- the CLI
 
 TEST(LogStream, CliLogsFollowPrintsTheLogAndExitsWithTheJobsCode) {
