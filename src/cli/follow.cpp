@@ -154,7 +154,8 @@ awaitable<int> follow(const Client& client, std::string job_id, int attempt, std
   if (end.value("state", "") != "succeeded") {
     std::cerr << "job " << job_id << " " << end.value("state", "ended")
               << (end["exit_code"].is_null() ? "" : " with exit code " + end["exit_code"].dump())
-              << (end.value("reason", "").empty() ? "" : " (" + end.value("reason", "") + ")") << "\n";
+              << (end.value("reason", "").empty() || end["reason"] == end["state"] ? "" : " (" + end.value("reason", "") + ")")
+              << "\n";
   }
   co_return exit_code_of(end);
 }
