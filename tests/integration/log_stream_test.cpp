@@ -343,5 +343,17 @@ TEST(LogStream, CliSubmitFollowSaysQueuedAndFailsWhenCanceled) {
   EXPECT_EQ(followed.out, "");
 }
 
+TEST(LogStream, CliSubmitFollowWithARealShellRunner) {
+  ServerProcess server;
+  RunnerProcess runner(server, "shell", {{"RUNNER_EXECUTOR", "shell"}});
+  std::map<std::string, std::string> env{{"CORRAL_SERVER", server.url()}, {"CORRAL_TOKEN", server.admin_token()}};
+  auto followed = run_corral({"submit", "--follow", "--script", "for i in 1 2 3; do echo line $i; done; exit 6"}, env);
+  EXPECT_EQ(followed.exit_code, 6) << followed.err << runner.log();
+  EXPECT_NE(followed.out.find("line 1\nline 2\nline 3\n"), std::string::npos) << followed.out;
+  auto ok = run_corral({"submit", "--follow", "--", "echo", "fine"}, env);
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("fine\n"), std::string::npos) << ok.out;
+}
+
 }  // namespace
 }  // namespace corral::testing
