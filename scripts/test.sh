@@ -20,5 +20,12 @@ if [[ -x scripts/podman-service.sh ]]; then
   echo "test.sh: container engine at $DOCKER_HOST"
 fi
 
-cd build
-ctest --output-on-failure --timeout 900 "$@"
+(cd build && ctest --output-on-failure --timeout 900 "$@")
+
+# The same suites once more, built with AddressSanitizer + UndefinedBehaviorSanitizer: the
+# server and runner binaries the integration tests start are the sanitized ones too.
+if [[ -z "${CORRAL_SKIP_SANITIZERS:-}" ]]; then
+  BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_ARGS="-DCORRAL_SANITIZE=ON" ./scripts/build.sh
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+     ctest --output-on-failure --timeout 900 "$@")
+fi

@@ -40,7 +40,7 @@ void JobExecutor::stop(StopReason reason) {
   stop_reason_ = reason;
   spdlog::info("job {} attempt {}: stopping ({})", job_.job_id, job_.attempt, reason_text(reason));
   if (!container_id_.empty() && !container_exited_) {
-    asio::co_spawn(ctx_.executor, stop_container(), asio::detached);
+    asio::co_spawn(ctx_.executor, [self = shared_from_this()]() { return self->stop_container(); }, asio::detached);
   }
 }
 
@@ -182,7 +182,9 @@ awaitable<void> JobExecutor::execute() {
   // 4. run, streaming output, under the job's timeout.
   if (ready && stop_reason_ == StopReason::kNone) {
     int limit_s = job_.spec.timeout_s > 0 ? job_.spec.timeout_s : cfg.docker_timeout_s;
-    asio::co_spawn(ctx_.executor, watch_timeout(std::chrono::seconds(limit_s)), asio::detached);
+    asio::co_spawn(ctx_.executor,
+                   [self = shared_from_this(), limit_s]() { return self->watch_timeout(std::chrono::seconds(limit_s)); },
+                   asio::detached);
     auto status = co_await ctx_.runtime.run(container_id_, [this](std::string_view out) { log_->append(out); });
     container_exited_ = true;
     exited_.set();

@@ -33,7 +33,8 @@ struct AgentContext {
 
 enum class StopReason { kNone, kCanceled, kTimedOut, kStale, kShutdown };
 
-class JobExecutor {
+// Always owned by a shared_ptr: the coroutines it spawns (timeout watch, stop) keep it alive.
+class JobExecutor : public std::enable_shared_from_this<JobExecutor> {
  public:
   JobExecutor(AgentContext& ctx, ClaimedJob job);
 

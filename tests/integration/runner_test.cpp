@@ -44,7 +44,11 @@ class RunnerTest : public ::testing::Test {
       }
       return true;
     };
-    EXPECT_TRUE(wait_until(workspace_empty, 10s)) << "workspace or spool left behind in " << runner.workspace_base();
+    EXPECT_TRUE(wait_until(workspace_empty, 10s)) << "workspace or spool left behind in " << runner.workspace_base() << ": " << [&] {
+      std::string names;
+      for (const auto& e : fs::recursive_directory_iterator(runner.workspace_base())) names += e.path().string() + " ";
+      return names;
+    }() << "\n" << runner.log();
   }
 
   std::unique_ptr<ServerProcess> server_;
