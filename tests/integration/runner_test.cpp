@@ -272,6 +272,59 @@ TEST_F(RunnerTest, ARestartedRunnerRemovesWhatItsCrashLeftAndTheJobIsRequeuedAtO
   fs::remove_all(workspaces);
 }
 
+TEST_F(RunnerTest, ASecondSignalSkipsTheDrainWait) {
+  auto& runner = start_runner("impatient");  // drain timeout: the default 10 minutes
+  std::string id = submit({{"script", "echo begin; sleep 120"}});
+  ASSERT_TRUE(wait_until([&] { return log_of(id).find("begin") != std::string::npos; }, 30s));
+  runner.process().signal(SIGTERM);
+  ASSERT_TRUE(wait_until([&] { return runner.log().find("shutting down") != std::string::npos; }, 10s));
+  runner.process().signal(SIGTERM);
+  EXPECT_EQ(runner.process().wait(30s), 0) << runner.log();
+  auto job = api_->get("/api/v1/jobs/" + id);
+  EXPECT_EQ(job["state"], "queued");  // handed back, not lost for good
+  EXPECT_EQ(api_->get("/api/v1/runners/" + runner.id())["status"], "offline");
+  expect_clean(runner);
+}
+
+TEST_F(RunnerTest, AStaleAttemptsContainerIsStoppedAtOnce) {
+  // The server's leases last 3 s but this runner beats only every 30 s: its attempt goes
+  // stale while the job runs, and the server answers 409 to its next log upload.
+  server_ = std::make_unique<ServerProcess>(std::map<std::string, std::string>{
+      {"RUNNER_HEARTBEAT_INTERVAL_MS", "100"}, {"RUNNER_HEARTBEAT_TIMEOUT_MS", "3000"}, {"CORRAL_SWEEP_INTERVAL_MS", "50"}});
+  api_ = std::make_unique<Api>(server_->url(), server_->admin_token());
+  auto& runner = start_runner("slow-beat", {{"RUNNER_HEARTBEAT_INTERVAL_MS", "30000"}});
+  std::string id = submit({{"script", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done"},
+                           {"max_attempts", 1}});
+  ASSERT_TRUE(wait_until([&] { return log_of(id).find("tick") != std::string::npos; }, 30s));
+  auto job = wait_for_job(*api_, id, {"failed"}, 10s);
+  EXPECT_EQ(job["reason"], "runner_lost");
+  EXPECT_TRUE(wait_until([&] { return count_containers({"corral.job=" + id}) == 0; }, 10s))
+      << "the stale attempt's container still runs\n" << runner.log();
+  EXPECT_NE(runner.log().find("stale"), std::string::npos) << runner.log();
+  expect_clean(runner);
+}
+
+TEST(RunnerRegistration, RetriesWithBackoffAndSaysWhy) {
+  ServerProcess server;
+  auto dir = make_temp_dir("corral-badtoken");
+  Process runner({CORRAL_BINARY, "runner", "--executor", "shell"},
+                 {{"RUNNER_SERVER_URL", server.url()}, {"RUNNER_TOKEN", "crl_wrong"}, {"RUNNER_NAME", "hopeful"},
+                  {"DOCKER_WORKSPACE_BASE", (dir / "ws").string()}},
+                 dir / "runner.log");
+  auto count = [&](const std::string& needle) {
+    std::string out = runner.output();
+    int n = 0;
+    for (size_t pos = 0; (pos = out.find(needle, pos)) != std::string::npos; ++pos) ++n;
+    return n;
+  };
+  EXPECT_TRUE(wait_until([&] { return count("cannot register") >= 2; }, 20s)) << runner.output();
+  EXPECT_NE(runner.output().find("unknown token"), std::string::npos) << runner.output();
+  EXPECT_TRUE(runner.running());
+  runner.signal(SIGTERM);
+  EXPECT_EQ(runner.wait(10s), 0) << runner.output();
+  fs::remove_all(dir);
+}
+
 TEST(RunnerConfigErrors, MissingOrMalformedSettingsStopTheRunnerNamingThem) {
   auto missing = run_corral({"runner"}, {{"RUNNER_SERVER_URL", ""}, {"RUNNER_TOKEN", ""}, {"RUNNER_NAME", ""}});
   EXPECT_EQ(missing.exit_code, 2);
