@@ -79,6 +79,18 @@ void add_registry_commands(CLI::App& app) {
       print_table(labels);
     });
   }
+  {
+    auto o = std::make_shared<std::pair<ClientOptions, std::string>>();
+    auto* cmd = app.add_subcommand("drain", "Ask a runner to take no new jobs (admin); running jobs finish");
+    add_client_options(cmd, o->first);
+    cmd->add_option("id", o->second, "Runner id")->required();
+    cmd->callback([o] {
+      Client client(o->first);
+      auto r = client.call_json(http::verb::post, "/api/v1/runners/" + url_encode(o->second) + "/drain", json::object());
+      if (o->first.json_output) std::cout << r.dump(2) << "\n";
+      else std::cout << "draining " << str(r["name"]) << " (" << str(r["id"]) << "); it takes no new jobs\n";
+    });
+  }
   auto* tokens = app.add_subcommand("tokens", "Manage API tokens (admin)");
   tokens->require_subcommand(1);
   {

@@ -142,6 +142,16 @@ void add_runner_routes(Router& router, ServerContext& ctx) {
     co_return json_ok({{"runners", list}});
   });
 
+  router.add(http::verb::post, "/api/v1/runners/{id}/drain", [&ctx](RequestContext& req) -> awaitable<Response> {
+    auto caller = co_await authenticate(ctx, req);
+    if (!caller.ok()) co_return error_of(caller.error());
+    if (auto r = require_kind(*caller, {TokenKind::kAdmin}); !r.ok()) co_return error_of(r.error());
+    std::string id = req.params["id"];
+    auto runner = co_await ctx.db([&] { return ctx.store.drain_runner(caller->tenant, id); });
+    if (!runner.ok()) co_return error_of(runner.error());
+    co_return json_ok(to_json(*runner));
+  });
+
   router.add(http::verb::get, "/api/v1/runners/{id}", [&ctx](RequestContext& req) -> awaitable<Response> {
     auto caller = co_await authenticate(ctx, req);
     if (!caller.ok()) co_return error_of(caller.error());

@@ -97,6 +97,9 @@ class Store {
                                                        const HeartbeatReport& report, TimeMs now,
                                                        TimeMs lease_ms) = 0;
   virtual Result<std::vector<std::string>> mark_stale_runners_offline(TimeMs stale_before) = 0;
+  // An admin asks a runner to take no new jobs; it is told in its next heartbeat reply and
+  // stays draining until it registers again.
+  virtual Result<Runner> drain_runner(const std::string& tenant, const std::string& id) = 0;
 
   // ---- jobs
   virtual Result<CreateJobResult> create_job(const Job& job) = 0;

@@ -304,6 +304,22 @@ TEST_F(RunnerTest, AStaleAttemptsContainerIsStoppedAtOnce) {
   expect_clean(runner);
 }
 
+TEST_F(RunnerTest, ADrainedRunnerFinishesItsJobAndTakesNoNewOnes) {
+  auto& runner = start_runner("drained", {{"RUNNER_HEARTBEAT_INTERVAL_MS", "200"}});
+  std::string running = submit({{"script", "echo begin; sleep 1; echo end"}});
+  ASSERT_TRUE(wait_until([&] { return log_of(running).find("begin") != std::string::npos; }, 30s));
+  auto drained = run_corral({"drain", runner.id()}, {{"CORRAL_SERVER", server_->url()}, {"CORRAL_TOKEN", server_->admin_token()}});
+  ASSERT_EQ(drained.exit_code, 0) << drained.err;
+  EXPECT_TRUE(wait_until([&] { return runner.log().find("asked this runner to drain") != std::string::npos; }, 10s))
+      << runner.log();
+  EXPECT_EQ(wait_for_job(*api_, running, {"succeeded", "failed"})["state"], "succeeded");
+  std::string waiting = submit({{"script", "true"}});
+  EXPECT_FALSE(wait_until([&] { return api_->get("/api/v1/jobs/" + waiting)["state"] != "queued"; }, 1500ms));
+  EXPECT_EQ(api_->get("/api/v1/runners/" + runner.id())["status"], "draining");
+  api_->post("/api/v1/jobs/" + waiting + "/cancel", json::object());
+  expect_clean(runner);
+}
+
 TEST(RunnerRegistration, RetriesWithBackoffAndSaysWhy) {
   ServerProcess server;
   auto dir = make_temp_dir("corral-badtoken");

@@ -286,13 +286,21 @@ Result<std::vector<RunnerCommand>> SqliteStore::heartbeat(const std::string& run
                                                           const HeartbeatReport& report,
                                                           TimeMs now, TimeMs lease_ms) {
   return write<std::vector<RunnerCommand>>([&](Db& db) -> Result<std::vector<RunnerCommand>> {
-    int changed = db.prepare("UPDATE runners SET last_heartbeat_at = ?, usage = ?, draining = ?,"
-                             " status = CASE WHEN status = 'offline' THEN 'idle' ELSE status END"
-                             " WHERE id = ?")
-                      .bind_all(now, report.usage.dump(), report.draining, runner_id)
-                      .exec();
-    if (changed == 0) return make_error(ErrorCode::kNotFound, "no runner with id " + runner_id);
+    bool drain_requested = false;
+    {
+      auto st = db.prepare("SELECT draining FROM runners WHERE id = ?");
+      st.bind_all(runner_id);
+      if (!st.step()) return make_error(ErrorCode::kNotFound, "no runner with id " + runner_id);
+      drain_requested = st.integer(0) != 0 && !report.draining;
+    }
+    // Draining only ever turns on here (by the runner or an admin); registering again ends it.
+    db.prepare("UPDATE runners SET last_heartbeat_at = ?, usage = ?, draining = MAX(draining, ?),"
+               " status = CASE WHEN status = 'offline' THEN 'idle' ELSE status END"
+               " WHERE id = ?")
+        .bind_all(now, report.usage.dump(), report.draining, runner_id)
+        .exec();
     std::vector<RunnerCommand> commands;
+    if (drain_requested) commands.push_back({"drain", "", 0, "requested by an admin"});
     for (const auto& running : report.running) {
       std::string owner, state;
       int current = -1;
@@ -334,6 +342,18 @@ Result<std::vector<RunnerCommand>> SqliteStore::heartbeat(const std::string& run
       sqlite::refresh_runner_status(db, runner_id, now);
     }
     return commands;
+  });
+}
+
+Result<Runner> SqliteStore::drain_runner(const std::string& tenant, const std::string& id) {
+  return write<Runner>([&](Db& db) -> Result<Runner> {
+    int changed = db.prepare("UPDATE runners SET draining = 1,"
+                             " status = CASE WHEN status = 'offline' THEN 'offline' ELSE 'draining' END"
+                             " WHERE id = ? AND tenant = ?")
+                      .bind_all(id, tenant)
+                      .exec();
+    if (changed == 0) return make_error(ErrorCode::kNotFound, "no runner with id " + id);
+    return *sqlite::load_runner(db, id);
   });
 }
 

@@ -50,6 +50,7 @@ class SqliteStore final : public Store {
                                                const HeartbeatReport& report, TimeMs now,
                                                TimeMs lease_ms) override;
   Result<std::vector<std::string>> mark_stale_runners_offline(TimeMs stale_before) override;
+  Result<Runner> drain_runner(const std::string& tenant, const std::string& id) override;
 
   Result<CreateJobResult> create_job(const Job& job) override;
   Result<Job> get_job(const std::string& tenant, const std::string& id) override;
