@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <fstream>
 #include <thread>
 
 #include "harness.h"
@@ -21,6 +22,23 @@ std::map<std::string, std::string> fast_leases() {
   return {{"RUNNER_HEARTBEAT_INTERVAL_MS", "100"},
           {"RUNNER_HEARTBEAT_TIMEOUT_MS", "400"},
           {"CORRAL_SWEEP_INTERVAL_MS", "50"}};
+}
+
+TEST(ServerApi, FirstStartWritesTheAdminTokenReadableOnlyByItsOwner) {
+  ServerProcess server;
+  auto perms = fs::status(server.data_dir() / "admin.token").permissions() & fs::perms::all;
+  EXPECT_EQ(perms, fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(server.admin_token().rfind("crl_", 0), 0u);
+  Api admin(server.url(), server.admin_token());
+  auto tokens = admin.get("/api/v1/tokens")["tokens"];
+  ASSERT_EQ(tokens.size(), 1u);
+  EXPECT_EQ(tokens[0]["kind"], "admin");
+  // The database holds only the hash, never the token itself.
+  std::ifstream db(server.data_dir() / "corral.db", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(db)), std::istreambuf_iterator<char>());
+  std::ifstream wal(server.data_dir() / "corral.db-wal", std::ios::binary);
+  bytes.append((std::istreambuf_iterator<char>(wal)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(bytes.find(server.admin_token()), std::string::npos);
 }
 
 TEST(ServerApi, FullLifecycleOverHttp) {
