@@ -214,9 +214,25 @@ awaitable<void> Agent::remove_orphans() {
     co_return;
   }
   for (const auto& c : *found) {
-    spdlog::info("removing leftover container {} (job {})", c.id.substr(0, 12),
-                 c.labels.count("corral.job") ? c.labels.at("corral.job") : "?");
+    std::string job = c.labels.count("corral.job") ? c.labels.at("corral.job") : "";
+    std::string attempt = c.labels.count("corral.attempt") ? c.labels.at("corral.attempt") : "";
+    spdlog::info("removing leftover container {} (job {})", c.id.substr(0, 12), job.empty() ? "?" : job);
     (void)co_await runtime_->remove(c.id);
+    // ... and the workspace and log spool its attempt had.
+    int number = 0;
+    try {
+      number = std::stoi(attempt);
+    } catch (...) {
+    }
+    if (job.empty() || job.find('/') != std::string::npos || job.find("..") != std::string::npos || number <= 0) continue;
+    auto paths = workspace_paths(config_.workspace_base, job, number);
+    co_await run_blocking(blocking_, [&] {
+      std::error_code ec;
+      std::filesystem::remove_all(paths.dir, ec);
+      std::filesystem::remove(paths.dir.parent_path(), ec);  // the job dir, once empty
+      std::filesystem::remove(paths.spool_file, ec);
+      return 0;
+    });
   }
 }
 
