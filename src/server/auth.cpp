@@ -73,6 +73,20 @@ Result<void> require_kind(const Token& token, std::initializer_list<TokenKind> k
 
 std::string make_runner_secret() { return "crs_" + random_hex(32); }
 
+std::string make_token_secret() { return "crl_" + random_hex(24); }
+
+Token make_token(TokenKind kind, const std::string& tenant, const std::string& name,
+                 const std::string& secret, TimeMs now) {
+  Token token;
+  token.id = new_id("tok");
+  token.kind = kind;
+  token.tenant = tenant;
+  token.name = name;
+  token.hash = sha256_hex(secret);
+  token.created_at = now;
+  return token;
+}
+
 awaitable<Result<Runner>> authenticate_runner(ServerContext& ctx, const RequestContext& req,
                                               const std::string& expected_runner_id) {
   std::string presented = bearer(req);

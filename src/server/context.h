@@ -48,6 +48,10 @@ awaitable<Result<Runner>> authenticate_runner(ServerContext& ctx, const RequestC
                                               const std::string& expected_runner_id = "");
 // A new per-runner secret (only its hash is stored).
 std::string make_runner_secret();
+// A new API token secret ("crl_..."), and the Token that stores only its hash.
+std::string make_token_secret();
+Token make_token(TokenKind kind, const std::string& tenant, const std::string& name,
+                 const std::string& secret, TimeMs now);
 
 void add_token_routes(Router& router, ServerContext& ctx);
 void add_runner_routes(Router& router, ServerContext& ctx);

@@ -32,14 +32,8 @@ void add_token_routes(Router& router, ServerContext& ctx) {
     if (name.empty() || name.size() > 128) {
       co_return error_of(make_error(ErrorCode::kInvalidSpec, "field 'name': 1-128 characters are required"));
     }
-    Token token;
-    token.id = new_id("tok");
-    token.kind = *kind;
-    token.tenant = tenant;
-    token.name = name;
-    token.created_at = ctx.clock.now_ms();
-    std::string secret = "crl_" + random_hex(24);
-    token.hash = sha256_hex(secret);
+    std::string secret = make_token_secret();
+    Token token = make_token(*kind, tenant, name, secret, ctx.clock.now_ms());
     auto inserted = co_await ctx.db([&] { return ctx.store.insert_token(token); });
     if (!inserted.ok()) co_return error_of(inserted.error());
     json out = to_json(token);

@@ -81,17 +81,10 @@ Result<void> Server::bootstrap_admin() {
   } else if (*admins > 0) {
     return {};
   } else {
-    secret = "crl_" + random_hex(24);
+    secret = make_token_secret();
     new_admin_token_ = secret;
   }
-  Token token;
-  token.id = new_id("tok");
-  token.kind = TokenKind::kAdmin;
-  token.tenant = "default";
-  token.name = "admin";
-  token.hash = sha256_hex(secret);
-  token.created_at = clock_.now_ms();
-  CORRAL_TRY(store_->insert_token(token));
+  CORRAL_TRY(store_->insert_token(make_token(TokenKind::kAdmin, "default", "admin", secret, clock_.now_ms())));
   if (!new_admin_token_.empty()) {
     auto path = std::filesystem::path(config_.data_dir) / "admin.token";
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -106,15 +99,8 @@ Result<void> Server::bootstrap_admin() {
 }
 
 Result<std::string> Server::create_token(TokenKind kind, const std::string& tenant, const std::string& name) {
-  std::string secret = "crl_" + random_hex(24);
-  Token token;
-  token.id = new_id("tok");
-  token.kind = kind;
-  token.tenant = tenant;
-  token.name = name;
-  token.hash = sha256_hex(secret);
-  token.created_at = clock_.now_ms();
-  CORRAL_TRY(store_->insert_token(token));
+  std::string secret = make_token_secret();
+  CORRAL_TRY(store_->insert_token(make_token(kind, tenant, name, secret, clock_.now_ms())));
   return secret;
 }
 

@@ -110,7 +110,7 @@ std::optional<Runner> load_runner(Db& db, const std::string& id) {
   return runner;
 }
 
-void refresh_runner_status(Db& db, const std::string& runner_id, int64_t now) {
+void refresh_runner_status(Db& db, const std::string& runner_id) {
   db.prepare(
         "UPDATE runners SET status = CASE"
         "  WHEN status = 'offline' THEN 'offline'"
@@ -121,7 +121,6 @@ void refresh_runner_status(Db& db, const std::string& runner_id, int64_t now) {
         " WHERE id = ?")
       .bind_all(runner_id)
       .exec();
-  (void)now;
 }
 
 }  // namespace corral::sqlite

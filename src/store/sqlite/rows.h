@@ -32,7 +32,7 @@ std::optional<Runner> load_runner(Db& db, const std::string& id);
 
 // The runner's status from what it runs: offline and draining stick; busy when it runs
 // anything.
-void refresh_runner_status(Db& db, const std::string& runner_id, int64_t now);
+void refresh_runner_status(Db& db, const std::string& runner_id);
 
 }  // namespace corral::sqlite
 

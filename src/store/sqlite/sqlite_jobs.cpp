@@ -172,7 +172,7 @@ Result<Job> SqliteStore::cancel_job(const std::string& tenant, const std::string
           .bind_all(now, now, id)
           .exec();
       if (job->state == JobState::kLeased && !job->attempts.empty()) {
-        sqlite::refresh_runner_status(db, job->attempts.back().runner_id, now);
+        sqlite::refresh_runner_status(db, job->attempts.back().runner_id);
       }
     } else {
       db.prepare("UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?").bind_all(now, id).exec();
@@ -238,6 +238,7 @@ Result<std::vector<ClaimedJob>> SqliteStore::claim(const std::string& runner_id,
     int64_t after_priority = INT64_MAX, after_seq = 0;
     while (static_cast<int>(claimed.size()) < free_slots && scanned < kMaxScanned) {
       std::vector<Job> page;
+      std::vector<std::string> raw_specs;  // parsed only for the jobs actually claimed
       {
         auto st = db.prepare(
             "SELECT seq, id, priority, labels, grp, type, owner_token_id, spec, attempt FROM jobs"
@@ -255,14 +256,14 @@ Result<std::vector<ClaimedJob>> SqliteStore::claim(const std::string& runner_id,
           job.spec.type = st.text(5);
           job.owner_token_id = st.text(6);
           job.tenant = runner->tenant;
-          job.attempts.resize(0);
           job.attempt = st.integer(8);
-          job.reason = st.text(7);  // raw spec JSON, parsed only if claimed
+          raw_specs.push_back(st.text(7));
           page.push_back(std::move(job));
         }
       }
       if (page.empty()) break;
-      for (auto& job : page) {
+      for (size_t i = 0; i < page.size(); ++i) {
+        const Job& job = page[i];
         ++scanned;
         after_priority = job.spec.priority;
         after_seq = job.seq;
@@ -275,13 +276,13 @@ Result<std::vector<ClaimedJob>> SqliteStore::claim(const std::string& runner_id,
                    " VALUES (?, ?, ?, 'leased', ?, ?)")
             .bind_all(job.id, attempt, runner_id, now, now + lease_ms)
             .exec();
-        auto spec = parse_job_spec(json::parse(job.reason));
+        auto spec = parse_job_spec(json::parse(raw_specs[i]));
         claimed.push_back({job.id, attempt, now + lease_ms, spec.ok() ? *spec : JobSpec{}});
         if (static_cast<int>(claimed.size()) >= free_slots) break;
       }
       if (static_cast<int>(page.size()) < kPage) break;
     }
-    if (!claimed.empty()) sqlite::refresh_runner_status(db, runner_id, now);
+    if (!claimed.empty()) sqlite::refresh_runner_status(db, runner_id);
     return claimed;
   });
 }
@@ -367,7 +368,7 @@ Result<Job> SqliteStore::finish_attempt(const std::string& runner_id, const std:
     else st.bind(4, report.result.dump());
     st.bind(5, now).bind(6, now).bind(7, job_id);
     st.exec();
-    sqlite::refresh_runner_status(db, runner_id, now);
+    sqlite::refresh_runner_status(db, runner_id);
     return *sqlite::load_job(db, "", job_id);
   });
 }
@@ -422,7 +423,7 @@ Result<LeaseSweep> SqliteStore::expire_leases(TimeMs now) {
     for (const auto& [job_id, attempt, runner_id] : expired) {
       ++sweep.lost_attempts;
       if (sqlite::lose_attempt(db, job_id, attempt, now)) sweep.requeued_job_ids.push_back(job_id);
-      sqlite::refresh_runner_status(db, runner_id, now);
+      sqlite::refresh_runner_status(db, runner_id);
     }
     return sweep;
   });

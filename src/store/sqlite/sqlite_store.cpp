@@ -238,7 +238,7 @@ Result<Runner> SqliteStore::register_runner(const std::string& tenant, const std
       }
       for (const auto& [job_id, attempt] : gone) sqlite::lose_attempt(db, job_id, attempt, now);
     }
-    sqlite::refresh_runner_status(db, id, now);
+    sqlite::refresh_runner_status(db, id);
     auto runner = sqlite::load_runner(db, id);
     if (!runner) return make_error(ErrorCode::kInternal, "runner vanished during registration");
     return *runner;
@@ -339,7 +339,7 @@ Result<std::vector<RunnerCommand>> SqliteStore::heartbeat(const std::string& run
       for (const auto& [job_id, attempt] : held) sqlite::lose_attempt(db, job_id, attempt, now);
       db.prepare("UPDATE runners SET status = 'offline', draining = 1 WHERE id = ?").bind_all(runner_id).exec();
     } else {
-      sqlite::refresh_runner_status(db, runner_id, now);
+      sqlite::refresh_runner_status(db, runner_id);
     }
     return commands;
   });
