@@ -72,6 +72,8 @@ awaitable<Response> list(ServerContext& ctx, RequestContext& req) {
   auto cursor = int_param(req, "cursor", 0, 0, INT64_MAX);
   if (!cursor.ok()) co_return error_of(cursor.error());
   query.cursor = *cursor;
+  query.label = req.query_value("label");
+  query.runner = req.query_value("runner");
   auto page = co_await ctx.db([&] { return ctx.store.list_jobs(caller->tenant, query); });
   if (!page.ok()) co_return error_of(page.error());
   json jobs = json::array();
@@ -149,6 +151,35 @@ awaitable<Response> queue(ServerContext& ctx, RequestContext& req) {
   co_return json_ok(out);
 }
 
+awaitable<Response> stats(ServerContext& ctx, RequestContext& req) {
+  auto caller = co_await user_or_admin(ctx, req);
+  if (!caller.ok()) co_return error_of(caller.error());
+  auto hours = int_param(req, "hours", 24, 1, 24 * 31);
+  if (!hours.ok()) co_return error_of(hours.error());
+  auto stats = co_await ctx.db(
+      [&] { return ctx.store.job_stats(caller->tenant, static_cast<int>(*hours), ctx.clock.now_ms()); });
+  if (!stats.ok()) co_return error_of(stats.error());
+  json hourly = json::array();
+  for (const auto& h : stats->hours) {
+    hourly.push_back({{"start", format_time(h.start)},
+                      {"succeeded", h.succeeded},
+                      {"failed", h.failed},
+                      {"canceled", h.canceled}});
+  }
+  int64_t finished = stats->succeeded + stats->failed + stats->canceled;
+  auto optional_ms = [](const std::optional<TimeMs>& v) { return v ? json(*v) : json(nullptr); };
+  // Canceled jobs say nothing about whether work succeeds: the rate is over ended runs.
+  int64_t decided = stats->succeeded + stats->failed;
+  co_return json_ok({{"hours", hourly},
+                     {"finished", finished},
+                     {"succeeded", stats->succeeded},
+                     {"failed", stats->failed},
+                     {"canceled", stats->canceled},
+                     {"success_rate", decided ? json(static_cast<double>(stats->succeeded) / decided) : json(nullptr)},
+                     {"median_queue_wait_ms", optional_ms(stats->median_queue_wait_ms)},
+                     {"median_run_ms", optional_ms(stats->median_run_ms)}});
+}
+
 }  // namespace
 
 void add_job_routes(Router& router, ServerContext& ctx) {
@@ -158,6 +189,7 @@ void add_job_routes(Router& router, ServerContext& ctx) {
   router.add(http::verb::post, "/api/v1/jobs/{id}/cancel", [&ctx](RequestContext& req) { return cancel(ctx, req); });
   router.add(http::verb::get, "/api/v1/jobs/{id}/logs", [&ctx](RequestContext& req) { return logs(ctx, req); });
   router.add(http::verb::get, "/api/v1/queue", [&ctx](RequestContext& req) { return queue(ctx, req); });
+  router.add(http::verb::get, "/api/v1/stats", [&ctx](RequestContext& req) { return stats(ctx, req); });
 }
 
 }  // namespace corral

@@ -24,6 +24,8 @@ struct CreateJobResult {
 
 struct JobQuery {
   std::optional<JobState> state;
+  std::string label;   // only jobs that ask for this label
+  std::string runner;  // only jobs one of whose attempts ran on this runner (id or name)
   int limit = 50;
   int64_t cursor = 0;  // seq to continue below; 0 = newest first
 };
@@ -47,6 +49,18 @@ struct QueueStats {
   };
   std::vector<LabelSetCount> by_labels;
   TimeMs oldest_queued_at = 0;
+};
+
+// Finished jobs over a window, for the dashboard's overview.
+struct JobStats {
+  struct Hour {
+    TimeMs start = 0;
+    int64_t succeeded = 0, failed = 0, canceled = 0;
+  };
+  std::vector<Hour> hours;  // oldest first, one per hour of the window
+  int64_t succeeded = 0, failed = 0, canceled = 0;
+  std::optional<TimeMs> median_queue_wait_ms;  // created -> first start, of started jobs
+  std::optional<TimeMs> median_run_ms;         // first start -> finish
 };
 
 struct HeartbeatReport {
@@ -109,6 +123,8 @@ class Store {
   // is told in its next heartbeat. Terminal: 409.
   virtual Result<Job> cancel_job(const std::string& tenant, const std::string& id, TimeMs now) = 0;
   virtual Result<QueueStats> queue_stats(const std::string& tenant, TimeMs now) = 0;
+  // Jobs that finished in the `hours` whole hours up to now (the current hour included).
+  virtual Result<JobStats> job_stats(const std::string& tenant, int hours, TimeMs now) = 0;
 
   // ---- attempts (runner side). Every call names the attempt; a call whose attempt is not
   // the job's current one, or not the calling runner's, is a kConflict (HTTP 409).

@@ -359,6 +359,38 @@ TEST(ServerApi, ReRegistrationIsTheSameRunnerWithANewSecret) {
   EXPECT_EQ(bad.request(http::verb::post, "/api/v1/runners/register", R"({"name":""})").status, 422);
 }
 
+TEST(ServerApi, JobListFiltersAndFinishedJobStats) {
+  ServerProcess server;
+  Api user(server.url(), create_token(server, "user"));
+  auto runner = TestRunner::register_with(server, create_token(server, "runner"),
+                                          {{"name", "gpu-box"}, {"labels", {"gpu"}}});
+  std::string gpu_id = user.post("/api/v1/jobs", job_spec({"gpu"}), 201)["id"];
+  std::string plain_id = user.post("/api/v1/jobs", job_spec(), 201)["id"];
+  auto claimed = runner.claim();
+  ASSERT_EQ(claimed["jobs"][0]["job_id"], gpu_id);
+  ASSERT_EQ(runner.start(gpu_id, 1).status, 200);
+  ASSERT_EQ(runner.finish(gpu_id, 1, {{"state", "succeeded"}, {"exit_code", 0}}).status, 200);
+
+  auto by_label = user.get("/api/v1/jobs?label=gpu");
+  ASSERT_EQ(by_label["jobs"].size(), 1u);
+  EXPECT_EQ(by_label["jobs"][0]["id"], gpu_id);
+  auto by_runner = user.get("/api/v1/jobs?runner=gpu-box");
+  ASSERT_EQ(by_runner["jobs"].size(), 1u);
+  EXPECT_EQ(by_runner["jobs"][0]["id"], gpu_id);
+  EXPECT_EQ(user.get("/api/v1/jobs?runner=" + runner.id)["jobs"].size(), 1u);
+  EXPECT_EQ(user.get("/api/v1/jobs?label=gpu&state=queued")["jobs"].size(), 0u);
+  EXPECT_EQ(user.get("/api/v1/jobs?label=nothing")["jobs"].size(), 0u);
+
+  auto stats = user.get("/api/v1/stats?hours=24");
+  ASSERT_EQ(stats["hours"].size(), 24u);
+  EXPECT_EQ(stats["finished"], 1);
+  EXPECT_EQ(stats["hours"].back()["succeeded"], 1);
+  EXPECT_EQ(stats["success_rate"], 1.0);
+  EXPECT_TRUE(stats["median_run_ms"].is_number());
+  user.get("/api/v1/stats?hours=0", 400);
+  (void)plain_id;
+}
+
 TEST(ServerApi, Pagination) {
   ServerProcess server;
   Api user(server.url(), create_token(server, "user"));

@@ -99,6 +99,9 @@ CREATE TABLE log_chunks (
   PRIMARY KEY (job_id, attempt, offset)
 );
 )sql"},
+      {2, R"sql(
+CREATE INDEX jobs_finished ON jobs (tenant, finished_at);
+)sql"},
   };
   return kMigrations;
 }

@@ -136,12 +136,19 @@ Result<JobPage> SqliteStore::list_jobs(const std::string& tenant, const JobQuery
     std::string sql = std::string("SELECT ") + sqlite::kJobColumns + " FROM jobs WHERE tenant = ?1";
     if (query.state) sql += " AND state = ?2";
     if (query.cursor > 0) sql += " AND seq < ?3";
+    if (!query.label.empty()) sql += " AND EXISTS (SELECT 1 FROM json_each(jobs.labels) WHERE value = ?5)";
+    if (!query.runner.empty()) {
+      sql += " AND EXISTS (SELECT 1 FROM attempts a WHERE a.job_id = jobs.id AND a.runner_id IN"
+             " (SELECT id FROM runners WHERE tenant = ?1 AND (id = ?6 OR name = ?6)))";
+    }
     sql += " ORDER BY seq DESC LIMIT ?4";
     auto st = db.prepare(sql);
     st.bind(1, tenant);
     if (query.state) st.bind(2, std::string(to_string(*query.state)));
     if (query.cursor > 0) st.bind(3, query.cursor);
     st.bind(4, query.limit + 1);
+    if (!query.label.empty()) st.bind(5, query.label);
+    if (!query.runner.empty()) st.bind(6, query.runner);
     JobPage page;
     while (st.step()) page.jobs.push_back(sqlite::job_from_row(st));
     if (static_cast<int>(page.jobs.size()) > query.limit) {
@@ -213,6 +220,43 @@ Result<QueueStats> SqliteStore::queue_stats(const std::string& tenant, TimeMs no
       st.bind_all(tenant);
       if (st.step() && !st.is_null(0)) stats.oldest_queued_at = st.int64(0);
     }
+    return stats;
+  });
+}
+
+Result<JobStats> SqliteStore::job_stats(const std::string& tenant, int hours, TimeMs now) {
+  return read<JobStats>([&](Db& db) -> Result<JobStats> {
+    constexpr TimeMs kHour = 3'600'000;
+    JobStats stats;
+    TimeMs first_hour = (now / kHour - (hours - 1)) * kHour;
+    for (int i = 0; i < hours; ++i) stats.hours.push_back({first_hour + i * kHour});
+    std::vector<TimeMs> waits, runs;
+    auto st = db.prepare(
+        "SELECT state, created_at, started_at, finished_at FROM jobs"
+        " WHERE tenant = ? AND finished_at >= ? AND state IN ('succeeded', 'failed', 'canceled')");
+    st.bind_all(tenant, first_hour);
+    while (st.step()) {
+      std::string state = st.text(0);
+      TimeMs created = st.int64(1), started = st.int64(2), finished = st.int64(3);
+      auto bucket = static_cast<size_t>((finished - first_hour) / kHour);
+      if (bucket >= stats.hours.size()) bucket = stats.hours.size() - 1;  // a clock step back
+      auto& hour = stats.hours[bucket];
+      if (state == "succeeded") ++hour.succeeded, ++stats.succeeded;
+      else if (state == "failed") ++hour.failed, ++stats.failed;
+      else ++hour.canceled, ++stats.canceled;
+      if (started > 0) {
+        waits.push_back(started - created);
+        runs.push_back(finished - started);
+      }
+    }
+    auto median = [](std::vector<TimeMs>& v) -> std::optional<TimeMs> {
+      if (v.empty()) return std::nullopt;
+      auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
+      std::nth_element(v.begin(), mid, v.end());
+      return *mid;
+    };
+    stats.median_queue_wait_ms = median(waits);
+    stats.median_run_ms = median(runs);
     return stats;
   });
 }

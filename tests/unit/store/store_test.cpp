@@ -358,6 +358,82 @@ TEST_F(StoreTest, ListJobsPaginatesNewestFirst) {
   EXPECT_EQ(seen, ids);
 }
 
+TEST_F(StoreTest, ListJobsFiltersByLabelAndRunner) {
+  Job gpu_job;
+  {
+    Job j;
+    j.id = new_id("job");
+    j.tenant = "t1";
+    j.spec.command = {"true"};
+    j.spec.labels = {"gpu", "linux"};
+    j.created_at = clock_.now_ms();
+    gpu_job = store_->create_job(j)->job;
+  }
+  auto plain = submit();
+  auto runner = register_runner("r1");
+  ASSERT_EQ(claim(runner).at(0).job_id, gpu_job.id);  // the older one
+
+  JobQuery by_label;
+  by_label.label = "gpu";
+  auto page = store_->list_jobs("t1", by_label);
+  ASSERT_EQ(page->jobs.size(), 1u);
+  EXPECT_EQ(page->jobs[0].id, gpu_job.id);
+
+  for (const std::string& who : {runner.id, std::string("r1")}) {
+    JobQuery by_runner;
+    by_runner.runner = who;
+    auto ran = store_->list_jobs("t1", by_runner);
+    ASSERT_EQ(ran->jobs.size(), 1u) << who;
+    EXPECT_EQ(ran->jobs[0].id, gpu_job.id);
+  }
+  JobQuery other_tenant_runner;
+  other_tenant_runner.runner = "r1";
+  EXPECT_TRUE(store_->list_jobs("t2", other_tenant_runner)->jobs.empty());
+  (void)plain;
+}
+
+TEST_F(StoreTest, JobStatsCountsOutcomesPerHourWithMedians) {
+  constexpr TimeMs kHour = 3'600'000;
+  clock_.set_ms(100 * kHour);  // on an hour boundary
+  auto runner = register_runner("r1", "t1", 4);
+  auto run = [&](TimeMs wait, TimeMs duration, AttemptState end) {
+    auto j = submit();
+    clock_.advance_ms(wait);
+    auto c = claim(runner).at(0);
+    EXPECT_TRUE(store_->start_attempt(runner.id, j.id, c.attempt, clock_.now_ms()).ok());
+    clock_.advance_ms(duration);
+    FinishReport report;
+    report.state = end;
+    EXPECT_TRUE(store_->finish_attempt(runner.id, j.id, c.attempt, report, clock_.now_ms()).ok());
+  };
+  run(1'000, 10'000, AttemptState::kSucceeded);  // finishes in hour 100
+  run(3'000, 20'000, AttemptState::kFailed);
+  clock_.set_ms(102 * kHour + 5);
+  run(2'000, 40'000, AttemptState::kSucceeded);  // hour 102
+  auto queued_then_canceled = submit();
+  ASSERT_TRUE(store_->cancel_job("t1", queued_then_canceled.id, clock_.now_ms()).ok());
+
+  auto stats = store_->job_stats("t1", 24, clock_.now_ms());
+  ASSERT_TRUE(stats.ok());
+  ASSERT_EQ(stats->hours.size(), 24u);
+  EXPECT_EQ(stats->hours.back().start, 102 * kHour);
+  EXPECT_EQ(stats->hours.front().start, 79 * kHour);
+  const auto& h100 = stats->hours[21];
+  EXPECT_EQ(h100.start, 100 * kHour);
+  EXPECT_EQ(h100.succeeded, 1);
+  EXPECT_EQ(h100.failed, 1);
+  EXPECT_EQ(stats->hours[23].succeeded, 1);
+  EXPECT_EQ(stats->hours[23].canceled, 1);
+  EXPECT_EQ(stats->succeeded, 2);
+  EXPECT_EQ(stats->failed, 1);
+  EXPECT_EQ(stats->canceled, 1);
+  // Medians over the three jobs that started (the canceled one never did).
+  EXPECT_EQ(stats->median_queue_wait_ms, 2'000);
+  EXPECT_EQ(stats->median_run_ms, 20'000);
+  EXPECT_TRUE(store_->job_stats("t2", 24, clock_.now_ms())->hours.size() == 24u);
+  EXPECT_EQ(store_->job_stats("t2", 24, clock_.now_ms())->succeeded, 0);
+}
+
 TEST_F(StoreTest, ConcurrentWritesShareCommits) {
   constexpr int kThreads = 16, kPerThread = 20;
   uint64_t before = store_->commits();
