@@ -312,7 +312,8 @@ json to_json(const Attempt& a) {
          {"finished_at", time_or_null(a.finished_at)},
          {"exit_code", a.exit_code ? json(*a.exit_code) : json(nullptr)},
          {"reason", a.reason.empty() ? json(nullptr) : json(a.reason)},
-         {"log_size", a.log_size}};
+         {"log_size", a.log_size},
+         {"log_truncated", a.log_truncated}};
   return j;
 }
 

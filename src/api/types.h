@@ -91,6 +91,7 @@ struct Attempt {
   std::optional<int> exit_code;
   std::string reason;
   int64_t log_size = 0;
+  bool log_truncated = false;  // the log reached the server's cap and ends with a note
 };
 json to_json(const Attempt& attempt);
 

@@ -4,9 +4,27 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "common/units.h"
 #include "server/server.h"
 
 namespace corral::cli {
+
+namespace {
+
+// "64m", "1g" or plain bytes, at least 1 KiB.
+CLI::Validator bytes_transform() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        auto bytes = parse_bytes(text);
+        if (!bytes.ok()) return bytes.error().message;
+        if (*bytes < 1024) return "must be at least 1024 bytes (1k)";
+        text = std::to_string(*bytes);
+        return {};
+      },
+      "BYTES");
+}
+
+}  // namespace
 
 void add_server_command(CLI::App& app) {
   auto config = std::make_shared<ServerConfig>();
@@ -39,6 +57,11 @@ void add_server_command(CLI::App& app) {
                   "Bytes queued per log watcher before it is lagged and resumes from the store")
       ->envname("CORRAL_LOG_STREAM_QUEUE_BYTES")
       ->check(CLI::Range(size_t{1024}, size_t{1} << 30))
+      ->capture_default_str();
+  cmd->add_option("--log-max-bytes", config->log_max_bytes,
+                  "Largest log kept per job attempt (bytes, or e.g. 64m); later output is dropped with a note")
+      ->envname("CORRAL_LOG_MAX_BYTES")
+      ->transform(bytes_transform())
       ->capture_default_str();
   cmd->add_option("--threads", config->io_threads, "I/O threads (default: one per core)")
       ->envname("CORRAL_THREADS")

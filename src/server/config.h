@@ -22,6 +22,7 @@ struct ServerConfig {
   int store_threads = 32;                   // blocking store calls (group commit needs several)
   bool sqlite_synchronous_full = true;
   size_t log_stream_queue_bytes = 4 * 1024 * 1024;  // per watcher; past it the watcher is "lagged"
+  int64_t log_max_bytes = 64 * 1024 * 1024;  // per attempt log kept on disk; past it: a note, then nothing
   std::string admin_token;                  // CORRAL_ADMIN_TOKEN; empty = generate on first start
 };
 

@@ -56,19 +56,17 @@ void add_attempt_routes(Router& router, ServerContext& ctx) {
                    co_return error_of(make_error(ErrorCode::kBadRequest,
                                                  "query parameter 'offset' (a byte offset >= 0) is required"));
                  }
-                 auto size = co_await ctx.db([&] {
+                 auto appended = co_await ctx.db([&] {
                    return ctx.store.append_log(runner.id, job_id, attempt, offset, req.msg.body(),
                                                ctx.clock.now_ms());
                  });
-                 if (!size.ok()) co_return error_of(size.error());
-                 const auto& body = req.msg.body();
-                 if (*size == offset + static_cast<int64_t>(body.size())) {
-                   ctx.logs.publish_bytes(job_id, attempt, offset, body);
-                 } else {
-                   // A repeat (or the store changed the log otherwise): watchers re-read it.
-                   ctx.logs.publish_changed(job_id);
+                 if (!appended.ok()) co_return error_of(appended.error());
+                 // Watchers get exactly the bytes the readable log gained (none for a repeat
+                 // or past the cap).
+                 if (!appended->stored.empty()) {
+                   ctx.logs.publish_bytes(job_id, attempt, appended->stored_offset, appended->stored);
                  }
-                 co_return json_ok({{"next_offset", *size}});
+                 co_return json_ok({{"next_offset", appended->next_offset}});
                });
              });
 

@@ -27,6 +27,8 @@ Result<void> Server::start() {
   SqliteStoreOptions options;
   options.path = (std::filesystem::path(config_.data_dir) / "corral.db").string();
   options.synchronous_full = config_.sqlite_synchronous_full;
+  options.log_dir = (std::filesystem::path(config_.data_dir) / "logs").string();
+  options.log_max_bytes = config_.log_max_bytes;
   auto store = SqliteStore::open(options);
   if (!store.ok()) return store.error();
   store_ = std::move(store.value());

@@ -74,8 +74,17 @@ struct LogChunk {
   int attempt = 0;
   int64_t offset = 0;
   std::string data;
-  int64_t size = 0;       // total bytes stored for the attempt
-  bool complete = false;  // the attempt has finished: no more bytes will come
+  int64_t size = 0;        // total bytes stored for the attempt
+  bool complete = false;   // the attempt has finished: no more bytes will come
+  bool truncated = false;  // the log reached the cap; it ends with a marker saying so
+};
+
+// What one append did. The runner's offsets count every byte it sent; the stored log
+// stops at the cap (plus a line saying so), so the two can differ.
+struct LogAppend {
+  int64_t next_offset = 0;    // bytes received for the attempt: where the runner goes on
+  int64_t stored_offset = 0;  // where `stored` begins in the readable log
+  std::string stored;         // bytes this call added to the readable log (often all it sent)
 };
 
 struct LeaseSweep {
@@ -134,8 +143,9 @@ class Store {
   virtual Result<Attempt> start_attempt(const std::string& runner_id, const std::string& job_id,
                                         int attempt, TimeMs now) = 0;
   // Appends data at byte offset; a repeat is idempotent, a gap is kRangeNotSatisfiable with
-  // {"next_offset":N} in the error detail. Returns the new size.
-  virtual Result<int64_t> append_log(const std::string& runner_id, const std::string& job_id,
+  // {"next_offset":N} in the error detail. Past the store's log cap the bytes are counted
+  // but not kept, and the log ends with a line saying it was truncated.
+  virtual Result<LogAppend> append_log(const std::string& runner_id, const std::string& job_id,
                                      int attempt, int64_t offset, std::string_view data,
                                      TimeMs now) = 0;
   virtual Result<Job> finish_attempt(const std::string& runner_id, const std::string& job_id,

@@ -391,6 +391,31 @@ TEST(ServerApi, JobListFiltersAndFinishedJobStats) {
   (void)plain_id;
 }
 
+TEST(ServerApi, LogsAreFilesOnDiskCappedWithANote) {
+  ServerProcess server(std::map<std::string, std::string>{{"CORRAL_LOG_MAX_BYTES", "2k"}});
+  Api user(server.url(), create_token(server, "user"));
+  auto runner = TestRunner::register_with(server, create_token(server, "runner"), {{"name", "r1"}});
+  std::string id = user.post("/api/v1/jobs", job_spec(), 201)["id"];
+  runner.claim();
+  ASSERT_EQ(runner.start(id, 1).status, 200);
+  std::string first(1500, 'a'), second(1500, 'b');
+  ASSERT_EQ(runner.log(id, 1, 0, first).status, 200);
+  auto over = runner.log(id, 1, 1500, second);
+  ASSERT_EQ(over.status, 200);
+  EXPECT_EQ(json::parse(over.body)["next_offset"], 3000);
+  ASSERT_EQ(runner.finish(id, 1, {{"state", "succeeded"}, {"exit_code", 0}}).status, 200);
+
+  auto log = user.request(http::verb::get, "/api/v1/jobs/" + id + "/logs");
+  EXPECT_EQ(log.body.substr(0, 2048), first + std::string(548, 'b'));
+  EXPECT_NE(log.body.find("log truncated", 2048), std::string::npos);
+  EXPECT_TRUE(user.get("/api/v1/jobs/" + id)["attempts"][0]["log_truncated"].get<bool>());
+  EXPECT_EQ(fs::file_size(server.data_dir() / "logs" / id / "1.log"), log.body.size());
+  // The database holds sizes, not log bytes.
+  std::ifstream db(server.data_dir() / "corral.db", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(db)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(bytes.find(std::string(100, 'a')), std::string::npos);
+}
+
 TEST(ServerApi, Pagination) {
   ServerProcess server;
   Api user(server.url(), create_token(server, "user"));

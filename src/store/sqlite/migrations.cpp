@@ -101,6 +101,11 @@ CREATE TABLE log_chunks (
 )sql"},
       {2, R"sql(
 CREATE INDEX jobs_finished ON jobs (tenant, finished_at);
+-- Logs move to files (store/log_files.h): log_size is now the readable size, log_received
+-- the bytes the runner sent (its offsets), which differ once a log reaches the cap.
+ALTER TABLE attempts ADD COLUMN log_received INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE attempts ADD COLUMN log_truncated INTEGER NOT NULL DEFAULT 0;
+UPDATE attempts SET log_received = log_size;
 )sql"},
   };
   return kMigrations;

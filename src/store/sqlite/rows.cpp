@@ -39,6 +39,7 @@ Attempt attempt_from_row(const Stmt& st) {
   a.exit_code = st.opt_int(9);
   a.reason = st.text(10);
   a.log_size = st.int64(11);
+  a.log_truncated = st.integer(12) != 0;
   return a;
 }
 

@@ -16,7 +16,7 @@ Job job_from_row(const Stmt& st);
 
 inline constexpr const char* kAttemptColumns =
     "a.job_id, a.attempt, a.runner_id, COALESCE(r.name, ''), a.state, a.claimed_at, "
-    "a.lease_expires_at, a.started_at, a.finished_at, a.exit_code, a.reason, a.log_size";
+    "a.lease_expires_at, a.started_at, a.finished_at, a.exit_code, a.reason, a.log_size, a.log_truncated";
 Attempt attempt_from_row(const Stmt& st);
 
 inline constexpr const char* kRunnerColumns =

@@ -54,16 +54,18 @@ namespace {
 // The fencing check every runner call about an attempt goes through.
 struct ActiveAttempt {
   std::string state;  // attempt state
-  int64_t log_size = 0;
+  int64_t log_size = 0;      // readable bytes
   bool cancel_requested = false;
   std::string job_state;
+  int64_t log_received = 0;  // bytes the runner sent
+  bool log_truncated = false;
 };
 
 Result<ActiveAttempt> fenced_attempt(Db& db, const std::string& runner_id, const std::string& job_id,
                                      int attempt) {
   auto st = db.prepare(
-      "SELECT a.runner_id, a.state, a.log_size, j.attempt, j.cancel_requested, j.state"
-      " FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.job_id = ? AND a.attempt = ?");
+      "SELECT a.runner_id, a.state, a.log_size, j.attempt, j.cancel_requested, j.state,"
+      " a.log_received, a.log_truncated FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.job_id = ? AND a.attempt = ?");
   st.bind_all(job_id, attempt);
   if (!st.step()) {
     return make_error(ErrorCode::kConflict,
@@ -78,7 +80,7 @@ Result<ActiveAttempt> fenced_attempt(Db& db, const std::string& runner_id, const
                       "attempt " + std::to_string(attempt) + " of job " + job_id +
                           " is stale: the job is on attempt " + std::to_string(st.integer(3)));
   }
-  ActiveAttempt a{st.text(1), st.int64(2), st.integer(4) != 0, st.text(5)};
+  ActiveAttempt a{st.text(1), st.int64(2), st.integer(4) != 0, st.text(5), st.int64(6), st.integer(7) != 0};
   return a;
 }
 
@@ -353,33 +355,48 @@ Result<Attempt> SqliteStore::start_attempt(const std::string& runner_id, const s
   });
 }
 
-Result<int64_t> SqliteStore::append_log(const std::string& runner_id, const std::string& job_id,
-                                        int attempt, int64_t offset, std::string_view data,
-                                        TimeMs now) {
+Result<LogAppend> SqliteStore::append_log(const std::string& runner_id, const std::string& job_id,
+                                          int attempt, int64_t offset, std::string_view data,
+                                          TimeMs now) {
   (void)now;
-  return write<int64_t>([&](Db& db) -> Result<int64_t> {
+  return write<LogAppend>([&](Db& db) -> Result<LogAppend> {
     auto active = fenced_attempt(db, runner_id, job_id, attempt);
     if (!active.ok()) return active.error();
-    int64_t size = active->log_size;
+    LogAppend out;
+    out.next_offset = active->log_received;
+    out.stored_offset = active->log_size;
     int64_t end = offset + static_cast<int64_t>(data.size());
-    if (offset > size) {
+    if (offset > active->log_received) {
       Error e = make_error(ErrorCode::kRangeNotSatisfiable,
                            "log offset " + std::to_string(offset) + " leaves a gap: the server has " +
-                               std::to_string(size) + " bytes; resend from next_offset");
-      e.detail_json = json{{"next_offset", size}}.dump();
+                               std::to_string(active->log_received) + " bytes; resend from next_offset");
+      e.detail_json = json{{"next_offset", active->log_received}}.dump();
       return e;
     }
-    if (end <= size) return size;  // a repeat of bytes already stored
+    if (end <= active->log_received) return out;  // a repeat of bytes already received
     if (!attempt_active(*active)) return not_active(job_id, attempt, *active);
-    std::string_view fresh = data.substr(static_cast<size_t>(size - offset));
-    db.prepare("INSERT INTO log_chunks (job_id, attempt, offset, data) VALUES (?, ?, ?, ?)")
-        .bind_all(job_id, attempt, size)
-        .bind_blob(4, fresh)
+    std::string_view fresh = data.substr(static_cast<size_t>(active->log_received - offset));
+    bool truncated = active->log_truncated;
+    if (!truncated) {
+      int64_t room = std::max<int64_t>(0, options_.log_max_bytes - active->log_size);
+      if (static_cast<int64_t>(fresh.size()) <= room) {
+        out.stored.assign(fresh);
+      } else {
+        out.stored.assign(fresh.substr(0, static_cast<size_t>(room)));
+        out.stored += "\n[corral] log truncated: it reached the server's limit of " +
+                      std::to_string(options_.log_max_bytes) +
+                      " bytes (corral server --log-max-bytes); later output was not kept\n";
+        truncated = true;
+      }
+      CORRAL_TRY(log_files_->write_at(job_id, attempt, active->log_size, out.stored));
+    }
+    db.prepare("UPDATE attempts SET log_size = ?, log_received = ?, log_truncated = ?"
+               " WHERE job_id = ? AND attempt = ?")
+        .bind_all(active->log_size + static_cast<int64_t>(out.stored.size()), end, truncated ? 1 : 0,
+                  job_id, attempt)
         .exec();
-    db.prepare("UPDATE attempts SET log_size = ? WHERE job_id = ? AND attempt = ?")
-        .bind_all(end, job_id, attempt)
-        .exec();
-    return end;
+    out.next_offset = end;
+    return out;
   });
 }
 
@@ -438,18 +455,11 @@ Result<LogChunk> SqliteStore::read_log(const std::string& tenant, const std::str
     chunk.attempt = chosen->number;
     chunk.size = chosen->log_size;
     chunk.complete = chosen->state != AttemptState::kLeased && chosen->state != AttemptState::kRunning;
+    chunk.truncated = chosen->log_truncated;
     if (offset >= chosen->log_size) return chunk;
-    auto st = db.prepare(
-        "SELECT offset, data FROM log_chunks WHERE job_id = ? AND attempt = ?"
-        " AND offset + length(data) > ? ORDER BY offset");
-    st.bind_all(job_id, chosen->number, offset);
-    while (st.step() && static_cast<int64_t>(chunk.data.size()) < max_bytes) {
-      int64_t chunk_offset = st.int64(0);
-      std::string data = st.blob(1);
-      size_t skip = static_cast<size_t>(std::max<int64_t>(0, offset - chunk_offset));
-      chunk.data.append(data, skip, std::string::npos);
-    }
-    if (static_cast<int64_t>(chunk.data.size()) > max_bytes) chunk.data.resize(static_cast<size_t>(max_bytes));
+    auto bytes = log_files_->read(job_id, chosen->number, offset, std::min(max_bytes, chosen->log_size - offset));
+    if (!bytes.ok()) return bytes.error();
+    chunk.data = std::move(bytes.value());
     return chunk;
   });
 }

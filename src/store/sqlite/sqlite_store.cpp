@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
 #include <set>
 
 #include "store/sqlite/migrations.h"
@@ -39,6 +40,16 @@ Result<void> SqliteStore::start() {
     if (options_.path != ":memory:") configure(*writer_db_, options_.synchronous_full);
     int version = sqlite::migrate(*writer_db_);
     spdlog::debug("sqlite store {} at schema version {}", options_.path, version);
+    std::string log_dir = options_.log_dir;
+    if (log_dir.empty()) {
+      if (options_.path == ":memory:") {
+        return make_error(ErrorCode::kBadRequest, "an in-memory store needs options.log_dir");
+      }
+      log_dir = (std::filesystem::path(options_.path).parent_path() / "logs").string();
+    }
+    log_files_ = std::make_unique<LogFiles>(log_dir);
+    CORRAL_TRY(log_files_->create_root());
+    move_log_chunks_to_files();
     if (options_.path != ":memory:") {
       for (int i = 0; i < options_.read_connections; ++i) {
         auto db = std::make_unique<Db>(options_.path);
@@ -94,6 +105,10 @@ void SqliteStore::writer_loop() {
         if (!keep) db.exec("ROLLBACK TO op");
         db.exec("RELEASE op");
       }
+      // Log bytes first: a committed log size must never point past what is on disk.
+      if (auto synced = log_files_->sync_pending(); !synced.ok()) {
+        throw std::runtime_error(synced.error().message);
+      }
       db.exec("COMMIT");
     } catch (const std::exception& e) {
       commit_failure = store_error(e);
@@ -114,6 +129,27 @@ void SqliteStore::writer_loop() {
     done_cv_.notify_all();
     batch.clear();
   }
+}
+
+// Databases from before log files kept logs as chunks in a table: write them out once.
+void SqliteStore::move_log_chunks_to_files() {
+  Db& db = *writer_db_;
+  {
+    auto st = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log_chunks'");
+    if (!st.step()) return;
+  }
+  int64_t moved = 0;
+  {
+    auto st = db.prepare("SELECT job_id, attempt, offset, data FROM log_chunks ORDER BY job_id, attempt, offset");
+    while (st.step()) {
+      auto written = log_files_->write_at(st.text(0), st.integer(1), st.int64(2), st.blob(3));
+      if (!written.ok()) throw std::runtime_error(written.error().message);
+      ++moved;
+    }
+  }
+  if (auto synced = log_files_->sync_pending(); !synced.ok()) throw std::runtime_error(synced.error().message);
+  db.exec("DROP TABLE log_chunks");
+  if (moved) spdlog::info("moved {} log chunks from the database to {}", moved, options_.log_dir);
 }
 
 // ---- tokens -----------------------------------------------------------------

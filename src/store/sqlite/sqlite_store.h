@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "store/log_files.h"
 #include "store/sqlite/db.h"
 #include "store/store.h"
 
@@ -27,6 +28,8 @@ struct SqliteStoreOptions {
   bool synchronous_full = true; // PRAGMA synchronous=FULL (durable across power loss)
   int read_connections = 4;
   size_t max_batch = 512;       // most transactions committed by one fsync
+  std::string log_dir;          // attempt logs; default: "logs" beside the database
+  int64_t log_max_bytes = 64 * 1024 * 1024;  // per attempt; later bytes are dropped with a note
 };
 
 class SqliteStore final : public Store {
@@ -63,7 +66,7 @@ class SqliteStore final : public Store {
                                         TimeMs lease_ms, const JobMatcher& matcher) override;
   Result<Attempt> start_attempt(const std::string& runner_id, const std::string& job_id,
                                 int attempt, TimeMs now) override;
-  Result<int64_t> append_log(const std::string& runner_id, const std::string& job_id, int attempt,
+  Result<LogAppend> append_log(const std::string& runner_id, const std::string& job_id, int attempt,
                              int64_t offset, std::string_view data, TimeMs now) override;
   Result<Job> finish_attempt(const std::string& runner_id, const std::string& job_id, int attempt,
                              const FinishReport& report, TimeMs now) override;
@@ -80,6 +83,7 @@ class SqliteStore final : public Store {
   explicit SqliteStore(SqliteStoreOptions options);
   Result<void> start();
   void writer_loop();
+  void move_log_chunks_to_files();
 
   struct WriteOp {
     std::function<bool(sqlite::Db&)> run;  // false = roll back this op's savepoint
@@ -95,6 +99,7 @@ class SqliteStore final : public Store {
 
   SqliteStoreOptions options_;
   std::unique_ptr<sqlite::Db> writer_db_;
+  std::unique_ptr<LogFiles> log_files_;
   std::thread writer_;
   mutable std::mutex mu_;
   std::condition_variable work_cv_;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "common/clock.h"
 #include "common/crypto.h"
@@ -134,8 +135,8 @@ TEST_F(StoreTest, FullLifecycle) {
   auto c = claim(runner).at(0);
   ASSERT_TRUE(store_->start_attempt(runner.id, j.id, c.attempt, clock_.now_ms()).ok());
   EXPECT_EQ(job(j.id).state, JobState::kRunning);
-  ASSERT_EQ(*store_->append_log(runner.id, j.id, c.attempt, 0, "hello ", clock_.now_ms()), 6);
-  ASSERT_EQ(*store_->append_log(runner.id, j.id, c.attempt, 6, "world\n", clock_.now_ms()), 12);
+  ASSERT_EQ(store_->append_log(runner.id, j.id, c.attempt, 0, "hello ", clock_.now_ms())->next_offset, 6);
+  ASSERT_EQ(store_->append_log(runner.id, j.id, c.attempt, 6, "world\n", clock_.now_ms())->next_offset, 12);
   FinishReport report;
   report.state = AttemptState::kSucceeded;
   report.exit_code = 0;
@@ -158,18 +159,86 @@ TEST_F(StoreTest, LogAppendIsIdempotentAndRejectsGaps) {
   auto runner = register_runner("r1");
   auto j = submit();
   auto c = claim(runner).at(0);
-  ASSERT_EQ(*store_->append_log(runner.id, j.id, 1, 0, "abcdef", 0), 6);
+  ASSERT_EQ(store_->append_log(runner.id, j.id, 1, 0, "abcdef", 0)->next_offset, 6);
   // exact repeat and a contained repeat change nothing
-  EXPECT_EQ(*store_->append_log(runner.id, j.id, 1, 0, "abcdef", 0), 6);
-  EXPECT_EQ(*store_->append_log(runner.id, j.id, 1, 2, "cd", 0), 6);
+  EXPECT_EQ(store_->append_log(runner.id, j.id, 1, 0, "abcdef", 0)->next_offset, 6);
+  EXPECT_EQ(store_->append_log(runner.id, j.id, 1, 2, "cd", 0)->next_offset, 6);
   // an overlap appends only the new tail
-  EXPECT_EQ(*store_->append_log(runner.id, j.id, 1, 4, "efgh", 0), 8);
+  EXPECT_EQ(store_->append_log(runner.id, j.id, 1, 4, "efgh", 0)->next_offset, 8);
   auto gap = store_->append_log(runner.id, j.id, 1, 20, "x", 0);
   ASSERT_FALSE(gap.ok());
   EXPECT_EQ(gap.error().code, ErrorCode::kRangeNotSatisfiable);
   EXPECT_EQ(json::parse(gap.error().detail_json)["next_offset"], 8);
   EXPECT_EQ(store_->read_log("t1", j.id, 1, 0, 100)->data, "abcdefgh");
   (void)c;
+}
+
+TEST_F(StoreTest, LogsLiveInOneFilePerAttempt) {
+  auto runner = register_runner("r1");
+  auto j = submit();
+  auto c = claim(runner).at(0);
+  auto appended = store_->append_log(runner.id, j.id, c.attempt, 0, "hello\n", clock_.now_ms());
+  ASSERT_TRUE(appended.ok());
+  EXPECT_EQ(appended->stored_offset, 0);
+  EXPECT_EQ(appended->stored, "hello\n");
+  std::ifstream file(dir_ / "logs" / j.id / "1.log", std::ios::binary);
+  std::string on_disk((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(on_disk, "hello\n");
+  // A repeat stores nothing new.
+  auto repeat = store_->append_log(runner.id, j.id, c.attempt, 0, "hello\n", clock_.now_ms());
+  EXPECT_EQ(repeat->next_offset, 6);
+  EXPECT_TRUE(repeat->stored.empty());
+}
+
+TEST_F(StoreTest, LogPastTheCapIsDroppedWithANote) {
+  store_.reset();
+  SqliteStoreOptions options;
+  options.path = (dir_ / "corral.db").string();
+  options.synchronous_full = false;
+  options.log_max_bytes = 10;
+  store_ = std::move(SqliteStore::open(options).value());
+  auto runner = register_runner("r1");
+  auto j = submit();
+  auto c = claim(runner).at(0);
+  EXPECT_EQ(store_->append_log(runner.id, j.id, c.attempt, 0, "0123456", 0)->stored, "0123456");
+  auto over = store_->append_log(runner.id, j.id, c.attempt, 7, "789abc", 0);
+  ASSERT_TRUE(over.ok());
+  EXPECT_EQ(over->next_offset, 13);  // the runner's offsets count every byte it sent
+  EXPECT_EQ(over->stored_offset, 7);
+  EXPECT_EQ(over->stored.substr(0, 4), "789\n");
+  EXPECT_NE(over->stored.find("log truncated"), std::string::npos);
+  auto after = store_->append_log(runner.id, j.id, c.attempt, 13, "more", 0);
+  EXPECT_EQ(after->next_offset, 17);
+  EXPECT_TRUE(after->stored.empty());
+  auto log = store_->read_log("t1", j.id, 0, 0, 1 << 20);
+  EXPECT_TRUE(log->truncated);
+  EXPECT_EQ(log->data, "0123456" + over->stored);
+  EXPECT_EQ(log->size, static_cast<int64_t>(log->data.size()));
+  EXPECT_TRUE(job(j.id).attempts.at(0).log_truncated);
+  // A gap is measured against what the runner sent, not what was kept.
+  auto gap = store_->append_log(runner.id, j.id, c.attempt, 30, "x", 0);
+  EXPECT_EQ(json::parse(gap.error().detail_json)["next_offset"], 17);
+}
+
+TEST_F(StoreTest, LogChunksOfAnOlderDatabaseMoveToFiles) {
+  auto runner = register_runner("r1");
+  auto j = submit();
+  auto c = claim(runner).at(0);
+  store_.reset();
+  {
+    sqlite::Db db((dir_ / "corral.db").string());
+    db.exec("CREATE TABLE log_chunks (job_id TEXT, attempt INTEGER, offset INTEGER, data BLOB)");
+    db.prepare("INSERT INTO log_chunks VALUES (?, 1, 0, 'old '), (?, 1, 4, 'bytes')").bind_all(j.id, j.id).exec();
+    db.exec("UPDATE attempts SET log_size = 9, log_received = 9");
+  }
+  SqliteStoreOptions options;
+  options.path = (dir_ / "corral.db").string();
+  store_ = std::move(SqliteStore::open(options).value());
+  EXPECT_EQ(store_->read_log("t1", j.id, 0, 0, 100)->data, "old bytes");
+  EXPECT_EQ(store_->append_log(runner.id, j.id, c.attempt, 9, "!", 0)->next_offset, 10);
+  EXPECT_EQ(store_->read_log("t1", j.id, 0, 0, 100)->data, "old bytes!");
+  sqlite::Db db((dir_ / "corral.db").string());
+  EXPECT_FALSE(db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'log_chunks'").step());
 }
 
 TEST_F(StoreTest, ExpiredLeaseRequeuesAsNextAttemptAndFencesTheOldOne) {
