@@ -11,7 +11,7 @@ struct FieldSpec {
   const char* name;
   int min;
   int max;
-  const char* allowed;                // for messages
+  const char* allowed;                 // for messages
   const char* const* names = nullptr;  // three-letter names of min, min+1, ...
   int name_count = 0;
 };
@@ -33,8 +33,8 @@ struct Macro {
   const char* expansion;
 };
 constexpr Macro kMacros[] = {
-    {"@hourly", "0 * * * *"},  {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
-    {"@weekly", "0 0 * * 0"},  {"@monthly", "0 0 1 * *"}, {"@yearly", "0 0 1 1 *"},
+    {"@hourly", "0 * * * *"},   {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
+    {"@weekly", "0 0 * * 0"},   {"@monthly", "0 0 1 * *"}, {"@yearly", "0 0 1 1 *"},
     {"@annually", "0 0 1 1 *"},
 };
 
@@ -94,7 +94,8 @@ class FieldParser {
     for (int i = 0; i < spec_.name_count; ++i) {
       if (word == spec_.names[i]) return spec_.min + i;
     }
-    if (word.empty() || word.size() > 2) return error(token, "must be " + std::string(spec_.allowed));
+    if (word.empty() || word.size() > 2)
+      return error(token, "must be " + std::string(spec_.allowed));
     int n = 0;
     for (char c : word) {
       if (!std::isdigit(static_cast<unsigned char>(c))) {
@@ -102,7 +103,8 @@ class FieldParser {
       }
       n = n * 10 + (c - '0');
     }
-    if (n < spec_.min || n > spec_.max) return error(token, "must be " + std::string(spec_.allowed));
+    if (n < spec_.min || n > spec_.max)
+      return error(token, "must be " + std::string(spec_.allowed));
     return n;
   }
 
@@ -118,8 +120,10 @@ class FieldParser {
       bool digits = !step_text.empty() && step_text.size() <= 2;
       step = 0;
       for (char c : step_text) {
-        if (!std::isdigit(static_cast<unsigned char>(c))) digits = false;
-        else step = step * 10 + (c - '0');
+        if (!std::isdigit(static_cast<unsigned char>(c)))
+          digits = false;
+        else
+          step = step * 10 + (c - '0');
       }
       if (!digits || step < 1 || step > limit) {
         return error(element, "step must be 1-" + std::to_string(limit));
@@ -164,7 +168,9 @@ class FieldParser {
   std::string_view text_;
 };
 
-bool has_bit(uint64_t bits, int n) { return ((bits >> n) & 1) != 0; }
+bool has_bit(uint64_t bits, int n) {
+  return ((bits >> n) & 1) != 0;
+}
 
 }  // namespace
 

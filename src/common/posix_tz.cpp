@@ -9,7 +9,9 @@
 namespace corral {
 namespace {
 
-bool is_leap(int year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
+bool is_leap(int year) {
+  return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
 
 class Parser {
  public:
@@ -51,8 +53,10 @@ class Parser {
   // [+-]hh[:mm[:ss]], hours up to 167 (TZif v3 extension).
   bool hms(int32_t* seconds) {
     int sign = 1;
-    if (eat('-')) sign = -1;
-    else eat('+');
+    if (eat('-'))
+      sign = -1;
+    else
+      eat('+');
     int h = 0, m = 0, s = 0;
     if (!number(167, &h)) return false;
     if (eat(':')) {
@@ -100,8 +104,8 @@ int64_t PosixTzDate::day_in_year(int year) const {
   int64_t first = days_from_civil(year, month, 1);
   int first_weekday = static_cast<int>(((first % 7) + 7 + 4) % 7);  // 1970-01-01 was a Thursday
   int64_t day = first + (weekday - first_weekday + 7) % 7 + (week - 1) * 7;
-  int64_t next_month = month == 12 ? days_from_civil(year + 1, 1, 1)
-                                   : days_from_civil(year, month + 1, 1);
+  int64_t next_month =
+      month == 12 ? days_from_civil(year + 1, 1, 1) : days_from_civil(year, month + 1, 1);
   while (day >= next_month) day -= 7;  // week 5 = the last such weekday
   return day;
 }
@@ -135,9 +139,8 @@ int32_t PosixTz::offset_at(int64_t utc_s) const {
 
 Result<PosixTz> parse_posix_tz(std::string_view text) {
   auto bad = [&] {
-    return make_error(ErrorCode::kInvalidSpec,
-                      "bad POSIX TZ rule '" + std::string(text) +
-                          "' (expected e.g. CET-1CEST,M3.5.0,M10.5.0/3)");
+    return make_error(ErrorCode::kInvalidSpec, "bad POSIX TZ rule '" + std::string(text) +
+                                                   "' (expected e.g. CET-1CEST,M3.5.0,M10.5.0/3)");
   };
   Parser p(text);
   PosixTz tz;

@@ -35,8 +35,8 @@ ScheduleDecision decide_schedule(const CronExpr& cron, const TimeZone& tz, TimeM
   auto tick = due_tick(cron, tz, last_tick, now);
   if (!tick) return decision;
   decision.tick = *tick;
-  decision.action = in_cooldown(*tick, last_run_at, cooldown_s) ? TickAction::kSkipCooldown
-                                                                : TickAction::kRun;
+  decision.action =
+      in_cooldown(*tick, last_run_at, cooldown_s) ? TickAction::kSkipCooldown : TickAction::kRun;
   return decision;
 }
 

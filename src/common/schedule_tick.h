@@ -42,7 +42,6 @@ struct ScheduleDecision {
 
 // due_tick, then in_cooldown, in one call.
 ScheduleDecision decide_schedule(const CronExpr& cron, const TimeZone& tz, TimeMs last_tick,
-                                 std::optional<TimeMs> last_run_at, int64_t cooldown_s,
-                                 TimeMs now);
+                                 std::optional<TimeMs> last_run_at, int64_t cooldown_s, TimeMs now);
 
 }  // namespace corral

@@ -21,7 +21,9 @@ namespace {
 constexpr const char* kZoneInfoDir = "/usr/share/zoneinfo";
 constexpr int64_t kSecondsPerDay = 86400;
 
-int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+int64_t floor_div(int64_t a, int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
 
 }  // namespace
 
@@ -77,8 +79,8 @@ struct TimeZone::Data {
       if (before != offset_after_s[i]) changes.push_back({*it, before, offset_after_s[i]});
     }
     if (footer && footer->has_dst) {
-      int64_t table_end = transition_at_s.empty() ? std::numeric_limits<int64_t>::min()
-                                                  : transition_at_s.back();
+      int64_t table_end =
+          transition_at_s.empty() ? std::numeric_limits<int64_t>::min() : transition_at_s.back();
       if (hi_s > table_end) {
         int from_year = civil_from_seconds(std::max(lo_s, table_end)).year - 1;
         int to_year = civil_from_seconds(hi_s).year + 1;
@@ -140,8 +142,8 @@ bool valid_zone_name(std::string_view name) {
   size_t start = 0;
   while (start <= name.size()) {
     size_t slash = name.find('/', start);
-    std::string_view part =
-        name.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    std::string_view part = name.substr(
+        start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     if (part.empty() || part == "." || part == "..") return false;
     for (char c : part) {
       bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -158,8 +160,7 @@ bool valid_zone_name(std::string_view name) {
 
 Result<TimeZone> TimeZone::from_tzif(std::string_view name, std::string_view tzif_bytes) {
   auto bad = [&](const std::string& why) {
-    return make_error(ErrorCode::kInvalidSpec,
-                      "time zone '" + std::string(name) + "': " + why);
+    return make_error(ErrorCode::kInvalidSpec, "time zone '" + std::string(name) + "': " + why);
   };
   ByteReader r(tzif_bytes);
   char version = 0;
@@ -167,14 +168,14 @@ Result<TimeZone> TimeZone::from_tzif(std::string_view name, std::string_view tzi
   if (!read_header(r, &version, &c)) return bad("not a TZif file");
   if (version < '2') return bad("TZif version 1 files are not supported; need version 2 or later");
   // Skip the 32-bit (version 1) data block; the 64-bit block after it is complete.
-  size_t v1_size = static_cast<size_t>(c.time * 5 + c.type * 6 + c.chars + c.leap * 8 + c.isstd +
-                                       c.isut);
+  size_t v1_size =
+      static_cast<size_t>(c.time * 5 + c.type * 6 + c.chars + c.leap * 8 + c.isstd + c.isut);
   if (!r.has(v1_size)) return bad("truncated TZif file");
   r.skip(v1_size);
   if (!read_header(r, &version, &c)) return bad("missing the 64-bit TZif section");
   if (c.leap > 0) return bad("zones with leap seconds (right/...) are not supported");
-  size_t v2_size = static_cast<size_t>(c.time * 9 + c.type * 6 + c.chars + c.leap * 12 +
-                                       c.isstd + c.isut);
+  size_t v2_size =
+      static_cast<size_t>(c.time * 9 + c.type * 6 + c.chars + c.leap * 12 + c.isstd + c.isut);
   if (!r.has(v2_size)) return bad("truncated TZif file");
 
   auto data = std::make_shared<Data>();
@@ -258,9 +259,13 @@ Result<TimeZone> TimeZone::load(std::string_view name) {
   return TimeZone(it->second);
 }
 
-const std::string& TimeZone::name() const { return data_->name; }
+const std::string& TimeZone::name() const {
+  return data_->name;
+}
 
-int TimeZone::offset_at(TimeMs utc) const { return data_->offset_at(floor_div(utc, 1000)); }
+int TimeZone::offset_at(TimeMs utc) const {
+  return data_->offset_at(floor_div(utc, 1000));
+}
 
 CivilTime TimeZone::to_local(TimeMs utc) const {
   int64_t seconds = floor_div(utc, 1000);

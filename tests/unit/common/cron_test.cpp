@@ -90,8 +90,7 @@ TEST(CronParseTest, ErrorsNameTheFieldAndWhatItAllows) {
   EXPECT_NE(parse_error("0 0 0 * * *").find("has 6 fields; expected 5"), std::string::npos);
   EXPECT_NE(parse_error("").find("has 0 fields; expected 5"), std::string::npos);
   EXPECT_NE(parse_error("@reboot").find("use @hourly, @daily"), std::string::npos);
-  EXPECT_NE(parse_error("@fortnightly").find("'@fortnightly' is not supported"),
-            std::string::npos);
+  EXPECT_NE(parse_error("@fortnightly").find("'@fortnightly' is not supported"), std::string::npos);
 }
 
 // --- next_after in UTC -----------------------------------------------------------------------
@@ -103,8 +102,7 @@ TEST(CronNextTest, StrictlyAfterInUtc) {
   EXPECT_EQ(cron("*/15 * * * *").next_after(utc(2026, 1, 1, 0, 15) - 1, tz),
             utc(2026, 1, 1, 0, 15));
   EXPECT_EQ(cron("0 2 * * *").next_after(utc(2026, 1, 1, 2, 0), tz), utc(2026, 1, 2, 2, 0));
-  EXPECT_EQ(cron("59 23 31 12 *").next_after(utc(2026, 6, 1, 0, 0), tz),
-            utc(2026, 12, 31, 23, 59));
+  EXPECT_EQ(cron("59 23 31 12 *").next_after(utc(2026, 6, 1, 0, 0), tz), utc(2026, 12, 31, 23, 59));
 }
 
 TEST(CronNextTest, StepRanges) {
@@ -143,9 +141,8 @@ TEST(CronNextTest, DayOfMonthOrDayOfWeekWhenBothAreRestricted) {
                                       utc(2026, 11, 20, 0, 0)}));
   auto first_or_monday =
       ticks(cron("0 0 1 * 1"), tz, utc(2026, 11, 22, 0, 0), utc(2026, 12, 8, 0, 0));
-  EXPECT_EQ(first_or_monday,
-            (std::vector<TimeMs>{utc(2026, 11, 23, 0, 0), utc(2026, 11, 30, 0, 0),
-                                 utc(2026, 12, 1, 0, 0), utc(2026, 12, 7, 0, 0)}));
+  EXPECT_EQ(first_or_monday, (std::vector<TimeMs>{utc(2026, 11, 23, 0, 0), utc(2026, 11, 30, 0, 0),
+                                                  utc(2026, 12, 1, 0, 0), utc(2026, 12, 7, 0, 0)}));
   // Vixie: "1-31" is restricted, so it ORs with Monday (every day); "*/1" starts with '*', so
   // it is not, and only Mondays match.
   EXPECT_EQ(ticks(cron("0 0 1-31 * 1"), tz, utc(2026, 11, 1, 0, 0), utc(2026, 11, 8, 0, 0)).size(),
@@ -175,10 +172,10 @@ TEST(CronDstTest, BerlinSpringForwardRunsSkippedTimeOnceAtTheEndOfTheGap) {
   EXPECT_EQ(nightly.next_after(utc(2026, 3, 29, 1, 0), berlin), utc(2026, 3, 30, 0, 0));
   EXPECT_EQ(cron("30 2 * * *").next_after(utc(2026, 3, 28, 12, 0), berlin), utc(2026, 3, 29, 1, 0));
   // All four skipped quarter hours collapse into the one run at 03:00 CEST.
-  EXPECT_EQ(ticks(cron("*/15 2 * * *"), berlin, utc(2026, 3, 28, 12, 0), utc(2026, 3, 30, 12, 0)),
-            (std::vector<TimeMs>{utc(2026, 3, 29, 1, 0), utc(2026, 3, 30, 0, 0),
-                                 utc(2026, 3, 30, 0, 15), utc(2026, 3, 30, 0, 30),
-                                 utc(2026, 3, 30, 0, 45)}));
+  EXPECT_EQ(
+      ticks(cron("*/15 2 * * *"), berlin, utc(2026, 3, 28, 12, 0), utc(2026, 3, 30, 12, 0)),
+      (std::vector<TimeMs>{utc(2026, 3, 29, 1, 0), utc(2026, 3, 30, 0, 0), utc(2026, 3, 30, 0, 15),
+                           utc(2026, 3, 30, 0, 30), utc(2026, 3, 30, 0, 45)}));
   // The day before and after are ordinary.
   EXPECT_EQ(nightly.next_after(utc(2026, 3, 27, 12, 0), berlin), utc(2026, 3, 28, 1, 0));
 }
@@ -186,7 +183,8 @@ TEST(CronDstTest, BerlinSpringForwardRunsSkippedTimeOnceAtTheEndOfTheGap) {
 // Berlin 2026-10-25: 03:00 CEST (01:00 UTC) becomes 02:00 CET; 02:00-02:59 happens twice.
 TEST(CronDstTest, BerlinFallBackRunsRepeatedTimeOnce) {
   TimeZone berlin = zone("Europe/Berlin");
-  auto nightly = ticks(cron("0 2 * * *"), berlin, utc(2026, 10, 24, 12, 0), utc(2026, 10, 26, 12, 0));
+  auto nightly =
+      ticks(cron("0 2 * * *"), berlin, utc(2026, 10, 24, 12, 0), utc(2026, 10, 26, 12, 0));
   EXPECT_EQ(nightly, (std::vector<TimeMs>{utc(2026, 10, 25, 0, 0), utc(2026, 10, 26, 1, 0)}));
   auto half_past =
       ticks(cron("30 2 * * *"), berlin, utc(2026, 10, 24, 12, 0), utc(2026, 10, 26, 12, 0));
@@ -198,14 +196,16 @@ TEST(CronDstTest, EveryHourExpressionsFollowElapsedTime) {
   CronExpr quarter = cron("*/15 * * * *");
   // Fall back: 02:45 CEST, then 02:00 CET fifteen minutes later; a 25-hour day has 100 ticks.
   EXPECT_EQ(quarter.next_after(utc(2026, 10, 25, 0, 45), berlin), utc(2026, 10, 25, 1, 0));
-  EXPECT_EQ(ticks(quarter, berlin, utc(2026, 10, 24, 22, 0) - 1, utc(2026, 10, 25, 23, 0) - 1).size(),
-            100u);
+  EXPECT_EQ(
+      ticks(quarter, berlin, utc(2026, 10, 24, 22, 0) - 1, utc(2026, 10, 25, 23, 0) - 1).size(),
+      100u);
   // Spring forward: 01:45 CET, then 03:00 CEST fifteen minutes later; a 23-hour day has 92.
   EXPECT_EQ(quarter.next_after(utc(2026, 3, 29, 0, 45), berlin), utc(2026, 3, 29, 1, 0));
   EXPECT_EQ(ticks(quarter, berlin, utc(2026, 3, 28, 23, 0) - 1, utc(2026, 3, 29, 22, 0) - 1).size(),
             92u);
   // "30 * * * *": 01:30 CET, then 03:30 CEST one hour later; 02:30 does not exist.
-  EXPECT_EQ(cron("30 * * * *").next_after(utc(2026, 3, 29, 0, 30), berlin), utc(2026, 3, 29, 1, 30));
+  EXPECT_EQ(cron("30 * * * *").next_after(utc(2026, 3, 29, 0, 30), berlin),
+            utc(2026, 3, 29, 1, 30));
   // ... and in the repeated hour it runs in both passes.
   EXPECT_EQ(ticks(cron("30 * * * *"), berlin, utc(2026, 10, 25, 0, 0), utc(2026, 10, 25, 2, 0)),
             (std::vector<TimeMs>{utc(2026, 10, 25, 0, 30), utc(2026, 10, 25, 1, 30)}));
@@ -217,7 +217,8 @@ TEST(CronDstTest, NewYorkSpringForward) {
   auto got = ticks(cron("30 2 * * *"), new_york, utc(2026, 3, 7, 12, 0), utc(2026, 3, 9, 12, 0));
   EXPECT_EQ(got, (std::vector<TimeMs>{utc(2026, 3, 8, 7, 0), utc(2026, 3, 9, 6, 30)}));
   // The day before still runs at 02:30 EST.
-  EXPECT_EQ(cron("30 2 * * *").next_after(utc(2026, 3, 6, 12, 0), new_york), utc(2026, 3, 7, 7, 30));
+  EXPECT_EQ(cron("30 2 * * *").next_after(utc(2026, 3, 6, 12, 0), new_york),
+            utc(2026, 3, 7, 7, 30));
 }
 
 // New York 2026-11-01: 02:00 EDT (06:00 UTC) becomes 01:00 EST; 01:30 happens twice.
@@ -226,7 +227,8 @@ TEST(CronDstTest, NewYorkFallBackRunsOnce) {
   auto got = ticks(cron("30 1 * * *"), new_york, utc(2026, 10, 31, 12, 0), utc(2026, 11, 2, 12, 0));
   EXPECT_EQ(got, (std::vector<TimeMs>{utc(2026, 11, 1, 5, 30), utc(2026, 11, 2, 6, 30)}));
   // 02:00 happens once (in EST) on that day.
-  EXPECT_EQ(cron("0 2 * * *").next_after(utc(2026, 10, 31, 12, 0), new_york), utc(2026, 11, 1, 7, 0));
+  EXPECT_EQ(cron("0 2 * * *").next_after(utc(2026, 10, 31, 12, 0), new_york),
+            utc(2026, 11, 1, 7, 0));
 }
 
 TEST(CronDstTest, FarFutureUsesTheFooterRule) {

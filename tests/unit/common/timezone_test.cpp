@@ -36,8 +36,9 @@ TEST(TimeZoneTest, UtcAndEtcUtcHaveNoOffset) {
 }
 
 TEST(TimeZoneTest, UnknownOrMalformedNamesAreRejectedWithAHint) {
-  for (const char* name : {"Mars/Olympus_Mons", "Europe/berlin", "Europe", "zone.tab", "", "/etc/passwd",
-                           "../../../etc/passwd", "Europe/../UTC", "Europe//Berlin", "Europe/Ber lin"}) {
+  for (const char* name :
+       {"Mars/Olympus_Mons", "Europe/berlin", "Europe", "zone.tab", "", "/etc/passwd",
+        "../../../etc/passwd", "Europe/../UTC", "Europe//Berlin", "Europe/Ber lin"}) {
     auto zone = TimeZone::load(name);
     ASSERT_FALSE(zone.ok()) << name;
     EXPECT_EQ(zone.error().code, ErrorCode::kInvalidSpec) << name;
@@ -49,7 +50,8 @@ TEST(TimeZoneTest, UnknownOrMalformedNamesAreRejectedWithAHint) {
 TEST(TimeZoneTest, CorruptTzifDataIsAnError) {
   EXPECT_FALSE(TimeZone::from_tzif("x", "").ok());
   EXPECT_FALSE(TimeZone::from_tzif("x", "TZif2 but far too short").ok());
-  auto zone = TimeZone::from_tzif("Bad/Zone", "not a tzif file at all, but long enough to have a header");
+  auto zone =
+      TimeZone::from_tzif("Bad/Zone", "not a tzif file at all, but long enough to have a header");
   ASSERT_FALSE(zone.ok());
   EXPECT_NE(zone.error().message.find("Bad/Zone"), std::string::npos);
 }
@@ -121,8 +123,8 @@ TEST(TimeZoneTest, FromLocalInTheSpringForwardGap) {
   TimeZone berlin = load("Europe/Berlin");
   auto r = berlin.from_local(civil(2026, 3, 29, 2, 30, 0, 0));
   EXPECT_EQ(r.kind, LocalTimeKind::kSkipped);
-  EXPECT_EQ(r.earlier, utc(2026, 3, 29, 0, 30));  // read as CEST: 01:30 CET
-  EXPECT_EQ(r.later, utc(2026, 3, 29, 1, 30));    // read as CET: 03:30 CEST
+  EXPECT_EQ(r.earlier, utc(2026, 3, 29, 0, 30));    // read as CEST: 01:30 CET
+  EXPECT_EQ(r.later, utc(2026, 3, 29, 1, 30));      // read as CET: 03:30 CEST
   EXPECT_EQ(r.transition, utc(2026, 3, 29, 1, 0));  // 03:00 CEST
   // 02:00 itself is skipped too; 03:00 is the first wall time that exists.
   EXPECT_EQ(berlin.from_local(civil(2026, 3, 29, 2, 0, 0, 0)).kind, LocalTimeKind::kSkipped);
