@@ -226,6 +226,11 @@ bool CronExpr::day_matches(int day_of_month, int day_of_week) const {
   return dom && dow;
 }
 
+bool CronExpr::matches(const CivilTime& local) const {
+  return has_bit(minutes_, local.minute) && has_bit(hours_, local.hour) &&
+         has_bit(months_, local.month) && day_matches(local.day, local.weekday);
+}
+
 std::optional<TimeMs> CronExpr::next_after(TimeMs after_utc, const TimeZone& tz) const {
   // Walk wall-clock candidates (day by day, skipping months and days that cannot match) from a
   // little before the wall time of `after_utc`, map each to instants, keep the earliest one

@@ -46,6 +46,9 @@ class CronExpr {
   // February 29 is still found across 2100, which is not a leap year.
   std::optional<TimeMs> next_after(TimeMs after_utc, const TimeZone& tz) const;
 
+  // Whether a wall-clock reading matches all five fields (seconds are ignored).
+  bool matches(const CivilTime& local) const;
+
   // The normalized expression: single spaces, numbers instead of names, macros expanded
   // ("@weekly" -> "0 0 * * 0").
   const std::string& to_string() const { return normalized_; }

@@ -251,5 +251,66 @@ TEST(CronDstTest, OddOffsets) {
             (std::vector<TimeMs>{utc(2026, 4, 4, 14, 45)}));
 }
 
+// --- next_after against a minute-by-minute reference ------------------------------------------
+
+// The documented rules, stated the slow way: walk real time minute by minute.
+std::vector<TimeMs> reference_ticks(const CronExpr& expr, const TimeZone& tz, TimeMs from,
+                                    TimeMs to) {
+  constexpr TimeMs kMinute = 60'000;
+  std::vector<TimeMs> out;
+  for (TimeMs t = from - from % kMinute + kMinute; t <= to; t += kMinute) {
+    CivilTime local = tz.to_local(t);
+    bool tick = false;
+    if (expr.matches(local)) {
+      // Every-hour expressions tick on each matching reading; fixed-time ones only on a
+      // reading's first occurrence.
+      tick = expr.every_hour() || tz.from_local(local).earlier == t;
+    }
+    int jump_s = tz.offset_at(t) - tz.offset_at(t - 1000);
+    if (!expr.every_hour() && jump_s > 0) {
+      // Clocks jumped forward at t: fixed-time readings in the gap run now.
+      CivilTime before = tz.to_local(t - 1000);  // last second before the jump
+      for (int m = 0; m < jump_s / 60; ++m) {
+        TimeMs wall_ms = (days_from_civil(before.year, before.month, before.day) * 86400 +
+                          before.hour * 3600 + before.minute * 60 + 60 + m * 60) *
+                         1000;
+        CivilTime skipped = civil_from_seconds(wall_ms / 1000);
+        if (expr.matches(skipped)) tick = true;
+      }
+    }
+    if (tick) out.push_back(t);
+  }
+  return out;
+}
+
+TEST(CronNextTest, MatchesAMinuteByMinuteReferenceAcrossDstChanges) {
+  struct Day {
+    const char* zone;
+    TimeMs from;
+  };
+  const Day days[] = {
+      {"Europe/Berlin", utc(2026, 3, 28, 12, 0)},
+      {"Europe/Berlin", utc(2026, 10, 24, 12, 0)},
+      {"America/New_York", utc(2026, 3, 7, 12, 0)},
+      {"America/New_York", utc(2026, 10, 31, 12, 0)},
+      {"Australia/Lord_Howe", utc(2026, 4, 4, 0, 0)},
+      {"Australia/Lord_Howe", utc(2026, 10, 3, 0, 0)},
+      {"Asia/Kathmandu", utc(2026, 6, 1, 0, 0)},
+      {"Europe/Berlin", utc(2040, 10, 27, 12, 0)},
+  };
+  const char* exprs[] = {"0 2 * * *",   "30 2 * * *",  "*/15 2 * * *",  "*/15 * * * *",
+                         "30 * * * *",  "45 1 * * *",  "0 */2 * * *",   "* 1-3 * * *",
+                         "*/7 * * * *", "0 0 * * sun", "15 1,2,3 * * 0"};
+  for (const Day& day : days) {
+    TimeZone tz = zone(day.zone);
+    for (const char* text : exprs) {
+      CronExpr expr = cron(text);
+      TimeMs to = day.from + 2 * 86'400'000;
+      EXPECT_EQ(ticks(expr, tz, day.from, to), reference_ticks(expr, tz, day.from, to))
+          << text << " in " << day.zone;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace corral
