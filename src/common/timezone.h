@@ -74,9 +74,8 @@ class TimeZone {
   // fields must be in range (month 1-12, day valid for the month, hour 0-23, ...).
   LocalResolution from_local(const CivilTime& local) const;
 
-  struct Data;  // parsed zone, shared between copies
-
  private:
+  struct Data;  // the parsed zone, immutable and shared between copies and the cache
   explicit TimeZone(std::shared_ptr<const Data> data) : data_(std::move(data)) {}
   std::shared_ptr<const Data> data_;
 };
