@@ -107,7 +107,62 @@ Result<void> check_known_fields(const json& obj, const std::string& prefix,
   return {};
 }
 
+Result<RetryPolicy> parse_retry_policy(const json& r) {
+  if (!r.is_object()) return invalid("retry", "must be an object {max_attempts, backoff_s, on, transient_patterns}");
+  CORRAL_TRY(check_known_fields(r, "retry.", {"max_attempts", "backoff_s", "on", "transient_patterns"}));
+  RetryPolicy policy;
+  if (r.contains("backoff_s") && !r["backoff_s"].is_null()) {
+    const auto& b = r["backoff_s"];
+    if (!b.is_array() || b.empty() || b.size() > 100) {
+      return invalid("retry.backoff_s", "must be a list of 1 to 100 waits in seconds, e.g. [30, 60, 90]");
+    }
+    policy.backoff_s.clear();
+    for (size_t i = 0; i < b.size(); ++i) {
+      if (!b[i].is_number_integer() || b[i].get<int64_t>() < 0 || b[i].get<int64_t>() > 86'400) {
+        return invalid("retry.backoff_s[" + std::to_string(i) + "]", "must be whole seconds from 0 to 86400");
+      }
+      policy.backoff_s.push_back(b[i].get<int>());
+    }
+  }
+  if (r.contains("on") && !r["on"].is_null()) {
+    auto on = get_string_list(r, "on", "retry.on");
+    if (!on.ok()) return on.error();
+    for (const auto& reason : *on) {
+      const auto& known = retry_reasons();
+      if (std::find(known.begin(), known.end(), reason) == known.end()) {
+        std::string list;
+        for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+        return invalid("retry.on", "'" + reason + "' is not a failure reason; use any of " + list);
+      }
+    }
+    policy.on = normalize_labels(std::move(on.value()));
+  }
+  auto patterns = get_string_list(r, "transient_patterns", "retry.transient_patterns");
+  if (!patterns.ok()) return patterns.error();
+  for (const auto& p : *patterns) {
+    if (p.empty() || p.size() > 200) return invalid("retry.transient_patterns", "each pattern must be 1-200 characters");
+  }
+  policy.transient_patterns = *patterns;
+  return policy;
+}
+
 }  // namespace
+
+const std::vector<std::string>& retry_reasons() {
+  static const std::vector<std::string> kReasons = {"runner_lost", "transient", "image_pull", "clone",
+                                                    "engine",      "oom_killed", "timed_out", "exit_code"};
+  return kReasons;
+}
+
+bool RetryPolicy::retries(std::string_view reason) const {
+  return std::find(on.begin(), on.end(), reason) != on.end();
+}
+
+int64_t RetryPolicy::backoff_ms(int failed_attempt) const {
+  if (backoff_s.empty() || failed_attempt < 1) return 0;
+  size_t i = std::min(static_cast<size_t>(failed_attempt - 1), backoff_s.size() - 1);
+  return static_cast<int64_t>(backoff_s[i]) * 1000;
+}
 
 std::string_view to_string(TokenKind kind) { return enum_name(kind, kTokenKinds); }
 std::optional<TokenKind> parse_token_kind(std::string_view s) { return parse_enum(s, kTokenKinds); }
@@ -151,8 +206,8 @@ Result<JobSpec> parse_job_spec(const json& body) {
   if (!body.is_object()) return invalid("(body)", "must be a JSON object describing the job");
   CORRAL_TRY(check_known_fields(body, "",
                                 {"name", "image", "command", "script", "env", "labels", "group",
-                                 "type", "priority", "timeout_s", "max_attempts", "repo",
-                                 "resources", "network"}));
+                                 "type", "priority", "timeout_s", "max_attempts", "retry", "repo",
+                                 "resources", "network", "steward_fallback"}));
   JobSpec spec;
   auto name = get_string(body, "name", "name", 200);
   if (!name.ok()) return name.error();
@@ -209,6 +264,23 @@ Result<JobSpec> parse_job_spec(const json& body) {
   auto attempts = get_int(body, "max_attempts", "max_attempts", 3, 1, 100);
   if (!attempts.ok()) return attempts.error();
   spec.max_attempts = static_cast<int>(*attempts);
+  if (body.contains("retry") && !body["retry"].is_null()) {
+    auto retry = parse_retry_policy(body["retry"]);
+    if (!retry.ok()) return retry.error();
+    spec.retry = std::move(retry.value());
+    auto retry_attempts = get_int(body["retry"], "max_attempts", "retry.max_attempts", 0, 1, 100);
+    if (!retry_attempts.ok()) return retry_attempts.error();
+    if (*retry_attempts > 0) {
+      if (body.contains("max_attempts") && !body["max_attempts"].is_null() && *retry_attempts != spec.max_attempts) {
+        return invalid("retry.max_attempts", "differs from 'max_attempts'; give one of them");
+      }
+      spec.max_attempts = static_cast<int>(*retry_attempts);
+    }
+  }
+  if (body.contains("steward_fallback") && !body["steward_fallback"].is_null()) {
+    if (!body["steward_fallback"].is_boolean()) return invalid("steward_fallback", "must be true or false");
+    spec.steward_fallback = body["steward_fallback"].get<bool>();
+  }
 
   if (body.contains("repo") && !body["repo"].is_null()) {
     const auto& r = body["repo"];
@@ -284,6 +356,10 @@ json to_json(const JobSpec& spec) {
          {"priority", spec.priority},
          {"timeout_s", spec.timeout_s},
          {"max_attempts", spec.max_attempts},
+         {"retry", {{"max_attempts", spec.max_attempts},
+                    {"backoff_s", spec.retry.backoff_s},
+                    {"on", spec.retry.on},
+                    {"transient_patterns", spec.retry.transient_patterns}}},
          {"network", spec.network},
          {"env", spec.env}};
   if (!spec.command.empty()) j["command"] = spec.command;
@@ -298,6 +374,7 @@ json to_json(const JobSpec& spec) {
   if (spec.memory_bytes > 0) res["memory"] = spec.memory_bytes;
   if (spec.cpus > 0) res["cpus"] = spec.cpus;
   j["resources"] = res;
+  if (spec.steward_fallback) j["steward_fallback"] = *spec.steward_fallback;
   return j;
 }
 

@@ -56,6 +56,21 @@ struct RepoSpec {
   int depth = 0;  // 0 = runner default
 };
 
+// When a failed attempt is tried again. `on` names failure reasons: runner_lost (the runner
+// died or lost its lease), transient (the output or engine error matched a transient
+// pattern), image_pull, clone, engine, oom_killed, timed_out, exit_code (any non-zero exit).
+// retry.max_attempts is JobSpec::max_attempts (one number, two spellings).
+struct RetryPolicy {
+  std::vector<int> backoff_s{30, 60, 90};  // wait before retry n is backoff_s[n-1] (last repeats)
+  std::vector<std::string> on{"runner_lost", "transient", "image_pull"};
+  std::vector<std::string> transient_patterns;  // added to the runner's own patterns
+
+  bool retries(std::string_view reason) const;
+  // Milliseconds to wait before the attempt after `failed_attempt`.
+  int64_t backoff_ms(int failed_attempt) const;
+};
+const std::vector<std::string>& retry_reasons();
+
 struct JobSpec {
   std::string name;
   std::string image;                 // empty = runner's default image
@@ -67,7 +82,9 @@ struct JobSpec {
   std::string type;
   int priority = 0;
   int timeout_s = 0;                 // 0 = runner default
-  int max_attempts = 3;
+  int max_attempts = 3;               // also spelled retry.max_attempts
+  RetryPolicy retry;
+  std::optional<bool> steward_fallback;  // unset: the submitting user's setting
   std::optional<RepoSpec> repo;
   int64_t memory_bytes = 0;          // resources.memory; 0 = runner default
   double cpus = 0;                   // resources.cpus; 0 = runner default

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "runner/transient.h"
 #include "runtime/container_runtime.h"
 
 namespace corral {
@@ -42,6 +43,9 @@ struct RunnerConfig {
   int drain_timeout_s = 600;            // RUNNER_DRAIN_TIMEOUT_S / --drain-timeout
   int stop_grace_s = 10;                // RUNNER_STOP_GRACE_S: SIGTERM -> SIGKILL on cancel/timeout
   std::string git_token;                // RUNNER_GIT_TOKEN: credentials for clones (env only)
+  // RUNNER_TRANSIENT_PATTERNS, comma list: failures whose output tail or engine error
+  // mentions one are reported `transient` (retried by the default retry policy).
+  std::vector<std::string> transient_patterns = default_transient_patterns();
 };
 
 // Every setting's environment name, in the order shown by `corral runner --help`.

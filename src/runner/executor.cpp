@@ -133,9 +133,11 @@ awaitable<void> JobExecutor::execute() {
 
   FinishReport report;
   report.state = AttemptState::kFailed;
+  std::string failure_message;
   auto fail = [&](const std::string& reason, const std::string& message) {
     report.state = AttemptState::kFailed;
     report.reason = reason;
+    failure_message = message;
     note(message);
   };
 
@@ -185,7 +187,10 @@ awaitable<void> JobExecutor::execute() {
     asio::co_spawn(ctx_.executor,
                    [self = shared_from_this(), limit_s]() { return self->watch_timeout(std::chrono::seconds(limit_s)); },
                    asio::detached);
-    auto status = co_await ctx_.runtime.run(container_id_, [this](std::string_view out) { log_->append(out); });
+    auto status = co_await ctx_.runtime.run(container_id_, [this](std::string_view out) {
+      output_tail_.append(out);
+      log_->append(out);
+    });
     container_exited_ = true;
     exited_.set();
     if (!status.ok()) {
@@ -203,6 +208,18 @@ awaitable<void> JobExecutor::execute() {
         report.state = AttemptState::kFailed;
         note("exit code " + std::to_string(status->exit_code));
       }
+    }
+  }
+  // A plain non-zero exit or an engine error that mentions an overload, a rate limit or a
+  // reset connection is worth another attempt; anything else fails at once.
+  if (report.state == AttemptState::kFailed && (report.reason.empty() || report.reason == "engine")) {
+    auto patterns = cfg.transient_patterns;
+    patterns.insert(patterns.end(), job_.spec.retry.transient_patterns.begin(),
+                    job_.spec.retry.transient_patterns.end());
+    if (matches_transient_pattern(output_tail_.text(), patterns) ||
+        matches_transient_pattern(failure_message, patterns)) {
+      report.reason = "transient";
+      note("the failure looks transient (its output matches a transient pattern)");
     }
   }
   if (stop_reason_ == StopReason::kCanceled) {

@@ -18,6 +18,7 @@
 #include "net/http_client.h"
 #include "runner/config.h"
 #include "runner/log_shipper.h"
+#include "runner/transient.h"
 #include "runtime/container_runtime.h"
 
 namespace corral {
@@ -62,6 +63,7 @@ class JobExecutor : public std::enable_shared_from_this<JobExecutor> {
   std::string container_id_;
   StopReason stop_reason_ = StopReason::kNone;
   bool container_exited_ = false;
+  TailBuffer output_tail_{16 * 1024};  // read to classify a failure as transient
   Event exited_;
   Event shipper_done_;
   Event done_;

@@ -125,6 +125,34 @@ TEST_F(RunnerTest, TimeoutStopsTheContainer) {
   expect_clean(runner);
 }
 
+TEST_F(RunnerTest, TransientFailureIsRetriedAfterItsBackoffAndOthersFailAtOnce) {
+  auto& runner = start_runner("retry");
+  // Fails as if an API were overloaded on attempt 1, succeeds on attempt 2.
+  std::string flaky = submit({{"script", "if [ \"$CORRAL_ATTEMPT\" = 1 ]; then echo 'HTTP 529 Overloaded'; exit 1; fi; echo fine"},
+                              {"retry", {{"backoff_s", {1}}}}});
+  std::string broken = submit({{"script", "echo 'assertion failed'; exit 1"}, {"retry", {{"backoff_s", {0}}}}});
+  auto done = wait_for_job(*api_, flaky, {"succeeded", "failed"}, 60s);
+  EXPECT_EQ(done["state"], "succeeded");
+  ASSERT_EQ(done["attempts"].size(), 2u);
+  EXPECT_EQ(done["attempts"][0]["state"], "failed");
+  EXPECT_EQ(done["attempts"][0]["reason"], "transient");
+  // The second attempt waited out the backoff after the first one finished.
+  auto ms = [](const json& t) {
+    std::tm tm{};
+    std::string text = t.get<std::string>();
+    strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+    return static_cast<int64_t>(timegm(&tm)) * 1000 + std::stoi(text.substr(20, 3));
+  };
+  EXPECT_GE(ms(done["attempts"][1]["claimed_at"]) - ms(done["attempts"][0]["finished_at"]), 1000);
+  EXPECT_NE(log_of(flaky).find("fine"), std::string::npos);
+
+  auto failed = wait_for_job(*api_, broken, {"succeeded", "failed"}, 60s);
+  EXPECT_EQ(failed["state"], "failed");
+  EXPECT_EQ(failed["attempts"].size(), 1u);
+  EXPECT_EQ(failed["exit_code"], 1);
+  expect_clean(runner);
+}
+
 TEST_F(RunnerTest, CancelWhileRunningKeepsTheLog) {
   auto& runner = start_runner("cancel", {{"RUNNER_HEARTBEAT_INTERVAL_MS", "200"}});
   std::string id = submit({{"script", "echo started; sleep 60"}});

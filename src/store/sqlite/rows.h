@@ -42,5 +42,7 @@ namespace corral::sqlite {
 // one, the job is queued again (attempts left), canceled (cancel was requested) or failed
 // with reason runner_lost. Returns true when the job went back to the queue.
 bool lose_attempt(Db& db, const std::string& job_id, int attempt, int64_t now);
+// The job's retry policy (the defaults when its spec cannot be read).
+RetryPolicy retry_policy_of(Db& db, const std::string& job_id);
 
 }  // namespace corral::sqlite

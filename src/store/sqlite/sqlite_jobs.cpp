@@ -11,6 +11,14 @@ using sqlite::Db;
 
 namespace sqlite {
 
+RetryPolicy retry_policy_of(Db& db, const std::string& job_id) {
+  auto st = db.prepare("SELECT spec FROM jobs WHERE id = ?");
+  st.bind_all(job_id);
+  if (!st.step()) return {};
+  auto spec = parse_job_spec(json::parse(st.text(0), nullptr, false));
+  return spec.ok() ? spec->retry : RetryPolicy{};
+}
+
 bool lose_attempt(Db& db, const std::string& job_id, int attempt, int64_t now) {
   db.prepare("UPDATE attempts SET state = 'lost', reason = 'runner_lost', finished_at = ?"
              " WHERE job_id = ? AND attempt = ? AND state IN ('leased', 'running')")
@@ -35,7 +43,8 @@ bool lose_attempt(Db& db, const std::string& job_id, int attempt, int64_t now) {
         .exec();
     return false;
   }
-  if (current < max_attempts) {
+  // A lost attempt is retried at once: the job did nothing wrong, another runner can take it.
+  if (current < max_attempts && retry_policy_of(db, job_id).retries("runner_lost")) {
     db.prepare("UPDATE jobs SET state = 'queued', not_before = ?, updated_at = ? WHERE id = ?")
         .bind_all(now, now, job_id)
         .exec();
@@ -422,6 +431,25 @@ Result<Job> SqliteStore::finish_attempt(const std::string& runner_id, const std:
                " WHERE job_id = ? AND attempt = ?")
         .bind_all(attempt_state, exit_code, reason, now, job_id, attempt)
         .exec();
+    if (report.state == AttemptState::kFailed && !active->cancel_requested) {
+      // Retry policy: a failure it names goes back to the queue after its backoff.
+      std::string failure = reason.empty() ? "exit_code" : reason;
+      auto policy = sqlite::retry_policy_of(db, job_id);
+      int max_attempts = 0;
+      {
+        auto st = db.prepare("SELECT max_attempts FROM jobs WHERE id = ?");
+        st.bind_all(job_id);
+        if (st.step()) max_attempts = st.integer(0);
+      }
+      if (attempt < max_attempts && policy.retries(failure)) {
+        db.prepare("UPDATE jobs SET state = 'queued', not_before = ?, exit_code = ?, reason = ?,"
+                   " updated_at = ? WHERE id = ?")
+            .bind_all(now + policy.backoff_ms(attempt), exit_code, failure, now, job_id)
+            .exec();
+        sqlite::refresh_runner_status(db, runner_id);
+        return *sqlite::load_job(db, "", job_id);
+      }
+    }
     auto st = db.prepare("UPDATE jobs SET state = ?, exit_code = ?, reason = ?, result = ?,"
                          " finished_at = ?, updated_at = ? WHERE id = ?");
     st.bind_all(job_state, exit_code, reason);

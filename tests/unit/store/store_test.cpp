@@ -427,6 +427,79 @@ TEST_F(StoreTest, ListJobsPaginatesNewestFirst) {
   EXPECT_EQ(seen, ids);
 }
 
+TEST_F(StoreTest, RetryableFailureWaitsItsBackoffThenRunsAgain) {
+  auto runner = register_runner("r1");
+  Job j;
+  j.id = new_id("job");
+  j.tenant = "t1";
+  j.spec.command = {"true"};
+  j.spec.max_attempts = 3;
+  j.spec.retry.backoff_s = {30, 60};
+  j.created_at = clock_.now_ms();
+  ASSERT_TRUE(store_->create_job(j).ok());
+  auto fail = [&](int attempt, const std::string& reason) {
+    EXPECT_TRUE(store_->start_attempt(runner.id, j.id, attempt, clock_.now_ms()).ok());
+    FinishReport report;
+    report.state = AttemptState::kFailed;
+    report.exit_code = 1;
+    report.reason = reason;
+    return store_->finish_attempt(runner.id, j.id, attempt, report, clock_.now_ms()).value();
+  };
+  ASSERT_EQ(claim(runner).size(), 1u);
+  auto after_first = fail(1, "transient");
+  EXPECT_EQ(after_first.state, JobState::kQueued);
+  EXPECT_EQ(after_first.not_before, clock_.now_ms() + 30'000);
+  EXPECT_EQ(after_first.reason, "transient");
+  EXPECT_EQ(after_first.attempts.at(0).state, AttemptState::kFailed);  // the attempt stays visible
+  EXPECT_EQ(store_->get_runner(runner.id)->status, RunnerStatus::kIdle);
+
+  clock_.advance_ms(29'999);
+  EXPECT_TRUE(claim(runner).empty());  // still backing off
+  clock_.advance_ms(1);
+  auto second = claim(runner);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].attempt, 2);
+  auto after_second = fail(2, "image_pull");
+  EXPECT_EQ(after_second.not_before, clock_.now_ms() + 60'000);
+
+  clock_.advance_ms(60'000);
+  ASSERT_EQ(claim(runner).at(0).attempt, 3);
+  auto last = fail(3, "transient");  // attempts used up
+  EXPECT_EQ(last.state, JobState::kFailed);
+  EXPECT_EQ(last.reason, "transient");
+  EXPECT_EQ(last.attempts.size(), 3u);
+}
+
+TEST_F(StoreTest, FailureTheRetryPolicyDoesNotNameFailsAtOnce) {
+  auto runner = register_runner("r1");
+  auto j = submit();
+  auto c = claim(runner).at(0);
+  ASSERT_TRUE(store_->start_attempt(runner.id, j.id, c.attempt, clock_.now_ms()).ok());
+  FinishReport report;
+  report.state = AttemptState::kFailed;
+  report.exit_code = 2;  // a plain non-zero exit: "exit_code", not retried by default
+  auto done = store_->finish_attempt(runner.id, j.id, c.attempt, report, clock_.now_ms());
+  EXPECT_EQ(done->state, JobState::kFailed);
+  EXPECT_EQ(done->exit_code, 2);
+}
+
+TEST_F(StoreTest, LostAttemptIsNotRetriedWhenThePolicyLeavesRunnerLostOut) {
+  auto runner = register_runner("r1");
+  Job j;
+  j.id = new_id("job");
+  j.tenant = "t1";
+  j.spec.command = {"true"};
+  j.spec.retry.on = {"transient"};
+  j.created_at = clock_.now_ms();
+  ASSERT_TRUE(store_->create_job(j).ok());
+  ASSERT_EQ(claim(runner).size(), 1u);
+  clock_.advance_ms(kLease + 1);
+  ASSERT_TRUE(store_->expire_leases(clock_.now_ms()).ok());
+  auto lost = job(j.id);
+  EXPECT_EQ(lost.state, JobState::kFailed);
+  EXPECT_EQ(lost.reason, "runner_lost");
+}
+
 TEST_F(StoreTest, ListJobsFiltersByLabelAndRunner) {
   Job gpu_job;
   {
