@@ -32,6 +32,22 @@ void clear_status(FollowState& st) {
   st.status_shown = false;
 }
 
+// "queued for 12s · position 3 · 1/2 matching runners online · all 1 matching runner(s) are busy"
+std::string status_line(const json& why, const json& job) {
+  std::string line = "queued for " + std::to_string(seconds_since(why.value("created_at", job.value("created_at", json()))));
+  line += "s · position " + std::to_string(why.value("position", 0) + 1);
+  const auto& m = why["matching_runners"];
+  if (m.is_object()) {
+    line += " · " + std::to_string(m.value("online", 0)) + "/" + std::to_string(m.value("total", 0)) +
+            " matching runners online";
+  }
+  std::string summary = why.value("summary", "");
+  if (!summary.empty() && why["reasons"].is_array() && !why["reasons"].empty() && why["reasons"][0].value("code", "") != "ready") {
+    line += " · " + summary;
+  }
+  return line;
+}
+
 // While the job is queued: one updating line on a TTY, a plain line every 5 s otherwise.
 awaitable<void> show_queued_status(const Client& client, std::string job_id, json known_job,
                                    std::shared_ptr<FollowState> st) {
@@ -40,22 +56,18 @@ awaitable<void> show_queued_status(const Client& client, std::string job_id, jso
   auto last_line = std::chrono::steady_clock::time_point();
   while (!st->done && !st->output_started) {
     Result<HttpResponse> res = make_error(ErrorCode::kUnavailable, "");
-    if (known_job.is_object()) {
-      res = HttpResponse{200, std::exchange(known_job, nullptr).dump(), {}};
-    } else {
-      HttpRequest req;
-      req.target = "/api/v1/jobs/" + url_encode(job_id);
-      req.timeout = std::chrono::seconds(5);
-      res = co_await http.request(std::move(req));
-    }
+    HttpRequest req;
+    req.target = "/api/v1/jobs/" + url_encode(job_id) + "/why";
+    req.timeout = std::chrono::seconds(5);
+    res = co_await http.request(std::move(req));
     if (st->done || st->output_started) break;
     if (res.ok() && res->status == 200) {
-      auto job = json::parse(res->body, nullptr, false);
-      if (!job.is_object() || job["state"] != "queued") {
+      auto why = json::parse(res->body, nullptr, false);
+      if (!why.is_object() || !why.value("waiting", false)) {
         clear_status(*st);
         break;
       }
-      std::string line = "queued for " + std::to_string(seconds_since(job["created_at"])) + "s";
+      std::string line = status_line(why, known_job);
       auto now = std::chrono::steady_clock::now();
       if (st->tty) {
         std::cerr << "\r\033[K" << line << std::flush;
@@ -80,12 +92,20 @@ int exit_code_of(const json& end) {
   return 1;
 }
 
-awaitable<int> follow(const Client& client, std::string job_id, int attempt, std::shared_ptr<FollowState> st) {
+// How far the watcher got, so a dropped stream resumes where it stopped.
+struct Progress {
+  int attempt = 0;      // attempt whose bytes we are printing
+  int64_t offset = 0;   // bytes of that attempt printed
+  int attempts_seen = 0;
+  json end;             // the final message, once it came
+  bool restart = false; // open the stream again at once (a newer attempt began)
+};
+
+// One WebSocket session. Returns an exit code when the follow is over (the job ended, or the
+// server refused us), nullopt when the connection dropped and is worth opening again.
+awaitable<std::optional<int>> stream_once(const Client& client, const std::string& job_id, int pinned_attempt,
+                                          Progress& progress, std::shared_ptr<FollowState> st, bool reconnecting) {
   const auto& ep = client.endpoint();
-  if (ep.kind != Endpoint::Kind::kTcp) {
-    std::cerr << "error: following a log needs a tcp server address (http://host:port)\n";
-    co_return 2;
-  }
   auto ex = co_await asio::this_coro::executor;
   error_code ec;
   tcp::resolver resolver(ex);
@@ -96,6 +116,7 @@ awaitable<int> follow(const Client& client, std::string job_id, int attempt, std
     co_await beast::get_lowest_layer(ws).async_connect(addresses, asio::redirect_error(use_awaitable, ec));
   }
   if (ec) {
+    if (reconnecting) co_return std::nullopt;
     std::cerr << "error: cannot reach the corral server at " << client.server() << ": " << ec.message()
               << "\n       (is it running? set --server or CORRAL_SERVER)\n";
     co_return 3;
@@ -107,20 +128,27 @@ awaitable<int> follow(const Client& client, std::string job_id, int attempt, std
     req.set(http::field::user_agent, "corral/" CORRAL_VERSION);
     if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
   }));
+  // Resume from the byte we stopped at. The offset counts in the latest attempt; if the job
+  // moved on to a new attempt meanwhile, the first message says so and we start it from 0.
+  int attempt = pinned_attempt;
+  int64_t resume_offset = progress.offset;
   std::string target = "/api/v1/jobs/" + url_encode(job_id) + "/logs/stream";
-  if (attempt > 0) target += "?attempt=" + std::to_string(attempt);
+  std::string query;
+  if (attempt > 0) query += "attempt=" + std::to_string(attempt);
+  if (resume_offset > 0) query += std::string(query.empty() ? "" : "&") + "offset=" + std::to_string(resume_offset);
+  if (!query.empty()) target += "?" + query;
   websocket::response_type refused;
   co_await ws.async_handshake(refused, ep.host_header(), target, asio::redirect_error(use_awaitable, ec));
   if (ec) {
     int status = static_cast<int>(refused.result_int());
+    if (reconnecting && (status == 0 || status >= 500)) co_return std::nullopt;
     std::string message = refused.body().empty() ? ec.message() : refused.body();
     auto body = json::parse(refused.body(), nullptr, false);
     if (body.is_object() && body.contains("error")) message = body["error"].value("message", message);
     std::cerr << "error: " << message << (status ? " (HTTP " + std::to_string(status) + ")" : "") << "\n";
     co_return status == 404 ? 4 : status == 0 ? 3 : 1;
   }
-  json end;
-  int attempts_seen = 0;
+  if (reconnecting) std::cerr << "(reconnected)\n";
   beast::flat_buffer buffer;
   for (;;) {
     co_await ws.async_read(buffer, asio::redirect_error(use_awaitable, ec));
@@ -134,23 +162,77 @@ awaitable<int> follow(const Client& client, std::string job_id, int attempt, std
     if (ws.got_binary()) {
       std::cout.write(data.data(), static_cast<std::streamsize>(data.size()));
       std::cout.flush();
+      progress.offset += static_cast<int64_t>(data.size());
       continue;
     }
     auto message = json::parse(data, nullptr, false);
     if (!message.is_object()) continue;
     std::string type = message.value("type", "");
-    if (type == "attempt" && ++attempts_seen > 1) {
-      std::cerr << "--- attempt " << message["attempt"].dump() << " (the job was retried) ---\n";
+    if (type == "attempt") {
+      int n = message.value("attempt", 0);
+      if (resume_offset > 0 && n != progress.attempt) {
+        // We asked for bytes from resume_offset of a newer attempt: start that one over.
+        std::cerr << "--- attempt " << n << " (the job was retried) ---\n";
+        progress.attempt = n;
+        progress.offset = 0;
+        progress.attempts_seen++;
+        progress.restart = true;
+        co_return std::nullopt;
+      }
+      resume_offset = 0;
+      if (n != progress.attempt) {
+        if (++progress.attempts_seen > 1 || progress.attempt > 0) {
+          std::cerr << "--- attempt " << n << " (the job was retried) ---\n";
+        }
+        progress.attempt = n;
+        progress.offset = 0;
+      }
     } else if (type == "end") {
-      end = message;
+      progress.end = message;
     }
+  }
+  if (progress.end.is_null()) co_return std::nullopt;
+  co_return 0;
+}
+
+awaitable<int> follow(const Client& client, std::string job_id, int attempt, std::shared_ptr<FollowState> st) {
+  if (client.endpoint().kind != Endpoint::Kind::kTcp) {
+    std::cerr << "error: following a log needs a tcp server address (http://host:port)\n";
+    co_return 2;
+  }
+  Progress progress;
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  auto backoff = std::chrono::milliseconds(250);
+  auto gave_up_at = std::chrono::steady_clock::time_point::max();
+  bool reconnecting = false;
+  for (;;) {
+    auto outcome = co_await stream_once(client, job_id, attempt, progress, st, reconnecting);
+    if (outcome && progress.end.is_null()) {
+      st->done = true;
+      clear_status(*st);
+      co_return *outcome;  // refused
+    }
+    if (!progress.end.is_null()) break;
+    if (std::exchange(progress.restart, false)) continue;
+    // The connection dropped mid-job (a server restart, a proxy): resume from where we were.
+    auto now = std::chrono::steady_clock::now();
+    if (!reconnecting) {
+      clear_status(*st);
+      std::cerr << "(connection to " << client.server() << " lost; reconnecting)\n";
+      gave_up_at = now + std::chrono::minutes(5);
+      reconnecting = true;
+    } else if (now > gave_up_at) {
+      std::cerr << "error: the log stream of " << job_id << " dropped and the server stayed unreachable for 5 minutes\n";
+      co_return 3;
+    }
+    timer.expires_after(backoff);
+    error_code ec;
+    co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
   }
   st->done = true;
   clear_status(*st);
-  if (end.is_null()) {
-    std::cerr << "error: the log stream of " << job_id << " ended before the job did: " << ec.message() << "\n";
-    co_return 3;
-  }
+  const json& end = progress.end;
   if (end.value("state", "") != "succeeded") {
     std::cerr << "job " << job_id << " " << end.value("state", "ended")
               << (end["exit_code"].is_null() ? "" : " with exit code " + end["exit_code"].dump())

@@ -104,6 +104,39 @@ void add_job_commands(CLI::App& app) {
     });
   }
   {
+    auto o = std::make_shared<std::pair<ClientOptions, std::string>>();
+    auto* cmd = app.add_subcommand("why", "Say what keeps a queued job waiting");
+    add_client_options(cmd, o->first);
+    cmd->add_option("id", o->second, "Job id")->required();
+    cmd->callback([o] {
+      Client client(o->first);
+      auto why = client.call_json(http::verb::get, "/api/v1/jobs/" + url_encode(o->second) + "/why");
+      if (o->first.json_output) {
+        std::cout << why.dump(2) << "\n";
+        return;
+      }
+      if (!why.value("waiting", false)) {
+        std::cout << str(why["job_id"]) << ": not waiting: " << str(why["summary"]) << "\n";
+        return;
+      }
+      const auto& m = why["matching_runners"];
+      std::cout << str(why["job_id"]) << " is queued (position " << why.value("position", 0) + 1 << "; "
+                << m.value("online", 0) << " of " << m.value("total", 0) << " matching runners online, "
+                << m.value("slots_used", 0) << "/" << m.value("slots_total", 0) << " slots used)\n";
+      for (const auto& r : why["reasons"]) {
+        std::cout << "  - " << str(r["message"]) << "\n";
+        if (r.contains("runners")) {
+          for (const auto& runner : r["runners"]) {
+            std::cout << "      " << str(runner["name"]) << "  " << str(runner["status"]) << "  last seen "
+                      << str(runner["last_seen"]);
+            if (runner.contains("lacks")) std::cout << "  " << str(runner["lacks"]);
+            std::cout << "\n";
+          }
+        }
+      }
+    });
+  }
+  {
     struct Opts {
       ClientOptions client;
       std::string id;

@@ -1,5 +1,8 @@
 // `corral runners`, `corral queue`, `corral tokens create|list|revoke`.
+#include <unistd.h>
+
 #include <iostream>
+#include <thread>
 
 #include "cli/client.h"
 #include "cli/commands.h"
@@ -21,6 +24,29 @@ std::string gib(const json& bytes) {
   return buf;
 }
 
+// Runs show() once, or every `watch_s` seconds until interrupted, redrawing a terminal.
+void watch_or_once(double watch_s, const std::function<void()>& show) {
+  if (watch_s <= 0) {
+    show();
+    return;
+  }
+  bool tty = ::isatty(1) == 1;
+  for (;;) {
+    if (tty) std::cout << "\033[H\033[2J";
+    show();
+    if (tty) std::cout << "\n(every " << watch_s << "s; Ctrl-C to stop)" << std::endl;
+    std::cout.flush();
+    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int64_t>(watch_s * 1000)));
+  }
+}
+
+void add_watch_option(CLI::App* cmd, double& watch_s) {
+  cmd->add_option("-w,--watch", watch_s, "Refresh every N seconds (default 2) until Ctrl-C")
+      ->expected(0, 1)
+      ->default_str("2")
+      ->check(CLI::Range(0.2, 3600.0));
+}
+
 }  // namespace
 
 void add_registry_commands(CLI::App& app) {
@@ -28,55 +54,71 @@ void add_registry_commands(CLI::App& app) {
     auto o = std::make_shared<ClientOptions>();
     auto* cmd = app.add_subcommand("runners", "List runners and their status");
     add_client_options(cmd, *o);
-    cmd->callback([o] {
+    auto watch = std::make_shared<double>(0);
+    add_watch_option(cmd, *watch);
+    cmd->callback([o, watch] {
       Client client(*o);
-      auto body = client.call_json(http::verb::get, "/api/v1/runners");
-      if (o->json_output) {
-        std::cout << body.dump(2) << "\n";
-        return;
-      }
-      std::vector<std::vector<std::string>> rows{{"ID", "NAME", "STATUS", "JOBS", "LABELS", "GROUP", "LAST HEARTBEAT", "CPUS", "MEMORY", "VERSION"}};
-      for (const auto& r : body["runners"]) {
-        rows.push_back({str(r["id"]), str(r["name"]), str(r["status"]),
-                        r["running_jobs"].dump() + "/" + r["max_concurrent_jobs"].dump(), join(r["labels"]),
-                        str(r["group"]), ago(r["last_heartbeat_at"]), r["system"]["cpus"].dump(),
-                        gib(r["system"]["memory_bytes"]), str(r["version"])});
-      }
-      print_table(rows);
+      watch_or_once(*watch, [&] {
+        auto body = client.call_json(http::verb::get, "/api/v1/runners");
+        if (o->json_output) {
+          std::cout << body.dump(*watch > 0 ? -1 : 2) << "\n";
+          return;
+        }
+        std::vector<std::vector<std::string>> rows{{"ID", "NAME", "STATUS", "JOBS", "LABELS", "GROUP", "LAST HEARTBEAT", "CPUS", "MEMORY", "VERSION"}};
+        for (const auto& r : body["runners"]) {
+          rows.push_back({str(r["id"]), str(r["name"]), str(r["status"]),
+                          r["running_jobs"].dump() + "/" + r["max_concurrent_jobs"].dump(), join(r["labels"]),
+                          str(r["group"]), ago(r["last_heartbeat_at"]), r["system"]["cpus"].dump(),
+                          gib(r["system"]["memory_bytes"]), str(r["version"])});
+        }
+        print_table(rows);
+      });
     });
   }
   {
     auto o = std::make_shared<ClientOptions>();
-    auto* cmd = app.add_subcommand("queue", "Queue depth by state, group and label set");
+    auto* cmd = app.add_subcommand("queue", "Queue depth by state, group and label set, and what each waiting job waits for");
     add_client_options(cmd, *o);
-    cmd->callback([o] {
+    auto watch = std::make_shared<double>(0);
+    add_watch_option(cmd, *watch);
+    cmd->callback([o, watch] {
       Client client(*o);
-      auto q = client.call_json(http::verb::get, "/api/v1/queue");
-      if (o->json_output) {
-        std::cout << q.dump(2) << "\n";
-        return;
-      }
-      std::vector<std::vector<std::string>> states{{"STATE", "JOBS"}};
-      for (auto s : {"queued", "leased", "running", "succeeded", "failed", "canceled"}) {
-        states.push_back({s, q["by_state"].value(s, json(0)).dump()});
-      }
-      print_table(states);
-      std::cout << "\noldest queued: "
-                << (q["oldest_queued_age_s"].is_null() ? std::string("-")
-                                                       : std::to_string(static_cast<long>(q["oldest_queued_age_s"].get<double>())) + "s")
-                << "   runners: " << q["runners"]["idle"].dump() << " idle, " << q["runners"]["busy"].dump()
-                << " busy, " << q["runners"]["draining"].dump() << " draining, "
-                << q["runners"]["offline"].dump() << " offline\n\n";
-      std::vector<std::vector<std::string>> groups{{"GROUP", "QUEUED", "RUNNING"}};
-      for (const auto& g : q["by_group"]) {
-        groups.push_back({g["group"].get<std::string>().empty() ? "(any)" : g["group"].get<std::string>(),
-                          g["queued"].dump(), g["running"].dump()});
-      }
-      print_table(groups);
-      std::cout << "\n";
-      std::vector<std::vector<std::string>> labels{{"LABELS", "QUEUED"}};
-      for (const auto& l : q["by_labels"]) labels.push_back({join(l["labels"]), l["queued"].dump()});
-      print_table(labels);
+      watch_or_once(*watch, [&] {
+        auto q = client.call_json(http::verb::get, "/api/v1/queue");
+        if (o->json_output) {
+          std::cout << q.dump(*watch > 0 ? -1 : 2) << "\n";
+          return;
+        }
+        std::vector<std::vector<std::string>> states{{"STATE", "JOBS"}};
+        for (auto s : {"queued", "leased", "running", "succeeded", "failed", "canceled"}) {
+          states.push_back({s, q["by_state"].value(s, json(0)).dump()});
+        }
+        print_table(states);
+        std::cout << "\noldest queued: "
+                  << (q["oldest_queued_age_s"].is_null() ? std::string("-")
+                                                         : std::to_string(static_cast<long>(q["oldest_queued_age_s"].get<double>())) + "s")
+                  << "   runners: " << q["runners"]["idle"].dump() << " idle, " << q["runners"]["busy"].dump()
+                  << " busy, " << q["runners"]["draining"].dump() << " draining, "
+                  << q["runners"]["offline"].dump() << " offline\n\n";
+        std::vector<std::vector<std::string>> groups{{"GROUP", "QUEUED", "RUNNING"}};
+        for (const auto& g : q["by_group"]) {
+          groups.push_back({g["group"].get<std::string>().empty() ? "(any)" : g["group"].get<std::string>(),
+                            g["queued"].dump(), g["running"].dump()});
+        }
+        print_table(groups);
+        std::cout << "\n";
+        std::vector<std::vector<std::string>> labels{{"LABELS", "QUEUED"}};
+        for (const auto& l : q["by_labels"]) labels.push_back({join(l["labels"]), l["queued"].dump()});
+        print_table(labels);
+        if (q.contains("waiting") && !q["waiting"].empty()) {
+          std::cout << "\n";
+          std::vector<std::vector<std::string>> waiting{{"JOB", "NAME", "PRIORITY", "WAITING FOR"}};
+          for (const auto& w : q["waiting"]) {
+            waiting.push_back({str(w["id"]), str(w["name"]), w["priority"].dump(), str(w["reason"])});
+          }
+          print_table(waiting);
+        }
+      });
     });
   }
   {

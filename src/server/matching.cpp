@@ -4,21 +4,27 @@
 
 namespace corral {
 
+MatchGaps match_gaps(const Runner& runner, const Job& job) {
+  MatchGaps gaps;
+  gaps.other_tenant = runner.tenant != job.tenant;
+  // Both lists are sorted and unique (normalize_labels).
+  std::set_difference(job.spec.labels.begin(), job.spec.labels.end(), runner.reg.labels.begin(),
+                      runner.reg.labels.end(), std::back_inserter(gaps.missing_labels));
+  gaps.wrong_group = !job.spec.group.empty() && job.spec.group != runner.reg.group;
+  const auto& modes = runner.reg.modes;
+  bool all = modes.empty() || std::find(modes.begin(), modes.end(), "all") != modes.end();
+  gaps.wrong_mode = !all && !job.spec.type.empty() &&
+                    std::find(modes.begin(), modes.end(), job.spec.type) == modes.end();
+  return gaps;
+}
+
 bool runner_can_take(const Runner& runner, const Job& job) {
   if (runner.tenant != job.tenant) return false;
-  // Both lists are sorted and unique (normalize_labels).
   if (!std::includes(runner.reg.labels.begin(), runner.reg.labels.end(), job.spec.labels.begin(),
                      job.spec.labels.end())) {
     return false;
   }
-  if (!job.spec.group.empty() && job.spec.group != runner.reg.group) return false;
-  const auto& modes = runner.reg.modes;
-  bool all = modes.empty() || std::find(modes.begin(), modes.end(), "all") != modes.end();
-  if (!all && !job.spec.type.empty() &&
-      std::find(modes.begin(), modes.end(), job.spec.type) == modes.end()) {
-    return false;
-  }
-  return true;
+  return match_gaps(runner, job).empty();
 }
 
 }  // namespace corral

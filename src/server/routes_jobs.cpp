@@ -1,6 +1,7 @@
 // /api/v1/jobs and /api/v1/queue: submitting, reading, cancelling, logs.
 #include "common/crypto.h"
 #include "server/context.h"
+#include "server/why.h"
 
 namespace corral {
 
@@ -142,13 +143,58 @@ awaitable<Response> queue(ServerContext& ctx, RequestContext& req) {
   for (const auto& l : stats->by_labels) label_sets.push_back({{"labels", l.labels}, {"queued", l.queued}});
   json runner_counts = {{"idle", 0}, {"busy", 0}, {"draining", 0}, {"offline", 0}};
   for (const auto& r : *runners) runner_counts[std::string(to_string(r.status))] = runner_counts[std::string(to_string(r.status))].get<int>() + 1;
+  // The head of the queue, each job with what holds it (the same words as /why).
+  auto queued = co_await ctx.db([&] { return ctx.store.queued_jobs(caller->tenant, 50); });
+  if (!queued.ok()) co_return error_of(queued.error());
+  json waiting = json::array();
+  QueuePosition position;
+  int last_priority = INT32_MAX;
+  for (const auto& job : *queued) {
+    if (job.spec.priority != last_priority) {
+      position.higher_priority += position.older;
+      position.older = 0;
+      last_priority = job.spec.priority;
+    }
+    auto why = explain_wait({job, *runners, position, now});
+    waiting.push_back({{"id", job.id},
+                       {"name", job.spec.name},
+                       {"labels", job.spec.labels},
+                       {"group", job.spec.group},
+                       {"type", job.spec.type},
+                       {"priority", job.spec.priority},
+                       {"created_at", format_time(job.created_at)},
+                       {"not_before", why["not_before"]},
+                       {"position", why["position"]},
+                       {"reason", why["summary"]},
+                       {"reason_code", why["reasons"][0]["code"]}});
+    if (job.not_before <= now) ++position.older;
+  }
   json out = {{"by_state", stats->by_state},
               {"by_group", groups},
               {"by_labels", label_sets},
               {"runners", runner_counts},
+              {"waiting", waiting},
               {"oldest_queued_at", stats->oldest_queued_at ? json(format_time(stats->oldest_queued_at)) : json(nullptr)},
               {"oldest_queued_age_s", stats->oldest_queued_at ? json((now - stats->oldest_queued_at) / 1000.0) : json(nullptr)}};
   co_return json_ok(out);
+}
+
+awaitable<Response> why(ServerContext& ctx, RequestContext& req) {
+  auto caller = co_await user_or_admin(ctx, req);
+  if (!caller.ok()) co_return error_of(caller.error());
+  std::string id = req.params["id"];
+  TimeMs now = ctx.clock.now_ms();
+  auto job = co_await ctx.db([&] { return ctx.store.get_job(caller->tenant, id); });
+  if (!job.ok()) co_return error_of(job.error());
+  auto runners = co_await ctx.db([&] { return ctx.store.list_runners(caller->tenant); });
+  if (!runners.ok()) co_return error_of(runners.error());
+  QueuePosition position;
+  if (job->state == JobState::kQueued) {
+    auto pos = co_await ctx.db([&] { return ctx.store.queue_position(caller->tenant, id, now); });
+    if (!pos.ok()) co_return error_of(pos.error());
+    position = *pos;
+  }
+  co_return json_ok(explain_wait({*job, *runners, position, now}));
 }
 
 awaitable<Response> stats(ServerContext& ctx, RequestContext& req) {
@@ -189,6 +235,7 @@ void add_job_routes(Router& router, ServerContext& ctx) {
   router.add(http::verb::post, "/api/v1/jobs/{id}/cancel", [&ctx](RequestContext& req) { return cancel(ctx, req); });
   router.add(http::verb::get, "/api/v1/jobs/{id}/logs", [&ctx](RequestContext& req) { return logs(ctx, req); });
   router.add(http::verb::get, "/api/v1/queue", [&ctx](RequestContext& req) { return queue(ctx, req); });
+  router.add(http::verb::get, "/api/v1/jobs/{id}/why", [&ctx](RequestContext& req) { return why(ctx, req); });
   router.add(http::verb::get, "/api/v1/stats", [&ctx](RequestContext& req) { return stats(ctx, req); });
 }
 

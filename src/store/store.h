@@ -51,6 +51,12 @@ struct QueueStats {
   TimeMs oldest_queued_at = 0;
 };
 
+// Where a queued job stands: the jobs a runner would take before it.
+struct QueuePosition {
+  int64_t higher_priority = 0;  // runnable queued jobs of higher priority
+  int64_t older = 0;            // runnable queued jobs of the same priority submitted earlier
+};
+
 // Finished jobs over a window, for the dashboard's overview.
 struct JobStats {
   struct Hour {
@@ -132,6 +138,10 @@ class Store {
   // is told in its next heartbeat. Terminal: 409.
   virtual Result<Job> cancel_job(const std::string& tenant, const std::string& id, TimeMs now) = 0;
   virtual Result<QueueStats> queue_stats(const std::string& tenant, TimeMs now) = 0;
+  virtual Result<QueuePosition> queue_position(const std::string& tenant, const std::string& job_id,
+                                               TimeMs now) = 0;
+  // The tenant's queued jobs in the order runners take them (priority, then age).
+  virtual Result<std::vector<Job>> queued_jobs(const std::string& tenant, int limit) = 0;
   // Jobs that finished in the `hours` whole hours up to now (the current hour included).
   virtual Result<JobStats> job_stats(const std::string& tenant, int hours, TimeMs now) = 0;
 

@@ -65,3 +65,35 @@ TEST(Cli, ErrorsExitNonZeroWithTheServersMessage) {
 
 }  // namespace
 }  // namespace corral::testing
+
+namespace corral::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Cli, WatchRedrawsRunnersAndQueueUntilStopped) {
+  ServerProcess server;
+  auto runner = TestRunner::register_with(server, create_token(server, "runner"), {{"name", "watched-box"}});
+  std::map<std::string, std::string> env{{"CORRAL_SERVER", server.url()}, {"CORRAL_TOKEN", server.admin_token()}};
+  auto dir = make_temp_dir("corral-watch");
+  for (std::string verb : {"runners", "queue"}) {
+    Process watch({CORRAL_BINARY, verb, "--watch", "0.2"}, env, dir / (verb + ".log"));
+    auto redraws = [&] {
+      std::string out = watch.output();
+      size_t n = 0;
+      for (size_t at = out.find(verb == "runners" ? "watched-box" : "STATE"); at != std::string::npos;
+           at = out.find(verb == "runners" ? "watched-box" : "STATE", at + 1)) {
+        ++n;
+      }
+      return n;
+    };
+    EXPECT_TRUE(wait_until([&] { return redraws() >= 3; }, 10s)) << watch.output();
+    EXPECT_TRUE(watch.running());  // it keeps going until stopped
+    watch.signal(SIGINT);
+    EXPECT_NE(watch.wait(5s), -1);
+  }
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace corral::testing

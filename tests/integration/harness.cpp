@@ -159,8 +159,10 @@ ServerProcess::~ServerProcess() {
 void ServerProcess::start() {
   fs::remove(data_dir_ / "server.url");
   auto log = data_dir_ / ("server-" + std::to_string(generation_++) + ".log");
+  // A restart comes back at the same address, as a real server would, so clients can resume.
+  std::string listen = url_.empty() ? "127.0.0.1:0" : url_.substr(url_.find("//") + 2);
   process_ = std::make_unique<Process>(
-      std::vector<std::string>{CORRAL_BINARY, "server", "--listen", "127.0.0.1:0", "--data-dir", data_dir_.string()},
+      std::vector<std::string>{CORRAL_BINARY, "server", "--listen", listen, "--data-dir", data_dir_.string()},
       env_, log);
   bool up = wait_until([&] {
     std::ifstream in(data_dir_ / "server.url");

@@ -300,6 +300,36 @@ TEST(LogStream, CliLogsFollowPrintsTheLogAndExitsWithTheJobsCode) {
   EXPECT_EQ(missing.exit_code, 4) << missing.err;
 }
 
+TEST(LogStream, CliLogsFollowResumesAfterTheServerRestarts) {
+  RunningJob job;
+  job.post("before the restart\n");
+  std::map<std::string, std::string> env{{"CORRAL_SERVER", job.server.url()}, {"CORRAL_TOKEN", job.user_token}};
+  auto out_dir = make_temp_dir("corral-follow");
+  Process follower({CORRAL_BINARY, "logs", "-f", job.id}, env, out_dir / "follow.log");
+  ASSERT_TRUE(wait_until([&] { return follower.output().find("before the restart") != std::string::npos; }, 20s));
+  job.server.kill9();
+  ASSERT_TRUE(wait_until([&] { return follower.output().find("reconnecting") != std::string::npos; }, 20s))
+      << follower.output();
+  job.server.start();  // the same address, as a restarted server has
+  ASSERT_TRUE(wait_until([&] { return follower.output().find("(reconnected)") != std::string::npos; }, 20s))
+      << follower.output();
+  TestRunner& runner = job.runner;
+  runner.api = std::make_unique<Api>(job.server.url(), runner.secret);  // a fresh connection
+  auto res = runner.log(job.id, 1, static_cast<int64_t>(job.log.size()), "after the restart\n");
+  ASSERT_EQ(res.status, 200) << res.body;
+  ASSERT_EQ(runner.finish(job.id, 1, {{"state", "succeeded"}, {"exit_code", 0}}).status, 200);
+  EXPECT_EQ(follower.wait(20s), 0) << follower.output();
+  std::string out = follower.output();
+  // Every byte once, in order, across the restart.
+  auto first = out.find("before the restart\n");
+  auto second = out.find("after the restart\n");
+  ASSERT_NE(first, std::string::npos) << out;
+  ASSERT_NE(second, std::string::npos) << out;
+  EXPECT_LT(first, second);
+  EXPECT_EQ(out.find("before the restart", first + 1), std::string::npos) << out;
+  fs::remove_all(out_dir);
+}
+
 TEST(LogStream, CliSubmitFollowWaitsQueuedThenExitsWithTheJobsCode) {
   ServerProcess server;
   std::string token = create_token(server, "user");
@@ -338,7 +368,9 @@ TEST(LogStream, CliSubmitFollowSaysQueuedAndFailsWhenCanceled) {
   user.post("/api/v1/jobs/" + id + "/cancel", json::object());
   cli.join();
   EXPECT_EQ(followed.exit_code, 1) << followed.err;
-  EXPECT_NE(followed.err.find("queued for 0s"), std::string::npos) << followed.err;  // not a TTY: plain lines
+  EXPECT_NE(followed.err.find("queued for 0s · position 1 · 0/0 matching runners online"), std::string::npos)
+      << followed.err;  // not a TTY: plain lines
+  EXPECT_NE(followed.err.find("no runner is registered"), std::string::npos) << followed.err;
   EXPECT_NE(followed.err.find("canceled"), std::string::npos) << followed.err;
   EXPECT_EQ(followed.out, "");
 }

@@ -222,10 +222,14 @@ TEST_F(RunnerTest, ClonesTheRepositoryAtTheGivenShaWithDepthOne) {
 
 TEST_F(RunnerTest, MissingImageFailsWithImagePullAndTheEnginesMessage) {
   auto& runner = start_runner("image");
-  std::string id = submit({{"script", "true"}, {"image", "localhost/corral-does-not-exist:1"}});
+  // image_pull is retried by default; with no backoff and two attempts it fails twice, fast.
+  std::string id = submit({{"script", "true"}, {"image", "localhost/corral-does-not-exist:1"},
+                           {"retry", {{"max_attempts", 2}, {"backoff_s", {0}}}}});
   auto job = wait_for_job(*api_, id, {"succeeded", "failed"});
   EXPECT_EQ(job["state"], "failed");
   EXPECT_EQ(job["reason"], "image_pull");
+  ASSERT_EQ(job["attempts"].size(), 2u);
+  EXPECT_EQ(job["attempts"][0]["reason"], "image_pull");
   std::string log = log_of(id);
   EXPECT_NE(log.find("corral-does-not-exist"), std::string::npos) << log;
   expect_clean(runner);

@@ -235,6 +235,42 @@ Result<QueueStats> SqliteStore::queue_stats(const std::string& tenant, TimeMs no
   });
 }
 
+Result<QueuePosition> SqliteStore::queue_position(const std::string& tenant, const std::string& job_id,
+                                                  TimeMs now) {
+  return read<QueuePosition>([&](Db& db) -> Result<QueuePosition> {
+    int64_t seq = 0, priority = 0;
+    {
+      auto st = db.prepare("SELECT seq, priority FROM jobs WHERE tenant = ? AND id = ?");
+      st.bind_all(tenant, job_id);
+      if (!st.step()) return make_error(ErrorCode::kNotFound, "no job with id " + job_id);
+      seq = st.int64(0);
+      priority = st.int64(1);
+    }
+    auto st = db.prepare(
+        "SELECT SUM(priority > ?), SUM(priority = ? AND seq < ?) FROM jobs"
+        " WHERE tenant = ? AND state = 'queued' AND not_before <= ? AND priority >= ?");
+    st.bind_all(priority, priority, seq, tenant, now, priority);
+    QueuePosition pos;
+    if (st.step()) {
+      pos.higher_priority = st.is_null(0) ? 0 : st.int64(0);
+      pos.older = st.is_null(1) ? 0 : st.int64(1);
+    }
+    return pos;
+  });
+}
+
+Result<std::vector<Job>> SqliteStore::queued_jobs(const std::string& tenant, int limit) {
+  return read<std::vector<Job>>([&](Db& db) -> Result<std::vector<Job>> {
+    std::vector<Job> out;
+    auto st = db.prepare(std::string("SELECT ") + sqlite::kJobColumns +
+                         " FROM jobs WHERE tenant = ? AND state = 'queued' ORDER BY priority DESC, seq ASC LIMIT ?");
+    st.bind_all(tenant, limit);
+    while (st.step()) out.push_back(sqlite::job_from_row(st));
+    for (auto& job : out) job.attempts = sqlite::load_attempts(db, job.id);
+    return out;
+  });
+}
+
 Result<JobStats> SqliteStore::job_stats(const std::string& tenant, int hours, TimeMs now) {
   return read<JobStats>([&](Db& db) -> Result<JobStats> {
     constexpr TimeMs kHour = 3'600'000;

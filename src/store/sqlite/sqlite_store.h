@@ -60,6 +60,9 @@ class SqliteStore final : public Store {
   Result<JobPage> list_jobs(const std::string& tenant, const JobQuery& query) override;
   Result<Job> cancel_job(const std::string& tenant, const std::string& id, TimeMs now) override;
   Result<QueueStats> queue_stats(const std::string& tenant, TimeMs now) override;
+  Result<QueuePosition> queue_position(const std::string& tenant, const std::string& job_id,
+                                       TimeMs now) override;
+  Result<std::vector<Job>> queued_jobs(const std::string& tenant, int limit) override;
   Result<JobStats> job_stats(const std::string& tenant, int hours, TimeMs now) override;
 
   Result<std::vector<ClaimedJob>> claim(const std::string& runner_id, int slots, TimeMs now,

@@ -1,0 +1,147 @@
+#include "server/why.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "server/matching.h"
+
+namespace corral {
+
+namespace {
+
+std::string ago(TimeMs now, TimeMs then) {
+  if (then <= 0) return "never";
+  int64_t s = std::max<int64_t>(0, (now - then) / 1000);
+  if (s < 120) return std::to_string(s) + " s ago";
+  if (s < 7200) return std::to_string(s / 60) + " min ago";
+  return std::to_string(s / 3600) + " h ago";
+}
+
+std::string gaps_text(const MatchGaps& gaps, const Runner& runner, const Job& job) {
+  std::vector<std::string> parts;
+  if (!gaps.missing_labels.empty()) parts.push_back(fmt::format("lacks labels [{}]", fmt::join(gaps.missing_labels, ", ")));
+  if (gaps.wrong_group) parts.push_back(fmt::format("is in group '{}', not '{}'", runner.reg.group, job.spec.group));
+  if (gaps.wrong_mode) {
+    parts.push_back(fmt::format("takes only [{}] jobs, not '{}'", fmt::join(runner.reg.modes, ", "), job.spec.type));
+  }
+  return fmt::format("{}", fmt::join(parts, "; "));
+}
+
+json runner_brief(const Runner& r, TimeMs now) {
+  return {{"id", r.id},
+          {"name", r.reg.name},
+          {"status", to_string(r.status)},
+          {"last_heartbeat_at", format_time(r.last_heartbeat_at)},
+          {"last_seen", ago(now, r.last_heartbeat_at)},
+          {"running_jobs", r.running.size()},
+          {"max_concurrent_jobs", r.reg.max_concurrent_jobs}};
+}
+
+}  // namespace
+
+json explain_wait(const WhyFacts& facts) {
+  const Job& job = facts.job;
+  json out{{"job_id", job.id},
+           {"state", to_string(job.state)},
+           {"waiting", job.state == JobState::kQueued},
+           {"created_at", format_time(job.created_at)}};
+  json reasons = json::array();
+  auto reason = [&](const std::string& code, const std::string& message) -> json& {
+    reasons.push_back({{"code", code}, {"message", message}});
+    return reasons.back();
+  };
+
+  std::vector<const Runner*> matching;
+  std::vector<std::pair<MatchGaps, const Runner*>> others;
+  for (const auto& r : facts.runners) {
+    auto gaps = match_gaps(r, job);
+    if (gaps.empty()) matching.push_back(&r);
+    else if (!gaps.other_tenant) others.emplace_back(std::move(gaps), &r);
+  }
+  json counts{{"total", matching.size()}, {"online", 0}, {"idle", 0},       {"busy", 0},
+              {"draining", 0},            {"offline", 0}, {"slots_used", 0}, {"slots_total", 0}};
+  for (const Runner* r : matching) {
+    counts[std::string(to_string(r->status))] = counts[std::string(to_string(r->status))].get<int>() + 1;
+    if (r->status != RunnerStatus::kOffline) {
+      counts["online"] = counts["online"].get<int>() + 1;
+      counts["slots_used"] = counts["slots_used"].get<int>() + static_cast<int>(r->running.size());
+      counts["slots_total"] = counts["slots_total"].get<int>() + r->reg.max_concurrent_jobs;
+    }
+  }
+  out["matching_runners"] = counts;
+  out["position"] = facts.position.higher_priority + facts.position.older;
+  out["ahead"] = {{"higher_priority", facts.position.higher_priority}, {"older", facts.position.older}};
+  out["not_before"] = job.not_before > facts.now ? json(format_time(job.not_before)) : json(nullptr);
+
+  if (job.state != JobState::kQueued) {
+    std::string where;
+    if (!job.attempts.empty()) {
+      const auto& a = job.attempts.back();
+      where = " on " + (a.runner_name.empty() ? a.runner_id : a.runner_name) + " (attempt " + std::to_string(a.number) + ")";
+    }
+    std::string summary = is_terminal(job.state) ? "the job ended " + std::string(to_string(job.state))
+                          : job.state == JobState::kLeased ? "the job was claimed" + where + " and is starting"
+                                                           : "the job is running" + where;
+    out["summary"] = summary;
+    out["reasons"] = reasons;
+    return out;
+  }
+
+  if (job.not_before > facts.now) {
+    reason("backoff", fmt::format("waiting out its retry backoff until {} ({} s from now){}",
+                                  format_time(job.not_before), (job.not_before - facts.now + 999) / 1000,
+                                  job.reason.empty() ? "" : "; the last attempt failed with " + job.reason));
+  }
+  auto label_text = job.spec.labels.empty() ? std::string("no labels")
+                                            : fmt::format("labels [{}]", fmt::join(job.spec.labels, ", "));
+  int online = counts["online"].get<int>();
+  if (facts.runners.empty()) {
+    reason("no_runners", "no runner is registered in this tenant; start one with `corral runner`");
+  } else if (matching.empty()) {
+    std::sort(others.begin(), others.end(),
+              [](const auto& a, const auto& b) { return a.first.count() < b.first.count(); });
+    std::string what = label_text;
+    if (!job.spec.group.empty()) what += ", group '" + job.spec.group + "'";
+    if (!job.spec.type.empty()) what += ", type '" + job.spec.type + "'";
+    auto& r = reason("no_matching_runner", "no runner can take a job with " + what);
+    json closest = json::array();
+    for (size_t i = 0; i < others.size() && i < 3; ++i) {
+      auto brief = runner_brief(*others[i].second, facts.now);
+      brief["lacks"] = gaps_text(others[i].first, *others[i].second, job);
+      closest.push_back(brief);
+      r["message"] = r["message"].get<std::string>() + (i == 0 ? "; closest: " : ", ") + others[i].second->reg.name +
+                     " " + brief["lacks"].get<std::string>();
+    }
+    r["runners"] = closest;
+  } else if (online == 0) {
+    json list = json::array();
+    std::vector<std::string> names;
+    for (const Runner* m : matching) {
+      list.push_back(runner_brief(*m, facts.now));
+      names.push_back(m->reg.name + " (last seen " + ago(facts.now, m->last_heartbeat_at) + ")");
+    }
+    reason("runners_offline", fmt::format("every runner that could take it is offline: {}", fmt::join(names, ", ")))["runners"] = list;
+  } else if (counts["idle"].get<int>() == 0 && counts["busy"].get<int>() == 0) {
+    reason("runners_draining", fmt::format("every online runner that could take it is draining ({})", online));
+  } else if (counts["slots_used"].get<int>() >= counts["slots_total"].get<int>() && counts["idle"].get<int>() == 0) {
+    reason("runners_busy", fmt::format("all {} matching runner(s) are busy ({}/{} slots used)", online,
+                                       counts["slots_used"].get<int>(), counts["slots_total"].get<int>()));
+  }
+  if (facts.position.higher_priority > 0) {
+    reason("behind_higher_priority",
+           fmt::format("queued behind {} job(s) of higher priority", facts.position.higher_priority));
+  }
+  if (facts.position.older > 0 && reasons.empty()) {
+    reason("behind_older", fmt::format("{} older job(s) of the same priority go first", facts.position.older));
+  }
+  if (reasons.empty()) {
+    reason("ready", "a matching runner has a free slot; the job starts as soon as it claims (within moments)");
+  }
+  out["summary"] = reasons[0]["message"];
+  out["reasons"] = reasons;
+  return out;
+}
+
+}  // namespace corral

@@ -1,0 +1,88 @@
+// Matching and "why" with real `corral runner` processes: labels, groups, modes, offline.
+#include "harness.h"
+
+namespace corral::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+class Scheduling : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (docker_host().empty()) GTEST_SKIP() << "DOCKER_HOST is not set: run through scripts/test.sh";
+    server_ = std::make_unique<ServerProcess>(std::map<std::string, std::string>{
+        {"RUNNER_HEARTBEAT_INTERVAL_MS", "200"}, {"RUNNER_HEARTBEAT_TIMEOUT_MS", "1000"},
+        {"CORRAL_SWEEP_INTERVAL_MS", "100"}});
+    api_ = std::make_unique<Api>(server_->url(), server_->admin_token());
+  }
+  void TearDown() override {
+    runners_.clear();
+    server_.reset();
+  }
+  RunnerProcess& start_runner(const std::string& name, std::map<std::string, std::string> env) {
+    runners_.push_back(std::make_unique<RunnerProcess>(*server_, name, std::move(env)));
+    return *runners_.back();
+  }
+  std::string submit(json spec) {
+    spec["command"] = {"true"};
+    return api_->post("/api/v1/jobs", spec, 201)["id"];
+  }
+  std::string ran_on(const std::string& id) {
+    auto job = wait_for_job(*api_, id, {"succeeded", "failed", "canceled"}, 60s);
+    EXPECT_EQ(job["state"], "succeeded") << job.dump();
+    return job["attempts"].empty() ? "" : job["attempts"].back()["runner_name"].get<std::string>();
+  }
+
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<Api> api_;
+  std::vector<std::unique_ptr<RunnerProcess>> runners_;
+};
+
+TEST_F(Scheduling, LabelsGroupsAndModesDecideWhichRealRunnerTakesAJob) {
+  start_runner("ci-box", {{"RUNNER_LABELS", "linux"}, {"RUNNER_MODES", "ci"}});
+  start_runner("gpu-box", {{"RUNNER_LABELS", "linux,gpu"}, {"RUNNER_GROUP", "gpu-pool"}});
+  std::string gpu = submit({{"labels", {"gpu"}}});
+  std::string in_group = submit({{"group", "gpu-pool"}});
+  std::string review = submit({{"labels", {"linux"}}, {"type", "review"}});  // ci-box takes only "ci"
+  std::string ci = submit({{"labels", {"linux"}}, {"type", "ci"}, {"group", "default"}});
+  std::string arm = submit({{"labels", {"arm64", "linux"}}});
+  EXPECT_EQ(ran_on(gpu), "gpu-box");
+  EXPECT_EQ(ran_on(in_group), "gpu-box");
+  EXPECT_EQ(ran_on(review), "gpu-box");
+  EXPECT_EQ(ran_on(ci), "ci-box");
+
+  // Nobody has arm64: it waits, and why says who comes closest and what it lacks.
+  EXPECT_EQ(api_->get("/api/v1/jobs/" + arm)["state"], "queued");
+  auto why = api_->get("/api/v1/jobs/" + arm + "/why");
+  EXPECT_TRUE(why["waiting"].get<bool>());
+  EXPECT_EQ(why["reasons"][0]["code"], "no_matching_runner");
+  EXPECT_NE(why["summary"].get<std::string>().find("lacks labels [arm64]"), std::string::npos) << why.dump();
+  auto cli = run_corral({"why", arm, "--server", server_->url(), "--token", server_->admin_token()});
+  EXPECT_EQ(cli.exit_code, 0) << cli.err;
+  EXPECT_NE(cli.out.find("no runner can take a job with labels [arm64, linux]"), std::string::npos) << cli.out;
+  // The queue lists it with the same reason.
+  auto queue = api_->get("/api/v1/queue");
+  ASSERT_EQ(queue["waiting"].size(), 1u);
+  EXPECT_EQ(queue["waiting"][0]["id"], arm);
+  EXPECT_EQ(queue["waiting"][0]["reason_code"], "no_matching_runner");
+  auto running = api_->get("/api/v1/jobs/" + ci + "/why");
+  EXPECT_FALSE(running["waiting"].get<bool>());
+  EXPECT_NE(running["summary"].get<std::string>().find("ended succeeded"), std::string::npos);
+}
+
+TEST_F(Scheduling, WhyNamesTheMatchingRunnersThatWentOffline) {
+  auto& solo = start_runner("solo-box", {{"RUNNER_LABELS", "solo"}});
+  solo.process().kill9();
+  ASSERT_TRUE(wait_until([&] {
+    return api_->get("/api/v1/runners/" + solo.id())["status"] == "offline";
+  }, 10s));
+  std::string id = submit({{"labels", {"solo"}}});
+  auto why = api_->get("/api/v1/jobs/" + id + "/why");
+  EXPECT_EQ(why["reasons"][0]["code"], "runners_offline") << why.dump();
+  EXPECT_NE(why["summary"].get<std::string>().find("solo-box (last seen"), std::string::npos) << why.dump();
+  EXPECT_EQ(why["matching_runners"]["offline"], 1);
+  EXPECT_EQ(why["position"], 0);
+}
+
+}  // namespace
+}  // namespace corral::testing
