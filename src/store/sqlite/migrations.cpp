@@ -107,6 +107,17 @@ ALTER TABLE attempts ADD COLUMN log_received INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE attempts ADD COLUMN log_truncated INTEGER NOT NULL DEFAULT 0;
 UPDATE attempts SET log_received = log_size;
 )sql"},
+      {3, R"sql(
+-- Fair share walks each submitter's queue separately.
+CREATE INDEX jobs_owner_queue ON jobs (tenant, state, owner_token_id, priority DESC, seq);
+-- When each submitter last had a job claimed: ties go to the one served least recently.
+CREATE TABLE owner_service (
+  tenant TEXT NOT NULL,
+  owner_token_id TEXT NOT NULL,
+  last_claimed_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant, owner_token_id)
+);
+)sql"},
   };
   return kMigrations;
 }

@@ -1,5 +1,6 @@
 // SqliteStore: jobs, attempts, logs and lease expiry.
 #include <algorithm>
+#include <map>
 
 #include "store/sqlite/rows.h"
 #include "store/sqlite/sqlite_store.h"
@@ -308,6 +309,57 @@ Result<JobStats> SqliteStore::job_stats(const std::string& tenant, int hours, Ti
   });
 }
 
+namespace {
+
+struct Candidate {
+  Job job;
+  std::string raw_spec;  // parsed only for the jobs actually claimed
+};
+
+// One owner's runnable queued jobs that the runner may take, in priority-then-FIFO order.
+// Bounded so one picky runner cannot make a claim scan everything.
+std::vector<Candidate> matching_jobs_of_owner(Db& db, const Runner& runner, const std::string& owner, int want,
+                                              TimeMs now, const JobMatcher& matcher) {
+  constexpr int kPage = 128;
+  constexpr int kMaxScanned = 2048;
+  std::vector<Candidate> out;
+  int scanned = 0;
+  int64_t after_priority = INT64_MAX, after_seq = 0;
+  while (static_cast<int>(out.size()) < want && scanned < kMaxScanned) {
+    auto st = db.prepare(
+        "SELECT seq, id, priority, labels, grp, type, owner_token_id, spec, attempt FROM jobs"
+        " WHERE tenant = ? AND state = 'queued' AND owner_token_id = ? AND not_before <= ?"
+        " AND (priority < ? OR (priority = ? AND seq > ?))"
+        " ORDER BY priority DESC, seq ASC LIMIT ?");
+    st.bind_all(runner.tenant, owner, now, after_priority, after_priority, after_seq, kPage);
+    int rows = 0;
+    while (st.step()) {
+      ++rows;
+      ++scanned;
+      Candidate c;
+      c.job.seq = st.int64(0);
+      c.job.id = st.text(1);
+      c.job.spec.priority = st.integer(2);
+      c.job.spec.labels = json::parse(st.text(3)).get<std::vector<std::string>>();
+      c.job.spec.group = st.text(4);
+      c.job.spec.type = st.text(5);
+      c.job.owner_token_id = st.text(6);
+      c.job.tenant = runner.tenant;
+      c.job.attempt = st.integer(8);
+      after_priority = c.job.spec.priority;
+      after_seq = c.job.seq;
+      if (!matcher(runner, c.job)) continue;
+      c.raw_spec = st.text(7);
+      out.push_back(std::move(c));
+      if (static_cast<int>(out.size()) >= want) break;
+    }
+    if (rows < kPage) break;
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<std::vector<ClaimedJob>> SqliteStore::claim(const std::string& runner_id, int slots,
                                                    TimeMs now, TimeMs lease_ms,
                                                    const JobMatcher& matcher) {
@@ -321,57 +373,77 @@ Result<std::vector<ClaimedJob>> SqliteStore::claim(const std::string& runner_id,
     // gets nothing.
     if (free_slots <= 0 || runner->draining) return claimed;
 
-    // Walk the tenant's runnable jobs in priority, then FIFO order, and take those the
-    // matcher allows. Bounded so one picky runner cannot make a claim scan everything.
-    constexpr int kPage = 128;
-    constexpr int kMaxScanned = 4096;
-    int scanned = 0;
-    int64_t after_priority = INT64_MAX, after_seq = 0;
-    while (static_cast<int>(claimed.size()) < free_slots && scanned < kMaxScanned) {
-      std::vector<Job> page;
-      std::vector<std::string> raw_specs;  // parsed only for the jobs actually claimed
-      {
-        auto st = db.prepare(
-            "SELECT seq, id, priority, labels, grp, type, owner_token_id, spec, attempt FROM jobs"
-            " WHERE tenant = ? AND state = 'queued' AND not_before <= ?"
-            " AND (priority < ? OR (priority = ? AND seq > ?))"
-            " ORDER BY priority DESC, seq ASC LIMIT ?");
-        st.bind_all(runner->tenant, now, after_priority, after_priority, after_seq, kPage);
-        while (st.step()) {
-          Job job;
-          job.seq = st.int64(0);
-          job.id = st.text(1);
-          job.spec.priority = st.integer(2);
-          job.spec.labels = json::parse(st.text(3)).get<std::vector<std::string>>();
-          job.spec.group = st.text(4);
-          job.spec.type = st.text(5);
-          job.owner_token_id = st.text(6);
-          job.tenant = runner->tenant;
-          job.attempt = st.integer(8);
-          raw_specs.push_back(st.text(7));
-          page.push_back(std::move(job));
+    // Fair share: priority first; among equal priorities the submitter (owner) with the
+    // fewest jobs in flight goes next, then the one served least recently (round-robin),
+    // then the oldest job. One user's flood of 10,000 jobs never holds back another's one
+    // for longer than it takes one slot to free.
+    std::map<std::string, int64_t> in_flight;
+    {
+      auto st = db.prepare("SELECT owner_token_id, COUNT(*) FROM jobs WHERE tenant = ?"
+                           " AND state IN ('leased', 'running') GROUP BY owner_token_id");
+      st.bind_all(runner->tenant);
+      while (st.step()) in_flight[st.text(0)] = st.int64(1);
+    }
+    std::map<std::string, int64_t> last_served;
+    {
+      auto st = db.prepare("SELECT owner_token_id, last_claimed_at FROM owner_service WHERE tenant = ?");
+      st.bind_all(runner->tenant);
+      while (st.step()) last_served[st.text(0)] = st.int64(1);
+    }
+    std::vector<std::string> owners;
+    {
+      auto st = db.prepare("SELECT DISTINCT owner_token_id FROM jobs WHERE tenant = ? AND state = 'queued'"
+                           " AND not_before <= ? LIMIT 1000");
+      st.bind_all(runner->tenant, now);
+      while (st.step()) owners.push_back(st.text(0));
+    }
+    struct Queue {
+      std::vector<Candidate> jobs;
+      size_t next = 0;
+      int64_t load = 0;
+      int64_t last_served = 0;
+      std::string owner;
+    };
+    std::vector<Queue> queues;
+    for (const auto& owner : owners) {
+      auto jobs = matching_jobs_of_owner(db, *runner, owner, free_slots, now, matcher);
+      if (!jobs.empty()) queues.push_back({std::move(jobs), 0, in_flight[owner], last_served[owner], owner});
+    }
+    while (static_cast<int>(claimed.size()) < free_slots) {
+      Queue* best = nullptr;
+      for (auto& q : queues) {
+        if (q.next >= q.jobs.size()) continue;
+        if (!best) {
+          best = &q;
+          continue;
+        }
+        const Job& a = q.jobs[q.next].job;
+        const Job& b = best->jobs[best->next].job;
+        if (a.spec.priority != b.spec.priority    ? a.spec.priority > b.spec.priority
+            : q.load != best->load                ? q.load < best->load
+            : q.last_served != best->last_served ? q.last_served < best->last_served
+                                                  : a.seq < b.seq) {
+          best = &q;
         }
       }
-      if (page.empty()) break;
-      for (size_t i = 0; i < page.size(); ++i) {
-        const Job& job = page[i];
-        ++scanned;
-        after_priority = job.spec.priority;
-        after_seq = job.seq;
-        if (!matcher(*runner, job)) continue;
-        int attempt = job.attempt + 1;
-        db.prepare("UPDATE jobs SET state = 'leased', attempt = ?, updated_at = ? WHERE id = ?")
-            .bind_all(attempt, now, job.id)
-            .exec();
-        db.prepare("INSERT INTO attempts (job_id, attempt, runner_id, state, claimed_at, lease_expires_at)"
-                   " VALUES (?, ?, ?, 'leased', ?, ?)")
-            .bind_all(job.id, attempt, runner_id, now, now + lease_ms)
-            .exec();
-        auto spec = parse_job_spec(json::parse(raw_specs[i]));
-        claimed.push_back({job.id, attempt, now + lease_ms, spec.ok() ? *spec : JobSpec{}});
-        if (static_cast<int>(claimed.size()) >= free_slots) break;
-      }
-      if (static_cast<int>(page.size()) < kPage) break;
+      if (!best) break;
+      const Candidate& c = best->jobs[best->next++];
+      ++best->load;
+      best->last_served = now;
+      db.prepare("INSERT INTO owner_service (tenant, owner_token_id, last_claimed_at) VALUES (?, ?, ?)"
+                 " ON CONFLICT (tenant, owner_token_id) DO UPDATE SET last_claimed_at = excluded.last_claimed_at")
+          .bind_all(runner->tenant, best->owner, now)
+          .exec();
+      int attempt = c.job.attempt + 1;
+      db.prepare("UPDATE jobs SET state = 'leased', attempt = ?, updated_at = ? WHERE id = ?")
+          .bind_all(attempt, now, c.job.id)
+          .exec();
+      db.prepare("INSERT INTO attempts (job_id, attempt, runner_id, state, claimed_at, lease_expires_at)"
+                 " VALUES (?, ?, ?, 'leased', ?, ?)")
+          .bind_all(c.job.id, attempt, runner_id, now, now + lease_ms)
+          .exec();
+      auto spec = parse_job_spec(json::parse(c.raw_spec));
+      claimed.push_back({c.job.id, attempt, now + lease_ms, spec.ok() ? *spec : JobSpec{}});
     }
     if (!claimed.empty()) sqlite::refresh_runner_status(db, runner_id);
     return claimed;

@@ -500,6 +500,68 @@ TEST_F(StoreTest, LostAttemptIsNotRetriedWhenThePolicyLeavesRunnerLostOut) {
   EXPECT_EQ(lost.reason, "runner_lost");
 }
 
+TEST_F(StoreTest, FairShareOneOwnersFloodDoesNotStarveAnothersJob) {
+  auto runner = register_runner("r1", "t1", 1);
+  auto submit_as = [&](const std::string& owner, int priority = 0) {
+    Job j;
+    j.id = new_id("job");
+    j.tenant = "t1";
+    j.owner_token_id = owner;
+    j.spec.command = {"true"};
+    j.spec.priority = priority;
+    j.created_at = clock_.now_ms();
+    clock_.advance_ms(1);
+    return store_->create_job(j)->job;
+  };
+  for (int i = 0; i < 500; ++i) submit_as("flood");
+  auto single = submit_as("other");
+  auto run_one = [&] {
+    auto c = claim(runner);
+    EXPECT_EQ(c.size(), 1u);
+    FinishReport ok;
+    EXPECT_TRUE(store_->start_attempt(runner.id, c.at(0).job_id, 1, clock_.now_ms()).ok());
+    EXPECT_TRUE(store_->finish_attempt(runner.id, c.at(0).job_id, 1, ok, clock_.now_ms()).ok());
+    clock_.advance_ms(10);
+    return c.at(0).job_id;
+  };
+  // The flood's oldest goes first (nobody served yet, it is older); the other owner's single
+  // job goes next, not after 500.
+  EXPECT_EQ(job(run_one()).owner_token_id, "flood");
+  EXPECT_EQ(run_one(), single.id);
+  EXPECT_EQ(job(run_one()).owner_token_id, "flood");
+  // Alternation among three owners at one priority; a higher priority still goes first.
+  submit_as("third");
+  submit_as("other");
+  auto urgent = submit_as("flood", 5);
+  EXPECT_EQ(run_one(), urgent.id);
+  std::vector<std::string> order;
+  for (int i = 0; i < 3; ++i) order.push_back(job(run_one()).owner_token_id);
+  std::sort(order.begin(), order.end());
+  EXPECT_EQ(order, (std::vector<std::string>{"flood", "other", "third"}));
+}
+
+TEST_F(StoreTest, FairShareGivesASecondSlotToTheOwnerWithLessInFlight) {
+  auto runner = register_runner("r1", "t1", 4);
+  auto submit_as = [&](const std::string& owner) {
+    Job j;
+    j.id = new_id("job");
+    j.tenant = "t1";
+    j.owner_token_id = owner;
+    j.spec.command = {"true"};
+    j.created_at = clock_.now_ms();
+    clock_.advance_ms(1);
+    return store_->create_job(j)->job;
+  };
+  for (int i = 0; i < 10; ++i) submit_as("a");
+  for (int i = 0; i < 2; ++i) submit_as("b");
+  auto got = claim(runner, 4);
+  ASSERT_EQ(got.size(), 4u);
+  std::map<std::string, int> per_owner;
+  for (const auto& c : got) ++per_owner[job(c.job_id).owner_token_id];
+  EXPECT_EQ(per_owner["a"], 2);
+  EXPECT_EQ(per_owner["b"], 2);
+}
+
 TEST_F(StoreTest, ListJobsFiltersByLabelAndRunner) {
   Job gpu_job;
   {
