@@ -199,7 +199,8 @@ json to_json(const Token& token) {
               {"tenant", token.tenant},
               {"name", token.name},
               {"created_at", time_or_null(token.created_at)},
-              {"revoked_at", time_or_null(token.revoked_at)}};
+              {"revoked_at", time_or_null(token.revoked_at)},
+              {"created_by", token.created_by}};
 }
 
 Result<JobSpec> parse_job_spec(const json& body) {
@@ -442,6 +443,10 @@ Result<RunnerRegistration> parse_runner_registration(const json& body) {
   auto max_jobs = get_int(body, "max_concurrent_jobs", "max_concurrent_jobs", 1, 1, 1024);
   if (!max_jobs.ok()) return max_jobs.error();
   reg.max_concurrent_jobs = static_cast<int>(*max_jobs);
+  if (body.contains("owner_only") && !body["owner_only"].is_null()) {
+    if (!body["owner_only"].is_boolean()) return invalid("owner_only", "must be true or false");
+    reg.owner_only = body["owner_only"].get<bool>();
+  }
   auto version = get_string(body, "version", "version", 64);
   if (!version.ok()) return version.error();
   reg.version = *version;
@@ -491,6 +496,8 @@ json to_json(const Runner& r) {
               {"running", running},
               {"running_jobs", running.size()},
               {"max_concurrent_jobs", r.reg.max_concurrent_jobs},
+              {"owner_only", r.reg.owner_only},
+              {"owner_token_id", r.owner_token_id},
               {"last_heartbeat_at", time_or_null(r.last_heartbeat_at)},
               {"registered_at", time_or_null(r.registered_at)},
               {"version", r.reg.version},

@@ -30,6 +30,7 @@ struct Token {
   std::string hash;  // SHA-256 of the secret; the secret itself is never stored
   TimeMs created_at = 0;
   TimeMs revoked_at = 0;
+  std::string created_by;  // the token that made this one ("" for the first admin)
 };
 json to_json(const Token& token);  // never includes the hash
 
@@ -157,6 +158,7 @@ struct RunnerRegistration {
   std::string group = "default";
   std::vector<std::string> modes = {"all"};
   int max_concurrent_jobs = 1;
+  bool owner_only = false;  // take only jobs its owner submitted
   std::string version;
   json capabilities = json::object();
   RunnerSystem system;
@@ -168,6 +170,7 @@ struct Runner {
   std::string id;
   std::string tenant;
   std::string token_id;  // the registration token it came in with
+  std::string owner_token_id;  // who made that token: the runner's owner
   std::string secret_hash;
   RunnerRegistration reg;
   RunnerStatus status = RunnerStatus::kIdle;

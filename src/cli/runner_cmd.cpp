@@ -33,8 +33,12 @@ void add_runner_command(CLI::App& app) {
     if (name == "RUNNER_GIT_TOKEN" || name == "DOCKER_HOST") continue;  // environment only / below
     std::string flag = "--" + setting_flag_name(name);
     if (name == "RUNNER_DRAIN_TIMEOUT_S") flag += ",--drain-timeout";
-    cmd->add_option_function<std::string>(
-        flag, [o, name](const std::string& v) { o->flags[name] = v; }, "(" + name + ")");
+    auto* option = cmd->add_option_function<std::string>(
+        flag,
+        [o, name](const std::string& v) { o->flags[name] = v.empty() && name == "RUNNER_OWNER_ONLY" ? "true" : v; },
+        "(" + name + ")");
+    // A yes/no setting works as a bare flag too: `--owner-only`.
+    if (name == "RUNNER_OWNER_ONLY") option->expected(0, 1);
   }
   cmd->add_option_function<std::string>(
       "--docker-host", [o](const std::string& v) { o->flags["DOCKER_HOST"] = v; }, "(DOCKER_HOST)");

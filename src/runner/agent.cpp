@@ -61,6 +61,7 @@ json Agent::registration_body() const {
           {"group", config_.group},
           {"modes", config_.modes},
           {"max_concurrent_jobs", config_.max_concurrent_jobs},
+          {"owner_only", config_.owner_only},
           {"version", CORRAL_VERSION},
           {"capabilities", capabilities_},
           {"system", system_info(config_.workspace_base)},

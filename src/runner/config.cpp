@@ -19,7 +19,7 @@ const std::vector<std::string>& runner_setting_names() {
       "RUNNER_EXECUTOR", "DOCKER_EXECUTOR_IMAGE", "DOCKER_MEMORY_LIMIT", "DOCKER_CPU_LIMIT",
       "DOCKER_NETWORK_MODE", "DOCKER_WORKSPACE_BASE", "DOCKER_TIMEOUT_SECONDS", "DOCKER_POOL_SIZE",
       "DOCKER_HOST", "DOCKER_PULL_POLICY", "DOCKER_PIDS_LIMIT", "RUNNER_DRAIN_TIMEOUT_S",
-      "RUNNER_STOP_GRACE_S", "RUNNER_GIT_TOKEN", "RUNNER_TRANSIENT_PATTERNS"};
+      "RUNNER_STOP_GRACE_S", "RUNNER_GIT_TOKEN", "RUNNER_TRANSIENT_PATTERNS", "RUNNER_OWNER_ONLY"};
   return kNames;
 }
 
@@ -122,6 +122,13 @@ Result<RunnerConfig> build_runner_config(const std::map<std::string, std::string
   c.name = s["RUNNER_NAME"];
   if (has("RUNNER_LABELS")) c.labels = split_list(s["RUNNER_LABELS"]);
   if (has("RUNNER_GROUP") && !s["RUNNER_GROUP"].empty()) c.group = s["RUNNER_GROUP"];
+  if (has("RUNNER_OWNER_ONLY")) {
+    std::string v = s["RUNNER_OWNER_ONLY"];
+    std::transform(v.begin(), v.end(), v.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    if (v == "true" || v == "1" || v == "yes") c.owner_only = true;
+    else if (v == "false" || v == "0" || v == "no" || v.empty()) c.owner_only = false;
+    else return bad("RUNNER_OWNER_ONLY", "must be true or false, not '" + s["RUNNER_OWNER_ONLY"] + "'");
+  }
   if (has("RUNNER_TRANSIENT_PATTERNS")) c.transient_patterns = split_list(s["RUNNER_TRANSIENT_PATTERNS"]);
   if (has("RUNNER_MODES")) {
     c.modes = split_list(s["RUNNER_MODES"]);

@@ -23,6 +23,7 @@ struct RunnerConfig {
   std::vector<std::string> labels;      // RUNNER_LABELS, comma list
   std::string group = "default";        // RUNNER_GROUP
   std::vector<std::string> modes{"all"};// RUNNER_MODES, comma list
+  bool owner_only = false;              // RUNNER_OWNER_ONLY: take only jobs of the user who made the token
   int max_concurrent_jobs = 1;          // RUNNER_MAX_CONCURRENT_JOBS
   int clone_depth = 50;                 // RUNNER_CLONE_DEPTH (0 = full history)
   int poll_interval_ms = 1000;          // RUNNER_POLL_INTERVAL_MS: pause after an empty/failed poll

@@ -15,6 +15,7 @@ MatchGaps match_gaps(const Runner& runner, const Job& job) {
   bool all = modes.empty() || std::find(modes.begin(), modes.end(), "all") != modes.end();
   gaps.wrong_mode = !all && !job.spec.type.empty() &&
                     std::find(modes.begin(), modes.end(), job.spec.type) == modes.end();
+  gaps.not_owner = runner.reg.owner_only && job.owner_token_id != runner.owner_token_id;
   return gaps;
 }
 

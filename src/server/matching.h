@@ -16,9 +16,14 @@ struct MatchGaps {
   std::vector<std::string> missing_labels;  // the job's labels the runner lacks
   bool wrong_group = false;                 // the job names a group the runner is not in
   bool wrong_mode = false;                  // the runner's modes exclude the job's type
+  bool not_owner = false;                   // an owner-only runner, and another user's job
 
-  bool empty() const { return !other_tenant && missing_labels.empty() && !wrong_group && !wrong_mode; }
-  size_t count() const { return missing_labels.size() + wrong_group + wrong_mode + (other_tenant ? 100 : 0); }
+  bool empty() const {
+    return !other_tenant && missing_labels.empty() && !wrong_group && !wrong_mode && !not_owner;
+  }
+  size_t count() const {
+    return missing_labels.size() + wrong_group + wrong_mode + not_owner + (other_tenant ? 100 : 0);
+  }
 };
 MatchGaps match_gaps(const Runner& runner, const Job& job);
 

@@ -1,4 +1,5 @@
-// /api/v1/tokens: admin-managed API keys.
+// /api/v1/tokens: admin-managed API keys. A user may make runner registration tokens of its
+// own tenant: runners registered with them are that user's (see --owner-only).
 #include <regex>
 
 #include "common/crypto.h"
@@ -11,7 +12,7 @@ void add_token_routes(Router& router, ServerContext& ctx) {
   router.add(http::verb::post, "/api/v1/tokens", [&ctx](RequestContext& req) -> awaitable<Response> {
     auto caller = co_await authenticate(ctx, req);
     if (!caller.ok()) co_return error_of(caller.error());
-    if (auto r = require_kind(*caller, {TokenKind::kAdmin}); !r.ok()) co_return error_of(r.error());
+    if (auto r = require_kind(*caller, {TokenKind::kAdmin, TokenKind::kUser}); !r.ok()) co_return error_of(r.error());
     auto body = parse_json_body(req);
     if (!body.ok()) co_return error_of(body.error());
     if (!body->is_object()) {
@@ -32,8 +33,13 @@ void add_token_routes(Router& router, ServerContext& ctx) {
     if (name.empty() || name.size() > 128) {
       co_return error_of(make_error(ErrorCode::kInvalidSpec, "field 'name': 1-128 characters are required"));
     }
+    if (caller->kind == TokenKind::kUser && (*kind != TokenKind::kRunner || tenant != caller->tenant)) {
+      co_return error_of(make_error(ErrorCode::kForbidden,
+                                    "a user token may make only runner tokens of its own tenant; ask an admin for others"));
+    }
     std::string secret = make_token_secret();
     Token token = make_token(*kind, tenant, name, secret, ctx.clock.now_ms());
+    token.created_by = caller->id;
     auto inserted = co_await ctx.db([&] { return ctx.store.insert_token(token); });
     if (!inserted.ok()) co_return error_of(inserted.error());
     json out = to_json(token);

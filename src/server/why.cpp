@@ -26,6 +26,7 @@ std::string gaps_text(const MatchGaps& gaps, const Runner& runner, const Job& jo
   if (gaps.wrong_mode) {
     parts.push_back(fmt::format("takes only [{}] jobs, not '{}'", fmt::join(runner.reg.modes, ", "), job.spec.type));
   }
+  if (gaps.not_owner) parts.push_back("takes only its owner's jobs (--owner-only)");
   return fmt::format("{}", fmt::join(parts, "; "));
 }
 

@@ -86,3 +86,49 @@ TEST_F(Scheduling, WhyNamesTheMatchingRunnersThatWentOffline) {
 
 }  // namespace
 }  // namespace corral::testing
+
+namespace corral::testing {
+namespace {
+
+TEST(OwnerOnly, ARunnerOfAUsersOwnTokenTakesOnlyThatUsersJobs) {
+  ServerProcess server;
+  std::string alice = create_token(server, "user", "default", "alice");
+  std::string bob = create_token(server, "user", "default", "bob");
+  Api alice_api(server.url(), alice), bob_api(server.url(), bob);
+  // Alice makes her own registration token; a user may make runner tokens only.
+  auto reg = alice_api.post("/api/v1/tokens", {{"kind", "runner"}, {"name", "alice-laptop"}}, 201);
+  alice_api.post("/api/v1/tokens", {{"kind", "admin"}, {"name", "nope"}}, 403);
+  auto laptop = TestRunner::register_with(server, reg["token"], {{"name", "alice-laptop"}, {"owner_only", true}});
+  auto listed = alice_api.get("/api/v1/runners/" + laptop.id);
+  EXPECT_TRUE(listed["owner_only"].get<bool>());
+
+  std::string bobs = bob_api.post("/api/v1/jobs", {{"command", {"true"}}}, 201)["id"];
+  std::string alices = alice_api.post("/api/v1/jobs", {{"command", {"true"}}}, 201)["id"];
+  auto claimed = laptop.claim();
+  ASSERT_EQ(claimed["jobs"].size(), 1u);
+  EXPECT_EQ(claimed["jobs"][0]["job_id"], alices);  // Bob's older job is not hers to run
+  auto why = bob_api.get("/api/v1/jobs/" + bobs + "/why");
+  EXPECT_EQ(why["reasons"][0]["code"], "no_matching_runner");
+  EXPECT_NE(why["summary"].get<std::string>().find("takes only its owner's jobs"), std::string::npos) << why.dump();
+}
+
+TEST(OwnerOnly, TheRunnerFlagRegistersAnOwnerOnlyRunner) {
+  ServerProcess server;
+  std::string user = create_token(server, "user");
+  Api api(server.url(), user);
+  auto reg = api.post("/api/v1/tokens", {{"kind", "runner"}, {"name", "mine"}}, 201);
+  auto dir = make_temp_dir("corral-owner-only");
+  Process runner({CORRAL_BINARY, "runner", "--server-url", server.url(), "--token", reg["token"], "--name", "mine",
+                  "--executor", "shell", "--docker-workspace-base", (dir / "ws").string(), "--owner-only"},
+                 {}, dir / "runner.log");
+  ASSERT_TRUE(wait_until([&] {
+    auto runners = api.get("/api/v1/runners")["runners"];
+    return !runners.empty() && runners[0]["owner_only"].get<bool>();
+  }, std::chrono::seconds(20))) << runner.output();
+  runner.signal(SIGTERM);
+  runner.wait(std::chrono::seconds(10));
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace corral::testing

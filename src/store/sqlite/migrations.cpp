@@ -117,6 +117,10 @@ CREATE TABLE owner_service (
   last_claimed_at INTEGER NOT NULL,
   PRIMARY KEY (tenant, owner_token_id)
 );
+-- Owner-only runners: a runner's owner is whoever made its registration token.
+ALTER TABLE tokens ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE runners ADD COLUMN owner_token_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE runners ADD COLUMN owner_only INTEGER NOT NULL DEFAULT 0;
 )sql"},
   };
   return kMigrations;

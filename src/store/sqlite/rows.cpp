@@ -70,6 +70,8 @@ Runner runner_from_row(const Stmt& st) {
   r.draining = st.integer(14) != 0;
   r.last_heartbeat_at = st.int64(15);
   r.registered_at = st.int64(16);
+  r.owner_token_id = st.text(17);
+  r.reg.owner_only = st.integer(18) != 0;
   return r;
 }
 

@@ -164,17 +164,18 @@ Token token_from_row(const sqlite::Stmt& st) {
   t.hash = st.text(4);
   t.created_at = st.int64(5);
   t.revoked_at = st.int64(6);
+  t.created_by = st.text(7);
   return t;
 }
-constexpr const char* kTokenColumns = "id, kind, tenant, name, hash, created_at, revoked_at";
+constexpr const char* kTokenColumns = "id, kind, tenant, name, hash, created_at, revoked_at, created_by";
 }  // namespace
 
 Result<void> SqliteStore::insert_token(const Token& token) {
   auto inserted = write<bool>([&](Db& db) -> Result<bool> {
     try {
-      db.prepare("INSERT INTO tokens (id, kind, tenant, name, hash, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+      db.prepare("INSERT INTO tokens (id, kind, tenant, name, hash, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)")
           .bind_all(token.id, std::string(to_string(token.kind)), token.tenant, token.name,
-                    token.hash, token.created_at)
+                    token.hash, token.created_at, token.created_by)
           .exec();
     } catch (const SqliteError& e) {
       if ((e.code() & 0xff) == SQLITE_CONSTRAINT) {
@@ -237,6 +238,12 @@ Result<Runner> SqliteStore::register_runner(const std::string& tenant, const std
       st.bind_all(tenant, reg.name);
       if (st.step()) id = st.text(0);
     }
+    std::string owner;
+    {
+      auto st = db.prepare("SELECT created_by FROM tokens WHERE id = ?");
+      st.bind_all(token_id);
+      if (st.step()) owner = st.text(0);
+    }
     json system{{"cpus", reg.system.cpus},
                 {"memory_bytes", reg.system.memory_bytes},
                 {"disk_bytes", reg.system.disk_bytes},
@@ -250,6 +257,9 @@ Result<Runner> SqliteStore::register_runner(const std::string& tenant, const std
                     json(reg.modes).dump(), reg.max_concurrent_jobs, reg.version,
                     reg.capabilities.dump(), system.dump(), now, now)
           .exec();
+      db.prepare("UPDATE runners SET owner_token_id = ?, owner_only = ? WHERE id = ?")
+          .bind_all(owner, reg.owner_only ? 1 : 0, id)
+          .exec();
     } else {
       db.prepare("UPDATE runners SET token_id = ?, secret_hash = ?, labels = ?, grp = ?, modes = ?,"
                  " max_concurrent_jobs = ?, version = ?, capabilities = ?, system = ?,"
@@ -258,6 +268,9 @@ Result<Runner> SqliteStore::register_runner(const std::string& tenant, const std
           .bind_all(token_id, secret_hash, json(reg.labels).dump(), reg.group,
                     json(reg.modes).dump(), reg.max_concurrent_jobs, reg.version,
                     reg.capabilities.dump(), system.dump(), now, now, id)
+          .exec();
+      db.prepare("UPDATE runners SET owner_token_id = ?, owner_only = ? WHERE id = ?")
+          .bind_all(owner, reg.owner_only ? 1 : 0, id)
           .exec();
       // Reconcile (as a Mesos agent re-registers): attempts the server leased to this runner
       // that it no longer runs are lost now, not when their lease runs out.
