@@ -1,0 +1,153 @@
+// Browser tests of the dashboard against the real binaries: sign in, watch a runner come
+// online, follow a job's log while it runs, see it succeed, see a killed runner go offline,
+// the phone layout, and the error states (bad token, unknown job, revoked token).
+import assert from 'node:assert/strict';
+import {after, before, describe, test} from 'node:test';
+
+import {Server, closeBrowser, corral, launchBrowser, processLog, signIn, startRunner, stopAll, waitFor}
+  from './harness.mjs';
+
+const HEARTBEAT_TIMEOUT_MS = 3000;
+
+describe('dashboard', {timeout: 180000}, () => {
+  let server;
+  let browser;
+  let page;
+  let user;      // {id, token}
+  let runner;    // the corral runner child process
+  let jobId;
+
+  before(async () => {
+    server = await Server.start({heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS});
+    user = await server.createToken('user', 'e2e-user');
+    browser = await launchBrowser();
+    page = await browser.newPage();
+  });
+
+  after(async (t) => {
+    if (browser) await closeBrowser(browser);
+    await stopAll();
+    if (server) server.cleanup();
+  });
+
+  test('a wrong token is refused with a clear message', async () => {
+    await page.goto(`${server.url}/`);
+    await page.locator('#token').fill('crl_not_a_token');
+    await page.getByRole('button', {name: 'Sign in'}).click();
+    const error = page.locator('.form-error');
+    await waitFor(async () => (await error.textContent()).includes('not accepted'), {what: 'the sign-in error'});
+    assert.equal(await page.locator('nav.nav').count(), 0, 'still on the sign-in page');
+  });
+
+  test('signs in with a user token and keeps it for the tab only', async () => {
+    await signIn(page, server, user.token);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('corral.token')), user.token);
+    assert.equal(await page.evaluate(() => localStorage.length), 0);
+    // The overview shows either the stats or says plainly that the server has none.
+    await page.locator('#finished-chart, #stats-unavailable').first().waitFor();
+  });
+
+  test('a runner comes online in the Runners page', async () => {
+    await page.goto(`${server.url}/#/runners`);
+    await page.getByText('No runner has registered yet.').waitFor();
+    runner = await startRunner(server, 'e2e-box', {labels: ['linux', 'e2e']});
+    const row = page.locator('tr[data-runner-name="e2e-box"]');
+    await row.locator('[data-status="idle"]').waitFor({timeout: 10000});
+    assert.equal((await row.locator('.jobs-count').textContent()).trim(), '0 / 1');
+    assert.match(await row.textContent(), /linux/);
+    assert.match(await row.locator('.ago').textContent(), /^\d+ s ago$/);
+  });
+
+  test('a job submitted from the CLI streams its log into the page while it runs', async () => {
+    const script = 'for i in 1 2 3 4 5 6 7 8; do echo "line $i"; sleep 0.5; done; printf "\\033[32mall good\\033[0m\\n"';
+    jobId = (await corral(server, ['submit', '--name', 'e2e-lines', '--label', 'e2e', '--script', script])).trim();
+    assert.match(jobId, /^job/);
+
+    await page.goto(`${server.url}/#/jobs`);
+    await page.locator(`tr[data-job-id="${jobId}"] a`).click();
+    await page.locator('#job-name').waitFor();
+    assert.equal(await page.locator('#job-name').textContent(), 'e2e-lines');
+
+    const log = page.locator('#log');
+    await waitFor(async () => (await log.textContent()).includes('line 1'), {timeout: 20000, what: '"line 1" in the log'});
+    // Seen while the job still runs: the end banner is hidden and the server says running.
+    const seenEarly = await log.textContent();
+    const stateThen = (await server.get(`/api/v1/jobs/${jobId}`, {token: user.token})).state;
+    assert.ok(['leased', 'running'].includes(stateThen), `job was ${stateThen} when its first line showed`);
+    assert.ok(!seenEarly.includes('line 8'), 'the whole log was there at once: not live');
+    assert.equal(await page.locator('#log-end').isVisible(), false);
+
+    await page.locator('#log-end[data-end-state="succeeded"]').waitFor({timeout: 20000});
+    assert.match(await page.locator('#log-end').textContent(), /succeeded · exit code 0/);
+    const text = await log.textContent();
+    for (let i = 1; i <= 8; i += 1) assert.ok(text.includes(`line ${i}\n`), `line ${i} missing from ${text}`);
+    // The ANSI colour became a span, and the escape bytes are gone.
+    assert.equal(await log.locator('span.fg-32').textContent(), 'all good');
+    assert.ok(!text.includes('\x1b'));
+    await page.locator('.page-head [data-state="succeeded"]').waitFor();
+    assert.equal(await page.locator('#cancel-job').count(), 0, 'no cancel button on an ended job');
+    assert.match(await page.locator('#attempts-table').textContent(), /e2e-box/);
+  });
+
+  test('the job list filters by state and label', async () => {
+    await page.goto(`${server.url}/#/jobs?state=succeeded`);
+    await page.locator(`tr[data-job-id="${jobId}"]`).waitFor();
+    await page.goto(`${server.url}/#/jobs?state=failed`);
+    await page.getByText('No job matches these filters.').waitFor();
+    await page.goto(`${server.url}/#/jobs?label=no-such-label`);
+    await page.getByText('No job matches these filters.').waitFor();
+    await page.goto(`${server.url}/#/jobs?label=e2e`);
+    await page.locator(`tr[data-job-id="${jobId}"]`).waitFor();
+  });
+
+  test('a runner killed with SIGKILL turns offline after the heartbeat timeout', async () => {
+    await page.goto(`${server.url}/#/runners`);
+    const row = page.locator('tr[data-runner-name="e2e-box"]');
+    await row.locator('[data-status="idle"]').waitFor();
+    const killedAt = Date.now();
+    runner.kill('SIGKILL');
+    await runner.exited;
+    await row.locator('[data-status="offline"]').waitFor({timeout: HEARTBEAT_TIMEOUT_MS + 10000});
+    assert.ok(Date.now() - killedAt >= HEARTBEAT_TIMEOUT_MS - 1000, 'offline before the heartbeat timeout could pass');
+    assert.equal(await page.locator('[data-count="offline"]').textContent(), '1');
+  });
+
+  test('an unknown job says so', async () => {
+    await page.goto(`${server.url}/#/jobs/job_does_not_exist`);
+    await page.getByText('There is no job job_does_not_exist').waitFor();
+  });
+
+  test('fits a phone: no sideways scrolling of the page, the nav works', async () => {
+    await page.setViewportSize({width: 390, height: 844});
+    try {
+      for (const route of ['#/overview', '#/runners', '#/queue', '#/jobs', `#/jobs/${jobId}`]) {
+        await page.goto(`${server.url}/${route}`);
+        await page.locator('.content h1').first().waitFor();
+        await page.locator('.content .table, .content .stat, .content .notice').first().waitFor();
+        const widths = await page.evaluate(() => ({doc: document.documentElement.scrollWidth, body: document.body.scrollWidth}));
+        assert.ok(widths.doc <= 390 && widths.body <= 390, `${route} overflows sideways: ${JSON.stringify(widths)}`);
+      }
+      const jobsLink = page.locator('nav.nav a', {hasText: 'Runners'});
+      assert.ok(await jobsLink.isVisible());
+      await jobsLink.click();
+      await page.locator('.content h1', {hasText: 'Runners'}).waitFor();
+      assert.ok(page.url().endsWith('#/runners'));
+    } finally {
+      await page.setViewportSize({width: 1280, height: 800});
+    }
+  });
+
+  test('a revoked token sends the user back to sign in with a message', async () => {
+    await page.goto(`${server.url}/#/runners`);
+    await page.locator('tr[data-runner-name="e2e-box"]').waitFor();
+    await server.request('DELETE', `/api/v1/tokens/${user.id}`, {expect: 200});
+    await page.locator('#token').waitFor({timeout: 10000});
+    assert.match(await page.locator('.notice-warn').textContent(), /Your session ended/);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('corral.token')), null);
+  });
+
+  test('the server log has no errors', () => {
+    const log = processLog(server.process);
+    assert.ok(!/\[error\]/.test(log), log);
+  });
+});
