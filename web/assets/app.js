@@ -79,6 +79,7 @@ function renderSignIn(root) {
       location.hash = next;
     } catch (e) {
       const reasons = {
+        0: 'The corral server is unreachable: check that it is running, then try again.',
         401: 'That token was not accepted (401): it is unknown, mistyped or revoked.',
         403: 'That token may not read jobs (403): a runner registration token cannot sign in; use a user or admin token.',
       };
