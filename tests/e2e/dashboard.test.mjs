@@ -100,6 +100,20 @@ describe('dashboard', {timeout: 180000}, () => {
     await page.locator(`tr[data-job-id="${jobId}"]`).waitFor();
   });
 
+  test('the cancel button cancels a running job', async () => {
+    const id = (await corral(server, ['submit', '--name', 'e2e-long', '--script', 'echo started; sleep 60'])).trim();
+    await page.goto(`${server.url}/#/jobs/${id}`);
+    await waitFor(async () => (await page.locator('#log').textContent()).includes('started'), {timeout: 20000,
+      what: 'the long job to start'});
+    const cancel = page.locator('#cancel-job');
+    await cancel.click();
+    assert.equal(await cancel.textContent(), 'Click again to cancel', 'one click must not cancel');
+    assert.equal((await server.get(`/api/v1/jobs/${id}`)).cancel_requested, false);
+    await cancel.click();
+    await page.locator('#log-end[data-end-state="canceled"]').waitFor({timeout: 20000});
+    assert.equal((await server.get(`/api/v1/jobs/${id}`)).state, 'canceled');
+  });
+
   test('a runner killed with SIGKILL turns offline after the heartbeat timeout', async () => {
     await page.goto(`${server.url}/#/runners`);
     const row = page.locator('tr[data-runner-name="e2e-box"]');
@@ -149,5 +163,14 @@ describe('dashboard', {timeout: 180000}, () => {
   test('the server log has no errors', () => {
     const log = processLog(server.process);
     assert.ok(!/\[error\]/.test(log), log);
+  });
+
+  test('a stopped server shows as unreachable, keeping the last data', async () => {
+    await signIn(page, server, server.adminToken);
+    await page.goto(`${server.url}/#/runners`);
+    await page.locator('tr[data-runner-name="e2e-box"]').waitFor();
+    await server.stop();
+    await page.locator('.notice-error', {hasText: 'unreachable'}).waitFor({timeout: 10000});
+    assert.equal(await page.locator('tr[data-runner-name="e2e-box"]').count(), 1);
   });
 });
