@@ -126,6 +126,40 @@ describe('dashboard', {timeout: 180000}, () => {
     assert.equal(await page.locator('[data-count="offline"]').textContent(), '1');
   });
 
+  test('the queue page shows each waiting job and why it waits', async () => {
+    const id = (await corral(server, ['submit', '--name', 'e2e-gpu', '--label', 'gpu', '--script', 'true'])).trim();
+    const queue = await server.get('/api/v1/queue');
+    await page.goto(`${server.url}/#/queue`);
+    await page.locator('.stat-value[data-count="queued"]', {hasText: /^[1-9]/}).waitFor();
+    if (queue.waiting) {
+      const row = page.locator(`#waiting-table tr[data-job-id="${id}"]`);
+      await row.waitFor();
+      assert.notEqual((await row.locator('.reason').textContent()).trim(), '');
+    } else {
+      await page.getByText('This server does not report why jobs wait.').waitFor();
+    }
+  });
+
+  test('waiting reasons are rendered as text', async () => {
+    // The server's answer with a reason that looks like markup: it must stay text.
+    await page.route('**/api/v1/queue', async (route) => {
+      const response = await route.fetch();
+      const body = await response.json();
+      body.waiting = [{id: 'job_x', name: 'held', labels: ['gpu'], group: '', type: '', priority: 0,
+        created_at: new Date().toISOString(), not_before: null, reason: 'no runner has label <b>gpu</b>'}];
+      await route.fulfill({response, json: body});
+    });
+    try {
+      await page.goto(`${server.url}/#/queue`);
+      const reason = page.locator('#waiting-table tr[data-job-id="job_x"] .reason');
+      await reason.waitFor();
+      assert.equal(await reason.textContent(), 'no runner has label <b>gpu</b>');
+      assert.equal(await reason.locator('b').count(), 0);
+    } finally {
+      await page.unroute('**/api/v1/queue');
+    }
+  });
+
   test('an unknown job says so', async () => {
     await page.goto(`${server.url}/#/jobs/job_does_not_exist`);
     await page.getByText('There is no job job_does_not_exist').waitFor();
