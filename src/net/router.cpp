@@ -34,15 +34,18 @@ Router::Match Router::match(http::verb method, const std::string& path) const {
   auto segments = split_path(path);
   for (const auto& route : routes_) {
     bool rest = !route.segments.empty() && is_rest_capture(route.segments.back());
-    if (rest ? segments.size() < route.segments.size() : segments.size() != route.segments.size()) continue;
+    bool fits = rest ? segments.size() >= route.segments.size() : segments.size() == route.segments.size();
+    if (!fits) continue;
     std::map<std::string, std::string> params;
     bool ok = true;
     for (size_t i = 0; i < route.segments.size() && ok; ++i) {
       const auto& want = route.segments[i];
       if (rest && i + 1 == route.segments.size()) {
-        std::string joined;
-        for (size_t j = i; j < segments.size(); ++j) joined += (j > i ? "/" : "") + url_decode(segments[j]);
-        params[want.substr(1, want.size() - 5)] = std::move(joined);
+        std::string joined;  // the rest of the path, "a/b/c"
+        for (size_t j = i; j < segments.size(); ++j) {
+          joined += (j > i ? "/" : "") + url_decode(segments[j]);
+        }
+        params[want.substr(1, want.size() - 5)] = std::move(joined);  // "{name...}" -> "name"
       } else if (want.size() > 2 && want.front() == '{' && want.back() == '}') {
         params[want.substr(1, want.size() - 2)] = url_decode(segments[i]);
       } else if (want != segments[i]) {

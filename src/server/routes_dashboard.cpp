@@ -18,11 +18,13 @@ namespace {
 // Only our own origin; the log stream is a WebSocket to the same host.
 constexpr const char* kContentSecurityPolicy =
     "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; "
-    "script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+    "script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors "
+    "'none'";
 
 const WebAsset* find_asset(std::string_view path) {
   auto assets = web_assets();
-  auto it = std::find_if(assets.begin(), assets.end(), [&](const WebAsset& a) { return a.path == path; });
+  auto it =
+      std::find_if(assets.begin(), assets.end(), [&](const WebAsset& a) { return a.path == path; });
   return it == assets.end() ? nullptr : &*it;
 }
 

@@ -21,7 +21,7 @@ function waitingSection(waiting) {
   const section = h('section', {class: 'card'}, h('h2', {}, 'Waiting jobs'));
   if (waiting === undefined) {
     section.append(h('p', {class: 'muted'}, 'This server does not report why jobs wait. ',
-      h('code', {}, 'corral why JOB_ID'), ' explains one job.'));
+      'The counts above and each job\'s page still show what is queued.'));
     return section;
   }
   if (waiting.length === 0) {
