@@ -109,6 +109,10 @@ describe('dashboard', {timeout: 180000}, () => {
     await cancel.click();
     assert.equal(await cancel.textContent(), 'Click again to cancel', 'one click must not cancel');
     assert.equal((await server.get(`/api/v1/jobs/${id}`)).cancel_requested, false);
+    // The page redraws the job every 2 s (the run time changes); the button stays armed.
+    const runTime = await page.locator('#fact-run').textContent();
+    await waitFor(async () => (await page.locator('#fact-run').textContent()) !== runTime, {what: 'a refresh'});
+    assert.equal(await cancel.textContent(), 'Click again to cancel', 'a refresh disarmed the button');
     await cancel.click();
     await page.locator('#log-end[data-end-state="canceled"]').waitFor({timeout: 20000});
     assert.equal((await server.get(`/api/v1/jobs/${id}`)).state, 'canceled');

@@ -65,21 +65,25 @@ function attemptsTable(job) {
     }))));
 }
 
-function cancelButton(job, onCanceled, status) {
+// Two clicks: the first arms the button for a few seconds, so a stray click cancels nothing.
+// The armed state outlives the button: the header is redrawn on every refresh.
+const ARM_MS = 4000;
+
+function cancelButton(job, cancelState, onCanceled, status) {
   if (ENDED_STATES.has(job.state)) return null;
   if (job.cancel_requested) return h('button', {class: 'btn', type: 'button', disabled: true}, 'Cancel requested…');
-  // Two clicks: the first arms the button for a few seconds, so a stray click cancels nothing.
-  let armed = false;
+  const armed = () => Date.now() < cancelState.armedUntil;
+  const label = () => (armed() ? 'Click again to cancel' : 'Cancel job');
   const button = h('button', {class: 'btn btn-danger', type: 'button', id: 'cancel-job', onclick: async () => {
-    if (!armed) {
-      armed = true;
-      button.textContent = 'Click again to cancel';
+    if (!armed()) {
+      cancelState.armedUntil = Date.now() + ARM_MS;
+      button.textContent = label();
       setTimeout(() => {
-        armed = false;
-        button.textContent = 'Cancel job';
-      }, 4000);
+        button.textContent = label();
+      }, ARM_MS);
       return;
     }
+    cancelState.armedUntil = 0;
     button.disabled = true;
     try {
       await api.cancel(job.id);
@@ -87,9 +91,10 @@ function cancelButton(job, onCanceled, status) {
       onCanceled();
     } catch (e) {
       button.disabled = false;
+      button.textContent = label();
       showLoadError(status, e, {hadData: true});
     }
-  }}, 'Cancel job');
+  }}, label());
   return button;
 }
 
@@ -105,13 +110,14 @@ export function mount(container, {params}) {
 
   let job = null;
   let log = null;
+  const cancelState = {armedUntil: 0};
   let timer = null;
   let stopped = false;
 
   const render = () => {
     clear(head).append(
       h('div', {}, h('h1', {id: 'job-name'}, job.name || job.id), h('div', {class: 'sub mono'}, job.id)),
-      h('div', {class: 'head-actions'}, statePill(job.state), cancelButton(job, () => load(), status)));
+      h('div', {class: 'head-actions'}, statePill(job.state), cancelButton(job, cancelState, () => load(), status)));
     clear(summary).append(h('h2', {}, 'Summary'), facts(job));
     clear(attempts).append(h('h2', {}, 'Attempts'), attemptsTable(job));
     if (!spec.hasChildNodes()) {
