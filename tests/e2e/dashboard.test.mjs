@@ -59,7 +59,11 @@ describe('dashboard', {timeout: 180000}, () => {
   });
 
   test('a job submitted from the CLI streams its log into the page while it runs', async () => {
-    const script = 'for i in 1 2 3 4 5 6 7 8; do echo "line $i"; sleep 0.5; done; printf "\\033[32mall good\\033[0m\\n"';
+    // A check mark (e2 9c 94) written in two pieces, so its bytes reach the page in two
+    // messages (the page is open before the second half comes); then lines with pauses;
+    // then a colour.
+    const script = 'printf "\\342\\234"; sleep 1.5; printf "\\224 split\\n"; ' +
+      'for i in 1 2 3 4 5 6 7 8; do echo "line $i"; sleep 0.5; done; printf "\\033[32mall good\\033[0m\\n"';
     jobId = (await corral(server, ['submit', '--name', 'e2e-lines', '--label', 'e2e', '--script', script])).trim();
     assert.match(jobId, /^job/);
 
@@ -81,6 +85,7 @@ describe('dashboard', {timeout: 180000}, () => {
     assert.match(await page.locator('#log-end').textContent(), /succeeded · exit code 0/);
     const text = await log.textContent();
     for (let i = 1; i <= 8; i += 1) assert.ok(text.includes(`line ${i}\n`), `line ${i} missing from ${text}`);
+    assert.ok(text.startsWith('\u2714 split\n'), `the split character came out wrong: ${JSON.stringify(text.slice(0, 20))}`);
     // The ANSI colour became a span, and the escape bytes are gone.
     assert.equal(await log.locator('span.fg-32').textContent(), 'all good');
     assert.ok(!text.includes('\x1b'));
