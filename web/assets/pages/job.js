@@ -6,15 +6,15 @@ import {ENDED_STATES, agoElement, clear, formatBytes, formatDateTime, formatDura
 import {LogView} from '../log_view.js';
 import {showLoadError} from '../poll.js';
 
-// Waiting: from submission to the first claim (or until now while still queued).
-// Running: from start to finish (or until now).
+// Queued wait: from submission to the first start (or until now while it has not
+// started), as in GET /api/v1/stats. Run time: from start to finish (or until now).
 function timings(job) {
   const now = Date.now();
   const created = parseTime(job.created_at);
-  const firstClaim = parseTime(job.attempts?.[0]?.claimed_at);
+  const firstStart = parseTime(job.attempts?.[0]?.started_at);
   const started = parseTime(job.started_at);
   const finished = parseTime(job.finished_at);
-  const queuedWait = firstClaim ? firstClaim - created : (job.state === 'queued' ? now - created : null);
+  const queuedWait = firstStart ? firstStart - created : (ENDED_STATES.has(job.state) ? null : now - created);
   const runTime = started ? (finished ?? now) - started : null;
   return {created, started, finished, queuedWait, runTime};
 }
