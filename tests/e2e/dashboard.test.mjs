@@ -105,6 +105,22 @@ describe('dashboard', {timeout: 180000}, () => {
     await page.locator(`tr[data-job-id="${jobId}"]`).waitFor();
   });
 
+  test('the overview charts the finished job', async () => {
+    await page.goto(`${server.url}/#/overview`);
+    await page.locator('#finished-chart').waitFor();
+    // One job has ended so far, and it succeeded: one bar of one, in one of the last hours
+    // (the last, unless the hour turned since).
+    assert.equal(await page.locator('#stat-finished').textContent(), '1');
+    assert.equal(await page.locator('#stat-success-rate').textContent(), '100 %');
+    const bars = page.locator('#finished-chart g[data-total]');
+    assert.equal(await bars.count(), 24);
+    const totals = await bars.evaluateAll((gs) => gs.map((g) => Number(g.dataset.total)));
+    assert.deepEqual(totals.filter((n) => n > 0), [1]);
+    assert.ok(totals.slice(-2).includes(1), `the bar is not in the last hours: ${totals}`);
+    assert.equal(await page.locator('#finished-chart rect.bar-succeeded').count(), 1);
+    assert.equal(await page.locator('#finished-chart rect.bar-failed').count(), 0);
+  });
+
   test('the cancel button cancels a running job', async () => {
     const id = (await corral(server, ['submit', '--name', 'e2e-long', '--script', 'echo started; sleep 60'])).trim();
     await page.goto(`${server.url}/#/jobs/${id}`);
