@@ -16,12 +16,18 @@ describe('dashboard', {timeout: 180000}, () => {
   let user;      // {id, token}
   let runner;    // the corral runner child process
   let jobId;
+  const pageErrors = [];
 
   before(async () => {
     server = await Server.start({heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS});
     user = await server.createToken('user', 'e2e-user');
     browser = await launchBrowser();
     page = await browser.newPage();
+    // Script errors and CSP refusals; a failed request (401, 404) is expected in places.
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) pageErrors.push(m.text());
+    });
   });
 
   after(async (t) => {
@@ -217,6 +223,10 @@ describe('dashboard', {timeout: 180000}, () => {
     await page.locator('#token').waitFor({timeout: 10000});
     assert.match(await page.locator('.notice-warn').textContent(), /Your session ended/);
     assert.equal(await page.evaluate(() => sessionStorage.getItem('corral.token')), null);
+  });
+
+  test('no script errors or Content-Security-Policy refusals in the page', () => {
+    assert.deepEqual(pageErrors, []);
   });
 
   test('the server log has no errors', () => {
