@@ -127,6 +127,19 @@ describe('dashboard', {timeout: 180000}, () => {
     assert.equal(await page.locator('#finished-chart rect.bar-failed').count(), 0);
   });
 
+  test('a huge log keeps only its end in the page', async () => {
+    // ~2.7 MB of numbered lines: more than the pane keeps (2 M characters).
+    const id = (await corral(server, ['submit', '--name', 'e2e-huge', '--script', 'seq 1 400000'])).trim();
+    await page.goto(`${server.url}/#/jobs/${id}`);
+    await page.locator('#log-end[data-end-state="succeeded"]').waitFor({timeout: 60000});
+    await page.locator('.log-trimmed').waitFor();
+    const {length, head, tail} = await page.locator('#log').evaluate((el) => ({
+      length: el.textContent.length, head: el.textContent.slice(0, 40), tail: el.textContent.slice(-14)}));
+    assert.ok(length <= 2_000_000 && length >= 1_000_000, `kept ${length} characters`);
+    assert.ok(!head.startsWith('1\n2\n'), 'the start of the log was kept');
+    assert.equal(tail, '399999\n400000\n');
+  });
+
   test('the cancel button cancels a running job', async () => {
     const id = (await corral(server, ['submit', '--name', 'e2e-long', '--script', 'echo started; sleep 60'])).trim();
     await page.goto(`${server.url}/#/jobs/${id}`);

@@ -8,6 +8,9 @@ import {AnsiParser, segmentClasses} from './ansi.js';
 import {clear, h} from './dom.js';
 
 const RECONNECT_MS = [1000, 2000, 5000, 10000];
+// The pane keeps the last ~1.5-2 M characters: a huge log must not exhaust the tab.
+const MAX_CHARS = 2_000_000;
+const KEEP_CHARS = 1_500_000;
 
 export class LogView {
   constructor(jobId, {onEnd} = {}) {
@@ -22,9 +25,11 @@ export class LogView {
     this.followButton = h('button', {class: 'btn btn-small', type: 'button', id: 'log-follow',
       'aria-pressed': 'true', onclick: () => this.setFollowing(!this.following)}, 'Pause auto-scroll');
     this.endBanner = h('div', {class: 'log-end', id: 'log-end', hidden: true});
+    this.trimmedNote = h('div', {class: 'log-trimmed', hidden: true}, 'Earlier output is not shown here; ',
+      h('code', {}, `corral logs ${jobId}`), ' prints the whole log.');
     this.element = h('section', {class: 'card log-card'},
       h('div', {class: 'log-toolbar'}, h('h2', {}, 'Log'), this.status, this.followButton),
-      this.pre, this.endBanner);
+      this.trimmedNote, this.pre, this.endBanner);
     // Scrolling up to read something pauses following; the button resumes it.
     this.pre.addEventListener('wheel', (e) => {
       if (e.deltaY < 0 && this.following) this.setFollowing(false);
@@ -56,8 +61,9 @@ export class LogView {
   connect() {
     // A reconnect starts over from byte 0: simpler than resuming, and a log is cheap to resend.
     clear(this.pre);
+    this.chars = 0;
+    this.trimmedNote.hidden = true;
     this.attempt = null;
-    this.bytes = 0;
     this.decoder = new TextDecoder('utf-8');
     this.parser = new AnsiParser();
     this.status.textContent = 'connecting…';
@@ -109,7 +115,6 @@ export class LogView {
   }
 
   onBytes(bytes) {
-    this.bytes += bytes.length;
     this.write(this.decoder.decode(bytes, {stream: true}));
   }
 
@@ -117,11 +122,21 @@ export class LogView {
     if (!text) return;
     const fragment = document.createDocumentFragment();
     for (const segment of this.parser.push(text)) {
+      this.chars += segment.text.length;
       const classes = segmentClasses(segment);
       if (classes.length === 0) fragment.append(document.createTextNode(segment.text));
       else fragment.append(h('span', {class: classes.join(' ')}, segment.text));
     }
     this.pre.append(fragment);
+    if (this.chars > MAX_CHARS) this.trim();
     if (this.following) this.scrollToEnd();
+  }
+
+  trim() {
+    while (this.chars > KEEP_CHARS && this.pre.firstChild) {
+      this.chars -= this.pre.firstChild.textContent.length;
+      this.pre.firstChild.remove();
+    }
+    this.trimmedNote.hidden = false;
   }
 }
