@@ -30,7 +30,7 @@ describe('dashboard', {timeout: 180000}, () => {
     });
   });
 
-  after(async (t) => {
+  after(async () => {
     if (browser) await closeBrowser(browser);
     await stopAll();
     if (server) server.cleanup();
