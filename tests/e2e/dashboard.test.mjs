@@ -140,6 +140,19 @@ describe('dashboard', {timeout: 180000}, () => {
     assert.equal(tail, '319999\n320000\n');
   });
 
+  test('an older server without /api/v1/stats: the overview says stats are unavailable', async () => {
+    await page.route('**/api/v1/stats*', (route) => route.fulfill({status: 404,
+      json: {error: {code: 'not_found', message: 'no such endpoint: /api/v1/stats'}}}));
+    try {
+      await page.goto(`${server.url}/#/overview`);
+      await page.locator('#stats-unavailable', {hasText: 'Stats unavailable'}).waitFor();
+      assert.equal(await page.locator('#finished-chart').count(), 0);
+      assert.equal(await page.locator('.notice-error').count(), 0, 'a missing endpoint is not an error');
+    } finally {
+      await page.unroute('**/api/v1/stats*');
+    }
+  });
+
   test('the cancel button cancels a running job', async () => {
     const id = (await corral(server, ['submit', '--name', 'e2e-long', '--script', 'echo started; sleep 60'])).trim();
     await page.goto(`${server.url}/#/jobs/${id}`);
