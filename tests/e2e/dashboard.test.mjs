@@ -155,7 +155,12 @@ describe('dashboard', {timeout: 180000}, () => {
 
   test('the cancel button cancels a running job', async () => {
     const id = (await corral(server, ['submit', '--name', 'e2e-long', '--script', 'echo started; sleep 60'])).trim();
-    await page.goto(`${server.url}/#/jobs/${id}`);
+    // The busy runner links to the job it runs.
+    await page.goto(`${server.url}/#/runners`);
+    const row = page.locator('tr[data-runner-name="e2e-box"]');
+    await row.locator('[data-status="busy"]').waitFor({timeout: 10000});
+    assert.equal((await row.locator('.jobs-count').textContent()).trim(), '1 / 1');
+    await row.locator(`a[href="#/jobs/${id}"]`).click();
     await waitFor(async () => (await page.locator('#log').textContent()).includes('started'), {timeout: 20000,
       what: 'the long job to start'});
     const cancel = page.locator('#cancel-job');
