@@ -12,7 +12,11 @@ packages=(
   podman runc busybox-static uidmap
   # PostgreSQL for the scale-out store
   postgresql
+  # the dashboard's browser tests (tests/e2e): Node for playwright-core, and the browser
+  nodejs chromium
 )
+# Debian's npm package; a NodeSource nodejs brings its own npm and conflicts with it.
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -20,6 +20,13 @@ if [[ -x scripts/podman-service.sh ]]; then
   echo "test.sh: container engine at $DOCKER_HOST"
 fi
 
+# The browser tests' npm packages (playwright-core; no browser download: they drive
+# Debian's chromium). Installed again only when the lock file changed.
+if [[ ! -f tests/e2e/node_modules/.package-lock.json ||
+      tests/e2e/package-lock.json -nt tests/e2e/node_modules/.package-lock.json ]]; then
+  npm ci --prefix tests/e2e --no-audit --no-fund
+fi
+
 (cd build && ctest --output-on-failure --timeout 900 "$@")
 
 # The same suites once more, built with AddressSanitizer + UndefinedBehaviorSanitizer: the

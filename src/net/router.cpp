@@ -15,6 +15,10 @@ std::vector<std::string> split_path(std::string_view path) {
   }
   return out;
 }
+
+bool is_rest_capture(const std::string& segment) {
+  return segment.size() > 5 && segment.front() == '{' && segment.ends_with("...}");
+}
 }  // namespace
 
 void Router::add(http::verb method, const std::string& pattern, Handler handler) {
@@ -29,12 +33,20 @@ Router::Match Router::match(http::verb method, const std::string& path) const {
   Match result;
   auto segments = split_path(path);
   for (const auto& route : routes_) {
-    if (route.segments.size() != segments.size()) continue;
+    bool rest = !route.segments.empty() && is_rest_capture(route.segments.back());
+    bool fits = rest ? segments.size() >= route.segments.size() : segments.size() == route.segments.size();
+    if (!fits) continue;
     std::map<std::string, std::string> params;
     bool ok = true;
-    for (size_t i = 0; i < segments.size() && ok; ++i) {
+    for (size_t i = 0; i < route.segments.size() && ok; ++i) {
       const auto& want = route.segments[i];
-      if (want.size() > 2 && want.front() == '{' && want.back() == '}') {
+      if (rest && i + 1 == route.segments.size()) {
+        std::string joined;  // the rest of the path, "a/b/c"
+        for (size_t j = i; j < segments.size(); ++j) {
+          joined += (j > i ? "/" : "") + url_decode(segments[j]);
+        }
+        params[want.substr(1, want.size() - 5)] = std::move(joined);  // "{name...}" -> "name"
+      } else if (want.size() > 2 && want.front() == '{' && want.back() == '}') {
         params[want.substr(1, want.size() - 2)] = url_decode(segments[i]);
       } else if (want != segments[i]) {
         ok = false;

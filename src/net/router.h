@@ -1,5 +1,7 @@
 // Maps (method, path pattern) to a coroutine handler. Patterns are literal segments and
-// {name} captures, e.g. /api/v1/jobs/{id}/attempts/{attempt}/logs.
+// {name} captures, e.g. /api/v1/jobs/{id}/attempts/{attempt}/logs. A last segment
+// {name...} captures the rest of the path (one or more segments, joined by '/'), e.g.
+// /assets/{path...} matches /assets/pages/jobs.js with path = "pages/jobs.js".
 #pragma once
 
 #include <functional>

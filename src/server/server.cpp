@@ -45,6 +45,7 @@ Result<void> Server::start() {
   add_job_routes(router_, *ctx_);
   add_attempt_routes(router_, *ctx_);
   add_log_stream_routes(router_, *ctx_);
+  add_dashboard_routes(router_, *ctx_);
 
   auto colon = config_.listen.rfind(':');
   if (colon == std::string::npos) {

@@ -1,0 +1,102 @@
+// Saves a PNG of each dashboard page into docs/screenshots/ from a live server with real
+// runners and jobs (succeeded, failed, running, queued ones waiting for a reason):
+//
+//   CORRAL_BINARY=build/corral node tests/e2e/screenshots.mjs
+//
+// Uses the Docker executor when DOCKER_HOST points at an engine with the test image
+// (scripts/podman-service.sh + scripts/make-test-image.sh), else the shell executor.
+import {mkdirSync} from 'node:fs';
+import path from 'node:path';
+
+import {Server, closeBrowser, corral, launchBrowser, repoRoot, signIn, startRunner, stopAll, waitFor}
+  from './harness.mjs';
+
+const outDir = path.join(repoRoot, 'docs/screenshots');
+mkdirSync(outDir, {recursive: true});
+
+const COLOURFUL = String.raw`printf '\033[1m==> go test ./...\033[0m\n'
+for p in "api        0.412s" "store      1.208s" "scheduler  0.377s" "runner     2.940s" "cli        0.118s"; do
+  echo "ok   corral/$p"; sleep 0.1
+done
+printf '\033[32mPASS\033[0m 5 packages, 214 tests\n'
+printf '\033[33mwarning:\033[0m coverage of corral/cli fell to 71%%\n'
+printf '\033[1;32m✔ all checks passed\033[0m\n'`;
+
+async function submit(server, name, script, extra = []) {
+  return (await corral(server, ['submit', '--name', name, ...extra, '--script', script])).trim();
+}
+
+async function ended(server, id) {
+  const job = await server.get(`/api/v1/jobs/${id}`);
+  return ['succeeded', 'failed', 'canceled'].includes(job.state);
+}
+
+async function main() {
+  const server = await Server.start({heartbeatTimeoutMs: 3000});
+  const browser = await launchBrowser();
+  try {
+    await startRunner(server, 'build-box-1', {labels: ['linux', 'x64'], maxJobs: 2});
+    await startRunner(server, 'arm-box', {labels: ['linux', 'arm64']});
+    const lost = await startRunner(server, 'old-box', {labels: ['linux']});
+    const {runners} = await server.get('/api/v1/runners');
+    await server.request('POST', `/api/v1/runners/${runners.find((r) => r.name === 'arm-box').id}/drain`, {expect: 200});
+    lost.kill('SIGKILL');
+
+    const unit = await submit(server, 'unit-tests', COLOURFUL, ['--label', 'x64']);
+    const lint = await submit(server, 'lint', String.raw`echo "src/cli/jobs.cpp:41: line too long"; printf '\033[31merror:\033[0m 1 problem\n'; exit 1`, ['--label', 'x64']);
+    const build = await submit(server, 'build', 'echo building; echo done', ['--label', 'x64']);
+    for (const id of [unit, lint, build]) await waitFor(() => ended(server, id), {timeout: 60000, what: `${id} to end`});
+    const running = await submit(server, 'integration', 'for i in $(seq 1 60); do echo "step $i: checking claim $i"; sleep 1; done',
+      ['--label', 'x64', '--priority', '10']);
+    await submit(server, 'gpu-train', 'echo never', ['--label', 'gpu']);
+    await submit(server, 'arm-release', 'echo later', ['--label', 'arm64']);
+    await waitFor(async () => (await server.get(`/api/v1/jobs/${running}`)).state === 'running',
+      {timeout: 30000, what: 'the integration job to run'});
+    await waitFor(async () => (await server.get('/api/v1/runners')).runners.some((r) => r.status === 'offline'),
+      {timeout: 15000, what: 'old-box to go offline'});
+
+    const page = await browser.newPage();
+    const shot = async (name) => {
+      await page.screenshot({path: path.join(outDir, `${name}.png`)});
+      console.log(`screenshots: docs/screenshots/${name}.png`);
+    };
+    await page.goto(`${server.url}/#/signin`);
+    await page.locator('#token').waitFor();
+    await shot('signin');
+    await signIn(page, server, server.adminToken);
+    await page.goto(`${server.url}/#/overview`);
+    await page.locator('#finished-chart, #stats-unavailable').first().waitFor();
+    await shot('overview');
+    await page.goto(`${server.url}/#/runners`);
+    await page.locator('[data-status="offline"]').waitFor();
+    await shot('runners');
+    await page.goto(`${server.url}/#/queue`);
+    await page.locator('.stat-value[data-count="queued"]').waitFor();
+    await shot('queue');
+    await page.goto(`${server.url}/#/jobs`);
+    await page.locator('#jobs-table').waitFor();
+    await shot('jobs');
+    await page.goto(`${server.url}/#/jobs/${unit}`);
+    await page.locator('#log-end[data-end-state]').waitFor();
+    await shot('job');
+    await page.goto(`${server.url}/#/jobs/${running}`);
+    await waitFor(async () => (await page.locator('#log').textContent()).includes('step 3'), {what: 'the live log'});
+    await shot('job-running');
+    await page.setViewportSize({width: 390, height: 844});
+    await page.goto(`${server.url}/#/runners`);
+    await page.locator('[data-status="offline"]').waitFor();
+    await shot('phone-runners');
+    await page.goto(`${server.url}/#/jobs/${unit}`);
+    await page.locator('#log-end[data-end-state]').waitFor();
+    await shot('phone-job');
+  } finally {
+    await closeBrowser(browser);
+    await stopAll();
+    server.cleanup();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,79 @@
+// The dashboard's client of corral's HTTP API. The token lives in sessionStorage (gone
+// when the tab closes); every call sends it as a Bearer token. A 401 anywhere signs the
+// user out: app.js listens for 'corral:unauthorized' and shows the sign-in page.
+
+const TOKEN_KEY = 'corral.token';
+
+export const session = {
+  get token() {
+    return sessionStorage.getItem(TOKEN_KEY);
+  },
+  signIn(token) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+  },
+  signOut() {
+    sessionStorage.removeItem(TOKEN_KEY);
+  },
+};
+
+export class ApiError extends Error {
+  // status 0: the server could not be reached at all.
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export async function request(path, {method = 'GET', body, token = session.token, signOutOn401 = true} = {}) {
+  const headers = {Accept: 'application/json'};
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let res;
+  try {
+    res = await fetch(path, {method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store'});
+  } catch (e) {
+    throw new ApiError(0, 'unreachable', 'The corral server is unreachable; retrying.');
+  }
+  const text = await res.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (res.ok) return data;
+  const code = data?.error?.code ?? 'http_' + res.status;
+  const message = data?.error?.message ?? `${res.status} ${res.statusText}`;
+  if (res.status === 401 && signOutOn401) {
+    session.signOut();
+    window.dispatchEvent(new CustomEvent('corral:unauthorized', {detail: message}));
+  }
+  throw new ApiError(res.status, code, message);
+}
+
+export const api = {
+  runners: () => request('/api/v1/runners'),
+  queue: () => request('/api/v1/queue'),
+  stats: (hours = 24) => request(`/api/v1/stats?hours=${hours}`),
+  job: (id) => request(`/api/v1/jobs/${encodeURIComponent(id)}`),
+  cancel: (id) => request(`/api/v1/jobs/${encodeURIComponent(id)}/cancel`, {method: 'POST', body: {}}),
+  jobs: ({state, label, runner, limit = 50, cursor} = {}) => {
+    const query = new URLSearchParams();
+    if (state) query.set('state', state);
+    if (label) query.set('label', label);
+    if (runner) query.set('runner', runner);
+    query.set('limit', String(limit));
+    if (cursor) query.set('cursor', cursor);
+    return request(`/api/v1/jobs?${query}`);
+  },
+};
+
+// The WebSocket URL of a job's live log; browsers cannot set headers on a WebSocket, so
+// the token goes in the query (the server accepts ?token= for exactly this).
+export function logStreamUrl(jobId) {
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  const token = encodeURIComponent(session.token ?? '');
+  return `${scheme}://${location.host}/api/v1/jobs/${encodeURIComponent(jobId)}/logs/stream?token=${token}`;
+}
