@@ -357,22 +357,19 @@ TEST(LogStream, CliSubmitFollowSaysQueuedAndFailsWhenCanceled) {
   std::string token = create_token(server, "user");
   Api user(server.url(), token);
   std::map<std::string, std::string> env{{"CORRAL_SERVER", server.url()}, {"CORRAL_TOKEN", token}};
-  CommandResult followed;
-  std::thread cli([&] { followed = run_corral({"submit", "--follow", "-l", "nowhere", "--", "true"}, env); });
-  std::string id;
-  ASSERT_TRUE(wait_until([&] {
-    auto jobs = user.get("/api/v1/jobs")["jobs"];
-    if (!jobs.empty()) id = jobs[0]["id"];
-    return !id.empty();
-  }, 20s));
+  auto dir = make_temp_dir("corral-follow-queued");
+  Process cli({CORRAL_BINARY, "submit", "--follow", "-l", "nowhere", "--", "true"}, env, dir / "cli.log");
+  // Not a TTY: plain status lines, the first at once.
+  ASSERT_TRUE(wait_until([&] { return cli.output().find("matching runners online") != std::string::npos; }, 20s))
+      << cli.output();
+  std::string out = cli.output();
+  EXPECT_NE(out.find("queued for 0s · position 1 · 0/0 matching runners online"), std::string::npos) << out;
+  EXPECT_NE(out.find("no runner is registered"), std::string::npos) << out;
+  std::string id = user.get("/api/v1/jobs")["jobs"][0]["id"];
   user.post("/api/v1/jobs/" + id + "/cancel", json::object());
-  cli.join();
-  EXPECT_EQ(followed.exit_code, 1) << followed.err;
-  EXPECT_NE(followed.err.find("queued for 0s · position 1 · 0/0 matching runners online"), std::string::npos)
-      << followed.err;  // not a TTY: plain lines
-  EXPECT_NE(followed.err.find("no runner is registered"), std::string::npos) << followed.err;
-  EXPECT_NE(followed.err.find("canceled"), std::string::npos) << followed.err;
-  EXPECT_EQ(followed.out, "");
+  EXPECT_EQ(cli.wait(20s), 1) << cli.output();
+  EXPECT_NE(cli.output().find("canceled"), std::string::npos) << cli.output();
+  fs::remove_all(dir);
 }
 
 TEST(LogStream, CliSubmitFollowWithARealShellRunner) {
