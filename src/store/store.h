@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "api/schedule.h"
 #include "api/types.h"
 #include "common/result.h"
 
@@ -171,6 +172,24 @@ class Store {
   // The oldest claimable queued jobs of all tenants (matching fields and id only), for the
   // server's safety sweep that wakes parked claims a missed wake-up would strand.
   virtual Result<std::vector<Job>> runnable_jobs(TimeMs now, int limit) = 0;
+
+  // ---- schedules (api/schedule.h, docs/schedules.md)
+  // A new schedule; a name already used in its tenant is a kConflict (409).
+  virtual Result<Schedule> create_schedule(const Schedule& schedule) = 0;
+  virtual Result<std::vector<Schedule>> list_schedules(const std::string& tenant) = 0;
+  // By id or by name, within the tenant (kNotFound otherwise).
+  virtual Result<Schedule> get_schedule(const std::string& tenant, const std::string& id_or_name) = 0;
+  // Deletes by id or name; the jobs it made stay.
+  virtual Result<Schedule> delete_schedule(const std::string& tenant, const std::string& id_or_name) = 0;
+  // A paused schedule makes no jobs; resuming starts from now (no catch-up for the pause).
+  virtual Result<Schedule> set_schedule_paused(const std::string& tenant, const std::string& id_or_name,
+                                               bool paused, TimeMs now) = 0;
+  // The sweep: in ONE write transaction, every unpaused schedule with next_run_at <= now
+  // gets decide(schedule, now); a kRun inserts the tick's job (owned by the schedule's
+  // owner, idempotency key schedule_job_key) together with the schedule's new last tick,
+  // last run, last job and next run, so a tick makes exactly one job even across a crash
+  // or several servers. Returns the jobs made.
+  virtual Result<std::vector<Job>> run_due_schedules(TimeMs now, const ScheduleDecider& decide) = 0;
 };
 
 }  // namespace corral

@@ -122,6 +122,28 @@ ALTER TABLE tokens ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE runners ADD COLUMN owner_token_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE runners ADD COLUMN owner_only INTEGER NOT NULL DEFAULT 0;
 )sql"},
+      {4, R"sql(
+-- Scheduled jobs (api/schedule.h). Times are ms since the epoch; NULL = none.
+CREATE TABLE schedules (
+  id TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  owner_token_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  cron TEXT NOT NULL,
+  timezone TEXT NOT NULL,
+  job_spec TEXT NOT NULL,
+  cooldown_s INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  last_tick_at INTEGER NOT NULL,
+  last_run_at INTEGER,
+  last_job_id TEXT NOT NULL DEFAULT '',
+  next_run_at INTEGER,
+  paused INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (tenant, name)
+);
+CREATE INDEX schedules_due ON schedules (next_run_at) WHERE paused = 0;
+)sql"},
   };
   return kMigrations;
 }

@@ -79,6 +79,15 @@ class SqliteStore final : public Store {
   Result<LeaseSweep> expire_leases(TimeMs now) override;
   Result<std::vector<Job>> runnable_jobs(TimeMs now, int limit) override;
 
+  // sqlite_schedules.cpp
+  Result<Schedule> create_schedule(const Schedule& schedule) override;
+  Result<std::vector<Schedule>> list_schedules(const std::string& tenant) override;
+  Result<Schedule> get_schedule(const std::string& tenant, const std::string& id_or_name) override;
+  Result<Schedule> delete_schedule(const std::string& tenant, const std::string& id_or_name) override;
+  Result<Schedule> set_schedule_paused(const std::string& tenant, const std::string& id_or_name, bool paused,
+                                       TimeMs now) override;
+  Result<std::vector<Job>> run_due_schedules(TimeMs now, const ScheduleDecider& decide) override;
+
   // Number of COMMITs so far (for tests and benchmarks of group commit).
   uint64_t commits() const;
 

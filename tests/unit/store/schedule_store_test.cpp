@@ -1,0 +1,295 @@
+// Scheduled jobs against the real SQLite store with an injected clock: one job per tick, none
+// before it, one after a downtime, cooldown skips, a DST day, no duplicates, tenants.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "api/schedule.h"
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "common/timezone.h"
+#include "store/sqlite/migrations.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace corral {
+namespace {
+
+constexpr TimeMs kMinute = 60'000;
+constexpr TimeMs kHour = 60 * kMinute;
+
+TimeMs utc(int year, int month, int day, int hour, int minute = 0) {
+  return (days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60) * 1000;
+}
+
+class ScheduleStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("corral-sched-" + random_hex(6));
+    std::filesystem::create_directories(dir_);
+    SqliteStoreOptions options;
+    options.path = (dir_ / "corral.db").string();
+    options.synchronous_full = false;
+    auto opened = SqliteStore::open(options);
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    store_ = std::move(opened.value());
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  Schedule create(const std::string& name, const std::string& cron, const std::string& tz = "UTC",
+                  int64_t cooldown_s = 0, const std::string& tenant = "t1") {
+    auto spec = parse_schedule_spec({{"name", name},
+                                     {"cron", cron},
+                                     {"timezone", tz},
+                                     {"cooldown_s", cooldown_s},
+                                     {"job", {{"command", {"echo", "tick"}}, {"labels", {"linux"}}}}});
+    EXPECT_TRUE(spec.ok()) << spec.error().message;
+    auto made = store_->create_schedule(new_schedule(tenant, "owner-" + tenant, spec.value(), clock_.now_ms()));
+    EXPECT_TRUE(made.ok()) << made.error().message;
+    return made.value();
+  }
+
+  // One sweep at the clock's time, as the server's sweep loop runs it.
+  std::vector<Job> sweep() {
+    auto made = store_->run_due_schedules(clock_.now_ms(), [](const Schedule& s, TimeMs now) {
+      return decide_schedule(s, now);
+    });
+    EXPECT_TRUE(made.ok()) << made.error().message;
+    return made.ok() ? made.value() : std::vector<Job>{};
+  }
+
+  Schedule get(const std::string& id_or_name, const std::string& tenant = "t1") {
+    auto s = store_->get_schedule(tenant, id_or_name);
+    EXPECT_TRUE(s.ok()) << s.error().message;
+    return s.value();
+  }
+
+  size_t jobs_in(const std::string& tenant) {
+    auto page = store_->list_jobs(tenant, JobQuery{});
+    EXPECT_TRUE(page.ok());
+    return page->jobs.size();
+  }
+
+  std::filesystem::path dir_;
+  ManualClock clock_{utc(2026, 11, 22, 10, 0) + 30'000};  // 10:00:30 UTC
+  std::unique_ptr<SqliteStore> store_;
+};
+
+TEST_F(ScheduleStoreTest, NoJobBeforeTheTick) {
+  auto s = create("hourly", "0 * * * *");
+  EXPECT_EQ(s.next_run_at, utc(2026, 11, 22, 11, 0));
+  clock_.set_ms(utc(2026, 11, 22, 11, 0) - 1);
+  EXPECT_TRUE(sweep().empty());
+  EXPECT_EQ(jobs_in("t1"), 0u);
+}
+
+TEST_F(ScheduleStoreTest, TickMakesExactlyOneJobOwnedByTheSchedulesOwner) {
+  auto s = create("hourly", "0 * * * *");
+  clock_.set_ms(utc(2026, 11, 22, 11, 0) + 400);
+  auto made = sweep();
+  ASSERT_EQ(made.size(), 1u);
+  const Job& job = made[0];
+  EXPECT_EQ(job.tenant, "t1");
+  EXPECT_EQ(job.owner_token_id, "owner-t1");
+  EXPECT_EQ(job.spec.name, "hourly");  // a job without a name is named after its schedule
+  EXPECT_EQ(job.spec.command, (std::vector<std::string>{"echo", "tick"}));
+  EXPECT_EQ(job.spec.labels, (std::vector<std::string>{"linux"}));
+  EXPECT_EQ(job.idempotency_key, schedule_job_key(s.id, utc(2026, 11, 22, 11, 0)));
+  auto stored = store_->get_job("t1", job.id);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->state, JobState::kQueued);
+
+  auto after = get("hourly");
+  EXPECT_EQ(after.last_tick_at, utc(2026, 11, 22, 11, 0));
+  EXPECT_EQ(after.last_run_at, clock_.now_ms());
+  EXPECT_EQ(after.last_job_id, job.id);
+  EXPECT_EQ(after.next_run_at, utc(2026, 11, 22, 12, 0));
+  EXPECT_EQ(jobs_in("t1"), 1u);
+}
+
+TEST_F(ScheduleStoreTest, SweepingTwiceAtTheSameTimeMakesNoDuplicate) {
+  create("hourly", "0 * * * *");
+  clock_.set_ms(utc(2026, 11, 22, 11, 0));
+  EXPECT_EQ(sweep().size(), 1u);
+  EXPECT_TRUE(sweep().empty());
+  clock_.advance_ms(30 * kMinute);
+  EXPECT_TRUE(sweep().empty());
+  EXPECT_EQ(jobs_in("t1"), 1u);
+}
+
+TEST_F(ScheduleStoreTest, ATickWhoseJobAnotherServerMadeMakesNoSecondJob) {
+  // Two servers that read the same schedule row: the loser of the race finds the tick's
+  // job by its idempotency key and records it instead of making another.
+  auto s = create("hourly", "0 * * * *");
+  TimeMs tick = utc(2026, 11, 22, 11, 0);
+  Job theirs;
+  theirs.id = new_id("job");
+  theirs.tenant = "t1";
+  theirs.owner_token_id = "owner-t1";
+  theirs.spec = s.spec.job;
+  theirs.created_at = tick;
+  theirs.idempotency_key = schedule_job_key(s.id, tick);
+  ASSERT_TRUE(store_->create_job(theirs).ok());
+  clock_.set_ms(tick + 1000);
+  EXPECT_TRUE(sweep().empty());
+  EXPECT_EQ(jobs_in("t1"), 1u);
+  auto after = get(s.id);
+  EXPECT_EQ(after.last_job_id, theirs.id);
+  EXPECT_EQ(after.last_tick_at, tick);
+  EXPECT_EQ(after.next_run_at, utc(2026, 11, 22, 12, 0));
+}
+
+TEST_F(ScheduleStoreTest, DowntimeAcrossThreeTicksRunsOnceForTheLatest) {
+  auto s = create("hourly", "0 * * * *");
+  // Down from 10:00:30 until 13:20: the 11:00, 12:00 and 13:00 ticks were missed.
+  clock_.set_ms(utc(2026, 11, 22, 13, 20));
+  auto made = sweep();
+  ASSERT_EQ(made.size(), 1u);
+  EXPECT_EQ(made[0].idempotency_key, schedule_job_key(s.id, utc(2026, 11, 22, 13, 0)));
+  EXPECT_TRUE(sweep().empty());
+  EXPECT_EQ(jobs_in("t1"), 1u);
+  EXPECT_EQ(get("hourly").next_run_at, utc(2026, 11, 22, 14, 0));
+}
+
+TEST_F(ScheduleStoreTest, TickWithinCooldownIsSkippedAndNextRunAdvances) {
+  create("often", "*/10 * * * *", "UTC", 25 * 60);
+  clock_.set_ms(utc(2026, 11, 22, 10, 10));
+  ASSERT_EQ(sweep().size(), 1u);
+  auto ran = get("often");
+  clock_.set_ms(utc(2026, 11, 22, 10, 20));  // 10 min after the run: within 25 min
+  EXPECT_TRUE(sweep().empty());
+  auto skipped = get("often");
+  EXPECT_EQ(skipped.last_tick_at, utc(2026, 11, 22, 10, 20));
+  EXPECT_EQ(skipped.last_run_at, ran.last_run_at);
+  EXPECT_EQ(skipped.last_job_id, ran.last_job_id);
+  EXPECT_EQ(skipped.next_run_at, utc(2026, 11, 22, 10, 30));
+  clock_.set_ms(utc(2026, 11, 22, 10, 30));  // 20 min: still within
+  EXPECT_TRUE(sweep().empty());
+  clock_.set_ms(utc(2026, 11, 22, 10, 40));  // 30 min: runs
+  EXPECT_EQ(sweep().size(), 1u);
+  EXPECT_EQ(jobs_in("t1"), 2u);
+}
+
+TEST_F(ScheduleStoreTest, SpringForwardDayInBerlinRunsOnceAtThreeLocal) {
+  clock_.set_ms(utc(2026, 3, 28, 12, 0));
+  create("nightly", "0 2 * * *", "Europe/Berlin");
+  // 2026-03-29: 02:00 CET does not happen; the clocks jump to 03:00 CEST = 01:00 UTC.
+  EXPECT_EQ(get("nightly").next_run_at, utc(2026, 3, 29, 1, 0));
+  clock_.set_ms(utc(2026, 3, 29, 0, 59));
+  EXPECT_TRUE(sweep().empty());
+  std::vector<Job> made;
+  // Sweep every minute through the day, as the server would.
+  for (TimeMs t = utc(2026, 3, 29, 1, 0); t < utc(2026, 3, 30, 0, 0); t += kMinute) {
+    clock_.set_ms(t);
+    for (auto& j : sweep()) made.push_back(j);
+  }
+  ASSERT_EQ(made.size(), 1u);
+  EXPECT_EQ(made[0].created_at, utc(2026, 3, 29, 1, 0));
+  // The next night is summer time: 02:00 CEST = 00:00 UTC.
+  EXPECT_EQ(get("nightly").next_run_at, utc(2026, 3, 30, 0, 0));
+}
+
+TEST_F(ScheduleStoreTest, TenantsSeeOnlyTheirOwnSchedulesAndJobs) {
+  auto mine = create("nightly", "0 2 * * *", "UTC", 0, "t1");
+  auto theirs = create("nightly", "0 2 * * *", "UTC", 0, "t2");  // same name, other tenant: fine
+  EXPECT_NE(mine.id, theirs.id);
+  EXPECT_EQ(store_->get_schedule("t2", mine.id).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store_->delete_schedule("t2", mine.id).error().code, ErrorCode::kNotFound);
+  auto listed = store_->list_schedules("t1");
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].id, mine.id);
+  EXPECT_EQ(get("nightly", "t2").id, theirs.id);  // by name, in the caller's tenant
+  clock_.set_ms(utc(2026, 11, 23, 2, 0));
+  auto made = sweep();
+  ASSERT_EQ(made.size(), 2u);
+  EXPECT_EQ(jobs_in("t1"), 1u);
+  EXPECT_EQ(jobs_in("t2"), 1u);
+}
+
+TEST_F(ScheduleStoreTest, DuplicateNameInATenantIsAConflict) {
+  create("nightly", "0 2 * * *");
+  auto spec = parse_schedule_spec({{"name", "nightly"}, {"cron", "@hourly"}, {"job", {{"script", "true"}}}});
+  ASSERT_TRUE(spec.ok());
+  auto again = store_->create_schedule(new_schedule("t1", "owner", *spec, clock_.now_ms()));
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, ErrorCode::kConflict);
+  EXPECT_NE(again.error().message.find("nightly"), std::string::npos);
+}
+
+TEST_F(ScheduleStoreTest, DeletedScheduleMakesNoMoreJobs) {
+  create("hourly", "0 * * * *");
+  auto gone = store_->delete_schedule("t1", "hourly");
+  ASSERT_TRUE(gone.ok());
+  EXPECT_EQ(store_->get_schedule("t1", "hourly").error().code, ErrorCode::kNotFound);
+  clock_.set_ms(utc(2026, 11, 22, 11, 0));
+  EXPECT_TRUE(sweep().empty());
+}
+
+TEST_F(ScheduleStoreTest, PausedScheduleSkipsItsTicksAndResumesFromNow) {
+  create("hourly", "0 * * * *");
+  ASSERT_TRUE(store_->set_schedule_paused("t1", "hourly", true, clock_.now_ms()).ok());
+  clock_.set_ms(utc(2026, 11, 22, 12, 30));
+  EXPECT_TRUE(sweep().empty());
+  ASSERT_TRUE(store_->set_schedule_paused("t1", "hourly", false, clock_.now_ms()).ok());
+  EXPECT_TRUE(sweep().empty());  // the 11:00 and 12:00 ticks came while paused
+  EXPECT_EQ(get("hourly").next_run_at, utc(2026, 11, 22, 13, 0));
+  clock_.set_ms(utc(2026, 11, 22, 13, 0));
+  EXPECT_EQ(sweep().size(), 1u);
+}
+
+TEST_F(ScheduleStoreTest, ScheduleSpecErrorsNameTheField) {
+  auto error_of = [](const json& body) {
+    auto spec = parse_schedule_spec(body);
+    EXPECT_FALSE(spec.ok());
+    return spec.ok() ? std::string() : spec.error().message;
+  };
+  json job = {{"command", {"true"}}};
+  EXPECT_NE(error_of({{"cron", "@daily"}, {"job", job}}).find("field 'name'"), std::string::npos);
+  EXPECT_NE(error_of({{"name", std::string(201, 'x')}, {"cron", "@daily"}, {"job", job}}).find("field 'name'"),
+            std::string::npos);
+  EXPECT_NE(error_of({{"name", "n"}, {"cron", "0 25 * * *"}, {"job", job}}).find("field 'cron': cron field 2 (hour)"),
+            std::string::npos);
+  EXPECT_NE(error_of({{"name", "n"}, {"cron", "@daily"}, {"timezone", "Europe/Berln"}, {"job", job}})
+                .find("field 'timezone': unknown time zone 'Europe/Berln'"),
+            std::string::npos);
+  EXPECT_NE(error_of({{"name", "n"}, {"cron", "@daily"}, {"cooldown_s", -1}, {"job", job}}).find("field 'cooldown_s'"),
+            std::string::npos);
+  EXPECT_NE(error_of({{"name", "n"}, {"cron", "@daily"}}).find("field 'job'"), std::string::npos);
+  EXPECT_NE(error_of({{"name", "n"}, {"cron", "@daily"}, {"job", {{"comand", {"true"}}}}}).find("field 'job.comand'"),
+            std::string::npos);
+  EXPECT_NE(error_of({{"name", "n"}, {"cron", "@daily"}, {"job", job}, {"every", 5}}).find("field 'every'"),
+            std::string::npos);
+  auto ok = parse_schedule_spec({{"name", "n"}, {"cron", "@weekly"}, {"job", job}});
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->cron, "0 0 * * 0");
+  EXPECT_EQ(ok->timezone, "UTC");
+  EXPECT_EQ(ok->cooldown_s, 0);
+}
+
+TEST(ScheduleMigration, SchedulesTableComesWithVersionFourAfterTwo) {
+  // A database made before schedules (versions 1 and 2 only) gains the table on open.
+  auto dir = std::filesystem::temp_directory_path() / ("corral-mig-" + random_hex(6));
+  std::filesystem::create_directories(dir);
+  auto path = (dir / "corral.db").string();
+  {
+    sqlite::Db db(path);
+    ASSERT_GE(sqlite::migrate(db), 4);
+    // Back to the schema before schedules: 4 comes after whatever came before it.
+    db.exec("DROP TABLE schedules");
+    db.exec("DELETE FROM schema_migrations WHERE version = 4");
+  }
+  SqliteStoreOptions options;
+  options.path = path;
+  options.synchronous_full = false;
+  auto store = SqliteStore::open(options);
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  EXPECT_TRUE((*store)->list_schedules("t1").ok());
+  store->reset();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace corral
