@@ -58,6 +58,7 @@ void add_runner_routes(Router& router, ServerContext& ctx);
 void add_job_routes(Router& router, ServerContext& ctx);
 void add_attempt_routes(Router& router, ServerContext& ctx);
 void add_log_stream_routes(Router& router, ServerContext& ctx);
+void add_schedule_routes(Router& router, ServerContext& ctx);
 void add_dashboard_routes(Router& router, ServerContext& ctx);
 
 }  // namespace corral

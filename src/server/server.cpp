@@ -45,6 +45,7 @@ Result<void> Server::start() {
   add_job_routes(router_, *ctx_);
   add_attempt_routes(router_, *ctx_);
   add_log_stream_routes(router_, *ctx_);
+  add_schedule_routes(router_, *ctx_);
   add_dashboard_routes(router_, *ctx_);
 
   auto colon = config_.listen.rfind(':');
@@ -109,6 +110,7 @@ Result<std::string> Server::create_token(TokenKind kind, const std::string& tena
 
 awaitable<void> Server::sweep_loop() {
   TimeMs last_safety = 0;
+  TimeMs last_schedules = 0;
   while (!stopping_) {
     sweep_timer_.expires_after(std::chrono::milliseconds(config_.sweep_interval_ms));
     error_code ec;
@@ -128,6 +130,22 @@ awaitable<void> Server::sweep_loop() {
     });
     if (offline.ok()) {
       for (const auto& id : *offline) spdlog::warn("runner {} is offline: no heartbeat for {} ms", id, config_.heartbeat_timeout_ms);
+    }
+    // Scheduled jobs: cron has minute resolution, so once a second is on time. The store
+    // makes each tick's job and advances the schedule in one transaction.
+    if (now - last_schedules >= 1000) {
+      last_schedules = now;
+      auto made = co_await ctx_->db([&] {
+        return store_->run_due_schedules(now, [](const Schedule& s, TimeMs at) { return decide_schedule(s, at); });
+      });
+      if (!made.ok()) {
+        spdlog::error("scheduled jobs: {}", made.error().message);
+      } else {
+        for (const auto& job : *made) {
+          spdlog::info("schedule made job {} ({})", job.id, job.idempotency_key);
+          waiters_.job_available(job);
+        }
+      }
     }
     // Wake parked claims for jobs that became claimable without a submit: requeued ones at
     // once, and (a slow safety net against any missed wake-up) the oldest runnable jobs.

@@ -1,0 +1,73 @@
+// /api/v1/schedules: scheduled jobs (docs/schedules.md). The sweep that makes their jobs is in
+// server.cpp; the tick rules in common/schedule_tick.h.
+#include "server/context.h"
+
+namespace corral {
+
+namespace {
+
+awaitable<Response> create(ServerContext& ctx, RequestContext& req) {
+  auto caller = co_await authenticate_user(ctx, req);
+  if (!caller.ok()) co_return error_of(caller.error());
+  auto body = parse_json_body(req);
+  if (!body.ok()) co_return error_of(body.error());
+  auto spec = parse_schedule_spec(*body);
+  if (!spec.ok()) co_return error_of(spec.error());
+  Schedule schedule = new_schedule(caller->tenant, caller->id, std::move(spec.value()), ctx.clock.now_ms());
+  auto created = co_await ctx.db([&] { return ctx.store.create_schedule(schedule); });
+  if (!created.ok()) co_return error_of(created.error());
+  co_return json_ok(to_json(*created), http::status::created);
+}
+
+awaitable<Response> list(ServerContext& ctx, RequestContext& req) {
+  auto caller = co_await authenticate_user(ctx, req);
+  if (!caller.ok()) co_return error_of(caller.error());
+  auto schedules = co_await ctx.db([&] { return ctx.store.list_schedules(caller->tenant); });
+  if (!schedules.ok()) co_return error_of(schedules.error());
+  json out = json::array();
+  for (const auto& s : *schedules) out.push_back(to_json(s));
+  co_return json_ok({{"schedules", out}});
+}
+
+awaitable<Response> get(ServerContext& ctx, RequestContext& req) {
+  auto caller = co_await authenticate_user(ctx, req);
+  if (!caller.ok()) co_return error_of(caller.error());
+  std::string id = req.params["id"];
+  auto schedule = co_await ctx.db([&] { return ctx.store.get_schedule(caller->tenant, id); });
+  if (!schedule.ok()) co_return error_of(schedule.error());
+  co_return json_ok(to_json(*schedule));
+}
+
+awaitable<Response> delete_one(ServerContext& ctx, RequestContext& req) {
+  auto caller = co_await authenticate_user(ctx, req);
+  if (!caller.ok()) co_return error_of(caller.error());
+  std::string id = req.params["id"];
+  auto schedule = co_await ctx.db([&] { return ctx.store.delete_schedule(caller->tenant, id); });
+  if (!schedule.ok()) co_return error_of(schedule.error());
+  co_return json_ok(to_json(*schedule));
+}
+
+awaitable<Response> set_paused(ServerContext& ctx, RequestContext& req, bool paused) {
+  auto caller = co_await authenticate_user(ctx, req);
+  if (!caller.ok()) co_return error_of(caller.error());
+  std::string id = req.params["id"];
+  auto schedule = co_await ctx.db(
+      [&] { return ctx.store.set_schedule_paused(caller->tenant, id, paused, ctx.clock.now_ms()); });
+  if (!schedule.ok()) co_return error_of(schedule.error());
+  co_return json_ok(to_json(*schedule));
+}
+
+}  // namespace
+
+void add_schedule_routes(Router& router, ServerContext& ctx) {
+  router.add(http::verb::post, "/api/v1/schedules", [&ctx](RequestContext& req) { return create(ctx, req); });
+  router.add(http::verb::get, "/api/v1/schedules", [&ctx](RequestContext& req) { return list(ctx, req); });
+  router.add(http::verb::get, "/api/v1/schedules/{id}", [&ctx](RequestContext& req) { return get(ctx, req); });
+  router.add(http::verb::delete_, "/api/v1/schedules/{id}", [&ctx](RequestContext& req) { return delete_one(ctx, req); });
+  router.add(http::verb::post, "/api/v1/schedules/{id}/pause",
+             [&ctx](RequestContext& req) { return set_paused(ctx, req, true); });
+  router.add(http::verb::post, "/api/v1/schedules/{id}/resume",
+             [&ctx](RequestContext& req) { return set_paused(ctx, req, false); });
+}
+
+}  // namespace corral
