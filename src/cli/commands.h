@@ -10,5 +10,7 @@ void add_runner_command(CLI::App& app);
 void add_dev_command(CLI::App& app);
 // submit, jobs, job, cancel, logs, runners, queue, tokens
 void add_client_commands(CLI::App& app);
+// schedules, schedule create|show|delete|pause|resume
+void add_schedule_commands(CLI::App& app);
 
 }  // namespace corral::cli
