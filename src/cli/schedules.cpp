@@ -1,10 +1,9 @@
 // `corral schedules`, `corral schedule create|show|delete|pause|resume` (docs/schedules.md).
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "cli/job_flags.h"
 
 namespace corral::cli {
 
@@ -37,46 +36,8 @@ std::optional<int64_t> parse_duration_s(const std::string& text) {
 struct CreateOptions {
   ClientOptions client;
   std::string name, cron, timezone = "UTC", cooldown = "0";
-  // The job, as for `corral submit`: a JSON file and/or flags (flags override the file).
-  std::string file, job_name, image, script, group, type;
-  std::vector<std::string> labels, env, command;
-  int priority = 0, timeout_s = 0;
+  JobFlags job;  // the job, as for `corral submit`
 };
-
-json job_spec(const CreateOptions& o, CLI::App* cmd) {
-  json spec = json::object();
-  if (!o.file.empty()) {
-    std::ifstream in(o.file);
-    if (!in) usage_error("cannot read " + o.file);
-    std::stringstream text;
-    text << in.rdbuf();
-    spec = json::parse(text.str(), nullptr, false);
-    if (spec.is_discarded()) usage_error(o.file + " is not valid JSON");
-  }
-  if (!o.job_name.empty()) spec["name"] = o.job_name;
-  if (!o.image.empty()) spec["image"] = o.image;
-  if (!o.command.empty()) spec["command"] = o.command;
-  if (!o.script.empty()) spec["script"] = o.script;
-  if (!o.group.empty()) spec["group"] = o.group;
-  if (!o.type.empty()) spec["type"] = o.type;
-  if (cmd->count("--priority")) spec["priority"] = o.priority;
-  if (cmd->count("--timeout")) spec["timeout_s"] = o.timeout_s;
-  if (!o.labels.empty()) {
-    std::vector<std::string> labels;
-    for (const auto& l : o.labels) {
-      std::stringstream ss(l);
-      std::string part;
-      while (std::getline(ss, part, ',')) if (!part.empty()) labels.push_back(part);
-    }
-    spec["labels"] = labels;
-  }
-  for (const auto& kv : o.env) {
-    auto eq = kv.find('=');
-    if (eq == std::string::npos) usage_error("--env wants NAME=value, got '" + kv + "'");
-    spec["env"][kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  return spec;
-}
 
 void print_schedule(const json& s) {
   std::cout << "id:          " << str(s["id"]) << "\n"
@@ -143,17 +104,7 @@ void add_schedule_commands(CLI::App& app) {
     cmd->add_option("--cron", o->cron, "Cron expression, e.g. '0 2 * * *' or @hourly")->required();
     cmd->add_option("--timezone", o->timezone, "IANA time zone the cron is read in, e.g. Europe/Berlin (default UTC)");
     cmd->add_option("--cooldown", o->cooldown, "Skip a tick this soon after the last run: seconds or 30m, 1h, 2d");
-    cmd->add_option("-f,--file", o->file, "The job spec as JSON (as for `corral submit -f`); flags override it");
-    cmd->add_option("--job-name", o->job_name, "Name of the jobs it makes (default: the schedule's name)");
-    cmd->add_option("--image", o->image, "Container image (default: the runner's)");
-    cmd->add_option("--script", o->script, "Shell script to run instead of a command");
-    cmd->add_option("-l,--label", o->labels, "Required runner label (repeat or comma-separate)")->allow_extra_args(false);
-    cmd->add_option("--group", o->group, "Runner group");
-    cmd->add_option("--type", o->type, "Job type (runner modes: ci, review, analysis, ...)");
-    cmd->add_option("--priority", o->priority, "Higher runs first (-1000..1000)");
-    cmd->add_option("--timeout", o->timeout_s, "Seconds each job may run");
-    cmd->add_option("-e,--env", o->env, "NAME=value for the job's environment (repeatable)")->allow_extra_args(false);
-    cmd->add_option("command", o->command, "Command and arguments (after --)");
+    add_job_flags(cmd, o->job, "--job-name");
     cmd->callback([o, cmd] {
       auto cooldown = parse_duration_s(o->cooldown);
       if (!cooldown) usage_error("--cooldown '" + o->cooldown + "': give seconds (3600) or a number with s, m, h or d (1h)");
@@ -161,7 +112,7 @@ void add_schedule_commands(CLI::App& app) {
                 {"cron", o->cron},
                 {"timezone", o->timezone},
                 {"cooldown_s", *cooldown},
-                {"job", job_spec(*o, cmd)}};
+                {"job", job_spec_from_flags(o->job, cmd)}};
       Client client(o->client);
       auto s = client.call_json(http::verb::post, "/api/v1/schedules", body);
       if (o->client.json_output) {
