@@ -55,11 +55,10 @@ awaitable<void> show_queued_status(const Client& client, std::string job_id, jso
   asio::steady_timer timer(co_await asio::this_coro::executor);
   auto last_line = std::chrono::steady_clock::time_point();
   while (!st->done && !st->output_started) {
-    Result<HttpResponse> res = make_error(ErrorCode::kUnavailable, "");
     HttpRequest req;
     req.target = "/api/v1/jobs/" + url_encode(job_id) + "/why";
     req.timeout = std::chrono::seconds(5);
-    res = co_await http.request(std::move(req));
+    auto res = co_await http.request(std::move(req));
     if (st->done || st->output_started) break;
     if (res.ok() && res->status == 200) {
       auto why = json::parse(res->body, nullptr, false);

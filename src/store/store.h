@@ -141,7 +141,8 @@ class Store {
   virtual Result<QueueStats> queue_stats(const std::string& tenant, TimeMs now) = 0;
   virtual Result<QueuePosition> queue_position(const std::string& tenant, const std::string& job_id,
                                                TimeMs now) = 0;
-  // The tenant's queued jobs in the order runners take them (priority, then age).
+  // The tenant's queued jobs in the order runners take them (priority, then age), without
+  // their attempts.
   virtual Result<std::vector<Job>> queued_jobs(const std::string& tenant, int limit) = 0;
   // Jobs that finished in the `hours` whole hours up to now (the current hour included).
   virtual Result<JobStats> job_stats(const std::string& tenant, int hours, TimeMs now) = 0;

@@ -267,7 +267,6 @@ Result<std::vector<Job>> SqliteStore::queued_jobs(const std::string& tenant, int
                          " FROM jobs WHERE tenant = ? AND state = 'queued' ORDER BY priority DESC, seq ASC LIMIT ?");
     st.bind_all(tenant, limit);
     while (st.step()) out.push_back(sqlite::job_from_row(st));
-    for (auto& job : out) job.attempts = sqlite::load_attempts(db, job.id);
     return out;
   });
 }
