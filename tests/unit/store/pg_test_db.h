@@ -1,0 +1,80 @@
+// A fresh, empty PostgreSQL database per test, made on the server CORRAL_TEST_PG names and
+// dropped again in the destructor. Without CORRAL_TEST_PG, url() is empty and tests skip:
+//
+//   eval "$(scripts/pg-service.sh start /tmp/corral-pg)"
+#pragma once
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <string>
+
+#include "store/postgres/pg.h"
+
+namespace corral::testing {
+
+inline constexpr const char* kPgSkipMessage =
+    "PostgreSQL tests need CORRAL_TEST_PG; run: eval \"$(scripts/pg-service.sh start /tmp/corral-pg)\"";
+
+inline std::string pg_server_url() {
+  const char* url = std::getenv("CORRAL_TEST_PG");
+  return url ? url : "";
+}
+
+// The same server URL naming another database.
+inline std::string pg_url_with_database(const std::string& url, const std::string& dbname) {
+  auto scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  auto path = url.find('/', scheme + 3);
+  auto query = url.find('?', scheme + 3);
+  std::string head = url.substr(0, path == std::string::npos ? query : path);
+  std::string tail = query == std::string::npos ? "" : url.substr(query);
+  return head + "/" + dbname + tail;
+}
+
+class PgTestDatabase {
+ public:
+  PgTestDatabase() {
+    admin_url_ = pg_server_url();
+    if (admin_url_.empty()) return;
+    static std::atomic<int> counter{0};
+    name_ = "corral_t_" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
+    auto admin = pg::Connection::open(admin_url_);
+    if (!admin.ok()) {
+      error_ = admin.error().message;
+      return;
+    }
+    try {
+      (*admin)->exec_script("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+      (*admin)->exec_script("CREATE DATABASE " + name_);
+    } catch (const std::exception& e) {
+      error_ = e.what();
+      return;
+    }
+    url_ = pg_url_with_database(admin_url_, name_);
+  }
+  ~PgTestDatabase() {
+    if (url_.empty()) return;
+    auto admin = pg::Connection::open(admin_url_);
+    if (!admin.ok()) return;
+    try {
+      (*admin)->exec_script("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+    } catch (...) {
+    }
+  }
+  PgTestDatabase(const PgTestDatabase&) = delete;
+  PgTestDatabase& operator=(const PgTestDatabase&) = delete;
+
+  bool configured() const { return !admin_url_.empty(); }
+  const std::string& url() const { return url_; }      // empty when not made
+  const std::string& error() const { return error_; }  // why it could not be made
+
+ private:
+  std::string admin_url_;
+  std::string name_;
+  std::string url_;
+  std::string error_;
+};
+
+}  // namespace corral::testing
