@@ -53,6 +53,11 @@ void add_server_command(CLI::App& app) {
       ->envname("CORRAL_SWEEP_INTERVAL_MS")
       ->check(CLI::Range(int64_t{10}, int64_t{60'000}))
       ->capture_default_str();
+  cmd->add_option("--safety-sweep-ms", config->safety_sweep_ms,
+                  "How often parked claims are offered the runnable jobs (a net under the instant wake-ups)")
+      ->envname("CORRAL_SAFETY_SWEEP_MS")
+      ->check(CLI::Range(int64_t{100}, int64_t{3'600'000}))
+      ->capture_default_str();
   cmd->add_option("--log-stream-queue-bytes", config->log_stream_queue_bytes,
                   "Bytes queued per log watcher before it is lagged and resumes from the store")
       ->envname("CORRAL_LOG_STREAM_QUEUE_BYTES")

@@ -17,6 +17,7 @@ struct ServerConfig {
   TimeMs heartbeat_interval_ms = 10'000;    // RUNNER_HEARTBEAT_INTERVAL_MS
   TimeMs heartbeat_timeout_ms = 30'000;     // RUNNER_HEARTBEAT_TIMEOUT_MS; also the lease length
   TimeMs sweep_interval_ms = 500;           // lease expiry and offline marking
+  TimeMs safety_sweep_ms = 1'000;           // wakes parked claims for runnable jobs a wake-up missed
   TimeMs max_claim_wait_ms = 60'000;        // cap on a claim's long-poll
   int io_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int store_threads = 32;                   // blocking store calls (group commit needs several)

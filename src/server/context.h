@@ -1,5 +1,6 @@
 // What every route handler needs: the store (reached through a pool of threads that may
-// block), the clock, the config and the parked claims.
+// block), the clock, the config, the parked claims, the log watchers and the events that
+// reach both on every server.
 #pragma once
 
 #include "common/clock.h"
@@ -8,6 +9,7 @@
 #include "net/router.h"
 #include "server/claim_waiters.h"
 #include "server/config.h"
+#include "server/events.h"
 #include "server/log_hub.h"
 #include "store/store.h"
 
@@ -20,6 +22,7 @@ struct ServerContext {
   asio::thread_pool& store_pool;
   ClaimWaiters& waiters;
   LogHub& logs;
+  ServerEvents& events;  // job and log events, here and on the other servers
 
   // Runs a store call off the I/O threads.
   template <typename F>

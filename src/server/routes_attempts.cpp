@@ -64,7 +64,7 @@ void add_attempt_routes(Router& router, ServerContext& ctx) {
                  // Watchers get exactly the bytes the readable log gained (none for a repeat
                  // or past the cap).
                  if (!appended->stored.empty()) {
-                   ctx.logs.publish_bytes(job_id, attempt, appended->stored_offset, appended->stored);
+                   ctx.events.log_appended(job_id, attempt, appended->stored_offset, appended->stored);
                  }
                  co_return json_ok({{"next_offset", appended->next_offset}});
                });
@@ -81,7 +81,7 @@ void add_attempt_routes(Router& router, ServerContext& ctx) {
                    return ctx.store.finish_attempt(runner.id, job_id, attempt, *report, ctx.clock.now_ms());
                  });
                  if (!job.ok()) co_return error_of(job.error());
-                 ctx.logs.publish_changed(job_id);
+                 ctx.events.job_changed(job_id);
                  co_return json_ok(to_json(*job));
                });
              });

@@ -50,7 +50,7 @@ awaitable<Response> submit(ServerContext& ctx, RequestContext& req) {
   job.idempotency_key = key;
   auto created = co_await ctx.db([&] { return ctx.store.create_job(job); });
   if (!created.ok()) co_return error_of(created.error());
-  if (created->created) ctx.waiters.job_available(created->job);
+  if (created->created) ctx.events.job_available(created->job);
   co_return json_ok(to_json(created->job), created->created ? http::status::created : http::status::ok);
 }
 
@@ -98,7 +98,7 @@ awaitable<Response> cancel(ServerContext& ctx, RequestContext& req) {
   std::string id = req.params["id"];
   auto job = co_await ctx.db([&] { return ctx.store.cancel_job(caller->tenant, id, ctx.clock.now_ms()); });
   if (!job.ok()) co_return error_of(job.error());
-  ctx.logs.publish_changed(id);  // watchers of a job canceled while queued get their "end"
+  ctx.events.job_changed(id);  // watchers of a job canceled while queued get their "end"
   co_return json_ok(to_json(*job));
 }
 

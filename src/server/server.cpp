@@ -33,12 +33,16 @@ Result<void> Server::start() {
   if (!store.ok()) return store.error();
   store_ = std::move(store.value());
   store_pool_ = std::make_unique<asio::thread_pool>(config_.store_threads);
+  events_ = std::make_unique<ServerEvents>(waiters_, logs_, *store_, *store_pool_, clock_, nullptr);
   ctx_ = std::make_unique<ServerContext>(
-      ServerContext{config_, *store_, clock_, *store_pool_, waiters_, logs_});
+      ServerContext{config_, *store_, clock_, *store_pool_, waiters_, logs_, *events_});
   CORRAL_TRY(bootstrap_admin());
 
-  router_.add(http::verb::get, "/healthz", [](RequestContext&) -> awaitable<Response> {
-    co_return json_ok({{"status", "ok"}, {"version", CORRAL_VERSION}});
+  router_.add(http::verb::get, "/healthz", [this](RequestContext&) -> awaitable<Response> {
+    co_return json_ok({{"status", "ok"},
+                       {"version", CORRAL_VERSION},
+                       {"parked_claims", waiters_.parked()},
+                       {"shared_store", events_->shared()}});
   });
   add_token_routes(router_, *ctx_);
   add_runner_routes(router_, *ctx_);
@@ -109,7 +113,7 @@ Result<std::string> Server::create_token(TokenKind kind, const std::string& tena
 }
 
 awaitable<void> Server::sweep_loop() {
-  TimeMs last_safety = 0;
+  TimeMs last_safety = clock_.now_ms();  // a claim that parks has just looked at the queue itself
   TimeMs last_schedules = 0;
   while (!stopping_) {
     sweep_timer_.expires_after(std::chrono::milliseconds(config_.sweep_interval_ms));
@@ -118,12 +122,22 @@ awaitable<void> Server::sweep_loop() {
     if (stopping_) break;
     TimeMs now = clock_.now_ms();
     auto swept = co_await ctx_->db([&] { return store_->expire_leases(now); });
+    // While the database is down every sweep fails: say so once, and once when it is back.
+    if (!swept.ok() && !store_down_) {
+      store_down_ = true;
+      spdlog::error("the store is unavailable, requests get 503 until it is back: {}", swept.error().message);
+    } else if (swept.ok() && store_down_) {
+      store_down_ = false;
+      spdlog::info("the store is back");
+    }
+    if (store_down_) continue;
     if (swept.ok() && swept->lost_attempts > 0) {
       spdlog::warn("{} lease(s) expired; {} job(s) requeued", swept->lost_attempts,
                    swept->requeued_job_ids.size());
       // Log watchers follow the next attempt, or end when the job failed for good.
-      for (const auto& id : swept->requeued_job_ids) logs_.publish_changed(id);
-      if (static_cast<size_t>(swept->lost_attempts) > swept->requeued_job_ids.size()) logs_.publish_changed_all();
+      for (const auto& id : swept->requeued_job_ids) events_->job_changed(id);
+      if (static_cast<size_t>(swept->lost_attempts) > swept->requeued_job_ids.size()) events_->all_jobs_changed();
+      if (!swept->requeued_job_ids.empty()) events_->jobs_requeued();
     }
     auto offline = co_await ctx_->db([&] {
       return store_->mark_stale_runners_offline(now - config_.heartbeat_timeout_ms);
@@ -143,14 +157,14 @@ awaitable<void> Server::sweep_loop() {
       } else {
         for (const auto& job : *made) {
           spdlog::info("schedule made job {} ({})", job.id, job.idempotency_key);
-          waiters_.job_available(job);
+          events_->job_available(job);
         }
       }
     }
     // Wake parked claims for jobs that became claimable without a submit: requeued ones at
     // once, and (a slow safety net against any missed wake-up) the oldest runnable jobs.
     bool requeued = swept.ok() && !swept->requeued_job_ids.empty();
-    if (waiters_.parked() > 0 && (requeued || now - last_safety >= 1000)) {
+    if (waiters_.parked() > 0 && (requeued || now - last_safety >= config_.safety_sweep_ms)) {
       last_safety = now;
       auto runnable = co_await ctx_->db([&] { return store_->runnable_jobs(now, 256); });
       if (runnable.ok()) {

@@ -11,6 +11,7 @@
 #include "server/claim_waiters.h"
 #include "server/config.h"
 #include "server/context.h"
+#include "server/events.h"
 #include "store/store.h"
 
 namespace corral {
@@ -44,6 +45,7 @@ class Server {
   std::unique_ptr<Store> store_;
   ClaimWaiters waiters_;
   LogHub logs_{config_.log_stream_queue_bytes};
+  std::unique_ptr<ServerEvents> events_;
   std::unique_ptr<ServerContext> ctx_;
   Router router_;
   std::unique_ptr<HttpServer> http_;
@@ -51,6 +53,7 @@ class Server {
   std::string new_admin_token_;
   asio::steady_timer sweep_timer_{io_};
   bool stopping_ = false;
+  bool store_down_ = false;  // the last sweep could not reach the store
 };
 
 }  // namespace corral

@@ -1,114 +1,15 @@
 // GET /api/v1/jobs/{id}/logs/stream (WebSocket) against the real server binary, with a
 // TestRunner posting the log by hand; and `corral logs -f` / `corral submit --follow`.
-#include <boost/asio.hpp>
-#include <boost/beast.hpp>
-
-#include <condition_variable>
-#include <mutex>
+#include <regex>
 #include <thread>
 
-#include <regex>
-
 #include "harness.h"
+#include "log_watcher.h"
 
 namespace corral::testing {
 namespace {
 
 using namespace std::chrono_literals;
-namespace websocket = boost::beast::websocket;
-
-// One WebSocket watcher: connects and upgrades in the constructor; start() reads every
-// message on a thread of its own until the server closes.
-class Watcher {
- public:
-  Watcher(const std::string& url, const std::string& target, const std::string& token,
-          int receive_buffer = 0)
-      : ws_(io_) {
-    auto ep = *Endpoint::parse(url);
-    tcp::socket& socket = ws_.next_layer();
-    socket.open(tcp::v4());
-    if (receive_buffer > 0) socket.set_option(asio::socket_base::receive_buffer_size(receive_buffer));
-    socket.connect(tcp::endpoint(asio::ip::make_address(ep.host), ep.port));
-    ws_.set_option(websocket::stream_base::decorator([token](websocket::request_type& req) {
-      if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
-    }));
-    websocket::response_type res;
-    error_code ec;
-    // (The async form fills res also when the server refuses the upgrade.)
-    ws_.async_handshake(res, ep.host_header(), target, [&](error_code e) { ec = e; });
-    io_.run();
-    status = static_cast<int>(res.result_int());
-    refusal = res.body();
-  }
-  ~Watcher() {
-    error_code ec;
-    ws_.next_layer().shutdown(tcp::socket::shutdown_both, ec);
-    if (reader_.joinable()) reader_.join();
-  }
-
-  void start() {
-    reader_ = std::thread([this] {
-      beast::flat_buffer buffer;
-      for (;;) {
-        error_code ec;
-        ws_.read(buffer, ec);
-        std::lock_guard lock(mu_);
-        if (ec) {
-          closed_ = true;
-          cv_.notify_all();
-          return;
-        }
-        std::string data = beast::buffers_to_string(buffer.data());
-        buffer.consume(buffer.size());
-        if (ws_.got_binary()) bytes_ += data;
-        else texts_.push_back(json::parse(data));
-        cv_.notify_all();
-      }
-    });
-  }
-  bool wait_for_bytes(size_t n, std::chrono::milliseconds deadline = 20s) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, deadline, [&] { return bytes_.size() >= n || closed_; }) && bytes_.size() >= n;
-  }
-  bool wait_closed(std::chrono::milliseconds deadline = 20s) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, deadline, [&] { return closed_; });
-  }
-  std::string bytes() {
-    std::lock_guard lock(mu_);
-    return bytes_;
-  }
-  std::vector<json> texts() {
-    std::lock_guard lock(mu_);
-    return texts_;
-  }
-  std::vector<json> texts_of(const std::string& type) {
-    std::vector<json> out;
-    for (auto& t : texts()) if (t["type"] == type) out.push_back(t);
-    return out;
-  }
-  json end() {
-    auto ends = texts_of("end");
-    return ends.empty() ? json() : ends.back();
-  }
-
-  int status = 0;
-  std::string refusal;
-
- private:
-  asio::io_context io_;
-  websocket::stream<tcp::socket> ws_;
-  std::thread reader_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::string bytes_;
-  std::vector<json> texts_;
-  bool closed_ = false;
-};
-
-std::string stream_target(const std::string& id, const std::string& query = "") {
-  return "/api/v1/jobs/" + id + "/logs/stream" + (query.empty() ? "" : "?" + query);
-}
 
 // A server, a user, and a runner that has claimed and started one job.
 struct RunningJob {
@@ -128,8 +29,8 @@ struct RunningJob {
     ASSERT_EQ(res.status, 200) << res.body;
     log += data;
   }
-  std::unique_ptr<Watcher> watch(const std::string& query = "") {
-    auto w = std::make_unique<Watcher>(server.url(), stream_target(id, query), user_token);
+  std::unique_ptr<LogWatcher> watch(const std::string& query = "") {
+    auto w = std::make_unique<LogWatcher>(server.url(), stream_target(id, query), user_token);
     EXPECT_EQ(w->status, 101) << w->refusal;
     w->start();
     return w;
@@ -192,15 +93,15 @@ TEST(LogStream, ALateWatcherGetsTheWholeLogAndOffsetSkips) {
 
 TEST(LogStream, ErrorsBeforeTheUpgradeAreJsonErrors) {
   RunningJob job;
-  Watcher anonymous(job.server.url(), stream_target(job.id), "");
+  LogWatcher anonymous(job.server.url(), stream_target(job.id), "");
   EXPECT_EQ(anonymous.status, 401);
   EXPECT_NE(anonymous.refusal.find("unauthorized"), std::string::npos) << anonymous.refusal;
   std::string other = create_token(job.server, "user", "other-tenant");
-  Watcher stranger(job.server.url(), stream_target(job.id), other);
+  LogWatcher stranger(job.server.url(), stream_target(job.id), other);
   EXPECT_EQ(stranger.status, 404) << stranger.refusal;
-  Watcher no_attempt(job.server.url(), stream_target(job.id, "attempt=7"), job.user_token);
+  LogWatcher no_attempt(job.server.url(), stream_target(job.id, "attempt=7"), job.user_token);
   EXPECT_EQ(no_attempt.status, 404);
-  Watcher query_token(job.server.url(), stream_target(job.id, "token=" + job.user_token), "");
+  LogWatcher query_token(job.server.url(), stream_target(job.id, "token=" + job.user_token), "");
   EXPECT_EQ(query_token.status, 101);
   auto plain = job.user.request(http::verb::get, stream_target(job.id));
   EXPECT_EQ(plain.status, 426) << plain.body;
@@ -211,7 +112,7 @@ TEST(LogStream, AJobCanceledWhileQueuedEnds) {
   std::string token = create_token(server, "user");
   Api user(server.url(), token);
   std::string id = user.post("/api/v1/jobs", {{"command", {"true"}}}, 201)["id"];
-  Watcher w(server.url(), stream_target(id), token);
+  LogWatcher w(server.url(), stream_target(id), token);
   ASSERT_EQ(w.status, 101);
   w.start();
   user.post("/api/v1/jobs/" + id + "/cancel", json::object());
@@ -248,7 +149,7 @@ TEST(LogStream, AWatcherFollowsTheNextAttemptOfARequeuedJob) {
 TEST(LogStream, ASlowWatcherNeverSlowsTheRunnerNorLosesBytes) {
   RunningJob job({{"CORRAL_LOG_STREAM_QUEUE_BYTES", std::to_string(1024 * 1024)}});
   // Upgrades, then reads nothing until the end: the server cannot write to it.
-  Watcher slow(job.server.url(), stream_target(job.id), job.user_token, 4096);
+  LogWatcher slow(job.server.url(), stream_target(job.id), job.user_token, 4096);
   ASSERT_EQ(slow.status, 101);
   auto normal = job.watch();
   std::string block(128 * 1024, '.');
