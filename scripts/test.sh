@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, starts the services the tests use (Podman's Docker
-# Engine API service with a tiny local busybox image), and runs the whole test suite.
+# Engine API service with a tiny local busybox image, a private PostgreSQL cluster), and
+# runs the whole test suite (twice: the second time under ASan + UBSan).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,11 +9,18 @@ cd "$(dirname "$0")/.."
 ./scripts/build.sh
 
 state_dir=$(mktemp -d /tmp/corral-test-XXXXXX)
+# PostgreSQL for the store's conformance suite (tests/unit/store): one private cluster,
+# kept between runs (initdb happens once), stopped when the tests end.
+pg_dir=${CORRAL_PG_DIR:-/tmp/corral-pg-ci}
 cleanup() {
   if [[ -x scripts/podman-service.sh ]]; then scripts/podman-service.sh stop "$state_dir/podman" >/dev/null 2>&1 || true; fi
+  scripts/pg-service.sh stop "$pg_dir" >/dev/null 2>&1 || true
   rm -rf "$state_dir"
 }
 trap cleanup EXIT
+
+eval "$(scripts/pg-service.sh start "$pg_dir")"
+echo "test.sh: PostgreSQL at $CORRAL_TEST_PG"
 
 if [[ -x scripts/podman-service.sh ]]; then
   eval "$(scripts/podman-service.sh start "$state_dir/podman")"

@@ -1,4 +1,4 @@
-// `corral server`: runs the API server on an embedded SQLite store.
+// `corral server`: runs the API server on its store (embedded SQLite by default, or PostgreSQL).
 #include <spdlog/spdlog.h>
 
 #include <iostream>
@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "common/units.h"
 #include "server/server.h"
+#include "store/open_store.h"
 
 namespace corral::cli {
 
@@ -35,6 +36,9 @@ void add_server_command(CLI::App& app) {
   cmd->add_option("--data-dir", config->data_dir, "Directory for the SQLite database and admin token")
       ->envname("CORRAL_DATA_DIR")
       ->capture_default_str();
+  cmd->add_option("--store", config->store,
+                  std::string("Where jobs live: ") + kStoreForms + ". Several servers share one PostgreSQL")
+      ->envname("CORRAL_STORE");
   cmd->add_option("--body-limit", config->body_limit, "Largest request body in bytes (413 beyond)")
       ->envname("CORRAL_BODY_LIMIT")
       ->check(CLI::Range(size_t{1024}, size_t{1} << 30))
@@ -82,6 +86,10 @@ void add_server_command(CLI::App& app) {
     if (config->heartbeat_timeout_ms <= config->heartbeat_interval_ms) {
       throw CLI::ValidationError("--heartbeat-timeout-ms",
                                  "must be larger than --heartbeat-interval-ms (a runner needs time to beat)");
+    }
+    if (auto location = parse_store_location(config->store, config->data_dir); !location.ok()) {
+      std::cerr << "corral server: " << location.error().message << "\n";
+      throw CLI::RuntimeError(2);
     }
     SystemClock clock;
     Server server(*config, clock);

@@ -12,6 +12,7 @@ namespace corral {
 struct ServerConfig {
   std::string listen = "127.0.0.1:8080";
   std::string data_dir = "./corral-data";
+  std::string store;                        // --store / CORRAL_STORE: "" = SQLite in data_dir (store/open_store.h)
   size_t body_limit = 1024 * 1024;          // bytes; larger bodies get 413
   int idle_timeout_ms = 75'000;             // keep-alive connection idle limit
   TimeMs heartbeat_interval_ms = 10'000;    // RUNNER_HEARTBEAT_INTERVAL_MS

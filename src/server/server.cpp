@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "common/crypto.h"
-#include "store/sqlite/sqlite_store.h"
+#include "store/open_store.h"
 
 namespace corral {
 
@@ -24,12 +24,12 @@ Result<void> Server::start() {
   if (fs_ec) {
     return make_error(ErrorCode::kIo, "cannot create data dir " + config_.data_dir + ": " + fs_ec.message());
   }
-  SqliteStoreOptions options;
-  options.path = (std::filesystem::path(config_.data_dir) / "corral.db").string();
-  options.synchronous_full = config_.sqlite_synchronous_full;
-  options.log_dir = (std::filesystem::path(config_.data_dir) / "logs").string();
+  OpenStoreOptions options;
+  options.store = config_.store;
+  options.data_dir = config_.data_dir;
+  options.sqlite_synchronous_full = config_.sqlite_synchronous_full;
   options.log_max_bytes = config_.log_max_bytes;
-  auto store = SqliteStore::open(options);
+  auto store = open_store(options);
   if (!store.ok()) return store.error();
   store_ = std::move(store.value());
   store_pool_ = std::make_unique<asio::thread_pool>(config_.store_threads);

@@ -15,6 +15,10 @@ bool unavailable_state(const std::string& sqlstate) {
          sqlstate.rfind("53", 0) == 0;      // insufficient resources (too many connections...)
 }
 
+// Server notices ("relation ... already exists, skipping") are not errors; libpq would print
+// them to stderr.
+void ignore_notice(void*, const char*) {}
+
 std::string trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
@@ -128,6 +132,7 @@ corral::Result<std::unique_ptr<Connection>> Connection::open(const std::string& 
     PQfinish(conn);
     return make_error(ErrorCode::kUnavailable, "cannot connect to PostgreSQL at " + name + ": " + msg);
   }
+  PQsetNoticeProcessor(conn, &ignore_notice, nullptr);
   return std::unique_ptr<Connection>(new Connection(conn, std::move(name)));
 }
 

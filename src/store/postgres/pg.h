@@ -227,7 +227,7 @@ corral::Result<T> Pool::transaction(const std::function<corral::Result<T>(Connec
     if (!lease.ok()) return lease.error();
     Connection& conn = **lease;
     try {
-      conn.exec("BEGIN");
+      conn.exec_script("BEGIN");
     } catch (const PgError& e) {
       // A pooled connection the server closed meanwhile: nothing ran on it, try another.
       if (!conn.healthy() && tries < options_.max_connections + 1) continue;
@@ -237,11 +237,7 @@ corral::Result<T> Pool::transaction(const std::function<corral::Result<T>(Connec
     corral::Result<T> out;
     try {
       out = fn(conn);
-      if (out.ok()) {
-        conn.exec("COMMIT");
-      } else {
-        conn.exec("ROLLBACK");
-      }
+      conn.exec_script(out.ok() ? "COMMIT" : "ROLLBACK");
       return out;
     } catch (const PgError& e) {
       out = to_error(e);
@@ -251,7 +247,7 @@ corral::Result<T> Pool::transaction(const std::function<corral::Result<T>(Connec
     }
     if (conn.healthy()) {
       try {
-        conn.exec("ROLLBACK");
+        conn.exec_script("ROLLBACK");
       } catch (...) {
       }
     }

@@ -48,6 +48,9 @@ class PgTestDatabase {
     try {
       (*admin)->exec_script("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
       (*admin)->exec_script("CREATE DATABASE " + name_);
+      // Like the SQLite tests' synchronous=OFF: commits need not wait for the disk. The
+      // cluster itself keeps fsync on.
+      (*admin)->exec_script("ALTER DATABASE " + name_ + " SET synchronous_commit = off");
     } catch (const std::exception& e) {
       error_ = e.what();
       return;

@@ -1,5 +1,6 @@
-// Scheduled jobs against the real SQLite store with an injected clock: one job per tick, none
-// before it, one after a downtime, cooldown skips, a DST day, no duplicates, tenants.
+// Scheduled jobs against the real stores (SQLite and PostgreSQL, store_backends.h) with an
+// injected clock: one job per tick, none before it, one after a downtime, cooldown skips, a
+// DST day, no duplicates, tenants.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include "common/timezone.h"
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/sqlite_store.h"
+#include "store_backends.h"
 
 namespace corral {
 namespace {
@@ -21,23 +23,8 @@ TimeMs utc(int year, int month, int day, int hour, int minute = 0) {
   return (days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60) * 1000;
 }
 
-class ScheduleStoreTest : public ::testing::Test {
+class ScheduleStoreTest : public testing::StoreBackendTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("corral-sched-" + random_hex(6));
-    std::filesystem::create_directories(dir_);
-    SqliteStoreOptions options;
-    options.path = (dir_ / "corral.db").string();
-    options.synchronous_full = false;
-    auto opened = SqliteStore::open(options);
-    ASSERT_TRUE(opened.ok()) << opened.error().message;
-    store_ = std::move(opened.value());
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
   Schedule create(const std::string& name, const std::string& cron, const std::string& tz = "UTC",
                   int64_t cooldown_s = 0, const std::string& tenant = "t1") {
     auto spec = parse_schedule_spec({{"name", name},
@@ -72,12 +59,10 @@ class ScheduleStoreTest : public ::testing::Test {
     return page->jobs.size();
   }
 
-  std::filesystem::path dir_;
   ManualClock clock_{utc(2026, 11, 22, 10, 0) + 30'000};  // 10:00:30 UTC
-  std::unique_ptr<SqliteStore> store_;
 };
 
-TEST_F(ScheduleStoreTest, NoJobBeforeTheTick) {
+TEST_P(ScheduleStoreTest, NoJobBeforeTheTick) {
   auto s = create("hourly", "0 * * * *");
   EXPECT_EQ(s.next_run_at, utc(2026, 11, 22, 11, 0));
   clock_.set_ms(utc(2026, 11, 22, 11, 0) - 1);
@@ -85,7 +70,7 @@ TEST_F(ScheduleStoreTest, NoJobBeforeTheTick) {
   EXPECT_EQ(jobs_in("t1"), 0u);
 }
 
-TEST_F(ScheduleStoreTest, TickMakesExactlyOneJobOwnedByTheSchedulesOwner) {
+TEST_P(ScheduleStoreTest, TickMakesExactlyOneJobOwnedByTheSchedulesOwner) {
   auto s = create("hourly", "0 * * * *");
   clock_.set_ms(utc(2026, 11, 22, 11, 0) + 400);
   auto made = sweep();
@@ -109,7 +94,7 @@ TEST_F(ScheduleStoreTest, TickMakesExactlyOneJobOwnedByTheSchedulesOwner) {
   EXPECT_EQ(jobs_in("t1"), 1u);
 }
 
-TEST_F(ScheduleStoreTest, SweepingTwiceAtTheSameTimeMakesNoDuplicate) {
+TEST_P(ScheduleStoreTest, SweepingTwiceAtTheSameTimeMakesNoDuplicate) {
   create("hourly", "0 * * * *");
   clock_.set_ms(utc(2026, 11, 22, 11, 0));
   EXPECT_EQ(sweep().size(), 1u);
@@ -119,7 +104,7 @@ TEST_F(ScheduleStoreTest, SweepingTwiceAtTheSameTimeMakesNoDuplicate) {
   EXPECT_EQ(jobs_in("t1"), 1u);
 }
 
-TEST_F(ScheduleStoreTest, ATickWhoseJobAnotherServerMadeMakesNoSecondJob) {
+TEST_P(ScheduleStoreTest, ATickWhoseJobAnotherServerMadeMakesNoSecondJob) {
   // Two servers that read the same schedule row: the loser of the race finds the tick's
   // job by its idempotency key and records it instead of making another.
   auto s = create("hourly", "0 * * * *");
@@ -141,7 +126,7 @@ TEST_F(ScheduleStoreTest, ATickWhoseJobAnotherServerMadeMakesNoSecondJob) {
   EXPECT_EQ(after.next_run_at, utc(2026, 11, 22, 12, 0));
 }
 
-TEST_F(ScheduleStoreTest, DowntimeAcrossThreeTicksRunsOnceForTheLatest) {
+TEST_P(ScheduleStoreTest, DowntimeAcrossThreeTicksRunsOnceForTheLatest) {
   auto s = create("hourly", "0 * * * *");
   // Down from 10:00:30 until 13:20: the 11:00, 12:00 and 13:00 ticks were missed.
   clock_.set_ms(utc(2026, 11, 22, 13, 20));
@@ -153,7 +138,7 @@ TEST_F(ScheduleStoreTest, DowntimeAcrossThreeTicksRunsOnceForTheLatest) {
   EXPECT_EQ(get("hourly").next_run_at, utc(2026, 11, 22, 14, 0));
 }
 
-TEST_F(ScheduleStoreTest, TickWithinCooldownIsSkippedAndNextRunAdvances) {
+TEST_P(ScheduleStoreTest, TickWithinCooldownIsSkippedAndNextRunAdvances) {
   create("often", "*/10 * * * *", "UTC", 25 * 60);
   clock_.set_ms(utc(2026, 11, 22, 10, 10));
   ASSERT_EQ(sweep().size(), 1u);
@@ -172,7 +157,7 @@ TEST_F(ScheduleStoreTest, TickWithinCooldownIsSkippedAndNextRunAdvances) {
   EXPECT_EQ(jobs_in("t1"), 2u);
 }
 
-TEST_F(ScheduleStoreTest, SpringForwardDayInBerlinRunsOnceAtThreeLocal) {
+TEST_P(ScheduleStoreTest, SpringForwardDayInBerlinRunsOnceAtThreeLocal) {
   clock_.set_ms(utc(2026, 3, 28, 12, 0));
   create("nightly", "0 2 * * *", "Europe/Berlin");
   // 2026-03-29: 02:00 CET does not happen; the clocks jump to 03:00 CEST = 01:00 UTC.
@@ -191,7 +176,7 @@ TEST_F(ScheduleStoreTest, SpringForwardDayInBerlinRunsOnceAtThreeLocal) {
   EXPECT_EQ(get("nightly").next_run_at, utc(2026, 3, 30, 0, 0));
 }
 
-TEST_F(ScheduleStoreTest, TenantsSeeOnlyTheirOwnSchedulesAndJobs) {
+TEST_P(ScheduleStoreTest, TenantsSeeOnlyTheirOwnSchedulesAndJobs) {
   auto mine = create("nightly", "0 2 * * *", "UTC", 0, "t1");
   auto theirs = create("nightly", "0 2 * * *", "UTC", 0, "t2");  // same name, other tenant: fine
   EXPECT_NE(mine.id, theirs.id);
@@ -209,7 +194,7 @@ TEST_F(ScheduleStoreTest, TenantsSeeOnlyTheirOwnSchedulesAndJobs) {
   EXPECT_EQ(jobs_in("t2"), 1u);
 }
 
-TEST_F(ScheduleStoreTest, DuplicateNameInATenantIsAConflict) {
+TEST_P(ScheduleStoreTest, DuplicateNameInATenantIsAConflict) {
   create("nightly", "0 2 * * *");
   auto spec = parse_schedule_spec({{"name", "nightly"}, {"cron", "@hourly"}, {"job", {{"script", "true"}}}});
   ASSERT_TRUE(spec.ok());
@@ -219,7 +204,7 @@ TEST_F(ScheduleStoreTest, DuplicateNameInATenantIsAConflict) {
   EXPECT_NE(again.error().message.find("nightly"), std::string::npos);
 }
 
-TEST_F(ScheduleStoreTest, DeletedScheduleMakesNoMoreJobs) {
+TEST_P(ScheduleStoreTest, DeletedScheduleMakesNoMoreJobs) {
   create("hourly", "0 * * * *");
   auto gone = store_->delete_schedule("t1", "hourly");
   ASSERT_TRUE(gone.ok());
@@ -228,7 +213,7 @@ TEST_F(ScheduleStoreTest, DeletedScheduleMakesNoMoreJobs) {
   EXPECT_TRUE(sweep().empty());
 }
 
-TEST_F(ScheduleStoreTest, PausedScheduleSkipsItsTicksAndResumesFromNow) {
+TEST_P(ScheduleStoreTest, PausedScheduleSkipsItsTicksAndResumesFromNow) {
   create("hourly", "0 * * * *");
   ASSERT_TRUE(store_->set_schedule_paused("t1", "hourly", true, clock_.now_ms()).ok());
   clock_.set_ms(utc(2026, 11, 22, 12, 30));
@@ -240,7 +225,7 @@ TEST_F(ScheduleStoreTest, PausedScheduleSkipsItsTicksAndResumesFromNow) {
   EXPECT_EQ(sweep().size(), 1u);
 }
 
-TEST_F(ScheduleStoreTest, ScheduleSpecErrorsNameTheField) {
+TEST(ScheduleSpec, ErrorsNameTheField) {
   auto error_of = [](const json& body) {
     auto spec = parse_schedule_spec(body);
     EXPECT_FALSE(spec.ok());
@@ -268,6 +253,8 @@ TEST_F(ScheduleStoreTest, ScheduleSpecErrorsNameTheField) {
   EXPECT_EQ(ok->timezone, "UTC");
   EXPECT_EQ(ok->cooldown_s, 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, ScheduleStoreTest, testing::kStoreBackends, testing::backend_name);
 
 TEST(ScheduleMigration, SchedulesTableComesWithVersionFourAfterTwo) {
   // A database made before schedules (versions 1 and 2 only) gains the table on open.

@@ -1,5 +1,7 @@
 // Store behaviour with an injected clock: claims, fencing, leases, logs, tenants.
-// Runs against the real SQLite store in a temporary directory.
+// The conformance suite: every TEST_P runs against the real SQLite store in a temporary
+// directory and against PostgreSQL in a fresh database (CORRAL_TEST_PG; store_backends.h).
+// SqliteStoreTest holds what only the SQLite store has (log files, group commit).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -8,6 +10,7 @@
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "store/sqlite/sqlite_store.h"
+#include "store_backends.h"
 
 namespace corral {
 namespace {
@@ -15,23 +18,8 @@ namespace {
 const JobMatcher kAnyJob = [](const Runner&, const Job&) { return true; };
 constexpr TimeMs kLease = 30'000;
 
-class StoreTest : public ::testing::Test {
+class StoreTest : public testing::StoreBackendTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("corral-store-" + random_hex(6));
-    std::filesystem::create_directories(dir_);
-    SqliteStoreOptions options;
-    options.path = (dir_ / "corral.db").string();
-    options.synchronous_full = false;
-    auto opened = SqliteStore::open(options);
-    ASSERT_TRUE(opened.ok()) << opened.error().message;
-    store_ = std::move(opened.value());
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
   Runner register_runner(const std::string& name, const std::string& tenant = "t1", int slots = 1) {
     RunnerRegistration reg;
     reg.name = name;
@@ -67,12 +55,16 @@ class StoreTest : public ::testing::Test {
     return j.value();
   }
 
-  std::filesystem::path dir_;
   ManualClock clock_;
-  std::unique_ptr<SqliteStore> store_;
 };
 
-TEST_F(StoreTest, ClaimTakesHighestPriorityThenOldest) {
+// What only the SQLite store has: log files beside the database, group commit.
+class SqliteStoreTest : public StoreTest {
+ protected:
+  SqliteStore& sqlite() { return static_cast<SqliteStore&>(*store_); }
+};
+
+TEST_P(StoreTest, ClaimTakesHighestPriorityThenOldest) {
   auto runner = register_runner("r1", "t1", 3);
   auto low = submit("t1", 3, 0);
   auto high = submit("t1", 3, 5);
@@ -86,7 +78,7 @@ TEST_F(StoreTest, ClaimTakesHighestPriorityThenOldest) {
   EXPECT_EQ(job(low.id).state, JobState::kLeased);
 }
 
-TEST_F(StoreTest, ClaimNeverExceedsMaxConcurrentJobs) {
+TEST_P(StoreTest, ClaimNeverExceedsMaxConcurrentJobs) {
   auto runner = register_runner("r1", "t1", 2);
   for (int i = 0; i < 4; ++i) submit();
   EXPECT_EQ(claim(runner, 10).size(), 2u);
@@ -96,7 +88,7 @@ TEST_F(StoreTest, ClaimNeverExceedsMaxConcurrentJobs) {
   EXPECT_EQ(r->status, RunnerStatus::kBusy);
 }
 
-TEST_F(StoreTest, TwoRunnersNeverGetTheSameJob) {
+TEST_P(StoreTest, TwoRunnersNeverGetTheSameJob) {
   auto a = register_runner("a");
   auto b = register_runner("b");
   auto only = submit();
@@ -106,7 +98,7 @@ TEST_F(StoreTest, TwoRunnersNeverGetTheSameJob) {
   EXPECT_EQ(got_a.empty() ? got_b[0].job_id : got_a[0].job_id, only.id);
 }
 
-TEST_F(StoreTest, RunnerTakesOnlyItsTenantsJobs) {
+TEST_P(StoreTest, RunnerTakesOnlyItsTenantsJobs) {
   auto other = register_runner("r1", "t2");
   submit("t1");
   EXPECT_TRUE(claim(other).empty());
@@ -117,7 +109,7 @@ TEST_F(StoreTest, RunnerTakesOnlyItsTenantsJobs) {
   EXPECT_FALSE(store_->get_job("t1", mine.id).ok());
 }
 
-TEST_F(StoreTest, MatcherFiltersCandidates) {
+TEST_P(StoreTest, MatcherFiltersCandidates) {
   auto runner = register_runner("r1");
   auto skipped = submit();
   auto wanted = submit();
@@ -129,7 +121,7 @@ TEST_F(StoreTest, MatcherFiltersCandidates) {
   EXPECT_EQ(job(skipped.id).state, JobState::kQueued);
 }
 
-TEST_F(StoreTest, FullLifecycle) {
+TEST_P(StoreTest, FullLifecycle) {
   auto runner = register_runner("r1");
   auto j = submit();
   auto c = claim(runner).at(0);
@@ -155,7 +147,7 @@ TEST_F(StoreTest, FullLifecycle) {
   EXPECT_EQ(store_->get_runner(runner.id)->status, RunnerStatus::kIdle);
 }
 
-TEST_F(StoreTest, LogAppendIsIdempotentAndRejectsGaps) {
+TEST_P(StoreTest, LogAppendIsIdempotentAndRejectsGaps) {
   auto runner = register_runner("r1");
   auto j = submit();
   auto c = claim(runner).at(0);
@@ -173,7 +165,7 @@ TEST_F(StoreTest, LogAppendIsIdempotentAndRejectsGaps) {
   (void)c;
 }
 
-TEST_F(StoreTest, LogsLiveInOneFilePerAttempt) {
+TEST_P(StoreTest, AppendReportsWhatItStored) {
   auto runner = register_runner("r1");
   auto j = submit();
   auto c = claim(runner).at(0);
@@ -181,22 +173,32 @@ TEST_F(StoreTest, LogsLiveInOneFilePerAttempt) {
   ASSERT_TRUE(appended.ok());
   EXPECT_EQ(appended->stored_offset, 0);
   EXPECT_EQ(appended->stored, "hello\n");
-  std::ifstream file(dir_ / "logs" / j.id / "1.log", std::ios::binary);
-  std::string on_disk((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  EXPECT_EQ(on_disk, "hello\n");
   // A repeat stores nothing new.
   auto repeat = store_->append_log(runner.id, j.id, c.attempt, 0, "hello\n", clock_.now_ms());
   EXPECT_EQ(repeat->next_offset, 6);
   EXPECT_TRUE(repeat->stored.empty());
+  auto more = store_->append_log(runner.id, j.id, c.attempt, 6, "world\n", clock_.now_ms());
+  EXPECT_EQ(more->stored_offset, 6);
+  EXPECT_EQ(more->stored, "world\n");
+  // Reads that start and end inside chunks.
+  EXPECT_EQ(store_->read_log("t1", j.id, c.attempt, 3, 5)->data, "lo\nwo");
+  EXPECT_EQ(store_->read_log("t1", j.id, c.attempt, 11, 100)->data, "\n");
+  EXPECT_EQ(store_->read_log("t1", j.id, c.attempt, 12, 100)->data, "");
 }
 
-TEST_F(StoreTest, LogPastTheCapIsDroppedWithANote) {
-  store_.reset();
-  SqliteStoreOptions options;
-  options.path = (dir_ / "corral.db").string();
-  options.synchronous_full = false;
-  options.log_max_bytes = 10;
-  store_ = std::move(SqliteStore::open(options).value());
+TEST_P(SqliteStoreTest, LogsLiveInOneFilePerAttempt) {
+  auto runner = register_runner("r1");
+  auto j = submit();
+  auto c = claim(runner).at(0);
+  auto appended = store_->append_log(runner.id, j.id, c.attempt, 0, "hello\n", clock_.now_ms());
+  ASSERT_TRUE(appended.ok());
+  std::ifstream file(dir_ / "logs" / j.id / "1.log", std::ios::binary);
+  std::string on_disk((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(on_disk, "hello\n");
+}
+
+TEST_P(StoreTest, LogPastTheCapIsDroppedWithANote) {
+  reopen(/*log_max_bytes=*/10);
   auto runner = register_runner("r1");
   auto j = submit();
   auto c = claim(runner).at(0);
@@ -220,7 +222,7 @@ TEST_F(StoreTest, LogPastTheCapIsDroppedWithANote) {
   EXPECT_EQ(json::parse(gap.error().detail_json)["next_offset"], 17);
 }
 
-TEST_F(StoreTest, LogChunksOfAnOlderDatabaseMoveToFiles) {
+TEST_P(SqliteStoreTest, LogChunksOfAnOlderDatabaseMoveToFiles) {
   auto runner = register_runner("r1");
   auto j = submit();
   auto c = claim(runner).at(0);
@@ -241,7 +243,7 @@ TEST_F(StoreTest, LogChunksOfAnOlderDatabaseMoveToFiles) {
   EXPECT_FALSE(db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'log_chunks'").step());
 }
 
-TEST_F(StoreTest, ExpiredLeaseRequeuesAsNextAttemptAndFencesTheOldOne) {
+TEST_P(StoreTest, ExpiredLeaseRequeuesAsNextAttemptAndFencesTheOldOne) {
   auto a = register_runner("a");
   auto b = register_runner("b");
   auto j = submit();
@@ -274,7 +276,7 @@ TEST_F(StoreTest, ExpiredLeaseRequeuesAsNextAttemptAndFencesTheOldOne) {
   EXPECT_EQ(attempts[0].reason, "runner_lost");
 }
 
-TEST_F(StoreTest, HeartbeatRenewsLeases) {
+TEST_P(StoreTest, HeartbeatRenewsLeases) {
   auto a = register_runner("a");
   auto j = submit();
   claim(a);
@@ -290,7 +292,7 @@ TEST_F(StoreTest, HeartbeatRenewsLeases) {
   EXPECT_EQ(job(j.id).state, JobState::kLeased);
 }
 
-TEST_F(StoreTest, MaxAttemptsExhaustedFailsWithRunnerLost) {
+TEST_P(StoreTest, MaxAttemptsExhaustedFailsWithRunnerLost) {
   auto a = register_runner("a");
   auto j = submit("t1", 2);
   for (int attempt = 1; attempt <= 2; ++attempt) {
@@ -306,7 +308,7 @@ TEST_F(StoreTest, MaxAttemptsExhaustedFailsWithRunnerLost) {
   EXPECT_TRUE(claim(a).empty());
 }
 
-TEST_F(StoreTest, CancelQueuedIsImmediateAndRunningGoesThroughHeartbeat) {
+TEST_P(StoreTest, CancelQueuedIsImmediateAndRunningGoesThroughHeartbeat) {
   auto a = register_runner("a");
   auto queued = submit();
   auto canceled = store_->cancel_job("t1", queued.id, clock_.now_ms());
@@ -335,7 +337,7 @@ TEST_F(StoreTest, CancelQueuedIsImmediateAndRunningGoesThroughHeartbeat) {
   EXPECT_EQ(fin->state, JobState::kCanceled);
 }
 
-TEST_F(StoreTest, CancelOfLeasedJobRefusesItsStart) {
+TEST_P(StoreTest, CancelOfLeasedJobRefusesItsStart) {
   auto a = register_runner("a");
   auto j = submit();
   claim(a);
@@ -344,7 +346,7 @@ TEST_F(StoreTest, CancelOfLeasedJobRefusesItsStart) {
   EXPECT_EQ(store_->get_runner(a.id)->status, RunnerStatus::kIdle);
 }
 
-TEST_F(StoreTest, HeartbeatTellsRunnerToKillStaleAttempts) {
+TEST_P(StoreTest, HeartbeatTellsRunnerToKillStaleAttempts) {
   auto a = register_runner("a");
   auto j = submit();
   claim(a);
@@ -357,7 +359,7 @@ TEST_F(StoreTest, HeartbeatTellsRunnerToKillStaleAttempts) {
   EXPECT_EQ(commands->at(0).reason, "stale");
 }
 
-TEST_F(StoreTest, ReRegistrationKeepsIdAndLosesWhatTheRunnerNoLongerRuns) {
+TEST_P(StoreTest, ReRegistrationKeepsIdAndLosesWhatTheRunnerNoLongerRuns) {
   auto a = register_runner("a");
   auto kept = submit();
   auto dropped = submit();
@@ -375,7 +377,7 @@ TEST_F(StoreTest, ReRegistrationKeepsIdAndLosesWhatTheRunnerNoLongerRuns) {
   EXPECT_EQ(job(dropped.id).state, JobState::kQueued);
 }
 
-TEST_F(StoreTest, StaleRunnersGoOfflineAndComeBackOnHeartbeat) {
+TEST_P(StoreTest, StaleRunnersGoOfflineAndComeBackOnHeartbeat) {
   auto a = register_runner("a");
   clock_.advance_ms(31'000);
   auto offline = store_->mark_stale_runners_offline(clock_.now_ms() - 30'000);
@@ -393,7 +395,7 @@ TEST_F(StoreTest, StaleRunnersGoOfflineAndComeBackOnHeartbeat) {
   EXPECT_TRUE(claim(store_->get_runner(a.id).value()).empty());
 }
 
-TEST_F(StoreTest, IdempotencyKeyReturnsTheSameJob) {
+TEST_P(StoreTest, IdempotencyKeyReturnsTheSameJob) {
   Job j;
   j.id = new_id("job");
   j.tenant = "t1";
@@ -410,7 +412,7 @@ TEST_F(StoreTest, IdempotencyKeyReturnsTheSameJob) {
   EXPECT_TRUE(store_->create_job(j)->created);
 }
 
-TEST_F(StoreTest, ListJobsPaginatesNewestFirst) {
+TEST_P(StoreTest, ListJobsPaginatesNewestFirst) {
   std::vector<std::string> ids;
   for (int i = 0; i < 5; ++i) ids.push_back(submit().id);
   JobQuery q;
@@ -427,7 +429,7 @@ TEST_F(StoreTest, ListJobsPaginatesNewestFirst) {
   EXPECT_EQ(seen, ids);
 }
 
-TEST_F(StoreTest, RetryableFailureWaitsItsBackoffThenRunsAgain) {
+TEST_P(StoreTest, RetryableFailureWaitsItsBackoffThenRunsAgain) {
   auto runner = register_runner("r1");
   Job j;
   j.id = new_id("job");
@@ -470,7 +472,7 @@ TEST_F(StoreTest, RetryableFailureWaitsItsBackoffThenRunsAgain) {
   EXPECT_EQ(last.attempts.size(), 3u);
 }
 
-TEST_F(StoreTest, FailureTheRetryPolicyDoesNotNameFailsAtOnce) {
+TEST_P(StoreTest, FailureTheRetryPolicyDoesNotNameFailsAtOnce) {
   auto runner = register_runner("r1");
   auto j = submit();
   auto c = claim(runner).at(0);
@@ -483,7 +485,7 @@ TEST_F(StoreTest, FailureTheRetryPolicyDoesNotNameFailsAtOnce) {
   EXPECT_EQ(done->exit_code, 2);
 }
 
-TEST_F(StoreTest, LostAttemptIsNotRetriedWhenThePolicyLeavesRunnerLostOut) {
+TEST_P(StoreTest, LostAttemptIsNotRetriedWhenThePolicyLeavesRunnerLostOut) {
   auto runner = register_runner("r1");
   Job j;
   j.id = new_id("job");
@@ -500,7 +502,7 @@ TEST_F(StoreTest, LostAttemptIsNotRetriedWhenThePolicyLeavesRunnerLostOut) {
   EXPECT_EQ(lost.reason, "runner_lost");
 }
 
-TEST_F(StoreTest, FairShareOneOwnersFloodDoesNotStarveAnothersJob) {
+TEST_P(StoreTest, FairShareOneOwnersFloodDoesNotStarveAnothersJob) {
   auto runner = register_runner("r1", "t1", 1);
   auto submit_as = [&](const std::string& owner, int priority = 0) {
     Job j;
@@ -540,7 +542,7 @@ TEST_F(StoreTest, FairShareOneOwnersFloodDoesNotStarveAnothersJob) {
   EXPECT_EQ(order, (std::vector<std::string>{"flood", "other", "third"}));
 }
 
-TEST_F(StoreTest, FairShareGivesASecondSlotToTheOwnerWithLessInFlight) {
+TEST_P(StoreTest, FairShareGivesASecondSlotToTheOwnerWithLessInFlight) {
   auto runner = register_runner("r1", "t1", 4);
   auto submit_as = [&](const std::string& owner) {
     Job j;
@@ -562,7 +564,7 @@ TEST_F(StoreTest, FairShareGivesASecondSlotToTheOwnerWithLessInFlight) {
   EXPECT_EQ(per_owner["b"], 2);
 }
 
-TEST_F(StoreTest, ListJobsFiltersByLabelAndRunner) {
+TEST_P(StoreTest, ListJobsFiltersByLabelAndRunner) {
   Job gpu_job;
   {
     Job j;
@@ -596,7 +598,7 @@ TEST_F(StoreTest, ListJobsFiltersByLabelAndRunner) {
   (void)plain;
 }
 
-TEST_F(StoreTest, JobStatsCountsOutcomesPerHourWithMedians) {
+TEST_P(StoreTest, JobStatsCountsOutcomesPerHourWithMedians) {
   constexpr TimeMs kHour = 3'600'000;
   clock_.set_ms(100 * kHour);  // on an hour boundary
   auto runner = register_runner("r1", "t1", 4);
@@ -638,9 +640,22 @@ TEST_F(StoreTest, JobStatsCountsOutcomesPerHourWithMedians) {
   EXPECT_EQ(store_->job_stats("t2", 24, clock_.now_ms())->succeeded, 0);
 }
 
-TEST_F(StoreTest, ConcurrentWritesShareCommits) {
+TEST_P(StoreTest, ConcurrentSubmitsAllLand) {
   constexpr int kThreads = 16, kPerThread = 20;
-  uint64_t before = store_->commits();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kPerThread; ++i) submit();
+    });
+  }
+  for (auto& t : threads) t.join();
+  auto stats = store_->queue_stats("t1", clock_.now_ms());
+  EXPECT_EQ(stats->by_state["queued"], kThreads * kPerThread);
+}
+
+TEST_P(SqliteStoreTest, ConcurrentWritesShareCommits) {
+  constexpr int kThreads = 16, kPerThread = 20;
+  uint64_t before = sqlite().commits();
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
@@ -651,8 +666,11 @@ TEST_F(StoreTest, ConcurrentWritesShareCommits) {
   auto stats = store_->queue_stats("t1", clock_.now_ms());
   EXPECT_EQ(stats->by_state["queued"], kThreads * kPerThread);
   // Group commit: fewer commits than transactions once writers overlap.
-  EXPECT_LT(store_->commits() - before, static_cast<uint64_t>(kThreads * kPerThread));
+  EXPECT_LT(sqlite().commits() - before, static_cast<uint64_t>(kThreads * kPerThread));
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, testing::kStoreBackends, testing::backend_name);
+INSTANTIATE_TEST_SUITE_P(Sqlite, SqliteStoreTest, ::testing::Values(std::string("sqlite")), testing::backend_name);
 
 }  // namespace
 }  // namespace corral

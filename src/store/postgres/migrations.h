@@ -1,0 +1,16 @@
+// The PostgreSQL schema as numbered migrations, mirroring store/sqlite/migrations.cpp
+// version for version (the same tables and columns; PostgreSQL types; logs stay in
+// log_chunks because every server must be able to serve them).
+#pragma once
+
+#include "store/postgres/pg.h"
+
+namespace corral::pg {
+
+// Applies the migrations the database lacks, each once, recorded in schema_migrations.
+// Safe when several servers start at the same moment: each migration runs in a transaction
+// holding a transaction-level advisory lock, and checks the version again under it.
+// Returns the schema version. Throws PgError.
+int migrate(Connection& conn);
+
+}  // namespace corral::pg

@@ -1,0 +1,107 @@
+// PostgresStore: attempt logs as chunks in the log_chunks table. The semantics are
+// SqliteStore::append_log's (LogFiles there): offsets count every byte the runner sent
+// (log_received), the readable log stops at log_max_bytes plus a note (log_size), a repeat
+// is idempotent and a gap is a 416 with {"next_offset":N}. A chunk and the sizes are
+// committed together, so a reader on any server never sees a size past the bytes.
+#include <algorithm>
+
+#include "store/postgres/postgres_store.h"
+#include "store/postgres/rows.h"
+
+namespace corral {
+
+using pg::Connection;
+
+Result<LogAppend> PostgresStore::append_log(const std::string& runner_id, const std::string& job_id, int attempt,
+                                            int64_t offset, std::string_view data, TimeMs now) {
+  (void)now;
+  return tx<LogAppend>([&](Connection& c) -> Result<LogAppend> {
+    auto active = pg::fenced_attempt(c, runner_id, job_id, attempt);
+    if (!active.ok()) return active.error();
+    LogAppend out;
+    out.next_offset = active->log_received;
+    out.stored_offset = active->log_size;
+    int64_t end = offset + static_cast<int64_t>(data.size());
+    if (offset > active->log_received) {
+      Error e = make_error(ErrorCode::kRangeNotSatisfiable,
+                           "log offset " + std::to_string(offset) + " leaves a gap: the server has " +
+                               std::to_string(active->log_received) + " bytes; resend from next_offset");
+      e.detail_json = json{{"next_offset", active->log_received}}.dump();
+      return e;
+    }
+    if (end <= active->log_received) return out;  // a repeat of bytes already received
+    if (!active->active()) return pg::not_active(job_id, attempt, *active);
+    std::string_view fresh = data.substr(static_cast<size_t>(active->log_received - offset));
+    bool truncated = active->log_truncated;
+    if (!truncated) {
+      int64_t room = std::max<int64_t>(0, options_.log_max_bytes - active->log_size);
+      if (static_cast<int64_t>(fresh.size()) <= room) {
+        out.stored.assign(fresh);
+      } else {
+        out.stored.assign(fresh.substr(0, static_cast<size_t>(room)));
+        out.stored += "\n[corral] log truncated: it reached the server's limit of " +
+                      std::to_string(options_.log_max_bytes) +
+                      " bytes (corral server --log-max-bytes); later output was not kept\n";
+        truncated = true;
+      }
+      if (!out.stored.empty()) {
+        c.query("INSERT INTO log_chunks (job_id, attempt, byte_offset, data) VALUES ($1, $2, $3, $4)", job_id, attempt,
+                active->log_size, pg::Bytes{out.stored});
+      }
+    }
+    c.query(
+        "UPDATE attempts SET log_size = $1, log_received = $2, log_truncated = $3"
+        " WHERE job_id = $4 AND attempt = $5",
+        active->log_size + static_cast<int64_t>(out.stored.size()), end, truncated, job_id, attempt);
+    out.next_offset = end;
+    return out;
+  });
+}
+
+Result<LogChunk> PostgresStore::read_log(const std::string& tenant, const std::string& job_id, int attempt,
+                                         int64_t offset, int64_t max_bytes) {
+  return tx<LogChunk>([&](Connection& c) -> Result<LogChunk> {
+    auto job = pg::load_job(c, tenant, job_id);
+    if (!job) return make_error(ErrorCode::kNotFound, "no job with id " + job_id);
+    LogChunk chunk;
+    chunk.offset = offset;
+    const Attempt* chosen = nullptr;
+    for (const auto& a : job->attempts) {
+      if (attempt > 0 ? a.number == attempt : true) chosen = &a;
+    }
+    if (attempt > 0 && !chosen) {
+      return make_error(ErrorCode::kNotFound, "job " + job_id + " has no attempt " + std::to_string(attempt));
+    }
+    if (!chosen) {
+      chunk.complete = is_terminal(job->state);
+      return chunk;
+    }
+    chunk.attempt = chosen->number;
+    chunk.size = chosen->log_size;
+    chunk.complete = chosen->state != AttemptState::kLeased && chosen->state != AttemptState::kRunning;
+    chunk.truncated = chosen->log_truncated;
+    if (offset >= chosen->log_size || max_bytes <= 0) return chunk;
+    int64_t end = offset + std::min(max_bytes, chosen->log_size - offset);
+    // From the chunk holding `offset` (the last one starting at or before it) up to `end`.
+    auto rows = c.query(
+        "SELECT byte_offset, data FROM log_chunks WHERE job_id = $1 AND attempt = $2"
+        " AND byte_offset < $3 AND byte_offset >= COALESCE((SELECT MAX(byte_offset) FROM log_chunks"
+        "   WHERE job_id = $1 AND attempt = $2 AND byte_offset <= $4), 0)"
+        " ORDER BY byte_offset",
+        job_id, chosen->number, end, offset);
+    std::string out;
+    out.reserve(static_cast<size_t>(end - offset));
+    for (int i = 0; i < rows.size(); ++i) {
+      int64_t at = rows[i].int64(0);
+      std::string bytes = rows[i].bytea(1);
+      int64_t from = std::max(offset, at);
+      int64_t to = std::min(end, at + static_cast<int64_t>(bytes.size()));
+      if (to <= from) continue;
+      out.append(bytes, static_cast<size_t>(from - at), static_cast<size_t>(to - from));
+    }
+    chunk.data = std::move(out);
+    return chunk;
+  });
+}
+
+}  // namespace corral

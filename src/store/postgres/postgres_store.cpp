@@ -1,0 +1,279 @@
+// PostgresStore: opening (migrations), tokens and runners.
+#include "store/postgres/postgres_store.h"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "common/crypto.h"
+#include "store/postgres/migrations.h"
+#include "store/postgres/rows.h"
+
+namespace corral {
+
+using pg::Connection;
+
+PostgresStore::PostgresStore(PostgresStoreOptions options)
+    : options_(std::move(options)),
+      pool_(pg::PoolOptions{options_.url, options_.pool_size, options_.acquire_timeout}) {}
+
+PostgresStore::~PostgresStore() = default;
+
+Result<std::unique_ptr<PostgresStore>> PostgresStore::open(const PostgresStoreOptions& options) {
+  std::unique_ptr<PostgresStore> store(new PostgresStore(options));
+  auto lease = store->pool_.acquire();
+  if (!lease.ok()) return lease.error();
+  try {
+    int version = pg::migrate(**lease);
+    spdlog::debug("postgres store {} at schema version {}", store->pool_.name(), version);
+  } catch (const pg::PgError& e) {
+    return pg::to_error(e);
+  }
+  return store;
+}
+
+// ---- tokens -----------------------------------------------------------------
+
+namespace {
+
+constexpr const char* kTokenColumns = "id, kind, tenant, name, hash, created_at, revoked_at, created_by";
+
+Token token_from_row(const pg::Row& row) {
+  Token t;
+  t.id = row.text(0);
+  t.kind = parse_token_kind(row.text(1)).value_or(TokenKind::kUser);
+  t.tenant = row.text(2);
+  t.name = row.text(3);
+  t.hash = row.text(4);
+  t.created_at = row.int64(5);
+  t.revoked_at = row.int64(6);
+  t.created_by = row.text(7);
+  return t;
+}
+
+}  // namespace
+
+Result<void> PostgresStore::insert_token(const Token& token) {
+  auto inserted = tx<bool>([&](Connection& c) -> Result<bool> {
+    auto rows = c.query(
+        "INSERT INTO tokens (id, kind, tenant, name, hash, created_at, created_by)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        token.id, std::string(to_string(token.kind)), token.tenant, token.name, token.hash, token.created_at,
+        token.created_by);
+    if (rows.affected() == 0) return make_error(ErrorCode::kConflict, "a token with that id or value already exists");
+    return true;
+  });
+  if (!inserted.ok()) return inserted.error();
+  return {};
+}
+
+Result<std::optional<Token>> PostgresStore::find_token_by_hash(const std::string& hash) {
+  return tx<std::optional<Token>>([&](Connection& c) -> Result<std::optional<Token>> {
+    auto rows = c.query(std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE hash = $1", hash);
+    if (rows.empty()) return std::optional<Token>();
+    return std::optional<Token>(token_from_row(rows.front()));
+  });
+}
+
+Result<std::vector<Token>> PostgresStore::list_tokens() {
+  return tx<std::vector<Token>>([&](Connection& c) -> Result<std::vector<Token>> {
+    std::vector<Token> out;
+    auto rows = c.query(std::string("SELECT ") + kTokenColumns + " FROM tokens ORDER BY created_at, id");
+    for (int i = 0; i < rows.size(); ++i) out.push_back(token_from_row(rows[i]));
+    return out;
+  });
+}
+
+Result<Token> PostgresStore::revoke_token(const std::string& id, TimeMs now) {
+  return tx<Token>([&](Connection& c) -> Result<Token> {
+    c.query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at = 0", now, id);
+    auto rows = c.query(std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE id = $1", id);
+    if (rows.empty()) return make_error(ErrorCode::kNotFound, "no token with id " + id);
+    return token_from_row(rows.front());
+  });
+}
+
+Result<int64_t> PostgresStore::count_active_tokens(TokenKind kind) {
+  return tx<int64_t>([&](Connection& c) -> Result<int64_t> {
+    return c.query("SELECT COUNT(*) FROM tokens WHERE kind = $1 AND revoked_at = 0", std::string(to_string(kind)))
+        .front()
+        .int64(0);
+  });
+}
+
+// ---- runners ------------------------------------------------------------------
+
+Result<Runner> PostgresStore::register_runner(const std::string& tenant, const std::string& token_id,
+                                              const RunnerRegistration& reg, const std::string& secret_hash,
+                                              TimeMs now) {
+  return tx<Runner>([&](Connection& c) -> Result<Runner> {
+    std::string owner;
+    {
+      auto rows = c.query("SELECT created_by FROM tokens WHERE id = $1", token_id);
+      if (!rows.empty()) owner = rows.front().text(0);
+    }
+    json system{{"cpus", reg.system.cpus},
+                {"memory_bytes", reg.system.memory_bytes},
+                {"disk_bytes", reg.system.disk_bytes},
+                {"hostname", reg.system.hostname}};
+    // Insert-or-find in one statement: two registrations of one name at the same moment
+    // (two servers) end up with one row.
+    auto inserted = c.query(
+        "INSERT INTO runners (id, tenant, name, token_id, secret_hash, labels, grp, modes,"
+        " max_concurrent_jobs, version, capabilities, system, status, last_heartbeat_at,"
+        " registered_at, owner_token_id, owner_only)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'idle', $13, $14, $15, $16)"
+        " ON CONFLICT (tenant, name) DO NOTHING RETURNING id",
+        new_id("runner"), tenant, reg.name, token_id, secret_hash, json(reg.labels).dump(), reg.group,
+        json(reg.modes).dump(), reg.max_concurrent_jobs, reg.version, reg.capabilities.dump(), system.dump(), now,
+        now, owner, reg.owner_only);
+    std::string id;
+    if (!inserted.empty()) {
+      id = inserted.front().text(0);
+    } else {
+      auto rows = c.query("SELECT id FROM runners WHERE tenant = $1 AND name = $2 FOR UPDATE", tenant, reg.name);
+      if (rows.empty()) return make_error(ErrorCode::kInternal, "runner vanished during registration");
+      id = rows.front().text(0);
+      c.query(
+          "UPDATE runners SET token_id = $1, secret_hash = $2, labels = $3, grp = $4, modes = $5,"
+          " max_concurrent_jobs = $6, version = $7, capabilities = $8, system = $9,"
+          " status = 'idle', draining = 0, last_heartbeat_at = $10, registered_at = $11,"
+          " owner_token_id = $12, owner_only = $13 WHERE id = $14",
+          token_id, secret_hash, json(reg.labels).dump(), reg.group, json(reg.modes).dump(),
+          reg.max_concurrent_jobs, reg.version, reg.capabilities.dump(), system.dump(), now, now, owner,
+          reg.owner_only, id);
+      // Reconcile (as a Mesos agent re-registers): attempts the server leased to this runner
+      // that it no longer runs are lost now, not when their lease runs out.
+      std::set<std::pair<std::string, int>> still_running;
+      for (const auto& r : reg.running) still_running.insert({r.job_id, r.attempt});
+      std::vector<std::pair<std::string, int>> gone;
+      auto held = c.query(
+          "SELECT job_id, attempt FROM attempts WHERE runner_id = $1 AND state IN ('leased', 'running')"
+          " ORDER BY job_id, attempt FOR UPDATE",
+          id);
+      for (int i = 0; i < held.size(); ++i) {
+        std::pair<std::string, int> key{held[i].text(0), held[i].integer(1)};
+        if (!still_running.count(key)) gone.push_back(key);
+      }
+      for (const auto& [job_id, attempt] : gone) pg::lose_attempt(c, job_id, attempt, now);
+    }
+    pg::refresh_runner_status(c, id);
+    auto runner = pg::load_runner(c, id);
+    if (!runner) return make_error(ErrorCode::kInternal, "runner vanished during registration");
+    return *runner;
+  });
+}
+
+Result<Runner> PostgresStore::get_runner(const std::string& id) {
+  return tx<Runner>([&](Connection& c) -> Result<Runner> {
+    auto runner = pg::load_runner(c, id);
+    if (!runner) return make_error(ErrorCode::kNotFound, "no runner with id " + id);
+    return *runner;
+  });
+}
+
+Result<std::optional<Runner>> PostgresStore::find_runner_by_secret_hash(const std::string& hash) {
+  return tx<std::optional<Runner>>([&](Connection& c) -> Result<std::optional<Runner>> {
+    auto rows = c.query("SELECT id FROM runners WHERE secret_hash = $1", hash);
+    if (rows.empty()) return std::optional<Runner>();
+    return pg::load_runner(c, rows.front().text(0));
+  });
+}
+
+Result<std::vector<Runner>> PostgresStore::list_runners(const std::string& tenant) {
+  return tx<std::vector<Runner>>([&](Connection& c) -> Result<std::vector<Runner>> {
+    auto rows = c.query("SELECT id FROM runners WHERE tenant = $1 ORDER BY name", tenant);
+    std::vector<Runner> out;
+    for (int i = 0; i < rows.size(); ++i) {
+      if (auto r = pg::load_runner(c, rows[i].text(0))) out.push_back(std::move(*r));
+    }
+    return out;
+  });
+}
+
+Result<std::vector<RunnerCommand>> PostgresStore::heartbeat(const std::string& runner_id,
+                                                            const HeartbeatReport& report, TimeMs now,
+                                                            TimeMs lease_ms) {
+  return tx<std::vector<RunnerCommand>>([&](Connection& c) -> Result<std::vector<RunnerCommand>> {
+    bool drain_requested = false;
+    {
+      auto rows = c.query("SELECT draining FROM runners WHERE id = $1 FOR UPDATE", runner_id);
+      if (rows.empty()) return make_error(ErrorCode::kNotFound, "no runner with id " + runner_id);
+      drain_requested = rows.front().integer(0) != 0 && !report.draining;
+    }
+    // Draining only ever turns on here (by the runner or an admin); registering again ends it.
+    c.query(
+        "UPDATE runners SET last_heartbeat_at = $1, usage = $2, draining = GREATEST(draining, $3::int),"
+        " status = CASE WHEN status = 'offline' THEN 'idle' ELSE status END"
+        " WHERE id = $4",
+        now, report.usage.dump(), report.draining, runner_id);
+    std::vector<RunnerCommand> commands;
+    if (drain_requested) commands.push_back({"drain", "", 0, "requested by an admin"});
+    for (const auto& running : report.running) {
+      std::string owner, state;
+      int current = -1;
+      bool cancel_requested = false;
+      {
+        // Locked: a lease sweep on another server either ran before (we see the attempt
+        // lost and say so) or waits until this renewal is committed.
+        auto rows = c.query(
+            "SELECT a.runner_id, a.state, j.attempt, j.cancel_requested FROM attempts a"
+            " JOIN jobs j ON j.id = a.job_id WHERE a.job_id = $1 AND a.attempt = $2 FOR UPDATE OF a",
+            running.job_id, running.attempt);
+        if (!rows.empty()) {
+          owner = rows.front().text(0);
+          state = rows.front().text(1);
+          current = rows.front().integer(2);
+          cancel_requested = rows.front().integer(3) != 0;
+        }
+      }
+      bool active = owner == runner_id && current == running.attempt && (state == "leased" || state == "running");
+      if (!active) {
+        commands.push_back({"cancel", running.job_id, running.attempt, "stale"});
+        continue;
+      }
+      c.query("UPDATE attempts SET lease_expires_at = $1 WHERE job_id = $2 AND attempt = $3", now + lease_ms,
+              running.job_id, running.attempt);
+      if (cancel_requested) commands.push_back({"cancel", running.job_id, running.attempt, "canceled"});
+    }
+    if (report.going_away) {
+      // The runner is shutting down: whatever it still holds goes back to the queue now.
+      auto held = c.query(
+          "SELECT job_id, attempt FROM attempts WHERE runner_id = $1 AND state IN ('leased', 'running')"
+          " ORDER BY job_id, attempt FOR UPDATE",
+          runner_id);
+      for (int i = 0; i < held.size(); ++i) pg::lose_attempt(c, held[i].text(0), held[i].integer(1), now);
+      c.query("UPDATE runners SET status = 'offline', draining = 1 WHERE id = $1", runner_id);
+    } else {
+      pg::refresh_runner_status(c, runner_id);
+    }
+    return commands;
+  });
+}
+
+Result<Runner> PostgresStore::drain_runner(const std::string& tenant, const std::string& id) {
+  return tx<Runner>([&](Connection& c) -> Result<Runner> {
+    auto changed = c.query(
+        "UPDATE runners SET draining = 1,"
+        " status = CASE WHEN status = 'offline' THEN 'offline' ELSE 'draining' END"
+        " WHERE id = $1 AND tenant = $2",
+        id, tenant);
+    if (changed.affected() == 0) return make_error(ErrorCode::kNotFound, "no runner with id " + id);
+    return *pg::load_runner(c, id);
+  });
+}
+
+Result<std::vector<std::string>> PostgresStore::mark_stale_runners_offline(TimeMs stale_before) {
+  return tx<std::vector<std::string>>([&](Connection& c) -> Result<std::vector<std::string>> {
+    // Exactly once across servers: a second server's UPDATE waits on the row lock, then
+    // re-checks `status != 'offline'` and skips the row.
+    auto rows = c.query(
+        "UPDATE runners SET status = 'offline' WHERE status != 'offline' AND last_heartbeat_at < $1 RETURNING id",
+        stale_before);
+    std::vector<std::string> ids;
+    for (int i = 0; i < rows.size(); ++i) ids.push_back(rows[i].text(0));
+    return ids;
+  });
+}
+
+}  // namespace corral

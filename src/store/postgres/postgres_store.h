@@ -1,0 +1,109 @@
+// PostgresStore: the scale-out store. Several servers share one database.
+//
+// Every Store method is one transaction on a connection from a bounded pool (pg.h). The
+// semantics are SqliteStore's, row for row (tests/unit/store runs one suite on both);
+// what differs is how concurrent servers are kept apart:
+//   - claim locks the runner's row, then takes candidate jobs in claim order with
+//     FOR UPDATE SKIP LOCKED, so two servers never lease the same attempt;
+//   - every runner call about an attempt locks that attempt and its job (fencing);
+//   - the sweeps (expire_leases, mark_stale_runners_offline, run_due_schedules) lock the
+//     rows they change with SKIP LOCKED or re-check them under the lock, so each expiry,
+//     offline marking and schedule tick happens once across all servers;
+//   - logs are chunks in the log_chunks table, so any server can serve any log.
+// Times always come from the caller (`now`), never from the database's clock.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "store/postgres/pg.h"
+#include "store/store.h"
+
+namespace corral {
+
+struct PostgresStoreOptions {
+  std::string url;  // postgres://user[:password]@host[:port]/dbname[?params]
+  int pool_size = 8;  // most connections this server opens
+  std::chrono::milliseconds acquire_timeout{10'000};  // a caller waits this long for a connection
+  int64_t log_max_bytes = 64 * 1024 * 1024;  // per attempt; later bytes are dropped with a note
+};
+
+class PostgresStore final : public Store {
+ public:
+  // Connects and applies the migrations; kUnavailable when the database cannot be reached.
+  static Result<std::unique_ptr<PostgresStore>> open(const PostgresStoreOptions& options);
+  ~PostgresStore() override;
+
+  // postgres_store.cpp
+  Result<void> insert_token(const Token& token) override;
+  Result<std::optional<Token>> find_token_by_hash(const std::string& hash) override;
+  Result<std::vector<Token>> list_tokens() override;
+  Result<Token> revoke_token(const std::string& id, TimeMs now) override;
+  Result<int64_t> count_active_tokens(TokenKind kind) override;
+
+  Result<Runner> register_runner(const std::string& tenant, const std::string& token_id,
+                                 const RunnerRegistration& reg, const std::string& secret_hash,
+                                 TimeMs now) override;
+  Result<Runner> get_runner(const std::string& id) override;
+  Result<std::optional<Runner>> find_runner_by_secret_hash(const std::string& hash) override;
+  Result<std::vector<Runner>> list_runners(const std::string& tenant) override;
+  Result<std::vector<RunnerCommand>> heartbeat(const std::string& runner_id,
+                                               const HeartbeatReport& report, TimeMs now,
+                                               TimeMs lease_ms) override;
+  Result<std::vector<std::string>> mark_stale_runners_offline(TimeMs stale_before) override;
+  Result<Runner> drain_runner(const std::string& tenant, const std::string& id) override;
+
+  // postgres_jobs.cpp
+  Result<CreateJobResult> create_job(const Job& job) override;
+  Result<Job> get_job(const std::string& tenant, const std::string& id) override;
+  Result<JobPage> list_jobs(const std::string& tenant, const JobQuery& query) override;
+  Result<Job> cancel_job(const std::string& tenant, const std::string& id, TimeMs now) override;
+  Result<QueueStats> queue_stats(const std::string& tenant, TimeMs now) override;
+  Result<QueuePosition> queue_position(const std::string& tenant, const std::string& job_id,
+                                       TimeMs now) override;
+  Result<std::vector<Job>> queued_jobs(const std::string& tenant, int limit) override;
+  Result<JobStats> job_stats(const std::string& tenant, int hours, TimeMs now) override;
+  Result<std::vector<Job>> runnable_jobs(TimeMs now, int limit) override;
+
+  // postgres_claim.cpp
+  Result<std::vector<ClaimedJob>> claim(const std::string& runner_id, int slots, TimeMs now,
+                                        TimeMs lease_ms, const JobMatcher& matcher) override;
+  Result<Attempt> start_attempt(const std::string& runner_id, const std::string& job_id,
+                                int attempt, TimeMs now) override;
+  Result<Job> finish_attempt(const std::string& runner_id, const std::string& job_id, int attempt,
+                             const FinishReport& report, TimeMs now) override;
+  Result<LeaseSweep> expire_leases(TimeMs now) override;
+
+  // postgres_logs.cpp
+  Result<LogAppend> append_log(const std::string& runner_id, const std::string& job_id, int attempt,
+                               int64_t offset, std::string_view data, TimeMs now) override;
+  Result<LogChunk> read_log(const std::string& tenant, const std::string& job_id, int attempt,
+                            int64_t offset, int64_t max_bytes) override;
+
+  // postgres_schedules.cpp
+  Result<Schedule> create_schedule(const Schedule& schedule) override;
+  Result<std::vector<Schedule>> list_schedules(const std::string& tenant) override;
+  Result<Schedule> get_schedule(const std::string& tenant, const std::string& id_or_name) override;
+  Result<Schedule> delete_schedule(const std::string& tenant, const std::string& id_or_name) override;
+  Result<Schedule> set_schedule_paused(const std::string& tenant, const std::string& id_or_name, bool paused,
+                                       TimeMs now) override;
+  Result<std::vector<Job>> run_due_schedules(TimeMs now, const ScheduleDecider& decide) override;
+
+  // The pool, for the server's LISTEN/NOTIFY wake-ups and for tests.
+  pg::Pool& pool() { return pool_; }
+  const PostgresStoreOptions& options() const { return options_; }
+
+ private:
+  explicit PostgresStore(PostgresStoreOptions options);
+
+  // One transaction (see pg::Pool::transaction).
+  template <typename T>
+  Result<T> tx(const std::function<Result<T>(pg::Connection&)>& fn) {
+    return pool_.transaction<T>(fn);
+  }
+
+  PostgresStoreOptions options_;
+  pg::Pool pool_;
+};
+
+}  // namespace corral

@@ -1,0 +1,64 @@
+// Row <-> struct mapping and shared transaction steps of the PostgresStore source files
+// (the counterpart of store/sqlite/rows.h; the columns are the same).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/types.h"
+#include "store/postgres/pg.h"
+
+namespace corral::pg {
+
+inline constexpr const char* kJobColumns =
+    "seq, id, tenant, owner_token_id, spec, state, attempt, cancel_requested, created_at, "
+    "updated_at, started_at, finished_at, not_before, exit_code, reason, result, "
+    "idempotency_key";
+Job job_from_row(const Row& row);
+
+inline constexpr const char* kAttemptColumns =
+    "a.job_id, a.attempt, a.runner_id, COALESCE(r.name, ''), a.state, a.claimed_at, "
+    "a.lease_expires_at, a.started_at, a.finished_at, a.exit_code, a.reason, a.log_size, a.log_truncated";
+Attempt attempt_from_row(const Row& row);
+
+inline constexpr const char* kRunnerColumns =
+    "id, tenant, name, token_id, secret_hash, labels, grp, modes, max_concurrent_jobs, version, "
+    "capabilities, system, usage, status, draining, last_heartbeat_at, registered_at, owner_token_id, "
+    "owner_only";
+Runner runner_from_row(const Row& row);
+
+// Loads a job with its attempts; nullopt when there is none with that id (and tenant,
+// unless tenant is empty).
+std::optional<Job> load_job(Connection& c, const std::string& tenant, const std::string& id);
+std::vector<Attempt> load_attempts(Connection& c, const std::string& job_id);
+std::optional<Runner> load_runner(Connection& c, const std::string& id);
+
+// The runner's status from what it runs: offline and draining stick; busy when it runs
+// anything.
+void refresh_runner_status(Connection& c, const std::string& runner_id);
+
+// The attempt's runner is gone: the attempt becomes lost and, if it is the job's current
+// one, the job is queued again (attempts left), canceled (cancel was requested) or failed
+// with reason runner_lost. Returns true when the job went back to the queue.
+bool lose_attempt(Connection& c, const std::string& job_id, int attempt, int64_t now);
+// The job's retry policy (the defaults when its spec cannot be read).
+RetryPolicy retry_policy_of(Connection& c, const std::string& job_id);
+
+// The fencing check every runner call about an attempt goes through. Locks the attempt
+// and its job until the transaction ends, so runner calls about one attempt, cancels and
+// lease sweeps on any server take turns.
+struct ActiveAttempt {
+  std::string state;         // attempt state
+  int64_t log_size = 0;      // readable bytes
+  bool cancel_requested = false;
+  std::string job_state;
+  int64_t log_received = 0;  // bytes the runner sent
+  bool log_truncated = false;
+  bool active() const { return state == "leased" || state == "running"; }
+};
+corral::Result<ActiveAttempt> fenced_attempt(Connection& c, const std::string& runner_id, const std::string& job_id,
+                                             int attempt);
+Error not_active(const std::string& job_id, int attempt, const ActiveAttempt& a);
+
+}  // namespace corral::pg
