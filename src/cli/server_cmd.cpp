@@ -39,6 +39,11 @@ void add_server_command(CLI::App& app) {
   cmd->add_option("--store", config->store,
                   std::string("Where jobs live: ") + kStoreForms + ". Several servers share one PostgreSQL")
       ->envname("CORRAL_STORE");
+  cmd->add_option("--store-pool", config->store_pool_size,
+                  "PostgreSQL connections this server keeps at most (requests wait for a free one)")
+      ->envname("CORRAL_STORE_POOL")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   cmd->add_option("--body-limit", config->body_limit, "Largest request body in bytes (413 beyond)")
       ->envname("CORRAL_BODY_LIMIT")
       ->check(CLI::Range(size_t{1024}, size_t{1} << 30))

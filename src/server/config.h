@@ -21,6 +21,7 @@ struct ServerConfig {
   TimeMs safety_sweep_ms = 1'000;           // wakes parked claims for runnable jobs a wake-up missed
   TimeMs max_claim_wait_ms = 60'000;        // cap on a claim's long-poll
   int io_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int store_pool_size = 8;                  // --store-pool: PostgreSQL connections per server
   int store_threads = 32;                   // blocking store calls (group commit needs several)
   bool sqlite_synchronous_full = true;
   size_t log_stream_queue_bytes = 4 * 1024 * 1024;  // per watcher; past it the watcher is "lagged"

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "common/crypto.h"
+#include "server/pg_peers.h"
 #include "store/open_store.h"
 
 namespace corral {
@@ -29,11 +30,17 @@ Result<void> Server::start() {
   options.data_dir = config_.data_dir;
   options.sqlite_synchronous_full = config_.sqlite_synchronous_full;
   options.log_max_bytes = config_.log_max_bytes;
+  options.postgres_pool_size = config_.store_pool_size;
+  auto location = parse_store_location(config_.store, config_.data_dir);
+  if (!location.ok()) return location.error();
   auto store = open_store(options);
   if (!store.ok()) return store.error();
   store_ = std::move(store.value());
   store_pool_ = std::make_unique<asio::thread_pool>(config_.store_threads);
-  events_ = std::make_unique<ServerEvents>(waiters_, logs_, *store_, *store_pool_, clock_, nullptr);
+  // Servers sharing a PostgreSQL database tell each other about jobs and logs through it.
+  std::unique_ptr<Peers> peers;
+  if (location->kind == StoreLocation::Kind::kPostgres) peers = std::make_unique<PgPeers>(location->target);
+  events_ = std::make_unique<ServerEvents>(waiters_, logs_, *store_, *store_pool_, clock_, std::move(peers));
   ctx_ = std::make_unique<ServerContext>(
       ServerContext{config_, *store_, clock_, *store_pool_, waiters_, logs_, *events_});
   CORRAL_TRY(bootstrap_admin());
