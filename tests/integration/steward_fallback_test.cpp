@@ -51,7 +51,7 @@ class StewardFallback : public ::testing::Test {
     return *runners_.back();
   }
   json repo_job(json extra = json::object()) {
-    json spec{{"script", "cat owner.txt"}, {"repo", {{"url", "https://git.example.com/O/n.git"}}}};
+    json spec{{"script", "cat owner.txt"}, {"repo", {{"url", "https://git.example.com/o/n"}}}};
     spec.update(extra);
     return spec;
   }
