@@ -203,6 +203,8 @@ json to_json(const Token& token) {
               {"created_by", token.created_by}};
 }
 
+json to_json(const UserSettings& settings) { return {{"steward_fallback", settings.steward_fallback}}; }
+
 Result<JobSpec> parse_job_spec(const json& body) {
   if (!body.is_object()) return invalid("(body)", "must be a JSON object describing the job");
   CORRAL_TRY(check_known_fields(body, "",
@@ -405,6 +407,8 @@ json to_json(const Job& job) {
               {"spec", to_json(job.spec)},
               {"labels", job.spec.labels},
               {"group", job.spec.group},
+              {"group_source", job.group_source.empty() ? json(nullptr) : json(job.group_source)},
+              {"repo_name", job.repo_name.empty() ? json(nullptr) : json(job.repo_name)},
               {"type", job.spec.type},
               {"priority", job.spec.priority},
               {"attempt", job.attempt},

@@ -22,6 +22,14 @@ enum class TokenKind { kAdmin, kUser, kRunner };
 std::string_view to_string(TokenKind kind);
 std::optional<TokenKind> parse_token_kind(std::string_view s);
 
+// What a user sets on their own token (PUT /api/v1/me/settings).
+struct UserSettings {
+  // Default for the user's jobs that leave steward_fallback unset: may a repository's
+  // steward take them when every runner that could is stale (server/steward.h)?
+  bool steward_fallback = false;
+};
+json to_json(const UserSettings& settings);
+
 struct Token {
   std::string id;
   TokenKind kind = TokenKind::kUser;
@@ -31,6 +39,7 @@ struct Token {
   TimeMs created_at = 0;
   TimeMs revoked_at = 0;
   std::string created_by;  // the token that made this one ("" for the first admin)
+  UserSettings settings;
 };
 json to_json(const Token& token);  // never includes the hash
 
@@ -131,6 +140,8 @@ struct Job {
   json result;  // null when none
   std::string idempotency_key;
   int64_t seq = 0;  // insertion order, used as the pagination cursor
+  std::string repo_name;     // "owner/name" of spec.repo (api/repo.h), "" when none
+  std::string group_source;  // where spec.group came from: "job", "repo" (a mapping), "" = no group
   std::vector<Attempt> attempts;
 };
 json to_json(const Job& job);

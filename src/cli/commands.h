@@ -12,5 +12,7 @@ void add_dev_command(CLI::App& app);
 void add_client_commands(CLI::App& app);
 // schedules, schedule create|show|delete|pause|resume
 void add_schedule_commands(CLI::App& app);
+// repos, repos set|rm, settings
+void add_repo_commands(CLI::App& app);
 
 }  // namespace corral::cli

@@ -34,6 +34,10 @@ void add_job_flags(CLI::App* cmd, JobFlags& f, const std::string& name_flag) {
   cmd->add_option("--ref", f.ref, "Branch or tag to check out");
   cmd->add_option("--sha", f.sha, "Commit to check out");
   cmd->add_option("--depth", f.depth, "Clone depth");
+  cmd->add_option("--steward-fallback", f.steward_fallback,
+                  "on: the repository's steward may run it when every runner that could is stale (default: your "
+                  "`corral settings`)")
+      ->check(CLI::IsMember({"on", "off"}));
   cmd->add_option("command", f.command, "Command and arguments (after --)");
 }
 
@@ -71,6 +75,7 @@ nlohmann::json job_spec_from_flags(const JobFlags& f, const CLI::App* cmd) {
   if (!f.group.empty()) spec["group"] = f.group;
   if (!f.type.empty()) spec["type"] = f.type;
   if (!f.network.empty()) spec["network"] = f.network;
+  if (!f.steward_fallback.empty()) spec["steward_fallback"] = f.steward_fallback == "on";
   if (cmd->count("--priority")) spec["priority"] = f.priority;
   if (cmd->count("--timeout")) spec["timeout_s"] = f.timeout_s;
   if (cmd->count("--max-attempts")) spec["max_attempts"] = f.max_attempts;

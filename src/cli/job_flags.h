@@ -12,6 +12,7 @@ namespace corral::cli {
 
 struct JobFlags {
   std::string file, name, image, script, group, type, network, memory, repo, ref, sha;
+  std::string steward_fallback;  // "on" | "off" | "" (your setting)
   std::vector<std::string> labels, env, command;
   int priority = 0, timeout_s = 0, max_attempts = 0, depth = 0;
   double cpus = 0;

@@ -20,7 +20,9 @@ void print_job(const json& job) {
             << "exit code:   " << exit_text(job) << "\n"
             << "reason:      " << str(job["reason"]) << "\n"
             << "labels:      " << job["labels"].dump() << "\n"
-            << "group:       " << str(job["group"]) << "\n"
+            << "group:       " << str(job["group"])
+            << (job.value("group_source", json()) == "repo" ? " (from the mapping of " + str(job["repo_name"]) + ")" : "")
+            << "\n"
             << "priority:    " << job["priority"].dump() << "\n"
             << "attempt:     " << job["attempt"].dump() << " of " << job["max_attempts"].dump() << "\n"
             << "created:     " << str(job["created_at"]) << "\n"

@@ -77,6 +77,12 @@ void add_server_command(CLI::App& app) {
       ->envname("CORRAL_LOG_MAX_BYTES")
       ->transform(bytes_transform())
       ->capture_default_str();
+  cmd->add_option("--steward-stale-after-ms", config->steward_stale_after_ms,
+                  "A repository's steward may take its jobs once every runner that could has had no heartbeat "
+                  "for longer than this")
+      ->envname("CORRAL_STEWARD_STALE_AFTER_MS")
+      ->check(CLI::Range(int64_t{100}, int64_t{86'400'000}))
+      ->capture_default_str();
   cmd->add_option("--threads", config->io_threads, "I/O threads (default: one per core)")
       ->envname("CORRAL_THREADS")
       ->check(CLI::Range(1, 256));

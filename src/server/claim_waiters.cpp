@@ -33,11 +33,12 @@ void ClaimWaiters::wake_locked(const WaiterPtr& w, const std::optional<Job>& job
   asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
 }
 
-bool ClaimWaiters::job_available(const Job& job, const Waiter* except) {
+bool ClaimWaiters::job_available(const Job& job, const Waiter* except, const RunnerFilter& also_may_take) {
   std::lock_guard lock(mu_);
   for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
     const auto& w = *it;
-    if (w->woken || w.get() == except || !runner_can_take(w->runner, job)) continue;
+    if (w->woken || w.get() == except) continue;
+    if (!runner_can_take(w->runner, job) && !(also_may_take && also_may_take(w->runner))) continue;
     wake_locked(w, job);
     // Round-robin among equals: the woken runner goes to the back of the line.
     waiters_.splice(waiters_.end(), waiters_, it);

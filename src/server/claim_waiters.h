@@ -10,6 +10,7 @@
 // so a wake that lands between the claim and the wait is never lost.
 #pragma once
 
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -38,8 +39,10 @@ class ClaimWaiters {
   bool woken(const WaiterPtr& waiter);
 
   // A job became claimable: wake the first parked runner (FIFO) that may take it, other
-  // than `except`. Returns whether one was woken.
-  bool job_available(const Job& job, const Waiter* except = nullptr);
+  // than `except`. Returns whether one was woken. `also_may_take` widens "may take" beyond
+  // the normal rules (steward fallback, server/steward.h).
+  using RunnerFilter = std::function<bool(const Runner&)>;
+  bool job_available(const Job& job, const Waiter* except = nullptr, const RunnerFilter& also_may_take = {});
   // Wakes every parked claim (e.g. on shutdown).
   void wake_all();
   size_t parked() const;

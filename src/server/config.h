@@ -26,6 +26,9 @@ struct ServerConfig {
   bool sqlite_synchronous_full = true;
   size_t log_stream_queue_bytes = 4 * 1024 * 1024;  // per watcher; past it the watcher is "lagged"
   int64_t log_max_bytes = 64 * 1024 * 1024;  // per attempt log kept on disk; past it: a note, then nothing
+  // Steward fallback (server/steward.h): the runners that could take a job count as gone
+  // after this long without a heartbeat. CORRAL_STEWARD_STALE_AFTER_MS.
+  TimeMs steward_stale_after_ms = 90'000;
   std::string admin_token;                  // CORRAL_ADMIN_TOKEN; empty = generate on first start
 };
 

@@ -63,5 +63,7 @@ void add_attempt_routes(Router& router, ServerContext& ctx);
 void add_log_stream_routes(Router& router, ServerContext& ctx);
 void add_schedule_routes(Router& router, ServerContext& ctx);
 void add_dashboard_routes(Router& router, ServerContext& ctx);
+// /api/v1/repos (admin: repository mappings) and /api/v1/me/settings (a user's own settings).
+void add_repo_routes(Router& router, ServerContext& ctx);
 
 }  // namespace corral

@@ -1,5 +1,7 @@
 // /api/v1/jobs and /api/v1/queue: submitting, reading, cancelling, logs.
+#include "api/repo.h"
 #include "common/crypto.h"
+#include "server/steward.h"
 #include "server/context.h"
 #include "server/why.h"
 
@@ -48,6 +50,13 @@ awaitable<Response> submit(ServerContext& ctx, RequestContext& req) {
   job.created_at = ctx.clock.now_ms();
   job.not_before = job.created_at;
   job.idempotency_key = key;
+  // A job of a mapped repository that names no group gets the mapping's (api/repo.h).
+  apply_repo_mapping(job, nullptr);
+  if (!job.repo_name.empty() && job.spec.group.empty()) {
+    auto repo = co_await ctx.db([&] { return ctx.store.find_repo(job.tenant, job.repo_name); });
+    if (!repo.ok()) co_return error_of(repo.error());
+    if (repo->has_value()) apply_repo_mapping(job, &repo->value());
+  }
   auto created = co_await ctx.db([&] { return ctx.store.create_job(job); });
   if (!created.ok()) co_return error_of(created.error());
   if (created->created) ctx.events.job_available(created->job);
@@ -146,6 +155,9 @@ awaitable<Response> queue(ServerContext& ctx, RequestContext& req) {
   // The head of the queue, each job with what holds it (the same words as /why).
   auto queued = co_await ctx.db([&] { return ctx.store.queued_jobs(caller->tenant, 50); });
   if (!queued.ok()) co_return error_of(queued.error());
+  auto steward = co_await ctx.db(
+      [&] { return load_steward_facts(ctx.store, caller->tenant, now, ctx.config.steward_stale_after_ms); });
+  if (!steward.ok()) co_return error_of(steward.error());
   json waiting = json::array();
   QueuePosition position;
   int last_priority = INT32_MAX;
@@ -155,7 +167,7 @@ awaitable<Response> queue(ServerContext& ctx, RequestContext& req) {
       position.older = 0;
       last_priority = job.spec.priority;
     }
-    auto why = explain_wait({job, *runners, position, now});
+    auto why = explain_wait({job, *runners, position, now, &*steward});
     waiting.push_back({{"id", job.id},
                        {"name", job.spec.name},
                        {"labels", job.spec.labels},
@@ -194,7 +206,10 @@ awaitable<Response> why(ServerContext& ctx, RequestContext& req) {
     if (!pos.ok()) co_return error_of(pos.error());
     position = *pos;
   }
-  co_return json_ok(explain_wait({*job, *runners, position, now}));
+  auto steward = co_await ctx.db(
+      [&] { return load_steward_facts(ctx.store, caller->tenant, now, ctx.config.steward_stale_after_ms); });
+  if (!steward.ok()) co_return error_of(steward.error());
+  co_return json_ok(explain_wait({*job, *runners, position, now, &*steward}));
 }
 
 awaitable<Response> stats(ServerContext& ctx, RequestContext& req) {

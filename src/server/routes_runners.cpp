@@ -5,6 +5,7 @@
 #include "server/auth_cache.h"
 #include "server/context.h"
 #include "server/matching.h"
+#include "server/steward.h"
 
 namespace corral {
 
@@ -97,9 +98,14 @@ awaitable<Response> claim(ServerContext& ctx, RequestContext& req) {
   Result<std::vector<ClaimedJob>> claimed = std::vector<ClaimedJob>{};
   for (;;) {
     auto woken_for = ctx.waiters.reset(waiter);
-    claimed = co_await ctx.db([&] {
-      return ctx.store.claim(runner->id, slots, ctx.clock.now_ms(), ctx.config.heartbeat_timeout_ms,
-                             runner_can_take);
+    claimed = co_await ctx.db([&]() -> Result<std::vector<ClaimedJob>> {
+      TimeMs now = ctx.clock.now_ms();
+      // Steward fallback (steward.h) needs the tenant's runners and settings only when this
+      // runner is some repository's steward; the facts are fresh for each round.
+      auto facts = load_steward_facts(ctx.store, runner->tenant, now, ctx.config.steward_stale_after_ms, &*runner);
+      if (!facts.ok()) return facts.error();
+      return ctx.store.claim(runner->id, slots, now, ctx.config.heartbeat_timeout_ms,
+                             [&](const Runner& r, const Job& job) { return may_claim(r, job, *facts); });
     });
     if (!claimed.ok()) break;
     if (woken_for && !claimed->empty() &&

@@ -8,6 +8,7 @@
 
 #include "common/crypto.h"
 #include "server/pg_peers.h"
+#include "server/steward.h"
 #include "store/open_store.h"
 
 namespace corral {
@@ -57,6 +58,7 @@ Result<void> Server::start() {
   add_attempt_routes(router_, *ctx_);
   add_log_stream_routes(router_, *ctx_);
   add_schedule_routes(router_, *ctx_);
+  add_repo_routes(router_, *ctx_);
   add_dashboard_routes(router_, *ctx_);
 
   auto colon = config_.listen.rfind(':');
@@ -175,7 +177,24 @@ awaitable<void> Server::sweep_loop() {
       last_safety = now;
       auto runnable = co_await ctx_->db([&] { return store_->runnable_jobs(now, 256); });
       if (runnable.ok()) {
-        for (const auto& job : *runnable) waiters_.job_available(job);
+        // A job of a repository with a steward may have become the steward's to take
+        // (steward.h): the same policy as the claim decides whom to wake.
+        std::map<std::string, StewardFacts> facts_of;
+        for (const auto& job : *runnable) {
+          if (job.repo_name.empty()) {
+            waiters_.job_available(job);
+            continue;
+          }
+          auto it = facts_of.find(job.tenant);
+          if (it == facts_of.end()) {
+            auto facts = co_await ctx_->db([&] {
+              return load_steward_facts(*store_, job.tenant, now, config_.steward_stale_after_ms);
+            });
+            it = facts_of.emplace(job.tenant, facts.ok() ? std::move(facts.value()) : StewardFacts{}).first;
+          }
+          const StewardFacts& facts = it->second;
+          waiters_.job_available(job, nullptr, [&](const Runner& r) { return steward_may_take(r, job, facts); });
+        }
       }
     }
   }

@@ -1,6 +1,7 @@
 #include "server/why.h"
 
 #include <algorithm>
+#include <optional>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -38,6 +39,60 @@ json runner_brief(const Runner& r, TimeMs now) {
           {"last_seen", ago(now, r.last_heartbeat_at)},
           {"running_jobs", r.running.size()},
           {"max_concurrent_jobs", r.reg.max_concurrent_jobs}};
+}
+
+// What steward fallback means for a queued job, if anything (steward.h).
+std::optional<std::pair<std::string, std::string>> steward_reason(const Job& job, const std::vector<Runner>& runners,
+                                                                  const StewardFacts& facts, TimeMs now) {
+  const RepoMapping* repo = facts.repo_of(job);
+  if (!repo) return std::nullopt;
+  auto normal = normal_runners(job, runners);
+  std::vector<std::string> stewards;
+  for (const auto& r : runners) {
+    if (!is_steward_of(r, *repo)) continue;
+    auto gaps = match_gaps(r, job);
+    if (gaps.empty()) return std::nullopt;  // a steward that may take it anyway: nothing to explain
+    if (!gaps.other_tenant && gaps.missing_labels.empty()) stewards.push_back(r.reg.name);
+  }
+  std::string who = !repo->steward_runner.empty() ? "steward runner " + repo->steward_runner
+                                                  : "steward group '" + repo->steward_group + "'";
+  if (repo->steward_runner.empty() && !stewards.empty()) who += fmt::format(" ({})", fmt::join(stewards, ", "));
+  auto stale_s = fmt::format("{:g} s", facts.stale_after_ms / 1000.0);
+  bool all_stale = std::all_of(normal.runners.begin(), normal.runners.end(),
+                               [&](const Runner* r) { return heartbeat_stale(*r, now, facts.stale_after_ms); });
+  bool all_offline = std::all_of(normal.runners.begin(), normal.runners.end(),
+                                 [&](const Runner* r) { return r->status == RunnerStatus::kOffline; });
+  bool allowed = steward_fallback_allowed(job, facts.owner_setting(job.owner_token_id));
+  std::string stale_text;
+  if (normal.runners.empty()) {
+    stale_text = "no runner could take it by the normal rules";
+  } else {
+    std::vector<std::string> names;
+    for (const Runner* r : normal.runners) names.push_back(r->reg.name + " (last seen " + ago(now, r->last_heartbeat_at) + ")");
+    stale_text = fmt::format("matching runners stale (no heartbeat for over {}): {}", stale_s, fmt::join(names, ", "));
+  }
+  if (!all_stale && !all_offline) return std::nullopt;  // matching runners are alive: no fallback ahead
+  if (!allowed) {
+    return std::pair{std::string("steward_fallback_not_allowed"),
+                     fmt::format("{}; {} could take it, but steward fallback is not allowed by the submitter "
+                                 "(submit with steward_fallback: true, or `corral settings --steward-fallback on`)",
+                                 all_stale ? stale_text : "every matching runner is offline", who)};
+  }
+  if (stewards.empty()) {
+    return std::pair{std::string("steward_unavailable"),
+                     fmt::format("{}; {} may take it, but no such runner{} is registered", all_stale ? stale_text
+                                 : "every matching runner is offline", who,
+                                 job.spec.labels.empty() ? std::string()
+                                 : fmt::format(" with labels [{}]", fmt::join(job.spec.labels, ", ")))};
+  }
+  if (all_stale) {
+    return std::pair{std::string("steward_fallback"), fmt::format("{}; {} may take it", stale_text, who)};
+  }
+  TimeMs at = normal.last_heartbeat_at + facts.stale_after_ms + 1;
+  return std::pair{std::string("steward_fallback_pending"),
+                   fmt::format("every matching runner is offline; unless one beats again, {} may take it from {} "
+                               "(in {} s, after {} without a heartbeat)",
+                               who, format_time(at), std::max<int64_t>(0, (at - now + 999) / 1000), stale_s)};
 }
 
 }  // namespace
@@ -94,6 +149,11 @@ json explain_wait(const WhyFacts& facts) {
     reason("backoff", fmt::format("waiting out its retry backoff until {} ({} s from now){}",
                                   format_time(job.not_before), (job.not_before - facts.now + 999) / 1000,
                                   job.reason.empty() ? "" : "; the last attempt failed with " + job.reason));
+  }
+  if (facts.steward) {
+    if (auto steward = steward_reason(job, facts.runners, *facts.steward, facts.now)) {
+      reason(steward->first, steward->second);
+    }
   }
   auto label_text = job.spec.labels.empty() ? std::string("no labels")
                                             : fmt::format("labels [{}]", fmt::join(job.spec.labels, ", "));

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "api/repo.h"
 #include "api/schedule.h"
 #include "api/types.h"
 #include "common/result.h"
@@ -112,6 +113,10 @@ class Store {
   virtual Result<std::vector<Token>> list_tokens() = 0;
   virtual Result<Token> revoke_token(const std::string& id, TimeMs now) = 0;
   virtual Result<int64_t> count_active_tokens(TokenKind kind) = 0;
+  // By id, revoked or not (kNotFound otherwise).
+  virtual Result<Token> get_token(const std::string& id) = 0;
+  // A user's own settings, kept on their token; returns the token as updated.
+  virtual Result<Token> set_user_settings(const std::string& token_id, const UserSettings& settings) = 0;
 
   // ---- runners
   // Same (tenant, name) again = the same runner with a new secret (a restart).
@@ -191,6 +196,16 @@ class Store {
   // last run, last job and next run, so a tick makes exactly one job even across a crash
   // or several servers. Returns the jobs made.
   virtual Result<std::vector<Job>> run_due_schedules(TimeMs now, const ScheduleDecider& decide) = 0;
+
+  // ---- repository mappings (api/repo.h); full_name is "owner/name" in lower case
+  // Creates or replaces the tenant's mapping of repo.full_name (created_at is kept on a
+  // replace). Returns the mapping as stored.
+  virtual Result<RepoMapping> put_repo(const RepoMapping& repo) = 0;
+  // The tenant's mappings, by name.
+  virtual Result<std::vector<RepoMapping>> list_repos(const std::string& tenant) = 0;
+  virtual Result<std::optional<RepoMapping>> find_repo(const std::string& tenant, const std::string& full_name) = 0;
+  // Deletes and returns the mapping (kNotFound when there is none).
+  virtual Result<RepoMapping> delete_repo(const std::string& tenant, const std::string& full_name) = 0;
 };
 
 }  // namespace corral

@@ -22,6 +22,8 @@ Job job_from_row(const Stmt& st) {
   job.reason = st.text(14);
   job.result = st.is_null(15) ? json(nullptr) : json::parse(st.text(15));
   job.idempotency_key = st.text(16);
+  job.repo_name = st.text(17);
+  job.group_source = st.text(18);
   return job;
 }
 

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "api/repo.h"
 #include "api/types.h"
 #include "store/sqlite/db.h"
 
@@ -11,7 +12,7 @@ namespace corral::sqlite {
 inline constexpr const char* kJobColumns =
     "seq, id, tenant, owner_token_id, spec, state, attempt, cancel_requested, created_at, "
     "updated_at, started_at, finished_at, not_before, exit_code, reason, result, "
-    "idempotency_key";
+    "idempotency_key, repo_name, group_source";
 Job job_from_row(const Stmt& st);
 
 inline constexpr const char* kAttemptColumns =
@@ -38,6 +39,9 @@ void refresh_runner_status(Db& db, const std::string& runner_id);
 }  // namespace corral::sqlite
 
 namespace corral::sqlite {
+
+// The tenant's mapping of the repository "owner/name" (sqlite_repos.cpp).
+std::optional<RepoMapping> load_repo(Db& db, const std::string& tenant, const std::string& full_name);
 
 // The attempt's runner is gone: the attempt becomes lost and, if it is the job's current
 // one, the job is queued again (attempts left), canceled (cancel was requested) or failed

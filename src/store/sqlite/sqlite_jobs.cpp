@@ -119,13 +119,15 @@ Result<CreateJobResult> SqliteStore::create_job(const Job& job) {
     }
     auto st = db.prepare(
         "INSERT INTO jobs (id, tenant, owner_token_id, spec, labels, grp, type, priority, state,"
-        " max_attempts, not_before, created_at, updated_at, idempotency_key)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)");
+        " max_attempts, not_before, created_at, updated_at, repo_name, group_source, steward_fallback,"
+        " idempotency_key)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)");
     st.bind_all(job.id, job.tenant, job.owner_token_id, to_json(job.spec).dump(),
                 json(job.spec.labels).dump(), job.spec.group, job.spec.type, job.spec.priority,
-                job.spec.max_attempts, job.not_before, job.created_at, job.created_at);
-    if (job.idempotency_key.empty()) st.bind_null(13);
-    else st.bind(13, job.idempotency_key);
+                job.spec.max_attempts, job.not_before, job.created_at, job.created_at, job.repo_name,
+                job.group_source, job.spec.steward_fallback);
+    if (job.idempotency_key.empty()) st.bind_null(16);
+    else st.bind(16, job.idempotency_key);
     st.exec();
     Job created = job;
     created.state = JobState::kQueued;
@@ -326,7 +328,8 @@ std::vector<Candidate> matching_jobs_of_owner(Db& db, const Runner& runner, cons
   int64_t after_priority = INT64_MAX, after_seq = 0;
   while (static_cast<int>(out.size()) < want && scanned < kMaxScanned) {
     auto st = db.prepare(
-        "SELECT seq, id, priority, labels, grp, type, owner_token_id, spec, attempt FROM jobs"
+        "SELECT seq, id, priority, labels, grp, type, owner_token_id, spec, attempt, repo_name, steward_fallback"
+        " FROM jobs"
         " WHERE tenant = ? AND state = 'queued' AND owner_token_id = ? AND not_before <= ?"
         " AND (priority < ? OR (priority = ? AND seq > ?))"
         " ORDER BY priority DESC, seq ASC LIMIT ?");
@@ -345,6 +348,8 @@ std::vector<Candidate> matching_jobs_of_owner(Db& db, const Runner& runner, cons
       c.job.owner_token_id = st.text(6);
       c.job.tenant = runner.tenant;
       c.job.attempt = st.integer(8);
+      c.job.repo_name = st.text(9);
+      if (!st.is_null(10)) c.job.spec.steward_fallback = st.integer(10) != 0;
       after_priority = c.job.spec.priority;
       after_seq = c.job.seq;
       if (!matcher(runner, c.job)) continue;
@@ -622,7 +627,7 @@ Result<std::vector<Job>> SqliteStore::runnable_jobs(TimeMs now, int limit) {
   return read<std::vector<Job>>([&](Db& db) -> Result<std::vector<Job>> {
     std::vector<Job> out;
     auto st = db.prepare(
-        "SELECT id, tenant, labels, grp, type, owner_token_id, priority FROM jobs"
+        "SELECT id, tenant, labels, grp, type, owner_token_id, priority, repo_name, steward_fallback FROM jobs"
         " WHERE state = 'queued' AND not_before <= ? ORDER BY not_before LIMIT ?");
     st.bind_all(now, limit);
     while (st.step()) {
@@ -634,6 +639,8 @@ Result<std::vector<Job>> SqliteStore::runnable_jobs(TimeMs now, int limit) {
       job.spec.type = st.text(4);
       job.owner_token_id = st.text(5);
       job.spec.priority = st.integer(6);
+      job.repo_name = st.text(7);
+      if (!st.is_null(8)) job.spec.steward_fallback = st.integer(8) != 0;
       out.push_back(std::move(job));
     }
     return out;

@@ -1,4 +1,5 @@
 // SqliteStore: scheduled jobs (the schedules table, migration 4) and their sweep.
+#include "api/repo.h"
 #include "common/crypto.h"
 #include "store/sqlite/rows.h"
 #include "store/sqlite/sqlite_store.h"
@@ -53,12 +54,13 @@ Error no_schedule(const std::string& id_or_name) {
 // idempotency key (schedule_job_key) makes a second insert for the same tick a no-op: false.
 bool insert_tick_job(Db& db, const Job& job) {
   return db.prepare("INSERT OR IGNORE INTO jobs (id, tenant, owner_token_id, spec, labels, grp, type, priority,"
-                    " state, max_attempts, not_before, created_at, updated_at, idempotency_key)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)")
+                    " state, max_attempts, not_before, created_at, updated_at, idempotency_key, repo_name,"
+                    " group_source, steward_fallback)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)")
              .bind_all(job.id, job.tenant, job.owner_token_id, to_json(job.spec).dump(),
                        json(job.spec.labels).dump(), job.spec.group, job.spec.type, job.spec.priority,
                        job.spec.max_attempts, job.not_before, job.created_at, job.created_at,
-                       job.idempotency_key)
+                       job.idempotency_key, job.repo_name, job.group_source, job.spec.steward_fallback)
              .exec() > 0;
 }
 
@@ -156,6 +158,11 @@ Result<std::vector<Job>> SqliteStore::run_due_schedules(TimeMs now, const Schedu
         job.created_at = now;
         job.not_before = now;
         job.idempotency_key = schedule_job_key(s.id, d.tick);
+        // The repository mapping applies as at submit (api/repo.h).
+        apply_repo_mapping(job, nullptr);
+        std::optional<RepoMapping> repo;
+        if (!job.repo_name.empty()) repo = sqlite::load_repo(db, job.tenant, job.repo_name);
+        apply_repo_mapping(job, repo ? &*repo : nullptr);
         if (insert_tick_job(db, job)) {
           job.state = JobState::kQueued;
           job.updated_at = now;

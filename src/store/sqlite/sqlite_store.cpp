@@ -165,9 +165,11 @@ Token token_from_row(const sqlite::Stmt& st) {
   t.created_at = st.int64(5);
   t.revoked_at = st.int64(6);
   t.created_by = st.text(7);
+  t.settings.steward_fallback = st.integer(8) != 0;
   return t;
 }
-constexpr const char* kTokenColumns = "id, kind, tenant, name, hash, created_at, revoked_at, created_by";
+constexpr const char* kTokenColumns =
+    "id, kind, tenant, name, hash, created_at, revoked_at, created_by, steward_fallback";
 }  // namespace
 
 Result<void> SqliteStore::insert_token(const Token& token) {
@@ -213,6 +215,25 @@ Result<Token> SqliteStore::revoke_token(const std::string& id, TimeMs now) {
     auto st = db.prepare(std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE id = ?");
     st.bind_all(id);
     if (!st.step()) return make_error(ErrorCode::kNotFound, "no token with id " + id);
+    return token_from_row(st);
+  });
+}
+
+Result<Token> SqliteStore::get_token(const std::string& id) {
+  return read<Token>([&](Db& db) -> Result<Token> {
+    auto st = db.prepare(std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE id = ?");
+    st.bind_all(id);
+    if (!st.step()) return make_error(ErrorCode::kNotFound, "no token with id " + id);
+    return token_from_row(st);
+  });
+}
+
+Result<Token> SqliteStore::set_user_settings(const std::string& token_id, const UserSettings& settings) {
+  return write<Token>([&](Db& db) -> Result<Token> {
+    db.prepare("UPDATE tokens SET steward_fallback = ? WHERE id = ?").bind_all(settings.steward_fallback, token_id).exec();
+    auto st = db.prepare(std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE id = ?");
+    st.bind_all(token_id);
+    if (!st.step()) return make_error(ErrorCode::kNotFound, "no token with id " + token_id);
     return token_from_row(st);
   });
 }

@@ -264,9 +264,15 @@ TEST(ScheduleMigration, SchedulesTableComesWithVersionFourAfterTwo) {
   {
     sqlite::Db db(path);
     ASSERT_GE(sqlite::migrate(db), 4);
-    // Back to the schema before schedules: 4 comes after whatever came before it.
+    // Back to the schema before schedules (undoing the migrations after them too): 4 comes
+    // after whatever came before it.
+    db.exec("DROP TABLE repos");
+    db.exec("ALTER TABLE jobs DROP COLUMN repo_name");
+    db.exec("ALTER TABLE jobs DROP COLUMN group_source");
+    db.exec("ALTER TABLE jobs DROP COLUMN steward_fallback");
+    db.exec("ALTER TABLE tokens DROP COLUMN steward_fallback");
     db.exec("DROP TABLE schedules");
-    db.exec("DELETE FROM schema_migrations WHERE version = 4");
+    db.exec("DELETE FROM schema_migrations WHERE version >= 4");
   }
   SqliteStoreOptions options;
   options.path = path;
