@@ -19,7 +19,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-eval "$(scripts/pg-service.sh start "$pg_dir")"
+pg_env=$(scripts/pg-service.sh start "$pg_dir")  # a failed start stops here (set -e)
+eval "$pg_env"
 echo "test.sh: PostgreSQL at $CORRAL_TEST_PG"
 
 if [[ -x scripts/podman-service.sh ]]; then
