@@ -1,10 +1,16 @@
 // Server benchmark: (a) submit-to-claim latency with parked long-poll claims, (b) full
 // lifecycle throughput (submit, claim, start, finish) with N simulated runners, beside
-// (c) the raw SQLite ceiling for the same writes, measured in the same run.
+// (c) the raw ceiling of the store for the same writes, measured in the same run.
 //
 //   build/server_bench [--runners N] [--submitters N] [--jobs N] [--latency-samples N]
+//   build/server_bench --store postgresql://... [--servers N] [...]
 //
-// Starts the real `corral` binary (CORRAL_BINARY) on 127.0.0.1:0 in a temp dir.
+// Starts the real `corral` binary (CORRAL_BINARY) on 127.0.0.1:0 in a temp dir. On SQLite
+// the ceiling is the same writes straight into SQLite; with --store (PostgreSQL; each part
+// gets a fresh database on that server) it is the same writes through libpq from as many
+// connections as the benchmark has runners and submitters, claiming with
+// FOR UPDATE SKIP LOCKED, one transaction per write. --servers N runs N servers on the
+// database and spreads the runners and submitters over them.
 #include <signal.h>
 #include <spawn.h>
 #include <sqlite3.h>
@@ -24,6 +30,7 @@
 #include <unordered_map>
 
 #include "net/http_client.h"
+#include "store/postgres/pg.h"
 
 using namespace corral;
 using json = nlohmann::json;
@@ -39,6 +46,35 @@ struct Options {
   int submitters = 4;
   int jobs = 4000;
   int latency_samples = 500;
+  std::string store;  // "" = SQLite; else a PostgreSQL server URL
+  int servers = 1;
+};
+
+constexpr const char* kBenchAdminToken = "crl_server_bench_admin_token_000000000000";
+
+// A fresh database on the PostgreSQL server the URL names; dropped at the end.
+struct PgDatabase {
+  std::string admin_url, name, url;
+  PgDatabase(const std::string& server_url, const std::string& db_name) : admin_url(server_url), name(db_name) {
+    auto c = pg::Connection::open(admin_url);
+    if (!c.ok()) throw std::runtime_error(c.error().message);
+    (*c)->exec_script("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+    (*c)->exec_script("CREATE DATABASE " + name);
+    auto scheme = admin_url.find("://");
+    auto slash = admin_url.find('/', scheme + 3);
+    auto query = admin_url.find('?', scheme + 3);
+    url = admin_url.substr(0, slash == std::string::npos ? query : slash) + "/" + name +
+          (query == std::string::npos ? "" : admin_url.substr(query));
+  }
+  ~PgDatabase() {
+    auto c = pg::Connection::open(admin_url);
+    if (c.ok()) {
+      try {
+        (*c)->exec_script("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+      } catch (...) {
+      }
+    }
+  }
 };
 
 double ms_since(Clock::time_point t0) {
@@ -56,15 +92,20 @@ struct Server {
   pid_t pid = -1;
   std::string url, token;
   fs::path dir;
-  explicit Server(const fs::path& d) : dir(d) {
+  // store: "" = SQLite in the data dir; else the PostgreSQL URL.
+  explicit Server(const fs::path& d, const std::string& store = "") : dir(d) {
     fs::create_directories(dir);
     std::string data = dir.string();
-    const char* argv[] = {CORRAL_BINARY, "server", "--listen", "127.0.0.1:0", "--data-dir", data.c_str(), nullptr};
+    std::vector<const char*> argv = {CORRAL_BINARY, "server", "--listen", "127.0.0.1:0", "--data-dir", data.c_str()};
+    if (!store.empty()) {
+      for (const char* a : {"--store", store.c_str(), "--admin-token", kBenchAdminToken}) argv.push_back(a);
+    }
+    argv.push_back(nullptr);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, (dir / "server.log").c_str(), O_WRONLY | O_CREAT, 0644);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    posix_spawn(&pid, argv[0], &fa, nullptr, const_cast<char**>(argv), environ);
+    posix_spawn(&pid, argv[0], &fa, nullptr, const_cast<char**>(argv.data()), environ);
     posix_spawn_file_actions_destroy(&fa);
     auto deadline = Clock::now() + std::chrono::seconds(20);
     while (Clock::now() < deadline) {
@@ -72,7 +113,8 @@ struct Server {
       if (in >> url && !url.empty()) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    std::ifstream(dir / "admin.token") >> token;
+    if (store.empty()) std::ifstream(dir / "admin.token") >> token;
+    else token = kBenchAdminToken;
     if (url.empty()) throw std::runtime_error("server did not start");
   }
   ~Server() {
@@ -108,7 +150,9 @@ SimRunner register_runner(const Endpoint& ep, const std::string& reg_token, cons
 
 // ---- (a) dispatch latency: one job at a time, every runner parked in a claim.
 void bench_latency(const Options& o, const fs::path& base) {
-  Server server(base / "latency");
+  std::unique_ptr<PgDatabase> db;
+  if (!o.store.empty()) db = std::make_unique<PgDatabase>(o.store, "corral_bench_latency");
+  Server server(base / "latency", db ? db->url : "");
   auto ep = *Endpoint::parse(server.url);
   SyncHttpClient admin(ep, server.token);
   auto reg_token = call(admin, http::verb::post, "/api/v1/tokens", R"({"kind":"runner","name":"bench"})")["token"].get<std::string>();
@@ -168,20 +212,27 @@ void bench_latency(const Options& o, const fs::path& base) {
               percentile(latencies, 0.9), percentile(latencies, 0.99), percentile(latencies, 1.0));
 }
 
-// ---- (b) full lifecycle throughput.
+// ---- (b) full lifecycle throughput, on --servers servers (runners and submitters spread
+// over them round-robin).
 double bench_throughput(const Options& o, const fs::path& base) {
-  Server server(base / "throughput");
-  auto ep = *Endpoint::parse(server.url);
-  SyncHttpClient admin(ep, server.token);
+  std::unique_ptr<PgDatabase> db;
+  if (!o.store.empty()) db = std::make_unique<PgDatabase>(o.store, "corral_bench_throughput");
+  std::vector<std::unique_ptr<Server>> servers;
+  for (int i = 0; i < std::max(1, o.servers); ++i) {
+    servers.push_back(std::make_unique<Server>(base / ("throughput-" + std::to_string(i)), db ? db->url : ""));
+  }
+  auto endpoint = [&](int i) { return *Endpoint::parse(servers[i % servers.size()]->url); };
+  const std::string admin_token = servers[0]->token;
+  SyncHttpClient admin(endpoint(0), admin_token);
   auto reg_token = call(admin, http::verb::post, "/api/v1/tokens", R"({"kind":"runner","name":"bench"})")["token"].get<std::string>();
   std::atomic<int> finished{0}, submitted{0};
   std::vector<SimRunner> sims;
-  for (int i = 0; i < o.runners; ++i) sims.push_back(register_runner(ep, reg_token, "tp-" + std::to_string(i)));
+  for (int i = 0; i < o.runners; ++i) sims.push_back(register_runner(endpoint(i), reg_token, "tp-" + std::to_string(i)));
   auto t0 = Clock::now();
   std::vector<std::thread> threads;
-  for (const auto& r : sims) {
-    threads.emplace_back([&, r] {
-      SyncHttpClient c(ep, r.secret);
+  for (int i = 0; i < o.runners; ++i) {
+    threads.emplace_back([&, i, r = sims[i]] {
+      SyncHttpClient c(endpoint(i), r.secret);
       while (finished.load() < o.jobs) {
         auto got = call(c, http::verb::post, "/api/v1/runners/" + r.id + "/claim", R"({"wait_ms":200})");
         for (const auto& j : got["jobs"]) {
@@ -194,16 +245,75 @@ double bench_throughput(const Options& o, const fs::path& base) {
     });
   }
   for (int s = 0; s < o.submitters; ++s) {
-    threads.emplace_back([&] {
-      SyncHttpClient c(ep, server.token);
+    threads.emplace_back([&, s] {
+      SyncHttpClient c(endpoint(s), admin_token);
       while (submitted.fetch_add(1) < o.jobs) call(c, http::verb::post, "/api/v1/jobs", R"({"command":["true"]})");
     });
   }
   for (auto& t : threads) t.join();
   double secs = ms_since(t0) / 1000.0;
   double rate = o.jobs / secs;
-  std::printf("full lifecycle (submit, claim, start, finish): %d jobs, %d runners, %d submitters: %.2f s = %.0f jobs/s\n",
-              o.jobs, o.runners, o.submitters, secs, rate);
+  std::printf("full lifecycle (submit, claim, start, finish): %d jobs, %d runners, %d submitters, %zu server(s): %.2f s = %.0f jobs/s\n",
+              o.jobs, o.runners, o.submitters, servers.size(), secs, rate);
+  return rate;
+}
+
+// ---- (c') raw PostgreSQL: the same durable writes per job through libpq, one transaction
+// per write, from as many connections as the benchmark has submitters and runners; runners
+// claim with FOR UPDATE SKIP LOCKED.
+double bench_raw_postgres(const Options& o) {
+  PgDatabase db(o.store, "corral_bench_raw");
+  {
+    auto c = pg::Connection::open(db.url);
+    if (!c.ok()) throw std::runtime_error(c.error().message);
+    (*c)->exec_script(
+        "CREATE TABLE jobs (seq BIGSERIAL PRIMARY KEY, id TEXT UNIQUE, spec TEXT, state TEXT, attempt INT, updated_at BIGINT);"
+        "CREATE INDEX jobs_queued ON jobs (seq) WHERE state = 'queued';"
+        "CREATE TABLE attempts (job_id TEXT, attempt INT, runner_id TEXT, state TEXT, PRIMARY KEY (job_id, attempt));");
+  }
+  const std::string spec = R"({"command":["true"],"env":{},"labels":[],"resources":{}})";
+  std::atomic<int> submitted{0}, finished{0};
+  auto t0 = Clock::now();
+  std::vector<std::thread> threads;
+  for (int s = 0; s < o.submitters; ++s) {
+    threads.emplace_back([&] {
+      auto c = pg::Connection::open(db.url);
+      for (int i; (i = submitted.fetch_add(1)) < o.jobs;) {
+        (*c)->query("INSERT INTO jobs (id, spec, state, attempt, updated_at) VALUES ($1, $2, 'queued', 0, 1)",
+                    "job_" + std::to_string(i), spec);
+      }
+    });
+  }
+  for (int r = 0; r < o.runners; ++r) {
+    threads.emplace_back([&, r] {
+      auto c = pg::Connection::open(db.url);
+      std::string runner = "r" + std::to_string(r);
+      while (finished.load() < o.jobs) {
+        (*c)->exec("BEGIN");
+        auto rows = (*c)->query(
+            "UPDATE jobs SET state = 'leased', attempt = 1 WHERE seq = (SELECT seq FROM jobs WHERE state = 'queued'"
+            " ORDER BY seq FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING id");
+        if (rows.empty()) {
+          (*c)->exec("COMMIT");
+          std::this_thread::sleep_for(std::chrono::microseconds(200));  // the raw loop polls; corral parks
+          continue;
+        }
+        std::string id = rows.front().text(0);
+        (*c)->query("INSERT INTO attempts VALUES ($1, 1, $2, 'leased')", id, runner);
+        (*c)->exec("COMMIT");
+        (*c)->query("UPDATE attempts SET state = 'running' WHERE job_id = $1 AND attempt = 1", id);
+        (*c)->exec("BEGIN");
+        (*c)->query("UPDATE attempts SET state = 'succeeded' WHERE job_id = $1 AND attempt = 1", id);
+        (*c)->query("UPDATE jobs SET state = 'succeeded' WHERE id = $1", id);
+        (*c)->exec("COMMIT");
+        ++finished;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  double rate = o.jobs / (ms_since(t0) / 1000.0);
+  std::printf("raw PostgreSQL ceiling, same writes, one transaction each, SKIP LOCKED claims, %d+%d connections: %.0f jobs/s\n",
+              o.submitters, o.runners, rate);
   return rate;
 }
 
@@ -258,20 +368,32 @@ int main(int argc, char** argv) {
   Options o;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
-    int v = std::atoi(argv[i + 1]);
+    std::string value = argv[i + 1];
+    int v = std::atoi(value.c_str());
     if (k == "--runners") o.runners = v;
     else if (k == "--submitters") o.submitters = v;
     else if (k == "--jobs") o.jobs = v;
     else if (k == "--latency-samples") o.latency_samples = v;
+    else if (k == "--store") o.store = value;
+    else if (k == "--servers") o.servers = v;
+    else {
+      std::fprintf(stderr, "unknown option %s\n", k.c_str());
+      return 2;
+    }
   }
   auto base = fs::temp_directory_path() / ("corral-bench-" + std::to_string(getpid()));
   try {
     bench_latency(o, base);
     double served = bench_throughput(o, base);
-    double raw1 = bench_raw_sqlite(base, std::min(o.jobs, 2000), 1);
-    double raw100 = bench_raw_sqlite(base, o.jobs, 100);
-    std::printf("ratio: corral / raw (1 job per tx) = %.2f;  corral / raw (100 jobs per tx) = %.2f\n",
-                served / raw1, served / raw100);
+    if (!o.store.empty()) {
+      double raw = bench_raw_postgres(o);
+      std::printf("ratio: corral / raw PostgreSQL (SKIP LOCKED, 1 write per tx) = %.2f\n", served / raw);
+    } else {
+      double raw1 = bench_raw_sqlite(base, std::min(o.jobs, 2000), 1);
+      double raw100 = bench_raw_sqlite(base, o.jobs, 100);
+      std::printf("ratio: corral / raw (1 job per tx) = %.2f;  corral / raw (100 jobs per tx) = %.2f\n",
+                  served / raw1, served / raw100);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench failed: %s\n", e.what());
     fs::remove_all(base);

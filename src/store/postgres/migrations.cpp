@@ -150,6 +150,27 @@ CREATE TABLE schedules (
 );
 CREATE INDEX schedules_due ON schedules (next_run_at) WHERE paused = 0;
 )sql"},
+      {5, R"sql(
+-- Repository mappings (api/repo.h): a default group and a steward per repository.
+CREATE TABLE repos (
+  tenant TEXT NOT NULL,
+  full_name TEXT NOT NULL,
+  grp TEXT NOT NULL DEFAULT '',
+  steward_runner TEXT NOT NULL DEFAULT '',
+  steward_group TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  updated_by TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (tenant, full_name)
+);
+-- The job's repository ("owner/name"), where its group came from, and its own
+-- steward_fallback (NULL: the submitter's setting decides, read at claim time).
+ALTER TABLE jobs ADD COLUMN repo_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN group_source TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN steward_fallback INTEGER;
+-- A user's settings on their own token (UserSettings).
+ALTER TABLE tokens ADD COLUMN steward_fallback INTEGER NOT NULL DEFAULT 0;
+)sql"},
   };
   return kMigrations;
 }
@@ -160,6 +181,8 @@ int64_t wall_clock_ms() {
 }
 
 }  // namespace
+
+int latest_version() { return migrations().back().version; }
 
 int migrate(Connection& conn) {
   int current = 0;

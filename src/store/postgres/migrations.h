@@ -12,5 +12,7 @@ namespace corral::pg {
 // holding a transaction-level advisory lock, and checks the version again under it.
 // Returns the schema version. Throws PgError.
 int migrate(Connection& conn);
+// The newest version migrate() brings a database to.
+int latest_version();
 
 }  // namespace corral::pg

@@ -30,8 +30,8 @@ std::vector<Candidate> matching_jobs_of_owner(Connection& c, const Runner& runne
   int64_t after_priority = INT64_MAX, after_seq = 0;
   while (static_cast<int>(out.size()) < want && scanned < kMaxScanned) {
     auto rows = c.query(
-        "SELECT seq, id, priority, labels, grp, type, owner_token_id, spec, attempt FROM jobs"
-        " WHERE tenant = $1 AND state = 'queued' AND owner_token_id = $2 AND not_before <= $3"
+        "SELECT seq, id, priority, labels, grp, type, owner_token_id, spec, attempt, repo_name, steward_fallback"
+        " FROM jobs WHERE tenant = $1 AND state = 'queued' AND owner_token_id = $2 AND not_before <= $3"
         " AND (priority < $4::bigint OR (priority = $4::bigint AND seq > $5))"
         " ORDER BY priority DESC, seq ASC LIMIT $6",
         runner.tenant, owner, now, after_priority, after_seq, kPage);
@@ -48,6 +48,8 @@ std::vector<Candidate> matching_jobs_of_owner(Connection& c, const Runner& runne
       cand.job.owner_token_id = row.text(6);
       cand.job.tenant = runner.tenant;
       cand.job.attempt = row.integer(8);
+      cand.job.repo_name = row.text(9);
+      if (!row.is_null(10)) cand.job.spec.steward_fallback = row.integer(10) != 0;
       after_priority = cand.job.spec.priority;
       after_seq = cand.job.seq;
       if (!matcher(runner, cand.job)) continue;

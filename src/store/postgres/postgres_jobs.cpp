@@ -16,12 +16,13 @@ Result<CreateJobResult> PostgresStore::create_job(const Job& job) {
     // for the other to commit and then finds its job below.
     auto rows = c.query(
         "INSERT INTO jobs (id, tenant, owner_token_id, spec, labels, grp, type, priority, state,"
-        " max_attempts, not_before, created_at, updated_at, idempotency_key)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11, $12, $13)"
+        " max_attempts, not_before, created_at, updated_at, idempotency_key, repo_name, group_source,"
+        " steward_fallback)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11, $12, $13, $14, $15, $16)"
         " ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING seq",
         job.id, job.tenant, job.owner_token_id, to_json(job.spec).dump(), json(job.spec.labels).dump(),
         job.spec.group, job.spec.type, job.spec.priority, job.spec.max_attempts, job.not_before, job.created_at,
-        job.created_at, key);
+        job.created_at, key, job.repo_name, job.group_source, job.spec.steward_fallback);
     if (rows.empty()) {
       auto existing = c.query("SELECT id FROM jobs WHERE tenant = $1 AND idempotency_key = $2", job.tenant,
                               job.idempotency_key);
@@ -217,7 +218,7 @@ Result<std::vector<Job>> PostgresStore::runnable_jobs(TimeMs now, int limit) {
   return tx<std::vector<Job>>([&](Connection& c) -> Result<std::vector<Job>> {
     std::vector<Job> out;
     auto rows = c.query(
-        "SELECT id, tenant, labels, grp, type, owner_token_id, priority FROM jobs"
+        "SELECT id, tenant, labels, grp, type, owner_token_id, priority, repo_name, steward_fallback FROM jobs"
         " WHERE state = 'queued' AND not_before <= $1 ORDER BY not_before, seq LIMIT $2",
         now, limit);
     for (int i = 0; i < rows.size(); ++i) {
@@ -229,6 +230,8 @@ Result<std::vector<Job>> PostgresStore::runnable_jobs(TimeMs now, int limit) {
       job.spec.type = rows[i].text(4);
       job.owner_token_id = rows[i].text(5);
       job.spec.priority = rows[i].integer(6);
+      job.repo_name = rows[i].text(7);
+      if (!rows[i].is_null(8)) job.spec.steward_fallback = rows[i].integer(8) != 0;
       out.push_back(std::move(job));
     }
     return out;

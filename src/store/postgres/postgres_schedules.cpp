@@ -143,14 +143,20 @@ Result<std::vector<Job>> PostgresStore::run_due_schedules(TimeMs now, const Sche
         job.created_at = now;
         job.not_before = now;
         job.idempotency_key = schedule_job_key(s.id, d.tick);
+        // The repository mapping applies as at submit (api/repo.h).
+        apply_repo_mapping(job, nullptr);
+        std::optional<RepoMapping> repo;
+        if (!job.repo_name.empty()) repo = pg::load_repo(c, job.tenant, job.repo_name);
+        apply_repo_mapping(job, repo ? &*repo : nullptr);
         auto inserted = c.query(
             "INSERT INTO jobs (id, tenant, owner_token_id, spec, labels, grp, type, priority,"
-            " state, max_attempts, not_before, created_at, updated_at, idempotency_key)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11, $12, $13)"
+            " state, max_attempts, not_before, created_at, updated_at, idempotency_key, repo_name, group_source,"
+            " steward_fallback)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11, $12, $13, $14, $15, $16)"
             " ON CONFLICT DO NOTHING RETURNING seq",
             job.id, job.tenant, job.owner_token_id, to_json(job.spec).dump(), json(job.spec.labels).dump(),
             job.spec.group, job.spec.type, job.spec.priority, job.spec.max_attempts, job.not_before, job.created_at,
-            job.created_at, job.idempotency_key);
+            job.created_at, job.idempotency_key, job.repo_name, job.group_source, job.spec.steward_fallback);
         if (!inserted.empty()) {
           job.state = JobState::kQueued;
           job.updated_at = now;

@@ -36,7 +36,8 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::open(const PostgresStoreOp
 
 namespace {
 
-constexpr const char* kTokenColumns = "id, kind, tenant, name, hash, created_at, revoked_at, created_by";
+constexpr const char* kTokenColumns =
+    "id, kind, tenant, name, hash, created_at, revoked_at, created_by, steward_fallback";
 
 Token token_from_row(const pg::Row& row) {
   Token t;
@@ -48,6 +49,7 @@ Token token_from_row(const pg::Row& row) {
   t.created_at = row.int64(5);
   t.revoked_at = row.int64(6);
   t.created_by = row.text(7);
+  t.settings.steward_fallback = row.integer(8) != 0;
   return t;
 }
 
@@ -89,6 +91,23 @@ Result<Token> PostgresStore::revoke_token(const std::string& id, TimeMs now) {
     c.query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at = 0", now, id);
     auto rows = c.query(std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE id = $1", id);
     if (rows.empty()) return make_error(ErrorCode::kNotFound, "no token with id " + id);
+    return token_from_row(rows.front());
+  });
+}
+
+Result<Token> PostgresStore::get_token(const std::string& id) {
+  return tx<Token>([&](Connection& c) -> Result<Token> {
+    auto rows = c.query(std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE id = $1", id);
+    if (rows.empty()) return make_error(ErrorCode::kNotFound, "no token with id " + id);
+    return token_from_row(rows.front());
+  });
+}
+
+Result<Token> PostgresStore::set_user_settings(const std::string& token_id, const UserSettings& settings) {
+  return tx<Token>([&](Connection& c) -> Result<Token> {
+    auto rows = c.query(std::string("UPDATE tokens SET steward_fallback = $1 WHERE id = $2 RETURNING ") + kTokenColumns,
+                        settings.steward_fallback, token_id);
+    if (rows.empty()) return make_error(ErrorCode::kNotFound, "no token with id " + token_id);
     return token_from_row(rows.front());
   });
 }

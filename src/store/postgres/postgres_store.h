@@ -40,6 +40,8 @@ class PostgresStore final : public Store {
   Result<std::vector<Token>> list_tokens() override;
   Result<Token> revoke_token(const std::string& id, TimeMs now) override;
   Result<int64_t> count_active_tokens(TokenKind kind) override;
+  Result<Token> get_token(const std::string& id) override;
+  Result<Token> set_user_settings(const std::string& token_id, const UserSettings& settings) override;
 
   Result<Runner> register_runner(const std::string& tenant, const std::string& token_id,
                                  const RunnerRegistration& reg, const std::string& secret_hash,
@@ -88,6 +90,12 @@ class PostgresStore final : public Store {
   Result<Schedule> set_schedule_paused(const std::string& tenant, const std::string& id_or_name, bool paused,
                                        TimeMs now) override;
   Result<std::vector<Job>> run_due_schedules(TimeMs now, const ScheduleDecider& decide) override;
+
+  // postgres_repos.cpp
+  Result<RepoMapping> put_repo(const RepoMapping& repo) override;
+  Result<std::vector<RepoMapping>> list_repos(const std::string& tenant) override;
+  Result<std::optional<RepoMapping>> find_repo(const std::string& tenant, const std::string& full_name) override;
+  Result<RepoMapping> delete_repo(const std::string& tenant, const std::string& full_name) override;
 
   // The pool, for the server's LISTEN/NOTIFY wake-ups and for tests.
   pg::Pool& pool() { return pool_; }

@@ -22,6 +22,8 @@ Job job_from_row(const Row& row) {
   job.reason = row.text(14);
   job.result = row.is_null(15) ? json(nullptr) : json::parse(row.text(15));
   job.idempotency_key = row.text(16);
+  job.repo_name = row.text(17);
+  job.group_source = row.text(18);
   return job;
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "api/repo.h"
 #include "api/types.h"
 #include "store/postgres/pg.h"
 
@@ -14,7 +15,7 @@ namespace corral::pg {
 inline constexpr const char* kJobColumns =
     "seq, id, tenant, owner_token_id, spec, state, attempt, cancel_requested, created_at, "
     "updated_at, started_at, finished_at, not_before, exit_code, reason, result, "
-    "idempotency_key";
+    "idempotency_key, repo_name, group_source";
 Job job_from_row(const Row& row);
 
 inline constexpr const char* kAttemptColumns =
@@ -57,6 +58,9 @@ struct ActiveAttempt {
   bool log_truncated = false;
   bool active() const { return state == "leased" || state == "running"; }
 };
+// The tenant's mapping of the repository "owner/name" (postgres_repos.cpp).
+std::optional<RepoMapping> load_repo(Connection& c, const std::string& tenant, const std::string& full_name);
+
 corral::Result<ActiveAttempt> fenced_attempt(Connection& c, const std::string& runner_id, const std::string& job_id,
                                              int attempt);
 Error not_active(const std::string& job_id, int attempt, const ActiveAttempt& a);

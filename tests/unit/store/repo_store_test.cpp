@@ -1,5 +1,5 @@
-// Repository mappings, user settings and the job columns steward fallback reads, against the
-// real SQLite store with an injected clock; and a steward's claim through the store with the
+// Repository mappings, user settings and the job columns steward fallback reads, against
+// both real stores (SQLite and PostgreSQL, store_backends.h) with an injected clock; and a steward's claim through the store with the
 // claim route's policy (server/steward.h).
 #include <gtest/gtest.h>
 
@@ -9,30 +9,15 @@
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "server/steward.h"
-#include "store/sqlite/sqlite_store.h"
+#include "store_backends.h"
 
 namespace corral {
 namespace {
 
 constexpr TimeMs kStale = 90'000;
 
-class RepoStoreTest : public ::testing::Test {
+class RepoStoreTest : public testing::StoreBackendTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("corral-repos-" + random_hex(6));
-    std::filesystem::create_directories(dir_);
-    SqliteStoreOptions options;
-    options.path = (dir_ / "corral.db").string();
-    options.synchronous_full = false;
-    auto opened = SqliteStore::open(options);
-    ASSERT_TRUE(opened.ok()) << opened.error().message;
-    store_ = std::move(opened.value());
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
   RepoMapping put(const std::string& tenant, const std::string& full_name, const std::string& group,
                   const std::string& steward_runner = "", const std::string& steward_group = "") {
     RepoMapping m;
@@ -57,12 +42,10 @@ class RepoStoreTest : public ::testing::Test {
     return r.value();
   }
 
-  std::filesystem::path dir_;
   ManualClock clock_;
-  std::unique_ptr<SqliteStore> store_;
 };
 
-TEST_F(RepoStoreTest, PutListFindReplaceDelete) {
+TEST_P(RepoStoreTest, PutListFindReplaceDelete) {
   put("t1", "o/n", "team", "night-box");
   put("t1", "a/b", "", "", "stewards");
   put("t2", "o/n", "other-team");
@@ -98,7 +81,7 @@ TEST_F(RepoStoreTest, PutListFindReplaceDelete) {
   EXPECT_EQ(store_->list_repos("t1")->size(), 1u);
 }
 
-TEST_F(RepoStoreTest, UserSettingsLiveOnTheToken) {
+TEST_P(RepoStoreTest, UserSettingsLiveOnTheToken) {
   Token t = {"tok_alice", TokenKind::kUser, "t1", "alice", sha256_hex("s"), clock_.now_ms(), 0, "", {}};
   ASSERT_TRUE(store_->insert_token(t).ok());
   EXPECT_FALSE(store_->get_token("tok_alice")->settings.steward_fallback);
@@ -110,7 +93,7 @@ TEST_F(RepoStoreTest, UserSettingsLiveOnTheToken) {
   EXPECT_EQ(store_->set_user_settings("tok_nobody", UserSettings{true}).error().code, ErrorCode::kNotFound);
 }
 
-TEST_F(RepoStoreTest, AJobKeepsItsRepositoryAndWhereItsGroupCameFrom) {
+TEST_P(RepoStoreTest, AJobKeepsItsRepositoryAndWhereItsGroupCameFrom) {
   Job job;
   job.id = new_id("job");
   job.tenant = "t1";
@@ -135,7 +118,7 @@ TEST_F(RepoStoreTest, AJobKeepsItsRepositoryAndWhereItsGroupCameFrom) {
   EXPECT_EQ((*runnable)[0].spec.steward_fallback, true);
 }
 
-TEST_F(RepoStoreTest, AStewardClaimsThroughTheStoreOnlyOnceTheGroupIsStale) {
+TEST_P(RepoStoreTest, AStewardClaimsThroughTheStoreOnlyOnceTheGroupIsStale) {
   Runner team = register_runner("team-box", "team");
   Runner steward = register_runner("steward", "stewards");
   put("t1", "o/n", "team", "steward");
@@ -170,7 +153,7 @@ TEST_F(RepoStoreTest, AStewardClaimsThroughTheStoreOnlyOnceTheGroupIsStale) {
   EXPECT_TRUE(claim_as(team).empty());  // stale and the job is gone anyway
 }
 
-TEST_F(RepoStoreTest, AScheduledJobGetsItsRepositorysGroup) {
+TEST_P(RepoStoreTest, AScheduledJobGetsItsRepositorysGroup) {
   put("t1", "o/n", "team");
   auto spec = parse_schedule_spec({{"name", "nightly"},
                                    {"cron", "* * * * *"},
@@ -188,6 +171,8 @@ TEST_F(RepoStoreTest, AScheduledJobGetsItsRepositorysGroup) {
   EXPECT_EQ(job->group_source, "repo");
   EXPECT_EQ(job->repo_name, "o/n");
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, RepoStoreTest, testing::kStoreBackends, testing::backend_name);
 
 }  // namespace
 }  // namespace corral

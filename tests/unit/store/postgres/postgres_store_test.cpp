@@ -2,9 +2,12 @@
 // PostgresStore instances on one database) never hand out one job twice, run each sweep
 // once, migrate safely at the same moment, serve each other's logs, and survive a database
 // restart. Real PostgreSQL (CORRAL_TEST_PG; skipped without it).
+#include "store/postgres/migrations.h"
 #include "store/postgres/postgres_store.h"
 
 #include <gtest/gtest.h>
+
+#include <numeric>
 
 #include <atomic>
 #include <cstdlib>
@@ -145,7 +148,10 @@ TEST_F(PostgresStoreTest, ServersStartingAtOnceMigrateOnce) {
     return out;
   });
   ASSERT_TRUE(versions.ok()) << versions.error().message;
-  EXPECT_EQ(*versions, (std::vector<int>{1, 2, 3, 4}));
+  std::vector<int> every_version(pg::latest_version());
+  std::iota(every_version.begin(), every_version.end(), 1);
+  EXPECT_GE(every_version.size(), 5u);
+  EXPECT_EQ(*versions, every_version);
   for (auto& s : stores) {
     if (s) {
       EXPECT_TRUE(s->list_tokens().ok());

@@ -1,0 +1,81 @@
+// PostgresStore: repository mappings (the repos table, migration 5).
+#include "store/postgres/postgres_store.h"
+#include "store/postgres/rows.h"
+
+namespace corral {
+
+using pg::Connection;
+
+namespace {
+
+// A macro so the statements below are single literals (GCC 12 warns falsely on string +).
+#define CORRAL_REPO_COLUMNS "tenant, full_name, grp, steward_runner, steward_group, created_at, updated_at, updated_by"
+
+RepoMapping repo_from_row(const pg::Row& row) {
+  RepoMapping r;
+  r.tenant = row.text(0);
+  r.full_name = row.text(1);
+  r.group = row.text(2);
+  r.steward_runner = row.text(3);
+  r.steward_group = row.text(4);
+  r.created_at = row.int64(5);
+  r.updated_at = row.int64(6);
+  r.updated_by = row.text(7);
+  return r;
+}
+
+Error no_repo(const std::string& full_name) {
+  return make_error(ErrorCode::kNotFound,
+                    "no mapping for repository '" + full_name + "' in this tenant; `corral repos` lists them");
+}
+
+}  // namespace
+
+namespace pg {
+
+std::optional<RepoMapping> load_repo(Connection& c, const std::string& tenant, const std::string& full_name) {
+  auto rows = c.query("SELECT " CORRAL_REPO_COLUMNS " FROM repos WHERE tenant = $1 AND full_name = $2",
+                      tenant, full_name);
+  if (rows.empty()) return std::nullopt;
+  return repo_from_row(rows.front());
+}
+
+}  // namespace pg
+
+Result<RepoMapping> PostgresStore::put_repo(const RepoMapping& repo) {
+  return tx<RepoMapping>([&](Connection& c) -> Result<RepoMapping> {
+    auto rows = c.query("INSERT INTO repos (" CORRAL_REPO_COLUMNS
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                        " ON CONFLICT (tenant, full_name) DO UPDATE SET grp = excluded.grp,"
+                        " steward_runner = excluded.steward_runner, steward_group = excluded.steward_group,"
+                        " updated_at = excluded.updated_at, updated_by = excluded.updated_by RETURNING " CORRAL_REPO_COLUMNS,
+                        repo.tenant, repo.full_name, repo.group, repo.steward_runner, repo.steward_group,
+                        repo.created_at, repo.updated_at, repo.updated_by);
+    return repo_from_row(rows.front());
+  });
+}
+
+Result<std::vector<RepoMapping>> PostgresStore::list_repos(const std::string& tenant) {
+  return tx<std::vector<RepoMapping>>([&](Connection& c) -> Result<std::vector<RepoMapping>> {
+    auto rows = c.query("SELECT " CORRAL_REPO_COLUMNS " FROM repos WHERE tenant = $1 ORDER BY full_name", tenant);
+    std::vector<RepoMapping> out;
+    for (int i = 0; i < rows.size(); ++i) out.push_back(repo_from_row(rows[i]));
+    return out;
+  });
+}
+
+Result<std::optional<RepoMapping>> PostgresStore::find_repo(const std::string& tenant, const std::string& full_name) {
+  return tx<std::optional<RepoMapping>>(
+      [&](Connection& c) -> Result<std::optional<RepoMapping>> { return pg::load_repo(c, tenant, full_name); });
+}
+
+Result<RepoMapping> PostgresStore::delete_repo(const std::string& tenant, const std::string& full_name) {
+  return tx<RepoMapping>([&](Connection& c) -> Result<RepoMapping> {
+    auto rows = c.query("DELETE FROM repos WHERE tenant = $1 AND full_name = $2 RETURNING " CORRAL_REPO_COLUMNS, tenant,
+                        full_name);
+    if (rows.empty()) return no_repo(full_name);
+    return repo_from_row(rows.front());
+  });
+}
+
+}  // namespace corral
