@@ -71,11 +71,16 @@ TEST_F(Scheduling, LabelsGroupsAndModesDecideWhichRealRunnerTakesAJob) {
 }
 
 TEST_F(Scheduling, WhyNamesTheMatchingRunnersThatWentOffline) {
-  auto& solo = start_runner("solo-box", {{"RUNNER_LABELS", "solo"}});
+  // A short long-poll, so the claim the killed runner left parked ends soon: a parked claim
+  // of a dead runner would still take the job (the server notices the closed connection
+  // only when it answers), and this test is about a job nobody can take.
+  auto& solo = start_runner("solo-box", {{"RUNNER_LABELS", "solo"}, {"RUNNER_POLL_TIMEOUT_MS", "200"}});
   solo.process().kill9();
   ASSERT_TRUE(wait_until([&] {
     return api_->get("/api/v1/runners/" + solo.id())["status"] == "offline";
   }, 10s));
+  Api health(server_->url(), "");
+  ASSERT_TRUE(wait_until([&] { return health.get("/healthz")["parked_claims"].get<int>() == 0; }, 10s));
   std::string id = submit({{"labels", {"solo"}}});
   auto why = api_->get("/api/v1/jobs/" + id + "/why");
   EXPECT_EQ(why["reasons"][0]["code"], "runners_offline") << why.dump();
