@@ -104,8 +104,14 @@ awaitable<Response> claim(ServerContext& ctx, RequestContext& req) {
       // runner is some repository's steward; the facts are fresh for each round.
       auto facts = load_steward_facts(ctx.store, runner->tenant, now, ctx.config.steward_stale_after_ms, &*runner);
       if (!facts.ok()) return facts.error();
-      return ctx.store.claim(runner->id, slots, now, ctx.config.heartbeat_timeout_ms,
-                             [&](const Runner& r, const Job& job) { return may_claim(r, job, *facts); });
+      JobMatcher matcher = [&](const Runner& r, const Job& job) { return may_claim(r, job, *facts); };
+      // A runner that is no repository's steward claims by the normal rule alone, which the
+      // store may evaluate itself (PostgreSQL: one statement): may_claim is then exactly
+      // "heartbeat within the stale threshold, and runner_can_take".
+      ClaimRule rule = facts->repos.empty()
+                           ? ClaimRule::normal(std::move(matcher), now - ctx.config.steward_stale_after_ms)
+                           : ClaimRule(std::move(matcher));
+      return ctx.store.claim(runner->id, slots, now, ctx.config.heartbeat_timeout_ms, rule);
     });
     if (!claimed.ok()) break;
     if (woken_for && !claimed->empty() &&

@@ -103,6 +103,23 @@ struct LeaseSweep {
 // Decides whether a runner may take a job (labels, group, mode...). Pure policy.
 using JobMatcher = std::function<bool(const Runner&, const Job&)>;
 
+// Which jobs a claim may take. `matcher` decides, and a store may always just call it on
+// each candidate. A rule made by normal() also promises that the matcher is exactly the
+// normal rule of server/matching.h (runner_can_take) for a runner whose last heartbeat is
+// at or after `fresh_since` and that is not draining: a store may then evaluate that rule
+// in its own query language instead (PostgresStore claims in one statement then).
+struct ClaimRule {
+  ClaimRule(JobMatcher m) : matcher(std::move(m)) {}  // NOLINT: any predicate is a rule
+  static ClaimRule normal(JobMatcher m, TimeMs fresh_since) {
+    ClaimRule rule(std::move(m));
+    rule.normal_fresh_since = fresh_since;
+    return rule;
+  }
+
+  JobMatcher matcher;
+  std::optional<TimeMs> normal_fresh_since;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -156,7 +173,7 @@ class Store {
   // the job's current one, or not the calling runner's, is a kConflict (HTTP 409).
   virtual Result<std::vector<ClaimedJob>> claim(const std::string& runner_id, int slots,
                                                 TimeMs now, TimeMs lease_ms,
-                                                const JobMatcher& matcher) = 0;
+                                                const ClaimRule& rule) = 0;
   virtual Result<Attempt> start_attempt(const std::string& runner_id, const std::string& job_id,
                                         int attempt, TimeMs now) = 0;
   // Appends data at byte offset; a repeat is idempotent, a gap is kRangeNotSatisfiable with

@@ -171,6 +171,123 @@ ALTER TABLE jobs ADD COLUMN steward_fallback INTEGER;
 -- A user's settings on their own token (UserSettings).
 ALTER TABLE tokens ADD COLUMN steward_fallback INTEGER NOT NULL DEFAULT 0;
 )sql"},
+      {6, R"sql(
+-- A claim in one statement (one round trip): SELECT * FROM corral_claim(...).
+-- It evaluates the normal matching rule of server/matching.h (runner_can_take) in SQL, for
+-- a runner whose last heartbeat is at or after p_fresh_since, and keeps SqliteStore's
+-- fair share: priority first; among equal priorities the submitter with the fewest jobs
+-- in flight, then the one served least recently, then the oldest job. A claim that needs
+-- another rule (steward fallback) goes through PostgresStore's statement-per-step path.
+--
+-- Each statement in a plpgsql function reads a fresh snapshot (READ COMMITTED), so the
+-- count of the runner's attempts is read after its row is locked: two claims of one
+-- runner on two servers take turns and never exceed max_concurrent_jobs together.
+-- Returns the leased jobs in claim order; one row with job_id NULL when the runner does
+-- not exist.
+CREATE FUNCTION corral_claim(p_runner TEXT, p_slots INTEGER, p_now BIGINT, p_lease_ms BIGINT,
+                             p_fresh_since BIGINT)
+RETURNS TABLE (job_id TEXT, attempt INTEGER, spec TEXT)
+LANGUAGE plpgsql AS $fn$
+#variable_conflict use_column
+DECLARE
+  rn runners%ROWTYPE;
+  v_free INTEGER;
+  v_labels JSONB;
+  v_modes JSONB;
+  v_any_mode BOOLEAN;
+BEGIN
+  SELECT * INTO rn FROM runners WHERE id = p_runner FOR UPDATE;
+  IF NOT FOUND THEN
+    job_id := NULL;
+    attempt := 0;
+    spec := NULL;
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  IF rn.draining <> 0 OR rn.last_heartbeat_at < p_fresh_since THEN
+    RETURN;
+  END IF;
+  SELECT LEAST(p_slots, rn.max_concurrent_jobs - COUNT(*)) INTO v_free
+    FROM attempts a WHERE a.runner_id = p_runner AND a.state IN ('leased', 'running');
+  IF v_free <= 0 THEN
+    RETURN;
+  END IF;
+  v_labels := rn.labels::jsonb;
+  v_modes := rn.modes::jsonb;
+  v_any_mode := jsonb_array_length(v_modes) = 0 OR v_modes ? 'all';
+  RETURN QUERY
+  WITH RECURSIVE owners (owner) AS (
+    -- The submitters with queued jobs, one index probe each (a loose index scan).
+    SELECT MIN(j.owner_token_id) FROM jobs j WHERE j.tenant = rn.tenant AND j.state = 'queued'
+    UNION ALL
+    SELECT (SELECT MIN(j.owner_token_id) FROM jobs j
+            WHERE j.tenant = rn.tenant AND j.state = 'queued' AND j.owner_token_id > o.owner)
+    FROM owners o WHERE o.owner IS NOT NULL
+  ),
+  in_flight AS (
+    SELECT j.owner_token_id AS owner, COUNT(*) AS n FROM jobs j
+    WHERE j.tenant = rn.tenant AND j.state IN ('leased', 'running') GROUP BY j.owner_token_id
+  ),
+  -- Each submitter's first matching jobs, a few spare: another server may lock some first.
+  candidates AS (
+    SELECT c.id, c.priority, c.seq, o.owner,
+           ROW_NUMBER() OVER (PARTITION BY o.owner ORDER BY c.priority DESC, c.seq) - 1 AS k
+    FROM owners o CROSS JOIN LATERAL (
+      SELECT j.id, j.priority, j.seq FROM jobs j
+      WHERE j.tenant = rn.tenant AND j.state = 'queued' AND j.owner_token_id = o.owner
+        AND j.not_before <= p_now
+        AND j.labels::jsonb <@ v_labels
+        AND (j.grp = '' OR j.grp = rn.grp)
+        AND (v_any_mode OR j.type = '' OR v_modes ? j.type)
+        AND (rn.owner_only = 0 OR j.owner_token_id = rn.owner_token_id)
+      ORDER BY j.priority DESC, j.seq
+      LIMIT v_free + 4) c
+    WHERE o.owner IS NOT NULL
+  ),
+  -- The k-th job of a submitter is taken as if k of theirs were already in flight and they
+  -- had just been served: the order SqliteStore's pick-one-at-a-time loop produces.
+  ranked AS (
+    SELECT c.id,
+           ROW_NUMBER() OVER (ORDER BY c.priority DESC, COALESCE(f.n, 0) + c.k,
+                              CASE WHEN c.k = 0 THEN COALESCE(s.last_claimed_at, 0) ELSE p_now END,
+                              c.seq) AS ord
+    FROM candidates c
+    LEFT JOIN in_flight f ON f.owner = c.owner
+    LEFT JOIN owner_service s ON s.tenant = rn.tenant AND s.owner_token_id = c.owner
+  ),
+  -- The lease: rows another claim holds are skipped; the state is re-checked on the row's
+  -- latest version once it is locked.
+  picked AS (
+    SELECT j.id, j.attempt + 1 AS next_attempt, j.spec, j.owner_token_id, ranked.ord
+    FROM ranked JOIN jobs j ON j.id = ranked.id
+    WHERE j.state = 'queued' AND j.not_before <= p_now
+    ORDER BY ranked.ord
+    LIMIT v_free
+    FOR UPDATE OF j SKIP LOCKED
+  ),
+  leased AS (
+    UPDATE jobs SET state = 'leased', attempt = p.next_attempt, updated_at = p_now
+    FROM picked p WHERE jobs.id = p.id
+  ),
+  new_attempts AS (
+    INSERT INTO attempts (job_id, attempt, runner_id, state, claimed_at, lease_expires_at)
+    SELECT p.id, p.next_attempt, p_runner, 'leased', p_now, p_now + p_lease_ms FROM picked p
+  ),
+  served AS (
+    INSERT INTO owner_service (tenant, owner_token_id, last_claimed_at)
+    SELECT rn.tenant, d.owner_token_id, p_now
+    FROM (SELECT DISTINCT p.owner_token_id FROM picked p) d ORDER BY d.owner_token_id
+    ON CONFLICT (tenant, owner_token_id) DO UPDATE SET last_claimed_at = excluded.last_claimed_at
+  ),
+  runner_busy AS (
+    UPDATE runners SET status = CASE WHEN status = 'offline' THEN 'offline'
+                                     WHEN draining = 1 THEN 'draining' ELSE 'busy' END
+    WHERE id = p_runner AND EXISTS (SELECT 1 FROM picked)
+  )
+  SELECT p.id, p.next_attempt, p.spec FROM picked p ORDER BY p.ord;
+END
+$fn$;
+)sql"},
   };
   return kMigrations;
 }

@@ -188,6 +188,11 @@ void Connection::exec_script(const std::string& sql) {
   check(res, sql);
 }
 
+bool Connection::still_open() {
+  // libpq's socket is non-blocking: this reads only what is already there.
+  return PQconsumeInput(conn_) != 0 && healthy();
+}
+
 void Connection::consume_input() {
   if (PQconsumeInput(conn_) == 0) fail(nullptr, "");
 }
@@ -227,10 +232,14 @@ corral::Result<Pool::Lease> Pool::acquire() {
   {
     std::unique_lock lock(mu_);
     for (;;) {
-      if (!idle_.empty()) {
+      while (!idle_.empty()) {
         auto conn = std::move(idle_.back());
         idle_.pop_back();
-        return Lease(this, std::move(conn));
+        // An idle connection the database closed (a restart, an admin's terminate) has
+        // the server's goodbye waiting on its socket: drop it before anything is sent on
+        // it, so a statement is never lost to a connection that was already gone.
+        if (conn->still_open()) return Lease(this, std::move(conn));
+        --open_;
       }
       if (open_ < options_.max_connections) {
         ++open_;  // a slot for the connection opened below, outside the lock

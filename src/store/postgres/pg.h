@@ -144,6 +144,9 @@ class Connection {
 
   // False once libpq saw the connection fail; the pool then discards it.
   bool healthy() const;
+  // Reads what the server sent an idle connection (without waiting): false when it closed
+  // the connection meanwhile.
+  bool still_open();
   const std::string& name() const { return name_; }
 
   // For a LISTEN loop: the socket to wait on, then consume_input() and drain
@@ -203,6 +206,13 @@ class Pool {
   template <typename T>
   corral::Result<T> transaction(const std::function<corral::Result<T>(Connection&)>& fn);
 
+  // Runs fn on a pooled connection outside BEGIN ... COMMIT: each statement commits by
+  // itself, in one round trip. For one write statement, or reads that need no common
+  // snapshot. A deadlock rolls the statement back and runs fn again, so fn must be safe to
+  // repeat. Errors become Results as in transaction().
+  template <typename T>
+  corral::Result<T> run(const std::function<corral::Result<T>(Connection&)>& fn);
+
   const std::string& name() const { return name_; }
   int open_connections() const;
 
@@ -252,6 +262,22 @@ corral::Result<T> Pool::transaction(const std::function<corral::Result<T>(Connec
       }
     }
     if (!retry) return out;
+  }
+}
+
+template <typename T>
+corral::Result<T> Pool::run(const std::function<corral::Result<T>(Connection&)>& fn) {
+  constexpr int kRetries = 5;
+  for (int tries = 0;; ++tries) {
+    auto lease = acquire();
+    if (!lease.ok()) return lease.error();
+    try {
+      return fn(**lease);
+    } catch (const PgError& e) {
+      if (!e.retryable() || tries >= kRetries) return to_error(e);
+    } catch (const std::exception& e) {
+      return make_error(ErrorCode::kUnavailable, std::string("store failure: ") + e.what());
+    }
   }
 }
 

@@ -64,8 +64,28 @@ std::vector<Candidate> matching_jobs_of_owner(Connection& c, const Runner& runne
 
 }  // namespace
 
+Result<std::vector<ClaimedJob>> PostgresStore::claim_by_normal_rule(const std::string& runner_id, int slots,
+                                                                    TimeMs now, TimeMs lease_ms, TimeMs fresh_since) {
+  return run<std::vector<ClaimedJob>>([&](Connection& c) -> Result<std::vector<ClaimedJob>> {
+    auto rows = c.query(
+        "SELECT job_id, attempt, spec FROM corral_claim($1, $2::integer, $3::bigint, $4::bigint, $5::bigint)",
+        runner_id, slots, now, lease_ms, fresh_since);
+    std::vector<ClaimedJob> claimed;
+    for (int i = 0; i < rows.size(); ++i) {
+      auto row = rows[i];
+      if (row.is_null(0)) return make_error(ErrorCode::kNotFound, "no runner with id " + runner_id);
+      auto spec = parse_job_spec(json::parse(row.text(2), nullptr, false));
+      claimed.push_back({row.text(0), row.integer(1), now + lease_ms, spec.ok() ? *spec : JobSpec{}});
+    }
+    return claimed;
+  });
+}
+
 Result<std::vector<ClaimedJob>> PostgresStore::claim(const std::string& runner_id, int slots, TimeMs now,
-                                                     TimeMs lease_ms, const JobMatcher& matcher) {
+                                                     TimeMs lease_ms, const ClaimRule& rule) {
+  if (rule.normal_fresh_since) return claim_by_normal_rule(runner_id, slots, now, lease_ms, *rule.normal_fresh_since);
+  // Any other rule: the matcher decides, candidate by candidate, inside one transaction.
+  const JobMatcher& matcher = rule.matcher;
   return tx<std::vector<ClaimedJob>>([&](Connection& c) -> Result<std::vector<ClaimedJob>> {
     // The runner's row is locked: two claims of one runner (on two servers) take turns, so
     // together they never exceed its max_concurrent_jobs.

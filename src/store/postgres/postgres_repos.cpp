@@ -56,7 +56,7 @@ Result<RepoMapping> PostgresStore::put_repo(const RepoMapping& repo) {
 }
 
 Result<std::vector<RepoMapping>> PostgresStore::list_repos(const std::string& tenant) {
-  return tx<std::vector<RepoMapping>>([&](Connection& c) -> Result<std::vector<RepoMapping>> {
+  return run<std::vector<RepoMapping>>([&](Connection& c) -> Result<std::vector<RepoMapping>> {
     auto rows = c.query("SELECT " CORRAL_REPO_COLUMNS " FROM repos WHERE tenant = $1 ORDER BY full_name", tenant);
     std::vector<RepoMapping> out;
     for (int i = 0; i < rows.size(); ++i) out.push_back(repo_from_row(rows[i]));
@@ -65,7 +65,7 @@ Result<std::vector<RepoMapping>> PostgresStore::list_repos(const std::string& te
 }
 
 Result<std::optional<RepoMapping>> PostgresStore::find_repo(const std::string& tenant, const std::string& full_name) {
-  return tx<std::optional<RepoMapping>>(
+  return run<std::optional<RepoMapping>>(
       [&](Connection& c) -> Result<std::optional<RepoMapping>> { return pg::load_repo(c, tenant, full_name); });
 }
 

@@ -70,7 +70,7 @@ Result<void> PostgresStore::insert_token(const Token& token) {
 }
 
 Result<std::optional<Token>> PostgresStore::find_token_by_hash(const std::string& hash) {
-  return tx<std::optional<Token>>([&](Connection& c) -> Result<std::optional<Token>> {
+  return run<std::optional<Token>>([&](Connection& c) -> Result<std::optional<Token>> {
     auto rows = c.query(std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE hash = $1", hash);
     if (rows.empty()) return std::optional<Token>();
     return std::optional<Token>(token_from_row(rows.front()));
@@ -96,7 +96,7 @@ Result<Token> PostgresStore::revoke_token(const std::string& id, TimeMs now) {
 }
 
 Result<Token> PostgresStore::get_token(const std::string& id) {
-  return tx<Token>([&](Connection& c) -> Result<Token> {
+  return run<Token>([&](Connection& c) -> Result<Token> {
     auto rows = c.query(std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE id = $1", id);
     if (rows.empty()) return make_error(ErrorCode::kNotFound, "no token with id " + id);
     return token_from_row(rows.front());
@@ -184,7 +184,7 @@ Result<Runner> PostgresStore::register_runner(const std::string& tenant, const s
 }
 
 Result<Runner> PostgresStore::get_runner(const std::string& id) {
-  return tx<Runner>([&](Connection& c) -> Result<Runner> {
+  return run<Runner>([&](Connection& c) -> Result<Runner> {
     auto runner = pg::load_runner(c, id);
     if (!runner) return make_error(ErrorCode::kNotFound, "no runner with id " + id);
     return *runner;
@@ -192,7 +192,7 @@ Result<Runner> PostgresStore::get_runner(const std::string& id) {
 }
 
 Result<std::optional<Runner>> PostgresStore::find_runner_by_secret_hash(const std::string& hash) {
-  return tx<std::optional<Runner>>([&](Connection& c) -> Result<std::optional<Runner>> {
+  return run<std::optional<Runner>>([&](Connection& c) -> Result<std::optional<Runner>> {
     auto rows = c.query("SELECT id FROM runners WHERE secret_hash = $1", hash);
     if (rows.empty()) return std::optional<Runner>();
     return pg::load_runner(c, rows.front().text(0));

@@ -69,7 +69,7 @@ class PostgresStore final : public Store {
 
   // postgres_claim.cpp
   Result<std::vector<ClaimedJob>> claim(const std::string& runner_id, int slots, TimeMs now,
-                                        TimeMs lease_ms, const JobMatcher& matcher) override;
+                                        TimeMs lease_ms, const ClaimRule& rule) override;
   Result<Attempt> start_attempt(const std::string& runner_id, const std::string& job_id,
                                 int attempt, TimeMs now) override;
   Result<Job> finish_attempt(const std::string& runner_id, const std::string& job_id, int attempt,
@@ -109,6 +109,16 @@ class PostgresStore final : public Store {
   Result<T> tx(const std::function<Result<T>(pg::Connection&)>& fn) {
     return pool_.transaction<T>(fn);
   }
+  // Statements that each commit by themselves, one round trip each (see pg::Pool::run):
+  // a single write, or reads that need no common snapshot.
+  template <typename T>
+  Result<T> run(const std::function<Result<T>(pg::Connection&)>& fn) {
+    return pool_.run<T>(fn);
+  }
+
+  // A claim by the normal rule: one call of the corral_claim function (migration 6).
+  Result<std::vector<ClaimedJob>> claim_by_normal_rule(const std::string& runner_id, int slots, TimeMs now,
+                                                       TimeMs lease_ms, TimeMs fresh_since);
 
   PostgresStoreOptions options_;
   pg::Pool pool_;

@@ -366,7 +366,9 @@ std::vector<Candidate> matching_jobs_of_owner(Db& db, const Runner& runner, cons
 
 Result<std::vector<ClaimedJob>> SqliteStore::claim(const std::string& runner_id, int slots,
                                                    TimeMs now, TimeMs lease_ms,
-                                                   const JobMatcher& matcher) {
+                                                   const ClaimRule& rule) {
+  // One writer, no round trips: the matcher decides here even for a normal() rule.
+  const JobMatcher& matcher = rule.matcher;
   return write<std::vector<ClaimedJob>>([&](Db& db) -> Result<std::vector<ClaimedJob>> {
     auto runner = sqlite::load_runner(db, runner_id);
     if (!runner) return make_error(ErrorCode::kNotFound, "no runner with id " + runner_id);

@@ -68,7 +68,7 @@ class SqliteStore final : public Store {
   Result<JobStats> job_stats(const std::string& tenant, int hours, TimeMs now) override;
 
   Result<std::vector<ClaimedJob>> claim(const std::string& runner_id, int slots, TimeMs now,
-                                        TimeMs lease_ms, const JobMatcher& matcher) override;
+                                        TimeMs lease_ms, const ClaimRule& rule) override;
   Result<Attempt> start_attempt(const std::string& runner_id, const std::string& job_id,
                                 int attempt, TimeMs now) override;
   Result<LogAppend> append_log(const std::string& runner_id, const std::string& job_id, int attempt,

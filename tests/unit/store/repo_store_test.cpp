@@ -137,8 +137,8 @@ TEST_P(RepoStoreTest, AStewardClaimsThroughTheStoreOnlyOnceTheGroupIsStale) {
   auto claim_as = [&](const Runner& r) {
     auto facts = load_steward_facts(*store_, "t1", clock_.now_ms(), kStale, &r);
     EXPECT_TRUE(facts.ok());
-    auto claimed = store_->claim(r.id, 1, clock_.now_ms(), 30'000,
-                                 [&](const Runner& who, const Job& j) { return may_claim(who, j, *facts); });
+    auto claimed = store_->claim(r.id, 1, clock_.now_ms(), 30'000, JobMatcher(
+                                 [&](const Runner& who, const Job& j) { return may_claim(who, j, *facts); }));
     EXPECT_TRUE(claimed.ok());
     return claimed.ok() ? claimed.value() : std::vector<ClaimedJob>{};
   };

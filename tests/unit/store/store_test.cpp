@@ -6,9 +6,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "common/clock.h"
 #include "common/crypto.h"
+#include "server/matching.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store_backends.h"
 
@@ -17,6 +19,14 @@ namespace {
 
 const JobMatcher kAnyJob = [](const Runner&, const Job&) { return true; };
 constexpr TimeMs kLease = 30'000;
+
+// The rule the server claims by for a runner that is no steward: the store may evaluate it
+// itself (PostgresStore: in SQL, in one statement).
+ClaimRule normal_rule(TimeMs fresh_since = 0) {
+  return ClaimRule::normal(
+      [fresh_since](const Runner& r, const Job& j) { return r.last_heartbeat_at >= fresh_since && runner_can_take(r, j); },
+      fresh_since);
+}
 
 class StoreTest : public testing::StoreBackendTest {
  protected:
@@ -43,8 +53,10 @@ class StoreTest : public testing::StoreBackendTest {
     return r->job;
   }
 
-  std::vector<ClaimedJob> claim(const Runner& r, int slots = 1) {
-    auto c = store_->claim(r.id, slots, clock_.now_ms(), kLease, kAnyJob);
+  // By the normal rule, or (by_matcher) by a predicate the store must call job by job.
+  std::vector<ClaimedJob> claim(const Runner& r, int slots = 1, bool by_matcher = false) {
+    auto c = by_matcher ? store_->claim(r.id, slots, clock_.now_ms(), kLease, kAnyJob)
+                        : store_->claim(r.id, slots, clock_.now_ms(), kLease, normal_rule());
     EXPECT_TRUE(c.ok());
     return c.ok() ? c.value() : std::vector<ClaimedJob>{};
   }
@@ -502,66 +514,188 @@ TEST_P(StoreTest, LostAttemptIsNotRetriedWhenThePolicyLeavesRunnerLostOut) {
   EXPECT_EQ(lost.reason, "runner_lost");
 }
 
+// Fair share is the same whichever way a claim decides (the normal rule, which PostgreSQL
+// evaluates in SQL, or a matcher called job by job). Each way runs in a tenant of its own.
 TEST_P(StoreTest, FairShareOneOwnersFloodDoesNotStarveAnothersJob) {
-  auto runner = register_runner("r1", "t1", 1);
-  auto submit_as = [&](const std::string& owner, int priority = 0) {
-    Job j;
-    j.id = new_id("job");
-    j.tenant = "t1";
-    j.owner_token_id = owner;
-    j.spec.command = {"true"};
-    j.spec.priority = priority;
-    j.created_at = clock_.now_ms();
-    clock_.advance_ms(1);
-    return store_->create_job(j)->job;
-  };
-  for (int i = 0; i < 500; ++i) submit_as("flood");
-  auto single = submit_as("other");
-  auto run_one = [&] {
-    auto c = claim(runner);
-    EXPECT_EQ(c.size(), 1u);
-    FinishReport ok;
-    EXPECT_TRUE(store_->start_attempt(runner.id, c.at(0).job_id, 1, clock_.now_ms()).ok());
-    EXPECT_TRUE(store_->finish_attempt(runner.id, c.at(0).job_id, 1, ok, clock_.now_ms()).ok());
-    clock_.advance_ms(10);
-    return c.at(0).job_id;
-  };
-  // The flood's oldest goes first (nobody served yet, it is older); the other owner's single
-  // job goes next, not after 500.
-  EXPECT_EQ(job(run_one()).owner_token_id, "flood");
-  EXPECT_EQ(run_one(), single.id);
-  EXPECT_EQ(job(run_one()).owner_token_id, "flood");
-  // Alternation among three owners at one priority; a higher priority still goes first.
-  submit_as("third");
-  submit_as("other");
-  auto urgent = submit_as("flood", 5);
-  EXPECT_EQ(run_one(), urgent.id);
-  std::vector<std::string> order;
-  for (int i = 0; i < 3; ++i) order.push_back(job(run_one()).owner_token_id);
-  std::sort(order.begin(), order.end());
-  EXPECT_EQ(order, (std::vector<std::string>{"flood", "other", "third"}));
+  for (bool by_matcher : {false, true}) {
+    SCOPED_TRACE(by_matcher ? "by matcher" : "by normal rule");
+    std::string tenant = by_matcher ? "t-matcher" : "t-rule";
+    auto runner = register_runner("r1", tenant, 1);
+    auto submit_as = [&](const std::string& owner, int priority = 0) {
+      Job j;
+      j.id = new_id("job");
+      j.tenant = tenant;
+      j.owner_token_id = owner;
+      j.spec.command = {"true"};
+      j.spec.priority = priority;
+      j.created_at = clock_.now_ms();
+      clock_.advance_ms(1);
+      return store_->create_job(j)->job;
+    };
+    for (int i = 0; i < 500; ++i) submit_as("flood");
+    auto single = submit_as("other");
+    auto run_one = [&] {
+      auto c = claim(runner, 1, by_matcher);
+      EXPECT_EQ(c.size(), 1u);
+      FinishReport ok;
+      EXPECT_TRUE(store_->start_attempt(runner.id, c.at(0).job_id, 1, clock_.now_ms()).ok());
+      EXPECT_TRUE(store_->finish_attempt(runner.id, c.at(0).job_id, 1, ok, clock_.now_ms()).ok());
+      clock_.advance_ms(10);
+      return c.at(0).job_id;
+    };
+    auto owner_of = [&](const std::string& id) { return job(id, tenant).owner_token_id; };
+    // The flood's oldest goes first (nobody served yet, it is older); the other owner's
+    // single job goes next, not after 500.
+    EXPECT_EQ(owner_of(run_one()), "flood");
+    EXPECT_EQ(run_one(), single.id);
+    EXPECT_EQ(owner_of(run_one()), "flood");
+    // Alternation among three owners at one priority; a higher priority still goes first.
+    submit_as("third");
+    submit_as("other");
+    auto urgent = submit_as("flood", 5);
+    EXPECT_EQ(run_one(), urgent.id);
+    std::vector<std::string> order;
+    for (int i = 0; i < 3; ++i) order.push_back(owner_of(run_one()));
+    std::sort(order.begin(), order.end());
+    EXPECT_EQ(order, (std::vector<std::string>{"flood", "other", "third"}));
+  }
 }
 
 TEST_P(StoreTest, FairShareGivesASecondSlotToTheOwnerWithLessInFlight) {
-  auto runner = register_runner("r1", "t1", 4);
-  auto submit_as = [&](const std::string& owner) {
-    Job j;
-    j.id = new_id("job");
-    j.tenant = "t1";
-    j.owner_token_id = owner;
-    j.spec.command = {"true"};
-    j.created_at = clock_.now_ms();
-    clock_.advance_ms(1);
-    return store_->create_job(j)->job;
+  for (bool by_matcher : {false, true}) {
+    SCOPED_TRACE(by_matcher ? "by matcher" : "by normal rule");
+    std::string tenant = by_matcher ? "t-matcher" : "t-rule";
+    auto runner = register_runner("r1", tenant, 4);
+    auto submit_as = [&](const std::string& owner) {
+      Job j;
+      j.id = new_id("job");
+      j.tenant = tenant;
+      j.owner_token_id = owner;
+      j.spec.command = {"true"};
+      j.created_at = clock_.now_ms();
+      clock_.advance_ms(1);
+      return store_->create_job(j)->job;
+    };
+    for (int i = 0; i < 10; ++i) submit_as("a");
+    for (int i = 0; i < 2; ++i) submit_as("b");
+    // Neither has a job in flight: four slots alternate a, b, a, b, not a's four oldest.
+    auto got = claim(runner, 4, by_matcher);
+    ASSERT_EQ(got.size(), 4u);
+    std::map<std::string, int> per_owner;
+    for (const auto& c : got) ++per_owner[job(c.job_id, tenant).owner_token_id];
+    EXPECT_EQ(per_owner["a"], 2);
+    EXPECT_EQ(per_owner["b"], 2);
+  }
+}
+
+// The normal rule evaluated by the store (SQL on PostgreSQL) agrees with runner_can_take for
+// every runner and job below: labels, group, modes, owner-only, tenant.
+TEST_P(StoreTest, NormalRuleInTheStoreAgreesWithRunnerCanTake) {
+  struct RunnerCase {
+    std::vector<std::string> labels;
+    std::string group;
+    std::vector<std::string> modes;
+    bool owner_only;
   };
-  for (int i = 0; i < 10; ++i) submit_as("a");
-  for (int i = 0; i < 2; ++i) submit_as("b");
-  auto got = claim(runner, 4);
-  ASSERT_EQ(got.size(), 4u);
-  std::map<std::string, int> per_owner;
-  for (const auto& c : got) ++per_owner[job(c.job_id).owner_token_id];
-  EXPECT_EQ(per_owner["a"], 2);
-  EXPECT_EQ(per_owner["b"], 2);
+  const std::vector<RunnerCase> runner_cases = {
+      {{}, "", {}, false},
+      {{"gpu", "linux"}, "", {}, false},
+      {{"linux"}, "team-a", {"review"}, false},
+      {{"gpu", "linux"}, "team-a", {"all"}, true},
+      {{"linux"}, "", {"build", "review"}, true},
+  };
+  struct JobCase {
+    std::vector<std::string> labels;
+    std::string group;
+    std::string type;
+    std::string owner;
+    std::string tenant;
+  };
+  const std::vector<JobCase> job_cases = {
+      {{}, "", "", "alice", "t1"},
+      {{"linux"}, "", "", "bob", "t1"},
+      {{"gpu", "linux"}, "", "review", "alice", "t1"},
+      {{"gpu"}, "team-a", "", "bob", "t1"},
+      {{}, "team-a", "build", "alice", "t1"},
+      {{}, "team-b", "", "alice", "t1"},
+      {{"mac"}, "", "", "alice", "t1"},
+      {{}, "", "build", "bob", "t1"},
+      {{}, "", "", "alice", "t2"},
+  };
+  // The runners' registration token was made by alice: owner-only runners take her jobs.
+  Token reg_token;
+  reg_token.id = "tok-matrix";
+  reg_token.kind = TokenKind::kRunner;
+  reg_token.tenant = "t1";
+  reg_token.name = "matrix";
+  reg_token.hash = sha256_hex("matrix-secret");
+  reg_token.created_by = "alice";
+  ASSERT_TRUE(store_->insert_token(reg_token).ok());
+  int checked = 0;
+  for (size_t ri = 0; ri < runner_cases.size(); ++ri) {
+    const auto& rc = runner_cases[ri];
+    RunnerRegistration reg;
+    reg.name = "matrix-" + std::to_string(ri);
+    reg.labels = rc.labels;
+    reg.group = rc.group;
+    reg.modes = rc.modes;
+    reg.owner_only = rc.owner_only;
+    reg.max_concurrent_jobs = 100;
+    auto runner = store_->register_runner("t1", reg_token.id, reg, sha256_hex(reg.name), clock_.now_ms());
+    ASSERT_TRUE(runner.ok());
+    ASSERT_EQ(runner->owner_token_id, "alice");
+    std::set<std::string> expected;
+    for (const auto& jc : job_cases) {
+      Job j;
+      j.id = new_id("job");
+      j.tenant = jc.tenant;
+      j.owner_token_id = jc.owner;
+      j.spec.command = {"true"};
+      j.spec.labels = jc.labels;
+      j.spec.group = jc.group;
+      j.spec.type = jc.type;
+      j.created_at = clock_.now_ms();
+      ASSERT_TRUE(store_->create_job(j).ok());
+      if (runner_can_take(*runner, j)) expected.insert(j.id);
+    }
+    auto got = store_->claim(runner->id, 100, clock_.now_ms(), kLease, normal_rule());
+    ASSERT_TRUE(got.ok()) << got.error().message;
+    std::set<std::string> taken;
+    for (const auto& c : *got) taken.insert(c.job_id);
+    EXPECT_EQ(taken, expected) << "runner case " << ri;
+    checked += static_cast<int>(job_cases.size());
+    // What this runner left stays queued for no one else: cancel it before the next case.
+    for (const std::string tenant : {"t1", "t2"}) {
+      auto queued = store_->queued_jobs(tenant, 1000);
+      ASSERT_TRUE(queued.ok());
+      for (const auto& q : *queued) {
+        auto canceled = store_->cancel_job(tenant, q.id, clock_.now_ms());
+        ASSERT_TRUE(canceled.ok()) << canceled.error().message;
+      }
+    }
+  }
+  EXPECT_EQ(checked, static_cast<int>(runner_cases.size() * job_cases.size()));
+}
+
+TEST_P(StoreTest, NormalRuleGivesAStaleOrDrainingRunnerNothing) {
+  auto runner = register_runner("r1");
+  submit();
+  clock_.advance_ms(5000);
+  // Its last heartbeat is 5 s old: with fresh_since after it, nothing; at it, the job.
+  auto stale = store_->claim(runner.id, 1, clock_.now_ms(), kLease, normal_rule(runner.last_heartbeat_at + 1));
+  ASSERT_TRUE(stale.ok());
+  EXPECT_TRUE(stale->empty());
+  ASSERT_TRUE(store_->drain_runner("t1", runner.id).ok());
+  auto draining = store_->claim(runner.id, 1, clock_.now_ms(), kLease, normal_rule(runner.last_heartbeat_at));
+  ASSERT_TRUE(draining.ok());
+  EXPECT_TRUE(draining->empty());
+  auto other = register_runner("r2");
+  auto fresh = store_->claim(other.id, 1, clock_.now_ms(), kLease, normal_rule(other.last_heartbeat_at));
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(fresh->size(), 1u);
+  auto unknown = store_->claim("no-such-runner", 1, clock_.now_ms(), kLease, normal_rule());
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
 }
 
 TEST_P(StoreTest, ListJobsFiltersByLabelAndRunner) {
@@ -577,7 +711,7 @@ TEST_P(StoreTest, ListJobsFiltersByLabelAndRunner) {
   }
   auto plain = submit();
   auto runner = register_runner("r1");
-  ASSERT_EQ(claim(runner).at(0).job_id, gpu_job.id);  // the older one
+  ASSERT_EQ(claim(runner, 1, /*by_matcher=*/true).at(0).job_id, gpu_job.id);  // the older one
 
   JobQuery by_label;
   by_label.label = "gpu";

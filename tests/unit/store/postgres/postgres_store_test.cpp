@@ -82,11 +82,14 @@ TEST_F(PostgresStoreTest, TwoServersClaimingFromManyThreadsNeverHandOutAJobTwice
   std::mutex mu;
   std::map<std::string, int> times_claimed;
   std::atomic<int> errors{0};
-  auto work = [&](PostgresStore* store, std::string name) {
+  // Half the runners claim by the normal rule (one corral_claim statement), half by a
+  // matcher (the statement-per-step path a steward takes): the two never collide either.
+  auto work = [&](PostgresStore* store, std::string name, bool by_matcher) {
     auto runner = register_runner(*store, name, 2);
+    ClaimRule rule = by_matcher ? ClaimRule(kAnyJob) : ClaimRule::normal(kAnyJob, 0);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (std::chrono::steady_clock::now() < deadline) {
-      auto got = store->claim(runner.id, 2, clock_.now_ms(), kLease, kAnyJob);
+      auto got = store->claim(runner.id, 2, clock_.now_ms(), kLease, rule);
       if (!got.ok()) {
         ++errors;
         continue;
@@ -111,8 +114,8 @@ TEST_F(PostgresStoreTest, TwoServersClaimingFromManyThreadsNeverHandOutAJobTwice
   };
   std::vector<std::thread> threads;
   for (int i = 0; i < kRunnersPerServer; ++i) {
-    threads.emplace_back(work, a.get(), "a" + std::to_string(i));
-    threads.emplace_back(work, b.get(), "b" + std::to_string(i));
+    threads.emplace_back(work, a.get(), "a" + std::to_string(i), i % 2 == 1);
+    threads.emplace_back(work, b.get(), "b" + std::to_string(i), i % 2 == 0);
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(errors.load(), 0);
@@ -157,6 +160,29 @@ TEST_F(PostgresStoreTest, ServersStartingAtOnceMigrateOnce) {
       EXPECT_TRUE(s->list_tokens().ok());
     }
   }
+}
+
+// corral_claim counts the runner's attempts only once it holds the runner's row: claims of
+// one runner racing on two servers take turns and never exceed its slots together.
+TEST_F(PostgresStoreTest, OneRunnersClaimsOnTwoServersNeverExceedItsSlots) {
+  auto a = open(db_.url());
+  auto b = open(db_.url());
+  ASSERT_TRUE(a && b);
+  constexpr int kSlots = 3;
+  auto runner = register_runner(*a, "r", kSlots);
+  for (int i = 0; i < 20; ++i) submit(*a);
+  std::atomic<int> taken{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      auto got = (i % 2 ? *a : *b).claim(runner.id, kSlots, clock_.now_ms(), kLease, ClaimRule::normal(kAnyJob, 0));
+      ASSERT_TRUE(got.ok()) << got.error().message;
+      taken += static_cast<int>(got->size());
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(taken.load(), kSlots);
+  EXPECT_EQ(a->get_runner(runner.id)->running.size(), static_cast<size_t>(kSlots));
 }
 
 TEST_F(PostgresStoreTest, EachExpiredLeaseIsLostOnceAcrossServers) {
