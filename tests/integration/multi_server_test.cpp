@@ -9,7 +9,7 @@
 #include "harness.h"
 #include "log_watcher.h"
 #include "store/postgres/pg.h"
-#include "unit/store/pg_test_db.h"
+#include "common/pg_test_db.h"
 
 namespace corral::testing {
 namespace {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "store/postgres/pg.h"
-#include "../store/pg_test_db.h"
+#include "common/pg_test_db.h"
 
 namespace corral {
 namespace {

@@ -1,7 +1,7 @@
 // The Store conformance suites run once per backend: a test fixture derives from
 // StoreBackendTest and is instantiated with kStoreBackends, so every test runs against
 // SQLite (a temporary directory) and PostgreSQL (a fresh database on CORRAL_TEST_PG,
-// skipped without it; see pg_test_db.h).
+// skipped without it; see tests/common/pg_test_db.h).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -14,7 +14,7 @@
 #include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
-#include "pg_test_db.h"
+#include "common/pg_test_db.h"
 
 namespace corral::testing {
 

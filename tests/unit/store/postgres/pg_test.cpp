@@ -6,7 +6,7 @@
 
 #include <thread>
 
-#include "../pg_test_db.h"
+#include "common/pg_test_db.h"
 
 namespace corral::pg {
 namespace {

@@ -18,7 +18,7 @@
 #include <set>
 #include <thread>
 
-#include "../pg_test_db.h"
+#include "common/pg_test_db.h"
 #include "api/schedule.h"
 #include "common/clock.h"
 #include "common/crypto.h"
