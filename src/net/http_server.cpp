@@ -2,8 +2,35 @@
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 namespace corral {
+
+namespace {
+
+// A request's watch for the client hanging up (RequestContext::watch_hangup).
+struct HangupWatch {
+  bool watching = false;
+  bool over = false;  // the handler returned: the watch has ended
+  std::function<void()> fn;
+};
+
+awaitable<void> watch_for_hangup(tcp::socket& socket, std::shared_ptr<HangupWatch> watch) {
+  error_code ec;
+  co_await socket.async_wait(tcp::socket::wait_read, asio::redirect_error(use_awaitable, ec));
+  // Nothing here touches the socket after the wait unless the request is still being
+  // handled: by then the session may have moved on, or be gone.
+  if (watch->over || ec) co_return;
+  // Readable before we answered: the client hung up (EOF or reset), or sent its next
+  // request early (pipelining). Peek, so that a next request stays for the session.
+  char byte;
+  ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) watch->fn();
+}
+
+}  // namespace
 
 Response json_response(http::status status, const std::string& body, unsigned version) {
   Response res{status, version};
@@ -107,7 +134,7 @@ awaitable<void> HttpServer::session(beast::tcp_stream stream) {
       co_return;
     }
     auto& msg = parser.get();
-    RequestContext ctx{msg, {}, {}, {}, remote};
+    RequestContext ctx{msg, {}, {}, {}, remote, {}};
     split_target(msg.target(), ctx.path, ctx.query);
     Response res;
     auto match = router_.match(msg.method(), ctx.path);
@@ -127,11 +154,23 @@ awaitable<void> HttpServer::session(beast::tcp_stream stream) {
                                 : error_response(make_error(ErrorCode::kInternal, "internal error; see the server log"));
     } else if (match.handler) {
       ctx.params = std::move(match.params);
+      auto hangup = std::make_shared<HangupWatch>();
+      ctx.on_hangup = [&stream, hangup](std::function<void()> fn) {
+        if (hangup->watching) return;
+        hangup->watching = true;
+        hangup->fn = std::move(fn);
+        asio::co_spawn(stream.get_executor(), watch_for_hangup(stream.socket(), hangup), asio::detached);
+      };
       try {
         res = co_await (*match.handler)(ctx);
       } catch (const std::exception& e) {
         spdlog::error("{} {} failed: {}", std::string(msg.method_string()), ctx.path, e.what());
         res = error_response(make_error(ErrorCode::kInternal, "internal error; see the server log"));
+      }
+      hangup->over = true;
+      if (hangup->watching) {
+        error_code ignored;
+        stream.socket().cancel(ignored);  // ends the watch's wait
       }
     } else if (match.path_known) {
       res = error_response(make_error(ErrorCode::kBadRequest,

@@ -24,6 +24,14 @@ struct RequestContext {
   std::map<std::string, std::string> params;      // {name} captures
   std::map<std::string, std::string> query;       // decoded query parameters
   std::string remote;                             // peer address, for logs
+  // Set by HttpServer (a context made elsewhere has none): see watch_hangup.
+  std::function<void(std::function<void()>)> on_hangup;
+
+  // For long-polls: fn runs (on this request's strand) if the client hangs up before the
+  // response is sent, e.g. a runner killed while its claim is parked. Once per request.
+  void watch_hangup(std::function<void()> fn) {
+    if (on_hangup) on_hangup(std::move(fn));
+  }
 
   std::string query_value(const std::string& key, const std::string& def = "") const {
     auto it = query.find(key);

@@ -95,9 +95,20 @@ awaitable<Response> claim(ServerContext& ctx, RequestContext& req) {
 
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
   auto waiter = ctx.waiters.park(co_await asio::this_coro::executor, *runner);
+  // A runner that hangs up while parked (killed, or it gave up) takes nothing more: a job
+  // leased to it now would wait for the lease to run out before anyone else could run it.
+  bool hung_up = false;
+  req.watch_hangup([&hung_up, waiter] {
+    hung_up = true;
+    waiter->timer.cancel();
+  });
   Result<std::vector<ClaimedJob>> claimed = std::vector<ClaimedJob>{};
   for (;;) {
     auto woken_for = ctx.waiters.reset(waiter);
+    if (hung_up) {
+      if (woken_for) ctx.waiters.job_available(*woken_for, waiter.get());  // pass it on
+      break;
+    }
     claimed = co_await ctx.db([&]() -> Result<std::vector<ClaimedJob>> {
       TimeMs now = ctx.clock.now_ms();
       // Steward fallback (steward.h) needs the tenant's runners and settings only when this
@@ -121,7 +132,7 @@ awaitable<Response> claim(ServerContext& ctx, RequestContext& req) {
       ctx.waiters.job_available(*woken_for, waiter.get());
     }
     if (!claimed->empty() || std::chrono::steady_clock::now() >= deadline) break;
-    if (!ctx.waiters.woken(waiter)) {
+    if (!ctx.waiters.woken(waiter) && !hung_up) {
       waiter->timer.expires_at(deadline);
       error_code ec;
       co_await waiter->timer.async_wait(asio::redirect_error(use_awaitable, ec));

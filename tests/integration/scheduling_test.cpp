@@ -71,10 +71,9 @@ TEST_F(Scheduling, LabelsGroupsAndModesDecideWhichRealRunnerTakesAJob) {
 }
 
 TEST_F(Scheduling, WhyNamesTheMatchingRunnersThatWentOffline) {
-  // A short long-poll, so the claim the killed runner left parked ends soon: a parked claim
-  // of a dead runner would still take the job (the server notices the closed connection
-  // only when it answers), and this test is about a job nobody can take.
-  auto& solo = start_runner("solo-box", {{"RUNNER_LABELS", "solo"}, {"RUNNER_POLL_TIMEOUT_MS", "200"}});
+  // The runner's long-poll waits 30 s; the claim it left parked ends when the server sees
+  // the connection close, not then (a parked claim of a dead runner must not take the job).
+  auto& solo = start_runner("solo-box", {{"RUNNER_LABELS", "solo"}});
   solo.process().kill9();
   ASSERT_TRUE(wait_until([&] {
     return api_->get("/api/v1/runners/" + solo.id())["status"] == "offline";

@@ -1,6 +1,10 @@
 // The real `corral server` binary over HTTP: lifecycle, long-poll, fencing, logs, tenants,
 // idempotency, errors, durability across kill -9.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <fstream>
@@ -110,6 +114,46 @@ TEST(ServerApi, ParkedClaimIsAnsweredTheMomentAJobArrives) {
   EXPECT_EQ(claimed["jobs"][0]["job_id"], job["id"]);
   // Far sooner than the 20 s long-poll and than any polling interval.
   EXPECT_LT(returned_at - submitted_at, 1s);
+}
+
+// A runner killed while its claim is parked closes the connection (the kernel does): the
+// server ends that claim at once, so a job submitted next goes to a live runner instead of
+// being leased to the dead one until its lease runs out.
+TEST(ServerApi, ParkedClaimOfARunnerThatHungUpTakesNothing) {
+  ServerProcess server;
+  Api user(server.url(), create_token(server, "user"));
+  auto registration = create_token(server, "runner");
+  auto dead = TestRunner::register_with(server, registration, {{"name", "dead"}});
+  auto live = TestRunner::register_with(server, registration, {{"name", "live"}});
+  Api health(server.url(), "");
+
+  // The dead runner's claim, by hand on a socket we can close: a 60 s long-poll.
+  auto port = std::stoi(server.url().substr(server.url().rfind(':') + 1));
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string body = R"({"wait_ms": 60000})";
+  std::string request = "POST /api/v1/runners/" + dead.id + "/claim HTTP/1.1\r\nHost: corral\r\n"
+                        "Authorization: Bearer " + dead.secret + "\r\nContent-Type: application/json\r\n"
+                        "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  ASSERT_EQ(::send(fd, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
+  ASSERT_TRUE(wait_until([&] { return health.get("/healthz")["parked_claims"].get<int>() == 1; }, 5s));
+  ::close(fd);
+  // Long before the 60 s wait ends.
+  ASSERT_TRUE(wait_until([&] { return health.get("/healthz")["parked_claims"].get<int>() == 0; }, 5s))
+      << "the claim of a runner that hung up stayed parked";
+
+  std::string id = user.post("/api/v1/jobs", job_spec(), 201)["id"];
+  auto claimed = live.claim(5000);
+  ASSERT_EQ(claimed["jobs"].size(), 1u);
+  EXPECT_EQ(claimed["jobs"][0]["job_id"], id);
+  auto job = user.get("/api/v1/jobs/" + id);
+  ASSERT_EQ(job["attempts"].size(), 1u) << job.dump();
+  EXPECT_EQ(job["attempts"][0]["runner_id"], live.id);
 }
 
 TEST(ServerApi, EmptyLongPollReturnsAfterWaitMs) {
