@@ -8,8 +8,12 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
+#include "common/crypto.h"
 #include "store/postgres/pg.h"
 
 namespace corral::testing {
@@ -78,6 +82,49 @@ class PgTestDatabase {
   std::string name_;
   std::string url_;
   std::string error_;
+};
+
+// A private PostgreSQL cluster in a directory of its own (scripts/pg-service.sh), for tests
+// that stop and start the database: the shared cluster on CORRAL_TEST_PG keeps running.
+// The test binary must define CORRAL_SOURCE_DIR (CMakeLists.txt does).
+class PgPrivateCluster {
+ public:
+  PgPrivateCluster()
+      : dir_(std::filesystem::temp_directory_path() / ("corral-pg-private-" + random_hex(4))) {}
+  ~PgPrivateCluster() {
+    service("stop");
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+    std::filesystem::remove(err_path(), ec);
+  }
+  PgPrivateCluster(const PgPrivateCluster&) = delete;
+  PgPrivateCluster& operator=(const PgPrivateCluster&) = delete;
+
+  // Starts (or restarts, on the same port and data) and waits until it answers.
+  bool start() { return service("start"); }
+  bool stop() { return service("stop"); }
+  std::string port() const {
+    std::ifstream in(dir_ / "port");
+    std::string p;
+    in >> p;
+    return p;
+  }
+  std::string url() const { return "postgresql://postgres@127.0.0.1:" + port() + "/postgres"; }
+  // What pg-service.sh said on stderr, for a failed start.
+  std::string errors() const {
+    std::ifstream in(err_path());
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+
+ private:
+  std::string err_path() const { return dir_.string() + ".err"; }
+  bool service(const std::string& verb) {
+    std::string cmd = std::string(CORRAL_SOURCE_DIR) + "/scripts/pg-service.sh " + verb + " '" + dir_.string() +
+                      "' >/dev/null 2>>'" + err_path() + "'";
+    return std::system(cmd.c_str()) == 0;
+  }
+
+  std::filesystem::path dir_;
 };
 
 }  // namespace corral::testing

@@ -195,6 +195,11 @@ DECLARE
   v_labels JSONB;
   v_modes JSONB;
   v_any_mode BOOLEAN;
+  v_ids TEXT[];
+  v_id TEXT;
+  v_taken INTEGER := 0;
+  v_owners TEXT[] := '{}';
+  v_job RECORD;
 BEGIN
   SELECT * INTO rn FROM runners WHERE id = p_runner FOR UPDATE;
   IF NOT FOUND THEN
@@ -215,7 +220,9 @@ BEGIN
   v_labels := rn.labels::jsonb;
   v_modes := rn.modes::jsonb;
   v_any_mode := jsonb_array_length(v_modes) = 0 OR v_modes ? 'all';
-  RETURN QUERY
+
+  -- The candidates in claim order, read without locks: a few more than the free slots,
+  -- since another claim may hold some of them.
   WITH RECURSIVE owners (owner) AS (
     -- The submitters with queued jobs, one index probe each (a loose index scan).
     SELECT MIN(j.owner_token_id) FROM jobs j WHERE j.tenant = rn.tenant AND j.state = 'queued'
@@ -228,7 +235,7 @@ BEGIN
     SELECT j.owner_token_id AS owner, COUNT(*) AS n FROM jobs j
     WHERE j.tenant = rn.tenant AND j.state IN ('leased', 'running') GROUP BY j.owner_token_id
   ),
-  -- Each submitter's first matching jobs, a few spare: another server may lock some first.
+  -- Each submitter's first jobs that the runner may take, in its queue order.
   candidates AS (
     SELECT c.id, c.priority, c.seq, o.owner,
            ROW_NUMBER() OVER (PARTITION BY o.owner ORDER BY c.priority DESC, c.seq) - 1 AS k
@@ -236,55 +243,66 @@ BEGIN
       SELECT j.id, j.priority, j.seq FROM jobs j
       WHERE j.tenant = rn.tenant AND j.state = 'queued' AND j.owner_token_id = o.owner
         AND j.not_before <= p_now
-        AND j.labels::jsonb <@ v_labels
+        AND (j.labels = '[]' OR j.labels::jsonb <@ v_labels)
         AND (j.grp = '' OR j.grp = rn.grp)
         AND (v_any_mode OR j.type = '' OR v_modes ? j.type)
         AND (rn.owner_only = 0 OR j.owner_token_id = rn.owner_token_id)
       ORDER BY j.priority DESC, j.seq
       LIMIT v_free + 4) c
     WHERE o.owner IS NOT NULL
-  ),
+  )
   -- The k-th job of a submitter is taken as if k of theirs were already in flight and they
   -- had just been served: the order SqliteStore's pick-one-at-a-time loop produces.
-  ranked AS (
-    SELECT c.id,
-           ROW_NUMBER() OVER (ORDER BY c.priority DESC, COALESCE(f.n, 0) + c.k,
-                              CASE WHEN c.k = 0 THEN COALESCE(s.last_claimed_at, 0) ELSE p_now END,
-                              c.seq) AS ord
-    FROM candidates c
+  SELECT ARRAY(
+    SELECT c.id FROM candidates c
     LEFT JOIN in_flight f ON f.owner = c.owner
     LEFT JOIN owner_service s ON s.tenant = rn.tenant AND s.owner_token_id = c.owner
-  ),
-  -- The lease: rows another claim holds are skipped; the state is re-checked on the row's
-  -- latest version once it is locked.
-  picked AS (
-    SELECT j.id, j.attempt + 1 AS next_attempt, j.spec, j.owner_token_id, ranked.ord
-    FROM ranked JOIN jobs j ON j.id = ranked.id
-    WHERE j.state = 'queued' AND j.not_before <= p_now
-    ORDER BY ranked.ord
-    LIMIT v_free
-    FOR UPDATE OF j SKIP LOCKED
-  ),
-  leased AS (
-    UPDATE jobs SET state = 'leased', attempt = p.next_attempt, updated_at = p_now
-    FROM picked p WHERE jobs.id = p.id
-  ),
-  new_attempts AS (
+    ORDER BY c.priority DESC, COALESCE(f.n, 0) + c.k,
+             CASE WHEN c.k = 0 THEN COALESCE(s.last_claimed_at, 0) ELSE p_now END, c.seq
+    LIMIT v_free + 8)
+  INTO v_ids;
+
+  -- The leases, in that order: a row another claim holds is skipped, and the state is
+  -- checked again on the row's latest version once it is locked.
+  FOREACH v_id IN ARRAY v_ids LOOP
+    EXIT WHEN v_taken >= v_free;
+    UPDATE jobs SET state = 'leased', attempt = jobs.attempt + 1, updated_at = p_now
+    WHERE id = (SELECT l.id FROM jobs l WHERE l.id = v_id AND l.state = 'queued' AND l.not_before <= p_now
+                FOR UPDATE SKIP LOCKED)
+    RETURNING jobs.id, jobs.attempt, jobs.spec, jobs.owner_token_id INTO v_job;
+    CONTINUE WHEN NOT FOUND;
     INSERT INTO attempts (job_id, attempt, runner_id, state, claimed_at, lease_expires_at)
-    SELECT p.id, p.next_attempt, p_runner, 'leased', p_now, p_now + p_lease_ms FROM picked p
-  ),
-  served AS (
-    INSERT INTO owner_service (tenant, owner_token_id, last_claimed_at)
-    SELECT rn.tenant, d.owner_token_id, p_now
-    FROM (SELECT DISTINCT p.owner_token_id FROM picked p) d ORDER BY d.owner_token_id
-    ON CONFLICT (tenant, owner_token_id) DO UPDATE SET last_claimed_at = excluded.last_claimed_at
-  ),
-  runner_busy AS (
-    UPDATE runners SET status = CASE WHEN status = 'offline' THEN 'offline'
-                                     WHEN draining = 1 THEN 'draining' ELSE 'busy' END
-    WHERE id = p_runner AND EXISTS (SELECT 1 FROM picked)
-  )
-  SELECT p.id, p.next_attempt, p.spec FROM picked p ORDER BY p.ord;
+    VALUES (v_job.id, v_job.attempt, p_runner, 'leased', p_now, p_now + p_lease_ms);
+    v_taken := v_taken + 1;
+    IF NOT v_job.owner_token_id = ANY (v_owners) THEN
+      v_owners := v_owners || v_job.owner_token_id;
+    END IF;
+    job_id := v_job.id;
+    attempt := v_job.attempt;
+    spec := v_job.spec;
+    RETURN NEXT;
+  END LOOP;
+  IF v_taken = 0 THEN
+    RETURN;
+  END IF;
+  -- When each submitter served was last served, a tie-breaker only: a row another claim
+  -- holds is skipped (that claim is recording a service at this moment too), so claims of
+  -- different runners never queue behind one another on a busy submitter's row.
+  UPDATE owner_service SET last_claimed_at = p_now
+  WHERE (tenant, owner_token_id) IN (
+    SELECT s.tenant, s.owner_token_id FROM owner_service s
+    WHERE s.tenant = rn.tenant AND s.owner_token_id = ANY (v_owners)
+    FOR UPDATE SKIP LOCKED);
+  -- A submitter's first service makes its row. Only rows missing from the snapshot are
+  -- tried: an insert that meets a row another claim is updating would wait for it.
+  INSERT INTO owner_service (tenant, owner_token_id, last_claimed_at)
+  SELECT rn.tenant, o, p_now FROM unnest(v_owners) AS o
+  WHERE NOT EXISTS (SELECT 1 FROM owner_service s WHERE s.tenant = rn.tenant AND s.owner_token_id = o)
+  ORDER BY o
+  ON CONFLICT (tenant, owner_token_id) DO NOTHING;
+  UPDATE runners SET status = CASE WHEN status = 'offline' THEN 'offline'
+                                   WHEN draining = 1 THEN 'draining' ELSE 'busy' END
+  WHERE id = p_runner;
 END
 $fn$;
 )sql"},

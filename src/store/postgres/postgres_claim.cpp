@@ -193,18 +193,28 @@ Result<std::vector<ClaimedJob>> PostgresStore::claim(const std::string& runner_i
 
 Result<Attempt> PostgresStore::start_attempt(const std::string& runner_id, const std::string& job_id, int attempt,
                                              TimeMs now) {
-  return tx<Attempt>([&](Connection& c) -> Result<Attempt> {
-    auto active = pg::fenced_attempt(c, runner_id, job_id, attempt);
-    if (!active.ok()) return active.error();
-    if (!active->active()) return pg::not_active(job_id, attempt, *active);
-    if (active->state == "leased") {
-      c.query("UPDATE attempts SET state = 'running', started_at = $1 WHERE job_id = $2 AND attempt = $3", now, job_id,
-              attempt);
-      c.query(
-          "UPDATE jobs SET state = 'running', updated_at = $1,"
-          " started_at = CASE WHEN started_at = 0 THEN $1 ELSE started_at END WHERE id = $2",
-          now, job_id);
-    }
+  // One statement: lock the attempt and its job, check the fence, and start the attempt if
+  // it is this runner's current one and leased. The attempt as updated comes first in the
+  // row, then the fence as it was found under the lock.
+  return run<Attempt>([&](Connection& c) -> Result<Attempt> {
+    auto rows = c.query(
+        std::string("WITH f AS (SELECT ") + pg::kFenceColumns +
+            " FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.job_id = $1 AND a.attempt = $2 FOR UPDATE),"
+            " started AS (UPDATE attempts SET state = 'running', started_at = $4"
+            "   WHERE job_id = $1 AND attempt = $2 AND EXISTS (SELECT 1 FROM f"
+            "     WHERE f.runner_id = $3 AND f.job_attempt = $2 AND f.attempt_state = 'leased')"
+            "   RETURNING " + pg::kAttemptReturning + "),"
+            " job AS (UPDATE jobs SET state = 'running', updated_at = $4,"
+            "   started_at = CASE WHEN started_at = 0 THEN $4 ELSE started_at END"
+            "   WHERE id = $1 AND EXISTS (SELECT 1 FROM started))"
+            " SELECT started.*, f.* FROM (SELECT 1) one LEFT JOIN f ON true LEFT JOIN started ON true",
+        job_id, attempt, runner_id, now);
+    auto row = rows.front();
+    auto fence = pg::fence_of(row, pg::kAttemptColumnCount, runner_id, job_id, attempt);
+    if (!fence.ok()) return fence.error();
+    if (!row.is_null(0)) return pg::attempt_from_row(row);
+    if (!fence->active()) return pg::not_active(job_id, attempt, *fence);
+    // Started before (a repeated start): answered with the attempt as it is.
     for (auto& a : pg::load_attempts(c, job_id)) {
       if (a.number == attempt) return a;
     }
@@ -214,53 +224,92 @@ Result<Attempt> PostgresStore::start_attempt(const std::string& runner_id, const
 
 Result<Job> PostgresStore::finish_attempt(const std::string& runner_id, const std::string& job_id, int attempt,
                                           const FinishReport& report, TimeMs now) {
-  return tx<Job>([&](Connection& c) -> Result<Job> {
-    auto active = pg::fenced_attempt(c, runner_id, job_id, attempt);
-    if (!active.ok()) return active.error();
-    if (!active->active()) {
+  // Two statements that each commit by themselves instead of a transaction of many: read
+  // what the outcome depends on, decide here (the retry policy is C++), then apply the
+  // decision in one statement that locks the attempt and its job and acts only if what the
+  // decision was based on still holds. If it changed in between (a cancel, a lease sweep),
+  // decide again.
+  constexpr int kTries = 5;
+  for (int tries = 0; tries < kTries; ++tries) {
+    struct Seen {
+      pg::ActiveAttempt fence;
+      std::string spec;
+      int max_attempts = 0;
+    };
+    auto seen = run<Seen>([&](Connection& c) -> Result<Seen> {
+      auto rows = c.query(std::string("SELECT ") + pg::kFenceColumns +
+                              ", j.spec, j.max_attempts FROM attempts a JOIN jobs j ON j.id = a.job_id"
+                              " WHERE a.job_id = $1 AND a.attempt = $2",
+                          job_id, attempt);
+      if (rows.empty()) {
+        return make_error(ErrorCode::kConflict,
+                          "attempt " + std::to_string(attempt) + " of job " + job_id + " does not exist");
+      }
+      auto fence = pg::fence_of(rows.front(), 0, runner_id, job_id, attempt);
+      if (!fence.ok()) return fence.error();
+      return Seen{*fence, rows.front().text(pg::kFenceColumnCount), rows.front().integer(pg::kFenceColumnCount + 1)};
+    });
+    if (!seen.ok()) return seen.error();
+    const auto& fence = seen->fence;
+    if (!fence.active()) {
       // A repeated finish (the runner did not see our first answer) is answered again.
-      if (active->state == to_string(report.state)) return *pg::load_job(c, "", job_id);
-      return pg::not_active(job_id, attempt, *active);
+      if (fence.state == to_string(report.state)) return get_job("", job_id);
+      return pg::not_active(job_id, attempt, fence);
     }
+
     std::string attempt_state(to_string(report.state));
     std::string job_state = attempt_state;
     std::string reason = report.reason;
-    if (active->cancel_requested) {
+    if (fence.cancel_requested) {
       job_state = "canceled";
       if (reason.empty()) reason = "canceled";
     }
-    auto exit_code = report.exit_code;
-    c.query(
-        "UPDATE attempts SET state = $1, exit_code = $2, reason = $3, finished_at = $4"
-        " WHERE job_id = $5 AND attempt = $6",
-        attempt_state, exit_code, reason, now, job_id, attempt);
-    if (report.state == AttemptState::kFailed && !active->cancel_requested) {
+    std::string job_reason = reason;
+    bool retry = false;
+    TimeMs not_before = 0;
+    if (report.state == AttemptState::kFailed && !fence.cancel_requested) {
       // Retry policy: a failure it names goes back to the queue after its backoff.
       std::string failure = reason.empty() ? "exit_code" : reason;
-      auto policy = pg::retry_policy_of(c, job_id);
-      int max_attempts = 0;
-      {
-        auto rows = c.query("SELECT max_attempts FROM jobs WHERE id = $1", job_id);
-        if (!rows.empty()) max_attempts = rows.front().integer(0);
-      }
-      if (attempt < max_attempts && policy.retries(failure)) {
-        c.query(
-            "UPDATE jobs SET state = 'queued', not_before = $1, exit_code = $2, reason = $3,"
-            " updated_at = $4 WHERE id = $5",
-            now + policy.backoff_ms(attempt), exit_code, failure, now, job_id);
-        pg::refresh_runner_status(c, runner_id);
-        return *pg::load_job(c, "", job_id);
+      auto spec = parse_job_spec(json::parse(seen->spec, nullptr, false));
+      RetryPolicy policy = spec.ok() ? spec->retry : RetryPolicy{};
+      if (attempt < seen->max_attempts && policy.retries(failure)) {
+        retry = true;
+        job_state = "queued";
+        job_reason = failure;
+        not_before = now + policy.backoff_ms(attempt);
       }
     }
     std::optional<std::string> result;
-    if (!report.result.is_null()) result = report.result.dump();
-    c.query(
-        "UPDATE jobs SET state = $1, exit_code = $2, reason = $3, result = $4,"
-        " finished_at = $5, updated_at = $6 WHERE id = $7",
-        job_state, exit_code, reason, result, now, now, job_id);
-    pg::refresh_runner_status(c, runner_id);
-    return *pg::load_job(c, "", job_id);
-  });
+    if (!report.result.is_null() && !retry) result = report.result.dump();
+
+    auto applied = run<bool>([&](Connection& c) -> Result<bool> {
+      auto rows = c.query(
+          "WITH f AS (SELECT 1 FROM attempts a JOIN jobs j ON j.id = a.job_id"
+          "   WHERE a.job_id = $1 AND a.attempt = $2 AND a.runner_id = $3 AND j.attempt = $2"
+          "   AND a.state IN ('leased', 'running') AND j.cancel_requested = $4 FOR UPDATE),"
+          " fa AS (UPDATE attempts SET state = $5, exit_code = $6, reason = $7, finished_at = $8"
+          "   WHERE job_id = $1 AND attempt = $2 AND EXISTS (SELECT 1 FROM f) RETURNING job_id),"
+          " fj AS (UPDATE jobs SET state = $9, exit_code = $6, reason = $10, updated_at = $8,"
+          "   not_before = CASE WHEN $11::integer = 1 THEN $12::bigint ELSE not_before END,"
+          "   result = CASE WHEN $11::integer = 1 THEN result ELSE $13 END,"
+          "   finished_at = CASE WHEN $11::integer = 1 THEN finished_at ELSE $8 END"
+          "   WHERE id = $1 AND EXISTS (SELECT 1 FROM fa)),"
+          // What else the runner runs; this attempt's own change is not visible here.
+          " fr AS (UPDATE runners SET status = CASE WHEN status = 'offline' THEN 'offline'"
+          "   WHEN draining = 1 THEN 'draining'"
+          "   WHEN EXISTS (SELECT 1 FROM attempts o WHERE o.runner_id = runners.id"
+          "     AND o.state IN ('leased', 'running') AND NOT (o.job_id = $1 AND o.attempt = $2)) THEN 'busy'"
+          "   ELSE 'idle' END WHERE id = $3 AND EXISTS (SELECT 1 FROM fa))"
+          " SELECT COUNT(*) FROM fa",
+          job_id, attempt, runner_id, fence.cancel_requested, attempt_state, report.exit_code, reason, now, job_state,
+          job_reason, retry, not_before, result);
+      return rows.front().int64(0) == 1;
+    });
+    if (!applied.ok()) return applied.error();
+    if (*applied) return get_job("", job_id);
+  }
+  return make_error(ErrorCode::kUnavailable, "attempt " + std::to_string(attempt) + " of job " + job_id +
+                                                 " kept changing while it was finished; send the finish again");
 }
 
 Result<LeaseSweep> PostgresStore::expire_leases(TimeMs now) {

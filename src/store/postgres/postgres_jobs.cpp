@@ -9,7 +9,9 @@ namespace corral {
 using pg::Connection;
 
 Result<CreateJobResult> PostgresStore::create_job(const Job& job) {
-  return tx<CreateJobResult>([&](Connection& c) -> Result<CreateJobResult> {
+  // One INSERT that commits by itself (one round trip); a repeated Idempotency-Key then
+  // reads the job the first submit committed.
+  return run<CreateJobResult>([&](Connection& c) -> Result<CreateJobResult> {
     std::optional<std::string> key;
     if (!job.idempotency_key.empty()) key = job.idempotency_key;
     // ON CONFLICT: a concurrent submit with the same Idempotency-Key (on any server) waits
@@ -39,7 +41,8 @@ Result<CreateJobResult> PostgresStore::create_job(const Job& job) {
 }
 
 Result<Job> PostgresStore::get_job(const std::string& tenant, const std::string& id) {
-  return tx<Job>([&](Connection& c) -> Result<Job> {
+  // The job, then its attempts (two reads, no transaction around them).
+  return run<Job>([&](Connection& c) -> Result<Job> {
     auto job = pg::load_job(c, tenant, id);
     if (!job) return make_error(ErrorCode::kNotFound, "no job with id " + id);
     return *job;

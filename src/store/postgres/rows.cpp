@@ -97,14 +97,18 @@ std::optional<Job> load_job(Connection& c, const std::string& tenant, const std:
 }
 
 std::optional<Runner> load_runner(Connection& c, const std::string& id) {
-  auto rows = c.query(std::string("SELECT ") + kRunnerColumns + " FROM runners WHERE id = $1", id);
+  // The runner and what it runs, in one statement (one snapshot, one round trip).
+  auto rows = c.query(std::string("SELECT ") + kRunnerColumns +
+                          ", (SELECT COALESCE(json_agg(json_build_array(a.job_id, a.attempt)"
+                          "   ORDER BY a.claimed_at, a.job_id), '[]') FROM attempts a"
+                          "   WHERE a.runner_id = runners.id AND a.state IN ('leased', 'running'))"
+                          " FROM runners WHERE id = $1",
+                      id);
   if (rows.empty()) return std::nullopt;
   Runner runner = runner_from_row(rows.front());
-  auto running = c.query(
-      "SELECT job_id, attempt FROM attempts WHERE runner_id = $1 AND state IN ('leased', 'running')"
-      " ORDER BY claimed_at, job_id",
-      id);
-  for (int i = 0; i < running.size(); ++i) runner.running.push_back({running[i].text(0), running[i].integer(1)});
+  for (const auto& a : json::parse(rows.front().text(kRunnerColumnCount))) {
+    runner.running.push_back({a.at(0).get<std::string>(), a.at(1).get<int>()});
+  }
   return runner;
 }
 
@@ -155,28 +159,36 @@ bool lose_attempt(Connection& c, const std::string& job_id, int attempt, int64_t
   return false;
 }
 
+corral::Result<ActiveAttempt> fence_of(const Row& row, int first, const std::string& runner_id,
+                                       const std::string& job_id, int attempt) {
+  if (row.is_null(first)) {
+    return make_error(ErrorCode::kConflict,
+                      "attempt " + std::to_string(attempt) + " of job " + job_id + " does not exist");
+  }
+  if (row.text(first) != runner_id) {
+    return make_error(ErrorCode::kConflict,
+                      "attempt " + std::to_string(attempt) + " of job " + job_id + " belongs to another runner");
+  }
+  int current = row.integer(first + 3);
+  if (current != attempt) {
+    return make_error(ErrorCode::kConflict, "attempt " + std::to_string(attempt) + " of job " + job_id +
+                                                " is stale: the job is on attempt " + std::to_string(current));
+  }
+  return ActiveAttempt{row.text(first + 1),          row.int64(first + 2), row.integer(first + 4) != 0,
+                       row.text(first + 5),          row.int64(first + 6), row.integer(first + 7) != 0};
+}
+
 corral::Result<ActiveAttempt> fenced_attempt(Connection& c, const std::string& runner_id, const std::string& job_id,
                                              int attempt) {
-  auto rows = c.query(
-      "SELECT a.runner_id, a.state, a.log_size, j.attempt, j.cancel_requested, j.state,"
-      " a.log_received, a.log_truncated FROM attempts a JOIN jobs j ON j.id = a.job_id"
-      " WHERE a.job_id = $1 AND a.attempt = $2 FOR UPDATE",
-      job_id, attempt);
+  auto rows = c.query(std::string("SELECT ") + kFenceColumns +
+                          " FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.job_id = $1 AND a.attempt = $2"
+                          " FOR UPDATE",
+                      job_id, attempt);
   if (rows.empty()) {
     return make_error(ErrorCode::kConflict,
                       "attempt " + std::to_string(attempt) + " of job " + job_id + " does not exist");
   }
-  auto row = rows.front();
-  if (row.text(0) != runner_id) {
-    return make_error(ErrorCode::kConflict,
-                      "attempt " + std::to_string(attempt) + " of job " + job_id + " belongs to another runner");
-  }
-  if (row.integer(3) != attempt) {
-    return make_error(ErrorCode::kConflict, "attempt " + std::to_string(attempt) + " of job " + job_id +
-                                                " is stale: the job is on attempt " + std::to_string(row.integer(3)));
-  }
-  return ActiveAttempt{row.text(1), row.int64(2), row.integer(4) != 0, row.text(5), row.int64(6),
-                       row.integer(7) != 0};
+  return fence_of(rows.front(), 0, runner_id, job_id, attempt);
 }
 
 Error not_active(const std::string& job_id, int attempt, const ActiveAttempt& a) {

@@ -22,11 +22,19 @@ inline constexpr const char* kAttemptColumns =
     "a.job_id, a.attempt, a.runner_id, COALESCE(r.name, ''), a.state, a.claimed_at, "
     "a.lease_expires_at, a.started_at, a.finished_at, a.exit_code, a.reason, a.log_size, a.log_truncated";
 Attempt attempt_from_row(const Row& row);
+// The same columns as an UPDATE ... RETURNING of attempts lists them.
+inline constexpr const char* kAttemptReturning =
+    "attempts.job_id, attempts.attempt, attempts.runner_id,"
+    " COALESCE((SELECT name FROM runners WHERE id = attempts.runner_id), ''), attempts.state,"
+    " attempts.claimed_at, attempts.lease_expires_at, attempts.started_at, attempts.finished_at,"
+    " attempts.exit_code, attempts.reason, attempts.log_size, attempts.log_truncated";
+inline constexpr int kAttemptColumnCount = 13;
 
 inline constexpr const char* kRunnerColumns =
     "id, tenant, name, token_id, secret_hash, labels, grp, modes, max_concurrent_jobs, version, "
     "capabilities, system, usage, status, draining, last_heartbeat_at, registered_at, owner_token_id, "
     "owner_only";
+inline constexpr int kRunnerColumnCount = 19;  // the columns above
 Runner runner_from_row(const Row& row);
 
 // Loads a job with its attempts; nullopt when there is none with that id (and tenant,
@@ -63,6 +71,14 @@ std::optional<RepoMapping> load_repo(Connection& c, const std::string& tenant, c
 
 corral::Result<ActiveAttempt> fenced_attempt(Connection& c, const std::string& runner_id, const std::string& job_id,
                                              int attempt);
+// The columns fenced_attempt reads (attempts a JOIN jobs j), named so a CTE can carry them,
+// and the check of a row of them beginning at column `first` (NULL there: no such attempt).
+inline constexpr const char* kFenceColumns =
+    "a.runner_id, a.state AS attempt_state, a.log_size, j.attempt AS job_attempt, j.cancel_requested,"
+    " j.state AS job_state, a.log_received, a.log_truncated";
+inline constexpr int kFenceColumnCount = 8;
+corral::Result<ActiveAttempt> fence_of(const Row& row, int first, const std::string& runner_id,
+                                       const std::string& job_id, int attempt);
 Error not_active(const std::string& job_id, int attempt, const ActiveAttempt& a);
 
 }  // namespace corral::pg
