@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "store/fair_share.h"
 #include "store/postgres/postgres_store.h"
 #include "store/postgres/rows.h"
 
@@ -13,19 +14,14 @@ using pg::Connection;
 
 namespace {
 
-struct Candidate {
-  Job job;
-  std::string raw_spec;  // parsed only for the jobs actually claimed
-};
-
 // One owner's runnable queued jobs that the runner may take, in priority-then-FIFO order,
 // read without locks (the claim locks the ones it picks). Bounded so one picky runner
 // cannot make a claim scan everything.
-std::vector<Candidate> matching_jobs_of_owner(Connection& c, const Runner& runner, const std::string& owner, int want,
+std::vector<ClaimCandidate> matching_jobs_of_owner(Connection& c, const Runner& runner, const std::string& owner, int want,
                                               TimeMs now, const JobMatcher& matcher) {
   constexpr int kPage = 128;
   constexpr int kMaxScanned = 2048;
-  std::vector<Candidate> out;
+  std::vector<ClaimCandidate> out;
   int scanned = 0;
   int64_t after_priority = INT64_MAX, after_seq = 0;
   while (static_cast<int>(out.size()) < want && scanned < kMaxScanned) {
@@ -38,7 +34,7 @@ std::vector<Candidate> matching_jobs_of_owner(Connection& c, const Runner& runne
     for (int i = 0; i < rows.size(); ++i) {
       ++scanned;
       auto row = rows[i];
-      Candidate cand;
+      ClaimCandidate cand;
       cand.job.seq = row.int64(0);
       cand.job.id = row.text(1);
       cand.job.spec.priority = row.integer(2);
@@ -101,9 +97,7 @@ Result<std::vector<ClaimedJob>> PostgresStore::claim(const std::string& runner_i
     // gets nothing.
     if (free_slots <= 0 || runner->draining) return claimed;
 
-    // Fair share, as in SqliteStore::claim: priority first; among equal priorities the
-    // submitter (owner) with the fewest jobs in flight goes next, then the one served least
-    // recently, then the oldest job.
+    // Fair share (store/fair_share.h).
     std::map<std::string, int64_t> in_flight;
     {
       auto rows = c.query(
@@ -125,48 +119,26 @@ Result<std::vector<ClaimedJob>> PostgresStore::claim(const std::string& runner_i
           runner->tenant, now);
       for (int i = 0; i < rows.size(); ++i) owners.push_back(rows[i].text(0));
     }
-    struct Queue {
-      std::vector<Candidate> jobs;
-      size_t next = 0;
-      int64_t load = 0;
-      int64_t last_served = 0;
-      std::string owner;
-    };
     // A few spare candidates per owner: another server may lock some of them first.
     constexpr int kSpare = 4;
-    std::vector<Queue> queues;
+    std::vector<OwnerQueue> queues;
     for (const auto& owner : owners) {
       auto jobs = matching_jobs_of_owner(c, *runner, owner, free_slots + kSpare, now, matcher);
-      if (!jobs.empty()) queues.push_back({std::move(jobs), 0, in_flight[owner], last_served[owner], owner});
+      if (!jobs.empty()) queues.push_back({owner, std::move(jobs), 0, in_flight[owner], last_served[owner]});
     }
     std::set<std::string> served;
     while (static_cast<int>(claimed.size()) < free_slots) {
-      Queue* best = nullptr;
-      for (auto& q : queues) {
-        if (q.next >= q.jobs.size()) continue;
-        if (!best) {
-          best = &q;
-          continue;
-        }
-        const Job& a = q.jobs[q.next].job;
-        const Job& b = best->jobs[best->next].job;
-        if (a.spec.priority != b.spec.priority   ? a.spec.priority > b.spec.priority
-            : q.load != best->load                ? q.load < best->load
-            : q.last_served != best->last_served ? q.last_served < best->last_served
-                                                  : a.seq < b.seq) {
-          best = &q;
-        }
-      }
+      OwnerQueue* best = next_owner_queue(queues);
       if (!best) break;
-      const Candidate& cand = best->jobs[best->next++];
+      const ClaimCandidate& cand = best->jobs[best->next++];
       // The lease itself: lock the row unless another claim holds it, and re-check that it
       // is still queued (a claim on another server may have committed since we read it).
       auto locked = c.query(
           "SELECT attempt FROM jobs WHERE id = $1 AND state = 'queued' AND not_before <= $2"
           " FOR UPDATE SKIP LOCKED",
           cand.job.id, now);
-      if (locked.empty()) continue;
-      ++best->load;
+      if (locked.empty()) continue;  // not taken: the owner's count stays as it was
+      ++best->in_flight;
       best->last_served = now;
       served.insert(best->owner);
       int attempt = locked.front().integer(0) + 1;
@@ -241,10 +213,7 @@ Result<Job> PostgresStore::finish_attempt(const std::string& runner_id, const st
                               ", j.spec, j.max_attempts FROM attempts a JOIN jobs j ON j.id = a.job_id"
                               " WHERE a.job_id = $1 AND a.attempt = $2",
                           job_id, attempt);
-      if (rows.empty()) {
-        return make_error(ErrorCode::kConflict,
-                          "attempt " + std::to_string(attempt) + " of job " + job_id + " does not exist");
-      }
+      if (rows.empty()) return pg::attempt_missing(job_id, attempt);
       auto fence = pg::fence_of(rows.front(), 0, runner_id, job_id, attempt);
       if (!fence.ok()) return fence.error();
       return Seen{*fence, rows.front().text(pg::kFenceColumnCount), rows.front().integer(pg::kFenceColumnCount + 1)};

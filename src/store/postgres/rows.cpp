@@ -159,12 +159,13 @@ bool lose_attempt(Connection& c, const std::string& job_id, int attempt, int64_t
   return false;
 }
 
+Error attempt_missing(const std::string& job_id, int attempt) {
+  return make_error(ErrorCode::kConflict, "attempt " + std::to_string(attempt) + " of job " + job_id + " does not exist");
+}
+
 corral::Result<ActiveAttempt> fence_of(const Row& row, int first, const std::string& runner_id,
                                        const std::string& job_id, int attempt) {
-  if (row.is_null(first)) {
-    return make_error(ErrorCode::kConflict,
-                      "attempt " + std::to_string(attempt) + " of job " + job_id + " does not exist");
-  }
+  if (row.is_null(first)) return attempt_missing(job_id, attempt);
   if (row.text(first) != runner_id) {
     return make_error(ErrorCode::kConflict,
                       "attempt " + std::to_string(attempt) + " of job " + job_id + " belongs to another runner");
@@ -184,10 +185,7 @@ corral::Result<ActiveAttempt> fenced_attempt(Connection& c, const std::string& r
                           " FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.job_id = $1 AND a.attempt = $2"
                           " FOR UPDATE",
                       job_id, attempt);
-  if (rows.empty()) {
-    return make_error(ErrorCode::kConflict,
-                      "attempt " + std::to_string(attempt) + " of job " + job_id + " does not exist");
-  }
+  if (rows.empty()) return attempt_missing(job_id, attempt);
   return fence_of(rows.front(), 0, runner_id, job_id, attempt);
 }
 

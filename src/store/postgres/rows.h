@@ -80,5 +80,6 @@ inline constexpr int kFenceColumnCount = 8;
 corral::Result<ActiveAttempt> fence_of(const Row& row, int first, const std::string& runner_id,
                                        const std::string& job_id, int attempt);
 Error not_active(const std::string& job_id, int attempt, const ActiveAttempt& a);
+Error attempt_missing(const std::string& job_id, int attempt);
 
 }  // namespace corral::pg

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <map>
 
+#include "store/fair_share.h"
 #include "store/sqlite/rows.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/sqlite/transact.h"
@@ -312,18 +313,13 @@ Result<JobStats> SqliteStore::job_stats(const std::string& tenant, int hours, Ti
 
 namespace {
 
-struct Candidate {
-  Job job;
-  std::string raw_spec;  // parsed only for the jobs actually claimed
-};
-
 // One owner's runnable queued jobs that the runner may take, in priority-then-FIFO order.
 // Bounded so one picky runner cannot make a claim scan everything.
-std::vector<Candidate> matching_jobs_of_owner(Db& db, const Runner& runner, const std::string& owner, int want,
+std::vector<ClaimCandidate> matching_jobs_of_owner(Db& db, const Runner& runner, const std::string& owner, int want,
                                               TimeMs now, const JobMatcher& matcher) {
   constexpr int kPage = 128;
   constexpr int kMaxScanned = 2048;
-  std::vector<Candidate> out;
+  std::vector<ClaimCandidate> out;
   int scanned = 0;
   int64_t after_priority = INT64_MAX, after_seq = 0;
   while (static_cast<int>(out.size()) < want && scanned < kMaxScanned) {
@@ -338,7 +334,7 @@ std::vector<Candidate> matching_jobs_of_owner(Db& db, const Runner& runner, cons
     while (st.step()) {
       ++rows;
       ++scanned;
-      Candidate c;
+      ClaimCandidate c;
       c.job.seq = st.int64(0);
       c.job.id = st.text(1);
       c.job.spec.priority = st.integer(2);
@@ -379,10 +375,7 @@ Result<std::vector<ClaimedJob>> SqliteStore::claim(const std::string& runner_id,
     // gets nothing.
     if (free_slots <= 0 || runner->draining) return claimed;
 
-    // Fair share: priority first; among equal priorities the submitter (owner) with the
-    // fewest jobs in flight goes next, then the one served least recently (round-robin),
-    // then the oldest job. One user's flood of 10,000 jobs never holds back another's one
-    // for longer than it takes one slot to free.
+    // Fair share (store/fair_share.h).
     std::map<std::string, int64_t> in_flight;
     {
       auto st = db.prepare("SELECT owner_token_id, COUNT(*) FROM jobs WHERE tenant = ?"
@@ -403,39 +396,15 @@ Result<std::vector<ClaimedJob>> SqliteStore::claim(const std::string& runner_id,
       st.bind_all(runner->tenant, now);
       while (st.step()) owners.push_back(st.text(0));
     }
-    struct Queue {
-      std::vector<Candidate> jobs;
-      size_t next = 0;
-      int64_t load = 0;
-      int64_t last_served = 0;
-      std::string owner;
-    };
-    std::vector<Queue> queues;
+    std::vector<OwnerQueue> queues;
     for (const auto& owner : owners) {
       auto jobs = matching_jobs_of_owner(db, *runner, owner, free_slots, now, matcher);
-      if (!jobs.empty()) queues.push_back({std::move(jobs), 0, in_flight[owner], last_served[owner], owner});
+      if (!jobs.empty()) queues.push_back({owner, std::move(jobs), 0, in_flight[owner], last_served[owner]});
     }
     while (static_cast<int>(claimed.size()) < free_slots) {
-      Queue* best = nullptr;
-      for (auto& q : queues) {
-        if (q.next >= q.jobs.size()) continue;
-        if (!best) {
-          best = &q;
-          continue;
-        }
-        const Job& a = q.jobs[q.next].job;
-        const Job& b = best->jobs[best->next].job;
-        if (a.spec.priority != b.spec.priority    ? a.spec.priority > b.spec.priority
-            : q.load != best->load                ? q.load < best->load
-            : q.last_served != best->last_served ? q.last_served < best->last_served
-                                                  : a.seq < b.seq) {
-          best = &q;
-        }
-      }
+      OwnerQueue* best = next_owner_queue(queues);
       if (!best) break;
-      const Candidate& c = best->jobs[best->next++];
-      ++best->load;
-      best->last_served = now;
+      const ClaimCandidate& c = take_next(*best, now);
       db.prepare("INSERT INTO owner_service (tenant, owner_token_id, last_claimed_at) VALUES (?, ?, ?)"
                  " ON CONFLICT (tenant, owner_token_id) DO UPDATE SET last_claimed_at = excluded.last_claimed_at")
           .bind_all(runner->tenant, best->owner, now)
