@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "store/attempt_rules.h"
 #include "store/fair_share.h"
 #include "store/postgres/postgres_store.h"
 #include "store/postgres/rows.h"
@@ -185,7 +186,7 @@ Result<Attempt> PostgresStore::start_attempt(const std::string& runner_id, const
     auto fence = pg::fence_of(row, pg::kAttemptColumnCount, runner_id, job_id, attempt);
     if (!fence.ok()) return fence.error();
     if (!row.is_null(0)) return pg::attempt_from_row(row);
-    if (!fence->active()) return pg::not_active(job_id, attempt, *fence);
+    if (!fence->active()) return attempt_not_active(job_id, attempt, *fence);
     // Started before (a repeated start): answered with the attempt as it is.
     for (auto& a : pg::load_attempts(c, job_id)) {
       if (a.number == attempt) return a;
@@ -204,7 +205,7 @@ Result<Job> PostgresStore::finish_attempt(const std::string& runner_id, const st
   constexpr int kTries = 5;
   for (int tries = 0; tries < kTries; ++tries) {
     struct Seen {
-      pg::ActiveAttempt fence;
+      AttemptFence fence;
       std::string spec;
       int max_attempts = 0;
     };
@@ -213,7 +214,7 @@ Result<Job> PostgresStore::finish_attempt(const std::string& runner_id, const st
                               ", j.spec, j.max_attempts FROM attempts a JOIN jobs j ON j.id = a.job_id"
                               " WHERE a.job_id = $1 AND a.attempt = $2",
                           job_id, attempt);
-      if (rows.empty()) return pg::attempt_missing(job_id, attempt);
+      if (rows.empty()) return attempt_missing(job_id, attempt);
       auto fence = pg::fence_of(rows.front(), 0, runner_id, job_id, attempt);
       if (!fence.ok()) return fence.error();
       return Seen{*fence, rows.front().text(pg::kFenceColumnCount), rows.front().integer(pg::kFenceColumnCount + 1)};
@@ -223,33 +224,13 @@ Result<Job> PostgresStore::finish_attempt(const std::string& runner_id, const st
     if (!fence.active()) {
       // A repeated finish (the runner did not see our first answer) is answered again.
       if (fence.state == to_string(report.state)) return get_job("", job_id);
-      return pg::not_active(job_id, attempt, fence);
+      return attempt_not_active(job_id, attempt, fence);
     }
 
-    std::string attempt_state(to_string(report.state));
-    std::string job_state = attempt_state;
-    std::string reason = report.reason;
-    if (fence.cancel_requested) {
-      job_state = "canceled";
-      if (reason.empty()) reason = "canceled";
-    }
-    std::string job_reason = reason;
-    bool retry = false;
-    TimeMs not_before = 0;
-    if (report.state == AttemptState::kFailed && !fence.cancel_requested) {
-      // Retry policy: a failure it names goes back to the queue after its backoff.
-      std::string failure = reason.empty() ? "exit_code" : reason;
+    auto plan = plan_finish(report, fence.cancel_requested, attempt, now, [&] {
       auto spec = parse_job_spec(json::parse(seen->spec, nullptr, false));
-      RetryPolicy policy = spec.ok() ? spec->retry : RetryPolicy{};
-      if (attempt < seen->max_attempts && policy.retries(failure)) {
-        retry = true;
-        job_state = "queued";
-        job_reason = failure;
-        not_before = now + policy.backoff_ms(attempt);
-      }
-    }
-    std::optional<std::string> result;
-    if (!report.result.is_null() && !retry) result = report.result.dump();
+      return RetryFacts{seen->max_attempts, spec.ok() ? spec->retry : RetryPolicy{}};
+    });
 
     auto applied = run<bool>([&](Connection& c) -> Result<bool> {
       auto rows = c.query(
@@ -270,8 +251,8 @@ Result<Job> PostgresStore::finish_attempt(const std::string& runner_id, const st
           "     AND o.state IN ('leased', 'running') AND NOT (o.job_id = $1 AND o.attempt = $2)) THEN 'busy'"
           "   ELSE 'idle' END WHERE id = $3 AND EXISTS (SELECT 1 FROM fa))"
           " SELECT COUNT(*) FROM fa",
-          job_id, attempt, runner_id, fence.cancel_requested, attempt_state, report.exit_code, reason, now, job_state,
-          job_reason, retry, not_before, result);
+          job_id, attempt, runner_id, fence.cancel_requested, plan.attempt_state, report.exit_code, plan.attempt_reason,
+          now, plan.job_state, plan.job_reason, plan.retry, plan.not_before, plan.result);
       return rows.front().int64(0) == 1;
     });
     if (!applied.ok()) return applied.error();

@@ -18,43 +18,18 @@ Result<LogAppend> PostgresStore::append_log(const std::string& runner_id, const 
   return tx<LogAppend>([&](Connection& c) -> Result<LogAppend> {
     auto active = pg::fenced_attempt(c, runner_id, job_id, attempt);
     if (!active.ok()) return active.error();
-    LogAppend out;
-    out.next_offset = active->log_received;
-    out.stored_offset = active->log_size;
-    int64_t end = offset + static_cast<int64_t>(data.size());
-    if (offset > active->log_received) {
-      Error e = make_error(ErrorCode::kRangeNotSatisfiable,
-                           "log offset " + std::to_string(offset) + " leaves a gap: the server has " +
-                               std::to_string(active->log_received) + " bytes; resend from next_offset");
-      e.detail_json = json{{"next_offset", active->log_received}}.dump();
-      return e;
-    }
-    if (end <= active->log_received) return out;  // a repeat of bytes already received
-    if (!active->active()) return pg::not_active(job_id, attempt, *active);
-    std::string_view fresh = data.substr(static_cast<size_t>(active->log_received - offset));
-    bool truncated = active->log_truncated;
-    if (!truncated) {
-      int64_t room = std::max<int64_t>(0, options_.log_max_bytes - active->log_size);
-      if (static_cast<int64_t>(fresh.size()) <= room) {
-        out.stored.assign(fresh);
-      } else {
-        out.stored.assign(fresh.substr(0, static_cast<size_t>(room)));
-        out.stored += "\n[corral] log truncated: it reached the server's limit of " +
-                      std::to_string(options_.log_max_bytes) +
-                      " bytes (corral server --log-max-bytes); later output was not kept\n";
-        truncated = true;
-      }
-      if (!out.stored.empty()) {
-        c.query("INSERT INTO log_chunks (job_id, attempt, byte_offset, data) VALUES ($1, $2, $3, $4)", job_id, attempt,
-                active->log_size, pg::Bytes{out.stored});
-      }
+    auto plan = plan_log_append(*active, job_id, attempt, offset, data, options_.log_max_bytes);
+    if (!plan.ok()) return plan.error();
+    if (!plan->change) return plan->result;
+    if (!plan->result.stored.empty()) {
+      c.query("INSERT INTO log_chunks (job_id, attempt, byte_offset, data) VALUES ($1, $2, $3, $4)", job_id, attempt,
+              active->log_size, pg::Bytes{plan->result.stored});
     }
     c.query(
         "UPDATE attempts SET log_size = $1, log_received = $2, log_truncated = $3"
         " WHERE job_id = $4 AND attempt = $5",
-        active->log_size + static_cast<int64_t>(out.stored.size()), end, truncated, job_id, attempt);
-    out.next_offset = end;
-    return out;
+        plan->new_size, plan->new_received, plan->truncated, job_id, attempt);
+    return plan->result;
   });
 }
 

@@ -159,39 +159,25 @@ bool lose_attempt(Connection& c, const std::string& job_id, int attempt, int64_t
   return false;
 }
 
-Error attempt_missing(const std::string& job_id, int attempt) {
-  return make_error(ErrorCode::kConflict, "attempt " + std::to_string(attempt) + " of job " + job_id + " does not exist");
+corral::Result<AttemptFence> fence_of(const Row& row, int first, const std::string& runner_id,
+                                      const std::string& job_id, int attempt) {
+  std::optional<AttemptFence> found;
+  if (!row.is_null(first)) {
+    found = AttemptFence{row.text(first),           row.text(first + 1),  row.int64(first + 2),
+                         row.integer(first + 3),    row.integer(first + 4) != 0, row.text(first + 5),
+                         row.int64(first + 6),      row.integer(first + 7) != 0};
+  }
+  return check_fence(found, runner_id, job_id, attempt);
 }
 
-corral::Result<ActiveAttempt> fence_of(const Row& row, int first, const std::string& runner_id,
-                                       const std::string& job_id, int attempt) {
-  if (row.is_null(first)) return attempt_missing(job_id, attempt);
-  if (row.text(first) != runner_id) {
-    return make_error(ErrorCode::kConflict,
-                      "attempt " + std::to_string(attempt) + " of job " + job_id + " belongs to another runner");
-  }
-  int current = row.integer(first + 3);
-  if (current != attempt) {
-    return make_error(ErrorCode::kConflict, "attempt " + std::to_string(attempt) + " of job " + job_id +
-                                                " is stale: the job is on attempt " + std::to_string(current));
-  }
-  return ActiveAttempt{row.text(first + 1),          row.int64(first + 2), row.integer(first + 4) != 0,
-                       row.text(first + 5),          row.int64(first + 6), row.integer(first + 7) != 0};
-}
-
-corral::Result<ActiveAttempt> fenced_attempt(Connection& c, const std::string& runner_id, const std::string& job_id,
-                                             int attempt) {
+corral::Result<AttemptFence> fenced_attempt(Connection& c, const std::string& runner_id, const std::string& job_id,
+                                            int attempt) {
   auto rows = c.query(std::string("SELECT ") + kFenceColumns +
                           " FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.job_id = $1 AND a.attempt = $2"
                           " FOR UPDATE",
                       job_id, attempt);
   if (rows.empty()) return attempt_missing(job_id, attempt);
   return fence_of(rows.front(), 0, runner_id, job_id, attempt);
-}
-
-Error not_active(const std::string& job_id, int attempt, const ActiveAttempt& a) {
-  return make_error(ErrorCode::kConflict, "attempt " + std::to_string(attempt) + " of job " + job_id +
-                                              " is no longer active (it is " + a.state + ")");
 }
 
 }  // namespace corral::pg

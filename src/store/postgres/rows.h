@@ -8,6 +8,7 @@
 
 #include "api/repo.h"
 #include "api/types.h"
+#include "store/attempt_rules.h"
 #include "store/postgres/pg.h"
 
 namespace corral::pg {
@@ -54,32 +55,21 @@ bool lose_attempt(Connection& c, const std::string& job_id, int attempt, int64_t
 // The job's retry policy (the defaults when its spec cannot be read).
 RetryPolicy retry_policy_of(Connection& c, const std::string& job_id);
 
-// The fencing check every runner call about an attempt goes through. Locks the attempt
-// and its job until the transaction ends, so runner calls about one attempt, cancels and
-// lease sweeps on any server take turns.
-struct ActiveAttempt {
-  std::string state;         // attempt state
-  int64_t log_size = 0;      // readable bytes
-  bool cancel_requested = false;
-  std::string job_state;
-  int64_t log_received = 0;  // bytes the runner sent
-  bool log_truncated = false;
-  bool active() const { return state == "leased" || state == "running"; }
-};
-// The tenant's mapping of the repository "owner/name" (postgres_repos.cpp).
-std::optional<RepoMapping> load_repo(Connection& c, const std::string& tenant, const std::string& full_name);
-
-corral::Result<ActiveAttempt> fenced_attempt(Connection& c, const std::string& runner_id, const std::string& job_id,
-                                             int attempt);
+// The fencing check every runner call about an attempt goes through (store/attempt_rules.h).
+// Locks the attempt and its job until the transaction ends, so runner calls about one
+// attempt, cancels and lease sweeps on any server take turns.
+corral::Result<AttemptFence> fenced_attempt(Connection& c, const std::string& runner_id, const std::string& job_id,
+                                            int attempt);
 // The columns fenced_attempt reads (attempts a JOIN jobs j), named so a CTE can carry them,
 // and the check of a row of them beginning at column `first` (NULL there: no such attempt).
 inline constexpr const char* kFenceColumns =
     "a.runner_id, a.state AS attempt_state, a.log_size, j.attempt AS job_attempt, j.cancel_requested,"
     " j.state AS job_state, a.log_received, a.log_truncated";
 inline constexpr int kFenceColumnCount = 8;
-corral::Result<ActiveAttempt> fence_of(const Row& row, int first, const std::string& runner_id,
-                                       const std::string& job_id, int attempt);
-Error not_active(const std::string& job_id, int attempt, const ActiveAttempt& a);
-Error attempt_missing(const std::string& job_id, int attempt);
+corral::Result<AttemptFence> fence_of(const Row& row, int first, const std::string& runner_id,
+                                      const std::string& job_id, int attempt);
+
+// The tenant's mapping of the repository "owner/name" (postgres_repos.cpp).
+std::optional<RepoMapping> load_repo(Connection& c, const std::string& tenant, const std::string& full_name);
 
 }  // namespace corral::pg

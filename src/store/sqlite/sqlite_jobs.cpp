@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <map>
 
+#include "store/attempt_rules.h"
 #include "store/fair_share.h"
 #include "store/sqlite/rows.h"
 #include "store/sqlite/sqlite_store.h"
@@ -62,44 +63,19 @@ bool lose_attempt(Db& db, const std::string& job_id, int attempt, int64_t now) {
 
 namespace {
 
-// The fencing check every runner call about an attempt goes through.
-struct ActiveAttempt {
-  std::string state;  // attempt state
-  int64_t log_size = 0;      // readable bytes
-  bool cancel_requested = false;
-  std::string job_state;
-  int64_t log_received = 0;  // bytes the runner sent
-  bool log_truncated = false;
-};
-
-Result<ActiveAttempt> fenced_attempt(Db& db, const std::string& runner_id, const std::string& job_id,
-                                     int attempt) {
+// The fencing check every runner call about an attempt goes through (store/attempt_rules.h).
+Result<AttemptFence> fenced_attempt(Db& db, const std::string& runner_id, const std::string& job_id,
+                                    int attempt) {
   auto st = db.prepare(
       "SELECT a.runner_id, a.state, a.log_size, j.attempt, j.cancel_requested, j.state,"
       " a.log_received, a.log_truncated FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.job_id = ? AND a.attempt = ?");
   st.bind_all(job_id, attempt);
-  if (!st.step()) {
-    return make_error(ErrorCode::kConflict,
-                      "attempt " + std::to_string(attempt) + " of job " + job_id + " does not exist");
+  std::optional<AttemptFence> found;
+  if (st.step()) {
+    found = AttemptFence{st.text(0),  st.text(1),  st.int64(2), st.integer(3), st.integer(4) != 0,
+                         st.text(5), st.int64(6), st.integer(7) != 0};
   }
-  if (st.text(0) != runner_id) {
-    return make_error(ErrorCode::kConflict, "attempt " + std::to_string(attempt) + " of job " +
-                                                job_id + " belongs to another runner");
-  }
-  if (st.integer(3) != attempt) {
-    return make_error(ErrorCode::kConflict,
-                      "attempt " + std::to_string(attempt) + " of job " + job_id +
-                          " is stale: the job is on attempt " + std::to_string(st.integer(3)));
-  }
-  ActiveAttempt a{st.text(1), st.int64(2), st.integer(4) != 0, st.text(5), st.int64(6), st.integer(7) != 0};
-  return a;
-}
-
-bool attempt_active(const ActiveAttempt& a) { return a.state == "leased" || a.state == "running"; }
-
-Error not_active(const std::string& job_id, int attempt, const ActiveAttempt& a) {
-  return make_error(ErrorCode::kConflict, "attempt " + std::to_string(attempt) + " of job " + job_id +
-                                              " is no longer active (it is " + a.state + ")");
+  return check_fence(found, runner_id, job_id, attempt);
 }
 
 }  // namespace
@@ -430,7 +406,7 @@ Result<Attempt> SqliteStore::start_attempt(const std::string& runner_id, const s
   return write<Attempt>([&](Db& db) -> Result<Attempt> {
     auto active = fenced_attempt(db, runner_id, job_id, attempt);
     if (!active.ok()) return active.error();
-    if (!attempt_active(*active)) return not_active(job_id, attempt, *active);
+    if (!active->active()) return attempt_not_active(job_id, attempt, *active);
     if (active->state == "leased") {
       db.prepare("UPDATE attempts SET state = 'running', started_at = ? WHERE job_id = ? AND attempt = ?")
           .bind_all(now, job_id, attempt)
@@ -454,41 +430,17 @@ Result<LogAppend> SqliteStore::append_log(const std::string& runner_id, const st
   return write<LogAppend>([&](Db& db) -> Result<LogAppend> {
     auto active = fenced_attempt(db, runner_id, job_id, attempt);
     if (!active.ok()) return active.error();
-    LogAppend out;
-    out.next_offset = active->log_received;
-    out.stored_offset = active->log_size;
-    int64_t end = offset + static_cast<int64_t>(data.size());
-    if (offset > active->log_received) {
-      Error e = make_error(ErrorCode::kRangeNotSatisfiable,
-                           "log offset " + std::to_string(offset) + " leaves a gap: the server has " +
-                               std::to_string(active->log_received) + " bytes; resend from next_offset");
-      e.detail_json = json{{"next_offset", active->log_received}}.dump();
-      return e;
-    }
-    if (end <= active->log_received) return out;  // a repeat of bytes already received
-    if (!attempt_active(*active)) return not_active(job_id, attempt, *active);
-    std::string_view fresh = data.substr(static_cast<size_t>(active->log_received - offset));
-    bool truncated = active->log_truncated;
-    if (!truncated) {
-      int64_t room = std::max<int64_t>(0, options_.log_max_bytes - active->log_size);
-      if (static_cast<int64_t>(fresh.size()) <= room) {
-        out.stored.assign(fresh);
-      } else {
-        out.stored.assign(fresh.substr(0, static_cast<size_t>(room)));
-        out.stored += "\n[corral] log truncated: it reached the server's limit of " +
-                      std::to_string(options_.log_max_bytes) +
-                      " bytes (corral server --log-max-bytes); later output was not kept\n";
-        truncated = true;
-      }
-      CORRAL_TRY(log_files_->write_at(job_id, attempt, active->log_size, out.stored));
+    auto plan = plan_log_append(*active, job_id, attempt, offset, data, options_.log_max_bytes);
+    if (!plan.ok()) return plan.error();
+    if (!plan->change) return plan->result;
+    if (!plan->result.stored.empty()) {
+      CORRAL_TRY(log_files_->write_at(job_id, attempt, active->log_size, plan->result.stored));
     }
     db.prepare("UPDATE attempts SET log_size = ?, log_received = ?, log_truncated = ?"
                " WHERE job_id = ? AND attempt = ?")
-        .bind_all(active->log_size + static_cast<int64_t>(out.stored.size()), end, truncated ? 1 : 0,
-                  job_id, attempt)
+        .bind_all(plan->new_size, plan->new_received, plan->truncated ? 1 : 0, job_id, attempt)
         .exec();
-    out.next_offset = end;
-    return out;
+    return plan->result;
   });
 }
 
@@ -497,49 +449,36 @@ Result<Job> SqliteStore::finish_attempt(const std::string& runner_id, const std:
   return write<Job>([&](Db& db) -> Result<Job> {
     auto active = fenced_attempt(db, runner_id, job_id, attempt);
     if (!active.ok()) return active.error();
-    if (!attempt_active(*active)) {
+    if (!active->active()) {
       // A repeated finish (the runner did not see our first answer) is answered again.
       if (active->state == to_string(report.state)) return *sqlite::load_job(db, "", job_id);
-      return not_active(job_id, attempt, *active);
+      return attempt_not_active(job_id, attempt, *active);
     }
-    std::string attempt_state(to_string(report.state));
-    std::string job_state = attempt_state;
-    std::string reason = report.reason;
-    if (active->cancel_requested) {
-      job_state = "canceled";
-      if (reason.empty()) reason = "canceled";
-    }
-    auto exit_code = report.exit_code;
+    auto plan = plan_finish(report, active->cancel_requested, attempt, now, [&] {
+      RetryFacts facts{0, sqlite::retry_policy_of(db, job_id)};
+      auto st = db.prepare("SELECT max_attempts FROM jobs WHERE id = ?");
+      st.bind_all(job_id);
+      if (st.step()) facts.max_attempts = st.integer(0);
+      return facts;
+    });
     db.prepare("UPDATE attempts SET state = ?, exit_code = ?, reason = ?, finished_at = ?"
                " WHERE job_id = ? AND attempt = ?")
-        .bind_all(attempt_state, exit_code, reason, now, job_id, attempt)
+        .bind_all(plan.attempt_state, report.exit_code, plan.attempt_reason, now, job_id, attempt)
         .exec();
-    if (report.state == AttemptState::kFailed && !active->cancel_requested) {
-      // Retry policy: a failure it names goes back to the queue after its backoff.
-      std::string failure = reason.empty() ? "exit_code" : reason;
-      auto policy = sqlite::retry_policy_of(db, job_id);
-      int max_attempts = 0;
-      {
-        auto st = db.prepare("SELECT max_attempts FROM jobs WHERE id = ?");
-        st.bind_all(job_id);
-        if (st.step()) max_attempts = st.integer(0);
-      }
-      if (attempt < max_attempts && policy.retries(failure)) {
-        db.prepare("UPDATE jobs SET state = 'queued', not_before = ?, exit_code = ?, reason = ?,"
-                   " updated_at = ? WHERE id = ?")
-            .bind_all(now + policy.backoff_ms(attempt), exit_code, failure, now, job_id)
-            .exec();
-        sqlite::refresh_runner_status(db, runner_id);
-        return *sqlite::load_job(db, "", job_id);
-      }
+    if (plan.retry) {
+      db.prepare("UPDATE jobs SET state = 'queued', not_before = ?, exit_code = ?, reason = ?,"
+                 " updated_at = ? WHERE id = ?")
+          .bind_all(plan.not_before, report.exit_code, plan.job_reason, now, job_id)
+          .exec();
+    } else {
+      auto st = db.prepare("UPDATE jobs SET state = ?, exit_code = ?, reason = ?, result = ?,"
+                           " finished_at = ?, updated_at = ? WHERE id = ?");
+      st.bind_all(plan.job_state, report.exit_code, plan.job_reason);
+      if (plan.result) st.bind(4, *plan.result);
+      else st.bind_null(4);
+      st.bind(5, now).bind(6, now).bind(7, job_id);
+      st.exec();
     }
-    auto st = db.prepare("UPDATE jobs SET state = ?, exit_code = ?, reason = ?, result = ?,"
-                         " finished_at = ?, updated_at = ? WHERE id = ?");
-    st.bind_all(job_state, exit_code, reason);
-    if (report.result.is_null()) st.bind_null(4);
-    else st.bind(4, report.result.dump());
-    st.bind(5, now).bind(6, now).bind(7, job_id);
-    st.exec();
     sqlite::refresh_runner_status(db, runner_id);
     return *sqlite::load_job(db, "", job_id);
   });
