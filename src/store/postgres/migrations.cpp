@@ -196,6 +196,9 @@ DECLARE
   v_modes JSONB;
   v_any_mode BOOLEAN;
   v_ids TEXT[];
+  v_tried TEXT[] := '{}';
+  v_window INTEGER;
+  v_round INTEGER := 0;
   v_id TEXT;
   v_taken INTEGER := 0;
   v_owners TEXT[] := '{}';
@@ -222,65 +225,76 @@ BEGIN
   v_any_mode := jsonb_array_length(v_modes) = 0 OR v_modes ? 'all';
 
   -- The candidates in claim order, read without locks: a few more than the free slots,
-  -- since another claim may hold some of them.
-  WITH RECURSIVE owners (owner) AS (
-    -- The submitters with queued jobs, one index probe each (a loose index scan).
-    SELECT MIN(j.owner_token_id) FROM jobs j WHERE j.tenant = rn.tenant AND j.state = 'queued'
-    UNION ALL
-    SELECT (SELECT MIN(j.owner_token_id) FROM jobs j
-            WHERE j.tenant = rn.tenant AND j.state = 'queued' AND j.owner_token_id > o.owner)
-    FROM owners o WHERE o.owner IS NOT NULL
-  ),
-  in_flight AS (
-    SELECT j.owner_token_id AS owner, COUNT(*) AS n FROM jobs j
-    WHERE j.tenant = rn.tenant AND j.state IN ('leased', 'running') GROUP BY j.owner_token_id
-  ),
-  -- Each submitter's first jobs that the runner may take, in its queue order.
-  candidates AS (
-    SELECT c.id, c.priority, c.seq, o.owner,
-           ROW_NUMBER() OVER (PARTITION BY o.owner ORDER BY c.priority DESC, c.seq) - 1 AS k
-    FROM owners o CROSS JOIN LATERAL (
-      SELECT j.id, j.priority, j.seq FROM jobs j
-      WHERE j.tenant = rn.tenant AND j.state = 'queued' AND j.owner_token_id = o.owner
-        AND j.not_before <= p_now
-        AND (j.labels = '[]' OR j.labels::jsonb <@ v_labels)
-        AND (j.grp = '' OR j.grp = rn.grp)
-        AND (v_any_mode OR j.type = '' OR v_modes ? j.type)
-        AND (rn.owner_only = 0 OR j.owner_token_id = rn.owner_token_id)
-      ORDER BY j.priority DESC, j.seq
-      LIMIT v_free + 4) c
-    WHERE o.owner IS NOT NULL
-  )
-  -- The k-th job of a submitter is taken as if k of theirs were already in flight and they
-  -- had just been served: the order SqliteStore's pick-one-at-a-time loop produces.
-  SELECT ARRAY(
-    SELECT c.id FROM candidates c
-    LEFT JOIN in_flight f ON f.owner = c.owner
-    LEFT JOIN owner_service s ON s.tenant = rn.tenant AND s.owner_token_id = c.owner
-    ORDER BY c.priority DESC, COALESCE(f.n, 0) + c.k,
-             CASE WHEN c.k = 0 THEN COALESCE(s.last_claimed_at, 0) ELSE p_now END, c.seq
-    LIMIT v_free + 8)
-  INTO v_ids;
+  -- since other claims may hold some of them. When every one was taken by others (many
+  -- runners claiming at once) and there may be more, read a wider window past them: a
+  -- claim comes back empty only when there is nothing left it may take.
+  v_window := v_free + 4;
+  LOOP
+    v_round := v_round + 1;
+    WITH RECURSIVE owners (owner) AS (
+      -- The submitters with queued jobs, one index probe each (a loose index scan).
+      SELECT MIN(j.owner_token_id) FROM jobs j WHERE j.tenant = rn.tenant AND j.state = 'queued'
+      UNION ALL
+      SELECT (SELECT MIN(j.owner_token_id) FROM jobs j
+              WHERE j.tenant = rn.tenant AND j.state = 'queued' AND j.owner_token_id > o.owner)
+      FROM owners o WHERE o.owner IS NOT NULL
+    ),
+    in_flight AS (
+      SELECT j.owner_token_id AS owner, COUNT(*) AS n FROM jobs j
+      WHERE j.tenant = rn.tenant AND j.state IN ('leased', 'running') GROUP BY j.owner_token_id
+    ),
+    -- Each submitter's first jobs that the runner may take, in its queue order.
+    candidates AS (
+      SELECT c.id, c.priority, c.seq, o.owner,
+             ROW_NUMBER() OVER (PARTITION BY o.owner ORDER BY c.priority DESC, c.seq) - 1 AS k
+      FROM owners o CROSS JOIN LATERAL (
+        SELECT j.id, j.priority, j.seq FROM jobs j
+        WHERE j.tenant = rn.tenant AND j.state = 'queued' AND j.owner_token_id = o.owner
+          AND j.not_before <= p_now
+          AND (j.labels = '[]' OR j.labels::jsonb <@ v_labels)
+          AND (j.grp = '' OR j.grp = rn.grp)
+          AND (v_any_mode OR j.type = '' OR v_modes ? j.type)
+          AND (rn.owner_only = 0 OR j.owner_token_id = rn.owner_token_id)
+          AND NOT (j.id = ANY (v_tried))
+        ORDER BY j.priority DESC, j.seq
+        LIMIT v_window) c
+      WHERE o.owner IS NOT NULL
+    )
+    -- The k-th job of a submitter is taken as if k of theirs were already in flight and they
+    -- had just been served: the order SqliteStore's pick-one-at-a-time loop produces.
+    SELECT ARRAY(
+      SELECT c.id FROM candidates c
+      LEFT JOIN in_flight f ON f.owner = c.owner
+      LEFT JOIN owner_service s ON s.tenant = rn.tenant AND s.owner_token_id = c.owner
+      ORDER BY c.priority DESC, COALESCE(f.n, 0) + c.k,
+               CASE WHEN c.k = 0 THEN COALESCE(s.last_claimed_at, 0) ELSE p_now END, c.seq
+      LIMIT v_window)
+    INTO v_ids;
 
-  -- The leases, in that order: a row another claim holds is skipped, and the state is
-  -- checked again on the row's latest version once it is locked.
-  FOREACH v_id IN ARRAY v_ids LOOP
-    EXIT WHEN v_taken >= v_free;
-    UPDATE jobs SET state = 'leased', attempt = jobs.attempt + 1, updated_at = p_now
-    WHERE id = (SELECT l.id FROM jobs l WHERE l.id = v_id AND l.state = 'queued' AND l.not_before <= p_now
-                FOR UPDATE SKIP LOCKED)
-    RETURNING jobs.id, jobs.attempt, jobs.spec, jobs.owner_token_id INTO v_job;
-    CONTINUE WHEN NOT FOUND;
-    INSERT INTO attempts (job_id, attempt, runner_id, state, claimed_at, lease_expires_at)
-    VALUES (v_job.id, v_job.attempt, p_runner, 'leased', p_now, p_now + p_lease_ms);
-    v_taken := v_taken + 1;
-    IF NOT v_job.owner_token_id = ANY (v_owners) THEN
-      v_owners := v_owners || v_job.owner_token_id;
-    END IF;
-    job_id := v_job.id;
-    attempt := v_job.attempt;
-    spec := v_job.spec;
-    RETURN NEXT;
+    -- The leases, in that order: a row another claim holds is skipped, and the state is
+    -- checked again on the row's latest version once it is locked.
+    FOREACH v_id IN ARRAY v_ids LOOP
+      EXIT WHEN v_taken >= v_free;
+      UPDATE jobs SET state = 'leased', attempt = jobs.attempt + 1, updated_at = p_now
+      WHERE id = (SELECT l.id FROM jobs l WHERE l.id = v_id AND l.state = 'queued' AND l.not_before <= p_now
+                  FOR UPDATE SKIP LOCKED)
+      RETURNING jobs.id, jobs.attempt, jobs.spec, jobs.owner_token_id INTO v_job;
+      CONTINUE WHEN NOT FOUND;
+      INSERT INTO attempts (job_id, attempt, runner_id, state, claimed_at, lease_expires_at)
+      VALUES (v_job.id, v_job.attempt, p_runner, 'leased', p_now, p_now + p_lease_ms);
+      v_taken := v_taken + 1;
+      IF NOT v_job.owner_token_id = ANY (v_owners) THEN
+        v_owners := v_owners || v_job.owner_token_id;
+      END IF;
+      job_id := v_job.id;
+      attempt := v_job.attempt;
+      spec := v_job.spec;
+      RETURN NEXT;
+    END LOOP;
+    -- Fewer candidates than the window: every submitter's queue was read to its end.
+    EXIT WHEN v_taken >= v_free OR cardinality(v_ids) < v_window OR v_round >= 4;
+    v_tried := v_tried || v_ids;
+    v_window := v_window * 8;
   END LOOP;
   IF v_taken = 0 THEN
     RETURN;

@@ -185,6 +185,29 @@ TEST_F(PostgresStoreTest, OneRunnersClaimsOnTwoServersNeverExceedItsSlots) {
   EXPECT_EQ(a->get_runner(runner.id)->running.size(), static_cast<size_t>(kSlots));
 }
 
+// Claims of many runners at once lock the queue's first jobs; a claim that finds all of its
+// first candidates held reads further instead of coming back empty.
+TEST_F(PostgresStoreTest, AClaimReadsPastJobsOtherClaimsHold) {
+  auto store = open(db_.url());
+  ASSERT_TRUE(store);
+  auto runner = register_runner(*store, "r");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 30; ++i) {
+    ids.push_back(submit(*store).id);
+    clock_.advance_ms(1);
+  }
+  // Another "claim" holds the oldest ten (far more than a claim of one slot reads first).
+  auto holder = pg::Connection::open(db_.url());
+  ASSERT_TRUE(holder.ok()) << holder.error().message;
+  (*holder)->exec_script("BEGIN");
+  ASSERT_EQ((*holder)->query("SELECT id FROM jobs ORDER BY seq LIMIT 10 FOR UPDATE").size(), 10);
+  auto got = store->claim(runner.id, 1, clock_.now_ms(), kLease, ClaimRule::normal(kAnyJob, 0));
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ(got->at(0).job_id, ids[10]);  // the oldest one nobody holds
+  (*holder)->exec_script("ROLLBACK");
+}
+
 TEST_F(PostgresStoreTest, EachExpiredLeaseIsLostOnceAcrossServers) {
   auto a = open(db_.url());
   auto b = open(db_.url());
