@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git curl lld
   libboost-dev libboost-system-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
   libspdlog-dev libssl-dev libsqlite3-dev sqlite3 libpq-dev libgtest-dev libgmock-dev
   libbenchmark-dev

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs a private PostgreSQL 15 cluster for corral's PostgreSQL store and its tests.
 #
-#   scripts/pg-service.sh start DIR   start (idempotent), wait until pg_isready answers,
+#   scripts/pg-service.sh start DIR   start (idempotent), wait until the postmaster is ready
+#                                     and pg_isready answers on 127.0.0.1,
 #                                     print `export CORRAL_TEST_PG=postgresql://...`
 #   scripts/pg-service.sh stop DIR    stop the cluster started in DIR (data stays)
 #   scripts/pg-service.sh env DIR     print the export line (no check)
+#   scripts/pg-service.sh status DIR  exit 0 when a server runs on DIR's data, 1 otherwise
 #
 # Typical use:  eval "$(scripts/pg-service.sh start /tmp/corral-pg)"
 #
@@ -18,7 +20,7 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 start|stop|env DIR" >&2
+  echo "usage: $0 start|stop|env|status DIR" >&2
   exit 2
 }
 
@@ -77,7 +79,14 @@ print_env() { echo "export CORRAL_TEST_PG=postgresql://postgres@127.0.0.1:$(port
 init_cluster() {
   [[ -f $data/PG_VERSION ]] && return
   mkdir -p "$data" "$sockdir"
-  if (($(id -u) == 0)); then chown -R postgres: "$dir"; fi
+  if (($(id -u) == 0)); then
+    chown -R postgres: "$dir"
+    runuser -u postgres -- test -x "$dir" || {
+      echo "pg-service: the postgres user cannot reach $dir; let it through the parent" \
+        "directories (e.g. chmod o+x on each)" >&2
+      exit 1
+    }
+  fi
   chmod 700 "$data"
   as_owner "$pg_bin/initdb" -D "$data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
     >>"$log" 2>&1 || {
@@ -104,6 +113,19 @@ HBA
 
 server_running() { as_owner "$pg_bin/pg_ctl" -D "$data" status >/dev/null 2>&1; }
 
+# The postmaster's own view of itself, from DIR/data/postmaster.pid (line 1: its pid, line 8:
+# its status, "starting", "ready" or "stopping"). Empty when there is no pid file yet.
+pid_file_status() {
+  [[ -f $data/postmaster.pid ]] || return 0
+  sed -n 8p "$data/postmaster.pid" 2>/dev/null | tr -d ' ' || true
+}
+
+fail_start() {
+  echo "pg-service: $1; last lines of $log:" >&2
+  tail -n 20 "$log" >&2 || true
+  exit 1
+}
+
 start() {
   if [[ -f $data/PG_VERSION ]] && ready; then
     print_env
@@ -112,20 +134,30 @@ start() {
   init_cluster
   if (($(id -u) == 0)); then chown postgres: "$dir" "$log" 2>/dev/null || true; fi
   if ! server_running; then
-    # -W: do not wait here; readiness is polled below against our own deadline.
-    as_owner "$pg_bin/pg_ctl" -D "$data" -l "$log" -W start >/dev/null
+    # -w: pg_ctl waits for the real readiness condition: the postmaster it started writes
+    # "ready" into postmaster.pid, and pg_ctl knows that child's pid, so a postmaster that has
+    # not written its pid file yet is "starting", never "exited". It fails only when that
+    # postmaster dies or the deadline (-t) passes.
+    as_owner "$pg_bin/pg_ctl" -D "$data" -l "$log" -w -t "$start_timeout_s" start >/dev/null 2>&1 ||
+      fail_start "the server did not start (pg_ctl start -w -t $start_timeout_s failed)"
   fi
+  # A postmaster that was already starting (another caller's start, a crash recovery) or
+  # that pg_ctl reported ready: wait until it answers on TCP too. It has exited only when
+  # its pid file is gone after it had been written, or names a process that is not alive.
   local deadline=$((SECONDS + start_timeout_s))
   local delay=0.05
   until ready; do
-    if ! server_running; then
-      echo "pg-service: the server exited; last lines of $log:" >&2
-      tail -n 20 "$log" >&2 || true
-      exit 1
+    local pid
+    pid=$(head -n 1 "$data/postmaster.pid" 2>/dev/null || true)
+    if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
+      fail_start "the server (pid $pid) exited"
     fi
+    if [[ -z $pid && -n ${seen_pid:-} ]]; then
+      fail_start "the server (pid $seen_pid) exited"
+    fi
+    [[ -n $pid ]] && seen_pid=$pid
     if ((SECONDS >= deadline)); then
-      echo "pg-service: no answer on 127.0.0.1:$(port) after ${start_timeout_s}s; see $log" >&2
-      exit 1
+      fail_start "no answer on 127.0.0.1:$(port) after ${start_timeout_s}s (postmaster status: $(pid_file_status))"
     fi
     # Poll the readiness condition with a growing interval, bounded by the deadline.
     sleep "$delay"
@@ -146,5 +178,6 @@ case $cmd in
   start) start ;;
   stop) stop ;;
   env) print_env ;;
+  status) [[ -f $data/PG_VERSION ]] && server_running ;;
   *) usage ;;
 esac

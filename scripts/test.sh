@@ -1,47 +1,137 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, starts the services the tests use (Podman's Docker
 # Engine API service with a tiny local busybox image, a private PostgreSQL cluster), and
-# runs the whole test suite (twice: the second time under ASan + UBSan).
+# runs the whole test suite twice: in the normal build, then built with AddressSanitizer +
+# UndefinedBehaviorSanitizer (the server and runner binaries the integration tests start are
+# the sanitized ones too). At the end it prints how long each phase took and the slowest
+# tests, and exits non-zero when any test failed in either pass.
+#
+#   scripts/test.sh [CTEST ARGS...]     e.g. scripts/test.sh -L unit, scripts/test.sh -R Schedules
+#
+# Environment:
+#   CORRAL_TEST_PARALLEL=N     tests run side by side (default 4; they mostly wait on
+#                              servers, containers and git, not on the CPU)
+#   CORRAL_SKIP_SANITIZERS=1   only the normal pass
+#   CORRAL_PG_DIR=DIR          where the test PostgreSQL cluster lives (default /tmp/corral-pg-ci)
+#
+# docs/development.md says how long CI takes and how to run one suite or one test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-./scripts/install-deps.sh
-./scripts/build.sh
-
+jobs=${CORRAL_TEST_PARALLEL:-4}
 state_dir=$(mktemp -d /tmp/corral-test-XXXXXX)
-# PostgreSQL for the store's conformance suite (tests/unit/store): one private cluster,
-# kept between runs (initdb happens once), stopped when the tests end.
 pg_dir=${CORRAL_PG_DIR:-/tmp/corral-pg-ci}
+started=$SECONDS
+phase_lines=()
+failed_passes=()
+
+# Runs "$@" as the phase NAME and records how long it took.
+phase() {
+  local name=$1
+  shift
+  local t0=$SECONDS status=0
+  echo "test.sh: == $name"
+  "$@" || status=$?
+  phase_lines+=("$(printf '  %-28s %4ds%s' "$name" $((SECONDS - t0)) "$( ((status)) && echo '  FAILED')")")
+  return "$status"
+}
+
+summary() {
+  echo
+  echo "test.sh: time by phase (total $((SECONDS - started))s)"
+  printf '%s\n' "${phase_lines[@]}"
+  local pass
+  for pass in normal asan; do
+    [[ -f $state_dir/ctest-$pass.log ]] || continue
+    echo "test.sh: the 10 slowest tests ($pass)"
+    awk '/Test +#[0-9]+: / && / sec *$/ {
+           for (i = 1; i <= NF; i++) if ($i ~ /^#[0-9]+:$/) { print $(NF - 1), $(i + 1); break }
+         }' "$state_dir/ctest-$pass.log" | sort -rn | head -n 10 | awk '{ printf "  %8.2fs  %s\n", $1, $2 }'
+  done
+}
+
 cleanup() {
+  local status=$?
+  summary || true
   if [[ -x scripts/podman-service.sh ]]; then scripts/podman-service.sh stop "$state_dir/podman" >/dev/null 2>&1 || true; fi
   scripts/pg-service.sh stop "$pg_dir" >/dev/null 2>&1 || true
   rm -rf "$state_dir"
+  exit "$status"
 }
 trap cleanup EXIT
 
-pg_env=$(scripts/pg-service.sh start "$pg_dir")  # a failed start stops here (set -e)
-eval "$pg_env"
-echo "test.sh: PostgreSQL at $CORRAL_TEST_PG"
+start_services() {
+  # PostgreSQL for the store's conformance suite and the several-servers tests: one private
+  # cluster, kept between runs (initdb happens once), stopped when the tests end.
+  local pg_env
+  pg_env=$(scripts/pg-service.sh start "$pg_dir") || return 1
+  eval "$pg_env"
+  echo "test.sh: PostgreSQL at $CORRAL_TEST_PG"
+  if [[ -x scripts/podman-service.sh ]]; then
+    local podman_env
+    podman_env=$(scripts/podman-service.sh start "$state_dir/podman") || return 1
+    eval "$podman_env"
+    scripts/make-test-image.sh || return 1
+    echo "test.sh: container engine at $DOCKER_HOST"
+  fi
+  # The browser tests' npm packages (playwright-core; no browser download: they drive
+  # Debian's chromium). Installed again only when the lock file changed.
+  if [[ ! -f tests/e2e/node_modules/.package-lock.json ||
+        tests/e2e/package-lock.json -nt tests/e2e/node_modules/.package-lock.json ]]; then
+    npm ci --prefix tests/e2e --no-audit --no-fund || return 1
+  fi
+}
 
-if [[ -x scripts/podman-service.sh ]]; then
-  eval "$(scripts/podman-service.sh start "$state_dir/podman")"
-  scripts/make-test-image.sh
-  echo "test.sh: container engine at $DOCKER_HOST"
-fi
+# ctest in build dir $1 for pass $2, the rest are ctest's arguments; its output is kept for
+# the summary.
+run_tests() {
+  local dir=$1 pass=$2
+  shift 2
+  (cd "$dir" && ctest -j "$jobs" --output-on-failure --timeout 900 "$@") 2>&1 | tee "$state_dir/ctest-$pass.log"
+}
 
-# The browser tests' npm packages (playwright-core; no browser download: they drive
-# Debian's chromium). Installed again only when the lock file changed.
-if [[ ! -f tests/e2e/node_modules/.package-lock.json ||
-      tests/e2e/package-lock.json -nt tests/e2e/node_modules/.package-lock.json ]]; then
-  npm ci --prefix tests/e2e --no-audit --no-fund
-fi
+# The normal build: optimized as a release is (-O2), without debug info (-g0), which is a
+# third of the compile time and most of the link time.
+phase "install packages" ./scripts/install-deps.sh
+phase "build" env BUILD_TYPE=RelWithDebInfo CMAKE_ARGS="-DCORRAL_EXTRA_FLAGS=-g0 -DCORRAL_BENCH=ON" ./scripts/build.sh
+phase "start services" start_services
 
-(cd build && ctest --output-on-failure --timeout 900 "$@")
-
-# The same suites once more, built with AddressSanitizer + UndefinedBehaviorSanitizer: the
-# server and runner binaries the integration tests start are the sanitized ones too.
+# The sanitizer tree (-O0 with line tables, -g1: ASan's reports name file and line;
+# optimizing it would take three times as long to build as it saves in the tests; no
+# benchmarks) is compiled while the normal tests run. The tests mostly wait, and the compiler
+# runs at the lowest CPU priority (nice 19), so it takes only what the tests leave idle.
+asan_pid=""
 if [[ -z "${CORRAL_SKIP_SANITIZERS:-}" ]]; then
-  BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_ARGS="-DCORRAL_SANITIZE=ON" ./scripts/build.sh
-  (cd build-asan && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-     ctest --output-on-failure --timeout 900 "$@")
+  (
+    t0=$SECONDS
+    status=0
+    nice -n 19 env BUILD_DIR=build-asan BUILD_TYPE=Debug \
+      CMAKE_ARGS="-DCORRAL_SANITIZE=ON -DCORRAL_EXTRA_FLAGS=-g1 -DCORRAL_BENCH=OFF" \
+      ./scripts/build.sh >"$state_dir/build-asan.log" 2>&1 || status=$?
+    echo "$status $((SECONDS - t0))" >"$state_dir/build-asan.done"
+    exit "$status"
+  ) &
+  asan_pid=$!
 fi
+phase "tests" run_tests build normal "$@" || failed_passes+=(normal)
+
+if [[ -n $asan_pid ]]; then
+  asan_status=0
+  phase "build (ASan + UBSan), rest" wait "$asan_pid" || asan_status=$?
+  read -r _ asan_secs <"$state_dir/build-asan.done" || asan_secs="?"
+  phase_lines+=("$(printf '  %-28s %4ss  (in all, beside the tests)' "build (ASan + UBSan)" "$asan_secs")")
+  if ((asan_status)); then
+    echo "test.sh: the ASan + UBSan build failed; its last lines:" >&2
+    tail -n 60 "$state_dir/build-asan.log" >&2
+    exit 1
+  fi
+  export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
+  export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+  phase "tests (ASan + UBSan)" run_tests build-asan asan "$@" || failed_passes+=(asan)
+fi
+
+if ((${#failed_passes[@]})); then
+  echo "test.sh: tests failed in: ${failed_passes[*]} (see the output above)" >&2
+  exit 1
+fi
+echo "test.sh: all tests passed"

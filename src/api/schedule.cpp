@@ -9,61 +9,51 @@
 
 namespace corral {
 
-namespace {
-
-Error invalid(const std::string& field, const std::string& why) {
-  return make_error(ErrorCode::kInvalidSpec, "field '" + field + "': " + why);
-}
-
-json time_or_null(TimeMs t) { return t ? json(format_time(t)) : json(nullptr); }
-
-}  // namespace
-
 Result<ScheduleSpec> parse_schedule_spec(const json& body) {
   if (!body.is_object()) {
-    return invalid("(body)", "must be a JSON object: {name, cron, timezone, cooldown_s, job}");
+    return invalid_field("(body)", "must be a JSON object: {name, cron, timezone, cooldown_s, job}");
   }
   static constexpr std::array<std::string_view, 5> kKnown = {"name", "cron", "timezone", "cooldown_s", "job"};
   for (auto it = body.begin(); it != body.end(); ++it) {
     if (std::find(kKnown.begin(), kKnown.end(), it.key()) == kKnown.end()) {
-      return invalid(it.key(), "unknown field; a schedule has name, cron, timezone, cooldown_s and job "
+      return invalid_field(it.key(), "unknown field; a schedule has name, cron, timezone, cooldown_s and job "
                                "(see docs/schedules.md)");
     }
   }
   ScheduleSpec spec;
 
   if (!body.contains("name") || !body["name"].is_string() || body["name"].get<std::string>().empty()) {
-    return invalid("name", "required: a string of 1 to 200 characters, unique in your tenant");
+    return invalid_field("name", "required: a string of 1 to 200 characters, unique in your tenant");
   }
   spec.name = body["name"].get<std::string>();
-  if (spec.name.size() > 200) return invalid("name", "longer than 200 characters");
+  if (spec.name.size() > 200) return invalid_field("name", "longer than 200 characters");
 
   if (!body.contains("cron") || !body["cron"].is_string()) {
-    return invalid("cron", "required: a cron expression such as \"0 2 * * *\" (see docs/schedules.md)");
+    return invalid_field("cron", "required: a cron expression such as \"0 2 * * *\" (see docs/schedules.md)");
   }
   auto cron = CronExpr::parse(body["cron"].get<std::string>());
-  if (!cron.ok()) return invalid("cron", cron.error().message);
+  if (!cron.ok()) return invalid_field("cron", cron.error().message);
   spec.cron = cron->to_string();
 
   if (body.contains("timezone") && !body["timezone"].is_null()) {
     if (!body["timezone"].is_string()) {
-      return invalid("timezone", "must be a string: an IANA name such as Europe/Berlin or UTC");
+      return invalid_field("timezone", "must be a string: an IANA name such as Europe/Berlin or UTC");
     }
     spec.timezone = body["timezone"].get<std::string>();
   }
   auto tz = TimeZone::load(spec.timezone);
-  if (!tz.ok()) return invalid("timezone", tz.error().message);
+  if (!tz.ok()) return invalid_field("timezone", tz.error().message);
 
   if (body.contains("cooldown_s") && !body["cooldown_s"].is_null()) {
     const auto& v = body["cooldown_s"];
     if (!v.is_number_integer() || v.get<int64_t>() < 0) {
-      return invalid("cooldown_s", "must be a whole number of seconds, 0 or more (0 = no cooldown)");
+      return invalid_field("cooldown_s", "must be a whole number of seconds, 0 or more (0 = no cooldown)");
     }
     spec.cooldown_s = v.get<int64_t>();
   }
 
   if (!body.contains("job")) {
-    return invalid("job", "required: the job each tick makes, as for POST /api/v1/jobs");
+    return invalid_field("job", "required: the job each tick makes, as for POST /api/v1/jobs");
   }
   auto job = parse_job_spec(body["job"]);
   if (!job.ok()) {

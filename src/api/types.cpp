@@ -10,10 +10,6 @@ namespace corral {
 
 namespace {
 
-Error invalid(const std::string& field, const std::string& why) {
-  return make_error(ErrorCode::kInvalidSpec, "field '" + field + "': " + why);
-}
-
 template <typename E, size_t N>
 std::optional<E> parse_enum(std::string_view s, const std::array<std::pair<E, std::string_view>, N>& table) {
   for (const auto& [e, name] : table) {
@@ -47,14 +43,12 @@ std::string_view enum_name(E e, const std::array<std::pair<E, std::string_view>,
   return "unknown";
 }
 
-json time_or_null(TimeMs t) { return t > 0 ? json(format_time(t)) : json(nullptr); }
-
 Result<std::string> get_string(const json& obj, const char* key, const std::string& path,
                                size_t max_len = 4096) {
   if (!obj.contains(key) || obj[key].is_null()) return std::string();
-  if (!obj[key].is_string()) return invalid(path, "must be a string");
+  if (!obj[key].is_string()) return invalid_field(path, "must be a string");
   auto s = obj[key].get<std::string>();
-  if (s.size() > max_len) return invalid(path, "longer than " + std::to_string(max_len) + " characters");
+  if (s.size() > max_len) return invalid_field(path, "longer than " + std::to_string(max_len) + " characters");
   return s;
 }
 
@@ -62,10 +56,10 @@ Result<int64_t> get_int(const json& obj, const char* key, const std::string& pat
                         int64_t min, int64_t max) {
   if (!obj.contains(key) || obj[key].is_null()) return def;
   const auto& v = obj[key];
-  if (!v.is_number_integer()) return invalid(path, "must be an integer");
+  if (!v.is_number_integer()) return invalid_field(path, "must be an integer");
   int64_t n = v.get<int64_t>();
   if (n < min || n > max) {
-    return invalid(path, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    return invalid_field(path, "must be between " + std::to_string(min) + " and " + std::to_string(max));
   }
   return n;
 }
@@ -75,9 +69,9 @@ Result<std::vector<std::string>> get_string_list(const json& obj, const char* ke
   std::vector<std::string> out;
   if (!obj.contains(key) || obj[key].is_null()) return out;
   const auto& v = obj[key];
-  if (!v.is_array()) return invalid(path, "must be an array of strings");
+  if (!v.is_array()) return invalid_field(path, "must be an array of strings");
   for (size_t i = 0; i < v.size(); ++i) {
-    if (!v[i].is_string()) return invalid(path + "[" + std::to_string(i) + "]", "must be a string");
+    if (!v[i].is_string()) return invalid_field(path + "[" + std::to_string(i) + "]", "must be a string");
     out.push_back(v[i].get<std::string>());
   }
   return out;
@@ -89,7 +83,7 @@ Result<std::vector<std::string>> get_labels(const json& obj, const char* key, co
   static const std::regex kLabel("^[A-Za-z0-9][A-Za-z0-9_.:/=+-]{0,63}$");
   for (const auto& label : *list) {
     if (!std::regex_match(label, kLabel)) {
-      return invalid(path, "label '" + label +
+      return invalid_field(path, "label '" + label +
                                "' must be 1-64 characters of letters, digits and _.:/=+- "
                                "starting with a letter or digit");
     }
@@ -101,25 +95,25 @@ Result<void> check_known_fields(const json& obj, const std::string& prefix,
                                 std::initializer_list<std::string_view> known) {
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     if (std::find(known.begin(), known.end(), it.key()) == known.end()) {
-      return invalid(prefix + it.key(), "unknown field; check its spelling against docs/api.md");
+      return invalid_field(prefix + it.key(), "unknown field; check its spelling against docs/api.md");
     }
   }
   return {};
 }
 
 Result<RetryPolicy> parse_retry_policy(const json& r) {
-  if (!r.is_object()) return invalid("retry", "must be an object {max_attempts, backoff_s, on, transient_patterns}");
+  if (!r.is_object()) return invalid_field("retry", "must be an object {max_attempts, backoff_s, on, transient_patterns}");
   CORRAL_TRY(check_known_fields(r, "retry.", {"max_attempts", "backoff_s", "on", "transient_patterns"}));
   RetryPolicy policy;
   if (r.contains("backoff_s") && !r["backoff_s"].is_null()) {
     const auto& b = r["backoff_s"];
     if (!b.is_array() || b.empty() || b.size() > 100) {
-      return invalid("retry.backoff_s", "must be a list of 1 to 100 waits in seconds, e.g. [30, 60, 90]");
+      return invalid_field("retry.backoff_s", "must be a list of 1 to 100 waits in seconds, e.g. [30, 60, 90]");
     }
     policy.backoff_s.clear();
     for (size_t i = 0; i < b.size(); ++i) {
       if (!b[i].is_number_integer() || b[i].get<int64_t>() < 0 || b[i].get<int64_t>() > 86'400) {
-        return invalid("retry.backoff_s[" + std::to_string(i) + "]", "must be whole seconds from 0 to 86400");
+        return invalid_field("retry.backoff_s[" + std::to_string(i) + "]", "must be whole seconds from 0 to 86400");
       }
       policy.backoff_s.push_back(b[i].get<int>());
     }
@@ -132,7 +126,7 @@ Result<RetryPolicy> parse_retry_policy(const json& r) {
       if (std::find(known.begin(), known.end(), reason) == known.end()) {
         std::string list;
         for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-        return invalid("retry.on", "'" + reason + "' is not a failure reason; use any of " + list);
+        return invalid_field("retry.on", "'" + reason + "' is not a failure reason; use any of " + list);
       }
     }
     policy.on = normalize_labels(std::move(on.value()));
@@ -140,13 +134,19 @@ Result<RetryPolicy> parse_retry_policy(const json& r) {
   auto patterns = get_string_list(r, "transient_patterns", "retry.transient_patterns");
   if (!patterns.ok()) return patterns.error();
   for (const auto& p : *patterns) {
-    if (p.empty() || p.size() > 200) return invalid("retry.transient_patterns", "each pattern must be 1-200 characters");
+    if (p.empty() || p.size() > 200) return invalid_field("retry.transient_patterns", "each pattern must be 1-200 characters");
   }
   policy.transient_patterns = *patterns;
   return policy;
 }
 
 }  // namespace
+
+Error invalid_field(const std::string& field, const std::string& why) {
+  return make_error(ErrorCode::kInvalidSpec, "field '" + field + "': " + why);
+}
+
+json time_or_null(TimeMs t) { return t > 0 ? json(format_time(t)) : json(nullptr); }
 
 const std::vector<std::string>& retry_reasons() {
   static const std::vector<std::string> kReasons = {"runner_lost", "transient", "image_pull", "clone",
@@ -206,7 +206,7 @@ json to_json(const Token& token) {
 json to_json(const UserSettings& settings) { return {{"steward_fallback", settings.steward_fallback}}; }
 
 Result<JobSpec> parse_job_spec(const json& body) {
-  if (!body.is_object()) return invalid("(body)", "must be a JSON object describing the job");
+  if (!body.is_object()) return invalid_field("(body)", "must be a JSON object describing the job");
   CORRAL_TRY(check_known_fields(body, "",
                                 {"name", "image", "command", "script", "env", "labels", "group",
                                  "type", "priority", "timeout_s", "max_attempts", "retry", "repo",
@@ -220,7 +220,7 @@ Result<JobSpec> parse_job_spec(const json& body) {
   spec.image = *image;
 
   if (body.contains("command") && body["command"].is_string()) {
-    return invalid("command", "must be an array of strings (argv); use 'script' for a shell line");
+    return invalid_field("command", "must be an array of strings (argv); use 'script' for a shell line");
   }
   auto command = get_string_list(body, "command", "command");
   if (!command.ok()) return command.error();
@@ -229,21 +229,21 @@ Result<JobSpec> parse_job_spec(const json& body) {
   if (!script.ok()) return script.error();
   spec.script = *script;
   if (spec.command.empty() && spec.script.empty()) {
-    return invalid("command", "a job needs a non-empty 'command' (argv array) or 'script'");
+    return invalid_field("command", "a job needs a non-empty 'command' (argv array) or 'script'");
   }
   if (!spec.command.empty() && !spec.script.empty()) {
-    return invalid("script", "give either 'command' or 'script', not both");
+    return invalid_field("script", "give either 'command' or 'script', not both");
   }
 
   if (body.contains("env") && !body["env"].is_null()) {
     const auto& env = body["env"];
-    if (!env.is_object()) return invalid("env", "must be an object of string values");
+    if (!env.is_object()) return invalid_field("env", "must be an object of string values");
     static const std::regex kEnvName("^[A-Za-z_][A-Za-z0-9_]*$");
     for (auto it = env.begin(); it != env.end(); ++it) {
       if (!std::regex_match(it.key(), kEnvName)) {
-        return invalid("env." + it.key(), "is not a valid environment variable name");
+        return invalid_field("env." + it.key(), "is not a valid environment variable name");
       }
-      if (!it.value().is_string()) return invalid("env." + it.key(), "must be a string");
+      if (!it.value().is_string()) return invalid_field("env." + it.key(), "must be a string");
       spec.env[it.key()] = it.value().get<std::string>();
     }
   }
@@ -275,36 +275,36 @@ Result<JobSpec> parse_job_spec(const json& body) {
     if (!retry_attempts.ok()) return retry_attempts.error();
     if (*retry_attempts > 0) {
       if (body.contains("max_attempts") && !body["max_attempts"].is_null() && *retry_attempts != spec.max_attempts) {
-        return invalid("retry.max_attempts", "differs from 'max_attempts'; give one of them");
+        return invalid_field("retry.max_attempts", "differs from 'max_attempts'; give one of them");
       }
       spec.max_attempts = static_cast<int>(*retry_attempts);
     }
   }
   if (body.contains("steward_fallback") && !body["steward_fallback"].is_null()) {
-    if (!body["steward_fallback"].is_boolean()) return invalid("steward_fallback", "must be true or false");
+    if (!body["steward_fallback"].is_boolean()) return invalid_field("steward_fallback", "must be true or false");
     spec.steward_fallback = body["steward_fallback"].get<bool>();
   }
 
   if (body.contains("repo") && !body["repo"].is_null()) {
     const auto& r = body["repo"];
-    if (!r.is_object()) return invalid("repo", "must be an object {url, ref, sha, depth}");
+    if (!r.is_object()) return invalid_field("repo", "must be an object {url, ref, sha, depth}");
     CORRAL_TRY(check_known_fields(r, "repo.", {"url", "ref", "sha", "depth"}));
     RepoSpec repo;
     auto url = get_string(r, "url", "repo.url", 2048);
     if (!url.ok()) return url.error();
-    if (url->empty()) return invalid("repo.url", "is required when 'repo' is given");
+    if (url->empty()) return invalid_field("repo.url", "is required when 'repo' is given");
     repo.url = *url;
     auto ref = get_string(r, "ref", "repo.ref", 256);
     if (!ref.ok()) return ref.error();
     repo.ref = *ref;
     if (!repo.ref.empty() && (repo.ref[0] == '-' || repo.ref.find("..") != std::string::npos)) {
-      return invalid("repo.ref", "is not a valid git ref");
+      return invalid_field("repo.ref", "is not a valid git ref");
     }
     auto sha = get_string(r, "sha", "repo.sha", 64);
     if (!sha.ok()) return sha.error();
     static const std::regex kSha("^[0-9a-fA-F]{7,64}$");
     if (!sha->empty() && !std::regex_match(*sha, kSha)) {
-      return invalid("repo.sha", "must be a hexadecimal commit id (7 to 64 characters)");
+      return invalid_field("repo.sha", "must be a hexadecimal commit id (7 to 64 characters)");
     }
     repo.sha = *sha;
     auto depth = get_int(r, "depth", "repo.depth", 0, 0, 1'000'000);
@@ -315,7 +315,7 @@ Result<JobSpec> parse_job_spec(const json& body) {
 
   if (body.contains("resources") && !body["resources"].is_null()) {
     const auto& res = body["resources"];
-    if (!res.is_object()) return invalid("resources", "must be an object {memory, cpus}");
+    if (!res.is_object()) return invalid_field("resources", "must be an object {memory, cpus}");
     CORRAL_TRY(check_known_fields(res, "resources.", {"memory", "cpus"}));
     if (res.contains("memory") && !res["memory"].is_null()) {
       const auto& m = res["memory"];
@@ -323,20 +323,20 @@ Result<JobSpec> parse_job_spec(const json& body) {
         spec.memory_bytes = m.get<int64_t>();
       } else if (m.is_string()) {
         auto bytes = parse_bytes(m.get<std::string>());
-        if (!bytes.ok()) return invalid("resources.memory", bytes.error().message);
+        if (!bytes.ok()) return invalid_field("resources.memory", bytes.error().message);
         spec.memory_bytes = *bytes;
       } else {
-        return invalid("resources.memory", "must be bytes or a size string such as \"512m\"");
+        return invalid_field("resources.memory", "must be bytes or a size string such as \"512m\"");
       }
       if (spec.memory_bytes < 6 * 1024 * 1024) {
-        return invalid("resources.memory", "must be at least 6m (the engine's minimum)");
+        return invalid_field("resources.memory", "must be at least 6m (the engine's minimum)");
       }
     }
     if (res.contains("cpus") && !res["cpus"].is_null()) {
-      if (!res["cpus"].is_number()) return invalid("resources.cpus", "must be a number such as 1.5");
+      if (!res["cpus"].is_number()) return invalid_field("resources.cpus", "must be a number such as 1.5");
       spec.cpus = res["cpus"].get<double>();
       if (!(spec.cpus > 0 && spec.cpus <= 1024)) {
-        return invalid("resources.cpus", "must be greater than 0 and at most 1024");
+        return invalid_field("resources.cpus", "must be greater than 0 and at most 1024");
       }
     }
   }
@@ -344,7 +344,7 @@ Result<JobSpec> parse_job_spec(const json& body) {
   if (!network.ok()) return network.error();
   static const std::regex kNetwork("^[A-Za-z0-9][A-Za-z0-9_.-]*$");
   if (!network->empty() && !std::regex_match(*network, kNetwork)) {
-    return invalid("network", "must be a network mode such as \"none\" or \"bridge\"");
+    return invalid_field("network", "must be a network mode such as \"none\" or \"bridge\"");
   }
   spec.network = *network;
   return spec;
@@ -426,13 +426,13 @@ json to_json(const Job& job) {
 }
 
 Result<RunnerRegistration> parse_runner_registration(const json& body) {
-  if (!body.is_object()) return invalid("(body)", "must be a JSON object");
+  if (!body.is_object()) return invalid_field("(body)", "must be a JSON object");
   RunnerRegistration reg;
   auto name = get_string(body, "name", "name", 128);
   if (!name.ok()) return name.error();
   static const std::regex kName("^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$");
   if (!std::regex_match(*name, kName)) {
-    return invalid("name", "is required: 1-128 letters, digits and _.@- starting with a letter or digit");
+    return invalid_field("name", "is required: 1-128 letters, digits and _.@- starting with a letter or digit");
   }
   reg.name = *name;
   auto labels = get_labels(body, "labels", "labels");
@@ -448,19 +448,19 @@ Result<RunnerRegistration> parse_runner_registration(const json& body) {
   if (!max_jobs.ok()) return max_jobs.error();
   reg.max_concurrent_jobs = static_cast<int>(*max_jobs);
   if (body.contains("owner_only") && !body["owner_only"].is_null()) {
-    if (!body["owner_only"].is_boolean()) return invalid("owner_only", "must be true or false");
+    if (!body["owner_only"].is_boolean()) return invalid_field("owner_only", "must be true or false");
     reg.owner_only = body["owner_only"].get<bool>();
   }
   auto version = get_string(body, "version", "version", 64);
   if (!version.ok()) return version.error();
   reg.version = *version;
   if (body.contains("capabilities") && !body["capabilities"].is_null()) {
-    if (!body["capabilities"].is_object()) return invalid("capabilities", "must be an object");
+    if (!body["capabilities"].is_object()) return invalid_field("capabilities", "must be an object");
     reg.capabilities = body["capabilities"];
   }
   if (body.contains("system") && !body["system"].is_null()) {
     const auto& s = body["system"];
-    if (!s.is_object()) return invalid("system", "must be an object");
+    if (!s.is_object()) return invalid_field("system", "must be an object");
     auto cpus = get_int(s, "cpus", "system.cpus", 0, 0, 1 << 20);
     if (!cpus.ok()) return cpus.error();
     reg.system.cpus = static_cast<int>(*cpus);
@@ -475,11 +475,11 @@ Result<RunnerRegistration> parse_runner_registration(const json& body) {
     reg.system.hostname = *host;
   }
   if (body.contains("running") && !body["running"].is_null()) {
-    if (!body["running"].is_array()) return invalid("running", "must be an array of {job_id, attempt}");
+    if (!body["running"].is_array()) return invalid_field("running", "must be an array of {job_id, attempt}");
     for (const auto& r : body["running"]) {
       if (!r.is_object() || !r.contains("job_id") || !r["job_id"].is_string() ||
           !r.contains("attempt") || !r["attempt"].is_number_integer()) {
-        return invalid("running", "each entry must be {job_id: string, attempt: integer}");
+        return invalid_field("running", "each entry must be {job_id: string, attempt: integer}");
       }
       reg.running.push_back({r["job_id"].get<std::string>(), r["attempt"].get<int>()});
     }
@@ -532,18 +532,18 @@ json to_json(const ClaimedJob& c) {
 }
 
 Result<FinishReport> parse_finish_report(const json& body) {
-  if (!body.is_object()) return invalid("(body)", "must be a JSON object {state, exit_code, reason, result}");
+  if (!body.is_object()) return invalid_field("(body)", "must be a JSON object {state, exit_code, reason, result}");
   FinishReport report;
   auto state = get_string(body, "state", "state", 32);
   if (!state.ok()) return state.error();
   auto parsed = parse_attempt_state(*state);
   if (!parsed || (*parsed != AttemptState::kSucceeded && *parsed != AttemptState::kFailed &&
                   *parsed != AttemptState::kCanceled)) {
-    return invalid("state", "must be one of succeeded, failed, canceled");
+    return invalid_field("state", "must be one of succeeded, failed, canceled");
   }
   report.state = *parsed;
   if (body.contains("exit_code") && !body["exit_code"].is_null()) {
-    if (!body["exit_code"].is_number_integer()) return invalid("exit_code", "must be an integer");
+    if (!body["exit_code"].is_number_integer()) return invalid_field("exit_code", "must be an integer");
     report.exit_code = body["exit_code"].get<int>();
   }
   auto reason = get_string(body, "reason", "reason", 64);
@@ -551,7 +551,7 @@ Result<FinishReport> parse_finish_report(const json& body) {
   report.reason = *reason;
   if (body.contains("result") && !body["result"].is_null()) {
     report.result = body["result"];
-    if (report.result.dump().size() > 256 * 1024) return invalid("result", "is larger than 256 KiB");
+    if (report.result.dump().size() > 256 * 1024) return invalid_field("result", "is larger than 256 KiB");
   }
   return report;
 }

@@ -16,6 +16,11 @@ namespace corral {
 
 using json = nlohmann::json;
 
+// The error for a request field that is wrong: "field 'PATH': WHY" (HTTP 422).
+Error invalid_field(const std::string& field, const std::string& why);
+// An RFC 3339 time, or null for 0 (never).
+json time_or_null(TimeMs t);
+
 // ---- tokens ---------------------------------------------------------------
 
 enum class TokenKind { kAdmin, kUser, kRunner };

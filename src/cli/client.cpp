@@ -104,4 +104,9 @@ std::string ago(const json& t) {
   return std::to_string(secs / 86400) + "d ago";
 }
 
+[[noreturn]] void usage_error(const std::string& message) {
+  std::cerr << "error: " << message << "\n";
+  throw CLI::RuntimeError(2);
+}
+
 }  // namespace corral::cli

@@ -49,6 +49,9 @@ class Client {
 // known_job: the job as just submitted, so its first status line needs no request.
 int follow_job(const Client& client, const std::string& job_id, int attempt = 0, const json& known_job = nullptr);
 
+// Prints "error: MESSAGE" and ends the verb with exit code 2 (a usage error).
+[[noreturn]] void usage_error(const std::string& message);
+
 // Prints rows as aligned columns (first row is the header).
 void print_table(const std::vector<std::vector<std::string>>& rows);
 // "12s ago", "3m ago", "-" for null.

@@ -1,19 +1,12 @@
 #include "cli/job_flags.h"
 
+#include "cli/client.h"
+
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
 namespace corral::cli {
-
-namespace {
-
-[[noreturn]] void usage_error(const std::string& message) {
-  std::cerr << "error: " << message << "\n";
-  throw CLI::RuntimeError(2);
-}
-
-}  // namespace
 
 void add_job_flags(CLI::App* cmd, JobFlags& f, const std::string& name_flag) {
   cmd->add_option("-f,--file", f.file, "Job spec as JSON ('-' reads stdin); flags override it");

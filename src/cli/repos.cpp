@@ -9,11 +9,6 @@ namespace corral::cli {
 
 namespace {
 
-[[noreturn]] void usage_error(const std::string& message) {
-  std::cerr << "error: " << message << "\n";
-  throw CLI::RuntimeError(2);
-}
-
 // "owner/name" -> the API path of its mapping.
 std::string repo_path(const std::string& full_name) {
   auto slash = full_name.find('/');

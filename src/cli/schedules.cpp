@@ -28,11 +28,6 @@ std::optional<int64_t> parse_duration_s(const std::string& text) {
   return std::nullopt;
 }
 
-[[noreturn]] void usage_error(const std::string& message) {
-  std::cerr << "error: " << message << "\n";
-  throw CLI::RuntimeError(2);
-}
-
 struct CreateOptions {
   ClientOptions client;
   std::string name, cron, timezone = "UTC", cooldown = "0";

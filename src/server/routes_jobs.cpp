@@ -63,7 +63,7 @@ awaitable<Response> submit(ServerContext& ctx, RequestContext& req) {
   co_return json_ok(to_json(created->job), created->created ? http::status::created : http::status::ok);
 }
 
-awaitable<Response> list(ServerContext& ctx, RequestContext& req) {
+awaitable<Response> list_jobs(ServerContext& ctx, RequestContext& req) {
   auto caller = co_await user_or_admin(ctx, req);
   if (!caller.ok()) co_return error_of(caller.error());
   JobQuery query;
@@ -92,7 +92,7 @@ awaitable<Response> list(ServerContext& ctx, RequestContext& req) {
                      {"next_cursor", page->next_cursor ? json(std::to_string(page->next_cursor)) : json(nullptr)}});
 }
 
-awaitable<Response> get(ServerContext& ctx, RequestContext& req) {
+awaitable<Response> get_job(ServerContext& ctx, RequestContext& req) {
   auto caller = co_await user_or_admin(ctx, req);
   if (!caller.ok()) co_return error_of(caller.error());
   std::string id = req.params["id"];
@@ -245,8 +245,8 @@ awaitable<Response> stats(ServerContext& ctx, RequestContext& req) {
 
 void add_job_routes(Router& router, ServerContext& ctx) {
   router.add(http::verb::post, "/api/v1/jobs", [&ctx](RequestContext& req) { return submit(ctx, req); });
-  router.add(http::verb::get, "/api/v1/jobs", [&ctx](RequestContext& req) { return list(ctx, req); });
-  router.add(http::verb::get, "/api/v1/jobs/{id}", [&ctx](RequestContext& req) { return get(ctx, req); });
+  router.add(http::verb::get, "/api/v1/jobs", [&ctx](RequestContext& req) { return list_jobs(ctx, req); });
+  router.add(http::verb::get, "/api/v1/jobs/{id}", [&ctx](RequestContext& req) { return get_job(ctx, req); });
   router.add(http::verb::post, "/api/v1/jobs/{id}/cancel", [&ctx](RequestContext& req) { return cancel(ctx, req); });
   router.add(http::verb::get, "/api/v1/jobs/{id}/logs", [&ctx](RequestContext& req) { return logs(ctx, req); });
   router.add(http::verb::get, "/api/v1/queue", [&ctx](RequestContext& req) { return queue(ctx, req); });

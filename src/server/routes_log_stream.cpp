@@ -19,13 +19,13 @@ constexpr int64_t kStoreReadBytes = 1024 * 1024;
 // A safety net against a state change nobody published (e.g. a runner's re-registration).
 constexpr std::chrono::milliseconds kRecheck{10'000};
 
-struct Connection {
+struct WatcherConnection {
   bool closed = false;
   Event reader_done;
 };
 
 // Reads (and drops) what the watcher sends, so pings, pongs and its close are answered.
-awaitable<void> read_until_closed(WebSocket& ws, std::shared_ptr<Connection> conn, LogHub::SubscriptionPtr sub) {
+awaitable<void> read_until_closed(WebSocket& ws, std::shared_ptr<WatcherConnection> conn, LogHub::SubscriptionPtr sub) {
   beast::flat_buffer buffer;
   error_code ec;
   while (!ec) {
@@ -52,7 +52,7 @@ Result<int64_t> int_query(const RequestContext& req, const std::string& key, int
 
 class LogStreamer {
  public:
-  LogStreamer(ServerContext& ctx, WebSocket& ws, Connection& conn, LogHub::Subscription& sub,
+  LogStreamer(ServerContext& ctx, WebSocket& ws, WatcherConnection& conn, LogHub::Subscription& sub,
               std::string tenant, std::string job_id, int attempt, int64_t offset)
       : ctx_(ctx), ws_(ws), conn_(conn), sub_(sub), tenant_(std::move(tenant)), job_id_(std::move(job_id)),
         requested_attempt_(attempt), offset_(offset) {}
@@ -171,7 +171,7 @@ class LogStreamer {
 
   ServerContext& ctx_;
   WebSocket& ws_;
-  Connection& conn_;
+  WatcherConnection& conn_;
   LogHub::Subscription& sub_;
   std::string tenant_;
   std::string job_id_;
@@ -199,7 +199,7 @@ awaitable<void> stream_logs(ServerContext& ctx, RequestContext& req, WebSocketUp
   WebSocket* ws = co_await upgrade.accept();
   if (ws) {
     ws->read_message_max(64 * 1024);
-    auto conn = std::make_shared<Connection>();
+    auto conn = std::make_shared<WatcherConnection>();
     asio::co_spawn(ex, read_until_closed(*ws, conn, sub), asio::detached);
     LogStreamer streamer(ctx, *ws, *conn, *sub, caller->tenant, id, static_cast<int>(*attempt), *offset);
     co_await streamer.run();

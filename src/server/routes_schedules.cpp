@@ -19,7 +19,7 @@ awaitable<Response> create(ServerContext& ctx, RequestContext& req) {
   co_return json_ok(to_json(*created), http::status::created);
 }
 
-awaitable<Response> list(ServerContext& ctx, RequestContext& req) {
+awaitable<Response> list_schedules(ServerContext& ctx, RequestContext& req) {
   auto caller = co_await authenticate_user(ctx, req);
   if (!caller.ok()) co_return error_of(caller.error());
   auto schedules = co_await ctx.db([&] { return ctx.store.list_schedules(caller->tenant); });
@@ -29,7 +29,7 @@ awaitable<Response> list(ServerContext& ctx, RequestContext& req) {
   co_return json_ok({{"schedules", out}});
 }
 
-awaitable<Response> get(ServerContext& ctx, RequestContext& req) {
+awaitable<Response> get_schedule(ServerContext& ctx, RequestContext& req) {
   auto caller = co_await authenticate_user(ctx, req);
   if (!caller.ok()) co_return error_of(caller.error());
   std::string id = req.params["id"];
@@ -61,8 +61,8 @@ awaitable<Response> set_paused(ServerContext& ctx, RequestContext& req, bool pau
 
 void add_schedule_routes(Router& router, ServerContext& ctx) {
   router.add(http::verb::post, "/api/v1/schedules", [&ctx](RequestContext& req) { return create(ctx, req); });
-  router.add(http::verb::get, "/api/v1/schedules", [&ctx](RequestContext& req) { return list(ctx, req); });
-  router.add(http::verb::get, "/api/v1/schedules/{id}", [&ctx](RequestContext& req) { return get(ctx, req); });
+  router.add(http::verb::get, "/api/v1/schedules", [&ctx](RequestContext& req) { return list_schedules(ctx, req); });
+  router.add(http::verb::get, "/api/v1/schedules/{id}", [&ctx](RequestContext& req) { return get_schedule(ctx, req); });
   router.add(http::verb::delete_, "/api/v1/schedules/{id}", [&ctx](RequestContext& req) { return delete_one(ctx, req); });
   router.add(http::verb::post, "/api/v1/schedules/{id}/pause",
              [&ctx](RequestContext& req) { return set_paused(ctx, req, true); });

@@ -1,5 +1,6 @@
 // PostgresStore: repository mappings (the repos table, migration 5).
 #include "store/postgres/postgres_store.h"
+#include "store/shared_sql.h"
 #include "store/postgres/rows.h"
 
 namespace corral {
@@ -22,11 +23,6 @@ RepoMapping repo_from_row(const pg::Row& row) {
   r.updated_at = row.int64(6);
   r.updated_by = row.text(7);
   return r;
-}
-
-Error no_repo(const std::string& full_name) {
-  return make_error(ErrorCode::kNotFound,
-                    "no mapping for repository '" + full_name + "' in this tenant; `corral repos` lists them");
 }
 
 }  // namespace

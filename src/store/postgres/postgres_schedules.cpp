@@ -1,5 +1,6 @@
 // PostgresStore: scheduled jobs (the schedules table, migration 4) and their sweep.
 #include "common/crypto.h"
+#include "store/shared_sql.h"
 #include "store/postgres/postgres_store.h"
 #include "store/postgres/rows.h"
 
@@ -8,10 +9,6 @@ namespace corral {
 using pg::Connection;
 
 namespace {
-
-constexpr const char* kScheduleColumns =
-    "id, tenant, owner_token_id, name, cron, timezone, job_spec, cooldown_s, created_at, updated_at, "
-    "last_tick_at, last_run_at, last_job_id, next_run_at, paused";
 
 Schedule schedule_from_row(const pg::Row& row) {
   Schedule s;
@@ -40,11 +37,6 @@ std::optional<Schedule> load_schedule(Connection& c, const std::string& tenant, 
                       tenant, id_or_name);
   if (rows.empty()) return std::nullopt;
   return schedule_from_row(rows.front());
-}
-
-Error no_schedule(const std::string& id_or_name) {
-  return make_error(ErrorCode::kNotFound,
-                    "no schedule with id or name '" + id_or_name + "' in your tenant; `corral schedules` lists them");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // PostgresStore: opening (migrations), tokens and runners.
 #include "store/postgres/postgres_store.h"
+#include "store/shared_sql.h"
 
 #include <spdlog/spdlog.h>
 
@@ -35,9 +36,6 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::open(const PostgresStoreOp
 // ---- tokens -----------------------------------------------------------------
 
 namespace {
-
-constexpr const char* kTokenColumns =
-    "id, kind, tenant, name, hash, created_at, revoked_at, created_by, steward_fallback";
 
 Token token_from_row(const pg::Row& row) {
   Token t;

@@ -1,5 +1,6 @@
 // SqliteStore: repository mappings (the repos table, migration 5).
 #include "store/sqlite/rows.h"
+#include "store/shared_sql.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/sqlite/transact.h"
 
@@ -24,11 +25,6 @@ RepoMapping repo_from_row(const Stmt& st) {
   r.updated_at = st.int64(6);
   r.updated_by = st.text(7);
   return r;
-}
-
-Error no_repo(const std::string& full_name) {
-  return make_error(ErrorCode::kNotFound,
-                    "no mapping for repository '" + full_name + "' in this tenant; `corral repos` lists them");
 }
 
 }  // namespace

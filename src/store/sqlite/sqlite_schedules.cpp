@@ -1,5 +1,6 @@
 // SqliteStore: scheduled jobs (the schedules table, migration 4) and their sweep.
 #include "api/repo.h"
+#include "store/shared_sql.h"
 #include "common/crypto.h"
 #include "store/sqlite/rows.h"
 #include "store/sqlite/sqlite_store.h"
@@ -11,10 +12,6 @@ using sqlite::Db;
 using sqlite::Stmt;
 
 namespace {
-
-constexpr const char* kScheduleColumns =
-    "id, tenant, owner_token_id, name, cron, timezone, job_spec, cooldown_s, created_at, updated_at, "
-    "last_tick_at, last_run_at, last_job_id, next_run_at, paused";
 
 Schedule schedule_from_row(const Stmt& st) {
   Schedule s;
@@ -43,11 +40,6 @@ std::optional<Schedule> load_schedule(Db& db, const std::string& tenant, const s
   st.bind_all(tenant, id_or_name);
   if (!st.step()) return std::nullopt;
   return schedule_from_row(st);
-}
-
-Error no_schedule(const std::string& id_or_name) {
-  return make_error(ErrorCode::kNotFound, "no schedule with id or name '" + id_or_name +
-                                              "' in your tenant; `corral schedules` lists them");
 }
 
 // Inserts the job a schedule makes for one tick, with the columns create_job writes. The

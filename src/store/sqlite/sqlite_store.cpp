@@ -1,4 +1,5 @@
 #include "store/sqlite/sqlite_store.h"
+#include "store/shared_sql.h"
 
 #include <spdlog/spdlog.h>
 
@@ -168,8 +169,6 @@ Token token_from_row(const sqlite::Stmt& st) {
   t.settings.steward_fallback = st.integer(8) != 0;
   return t;
 }
-constexpr const char* kTokenColumns =
-    "id, kind, tenant, name, hash, created_at, revoked_at, created_by, steward_fallback";
 }  // namespace
 
 Result<void> SqliteStore::insert_token(const Token& token) {

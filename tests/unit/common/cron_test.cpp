@@ -2,22 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include "common/test_values.h"
+
 #include <string>
 
 namespace corral {
 namespace {
 
 // Expected instants were cross-checked with `TZ=<zone> date -d @<seconds>` (tzdata 2025b).
-
-TimeMs utc(int year, int month, int day, int hour, int minute) {
-  return (days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60) * 1000;
-}
-
-CronExpr cron(std::string_view text) {
-  auto expr = CronExpr::parse(text);
-  EXPECT_TRUE(expr.ok()) << text << ": " << (expr.ok() ? "" : expr.error().message);
-  return expr.ok() ? *expr : *CronExpr::parse("* * * * *");
-}
 
 TimeZone zone(std::string_view name) {
   auto tz = TimeZone::load(name);
@@ -256,7 +248,6 @@ TEST(CronDstTest, OddOffsets) {
 // The documented rules, stated the slow way: walk real time minute by minute.
 std::vector<TimeMs> reference_ticks(const CronExpr& expr, const TimeZone& tz, TimeMs from,
                                     TimeMs to) {
-  constexpr TimeMs kMinute = 60'000;
   std::vector<TimeMs> out;
   for (TimeMs t = from - from % kMinute + kMinute; t <= to; t += kMinute) {
     CivilTime local = tz.to_local(t);

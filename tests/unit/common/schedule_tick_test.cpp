@@ -2,18 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include "common/test_values.h"
+
 namespace corral {
 namespace {
-
-TimeMs utc(int year, int month, int day, int hour, int minute) {
-  return (days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60) * 1000;
-}
-
-CronExpr cron(std::string_view text) {
-  return *CronExpr::parse(text);
-}
-
-constexpr TimeMs kMinute = 60'000;
 
 TEST(CronDueTickTest, DowntimeAcrossThreeTicksRunsOnlyTheLast) {
   // Last handled 2026-11-01 02:00; the server was down until 11-04 12:00, missing 02:00 on the

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/test_values.h"
+
 #include <string>
 #include <thread>
 #include <vector>
@@ -10,10 +12,6 @@ namespace corral {
 namespace {
 
 // Expected values were cross-checked with `TZ=<zone> date -d @<seconds>` (tzdata 2025b).
-
-TimeMs utc(int year, int month, int day, int hour, int minute, int second = 0) {
-  return (days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second) * 1000;
-}
 
 TimeZone load(std::string_view name) {
   auto zone = TimeZone::load(name);

@@ -4,6 +4,8 @@
 #include "runtime/docker/docker_runtime.h"
 
 #include <gtest/gtest.h>
+
+#include "common/test_values.h"
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -20,13 +22,6 @@ using testing::run_until;
 using namespace std::chrono_literals;
 using Request = http::request<http::string_body>;
 using Socket = unix_socket::socket;
-
-std::string frame(uint8_t kind, const std::string& payload) {
-  std::string out{static_cast<char>(kind), 0, 0, 0};
-  uint32_t n = static_cast<uint32_t>(payload.size());
-  for (int shift : {24, 16, 8, 0}) out += static_cast<char>((n >> shift) & 0xff);
-  return out + payload;
-}
 
 const std::string kUpgraded =
     "HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\n"
@@ -187,9 +182,9 @@ TEST_F(DockerRuntimeFakeEngineTest, AttachesBeforeStartDemuxesAndInspects) {
     engine_->on("POST /v1.41/containers/c1/attach", [&](const Request& req, Socket& s) -> awaitable<bool> {
       EXPECT_EQ(req[http::field::upgrade], "tcp");
       // The header and the first frame in one write: bytes past the header must not be lost.
-      co_await write_raw(s, header + frame(1, "hello "));
+      co_await write_raw(s, header + docker_frame(1, "hello "));
       co_await started.wait();
-      std::string rest = frame(2, "warn\n") + frame(1, "world\n");
+      std::string rest = docker_frame(2, "warn\n") + docker_frame(1, "world\n");
       co_await write_raw(s, rest.substr(0, 3));
       co_await write_raw(s, rest.substr(3, 14));
       co_await write_raw(s, rest.substr(17));
@@ -215,11 +210,11 @@ TEST_F(DockerRuntimeFakeEngineTest, OutputIsDeliveredBeforeTheStreamEnds) {
   Signal line1_seen(io_);
   engine_->on("POST /v1.41/containers/c1/attach", [&](const Request&, Socket& s) -> awaitable<bool> {
     co_await write_raw(s, kUpgraded);
-    co_await write_raw(s, frame(1, "line1\n"));
+    co_await write_raw(s, docker_frame(1, "line1\n"));
     // Holds the stream open until the runtime has handed line1 on: a runtime that
     // buffered until the end would never get there.
     co_await line1_seen.wait();
-    co_await write_raw(s, frame(1, "line2\n"));
+    co_await write_raw(s, docker_frame(1, "line2\n"));
     co_return false;
   });
   auto id = create();
@@ -235,7 +230,7 @@ TEST_F(DockerRuntimeFakeEngineTest, OutputIsDeliveredBeforeTheStreamEnds) {
 TEST_F(DockerRuntimeFakeEngineTest, PollsUntilTheEngineRecordsTheExit) {
   int inspections = 0;
   engine_->on("POST /v1.41/containers/c1/attach", [&](const Request&, Socket& s) -> awaitable<bool> {
-    co_await write_raw(s, kUpgraded + frame(1, "done\n"));
+    co_await write_raw(s, kUpgraded + docker_frame(1, "done\n"));
     co_return false;
   });
   // Still running, then Podman's "stopping" (Running false, ExitCode not yet known), then exited.

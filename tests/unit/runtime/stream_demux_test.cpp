@@ -3,23 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include "common/test_values.h"
+
 #include <string>
 #include <vector>
 
 namespace corral {
 namespace {
-
-std::string frame(uint8_t kind, const std::string& payload) {
-  std::string out;
-  out += static_cast<char>(kind);
-  out += std::string(3, '\0');
-  uint32_t n = static_cast<uint32_t>(payload.size());
-  out += static_cast<char>((n >> 24) & 0xff);
-  out += static_cast<char>((n >> 16) & 0xff);
-  out += static_cast<char>((n >> 8) & 0xff);
-  out += static_cast<char>(n & 0xff);
-  return out + payload;
-}
 
 struct Collected {
   std::string merged;
@@ -42,7 +32,7 @@ StreamDemuxer::Handler collect_into(Collected& c) {
 TEST(StreamDemuxTest, WholeFramesInOneRead) {
   StreamDemuxer demux;
   Collected c;
-  auto bytes = frame(1, "out1\n") + frame(2, "err1\n") + frame(1, "out2\n");
+  auto bytes = docker_frame(1, "out1\n") + docker_frame(2, "err1\n") + docker_frame(1, "out2\n");
   ASSERT_TRUE(demux.feed(bytes, collect_into(c)).ok());
   EXPECT_EQ(c.merged, "out1\nerr1\nout2\n");
   EXPECT_EQ(c.out, "out1\nout2\n");
@@ -51,7 +41,7 @@ TEST(StreamDemuxTest, WholeFramesInOneRead) {
 }
 
 TEST(StreamDemuxTest, EverySplitPointGivesTheSameOutput) {
-  auto bytes = frame(1, "hello ") + frame(2, "warning\n") + frame(1, "world\n") + frame(1, "");
+  auto bytes = docker_frame(1, "hello ") + docker_frame(2, "warning\n") + docker_frame(1, "world\n") + docker_frame(1, "");
   for (size_t cut1 = 0; cut1 <= bytes.size(); ++cut1) {
     for (size_t cut2 = cut1; cut2 <= bytes.size(); ++cut2) {
       StreamDemuxer demux;
@@ -68,7 +58,7 @@ TEST(StreamDemuxTest, EverySplitPointGivesTheSameOutput) {
 }
 
 TEST(StreamDemuxTest, ByteAtATime) {
-  auto bytes = frame(1, "abc") + frame(2, "de") + frame(3, "engine says no");
+  auto bytes = docker_frame(1, "abc") + docker_frame(2, "de") + docker_frame(3, "engine says no");
   StreamDemuxer demux;
   Collected c;
   auto handler = collect_into(c);
@@ -79,7 +69,7 @@ TEST(StreamDemuxTest, ByteAtATime) {
 }
 
 TEST(StreamDemuxTest, PartialPayloadIsDeliveredBeforeTheFrameCompletes) {
-  auto bytes = frame(1, "0123456789");
+  auto bytes = docker_frame(1, "0123456789");
   StreamDemuxer demux;
   Collected c;
   auto handler = collect_into(c);
@@ -93,7 +83,7 @@ TEST(StreamDemuxTest, PartialPayloadIsDeliveredBeforeTheFrameCompletes) {
 
 TEST(StreamDemuxTest, LargeFrameSizeUsesAllFourBytes) {
   std::string payload(70'000, 'x');  // > 65535: the size's third byte matters
-  auto bytes = frame(1, payload);
+  auto bytes = docker_frame(1, payload);
   StreamDemuxer demux;
   Collected c;
   ASSERT_TRUE(demux.feed(bytes, collect_into(c)).ok());
@@ -111,7 +101,7 @@ TEST(StreamDemuxTest, RawTtyOutputIsRejected) {
 }
 
 TEST(StreamDemuxTest, TruncatedStreamIsNotAtABoundary) {
-  auto bytes = frame(1, "abcdef");
+  auto bytes = docker_frame(1, "abcdef");
   StreamDemuxer demux;
   Collected c;
   ASSERT_TRUE(demux.feed(std::string_view(bytes).substr(0, 5), collect_into(c)).ok());

@@ -5,13 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include "common/test_values.h"
+
 #include "common/clock.h"
 #include "server/claim_waiters.h"
 
 namespace corral {
 namespace {
 
-constexpr TimeMs kStale = 90'000;
 
 Runner runner(const std::string& name, const std::string& group, std::vector<std::string> labels, TimeMs last_beat) {
   Runner r;
@@ -54,7 +55,7 @@ class StewardTest : public ::testing::Test {
     f.runners = runners_;
     f.owner_allows = owner_allows_;
     f.now = clock_.now_ms();
-    f.stale_after_ms = kStale;
+    f.stale_after_ms = kTestStale;
     return f;
   }
   ManualClock clock_;
@@ -69,7 +70,7 @@ TEST_F(StewardTest, EligibleOnlyOneMillisecondPastTheThreshold) {
   auto job = repo_job("team");
   const Runner& steward = runners_[1];
   EXPECT_EQ(steward_verdict(steward, job, facts()), StewardVerdict::kRunnersFresh);
-  clock_.advance_ms(kStale);  // exactly at the threshold: team-box still counts as alive
+  clock_.advance_ms(kTestStale);  // exactly at the threshold: team-box still counts as alive
   EXPECT_EQ(steward_verdict(steward, job, facts()), StewardVerdict::kRunnersFresh);
   EXPECT_FALSE(steward_may_take(steward, job, facts()));
   clock_.advance_ms(1);  // one millisecond past it
@@ -82,7 +83,7 @@ TEST_F(StewardTest, EveryNormalRunnerMustBeStaleAndNoneAtAllCounts) {
   runners_ = {runner("team-a", "team", {}, start), runner("team-b", "team", {}, start + 50'000),
               runner("steward", "stewards", {}, start + 100'000)};
   auto job = repo_job("team");
-  clock_.advance_ms(kStale + 1);  // team-a stale, team-b not
+  clock_.advance_ms(kTestStale + 1);  // team-a stale, team-b not
   EXPECT_EQ(steward_verdict(runners_[2], job, facts()), StewardVerdict::kRunnersFresh);
   clock_.advance_ms(50'000);  // now both
   EXPECT_EQ(steward_verdict(runners_[2], job, facts()), StewardVerdict::kEligible);
@@ -157,7 +158,7 @@ TEST_F(StewardTest, AStaleRunnersClaimTakesNothing) {
   runners_ = {runner("team-box", "team", {}, clock_.now_ms())};
   auto job = repo_job("team");
   EXPECT_TRUE(may_claim(runners_[0], job, facts()));
-  clock_.advance_ms(kStale);
+  clock_.advance_ms(kTestStale);
   EXPECT_TRUE(may_claim(runners_[0], job, facts()));
   clock_.advance_ms(1);
   EXPECT_FALSE(may_claim(runners_[0], job, facts()));
@@ -174,7 +175,7 @@ TEST_F(StewardTest, TheWaitersWakeAParkedStewardThroughThePolicy) {
   };
   EXPECT_FALSE(waiters.job_available(job));                                // the normal rules: not the steward's
   EXPECT_FALSE(waiters.job_available(job, nullptr, steward_filter(facts())));  // team-box is alive
-  clock_.advance_ms(kStale + 1);
+  clock_.advance_ms(kTestStale + 1);
   EXPECT_TRUE(waiters.job_available(job, nullptr, steward_filter(facts())));
   EXPECT_TRUE(waiters.woken(parked));
   waiters.unpark(parked);

@@ -3,6 +3,8 @@
 // claim route's policy (server/steward.h).
 #include <gtest/gtest.h>
 
+#include "common/test_values.h"
+
 #include <filesystem>
 
 #include "api/schedule.h"
@@ -14,7 +16,6 @@
 namespace corral {
 namespace {
 
-constexpr TimeMs kStale = 90'000;
 
 class RepoStoreTest : public testing::StoreBackendTest {
  protected:
@@ -135,7 +136,7 @@ TEST_P(RepoStoreTest, AStewardClaimsThroughTheStoreOnlyOnceTheGroupIsStale) {
   ASSERT_TRUE(store_->create_job(job).ok());
 
   auto claim_as = [&](const Runner& r) {
-    auto facts = load_steward_facts(*store_, "t1", clock_.now_ms(), kStale, &r);
+    auto facts = load_steward_facts(*store_, "t1", clock_.now_ms(), kTestStale, &r);
     EXPECT_TRUE(facts.ok());
     auto claimed = store_->claim(r.id, 1, clock_.now_ms(), 30'000, JobMatcher(
                                  [&](const Runner& who, const Job& j) { return may_claim(who, j, *facts); }));
@@ -143,7 +144,7 @@ TEST_P(RepoStoreTest, AStewardClaimsThroughTheStoreOnlyOnceTheGroupIsStale) {
     return claimed.ok() ? claimed.value() : std::vector<ClaimedJob>{};
   };
   // Both beat; team-box stops. At the threshold the steward still may not take it.
-  clock_.advance_ms(kStale);
+  clock_.advance_ms(kTestStale);
   ASSERT_TRUE(store_->heartbeat(steward.id, {}, clock_.now_ms(), 30'000).ok());
   EXPECT_TRUE(claim_as(steward).empty());
   clock_.advance_ms(1);

@@ -3,6 +3,8 @@
 // DST day, no duplicates, tenants.
 #include <gtest/gtest.h>
 
+#include "common/test_values.h"
+
 #include <filesystem>
 
 #include "api/schedule.h"
@@ -15,13 +17,6 @@
 
 namespace corral {
 namespace {
-
-constexpr TimeMs kMinute = 60'000;
-constexpr TimeMs kHour = 60 * kMinute;
-
-TimeMs utc(int year, int month, int day, int hour, int minute = 0) {
-  return (days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60) * 1000;
-}
 
 class ScheduleStoreTest : public testing::StoreBackendTest {
  protected:

@@ -4,6 +4,8 @@
 // SqliteStoreTest holds what only the SQLite store has (log files, group commit).
 #include <gtest/gtest.h>
 
+#include "common/test_values.h"
+
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -17,8 +19,6 @@
 namespace corral {
 namespace {
 
-const JobMatcher kAnyJob = [](const Runner&, const Job&) { return true; };
-constexpr TimeMs kLease = 30'000;
 
 // The rule the server claims by for a runner that is no steward: the store may evaluate it
 // itself (PostgresStore: in SQL, in one statement).
@@ -55,8 +55,8 @@ class StoreTest : public testing::StoreBackendTest {
 
   // By the normal rule, or (by_matcher) by a predicate the store must call job by job.
   std::vector<ClaimedJob> claim(const Runner& r, int slots = 1, bool by_matcher = false) {
-    auto c = by_matcher ? store_->claim(r.id, slots, clock_.now_ms(), kLease, kAnyJob)
-                        : store_->claim(r.id, slots, clock_.now_ms(), kLease, normal_rule());
+    auto c = by_matcher ? store_->claim(r.id, slots, clock_.now_ms(), kTestLease, kAnyJob)
+                        : store_->claim(r.id, slots, clock_.now_ms(), kTestLease, normal_rule());
     EXPECT_TRUE(c.ok());
     return c.ok() ? c.value() : std::vector<ClaimedJob>{};
   }
@@ -126,7 +126,7 @@ TEST_P(StoreTest, MatcherFiltersCandidates) {
   auto skipped = submit();
   auto wanted = submit();
   JobMatcher only_wanted = [&](const Runner&, const Job& j) { return j.id == wanted.id; };
-  auto got = store_->claim(runner.id, 1, clock_.now_ms(), kLease, only_wanted);
+  auto got = store_->claim(runner.id, 1, clock_.now_ms(), kTestLease, only_wanted);
   ASSERT_TRUE(got.ok());
   ASSERT_EQ(got->size(), 1u);
   EXPECT_EQ(got->at(0).job_id, wanted.id);
@@ -261,7 +261,7 @@ TEST_P(StoreTest, ExpiredLeaseRequeuesAsNextAttemptAndFencesTheOldOne) {
   auto j = submit();
   auto first = claim(a).at(0);
   ASSERT_TRUE(store_->start_attempt(a.id, j.id, 1, clock_.now_ms()).ok());
-  clock_.advance_ms(kLease - 1);
+  clock_.advance_ms(kTestLease - 1);
   EXPECT_EQ(store_->expire_leases(clock_.now_ms())->lost_attempts, 0);
   clock_.advance_ms(2);
   auto sweep = store_->expire_leases(clock_.now_ms());
@@ -293,10 +293,10 @@ TEST_P(StoreTest, HeartbeatRenewsLeases) {
   auto j = submit();
   claim(a);
   for (int i = 0; i < 5; ++i) {
-    clock_.advance_ms(kLease / 2);
+    clock_.advance_ms(kTestLease / 2);
     HeartbeatReport hb;
     hb.running = {{j.id, 1}};
-    auto commands = store_->heartbeat(a.id, hb, clock_.now_ms(), kLease);
+    auto commands = store_->heartbeat(a.id, hb, clock_.now_ms(), kTestLease);
     ASSERT_TRUE(commands.ok());
     EXPECT_TRUE(commands->empty());
     EXPECT_EQ(store_->expire_leases(clock_.now_ms())->lost_attempts, 0);
@@ -311,7 +311,7 @@ TEST_P(StoreTest, MaxAttemptsExhaustedFailsWithRunnerLost) {
     auto c = claim(a);
     ASSERT_EQ(c.size(), 1u);
     EXPECT_EQ(c[0].attempt, attempt);
-    clock_.advance_ms(kLease + 1);
+    clock_.advance_ms(kTestLease + 1);
     ASSERT_TRUE(store_->expire_leases(clock_.now_ms()).ok());
   }
   auto failed = job(j.id);
@@ -336,7 +336,7 @@ TEST_P(StoreTest, CancelQueuedIsImmediateAndRunningGoesThroughHeartbeat) {
   EXPECT_TRUE(requested->cancel_requested);
   HeartbeatReport hb;
   hb.running = {{running.id, 1}};
-  auto commands = store_->heartbeat(a.id, hb, clock_.now_ms(), kLease);
+  auto commands = store_->heartbeat(a.id, hb, clock_.now_ms(), kTestLease);
   ASSERT_EQ(commands->size(), 1u);
   EXPECT_EQ(commands->at(0).type, "cancel");
   EXPECT_EQ(commands->at(0).job_id, running.id);
@@ -362,11 +362,11 @@ TEST_P(StoreTest, HeartbeatTellsRunnerToKillStaleAttempts) {
   auto a = register_runner("a");
   auto j = submit();
   claim(a);
-  clock_.advance_ms(kLease + 1);
+  clock_.advance_ms(kTestLease + 1);
   ASSERT_TRUE(store_->expire_leases(clock_.now_ms()).ok());
   HeartbeatReport hb;
   hb.running = {{j.id, 1}};
-  auto commands = store_->heartbeat(a.id, hb, clock_.now_ms(), kLease);
+  auto commands = store_->heartbeat(a.id, hb, clock_.now_ms(), kTestLease);
   ASSERT_EQ(commands->size(), 1u);
   EXPECT_EQ(commands->at(0).reason, "stale");
 }
@@ -396,11 +396,11 @@ TEST_P(StoreTest, StaleRunnersGoOfflineAndComeBackOnHeartbeat) {
   ASSERT_EQ(offline->size(), 1u);
   EXPECT_EQ(store_->get_runner(a.id)->status, RunnerStatus::kOffline);
   EXPECT_TRUE(store_->mark_stale_runners_offline(clock_.now_ms() - 30'000)->empty());
-  ASSERT_TRUE(store_->heartbeat(a.id, {}, clock_.now_ms(), kLease).ok());
+  ASSERT_TRUE(store_->heartbeat(a.id, {}, clock_.now_ms(), kTestLease).ok());
   EXPECT_EQ(store_->get_runner(a.id)->status, RunnerStatus::kIdle);
   HeartbeatReport bye;
   bye.going_away = true;
-  ASSERT_TRUE(store_->heartbeat(a.id, bye, clock_.now_ms(), kLease).ok());
+  ASSERT_TRUE(store_->heartbeat(a.id, bye, clock_.now_ms(), kTestLease).ok());
   EXPECT_EQ(store_->get_runner(a.id)->status, RunnerStatus::kOffline);
   // A claim that was still parked when the runner said goodbye gets nothing.
   submit();
@@ -507,7 +507,7 @@ TEST_P(StoreTest, LostAttemptIsNotRetriedWhenThePolicyLeavesRunnerLostOut) {
   j.created_at = clock_.now_ms();
   ASSERT_TRUE(store_->create_job(j).ok());
   ASSERT_EQ(claim(runner).size(), 1u);
-  clock_.advance_ms(kLease + 1);
+  clock_.advance_ms(kTestLease + 1);
   ASSERT_TRUE(store_->expire_leases(clock_.now_ms()).ok());
   auto lost = job(j.id);
   EXPECT_EQ(lost.state, JobState::kFailed);
@@ -658,7 +658,7 @@ TEST_P(StoreTest, NormalRuleInTheStoreAgreesWithRunnerCanTake) {
       ASSERT_TRUE(store_->create_job(j).ok());
       if (runner_can_take(*runner, j)) expected.insert(j.id);
     }
-    auto got = store_->claim(runner->id, 100, clock_.now_ms(), kLease, normal_rule());
+    auto got = store_->claim(runner->id, 100, clock_.now_ms(), kTestLease, normal_rule());
     ASSERT_TRUE(got.ok()) << got.error().message;
     std::set<std::string> taken;
     for (const auto& c : *got) taken.insert(c.job_id);
@@ -682,18 +682,18 @@ TEST_P(StoreTest, NormalRuleGivesAStaleOrDrainingRunnerNothing) {
   submit();
   clock_.advance_ms(5000);
   // Its last heartbeat is 5 s old: with fresh_since after it, nothing; at it, the job.
-  auto stale = store_->claim(runner.id, 1, clock_.now_ms(), kLease, normal_rule(runner.last_heartbeat_at + 1));
+  auto stale = store_->claim(runner.id, 1, clock_.now_ms(), kTestLease, normal_rule(runner.last_heartbeat_at + 1));
   ASSERT_TRUE(stale.ok());
   EXPECT_TRUE(stale->empty());
   ASSERT_TRUE(store_->drain_runner("t1", runner.id).ok());
-  auto draining = store_->claim(runner.id, 1, clock_.now_ms(), kLease, normal_rule(runner.last_heartbeat_at));
+  auto draining = store_->claim(runner.id, 1, clock_.now_ms(), kTestLease, normal_rule(runner.last_heartbeat_at));
   ASSERT_TRUE(draining.ok());
   EXPECT_TRUE(draining->empty());
   auto other = register_runner("r2");
-  auto fresh = store_->claim(other.id, 1, clock_.now_ms(), kLease, normal_rule(other.last_heartbeat_at));
+  auto fresh = store_->claim(other.id, 1, clock_.now_ms(), kTestLease, normal_rule(other.last_heartbeat_at));
   ASSERT_TRUE(fresh.ok());
   EXPECT_EQ(fresh->size(), 1u);
-  auto unknown = store_->claim("no-such-runner", 1, clock_.now_ms(), kLease, normal_rule());
+  auto unknown = store_->claim("no-such-runner", 1, clock_.now_ms(), kTestLease, normal_rule());
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
 }

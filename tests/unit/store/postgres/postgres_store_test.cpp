@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/test_values.h"
+
 #include <numeric>
 
 #include <atomic>
@@ -27,8 +29,6 @@
 namespace corral {
 namespace {
 
-const JobMatcher kAnyJob = [](const Runner&, const Job&) { return true; };
-constexpr TimeMs kLease = 30'000;
 
 class PostgresStoreTest : public ::testing::Test {
  protected:
@@ -89,7 +89,7 @@ TEST_F(PostgresStoreTest, TwoServersClaimingFromManyThreadsNeverHandOutAJobTwice
     ClaimRule rule = by_matcher ? ClaimRule(kAnyJob) : ClaimRule::normal(kAnyJob, 0);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (std::chrono::steady_clock::now() < deadline) {
-      auto got = store->claim(runner.id, 2, clock_.now_ms(), kLease, rule);
+      auto got = store->claim(runner.id, 2, clock_.now_ms(), kTestLease, rule);
       if (!got.ok()) {
         ++errors;
         continue;
@@ -175,7 +175,7 @@ TEST_F(PostgresStoreTest, OneRunnersClaimsOnTwoServersNeverExceedItsSlots) {
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&, i] {
-      auto got = (i % 2 ? *a : *b).claim(runner.id, kSlots, clock_.now_ms(), kLease, ClaimRule::normal(kAnyJob, 0));
+      auto got = (i % 2 ? *a : *b).claim(runner.id, kSlots, clock_.now_ms(), kTestLease, ClaimRule::normal(kAnyJob, 0));
       ASSERT_TRUE(got.ok()) << got.error().message;
       taken += static_cast<int>(got->size());
     });
@@ -201,7 +201,7 @@ TEST_F(PostgresStoreTest, AClaimReadsPastJobsOtherClaimsHold) {
   ASSERT_TRUE(holder.ok()) << holder.error().message;
   (*holder)->exec_script("BEGIN");
   ASSERT_EQ((*holder)->query("SELECT id FROM jobs ORDER BY seq LIMIT 10 FOR UPDATE").size(), 10);
-  auto got = store->claim(runner.id, 1, clock_.now_ms(), kLease, ClaimRule::normal(kAnyJob, 0));
+  auto got = store->claim(runner.id, 1, clock_.now_ms(), kTestLease, ClaimRule::normal(kAnyJob, 0));
   ASSERT_TRUE(got.ok()) << got.error().message;
   ASSERT_EQ(got->size(), 1u);
   EXPECT_EQ(got->at(0).job_id, ids[10]);  // the oldest one nobody holds
@@ -215,8 +215,8 @@ TEST_F(PostgresStoreTest, EachExpiredLeaseIsLostOnceAcrossServers) {
   constexpr int kJobs = 40;
   auto runner = register_runner(*a, "r", kJobs);
   for (int i = 0; i < kJobs; ++i) submit(*a);
-  ASSERT_EQ(a->claim(runner.id, kJobs, clock_.now_ms(), kLease, kAnyJob)->size(), static_cast<size_t>(kJobs));
-  clock_.advance_ms(kLease + 1);
+  ASSERT_EQ(a->claim(runner.id, kJobs, clock_.now_ms(), kTestLease, kAnyJob)->size(), static_cast<size_t>(kJobs));
+  clock_.advance_ms(kTestLease + 1);
   std::atomic<int64_t> lost{0};
   std::atomic<int> requeued{0};
   std::vector<std::thread> threads;
@@ -267,7 +267,7 @@ TEST_F(PostgresStoreTest, ALogSentToOneServerIsReadOnAnother) {
   ASSERT_TRUE(a && b);
   auto runner = register_runner(*a, "r");
   auto job = submit(*a);
-  auto claimed = b->claim(runner.id, 1, clock_.now_ms(), kLease, kAnyJob);
+  auto claimed = b->claim(runner.id, 1, clock_.now_ms(), kTestLease, kAnyJob);
   ASSERT_EQ(claimed->size(), 1u);
   std::string binary("line 1\n\0\xff bytes\n", 15);
   ASSERT_TRUE(a->append_log(runner.id, job.id, 1, 0, binary, clock_.now_ms()).ok());
@@ -294,17 +294,17 @@ TEST_F(PostgresStoreTest, StoppedDatabaseIsUnavailableAndTheStoreRecoversWhenItI
   EXPECT_EQ(down.error().code, ErrorCode::kUnavailable);
   EXPECT_EQ(http_status(down.error().code), 503);
   EXPECT_NE(down.error().message.find("127.0.0.1:" + cluster.port()), std::string::npos) << down.error().message;
-  EXPECT_EQ(store->claim(runner.id, 1, clock_.now_ms(), kLease, kAnyJob).error().code, ErrorCode::kUnavailable);
-  EXPECT_EQ(store->claim(runner.id, 1, clock_.now_ms(), kLease, ClaimRule::normal(kAnyJob, 0)).error().code,
+  EXPECT_EQ(store->claim(runner.id, 1, clock_.now_ms(), kTestLease, kAnyJob).error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(store->claim(runner.id, 1, clock_.now_ms(), kTestLease, ClaimRule::normal(kAnyJob, 0)).error().code,
             ErrorCode::kUnavailable);
 
   ASSERT_TRUE(cluster.start()) << cluster.errors();
   // Back without reopening the store: the pool drops its dead connections and opens new
   // ones, so the first call after the restart already succeeds, in a transaction or not.
-  auto by_rule = store->claim(runner.id, 1, clock_.now_ms(), kLease, ClaimRule::normal(kAnyJob, 0));
+  auto by_rule = store->claim(runner.id, 1, clock_.now_ms(), kTestLease, ClaimRule::normal(kAnyJob, 0));
   ASSERT_TRUE(by_rule.ok()) << by_rule.error().message;
   EXPECT_EQ(by_rule->size(), 1u);
-  auto by_matcher = store->claim(runner.id, 1, clock_.now_ms(), kLease, kAnyJob);
+  auto by_matcher = store->claim(runner.id, 1, clock_.now_ms(), kTestLease, kAnyJob);
   ASSERT_TRUE(by_matcher.ok()) << by_matcher.error().message;
   EXPECT_EQ(by_matcher->size(), 1u);
   EXPECT_EQ(store->get_runner(runner.id)->running.size(), 2u);
