@@ -96,35 +96,15 @@ phase "install packages" ./scripts/install-deps.sh
 phase "build" env BUILD_TYPE=RelWithDebInfo CMAKE_ARGS="-DCORRAL_EXTRA_FLAGS=-g0 -DCORRAL_BENCH=ON" ./scripts/build.sh
 phase "start services" start_services
 
-# The sanitizer tree (-O0 with line tables, -g1: ASan's reports name file and line;
-# optimizing it would take three times as long to build as it saves in the tests; no
-# benchmarks) is compiled while the normal tests run. The tests mostly wait, and the compiler
-# runs at the lowest CPU priority (nice 19), so it takes only what the tests leave idle.
-asan_pid=""
-if [[ -z "${CORRAL_SKIP_SANITIZERS:-}" ]]; then
-  (
-    t0=$SECONDS
-    status=0
-    nice -n 19 env BUILD_DIR=build-asan BUILD_TYPE=Debug \
-      CMAKE_ARGS="-DCORRAL_SANITIZE=ON -DCORRAL_EXTRA_FLAGS=-g1 -DCORRAL_BENCH=OFF" \
-      ./scripts/build.sh >"$state_dir/build-asan.log" 2>&1 || status=$?
-    echo "$status $((SECONDS - t0))" >"$state_dir/build-asan.done"
-    exit "$status"
-  ) &
-  asan_pid=$!
-fi
 phase "tests" run_tests build normal "$@" || failed_passes+=(normal)
 
-if [[ -n $asan_pid ]]; then
-  asan_status=0
-  phase "build (ASan + UBSan), rest" wait "$asan_pid" || asan_status=$?
-  read -r _ asan_secs <"$state_dir/build-asan.done" || asan_secs="?"
-  phase_lines+=("$(printf '  %-28s %4ss  (in all, beside the tests)' "build (ASan + UBSan)" "$asan_secs")")
-  if ((asan_status)); then
-    echo "test.sh: the ASan + UBSan build failed; its last lines:" >&2
-    tail -n 60 "$state_dir/build-asan.log" >&2
-    exit 1
-  fi
+if [[ -z "${CORRAL_SKIP_SANITIZERS:-}" ]]; then
+  # The sanitizer tree: -O0 with line tables (-g1), so ASan's reports name file and line;
+  # optimizing it would take three times as long to build as it saves in the tests. No
+  # benchmarks. (Building it beside the normal tests, even at nice 19, saved nothing in all
+  # and slowed the browser tests past their deadlines: the phases run one after the other.)
+  phase "build (ASan + UBSan)" env BUILD_DIR=build-asan BUILD_TYPE=Debug \
+    CMAKE_ARGS="-DCORRAL_SANITIZE=ON -DCORRAL_EXTRA_FLAGS=-g1 -DCORRAL_BENCH=OFF" ./scripts/build.sh
   export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
   export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
   phase "tests (ASan + UBSan)" run_tests build-asan asan "$@" || failed_passes+=(asan)
