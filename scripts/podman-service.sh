@@ -21,6 +21,11 @@
 # service was started). conmon-wrapper enters the bundle directory (conmon's -b argument)
 # before exec'ing the real conmon, so the engine reports OOMKilled truthfully.
 set -euo pipefail
+# No job control: the service started below then stays in this script's process group until
+# setsid gives it a session of its own, and setsid never has to fork (it forks only for a
+# group leader), so the pid recorded in podman.pid is the service's own. A readiness wait can
+# then tell "still starting" (that pid alive, no answer yet) from "exited" (that pid gone).
+set +m
 
 usage() {
   echo "usage: $0 start|stop|env DIR" >&2
