@@ -114,7 +114,9 @@ TEST_F(RunnerTest, NetworkNoneCannotReachTheServer) {
 TEST_F(RunnerTest, TimeoutStopsTheContainer) {
   auto& runner = start_runner("timeout");
   auto t0 = std::chrono::steady_clock::now();
-  std::string id = submit({{"script", "echo sleeping; sleep 60"}, {"timeout_s", 1}});
+  // 3 s, not 1: on a loaded machine the container may not have printed yet after 1 s
+  // (seen once in CI: timed out with an empty log).
+  std::string id = submit({{"script", "echo sleeping; sleep 60"}, {"timeout_s", 3}});
   auto job = wait_for_job(*api_, id, {"succeeded", "failed"}, 30s);
   EXPECT_EQ(job["state"], "failed");
   EXPECT_EQ(job["reason"], "timed_out");
