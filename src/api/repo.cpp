@@ -55,11 +55,14 @@ Result<std::string> normalize_repo_full_name(const std::string& owner, const std
 
 Result<void> parse_repo_mapping_body(const json& body, RepoMapping& out) {
   if (!body.is_object()) {
-    return invalid_field("(body)", "must be a JSON object {group, steward: {runner: NAME} | {group: NAME} | null}");
+    return invalid_field(
+        "(body)", "must be a JSON object {group, steward: {runner: NAME} | {group: NAME} | null}");
   }
   for (auto it = body.begin(); it != body.end(); ++it) {
     if (it.key() != "group" && it.key() != "steward" && it.key() != "tenant") {
-      return invalid_field(it.key(), "unknown field; a mapping has group, steward and (for admins of other tenants) tenant");
+      return invalid_field(
+          it.key(),
+          "unknown field; a mapping has group, steward and (for admins of other tenants) tenant");
     }
   }
   out.group.clear();
@@ -67,24 +70,29 @@ Result<void> parse_repo_mapping_body(const json& body, RepoMapping& out) {
   out.steward_group.clear();
   if (body.contains("group") && !body["group"].is_null()) {
     if (!body["group"].is_string() || !valid_runner_or_group(body["group"].get<std::string>())) {
-      return invalid_field("group", "must be a runner group name (letters, digits and _.:@-, up to 128), e.g. \"gpu-pool\"");
+      return invalid_field(
+          "group",
+          "must be a runner group name (letters, digits and _.:@-, up to 128), e.g. \"gpu-pool\"");
     }
     out.group = body["group"].get<std::string>();
   }
   if (body.contains("steward") && !body["steward"].is_null()) {
     const auto& s = body["steward"];
     if (!s.is_object() || s.size() != 1 || !(s.contains("runner") || s.contains("group"))) {
-      return invalid_field("steward", "must be {\"runner\": NAME} or {\"group\": NAME} (one of them), or null for none");
+      return invalid_field(
+          "steward",
+          "must be {\"runner\": NAME} or {\"group\": NAME} (one of them), or null for none");
     }
     const char* key = s.contains("runner") ? "runner" : "group";
     if (!s[key].is_string() || !valid_runner_or_group(s[key].get<std::string>())) {
       return invalid_field(std::string("steward.") + key,
-                     "must be a runner or group name (letters, digits and _.:@-, up to 128)");
+                           "must be a runner or group name (letters, digits and _.:@-, up to 128)");
     }
     (s.contains("runner") ? out.steward_runner : out.steward_group) = s[key].get<std::string>();
   }
   if (out.group.empty() && !out.has_steward()) {
-    return invalid_field("group", "a mapping needs a group, a steward, or both; to remove one, DELETE it");
+    return invalid_field("group",
+                         "a mapping needs a group, a steward, or both; to remove one, DELETE it");
   }
   return {};
 }

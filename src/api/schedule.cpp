@@ -11,25 +11,29 @@ namespace corral {
 
 Result<ScheduleSpec> parse_schedule_spec(const json& body) {
   if (!body.is_object()) {
-    return invalid_field("(body)", "must be a JSON object: {name, cron, timezone, cooldown_s, job}");
+    return invalid_field("(body)",
+                         "must be a JSON object: {name, cron, timezone, cooldown_s, job}");
   }
   static constexpr std::array<std::string_view, 5> kKnown = {"name", "cron", "timezone", "cooldown_s", "job"};
   for (auto it = body.begin(); it != body.end(); ++it) {
     if (std::find(kKnown.begin(), kKnown.end(), it.key()) == kKnown.end()) {
-      return invalid_field(it.key(), "unknown field; a schedule has name, cron, timezone, cooldown_s and job "
-                               "(see docs/schedules.md)");
+      return invalid_field(it.key(),
+                           "unknown field; a schedule has name, cron, timezone, cooldown_s and job "
+                           "(see docs/schedules.md)");
     }
   }
   ScheduleSpec spec;
 
   if (!body.contains("name") || !body["name"].is_string() || body["name"].get<std::string>().empty()) {
-    return invalid_field("name", "required: a string of 1 to 200 characters, unique in your tenant");
+    return invalid_field("name",
+                         "required: a string of 1 to 200 characters, unique in your tenant");
   }
   spec.name = body["name"].get<std::string>();
   if (spec.name.size() > 200) return invalid_field("name", "longer than 200 characters");
 
   if (!body.contains("cron") || !body["cron"].is_string()) {
-    return invalid_field("cron", "required: a cron expression such as \"0 2 * * *\" (see docs/schedules.md)");
+    return invalid_field(
+        "cron", "required: a cron expression such as \"0 2 * * *\" (see docs/schedules.md)");
   }
   auto cron = CronExpr::parse(body["cron"].get<std::string>());
   if (!cron.ok()) return invalid_field("cron", cron.error().message);
@@ -37,7 +41,8 @@ Result<ScheduleSpec> parse_schedule_spec(const json& body) {
 
   if (body.contains("timezone") && !body["timezone"].is_null()) {
     if (!body["timezone"].is_string()) {
-      return invalid_field("timezone", "must be a string: an IANA name such as Europe/Berlin or UTC");
+      return invalid_field("timezone",
+                           "must be a string: an IANA name such as Europe/Berlin or UTC");
     }
     spec.timezone = body["timezone"].get<std::string>();
   }
@@ -47,7 +52,8 @@ Result<ScheduleSpec> parse_schedule_spec(const json& body) {
   if (body.contains("cooldown_s") && !body["cooldown_s"].is_null()) {
     const auto& v = body["cooldown_s"];
     if (!v.is_number_integer() || v.get<int64_t>() < 0) {
-      return invalid_field("cooldown_s", "must be a whole number of seconds, 0 or more (0 = no cooldown)");
+      return invalid_field("cooldown_s",
+                           "must be a whole number of seconds, 0 or more (0 = no cooldown)");
     }
     spec.cooldown_s = v.get<int64_t>();
   }

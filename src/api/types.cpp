@@ -48,7 +48,8 @@ Result<std::string> get_string(const json& obj, const char* key, const std::stri
   if (!obj.contains(key) || obj[key].is_null()) return std::string();
   if (!obj[key].is_string()) return invalid_field(path, "must be a string");
   auto s = obj[key].get<std::string>();
-  if (s.size() > max_len) return invalid_field(path, "longer than " + std::to_string(max_len) + " characters");
+  if (s.size() > max_len)
+    return invalid_field(path, "longer than " + std::to_string(max_len) + " characters");
   return s;
 }
 
@@ -59,7 +60,8 @@ Result<int64_t> get_int(const json& obj, const char* key, const std::string& pat
   if (!v.is_number_integer()) return invalid_field(path, "must be an integer");
   int64_t n = v.get<int64_t>();
   if (n < min || n > max) {
-    return invalid_field(path, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    return invalid_field(path,
+                         "must be between " + std::to_string(min) + " and " + std::to_string(max));
   }
   return n;
 }
@@ -71,7 +73,8 @@ Result<std::vector<std::string>> get_string_list(const json& obj, const char* ke
   const auto& v = obj[key];
   if (!v.is_array()) return invalid_field(path, "must be an array of strings");
   for (size_t i = 0; i < v.size(); ++i) {
-    if (!v[i].is_string()) return invalid_field(path + "[" + std::to_string(i) + "]", "must be a string");
+    if (!v[i].is_string())
+      return invalid_field(path + "[" + std::to_string(i) + "]", "must be a string");
     out.push_back(v[i].get<std::string>());
   }
   return out;
@@ -84,8 +87,8 @@ Result<std::vector<std::string>> get_labels(const json& obj, const char* key, co
   for (const auto& label : *list) {
     if (!std::regex_match(label, kLabel)) {
       return invalid_field(path, "label '" + label +
-                               "' must be 1-64 characters of letters, digits and _.:/=+- "
-                               "starting with a letter or digit");
+                                     "' must be 1-64 characters of letters, digits and _.:/=+- "
+                                     "starting with a letter or digit");
     }
   }
   return normalize_labels(std::move(list.value()));
@@ -95,25 +98,30 @@ Result<void> check_known_fields(const json& obj, const std::string& prefix,
                                 std::initializer_list<std::string_view> known) {
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     if (std::find(known.begin(), known.end(), it.key()) == known.end()) {
-      return invalid_field(prefix + it.key(), "unknown field; check its spelling against docs/api.md");
+      return invalid_field(prefix + it.key(),
+                           "unknown field; check its spelling against docs/api.md");
     }
   }
   return {};
 }
 
 Result<RetryPolicy> parse_retry_policy(const json& r) {
-  if (!r.is_object()) return invalid_field("retry", "must be an object {max_attempts, backoff_s, on, transient_patterns}");
+  if (!r.is_object())
+    return invalid_field("retry",
+                         "must be an object {max_attempts, backoff_s, on, transient_patterns}");
   CORRAL_TRY(check_known_fields(r, "retry.", {"max_attempts", "backoff_s", "on", "transient_patterns"}));
   RetryPolicy policy;
   if (r.contains("backoff_s") && !r["backoff_s"].is_null()) {
     const auto& b = r["backoff_s"];
     if (!b.is_array() || b.empty() || b.size() > 100) {
-      return invalid_field("retry.backoff_s", "must be a list of 1 to 100 waits in seconds, e.g. [30, 60, 90]");
+      return invalid_field("retry.backoff_s",
+                           "must be a list of 1 to 100 waits in seconds, e.g. [30, 60, 90]");
     }
     policy.backoff_s.clear();
     for (size_t i = 0; i < b.size(); ++i) {
       if (!b[i].is_number_integer() || b[i].get<int64_t>() < 0 || b[i].get<int64_t>() > 86'400) {
-        return invalid_field("retry.backoff_s[" + std::to_string(i) + "]", "must be whole seconds from 0 to 86400");
+        return invalid_field("retry.backoff_s[" + std::to_string(i) + "]",
+                             "must be whole seconds from 0 to 86400");
       }
       policy.backoff_s.push_back(b[i].get<int>());
     }
@@ -126,7 +134,8 @@ Result<RetryPolicy> parse_retry_policy(const json& r) {
       if (std::find(known.begin(), known.end(), reason) == known.end()) {
         std::string list;
         for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-        return invalid_field("retry.on", "'" + reason + "' is not a failure reason; use any of " + list);
+        return invalid_field("retry.on",
+                             "'" + reason + "' is not a failure reason; use any of " + list);
       }
     }
     policy.on = normalize_labels(std::move(on.value()));
@@ -134,7 +143,8 @@ Result<RetryPolicy> parse_retry_policy(const json& r) {
   auto patterns = get_string_list(r, "transient_patterns", "retry.transient_patterns");
   if (!patterns.ok()) return patterns.error();
   for (const auto& p : *patterns) {
-    if (p.empty() || p.size() > 200) return invalid_field("retry.transient_patterns", "each pattern must be 1-200 characters");
+    if (p.empty() || p.size() > 200)
+      return invalid_field("retry.transient_patterns", "each pattern must be 1-200 characters");
   }
   policy.transient_patterns = *patterns;
   return policy;
@@ -146,7 +156,9 @@ Error invalid_field(const std::string& field, const std::string& why) {
   return make_error(ErrorCode::kInvalidSpec, "field '" + field + "': " + why);
 }
 
-json time_or_null(TimeMs t) { return t > 0 ? json(format_time(t)) : json(nullptr); }
+json time_or_null(TimeMs t) {
+  return t > 0 ? json(format_time(t)) : json(nullptr);
+}
 
 const std::vector<std::string>& retry_reasons() {
   static const std::vector<std::string> kReasons = {"runner_lost", "transient", "image_pull", "clone",
@@ -220,7 +232,8 @@ Result<JobSpec> parse_job_spec(const json& body) {
   spec.image = *image;
 
   if (body.contains("command") && body["command"].is_string()) {
-    return invalid_field("command", "must be an array of strings (argv); use 'script' for a shell line");
+    return invalid_field("command",
+                         "must be an array of strings (argv); use 'script' for a shell line");
   }
   auto command = get_string_list(body, "command", "command");
   if (!command.ok()) return command.error();
@@ -281,7 +294,8 @@ Result<JobSpec> parse_job_spec(const json& body) {
     }
   }
   if (body.contains("steward_fallback") && !body["steward_fallback"].is_null()) {
-    if (!body["steward_fallback"].is_boolean()) return invalid_field("steward_fallback", "must be true or false");
+    if (!body["steward_fallback"].is_boolean())
+      return invalid_field("steward_fallback", "must be true or false");
     spec.steward_fallback = body["steward_fallback"].get<bool>();
   }
 
@@ -333,7 +347,8 @@ Result<JobSpec> parse_job_spec(const json& body) {
       }
     }
     if (res.contains("cpus") && !res["cpus"].is_null()) {
-      if (!res["cpus"].is_number()) return invalid_field("resources.cpus", "must be a number such as 1.5");
+      if (!res["cpus"].is_number())
+        return invalid_field("resources.cpus", "must be a number such as 1.5");
       spec.cpus = res["cpus"].get<double>();
       if (!(spec.cpus > 0 && spec.cpus <= 1024)) {
         return invalid_field("resources.cpus", "must be greater than 0 and at most 1024");
@@ -432,7 +447,8 @@ Result<RunnerRegistration> parse_runner_registration(const json& body) {
   if (!name.ok()) return name.error();
   static const std::regex kName("^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$");
   if (!std::regex_match(*name, kName)) {
-    return invalid_field("name", "is required: 1-128 letters, digits and _.@- starting with a letter or digit");
+    return invalid_field(
+        "name", "is required: 1-128 letters, digits and _.@- starting with a letter or digit");
   }
   reg.name = *name;
   auto labels = get_labels(body, "labels", "labels");
@@ -448,14 +464,16 @@ Result<RunnerRegistration> parse_runner_registration(const json& body) {
   if (!max_jobs.ok()) return max_jobs.error();
   reg.max_concurrent_jobs = static_cast<int>(*max_jobs);
   if (body.contains("owner_only") && !body["owner_only"].is_null()) {
-    if (!body["owner_only"].is_boolean()) return invalid_field("owner_only", "must be true or false");
+    if (!body["owner_only"].is_boolean())
+      return invalid_field("owner_only", "must be true or false");
     reg.owner_only = body["owner_only"].get<bool>();
   }
   auto version = get_string(body, "version", "version", 64);
   if (!version.ok()) return version.error();
   reg.version = *version;
   if (body.contains("capabilities") && !body["capabilities"].is_null()) {
-    if (!body["capabilities"].is_object()) return invalid_field("capabilities", "must be an object");
+    if (!body["capabilities"].is_object())
+      return invalid_field("capabilities", "must be an object");
     reg.capabilities = body["capabilities"];
   }
   if (body.contains("system") && !body["system"].is_null()) {
@@ -475,7 +493,8 @@ Result<RunnerRegistration> parse_runner_registration(const json& body) {
     reg.system.hostname = *host;
   }
   if (body.contains("running") && !body["running"].is_null()) {
-    if (!body["running"].is_array()) return invalid_field("running", "must be an array of {job_id, attempt}");
+    if (!body["running"].is_array())
+      return invalid_field("running", "must be an array of {job_id, attempt}");
     for (const auto& r : body["running"]) {
       if (!r.is_object() || !r.contains("job_id") || !r["job_id"].is_string() ||
           !r.contains("attempt") || !r["attempt"].is_number_integer()) {
@@ -532,7 +551,8 @@ json to_json(const ClaimedJob& c) {
 }
 
 Result<FinishReport> parse_finish_report(const json& body) {
-  if (!body.is_object()) return invalid_field("(body)", "must be a JSON object {state, exit_code, reason, result}");
+  if (!body.is_object())
+    return invalid_field("(body)", "must be a JSON object {state, exit_code, reason, result}");
   FinishReport report;
   auto state = get_string(body, "state", "state", 32);
   if (!state.ok()) return state.error();
@@ -543,7 +563,8 @@ Result<FinishReport> parse_finish_report(const json& body) {
   }
   report.state = *parsed;
   if (body.contains("exit_code") && !body["exit_code"].is_null()) {
-    if (!body["exit_code"].is_number_integer()) return invalid_field("exit_code", "must be an integer");
+    if (!body["exit_code"].is_number_integer())
+      return invalid_field("exit_code", "must be an integer");
     report.exit_code = body["exit_code"].get<int>();
   }
   auto reason = get_string(body, "reason", "reason", 64);
@@ -551,7 +572,8 @@ Result<FinishReport> parse_finish_report(const json& body) {
   report.reason = *reason;
   if (body.contains("result") && !body["result"].is_null()) {
     report.result = body["result"];
-    if (report.result.dump().size() > 256 * 1024) return invalid_field("result", "is larger than 256 KiB");
+    if (report.result.dump().size() > 256 * 1024)
+      return invalid_field("result", "is larger than 256 KiB");
   }
   return report;
 }

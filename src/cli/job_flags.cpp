@@ -1,10 +1,10 @@
 #include "cli/job_flags.h"
 
-#include "cli/client.h"
-
 #include <fstream>
 #include <iostream>
 #include <sstream>
+
+#include "cli/client.h"
 
 namespace corral::cli {
 

@@ -245,8 +245,10 @@ awaitable<Response> stats(ServerContext& ctx, RequestContext& req) {
 
 void add_job_routes(Router& router, ServerContext& ctx) {
   router.add(http::verb::post, "/api/v1/jobs", [&ctx](RequestContext& req) { return submit(ctx, req); });
-  router.add(http::verb::get, "/api/v1/jobs", [&ctx](RequestContext& req) { return list_jobs(ctx, req); });
-  router.add(http::verb::get, "/api/v1/jobs/{id}", [&ctx](RequestContext& req) { return get_job(ctx, req); });
+  router.add(http::verb::get, "/api/v1/jobs",
+             [&ctx](RequestContext& req) { return list_jobs(ctx, req); });
+  router.add(http::verb::get, "/api/v1/jobs/{id}",
+             [&ctx](RequestContext& req) { return get_job(ctx, req); });
   router.add(http::verb::post, "/api/v1/jobs/{id}/cancel", [&ctx](RequestContext& req) { return cancel(ctx, req); });
   router.add(http::verb::get, "/api/v1/jobs/{id}/logs", [&ctx](RequestContext& req) { return logs(ctx, req); });
   router.add(http::verb::get, "/api/v1/queue", [&ctx](RequestContext& req) { return queue(ctx, req); });

@@ -25,7 +25,8 @@ struct WatcherConnection {
 };
 
 // Reads (and drops) what the watcher sends, so pings, pongs and its close are answered.
-awaitable<void> read_until_closed(WebSocket& ws, std::shared_ptr<WatcherConnection> conn, LogHub::SubscriptionPtr sub) {
+awaitable<void> read_until_closed(WebSocket& ws, std::shared_ptr<WatcherConnection> conn,
+                                  LogHub::SubscriptionPtr sub) {
   beast::flat_buffer buffer;
   error_code ec;
   while (!ec) {
@@ -54,8 +55,14 @@ class LogStreamer {
  public:
   LogStreamer(ServerContext& ctx, WebSocket& ws, WatcherConnection& conn, LogHub::Subscription& sub,
               std::string tenant, std::string job_id, int attempt, int64_t offset)
-      : ctx_(ctx), ws_(ws), conn_(conn), sub_(sub), tenant_(std::move(tenant)), job_id_(std::move(job_id)),
-        requested_attempt_(attempt), offset_(offset) {}
+      : ctx_(ctx),
+        ws_(ws),
+        conn_(conn),
+        sub_(sub),
+        tenant_(std::move(tenant)),
+        job_id_(std::move(job_id)),
+        requested_attempt_(attempt),
+        offset_(offset) {}
 
   awaitable<void> run() {
     bool need_store = true;

@@ -61,8 +61,10 @@ awaitable<Response> set_paused(ServerContext& ctx, RequestContext& req, bool pau
 
 void add_schedule_routes(Router& router, ServerContext& ctx) {
   router.add(http::verb::post, "/api/v1/schedules", [&ctx](RequestContext& req) { return create(ctx, req); });
-  router.add(http::verb::get, "/api/v1/schedules", [&ctx](RequestContext& req) { return list_schedules(ctx, req); });
-  router.add(http::verb::get, "/api/v1/schedules/{id}", [&ctx](RequestContext& req) { return get_schedule(ctx, req); });
+  router.add(http::verb::get, "/api/v1/schedules",
+             [&ctx](RequestContext& req) { return list_schedules(ctx, req); });
+  router.add(http::verb::get, "/api/v1/schedules/{id}",
+             [&ctx](RequestContext& req) { return get_schedule(ctx, req); });
   router.add(http::verb::delete_, "/api/v1/schedules/{id}", [&ctx](RequestContext& req) { return delete_one(ctx, req); });
   router.add(http::verb::post, "/api/v1/schedules/{id}/pause",
              [&ctx](RequestContext& req) { return set_paused(ctx, req, true); });

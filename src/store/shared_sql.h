@@ -9,20 +9,21 @@
 namespace corral {
 
 inline constexpr const char* kScheduleColumns =
-    "id, tenant, owner_token_id, name, cron, timezone, job_spec, cooldown_s, created_at, updated_at, "
+    "id, tenant, owner_token_id, name, cron, timezone, job_spec, cooldown_s, created_at, "
+    "updated_at, "
     "last_tick_at, last_run_at, last_job_id, next_run_at, paused";
 
 inline constexpr const char* kTokenColumns =
     "id, kind, tenant, name, hash, created_at, revoked_at, created_by, steward_fallback";
 
 inline Error no_schedule(const std::string& id_or_name) {
-  return make_error(ErrorCode::kNotFound,
-                    "no schedule with id or name '" + id_or_name + "' in your tenant; `corral schedules` lists them");
+  return make_error(ErrorCode::kNotFound, "no schedule with id or name '" + id_or_name +
+                                              "' in your tenant; `corral schedules` lists them");
 }
 
 inline Error no_repo(const std::string& full_name) {
-  return make_error(ErrorCode::kNotFound,
-                    "no mapping for repository '" + full_name + "' in this tenant; `corral repos` lists them");
+  return make_error(ErrorCode::kNotFound, "no mapping for repository '" + full_name +
+                                              "' in this tenant; `corral repos` lists them");
 }
 
 }  // namespace corral

@@ -1,7 +1,7 @@
 // PostgresStore: repository mappings (the repos table, migration 5).
 #include "store/postgres/postgres_store.h"
-#include "store/shared_sql.h"
 #include "store/postgres/rows.h"
+#include "store/shared_sql.h"
 
 namespace corral {
 

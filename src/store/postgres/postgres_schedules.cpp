@@ -1,8 +1,8 @@
 // PostgresStore: scheduled jobs (the schedules table, migration 4) and their sweep.
 #include "common/crypto.h"
-#include "store/shared_sql.h"
 #include "store/postgres/postgres_store.h"
 #include "store/postgres/rows.h"
+#include "store/shared_sql.h"
 
 namespace corral {
 

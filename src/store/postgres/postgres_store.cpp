@@ -1,6 +1,5 @@
 // PostgresStore: opening (migrations), tokens and runners.
 #include "store/postgres/postgres_store.h"
-#include "store/shared_sql.h"
 
 #include <spdlog/spdlog.h>
 
@@ -9,6 +8,7 @@
 #include "common/crypto.h"
 #include "store/postgres/migrations.h"
 #include "store/postgres/rows.h"
+#include "store/shared_sql.h"
 
 namespace corral {
 

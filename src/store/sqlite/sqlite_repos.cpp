@@ -1,6 +1,6 @@
 // SqliteStore: repository mappings (the repos table, migration 5).
-#include "store/sqlite/rows.h"
 #include "store/shared_sql.h"
+#include "store/sqlite/rows.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/sqlite/transact.h"
 

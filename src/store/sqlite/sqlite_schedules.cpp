@@ -1,7 +1,7 @@
 // SqliteStore: scheduled jobs (the schedules table, migration 4) and their sweep.
 #include "api/repo.h"
-#include "store/shared_sql.h"
 #include "common/crypto.h"
+#include "store/shared_sql.h"
 #include "store/sqlite/rows.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/sqlite/transact.h"

@@ -1,15 +1,15 @@
 #include "store/sqlite/sqlite_store.h"
-#include "store/shared_sql.h"
 
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
 #include <set>
 
+#include "common/crypto.h"
+#include "store/shared_sql.h"
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/rows.h"
 #include "store/sqlite/transact.h"
-#include "common/crypto.h"
 
 namespace corral {
 

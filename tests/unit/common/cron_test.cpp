@@ -2,9 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include "common/test_values.h"
-
 #include <string>
+
+#include "common/test_values.h"
 
 namespace corral {
 namespace {

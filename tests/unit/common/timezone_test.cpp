@@ -2,11 +2,11 @@
 
 #include <gtest/gtest.h>
 
-#include "common/test_values.h"
-
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "common/test_values.h"
 
 namespace corral {
 namespace {

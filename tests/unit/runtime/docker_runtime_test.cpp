@@ -5,13 +5,12 @@
 
 #include <gtest/gtest.h>
 
-#include "common/test_values.h"
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
 
 #include "common/crypto.h"
+#include "common/test_values.h"
 #include "coro_test_util.h"
 
 namespace corral {
@@ -229,10 +228,11 @@ TEST_F(DockerRuntimeFakeEngineTest, OutputIsDeliveredBeforeTheStreamEnds) {
 
 TEST_F(DockerRuntimeFakeEngineTest, PollsUntilTheEngineRecordsTheExit) {
   int inspections = 0;
-  engine_->on("POST /v1.41/containers/c1/attach", [&](const Request&, Socket& s) -> awaitable<bool> {
-    co_await write_raw(s, kUpgraded + docker_frame(1, "done\n"));
-    co_return false;
-  });
+  engine_->on("POST /v1.41/containers/c1/attach",
+              [&](const Request&, Socket& s) -> awaitable<bool> {
+                co_await write_raw(s, kUpgraded + docker_frame(1, "done\n"));
+                co_return false;
+              });
   // Still running, then Podman's "stopping" (Running false, ExitCode not yet known), then exited.
   const std::vector<std::string> states = {
       R"({"State":{"Status":"running","Running":true,"ExitCode":0}})",

@@ -3,10 +3,10 @@
 
 #include <gtest/gtest.h>
 
-#include "common/test_values.h"
-
 #include <string>
 #include <vector>
+
+#include "common/test_values.h"
 
 namespace corral {
 namespace {
@@ -41,7 +41,8 @@ TEST(StreamDemuxTest, WholeFramesInOneRead) {
 }
 
 TEST(StreamDemuxTest, EverySplitPointGivesTheSameOutput) {
-  auto bytes = docker_frame(1, "hello ") + docker_frame(2, "warning\n") + docker_frame(1, "world\n") + docker_frame(1, "");
+  auto bytes = docker_frame(1, "hello ") + docker_frame(2, "warning\n") +
+               docker_frame(1, "world\n") + docker_frame(1, "");
   for (size_t cut1 = 0; cut1 <= bytes.size(); ++cut1) {
     for (size_t cut2 = cut1; cut2 <= bytes.size(); ++cut2) {
       StreamDemuxer demux;

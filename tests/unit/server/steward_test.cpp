@@ -5,14 +5,12 @@
 
 #include <gtest/gtest.h>
 
-#include "common/test_values.h"
-
 #include "common/clock.h"
+#include "common/test_values.h"
 #include "server/claim_waiters.h"
 
 namespace corral {
 namespace {
-
 
 Runner runner(const std::string& name, const std::string& group, std::vector<std::string> labels, TimeMs last_beat) {
   Runner r;

@@ -3,12 +3,10 @@
 #include <gtest/gtest.h>
 
 #include "common/test_values.h"
-
 #include "server/why.h"
 
 namespace corral {
 namespace {
-
 
 Runner runner(const std::string& name, const std::string& group, TimeMs last_beat,
               RunnerStatus status = RunnerStatus::kIdle) {
@@ -52,8 +50,9 @@ StewardFacts facts(const std::vector<Runner>& runners, bool owner_allows = false
 std::string summary(const json& why) { return why["summary"].get<std::string>(); }
 
 TEST(WhySteward, StaleMatchingRunnersAndAStewardThatMayTakeIt) {
-  std::vector<Runner> runners{runner("team-box", "team", kTestNow - kTestStale - 1, RunnerStatus::kOffline),
-                              runner("steward", "stewards", kTestNow)};
+  std::vector<Runner> runners{
+      runner("team-box", "team", kTestNow - kTestStale - 1, RunnerStatus::kOffline),
+      runner("steward", "stewards", kTestNow)};
   auto f = facts(runners);
   auto why = explain_wait({repo_job(true), runners, {}, kTestNow, &f});
   EXPECT_EQ(why["reasons"][0]["code"], "steward_fallback") << why.dump();
@@ -64,8 +63,9 @@ TEST(WhySteward, StaleMatchingRunnersAndAStewardThatMayTakeIt) {
 }
 
 TEST(WhySteward, NotAllowedByTheSubmitterSaysHowToAllowIt) {
-  std::vector<Runner> runners{runner("team-box", "team", kTestNow - kTestStale - 1, RunnerStatus::kOffline),
-                              runner("steward", "stewards", kTestNow)};
+  std::vector<Runner> runners{
+      runner("team-box", "team", kTestNow - kTestStale - 1, RunnerStatus::kOffline),
+      runner("steward", "stewards", kTestNow)};
   auto f = facts(runners);
   auto why = explain_wait({repo_job(std::nullopt), runners, {}, kTestNow, &f});
   EXPECT_EQ(why["reasons"][0]["code"], "steward_fallback_not_allowed") << why.dump();
@@ -73,8 +73,9 @@ TEST(WhySteward, NotAllowedByTheSubmitterSaysHowToAllowIt) {
   EXPECT_NE(summary(why).find("corral settings --steward-fallback on"), std::string::npos);
   // The user's setting allows it when the job leaves it unset.
   auto allowed = facts(runners, true);
-  EXPECT_EQ(explain_wait({repo_job(std::nullopt), runners, {}, kTestNow, &allowed})["reasons"][0]["code"],
-            "steward_fallback");
+  EXPECT_EQ(
+      explain_wait({repo_job(std::nullopt), runners, {}, kTestNow, &allowed})["reasons"][0]["code"],
+      "steward_fallback");
 }
 
 TEST(WhySteward, OfflineButNotYetStaleSaysWhenTheStewardMayTakeIt) {
@@ -83,21 +84,24 @@ TEST(WhySteward, OfflineButNotYetStaleSaysWhenTheStewardMayTakeIt) {
   auto f = facts(runners);
   auto why = explain_wait({repo_job(true), runners, {}, kTestNow, &f});
   EXPECT_EQ(why["reasons"][0]["code"], "steward_fallback_pending") << why.dump();
-  EXPECT_NE(summary(why).find("steward runner steward may take it from " + format_time(kTestNow - 40'000 + kTestStale + 1)),
+  EXPECT_NE(summary(why).find("steward runner steward may take it from " +
+                              format_time(kTestNow - 40'000 + kTestStale + 1)),
             std::string::npos)
       << summary(why);
   EXPECT_NE(summary(why).find("in 51 s"), std::string::npos) << summary(why);
 }
 
 TEST(WhySteward, NothingToSayWhileAMatchingRunnerIsAlive) {
-  std::vector<Runner> runners{runner("team-box", "team", kTestNow - 1'000), runner("steward", "stewards", kTestNow)};
+  std::vector<Runner> runners{runner("team-box", "team", kTestNow - 1'000),
+                              runner("steward", "stewards", kTestNow)};
   auto f = facts(runners);
   auto why = explain_wait({repo_job(true), runners, {}, kTestNow, &f});
   for (const auto& r : why["reasons"]) EXPECT_EQ(r["code"].get<std::string>().rfind("steward", 0), std::string::npos);
 }
 
 TEST(WhySteward, NoStewardRunnerRegistered) {
-  std::vector<Runner> runners{runner("team-box", "team", kTestNow - kTestStale - 1, RunnerStatus::kOffline)};
+  std::vector<Runner> runners{
+      runner("team-box", "team", kTestNow - kTestStale - 1, RunnerStatus::kOffline)};
   auto f = facts(runners);
   auto why = explain_wait({repo_job(true), runners, {}, kTestNow, &f});
   EXPECT_EQ(why["reasons"][0]["code"], "steward_unavailable") << why.dump();

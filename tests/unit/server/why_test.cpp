@@ -8,7 +8,6 @@
 namespace corral {
 namespace {
 
-
 Runner runner(const std::string& name, std::vector<std::string> labels, RunnerStatus status = RunnerStatus::kIdle,
               int slots = 1, int running = 0) {
   Runner r;

@@ -3,19 +3,17 @@
 // claim route's policy (server/steward.h).
 #include <gtest/gtest.h>
 
-#include "common/test_values.h"
-
 #include <filesystem>
 
 #include "api/schedule.h"
 #include "common/clock.h"
 #include "common/crypto.h"
+#include "common/test_values.h"
 #include "server/steward.h"
 #include "store_backends.h"
 
 namespace corral {
 namespace {
-
 
 class RepoStoreTest : public testing::StoreBackendTest {
  protected:

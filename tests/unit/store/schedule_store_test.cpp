@@ -3,13 +3,12 @@
 // DST day, no duplicates, tenants.
 #include <gtest/gtest.h>
 
-#include "common/test_values.h"
-
 #include <filesystem>
 
 #include "api/schedule.h"
 #include "common/clock.h"
 #include "common/crypto.h"
+#include "common/test_values.h"
 #include "common/timezone.h"
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/sqlite_store.h"

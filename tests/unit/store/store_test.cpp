@@ -4,21 +4,19 @@
 // SqliteStoreTest holds what only the SQLite store has (log files, group commit).
 #include <gtest/gtest.h>
 
-#include "common/test_values.h"
-
 #include <filesystem>
 #include <fstream>
 #include <set>
 
 #include "common/clock.h"
 #include "common/crypto.h"
+#include "common/test_values.h"
 #include "server/matching.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store_backends.h"
 
 namespace corral {
 namespace {
-
 
 // The rule the server claims by for a runner that is no steward: the store may evaluate it
 // itself (PostgresStore: in SQL, in one statement).
@@ -682,15 +680,18 @@ TEST_P(StoreTest, NormalRuleGivesAStaleOrDrainingRunnerNothing) {
   submit();
   clock_.advance_ms(5000);
   // Its last heartbeat is 5 s old: with fresh_since after it, nothing; at it, the job.
-  auto stale = store_->claim(runner.id, 1, clock_.now_ms(), kTestLease, normal_rule(runner.last_heartbeat_at + 1));
+  auto stale = store_->claim(runner.id, 1, clock_.now_ms(), kTestLease,
+                             normal_rule(runner.last_heartbeat_at + 1));
   ASSERT_TRUE(stale.ok());
   EXPECT_TRUE(stale->empty());
   ASSERT_TRUE(store_->drain_runner("t1", runner.id).ok());
-  auto draining = store_->claim(runner.id, 1, clock_.now_ms(), kTestLease, normal_rule(runner.last_heartbeat_at));
+  auto draining = store_->claim(runner.id, 1, clock_.now_ms(), kTestLease,
+                                normal_rule(runner.last_heartbeat_at));
   ASSERT_TRUE(draining.ok());
   EXPECT_TRUE(draining->empty());
   auto other = register_runner("r2");
-  auto fresh = store_->claim(other.id, 1, clock_.now_ms(), kTestLease, normal_rule(other.last_heartbeat_at));
+  auto fresh =
+      store_->claim(other.id, 1, clock_.now_ms(), kTestLease, normal_rule(other.last_heartbeat_at));
   ASSERT_TRUE(fresh.ok());
   EXPECT_EQ(fresh->size(), 1u);
   auto unknown = store_->claim("no-such-runner", 1, clock_.now_ms(), kTestLease, normal_rule());

@@ -2,14 +2,9 @@
 // PostgresStore instances on one database) never hand out one job twice, run each sweep
 // once, migrate safely at the same moment, serve each other's logs, and survive a database
 // restart. Real PostgreSQL (CORRAL_TEST_PG; skipped without it).
-#include "store/postgres/migrations.h"
 #include "store/postgres/postgres_store.h"
 
 #include <gtest/gtest.h>
-
-#include "common/test_values.h"
-
-#include <numeric>
 
 #include <atomic>
 #include <cstdlib>
@@ -17,18 +12,20 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <numeric>
 #include <set>
 #include <thread>
 
-#include "common/pg_test_db.h"
 #include "api/schedule.h"
 #include "common/clock.h"
 #include "common/crypto.h"
+#include "common/pg_test_db.h"
 #include "common/schedule_tick.h"
+#include "common/test_values.h"
+#include "store/postgres/migrations.h"
 
 namespace corral {
 namespace {
-
 
 class PostgresStoreTest : public ::testing::Test {
  protected:
@@ -175,7 +172,9 @@ TEST_F(PostgresStoreTest, OneRunnersClaimsOnTwoServersNeverExceedItsSlots) {
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&, i] {
-      auto got = (i % 2 ? *a : *b).claim(runner.id, kSlots, clock_.now_ms(), kTestLease, ClaimRule::normal(kAnyJob, 0));
+      auto got =
+          (i % 2 ? *a : *b)
+              .claim(runner.id, kSlots, clock_.now_ms(), kTestLease, ClaimRule::normal(kAnyJob, 0));
       ASSERT_TRUE(got.ok()) << got.error().message;
       taken += static_cast<int>(got->size());
     });
@@ -215,7 +214,8 @@ TEST_F(PostgresStoreTest, EachExpiredLeaseIsLostOnceAcrossServers) {
   constexpr int kJobs = 40;
   auto runner = register_runner(*a, "r", kJobs);
   for (int i = 0; i < kJobs; ++i) submit(*a);
-  ASSERT_EQ(a->claim(runner.id, kJobs, clock_.now_ms(), kTestLease, kAnyJob)->size(), static_cast<size_t>(kJobs));
+  ASSERT_EQ(a->claim(runner.id, kJobs, clock_.now_ms(), kTestLease, kAnyJob)->size(),
+            static_cast<size_t>(kJobs));
   clock_.advance_ms(kTestLease + 1);
   std::atomic<int64_t> lost{0};
   std::atomic<int> requeued{0};
@@ -294,14 +294,18 @@ TEST_F(PostgresStoreTest, StoppedDatabaseIsUnavailableAndTheStoreRecoversWhenItI
   EXPECT_EQ(down.error().code, ErrorCode::kUnavailable);
   EXPECT_EQ(http_status(down.error().code), 503);
   EXPECT_NE(down.error().message.find("127.0.0.1:" + cluster.port()), std::string::npos) << down.error().message;
-  EXPECT_EQ(store->claim(runner.id, 1, clock_.now_ms(), kTestLease, kAnyJob).error().code, ErrorCode::kUnavailable);
-  EXPECT_EQ(store->claim(runner.id, 1, clock_.now_ms(), kTestLease, ClaimRule::normal(kAnyJob, 0)).error().code,
+  EXPECT_EQ(store->claim(runner.id, 1, clock_.now_ms(), kTestLease, kAnyJob).error().code,
+            ErrorCode::kUnavailable);
+  EXPECT_EQ(store->claim(runner.id, 1, clock_.now_ms(), kTestLease, ClaimRule::normal(kAnyJob, 0))
+                .error()
+                .code,
             ErrorCode::kUnavailable);
 
   ASSERT_TRUE(cluster.start()) << cluster.errors();
   // Back without reopening the store: the pool drops its dead connections and opens new
   // ones, so the first call after the restart already succeeds, in a transaction or not.
-  auto by_rule = store->claim(runner.id, 1, clock_.now_ms(), kTestLease, ClaimRule::normal(kAnyJob, 0));
+  auto by_rule =
+      store->claim(runner.id, 1, clock_.now_ms(), kTestLease, ClaimRule::normal(kAnyJob, 0));
   ASSERT_TRUE(by_rule.ok()) << by_rule.error().message;
   EXPECT_EQ(by_rule->size(), 1u);
   auto by_matcher = store->claim(runner.id, 1, clock_.now_ms(), kTestLease, kAnyJob);
