@@ -40,6 +40,8 @@ struct Schedule {
   std::string last_job_id;            // "" before the first run
   std::optional<TimeMs> next_run_at;  // the next tick; nullopt when the cron never matches again
   bool paused = false;
+  // Why the system paused it ("" when a user did, or it runs): its owner's token was revoked.
+  std::string paused_reason;
 };
 json to_json(const Schedule& schedule);
 

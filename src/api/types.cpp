@@ -4,6 +4,7 @@
 #include <regex>
 #include <set>
 
+#include "common/redact.h"
 #include "common/units.h"
 
 namespace corral {
@@ -206,23 +207,93 @@ std::vector<std::string> normalize_labels(std::vector<std::string> labels) {
 }
 
 json to_json(const Token& token) {
-  return json{{"id", token.id},
+  json j{{"id", token.id},
               {"kind", to_string(token.kind)},
               {"tenant", token.tenant},
               {"name", token.name},
               {"created_at", time_or_null(token.created_at)},
               {"revoked_at", time_or_null(token.revoked_at)},
               {"created_by", token.created_by}};
+  if (token.kind == TokenKind::kRunner) j["runner_policy"] = to_json(token.runner_policy);
+  return j;
+}
+
+json to_json(const RunnerTokenPolicy& policy) {
+  json j = json::object();
+  if (policy.group) j["group"] = *policy.group;
+  if (policy.labels) j["labels"] = *policy.labels;
+  if (policy.owner_only) j["owner_only"] = true;
+  return j;
+}
+
+RunnerTokenPolicy runner_policy_from_json(const json& stored) {
+  RunnerTokenPolicy policy;
+  if (!stored.is_object()) return policy;
+  if (stored.contains("group") && stored["group"].is_string()) policy.group = stored["group"].get<std::string>();
+  if (stored.contains("labels") && stored["labels"].is_array()) {
+    std::vector<std::string> labels;
+    for (const auto& l : stored["labels"]) {
+      if (l.is_string()) labels.push_back(l.get<std::string>());
+    }
+    policy.labels = normalize_labels(std::move(labels));
+  }
+  policy.owner_only = stored.contains("owner_only") && stored["owner_only"].is_boolean() && stored["owner_only"].get<bool>();
+  return policy;
 }
 
 json to_json(const UserSettings& settings) { return {{"steward_fallback", settings.steward_fallback}}; }
+
+namespace {
+
+constexpr size_t kMaxSecrets = 100;
+constexpr size_t kMaxSecretBytes = 64 * 1024;
+
+// {NAME: value} as submitted, or [NAME, ...] as stored (values empty).
+Result<std::map<std::string, std::string>> parse_secrets(const json& secrets,
+                                                         const std::map<std::string, std::string>& env) {
+  static const std::regex kEnvName("^[A-Za-z_][A-Za-z0-9_]*$");
+  std::map<std::string, std::string> out;
+  auto add = [&](const std::string& name, std::string value) -> Result<void> {
+    if (!std::regex_match(name, kEnvName)) {
+      return invalid_field("secrets." + name, "is not a valid environment variable name");
+    }
+    if (env.count(name)) return invalid_field("secrets." + name, "is also in 'env'; give it in one of them");
+    if (value.size() > kMaxSecretBytes) return invalid_field("secrets." + name, "is larger than 64 KiB");
+    out[name] = std::move(value);
+    return {};
+  };
+  if (secrets.is_object()) {
+    for (auto it = secrets.begin(); it != secrets.end(); ++it) {
+      if (!it.value().is_string()) return invalid_field("secrets." + it.key(), "must be a string");
+      CORRAL_TRY(add(it.key(), it.value().get<std::string>()));
+    }
+  } else if (secrets.is_array()) {
+    for (size_t i = 0; i < secrets.size(); ++i) {
+      if (!secrets[i].is_string()) return invalid_field("secrets[" + std::to_string(i) + "]", "must be a name");
+      CORRAL_TRY(add(secrets[i].get<std::string>(), ""));
+    }
+  } else {
+    return invalid_field("secrets", "must be an object {NAME: value}");
+  }
+  if (out.size() > kMaxSecrets) return invalid_field("secrets", "more than 100 secrets");
+  return out;
+}
+
+}  // namespace
+
+Result<void> check_submitted_secrets(const json& body) {
+  if (body.is_object() && body.contains("secrets") && !body["secrets"].is_null() && !body["secrets"].is_object()) {
+    return invalid_field("secrets", "must be an object {NAME: value}; values are never shown again");
+  }
+  return {};
+}
 
 Result<JobSpec> parse_job_spec(const json& body) {
   if (!body.is_object()) return invalid_field("(body)", "must be a JSON object describing the job");
   CORRAL_TRY(check_known_fields(body, "",
                                 {"name", "image", "command", "script", "env", "labels", "group",
                                  "type", "priority", "timeout_s", "max_attempts", "retry", "repo",
-                                 "resources", "network", "steward_fallback"}));
+                                 "resources", "network", "steward_fallback", "secrets"}));
   JobSpec spec;
   auto name = get_string(body, "name", "name", 200);
   if (!name.ok()) return name.error();
@@ -259,6 +330,11 @@ Result<JobSpec> parse_job_spec(const json& body) {
       if (!it.value().is_string()) return invalid_field("env." + it.key(), "must be a string");
       spec.env[it.key()] = it.value().get<std::string>();
     }
+  }
+  if (body.contains("secrets") && !body["secrets"].is_null()) {
+    auto secrets = parse_secrets(body["secrets"], spec.env);
+    if (!secrets.ok()) return secrets.error();
+    spec.secrets = std::move(secrets.value());
   }
 
   auto labels = get_labels(body, "labels", "labels");
@@ -380,6 +456,9 @@ json to_json(const JobSpec& spec) {
                     {"transient_patterns", spec.retry.transient_patterns}}},
          {"network", spec.network},
          {"env", spec.env}};
+  json secret_names = json::array();
+  for (const auto& [name, value] : spec.secrets) secret_names.push_back(name);
+  j["secrets"] = secret_names;
   if (!spec.command.empty()) j["command"] = spec.command;
   if (!spec.script.empty()) j["script"] = spec.script;
   if (spec.repo) {
@@ -393,6 +472,12 @@ json to_json(const JobSpec& spec) {
   if (spec.cpus > 0) res["cpus"] = spec.cpus;
   j["resources"] = res;
   if (spec.steward_fallback) j["steward_fallback"] = *spec.steward_fallback;
+  return j;
+}
+
+json public_json(const JobSpec& spec) {
+  json j = to_json(spec);
+  if (spec.repo) j["repo"]["url"] = without_userinfo(spec.repo->url);
   return j;
 }
 
@@ -419,7 +504,7 @@ json to_json(const Job& job) {
               {"name", job.spec.name},
               {"state", to_string(job.state)},
               {"tenant", job.tenant},
-              {"spec", to_json(job.spec)},
+              {"spec", public_json(job.spec)},
               {"labels", job.spec.labels},
               {"group", job.spec.group},
               {"group_source", job.group_source.empty() ? json(nullptr) : json(job.group_source)},
@@ -547,7 +632,40 @@ json to_json(const ClaimedJob& c) {
   return json{{"job_id", c.job_id},
               {"attempt", c.attempt},
               {"lease_expires_at", format_time(c.lease_expires_at)},
-              {"spec", to_json(c.spec)}};
+              {"spec", to_json(c.spec)},
+              {"secrets", c.spec.secrets}};
+}
+
+Result<ClaimedJob> parse_claimed_job(const json& body) {
+  if (!body.is_object()) return invalid_field("jobs[]", "must be an object {job_id, attempt, spec, secrets}");
+  ClaimedJob claimed;
+  auto job_id = get_string(body, "job_id", "job_id", 128);
+  if (!job_id.ok()) return job_id.error();
+  if (job_id->empty()) return invalid_field("job_id", "is required");
+  claimed.job_id = *job_id;
+  auto attempt = get_int(body, "attempt", "attempt", 0, 1, 1'000'000);
+  if (!attempt.ok()) return attempt.error();
+  claimed.attempt = static_cast<int>(*attempt);
+  if (!body.contains("spec")) return invalid_field("spec", "is required");
+  auto spec = parse_job_spec(body["spec"]);
+  if (!spec.ok()) return spec.error();
+  claimed.spec = std::move(spec.value());
+  if (body.contains("secrets") && !body["secrets"].is_null()) {
+    if (!body["secrets"].is_object()) return invalid_field("secrets", "must be an object {NAME: value}");
+    for (auto it = body["secrets"].begin(); it != body["secrets"].end(); ++it) {
+      if (!it.value().is_string()) return invalid_field("secrets." + it.key(), "must be a string");
+      claimed.spec.secrets[it.key()] = it.value().get<std::string>();
+    }
+  }
+  return claimed;
+}
+
+json to_json(const Revocation& r) {
+  return json{{"token", to_json(r.token)},
+              {"revoked_runner_tokens", r.runner_tokens},
+              {"revoked_runners", r.runners},
+              {"paused_schedules", r.schedules},
+              {"requeued_jobs", r.requeued_jobs}};
 }
 
 Result<FinishReport> parse_finish_report(const json& body) {

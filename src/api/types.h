@@ -35,6 +35,19 @@ struct UserSettings {
 };
 json to_json(const UserSettings& settings);
 
+// What an admin fixes on a runner registration token (POST /api/v1/tokens, kind runner):
+// the runners it registers get these whatever they declare. A runner token a user makes is
+// always owner_only (docs/security.md: who decides what).
+struct RunnerTokenPolicy {
+  std::optional<std::string> group;
+  std::optional<std::vector<std::string>> labels;
+  bool owner_only = false;
+
+  bool empty() const { return !group && !labels && !owner_only; }
+};
+json to_json(const RunnerTokenPolicy& policy);
+RunnerTokenPolicy runner_policy_from_json(const json& stored);
+
 struct Token {
   std::string id;
   TokenKind kind = TokenKind::kUser;
@@ -45,6 +58,7 @@ struct Token {
   TimeMs revoked_at = 0;
   std::string created_by;  // the token that made this one ("" for the first admin)
   UserSettings settings;
+  RunnerTokenPolicy runner_policy;  // kind runner only
 };
 json to_json(const Token& token);  // never includes the hash
 
@@ -92,6 +106,10 @@ struct JobSpec {
   std::vector<std::string> command;  // argv; or script
   std::string script;                // run with /bin/sh -c
   std::map<std::string, std::string> env;
+  // Secret environment variables. Values are known only at submit and in a claim answer
+  // (ClaimedJob); everywhere else (the store's spec, every API answer) only the names are
+  // kept, with empty values. The runner masks the values in the log.
+  std::map<std::string, std::string> secrets;
   std::vector<std::string> labels;   // sorted, unique
   std::string group;
   std::string type;
@@ -106,9 +124,15 @@ struct JobSpec {
   std::string network;               // "" = runner default; "none", "bridge", ...
 };
 
-// Validates a submitted spec; errors are 422 and name the offending field.
+// Validates a submitted spec; errors are 422 and name the offending field. `secrets` is an
+// object {NAME: value} as submitted, or the list of names a stored or returned spec has.
 Result<JobSpec> parse_job_spec(const json& body);
+// The spec as stored: secrets by name only (a claim answer adds the values, see ClaimedJob).
 json to_json(const JobSpec& spec);
+// The spec as a user sees it: to_json(spec) with any credentials in repo.url removed.
+json public_json(const JobSpec& spec);
+// Checks a spec a user submits: secrets must come with values.
+Result<void> check_submitted_secrets(const json& body);
 
 struct Attempt {
   std::string job_id;
@@ -198,6 +222,16 @@ struct Runner {
 };
 json to_json(const Runner& runner);
 
+// What revoking a token took down with it (DELETE /api/v1/tokens/{id}).
+struct Revocation {
+  Token token;
+  std::vector<std::string> runner_tokens;  // runner tokens it had made, revoked too
+  std::vector<std::string> runners;        // runners registered through either: secrets void
+  std::vector<std::string> schedules;      // its schedules, paused
+  std::vector<std::string> requeued_jobs;  // attempts those runners held, back in the queue
+};
+json to_json(const Revocation& revocation);
+
 struct RunnerCommand {
   std::string type;  // "cancel", "drain"
   std::string job_id;
@@ -207,6 +241,8 @@ struct RunnerCommand {
 json to_json(const RunnerCommand& command);
 
 // A job handed to a runner by a claim.
+// A job handed to a runner by a claim. spec.secrets carries the values here, and only here:
+// the answer adds them as "secrets": {NAME: value} beside the spec.
 struct ClaimedJob {
   std::string job_id;
   int attempt = 0;
@@ -214,6 +250,7 @@ struct ClaimedJob {
   JobSpec spec;
 };
 json to_json(const ClaimedJob& claimed);
+Result<ClaimedJob> parse_claimed_job(const json& body);
 
 struct FinishReport {
   AttemptState state = AttemptState::kSucceeded;  // succeeded | failed | canceled

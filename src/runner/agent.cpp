@@ -316,15 +316,12 @@ awaitable<void> Agent::claim_loop() {
     auto reply = json::parse(res->body, nullptr, false);
     auto jobs = reply.is_discarded() ? json::array() : reply.value("jobs", json::array());
     for (const auto& j : jobs) {
-      ClaimedJob claimed;
-      claimed.job_id = j["job_id"].get<std::string>();
-      claimed.attempt = j["attempt"].get<int>();
-      auto spec = parse_job_spec(j["spec"]);
-      if (!spec.ok()) {
-        spdlog::error("job {}: unreadable spec from the server: {}", claimed.job_id, spec.error().message);
+      auto parsed = parse_claimed_job(j);
+      if (!parsed.ok()) {
+        spdlog::error("unreadable job from the server: {}", parsed.error().message);
         continue;
       }
-      claimed.spec = std::move(spec.value());
+      ClaimedJob claimed = std::move(parsed.value());
       auto key = std::make_pair(claimed.job_id, claimed.attempt);
       spdlog::info("claimed job {} attempt {} ({})", claimed.job_id, claimed.attempt, claimed.spec.name);
       auto exec = std::make_shared<JobExecutor>(*ctx_, std::move(claimed));

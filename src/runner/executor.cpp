@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/redact.h"
 #include "runner/workspace.h"
 
 namespace corral {
@@ -30,6 +31,23 @@ const char* reason_text(StopReason reason) {
 }  // namespace
 
 JobExecutor::JobExecutor(AgentContext& ctx, ClaimedJob job) : ctx_(ctx), job_(std::move(job)) {}
+
+std::string JobExecutor::git_token() const {
+  for (const auto* vars : {&job_.spec.secrets, &job_.spec.env}) {
+    if (auto it = vars->find("CORRAL_GIT_TOKEN"); it != vars->end() && !it->second.empty()) return it->second;
+  }
+  return ctx_.config.git_token;
+}
+
+SecretMasker JobExecutor::secret_masker() const {
+  SecretMasker masker;
+  for (const auto& [name, value] : job_.spec.secrets) masker.add(value);
+  // The runner's own credentials, which a job may get hold of (a clone's remote, a helper).
+  masker.add(ctx_.config.git_token);
+  masker.add(git_token());
+  if (job_.spec.repo) masker.add(url_credential(job_.spec.repo->url));
+  return masker;
+}
 
 void JobExecutor::note(const std::string& line) {
   if (log_) log_->append("corral: " + line + "\n");
@@ -74,6 +92,7 @@ ContainerSpec JobExecutor::container_spec() const {
   c.command = !spec.command.empty() ? spec.command
                                     : std::vector<std::string>{"/bin/sh", "-c", "exec 2>&1\n" + spec.script};
   c.env = spec.env;
+  for (const auto& [name, value] : spec.secrets) c.env[name] = value;
   c.env["CI"] = "true";
   c.env["CORRAL"] = "true";
   c.env["CORRAL_JOB_ID"] = job_.job_id;
@@ -128,6 +147,7 @@ awaitable<void> JobExecutor::execute() {
 
   log_ = std::make_unique<LogShipper>(ctx_.server, job_.job_id, job_.attempt, paths.spool_file, timeout);
   if (auto opened = log_->open(); !opened.ok()) spdlog::error("{}", opened.error().message);
+  log_->mask_secrets(secret_masker());
   log_->on_stale = [this] { stop(StopReason::kStale); };
   asio::co_spawn(ctx_.executor, log_->run(), [this](std::exception_ptr) { shipper_done_.set(); });
 
@@ -149,9 +169,9 @@ awaitable<void> JobExecutor::execute() {
   if (ready && job_.spec.repo) {
     const auto& repo = *job_.spec.repo;
     int depth = repo.depth > 0 ? repo.depth : cfg.clone_depth;
-    note("cloning " + repo.url + (repo.sha.empty() ? (repo.ref.empty() ? "" : " at " + repo.ref) : " at " + repo.sha) +
+    note("cloning " + without_userinfo(repo.url) + (repo.sha.empty() ? (repo.ref.empty() ? "" : " at " + repo.ref) : " at " + repo.sha) +
          (depth > 0 ? " (depth " + std::to_string(depth) + ")" : ""));
-    std::string token = job_.spec.env.count("CORRAL_GIT_TOKEN") ? job_.spec.env.at("CORRAL_GIT_TOKEN") : cfg.git_token;
+    std::string token = git_token();
     auto cloned = co_await run_blocking(ctx_.blocking, [&] { return clone_repository(repo, depth, paths.dir, token); });
     if (!cloned.ok()) {
       fail("clone", cloned.error().message);

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "api/types.h"
+#include "common/redact.h"
 #include "net/event.h"
 #include "net/http_client.h"
 #include "runner/config.h"
@@ -56,6 +57,10 @@ class JobExecutor : public std::enable_shared_from_this<JobExecutor> {
   awaitable<void> finish(const FinishReport& report);
   awaitable<void> cleanup();
   void note(const std::string& line);  // a "corral: ..." line in the job's log
+  // The token a clone uses: the job's CORRAL_GIT_TOKEN (a secret, or env), else the runner's.
+  std::string git_token() const;
+  // Every value the log must not show: the job's secrets and the credentials the runner uses.
+  SecretMasker secret_masker() const;
 
   AgentContext& ctx_;
   ClaimedJob job_;

@@ -32,6 +32,15 @@ Result<void> LogShipper::open() {
 
 void LogShipper::append(std::string_view data) {
   if (data.empty() || closed_) return;
+  if (!masker_.empty()) {
+    write_spool(masker_.push(data));
+  } else {
+    write_spool(data);
+  }
+}
+
+void LogShipper::write_spool(std::string_view data) {
+  if (data.empty()) return;
   const char* p = data.data();
   size_t left = data.size();
   while (left > 0) {
@@ -49,6 +58,8 @@ void LogShipper::append(std::string_view data) {
 }
 
 void LogShipper::close() {
+  if (closed_) return;
+  write_spool(masker_.finish());
   closed_ = true;
   data_.set();
 }

@@ -7,6 +7,9 @@
 // shipper. close() asks for everything to be flushed; run() returns once it is (or the
 // attempt is stale, or the server stayed unreachable past the give-up time).
 //
+// Secret values given to mask_secrets() never reach the spool: they are replaced with ***
+// as the bytes come in (common/redact.h), also when one is split across two appends.
+//
 // Single-threaded: call append/close from the runner's I/O thread.
 #pragma once
 
@@ -15,6 +18,7 @@
 #include <functional>
 #include <string>
 
+#include "common/redact.h"
 #include "net/event.h"
 #include "net/http_client.h"
 
@@ -30,6 +34,8 @@ class LogShipper {
   ~LogShipper();
 
   Result<void> open();
+  // Before the first append: values to mask in everything appended.
+  void mask_secrets(SecretMasker masker) { masker_ = std::move(masker); }
   void append(std::string_view data);
   void close();
   awaitable<void> run();
@@ -41,6 +47,7 @@ class LogShipper {
 
  private:
   awaitable<Result<int>> upload_once();
+  void write_spool(std::string_view data);
 
   HttpClient& server_;
   std::string job_id_;
@@ -53,6 +60,7 @@ class LogShipper {
   bool closed_ = false;
   bool stale_ = false;
   Event data_;  // set by append/close, reset by the uploader
+  SecretMasker masker_;
 };
 
 }  // namespace corral

@@ -55,4 +55,10 @@ void AuthCache::forget_runner(const std::string& runner_id) {
   std::erase_if(runners_, [&](const auto& kv) { return kv.second.value.id == runner_id; });
 }
 
+void AuthCache::clear() {
+  std::lock_guard lock(mu_);
+  tokens_.clear();
+  runners_.clear();
+}
+
 }  // namespace corral

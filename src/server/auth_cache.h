@@ -28,6 +28,8 @@ class AuthCache {
 
   void forget_token(const std::string& token_id);
   void forget_runner(const std::string& runner_id);
+  // Everything: after a revocation whose reach (tokens, runners) is wider than one entry.
+  void clear();
 
  private:
   template <typename T>

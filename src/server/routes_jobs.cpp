@@ -33,6 +33,7 @@ awaitable<Response> submit(ServerContext& ctx, RequestContext& req) {
   if (!caller.ok()) co_return error_of(caller.error());
   auto body = parse_json_body(req);
   if (!body.ok()) co_return error_of(body.error());
+  if (auto r = check_submitted_secrets(*body); !r.ok()) co_return error_of(r.error());
   auto spec = parse_job_spec(*body);
   if (!spec.ok()) co_return error_of(spec.error());
   std::string key(req.msg["Idempotency-Key"]);

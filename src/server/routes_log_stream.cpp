@@ -18,6 +18,8 @@ namespace {
 constexpr int64_t kStoreReadBytes = 1024 * 1024;
 // A safety net against a state change nobody published (e.g. a runner's re-registration).
 constexpr std::chrono::milliseconds kRecheck{10'000};
+// How often an open stream checks that its token was not revoked (docs/security.md).
+constexpr std::chrono::milliseconds kCredentialCheck{2'000};
 
 struct WatcherConnection {
   bool closed = false;
@@ -54,19 +56,31 @@ Result<int64_t> int_query(const RequestContext& req, const std::string& key, int
 class LogStreamer {
  public:
   LogStreamer(ServerContext& ctx, WebSocket& ws, WatcherConnection& conn, LogHub::Subscription& sub,
-              std::string tenant, std::string job_id, int attempt, int64_t offset)
+              Token token, std::string job_id, int attempt, int64_t offset)
       : ctx_(ctx),
         ws_(ws),
         conn_(conn),
         sub_(sub),
-        tenant_(std::move(tenant)),
+        token_(std::move(token)),
+        tenant_(token_.tenant),
         job_id_(std::move(job_id)),
         requested_attempt_(attempt),
         offset_(offset) {}
 
   awaitable<void> run() {
     bool need_store = true;
+    auto next_credential_check = std::chrono::steady_clock::now() + kCredentialCheck;
+    auto next_store_recheck = std::chrono::steady_clock::now() + kRecheck;
     while (!conn_.closed) {
+      if (std::chrono::steady_clock::now() >= next_credential_check) {
+        next_credential_check = std::chrono::steady_clock::now() + kCredentialCheck;
+        if (!co_await token_still_valid(ctx_, token_)) {
+          error_code ec;
+          co_await ws_.async_close(websocket::close_reason(websocket::close_code::policy_error, "token revoked"),
+                                   asio::redirect_error(use_awaitable, ec));
+          co_return;
+        }
+      }
       if (need_store) {
         need_store = false;
         auto step = co_await catch_up();
@@ -90,7 +104,10 @@ class LogStreamer {
         if (*live == false) need_store = true;
       }
       if (need_store || batch.lagged || batch.changed || !batch.pieces.empty()) continue;
-      if (!co_await sub_.wait(kRecheck)) need_store = true;
+      if (!co_await sub_.wait(kCredentialCheck) && std::chrono::steady_clock::now() >= next_store_recheck) {
+        next_store_recheck = std::chrono::steady_clock::now() + kRecheck;
+        need_store = true;
+      }
     }
   }
 
@@ -180,6 +197,7 @@ class LogStreamer {
   WebSocket& ws_;
   WatcherConnection& conn_;
   LogHub::Subscription& sub_;
+  Token token_;  // the watcher's; the stream closes once it is revoked
   std::string tenant_;
   std::string job_id_;
   int requested_attempt_;  // 0: follow the latest attempt
@@ -208,7 +226,7 @@ awaitable<void> stream_logs(ServerContext& ctx, RequestContext& req, WebSocketUp
     ws->read_message_max(64 * 1024);
     auto conn = std::make_shared<WatcherConnection>();
     asio::co_spawn(ex, read_until_closed(*ws, conn, sub), asio::detached);
-    LogStreamer streamer(ctx, *ws, *conn, *sub, caller->tenant, id, static_cast<int>(*attempt), *offset);
+    LogStreamer streamer(ctx, *ws, *conn, *sub, *caller, id, static_cast<int>(*attempt), *offset);
     co_await streamer.run();
     // The reader owns a pending read on ws: end it before ws goes away.
     if (!conn->reader_done.is_set()) {

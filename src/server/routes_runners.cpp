@@ -19,6 +19,11 @@ awaitable<Response> register_runner(ServerContext& ctx, RequestContext& req) {
   if (!body.ok()) co_return error_of(body.error());
   auto reg = parse_runner_registration(*body);
   if (!reg.ok()) co_return error_of(reg.error());
+  // The token's policy wins over what the runner declares (docs/security.md).
+  const RunnerTokenPolicy& policy = caller->runner_policy;
+  if (policy.group) reg->group = *policy.group;
+  if (policy.labels) reg->labels = *policy.labels;
+  if (policy.owner_only) reg->owner_only = true;
   std::string secret = make_runner_secret();
   auto runner = co_await ctx.db([&] {
     return ctx.store.register_runner(caller->tenant, caller->id, *reg, sha256_hex(secret),
@@ -30,6 +35,10 @@ awaitable<Response> register_runner(ServerContext& ctx, RequestContext& req) {
                fmt::join(runner->reg.labels, ","));
   co_return json_ok({{"runner_id", runner->id},
                      {"secret", secret},
+                     {"group", runner->reg.group},
+                     {"labels", runner->reg.labels},
+                     {"owner_only", runner->reg.owner_only},
+                     {"draining", runner->draining},
                      {"heartbeat_interval_ms", ctx.config.heartbeat_interval_ms},
                      {"heartbeat_timeout_ms", ctx.config.heartbeat_timeout_ms}});
 }
@@ -173,6 +182,33 @@ void add_runner_routes(Router& router, ServerContext& ctx) {
     auto runner = co_await ctx.db([&] { return ctx.store.drain_runner(caller->tenant, id); });
     if (!runner.ok()) co_return error_of(runner.error());
     co_return json_ok(to_json(*runner));
+  });
+
+  router.add(http::verb::post, "/api/v1/runners/{id}/resume", [&ctx](RequestContext& req) -> awaitable<Response> {
+    auto caller = co_await authenticate(ctx, req);
+    if (!caller.ok()) co_return error_of(caller.error());
+    if (auto r = require_kind(*caller, {TokenKind::kAdmin}); !r.ok()) co_return error_of(r.error());
+    std::string id = req.params["id"];
+    auto runner = co_await ctx.db([&] { return ctx.store.resume_runner(caller->tenant, id); });
+    if (!runner.ok()) co_return error_of(runner.error());
+    co_return json_ok(to_json(*runner));
+  });
+
+  router.add(http::verb::delete_, "/api/v1/runners/{id}", [&ctx](RequestContext& req) -> awaitable<Response> {
+    auto caller = co_await authenticate(ctx, req);
+    if (!caller.ok()) co_return error_of(caller.error());
+    if (auto r = require_kind(*caller, {TokenKind::kAdmin}); !r.ok()) co_return error_of(r.error());
+    std::string id = req.params["id"];
+    auto removed = co_await ctx.db([&] { return ctx.store.delete_runner(caller->tenant, id, ctx.clock.now_ms()); });
+    if (!removed.ok()) co_return error_of(removed.error());
+    AuthCache::instance().forget_runner(id);
+    ctx.waiters.wake_all();  // its parked claims end (the store no longer knows the runner)
+    spdlog::warn("runner {} ({}) deleted by {}; {} job(s) requeued", removed->first.reg.name, id, caller->id,
+                 removed->second.size());
+    co_await announce_requeued(ctx, caller->tenant, removed->second);
+    json out = to_json(removed->first);
+    out["requeued_jobs"] = removed->second;
+    co_return json_ok(out);
   });
 
   router.add(http::verb::get, "/api/v1/runners/{id}", [&ctx](RequestContext& req) -> awaitable<Response> {

@@ -11,6 +11,11 @@ awaitable<Response> create(ServerContext& ctx, RequestContext& req) {
   if (!caller.ok()) co_return error_of(caller.error());
   auto body = parse_json_body(req);
   if (!body.ok()) co_return error_of(body.error());
+  if (body->is_object() && body->contains("job")) {
+    if (auto r = check_submitted_secrets((*body)["job"]); !r.ok()) {
+      co_return error_of(invalid_field("job.secrets", "must be an object {NAME: value}; values are never shown again"));
+    }
+  }
   auto spec = parse_schedule_spec(*body);
   if (!spec.ok()) co_return error_of(spec.error());
   Schedule schedule = new_schedule(caller->tenant, caller->id, std::move(spec.value()), ctx.clock.now_ms());
@@ -51,6 +56,17 @@ awaitable<Response> set_paused(ServerContext& ctx, RequestContext& req, bool pau
   auto caller = co_await authenticate_user(ctx, req);
   if (!caller.ok()) co_return error_of(caller.error());
   std::string id = req.params["id"];
+  if (!paused) {
+    // The jobs a schedule makes are its owner's: an owner whose token was revoked has none.
+    auto current = co_await ctx.db([&] { return ctx.store.get_schedule(caller->tenant, id); });
+    if (!current.ok()) co_return error_of(current.error());
+    auto owner = co_await ctx.db([&] { return ctx.store.get_token(current->owner_token_id); });
+    if (owner.ok() && owner->revoked_at > 0) {
+      co_return error_of(make_error(ErrorCode::kConflict,
+                                    "schedule '" + current->spec.name + "' belongs to token " + owner->id +
+                                        ", which was revoked; create the schedule again with a live token"));
+    }
+  }
   auto schedule = co_await ctx.db(
       [&] { return ctx.store.set_schedule_paused(caller->tenant, id, paused, ctx.clock.now_ms()); });
   if (!schedule.ok()) co_return error_of(schedule.error());

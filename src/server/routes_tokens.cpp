@@ -2,11 +2,49 @@
 // own tenant: runners registered with them are that user's (see --owner-only).
 #include <regex>
 
+#include <spdlog/spdlog.h>
+
 #include "common/crypto.h"
 #include "server/auth_cache.h"
 #include "server/context.h"
 
 namespace corral {
+
+namespace {
+
+// What a runner token fixes for the runners it registers (RunnerTokenPolicy). An admin may pin
+// group and labels and choose owner_only; a user's runner tokens are always owner-only and
+// pin nothing else (their runners take only that user's jobs whatever they declare).
+Result<RunnerTokenPolicy> parse_runner_policy(const json& body, const Token& caller) {
+  RunnerTokenPolicy policy;
+  bool admin = caller.kind == TokenKind::kAdmin;
+  if (body.contains("group") && !body["group"].is_null()) {
+    if (!admin) return make_error(ErrorCode::kForbidden, "only an admin may pin a runner token's group");
+    const auto& group = body["group"];
+    if (!group.is_string() || group.get<std::string>().empty() || group.get<std::string>().size() > 128) {
+      return invalid_field("group", "must be a group name of 1-128 characters");
+    }
+    policy.group = body["group"].get<std::string>();
+  }
+  if (body.contains("labels") && !body["labels"].is_null()) {
+    if (!admin) return make_error(ErrorCode::kForbidden, "only an admin may pin a runner token's labels");
+    // The same rules as a runner's own labels.
+    auto reg = parse_runner_registration(json{{"name", "x"}, {"labels", body["labels"]}});
+    if (!reg.ok()) return reg.error();
+    policy.labels = reg->labels;
+  }
+  if (body.contains("owner_only") && !body["owner_only"].is_null()) {
+    if (!body["owner_only"].is_boolean()) return invalid_field("owner_only", "must be true or false");
+    policy.owner_only = body["owner_only"].get<bool>();
+    if (!admin && !policy.owner_only) {
+      return make_error(ErrorCode::kForbidden, "a user's runner tokens are always owner-only");
+    }
+  }
+  if (!admin) policy.owner_only = true;
+  return policy;
+}
+
+}  // namespace
 
 void add_token_routes(Router& router, ServerContext& ctx) {
   router.add(http::verb::post, "/api/v1/tokens", [&ctx](RequestContext& req) -> awaitable<Response> {
@@ -40,6 +78,13 @@ void add_token_routes(Router& router, ServerContext& ctx) {
     std::string secret = make_token_secret();
     Token token = make_token(*kind, tenant, name, secret, ctx.clock.now_ms());
     token.created_by = caller->id;
+    if (*kind == TokenKind::kRunner) {
+      auto policy = parse_runner_policy(*body, *caller);
+      if (!policy.ok()) co_return error_of(policy.error());
+      token.runner_policy = *policy;
+    } else if (body->contains("group") || body->contains("labels") || body->contains("owner_only")) {
+      co_return error_of(invalid_field("group", "group, labels and owner_only apply to runner tokens only"));
+    }
     auto inserted = co_await ctx.db([&] { return ctx.store.insert_token(token); });
     if (!inserted.ok()) co_return error_of(inserted.error());
     json out = to_json(token);
@@ -65,7 +110,14 @@ void add_token_routes(Router& router, ServerContext& ctx) {
     std::string id = req.params["id"];
     auto revoked = co_await ctx.db([&] { return ctx.store.revoke_token(id, ctx.clock.now_ms()); });
     if (!revoked.ok()) co_return error_of(revoked.error());
-    AuthCache::instance().forget_token(id);
+    // Runner tokens and runner secrets went with it: drop every cached credential here (other
+    // servers' caches expire within AuthCache::kTtl).
+    AuthCache::instance().clear();
+    if (!revoked->runners.empty()) {
+      spdlog::warn("token {} revoked: {} runner token(s), {} runner(s) and {} schedule(s) with it", id,
+                   revoked->runner_tokens.size(), revoked->runners.size(), revoked->schedules.size());
+    }
+    co_await announce_requeued(ctx, revoked->token.tenant, revoked->requeued_jobs);
     co_return json_ok(to_json(*revoked));
   });
 }

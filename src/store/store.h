@@ -128,7 +128,11 @@ class Store {
   virtual Result<void> insert_token(const Token& token) = 0;
   virtual Result<std::optional<Token>> find_token_by_hash(const std::string& hash) = 0;
   virtual Result<std::vector<Token>> list_tokens() = 0;
-  virtual Result<Token> revoke_token(const std::string& id, TimeMs now) = 0;
+  // Revokes the token and, in the same transaction, what it vouched for: the runner tokens it
+  // made, the secrets of runners registered through either (their held attempts go back to
+  // the queue), and its schedules (paused, with the reason). A token revoked already is
+  // returned as it is, with the cascade applied again (it finds nothing new).
+  virtual Result<Revocation> revoke_token(const std::string& id, TimeMs now) = 0;
   virtual Result<int64_t> count_active_tokens(TokenKind kind) = 0;
   // By id, revoked or not (kNotFound otherwise).
   virtual Result<Token> get_token(const std::string& id) = 0;
@@ -136,7 +140,8 @@ class Store {
   virtual Result<Token> set_user_settings(const std::string& token_id, const UserSettings& settings) = 0;
 
   // ---- runners
-  // Same (tenant, name) again = the same runner with a new secret (a restart).
+  // Same (tenant, name) and token again = the same runner with a new secret (a restart); an
+  // admin's drain stays. The name registered through another token is a kConflict (409).
   virtual Result<Runner> register_runner(const std::string& tenant, const std::string& token_id,
                                          const RunnerRegistration& reg,
                                          const std::string& secret_hash, TimeMs now) = 0;
@@ -152,6 +157,12 @@ class Store {
   // An admin asks a runner to take no new jobs; it is told in its next heartbeat reply and
   // stays draining until it registers again.
   virtual Result<Runner> drain_runner(const std::string& tenant, const std::string& id) = 0;
+  // Ends an admin's drain (the runner takes jobs again unless it drains itself).
+  virtual Result<Runner> resume_runner(const std::string& tenant, const std::string& id) = 0;
+  // Removes the runner: its secret stops working and the attempts it held go back to the
+  // queue now. Returns the runner as it was and the jobs requeued.
+  virtual Result<std::pair<Runner, std::vector<std::string>>> delete_runner(const std::string& tenant,
+                                                                            const std::string& id, TimeMs now) = 0;
 
   // ---- jobs
   virtual Result<CreateJobResult> create_job(const Job& job) = 0;

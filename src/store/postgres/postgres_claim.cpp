@@ -74,6 +74,8 @@ Result<std::vector<ClaimedJob>> PostgresStore::claim_by_normal_rule(const std::s
       auto spec = parse_job_spec(json::parse(row.text(2), nullptr, false));
       claimed.push_back({row.text(0), row.integer(1), now + lease_ms, spec.ok() ? *spec : JobSpec{}});
     }
+    // After the claim's own statement: a job that ends meanwhile has no secrets left to send.
+    for (auto& job : claimed) pg::load_job_secrets(c, job.job_id, job.spec);
     return claimed;
   });
 }
@@ -151,6 +153,7 @@ Result<std::vector<ClaimedJob>> PostgresStore::claim(const std::string& runner_i
           cand.job.id, attempt, runner_id, now, now + lease_ms);
       auto spec = parse_job_spec(json::parse(cand.raw_spec));
       claimed.push_back({cand.job.id, attempt, now + lease_ms, spec.ok() ? *spec : JobSpec{}});
+      pg::load_job_secrets(c, cand.job.id, claimed.back().spec);
     }
     // Once per owner, in name order: concurrent claims lock these rows in one order.
     for (const auto& owner : served) {

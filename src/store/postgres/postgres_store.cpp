@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 
 #include "common/crypto.h"
@@ -48,6 +49,7 @@ Token token_from_row(const pg::Row& row) {
   t.revoked_at = row.int64(6);
   t.created_by = row.text(7);
   t.settings.steward_fallback = row.integer(8) != 0;
+  t.runner_policy = runner_policy_from_json(json::parse(row.text(9), nullptr, false));
   return t;
 }
 
@@ -56,10 +58,10 @@ Token token_from_row(const pg::Row& row) {
 Result<void> PostgresStore::insert_token(const Token& token) {
   auto inserted = tx<bool>([&](Connection& c) -> Result<bool> {
     auto rows = c.query(
-        "INSERT INTO tokens (id, kind, tenant, name, hash, created_at, created_by)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        "INSERT INTO tokens (id, kind, tenant, name, hash, created_at, created_by, runner_policy)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
         token.id, std::string(to_string(token.kind)), token.tenant, token.name, token.hash, token.created_at,
-        token.created_by);
+        token.created_by, to_json(token.runner_policy).dump());
     if (rows.affected() == 0) return make_error(ErrorCode::kConflict, "a token with that id or value already exists");
     return true;
   });
@@ -84,12 +86,35 @@ Result<std::vector<Token>> PostgresStore::list_tokens() {
   });
 }
 
-Result<Token> PostgresStore::revoke_token(const std::string& id, TimeMs now) {
-  return tx<Token>([&](Connection& c) -> Result<Token> {
+Result<Revocation> PostgresStore::revoke_token(const std::string& id, TimeMs now) {
+  return tx<Revocation>([&](Connection& c) -> Result<Revocation> {
+    Revocation out;
+    auto found = c.query(std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE id = $1 FOR UPDATE", id);
+    if (found.empty()) return make_error(ErrorCode::kNotFound, "no token with id " + id);
+    out.token = token_from_row(found.front());
     c.query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at = 0", now, id);
-    auto rows = c.query(std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE id = $1", id);
-    if (rows.empty()) return make_error(ErrorCode::kNotFound, "no token with id " + id);
-    return token_from_row(rows.front());
+    if (out.token.revoked_at == 0) out.token.revoked_at = now;
+    auto made = c.query(
+        "UPDATE tokens SET revoked_at = $1 WHERE created_by = $2 AND kind = 'runner' AND revoked_at = 0 RETURNING id",
+        now, id);
+    for (int i = 0; i < made.size(); ++i) out.runner_tokens.push_back(made[i].text(0));
+    // Every runner token it made, revoked now or before: their runners go too. An empty
+    // hash matches no presented secret (that is a SHA-256 of something).
+    auto runners = c.query(
+        "UPDATE runners SET secret_hash = '', status = 'offline' WHERE secret_hash != '' AND (token_id = $1 OR"
+        " token_id IN (SELECT id FROM tokens WHERE created_by = $1 AND kind = 'runner')) RETURNING id",
+        id);
+    for (int i = 0; i < runners.size(); ++i) out.runners.push_back(runners[i].text(0));
+    std::sort(out.runners.begin(), out.runners.end());
+    for (const auto& runner_id : out.runners) {
+      for (auto& job : pg::lose_runner_attempts(c, runner_id, now)) out.requeued_jobs.push_back(std::move(job));
+    }
+    auto schedules = c.query(
+        "UPDATE schedules SET paused = 1, paused_reason = $1, updated_at = $2 WHERE owner_token_id = $3 AND paused = 0"
+        " RETURNING id",
+        "its owner's token " + id + " was revoked", now, id);
+    for (int i = 0; i < schedules.size(); ++i) out.schedules.push_back(schedules[i].text(0));
+    return out;
   });
 }
 
@@ -148,13 +173,15 @@ Result<Runner> PostgresStore::register_runner(const std::string& tenant, const s
     if (!inserted.empty()) {
       id = inserted.front().text(0);
     } else {
-      auto rows = c.query("SELECT id FROM runners WHERE tenant = $1 AND name = $2 FOR UPDATE", tenant, reg.name);
+      auto rows =
+          c.query("SELECT id, token_id FROM runners WHERE tenant = $1 AND name = $2 FOR UPDATE", tenant, reg.name);
       if (rows.empty()) return make_error(ErrorCode::kInternal, "runner vanished during registration");
       id = rows.front().text(0);
+      if (rows.front().text(1) != token_id) return runner_name_taken(reg.name, id);
       c.query(
           "UPDATE runners SET token_id = $1, secret_hash = $2, labels = $3, grp = $4, modes = $5,"
           " max_concurrent_jobs = $6, version = $7, capabilities = $8, system = $9,"
-          " status = 'idle', draining = 0, last_heartbeat_at = $10, registered_at = $11,"
+          " status = 'idle', draining = admin_drain, last_heartbeat_at = $10, registered_at = $11,"
           " owner_token_id = $12, owner_only = $13 WHERE id = $14",
           token_id, secret_hash, json(reg.labels).dump(), reg.group, json(reg.modes).dump(),
           reg.max_concurrent_jobs, reg.version, reg.capabilities.dump(), system.dump(), now, now, owner,
@@ -271,12 +298,39 @@ Result<std::vector<RunnerCommand>> PostgresStore::heartbeat(const std::string& r
 Result<Runner> PostgresStore::drain_runner(const std::string& tenant, const std::string& id) {
   return tx<Runner>([&](Connection& c) -> Result<Runner> {
     auto changed = c.query(
-        "UPDATE runners SET draining = 1,"
+        "UPDATE runners SET draining = 1, admin_drain = 1,"
         " status = CASE WHEN status = 'offline' THEN 'offline' ELSE 'draining' END"
         " WHERE id = $1 AND tenant = $2",
         id, tenant);
     if (changed.affected() == 0) return make_error(ErrorCode::kNotFound, "no runner with id " + id);
     return *pg::load_runner(c, id);
+  });
+}
+
+Result<Runner> PostgresStore::resume_runner(const std::string& tenant, const std::string& id) {
+  return tx<Runner>([&](Connection& c) -> Result<Runner> {
+    auto changed = c.query(
+        "UPDATE runners SET draining = 0, admin_drain = 0,"
+        " status = CASE WHEN status = 'draining' THEN 'idle' ELSE status END"
+        " WHERE id = $1 AND tenant = $2",
+        id, tenant);
+    if (changed.affected() == 0) return make_error(ErrorCode::kNotFound, "no runner with id " + id);
+    pg::refresh_runner_status(c, id);
+    return *pg::load_runner(c, id);
+  });
+}
+
+Result<std::pair<Runner, std::vector<std::string>>> PostgresStore::delete_runner(const std::string& tenant,
+                                                                                 const std::string& id, TimeMs now) {
+  using Removal = std::pair<Runner, std::vector<std::string>>;
+  return tx<Removal>([&](Connection& c) -> Result<Removal> {
+    auto locked = c.query("SELECT id FROM runners WHERE id = $1 AND tenant = $2 FOR UPDATE", id, tenant);
+    if (locked.empty()) return make_error(ErrorCode::kNotFound, "no runner with id " + id);
+    auto runner = pg::load_runner(c, id);
+    if (!runner) return make_error(ErrorCode::kNotFound, "no runner with id " + id);
+    auto requeued = pg::lose_runner_attempts(c, id, now);
+    c.query("DELETE FROM runners WHERE id = $1", id);
+    return Removal{std::move(*runner), std::move(requeued)};
   });
 }
 

@@ -38,7 +38,7 @@ class PostgresStore final : public Store {
   Result<void> insert_token(const Token& token) override;
   Result<std::optional<Token>> find_token_by_hash(const std::string& hash) override;
   Result<std::vector<Token>> list_tokens() override;
-  Result<Token> revoke_token(const std::string& id, TimeMs now) override;
+  Result<Revocation> revoke_token(const std::string& id, TimeMs now) override;
   Result<int64_t> count_active_tokens(TokenKind kind) override;
   Result<Token> get_token(const std::string& id) override;
   Result<Token> set_user_settings(const std::string& token_id, const UserSettings& settings) override;
@@ -54,6 +54,9 @@ class PostgresStore final : public Store {
                                                TimeMs lease_ms) override;
   Result<std::vector<std::string>> mark_stale_runners_offline(TimeMs stale_before) override;
   Result<Runner> drain_runner(const std::string& tenant, const std::string& id) override;
+  Result<Runner> resume_runner(const std::string& tenant, const std::string& id) override;
+  Result<std::pair<Runner, std::vector<std::string>>> delete_runner(const std::string& tenant, const std::string& id,
+                                                                    TimeMs now) override;
 
   // postgres_jobs.cpp
   Result<CreateJobResult> create_job(const Job& job) override;

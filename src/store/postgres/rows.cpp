@@ -131,6 +131,27 @@ RetryPolicy retry_policy_of(Connection& c, const std::string& job_id) {
   return spec.ok() ? spec->retry : RetryPolicy{};
 }
 
+void load_job_secrets(Connection& c, const std::string& job_id, JobSpec& spec) {
+  if (spec.secrets.empty()) return;
+  auto rows = c.query("SELECT name, value FROM job_secrets WHERE job_id = $1", job_id);
+  for (int i = 0; i < rows.size(); ++i) {
+    auto it = spec.secrets.find(rows[i].text(0));
+    if (it != spec.secrets.end()) it->second = rows[i].text(1);
+  }
+}
+
+std::vector<std::string> lose_runner_attempts(Connection& c, const std::string& runner_id, int64_t now) {
+  auto held = c.query(
+      "SELECT job_id, attempt FROM attempts WHERE runner_id = $1 AND state IN ('leased', 'running')"
+      " ORDER BY job_id, attempt FOR UPDATE",
+      runner_id);
+  std::vector<std::string> requeued;
+  for (int i = 0; i < held.size(); ++i) {
+    if (lose_attempt(c, held[i].text(0), held[i].integer(1), now)) requeued.push_back(held[i].text(0));
+  }
+  return requeued;
+}
+
 bool lose_attempt(Connection& c, const std::string& job_id, int attempt, int64_t now) {
   c.query("UPDATE attempts SET state = 'lost', reason = 'runner_lost', finished_at = $1"
           " WHERE job_id = $2 AND attempt = $3 AND state IN ('leased', 'running')",

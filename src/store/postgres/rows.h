@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,12 @@ void refresh_runner_status(Connection& c, const std::string& runner_id);
 bool lose_attempt(Connection& c, const std::string& job_id, int attempt, int64_t now);
 // The job's retry policy (the defaults when its spec cannot be read).
 RetryPolicy retry_policy_of(Connection& c, const std::string& job_id);
+// Secret values (job_secrets, migration 7) are kept beside the job until it ends.
+// Fills in the values of the secrets `spec` names, for a claim answer.
+void load_job_secrets(Connection& c, const std::string& job_id, JobSpec& spec);
+// Everything the runner held goes back to the queue now (lose_attempt on each, rows locked
+// in one order); returns the jobs that were requeued.
+std::vector<std::string> lose_runner_attempts(Connection& c, const std::string& runner_id, int64_t now);
 
 // The fencing check every runner call about an attempt goes through (store/attempt_rules.h).
 // Locks the attempt and its job until the transaction ends, so runner calls about one

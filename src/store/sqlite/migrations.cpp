@@ -165,6 +165,45 @@ ALTER TABLE jobs ADD COLUMN steward_fallback INTEGER;
 -- A user's settings on their own token (UserSettings).
 ALTER TABLE tokens ADD COLUMN steward_fallback INTEGER NOT NULL DEFAULT 0;
 )sql"},
+      {6, R"sql(
+-- What an admin fixes on a runner registration token (RunnerTokenPolicy, JSON). Runner
+-- tokens users made are owner-only, and so are the runners they registered.
+ALTER TABLE tokens ADD COLUMN runner_policy TEXT NOT NULL DEFAULT '{}';
+UPDATE tokens SET runner_policy = '{"owner_only":true}'
+  WHERE kind = 'runner' AND created_by IN (SELECT id FROM tokens WHERE kind = 'user');
+UPDATE runners SET owner_only = 1 WHERE token_id IN
+  (SELECT id FROM tokens WHERE kind = 'runner' AND runner_policy = '{"owner_only":true}');
+CREATE INDEX tokens_by_creator ON tokens (created_by);
+CREATE INDEX runners_by_token ON runners (token_id);
+-- An admin's drain, which outlives the runner's re-registration (draining is the effective
+-- state: the admin's or the runner's own).
+ALTER TABLE runners ADD COLUMN admin_drain INTEGER NOT NULL DEFAULT 0;
+-- Why a schedule is paused when the system paused it (its owner's token was revoked).
+ALTER TABLE schedules ADD COLUMN paused_reason TEXT NOT NULL DEFAULT '';
+CREATE INDEX schedules_by_owner ON schedules (owner_token_id);
+-- Secret values, apart from the specs that name them; a job's go when it ends.
+CREATE TABLE job_secrets (
+  job_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (job_id, name)
+);
+CREATE TRIGGER job_secrets_end AFTER UPDATE OF state ON jobs
+  WHEN NEW.state IN ('succeeded', 'failed', 'canceled')
+BEGIN
+  DELETE FROM job_secrets WHERE job_id = NEW.id;
+END;
+CREATE TABLE schedule_secrets (
+  schedule_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (schedule_id, name)
+);
+CREATE TRIGGER schedule_secrets_gone AFTER DELETE ON schedules
+BEGIN
+  DELETE FROM schedule_secrets WHERE schedule_id = OLD.id;
+END;
+)sql"},
   };
   return kMigrations;
 }

@@ -1,7 +1,9 @@
 // Row <-> struct mapping shared by the SqliteStore source files.
 #pragma once
 
+#include <map>
 #include <string>
+#include <vector>
 
 #include "api/repo.h"
 #include "api/types.h"
@@ -49,5 +51,12 @@ std::optional<RepoMapping> load_repo(Db& db, const std::string& tenant, const st
 bool lose_attempt(Db& db, const std::string& job_id, int attempt, int64_t now);
 // The job's retry policy (the defaults when its spec cannot be read).
 RetryPolicy retry_policy_of(Db& db, const std::string& job_id);
+// Secret values (job_secrets, migration 6): kept beside the job until it ends.
+void insert_job_secrets(Db& db, const std::string& job_id, const std::map<std::string, std::string>& secrets);
+// Fills in the values of the secrets `spec` names, for a claim answer.
+void load_job_secrets(Db& db, const std::string& job_id, JobSpec& spec);
+// Everything the runner held goes back to the queue now (lose_attempt on each); returns
+// the jobs that were requeued.
+std::vector<std::string> lose_runner_attempts(Db& db, const std::string& runner_id, int64_t now);
 
 }  // namespace corral::sqlite

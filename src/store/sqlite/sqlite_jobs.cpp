@@ -22,6 +22,38 @@ RetryPolicy retry_policy_of(Db& db, const std::string& job_id) {
   return spec.ok() ? spec->retry : RetryPolicy{};
 }
 
+void insert_job_secrets(Db& db, const std::string& job_id, const std::map<std::string, std::string>& secrets) {
+  for (const auto& [name, value] : secrets) {
+    db.prepare("INSERT OR REPLACE INTO job_secrets (job_id, name, value) VALUES (?, ?, ?)")
+        .bind_all(job_id, name, value)
+        .exec();
+  }
+}
+
+void load_job_secrets(Db& db, const std::string& job_id, JobSpec& spec) {
+  if (spec.secrets.empty()) return;
+  auto st = db.prepare("SELECT name, value FROM job_secrets WHERE job_id = ?");
+  st.bind_all(job_id);
+  while (st.step()) {
+    auto it = spec.secrets.find(st.text(0));
+    if (it != spec.secrets.end()) it->second = st.text(1);
+  }
+}
+
+std::vector<std::string> lose_runner_attempts(Db& db, const std::string& runner_id, int64_t now) {
+  std::vector<std::pair<std::string, int>> held;
+  {
+    auto st = db.prepare("SELECT job_id, attempt FROM attempts WHERE runner_id = ? AND state IN ('leased', 'running')");
+    st.bind_all(runner_id);
+    while (st.step()) held.emplace_back(st.text(0), st.integer(1));
+  }
+  std::vector<std::string> requeued;
+  for (const auto& [job_id, attempt] : held) {
+    if (lose_attempt(db, job_id, attempt, now)) requeued.push_back(job_id);
+  }
+  return requeued;
+}
+
 bool lose_attempt(Db& db, const std::string& job_id, int attempt, int64_t now) {
   db.prepare("UPDATE attempts SET state = 'lost', reason = 'runner_lost', finished_at = ?"
              " WHERE job_id = ? AND attempt = ? AND state IN ('leased', 'running')")
@@ -106,6 +138,7 @@ Result<CreateJobResult> SqliteStore::create_job(const Job& job) {
     if (job.idempotency_key.empty()) st.bind_null(16);
     else st.bind(16, job.idempotency_key);
     st.exec();
+    sqlite::insert_job_secrets(db, job.id, job.spec.secrets);
     Job created = job;
     created.state = JobState::kQueued;
     created.updated_at = job.created_at;
@@ -395,6 +428,7 @@ Result<std::vector<ClaimedJob>> SqliteStore::claim(const std::string& runner_id,
           .exec();
       auto spec = parse_job_spec(json::parse(c.raw_spec));
       claimed.push_back({c.job.id, attempt, now + lease_ms, spec.ok() ? *spec : JobSpec{}});
+      sqlite::load_job_secrets(db, c.job.id, claimed.back().spec);
     }
     if (!claimed.empty()) sqlite::refresh_runner_status(db, runner_id);
     return claimed;

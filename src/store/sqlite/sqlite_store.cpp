@@ -167,6 +167,7 @@ Token token_from_row(const sqlite::Stmt& st) {
   t.revoked_at = st.int64(6);
   t.created_by = st.text(7);
   t.settings.steward_fallback = st.integer(8) != 0;
+  t.runner_policy = runner_policy_from_json(json::parse(st.text(9), nullptr, false));
   return t;
 }
 }  // namespace
@@ -174,9 +175,10 @@ Token token_from_row(const sqlite::Stmt& st) {
 Result<void> SqliteStore::insert_token(const Token& token) {
   auto inserted = write<bool>([&](Db& db) -> Result<bool> {
     try {
-      db.prepare("INSERT INTO tokens (id, kind, tenant, name, hash, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)")
+      db.prepare("INSERT INTO tokens (id, kind, tenant, name, hash, created_at, created_by, runner_policy)"
+                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
           .bind_all(token.id, std::string(to_string(token.kind)), token.tenant, token.name,
-                    token.hash, token.created_at, token.created_by)
+                    token.hash, token.created_at, token.created_by, to_json(token.runner_policy).dump())
           .exec();
     } catch (const SqliteError& e) {
       if ((e.code() & 0xff) == SQLITE_CONSTRAINT) {
@@ -208,13 +210,42 @@ Result<std::vector<Token>> SqliteStore::list_tokens() {
   });
 }
 
-Result<Token> SqliteStore::revoke_token(const std::string& id, TimeMs now) {
-  return write<Token>([&](Db& db) -> Result<Token> {
+Result<Revocation> SqliteStore::revoke_token(const std::string& id, TimeMs now) {
+  return write<Revocation>([&](Db& db) -> Result<Revocation> {
+    Revocation out;
+    {
+      auto st = db.prepare(std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE id = ?");
+      st.bind_all(id);
+      if (!st.step()) return make_error(ErrorCode::kNotFound, "no token with id " + id);
+      out.token = token_from_row(st);
+    }
     db.prepare("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0").bind_all(now, id).exec();
-    auto st = db.prepare(std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE id = ?");
-    st.bind_all(id);
-    if (!st.step()) return make_error(ErrorCode::kNotFound, "no token with id " + id);
-    return token_from_row(st);
+    if (out.token.revoked_at == 0) out.token.revoked_at = now;
+    {
+      auto st = db.prepare("UPDATE tokens SET revoked_at = ? WHERE created_by = ? AND kind = 'runner' AND revoked_at = 0"
+                           " RETURNING id");
+      st.bind_all(now, id);
+      while (st.step()) out.runner_tokens.push_back(st.text(0));
+    }
+    {
+      // Every runner token it made, revoked now or before: their runners go too.
+      auto st = db.prepare("SELECT id FROM runners WHERE secret_hash != '' AND (token_id = ?1 OR token_id IN"
+                           " (SELECT id FROM tokens WHERE created_by = ?1 AND kind = 'runner'))");
+      st.bind_all(id);
+      while (st.step()) out.runners.push_back(st.text(0));
+    }
+    for (const auto& runner_id : out.runners) {
+      // An empty hash matches no presented secret (that is a SHA-256 of something).
+      db.prepare("UPDATE runners SET secret_hash = '', status = 'offline' WHERE id = ?").bind_all(runner_id).exec();
+      for (auto& job : sqlite::lose_runner_attempts(db, runner_id, now)) out.requeued_jobs.push_back(std::move(job));
+    }
+    {
+      auto st = db.prepare("UPDATE schedules SET paused = 1, paused_reason = ?, updated_at = ?"
+                           " WHERE owner_token_id = ? AND paused = 0 RETURNING id");
+      st.bind_all("its owner's token " + id + " was revoked", now, id);
+      while (st.step()) out.schedules.push_back(st.text(0));
+    }
+    return out;
   });
 }
 
@@ -254,9 +285,12 @@ Result<Runner> SqliteStore::register_runner(const std::string& tenant, const std
   return write<Runner>([&](Db& db) -> Result<Runner> {
     std::string id;
     {
-      auto st = db.prepare("SELECT id FROM runners WHERE tenant = ? AND name = ?");
+      auto st = db.prepare("SELECT id, token_id FROM runners WHERE tenant = ? AND name = ?");
       st.bind_all(tenant, reg.name);
-      if (st.step()) id = st.text(0);
+      if (st.step()) {
+        id = st.text(0);
+        if (st.text(1) != token_id) return runner_name_taken(reg.name, id);
+      }
     }
     std::string owner;
     {
@@ -283,7 +317,7 @@ Result<Runner> SqliteStore::register_runner(const std::string& tenant, const std
     } else {
       db.prepare("UPDATE runners SET token_id = ?, secret_hash = ?, labels = ?, grp = ?, modes = ?,"
                  " max_concurrent_jobs = ?, version = ?, capabilities = ?, system = ?,"
-                 " status = 'idle', draining = 0, last_heartbeat_at = ?, registered_at = ?"
+                 " status = 'idle', draining = admin_drain, last_heartbeat_at = ?, registered_at = ?"
                  " WHERE id = ?")
           .bind_all(token_id, secret_hash, json(reg.labels).dump(), reg.group,
                     json(reg.modes).dump(), reg.max_concurrent_jobs, reg.version,
@@ -416,13 +450,38 @@ Result<std::vector<RunnerCommand>> SqliteStore::heartbeat(const std::string& run
 
 Result<Runner> SqliteStore::drain_runner(const std::string& tenant, const std::string& id) {
   return write<Runner>([&](Db& db) -> Result<Runner> {
-    int changed = db.prepare("UPDATE runners SET draining = 1,"
+    int changed = db.prepare("UPDATE runners SET draining = 1, admin_drain = 1,"
                              " status = CASE WHEN status = 'offline' THEN 'offline' ELSE 'draining' END"
                              " WHERE id = ? AND tenant = ?")
                       .bind_all(id, tenant)
                       .exec();
     if (changed == 0) return make_error(ErrorCode::kNotFound, "no runner with id " + id);
     return *sqlite::load_runner(db, id);
+  });
+}
+
+Result<Runner> SqliteStore::resume_runner(const std::string& tenant, const std::string& id) {
+  return write<Runner>([&](Db& db) -> Result<Runner> {
+    int changed = db.prepare("UPDATE runners SET draining = 0, admin_drain = 0,"
+                             " status = CASE WHEN status = 'draining' THEN 'idle' ELSE status END"
+                             " WHERE id = ? AND tenant = ?")
+                      .bind_all(id, tenant)
+                      .exec();
+    if (changed == 0) return make_error(ErrorCode::kNotFound, "no runner with id " + id);
+    sqlite::refresh_runner_status(db, id);
+    return *sqlite::load_runner(db, id);
+  });
+}
+
+Result<std::pair<Runner, std::vector<std::string>>> SqliteStore::delete_runner(const std::string& tenant,
+                                                                               const std::string& id, TimeMs now) {
+  using Removal = std::pair<Runner, std::vector<std::string>>;
+  return write<Removal>([&](Db& db) -> Result<Removal> {
+    auto runner = sqlite::load_runner(db, id);
+    if (!runner || runner->tenant != tenant) return make_error(ErrorCode::kNotFound, "no runner with id " + id);
+    auto requeued = sqlite::lose_runner_attempts(db, id, now);
+    db.prepare("DELETE FROM runners WHERE id = ?").bind_all(id).exec();
+    return Removal{std::move(*runner), std::move(requeued)};
   });
 }
 

@@ -260,6 +260,14 @@ TEST(ScheduleMigration, SchedulesTableComesWithVersionFourAfterTwo) {
     ASSERT_GE(sqlite::migrate(db), 4);
     // Back to the schema before schedules (undoing the migrations after them too): 4 comes
     // after whatever came before it.
+    db.exec("DROP TABLE job_secrets");
+    db.exec("DROP TABLE schedule_secrets");
+    db.exec("DROP TRIGGER job_secrets_end");
+    db.exec("DROP TRIGGER schedule_secrets_gone");
+    db.exec("DROP INDEX tokens_by_creator");
+    db.exec("DROP INDEX runners_by_token");
+    db.exec("ALTER TABLE tokens DROP COLUMN runner_policy");
+    db.exec("ALTER TABLE runners DROP COLUMN admin_drain");
     db.exec("DROP TABLE repos");
     db.exec("ALTER TABLE jobs DROP COLUMN repo_name");
     db.exec("ALTER TABLE jobs DROP COLUMN group_source");

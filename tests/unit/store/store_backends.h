@@ -11,7 +11,9 @@
 #include <string>
 
 #include "common/crypto.h"
+#include "store/postgres/pg.h"
 #include "store/postgres/postgres_store.h"
+#include "store/sqlite/db.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 #include "common/pg_test_db.h"
@@ -70,6 +72,20 @@ class StoreBackendTest : public ::testing::TestWithParam<std::string> {
     auto opened = open_store(log_max_bytes);
     ASSERT_TRUE(opened.ok()) << opened.error().message;
     store_ = std::move(opened.value());
+  }
+
+  // Rows in a table, read through a connection of its own (not the store's API): what the
+  // store really keeps.
+  int64_t count_rows(const std::string& table) {
+    if (postgres()) {
+      auto conn = pg::Connection::open(pg_db_->url());
+      if (!conn.ok()) return -1;
+      return (*conn)->query("SELECT COUNT(*) FROM " + table).front().int64(0);
+    }
+    sqlite::Db db((dir_ / "corral.db").string());
+    auto st = db.prepare("SELECT COUNT(*) FROM " + table);
+    st.step();
+    return st.int64(0);
   }
 
   std::filesystem::path dir_;             // SQLite: the database's directory
