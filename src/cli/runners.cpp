@@ -52,11 +52,45 @@ void add_watch_option(CLI::App* cmd, double& watch_s) {
 void add_registry_commands(CLI::App& app) {
   {
     auto o = std::make_shared<ClientOptions>();
-    auto* cmd = app.add_subcommand("runners", "List runners and their status");
+    auto* cmd = app.add_subcommand("runners", "List runners and their status; `runners rm` and `runners resume` (admin)");
     add_client_options(cmd, *o);
     auto watch = std::make_shared<double>(0);
     add_watch_option(cmd, *watch);
-    cmd->callback([o, watch] {
+    cmd->require_subcommand(0, 1);
+    auto* runners = cmd;
+    {
+      auto rm = std::make_shared<std::pair<ClientOptions, std::string>>();
+      auto* sub = runners->add_subcommand(
+          "rm", "Remove a runner (admin): its secret stops working and its jobs go back to the queue");
+      add_client_options(sub, rm->first);
+      sub->add_option("id", rm->second, "Runner id")->required();
+      sub->callback([rm] {
+        Client client(rm->first);
+        auto r = client.call_json(http::verb::delete_, "/api/v1/runners/" + url_encode(rm->second));
+        if (rm->first.json_output) {
+          std::cout << r.dump(2) << "\n";
+          return;
+        }
+        std::cout << "removed " << str(r["name"]) << " (" << str(r["id"]) << ")";
+        if (!r["requeued_jobs"].empty()) std::cout << "; requeued " << join(r["requeued_jobs"]);
+        std::cout << "\n";
+      });
+    }
+    {
+      auto resume = std::make_shared<std::pair<ClientOptions, std::string>>();
+      auto* sub = runners->add_subcommand("resume", "End an admin's drain: the runner takes jobs again");
+      add_client_options(sub, resume->first);
+      sub->add_option("id", resume->second, "Runner id")->required();
+      sub->callback([resume] {
+        Client client(resume->first);
+        auto r = client.call_json(http::verb::post, "/api/v1/runners/" + url_encode(resume->second) + "/resume",
+                                  json::object());
+        if (resume->first.json_output) std::cout << r.dump(2) << "\n";
+        else std::cout << str(r["name"]) << " (" << str(r["id"]) << ") takes jobs again\n";
+      });
+    }
+    cmd->callback([o, watch, runners] {
+      if (!runners->get_subcommands().empty()) return;
       Client client(*o);
       watch_or_once(*watch, [&] {
         auto body = client.call_json(http::verb::get, "/api/v1/runners");
@@ -138,7 +172,9 @@ void add_registry_commands(CLI::App& app) {
   {
     struct Opts {
       ClientOptions client;
-      std::string kind = "user", tenant, name;
+      std::string kind = "user", tenant, name, group;
+      std::vector<std::string> labels;
+      bool owner_only = false;
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = tokens->add_subcommand("create", "Create a token; its secret is printed once");
@@ -146,10 +182,17 @@ void add_registry_commands(CLI::App& app) {
     cmd->add_option("--kind", o->kind, "admin, user or runner")->check(CLI::IsMember({"admin", "user", "runner"}));
     cmd->add_option("--tenant", o->tenant, "Tenant (default: yours)");
     cmd->add_option("--name", o->name, "What it is for")->required();
+    cmd->add_option("--group", o->group, "Runner tokens: the group every runner it registers is in (admin)");
+    cmd->add_option("--label", o->labels, "Runner tokens: the labels its runners get, repeatable (admin)");
+    cmd->add_flag("--owner-only", o->owner_only,
+                  "Runner tokens: its runners take only your jobs (always so for a user's runner tokens)");
     cmd->callback([o] {
       Client client(o->client);
       json body{{"kind", o->kind}, {"name", o->name}};
       if (!o->tenant.empty()) body["tenant"] = o->tenant;
+      if (!o->group.empty()) body["group"] = o->group;
+      if (!o->labels.empty()) body["labels"] = o->labels;
+      if (o->owner_only) body["owner_only"] = true;
       auto t = client.call_json(http::verb::post, "/api/v1/tokens", body);
       if (o->client.json_output) std::cout << t.dump(2) << "\n";
       else std::cout << t["token"].get<std::string>() << "\n";
@@ -181,8 +224,18 @@ void add_registry_commands(CLI::App& app) {
     cmd->callback([o] {
       Client client(o->first);
       auto t = client.call_json(http::verb::delete_, "/api/v1/tokens/" + url_encode(o->second));
-      if (o->first.json_output) std::cout << t.dump(2) << "\n";
-      else std::cout << "revoked " << str(t["id"]) << "\n";
+      if (o->first.json_output) {
+        std::cout << t.dump(2) << "\n";
+        return;
+      }
+      std::cout << "revoked " << str(t["token"]["id"]) << "\n";
+      auto also = [](const json& list, const char* what) {
+        if (!list.empty()) std::cout << "  " << what << ": " << join(list) << "\n";
+      };
+      also(t["revoked_runner_tokens"], "runner tokens it made, revoked");
+      also(t["revoked_runners"], "runners registered through them, secrets revoked");
+      also(t["requeued_jobs"], "their jobs, back in the queue");
+      also(t["paused_schedules"], "its schedules, paused");
     });
   }
 }

@@ -237,6 +237,46 @@ TEST_F(RunnerTest, MissingImageFailsWithImagePullAndTheEnginesMessage) {
   expect_clean(runner);
 }
 
+TEST_F(RunnerTest, SecretsReachTheContainerAndNeverTheLog) {
+  auto& runner = start_runner("secrets", {{"RUNNER_GIT_TOKEN", "gh-runner-t0ken-xyz"}});
+  const std::string pem = "-----BEGIN KEY-----\nline-one-abcdef\nline-two-ghijkl\n-----END KEY-----";
+  // The value split over two writes (and so two log chunks), a value of several lines,
+  // one of its lines printed alone, and the runner's own git token.
+  std::string id = submit({{"script",
+                            "echo \"env-ok=$([ \"$API_KEY\" = k3y-v4lue-123 ] && echo yes)\"\n"
+                            "echo \"plain: $API_KEY\"\n"
+                            "printf 'split: k3y-v4'; sleep 0.3; printf 'lue-123\\n'\n"
+                            "printf 'pem: %s\\n' \"$PEM\"\n"
+                            "echo \"alone: $(printf '%s\\n' \"$PEM\" | sed -n 3p)\"\n"
+                            "echo runner-token: gh-runner-t0ken-xyz\n"},
+                           {"secrets", {{"API_KEY", "k3y-v4lue-123"}, {"PEM", pem}}}});
+  auto job = wait_for_job(*api_, id, {"succeeded", "failed"});
+  std::string log = log_of(id);
+  EXPECT_EQ(job["state"], "succeeded") << log;
+  EXPECT_NE(log.find("env-ok=yes"), std::string::npos) << log;
+  EXPECT_NE(log.find("plain: ***\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("split: ***\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("pem: ***\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("alone: ***\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("runner-token: ***\n"), std::string::npos) << log;
+  for (const char* leak : {"k3y-v4lue", "line-one-abcdef", "line-two-ghijkl", "gh-runner-t0ken"}) {
+    EXPECT_EQ(log.find(leak), std::string::npos) << leak << " in\n" << log;
+  }
+  EXPECT_EQ(api_->get("/api/v1/jobs/" + id)["spec"]["secrets"], json({"API_KEY", "PEM"}));
+
+  // Credentials in a repository URL: the clone note shows the URL without them, and the
+  // password is masked wherever git prints it.
+  std::string clone = submit({{"script", "true"}, {"repo", {{"url", "http://ci-bot:hunter2pass@127.0.0.1:1/r.git"}}},
+                              {"max_attempts", 1}});
+  auto failed = wait_for_job(*api_, clone, {"succeeded", "failed"});
+  std::string clone_log = log_of(clone);
+  EXPECT_EQ(failed["reason"], "clone") << clone_log;
+  EXPECT_NE(clone_log.find("cloning http://***@127.0.0.1:1/r.git"), std::string::npos) << clone_log;
+  EXPECT_EQ(clone_log.find("hunter2pass"), std::string::npos) << clone_log;
+  EXPECT_EQ(failed.dump().find("hunter2pass"), std::string::npos);
+  expect_clean(runner);
+}
+
 TEST_F(RunnerTest, ContainersRunWithoutCapabilitiesAndWithLabels) {
   auto& runner = start_runner("caps");
   std::string id = submit({{"script", "grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; pwd"}});
