@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -41,6 +42,25 @@ std::string find_engine() {
 }
 
 // Submits a first job and prints its log once it has run.
+// The registration token of the dev runner, kept in the data directory: a runner name
+// belongs to the token that registered it first, so the runner of a restarted `corral dev`
+// must come back with the same one.
+Result<std::string> dev_runner_token(Server& server, const std::filesystem::path& data_dir) {
+  auto path = data_dir / "runner.token";
+  std::string kept;
+  if (std::ifstream in(path); in && std::getline(in, kept) && !kept.empty()) return kept;
+  auto made = server.create_token(TokenKind::kRunner, "default", "corral dev");
+  if (!made.ok()) return made;
+  {
+    std::ofstream out(path, std::ios::trunc);
+    out << *made << "\n";
+    if (!out) return make_error(ErrorCode::kIo, "cannot write " + path.string());
+  }
+  std::error_code ec;
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
+  return made;
+}
+
 void demo(const std::string& url, const std::string& token) {
   SyncHttpClient client(*Endpoint::parse(url), token);
   json spec{{"name", "hello"}, {"script", "echo \"hello from corral, running in $(pwd) on $(uname -sm)\""}};
@@ -107,7 +127,8 @@ void add_dev_command(CLI::App& app) {
     std::thread server_thread([&] { server.run(false); });
 
     std::map<std::string, std::string> settings = runner_settings_from_environment();
-    auto runner_token = server.create_token(TokenKind::kRunner, "default", "corral dev");
+    auto runner_token = dev_runner_token(server, o->data_dir);
+    if (!runner_token.ok()) std::cerr << "corral dev: " << runner_token.error().message << "\n";
     auto user_token = server.create_token(TokenKind::kUser, "default", "corral dev demo");
     settings["RUNNER_SERVER_URL"] = server.url();
     settings["RUNNER_TOKEN"] = runner_token.ok() ? *runner_token : "";

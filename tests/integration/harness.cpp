@@ -223,6 +223,14 @@ std::string create_token(ServerProcess& server, const std::string& kind, const s
   return t["token"].get<std::string>();
 }
 
+const std::string& ServerProcess::registration_token(const std::string& runner_name) {
+  auto it = registration_tokens_.find(runner_name);
+  if (it == registration_tokens_.end()) {
+    it = registration_tokens_.emplace(runner_name, create_token(*this, "runner", "default", "runner-" + runner_name)).first;
+  }
+  return it->second;
+}
+
 TestRunner TestRunner::register_with(ServerProcess& server, const std::string& registration_token, json body) {
   Api api(server.url(), registration_token);
   auto reg = api.post("/api/v1/runners/register", body);
@@ -278,7 +286,7 @@ RunnerProcess::RunnerProcess(ServerProcess& server, const std::string& name, std
   workspace_base_ = dir_ / "workspaces";
   std::map<std::string, std::string> full{
       {"RUNNER_SERVER_URL", server.url()},
-      {"RUNNER_TOKEN", create_token(server, "runner", "default", "runner-" + name)},
+      {"RUNNER_TOKEN", server.registration_token(name)},
       {"RUNNER_NAME", name},
       {"RUNNER_POLL_TIMEOUT_MS", "10000"},
       {"RUNNER_STOP_GRACE_S", "2"},

@@ -71,6 +71,9 @@ class ServerProcess {
   const std::string& admin_token() const { return admin_token_; }
   const fs::path& data_dir() const { return data_dir_; }
   std::string log() const { return process_ ? process_->output() : ""; }
+  // The registration token of the runner with this name, made on first use: a runner that
+  // restarts comes back with the token it first registered with (docs/security.md).
+  const std::string& registration_token(const std::string& runner_name);
 
  private:
   std::map<std::string, std::string> env_;
@@ -80,6 +83,7 @@ class ServerProcess {
   std::unique_ptr<Process> process_;
   std::string url_;
   std::string admin_token_;
+  std::map<std::string, std::string> registration_tokens_;
 };
 
 // A JSON-speaking client of the API with one token.

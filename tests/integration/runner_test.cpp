@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "common/crypto.h"
 #include "harness.h"
 #include "runner/workspace.h"
 
@@ -445,16 +446,34 @@ namespace {
 using namespace std::chrono_literals;
 
 // `corral dev` runs a server and a runner and shows a first job's log.
-void run_dev_and_expect_hello(const std::map<std::string, std::string>& env, const std::string& expect_in_output) {
-  auto dir = make_temp_dir("corral-dev");
+void run_dev_and_expect_hello(const std::map<std::string, std::string>& env, const std::string& expect_in_output,
+                              fs::path dir = {}) {
+  bool own_dir = dir.empty();
+  if (own_dir) dir = make_temp_dir("corral-dev");
   Process dev({CORRAL_BINARY, "dev", "--listen", "127.0.0.1:0", "--data-dir", (dir / "data").string()}, env,
-              dir / "dev.log", dir);
+              dir / ("dev-" + random_hex(4) + ".log"), dir);  // a fresh log for each start
   bool shown = wait_until([&] { return dev.output().find("hello from corral") != std::string::npos; }, 60s, 50ms);
   EXPECT_TRUE(shown) << dev.output();
   EXPECT_NE(dev.output().find(expect_in_output), std::string::npos) << dev.output();
   EXPECT_NE(dev.output().find("(succeeded)"), std::string::npos) << dev.output();
   dev.signal(SIGTERM);
   EXPECT_EQ(dev.wait(60s), 0) << dev.output();
+  if (own_dir && !::testing::Test::HasFailure()) fs::remove_all(dir);
+}
+
+TEST(Dev, ARestartComesBackAsTheSameRunner) {
+  auto empty = make_temp_dir("corral-noengine");
+  auto dir = make_temp_dir("corral-dev");
+  std::map<std::string, std::string> env{{"DOCKER_HOST", "unix://" + (empty / "none.sock").string()},
+                                         {"XDG_RUNTIME_DIR", empty.string()},
+                                         {"RUNNER_NAME", "dev-box"}};
+  run_dev_and_expect_hello(env, "no container engine found", dir);
+  // Its registration token stays in the data directory (owner-only), so the runner's name
+  // is still its own after the restart.
+  auto perms = fs::status(dir / "data" / "runner.token").permissions() & fs::perms::all;
+  EXPECT_EQ(perms, fs::perms::owner_read | fs::perms::owner_write);
+  run_dev_and_expect_hello(env, "no container engine found", dir);
+  fs::remove_all(empty);
   if (!::testing::Test::HasFailure()) fs::remove_all(dir);
 }
 
