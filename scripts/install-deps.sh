@@ -8,6 +8,8 @@ packages=(
   libboost-dev libboost-system-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
   libspdlog-dev libssl-dev libsqlite3-dev sqlite3 libpq-dev libgtest-dev libgmock-dev
   libbenchmark-dev
+  # libFuzzer targets (tests/fuzz, scripts/fuzz.sh)
+  clang
   # container engine for the runner's Docker executor and its tests (see docs/operations.md)
   podman runc busybox-static uidmap
   # PostgreSQL for the scale-out store

@@ -3,7 +3,7 @@
 # Engine API service with a tiny local busybox image, a private PostgreSQL cluster), and
 # runs the whole test suite twice: in the normal build, then built with AddressSanitizer +
 # UndefinedBehaviorSanitizer (the server and runner binaries the integration tests start are
-# the sanitized ones too). At the end it prints how long each phase took and the slowest
+# the sanitized ones too), then runs each libFuzzer target briefly. At the end it prints how long each phase took and the slowest
 # tests, and exits non-zero when any test failed in either pass.
 #
 #   scripts/test.sh [CTEST ARGS...]     e.g. scripts/test.sh -L unit, scripts/test.sh -R Schedules
@@ -12,6 +12,7 @@
 #   CORRAL_TEST_PARALLEL=N     tests run side by side (default 4; they mostly wait on
 #                              servers, containers and git, not on the CPU)
 #   CORRAL_SKIP_SANITIZERS=1   only the normal pass
+#   CORRAL_SKIP_FUZZ=1         no fuzzing; CORRAL_FUZZ_SECONDS=N per target otherwise (default 5)
 #   CORRAL_PG_DIR=DIR          where the test PostgreSQL cluster lives (default /tmp/corral-pg-ci)
 #
 # docs/development.md says how long CI takes and how to run one suite or one test.
@@ -108,6 +109,12 @@ if [[ -z "${CORRAL_SKIP_SANITIZERS:-}" ]]; then
   export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
   export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
   phase "tests (ASan + UBSan)" run_tests build-asan asan "$@" || failed_passes+=(asan)
+fi
+
+# Each libFuzzer target for a few seconds on its seed corpus (longer runs: docs/security.md).
+if [[ -z "${CORRAL_SKIP_FUZZ:-}" ]]; then
+  phase "fuzz (${CORRAL_FUZZ_SECONDS:-5}s per target)" ./scripts/fuzz.sh "${CORRAL_FUZZ_SECONDS:-5}" ||
+    failed_passes+=(fuzz)
 fi
 
 if ((${#failed_passes[@]})); then

@@ -117,9 +117,12 @@ class FieldParser {
       base = element.substr(0, slash);
       std::string_view step_text = element.substr(slash + 1);
       int limit = spec_.max - spec_.min + (spec_.min == 0 ? 0 : 1);
+      // At most two digits: a longer step is refused before it could overflow (found by
+      // tests/fuzz/cron_tz_fuzz.cpp).
       bool digits = !step_text.empty() && step_text.size() <= 2;
       step = 0;
       for (char c : step_text) {
+        if (!digits) break;
         if (!std::isdigit(static_cast<unsigned char>(c)))
           digits = false;
         else

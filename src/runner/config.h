@@ -8,6 +8,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -60,6 +61,8 @@ Result<RunnerConfig> build_runner_config(const std::map<std::string, std::string
                                          const std::map<std::string, std::string>& flags);
 // Reads a YAML config file into setting names (accepting either spelling).
 Result<std::map<std::string, std::string>> read_runner_config_file(const std::string& path);
+// The same from the file's text; `source` names it in errors.
+Result<std::map<std::string, std::string>> parse_runner_config(std::string_view yaml_text, const std::string& source);
 // The settings present in this process's environment.
 std::map<std::string, std::string> runner_settings_from_environment();
 

@@ -69,6 +69,8 @@ TEST(CronParseTest, ErrorsNameTheFieldAndWhatItAllows) {
             "cron field 5 (day-of-week) 'monday': must be 0-7 or sun-sat (0 and 7 are Sunday)");
   EXPECT_EQ(parse_error("*/0 * * * *"), "cron field 1 (minute) '*/0': step must be 1-59");
   EXPECT_EQ(parse_error("0 */x * * *"), "cron field 2 (hour) '*/x': step must be 1-23");
+  // A step of many digits is refused, not overflowed (the fuzzer found it: UBSan).
+  EXPECT_EQ(parse_error("*/88888888888 * * * *"), "cron field 1 (minute) '*/88888888888': step must be 1-59");
   EXPECT_EQ(parse_error("50-10 * * * *"),
             "cron field 1 (minute) '50-10': range start is after its end; write the smaller "
             "value first");
