@@ -360,6 +360,43 @@ TEST_F(RunnerTest, ADrainedRunnerFinishesItsJobAndTakesNoNewOnes) {
   expect_clean(runner);
 }
 
+// The job writes .corral/result.json and the runner reads it, so the file is hostile input.
+// Nested 120,000 deep (240 KB, under the 256 KiB cap) it crashed the runner, which copied it
+// recursively; a link to a host file reported that file; a FIFO blocked the runner opening
+// it. Each is refused with a note in the job's log, the job finishes, the runner goes on.
+TEST_F(RunnerTest, AHostileResultFileIsRefusedWithANoteAndTheRunnerGoesOn) {
+  auto host_dir = make_temp_dir("corral-host-file");
+  std::ofstream(host_dir / "secret.json") << R"({"secret": "of the host"})";
+  auto& runner = start_runner("results");
+  struct ResultCase {
+    std::string script;
+    std::string note;
+  };
+  std::vector<ResultCase> cases{
+      {"mkdir -p .corral && { yes '[' | head -n 120000 | tr -d '\\n'; yes ']' | head -n 120000 | tr -d '\\n'; }"
+       " > .corral/result.json && wc -c .corral/result.json",
+       ".corral/result.json is JSON nested deeper than 64 levels"},
+      {"mkdir -p .corral && ln -s " + (host_dir / "secret.json").string() + " .corral/result.json",
+       "links are not followed"},
+      {"mkdir -p .corral && mkfifo .corral/result.json", "not a regular file"},
+  };
+  for (const auto& c : cases) {
+    std::string id = submit({{"script", c.script}});
+    auto job = wait_for_job(*api_, id, {"succeeded", "failed"});
+    std::string log = log_of(id);
+    EXPECT_EQ(job["state"], "succeeded") << c.script << "\n" << log << runner.log();
+    EXPECT_TRUE(job["result"].is_null()) << job["result"].dump().substr(0, 200);
+    EXPECT_NE(log.find("corral: ignored"), std::string::npos) << log;
+    EXPECT_NE(log.find(c.note), std::string::npos) << log;
+    EXPECT_TRUE(runner.process().running()) << runner.log();
+  }
+  // A result within the limits still arrives.
+  std::string id = submit({{"script", "mkdir -p .corral && echo '{\"a\": [[1]]}' > .corral/result.json"}});
+  auto job = wait_for_job(*api_, id, {"succeeded", "failed"});
+  EXPECT_EQ(job["result"], json::parse(R"({"a": [[1]]})")) << log_of(id);
+  expect_clean(runner);
+}
+
 TEST(RunnerRegistration, RetriesWithBackoffAndSaysWhy) {
   ServerProcess server;
   auto dir = make_temp_dir("corral-badtoken");
