@@ -52,7 +52,8 @@ HttpResponse Client::call(http::verb method, const std::string& target, const st
   if (res->status >= 400) {
     std::string message = res->body;
     std::string code;
-    auto j = parse_json_limited(res->body, "the server's answer", {kMaxJsonDepth, std::numeric_limits<size_t>::max()});
+    auto j = parse_json_limited(res->body, "the server's answer",
+                                {kMaxJsonDepth, std::numeric_limits<size_t>::max()});
     if (j.ok() && j->contains("error")) {
       message = json_string_or((*j)["error"], "message", message);
       code = json_string_or((*j)["error"], "code");
@@ -72,7 +73,8 @@ json Client::call_json(http::verb method, const std::string& target, const json&
 
 json parse_answer(const std::string& body) {
   // The size is bounded by the HTTP client's body limit.
-  auto parsed = parse_json_limited(body, "the server's answer", {kMaxJsonDepth, std::numeric_limits<size_t>::max()});
+  auto parsed = parse_json_limited(body, "the server's answer",
+                                   {kMaxJsonDepth, std::numeric_limits<size_t>::max()});
   if (!parsed.ok()) {
     std::cerr << "error: " << parsed.error().message << "\n";
     throw CLI::RuntimeError(1);

@@ -145,7 +145,8 @@ awaitable<std::optional<int>> stream_once(const Client& client, const std::strin
     if (reconnecting && (status == 0 || status >= 500)) co_return std::nullopt;
     std::string message = refused.body().empty() ? ec.message() : refused.body();
     auto body = parse_json_limited(refused.body(), "the server's answer");
-    if (body.ok() && body->contains("error")) message = json_string_or((*body)["error"], "message", message);
+    if (body.ok() && body->contains("error"))
+      message = json_string_or((*body)["error"], "message", message);
     std::cerr << "error: " << message << (status ? " (HTTP " + std::to_string(status) + ")" : "") << "\n";
     co_return status == 404 ? 4 : status == 0 ? 3 : 1;
   }

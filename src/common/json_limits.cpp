@@ -32,10 +32,12 @@ Result<nlohmann::json> parse_json_limited(std::string_view text, std::string_vie
     return json::parse(text, refuse_deep);
   } catch (const JsonNestedTooDeep&) {
     return make_error(ErrorCode::kBadRequest,
-                      std::string(what) + " is JSON nested deeper than " + std::to_string(max_depth) +
+                      std::string(what) + " is JSON nested deeper than " +
+                          std::to_string(max_depth) +
                           " levels (objects and arrays within each other); flatten it");
   } catch (const json::exception& e) {
-    return make_error(ErrorCode::kBadRequest, std::string(what) + " is not valid JSON: " + e.what());
+    return make_error(ErrorCode::kBadRequest,
+                      std::string(what) + " is not valid JSON: " + e.what());
   }
 }
 
@@ -49,7 +51,8 @@ int64_t json_int_or(const nlohmann::json& obj, const char* key, int64_t fallback
   if (!obj.is_object()) return fallback;
   auto it = obj.find(key);
   if (it == obj.end() || !it->is_number_integer()) return fallback;
-  if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) return fallback;
+  if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+    return fallback;
   return it->get<int64_t>();
 }
 

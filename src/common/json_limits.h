@@ -7,10 +7,9 @@
 // before any deep tree exists; a value it returns is safe to copy and dump.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstddef>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 

@@ -45,7 +45,8 @@ Result<json> server_answer(const HttpResponse& res) {
                                    {kMaxJsonDepth, std::numeric_limits<size_t>::max()});
   if (!parsed.ok()) return parsed.error();
   if (!parsed->is_object()) {
-    return make_error(ErrorCode::kBadRequest, "the server's answer is not a JSON object: " + res.body.substr(0, 200));
+    return make_error(ErrorCode::kBadRequest,
+                      "the server's answer is not a JSON object: " + res.body.substr(0, 200));
   }
   return parsed;
 }
@@ -54,7 +55,8 @@ std::string error_text(const Result<HttpResponse>& res) {
   if (!res.ok()) return res.error().message;
   auto body = server_answer(*res);
   if (body.ok() && body->contains("error")) {
-    return "HTTP " + std::to_string(res->status) + ": " + json_string_or((*body)["error"], "message", res->body);
+    return "HTTP " + std::to_string(res->status) + ": " +
+           json_string_or((*body)["error"], "message", res->body);
   }
   return "HTTP " + std::to_string(res->status) + ": " + res->body;
 }
@@ -213,8 +215,9 @@ awaitable<void> Agent::register_until_accepted() {
         runner_id_ = runner_id;
         server_->set_token(secret);
         int64_t interval = json_int_or(*body, "heartbeat_interval_ms", 10'000);
-        heartbeat_interval_ = std::chrono::milliseconds(
-            config_.heartbeat_interval_ms > 0 ? config_.heartbeat_interval_ms : std::max<int64_t>(interval, 1));
+        heartbeat_interval_ = std::chrono::milliseconds(config_.heartbeat_interval_ms > 0
+                                                            ? config_.heartbeat_interval_ms
+                                                            : std::max<int64_t>(interval, 1));
         if (ctx_) ctx_->runner_id = runner_id_;
         spdlog::info("registered with {} as {} ({})", config_.server_url, config_.name, runner_id_);
         co_return;
@@ -224,7 +227,8 @@ awaitable<void> Agent::register_until_accepted() {
       why = error_text(res);
     }
     auto wait = jittered(backoff);
-    spdlog::warn("cannot register with {}: {}; retrying in {} ms", config_.server_url, why, wait.count());
+    spdlog::warn("cannot register with {}: {}; retrying in {} ms", config_.server_url, why,
+                 wait.count());
     if (co_await stop_requested_.wait_for(wait)) co_return;
     backoff = std::min(backoff * 2, std::chrono::milliseconds(30'000));
   }
@@ -289,10 +293,12 @@ awaitable<void> Agent::send_heartbeat(bool going_away) {
   for (const auto& c : *commands) {
     std::string type = json_string_or(c, "type");
     if (type == "cancel") {
-      int attempt = static_cast<int>(std::clamp<int64_t>(json_int_or(c, "attempt", 0), 0, INT32_MAX));
+      int attempt =
+          static_cast<int>(std::clamp<int64_t>(json_int_or(c, "attempt", 0), 0, INT32_MAX));
       auto it = active_.find({json_string_or(c, "job_id"), attempt});
       if (it != active_.end()) {
-        it->second->stop(json_string_or(c, "reason") == "stale" ? StopReason::kStale : StopReason::kCanceled);
+        it->second->stop(json_string_or(c, "reason") == "stale" ? StopReason::kStale
+                                                                : StopReason::kCanceled);
       }
     } else if (type == "drain") {
       spdlog::info("the server asked this runner to drain: no new jobs");
@@ -345,13 +351,16 @@ awaitable<void> Agent::claim_loop() {
     auto reply = server_answer(*res);
     if (!reply.ok()) spdlog::error("claim answer ignored: {}", reply.error().message);
     json jobs = json::array();
-    if (reply.ok() && reply->contains("jobs") && (*reply)["jobs"].is_array()) jobs = std::move((*reply)["jobs"]);
+    if (reply.ok() && reply->contains("jobs") && (*reply)["jobs"].is_array())
+      jobs = std::move((*reply)["jobs"]);
     for (const auto& j : jobs) {
       ClaimedJob claimed;
       claimed.job_id = json_string_or(j, "job_id");
-      claimed.attempt = static_cast<int>(std::clamp<int64_t>(json_int_or(j, "attempt", 0), 0, INT32_MAX));
+      claimed.attempt =
+          static_cast<int>(std::clamp<int64_t>(json_int_or(j, "attempt", 0), 0, INT32_MAX));
       if (claimed.job_id.empty() || claimed.attempt <= 0 || !j.contains("spec")) {
-        spdlog::error("claim answer: an entry without job_id, attempt or spec: {}", j.dump().substr(0, 200));
+        spdlog::error("claim answer: an entry without job_id, attempt or spec: {}",
+                      j.dump().substr(0, 200));
         continue;
       }
       auto spec = parse_job_spec(j["spec"]);

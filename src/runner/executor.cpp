@@ -24,7 +24,8 @@ std::string attempt_path(const ClaimedJob& job) {
 // The text of <workspace>/.corral/result.json; nullopt when there is none. The job wrote it,
 // so it is opened without following links (a link to a host file would report that file)
 // and must be a regular file (reading a FIFO would block the runner) of at most max_bytes.
-Result<std::optional<std::string>> read_result_file(const std::filesystem::path& workspace, size_t max_bytes) {
+Result<std::optional<std::string>> read_result_file(const std::filesystem::path& workspace,
+                                                    size_t max_bytes) {
   int dir = ::open(workspace.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0) return std::optional<std::string>();
   int corral_dir = ::openat(dir, ".corral", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -39,13 +40,14 @@ Result<std::optional<std::string>> read_result_file(const std::filesystem::path&
     if (errno == ENOENT) return std::optional<std::string>();
     return make_error(ErrorCode::kIo, "cannot open it (links are not followed)");
   }
-  struct stat st{};
+  struct stat st {};
   std::string text;
   Result<std::optional<std::string>> out = std::optional<std::string>();
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     out = make_error(ErrorCode::kIo, "not a regular file");
   } else if (static_cast<size_t>(st.st_size) > max_bytes) {
-    out = make_error(ErrorCode::kPayloadTooLarge, "larger than " + std::to_string(max_bytes / 1024) + " KiB");
+    out = make_error(ErrorCode::kPayloadTooLarge,
+                     "larger than " + std::to_string(max_bytes / 1024) + " KiB");
   } else {
     text.resize(max_bytes + 1);
     size_t got = 0;
@@ -56,8 +58,12 @@ Result<std::optional<std::string>> read_result_file(const std::filesystem::path&
       got += static_cast<size_t>(n);
     }
     text.resize(got);
-    if (got > max_bytes) out = make_error(ErrorCode::kPayloadTooLarge, "larger than " + std::to_string(max_bytes / 1024) + " KiB");
-    else out = std::optional<std::string>(std::move(text));
+    if (got > max_bytes) {
+      out = make_error(ErrorCode::kPayloadTooLarge,
+                       "larger than " + std::to_string(max_bytes / 1024) + " KiB");
+    } else {
+      out = std::optional<std::string>(std::move(text));
+    }
   }
   ::close(fd);
   return out;
@@ -281,9 +287,13 @@ awaitable<void> JobExecutor::execute() {
   if (!result_text.ok()) {
     note("ignored .corral/result.json: " + result_text.error().message);
   } else if (result_text->has_value()) {
-    auto parsed = parse_json_limited(**result_text, ".corral/result.json", {kMaxJsonDepth, kMaxResultBytes});
-    if (parsed.ok()) report.result = std::move(parsed.value());
-    else note("ignored the result: " + parsed.error().message);
+    auto parsed =
+        parse_json_limited(**result_text, ".corral/result.json", {kMaxJsonDepth, kMaxResultBytes});
+    if (parsed.ok()) {
+      report.result = std::move(parsed.value());
+    } else {
+      note("ignored the result: " + parsed.error().message);
+    }
   }
 
   // 5. flush the log, then report (unless the attempt is no longer ours to report).

@@ -19,7 +19,8 @@ Result<json> parse_json_body(const RequestContext& req) {
 Result<void> require_object(const json& body, std::string_view example) {
   if (body.is_object()) return {};
   return make_error(ErrorCode::kInvalidSpec, "the request body must be a JSON object such as " +
-                                                 std::string(example) + ", not " + body.type_name());
+                                                 std::string(example) + ", not " +
+                                                 body.type_name());
 }
 
 Result<bool> optional_bool(const json& body, const char* key, bool fallback) {
@@ -42,6 +43,8 @@ Response json_ok(const json& body, http::status status) {
   return json_response(status, body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
 }
 
-Response error_of(const Error& error) { return error_response(error); }
+Response error_of(const Error& error) {
+  return error_response(error);
+}
 
 }  // namespace corral

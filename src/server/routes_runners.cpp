@@ -40,7 +40,8 @@ awaitable<Response> heartbeat(ServerContext& ctx, RequestContext& req) {
   if (!runner.ok()) co_return error_of(runner.error());
   auto body = parse_json_body(req);
   if (!body.ok()) co_return error_of(body.error());
-  if (auto r = require_object(*body, "{running, usage, draining}"); !r.ok()) co_return error_of(r.error());
+  if (auto r = require_object(*body, "{running, usage, draining}"); !r.ok())
+    co_return error_of(r.error());
   HeartbeatReport report;
   if (body->contains("running")) {
     const auto& running = (*body)["running"];

@@ -8,9 +8,13 @@ namespace corral::testing {
 namespace {
 
 // A 400 KB value: arrays 200,000 deep.
-std::string nested_200k() { return std::string(200'000, '[') + std::string(200'000, ']'); }
+std::string nested_200k() {
+  return std::string(200'000, '[') + std::string(200'000, ']');
+}
 // Arrays `levels` deep.
-std::string nested_arrays_of(size_t levels) { return std::string(levels, '[') + std::string(levels, ']'); }
+std::string nested_arrays_of(size_t levels) {
+  return std::string(levels, '[') + std::string(levels, ']');
+}
 
 // What a request got: its status, or -1 when the connection failed (the server died or
 // dropped it), and the error message of a JSON error body.
@@ -20,7 +24,8 @@ struct HostileAnswer {
   std::string message;
 };
 
-HostileAnswer send_text(Api& api, http::verb method, const std::string& target, const std::string& body) {
+HostileAnswer send_text(Api& api, http::verb method, const std::string& target,
+                        const std::string& body) {
   HostileAnswer answer;
   try {
     auto res = api.request(method, target, body);
@@ -44,7 +49,8 @@ class HostileJson : public ::testing::Test {
     admin_ = std::make_unique<Api>(server_->url(), server_->admin_token());
     user_ = std::make_unique<Api>(server_->url(), create_token(*server_, "user"));
     // A user may make runner registration tokens: that is all the access the attack needs.
-    registration_ = user_->post("/api/v1/tokens", {{"kind", "runner"}, {"name", "mine"}}, 201)["token"];
+    registration_ =
+        user_->post("/api/v1/tokens", {{"kind", "runner"}, {"name", "mine"}}, 201)["token"];
     registrar_ = std::make_unique<Api>(server_->url(), registration_);
   }
 
@@ -64,7 +70,8 @@ class HostileJson : public ::testing::Test {
   // The server answers other requests as before: a job listing and a normal registration.
   void expect_still_serving() {
     EXPECT_EQ(send_text(*user_, http::verb::get, "/api/v1/jobs", "").status, 200);
-    auto registered = send_text(*registrar_, http::verb::post, "/api/v1/runners/register", R"({"name":"after"})");
+    auto registered =
+        send_text(*registrar_, http::verb::post, "/api/v1/runners/register", R"({"name":"after"})");
     EXPECT_EQ(registered.status, 200) << registered.body;
   }
 
@@ -77,7 +84,8 @@ class HostileJson : public ::testing::Test {
 
 void expect_depth_refused(const HostileAnswer& answer) {
   EXPECT_EQ(answer.status, 400) << answer.body.substr(0, 300);
-  EXPECT_NE(answer.message.find("nested deeper than 64 levels"), std::string::npos) << answer.body.substr(0, 300);
+  EXPECT_NE(answer.message.find("nested deeper than 64 levels"), std::string::npos)
+      << answer.body.substr(0, 300);
 }
 
 TEST_F(HostileJson, RegisterWithCapabilitiesNested200000DeepIs400AndTheServerKeepsServing) {
@@ -93,15 +101,18 @@ TEST_F(HostileJson, SixtyFourLevelsAreAcceptedAndSixtyFiveRefused) {
   auto accepted = send_text(*registrar_, http::verb::post, "/api/v1/runners/register", at_limit);
   ASSERT_EQ(accepted.status, 200) << accepted.body;
   std::string id = json::parse(accepted.body)["runner_id"];
-  EXPECT_EQ(user_->get("/api/v1/runners/" + id)["capabilities"]["a"], json::parse(nested_arrays_of(62)));
+  EXPECT_EQ(user_->get("/api/v1/runners/" + id)["capabilities"]["a"],
+            json::parse(nested_arrays_of(62)));
   std::string past_limit = R"({"name":"edge","capabilities":{"a":)" + nested_arrays_of(63) + "}}";
-  expect_depth_refused(send_text(*registrar_, http::verb::post, "/api/v1/runners/register", past_limit));
+  expect_depth_refused(
+      send_text(*registrar_, http::verb::post, "/api/v1/runners/register", past_limit));
 }
 
 TEST_F(HostileJson, HeartbeatUsageNested200000DeepIs400AndTheServerKeepsServing) {
   auto r = runner("r1");
   std::string body = R"({"running":[],"usage":{"a":)" + nested_200k() + "}}";
-  expect_depth_refused(send_text(*r.api, http::verb::post, "/api/v1/runners/" + r.id + "/heartbeat", body));
+  expect_depth_refused(
+      send_text(*r.api, http::verb::post, "/api/v1/runners/" + r.id + "/heartbeat", body));
   expect_still_serving();
   auto fine = send_text(*r.api, http::verb::post, "/api/v1/runners/" + r.id + "/heartbeat",
                         R"({"running":[],"usage":{"load":1}})");
@@ -116,7 +127,8 @@ TEST_F(HostileJson, FinishResultNested200000DeepIs400AndAGoodFinishStillWorks) {
   std::string body = R"({"state":"succeeded","exit_code":0,"result":{"a":)" + nested_200k() + "}}";
   expect_depth_refused(send_text(*r.api, http::verb::post, finish, body));
   expect_still_serving();
-  auto fine = r.finish(id, 1, {{"state", "succeeded"}, {"exit_code", 0}, {"result", {{"ok", true}}}});
+  auto fine =
+      r.finish(id, 1, {{"state", "succeeded"}, {"exit_code", 0}, {"result", {{"ok", true}}}});
   EXPECT_EQ(fine.status, 200) << fine.body;
   auto job = user_->get("/api/v1/jobs/" + id);
   EXPECT_EQ(job["state"], "succeeded");
@@ -126,8 +138,9 @@ TEST_F(HostileJson, FinishResultNested200000DeepIs400AndAGoodFinishStillWorks) {
 TEST_F(HostileJson, JobAndScheduleSpecsNested200000DeepAre400) {
   expect_depth_refused(send_text(*user_, http::verb::post, "/api/v1/jobs",
                                  R"({"command":["true"],"env":{"A":)" + nested_200k() + "}}"));
-  expect_depth_refused(send_text(*user_, http::verb::post, "/api/v1/schedules",
-                                 R"({"name":"n","cron":"@daily","job":{"command":)" + nested_200k() + "}}"));
+  expect_depth_refused(
+      send_text(*user_, http::verb::post, "/api/v1/schedules",
+                R"({"name":"n","cron":"@daily","job":{"command":)" + nested_200k() + "}}"));
   expect_still_serving();
   EXPECT_EQ(user_->get("/api/v1/jobs")["jobs"].size(), 0u);
 }
@@ -148,23 +161,31 @@ TEST_F(HostileJson, AFieldOfTheWrongTypeIs422NamingTheField) {
   std::vector<Case> cases{
       {r.api.get(), http::verb::post, heartbeat, R"({"draining":"yes"})", "draining"},
       {r.api.get(), http::verb::post, heartbeat, R"({"going_away":1})", "going_away"},
-      {r.api.get(), http::verb::post, heartbeat, R"({"running":[{"job_id":5,"attempt":1}]})", "running"},
+      {r.api.get(), http::verb::post, heartbeat, R"({"running":[{"job_id":5,"attempt":1}]})",
+       "running"},
       {r.api.get(), http::verb::post, claim, R"({"slots":"2"})", "slots"},
       {r.api.get(), http::verb::post, claim, R"({"wait_ms":[]})", "wait_ms"},
-      {r.api.get(), http::verb::post, finish, R"({"state":"succeeded","exit_code":"0"})", "exit_code"},
+      {r.api.get(), http::verb::post, finish, R"({"state":"succeeded","exit_code":"0"})",
+       "exit_code"},
       {r.api.get(), http::verb::post, finish, R"({"state":true})", "state"},
-      {user_.get(), http::verb::post, "/api/v1/jobs", R"({"command":["true"],"priority":"high"})", "priority"},
-      {user_.get(), http::verb::post, "/api/v1/jobs", R"({"command":["true"],"env":{"A":1}})", "env.A"},
-      {user_.get(), http::verb::post, "/api/v1/jobs", R"({"command":["true"],"timeout_s":1.5})", "timeout_s"},
-      {registrar_.get(), http::verb::post, "/api/v1/runners/register", R"({"name":"x","max_concurrent_jobs":"x"})",
-       "max_concurrent_jobs"},
-      {registrar_.get(), http::verb::post, "/api/v1/runners/register", R"({"name":"x","capabilities":[1]})",
-       "capabilities"},
+      {user_.get(), http::verb::post, "/api/v1/jobs", R"({"command":["true"],"priority":"high"})",
+       "priority"},
+      {user_.get(), http::verb::post, "/api/v1/jobs", R"({"command":["true"],"env":{"A":1}})",
+       "env.A"},
+      {user_.get(), http::verb::post, "/api/v1/jobs", R"({"command":["true"],"timeout_s":1.5})",
+       "timeout_s"},
+      {registrar_.get(), http::verb::post, "/api/v1/runners/register",
+       R"({"name":"x","max_concurrent_jobs":"x"})", "max_concurrent_jobs"},
+      {registrar_.get(), http::verb::post, "/api/v1/runners/register",
+       R"({"name":"x","capabilities":[1]})", "capabilities"},
       {user_.get(), http::verb::post, "/api/v1/tokens", R"({"kind":5,"name":"t"})", "kind"},
       {user_.get(), http::verb::post, "/api/v1/tokens", R"({"kind":"runner","name":5})", "name"},
-      {user_.get(), http::verb::post, "/api/v1/tokens", R"({"kind":"runner","name":"t","tenant":{}})", "tenant"},
-      {user_.get(), http::verb::put, "/api/v1/me/settings", R"({"steward_fallback":"yes"})", "steward_fallback"},
-      {user_.get(), http::verb::post, "/api/v1/schedules", R"({"name":"n","cron":5,"job":{"script":"true"}})", "cron"},
+      {user_.get(), http::verb::post, "/api/v1/tokens",
+       R"({"kind":"runner","name":"t","tenant":{}})", "tenant"},
+      {user_.get(), http::verb::put, "/api/v1/me/settings", R"({"steward_fallback":"yes"})",
+       "steward_fallback"},
+      {user_.get(), http::verb::post, "/api/v1/schedules",
+       R"({"name":"n","cron":5,"job":{"script":"true"}})", "cron"},
       {admin_.get(), http::verb::put, "/api/v1/repos/o/n", R"({"group":5})", "group"},
   };
   for (const auto& c : cases) {
@@ -195,11 +216,13 @@ TEST_F(HostileJson, ABodyThatIsNotAnObjectIs4xxOnEveryRoute) {
       {admin_.get(), http::verb::put, "/api/v1/repos/o/n"},
   };
   for (const auto& route : routes) {
-    for (const std::string body : {"[]", "[{}]", "42", "\"x\"", "null", "true", "{", "{\"a\":1}x"}) {
+    for (const std::string body :
+         {"[]", "[{}]", "42", "\"x\"", "null", "true", "{", "{\"a\":1}x"}) {
       auto answer = send_text(*route.api, route.method, route.target, body);
       EXPECT_TRUE(answer.status >= 400 && answer.status < 500)
           << route.target << " with body " << body << " -> " << answer.status << " " << answer.body;
-      EXPECT_FALSE(answer.message.empty()) << route.target << " with body " << body << " -> " << answer.body;
+      EXPECT_FALSE(answer.message.empty())
+          << route.target << " with body " << body << " -> " << answer.body;
     }
   }
   expect_still_serving();
@@ -217,7 +240,8 @@ TEST_F(HostileJson, BytesThatAreNotUtf8InAPathAreAnsweredNotFatal) {
   auto r = runner("r1");
   auto attempt = send_text(*r.api, http::verb::post, "/api/v1/jobs/j/attempts/%ff/start", "");
   EXPECT_EQ(attempt.status, 400) << attempt.body;
-  EXPECT_NE(attempt.message.find("attempt must be a positive integer"), std::string::npos) << attempt.body;
+  EXPECT_NE(attempt.message.find("attempt must be a positive integer"), std::string::npos)
+      << attempt.body;
   expect_still_serving();
 }
 

@@ -360,41 +360,50 @@ TEST_F(RunnerTest, ADrainedRunnerFinishesItsJobAndTakesNoNewOnes) {
   expect_clean(runner);
 }
 
-// The job writes .corral/result.json and the runner reads it, so the file is hostile input.
-// Nested 120,000 deep (240 KB, under the 256 KiB cap) it crashed the runner, which copied it
-// recursively; a link to a host file reported that file; a FIFO blocked the runner opening
-// it. Each is refused with a note in the job's log, the job finishes, the runner goes on.
-TEST_F(RunnerTest, AHostileResultFileIsRefusedWithANoteAndTheRunnerGoesOn) {
-  auto host_dir = make_temp_dir("corral-host-file");
-  std::ofstream(host_dir / "secret.json") << R"({"secret": "of the host"})";
-  auto& runner = start_runner("results");
-  struct ResultCase {
-    std::string script;
-    std::string note;
-  };
-  std::vector<ResultCase> cases{
-      {"mkdir -p .corral && { yes '[' | head -n 120000 | tr -d '\\n'; yes ']' | head -n 120000 | tr -d '\\n'; }"
-       " > .corral/result.json && wc -c .corral/result.json",
-       ".corral/result.json is JSON nested deeper than 64 levels"},
-      {"mkdir -p .corral && ln -s " + (host_dir / "secret.json").string() + " .corral/result.json",
-       "links are not followed"},
-      {"mkdir -p .corral && mkfifo .corral/result.json", "not a regular file"},
-  };
-  for (const auto& c : cases) {
-    std::string id = submit({{"script", c.script}});
+// The job writes .corral/result.json and the runner reads it, so the file is hostile input:
+// each of these is refused with a note in the job's log, the job finishes without a result,
+// and the runner goes on to report the next job's good result.
+class RunnerResultFileTest : public RunnerTest {
+ protected:
+  void expect_refused_then_runner_goes_on(const std::string& script, const std::string& note) {
+    auto& runner = start_runner("results");
+    std::string id = submit({{"script", "mkdir -p .corral && " + script}});
     auto job = wait_for_job(*api_, id, {"succeeded", "failed"});
     std::string log = log_of(id);
-    EXPECT_EQ(job["state"], "succeeded") << c.script << "\n" << log << runner.log();
+    EXPECT_EQ(job["state"], "succeeded") << log << runner.log();
     EXPECT_TRUE(job["result"].is_null()) << job["result"].dump().substr(0, 200);
     EXPECT_NE(log.find("corral: ignored"), std::string::npos) << log;
-    EXPECT_NE(log.find(c.note), std::string::npos) << log;
-    EXPECT_TRUE(runner.process().running()) << runner.log();
+    EXPECT_NE(log.find(note), std::string::npos) << log;
+    ASSERT_TRUE(runner.process().running()) << runner.log();
+    std::string good =
+        submit({{"script", "mkdir -p .corral && echo '{\"a\": [[1]]}' > .corral/result.json"}});
+    EXPECT_EQ(wait_for_job(*api_, good, {"succeeded", "failed"})["result"],
+              json::parse(R"({"a": [[1]]})"))
+        << log_of(good) << runner.log();
+    expect_clean(runner);
   }
-  // A result within the limits still arrives.
-  std::string id = submit({{"script", "mkdir -p .corral && echo '{\"a\": [[1]]}' > .corral/result.json"}});
-  auto job = wait_for_job(*api_, id, {"succeeded", "failed"});
-  EXPECT_EQ(job["result"], json::parse(R"({"a": [[1]]})")) << log_of(id);
-  expect_clean(runner);
+};
+
+// 120,000 levels in 240 KB, under the 256 KiB cap: the runner crashed copying it.
+TEST_F(RunnerResultFileTest, NestedDeeperThan64LevelsIsRefused) {
+  expect_refused_then_runner_goes_on(
+      "{ yes '[' | head -n 120000 | tr -d '\\n'; yes ']' | head -n 120000 | tr -d '\\n'; }"
+      " > .corral/result.json",
+      ".corral/result.json is JSON nested deeper than 64 levels");
+}
+
+// A link resolves on the host, where the runner reads it: it reported a host file.
+TEST_F(RunnerResultFileTest, ALinkToAHostFileIsNotFollowed) {
+  auto host_dir = make_temp_dir("corral-host-file");
+  std::ofstream(host_dir / "secret.json") << R"({"secret": "of the host"})";
+  expect_refused_then_runner_goes_on(
+      "ln -s " + (host_dir / "secret.json").string() + " .corral/result.json",
+      "links are not followed");
+}
+
+// Opening a FIFO with no writer blocked the runner.
+TEST_F(RunnerResultFileTest, AFifoIsNotOpenedForReading) {
+  expect_refused_then_runner_goes_on("mkfifo .corral/result.json", "not a regular file");
 }
 
 TEST(RunnerRegistration, RetriesWithBackoffAndSaysWhy) {

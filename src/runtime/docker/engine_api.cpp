@@ -2,9 +2,8 @@
 
 #include <cmath>
 #include <limits>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "common/json_limits.h"
 #include "net/http_client.h"
@@ -38,7 +37,8 @@ Result<json> parse_json(std::string_view body, std::string_view what) {
   auto parsed = parse_json_limited(body, "the engine's answer to " + std::string(what),
                                    {kMaxJsonDepth, std::numeric_limits<size_t>::max()});
   if (!parsed.ok()) {
-    return make_error(ErrorCode::kEngine, parsed.error().message + ": " + std::string(body.substr(0, 200)));
+    return make_error(ErrorCode::kEngine,
+                      parsed.error().message + ": " + std::string(body.substr(0, 200)));
   }
   return parsed;
 }

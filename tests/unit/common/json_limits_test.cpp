@@ -13,7 +13,9 @@ namespace {
 using nlohmann::json;
 
 // n arrays within each other: "[[[...]]]".
-std::string nested_arrays(size_t n) { return std::string(n, '[') + std::string(n, ']'); }
+std::string nested_arrays(size_t n) {
+  return std::string(n, '[') + std::string(n, ']');
+}
 
 // n objects within each other: {"a":{"a":...{}}}.
 std::string nested_objects(size_t n) {
@@ -36,12 +38,14 @@ TEST(JsonLimits, SixtyFourLevelsAreAccepted) {
 }
 
 TEST(JsonLimits, SixtyFiveLevelsAreRefusedNamingTheLimit) {
-  for (const auto& text : {nested_arrays(65), nested_objects(65), "{\"x\":[1,2," + nested_arrays(64) + "]}"}) {
+  for (const auto& text :
+       {nested_arrays(65), nested_objects(65), "{\"x\":[1,2," + nested_arrays(64) + "]}"}) {
     auto parsed = parse_json_limited(text, "the body");
     ASSERT_FALSE(parsed.ok()) << text;
     EXPECT_EQ(parsed.error().code, ErrorCode::kBadRequest);
     EXPECT_EQ(parsed.error().status(), 400);
-    EXPECT_NE(parsed.error().message.find("the body is JSON nested deeper than 64 levels"), std::string::npos)
+    EXPECT_NE(parsed.error().message.find("the body is JSON nested deeper than 64 levels"),
+              std::string::npos)
         << parsed.error().message;
   }
 }
@@ -88,15 +92,18 @@ TEST(JsonLimits, InvalidJsonSaysWhereAndWhat) {
     auto parsed = parse_json_limited(text, "the request body");
     ASSERT_FALSE(parsed.ok()) << text;
     EXPECT_EQ(parsed.error().code, ErrorCode::kBadRequest);
-    EXPECT_EQ(parsed.error().message.rfind("the request body is not valid JSON: ", 0), 0u) << parsed.error().message;
-    EXPECT_NE(parsed.error().message.find("parse error"), std::string::npos) << parsed.error().message;
+    EXPECT_EQ(parsed.error().message.rfind("the request body is not valid JSON: ", 0), 0u)
+        << parsed.error().message;
+    EXPECT_NE(parsed.error().message.find("parse error"), std::string::npos)
+        << parsed.error().message;
   }
 }
 
 TEST(JsonLimits, ValuesOfEveryTypeParseAsUsual) {
-  auto parsed = parse_json_limited(R"({"s": "x", "n": -3, "u": 18446744073709551615, "f": 1.5, "b": true,
+  auto parsed =
+      parse_json_limited(R"({"s": "x", "n": -3, "u": 18446744073709551615, "f": 1.5, "b": true,
                                       "z": null, "a": [1, {"k": []}], "o": {}})",
-                                   "x");
+                         "x");
   ASSERT_TRUE(parsed.ok()) << parsed.error().message;
   EXPECT_EQ((*parsed)["s"], "x");
   EXPECT_EQ((*parsed)["n"], -3);
@@ -105,7 +112,8 @@ TEST(JsonLimits, ValuesOfEveryTypeParseAsUsual) {
 }
 
 TEST(JsonLimits, FieldReadersFallBackOnWrongTypes) {
-  json obj{{"s", "text"}, {"n", 7}, {"big", 18446744073709551615ull}, {"f", 1.5}, {"o", {{"s", 1}}}};
+  json obj{
+      {"s", "text"}, {"n", 7}, {"big", 18446744073709551615ull}, {"f", 1.5}, {"o", {{"s", 1}}}};
   EXPECT_EQ(json_string_or(obj, "s"), "text");
   EXPECT_EQ(json_string_or(obj, "n", "fallback"), "fallback");
   EXPECT_EQ(json_string_or(obj, "missing", "fallback"), "fallback");
