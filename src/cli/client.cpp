@@ -4,6 +4,9 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <limits>
+
+#include "common/json_limits.h"
 
 namespace corral::cli {
 
@@ -49,11 +52,11 @@ HttpResponse Client::call(http::verb method, const std::string& target, const st
   if (res->status >= 400) {
     std::string message = res->body;
     std::string code;
-    try {
-      auto j = json::parse(res->body);
-      message = j["error"]["message"].get<std::string>();
-      code = j["error"]["code"].get<std::string>();
-    } catch (...) {
+    auto j = parse_json_limited(res->body, "the server's answer",
+                                {kMaxJsonDepth, std::numeric_limits<size_t>::max()});
+    if (j.ok() && j->contains("error")) {
+      message = json_string_or((*j)["error"], "message", message);
+      code = json_string_or((*j)["error"], "code");
     }
     std::cerr << "error: " << message << " (HTTP " << res->status << (code.empty() ? "" : " " + code) << ")\n";
     if (res->status == 401) std::cerr << "       pass a token with --token or CORRAL_TOKEN\n";
@@ -65,7 +68,18 @@ HttpResponse Client::call(http::verb method, const std::string& target, const st
 json Client::call_json(http::verb method, const std::string& target, const json& body) {
   auto res = call(method, target, body.is_null() ? std::string() : body.dump());
   if (res.body.empty()) return json::object();
-  return json::parse(res.body);
+  return parse_answer(res.body);
+}
+
+json parse_answer(const std::string& body) {
+  // The size is bounded by the HTTP client's body limit.
+  auto parsed = parse_json_limited(body, "the server's answer",
+                                   {kMaxJsonDepth, std::numeric_limits<size_t>::max()});
+  if (!parsed.ok()) {
+    std::cerr << "error: " << parsed.error().message << "\n";
+    throw CLI::RuntimeError(1);
+  }
+  return std::move(parsed.value());
 }
 
 void print_table(const std::vector<std::vector<std::string>>& rows) {

@@ -49,6 +49,10 @@ class Client {
 // known_job: the job as just submitted, so its first status line needs no request.
 int follow_job(const Client& client, const std::string& job_id, int attempt = 0, const json& known_job = nullptr);
 
+// The server's answer as JSON, nesting-limited (common/json_limits.h); prints what is wrong
+// and ends the verb with exit code 1 when it is not JSON.
+json parse_answer(const std::string& body);
+
 // Prints "error: MESSAGE" and ends the verb with exit code 2 (a usage error).
 [[noreturn]] void usage_error(const std::string& message);
 

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "common/json_limits.h"
 #include "net/http_client.h"
 #include "runner/agent.h"
 #include "server/server.h"
@@ -66,14 +67,16 @@ void demo(const std::string& url, const std::string& token) {
   json spec{{"name", "hello"}, {"script", "echo \"hello from corral, running in $(pwd) on $(uname -sm)\""}};
   auto res = client.post("/api/v1/jobs", spec.dump());
   if (!res.ok() || res->status != 201) return;
-  std::string id = json::parse(res->body)["id"];
+  auto submitted = parse_json_limited(res->body, "the server's answer");
+  std::string id = submitted.ok() ? json_string_or(*submitted, "id") : "";
+  if (id.empty()) return;
   std::cout << "\nsubmitted a first job: " << id << "\n" << std::flush;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
   while (std::chrono::steady_clock::now() < deadline) {
     auto job = client.get("/api/v1/jobs/" + id);
     if (job.ok() && job->status == 200) {
-      auto j = json::parse(job->body);
-      std::string state = j["state"];
+      auto seen = parse_json_limited(job->body, "the server's answer");
+      std::string state = seen.ok() ? json_string_or(*seen, "state") : "";
       if (state == "succeeded" || state == "failed" || state == "canceled") {
         auto log = client.get("/api/v1/jobs/" + id + "/logs");
         std::cout << "---- log of " << id << " (" << state << ") ----\n"

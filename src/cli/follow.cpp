@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli/client.h"
+#include "common/json_limits.h"
 #include "net/websocket.h"
 
 namespace corral::cli {
@@ -61,7 +62,8 @@ awaitable<void> show_queued_status(const Client& client, std::string job_id, jso
     auto res = co_await http.request(std::move(req));
     if (st->done || st->output_started) break;
     if (res.ok() && res->status == 200) {
-      auto why = json::parse(res->body, nullptr, false);
+      auto parsed = parse_json_limited(res->body, "the server's answer");
+      json why = parsed.ok() ? std::move(parsed.value()) : json();
       if (!why.is_object() || !why.value("waiting", false)) {
         clear_status(*st);
         break;
@@ -142,8 +144,9 @@ awaitable<std::optional<int>> stream_once(const Client& client, const std::strin
     int status = static_cast<int>(refused.result_int());
     if (reconnecting && (status == 0 || status >= 500)) co_return std::nullopt;
     std::string message = refused.body().empty() ? ec.message() : refused.body();
-    auto body = json::parse(refused.body(), nullptr, false);
-    if (body.is_object() && body.contains("error")) message = body["error"].value("message", message);
+    auto body = parse_json_limited(refused.body(), "the server's answer");
+    if (body.ok() && body->contains("error"))
+      message = json_string_or((*body)["error"], "message", message);
     std::cerr << "error: " << message << (status ? " (HTTP " + std::to_string(status) + ")" : "") << "\n";
     co_return status == 404 ? 4 : status == 0 ? 3 : 1;
   }
@@ -164,8 +167,9 @@ awaitable<std::optional<int>> stream_once(const Client& client, const std::strin
       progress.offset += static_cast<int64_t>(data.size());
       continue;
     }
-    auto message = json::parse(data, nullptr, false);
-    if (!message.is_object()) continue;
+    auto parsed = parse_json_limited(data, "a log stream message");
+    if (!parsed.ok() || !parsed->is_object()) continue;
+    const json& message = *parsed;
     std::string type = message.value("type", "");
     if (type == "attempt") {
       int n = message.value("attempt", 0);

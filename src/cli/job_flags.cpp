@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "cli/client.h"
+#include "common/json_limits.h"
 
 namespace corral::cli {
 
@@ -46,11 +47,9 @@ nlohmann::json job_spec_from_flags(const JobFlags& f, const CLI::App* cmd) {
       if (!in) usage_error("cannot read " + f.file);
       text << in.rdbuf();
     }
-    try {
-      spec = json::parse(text.str());
-    } catch (const json::parse_error& e) {
-      usage_error(f.file + " is not valid JSON: " + e.what());
-    }
+    auto parsed = parse_json_limited(text.str(), f.file == "-" ? "the job spec on stdin" : f.file);
+    if (!parsed.ok()) usage_error(parsed.error().message);
+    spec = std::move(parsed.value());
   }
   if (!f.name.empty()) spec["name"] = f.name;
   if (!f.image.empty()) spec["image"] = f.image;

@@ -31,7 +31,7 @@ void add_submit_command(CLI::App& app) {
     std::vector<std::pair<std::string, std::string>> headers;
     if (!o->idempotency_key.empty()) headers.emplace_back("Idempotency-Key", o->idempotency_key);
     auto res = client.call(http::verb::post, "/api/v1/jobs", spec.dump(), headers);
-    auto job = json::parse(res.body);
+    auto job = parse_answer(res.body);
     if (o->client.json_output) {
       std::cout << job.dump(2) << "\n";
     } else if (o->follow) {

@@ -45,7 +45,9 @@ Response error_response(const Error& error, unsigned version, bool keep_alive) {
   nlohmann::json body = nlohmann::json::object();
   if (!error.detail_json.empty()) body = nlohmann::json::parse(error.detail_json);
   body["error"] = {{"code", std::string(code_name(error.code))}, {"message", error.message}};
-  auto res = json_response(static_cast<http::status>(error.status()), body.dump() + "\n", version);
+  // A message may echo bytes that are not UTF-8 (a path): replace them, never throw here.
+  std::string text = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  auto res = json_response(static_cast<http::status>(error.status()), text + "\n", version);
   res.keep_alive(keep_alive);
   return res;
 }
@@ -87,7 +89,18 @@ awaitable<void> HttpServer::accept_loop() {
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    asio::co_spawn(strand, session(beast::tcp_stream(std::move(socket))), asio::detached);
+    // An exception out of a session ends that connection without an answer: log it (detached
+    // would drop it without a word).
+    asio::co_spawn(strand, session(beast::tcp_stream(std::move(socket))), [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("HTTP connection failed: {}", ex.what());
+      } catch (...) {
+        spdlog::error("HTTP connection failed with an unknown exception");
+      }
+    });
   }
 }
 

@@ -5,9 +5,12 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <limits>
 #include <random>
 #include <thread>
 
+#include "common/json_limits.h"
 #include "runner/workspace.h"
 
 namespace corral {
@@ -35,11 +38,25 @@ json system_info(const std::string& workspace_base) {
           {"hostname", host}};
 }
 
+// The server's answer, nesting-limited (common/json_limits.h); anything but an object is an
+// error. The size is bounded by the HTTP client's body limit.
+Result<json> server_answer(const HttpResponse& res) {
+  auto parsed = parse_json_limited(res.body, "the server's answer",
+                                   {kMaxJsonDepth, std::numeric_limits<size_t>::max()});
+  if (!parsed.ok()) return parsed.error();
+  if (!parsed->is_object()) {
+    return make_error(ErrorCode::kBadRequest,
+                      "the server's answer is not a JSON object: " + res.body.substr(0, 200));
+  }
+  return parsed;
+}
+
 std::string error_text(const Result<HttpResponse>& res) {
   if (!res.ok()) return res.error().message;
-  auto body = json::parse(res->body, nullptr, false);
-  if (!body.is_discarded() && body.contains("error")) {
-    return "HTTP " + std::to_string(res->status) + ": " + body["error"].value("message", res->body);
+  auto body = server_answer(*res);
+  if (body.ok() && body->contains("error")) {
+    return "HTTP " + std::to_string(res->status) + ": " +
+           json_string_or((*body)["error"], "message", res->body);
   }
   return "HTTP " + std::to_string(res->status) + ": " + res->body;
 }
@@ -189,19 +206,29 @@ awaitable<void> Agent::register_until_accepted() {
     HttpRequest req{http::verb::post, "/api/v1/runners/register", registration_body().dump(), "application/json", {},
                     std::chrono::milliseconds(config_.request_timeout_ms)};
     auto res = co_await server_->request(std::move(req));
+    std::string why;
     if (res.ok() && res->status == 200) {
-      auto body = json::parse(res->body);
-      runner_id_ = body["runner_id"].get<std::string>();
-      server_->set_token(body["secret"].get<std::string>());
-      heartbeat_interval_ = std::chrono::milliseconds(
-          config_.heartbeat_interval_ms > 0 ? config_.heartbeat_interval_ms
-                                            : body.value("heartbeat_interval_ms", int64_t{10'000}));
-      if (ctx_) ctx_->runner_id = runner_id_;
-      spdlog::info("registered with {} as {} ({})", config_.server_url, config_.name, runner_id_);
-      co_return;
+      auto body = server_answer(*res);
+      std::string runner_id = body.ok() ? json_string_or(*body, "runner_id") : "";
+      std::string secret = body.ok() ? json_string_or(*body, "secret") : "";
+      if (!runner_id.empty() && !secret.empty()) {
+        runner_id_ = runner_id;
+        server_->set_token(secret);
+        int64_t interval = json_int_or(*body, "heartbeat_interval_ms", 10'000);
+        heartbeat_interval_ = std::chrono::milliseconds(config_.heartbeat_interval_ms > 0
+                                                            ? config_.heartbeat_interval_ms
+                                                            : std::max<int64_t>(interval, 1));
+        if (ctx_) ctx_->runner_id = runner_id_;
+        spdlog::info("registered with {} as {} ({})", config_.server_url, config_.name, runner_id_);
+        co_return;
+      }
+      why = body.ok() ? "the server's answer lacks runner_id or secret" : body.error().message;
+    } else {
+      why = error_text(res);
     }
     auto wait = jittered(backoff);
-    spdlog::warn("cannot register with {}: {}; retrying in {} ms", config_.server_url, error_text(res), wait.count());
+    spdlog::warn("cannot register with {}: {}; retrying in {} ms", config_.server_url, why,
+                 wait.count());
     if (co_await stop_requested_.wait_for(wait)) co_return;
     backoff = std::min(backoff * 2, std::chrono::milliseconds(30'000));
   }
@@ -256,14 +283,22 @@ awaitable<void> Agent::send_heartbeat(bool going_away) {
     }
     co_return;
   }
-  auto reply = json::parse(res->body, nullptr, false);
-  if (reply.is_discarded()) co_return;
-  for (const auto& c : reply.value("commands", json::array())) {
-    std::string type = c.value("type", "");
+  auto reply = server_answer(*res);
+  if (!reply.ok()) {
+    spdlog::warn("heartbeat answer ignored: {}", reply.error().message);
+    co_return;
+  }
+  auto commands = reply->find("commands");
+  if (commands == reply->end() || !commands->is_array()) co_return;
+  for (const auto& c : *commands) {
+    std::string type = json_string_or(c, "type");
     if (type == "cancel") {
-      auto it = active_.find({c.value("job_id", ""), c.value("attempt", 0)});
+      int attempt =
+          static_cast<int>(std::clamp<int64_t>(json_int_or(c, "attempt", 0), 0, INT32_MAX));
+      auto it = active_.find({json_string_or(c, "job_id"), attempt});
       if (it != active_.end()) {
-        it->second->stop(c.value("reason", "") == "stale" ? StopReason::kStale : StopReason::kCanceled);
+        it->second->stop(json_string_or(c, "reason") == "stale" ? StopReason::kStale
+                                                                : StopReason::kCanceled);
       }
     } else if (type == "drain") {
       spdlog::info("the server asked this runner to drain: no new jobs");
@@ -313,8 +348,11 @@ awaitable<void> Agent::claim_loop() {
       co_await stop_requested_.wait_for(jittered(std::chrono::milliseconds(config_.poll_interval_ms)));
       continue;
     }
-    auto reply = json::parse(res->body, nullptr, false);
-    auto jobs = reply.is_discarded() ? json::array() : reply.value("jobs", json::array());
+    auto reply = server_answer(*res);
+    if (!reply.ok()) spdlog::error("claim answer ignored: {}", reply.error().message);
+    json jobs = json::array();
+    if (reply.ok() && reply->contains("jobs") && (*reply)["jobs"].is_array())
+      jobs = std::move((*reply)["jobs"]);
     for (const auto& j : jobs) {
       auto parsed = parse_claimed_job(j);
       if (!parsed.ok()) {

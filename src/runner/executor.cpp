@@ -1,10 +1,14 @@
 #include "runner/executor.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include <fstream>
-#include <sstream>
+#include <cerrno>
+#include <optional>
 
+#include "common/json_limits.h"
 #include "common/redact.h"
 #include "runner/workspace.h"
 
@@ -16,6 +20,54 @@ constexpr size_t kMaxResultBytes = 256 * 1024;
 
 std::string attempt_path(const ClaimedJob& job) {
   return "/api/v1/jobs/" + job.job_id + "/attempts/" + std::to_string(job.attempt);
+}
+
+// The text of <workspace>/.corral/result.json; nullopt when there is none. The job wrote it,
+// so it is opened without following links (a link to a host file would report that file)
+// and must be a regular file (reading a FIFO would block the runner) of at most max_bytes.
+Result<std::optional<std::string>> read_result_file(const std::filesystem::path& workspace,
+                                                    size_t max_bytes) {
+  int dir = ::open(workspace.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return std::optional<std::string>();
+  int corral_dir = ::openat(dir, ".corral", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  ::close(dir);
+  if (corral_dir < 0) {
+    if (errno == ENOENT) return std::optional<std::string>();
+    return make_error(ErrorCode::kIo, ".corral is not a directory (links are not followed)");
+  }
+  int fd = ::openat(corral_dir, "result.json", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  ::close(corral_dir);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::optional<std::string>();
+    return make_error(ErrorCode::kIo, "cannot open it (links are not followed)");
+  }
+  struct stat st {};
+  std::string text;
+  Result<std::optional<std::string>> out = std::optional<std::string>();
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    out = make_error(ErrorCode::kIo, "not a regular file");
+  } else if (static_cast<size_t>(st.st_size) > max_bytes) {
+    out = make_error(ErrorCode::kPayloadTooLarge,
+                     "larger than " + std::to_string(max_bytes / 1024) + " KiB");
+  } else {
+    text.resize(max_bytes + 1);
+    size_t got = 0;
+    while (got < text.size()) {  // one byte past the limit tells a file that grew meanwhile
+      ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    text.resize(got);
+    if (got > max_bytes) {
+      out = make_error(ErrorCode::kPayloadTooLarge,
+                       "larger than " + std::to_string(max_bytes / 1024) + " KiB");
+    } else {
+      out = std::optional<std::string>(std::move(text));
+    }
+  }
+  ::close(fd);
+  return out;
 }
 
 const char* reason_text(StopReason reason) {
@@ -249,14 +301,19 @@ awaitable<void> JobExecutor::execute() {
   }
 
   // The job may leave a JSON result in /workspace/.corral/result.json.
-  std::ifstream result_file(paths.dir / ".corral" / "result.json");
-  if (result_file) {
-    std::stringstream ss;
-    ss << result_file.rdbuf();
-    std::string text = ss.str();
-    auto parsed = json::parse(text, nullptr, false);
-    if (text.size() <= kMaxResultBytes && !parsed.is_discarded()) report.result = parsed;
-    else note("ignored .corral/result.json: not valid JSON or larger than 256 KiB");
+  // Nested at most kMaxJsonDepth deep (common/json_limits.h): a deeper one would overflow the
+  // stack when copied or sent.
+  auto result_text = read_result_file(paths.dir, kMaxResultBytes);
+  if (!result_text.ok()) {
+    note("ignored .corral/result.json: " + result_text.error().message);
+  } else if (result_text->has_value()) {
+    auto parsed =
+        parse_json_limited(**result_text, ".corral/result.json", {kMaxJsonDepth, kMaxResultBytes});
+    if (parsed.ok()) {
+      report.result = std::move(parsed.value());
+    } else {
+      note("ignored the result: " + parsed.error().message);
+    }
   }
 
   // 5. flush the log, then report (unless the attempt is no longer ours to report).

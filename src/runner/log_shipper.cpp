@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_limits.h"
+
 namespace corral {
 
 LogShipper::LogShipper(HttpClient& server, std::string job_id, int attempt,
@@ -81,7 +83,8 @@ awaitable<Result<int>> LogShipper::upload_once() {
   if (!res.ok()) co_return res.error();
   if (res->status == 200 || res->status == 416) {
     // 416: the server has a different length than we thought; continue from its offset.
-    auto next = nlohmann::json::parse(res->body, nullptr, false).value("next_offset", int64_t{-1});
+    auto answer = parse_json_limited(res->body, "the server's answer to a log chunk");
+    int64_t next = answer.ok() ? json_int_or(*answer, "next_offset", -1) : -1;
     if (next < 0 || next > written_) co_return make_error(ErrorCode::kInternal, "bad next_offset from server");
     acked_ = next;
   }

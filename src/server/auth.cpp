@@ -20,23 +20,6 @@ Error unauthorized(const std::string& why) {
 }
 }  // namespace
 
-Result<json> parse_json_body(const RequestContext& req) {
-  const auto& body = req.msg.body();
-  if (body.empty()) return json::object();
-  try {
-    return json::parse(body);
-  } catch (const json::parse_error& e) {
-    return make_error(ErrorCode::kBadRequest,
-                      std::string("request body is not valid JSON: ") + e.what());
-  }
-}
-
-Response json_ok(const json& body, http::status status) {
-  return json_response(status, body.dump() + "\n");
-}
-
-Response error_of(const Error& error) { return error_response(error); }
-
 awaitable<Result<Token>> authenticate(ServerContext& ctx, const RequestContext& req) {
   std::string presented = bearer(req);
   if (presented.empty()) {

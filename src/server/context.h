@@ -33,7 +33,8 @@ struct ServerContext {
 
 // ---- helpers shared by the route files
 
-// The JSON body, or 400 naming what is wrong with it. An empty body is {}.
+// The JSON body, or 400 naming what is wrong with it (not JSON, or nested deeper than 64
+// levels: common/json_limits.h). An empty body is {}. Typed fields: server/json_body.h.
 Result<json> parse_json_body(const RequestContext& req);
 Response json_ok(const json& body, http::status status = http::status::ok);
 Response error_of(const Error& error);

@@ -4,6 +4,7 @@
 #include "common/crypto.h"
 #include "server/auth_cache.h"
 #include "server/context.h"
+#include "server/json_body.h"
 #include "server/matching.h"
 #include "server/steward.h"
 
@@ -48,6 +49,8 @@ awaitable<Response> heartbeat(ServerContext& ctx, RequestContext& req) {
   if (!runner.ok()) co_return error_of(runner.error());
   auto body = parse_json_body(req);
   if (!body.ok()) co_return error_of(body.error());
+  if (auto r = require_object(*body, "{running, usage, draining}"); !r.ok())
+    co_return error_of(r.error());
   HeartbeatReport report;
   if (body->contains("running")) {
     const auto& running = (*body)["running"];
@@ -64,8 +67,12 @@ awaitable<Response> heartbeat(ServerContext& ctx, RequestContext& req) {
     }
   }
   if (body->contains("usage") && (*body)["usage"].is_object()) report.usage = (*body)["usage"];
-  report.draining = body->value("draining", false);
-  report.going_away = body->value("going_away", false);
+  auto draining = optional_bool(*body, "draining", false);
+  if (!draining.ok()) co_return error_of(draining.error());
+  report.draining = *draining;
+  auto going_away = optional_bool(*body, "going_away", false);
+  if (!going_away.ok()) co_return error_of(going_away.error());
+  report.going_away = *going_away;
   auto commands = co_await ctx.db([&] {
     return ctx.store.heartbeat(runner->id, report, ctx.clock.now_ms(), ctx.config.heartbeat_timeout_ms);
   });
@@ -84,13 +91,15 @@ awaitable<Response> claim(ServerContext& ctx, RequestContext& req) {
   if (!runner.ok()) co_return error_of(runner.error());
   auto body = parse_json_body(req);
   if (!body.ok()) co_return error_of(body.error());
+  if (auto r = require_object(*body, "{slots, wait_ms}"); !r.ok()) co_return error_of(r.error());
   int slots = 1;
   int64_t wait_ms = 0;
   if (body->contains("slots")) {
-    if (!(*body)["slots"].is_number_integer() || (*body)["slots"].get<int>() < 1) {
+    // As int64: a huge number must not wrap into a small one.
+    if (!(*body)["slots"].is_number_integer() || (*body)["slots"].get<int64_t>() < 1) {
       co_return error_of(make_error(ErrorCode::kInvalidSpec, "field 'slots': must be a positive integer"));
     }
-    slots = (*body)["slots"].get<int>();
+    slots = static_cast<int>(std::min<int64_t>((*body)["slots"].get<int64_t>(), 1024));
   }
   if (body->contains("wait_ms")) {
     if (!(*body)["wait_ms"].is_number_integer() || (*body)["wait_ms"].get<int64_t>() < 0) {

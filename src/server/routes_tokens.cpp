@@ -7,6 +7,7 @@
 #include "common/crypto.h"
 #include "server/auth_cache.h"
 #include "server/context.h"
+#include "server/json_body.h"
 
 namespace corral {
 
@@ -56,18 +57,24 @@ void add_token_routes(Router& router, ServerContext& ctx) {
     if (!body->is_object()) {
       co_return error_of(make_error(ErrorCode::kInvalidSpec, "body must be {kind, tenant, name}"));
     }
-    auto kind = parse_token_kind(body->value("kind", std::string()));
+    auto kind_name = optional_string(*body, "kind", "");
+    if (!kind_name.ok()) co_return error_of(kind_name.error());
+    auto kind = parse_token_kind(*kind_name);
     if (!kind) {
       co_return error_of(make_error(ErrorCode::kInvalidSpec,
                                     "field 'kind': must be one of admin, user, runner"));
     }
-    std::string tenant = body->value("tenant", caller->tenant);
+    auto tenant_field = optional_string(*body, "tenant", caller->tenant);
+    if (!tenant_field.ok()) co_return error_of(tenant_field.error());
+    std::string tenant = *tenant_field;
     static const std::regex kTenant("^[a-z0-9][a-z0-9_-]{0,62}$");
     if (!std::regex_match(tenant, kTenant)) {
       co_return error_of(make_error(ErrorCode::kInvalidSpec,
                                     "field 'tenant': 1-63 lower-case letters, digits, _ or -"));
     }
-    std::string name = body->value("name", std::string());
+    auto name_field = optional_string(*body, "name", "");
+    if (!name_field.ok()) co_return error_of(name_field.error());
+    std::string name = *name_field;
     if (name.empty() || name.size() > 128) {
       co_return error_of(make_error(ErrorCode::kInvalidSpec, "field 'name': 1-128 characters are required"));
     }

@@ -401,6 +401,52 @@ TEST_F(RunnerTest, ADrainedRunnerFinishesItsJobAndTakesNoNewOnes) {
   expect_clean(runner);
 }
 
+// The job writes .corral/result.json and the runner reads it, so the file is hostile input:
+// each of these is refused with a note in the job's log, the job finishes without a result,
+// and the runner goes on to report the next job's good result.
+class RunnerResultFileTest : public RunnerTest {
+ protected:
+  void expect_refused_then_runner_goes_on(const std::string& script, const std::string& note) {
+    auto& runner = start_runner("results");
+    std::string id = submit({{"script", "mkdir -p .corral && " + script}});
+    auto job = wait_for_job(*api_, id, {"succeeded", "failed"});
+    std::string log = log_of(id);
+    EXPECT_EQ(job["state"], "succeeded") << log << runner.log();
+    EXPECT_TRUE(job["result"].is_null()) << job["result"].dump().substr(0, 200);
+    EXPECT_NE(log.find("corral: ignored"), std::string::npos) << log;
+    EXPECT_NE(log.find(note), std::string::npos) << log;
+    ASSERT_TRUE(runner.process().running()) << runner.log();
+    std::string good =
+        submit({{"script", "mkdir -p .corral && echo '{\"a\": [[1]]}' > .corral/result.json"}});
+    EXPECT_EQ(wait_for_job(*api_, good, {"succeeded", "failed"})["result"],
+              json::parse(R"({"a": [[1]]})"))
+        << log_of(good) << runner.log();
+    expect_clean(runner);
+  }
+};
+
+// 120,000 levels in 240 KB, under the 256 KiB cap: the runner crashed copying it.
+TEST_F(RunnerResultFileTest, NestedDeeperThan64LevelsIsRefused) {
+  expect_refused_then_runner_goes_on(
+      "{ yes '[' | head -n 120000 | tr -d '\\n'; yes ']' | head -n 120000 | tr -d '\\n'; }"
+      " > .corral/result.json",
+      ".corral/result.json is JSON nested deeper than 64 levels");
+}
+
+// A link resolves on the host, where the runner reads it: it reported a host file.
+TEST_F(RunnerResultFileTest, ALinkToAHostFileIsNotFollowed) {
+  auto host_dir = make_temp_dir("corral-host-file");
+  std::ofstream(host_dir / "secret.json") << R"({"secret": "of the host"})";
+  expect_refused_then_runner_goes_on(
+      "ln -s " + (host_dir / "secret.json").string() + " .corral/result.json",
+      "links are not followed");
+}
+
+// Opening a FIFO with no writer blocked the runner.
+TEST_F(RunnerResultFileTest, AFifoIsNotOpenedForReading) {
+  expect_refused_then_runner_goes_on("mkfifo .corral/result.json", "not a regular file");
+}
+
 TEST(RunnerRegistration, RetriesWithBackoffAndSaysWhy) {
   ServerProcess server;
   auto dir = make_temp_dir("corral-badtoken");

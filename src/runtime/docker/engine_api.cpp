@@ -1,10 +1,11 @@
 #include "runtime/docker/engine_api.h"
 
 #include <cmath>
+#include <limits>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
+#include "common/json_limits.h"
 #include "net/http_client.h"
 
 namespace corral::docker_api {
@@ -32,11 +33,12 @@ json env_list(const std::map<std::string, std::string>& env) {
 
 // Parses body as JSON without throwing; what says which answer it was.
 Result<json> parse_json(std::string_view body, std::string_view what) {
-  auto parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) {
-    return make_error(ErrorCode::kEngine, "the engine's answer to " + std::string(what) +
-                                              " is not JSON: " +
-                                              std::string(body.substr(0, 200)));
+  // Nesting-limited (common/json_limits.h); the size is bounded by the HTTP client.
+  auto parsed = parse_json_limited(body, "the engine's answer to " + std::string(what),
+                                   {kMaxJsonDepth, std::numeric_limits<size_t>::max()});
+  if (!parsed.ok()) {
+    return make_error(ErrorCode::kEngine,
+                      parsed.error().message + ": " + std::string(body.substr(0, 200)));
   }
   return parsed;
 }
@@ -169,8 +171,9 @@ std::optional<std::string> pull_progress_error(std::string_view body) {
       line.remove_prefix(1);
     }
     if (line.empty()) continue;
-    auto event = json::parse(line, nullptr, false);
-    if (event.is_discarded() || !event.is_object()) {
+    auto parsed_event = parse_json_limited(line, "a pull progress line");
+    json event = parsed_event.ok() ? std::move(parsed_event.value()) : json();
+    if (!event.is_object()) {
       return "the engine's pull progress is unreadable: " + std::string(line.substr(0, 200));
     }
     auto detail = event.find("errorDetail");
@@ -188,9 +191,9 @@ std::optional<std::string> pull_progress_error(std::string_view body) {
 }
 
 std::string engine_message(std::string_view body) {
-  auto parsed = json::parse(body, nullptr, false);
-  if (!parsed.is_discarded() && parsed.is_object()) {
-    std::string message = string_field(parsed, "message");
+  auto parsed = parse_json_limited(body, "the engine's error");
+  if (parsed.ok() && parsed->is_object()) {
+    std::string message = string_field(*parsed, "message");
     if (!message.empty()) return message;
   }
   std::string text(body.substr(0, 500));
