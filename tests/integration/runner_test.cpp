@@ -368,16 +368,17 @@ TEST_F(RunnerTest, ASecondSignalSkipsTheDrainWait) {
 }
 
 TEST_F(RunnerTest, AStaleAttemptsContainerIsStoppedAtOnce) {
-  // The server's leases last 3 s but this runner beats only every 30 s: its attempt goes
-  // stale while the job runs, and the server answers 409 to its next log upload.
+  // The server's leases last 6 s but this runner beats only every 30 s: its attempt goes
+  // stale while the job runs, and the server answers 409 to its next log upload. (6 s, not
+  // less: on a loaded machine the container's first line once came after a 3 s lease ended.)
   server_ = std::make_unique<ServerProcess>(std::map<std::string, std::string>{
-      {"RUNNER_HEARTBEAT_INTERVAL_MS", "100"}, {"RUNNER_HEARTBEAT_TIMEOUT_MS", "3000"}, {"CORRAL_SWEEP_INTERVAL_MS", "50"}});
+      {"RUNNER_HEARTBEAT_INTERVAL_MS", "100"}, {"RUNNER_HEARTBEAT_TIMEOUT_MS", "6000"}, {"CORRAL_SWEEP_INTERVAL_MS", "50"}});
   api_ = std::make_unique<Api>(server_->url(), server_->admin_token());
   auto& runner = start_runner("slow-beat", {{"RUNNER_HEARTBEAT_INTERVAL_MS", "30000"}});
   std::string id = submit({{"script", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done"},
                            {"max_attempts", 1}});
   ASSERT_TRUE(wait_until([&] { return log_of(id).find("tick") != std::string::npos; }, 30s));
-  auto job = wait_for_job(*api_, id, {"failed"}, 10s);
+  auto job = wait_for_job(*api_, id, {"failed"}, 15s);
   EXPECT_EQ(job["reason"], "runner_lost");
   EXPECT_TRUE(wait_until([&] { return count_containers({"corral.job=" + id}) == 0; }, 10s))
       << "the stale attempt's container still runs\n" << runner.log();
