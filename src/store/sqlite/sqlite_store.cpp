@@ -23,6 +23,9 @@ void configure(Db& db, bool synchronous_full) {
   db.exec(synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=OFF");
   db.exec("PRAGMA foreign_keys=ON");
   db.exec("PRAGMA temp_store=MEMORY");
+  // Deleted rows (a job's secret values when it ends) are overwritten with zeros, not left in
+  // free pages. Old page images in the WAL go when a later checkpoint cycle overwrites them.
+  db.exec("PRAGMA secure_delete=ON");
 }
 
 }  // namespace
