@@ -83,6 +83,34 @@ void add_server_command(CLI::App& app) {
       ->envname("CORRAL_STEWARD_STALE_AFTER_MS")
       ->check(CLI::Range(int64_t{100}, int64_t{86'400'000}))
       ->capture_default_str();
+  cmd->add_option(
+         "--max-queued-per-tenant", config->max_queued_per_tenant,
+         "Jobs a tenant may have unfinished (queued, leased, running); submits beyond get 429")
+      ->envname("CORRAL_MAX_QUEUED_PER_TENANT")
+      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000'000}))
+      ->capture_default_str();
+  cmd->add_option("--max-schedules-per-tenant", config->max_schedules_per_tenant,
+                  "Schedules a tenant may have; creating more gets 429")
+      ->envname("CORRAL_MAX_SCHEDULES_PER_TENANT")
+      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000'000}))
+      ->capture_default_str();
+  cmd->add_option(
+         "--max-connections", config->max_connections,
+         "Open connections this server holds at most; beyond, new ones get 503 and are closed "
+         "(the process needs this many file descriptors plus ~100: ulimit -n)")
+      ->envname("CORRAL_MAX_CONNECTIONS")
+      ->check(CLI::Range(1, 10'000'000))
+      ->capture_default_str();
+  cmd->add_option("--max-watchers-per-job", config->max_watchers_per_job,
+                  "Live log streams (WebSocket) one job may have on this server; beyond, 429")
+      ->envname("CORRAL_MAX_WATCHERS_PER_JOB")
+      ->check(CLI::Range(1, 10'000'000))
+      ->capture_default_str();
+  cmd->add_option("--max-watchers-per-tenant", config->max_watchers_per_tenant,
+                  "Live log streams (WebSocket) of one tenant's jobs on this server; beyond, 429")
+      ->envname("CORRAL_MAX_WATCHERS_PER_TENANT")
+      ->check(CLI::Range(1, 10'000'000))
+      ->capture_default_str();
   cmd->add_option("--threads", config->io_threads, "I/O threads (default: one per core)")
       ->envname("CORRAL_THREADS")
       ->check(CLI::Range(1, 256));

@@ -11,6 +11,8 @@ int http_status(ErrorCode code) {
     case ErrorCode::kConflict: return 409;
     case ErrorCode::kPayloadTooLarge: return 413;
     case ErrorCode::kRangeNotSatisfiable: return 416;
+    case ErrorCode::kTooManyRequests:
+      return 429;
     case ErrorCode::kInvalidSpec: return 422;
     case ErrorCode::kUnavailable: return 503;
     case ErrorCode::kTimeout: return 504;
@@ -32,6 +34,8 @@ std::string_view code_name(ErrorCode code) {
     case ErrorCode::kConflict: return "conflict";
     case ErrorCode::kPayloadTooLarge: return "payload_too_large";
     case ErrorCode::kRangeNotSatisfiable: return "range_not_satisfiable";
+    case ErrorCode::kTooManyRequests:
+      return "too_many_requests";
     case ErrorCode::kInvalidSpec: return "invalid_spec";
     case ErrorCode::kUnavailable: return "unavailable";
     case ErrorCode::kTimeout: return "timeout";

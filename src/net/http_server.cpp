@@ -30,6 +30,27 @@ awaitable<void> watch_for_hangup(tcp::socket& socket, std::shared_ptr<HangupWatc
   if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) watch->fn();
 }
 
+// Counts a connection for as long as its coroutine lives.
+class ConnectionCount {
+ public:
+  explicit ConnectionCount(std::shared_ptr<std::atomic<size_t>> count) : count_(std::move(count)) {}
+  ConnectionCount(ConnectionCount&& other) noexcept : count_(std::move(other.count_)) {}
+  ConnectionCount(const ConnectionCount&) = delete;
+  ConnectionCount& operator=(const ConnectionCount&) = delete;
+  ConnectionCount& operator=(ConnectionCount&&) = delete;
+  ~ConnectionCount() {
+    if (count_) --*count_;
+  }
+
+ private:
+  std::shared_ptr<std::atomic<size_t>> count_;
+};
+
+// Connections being refused (a 503 and a short lingering close) at most at once; past it a
+// new connection is closed without an answer.
+constexpr size_t kMaxRefusing = 64;
+constexpr std::chrono::milliseconds kMaxAcceptBackoff{1'000};
+
 }  // namespace
 
 Response json_response(http::status status, const std::string& body, unsigned version) {
@@ -48,6 +69,8 @@ Response error_response(const Error& error, unsigned version, bool keep_alive) {
   // A message may echo bytes that are not UTF-8 (a path): replace them, never throw here.
   std::string text = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   auto res = json_response(static_cast<http::status>(error.status()), text + "\n", version);
+  if (body.contains("retry_after_s"))
+    res.set(http::field::retry_after, body["retry_after_s"].dump());
   res.keep_alive(keep_alive);
   return res;
 }
@@ -85,22 +108,91 @@ awaitable<void> HttpServer::accept_loop() {
     co_await acceptor_.async_accept(socket, asio::redirect_error(use_awaitable, ec));
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
     if (ec) {
-      spdlog::warn("accept failed: {}", ec.message());
+      co_await back_off(ec);
       continue;
     }
+    if (accept_backoff_.count() > 0) {
+      accept_backoff_ = std::chrono::milliseconds(0);
+      spdlog::info("accepting connections again ({} open)", open_connections_->load());
+    }
     socket.set_option(tcp::no_delay(true), ec);
-    // An exception out of a session ends that connection without an answer: log it (detached
-    // would drop it without a word).
-    asio::co_spawn(strand, session(beast::tcp_stream(std::move(socket))), [](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        spdlog::error("HTTP connection failed: {}", ex.what());
-      } catch (...) {
-        spdlog::error("HTTP connection failed with an unknown exception");
+    if (open_connections_->load() >= options_.max_connections) {
+      if (!at_limit_) {
+        at_limit_ = true;
+        spdlog::warn(
+            "{} connections open, the limit (--max-connections): new connections get 503 until "
+            "some close",
+            options_.max_connections);
       }
-    });
+      if (refusing_->load() >= kMaxRefusing) continue;  // the socket closes here, unanswered
+      ++*refusing_;
+      asio::co_spawn(strand, refuse(beast::tcp_stream(std::move(socket))), asio::detached);
+      continue;
+    }
+    if (at_limit_) {
+      at_limit_ = false;
+      spdlog::info("below the connection limit again ({} open)", open_connections_->load());
+    }
+    ++*open_connections_;
+    asio::co_spawn(
+        strand,
+        [](HttpServer* self, beast::tcp_stream stream, ConnectionCount) -> awaitable<void> {
+          co_await self->session(std::move(stream));
+        }(this, beast::tcp_stream(std::move(socket)), ConnectionCount(open_connections_)),
+        // An exception out of a session ends that connection without an answer: log it
+        // (detached would drop it without a word).
+        [](std::exception_ptr e) {
+          if (!e) return;
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            spdlog::error("HTTP connection failed: {}", ex.what());
+          } catch (...) {
+            spdlog::error("HTTP connection failed with an unknown exception");
+          }
+        });
+  }
+}
+
+awaitable<void> HttpServer::back_off(const error_code& ec) {
+  // Out of file descriptors (EMFILE, ENFILE), or another failure that retrying at once
+  // would only repeat: the pending connection stays in the listen backlog meanwhile.
+  bool first = accept_backoff_.count() == 0;
+  accept_backoff_ =
+      first ? std::chrono::milliseconds(10) : std::min(accept_backoff_ * 2, kMaxAcceptBackoff);
+  if (first) {
+    bool out_of_descriptors = ec == asio::error::no_descriptors || ec.value() == ENFILE;
+    spdlog::error("accept failed: {} ({} connections open); retrying with backoff up to {} ms{}",
+                  ec.message(), open_connections_->load(), kMaxAcceptBackoff.count(),
+                  out_of_descriptors
+                      ? ": raise the process's file limit (ulimit -n, systemd LimitNOFILE=) above "
+                        "--max-connections, or lower --max-connections"
+                      : "");
+  }
+  asio::steady_timer timer(io_);
+  timer.expires_after(accept_backoff_);
+  error_code ignored;
+  co_await timer.async_wait(asio::redirect_error(use_awaitable, ignored));
+}
+
+awaitable<void> HttpServer::refuse(beast::tcp_stream stream) {
+  ConnectionCount refusing(refusing_);
+  auto res = error_response(
+      Error{ErrorCode::kUnavailable,
+            "the server has its limit of " + std::to_string(options_.max_connections) +
+                " open connections (--max-connections); retry shortly",
+            R"({"retry_after_s":1})"},
+      11, false);
+  error_code ec;
+  stream.expires_after(std::chrono::seconds(2));
+  co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
+  // Lingering close, as for a refused request: read what the client sent so it reads our
+  // answer instead of a reset.
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  std::array<char, 4096> sink;
+  for (size_t drained = 0; !ec && drained < 1024 * 1024;) {
+    drained += co_await stream.async_read_some(asio::buffer(sink),
+                                               asio::redirect_error(use_awaitable, ec));
   }
 }
 

@@ -18,6 +18,8 @@ struct HttpServerOptions {
   size_t body_limit = 1024 * 1024;
   std::chrono::milliseconds idle_timeout{75'000};
   std::chrono::milliseconds read_timeout{30'000};  // for a request whose header has begun
+  // Open connections (HTTP and WebSocket) at most; one more is answered 503 and closed.
+  size_t max_connections = 20'000;
 };
 
 // {"error":{"code":..,"message":..}} plus any detail fields (e.g. next_offset).
@@ -31,14 +33,25 @@ class HttpServer {
   Result<tcp::endpoint> listen(const std::string& host, uint16_t port);
   void stop();
 
+  size_t open_connections() const { return *open_connections_; }
+
  private:
   awaitable<void> accept_loop();
   awaitable<void> session(beast::tcp_stream stream);
+  // Past --max-connections: a 503 and a close.
+  awaitable<void> refuse(beast::tcp_stream stream);
+  // Waits after a failed accept (EMFILE: out of descriptors) instead of retrying at once.
+  awaitable<void> back_off(const error_code& ec);
 
   asio::io_context& io_;
   const Router& router_;
   HttpServerOptions options_;
   tcp::acceptor acceptor_;
+  // Shared with the sessions, which may end after this object when the io_context goes.
+  std::shared_ptr<std::atomic<size_t>> open_connections_ = std::make_shared<std::atomic<size_t>>(0);
+  std::shared_ptr<std::atomic<size_t>> refusing_ = std::make_shared<std::atomic<size_t>>(0);
+  std::chrono::milliseconds accept_backoff_{0};  // 0 while accepts succeed
+  bool at_limit_ = false;                        // logged that the connection limit was reached
 };
 
 }  // namespace corral

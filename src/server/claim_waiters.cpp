@@ -1,19 +1,45 @@
 #include "server/claim_waiters.h"
 
+#include <algorithm>
+
 #include "server/matching.h"
 
 namespace corral {
 
-ClaimWaiters::WaiterPtr ClaimWaiters::park(asio::any_io_executor ex, const Runner& runner) {
+ClaimWaiters::WaiterPtr ClaimWaiters::park(asio::any_io_executor ex, const Runner& runner,
+                                           size_t max_parked) {
   auto w = std::make_shared<Waiter>(std::move(ex), runner);
   std::lock_guard lock(mu_);
+  size_t& parked = parked_of_runner_[runner.id];
+  // Only a runner at its limit pays for the walk to its oldest claims.
+  for (auto it = waiters_.begin();
+       parked >= std::max<size_t>(max_parked, 1) && it != waiters_.end();) {
+    if ((*it)->runner.id != runner.id) {
+      ++it;
+      continue;
+    }
+    (*it)->superseded = true;
+    wake_locked(*it, std::nullopt);
+    it = waiters_.erase(it);
+    --parked;
+  }
   waiters_.push_back(w);
+  ++parked;
   return w;
 }
 
 void ClaimWaiters::unpark(const WaiterPtr& waiter) {
   std::lock_guard lock(mu_);
-  waiters_.remove(waiter);
+  auto it = std::find(waiters_.begin(), waiters_.end(), waiter);
+  if (it == waiters_.end()) return;  // superseded: already gone
+  waiters_.erase(it);
+  auto count = parked_of_runner_.find(waiter->runner.id);
+  if (count != parked_of_runner_.end() && --count->second == 0) parked_of_runner_.erase(count);
+}
+
+bool ClaimWaiters::superseded(const WaiterPtr& waiter) {
+  std::lock_guard lock(mu_);
+  return waiter->superseded;
 }
 
 std::optional<Job> ClaimWaiters::reset(const WaiterPtr& waiter) {

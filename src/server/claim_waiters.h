@@ -8,13 +8,21 @@
 //   unpark(w)
 // A wake sets the flag under the lock and posts a timer cancel to the waiter's strand,
 // so a wake that lands between the claim and the wait is never lost.
+//
+// A runner holds at most one parked claim per free slot (docs/security.md, Server limits):
+// parking one more supersedes the runner's oldest, which is woken to answer empty at once.
+// So a runner that opens claims in parallel never holds more than its slots here, and a
+// runner that restarted (its old claim's connection silently gone) is not refused.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <unordered_map>
 
 #include "api/types.h"
 #include "net/asio.h"
@@ -28,12 +36,17 @@ class ClaimWaiters {
     asio::steady_timer timer;
     Runner runner;
     bool woken = false;                 // guarded by ClaimWaiters::mu_
+    bool superseded = false;  // a newer claim of the runner took its place; guarded by mu_
     std::optional<Job> woken_for;       // the job that woke it, guarded by mu_
   };
   using WaiterPtr = std::shared_ptr<Waiter>;
 
-  WaiterPtr park(asio::any_io_executor ex, const Runner& runner);
+  // Parks a claim of the runner. When the runner already has max_parked claims parked here,
+  // its oldest are superseded (removed and woken): their claim answers empty.
+  WaiterPtr park(asio::any_io_executor ex, const Runner& runner, size_t max_parked = SIZE_MAX);
   void unpark(const WaiterPtr& waiter);
+  // Whether a newer claim of the same runner superseded this one: it must end, empty.
+  bool superseded(const WaiterPtr& waiter);
   // Clears the wake flag before a new claim round; returns the job that woke it, if any.
   std::optional<Job> reset(const WaiterPtr& waiter);
   bool woken(const WaiterPtr& waiter);
@@ -50,7 +63,9 @@ class ClaimWaiters {
  private:
   void wake_locked(const WaiterPtr& w, const std::optional<Job>& job);
   mutable std::mutex mu_;
-  std::list<WaiterPtr> waiters_;
+  std::list<WaiterPtr> waiters_;  // oldest first (a woken waiter moves to the back)
+  std::unordered_map<std::string, size_t>
+      parked_of_runner_;  // runner id -> its entries in waiters_
 };
 
 }  // namespace corral

@@ -30,6 +30,14 @@ struct ServerConfig {
   // after this long without a heartbeat. CORRAL_STEWARD_STALE_AFTER_MS.
   TimeMs steward_stale_after_ms = 90'000;
   std::string admin_token;                  // CORRAL_ADMIN_TOKEN; empty = generate on first start
+  // Server limits (docs/security.md, Server limits): beyond each the server answers 429 with
+  // Retry-After (503 for connections) instead of growing without bound.
+  // Jobs not finished (queued, leased, running) per tenant.
+  int64_t max_queued_per_tenant = 100'000;
+  int64_t max_schedules_per_tenant = 1'000;
+  int max_connections = 20'000;         // open HTTP and WebSocket connections (needs as many fds)
+  int max_watchers_per_job = 100;       // live log WebSocket streams of one job
+  int max_watchers_per_tenant = 1'000;  // ... of all the tenant's jobs, on this server
 };
 
 }  // namespace corral

@@ -48,12 +48,35 @@ LogHub::SubscriptionPtr LogHub::subscribe(const std::string& job_id, asio::any_i
   return sub;
 }
 
+LogHub::Limited LogHub::subscribe_within(const std::string& job_id, const std::string& tenant,
+                                         asio::any_io_executor ex, size_t max_per_job,
+                                         size_t max_per_tenant) {
+  std::lock_guard lock(mu_);
+  auto job = subs_.find(job_id);
+  size_t of_job = job == subs_.end() ? 0 : job->second.size();
+  if (of_job >= max_per_job) return {nullptr, WatchLimit::kPerJob, of_job};
+  auto counted = watchers_of_tenant_.find(tenant);
+  size_t of_tenant = counted == watchers_of_tenant_.end() ? 0 : counted->second;
+  if (of_tenant >= max_per_tenant) return {nullptr, WatchLimit::kPerTenant, of_tenant};
+  auto sub = std::make_shared<Subscription>(std::move(ex), max_queued_bytes_);
+  sub->tenant_ = tenant;
+  subs_[job_id].push_back(sub);
+  ++watchers_of_tenant_[tenant];
+  return {sub, WatchLimit::kNone, 0};
+}
+
 void LogHub::unsubscribe(const std::string& job_id, const SubscriptionPtr& sub) {
   std::lock_guard lock(mu_);
   auto it = subs_.find(job_id);
   if (it == subs_.end()) return;
   auto& list = it->second;
+  auto before = list.size();
   list.erase(std::remove(list.begin(), list.end(), sub), list.end());
+  if (list.size() < before && !sub->tenant_.empty()) {
+    auto counted = watchers_of_tenant_.find(sub->tenant_);
+    if (counted != watchers_of_tenant_.end() && --counted->second == 0)
+      watchers_of_tenant_.erase(counted);
+  }
   if (list.empty()) subs_.erase(it);
 }
 

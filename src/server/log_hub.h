@@ -53,6 +53,8 @@ class LogHub {
     friend class LogHub;
     void notify_locked();
 
+    std::string tenant_;  // counted against its tenant's watchers (subscribe_within)
+
     asio::steady_timer timer_;  // used on the watcher's strand only
     size_t max_queued_bytes_;
     // Guarded by mu_.
@@ -68,6 +70,17 @@ class LogHub {
   explicit LogHub(size_t max_queued_bytes = 4 * 1024 * 1024) : max_queued_bytes_(max_queued_bytes) {}
 
   SubscriptionPtr subscribe(const std::string& job_id, asio::any_io_executor ex);
+  // Which limit refused a subscription (docs/security.md, Server limits).
+  enum class WatchLimit { kNone, kPerJob, kPerTenant };
+  struct Limited {
+    SubscriptionPtr sub;  // null when refused
+    WatchLimit refused_by = WatchLimit::kNone;
+    size_t watchers = 0;  // the count that reached the limit
+  };
+  // As subscribe, unless the job already has max_per_job watchers or the tenant's jobs
+  // max_per_tenant (on this server): then no subscription, and which limit it was.
+  Limited subscribe_within(const std::string& job_id, const std::string& tenant,
+                           asio::any_io_executor ex, size_t max_per_job, size_t max_per_tenant);
   void unsubscribe(const std::string& job_id, const SubscriptionPtr& sub);
 
   // data was appended at offset of the attempt (already durable in the store).
@@ -81,6 +94,7 @@ class LogHub {
   size_t max_queued_bytes_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::vector<SubscriptionPtr>> subs_;
+  std::unordered_map<std::string, size_t> watchers_of_tenant_;  // subscribe_within's only
 };
 
 }  // namespace corral

@@ -9,6 +9,9 @@ namespace corral {
 
 namespace {
 
+// Retry-After of a submit over --max-queued-per-tenant: jobs finish within minutes.
+constexpr int kQueueQuotaRetryAfterS = 30;
+
 Result<int64_t> int_param(const RequestContext& req, const std::string& key, int64_t def,
                           int64_t min, int64_t max) {
   auto it = req.query.find(key);
@@ -57,6 +60,18 @@ awaitable<Response> submit(ServerContext& ctx, RequestContext& req) {
     auto repo = co_await ctx.db([&] { return ctx.store.find_repo(job.tenant, job.repo_name); });
     if (!repo.ok()) co_return error_of(repo.error());
     if (repo->has_value()) apply_repo_mapping(job, &repo->value());
+  }
+  // Per-tenant quota: checked before the insert, so concurrent submits may pass it by a few.
+  auto unfinished = co_await ctx.db([&] { return ctx.store.count_unfinished_jobs(job.tenant); });
+  if (!unfinished.ok()) co_return error_of(unfinished.error());
+  if (*unfinished >= ctx.config.max_queued_per_tenant) {
+    co_return error_of(too_many_requests(
+        "tenant '" + job.tenant + "' already has " + std::to_string(*unfinished) +
+            " unfinished jobs (queued, leased or running), the server's limit "
+            "(--max-queued-per-tenant " +
+            std::to_string(ctx.config.max_queued_per_tenant) +
+            "): retry once some have finished, cancel some, or ask the operator to raise the limit",
+        kQueueQuotaRetryAfterS));
   }
   auto created = co_await ctx.db([&] { return ctx.store.create_job(job); });
   if (!created.ok()) co_return error_of(created.error());

@@ -53,6 +53,24 @@ Result<int64_t> int_query(const RequestContext& req, const std::string& key, int
                                                 std::to_string(max));
 }
 
+// Retry-After of a stream refused by a watcher limit: watchers come and go within minutes.
+constexpr int kWatchLimitRetryAfterS = 10;
+
+Error watch_refusal(const ServerContext& ctx, const LogHub::Limited& limited,
+                    const std::string& job_id, const std::string& tenant) {
+  std::string what =
+      limited.refused_by == LogHub::WatchLimit::kPerJob
+          ? "job " + job_id + " already has " + std::to_string(limited.watchers) +
+                " live log watchers on this server, the limit (--max-watchers-per-job " +
+                std::to_string(ctx.config.max_watchers_per_job) + ")"
+          : "tenant '" + tenant + "' already has " + std::to_string(limited.watchers) +
+                " live log watchers on this server, the limit (--max-watchers-per-tenant " +
+                std::to_string(ctx.config.max_watchers_per_tenant) + ")";
+  return too_many_requests(what + ": close a watcher, read the stored log with GET /api/v1/jobs/" +
+                               job_id + "/logs?offset=N, or ask the operator to raise the limit",
+                           kWatchLimitRetryAfterS);
+}
+
 class LogStreamer {
  public:
   LogStreamer(ServerContext& ctx, WebSocket& ws, WatcherConnection& conn, LogHub::Subscription& sub,
@@ -220,7 +238,13 @@ awaitable<void> stream_logs(ServerContext& ctx, RequestContext& req, WebSocketUp
                                                  "job " + id + " has no attempt " + std::to_string(*attempt))));
   }
   auto ex = co_await asio::this_coro::executor;
-  auto sub = ctx.logs.subscribe(id, ex);  // before the first store read: nothing falls in between
+  // Before the first store read: nothing falls in between.
+  auto limited = ctx.logs.subscribe_within(id, caller->tenant, ex,
+                                           static_cast<size_t>(ctx.config.max_watchers_per_job),
+                                           static_cast<size_t>(ctx.config.max_watchers_per_tenant));
+  if (!limited.sub)
+    co_return upgrade.reject(error_of(watch_refusal(ctx, limited, id, caller->tenant)));
+  auto sub = std::move(limited.sub);
   WebSocket* ws = co_await upgrade.accept();
   if (ws) {
     ws->read_message_max(64 * 1024);

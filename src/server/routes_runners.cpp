@@ -112,7 +112,9 @@ awaitable<Response> claim(ServerContext& ctx, RequestContext& req) {
   if (free_slots <= 0 || runner->draining) co_return json_ok({{"jobs", jobs}});
 
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
-  auto waiter = ctx.waiters.park(co_await asio::this_coro::executor, *runner);
+  // At most one parked claim per free slot: a newer claim supersedes the runner's oldest.
+  auto waiter = ctx.waiters.park(co_await asio::this_coro::executor, *runner,
+                                 static_cast<size_t>(free_slots));
   // A runner that hangs up while parked (killed, or it gave up) takes nothing more: a job
   // leased to it now would wait for the lease to run out before anyone else could run it.
   bool hung_up = false;
@@ -123,6 +125,7 @@ awaitable<Response> claim(ServerContext& ctx, RequestContext& req) {
   Result<std::vector<ClaimedJob>> claimed = std::vector<ClaimedJob>{};
   for (;;) {
     auto woken_for = ctx.waiters.reset(waiter);
+    if (ctx.waiters.superseded(waiter)) break;  // answers empty: a newer claim holds the place
     if (hung_up) {
       if (woken_for) ctx.waiters.job_available(*woken_for, waiter.get());  // pass it on
       break;

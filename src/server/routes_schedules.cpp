@@ -6,6 +6,9 @@ namespace corral {
 
 namespace {
 
+// Retry-After of a create over --max-schedules-per-tenant: only a delete frees a place.
+constexpr int kScheduleQuotaRetryAfterS = 60;
+
 awaitable<Response> create(ServerContext& ctx, RequestContext& req) {
   auto caller = co_await authenticate_user(ctx, req);
   if (!caller.ok()) co_return error_of(caller.error());
@@ -18,6 +21,17 @@ awaitable<Response> create(ServerContext& ctx, RequestContext& req) {
   }
   auto spec = parse_schedule_spec(*body);
   if (!spec.ok()) co_return error_of(spec.error());
+  auto existing = co_await ctx.db([&] { return ctx.store.count_schedules(caller->tenant); });
+  if (!existing.ok()) co_return error_of(existing.error());
+  if (*existing >= ctx.config.max_schedules_per_tenant) {
+    co_return error_of(too_many_requests(
+        "tenant '" + caller->tenant + "' already has " + std::to_string(*existing) +
+            " schedules, the server's limit (--max-schedules-per-tenant " +
+            std::to_string(ctx.config.max_schedules_per_tenant) +
+            "): delete schedules it no longer needs (corral schedule delete NAME), or ask the "
+            "operator to raise the limit",
+        kScheduleQuotaRetryAfterS));
+  }
   Schedule schedule = new_schedule(caller->tenant, caller->id, std::move(spec.value()), ctx.clock.now_ms());
   auto created = co_await ctx.db([&] { return ctx.store.create_schedule(schedule); });
   if (!created.ok()) co_return error_of(created.error());

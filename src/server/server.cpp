@@ -76,12 +76,18 @@ Result<void> Server::start() {
   HttpServerOptions http_options;
   http_options.body_limit = config_.body_limit;
   http_options.idle_timeout = std::chrono::milliseconds(config_.idle_timeout_ms);
+  http_options.max_connections = static_cast<size_t>(config_.max_connections);
   http_ = std::make_unique<HttpServer>(io_, router_, http_options);
   auto bound = http_->listen(host, static_cast<uint16_t>(port));
   if (!bound.ok()) return bound.error();
   url_ = "http://" + bound->address().to_string() + ":" + std::to_string(bound->port());
   // Tests and scripts find the port here (also when --listen used port 0).
   std::ofstream(std::filesystem::path(config_.data_dir) / "server.url") << url_ << "\n";
+  // Runners could not reach us while we were down: give them one heartbeat timeout to renew
+  // their leases before the sweep judges any (docs/operations.md, Leases after a restart).
+  lease_grace_until_ = clock_.now_ms() + config_.heartbeat_timeout_ms;
+  spdlog::info("leases are not expired before {} ms from now (one heartbeat timeout after start)",
+               config_.heartbeat_timeout_ms);
   asio::co_spawn(io_, sweep_loop(), asio::detached);
   return {};
 }
@@ -130,14 +136,28 @@ awaitable<void> Server::sweep_loop() {
     co_await sweep_timer_.async_wait(asio::redirect_error(use_awaitable, ec));
     if (stopping_) break;
     TimeMs now = clock_.now_ms();
-    auto swept = co_await ctx_->db([&] { return store_->expire_leases(now); });
+    // While the store is down, and during the grace period after a start or an outage, the
+    // sweep only checks that the store answers: runners whose heartbeats could not get
+    // through must not lose their jobs for it.
+    bool in_grace = store_down_ || now < lease_grace_until_;
+    Result<LeaseSweep> swept = LeaseSweep{};
+    if (in_grace) {
+      auto probe =
+          co_await ctx_->db([&] { return store_->count_active_tokens(TokenKind::kAdmin); });
+      if (!probe.ok()) swept = probe.error();
+    } else {
+      swept = co_await ctx_->db([&] { return store_->expire_leases(now); });
+    }
     // While the database is down every sweep fails: say so once, and once when it is back.
     if (!swept.ok() && !store_down_) {
       store_down_ = true;
       spdlog::error("the store is unavailable, requests get 503 until it is back: {}", swept.error().message);
     } else if (swept.ok() && store_down_) {
       store_down_ = false;
-      spdlog::info("the store is back");
+      lease_grace_until_ = now + config_.heartbeat_timeout_ms;
+      spdlog::info(
+          "the store is back; leases are not expired before {} ms from now (one heartbeat timeout)",
+          config_.heartbeat_timeout_ms);
     }
     if (store_down_) continue;
     if (swept.ok() && swept->lost_attempts > 0) {
@@ -148,11 +168,14 @@ awaitable<void> Server::sweep_loop() {
       if (static_cast<size_t>(swept->lost_attempts) > swept->requeued_job_ids.size()) events_->all_jobs_changed();
       if (!swept->requeued_job_ids.empty()) events_->jobs_requeued();
     }
-    auto offline = co_await ctx_->db([&] {
-      return store_->mark_stale_runners_offline(now - config_.heartbeat_timeout_ms);
-    });
-    if (offline.ok()) {
-      for (const auto& id : *offline) spdlog::warn("runner {} is offline: no heartbeat for {} ms", id, config_.heartbeat_timeout_ms);
+    if (!in_grace) {
+      auto offline = co_await ctx_->db(
+          [&] { return store_->mark_stale_runners_offline(now - config_.heartbeat_timeout_ms); });
+      if (offline.ok()) {
+        for (const auto& id : *offline)
+          spdlog::warn("runner {} is offline: no heartbeat for {} ms", id,
+                       config_.heartbeat_timeout_ms);
+      }
     }
     // Scheduled jobs: cron has minute resolution, so once a second is on time. The store
     // makes each tick's job and advances the schedule in one transaction.

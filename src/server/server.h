@@ -54,6 +54,10 @@ class Server {
   asio::steady_timer sweep_timer_{io_};
   bool stopping_ = false;
   bool store_down_ = false;  // the last sweep could not reach the store
+  // Leases are not expired (nor runners marked offline) before this time: one heartbeat
+  // timeout after this server started or the store came back, so runners that kept running
+  // their jobs have had a full timeout to reach us and renew their leases (no mass requeue).
+  TimeMs lease_grace_until_ = 0;
 };
 
 }  // namespace corral

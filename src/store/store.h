@@ -179,6 +179,9 @@ class Store {
   virtual Result<std::vector<Job>> queued_jobs(const std::string& tenant, int limit) = 0;
   // Jobs that finished in the `hours` whole hours up to now (the current hour included).
   virtual Result<JobStats> job_stats(const std::string& tenant, int hours, TimeMs now) = 0;
+  // The tenant's jobs not yet finished (queued, leased, running), for --max-queued-per-tenant.
+  // An indexed count (jobs_queue starts with tenant, state).
+  virtual Result<int64_t> count_unfinished_jobs(const std::string& tenant) = 0;
 
   // ---- attempts (runner side). Every call names the attempt; a call whose attempt is not
   // the job's current one, or not the calling runner's, is a kConflict (HTTP 409).
@@ -211,6 +214,8 @@ class Store {
   // A new schedule; a name already used in its tenant is a kConflict (409).
   virtual Result<Schedule> create_schedule(const Schedule& schedule) = 0;
   virtual Result<std::vector<Schedule>> list_schedules(const std::string& tenant) = 0;
+  // The tenant's schedules, paused ones included, for --max-schedules-per-tenant.
+  virtual Result<int64_t> count_schedules(const std::string& tenant) = 0;
   // By id or by name, within the tenant (kNotFound otherwise).
   virtual Result<Schedule> get_schedule(const std::string& tenant, const std::string& id_or_name) = 0;
   // Deletes by id or name; the jobs it made stay.

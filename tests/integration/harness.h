@@ -70,6 +70,7 @@ class ServerProcess {
   const std::string& url() const { return url_; }
   const std::string& admin_token() const { return admin_token_; }
   const fs::path& data_dir() const { return data_dir_; }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
   std::string log() const { return process_ ? process_->output() : ""; }
   // The registration token of the runner with this name, made on first use: a runner that
   // restarts comes back with the token it first registered with (docs/security.md).

@@ -143,6 +143,26 @@ Result<int64_t> PostgresStore::count_active_tokens(TokenKind kind) {
   });
 }
 
+// ---- quotas (server limits, docs/security.md) -----------------------------------
+
+Result<int64_t> PostgresStore::count_unfinished_jobs(const std::string& tenant) {
+  return tx<int64_t>([&](Connection& c) -> Result<int64_t> {
+    return c
+        .query(
+            "SELECT COUNT(*) FROM jobs WHERE tenant = $1 AND state IN ('queued', 'leased', "
+            "'running')",
+            tenant)
+        .front()
+        .int64(0);
+  });
+}
+
+Result<int64_t> PostgresStore::count_schedules(const std::string& tenant) {
+  return tx<int64_t>([&](Connection& c) -> Result<int64_t> {
+    return c.query("SELECT COUNT(*) FROM schedules WHERE tenant = $1", tenant).front().int64(0);
+  });
+}
+
 // ---- runners ------------------------------------------------------------------
 
 Result<Runner> PostgresStore::register_runner(const std::string& tenant, const std::string& token_id,

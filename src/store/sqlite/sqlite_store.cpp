@@ -280,6 +280,27 @@ Result<int64_t> SqliteStore::count_active_tokens(TokenKind kind) {
   });
 }
 
+// ---- quotas (server limits, docs/security.md) -----------------------------------
+
+Result<int64_t> SqliteStore::count_unfinished_jobs(const std::string& tenant) {
+  return read<int64_t>([&](Db& db) -> Result<int64_t> {
+    auto st = db.prepare(
+        "SELECT COUNT(*) FROM jobs WHERE tenant = ? AND state IN ('queued', 'leased', 'running')");
+    st.bind_all(tenant);
+    st.step();
+    return st.int64(0);
+  });
+}
+
+Result<int64_t> SqliteStore::count_schedules(const std::string& tenant) {
+  return read<int64_t>([&](Db& db) -> Result<int64_t> {
+    auto st = db.prepare("SELECT COUNT(*) FROM schedules WHERE tenant = ?");
+    st.bind_all(tenant);
+    st.step();
+    return st.int64(0);
+  });
+}
+
 // ---- runners ------------------------------------------------------------------
 
 Result<Runner> SqliteStore::register_runner(const std::string& tenant, const std::string& token_id,

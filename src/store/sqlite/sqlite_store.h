@@ -69,6 +69,8 @@ class SqliteStore final : public Store {
                                        TimeMs now) override;
   Result<std::vector<Job>> queued_jobs(const std::string& tenant, int limit) override;
   Result<JobStats> job_stats(const std::string& tenant, int hours, TimeMs now) override;
+  Result<int64_t> count_unfinished_jobs(const std::string& tenant) override;
+  Result<int64_t> count_schedules(const std::string& tenant) override;
 
   Result<std::vector<ClaimedJob>> claim(const std::string& runner_id, int slots, TimeMs now,
                                         TimeMs lease_ms, const ClaimRule& rule) override;
