@@ -8,6 +8,7 @@
 #include <random>
 #include <thread>
 
+#include "runner/policy.h"
 #include "runner/workspace.h"
 
 namespace corral {
@@ -47,9 +48,14 @@ std::string error_text(const Result<HttpResponse>& res) {
 }  // namespace
 
 Agent::Agent(RunnerConfig config, RuntimeFactory make_runtime)
-    : config_(std::move(config)), make_runtime_(std::move(make_runtime)) {}
+    : config_(std::move(config)),
+      make_runtime_(std::move(make_runtime)),
+      clones_(std::make_unique<asio::thread_pool>(static_cast<size_t>(config_.max_concurrent_jobs))) {}
 
-Agent::~Agent() { blocking_.join(); }
+Agent::~Agent() {
+  clones_->join();
+  blocking_.join();
+}
 
 int Agent::free_slots() const { return config_.max_concurrent_jobs - static_cast<int>(active_.size()); }
 
@@ -147,7 +153,8 @@ awaitable<void> Agent::main() {
                    {"os", info->os.empty() ? std::string(uts.sysname) : info->os},
                    {"arch", info->arch.empty() ? std::string(uts.machine) : info->arch},
                    {"isolation", caps.isolation},
-                   {"resource_limits", caps.resource_limits}};
+                   {"resource_limits", caps.resource_limits},
+                   {"policy", policy_json(config_)}};
   spdlog::info("runner {}: {} executor on {} {}", config_.name, config_.executor, info->name, info->version);
   if (!caps.isolation) {
     spdlog::warn("the shell executor isolates NOTHING: jobs run as this user, on this host, with its network");
@@ -157,7 +164,7 @@ awaitable<void> Agent::main() {
   if (stopping_) co_return;
   co_await remove_orphans();
   ctx_ = std::make_unique<AgentContext>(
-      AgentContext{io_.get_executor(), config_, *server_, *runtime_, blocking_, runner_id_});
+      AgentContext{io_.get_executor(), config_, *server_, *runtime_, blocking_, *clones_, runner_id_});
   asio::co_spawn(io_, heartbeat_loop(), asio::detached);
   co_await claim_loop();
   if (!stopping_) co_await stop_requested_.wait();  // drained by command: idle until told to stop

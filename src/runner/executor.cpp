@@ -2,10 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "common/redact.h"
+#include "runner/policy.h"
+#include "runner/result_file.h"
 #include "runner/workspace.h"
 
 namespace corral {
@@ -57,6 +56,7 @@ void JobExecutor::stop(StopReason reason) {
   if (stop_reason_ != StopReason::kNone || done_.is_set()) return;
   stop_reason_ = reason;
   spdlog::info("job {} attempt {}: stopping ({})", job_.job_id, job_.attempt, reason_text(reason));
+  if (clone_killer_) clone_killer_->kill();
   if (!container_id_.empty() && !container_exited_) {
     asio::co_spawn(ctx_.executor, [self = shared_from_this()]() { return self->stop_container(); }, asio::detached);
   }
@@ -112,6 +112,11 @@ ContainerSpec JobExecutor::container_spec() const {
               {"corral.attempt", std::to_string(job_.attempt)}};
   c.cap_drop_all = true;
   c.no_new_privileges = true;
+  c.user = cfg.docker_user;
+  if (cfg.read_only_rootfs) {
+    c.read_only_rootfs = true;
+    c.tmpfs = {"/tmp"};
+  }
   return c;
 }
 
@@ -148,6 +153,7 @@ awaitable<void> JobExecutor::execute() {
   log_ = std::make_unique<LogShipper>(ctx_.server, job_.job_id, job_.attempt, paths.spool_file, timeout);
   if (auto opened = log_->open(); !opened.ok()) spdlog::error("{}", opened.error().message);
   log_->mask_secrets(secret_masker());
+  log_->limit_bytes(cfg.log_max_bytes);
   log_->on_stale = [this] { stop(StopReason::kStale); };
   asio::co_spawn(ctx_.executor, log_->run(), [this](std::exception_ptr) { shipper_done_.set(); });
 
@@ -155,10 +161,7 @@ awaitable<void> JobExecutor::execute() {
   report.state = AttemptState::kFailed;
   std::string failure_message;
   auto fail = [&](const std::string& reason, const std::string& message) {
-    report.state = AttemptState::kFailed;
-    report.reason = reason;
-    failure_message = message;
-    note(message);
+    fail_attempt(report, failure_message, reason, message);
   };
 
   // 2. workspace and clone.
@@ -166,18 +169,19 @@ awaitable<void> JobExecutor::execute() {
   std::filesystem::create_directories(paths.dir, fs_ec);
   bool ready = !fs_ec;
   if (!ready) fail("engine", "cannot create the workspace " + paths.dir.string() + ": " + fs_ec.message());
-  if (ready && job_.spec.repo) {
-    const auto& repo = *job_.spec.repo;
-    int depth = repo.depth > 0 ? repo.depth : cfg.clone_depth;
-    note("cloning " + without_userinfo(repo.url) + (repo.sha.empty() ? (repo.ref.empty() ? "" : " at " + repo.ref) : " at " + repo.sha) +
-         (depth > 0 ? " (depth " + std::to_string(depth) + ")" : ""));
-    std::string token = git_token();
-    auto cloned = co_await run_blocking(ctx_.blocking, [&] { return clone_repository(repo, depth, paths.dir, token); });
-    if (!cloned.ok()) {
-      fail("clone", cloned.error().message);
+  if (ready) {
+    // What the job asks for must be allowed here (runner/policy.h); refused at once.
+    if (auto refusal = policy_refusal(cfg, job_.spec)) {
+      fail(std::string(kPolicyReason), "refused by this runner's policy: " + *refusal);
       ready = false;
-    } else if (!cloned->empty()) {
-      log_->append(*cloned);
+    }
+  }
+  if (ready && job_.spec.repo) ready = co_await clone(paths.dir, report, failure_message);
+  if (ready && !cfg.docker_user.empty() && ctx_.runtime.capabilities().isolation) {
+    auto opened = co_await run_blocking(ctx_.blocking, [&] { return open_workspace_to(paths.dir, cfg.docker_user); });
+    if (!opened.ok()) {
+      fail("engine", opened.error().message);
+      ready = false;
     }
   }
 
@@ -248,15 +252,15 @@ awaitable<void> JobExecutor::execute() {
     note("canceled");
   }
 
-  // The job may leave a JSON result in /workspace/.corral/result.json.
-  std::ifstream result_file(paths.dir / ".corral" / "result.json");
-  if (result_file) {
-    std::stringstream ss;
-    ss << result_file.rdbuf();
-    std::string text = ss.str();
-    auto parsed = json::parse(text, nullptr, false);
-    if (text.size() <= kMaxResultBytes && !parsed.is_discarded()) report.result = parsed;
-    else note("ignored .corral/result.json: not valid JSON or larger than 256 KiB");
+  // The job may leave a JSON result in /workspace/.corral/result.json: read without
+  // trusting it (a FIFO, a link, a huge file), off the I/O thread (runner/result_file.h).
+  auto result_text = co_await run_blocking(ctx_.blocking, [&] { return read_result_file(paths.dir, kMaxResultBytes); });
+  if (!result_text.ok()) {
+    note("ignored .corral/result.json: " + result_text.error().message);
+  } else if (result_text->has_value()) {
+    auto parsed = json::parse(**result_text, nullptr, false);
+    if (!parsed.is_discarded()) report.result = std::move(parsed);
+    else note("ignored .corral/result.json: not valid JSON");
   }
 
   // 5. flush the log, then report (unless the attempt is no longer ours to report).
@@ -264,6 +268,62 @@ awaitable<void> JobExecutor::execute() {
   co_await shipper_done_.wait();
   if (stop_reason_ == StopReason::kStale || stop_reason_ == StopReason::kShutdown || log_->stale()) co_return;
   co_await finish(report);
+}
+
+void JobExecutor::fail_attempt(FinishReport& report, std::string& failure_message, const std::string& reason,
+                               const std::string& message) {
+  report.state = AttemptState::kFailed;
+  report.reason = reason;
+  failure_message = message;
+  note(message);
+}
+
+awaitable<bool> JobExecutor::clone(const std::filesystem::path& dir, FinishReport& report,
+                                   std::string& failure_message) {
+  const auto& cfg = ctx_.config;
+  const auto& repo = *job_.spec.repo;
+  CloneOptions options;
+  options.depth = repo.depth > 0 ? repo.depth : cfg.clone_depth;
+  options.token = git_token();
+  options.credential_hosts = cfg.git_hosts;
+  options.allow_local = cfg.allow_local_repos;
+  note("cloning " + without_userinfo(repo.url) +
+       (repo.sha.empty() ? (repo.ref.empty() ? "" : " at " + repo.ref) : " at " + repo.sha) +
+       (options.depth > 0 ? " (depth " + std::to_string(options.depth) + ")" : ""));
+  if (stop_reason_ != StopReason::kNone) co_return false;
+  clone_killer_ = std::make_shared<CommandKiller>();
+  options.killer = clone_killer_.get();
+  auto limit = std::chrono::seconds(cfg.clone_timeout_s);
+  // A plain lambda returning the member coroutine (whose frame owns its arguments): a
+  // capturing coroutine lambda would leave its frame pointing at a destroyed closure.
+  asio::co_spawn(
+      ctx_.executor,
+      [self = shared_from_this(), killer = clone_killer_, limit]() { return self->watch_clone(killer, limit); },
+      asio::detached);
+  // Only references in the co_await expression (g++ 12 mishandles temporaries with
+  // destructors there); options, repo and dir outlive the await, the killer is held above.
+  auto cloned = co_await run_blocking(ctx_.clones, [&] { return clone_repository(repo, dir, options); });
+  clone_finished_.set();
+  clone_killer_.reset();
+  if (clone_timed_out_) {
+    fail_attempt(report, failure_message, "clone",
+                 "the clone timed out after " + std::to_string(cfg.clone_timeout_s) +
+                     "s and git was killed (RUNNER_CLONE_TIMEOUT_S)");
+    co_return false;
+  }
+  if (!cloned.ok()) {
+    fail_attempt(report, failure_message, "clone", cloned.error().message);
+    co_return false;
+  }
+  if (!cloned->empty()) log_->append(*cloned);
+  co_return true;
+}
+
+awaitable<void> JobExecutor::watch_clone(std::shared_ptr<CommandKiller> killer, std::chrono::seconds limit) {
+  if (!co_await clone_finished_.wait_for(std::chrono::duration_cast<std::chrono::milliseconds>(limit))) {
+    clone_timed_out_ = true;
+    killer->kill();
+  }
 }
 
 awaitable<void> JobExecutor::finish(const FinishReport& report) {
