@@ -298,13 +298,12 @@ awaitable<bool> JobExecutor::clone(const std::filesystem::path& dir, FinishRepor
   // capturing coroutine lambda would leave its frame pointing at a destroyed closure.
   asio::co_spawn(
       ctx_.executor,
-      [self = shared_from_this(), killer = clone_killer_, limit]() { return self->watch_clone(killer, limit); },
+      [self = shared_from_this(), limit]() { return self->watch_clone(limit); },
       asio::detached);
   // Only references in the co_await expression (g++ 12 mishandles temporaries with
-  // destructors there); options, repo and dir outlive the await, the killer is held above.
+  // destructors there); options, repo, dir and the killer (a member) outlive the await.
   auto cloned = co_await run_blocking(ctx_.clones, [&] { return clone_repository(repo, dir, options); });
-  clone_finished_.set();
-  clone_killer_.reset();
+  clone_finished_.set();  // clone_killer_ stays: a later kill() only marks it
   if (clone_timed_out_) {
     fail_attempt(report, failure_message, "clone",
                  "the clone timed out after " + std::to_string(cfg.clone_timeout_s) +
@@ -319,10 +318,11 @@ awaitable<bool> JobExecutor::clone(const std::filesystem::path& dir, FinishRepor
   co_return true;
 }
 
-awaitable<void> JobExecutor::watch_clone(std::shared_ptr<CommandKiller> killer, std::chrono::seconds limit) {
-  if (!co_await clone_finished_.wait_for(std::chrono::duration_cast<std::chrono::milliseconds>(limit))) {
+awaitable<void> JobExecutor::watch_clone(std::chrono::seconds limit) {
+  bool finished = co_await clone_finished_.wait_for(std::chrono::duration_cast<std::chrono::milliseconds>(limit));
+  if (!finished && clone_killer_) {
     clone_timed_out_ = true;
-    killer->kill();
+    clone_killer_->kill();
   }
 }
 

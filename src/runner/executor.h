@@ -56,7 +56,7 @@ class JobExecutor : public std::enable_shared_from_this<JobExecutor> {
   awaitable<void> watch_timeout(std::chrono::seconds limit);
   // Clones the job's repository on the clone pool, killing git at RUNNER_CLONE_TIMEOUT_S
   // or when the attempt is stopped. False (and the job failed) when it did not work.
-  awaitable<void> watch_clone(std::shared_ptr<CommandKiller> killer, std::chrono::seconds limit);
+  awaitable<void> watch_clone(std::chrono::seconds limit);
   awaitable<bool> clone(const std::filesystem::path& dir, FinishReport& report, std::string& failure_message);
   awaitable<void> stop_container();
   ContainerSpec container_spec() const;
@@ -77,7 +77,7 @@ class JobExecutor : public std::enable_shared_from_this<JobExecutor> {
   StopReason stop_reason_ = StopReason::kNone;
   bool container_exited_ = false;
   TailBuffer output_tail_{16 * 1024};  // read to classify a failure as transient
-  std::shared_ptr<CommandKiller> clone_killer_;  // while a clone runs
+  std::shared_ptr<CommandKiller> clone_killer_;  // from the clone on: stop() kills git through it
   bool clone_timed_out_ = false;
   Event clone_finished_;
   Event exited_;
