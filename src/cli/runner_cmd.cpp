@@ -30,7 +30,8 @@ void add_runner_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("runner", "Run a runner agent: register, heartbeat, claim and run jobs");
   cmd->add_option("--config", o->config_file, "YAML config file (settings as in docs/runner.md)");
   auto yes_no = [](const std::string& name) {
-    return name == "RUNNER_OWNER_ONLY" || name == "DOCKER_READ_ONLY_ROOTFS" || name == "RUNNER_ALLOW_LOCAL_REPOS";
+    return name == "RUNNER_OWNER_ONLY" || name == "DOCKER_READ_ONLY_ROOTFS" ||
+           name == "RUNNER_ALLOW_LOCAL_REPOS";
   };
   for (const auto& name : runner_setting_names()) {
     if (name == "RUNNER_GIT_TOKEN" || name == "DOCKER_HOST") continue;  // environment only / below
@@ -38,7 +39,9 @@ void add_runner_command(CLI::App& app) {
     if (name == "RUNNER_DRAIN_TIMEOUT_S") flag += ",--drain-timeout";
     auto* option = cmd->add_option_function<std::string>(
         flag,
-        [o, name, yes_no](const std::string& v) { o->flags[name] = v.empty() && yes_no(name) ? "true" : v; },
+        [o, name, yes_no](const std::string& v) {
+          o->flags[name] = v.empty() && yes_no(name) ? "true" : v;
+        },
         "(" + name + ")");
     // A yes/no setting works as a bare flag too: `--owner-only`.
     if (yes_no(name)) option->expected(0, 1);

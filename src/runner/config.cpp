@@ -14,16 +14,42 @@
 namespace corral {
 
 const std::vector<std::string>& runner_setting_names() {
-  static const std::vector<std::string> kNames = {
-      "RUNNER_SERVER_URL", "RUNNER_TOKEN", "RUNNER_NAME", "RUNNER_LABELS", "RUNNER_GROUP",
-      "RUNNER_MODES", "RUNNER_MAX_CONCURRENT_JOBS", "RUNNER_CLONE_DEPTH", "RUNNER_POLL_INTERVAL_MS",
-      "RUNNER_POLL_TIMEOUT_MS", "RUNNER_HEARTBEAT_INTERVAL_MS", "RUNNER_REQUEST_TIMEOUT_MS",
-      "RUNNER_EXECUTOR", "DOCKER_EXECUTOR_IMAGE", "DOCKER_MEMORY_LIMIT", "DOCKER_CPU_LIMIT",
-      "DOCKER_NETWORK_MODE", "DOCKER_WORKSPACE_BASE", "DOCKER_TIMEOUT_SECONDS", "DOCKER_POOL_SIZE",
-      "DOCKER_HOST", "DOCKER_PULL_POLICY", "DOCKER_PIDS_LIMIT", "RUNNER_DRAIN_TIMEOUT_S",
-      "RUNNER_STOP_GRACE_S", "RUNNER_GIT_TOKEN", "RUNNER_TRANSIENT_PATTERNS", "RUNNER_OWNER_ONLY",
-      "DOCKER_ALLOWED_NETWORKS", "DOCKER_ALLOWED_IMAGES", "DOCKER_USER", "DOCKER_READ_ONLY_ROOTFS",
-      "RUNNER_GIT_HOSTS", "RUNNER_ALLOW_LOCAL_REPOS", "RUNNER_CLONE_TIMEOUT_S", "RUNNER_LOG_MAX_BYTES"};
+  static const std::vector<std::string> kNames = {"RUNNER_SERVER_URL",
+                                                  "RUNNER_TOKEN",
+                                                  "RUNNER_NAME",
+                                                  "RUNNER_LABELS",
+                                                  "RUNNER_GROUP",
+                                                  "RUNNER_MODES",
+                                                  "RUNNER_MAX_CONCURRENT_JOBS",
+                                                  "RUNNER_CLONE_DEPTH",
+                                                  "RUNNER_POLL_INTERVAL_MS",
+                                                  "RUNNER_POLL_TIMEOUT_MS",
+                                                  "RUNNER_HEARTBEAT_INTERVAL_MS",
+                                                  "RUNNER_REQUEST_TIMEOUT_MS",
+                                                  "RUNNER_EXECUTOR",
+                                                  "DOCKER_EXECUTOR_IMAGE",
+                                                  "DOCKER_MEMORY_LIMIT",
+                                                  "DOCKER_CPU_LIMIT",
+                                                  "DOCKER_NETWORK_MODE",
+                                                  "DOCKER_WORKSPACE_BASE",
+                                                  "DOCKER_TIMEOUT_SECONDS",
+                                                  "DOCKER_POOL_SIZE",
+                                                  "DOCKER_HOST",
+                                                  "DOCKER_PULL_POLICY",
+                                                  "DOCKER_PIDS_LIMIT",
+                                                  "RUNNER_DRAIN_TIMEOUT_S",
+                                                  "RUNNER_STOP_GRACE_S",
+                                                  "RUNNER_GIT_TOKEN",
+                                                  "RUNNER_TRANSIENT_PATTERNS",
+                                                  "RUNNER_OWNER_ONLY",
+                                                  "DOCKER_ALLOWED_NETWORKS",
+                                                  "DOCKER_ALLOWED_IMAGES",
+                                                  "DOCKER_USER",
+                                                  "DOCKER_READ_ONLY_ROOTFS",
+                                                  "RUNNER_GIT_HOSTS",
+                                                  "RUNNER_ALLOW_LOCAL_REPOS",
+                                                  "RUNNER_CLONE_TIMEOUT_S",
+                                                  "RUNNER_LOG_MAX_BYTES"};
   return kNames;
 }
 
@@ -98,13 +124,16 @@ Result<int64_t> parse_int(const std::string& name, const std::string& text, int6
 // "true"/"false" (also 1/0, yes/no, any case; empty = false).
 Result<bool> parse_bool(const std::string& name, const std::string& text) {
   std::string v = text;
-  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  std::transform(v.begin(), v.end(), v.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
   if (v == "true" || v == "1" || v == "yes") return true;
   if (v == "false" || v == "0" || v == "no" || v.empty()) return false;
   return bad(name, "must be true or false, not '" + text + "'");
 }
 
-bool is_unlimited(const std::string& text) { return text == "unlimited"; }
+bool is_unlimited(const std::string& text) {
+  return text == "unlimited";
+}
 
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> out;
@@ -141,9 +170,10 @@ Result<RunnerConfig> build_runner_config(const std::map<std::string, std::string
     const char* name;
     bool* target;
   };
-  for (const auto& bs : std::initializer_list<BoolSetting>{{"RUNNER_OWNER_ONLY", &c.owner_only},
-                                                           {"DOCKER_READ_ONLY_ROOTFS", &c.read_only_rootfs},
-                                                           {"RUNNER_ALLOW_LOCAL_REPOS", &c.allow_local_repos}}) {
+  for (const auto& bs :
+       std::initializer_list<BoolSetting>{{"RUNNER_OWNER_ONLY", &c.owner_only},
+                                          {"DOCKER_READ_ONLY_ROOTFS", &c.read_only_rootfs},
+                                          {"RUNNER_ALLOW_LOCAL_REPOS", &c.allow_local_repos}}) {
     if (!has(bs.name)) continue;
     auto v = parse_bool(bs.name, s[bs.name]);
     if (!v.ok()) return v.error();
@@ -181,8 +211,9 @@ Result<RunnerConfig> build_runner_config(const std::map<std::string, std::string
     c.pids_limit = 0;
   } else if (has("DOCKER_PIDS_LIMIT")) {
     auto v = parse_int("DOCKER_PIDS_LIMIT", s["DOCKER_PIDS_LIMIT"], 1, 1 << 22);
-    if (!v.ok()) return bad("DOCKER_PIDS_LIMIT", v.error().message.substr(v.error().message.find(": ") + 2) +
-                                                     " (or 'unlimited')");
+    if (!v.ok())
+      return bad("DOCKER_PIDS_LIMIT",
+                 v.error().message.substr(v.error().message.find(": ") + 2) + " (or 'unlimited')");
     c.pids_limit = *v;
   }
   if (has("RUNNER_EXECUTOR")) c.executor = s["RUNNER_EXECUTOR"];
@@ -198,7 +229,8 @@ Result<RunnerConfig> build_runner_config(const std::map<std::string, std::string
   } else if (has("DOCKER_MEMORY_LIMIT") && !s["DOCKER_MEMORY_LIMIT"].empty()) {
     auto bytes = parse_bytes(s["DOCKER_MEMORY_LIMIT"]);
     if (!bytes.ok()) return bad("DOCKER_MEMORY_LIMIT", bytes.error().message);
-    if (*bytes < 6 * 1024 * 1024) return bad("DOCKER_MEMORY_LIMIT", "must be at least 6m (or 'unlimited')");
+    if (*bytes < 6 * 1024 * 1024)
+      return bad("DOCKER_MEMORY_LIMIT", "must be at least 6m (or 'unlimited')");
     c.docker_memory_bytes = *bytes;
   }
   c.docker_cpus = std::max(1u, std::thread::hardware_concurrency());
@@ -210,7 +242,8 @@ Result<RunnerConfig> build_runner_config(const std::map<std::string, std::string
       c.docker_cpus = std::stod(s["DOCKER_CPU_LIMIT"], &pos);
       if (pos != s["DOCKER_CPU_LIMIT"].size() || !(c.docker_cpus > 0) || c.docker_cpus > 1024) throw 0;
     } catch (...) {
-      return bad("DOCKER_CPU_LIMIT", "'" + s["DOCKER_CPU_LIMIT"] + "' is not a CPU count such as 1.5 (or 'unlimited')");
+      return bad("DOCKER_CPU_LIMIT",
+                 "'" + s["DOCKER_CPU_LIMIT"] + "' is not a CPU count such as 1.5 (or 'unlimited')");
     }
   }
   if (has("DOCKER_NETWORK_MODE")) c.docker_network_mode = s["DOCKER_NETWORK_MODE"];
@@ -234,7 +267,8 @@ Result<RunnerConfig> build_runner_config(const std::map<std::string, std::string
     static const std::regex kUser(R"([A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?)");
     c.docker_user = s["DOCKER_USER"];
     if (!c.docker_user.empty() && !std::regex_match(c.docker_user, kUser)) {
-      return bad("DOCKER_USER", "'" + c.docker_user + "' is not a user such as 1000:1000 or 'builder'");
+      return bad("DOCKER_USER",
+                 "'" + c.docker_user + "' is not a user such as 1000:1000 or 'builder'");
     }
   }
   if (has("RUNNER_GIT_HOSTS")) {
@@ -242,7 +276,8 @@ Result<RunnerConfig> build_runner_config(const std::map<std::string, std::string
     c.git_hosts = split_list(s["RUNNER_GIT_HOSTS"]);
     for (const auto& host : c.git_hosts) {
       if (!std::regex_match(host, kHost)) {
-        return bad("RUNNER_GIT_HOSTS", "'" + host + "' is not a host name such as github.com or git.internal:8443");
+        return bad("RUNNER_GIT_HOSTS",
+                   "'" + host + "' is not a host name such as github.com or git.internal:8443");
       }
     }
   }

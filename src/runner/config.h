@@ -45,22 +45,22 @@ struct RunnerConfig {
   // DOCKER_ALLOWED_IMAGES, comma list of glob patterns (fnmatch) for a job's `image`;
   // empty = any image. DOCKER_EXECUTOR_IMAGE is always allowed.
   std::vector<std::string> allowed_images;
-  std::string docker_user;              // DOCKER_USER: "uid[:gid]" or a name; "" = the image's user
-  bool read_only_rootfs = false;        // DOCKER_READ_ONLY_ROOTFS: read-only / with a tmpfs /tmp
+  std::string docker_user;        // DOCKER_USER: "uid[:gid]" or a name; "" = the image's user
+  bool read_only_rootfs = false;  // DOCKER_READ_ONLY_ROOTFS: read-only / with a tmpfs /tmp
   std::string workspace_base = "/var/lib/corral/workspaces";  // DOCKER_WORKSPACE_BASE
   int docker_timeout_s = 3600;          // DOCKER_TIMEOUT_SECONDS: job timeout when the job sets none
   int docker_pool_size = 0;             // DOCKER_POOL_SIZE (validated; the pool is future work)
   std::string docker_host;              // DOCKER_HOST: unix:///path or tcp://host:port
   PullPolicy pull_policy = PullPolicy::kIfNotPresent;  // DOCKER_PULL_POLICY
-  int64_t pids_limit = 1024;            // DOCKER_PIDS_LIMIT ("unlimited" = 0)
+  int64_t pids_limit = 1024;                           // DOCKER_PIDS_LIMIT ("unlimited" = 0)
   int drain_timeout_s = 600;            // RUNNER_DRAIN_TIMEOUT_S / --drain-timeout
   int stop_grace_s = 10;                // RUNNER_STOP_GRACE_S: SIGTERM -> SIGKILL on cancel/timeout
   std::string git_token;                // RUNNER_GIT_TOKEN: credentials for clones (env only)
   // RUNNER_GIT_HOSTS, comma list of "host" or "host:port": the only hosts git credentials
   // (RUNNER_GIT_TOKEN, a job's CORRAL_GIT_TOKEN) are given to, and only over https.
   std::vector<std::string> git_hosts;
-  bool allow_local_repos = false;       // RUNNER_ALLOW_LOCAL_REPOS: file:// URLs and local paths
-  int clone_timeout_s = 600;            // RUNNER_CLONE_TIMEOUT_S: a clone taking longer is killed
+  bool allow_local_repos = false;  // RUNNER_ALLOW_LOCAL_REPOS: file:// URLs and local paths
+  int clone_timeout_s = 600;       // RUNNER_CLONE_TIMEOUT_S: a clone taking longer is killed
   // RUNNER_LOG_MAX_BYTES: the most of a job's output spooled and sent (the server's default
   // --log-max-bytes); past it one line says so and the rest is dropped.
   int64_t log_max_bytes = int64_t{64} * 1024 * 1024;

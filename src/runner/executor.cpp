@@ -178,7 +178,8 @@ awaitable<void> JobExecutor::execute() {
   }
   if (ready && job_.spec.repo) ready = co_await clone(paths.dir, report, failure_message);
   if (ready && !cfg.docker_user.empty() && ctx_.runtime.capabilities().isolation) {
-    auto opened = co_await run_blocking(ctx_.blocking, [&] { return open_workspace_to(paths.dir, cfg.docker_user); });
+    auto opened = co_await run_blocking(
+        ctx_.blocking, [&] { return open_workspace_to(paths.dir, cfg.docker_user); });
     if (!opened.ok()) {
       fail("engine", opened.error().message);
       ready = false;
@@ -254,13 +255,16 @@ awaitable<void> JobExecutor::execute() {
 
   // The job may leave a JSON result in /workspace/.corral/result.json: read without
   // trusting it (a FIFO, a link, a huge file), off the I/O thread (runner/result_file.h).
-  auto result_text = co_await run_blocking(ctx_.blocking, [&] { return read_result_file(paths.dir, kMaxResultBytes); });
+  auto result_text = co_await run_blocking(
+      ctx_.blocking, [&] { return read_result_file(paths.dir, kMaxResultBytes); });
   if (!result_text.ok()) {
     note("ignored .corral/result.json: " + result_text.error().message);
   } else if (result_text->has_value()) {
     auto parsed = json::parse(**result_text, nullptr, false);
-    if (!parsed.is_discarded()) report.result = std::move(parsed);
-    else note("ignored .corral/result.json: not valid JSON");
+    if (!parsed.is_discarded())
+      report.result = std::move(parsed);
+    else
+      note("ignored .corral/result.json: not valid JSON");
   }
 
   // 5. flush the log, then report (unless the attempt is no longer ours to report).
@@ -270,8 +274,8 @@ awaitable<void> JobExecutor::execute() {
   co_await finish(report);
 }
 
-void JobExecutor::fail_attempt(FinishReport& report, std::string& failure_message, const std::string& reason,
-                               const std::string& message) {
+void JobExecutor::fail_attempt(FinishReport& report, std::string& failure_message,
+                               const std::string& reason, const std::string& message) {
   report.state = AttemptState::kFailed;
   report.reason = reason;
   failure_message = message;
@@ -297,12 +301,12 @@ awaitable<bool> JobExecutor::clone(const std::filesystem::path& dir, FinishRepor
   // A plain lambda returning the member coroutine (whose frame owns its arguments): a
   // capturing coroutine lambda would leave its frame pointing at a destroyed closure.
   asio::co_spawn(
-      ctx_.executor,
-      [self = shared_from_this(), limit]() { return self->watch_clone(limit); },
+      ctx_.executor, [self = shared_from_this(), limit]() { return self->watch_clone(limit); },
       asio::detached);
   // Only references in the co_await expression (g++ 12 mishandles temporaries with
   // destructors there); options, repo, dir and the killer (a member) outlive the await.
-  auto cloned = co_await run_blocking(ctx_.clones, [&] { return clone_repository(repo, dir, options); });
+  auto cloned =
+      co_await run_blocking(ctx_.clones, [&] { return clone_repository(repo, dir, options); });
   clone_finished_.set();  // clone_killer_ stays: a later kill() only marks it
   if (clone_timed_out_) {
     fail_attempt(report, failure_message, "clone",
@@ -319,7 +323,8 @@ awaitable<bool> JobExecutor::clone(const std::filesystem::path& dir, FinishRepor
 }
 
 awaitable<void> JobExecutor::watch_clone(std::chrono::seconds limit) {
-  bool finished = co_await clone_finished_.wait_for(std::chrono::duration_cast<std::chrono::milliseconds>(limit));
+  bool finished = co_await clone_finished_.wait_for(
+      std::chrono::duration_cast<std::chrono::milliseconds>(limit));
   if (!finished && clone_killer_) {
     clone_timed_out_ = true;
     clone_killer_->kill();

@@ -31,7 +31,8 @@ struct AgentContext {
   HttpClient& server;
   ContainerRuntime& runtime;
   asio::thread_pool& blocking;  // short file work: cleanup, result.json, workspace ownership
-  asio::thread_pool& clones;    // one thread per slot: a clone never waits for, or holds up, the above
+  asio::thread_pool&
+      clones;  // one thread per slot: a clone never waits for, or holds up, the above
   std::string runner_id;
 };
 
@@ -57,7 +58,8 @@ class JobExecutor : public std::enable_shared_from_this<JobExecutor> {
   // Clones the job's repository on the clone pool, killing git at RUNNER_CLONE_TIMEOUT_S
   // or when the attempt is stopped. False (and the job failed) when it did not work.
   awaitable<void> watch_clone(std::chrono::seconds limit);
-  awaitable<bool> clone(const std::filesystem::path& dir, FinishReport& report, std::string& failure_message);
+  awaitable<bool> clone(const std::filesystem::path& dir, FinishReport& report,
+                        std::string& failure_message);
   awaitable<void> stop_container();
   ContainerSpec container_spec() const;
   awaitable<void> finish(const FinishReport& report);

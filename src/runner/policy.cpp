@@ -11,8 +11,9 @@ namespace corral {
 namespace {
 
 bool policy_glob_match(const std::vector<std::string>& patterns, const std::string& value) {
-  return std::any_of(patterns.begin(), patterns.end(),
-                     [&](const std::string& p) { return fnmatch(p.c_str(), value.c_str(), 0) == 0; });
+  return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) {
+    return fnmatch(p.c_str(), value.c_str(), 0) == 0;
+  });
 }
 
 std::string policy_list_text(const std::vector<std::string>& list) {
@@ -22,7 +23,8 @@ std::string policy_list_text(const std::vector<std::string>& list) {
 }
 
 std::string policy_lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
 
@@ -45,7 +47,8 @@ RepoUrlKind classify_repo_url(const std::string& url) {
   // git's rule: a colon before the first slash is scp-like ssh ("git@host:o/n.git").
   auto colon = url.find(':');
   auto slash = url.find('/');
-  if (colon != std::string::npos && (slash == std::string::npos || colon < slash)) return RepoUrlKind::kRemote;
+  if (colon != std::string::npos && (slash == std::string::npos || colon < slash))
+    return RepoUrlKind::kRemote;
   return RepoUrlKind::kLocal;
 }
 
@@ -66,22 +69,27 @@ RepoUrlHost repo_url_host(const std::string& url) {
 std::optional<std::string> policy_refusal(const RunnerConfig& config, const JobSpec& spec) {
   if (!spec.network.empty() && spec.network != config.docker_network_mode &&
       !policy_glob_match(config.allowed_networks, spec.network)) {
-    return "network '" + spec.network + "' is not allowed on this runner (DOCKER_ALLOWED_NETWORKS=" +
-           policy_list_text(config.allowed_networks) + "); its operator may add it to DOCKER_ALLOWED_NETWORKS";
+    return "network '" + spec.network +
+           "' is not allowed on this runner (DOCKER_ALLOWED_NETWORKS=" +
+           policy_list_text(config.allowed_networks) +
+           "); its operator may add it to DOCKER_ALLOWED_NETWORKS";
   }
   if (!spec.image.empty() && spec.image != config.docker_image && !config.allowed_images.empty() &&
       !policy_glob_match(config.allowed_images, spec.image)) {
     return "image '" + spec.image + "' is not allowed on this runner (DOCKER_ALLOWED_IMAGES=" +
-           policy_list_text(config.allowed_images) + "); its operator may add it to DOCKER_ALLOWED_IMAGES";
+           policy_list_text(config.allowed_images) +
+           "); its operator may add it to DOCKER_ALLOWED_IMAGES";
   }
   if (spec.repo) {
     const auto& repo = *spec.repo;
     switch (classify_repo_url(repo.url)) {
-      case RepoUrlKind::kRemote: break;
+      case RepoUrlKind::kRemote:
+        break;
       case RepoUrlKind::kLocal:
         if (!config.allow_local_repos) {
           return "repository '" + without_userinfo(repo.url) +
-                 "' is a local path or file:// URL, which this runner does not clone (RUNNER_ALLOW_LOCAL_REPOS=false); "
+                 "' is a local path or file:// URL, which this runner does not clone "
+                 "(RUNNER_ALLOW_LOCAL_REPOS=false); "
                  "use an https or ssh URL, or its operator may set RUNNER_ALLOW_LOCAL_REPOS=true";
         }
         break;
@@ -90,7 +98,8 @@ std::optional<std::string> policy_refusal(const RunnerConfig& config, const JobS
                "' is not an https, http, ssh or git URL; other transports are refused";
     }
     for (const auto* value : {&repo.ref, &repo.sha}) {
-      if (!value->empty() && (*value)[0] == '-') return "repository ref '" + *value + "' may not start with '-'";
+      if (!value->empty() && (*value)[0] == '-')
+        return "repository ref '" + *value + "' may not start with '-'";
     }
   }
   return std::nullopt;
@@ -99,7 +108,8 @@ std::optional<std::string> policy_refusal(const RunnerConfig& config, const JobS
 json policy_json(const RunnerConfig& config) {
   return {{"allowed_networks", config.allowed_networks},
           {"default_network", config.docker_network_mode},
-          {"allowed_images", config.allowed_images.empty() ? std::vector<std::string>{"*"} : config.allowed_images},
+          {"allowed_images",
+           config.allowed_images.empty() ? std::vector<std::string>{"*"} : config.allowed_images},
           {"memory_bytes", config.docker_memory_bytes},
           {"cpus", config.docker_cpus},
           {"pids_limit", config.pids_limit},

@@ -19,27 +19,33 @@ struct ResultFd {
   }
 };
 
-Error result_refused(const std::string& why) { return make_error(ErrorCode::kInvalidSpec, why); }
+Error result_refused(const std::string& why) {
+  return make_error(ErrorCode::kInvalidSpec, why);
+}
 
 }  // namespace
 
-Result<std::optional<std::string>> read_result_file(const std::filesystem::path& workspace, size_t max_bytes) {
+Result<std::optional<std::string>> read_result_file(const std::filesystem::path& workspace,
+                                                    size_t max_bytes) {
   ResultFd base{::open(workspace.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
   if (base.fd < 0) return std::optional<std::string>{};  // no workspace, no result
   ResultFd dir{::openat(base.fd, ".corral", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
   if (dir.fd < 0) {
     if (errno == ENOENT) return std::optional<std::string>{};
-    if (errno == ELOOP || errno == ENOTDIR) return result_refused(".corral is a symbolic link or not a directory");
+    if (errno == ELOOP || errno == ENOTDIR)
+      return result_refused(".corral is a symbolic link or not a directory");
     return result_refused(std::string(".corral cannot be opened: ") + std::strerror(errno));
   }
-  ResultFd file{::openat(dir.fd, "result.json", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)};
+  ResultFd file{
+      ::openat(dir.fd, "result.json", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)};
   if (file.fd < 0) {
     if (errno == ENOENT) return std::optional<std::string>{};
     if (errno == ELOOP) return result_refused("it is a symbolic link");
     return result_refused(std::string("it cannot be opened: ") + std::strerror(errno));
   }
   struct stat st {};
-  if (::fstat(file.fd, &st) != 0) return result_refused(std::string("fstat: ") + std::strerror(errno));
+  if (::fstat(file.fd, &st) != 0)
+    return result_refused(std::string("fstat: ") + std::strerror(errno));
   if (!S_ISREG(st.st_mode)) return result_refused("it is not a regular file");
   std::string text;
   text.resize(max_bytes + 1);
@@ -51,7 +57,8 @@ Result<std::optional<std::string>> read_result_file(const std::filesystem::path&
     if (n == 0) break;
     got += static_cast<size_t>(n);
   }
-  if (got > max_bytes) return result_refused("it is larger than " + std::to_string(max_bytes / 1024) + " KiB");
+  if (got > max_bytes)
+    return result_refused("it is larger than " + std::to_string(max_bytes / 1024) + " KiB");
   text.resize(got);
   return std::optional<std::string>{std::move(text)};
 }

@@ -18,6 +18,7 @@ namespace corral {
 
 // The file's text; nullopt when the job left none; an error (kInvalidSpec) saying why the
 // file was not read (a link, not a regular file, larger than max_bytes, unreadable).
-Result<std::optional<std::string>> read_result_file(const std::filesystem::path& workspace, size_t max_bytes);
+Result<std::optional<std::string>> read_result_file(const std::filesystem::path& workspace,
+                                                    size_t max_bytes);
 
 }  // namespace corral

@@ -44,7 +44,8 @@ void CommandKiller::detach() {
 Result<CommandOutput> run_command(const std::vector<std::string>& argv,
                                   const std::map<std::string, std::string>& extra_env,
                                   const std::filesystem::path& cwd, CommandKiller* killer) {
-  if (killer && killer->killed()) return make_error(ErrorCode::kIo, "killed before " + argv[0] + " ran");
+  if (killer && killer->killed())
+    return make_error(ErrorCode::kIo, "killed before " + argv[0] + " ran");
   std::vector<std::string> env_strings;
   for (char** e = environ; *e; ++e) {
     std::string kv(*e);
@@ -117,8 +118,11 @@ std::vector<std::string> git_credential_args(const std::vector<std::string>& cre
   // An empty value clears the helpers of the system's and the user's git config.
   std::vector<std::string> args{"-c", "credential.helper="};
   for (const auto& host : credential_hosts) {
-    args.insert(args.end(), {"-c", "credential.https://" + host + ".helper=!f() { test \"$1\" = get || exit 0; "
-                                   "echo username=x-access-token; echo \"password=$CORRAL_GIT_TOKEN\"; }; f"});
+    args.insert(
+        args.end(),
+        {"-c", "credential.https://" + host +
+                   ".helper=!f() { test \"$1\" = get || exit 0; "
+                   "echo username=x-access-token; echo \"password=$CORRAL_GIT_TOKEN\"; }; f"});
   }
   return args;
 }
@@ -126,15 +130,19 @@ std::vector<std::string> git_credential_args(const std::vector<std::string>& cre
 Result<std::string> clone_repository(const RepoSpec& repo, const std::filesystem::path& dir,
                                      const CloneOptions& options) {
   const std::string& token = options.token;
-  std::map<std::string, std::string> env{{"GIT_TERMINAL_PROMPT", "0"}, {"GIT_ASKPASS", "/bin/true"},
-                                         {"SSH_ASKPASS", "/bin/true"}, {"GIT_PROTOCOL_FROM_USER", "0"}};
-  std::vector<std::string> git{"git", "-c", "advice.detachedHead=false", "-c", "protocol.version=2",
-                               // Only the transports a clone needs; ext:: and friends never.
-                               "-c", "protocol.allow=never", "-c", "protocol.https.allow=always",
-                               "-c", "protocol.http.allow=always", "-c", "protocol.ssh.allow=always",
-                               "-c", "protocol.git.allow=always", "-c",
-                               std::string("protocol.file.allow=") + (options.allow_local ? "always" : "never")};
-  auto credentials = git_credential_args(token.empty() ? std::vector<std::string>{} : options.credential_hosts);
+  std::map<std::string, std::string> env{{"GIT_TERMINAL_PROMPT", "0"},
+                                         {"GIT_ASKPASS", "/bin/true"},
+                                         {"SSH_ASKPASS", "/bin/true"},
+                                         {"GIT_PROTOCOL_FROM_USER", "0"}};
+  std::vector<std::string> git{
+      "git", "-c", "advice.detachedHead=false", "-c", "protocol.version=2",
+      // Only the transports a clone needs; ext:: and friends never.
+      "-c", "protocol.allow=never", "-c", "protocol.https.allow=always", "-c",
+      "protocol.http.allow=always", "-c", "protocol.ssh.allow=always", "-c",
+      "protocol.git.allow=always", "-c",
+      std::string("protocol.file.allow=") + (options.allow_local ? "always" : "never")};
+  auto credentials =
+      git_credential_args(token.empty() ? std::vector<std::string>{} : options.credential_hosts);
   git.insert(git.end(), credentials.begin(), credentials.end());
   // The helper reads the token from the environment when git asks; the command line holds
   // only the variable's name.
@@ -144,7 +152,8 @@ Result<std::string> clone_repository(const RepoSpec& repo, const std::filesystem
     std::vector<std::string> argv = git;
     argv.insert(argv.end(), args.begin(), args.end());
     auto out = run_command(argv, env, dir, options.killer);
-    if (options.killer && options.killer->killed()) return make_error(ErrorCode::kClone, "git was killed");
+    if (options.killer && options.killer->killed())
+      return make_error(ErrorCode::kClone, "git was killed");
     if (!out.ok()) return make_error(ErrorCode::kClone, out.error().message);
     transcript += scrub(out->output, token);
     if (out->exit_code != 0) {
@@ -165,7 +174,8 @@ Result<std::string> clone_repository(const RepoSpec& repo, const std::filesystem
     return fetch;
   };
   auto fetched = step(fetch_args(want));
-  if (!fetched.ok() && !repo.sha.empty() && !repo.ref.empty() && !(options.killer && options.killer->killed())) {
+  if (!fetched.ok() && !repo.sha.empty() && !repo.ref.empty() &&
+      !(options.killer && options.killer->killed())) {
     // Servers that refuse to serve a bare sha: fetch the ref, then find the sha in it.
     fetched = step(fetch_args(repo.ref));
   }
@@ -180,7 +190,8 @@ Result<void> open_workspace_to(const std::filesystem::path& dir, const std::stri
     return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
   };
   std::string uid_text = user.substr(0, user.find(':'));
-  std::string gid_text = user.find(':') == std::string::npos ? uid_text : user.substr(user.find(':') + 1);
+  std::string gid_text =
+      user.find(':') == std::string::npos ? uid_text : user.substr(user.find(':') + 1);
   bool chown_it = geteuid() == 0 && numeric(uid_text) && numeric(gid_text);
   uid_t uid = chown_it ? static_cast<uid_t>(std::stoul(uid_text)) : 0;
   gid_t gid = chown_it ? static_cast<gid_t>(std::stoul(gid_text)) : 0;
@@ -196,8 +207,8 @@ Result<void> open_workspace_to(const std::filesystem::path& dir, const std::stri
       rc = ::chmod(path.c_str(), mode & 07777);
     }
     if (rc != 0) {
-      return make_error(ErrorCode::kIo, "cannot give " + path.string() + " to container user " + user + ": " +
-                                            strerror(errno));
+      return make_error(ErrorCode::kIo, "cannot give " + path.string() + " to container user " +
+                                            user + ": " + strerror(errno));
     }
     return {};
   };

@@ -59,11 +59,12 @@ class CommandKiller {
 // With a killer, the command runs in a process group of its own that the killer can end.
 Result<CommandOutput> run_command(const std::vector<std::string>& argv,
                                   const std::map<std::string, std::string>& extra_env,
-                                  const std::filesystem::path& cwd = {}, CommandKiller* killer = nullptr);
+                                  const std::filesystem::path& cwd = {},
+                                  CommandKiller* killer = nullptr);
 
 struct CloneOptions {
-  int depth = 0;        // git fetch --depth (0 = full history)
-  std::string token;    // given to git only for the hosts below, only over https
+  int depth = 0;      // git fetch --depth (0 = full history)
+  std::string token;  // given to git only for the hosts below, only over https
   std::vector<std::string> credential_hosts;  // RUNNER_GIT_HOSTS: "host" or "host:port"
   bool allow_local = false;                   // RUNNER_ALLOW_LOCAL_REPOS: the file transport
   CommandKiller* killer = nullptr;            // the clone's timeout and cancel

@@ -102,9 +102,9 @@ json inspect_job_container(const std::string& job_id) {
 // A git repository with one commit of version.txt, for clones.
 fs::path make_repo() {
   auto repo = make_temp_dir("corral-hrepo");
-  for (std::vector<std::string> args : {std::vector<std::string>{"init", "-q", "-b", "main"},
-                                        std::vector<std::string>{"add", "."},
-                                        std::vector<std::string>{"commit", "-q", "-m", "first"}}) {
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"init", "-q", "-b", "main"}, std::vector<std::string>{"add", "."},
+        std::vector<std::string>{"commit", "-q", "-m", "first"}}) {
     if (args[0] == "add") std::ofstream(repo / "version.txt") << "first\n";
     args.insert(args.begin(), {"git", "-c", "user.email=t@example.com", "-c", "user.name=t"});
     auto out = run_command(args, {}, repo);
@@ -117,7 +117,8 @@ class RunnerHardening : public ::testing::Test {
  protected:
   void SetUp() override {
     if (docker_host().empty()) {
-      GTEST_SKIP() << "DOCKER_HOST is not set: run through scripts/test.sh, which starts Podman's service";
+      GTEST_SKIP()
+          << "DOCKER_HOST is not set: run through scripts/test.sh, which starts Podman's service";
     }
     server_ = std::make_unique<ServerProcess>();
     api_ = std::make_unique<Api>(server_->url(), server_->admin_token());
@@ -126,7 +127,8 @@ class RunnerHardening : public ::testing::Test {
     runners_.clear();
     server_.reset();
   }
-  RunnerProcess& start_runner(const std::string& name, std::map<std::string, std::string> env = {}) {
+  RunnerProcess& start_runner(const std::string& name,
+                              std::map<std::string, std::string> env = {}) {
     runners_.push_back(std::make_unique<RunnerProcess>(*server_, name, std::move(env)));
     return *runners_.back();
   }
@@ -159,7 +161,9 @@ TEST_F(RunnerHardening, AHostileResultFileIsIgnoredAndTheRunnerStaysHealthy) {
       {"dev-zero", "mkdir -p .corral && ln -s /dev/zero .corral/result.json"},
       {"host-file", "mkdir -p .corral && ln -s " + host_file + " .corral/result.json"},
       {"linked-dir", "ln -s " + host_dir.string() + " .corral"},
-      {"too-big", "mkdir -p .corral && { printf '\"'; head -c 300000 /dev/zero | tr '\\0' a; printf '\"'; } > .corral/result.json"},
+      {"too-big",
+       "mkdir -p .corral && { printf '\"'; head -c 300000 /dev/zero | tr '\\0' a; printf '\"'; } > "
+       ".corral/result.json"},
   };
   for (const auto& c : cases) {
     auto t0 = std::chrono::steady_clock::now();
@@ -168,18 +172,24 @@ TEST_F(RunnerHardening, AHostileResultFileIsIgnoredAndTheRunnerStaysHealthy) {
     std::string log = log_of(id);
     EXPECT_EQ(job["state"], "succeeded") << c.what << "\n" << log << "\n" << runner.log();
     EXPECT_TRUE(job["result"].is_null()) << c.what << ": " << job["result"].dump();
-    EXPECT_NE(log.find("corral: ignored .corral/result.json: "), std::string::npos) << c.what << "\n" << log;
+    EXPECT_NE(log.find("corral: ignored .corral/result.json: "), std::string::npos)
+        << c.what << "\n"
+        << log;
     EXPECT_LT(std::chrono::steady_clock::now() - t0, 20s) << c.what;
   }
   // The runner is still alive and well: it heartbeats, and the next job runs and publishes
   // a real result.
   auto runner_info = api_->get("/api/v1/runners/" + runner.id());
   std::string beat = runner_info["last_heartbeat_at"].get<std::string>();
-  EXPECT_TRUE(wait_until([&] {
-    return api_->get("/api/v1/runners/" + runner.id())["last_heartbeat_at"].get<std::string>() != beat;
-  }, 10s));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return api_->get("/api/v1/runners/" + runner.id())["last_heartbeat_at"]
+                   .get<std::string>() != beat;
+      },
+      10s));
   EXPECT_NE(api_->get("/api/v1/runners/" + runner.id())["status"], "offline");
-  std::string good = submit({{"script", "mkdir -p .corral && echo '{\"ok\": true}' > .corral/result.json"}});
+  std::string good =
+      submit({{"script", "mkdir -p .corral && echo '{\"ok\": true}' > .corral/result.json"}});
   auto job = finished(good);
   EXPECT_EQ(job["state"], "succeeded") << log_of(good);
   EXPECT_EQ(job["result"], json({{"ok", true}})) << log_of(good);
@@ -190,12 +200,16 @@ TEST_F(RunnerHardening, AHostileResultFileIsIgnoredAndTheRunnerStaysHealthy) {
 TEST_F(RunnerHardening, ANetworkOrImageTheRunnerDoesNotAllowFailsAtOnceWithReasonPolicy) {
   auto& runner = start_runner("policy", {{"DOCKER_ALLOWED_IMAGES", "localhost/corral-test:*"}});
   auto t0 = std::chrono::steady_clock::now();
-  std::string host_net = submit({{"script", "echo should-not-run"}, {"network", "host"}, {"max_attempts", 3}});
-  std::string container_net = submit({{"script", "echo should-not-run"}, {"network", "corral-other-net"}});
-  std::string image = submit({{"script", "echo should-not-run"}, {"image", "docker.io/library/alpine:3.20"}});
-  for (const auto& [id, setting] : std::vector<std::pair<std::string, std::string>>{
-           {host_net, "DOCKER_ALLOWED_NETWORKS"}, {container_net, "DOCKER_ALLOWED_NETWORKS"},
-           {image, "DOCKER_ALLOWED_IMAGES"}}) {
+  std::string host_net =
+      submit({{"script", "echo should-not-run"}, {"network", "host"}, {"max_attempts", 3}});
+  std::string container_net =
+      submit({{"script", "echo should-not-run"}, {"network", "corral-other-net"}});
+  std::string image =
+      submit({{"script", "echo should-not-run"}, {"image", "docker.io/library/alpine:3.20"}});
+  for (const auto& [id, setting] :
+       std::vector<std::pair<std::string, std::string>>{{host_net, "DOCKER_ALLOWED_NETWORKS"},
+                                                        {container_net, "DOCKER_ALLOWED_NETWORKS"},
+                                                        {image, "DOCKER_ALLOWED_IMAGES"}}) {
     auto job = finished(id);
     std::string log = log_of(id);
     EXPECT_EQ(job["state"], "failed") << log;
@@ -207,7 +221,8 @@ TEST_F(RunnerHardening, ANetworkOrImageTheRunnerDoesNotAllowFailsAtOnceWithReaso
   }
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 30s);
   // What the lists allow runs: network none, and an image matching the pattern.
-  std::string fine = submit({{"script", "echo allowed"}, {"network", "none"}, {"image", kTestImage}});
+  std::string fine =
+      submit({{"script", "echo allowed"}, {"network", "none"}, {"image", kTestImage}});
   EXPECT_EQ(finished(fine)["state"], "succeeded") << log_of(fine);
   // The server shows the runner's policy.
   auto policy = api_->get("/api/v1/runners/" + runner.id())["capabilities"]["policy"];
@@ -223,12 +238,15 @@ TEST_F(RunnerHardening, ANetworkOrImageTheRunnerDoesNotAllowFailsAtOnceWithReaso
 TEST_F(RunnerHardening, DefaultLimitsApplyWhenTheOperatorSetNone) {
   start_runner("defaults");
   std::string id = submit({{"script", "echo up; sleep 60"}});
-  ASSERT_TRUE(wait_until([&] { return log_of(id).find("up") != std::string::npos; }, 30s)) << log_of(id);
+  ASSERT_TRUE(wait_until([&] { return log_of(id).find("up") != std::string::npos; }, 30s))
+      << log_of(id);
   auto inspected = inspect_job_container(id);
   ASSERT_TRUE(inspected.is_object());
   const auto& host = inspected["HostConfig"];
   EXPECT_EQ(host["Memory"], int64_t{4} << 30) << host.dump();
-  EXPECT_EQ(host["NanoCpus"], static_cast<int64_t>(std::thread::hardware_concurrency()) * 1'000'000'000) << host.dump();
+  EXPECT_EQ(host["NanoCpus"],
+            static_cast<int64_t>(std::thread::hardware_concurrency()) * 1'000'000'000)
+      << host.dump();
   EXPECT_EQ(host["PidsLimit"], 1024) << host.dump();
   api_->post("/api/v1/jobs/" + id + "/cancel", json::object());
   finished(id);
@@ -237,14 +255,15 @@ TEST_F(RunnerHardening, DefaultLimitsApplyWhenTheOperatorSetNone) {
 TEST_F(RunnerHardening, ANonRootUserOnAReadOnlyRootCanStillWriteTheWorkspaceAndTmp) {
   auto repo = make_repo();
   start_runner("non-root", {{"DOCKER_USER", "1000:1000"}, {"DOCKER_READ_ONLY_ROOTFS", "true"}});
-  std::string id = submit({{"script",
-                            "echo \"uid=$(id -u) gid=$(id -g)\"\n"
-                            "echo made > /workspace/made.txt && cat made.txt\n"
-                            "echo changed >> version.txt && echo clone-writable\n"
-                            "mkdir -p .corral && echo '{\"as\": \"1000\"}' > .corral/result.json\n"
-                            "touch /rootfile 2>/dev/null && echo root-writable || echo root-read-only\n"
-                            "echo t > /tmp/t && echo tmp-writable\n"},
-                           {"repo", {{"url", "file://" + repo.string()}}}});
+  std::string id =
+      submit({{"script",
+               "echo \"uid=$(id -u) gid=$(id -g)\"\n"
+               "echo made > /workspace/made.txt && cat made.txt\n"
+               "echo changed >> version.txt && echo clone-writable\n"
+               "mkdir -p .corral && echo '{\"as\": \"1000\"}' > .corral/result.json\n"
+               "touch /rootfile 2>/dev/null && echo root-writable || echo root-read-only\n"
+               "echo t > /tmp/t && echo tmp-writable\n"},
+              {"repo", {{"url", "file://" + repo.string()}}}});
   auto job = finished(id);
   std::string log = log_of(id);
   EXPECT_EQ(job["state"], "succeeded") << log;
@@ -262,11 +281,15 @@ TEST_F(RunnerHardening, GitCredentialsNeverGoToAHostOffTheListOrOverPlainHttp) {
   StandInGitServer listed(StandInGitServer::Mode::kAskForPassword);
   StandInGitServer unlisted(StandInGitServer::Mode::kAskForPassword);
   start_runner("git-hosts", {{"RUNNER_GIT_TOKEN", "runner-t0ken-abc"},
-                             {"RUNNER_GIT_HOSTS", "git.example.com,127.0.0.1:" + std::to_string(listed.port())}});
+                             {"RUNNER_GIT_HOSTS",
+                              "git.example.com,127.0.0.1:" + std::to_string(listed.port())}});
   // The runner's token to a host not on RUNNER_GIT_HOSTS; the job's own token to a listed
   // host, but over http.
-  std::string off_list = submit({{"script", "true"}, {"repo", {{"url", unlisted.url()}}}, {"max_attempts", 1}});
-  std::string plain_http = submit({{"script", "true"}, {"repo", {{"url", listed.url()}}}, {"max_attempts", 1},
+  std::string off_list =
+      submit({{"script", "true"}, {"repo", {{"url", unlisted.url()}}}, {"max_attempts", 1}});
+  std::string plain_http = submit({{"script", "true"},
+                                   {"repo", {{"url", listed.url()}}},
+                                   {"max_attempts", 1},
                                    {"secrets", {{"CORRAL_GIT_TOKEN", "job-t0ken-xyz"}}}});
   for (const auto& id : {off_list, plain_http}) {
     auto job = finished(id);
@@ -281,15 +304,18 @@ TEST_F(RunnerHardening, GitCredentialsNeverGoToAHostOffTheListOrOverPlainHttp) {
 
 TEST_F(RunnerHardening, ATarpitCloneIsCutOffAtTheTimeoutWhileAnotherJobFinishes) {
   StandInGitServer tarpit(StandInGitServer::Mode::kTarpit);
-  auto& runner = start_runner("tarpit", {{"RUNNER_MAX_CONCURRENT_JOBS", "2"}, {"RUNNER_CLONE_TIMEOUT_S", "3"},
+  auto& runner = start_runner("tarpit", {{"RUNNER_MAX_CONCURRENT_JOBS", "2"},
+                                         {"RUNNER_CLONE_TIMEOUT_S", "3"},
                                          {"RUNNER_HEARTBEAT_INTERVAL_MS", "200"}});
   auto t0 = std::chrono::steady_clock::now();
-  std::string stuck = submit({{"script", "true"}, {"repo", {{"url", tarpit.url()}}}, {"max_attempts", 1}});
+  std::string stuck =
+      submit({{"script", "true"}, {"repo", {{"url", tarpit.url()}}}, {"max_attempts", 1}});
   ASSERT_TRUE(wait_until([&] { return log_of(stuck).find("cloning") != std::string::npos; }, 30s));
   std::string quick = submit({{"script", "echo quick"}});
   auto q = finished(quick);
   EXPECT_EQ(q["state"], "succeeded") << log_of(quick);
-  EXPECT_NE(api_->get("/api/v1/jobs/" + stuck)["state"], "failed") << "the other job finished while the clone hung";
+  EXPECT_NE(api_->get("/api/v1/jobs/" + stuck)["state"], "failed")
+      << "the other job finished while the clone hung";
   auto s = finished(stuck);
   std::string log = log_of(stuck);
   EXPECT_EQ(s["state"], "failed") << log;
@@ -318,9 +344,11 @@ TEST_F(RunnerHardening, CancelingAJobKillsItsHangingClone) {
 TEST_F(RunnerHardening, LocalRepositoriesAndOtherTransportsAreRefusedUnlessAllowed) {
   auto repo = make_repo();
   start_runner("no-local", {{"RUNNER_ALLOW_LOCAL_REPOS", "false"}});
-  std::string file_url = submit({{"script", "cat version.txt"}, {"repo", {{"url", "file://" + repo.string()}}}});
+  std::string file_url =
+      submit({{"script", "cat version.txt"}, {"repo", {{"url", "file://" + repo.string()}}}});
   std::string path = submit({{"script", "cat version.txt"}, {"repo", {{"url", repo.string()}}}});
-  std::string ext = submit({{"script", "true"}, {"repo", {{"url", "ext::sh -c touch% /tmp/corral-pwned"}}}});
+  std::string ext =
+      submit({{"script", "true"}, {"repo", {{"url", "ext::sh -c touch% /tmp/corral-pwned"}}}});
   for (const auto& id : {file_url, path}) {
     auto job = finished(id);
     std::string log = log_of(id);
@@ -334,16 +362,18 @@ TEST_F(RunnerHardening, LocalRepositoriesAndOtherTransportsAreRefusedUnlessAllow
 
 TEST_F(RunnerHardening, TheLogSpoolStopsAtItsCapAndTheJobKeepsRunning) {
   start_runner("log-cap", {{"RUNNER_LOG_MAX_BYTES", "64k"}});
-  std::string id = submit({{"script",
-                            "yes 0123456789012345678901234567890123456789 | head -c 1000000\n"
-                            "mkdir -p .corral && echo '{\"kept\": \"running\"}' > .corral/result.json\n"}});
+  std::string id =
+      submit({{"script",
+               "yes 0123456789012345678901234567890123456789 | head -c 1000000\n"
+               "mkdir -p .corral && echo '{\"kept\": \"running\"}' > .corral/result.json\n"}});
   auto job = finished(id);
   std::string log = log_of(id);
   EXPECT_EQ(job["state"], "succeeded");
   EXPECT_EQ(job["result"], json({{"kept", "running"}}));
   EXPECT_LE(log.size(), 64u * 1024 + 200) << log.size();
   EXPECT_GE(log.size(), 64u * 1024);
-  EXPECT_NE(log.find("[corral] log truncated"), std::string::npos) << log.substr(log.size() > 300 ? log.size() - 300 : 0);
+  EXPECT_NE(log.find("[corral] log truncated"), std::string::npos)
+      << log.substr(log.size() > 300 ? log.size() - 300 : 0);
   EXPECT_NE(log.find("RUNNER_LOG_MAX_BYTES"), std::string::npos);
 }
 

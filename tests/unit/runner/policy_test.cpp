@@ -45,7 +45,8 @@ TEST(RunnerPolicyConfig, SafeDefaults) {
 }
 
 TEST(RunnerPolicyConfig, UnlimitedIsSaidOutLoudAndZeroIsRefused) {
-  auto c = config_with({{"DOCKER_MEMORY_LIMIT", "unlimited"}, {"DOCKER_CPU_LIMIT", "unlimited"},
+  auto c = config_with({{"DOCKER_MEMORY_LIMIT", "unlimited"},
+                        {"DOCKER_CPU_LIMIT", "unlimited"},
                         {"DOCKER_PIDS_LIMIT", "unlimited"}});
   EXPECT_EQ(c.docker_memory_bytes, 0);
   EXPECT_EQ(c.docker_cpus, 0);
@@ -58,15 +59,20 @@ TEST(RunnerPolicyConfig, UnlimitedIsSaidOutLoudAndZeroIsRefused) {
 }
 
 TEST(RunnerPolicyConfig, BadValuesNameTheSetting) {
-  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
-           {"DOCKER_USER", "root; rm"}, {"DOCKER_READ_ONLY_ROOTFS", "maybe"}, {"RUNNER_ALLOW_LOCAL_REPOS", "2"},
-           {"RUNNER_GIT_HOSTS", "https://github.com"}, {"RUNNER_CLONE_TIMEOUT_S", "0"},
-           {"RUNNER_LOG_MAX_BYTES", "12"}}) {
+  for (const auto& [name, value] :
+       std::vector<std::pair<std::string, std::string>>{{"DOCKER_USER", "root; rm"},
+                                                        {"DOCKER_READ_ONLY_ROOTFS", "maybe"},
+                                                        {"RUNNER_ALLOW_LOCAL_REPOS", "2"},
+                                                        {"RUNNER_GIT_HOSTS", "https://github.com"},
+                                                        {"RUNNER_CLONE_TIMEOUT_S", "0"},
+                                                        {"RUNNER_LOG_MAX_BYTES", "12"}}) {
     std::string error = config_error({{name, value}});
     EXPECT_NE(error.find(name), std::string::npos) << name << "=" << value << ": " << error;
   }
-  auto c = config_with({{"DOCKER_USER", "1000:1000"}, {"RUNNER_GIT_HOSTS", "github.com, git.internal:8443"},
-                        {"DOCKER_ALLOWED_NETWORKS", "none"}, {"RUNNER_LOG_MAX_BYTES", "1m"}});
+  auto c = config_with({{"DOCKER_USER", "1000:1000"},
+                        {"RUNNER_GIT_HOSTS", "github.com, git.internal:8443"},
+                        {"DOCKER_ALLOWED_NETWORKS", "none"},
+                        {"RUNNER_LOG_MAX_BYTES", "1m"}});
   EXPECT_EQ(c.docker_user, "1000:1000");
   EXPECT_EQ(c.git_hosts, (std::vector<std::string>{"github.com", "git.internal:8443"}));
   EXPECT_EQ(c.allowed_networks, (std::vector<std::string>{"none"}));
@@ -131,20 +137,24 @@ std::string credential_fill(const std::vector<std::string>& hosts, const std::st
     command += " '" + quoted + "'";
   }
   command += " credential fill";
-  auto out = run_command({"sh", "-c", command},
-                         {{"CORRAL_GIT_TOKEN", "t0ken"}, {"GIT_TERMINAL_PROMPT", "0"}, {"GIT_ASKPASS", "/bin/true"},
-                          {"HOME", "/nonexistent"}});
+  auto out = run_command({"sh", "-c", command}, {{"CORRAL_GIT_TOKEN", "t0ken"},
+                                                 {"GIT_TERMINAL_PROMPT", "0"},
+                                                 {"GIT_ASKPASS", "/bin/true"},
+                                                 {"HOME", "/nonexistent"}});
   EXPECT_TRUE(out.ok());
   return out.ok() ? out->output : "";
 }
 
 TEST(GitCredentials, OnlyListedHostsOverHttpsGetTheToken) {
   std::vector<std::string> hosts{"git.example.com", "127.0.0.1:8443"};
-  EXPECT_NE(credential_fill(hosts, "https", "git.example.com").find("password=t0ken"), std::string::npos);
-  EXPECT_NE(credential_fill(hosts, "https", "127.0.0.1:8443").find("password=t0ken"), std::string::npos);
+  EXPECT_NE(credential_fill(hosts, "https", "git.example.com").find("password=t0ken"),
+            std::string::npos);
+  EXPECT_NE(credential_fill(hosts, "https", "127.0.0.1:8443").find("password=t0ken"),
+            std::string::npos);
   EXPECT_EQ(credential_fill(hosts, "http", "git.example.com").find("t0ken"), std::string::npos);
   EXPECT_EQ(credential_fill(hosts, "https", "evil.example.com").find("t0ken"), std::string::npos);
-  EXPECT_EQ(credential_fill(hosts, "https", "git.example.com.evil.org").find("t0ken"), std::string::npos);
+  EXPECT_EQ(credential_fill(hosts, "https", "git.example.com.evil.org").find("t0ken"),
+            std::string::npos);
   EXPECT_EQ(credential_fill(hosts, "https", "127.0.0.1:9999").find("t0ken"), std::string::npos);
   EXPECT_EQ(credential_fill({}, "https", "git.example.com").find("t0ken"), std::string::npos);
 }
