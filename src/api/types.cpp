@@ -168,6 +168,8 @@ const std::vector<std::string>& retry_reasons() {
 }
 
 bool RetryPolicy::retries(std::string_view reason) const {
+  // A runner's policy refused the job: another attempt cannot change the runner's settings.
+  if (reason == kPolicyReason) return false;
   return std::find(on.begin(), on.end(), reason) != on.end();
 }
 

@@ -88,6 +88,8 @@ struct RepoSpec {
 // When a failed attempt is tried again. `on` names failure reasons: runner_lost (the runner
 // died or lost its lease), transient (the output or engine error matched a transient
 // pattern), image_pull, clone, engine, oom_killed, timed_out, exit_code (any non-zero exit).
+// A job a runner's policy refused (`policy`: a network, image or repository the runner does
+// not allow, runner/policy.h) is never retried and cannot be named in `on`.
 // retry.max_attempts is JobSpec::max_attempts (one number, two spellings).
 struct RetryPolicy {
   std::vector<int> backoff_s{30, 60, 90};  // wait before retry n is backoff_s[n-1] (last repeats)
@@ -99,6 +101,7 @@ struct RetryPolicy {
   int64_t backoff_ms(int failed_attempt) const;
 };
 const std::vector<std::string>& retry_reasons();
+inline constexpr std::string_view kPolicyReason = "policy";
 
 struct JobSpec {
   std::string name;

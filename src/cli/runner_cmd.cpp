@@ -29,16 +29,22 @@ void add_runner_command(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("runner", "Run a runner agent: register, heartbeat, claim and run jobs");
   cmd->add_option("--config", o->config_file, "YAML config file (settings as in docs/runner.md)");
+  auto yes_no = [](const std::string& name) {
+    return name == "RUNNER_OWNER_ONLY" || name == "DOCKER_READ_ONLY_ROOTFS" ||
+           name == "RUNNER_ALLOW_LOCAL_REPOS";
+  };
   for (const auto& name : runner_setting_names()) {
     if (name == "RUNNER_GIT_TOKEN" || name == "DOCKER_HOST") continue;  // environment only / below
     std::string flag = "--" + setting_flag_name(name);
     if (name == "RUNNER_DRAIN_TIMEOUT_S") flag += ",--drain-timeout";
     auto* option = cmd->add_option_function<std::string>(
         flag,
-        [o, name](const std::string& v) { o->flags[name] = v.empty() && name == "RUNNER_OWNER_ONLY" ? "true" : v; },
+        [o, name, yes_no](const std::string& v) {
+          o->flags[name] = v.empty() && yes_no(name) ? "true" : v;
+        },
         "(" + name + ")");
     // A yes/no setting works as a bare flag too: `--owner-only`.
-    if (name == "RUNNER_OWNER_ONLY") option->expected(0, 1);
+    if (yes_no(name)) option->expected(0, 1);
   }
   cmd->add_option_function<std::string>(
       "--docker-host", [o](const std::string& v) { o->flags["DOCKER_HOST"] = v; }, "(DOCKER_HOST)");

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/json_limits.h"
+#include "runner/policy.h"
 #include "runner/workspace.h"
 
 namespace corral {
@@ -64,9 +65,15 @@ std::string error_text(const Result<HttpResponse>& res) {
 }  // namespace
 
 Agent::Agent(RunnerConfig config, RuntimeFactory make_runtime)
-    : config_(std::move(config)), make_runtime_(std::move(make_runtime)) {}
+    : config_(std::move(config)),
+      make_runtime_(std::move(make_runtime)),
+      clones_(
+          std::make_unique<asio::thread_pool>(static_cast<size_t>(config_.max_concurrent_jobs))) {}
 
-Agent::~Agent() { blocking_.join(); }
+Agent::~Agent() {
+  clones_->join();
+  blocking_.join();
+}
 
 int Agent::free_slots() const { return config_.max_concurrent_jobs - static_cast<int>(active_.size()); }
 
@@ -158,13 +165,16 @@ awaitable<void> Agent::main() {
   auto caps = runtime_->capabilities();
   struct utsname uts;
   uname(&uts);
-  capabilities_ = {{"executor", config_.executor},
-                   {"engine", {{"name", info->name}, {"version", info->version}, {"api_version", info->api_version}}},
-                   {"git", git_version()},
-                   {"os", info->os.empty() ? std::string(uts.sysname) : info->os},
-                   {"arch", info->arch.empty() ? std::string(uts.machine) : info->arch},
-                   {"isolation", caps.isolation},
-                   {"resource_limits", caps.resource_limits}};
+  capabilities_ = {
+      {"executor", config_.executor},
+      {"engine",
+       {{"name", info->name}, {"version", info->version}, {"api_version", info->api_version}}},
+      {"git", git_version()},
+      {"os", info->os.empty() ? std::string(uts.sysname) : info->os},
+      {"arch", info->arch.empty() ? std::string(uts.machine) : info->arch},
+      {"isolation", caps.isolation},
+      {"resource_limits", caps.resource_limits},
+      {"policy", policy_json(config_)}};
   spdlog::info("runner {}: {} executor on {} {}", config_.name, config_.executor, info->name, info->version);
   if (!caps.isolation) {
     spdlog::warn("the shell executor isolates NOTHING: jobs run as this user, on this host, with its network");
@@ -173,8 +183,8 @@ awaitable<void> Agent::main() {
   co_await register_until_accepted();
   if (stopping_) co_return;
   co_await remove_orphans();
-  ctx_ = std::make_unique<AgentContext>(
-      AgentContext{io_.get_executor(), config_, *server_, *runtime_, blocking_, runner_id_});
+  ctx_ = std::make_unique<AgentContext>(AgentContext{io_.get_executor(), config_, *server_,
+                                                     *runtime_, blocking_, *clones_, runner_id_});
   asio::co_spawn(io_, heartbeat_loop(), asio::detached);
   co_await claim_loop();
   if (!stopping_) co_await stop_requested_.wait();  // drained by command: idle until told to stop

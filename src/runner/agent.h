@@ -48,6 +48,7 @@ class Agent {
   RuntimeFactory make_runtime_;
   asio::io_context io_;
   asio::thread_pool blocking_{2};
+  std::unique_ptr<asio::thread_pool> clones_;  // one thread per slot (executor.h, AgentContext)
   std::unique_ptr<ContainerRuntime> runtime_;
   std::unique_ptr<HttpClient> server_;
   std::unique_ptr<AgentContext> ctx_;

@@ -7,7 +7,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <regex>
 #include <sstream>
+#include <thread>
 
 #include "common/units.h"
 #include "net/endpoint.h"
@@ -15,14 +17,42 @@
 namespace corral {
 
 const std::vector<std::string>& runner_setting_names() {
-  static const std::vector<std::string> kNames = {
-      "RUNNER_SERVER_URL", "RUNNER_TOKEN", "RUNNER_NAME", "RUNNER_LABELS", "RUNNER_GROUP",
-      "RUNNER_MODES", "RUNNER_MAX_CONCURRENT_JOBS", "RUNNER_CLONE_DEPTH", "RUNNER_POLL_INTERVAL_MS",
-      "RUNNER_POLL_TIMEOUT_MS", "RUNNER_HEARTBEAT_INTERVAL_MS", "RUNNER_REQUEST_TIMEOUT_MS",
-      "RUNNER_EXECUTOR", "DOCKER_EXECUTOR_IMAGE", "DOCKER_MEMORY_LIMIT", "DOCKER_CPU_LIMIT",
-      "DOCKER_NETWORK_MODE", "DOCKER_WORKSPACE_BASE", "DOCKER_TIMEOUT_SECONDS", "DOCKER_POOL_SIZE",
-      "DOCKER_HOST", "DOCKER_PULL_POLICY", "DOCKER_PIDS_LIMIT", "RUNNER_DRAIN_TIMEOUT_S",
-      "RUNNER_STOP_GRACE_S", "RUNNER_GIT_TOKEN", "RUNNER_TRANSIENT_PATTERNS", "RUNNER_OWNER_ONLY"};
+  static const std::vector<std::string> kNames = {"RUNNER_SERVER_URL",
+                                                  "RUNNER_TOKEN",
+                                                  "RUNNER_NAME",
+                                                  "RUNNER_LABELS",
+                                                  "RUNNER_GROUP",
+                                                  "RUNNER_MODES",
+                                                  "RUNNER_MAX_CONCURRENT_JOBS",
+                                                  "RUNNER_CLONE_DEPTH",
+                                                  "RUNNER_POLL_INTERVAL_MS",
+                                                  "RUNNER_POLL_TIMEOUT_MS",
+                                                  "RUNNER_HEARTBEAT_INTERVAL_MS",
+                                                  "RUNNER_REQUEST_TIMEOUT_MS",
+                                                  "RUNNER_EXECUTOR",
+                                                  "DOCKER_EXECUTOR_IMAGE",
+                                                  "DOCKER_MEMORY_LIMIT",
+                                                  "DOCKER_CPU_LIMIT",
+                                                  "DOCKER_NETWORK_MODE",
+                                                  "DOCKER_WORKSPACE_BASE",
+                                                  "DOCKER_TIMEOUT_SECONDS",
+                                                  "DOCKER_POOL_SIZE",
+                                                  "DOCKER_HOST",
+                                                  "DOCKER_PULL_POLICY",
+                                                  "DOCKER_PIDS_LIMIT",
+                                                  "RUNNER_DRAIN_TIMEOUT_S",
+                                                  "RUNNER_STOP_GRACE_S",
+                                                  "RUNNER_GIT_TOKEN",
+                                                  "RUNNER_TRANSIENT_PATTERNS",
+                                                  "RUNNER_OWNER_ONLY",
+                                                  "DOCKER_ALLOWED_NETWORKS",
+                                                  "DOCKER_ALLOWED_IMAGES",
+                                                  "DOCKER_USER",
+                                                  "DOCKER_READ_ONLY_ROOTFS",
+                                                  "RUNNER_GIT_HOSTS",
+                                                  "RUNNER_ALLOW_LOCAL_REPOS",
+                                                  "RUNNER_CLONE_TIMEOUT_S",
+                                                  "RUNNER_LOG_MAX_BYTES"};
   return kNames;
 }
 
@@ -113,6 +143,20 @@ Result<int64_t> parse_int(const std::string& name, const std::string& text, int6
                        std::to_string(max));
 }
 
+// "true"/"false" (also 1/0, yes/no, any case; empty = false).
+Result<bool> parse_bool(const std::string& name, const std::string& text) {
+  std::string v = text;
+  std::transform(v.begin(), v.end(), v.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  if (v == "true" || v == "1" || v == "yes") return true;
+  if (v == "false" || v == "0" || v == "no" || v.empty()) return false;
+  return bad(name, "must be true or false, not '" + text + "'");
+}
+
+bool is_unlimited(const std::string& text) {
+  return text == "unlimited";
+}
+
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> out;
   std::stringstream ss(text);
@@ -144,12 +188,18 @@ Result<RunnerConfig> build_runner_config(const std::map<std::string, std::string
   c.name = s["RUNNER_NAME"];
   if (has("RUNNER_LABELS")) c.labels = split_list(s["RUNNER_LABELS"]);
   if (has("RUNNER_GROUP") && !s["RUNNER_GROUP"].empty()) c.group = s["RUNNER_GROUP"];
-  if (has("RUNNER_OWNER_ONLY")) {
-    std::string v = s["RUNNER_OWNER_ONLY"];
-    std::transform(v.begin(), v.end(), v.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-    if (v == "true" || v == "1" || v == "yes") c.owner_only = true;
-    else if (v == "false" || v == "0" || v == "no" || v.empty()) c.owner_only = false;
-    else return bad("RUNNER_OWNER_ONLY", "must be true or false, not '" + s["RUNNER_OWNER_ONLY"] + "'");
+  struct BoolSetting {
+    const char* name;
+    bool* target;
+  };
+  for (const auto& bs :
+       std::initializer_list<BoolSetting>{{"RUNNER_OWNER_ONLY", &c.owner_only},
+                                          {"DOCKER_READ_ONLY_ROOTFS", &c.read_only_rootfs},
+                                          {"RUNNER_ALLOW_LOCAL_REPOS", &c.allow_local_repos}}) {
+    if (!has(bs.name)) continue;
+    auto v = parse_bool(bs.name, s[bs.name]);
+    if (!v.ok()) return v.error();
+    *bs.target = *v;
   }
   if (has("RUNNER_TRANSIENT_PATTERNS")) c.transient_patterns = split_list(s["RUNNER_TRANSIENT_PATTERNS"]);
   if (has("RUNNER_MODES")) {
@@ -171,15 +221,21 @@ Result<RunnerConfig> build_runner_config(const std::map<std::string, std::string
            {"DOCKER_TIMEOUT_SECONDS", &c.docker_timeout_s, 1, 30 * 24 * 3600},
            {"DOCKER_POOL_SIZE", &c.docker_pool_size, 0, 256},
            {"RUNNER_DRAIN_TIMEOUT_S", &c.drain_timeout_s, 0, 7 * 24 * 3600},
-           {"RUNNER_STOP_GRACE_S", &c.stop_grace_s, 0, 3600}}) {
+           {"RUNNER_STOP_GRACE_S", &c.stop_grace_s, 0, 3600},
+           {"RUNNER_CLONE_TIMEOUT_S", &c.clone_timeout_s, 1, 7 * 24 * 3600}}) {
     if (!has(is.name)) continue;
     auto v = parse_int(is.name, s[is.name], is.min, is.max);
     if (!v.ok()) return v.error();
     *is.target = static_cast<int>(*v);
   }
-  if (has("DOCKER_PIDS_LIMIT")) {
-    auto v = parse_int("DOCKER_PIDS_LIMIT", s["DOCKER_PIDS_LIMIT"], 0, 1 << 22);
-    if (!v.ok()) return v.error();
+  // A limit is never switched off by accident: 0 is refused, "unlimited" says so.
+  if (has("DOCKER_PIDS_LIMIT") && is_unlimited(s["DOCKER_PIDS_LIMIT"])) {
+    c.pids_limit = 0;
+  } else if (has("DOCKER_PIDS_LIMIT")) {
+    auto v = parse_int("DOCKER_PIDS_LIMIT", s["DOCKER_PIDS_LIMIT"], 1, 1 << 22);
+    if (!v.ok())
+      return bad("DOCKER_PIDS_LIMIT",
+                 v.error().message.substr(v.error().message.find(": ") + 2) + " (or 'unlimited')");
     c.pids_limit = *v;
   }
   if (has("RUNNER_EXECUTOR")) c.executor = s["RUNNER_EXECUTOR"];
@@ -190,19 +246,26 @@ Result<RunnerConfig> build_runner_config(const std::map<std::string, std::string
   if (c.executor == "docker" && c.docker_image.empty()) {
     return bad("DOCKER_EXECUTOR_IMAGE", "is required for the docker executor (the image for jobs that name none)");
   }
-  if (has("DOCKER_MEMORY_LIMIT") && !s["DOCKER_MEMORY_LIMIT"].empty()) {
+  if (has("DOCKER_MEMORY_LIMIT") && is_unlimited(s["DOCKER_MEMORY_LIMIT"])) {
+    c.docker_memory_bytes = 0;
+  } else if (has("DOCKER_MEMORY_LIMIT") && !s["DOCKER_MEMORY_LIMIT"].empty()) {
     auto bytes = parse_bytes(s["DOCKER_MEMORY_LIMIT"]);
     if (!bytes.ok()) return bad("DOCKER_MEMORY_LIMIT", bytes.error().message);
-    if (*bytes < 6 * 1024 * 1024) return bad("DOCKER_MEMORY_LIMIT", "must be at least 6m");
+    if (*bytes < 6 * 1024 * 1024)
+      return bad("DOCKER_MEMORY_LIMIT", "must be at least 6m (or 'unlimited')");
     c.docker_memory_bytes = *bytes;
   }
-  if (has("DOCKER_CPU_LIMIT") && !s["DOCKER_CPU_LIMIT"].empty()) {
+  c.docker_cpus = std::max(1u, std::thread::hardware_concurrency());
+  if (has("DOCKER_CPU_LIMIT") && is_unlimited(s["DOCKER_CPU_LIMIT"])) {
+    c.docker_cpus = 0;
+  } else if (has("DOCKER_CPU_LIMIT") && !s["DOCKER_CPU_LIMIT"].empty()) {
     try {
       size_t pos = 0;
       c.docker_cpus = std::stod(s["DOCKER_CPU_LIMIT"], &pos);
       if (pos != s["DOCKER_CPU_LIMIT"].size() || !(c.docker_cpus > 0) || c.docker_cpus > 1024) throw 0;
     } catch (...) {
-      return bad("DOCKER_CPU_LIMIT", "'" + s["DOCKER_CPU_LIMIT"] + "' is not a CPU count such as 1.5");
+      return bad("DOCKER_CPU_LIMIT",
+                 "'" + s["DOCKER_CPU_LIMIT"] + "' is not a CPU count such as 1.5 (or 'unlimited')");
     }
   }
   if (has("DOCKER_NETWORK_MODE")) c.docker_network_mode = s["DOCKER_NETWORK_MODE"];
@@ -220,6 +283,32 @@ Result<RunnerConfig> build_runner_config(const std::map<std::string, std::string
     c.pull_policy = *p;
   }
   if (has("RUNNER_GIT_TOKEN")) c.git_token = s["RUNNER_GIT_TOKEN"];
+  if (has("DOCKER_ALLOWED_NETWORKS")) c.allowed_networks = split_list(s["DOCKER_ALLOWED_NETWORKS"]);
+  if (has("DOCKER_ALLOWED_IMAGES")) c.allowed_images = split_list(s["DOCKER_ALLOWED_IMAGES"]);
+  if (has("DOCKER_USER")) {
+    static const std::regex kUser(R"([A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?)");
+    c.docker_user = s["DOCKER_USER"];
+    if (!c.docker_user.empty() && !std::regex_match(c.docker_user, kUser)) {
+      return bad("DOCKER_USER",
+                 "'" + c.docker_user + "' is not a user such as 1000:1000 or 'builder'");
+    }
+  }
+  if (has("RUNNER_GIT_HOSTS")) {
+    static const std::regex kHost(R"([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?)");
+    c.git_hosts = split_list(s["RUNNER_GIT_HOSTS"]);
+    for (const auto& host : c.git_hosts) {
+      if (!std::regex_match(host, kHost)) {
+        return bad("RUNNER_GIT_HOSTS",
+                   "'" + host + "' is not a host name such as github.com or git.internal:8443");
+      }
+    }
+  }
+  if (has("RUNNER_LOG_MAX_BYTES")) {
+    auto bytes = parse_bytes(s["RUNNER_LOG_MAX_BYTES"]);
+    if (!bytes.ok()) return bad("RUNNER_LOG_MAX_BYTES", bytes.error().message);
+    if (*bytes < 1024) return bad("RUNNER_LOG_MAX_BYTES", "must be at least 1k");
+    c.log_max_bytes = *bytes;
+  }
   return c;
 }
 

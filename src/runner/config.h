@@ -18,6 +18,8 @@
 namespace corral {
 
 struct RunnerConfig {
+  static constexpr int64_t kDefaultMemoryBytes = int64_t{4} * 1024 * 1024 * 1024;  // 4g
+
   std::string server_url;               // RUNNER_SERVER_URL (required)
   std::string token;                    // RUNNER_TOKEN (required): a runner registration token
   std::string name;                     // RUNNER_NAME (required)
@@ -33,18 +35,36 @@ struct RunnerConfig {
   int request_timeout_ms = 30000;       // RUNNER_REQUEST_TIMEOUT_MS
   std::string executor = "docker";      // RUNNER_EXECUTOR / --executor: docker | shell
   std::string docker_image;             // DOCKER_EXECUTOR_IMAGE (required for docker)
-  int64_t docker_memory_bytes = 0;      // DOCKER_MEMORY_LIMIT, e.g. 512m (0 = none)
-  double docker_cpus = 0;               // DOCKER_CPU_LIMIT, e.g. 1.5 (0 = none)
+  // DOCKER_MEMORY_LIMIT, e.g. 512m; "unlimited" = 0 (no limit). A job may ask for less.
+  int64_t docker_memory_bytes = kDefaultMemoryBytes;
+  // DOCKER_CPU_LIMIT, e.g. 1.5; default the host's CPU count; "unlimited" = 0.
+  double docker_cpus = 0;
   std::string docker_network_mode;      // DOCKER_NETWORK_MODE ("" = engine default)
+  // DOCKER_ALLOWED_NETWORKS, comma list of glob patterns: what a job's `network` may name.
+  // DOCKER_NETWORK_MODE is always allowed (the operator chose it for every job).
+  std::vector<std::string> allowed_networks{"none", "bridge"};
+  // DOCKER_ALLOWED_IMAGES, comma list of glob patterns (fnmatch) for a job's `image`;
+  // empty = any image. DOCKER_EXECUTOR_IMAGE is always allowed.
+  std::vector<std::string> allowed_images;
+  std::string docker_user;        // DOCKER_USER: "uid[:gid]" or a name; "" = the image's user
+  bool read_only_rootfs = false;  // DOCKER_READ_ONLY_ROOTFS: read-only / with a tmpfs /tmp
   std::string workspace_base = "/var/lib/corral/workspaces";  // DOCKER_WORKSPACE_BASE
   int docker_timeout_s = 3600;          // DOCKER_TIMEOUT_SECONDS: job timeout when the job sets none
   int docker_pool_size = 0;             // DOCKER_POOL_SIZE (validated; the pool is future work)
   std::string docker_host;              // DOCKER_HOST: unix:///path or tcp://host:port
   PullPolicy pull_policy = PullPolicy::kIfNotPresent;  // DOCKER_PULL_POLICY
-  int64_t pids_limit = 1024;            // DOCKER_PIDS_LIMIT
+  int64_t pids_limit = 1024;                           // DOCKER_PIDS_LIMIT ("unlimited" = 0)
   int drain_timeout_s = 600;            // RUNNER_DRAIN_TIMEOUT_S / --drain-timeout
   int stop_grace_s = 10;                // RUNNER_STOP_GRACE_S: SIGTERM -> SIGKILL on cancel/timeout
   std::string git_token;                // RUNNER_GIT_TOKEN: credentials for clones (env only)
+  // RUNNER_GIT_HOSTS, comma list of "host" or "host:port": the only hosts git credentials
+  // (RUNNER_GIT_TOKEN, a job's CORRAL_GIT_TOKEN) are given to, and only over https.
+  std::vector<std::string> git_hosts;
+  bool allow_local_repos = false;  // RUNNER_ALLOW_LOCAL_REPOS: file:// URLs and local paths
+  int clone_timeout_s = 600;       // RUNNER_CLONE_TIMEOUT_S: a clone taking longer is killed
+  // RUNNER_LOG_MAX_BYTES: the most of a job's output spooled and sent (the server's default
+  // --log-max-bytes); past it one line says so and the rest is dropped.
+  int64_t log_max_bytes = int64_t{64} * 1024 * 1024;
   // RUNNER_TRANSIENT_PATTERNS, comma list: failures whose output tail or engine error
   // mentions one are reported `transient` (retried by the default retry policy).
   std::vector<std::string> transient_patterns = default_transient_patterns();

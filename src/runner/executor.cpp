@@ -5,11 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <optional>
-
 #include "common/json_limits.h"
 #include "common/redact.h"
+#include "runner/policy.h"
+#include "runner/result_file.h"
 #include "runner/workspace.h"
 
 namespace corral {
@@ -20,54 +19,6 @@ constexpr size_t kMaxResultBytes = 256 * 1024;
 
 std::string attempt_path(const ClaimedJob& job) {
   return "/api/v1/jobs/" + job.job_id + "/attempts/" + std::to_string(job.attempt);
-}
-
-// The text of <workspace>/.corral/result.json; nullopt when there is none. The job wrote it,
-// so it is opened without following links (a link to a host file would report that file)
-// and must be a regular file (reading a FIFO would block the runner) of at most max_bytes.
-Result<std::optional<std::string>> read_result_file(const std::filesystem::path& workspace,
-                                                    size_t max_bytes) {
-  int dir = ::open(workspace.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) return std::optional<std::string>();
-  int corral_dir = ::openat(dir, ".corral", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  ::close(dir);
-  if (corral_dir < 0) {
-    if (errno == ENOENT) return std::optional<std::string>();
-    return make_error(ErrorCode::kIo, ".corral is not a directory (links are not followed)");
-  }
-  int fd = ::openat(corral_dir, "result.json", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  ::close(corral_dir);
-  if (fd < 0) {
-    if (errno == ENOENT) return std::optional<std::string>();
-    return make_error(ErrorCode::kIo, "cannot open it (links are not followed)");
-  }
-  struct stat st {};
-  std::string text;
-  Result<std::optional<std::string>> out = std::optional<std::string>();
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    out = make_error(ErrorCode::kIo, "not a regular file");
-  } else if (static_cast<size_t>(st.st_size) > max_bytes) {
-    out = make_error(ErrorCode::kPayloadTooLarge,
-                     "larger than " + std::to_string(max_bytes / 1024) + " KiB");
-  } else {
-    text.resize(max_bytes + 1);
-    size_t got = 0;
-    while (got < text.size()) {  // one byte past the limit tells a file that grew meanwhile
-      ssize_t n = ::read(fd, text.data() + got, text.size() - got);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      got += static_cast<size_t>(n);
-    }
-    text.resize(got);
-    if (got > max_bytes) {
-      out = make_error(ErrorCode::kPayloadTooLarge,
-                       "larger than " + std::to_string(max_bytes / 1024) + " KiB");
-    } else {
-      out = std::optional<std::string>(std::move(text));
-    }
-  }
-  ::close(fd);
-  return out;
 }
 
 const char* reason_text(StopReason reason) {
@@ -109,6 +60,7 @@ void JobExecutor::stop(StopReason reason) {
   if (stop_reason_ != StopReason::kNone || done_.is_set()) return;
   stop_reason_ = reason;
   spdlog::info("job {} attempt {}: stopping ({})", job_.job_id, job_.attempt, reason_text(reason));
+  if (clone_killer_) clone_killer_->kill();
   if (!container_id_.empty() && !container_exited_) {
     asio::co_spawn(ctx_.executor, [self = shared_from_this()]() { return self->stop_container(); }, asio::detached);
   }
@@ -164,6 +116,11 @@ ContainerSpec JobExecutor::container_spec() const {
               {"corral.attempt", std::to_string(job_.attempt)}};
   c.cap_drop_all = true;
   c.no_new_privileges = true;
+  c.user = cfg.docker_user;
+  if (cfg.read_only_rootfs) {
+    c.read_only_rootfs = true;
+    c.tmpfs = {"/tmp"};
+  }
   return c;
 }
 
@@ -200,6 +157,7 @@ awaitable<void> JobExecutor::execute() {
   log_ = std::make_unique<LogShipper>(ctx_.server, job_.job_id, job_.attempt, paths.spool_file, timeout);
   if (auto opened = log_->open(); !opened.ok()) spdlog::error("{}", opened.error().message);
   log_->mask_secrets(secret_masker());
+  log_->limit_bytes(cfg.log_max_bytes);
   log_->on_stale = [this] { stop(StopReason::kStale); };
   asio::co_spawn(ctx_.executor, log_->run(), [this](std::exception_ptr) { shipper_done_.set(); });
 
@@ -207,10 +165,7 @@ awaitable<void> JobExecutor::execute() {
   report.state = AttemptState::kFailed;
   std::string failure_message;
   auto fail = [&](const std::string& reason, const std::string& message) {
-    report.state = AttemptState::kFailed;
-    report.reason = reason;
-    failure_message = message;
-    note(message);
+    fail_attempt(report, failure_message, reason, message);
   };
 
   // 2. workspace and clone.
@@ -218,18 +173,20 @@ awaitable<void> JobExecutor::execute() {
   std::filesystem::create_directories(paths.dir, fs_ec);
   bool ready = !fs_ec;
   if (!ready) fail("engine", "cannot create the workspace " + paths.dir.string() + ": " + fs_ec.message());
-  if (ready && job_.spec.repo) {
-    const auto& repo = *job_.spec.repo;
-    int depth = repo.depth > 0 ? repo.depth : cfg.clone_depth;
-    note("cloning " + without_userinfo(repo.url) + (repo.sha.empty() ? (repo.ref.empty() ? "" : " at " + repo.ref) : " at " + repo.sha) +
-         (depth > 0 ? " (depth " + std::to_string(depth) + ")" : ""));
-    std::string token = git_token();
-    auto cloned = co_await run_blocking(ctx_.blocking, [&] { return clone_repository(repo, depth, paths.dir, token); });
-    if (!cloned.ok()) {
-      fail("clone", cloned.error().message);
+  if (ready) {
+    // What the job asks for must be allowed here (runner/policy.h); refused at once.
+    if (auto refusal = policy_refusal(cfg, job_.spec)) {
+      fail(std::string(kPolicyReason), "refused by this runner's policy: " + *refusal);
       ready = false;
-    } else if (!cloned->empty()) {
-      log_->append(*cloned);
+    }
+  }
+  if (ready && job_.spec.repo) ready = co_await clone(paths.dir, report, failure_message);
+  if (ready && !cfg.docker_user.empty() && ctx_.runtime.capabilities().isolation) {
+    auto opened = co_await run_blocking(
+        ctx_.blocking, [&] { return open_workspace_to(paths.dir, cfg.docker_user); });
+    if (!opened.ok()) {
+      fail("engine", opened.error().message);
+      ready = false;
     }
   }
 
@@ -300,10 +257,12 @@ awaitable<void> JobExecutor::execute() {
     note("canceled");
   }
 
-  // The job may leave a JSON result in /workspace/.corral/result.json.
-  // Nested at most kMaxJsonDepth deep (common/json_limits.h): a deeper one would overflow the
+  // The job may leave a JSON result in /workspace/.corral/result.json: read without
+  // trusting it (a FIFO, a link, a huge file), off the I/O thread (runner/result_file.h), and
+  // nested at most kMaxJsonDepth deep (common/json_limits.h): a deeper one would overflow the
   // stack when copied or sent.
-  auto result_text = read_result_file(paths.dir, kMaxResultBytes);
+  auto result_text = co_await run_blocking(
+      ctx_.blocking, [&] { return read_result_file(paths.dir, kMaxResultBytes); });
   if (!result_text.ok()) {
     note("ignored .corral/result.json: " + result_text.error().message);
   } else if (result_text->has_value()) {
@@ -312,7 +271,7 @@ awaitable<void> JobExecutor::execute() {
     if (parsed.ok()) {
       report.result = std::move(parsed.value());
     } else {
-      note("ignored the result: " + parsed.error().message);
+      note("ignored .corral/result.json: " + parsed.error().message);
     }
   }
 
@@ -321,6 +280,63 @@ awaitable<void> JobExecutor::execute() {
   co_await shipper_done_.wait();
   if (stop_reason_ == StopReason::kStale || stop_reason_ == StopReason::kShutdown || log_->stale()) co_return;
   co_await finish(report);
+}
+
+void JobExecutor::fail_attempt(FinishReport& report, std::string& failure_message,
+                               const std::string& reason, const std::string& message) {
+  report.state = AttemptState::kFailed;
+  report.reason = reason;
+  failure_message = message;
+  note(message);
+}
+
+awaitable<bool> JobExecutor::clone(const std::filesystem::path& dir, FinishReport& report,
+                                   std::string& failure_message) {
+  const auto& cfg = ctx_.config;
+  const auto& repo = *job_.spec.repo;
+  CloneOptions options;
+  options.depth = repo.depth > 0 ? repo.depth : cfg.clone_depth;
+  options.token = git_token();
+  options.credential_hosts = cfg.git_hosts;
+  options.allow_local = cfg.allow_local_repos;
+  note("cloning " + without_userinfo(repo.url) +
+       (repo.sha.empty() ? (repo.ref.empty() ? "" : " at " + repo.ref) : " at " + repo.sha) +
+       (options.depth > 0 ? " (depth " + std::to_string(options.depth) + ")" : ""));
+  if (stop_reason_ != StopReason::kNone) co_return false;
+  clone_killer_ = std::make_shared<CommandKiller>();
+  options.killer = clone_killer_.get();
+  auto limit = std::chrono::seconds(cfg.clone_timeout_s);
+  // A plain lambda returning the member coroutine (whose frame owns its arguments): a
+  // capturing coroutine lambda would leave its frame pointing at a destroyed closure.
+  asio::co_spawn(
+      ctx_.executor, [self = shared_from_this(), limit]() { return self->watch_clone(limit); },
+      asio::detached);
+  // Only references in the co_await expression (g++ 12 mishandles temporaries with
+  // destructors there); options, repo, dir and the killer (a member) outlive the await.
+  auto cloned =
+      co_await run_blocking(ctx_.clones, [&] { return clone_repository(repo, dir, options); });
+  clone_finished_.set();  // clone_killer_ stays: a later kill() only marks it
+  if (clone_timed_out_) {
+    fail_attempt(report, failure_message, "clone",
+                 "the clone timed out after " + std::to_string(cfg.clone_timeout_s) +
+                     "s and git was killed (RUNNER_CLONE_TIMEOUT_S)");
+    co_return false;
+  }
+  if (!cloned.ok()) {
+    fail_attempt(report, failure_message, "clone", cloned.error().message);
+    co_return false;
+  }
+  if (!cloned->empty()) log_->append(*cloned);
+  co_return true;
+}
+
+awaitable<void> JobExecutor::watch_clone(std::chrono::seconds limit) {
+  bool finished = co_await clone_finished_.wait_for(
+      std::chrono::duration_cast<std::chrono::milliseconds>(limit));
+  if (!finished && clone_killer_) {
+    clone_timed_out_ = true;
+    clone_killer_->kill();
+  }
 }
 
 awaitable<void> JobExecutor::finish(const FinishReport& report) {

@@ -20,6 +20,7 @@
 #include "runner/config.h"
 #include "runner/log_shipper.h"
 #include "runner/transient.h"
+#include "runner/workspace.h"
 #include "runtime/container_runtime.h"
 
 namespace corral {
@@ -29,7 +30,9 @@ struct AgentContext {
   const RunnerConfig& config;
   HttpClient& server;
   ContainerRuntime& runtime;
-  asio::thread_pool& blocking;
+  asio::thread_pool& blocking;  // short file work: cleanup, result.json, workspace ownership
+  asio::thread_pool&
+      clones;  // one thread per slot: a clone never waits for, or holds up, the above
   std::string runner_id;
 };
 
@@ -52,10 +55,17 @@ class JobExecutor : public std::enable_shared_from_this<JobExecutor> {
  private:
   awaitable<void> execute();
   awaitable<void> watch_timeout(std::chrono::seconds limit);
+  // Clones the job's repository on the clone pool, killing git at RUNNER_CLONE_TIMEOUT_S
+  // or when the attempt is stopped. False (and the job failed) when it did not work.
+  awaitable<void> watch_clone(std::chrono::seconds limit);
+  awaitable<bool> clone(const std::filesystem::path& dir, FinishReport& report,
+                        std::string& failure_message);
   awaitable<void> stop_container();
   ContainerSpec container_spec() const;
   awaitable<void> finish(const FinishReport& report);
   awaitable<void> cleanup();
+  void fail_attempt(FinishReport& report, std::string& failure_message, const std::string& reason,
+                    const std::string& message);
   void note(const std::string& line);  // a "corral: ..." line in the job's log
   // The token a clone uses: the job's CORRAL_GIT_TOKEN (a secret, or env), else the runner's.
   std::string git_token() const;
@@ -69,6 +79,9 @@ class JobExecutor : public std::enable_shared_from_this<JobExecutor> {
   StopReason stop_reason_ = StopReason::kNone;
   bool container_exited_ = false;
   TailBuffer output_tail_{16 * 1024};  // read to classify a failure as transient
+  std::shared_ptr<CommandKiller> clone_killer_;  // from the clone on: stop() kills git through it
+  bool clone_timed_out_ = false;
+  Event clone_finished_;
   Event exited_;
   Event shipper_done_;
   Event done_;

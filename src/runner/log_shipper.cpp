@@ -42,6 +42,20 @@ void LogShipper::append(std::string_view data) {
 }
 
 void LogShipper::write_spool(std::string_view data) {
+  if (data.empty() || truncated_) return;
+  if (max_bytes_ > 0 && written_ + static_cast<int64_t>(data.size()) > max_bytes_) {
+    write_spool_bytes(
+        data.substr(0, static_cast<size_t>(std::max<int64_t>(0, max_bytes_ - written_))));
+    write_spool_bytes(
+        "\n[corral] log truncated: the job wrote more than " + std::to_string(max_bytes_) +
+        " bytes (RUNNER_LOG_MAX_BYTES); the job keeps running, its further output is not kept\n");
+    truncated_ = true;
+    return;
+  }
+  write_spool_bytes(data);
+}
+
+void LogShipper::write_spool_bytes(std::string_view data) {
   if (data.empty()) return;
   const char* p = data.data();
   size_t left = data.size();

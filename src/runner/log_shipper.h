@@ -36,6 +36,10 @@ class LogShipper {
   Result<void> open();
   // Before the first append: values to mask in everything appended.
   void mask_secrets(SecretMasker masker) { masker_ = std::move(masker); }
+  // The most bytes spooled (RUNNER_LOG_MAX_BYTES); past it one line says the log was
+  // truncated and later output is dropped (the job keeps running). 0 = no limit.
+  void limit_bytes(int64_t max_bytes) { max_bytes_ = max_bytes; }
+  bool truncated() const { return truncated_; }
   void append(std::string_view data);
   void close();
   awaitable<void> run();
@@ -48,6 +52,7 @@ class LogShipper {
  private:
   awaitable<Result<int>> upload_once();
   void write_spool(std::string_view data);
+  void write_spool_bytes(std::string_view data);
 
   HttpClient& server_;
   std::string job_id_;
@@ -59,6 +64,8 @@ class LogShipper {
   int64_t acked_ = 0;
   bool closed_ = false;
   bool stale_ = false;
+  int64_t max_bytes_ = 0;
+  bool truncated_ = false;
   Event data_;  // set by append/close, reset by the uploader
   SecretMasker masker_;
 };

@@ -1,7 +1,9 @@
 #include "runner/workspace.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,9 +18,34 @@ WorkspacePaths workspace_paths(const std::filesystem::path& base, const std::str
           base / ".spool" / (job_id + "-" + std::to_string(attempt) + ".log")};
 }
 
+void CommandKiller::kill() {
+  std::lock_guard lock(mutex_);
+  killed_ = true;
+  if (group_ > 0) ::kill(-group_, SIGKILL);
+}
+
+bool CommandKiller::killed() const {
+  std::lock_guard lock(mutex_);
+  return killed_;
+}
+
+bool CommandKiller::attach(pid_t group) {
+  std::lock_guard lock(mutex_);
+  group_ = group;
+  if (killed_) ::kill(-group_, SIGKILL);
+  return !killed_;
+}
+
+void CommandKiller::detach() {
+  std::lock_guard lock(mutex_);
+  group_ = 0;
+}
+
 Result<CommandOutput> run_command(const std::vector<std::string>& argv,
                                   const std::map<std::string, std::string>& extra_env,
-                                  const std::filesystem::path& cwd) {
+                                  const std::filesystem::path& cwd, CommandKiller* killer) {
+  if (killer && killer->killed())
+    return make_error(ErrorCode::kIo, "killed before " + argv[0] + " ran");
   std::vector<std::string> env_strings;
   for (char** e = environ; *e; ++e) {
     std::string kv(*e);
@@ -41,14 +68,23 @@ Result<CommandOutput> run_command(const std::vector<std::string>& argv,
   posix_spawn_file_actions_adddup2(&actions, pipefd[1], 1);
   posix_spawn_file_actions_adddup2(&actions, pipefd[1], 2);
   if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  if (killer) {
+    // Its own process group, so that a kill reaches the helpers git starts too.
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attributes, 0);
+  }
   pid_t pid;
-  int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), envp.data());
+  int rc = posix_spawnp(&pid, args[0], &actions, &attributes, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
   close(pipefd[1]);
   if (rc != 0) {
     close(pipefd[0]);
     return make_error(ErrorCode::kIo, "cannot run " + argv[0] + ": " + strerror(rc));
   }
+  if (killer) killer->attach(pid);
   CommandOutput out;
   char buf[4096];
   ssize_t n;
@@ -56,6 +92,13 @@ Result<CommandOutput> run_command(const std::vector<std::string>& argv,
     if (n > 0 && out.output.size() < 1 << 20) out.output.append(buf, static_cast<size_t>(n));
   }
   close(pipefd[0]);
+  if (killer) {
+    // Wait for the exit without reaping, so the group id stays ours until detached.
+    siginfo_t info{};
+    while (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
+    }
+    killer->detach();
+  }
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -71,22 +114,46 @@ std::string scrub(std::string text, const std::string& secret) {
 }
 }  // namespace
 
-Result<std::string> clone_repository(const RepoSpec& repo, int depth, const std::filesystem::path& dir,
-                                     const std::string& token) {
-  std::map<std::string, std::string> env{{"GIT_TERMINAL_PROMPT", "0"}, {"GIT_ASKPASS", "/bin/true"}};
-  std::vector<std::string> git{"git", "-c", "advice.detachedHead=false", "-c", "protocol.version=2"};
-  if (!token.empty()) {
-    // The helper reads the token from the environment when git asks; the command line
-    // holds only the variable's name.
-    env["CORRAL_GIT_TOKEN"] = token;
-    git.insert(git.end(), {"-c", "credential.helper=", "-c",
-                           "credential.helper=!f() { echo username=x-access-token; echo \"password=$CORRAL_GIT_TOKEN\"; }; f"});
+std::vector<std::string> git_credential_args(const std::vector<std::string>& credential_hosts) {
+  // An empty value clears the helpers of the system's and the user's git config.
+  std::vector<std::string> args{"-c", "credential.helper="};
+  for (const auto& host : credential_hosts) {
+    args.insert(
+        args.end(),
+        {"-c", "credential.https://" + host +
+                   ".helper=!f() { test \"$1\" = get || exit 0; "
+                   "echo username=x-access-token; echo \"password=$CORRAL_GIT_TOKEN\"; }; f"});
   }
+  return args;
+}
+
+Result<std::string> clone_repository(const RepoSpec& repo, const std::filesystem::path& dir,
+                                     const CloneOptions& options) {
+  const std::string& token = options.token;
+  std::map<std::string, std::string> env{{"GIT_TERMINAL_PROMPT", "0"},
+                                         {"GIT_ASKPASS", "/bin/true"},
+                                         {"SSH_ASKPASS", "/bin/true"},
+                                         {"GIT_PROTOCOL_FROM_USER", "0"}};
+  std::vector<std::string> git{
+      "git", "-c", "advice.detachedHead=false", "-c", "protocol.version=2",
+      // Only the transports a clone needs; ext:: and friends never.
+      "-c", "protocol.allow=never", "-c", "protocol.https.allow=always", "-c",
+      "protocol.http.allow=always", "-c", "protocol.ssh.allow=always", "-c",
+      "protocol.git.allow=always", "-c",
+      std::string("protocol.file.allow=") + (options.allow_local ? "always" : "never")};
+  auto credentials =
+      git_credential_args(token.empty() ? std::vector<std::string>{} : options.credential_hosts);
+  git.insert(git.end(), credentials.begin(), credentials.end());
+  // The helper reads the token from the environment when git asks; the command line holds
+  // only the variable's name.
+  if (!token.empty()) env["CORRAL_GIT_TOKEN"] = token;
   std::string transcript;
   auto step = [&](std::vector<std::string> args) -> Result<void> {
     std::vector<std::string> argv = git;
     argv.insert(argv.end(), args.begin(), args.end());
-    auto out = run_command(argv, env, dir);
+    auto out = run_command(argv, env, dir, options.killer);
+    if (options.killer && options.killer->killed())
+      return make_error(ErrorCode::kClone, "git was killed");
     if (!out.ok()) return make_error(ErrorCode::kClone, out.error().message);
     transcript += scrub(out->output, token);
     if (out->exit_code != 0) {
@@ -98,22 +165,61 @@ Result<std::string> clone_repository(const RepoSpec& repo, int depth, const std:
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   CORRAL_TRY(step({"init", "-q"}));
-  CORRAL_TRY(step({"remote", "add", "origin", repo.url}));
+  CORRAL_TRY(step({"remote", "add", "--", "origin", repo.url}));
   std::string want = !repo.sha.empty() ? repo.sha : (!repo.ref.empty() ? repo.ref : "HEAD");
-  std::vector<std::string> fetch{"fetch", "-q", "--no-tags"};
-  if (depth > 0) fetch.push_back("--depth=" + std::to_string(depth));
-  fetch.insert(fetch.end(), {"origin", want});
-  auto fetched = step(fetch);
-  if (!fetched.ok() && !repo.sha.empty() && !repo.ref.empty()) {
+  auto fetch_args = [&](const std::string& what) {
+    std::vector<std::string> fetch{"fetch", "-q", "--no-tags"};
+    if (options.depth > 0) fetch.push_back("--depth=" + std::to_string(options.depth));
+    fetch.insert(fetch.end(), {"--", "origin", what});
+    return fetch;
+  };
+  auto fetched = step(fetch_args(want));
+  if (!fetched.ok() && !repo.sha.empty() && !repo.ref.empty() &&
+      !(options.killer && options.killer->killed())) {
     // Servers that refuse to serve a bare sha: fetch the ref, then find the sha in it.
-    std::vector<std::string> by_ref{"fetch", "-q", "--no-tags"};
-    if (depth > 0) by_ref.push_back("--depth=" + std::to_string(depth));
-    by_ref.insert(by_ref.end(), {"origin", repo.ref});
-    fetched = step(by_ref);
+    fetched = step(fetch_args(repo.ref));
   }
   if (!fetched.ok()) return fetched.error();
-  CORRAL_TRY(step({"checkout", "-q", repo.sha.empty() ? "FETCH_HEAD" : repo.sha}));
+  CORRAL_TRY(step({"checkout", "-q", repo.sha.empty() ? "FETCH_HEAD" : repo.sha, "--"}));
   return transcript;
+}
+
+Result<void> open_workspace_to(const std::filesystem::path& dir, const std::string& user) {
+  if (user.empty()) return {};
+  auto numeric = [](const std::string& s) {
+    return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+  };
+  std::string uid_text = user.substr(0, user.find(':'));
+  std::string gid_text =
+      user.find(':') == std::string::npos ? uid_text : user.substr(user.find(':') + 1);
+  bool chown_it = geteuid() == 0 && numeric(uid_text) && numeric(gid_text);
+  uid_t uid = chown_it ? static_cast<uid_t>(std::stoul(uid_text)) : 0;
+  gid_t gid = chown_it ? static_cast<gid_t>(std::stoul(gid_text)) : 0;
+  auto fix = [&](const std::filesystem::path& path) -> Result<void> {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0 || S_ISLNK(st.st_mode)) return {};
+    int rc = 0;
+    if (chown_it) {
+      rc = ::lchown(path.c_str(), uid, gid);
+    } else {
+      mode_t mode = st.st_mode | S_IRUSR | S_IWUSR | S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH;
+      if (S_ISDIR(st.st_mode) || (st.st_mode & S_IXUSR)) mode |= S_IXUSR | S_IXGRP | S_IXOTH;
+      rc = ::chmod(path.c_str(), mode & 07777);
+    }
+    if (rc != 0) {
+      return make_error(ErrorCode::kIo, "cannot give " + path.string() + " to container user " +
+                                            user + ": " + strerror(errno));
+    }
+    return {};
+  };
+  CORRAL_TRY(fix(dir));
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    CORRAL_TRY(fix(it->path()));
+  }
+  if (ec) return make_error(ErrorCode::kIo, "cannot walk " + dir.string() + ": " + ec.message());
+  return {};
 }
 
 std::string git_version() {

@@ -10,9 +10,13 @@
 // Both are removed when the attempt ends, whatever happened.
 #pragma once
 
+#include <sys/types.h>
+
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "api/types.h"
 #include "common/result.h"
@@ -32,16 +36,58 @@ struct CommandOutput {
   std::string output;  // stdout and stderr together
 };
 
+// Lets another thread end the commands run_command runs: kill() sends SIGKILL to the
+// command running now and everything it started (each runs in its own process group), and
+// every later command given this killer fails at once. Thread-safe.
+class CommandKiller {
+ public:
+  void kill();
+  bool killed() const;
+  // For run_command: the group of the command now running (false: already killed, and the
+  // group has been killed), and its end (called before the process is reaped, so the id
+  // cannot have been reused when kill() reaches it).
+  bool attach(pid_t group);
+  void detach();
+
+ private:
+  mutable std::mutex mutex_;
+  pid_t group_ = 0;
+  bool killed_ = false;
+};
+
 // Runs argv (no shell) with extra environment variables; blocks. For git and friends.
+// With a killer, the command runs in a process group of its own that the killer can end.
 Result<CommandOutput> run_command(const std::vector<std::string>& argv,
                                   const std::map<std::string, std::string>& extra_env,
-                                  const std::filesystem::path& cwd = {});
+                                  const std::filesystem::path& cwd = {},
+                                  CommandKiller* killer = nullptr);
+
+struct CloneOptions {
+  int depth = 0;      // git fetch --depth (0 = full history)
+  std::string token;  // given to git only for the hosts below, only over https
+  std::vector<std::string> credential_hosts;  // RUNNER_GIT_HOSTS: "host" or "host:port"
+  bool allow_local = false;                   // RUNNER_ALLOW_LOCAL_REPOS: the file transport
+  CommandKiller* killer = nullptr;            // the clone's timeout and cancel
+};
+
+// The `git -c ...` arguments that give the token to a credential helper scoped to
+// https://<host> for each credential host (git's own URL matching: other hosts, other
+// ports and plain http get nothing), after clearing every helper the host's git config has.
+// The helper reads the token from $CORRAL_GIT_TOKEN: no command line holds it.
+std::vector<std::string> git_credential_args(const std::vector<std::string>& credential_hosts);
 
 // Clones repo into dir: fetches ref or sha at the given depth (0 = full) and checks it out.
-// A token, when given, reaches git through the environment and a credential helper,
-// never on a command line, and is scrubbed from any output. Blocks; errors are kClone.
-Result<std::string> clone_repository(const RepoSpec& repo, int depth, const std::filesystem::path& dir,
-                                     const std::string& token);
+// Only the https, http, ssh and git transports (and file, when allowed) are enabled; every
+// URL and ref follows `--`. A token, when given, reaches git through the environment and a
+// credential helper (git_credential_args), never on a command line, and is scrubbed from any
+// output. Blocks; errors are kClone (a killed clone: "killed").
+Result<std::string> clone_repository(const RepoSpec& repo, const std::filesystem::path& dir,
+                                     const CloneOptions& options);
+
+// Makes dir (recursively, not following links) usable by the container user `user`
+// ("uid[:gid]" or a name): chowned to it when the runner is root and the user is numeric,
+// else opened to everyone (a+rwX; the workspace base above it stays the runner's own).
+Result<void> open_workspace_to(const std::filesystem::path& dir, const std::string& user);
 
 // "git version 2.39.5" -> "2.39.5"; empty when git is missing.
 std::string git_version();

@@ -61,6 +61,8 @@ struct ContainerSpec {
   bool cap_drop_all = true;
   bool no_new_privileges = true;
   std::string user;  // "" = the image's user; "uid[:gid]" or a name known to the image
+  bool read_only_rootfs = false;   // the root filesystem read-only (binds and tmpfs stay writable)
+  std::vector<std::string> tmpfs;  // paths to mount a fresh tmpfs on, e.g. "/tmp"
 };
 
 struct ExitStatus {

@@ -290,6 +290,8 @@ RunnerProcess::RunnerProcess(ServerProcess& server, const std::string& name, std
       {"RUNNER_NAME", name},
       {"RUNNER_POLL_TIMEOUT_MS", "10000"},
       {"RUNNER_STOP_GRACE_S", "2"},
+      // Tests clone local repositories (file:// URLs); a real runner refuses them by default.
+      {"RUNNER_ALLOW_LOCAL_REPOS", "true"},
       {"DOCKER_EXECUTOR_IMAGE", kTestImage},
       {"DOCKER_HOST", docker_host()},
       {"DOCKER_WORKSPACE_BASE", workspace_base_.string()},

@@ -123,6 +123,12 @@ std::string create_container_body(const ContainerSpec& spec) {
   if (!spec.binds.empty()) host["Binds"] = string_list(spec.binds);
   if (spec.cap_drop_all) host["CapDrop"] = json::array({"ALL"});
   if (spec.no_new_privileges) host["SecurityOpt"] = json::array({"no-new-privileges"});
+  if (spec.read_only_rootfs) host["ReadonlyRootfs"] = true;
+  if (!spec.tmpfs.empty()) {
+    json tmpfs = json::object();
+    for (const auto& path : spec.tmpfs) tmpfs[path] = "rw,nosuid,nodev,mode=1777";
+    host["Tmpfs"] = std::move(tmpfs);
+  }
 
   json body;
   body["Image"] = spec.image;
