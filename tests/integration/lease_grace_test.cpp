@@ -107,8 +107,8 @@ void ride_through(TwoLeasedJobs& s, const std::function<void()>& take_down,
         auto beat = try_heartbeat(s.url, s.keeper, s.keeper_running);
         if (beat && beat->status == 200) {
           ++beats_answered;
-          for (const auto& command : json::parse(beat->body)["commands"])
-            cancels.push_back(command.dump());
+          json commands = json::parse(beat->body)["commands"];  // a temporary's member would dangle
+          for (const auto& command : commands) cancels.push_back(command.dump());
         }
         quit = try_get_job(s.url, s.user_token, s.quit_job);
         return quit && quit->value("state", "") == "queued";
