@@ -210,12 +210,12 @@ std::vector<std::string> normalize_labels(std::vector<std::string> labels) {
 
 json to_json(const Token& token) {
   json j{{"id", token.id},
-              {"kind", to_string(token.kind)},
-              {"tenant", token.tenant},
-              {"name", token.name},
-              {"created_at", time_or_null(token.created_at)},
-              {"revoked_at", time_or_null(token.revoked_at)},
-              {"created_by", token.created_by}};
+         {"kind", to_string(token.kind)},
+         {"tenant", token.tenant},
+         {"name", token.name},
+         {"created_at", time_or_null(token.created_at)},
+         {"revoked_at", time_or_null(token.revoked_at)},
+         {"created_by", token.created_by}};
   if (token.kind == TokenKind::kRunner) j["runner_policy"] = to_json(token.runner_policy);
   return j;
 }
@@ -231,7 +231,8 @@ json to_json(const RunnerTokenPolicy& policy) {
 RunnerTokenPolicy runner_policy_from_json(const json& stored) {
   RunnerTokenPolicy policy;
   if (!stored.is_object()) return policy;
-  if (stored.contains("group") && stored["group"].is_string()) policy.group = stored["group"].get<std::string>();
+  if (stored.contains("group") && stored["group"].is_string())
+    policy.group = stored["group"].get<std::string>();
   if (stored.contains("labels") && stored["labels"].is_array()) {
     std::vector<std::string> labels;
     for (const auto& l : stored["labels"]) {
@@ -239,7 +240,8 @@ RunnerTokenPolicy runner_policy_from_json(const json& stored) {
     }
     policy.labels = normalize_labels(std::move(labels));
   }
-  policy.owner_only = stored.contains("owner_only") && stored["owner_only"].is_boolean() && stored["owner_only"].get<bool>();
+  policy.owner_only = stored.contains("owner_only") && stored["owner_only"].is_boolean() &&
+                      stored["owner_only"].get<bool>();
   return policy;
 }
 
@@ -251,16 +253,18 @@ constexpr size_t kMaxSecrets = 100;
 constexpr size_t kMaxSecretBytes = 64 * 1024;
 
 // {NAME: value} as submitted, or [NAME, ...] as stored (values empty).
-Result<std::map<std::string, std::string>> parse_secrets(const json& secrets,
-                                                         const std::map<std::string, std::string>& env) {
+Result<std::map<std::string, std::string>> parse_secrets(
+    const json& secrets, const std::map<std::string, std::string>& env) {
   static const std::regex kEnvName("^[A-Za-z_][A-Za-z0-9_]*$");
   std::map<std::string, std::string> out;
   auto add = [&](const std::string& name, std::string value) -> Result<void> {
     if (!std::regex_match(name, kEnvName)) {
       return invalid_field("secrets." + name, "is not a valid environment variable name");
     }
-    if (env.count(name)) return invalid_field("secrets." + name, "is also in 'env'; give it in one of them");
-    if (value.size() > kMaxSecretBytes) return invalid_field("secrets." + name, "is larger than 64 KiB");
+    if (env.count(name))
+      return invalid_field("secrets." + name, "is also in 'env'; give it in one of them");
+    if (value.size() > kMaxSecretBytes)
+      return invalid_field("secrets." + name, "is larger than 64 KiB");
     out[name] = std::move(value);
     return {};
   };
@@ -271,7 +275,8 @@ Result<std::map<std::string, std::string>> parse_secrets(const json& secrets,
     }
   } else if (secrets.is_array()) {
     for (size_t i = 0; i < secrets.size(); ++i) {
-      if (!secrets[i].is_string()) return invalid_field("secrets[" + std::to_string(i) + "]", "must be a name");
+      if (!secrets[i].is_string())
+        return invalid_field("secrets[" + std::to_string(i) + "]", "must be a name");
       CORRAL_TRY(add(secrets[i].get<std::string>(), ""));
     }
   } else {
@@ -284,8 +289,10 @@ Result<std::map<std::string, std::string>> parse_secrets(const json& secrets,
 }  // namespace
 
 Result<void> check_submitted_secrets(const json& body) {
-  if (body.is_object() && body.contains("secrets") && !body["secrets"].is_null() && !body["secrets"].is_object()) {
-    return invalid_field("secrets", "must be an object {NAME: value}; values are never shown again");
+  if (body.is_object() && body.contains("secrets") && !body["secrets"].is_null() &&
+      !body["secrets"].is_object()) {
+    return invalid_field("secrets",
+                         "must be an object {NAME: value}; values are never shown again");
   }
   return {};
 }
@@ -639,7 +646,8 @@ json to_json(const ClaimedJob& c) {
 }
 
 Result<ClaimedJob> parse_claimed_job(const json& body) {
-  if (!body.is_object()) return invalid_field("jobs[]", "must be an object {job_id, attempt, spec, secrets}");
+  if (!body.is_object())
+    return invalid_field("jobs[]", "must be an object {job_id, attempt, spec, secrets}");
   ClaimedJob claimed;
   auto job_id = get_string(body, "job_id", "job_id", 128);
   if (!job_id.ok()) return job_id.error();
@@ -653,7 +661,8 @@ Result<ClaimedJob> parse_claimed_job(const json& body) {
   if (!spec.ok()) return spec.error();
   claimed.spec = std::move(spec.value());
   if (body.contains("secrets") && !body["secrets"].is_null()) {
-    if (!body["secrets"].is_object()) return invalid_field("secrets", "must be an object {NAME: value}");
+    if (!body["secrets"].is_object())
+      return invalid_field("secrets", "must be an object {NAME: value}");
     for (auto it = body["secrets"].begin(); it != body["secrets"].end(); ++it) {
       if (!it.value().is_string()) return invalid_field("secrets." + it.key(), "must be a string");
       claimed.spec.secrets[it.key()] = it.value().get<std::string>();

@@ -58,7 +58,8 @@ Result<std::string> dev_runner_token(Server& server, const std::filesystem::path
     if (!out) return make_error(ErrorCode::kIo, "cannot write " + path.string());
   }
   std::error_code ec;
-  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
+  std::filesystem::permissions(
+      path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
   return made;
 }
 

@@ -52,7 +52,8 @@ void add_watch_option(CLI::App* cmd, double& watch_s) {
 void add_registry_commands(CLI::App& app) {
   {
     auto o = std::make_shared<ClientOptions>();
-    auto* cmd = app.add_subcommand("runners", "List runners and their status; `runners rm` and `runners resume` (admin)");
+    auto* cmd = app.add_subcommand(
+        "runners", "List runners and their status; `runners rm` and `runners resume` (admin)");
     add_client_options(cmd, *o);
     auto watch = std::make_shared<double>(0);
     add_watch_option(cmd, *watch);
@@ -61,7 +62,8 @@ void add_registry_commands(CLI::App& app) {
     {
       auto rm = std::make_shared<std::pair<ClientOptions, std::string>>();
       auto* sub = runners->add_subcommand(
-          "rm", "Remove a runner (admin): its secret stops working and its jobs go back to the queue");
+          "rm",
+          "Remove a runner (admin): its secret stops working and its jobs go back to the queue");
       add_client_options(sub, rm->first);
       sub->add_option("id", rm->second, "Runner id")->required();
       sub->callback([rm] {
@@ -78,15 +80,19 @@ void add_registry_commands(CLI::App& app) {
     }
     {
       auto resume = std::make_shared<std::pair<ClientOptions, std::string>>();
-      auto* sub = runners->add_subcommand("resume", "End an admin's drain: the runner takes jobs again");
+      auto* sub =
+          runners->add_subcommand("resume", "End an admin's drain: the runner takes jobs again");
       add_client_options(sub, resume->first);
       sub->add_option("id", resume->second, "Runner id")->required();
       sub->callback([resume] {
         Client client(resume->first);
-        auto r = client.call_json(http::verb::post, "/api/v1/runners/" + url_encode(resume->second) + "/resume",
+        auto r = client.call_json(http::verb::post,
+                                  "/api/v1/runners/" + url_encode(resume->second) + "/resume",
                                   json::object());
-        if (resume->first.json_output) std::cout << r.dump(2) << "\n";
-        else std::cout << str(r["name"]) << " (" << str(r["id"]) << ") takes jobs again\n";
+        if (resume->first.json_output)
+          std::cout << r.dump(2) << "\n";
+        else
+          std::cout << str(r["name"]) << " (" << str(r["id"]) << ") takes jobs again\n";
       });
     }
     cmd->callback([o, watch, runners] {
@@ -182,10 +188,13 @@ void add_registry_commands(CLI::App& app) {
     cmd->add_option("--kind", o->kind, "admin, user or runner")->check(CLI::IsMember({"admin", "user", "runner"}));
     cmd->add_option("--tenant", o->tenant, "Tenant (default: yours)");
     cmd->add_option("--name", o->name, "What it is for")->required();
-    cmd->add_option("--group", o->group, "Runner tokens: the group every runner it registers is in (admin)");
-    cmd->add_option("--label", o->labels, "Runner tokens: the labels its runners get, repeatable (admin)");
-    cmd->add_flag("--owner-only", o->owner_only,
-                  "Runner tokens: its runners take only your jobs (always so for a user's runner tokens)");
+    cmd->add_option("--group", o->group,
+                    "Runner tokens: the group every runner it registers is in (admin)");
+    cmd->add_option("--label", o->labels,
+                    "Runner tokens: the labels its runners get, repeatable (admin)");
+    cmd->add_flag(
+        "--owner-only", o->owner_only,
+        "Runner tokens: its runners take only your jobs (always so for a user's runner tokens)");
     cmd->callback([o] {
       Client client(o->client);
       json body{{"kind", o->kind}, {"name", o->name}};

@@ -41,7 +41,9 @@ void print_schedule(const json& s) {
             << "timezone:    " << str(s["timezone"]) << "\n"
             << "cooldown:    " << s["cooldown_s"].dump() << "s\n"
             << "paused:      "
-            << (s["paused"].get<bool>() ? (s["paused_reason"].is_string() ? "yes: " + str(s["paused_reason"]) : "yes") : "no")
+            << (s["paused"].get<bool>()
+                    ? (s["paused_reason"].is_string() ? "yes: " + str(s["paused_reason"]) : "yes")
+                    : "no")
             << "\n"
             << "next run:    " << str(s["next_run_at"]) << "\n"
             << "last run:    " << str(s["last_run_at"]) << "\n"
@@ -83,9 +85,10 @@ void add_schedule_commands(CLI::App& app) {
       }
       std::vector<std::vector<std::string>> rows{{"NAME", "CRON", "TIMEZONE", "NEXT RUN", "LAST RUN", "LAST JOB"}};
       for (const auto& s : body["schedules"]) {
-        std::string next = !s["paused"].get<bool>()         ? str(s["next_run_at"])
-                           : s["paused_reason"].is_string() ? "(paused: " + str(s["paused_reason"]) + ")"
-                                                            : "(paused)";
+        std::string next = !s["paused"].get<bool>() ? str(s["next_run_at"])
+                           : s["paused_reason"].is_string()
+                               ? "(paused: " + str(s["paused_reason"]) + ")"
+                               : "(paused)";
         rows.push_back({str(s["name"]), str(s["cron"]), str(s["timezone"]), next, str(s["last_run_at"]),
                         str(s["last_job_id"])});
       }

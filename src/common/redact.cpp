@@ -12,7 +12,8 @@ std::pair<size_t, size_t> userinfo_span(std::string_view url) {
   if (scheme == std::string_view::npos) return {std::string_view::npos, 0};
   size_t begin = scheme + 3;
   size_t authority_end = url.find_first_of("/?#", begin);
-  std::string_view authority = url.substr(begin, authority_end == std::string_view::npos ? url.npos : authority_end - begin);
+  std::string_view authority =
+      url.substr(begin, authority_end == std::string_view::npos ? url.npos : authority_end - begin);
   size_t at = authority.rfind('@');
   if (at == std::string_view::npos) return {std::string_view::npos, 0};
   return {begin, begin + at};
@@ -49,15 +50,18 @@ void SecretMasker::add(std::string_view secret) {
     size_t start = 0;
     while (start <= secret.size()) {
       size_t nl = secret.find('\n', start);
-      std::string_view line = secret.substr(start, nl == std::string_view::npos ? secret.npos : nl - start);
-      while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+      std::string_view line =
+          secret.substr(start, nl == std::string_view::npos ? secret.npos : nl - start);
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+        line.remove_suffix(1);
       while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
       if (line.size() >= 4) insert(line);
       if (nl == std::string_view::npos) break;
       start = nl + 1;
     }
   }
-  std::sort(values_.begin(), values_.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  std::sort(values_.begin(), values_.end(),
+            [](const auto& a, const auto& b) { return a.size() > b.size(); });
 }
 
 std::string SecretMasker::push(std::string_view chunk) {

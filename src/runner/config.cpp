@@ -73,17 +73,21 @@ std::map<std::string, std::string> runner_settings_from_environment() {
   return out;
 }
 
-Result<std::map<std::string, std::string>> parse_runner_config(std::string_view yaml_text, const std::string& source) {
+Result<std::map<std::string, std::string>> parse_runner_config(std::string_view yaml_text,
+                                                               const std::string& source) {
   constexpr size_t kMaxConfigBytes = 1024 * 1024;
   if (yaml_text.size() > kMaxConfigBytes) {
-    return make_error(ErrorCode::kInvalidSpec, source + " is larger than 1 MiB; a runner config is a short list of settings");
+    return make_error(
+        ErrorCode::kInvalidSpec,
+        source + " is larger than 1 MiB; a runner config is a short list of settings");
   }
   std::map<std::string, std::string> out;
   // yaml-cpp reports what it cannot read (and a value of the wrong shape) by exceptions.
   try {
     YAML::Node root = YAML::Load(std::string(yaml_text));
     if (root.IsNull()) return out;  // an empty file sets nothing
-    if (!root.IsMap()) return make_error(ErrorCode::kInvalidSpec, source + " must be a YAML mapping of settings");
+    if (!root.IsMap())
+      return make_error(ErrorCode::kInvalidSpec, source + " must be a YAML mapping of settings");
     for (const auto& item : root) {
       if (!item.first.IsScalar()) {
         return make_error(ErrorCode::kInvalidSpec, source + ": every key must be a setting name");
@@ -94,14 +98,16 @@ Result<std::map<std::string, std::string>> parse_runner_config(std::string_view 
         if (key == name || key == setting_flag_name(name)) canonical = name;
       }
       if (canonical.empty()) {
-        return make_error(ErrorCode::kInvalidSpec, source + ": unknown setting '" + key + "' (see docs/runner.md)");
+        return make_error(ErrorCode::kInvalidSpec,
+                          source + ": unknown setting '" + key + "' (see docs/runner.md)");
       }
       const auto& value = item.second;
       if (value.IsSequence()) {
         std::string joined;
         for (const auto& v : value) {
           if (!v.IsScalar()) {
-            return make_error(ErrorCode::kInvalidSpec, source + ": '" + key + "' must be a list of plain values");
+            return make_error(ErrorCode::kInvalidSpec,
+                              source + ": '" + key + "' must be a list of plain values");
           }
           joined += (joined.empty() ? "" : ",") + v.as<std::string>();
         }
@@ -109,7 +115,8 @@ Result<std::map<std::string, std::string>> parse_runner_config(std::string_view 
       } else if (value.IsScalar()) {
         out[canonical] = value.as<std::string>();
       } else {
-        return make_error(ErrorCode::kInvalidSpec, source + ": '" + key + "' must be a value or a list");
+        return make_error(ErrorCode::kInvalidSpec,
+                          source + ": '" + key + "' must be a value or a list");
       }
     }
   } catch (const std::exception& e) {
@@ -120,7 +127,9 @@ Result<std::map<std::string, std::string>> parse_runner_config(std::string_view 
 
 Result<std::map<std::string, std::string>> read_runner_config_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error(ErrorCode::kInvalidSpec, "cannot read config file " + path + ": " + std::strerror(errno));
+  if (!in)
+    return make_error(ErrorCode::kInvalidSpec,
+                      "cannot read config file " + path + ": " + std::strerror(errno));
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   return parse_runner_config(text, "config file " + path);
 }

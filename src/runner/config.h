@@ -82,7 +82,8 @@ Result<RunnerConfig> build_runner_config(const std::map<std::string, std::string
 // Reads a YAML config file into setting names (accepting either spelling).
 Result<std::map<std::string, std::string>> read_runner_config_file(const std::string& path);
 // The same from the file's text; `source` names it in errors.
-Result<std::map<std::string, std::string>> parse_runner_config(std::string_view yaml_text, const std::string& source);
+Result<std::map<std::string, std::string>> parse_runner_config(std::string_view yaml_text,
+                                                               const std::string& source);
 // The settings present in this process's environment.
 std::map<std::string, std::string> runner_settings_from_environment();
 

@@ -37,7 +37,8 @@ JobExecutor::JobExecutor(AgentContext& ctx, ClaimedJob job) : ctx_(ctx), job_(st
 
 std::string JobExecutor::git_token() const {
   for (const auto* vars : {&job_.spec.secrets, &job_.spec.env}) {
-    if (auto it = vars->find("CORRAL_GIT_TOKEN"); it != vars->end() && !it->second.empty()) return it->second;
+    if (auto it = vars->find("CORRAL_GIT_TOKEN"); it != vars->end() && !it->second.empty())
+      return it->second;
   }
   return ctx_.config.git_token;
 }

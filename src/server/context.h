@@ -59,7 +59,8 @@ Token make_token(TokenKind kind, const std::string& tenant, const std::string& n
 
 // Jobs an admin action put back in the queue (a runner deleted, a token revoked): their log
 // watchers look again and parked claims here and on the other servers hear of them.
-awaitable<void> announce_requeued(ServerContext& ctx, const std::string& tenant, const std::vector<std::string>& job_ids);
+awaitable<void> announce_requeued(ServerContext& ctx, const std::string& tenant,
+                                  const std::vector<std::string>& job_ids);
 // Whether a token authenticated earlier still stands (not revoked), for long-lived
 // connections; the answer may be as old as the auth cache's TTL on another server.
 awaitable<bool> token_still_valid(ServerContext& ctx, const Token& token);

@@ -94,8 +94,9 @@ class LogStreamer {
         next_credential_check = std::chrono::steady_clock::now() + kCredentialCheck;
         if (!co_await token_still_valid(ctx_, token_)) {
           error_code ec;
-          co_await ws_.async_close(websocket::close_reason(websocket::close_code::policy_error, "token revoked"),
-                                   asio::redirect_error(use_awaitable, ec));
+          co_await ws_.async_close(
+              websocket::close_reason(websocket::close_code::policy_error, "token revoked"),
+              asio::redirect_error(use_awaitable, ec));
           co_return;
         }
       }
@@ -122,7 +123,8 @@ class LogStreamer {
         if (*live == false) need_store = true;
       }
       if (need_store || batch.lagged || batch.changed || !batch.pieces.empty()) continue;
-      if (!co_await sub_.wait(kCredentialCheck) && std::chrono::steady_clock::now() >= next_store_recheck) {
+      if (!co_await sub_.wait(kCredentialCheck) &&
+          std::chrono::steady_clock::now() >= next_store_recheck) {
         next_store_recheck = std::chrono::steady_clock::now() + kRecheck;
         need_store = true;
       }

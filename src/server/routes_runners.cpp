@@ -196,32 +196,39 @@ void add_runner_routes(Router& router, ServerContext& ctx) {
     co_return json_ok(to_json(*runner));
   });
 
-  router.add(http::verb::post, "/api/v1/runners/{id}/resume", [&ctx](RequestContext& req) -> awaitable<Response> {
-    auto caller = co_await authenticate(ctx, req);
-    if (!caller.ok()) co_return error_of(caller.error());
-    if (auto r = require_kind(*caller, {TokenKind::kAdmin}); !r.ok()) co_return error_of(r.error());
-    std::string id = req.params["id"];
-    auto runner = co_await ctx.db([&] { return ctx.store.resume_runner(caller->tenant, id); });
-    if (!runner.ok()) co_return error_of(runner.error());
-    co_return json_ok(to_json(*runner));
-  });
+  router.add(http::verb::post, "/api/v1/runners/{id}/resume",
+             [&ctx](RequestContext& req) -> awaitable<Response> {
+               auto caller = co_await authenticate(ctx, req);
+               if (!caller.ok()) co_return error_of(caller.error());
+               if (auto r = require_kind(*caller, {TokenKind::kAdmin}); !r.ok())
+                 co_return error_of(r.error());
+               std::string id = req.params["id"];
+               auto runner =
+                   co_await ctx.db([&] { return ctx.store.resume_runner(caller->tenant, id); });
+               if (!runner.ok()) co_return error_of(runner.error());
+               co_return json_ok(to_json(*runner));
+             });
 
-  router.add(http::verb::delete_, "/api/v1/runners/{id}", [&ctx](RequestContext& req) -> awaitable<Response> {
-    auto caller = co_await authenticate(ctx, req);
-    if (!caller.ok()) co_return error_of(caller.error());
-    if (auto r = require_kind(*caller, {TokenKind::kAdmin}); !r.ok()) co_return error_of(r.error());
-    std::string id = req.params["id"];
-    auto removed = co_await ctx.db([&] { return ctx.store.delete_runner(caller->tenant, id, ctx.clock.now_ms()); });
-    if (!removed.ok()) co_return error_of(removed.error());
-    AuthCache::instance().forget_runner(id);
-    ctx.waiters.wake_all();  // its parked claims end (the store no longer knows the runner)
-    spdlog::warn("runner {} ({}) deleted by {}; {} job(s) requeued", removed->first.reg.name, id, caller->id,
-                 removed->second.size());
-    co_await announce_requeued(ctx, caller->tenant, removed->second);
-    json out = to_json(removed->first);
-    out["requeued_jobs"] = removed->second;
-    co_return json_ok(out);
-  });
+  router.add(
+      http::verb::delete_, "/api/v1/runners/{id}",
+      [&ctx](RequestContext& req) -> awaitable<Response> {
+        auto caller = co_await authenticate(ctx, req);
+        if (!caller.ok()) co_return error_of(caller.error());
+        if (auto r = require_kind(*caller, {TokenKind::kAdmin}); !r.ok())
+          co_return error_of(r.error());
+        std::string id = req.params["id"];
+        auto removed = co_await ctx.db(
+            [&] { return ctx.store.delete_runner(caller->tenant, id, ctx.clock.now_ms()); });
+        if (!removed.ok()) co_return error_of(removed.error());
+        AuthCache::instance().forget_runner(id);
+        ctx.waiters.wake_all();  // its parked claims end (the store no longer knows the runner)
+        spdlog::warn("runner {} ({}) deleted by {}; {} job(s) requeued", removed->first.reg.name,
+                     id, caller->id, removed->second.size());
+        co_await announce_requeued(ctx, caller->tenant, removed->second);
+        json out = to_json(removed->first);
+        out["requeued_jobs"] = removed->second;
+        co_return json_ok(out);
+      });
 
   router.add(http::verb::get, "/api/v1/runners/{id}", [&ctx](RequestContext& req) -> awaitable<Response> {
     auto caller = co_await authenticate(ctx, req);

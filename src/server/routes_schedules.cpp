@@ -16,7 +16,8 @@ awaitable<Response> create(ServerContext& ctx, RequestContext& req) {
   if (!body.ok()) co_return error_of(body.error());
   if (body->is_object() && body->contains("job")) {
     if (auto r = check_submitted_secrets((*body)["job"]); !r.ok()) {
-      co_return error_of(invalid_field("job.secrets", "must be an object {NAME: value}; values are never shown again"));
+      co_return error_of(invalid_field(
+          "job.secrets", "must be an object {NAME: value}; values are never shown again"));
     }
   }
   auto spec = parse_schedule_spec(*body);
@@ -76,9 +77,10 @@ awaitable<Response> set_paused(ServerContext& ctx, RequestContext& req, bool pau
     if (!current.ok()) co_return error_of(current.error());
     auto owner = co_await ctx.db([&] { return ctx.store.get_token(current->owner_token_id); });
     if (owner.ok() && owner->revoked_at > 0) {
-      co_return error_of(make_error(ErrorCode::kConflict,
-                                    "schedule '" + current->spec.name + "' belongs to token " + owner->id +
-                                        ", which was revoked; create the schedule again with a live token"));
+      co_return error_of(
+          make_error(ErrorCode::kConflict,
+                     "schedule '" + current->spec.name + "' belongs to token " + owner->id +
+                         ", which was revoked; create the schedule again with a live token"));
     }
   }
   auto schedule = co_await ctx.db(

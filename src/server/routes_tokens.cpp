@@ -1,8 +1,8 @@
 // /api/v1/tokens: admin-managed API keys. A user may make runner registration tokens of its
 // own tenant: runners registered with them are that user's (see --owner-only).
-#include <regex>
-
 #include <spdlog/spdlog.h>
+
+#include <regex>
 
 #include "common/crypto.h"
 #include "server/auth_cache.h"
@@ -20,22 +20,26 @@ Result<RunnerTokenPolicy> parse_runner_policy(const json& body, const Token& cal
   RunnerTokenPolicy policy;
   bool admin = caller.kind == TokenKind::kAdmin;
   if (body.contains("group") && !body["group"].is_null()) {
-    if (!admin) return make_error(ErrorCode::kForbidden, "only an admin may pin a runner token's group");
+    if (!admin)
+      return make_error(ErrorCode::kForbidden, "only an admin may pin a runner token's group");
     const auto& group = body["group"];
-    if (!group.is_string() || group.get<std::string>().empty() || group.get<std::string>().size() > 128) {
+    if (!group.is_string() || group.get<std::string>().empty() ||
+        group.get<std::string>().size() > 128) {
       return invalid_field("group", "must be a group name of 1-128 characters");
     }
     policy.group = body["group"].get<std::string>();
   }
   if (body.contains("labels") && !body["labels"].is_null()) {
-    if (!admin) return make_error(ErrorCode::kForbidden, "only an admin may pin a runner token's labels");
+    if (!admin)
+      return make_error(ErrorCode::kForbidden, "only an admin may pin a runner token's labels");
     // The same rules as a runner's own labels.
     auto reg = parse_runner_registration(json{{"name", "x"}, {"labels", body["labels"]}});
     if (!reg.ok()) return reg.error();
     policy.labels = reg->labels;
   }
   if (body.contains("owner_only") && !body["owner_only"].is_null()) {
-    if (!body["owner_only"].is_boolean()) return invalid_field("owner_only", "must be true or false");
+    if (!body["owner_only"].is_boolean())
+      return invalid_field("owner_only", "must be true or false");
     policy.owner_only = body["owner_only"].get<bool>();
     if (!admin && !policy.owner_only) {
       return make_error(ErrorCode::kForbidden, "a user's runner tokens are always owner-only");
@@ -89,8 +93,10 @@ void add_token_routes(Router& router, ServerContext& ctx) {
       auto policy = parse_runner_policy(*body, *caller);
       if (!policy.ok()) co_return error_of(policy.error());
       token.runner_policy = *policy;
-    } else if (body->contains("group") || body->contains("labels") || body->contains("owner_only")) {
-      co_return error_of(invalid_field("group", "group, labels and owner_only apply to runner tokens only"));
+    } else if (body->contains("group") || body->contains("labels") ||
+               body->contains("owner_only")) {
+      co_return error_of(
+          invalid_field("group", "group, labels and owner_only apply to runner tokens only"));
     }
     auto inserted = co_await ctx.db([&] { return ctx.store.insert_token(token); });
     if (!inserted.ok()) co_return error_of(inserted.error());
@@ -121,8 +127,9 @@ void add_token_routes(Router& router, ServerContext& ctx) {
     // servers' caches expire within AuthCache::kTtl).
     AuthCache::instance().clear();
     if (!revoked->runners.empty()) {
-      spdlog::warn("token {} revoked: {} runner token(s), {} runner(s) and {} schedule(s) with it", id,
-                   revoked->runner_tokens.size(), revoked->runners.size(), revoked->schedules.size());
+      spdlog::warn("token {} revoked: {} runner token(s), {} runner(s) and {} schedule(s) with it",
+                   id, revoked->runner_tokens.size(), revoked->runners.size(),
+                   revoked->schedules.size());
     }
     co_await announce_requeued(ctx, revoked->token.tenant, revoked->requeued_jobs);
     co_return json_ok(to_json(*revoked));

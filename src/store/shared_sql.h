@@ -14,7 +14,8 @@ inline constexpr const char* kScheduleColumns =
     "last_tick_at, last_run_at, last_job_id, next_run_at, paused, paused_reason";
 
 inline constexpr const char* kTokenColumns =
-    "id, kind, tenant, name, hash, created_at, revoked_at, created_by, steward_fallback, runner_policy";
+    "id, kind, tenant, name, hash, created_at, revoked_at, created_by, steward_fallback, "
+    "runner_policy";
 
 inline Error no_schedule(const std::string& id_or_name) {
   return make_error(ErrorCode::kNotFound, "no schedule with id or name '" + id_or_name +
@@ -26,7 +27,8 @@ inline Error runner_name_taken(const std::string& name, const std::string& runne
   return make_error(ErrorCode::kConflict,
                     "runner name '" + name + "' is registered already (" + runner_id +
                         ") through another registration token; pick another name, or have an admin "
-                        "remove that runner first (`corral runners delete " + runner_id + "`)");
+                        "remove that runner first (`corral runners delete " +
+                        runner_id + "`)");
 }
 
 inline Error no_repo(const std::string& full_name) {

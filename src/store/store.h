@@ -161,8 +161,8 @@ class Store {
   virtual Result<Runner> resume_runner(const std::string& tenant, const std::string& id) = 0;
   // Removes the runner: its secret stops working and the attempts it held go back to the
   // queue now. Returns the runner as it was and the jobs requeued.
-  virtual Result<std::pair<Runner, std::vector<std::string>>> delete_runner(const std::string& tenant,
-                                                                            const std::string& id, TimeMs now) = 0;
+  virtual Result<std::pair<Runner, std::vector<std::string>>> delete_runner(
+      const std::string& tenant, const std::string& id, TimeMs now) = 0;
 
   // ---- jobs
   virtual Result<CreateJobResult> create_job(const Job& job) = 0;

@@ -24,7 +24,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (offset < 0) offset = 0;
     auto plan = corral::plan_log_append(fence, "job", 1, offset, bytes, cap);
     if (!plan.ok()) {
-      if (offset <= fence.log_received) __builtin_trap();  // only a gap or a dead attempt is refused
+      if (offset <= fence.log_received)
+        __builtin_trap();  // only a gap or a dead attempt is refused
       continue;
     }
     if (!plan->change) continue;

@@ -11,9 +11,12 @@ namespace {
 corral::Router& router() {
   static corral::Router r = [] {
     corral::Router built;
-    corral::Handler none = [](corral::RequestContext&) -> corral::awaitable<corral::Response> { co_return corral::Response{}; };
-    for (const char* pattern : {"/api/v1/jobs", "/api/v1/jobs/{id}", "/api/v1/jobs/{id}/attempts/{attempt}/logs",
-                                "/api/v1/runners/{id}/claim", "/api/v1/schedules/{id}/resume", "/"}) {
+    corral::Handler none = [](corral::RequestContext&) -> corral::awaitable<corral::Response> {
+      co_return corral::Response{};
+    };
+    for (const char* pattern :
+         {"/api/v1/jobs", "/api/v1/jobs/{id}", "/api/v1/jobs/{id}/attempts/{attempt}/logs",
+          "/api/v1/runners/{id}/claim", "/api/v1/schedules/{id}/resume", "/"}) {
       built.add(corral::http::verb::get, pattern, none);
       built.add(corral::http::verb::post, pattern, none);
     }

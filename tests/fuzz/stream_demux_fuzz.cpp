@@ -12,9 +12,10 @@ namespace {
 bool demux_in_pieces(std::string_view stream, size_t piece, std::array<std::string, 4>& out) {
   corral::StreamDemuxer demux;
   for (size_t i = 0; i < stream.size(); i += piece) {
-    auto fed = demux.feed(stream.substr(i, piece), [&](corral::StreamKind kind, std::string_view bytes) {
-      out.at(static_cast<size_t>(kind)).append(bytes);
-    });
+    auto fed =
+        demux.feed(stream.substr(i, piece), [&](corral::StreamKind kind, std::string_view bytes) {
+          out.at(static_cast<size_t>(kind)).append(bytes);
+        });
     if (!fed.ok()) return false;
   }
   return true;

@@ -226,7 +226,10 @@ std::string create_token(ServerProcess& server, const std::string& kind, const s
 const std::string& ServerProcess::registration_token(const std::string& runner_name) {
   auto it = registration_tokens_.find(runner_name);
   if (it == registration_tokens_.end()) {
-    it = registration_tokens_.emplace(runner_name, create_token(*this, "runner", "default", "runner-" + runner_name)).first;
+    it =
+        registration_tokens_
+            .emplace(runner_name, create_token(*this, "runner", "default", "runner-" + runner_name))
+            .first;
   }
   return it->second;
 }

@@ -92,7 +92,8 @@ TEST_F(HostileJson, RegisterWithCapabilitiesNested200000DeepIs400AndTheServerKee
   std::string body = R"({"name":"deep","capabilities":{"a":)" + nested_200k() + "}}";
   expect_depth_refused(send_text(*registrar_, http::verb::post, "/api/v1/runners/register", body));
   expect_still_serving();
-  json runners = user_->get("/api/v1/runners")["runners"];  // (not a temporary's member: it would dangle)
+  json runners =
+      user_->get("/api/v1/runners")["runners"];  // (not a temporary's member: it would dangle)
   for (const auto& r : runners) EXPECT_NE(r["name"], "deep");
 }
 

@@ -240,7 +240,8 @@ TEST_F(RunnerTest, MissingImageFailsWithImagePullAndTheEnginesMessage) {
 
 TEST_F(RunnerTest, SecretsReachTheContainerAndNeverTheLog) {
   auto& runner = start_runner("secrets", {{"RUNNER_GIT_TOKEN", "gh-runner-t0ken-xyz"}});
-  const std::string pem = "-----BEGIN KEY-----\nline-one-abcdef\nline-two-ghijkl\n-----END KEY-----";
+  const std::string pem =
+      "-----BEGIN KEY-----\nline-one-abcdef\nline-two-ghijkl\n-----END KEY-----";
   // The value split over two writes (and so two log chunks), a value of several lines,
   // one of its lines printed alone, and the runner's own git token.
   std::string id = submit({{"script",
@@ -267,7 +268,8 @@ TEST_F(RunnerTest, SecretsReachTheContainerAndNeverTheLog) {
 
   // Credentials in a repository URL: the clone note shows the URL without them, and the
   // password is masked wherever git prints it.
-  std::string clone = submit({{"script", "true"}, {"repo", {{"url", "http://ci-bot:hunter2pass@127.0.0.1:1/r.git"}}},
+  std::string clone = submit({{"script", "true"},
+                              {"repo", {{"url", "http://ci-bot:hunter2pass@127.0.0.1:1/r.git"}}},
                               {"max_attempts", 1}});
   auto failed = wait_for_job(*api_, clone, {"succeeded", "failed"});
   std::string clone_log = log_of(clone);
@@ -371,8 +373,10 @@ TEST_F(RunnerTest, AStaleAttemptsContainerIsStoppedAtOnce) {
   // The server's leases last 6 s but this runner beats only every 30 s: its attempt goes
   // stale while the job runs, and the server answers 409 to its next log upload. (6 s, not
   // less: on a loaded machine the container's first line once came after a 3 s lease ended.)
-  server_ = std::make_unique<ServerProcess>(std::map<std::string, std::string>{
-      {"RUNNER_HEARTBEAT_INTERVAL_MS", "100"}, {"RUNNER_HEARTBEAT_TIMEOUT_MS", "6000"}, {"CORRAL_SWEEP_INTERVAL_MS", "50"}});
+  server_ = std::make_unique<ServerProcess>(
+      std::map<std::string, std::string>{{"RUNNER_HEARTBEAT_INTERVAL_MS", "100"},
+                                         {"RUNNER_HEARTBEAT_TIMEOUT_MS", "6000"},
+                                         {"CORRAL_SWEEP_INTERVAL_MS", "50"}});
   api_ = std::make_unique<Api>(server_->url(), server_->admin_token());
   auto& runner = start_runner("slow-beat", {{"RUNNER_HEARTBEAT_INTERVAL_MS", "30000"}});
   std::string id = submit({{"script", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done"},
@@ -493,12 +497,13 @@ namespace {
 using namespace std::chrono_literals;
 
 // `corral dev` runs a server and a runner and shows a first job's log.
-void run_dev_and_expect_hello(const std::map<std::string, std::string>& env, const std::string& expect_in_output,
-                              fs::path dir = {}) {
+void run_dev_and_expect_hello(const std::map<std::string, std::string>& env,
+                              const std::string& expect_in_output, fs::path dir = {}) {
   bool own_dir = dir.empty();
   if (own_dir) dir = make_temp_dir("corral-dev");
-  Process dev({CORRAL_BINARY, "dev", "--listen", "127.0.0.1:0", "--data-dir", (dir / "data").string()}, env,
-              dir / ("dev-" + random_hex(4) + ".log"), dir);  // a fresh log for each start
+  Process dev(
+      {CORRAL_BINARY, "dev", "--listen", "127.0.0.1:0", "--data-dir", (dir / "data").string()}, env,
+      dir / ("dev-" + random_hex(4) + ".log"), dir);  // a fresh log for each start
   bool shown = wait_until([&] { return dev.output().find("hello from corral") != std::string::npos; }, 60s, 50ms);
   EXPECT_TRUE(shown) << dev.output();
   EXPECT_NE(dev.output().find(expect_in_output), std::string::npos) << dev.output();
@@ -511,9 +516,10 @@ void run_dev_and_expect_hello(const std::map<std::string, std::string>& env, con
 TEST(Dev, ARestartComesBackAsTheSameRunner) {
   auto empty = make_temp_dir("corral-noengine");
   auto dir = make_temp_dir("corral-dev");
-  std::map<std::string, std::string> env{{"DOCKER_HOST", "unix://" + (empty / "none.sock").string()},
-                                         {"XDG_RUNTIME_DIR", empty.string()},
-                                         {"RUNNER_NAME", "dev-box"}};
+  std::map<std::string, std::string> env{
+      {"DOCKER_HOST", "unix://" + (empty / "none.sock").string()},
+      {"XDG_RUNTIME_DIR", empty.string()},
+      {"RUNNER_NAME", "dev-box"}};
   run_dev_and_expect_hello(env, "no container engine found", dir);
   // Its registration token stays in the data directory (owner-only), so the runner's name
   // is still its own after the restart.

@@ -24,7 +24,8 @@ TEST(Security, AUserCannotTakeOverAnotherTokensRunnerByItsName) {
   Api alice(server.url(), create_token(server, "user", "default", "alice"));
   Api bob(server.url(), create_token(server, "user", "default", "bob"));
   std::string team_token = create_token(server, "runner");
-  auto team = TestRunner::register_with(server, team_token, {{"name", "team-box"}, {"labels", {"linux"}}});
+  auto team =
+      TestRunner::register_with(server, team_token, {{"name", "team-box"}, {"labels", {"linux"}}});
 
   // Bob makes his own runner token and registers the same name: refused, naming the runner.
   Api bobs_runner(server.url(), user_runner_token(bob, "bob-box"));
@@ -35,13 +36,17 @@ TEST(Security, AUserCannotTakeOverAnotherTokensRunnerByItsName) {
   EXPECT_EQ(takeover.body.find("secret"), std::string::npos);
 
   // Under another name it registers, and is owner-only whatever it declares.
-  auto reg = bobs_runner.post("/api/v1/runners/register",
-                              {{"name", "bob-box"}, {"labels", {"linux"}}, {"owner_only", false}, {"group", "default"}});
+  auto reg = bobs_runner.post(
+      "/api/v1/runners/register",
+      {{"name", "bob-box"}, {"labels", {"linux"}}, {"owner_only", false}, {"group", "default"}});
   EXPECT_EQ(reg["owner_only"], true);
-  TestRunner bobs{reg["runner_id"], reg["secret"], std::make_unique<Api>(server.url(), reg["secret"].get<std::string>())};
+  TestRunner bobs{reg["runner_id"], reg["secret"],
+                  std::make_unique<Api>(server.url(), reg["secret"].get<std::string>())};
 
   auto job = alice.post("/api/v1/jobs",
-                        {{"command", {"env"}}, {"labels", {"linux"}}, {"env", {{"MODE", "ci"}}},
+                        {{"command", {"env"}},
+                         {"labels", {"linux"}},
+                         {"env", {{"MODE", "ci"}}},
                          {"secrets", {{"SECRET", "s3cr3t"}}}},
                         201);
   std::string id = job["id"];
@@ -49,10 +54,12 @@ TEST(Security, AUserCannotTakeOverAnotherTokensRunnerByItsName) {
   auto claimed = team.claim(0)["jobs"];
   ASSERT_EQ(claimed.size(), 1u);
   EXPECT_EQ(claimed[0]["job_id"], id);
-  EXPECT_EQ(claimed[0]["secrets"]["SECRET"], "s3cr3t");  // only the runner holding the attempt gets it
+  EXPECT_EQ(claimed[0]["secrets"]["SECRET"],
+            "s3cr3t");  // only the runner holding the attempt gets it
 
   // Team-box restarts with its own token: the same runner.
-  auto again = TestRunner::register_with(server, team_token, {{"name", "team-box"}, {"labels", {"linux"}}});
+  auto again =
+      TestRunner::register_with(server, team_token, {{"name", "team-box"}, {"labels", {"linux"}}});
   EXPECT_EQ(again.id, team.id);
 }
 
@@ -79,23 +86,30 @@ TEST(Security, SecretValuesAreNeverShownByTheApi) {
   }
   EXPECT_EQ(job.dump().find("s3cr3t-value"), std::string::npos);  // the submit's answer too
   // Secrets as a list (no values) or of the wrong type: 422 naming the field.
-  auto listed = alice.request(http::verb::post, "/api/v1/jobs", R"({"command":["x"],"secrets":["A"]})");
+  auto listed =
+      alice.request(http::verb::post, "/api/v1/jobs", R"({"command":["x"],"secrets":["A"]})");
   EXPECT_EQ(listed.status, 422);
   EXPECT_NE(error_message(listed).find("secrets"), std::string::npos);
-  auto typed = alice.request(http::verb::post, "/api/v1/jobs", R"({"command":["x"],"secrets":{"A":5}})");
+  auto typed =
+      alice.request(http::verb::post, "/api/v1/jobs", R"({"command":["x"],"secrets":{"A":5}})");
   EXPECT_EQ(typed.status, 422);
   EXPECT_NE(error_message(typed).find("secrets.A"), std::string::npos);
-  auto both = alice.request(http::verb::post, "/api/v1/jobs", R"({"command":["x"],"env":{"A":"1"},"secrets":{"A":"2"}})");
+  auto both = alice.request(http::verb::post, "/api/v1/jobs",
+                            R"({"command":["x"],"env":{"A":"1"},"secrets":{"A":"2"}})");
   EXPECT_EQ(both.status, 422);
   // Schedules: names only too.
-  auto schedule = alice.post("/api/v1/schedules",
-                             {{"name", "nightly"}, {"cron", "0 3 * * *"},
-                              {"job", {{"command", {"true"}}, {"secrets", {{"TOKEN", "sch-s3cr3t"}}}}}},
-                             201);
+  auto schedule =
+      alice.post("/api/v1/schedules",
+                 {{"name", "nightly"},
+                  {"cron", "0 3 * * *"},
+                  {"job", {{"command", {"true"}}, {"secrets", {{"TOKEN", "sch-s3cr3t"}}}}}},
+                 201);
   EXPECT_EQ(schedule.dump().find("sch-s3cr3t"), std::string::npos);
-  EXPECT_EQ(alice.request(http::verb::get, "/api/v1/schedules").body.find("sch-s3cr3t"), std::string::npos);
+  EXPECT_EQ(alice.request(http::verb::get, "/api/v1/schedules").body.find("sch-s3cr3t"),
+            std::string::npos);
   // The CLI shows what the API shows.
-  auto cli = run_corral({"job", id}, {{"CORRAL_SERVER", server.url()}, {"CORRAL_TOKEN", server.admin_token()}});
+  auto cli = run_corral({"job", id},
+                        {{"CORRAL_SERVER", server.url()}, {"CORRAL_TOKEN", server.admin_token()}});
   EXPECT_EQ(cli.out.find("s3cr3t-value"), std::string::npos) << cli.out;
 }
 
@@ -116,7 +130,8 @@ TEST(Security, RevokingATokenRevokesWhatItMadeAndClosesItsStreams) {
   auto claimed = runner.claim(0)["jobs"];
   ASSERT_EQ(claimed.size(), 1u);
   ASSERT_EQ(runner.start(id, 1).status, 200);
-  user.post("/api/v1/schedules", {{"name", "nightly"}, {"cron", "* * * * *"}, {"job", {{"command", {"true"}}}}}, 201);
+  user.post("/api/v1/schedules",
+            {{"name", "nightly"}, {"cron", "* * * * *"}, {"job", {{"command", {"true"}}}}}, 201);
   LogWatcher watcher(server.url(), "/api/v1/jobs/" + id + "/logs/stream", user_secret);
   ASSERT_EQ(watcher.status, 101) << watcher.refusal;
   watcher.start();
@@ -129,8 +144,14 @@ TEST(Security, RevokingATokenRevokesWhatItMadeAndClosesItsStreams) {
 
   // The runner token and the runner's secret are dead; its job is back in the queue at once.
   Api reg(server.url(), registration);
-  EXPECT_EQ(reg.request(http::verb::post, "/api/v1/runners/register", json{{"name", "mallory-box"}}.dump()).status, 401);
-  EXPECT_EQ(runner.api->request(http::verb::post, "/api/v1/runners/" + runner.id + "/heartbeat", "{}").status, 401);
+  EXPECT_EQ(reg.request(http::verb::post, "/api/v1/runners/register",
+                        json{{"name", "mallory-box"}}.dump())
+                .status,
+            401);
+  EXPECT_EQ(
+      runner.api->request(http::verb::post, "/api/v1/runners/" + runner.id + "/heartbeat", "{}")
+          .status,
+      401);
   EXPECT_EQ(admin.get("/api/v1/jobs/" + id)["state"], "queued");
   // The open log stream closes within a few seconds.
   EXPECT_TRUE(watcher.wait_closed(8s)) << "the revoked token's stream is still open";
@@ -141,7 +162,8 @@ TEST(Security, RevokingATokenRevokesWhatItMadeAndClosesItsStreams) {
   EXPECT_NE(schedules[0]["paused_reason"].get<std::string>().find("revoked"), std::string::npos);
   auto resume = admin.request(http::verb::post, "/api/v1/schedules/nightly/resume");
   EXPECT_EQ(resume.status, 409) << resume.body;
-  auto cli = run_corral({"schedules"}, {{"CORRAL_SERVER", server.url()}, {"CORRAL_TOKEN", server.admin_token()}});
+  auto cli = run_corral({"schedules"},
+                        {{"CORRAL_SERVER", server.url()}, {"CORRAL_TOKEN", server.admin_token()}});
   EXPECT_NE(cli.out.find("revoked"), std::string::npos) << cli.out;
 }
 
@@ -153,11 +175,14 @@ TEST(Security, AnAdminDeletesARunnerAndItsJobIsRequeuedAtOnce) {
   auto runner = TestRunner::register_with(server, registration, {{"name", "doomed"}});
   std::string id = user.post("/api/v1/jobs", {{"command", {"true"}}}, 201)["id"];
   ASSERT_EQ(runner.claim(0)["jobs"].size(), 1u);
-  EXPECT_EQ(user.request(http::verb::delete_, "/api/v1/runners/" + runner.id).status, 403);  // admins only
+  EXPECT_EQ(user.request(http::verb::delete_, "/api/v1/runners/" + runner.id).status,
+            403);  // admins only
   auto removed = admin.del("/api/v1/runners/" + runner.id);
   EXPECT_EQ(removed["requeued_jobs"], json({id}));
   EXPECT_EQ(user.get("/api/v1/jobs/" + id)["state"], "queued");
-  EXPECT_EQ(runner.api->request(http::verb::post, "/api/v1/runners/" + runner.id + "/claim", "{}").status, 401);
+  EXPECT_EQ(
+      runner.api->request(http::verb::post, "/api/v1/runners/" + runner.id + "/claim", "{}").status,
+      401);
   EXPECT_EQ(admin.request(http::verb::get, "/api/v1/runners/" + runner.id).status, 404);
   EXPECT_EQ(admin.request(http::verb::delete_, "/api/v1/runners/" + runner.id).status, 404);
   // Another runner takes the job straight away.
@@ -176,7 +201,8 @@ TEST(Security, ReRegisteringKeepsAnAdminsDrain) {
   auto again = reg.post("/api/v1/runners/register", {{"name", "box"}});
   EXPECT_EQ(again["runner_id"], runner.id);
   EXPECT_EQ(again["draining"], true);
-  TestRunner restarted{again["runner_id"], again["secret"], std::make_unique<Api>(server.url(), again["secret"].get<std::string>())};
+  TestRunner restarted{again["runner_id"], again["secret"],
+                       std::make_unique<Api>(server.url(), again["secret"].get<std::string>())};
   user.post("/api/v1/jobs", {{"command", {"true"}}}, 201);
   EXPECT_EQ(restarted.claim(0)["jobs"].size(), 0u);
   EXPECT_EQ(admin.get("/api/v1/runners/" + runner.id)["status"], "draining");
@@ -188,19 +214,25 @@ TEST(Security, AnAdminPinsTheGroupAndLabelsOfARunnerToken) {
   ServerProcess server;
   Api admin(server.url(), server.admin_token());
   Api user(server.url(), create_token(server, "user"));
-  auto made = admin.post("/api/v1/tokens",
-                         {{"kind", "runner"}, {"name", "gpu-pool"}, {"group", "gpu"}, {"labels", {"gpu", "linux"}}}, 201);
+  auto made = admin.post(
+      "/api/v1/tokens",
+      {{"kind", "runner"}, {"name", "gpu-pool"}, {"group", "gpu"}, {"labels", {"gpu", "linux"}}},
+      201);
   EXPECT_EQ(made["runner_policy"]["group"], "gpu");
   Api reg(server.url(), made["token"].get<std::string>());
-  auto runner = reg.post("/api/v1/runners/register", {{"name", "claims-much"}, {"group", "prod"}, {"labels", {"prod"}}});
+  auto runner = reg.post("/api/v1/runners/register",
+                         {{"name", "claims-much"}, {"group", "prod"}, {"labels", {"prod"}}});
   EXPECT_EQ(runner["group"], "gpu");
   EXPECT_EQ(runner["labels"], json({"gpu", "linux"}));
   // Users may not pin, nor make runner tokens that are not owner-only.
-  auto pin = user.request(http::verb::post, "/api/v1/tokens", R"({"kind":"runner","name":"x","group":"prod"})");
+  auto pin = user.request(http::verb::post, "/api/v1/tokens",
+                          R"({"kind":"runner","name":"x","group":"prod"})");
   EXPECT_EQ(pin.status, 403);
-  auto shared = user.request(http::verb::post, "/api/v1/tokens", R"({"kind":"runner","name":"x","owner_only":false})");
+  auto shared = user.request(http::verb::post, "/api/v1/tokens",
+                             R"({"kind":"runner","name":"x","owner_only":false})");
   EXPECT_EQ(shared.status, 403);
-  auto bad = admin.request(http::verb::post, "/api/v1/tokens", R"({"kind":"runner","name":"x","labels":"gpu"})");
+  auto bad = admin.request(http::verb::post, "/api/v1/tokens",
+                           R"({"kind":"runner","name":"x","labels":"gpu"})");
   EXPECT_EQ(bad.status, 422);
   EXPECT_NE(error_message(bad).find("labels"), std::string::npos);
 }

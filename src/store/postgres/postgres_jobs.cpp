@@ -20,24 +20,28 @@ Result<CreateJobResult> PostgresStore::create_job(const Job& job) {
     // the job without them. The job's conflict (a repeated key) inserts none.
     const std::string insert_job =
         "INSERT INTO jobs (id, tenant, owner_token_id, spec, labels, grp, type, priority, state,"
-        " max_attempts, not_before, created_at, updated_at, idempotency_key, repo_name, group_source,"
+        " max_attempts, not_before, created_at, updated_at, idempotency_key, repo_name, "
+        "group_source,"
         " steward_fallback)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11, $12, $13, $14, $15, $16)"
-        " ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING seq, id";
-    auto rows = job.spec.secrets.empty()
-                    ? c.query(insert_job, job.id, job.tenant, job.owner_token_id, to_json(job.spec).dump(),
-                              json(job.spec.labels).dump(), job.spec.group, job.spec.type, job.spec.priority,
-                              job.spec.max_attempts, job.not_before, job.created_at, job.created_at, key,
-                              job.repo_name, job.group_source, job.spec.steward_fallback)
-                    : c.query("WITH j AS (" + insert_job +
-                                  "), s AS (INSERT INTO job_secrets (job_id, name, value)"
-                                  " SELECT j.id, x.key, x.value FROM j, jsonb_each_text($17::jsonb) x)"
-                                  " SELECT seq FROM j",
-                              job.id, job.tenant, job.owner_token_id, to_json(job.spec).dump(),
-                              json(job.spec.labels).dump(), job.spec.group, job.spec.type, job.spec.priority,
-                              job.spec.max_attempts, job.not_before, job.created_at, job.created_at, key,
-                              job.repo_name, job.group_source, job.spec.steward_fallback,
-                              json(job.spec.secrets).dump());
+        " ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING "
+        "RETURNING seq, id";
+    auto rows =
+        job.spec.secrets.empty()
+            ? c.query(insert_job, job.id, job.tenant, job.owner_token_id, to_json(job.spec).dump(),
+                      json(job.spec.labels).dump(), job.spec.group, job.spec.type,
+                      job.spec.priority, job.spec.max_attempts, job.not_before, job.created_at,
+                      job.created_at, key, job.repo_name, job.group_source,
+                      job.spec.steward_fallback)
+            : c.query("WITH j AS (" + insert_job +
+                          "), s AS (INSERT INTO job_secrets (job_id, name, value)"
+                          " SELECT j.id, x.key, x.value FROM j, jsonb_each_text($17::jsonb) x)"
+                          " SELECT seq FROM j",
+                      job.id, job.tenant, job.owner_token_id, to_json(job.spec).dump(),
+                      json(job.spec.labels).dump(), job.spec.group, job.spec.type,
+                      job.spec.priority, job.spec.max_attempts, job.not_before, job.created_at,
+                      job.created_at, key, job.repo_name, job.group_source,
+                      job.spec.steward_fallback, json(job.spec.secrets).dump());
     if (rows.empty()) {
       auto existing = c.query("SELECT id FROM jobs WHERE tenant = $1 AND idempotency_key = $2", job.tenant,
                               job.idempotency_key);

@@ -44,13 +44,15 @@ std::optional<Schedule> load_schedule(Connection& c, const std::string& tenant, 
 
 Result<Schedule> PostgresStore::create_schedule(const Schedule& schedule) {
   return tx<Schedule>([&](Connection& c) -> Result<Schedule> {
-    auto rows = c.query(std::string("INSERT INTO schedules (") + kScheduleColumns +
-                            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
-                            " ON CONFLICT (tenant, name) DO NOTHING RETURNING id",
-                        schedule.id, schedule.tenant, schedule.owner_token_id, schedule.spec.name, schedule.spec.cron,
-                        schedule.spec.timezone, to_json(schedule.spec.job).dump(), schedule.spec.cooldown_s,
-                        schedule.created_at, schedule.updated_at, schedule.last_tick_at, schedule.last_run_at,
-                        schedule.last_job_id, schedule.next_run_at, schedule.paused, schedule.paused_reason);
+    auto rows = c.query(
+        std::string("INSERT INTO schedules (") + kScheduleColumns +
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+            " ON CONFLICT (tenant, name) DO NOTHING RETURNING id",
+        schedule.id, schedule.tenant, schedule.owner_token_id, schedule.spec.name,
+        schedule.spec.cron, schedule.spec.timezone, to_json(schedule.spec.job).dump(),
+        schedule.spec.cooldown_s, schedule.created_at, schedule.updated_at, schedule.last_tick_at,
+        schedule.last_run_at, schedule.last_job_id, schedule.next_run_at, schedule.paused,
+        schedule.paused_reason);
     if (rows.empty()) {
       auto existing = c.query("SELECT id FROM schedules WHERE tenant = $1 AND name = $2", schedule.tenant,
                               schedule.spec.name);
@@ -61,7 +63,8 @@ Result<Schedule> PostgresStore::create_schedule(const Schedule& schedule) {
                             schedule.spec.name + "`");
     }
     for (const auto& [name, value] : schedule.spec.job.secrets) {
-      c.query("INSERT INTO schedule_secrets (schedule_id, name, value) VALUES ($1, $2, $3)", schedule.id, name, value);
+      c.query("INSERT INTO schedule_secrets (schedule_id, name, value) VALUES ($1, $2, $3)",
+              schedule.id, name, value);
     }
     return *load_schedule(c, schedule.tenant, schedule.id);
   });
@@ -105,9 +108,10 @@ Result<Schedule> PostgresStore::set_schedule_paused(const std::string& tenant, c
     } else {
       // Resuming starts afresh from now: ticks during the pause were not missed, they were
       // not wanted. The next sweep recomputes next_run_at, so it only has to be due.
-      c.query("UPDATE schedules SET paused = 0, paused_reason = '', updated_at = $1, last_tick_at = $1,"
-              " next_run_at = $1 WHERE id = $2",
-              now, s->id);
+      c.query(
+          "UPDATE schedules SET paused = 0, paused_reason = '', updated_at = $1, last_tick_at = $1,"
+          " next_run_at = $1 WHERE id = $2",
+          now, s->id);
     }
     return *load_schedule(c, tenant, s->id);
   });
@@ -155,9 +159,10 @@ Result<std::vector<Job>> PostgresStore::run_due_schedules(TimeMs now, const Sche
             job.spec.group, job.spec.type, job.spec.priority, job.spec.max_attempts, job.not_before, job.created_at,
             job.created_at, job.idempotency_key, job.repo_name, job.group_source, job.spec.steward_fallback);
         if (!inserted.empty()) {
-          c.query("INSERT INTO job_secrets (job_id, name, value)"
-                  " SELECT $1, name, value FROM schedule_secrets WHERE schedule_id = $2",
-                  job.id, s.id);
+          c.query(
+              "INSERT INTO job_secrets (job_id, name, value)"
+              " SELECT $1, name, value FROM schedule_secrets WHERE schedule_id = $2",
+              job.id, s.id);
           job.state = JobState::kQueued;
           job.updated_at = now;
           job.seq = inserted.front().int64(0);

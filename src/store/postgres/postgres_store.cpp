@@ -60,9 +60,10 @@ Result<void> PostgresStore::insert_token(const Token& token) {
     auto rows = c.query(
         "INSERT INTO tokens (id, kind, tenant, name, hash, created_at, created_by, runner_policy)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-        token.id, std::string(to_string(token.kind)), token.tenant, token.name, token.hash, token.created_at,
-        token.created_by, to_json(token.runner_policy).dump());
-    if (rows.affected() == 0) return make_error(ErrorCode::kConflict, "a token with that id or value already exists");
+        token.id, std::string(to_string(token.kind)), token.tenant, token.name, token.hash,
+        token.created_at, token.created_by, to_json(token.runner_policy).dump());
+    if (rows.affected() == 0)
+      return make_error(ErrorCode::kConflict, "a token with that id or value already exists");
     return true;
   });
   if (!inserted.ok()) return inserted.error();
@@ -89,28 +90,34 @@ Result<std::vector<Token>> PostgresStore::list_tokens() {
 Result<Revocation> PostgresStore::revoke_token(const std::string& id, TimeMs now) {
   return tx<Revocation>([&](Connection& c) -> Result<Revocation> {
     Revocation out;
-    auto found = c.query(std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE id = $1 FOR UPDATE", id);
+    auto found = c.query(
+        std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE id = $1 FOR UPDATE", id);
     if (found.empty()) return make_error(ErrorCode::kNotFound, "no token with id " + id);
     out.token = token_from_row(found.front());
     c.query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at = 0", now, id);
     if (out.token.revoked_at == 0) out.token.revoked_at = now;
     auto made = c.query(
-        "UPDATE tokens SET revoked_at = $1 WHERE created_by = $2 AND kind = 'runner' AND revoked_at = 0 RETURNING id",
+        "UPDATE tokens SET revoked_at = $1 WHERE created_by = $2 AND kind = 'runner' AND "
+        "revoked_at = 0 RETURNING id",
         now, id);
     for (int i = 0; i < made.size(); ++i) out.runner_tokens.push_back(made[i].text(0));
     // Every runner token it made, revoked now or before: their runners go too. An empty
     // hash matches no presented secret (that is a SHA-256 of something).
     auto runners = c.query(
-        "UPDATE runners SET secret_hash = '', status = 'offline' WHERE secret_hash != '' AND (token_id = $1 OR"
-        " token_id IN (SELECT id FROM tokens WHERE created_by = $1 AND kind = 'runner')) RETURNING id",
+        "UPDATE runners SET secret_hash = '', status = 'offline' WHERE secret_hash != '' AND "
+        "(token_id = $1 OR"
+        " token_id IN (SELECT id FROM tokens WHERE created_by = $1 AND kind = 'runner')) RETURNING "
+        "id",
         id);
     for (int i = 0; i < runners.size(); ++i) out.runners.push_back(runners[i].text(0));
     std::sort(out.runners.begin(), out.runners.end());
     for (const auto& runner_id : out.runners) {
-      for (auto& job : pg::lose_runner_attempts(c, runner_id, now)) out.requeued_jobs.push_back(std::move(job));
+      for (auto& job : pg::lose_runner_attempts(c, runner_id, now))
+        out.requeued_jobs.push_back(std::move(job));
     }
     auto schedules = c.query(
-        "UPDATE schedules SET paused = 1, paused_reason = $1, updated_at = $2 WHERE owner_token_id = $3 AND paused = 0"
+        "UPDATE schedules SET paused = 1, paused_reason = $1, updated_at = $2 WHERE owner_token_id "
+        "= $3 AND paused = 0"
         " RETURNING id",
         "its owner's token " + id + " was revoked", now, id);
     for (int i = 0; i < schedules.size(); ++i) out.schedules.push_back(schedules[i].text(0));
@@ -194,7 +201,8 @@ Result<Runner> PostgresStore::register_runner(const std::string& tenant, const s
       id = inserted.front().text(0);
     } else {
       auto rows =
-          c.query("SELECT id, token_id FROM runners WHERE tenant = $1 AND name = $2 FOR UPDATE", tenant, reg.name);
+          c.query("SELECT id, token_id FROM runners WHERE tenant = $1 AND name = $2 FOR UPDATE",
+                  tenant, reg.name);
       if (rows.empty()) return make_error(ErrorCode::kInternal, "runner vanished during registration");
       id = rows.front().text(0);
       if (rows.front().text(1) != token_id) return runner_name_taken(reg.name, id);
@@ -204,8 +212,8 @@ Result<Runner> PostgresStore::register_runner(const std::string& tenant, const s
           " status = 'idle', draining = admin_drain, last_heartbeat_at = $10, registered_at = $11,"
           " owner_token_id = $12, owner_only = $13 WHERE id = $14",
           token_id, secret_hash, json(reg.labels).dump(), reg.group, json(reg.modes).dump(),
-          reg.max_concurrent_jobs, reg.version, reg.capabilities.dump(), system.dump(), now, now, owner,
-          reg.owner_only, id);
+          reg.max_concurrent_jobs, reg.version, reg.capabilities.dump(), system.dump(), now, now,
+          owner, reg.owner_only, id);
       // Reconcile (as a Mesos agent re-registers): attempts the server leased to this runner
       // that it no longer runs are lost now, not when their lease runs out.
       std::set<std::pair<std::string, int>> still_running;
@@ -340,11 +348,12 @@ Result<Runner> PostgresStore::resume_runner(const std::string& tenant, const std
   });
 }
 
-Result<std::pair<Runner, std::vector<std::string>>> PostgresStore::delete_runner(const std::string& tenant,
-                                                                                 const std::string& id, TimeMs now) {
+Result<std::pair<Runner, std::vector<std::string>>> PostgresStore::delete_runner(
+    const std::string& tenant, const std::string& id, TimeMs now) {
   using Removal = std::pair<Runner, std::vector<std::string>>;
   return tx<Removal>([&](Connection& c) -> Result<Removal> {
-    auto locked = c.query("SELECT id FROM runners WHERE id = $1 AND tenant = $2 FOR UPDATE", id, tenant);
+    auto locked =
+        c.query("SELECT id FROM runners WHERE id = $1 AND tenant = $2 FOR UPDATE", id, tenant);
     if (locked.empty()) return make_error(ErrorCode::kNotFound, "no runner with id " + id);
     auto runner = pg::load_runner(c, id);
     if (!runner) return make_error(ErrorCode::kNotFound, "no runner with id " + id);

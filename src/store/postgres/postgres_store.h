@@ -55,7 +55,8 @@ class PostgresStore final : public Store {
   Result<std::vector<std::string>> mark_stale_runners_offline(TimeMs stale_before) override;
   Result<Runner> drain_runner(const std::string& tenant, const std::string& id) override;
   Result<Runner> resume_runner(const std::string& tenant, const std::string& id) override;
-  Result<std::pair<Runner, std::vector<std::string>>> delete_runner(const std::string& tenant, const std::string& id,
+  Result<std::pair<Runner, std::vector<std::string>>> delete_runner(const std::string& tenant,
+                                                                    const std::string& id,
                                                                     TimeMs now) override;
 
   // postgres_jobs.cpp

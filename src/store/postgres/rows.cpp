@@ -140,14 +140,16 @@ void load_job_secrets(Connection& c, const std::string& job_id, JobSpec& spec) {
   }
 }
 
-std::vector<std::string> lose_runner_attempts(Connection& c, const std::string& runner_id, int64_t now) {
+std::vector<std::string> lose_runner_attempts(Connection& c, const std::string& runner_id,
+                                              int64_t now) {
   auto held = c.query(
       "SELECT job_id, attempt FROM attempts WHERE runner_id = $1 AND state IN ('leased', 'running')"
       " ORDER BY job_id, attempt FOR UPDATE",
       runner_id);
   std::vector<std::string> requeued;
   for (int i = 0; i < held.size(); ++i) {
-    if (lose_attempt(c, held[i].text(0), held[i].integer(1), now)) requeued.push_back(held[i].text(0));
+    if (lose_attempt(c, held[i].text(0), held[i].integer(1), now))
+      requeued.push_back(held[i].text(0));
   }
   return requeued;
 }

@@ -2,8 +2,8 @@
 // (the counterpart of store/sqlite/rows.h; the columns are the same).
 #pragma once
 
-#include <optional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,7 +60,8 @@ RetryPolicy retry_policy_of(Connection& c, const std::string& job_id);
 void load_job_secrets(Connection& c, const std::string& job_id, JobSpec& spec);
 // Everything the runner held goes back to the queue now (lose_attempt on each, rows locked
 // in one order); returns the jobs that were requeued.
-std::vector<std::string> lose_runner_attempts(Connection& c, const std::string& runner_id, int64_t now);
+std::vector<std::string> lose_runner_attempts(Connection& c, const std::string& runner_id,
+                                              int64_t now);
 
 // The fencing check every runner call about an attempt goes through (store/attempt_rules.h).
 // Locks the attempt and its job until the transaction ends, so runner calls about one

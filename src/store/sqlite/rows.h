@@ -52,7 +52,8 @@ bool lose_attempt(Db& db, const std::string& job_id, int attempt, int64_t now);
 // The job's retry policy (the defaults when its spec cannot be read).
 RetryPolicy retry_policy_of(Db& db, const std::string& job_id);
 // Secret values (job_secrets, migration 6): kept beside the job until it ends.
-void insert_job_secrets(Db& db, const std::string& job_id, const std::map<std::string, std::string>& secrets);
+void insert_job_secrets(Db& db, const std::string& job_id,
+                        const std::map<std::string, std::string>& secrets);
 // Fills in the values of the secrets `spec` names, for a claim answer.
 void load_job_secrets(Db& db, const std::string& job_id, JobSpec& spec);
 // Everything the runner held goes back to the queue now (lose_attempt on each); returns

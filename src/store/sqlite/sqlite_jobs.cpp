@@ -22,7 +22,8 @@ RetryPolicy retry_policy_of(Db& db, const std::string& job_id) {
   return spec.ok() ? spec->retry : RetryPolicy{};
 }
 
-void insert_job_secrets(Db& db, const std::string& job_id, const std::map<std::string, std::string>& secrets) {
+void insert_job_secrets(Db& db, const std::string& job_id,
+                        const std::map<std::string, std::string>& secrets) {
   for (const auto& [name, value] : secrets) {
     db.prepare("INSERT OR REPLACE INTO job_secrets (job_id, name, value) VALUES (?, ?, ?)")
         .bind_all(job_id, name, value)
@@ -43,7 +44,9 @@ void load_job_secrets(Db& db, const std::string& job_id, JobSpec& spec) {
 std::vector<std::string> lose_runner_attempts(Db& db, const std::string& runner_id, int64_t now) {
   std::vector<std::pair<std::string, int>> held;
   {
-    auto st = db.prepare("SELECT job_id, attempt FROM attempts WHERE runner_id = ? AND state IN ('leased', 'running')");
+    auto st = db.prepare(
+        "SELECT job_id, attempt FROM attempts WHERE runner_id = ? AND state IN ('leased', "
+        "'running')");
     st.bind_all(runner_id);
     while (st.step()) held.emplace_back(st.text(0), st.integer(1));
   }

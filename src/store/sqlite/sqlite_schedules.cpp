@@ -73,10 +73,11 @@ Result<Schedule> SqliteStore::create_schedule(const Schedule& schedule) {
     }
     db.prepare(std::string("INSERT INTO schedules (") + kScheduleColumns +
                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        .bind_all(schedule.id, schedule.tenant, schedule.owner_token_id, schedule.spec.name, schedule.spec.cron,
-                  schedule.spec.timezone, to_json(schedule.spec.job).dump(), schedule.spec.cooldown_s,
-                  schedule.created_at, schedule.updated_at, schedule.last_tick_at, schedule.last_run_at,
-                  schedule.last_job_id, schedule.next_run_at, schedule.paused, schedule.paused_reason)
+        .bind_all(schedule.id, schedule.tenant, schedule.owner_token_id, schedule.spec.name,
+                  schedule.spec.cron, schedule.spec.timezone, to_json(schedule.spec.job).dump(),
+                  schedule.spec.cooldown_s, schedule.created_at, schedule.updated_at,
+                  schedule.last_tick_at, schedule.last_run_at, schedule.last_job_id,
+                  schedule.next_run_at, schedule.paused, schedule.paused_reason)
         .exec();
     for (const auto& [name, value] : schedule.spec.job.secrets) {
       db.prepare("INSERT INTO schedule_secrets (schedule_id, name, value) VALUES (?, ?, ?)")
@@ -122,9 +123,10 @@ Result<Schedule> SqliteStore::set_schedule_paused(const std::string& tenant, con
     if (s->paused == paused) return *s;
     // Resuming starts afresh from now: ticks during the pause were not missed, they were
     // not wanted. The next sweep recomputes next_run_at, so it only has to be due.
-    db.prepare("UPDATE schedules SET paused = ?, paused_reason = '', updated_at = ?,"
-               " last_tick_at = CASE WHEN ? THEN last_tick_at ELSE ? END,"
-               " next_run_at = CASE WHEN ? THEN next_run_at ELSE ? END WHERE id = ?")
+    db.prepare(
+          "UPDATE schedules SET paused = ?, paused_reason = '', updated_at = ?,"
+          " last_tick_at = CASE WHEN ? THEN last_tick_at ELSE ? END,"
+          " next_run_at = CASE WHEN ? THEN next_run_at ELSE ? END WHERE id = ?")
         .bind_all(paused, now, paused, now, paused, now, s->id)
         .exec();
     return *load_schedule(db, tenant, s->id);
@@ -162,8 +164,9 @@ Result<std::vector<Job>> SqliteStore::run_due_schedules(TimeMs now, const Schedu
         if (!job.repo_name.empty()) repo = sqlite::load_repo(db, job.tenant, job.repo_name);
         apply_repo_mapping(job, repo ? &*repo : nullptr);
         if (insert_tick_job(db, job)) {
-          db.prepare("INSERT INTO job_secrets (job_id, name, value)"
-                     " SELECT ?, name, value FROM schedule_secrets WHERE schedule_id = ?")
+          db.prepare(
+                "INSERT INTO job_secrets (job_id, name, value)"
+                " SELECT ?, name, value FROM schedule_secrets WHERE schedule_id = ?")
               .bind_all(job.id, s.id)
               .exec();
           job.state = JobState::kQueued;

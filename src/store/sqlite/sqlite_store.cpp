@@ -178,10 +178,13 @@ Token token_from_row(const sqlite::Stmt& st) {
 Result<void> SqliteStore::insert_token(const Token& token) {
   auto inserted = write<bool>([&](Db& db) -> Result<bool> {
     try {
-      db.prepare("INSERT INTO tokens (id, kind, tenant, name, hash, created_at, created_by, runner_policy)"
-                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+      db.prepare(
+            "INSERT INTO tokens (id, kind, tenant, name, hash, created_at, created_by, "
+            "runner_policy)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
           .bind_all(token.id, std::string(to_string(token.kind)), token.tenant, token.name,
-                    token.hash, token.created_at, token.created_by, to_json(token.runner_policy).dump())
+                    token.hash, token.created_at, token.created_by,
+                    to_json(token.runner_policy).dump())
           .exec();
     } catch (const SqliteError& e) {
       if ((e.code() & 0xff) == SQLITE_CONSTRAINT) {
@@ -225,26 +228,33 @@ Result<Revocation> SqliteStore::revoke_token(const std::string& id, TimeMs now) 
     db.prepare("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0").bind_all(now, id).exec();
     if (out.token.revoked_at == 0) out.token.revoked_at = now;
     {
-      auto st = db.prepare("UPDATE tokens SET revoked_at = ? WHERE created_by = ? AND kind = 'runner' AND revoked_at = 0"
-                           " RETURNING id");
+      auto st = db.prepare(
+          "UPDATE tokens SET revoked_at = ? WHERE created_by = ? AND kind = 'runner' AND "
+          "revoked_at = 0"
+          " RETURNING id");
       st.bind_all(now, id);
       while (st.step()) out.runner_tokens.push_back(st.text(0));
     }
     {
       // Every runner token it made, revoked now or before: their runners go too.
-      auto st = db.prepare("SELECT id FROM runners WHERE secret_hash != '' AND (token_id = ?1 OR token_id IN"
-                           " (SELECT id FROM tokens WHERE created_by = ?1 AND kind = 'runner'))");
+      auto st = db.prepare(
+          "SELECT id FROM runners WHERE secret_hash != '' AND (token_id = ?1 OR token_id IN"
+          " (SELECT id FROM tokens WHERE created_by = ?1 AND kind = 'runner'))");
       st.bind_all(id);
       while (st.step()) out.runners.push_back(st.text(0));
     }
     for (const auto& runner_id : out.runners) {
       // An empty hash matches no presented secret (that is a SHA-256 of something).
-      db.prepare("UPDATE runners SET secret_hash = '', status = 'offline' WHERE id = ?").bind_all(runner_id).exec();
-      for (auto& job : sqlite::lose_runner_attempts(db, runner_id, now)) out.requeued_jobs.push_back(std::move(job));
+      db.prepare("UPDATE runners SET secret_hash = '', status = 'offline' WHERE id = ?")
+          .bind_all(runner_id)
+          .exec();
+      for (auto& job : sqlite::lose_runner_attempts(db, runner_id, now))
+        out.requeued_jobs.push_back(std::move(job));
     }
     {
-      auto st = db.prepare("UPDATE schedules SET paused = 1, paused_reason = ?, updated_at = ?"
-                           " WHERE owner_token_id = ? AND paused = 0 RETURNING id");
+      auto st = db.prepare(
+          "UPDATE schedules SET paused = 1, paused_reason = ?, updated_at = ?"
+          " WHERE owner_token_id = ? AND paused = 0 RETURNING id");
       st.bind_all("its owner's token " + id + " was revoked", now, id);
       while (st.step()) out.schedules.push_back(st.text(0));
     }
@@ -339,10 +349,11 @@ Result<Runner> SqliteStore::register_runner(const std::string& tenant, const std
           .bind_all(owner, reg.owner_only ? 1 : 0, id)
           .exec();
     } else {
-      db.prepare("UPDATE runners SET token_id = ?, secret_hash = ?, labels = ?, grp = ?, modes = ?,"
-                 " max_concurrent_jobs = ?, version = ?, capabilities = ?, system = ?,"
-                 " status = 'idle', draining = admin_drain, last_heartbeat_at = ?, registered_at = ?"
-                 " WHERE id = ?")
+      db.prepare(
+            "UPDATE runners SET token_id = ?, secret_hash = ?, labels = ?, grp = ?, modes = ?,"
+            " max_concurrent_jobs = ?, version = ?, capabilities = ?, system = ?,"
+            " status = 'idle', draining = admin_drain, last_heartbeat_at = ?, registered_at = ?"
+            " WHERE id = ?")
           .bind_all(token_id, secret_hash, json(reg.labels).dump(), reg.group,
                     json(reg.modes).dump(), reg.max_concurrent_jobs, reg.version,
                     reg.capabilities.dump(), system.dump(), now, now, id)
@@ -474,9 +485,10 @@ Result<std::vector<RunnerCommand>> SqliteStore::heartbeat(const std::string& run
 
 Result<Runner> SqliteStore::drain_runner(const std::string& tenant, const std::string& id) {
   return write<Runner>([&](Db& db) -> Result<Runner> {
-    int changed = db.prepare("UPDATE runners SET draining = 1, admin_drain = 1,"
-                             " status = CASE WHEN status = 'offline' THEN 'offline' ELSE 'draining' END"
-                             " WHERE id = ? AND tenant = ?")
+    int changed = db.prepare(
+                        "UPDATE runners SET draining = 1, admin_drain = 1,"
+                        " status = CASE WHEN status = 'offline' THEN 'offline' ELSE 'draining' END"
+                        " WHERE id = ? AND tenant = ?")
                       .bind_all(id, tenant)
                       .exec();
     if (changed == 0) return make_error(ErrorCode::kNotFound, "no runner with id " + id);
@@ -486,9 +498,10 @@ Result<Runner> SqliteStore::drain_runner(const std::string& tenant, const std::s
 
 Result<Runner> SqliteStore::resume_runner(const std::string& tenant, const std::string& id) {
   return write<Runner>([&](Db& db) -> Result<Runner> {
-    int changed = db.prepare("UPDATE runners SET draining = 0, admin_drain = 0,"
-                             " status = CASE WHEN status = 'draining' THEN 'idle' ELSE status END"
-                             " WHERE id = ? AND tenant = ?")
+    int changed = db.prepare(
+                        "UPDATE runners SET draining = 0, admin_drain = 0,"
+                        " status = CASE WHEN status = 'draining' THEN 'idle' ELSE status END"
+                        " WHERE id = ? AND tenant = ?")
                       .bind_all(id, tenant)
                       .exec();
     if (changed == 0) return make_error(ErrorCode::kNotFound, "no runner with id " + id);
@@ -497,12 +510,13 @@ Result<Runner> SqliteStore::resume_runner(const std::string& tenant, const std::
   });
 }
 
-Result<std::pair<Runner, std::vector<std::string>>> SqliteStore::delete_runner(const std::string& tenant,
-                                                                               const std::string& id, TimeMs now) {
+Result<std::pair<Runner, std::vector<std::string>>> SqliteStore::delete_runner(
+    const std::string& tenant, const std::string& id, TimeMs now) {
   using Removal = std::pair<Runner, std::vector<std::string>>;
   return write<Removal>([&](Db& db) -> Result<Removal> {
     auto runner = sqlite::load_runner(db, id);
-    if (!runner || runner->tenant != tenant) return make_error(ErrorCode::kNotFound, "no runner with id " + id);
+    if (!runner || runner->tenant != tenant)
+      return make_error(ErrorCode::kNotFound, "no runner with id " + id);
     auto requeued = sqlite::lose_runner_attempts(db, id, now);
     db.prepare("DELETE FROM runners WHERE id = ?").bind_all(id).exec();
     return Removal{std::move(*runner), std::move(requeued)};

@@ -70,7 +70,8 @@ TEST(CronParseTest, ErrorsNameTheFieldAndWhatItAllows) {
   EXPECT_EQ(parse_error("*/0 * * * *"), "cron field 1 (minute) '*/0': step must be 1-59");
   EXPECT_EQ(parse_error("0 */x * * *"), "cron field 2 (hour) '*/x': step must be 1-23");
   // A step of many digits is refused, not overflowed (the fuzzer found it: UBSan).
-  EXPECT_EQ(parse_error("*/88888888888 * * * *"), "cron field 1 (minute) '*/88888888888': step must be 1-59");
+  EXPECT_EQ(parse_error("*/88888888888 * * * *"),
+            "cron field 1 (minute) '*/88888888888': step must be 1-59");
   EXPECT_EQ(parse_error("50-10 * * * *"),
             "cron field 1 (minute) '50-10': range start is after its end; write the smaller "
             "value first");

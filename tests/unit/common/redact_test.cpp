@@ -28,7 +28,8 @@ TEST(SecretMasker, AValueSplitAcrossChunksIsMaskedAtEveryCut) {
   const std::string text = "token=abcdef123456 and again abcdef123456.\n";
   for (size_t step = 1; step <= text.size(); ++step) {
     SecretMasker masker({"abcdef123456"});
-    EXPECT_EQ(stream_through(masker, text, step), "token=*** and again ***.\n") << "chunks of " << step;
+    EXPECT_EQ(stream_through(masker, text, step), "token=*** and again ***.\n")
+        << "chunks of " << step;
   }
 }
 
@@ -58,9 +59,11 @@ TEST(SecretMasker, TheLongerOfTwoOverlappingValuesWins) {
 }
 
 TEST(Redact, UrlsLoseTheirUserinfo) {
-  EXPECT_EQ(without_userinfo("https://user:pa55@git.example.com/o/r.git"), "https://***@git.example.com/o/r.git");
+  EXPECT_EQ(without_userinfo("https://user:pa55@git.example.com/o/r.git"),
+            "https://***@git.example.com/o/r.git");
   EXPECT_EQ(without_userinfo("https://x-access-token@host/r"), "https://***@host/r");
-  EXPECT_EQ(without_userinfo("https://host/a@b"), "https://host/a@b");  // '@' in the path is not userinfo
+  EXPECT_EQ(without_userinfo("https://host/a@b"),
+            "https://host/a@b");  // '@' in the path is not userinfo
   EXPECT_EQ(without_userinfo("/srv/repo.git"), "/srv/repo.git");
   EXPECT_EQ(url_credential("https://user:pa55@host/r"), "pa55");
   EXPECT_EQ(url_credential("https://tok3n@host/r"), "tok3n");

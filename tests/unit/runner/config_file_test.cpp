@@ -14,7 +14,8 @@ std::string config_error(std::string_view yaml) {
 }
 
 TEST(RunnerConfigFile, ReadsBothSpellingsAndLists) {
-  auto parsed = parse_runner_config("RUNNER_NAME: box\nlabels: [linux, x64]\nmax-concurrent-jobs: 2\n", "runner.yaml");
+  auto parsed = parse_runner_config(
+      "RUNNER_NAME: box\nlabels: [linux, x64]\nmax-concurrent-jobs: 2\n", "runner.yaml");
   ASSERT_TRUE(parsed.ok()) << parsed.error().message;
   EXPECT_EQ(parsed->at("RUNNER_NAME"), "box");
   EXPECT_EQ(parsed->at("RUNNER_LABELS"), "linux,x64");
@@ -24,12 +25,15 @@ TEST(RunnerConfigFile, ReadsBothSpellingsAndLists) {
 
 TEST(RunnerConfigFile, RefusesWhatIsNotAFlatMappingOfSettings) {
   EXPECT_NE(config_error("- a\n- b\n").find("must be a YAML mapping"), std::string::npos);
-  EXPECT_NE(config_error("? [a, b]\n: c\n").find("every key must be a setting name"), std::string::npos);
-  EXPECT_NE(config_error("labels:\n  - [nested]\n").find("'labels' must be a list of plain values"), std::string::npos);
+  EXPECT_NE(config_error("? [a, b]\n: c\n").find("every key must be a setting name"),
+            std::string::npos);
+  EXPECT_NE(config_error("labels:\n  - [nested]\n").find("'labels' must be a list of plain values"),
+            std::string::npos);
   EXPECT_NE(config_error("labels: {a: 1}\n").find("must be a value or a list"), std::string::npos);
   EXPECT_NE(config_error("colour: blue\n").find("unknown setting 'colour'"), std::string::npos);
   EXPECT_NE(config_error("a: [unclosed\n").find("cannot read runner.yaml"), std::string::npos);
-  EXPECT_NE(config_error(std::string(2 * 1024 * 1024, '#')).find("larger than 1 MiB"), std::string::npos);
+  EXPECT_NE(config_error(std::string(2 * 1024 * 1024, '#')).find("larger than 1 MiB"),
+            std::string::npos);
 }
 
 }  // namespace

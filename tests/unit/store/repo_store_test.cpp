@@ -81,7 +81,9 @@ TEST_P(RepoStoreTest, PutListFindReplaceDelete) {
 }
 
 TEST_P(RepoStoreTest, UserSettingsLiveOnTheToken) {
-  Token t = {"tok_alice", TokenKind::kUser, "t1", "alice", sha256_hex("s"), clock_.now_ms(), 0, "", {}, {}};
+  Token t = {
+      "tok_alice", TokenKind::kUser, "t1", "alice", sha256_hex("s"), clock_.now_ms(), 0, "", {},
+      {}};
   ASSERT_TRUE(store_->insert_token(t).ok());
   EXPECT_FALSE(store_->get_token("tok_alice")->settings.steward_fallback);
   auto updated = store_->set_user_settings("tok_alice", UserSettings{true});

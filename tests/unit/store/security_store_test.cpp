@@ -136,7 +136,8 @@ TEST_P(SecurityStoreTest, RevokingATokenTakesItsRunnerTokensRunnersAndSchedulesW
   ASSERT_TRUE(mine.ok() && theirs.ok());
   Job job = submit();
   ASSERT_EQ(claim(*mine).size(), 1u);
-  auto spec = parse_schedule_spec({{"name", "nightly"}, {"cron", "0 3 * * *"}, {"job", {{"command", {"true"}}}}});
+  auto spec = parse_schedule_spec(
+      {{"name", "nightly"}, {"cron", "0 3 * * *"}, {"job", {{"command", {"true"}}}}});
   ASSERT_TRUE(spec.ok());
   auto schedule = store_->create_schedule(new_schedule("t1", user.id, *spec, clock_.now_ms()));
   ASSERT_TRUE(schedule.ok());
@@ -200,7 +201,8 @@ TEST_P(SecurityStoreTest, SecretsReachOnlyTheClaimAndGoWhenTheJobEnds) {
   FinishReport report;
   report.state = AttemptState::kSucceeded;
   report.exit_code = 0;
-  ASSERT_TRUE(store_->finish_attempt(second->id, job.id, again[0].attempt, report, clock_.now_ms()).ok());
+  ASSERT_TRUE(
+      store_->finish_attempt(second->id, job.id, again[0].attempt, report, clock_.now_ms()).ok());
   auto done = store_->get_job("t1", job.id);
   ASSERT_TRUE(done.ok());
   EXPECT_EQ(done->spec.secrets.size(), 2u);
@@ -217,16 +219,18 @@ TEST_P(SecurityStoreTest, SecretsReachOnlyTheClaimAndGoWhenTheJobEnds) {
 }
 
 TEST_P(SecurityStoreTest, ScheduleSecretsReachEachJobItMakes) {
-  auto spec = parse_schedule_spec({{"name", "nightly"},
-                                   {"cron", "* * * * *"},
-                                   {"job", {{"command", {"true"}}, {"secrets", {{"TOKEN", "sch-s3cr3t"}}}}}});
+  auto spec = parse_schedule_spec(
+      {{"name", "nightly"},
+       {"cron", "* * * * *"},
+       {"job", {{"command", {"true"}}, {"secrets", {{"TOKEN", "sch-s3cr3t"}}}}}});
   ASSERT_TRUE(spec.ok()) << spec.error().message;
   auto schedule = store_->create_schedule(new_schedule("t1", "owner", *spec, clock_.now_ms()));
   ASSERT_TRUE(schedule.ok());
   EXPECT_EQ(to_json(*schedule).dump().find("sch-s3cr3t"), std::string::npos);
   EXPECT_EQ(to_json(*schedule)["job"]["secrets"], json({"TOKEN"}));
   clock_.advance_ms(61'000);
-  auto made = store_->run_due_schedules(clock_.now_ms(), [](const Schedule& s, TimeMs now) { return decide_schedule(s, now); });
+  auto made = store_->run_due_schedules(
+      clock_.now_ms(), [](const Schedule& s, TimeMs now) { return decide_schedule(s, now); });
   ASSERT_TRUE(made.ok());
   ASSERT_EQ(made->size(), 1u);
   auto runner = register_runner("box", token(TokenKind::kRunner, "admin").id);
@@ -236,7 +240,8 @@ TEST_P(SecurityStoreTest, ScheduleSecretsReachEachJobItMakes) {
   EXPECT_EQ(claimed[0].spec.secrets.at("TOKEN"), "sch-s3cr3t");
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, SecurityStoreTest, testing::kStoreBackends, testing::backend_name);
+INSTANTIATE_TEST_SUITE_P(Backends, SecurityStoreTest, testing::kStoreBackends,
+                         testing::backend_name);
 
 }  // namespace
 }  // namespace corral

@@ -11,12 +11,12 @@
 #include <string>
 
 #include "common/crypto.h"
+#include "common/pg_test_db.h"
 #include "store/postgres/pg.h"
 #include "store/postgres/postgres_store.h"
 #include "store/sqlite/db.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
-#include "common/pg_test_db.h"
 
 namespace corral::testing {
 
