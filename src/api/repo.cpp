@@ -4,6 +4,8 @@
 #include <cctype>
 #include <regex>
 
+#include "common/redact.h"
+
 namespace corral {
 
 namespace {
@@ -36,7 +38,9 @@ json to_json(const RepoMapping& repo) {
           {"steward", steward},
           {"created_at", repo.created_at > 0 ? json(format_time(repo.created_at)) : json(nullptr)},
           {"updated_at", repo.updated_at > 0 ? json(format_time(repo.updated_at)) : json(nullptr)},
-          {"updated_by", repo.updated_by}};
+          {"updated_by", repo.updated_by},
+          {"url", repo.clone_url.empty() ? json(nullptr) : json(without_userinfo(repo.clone_url))},
+          {"last_auto_refresh_at", repo.last_auto_refresh_at > 0 ? json(format_time(repo.last_auto_refresh_at)) : json(nullptr)}};
 }
 
 Result<std::string> normalize_repo_full_name(const std::string& owner, const std::string& name) {
@@ -59,11 +63,20 @@ Result<void> parse_repo_mapping_body(const json& body, RepoMapping& out) {
         "(body)", "must be a JSON object {group, steward: {runner: NAME} | {group: NAME} | null}");
   }
   for (auto it = body.begin(); it != body.end(); ++it) {
-    if (it.key() != "group" && it.key() != "steward" && it.key() != "tenant") {
+    if (it.key() != "group" && it.key() != "steward" && it.key() != "tenant" && it.key() != "url") {
       return invalid_field(
           it.key(),
-          "unknown field; a mapping has group, steward and (for admins of other tenants) tenant");
+          "unknown field; a mapping has group, steward, url and (for admins of other tenants) tenant");
     }
+  }
+  out.clone_url.clear();
+  if (body.contains("url") && !body["url"].is_null()) {
+    static const std::regex kUrl(R"(^(https?://|ssh://|git://|file://|git@|/)[^\s]{1,2000}$)");
+    if (!body["url"].is_string() || !std::regex_match(body["url"].get<std::string>(), kUrl)) {
+      return invalid_field("url",
+                           "must be a clone URL such as https://github.com/OWNER/REPO.git or git@host:OWNER/REPO.git");
+    }
+    out.clone_url = body["url"].get<std::string>();
   }
   out.group.clear();
   out.steward_runner.clear();

@@ -20,6 +20,8 @@ struct RepoMapping {
   TimeMs created_at = 0;
   TimeMs updated_at = 0;
   std::string updated_by;     // token id of the admin who set it
+  std::string clone_url;      // where the nightly refresh clones from ("" = https://github.com/NAME.git)
+  TimeMs last_auto_refresh_at = 0;  // the last nightly refresh queued (server/nightly_refresh.h)
 
   bool has_steward() const { return !steward_runner.empty() || !steward_group.empty(); }
 };
@@ -30,7 +32,7 @@ json to_json(const RepoMapping& repo);
 Result<std::string> normalize_repo_full_name(const std::string& owner, const std::string& name);
 
 // The body of PUT /api/v1/repos/{owner}/{name}: {group, steward: {runner} | {group} | null,
-// tenant?}. Fills group and steward of `out`; errors are 422 naming the field.
+// url?, tenant?}. Fills group and steward of `out`; errors are 422 naming the field.
 Result<void> parse_repo_mapping_body(const json& body, RepoMapping& out);
 
 // The "owner/name" a clone URL points at, lower case: https://host/o/n(.git),

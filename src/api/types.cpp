@@ -163,7 +163,8 @@ json time_or_null(TimeMs t) {
 
 const std::vector<std::string>& retry_reasons() {
   static const std::vector<std::string> kReasons = {"runner_lost", "transient", "image_pull", "clone",
-                                                    "engine",      "oom_killed", "timed_out", "exit_code"};
+                                                    "engine",      "oom_killed", "timed_out", "exit_code",
+                                                    "agent"};
   return kReasons;
 }
 
@@ -302,7 +303,8 @@ Result<JobSpec> parse_job_spec(const json& body) {
   CORRAL_TRY(check_known_fields(body, "",
                                 {"name", "image", "command", "script", "env", "labels", "group",
                                  "type", "priority", "timeout_s", "max_attempts", "retry", "repo",
-                                 "resources", "network", "steward_fallback", "secrets"}));
+                                 "resources", "network", "steward_fallback", "secrets",
+                                 "agent"}));
   JobSpec spec;
   auto name = get_string(body, "name", "name", 200);
   if (!name.ok()) return name.error();
@@ -321,11 +323,19 @@ Result<JobSpec> parse_job_spec(const json& body) {
   auto script = get_string(body, "script", "script", 256 * 1024);
   if (!script.ok()) return script.error();
   spec.script = *script;
-  if (spec.command.empty() && spec.script.empty()) {
-    return invalid_field("command", "a job needs a non-empty 'command' (argv array) or 'script'");
+  if (body.contains("agent") && !body["agent"].is_null()) {
+    auto agent = parse_agent_spec(body["agent"]);
+    if (!agent.ok()) return agent.error();
+    spec.agent = std::move(agent.value());
   }
-  if (!spec.command.empty() && !spec.script.empty()) {
-    return invalid_field("script", "give either 'command' or 'script', not both");
+  int kinds = !spec.command.empty() + !spec.script.empty() + spec.agent.has_value();
+  if (kinds == 0) {
+    return invalid_field("command",
+                         "a job needs a non-empty 'command' (argv array), a 'script' or an 'agent'");
+  }
+  if (kinds > 1) {
+    return invalid_field(spec.agent ? "agent" : "script",
+                         "give one of 'command', 'script' and 'agent', not several");
   }
 
   if (body.contains("env") && !body["env"].is_null()) {
@@ -450,6 +460,54 @@ Result<JobSpec> parse_job_spec(const json& body) {
   return spec;
 }
 
+Result<AgentSpec> parse_agent_spec(const json& body) {
+  if (!body.is_object()) {
+    return invalid_field("agent", "must be an object {cli, prompt, model, max_turns, allowed_tools, args}");
+  }
+  CORRAL_TRY(check_known_fields(body, "agent.",
+                                {"cli", "prompt", "model", "max_turns", "allowed_tools", "args"}));
+  AgentSpec agent;
+  auto cli = get_string(body, "cli", "agent.cli", 16);
+  if (!cli.ok()) return cli.error();
+  if (!cli->empty()) agent.cli = *cli;
+  if (agent.cli != "claude" && agent.cli != "codex" && agent.cli != "auto") {
+    return invalid_field("agent.cli", "must be \"claude\", \"codex\" or \"auto\", not \"" + agent.cli + "\"");
+  }
+  auto prompt = get_string(body, "prompt", "agent.prompt", 256 * 1024);
+  if (!prompt.ok()) return prompt.error();
+  if (prompt->find_first_not_of(" \t\r\n") == std::string::npos) {
+    return invalid_field("agent.prompt", "is required: what the agent should do");
+  }
+  agent.prompt = *prompt;
+  auto model = get_string(body, "model", "agent.model", 128);
+  if (!model.ok()) return model.error();
+  static const std::regex kModel("^[A-Za-z0-9][A-Za-z0-9_.:/@-]*$");
+  if (!model->empty() && !std::regex_match(*model, kModel)) {
+    return invalid_field("agent.model", "must be a model name such as \"claude-sonnet-4-5\"");
+  }
+  agent.model = *model;
+  auto turns = get_int(body, "max_turns", "agent.max_turns", 0, 0, 10'000);
+  if (!turns.ok()) return turns.error();
+  agent.max_turns = static_cast<int>(*turns);
+  auto tools = get_string_list(body, "allowed_tools", "agent.allowed_tools");
+  if (!tools.ok()) return tools.error();
+  agent.allowed_tools = *tools;
+  auto args = get_string_list(body, "args", "agent.args");
+  if (!args.ok()) return args.error();
+  if (args->size() > 64) return invalid_field("agent.args", "more than 64 arguments");
+  agent.args = *args;
+  return agent;
+}
+
+json to_json(const AgentSpec& agent) {
+  json j{{"cli", agent.cli}, {"prompt", agent.prompt}};
+  if (!agent.model.empty()) j["model"] = agent.model;
+  if (agent.max_turns > 0) j["max_turns"] = agent.max_turns;
+  if (!agent.allowed_tools.empty()) j["allowed_tools"] = agent.allowed_tools;
+  if (!agent.args.empty()) j["args"] = agent.args;
+  return j;
+}
+
 json to_json(const JobSpec& spec) {
   json j{{"name", spec.name},
          {"image", spec.image},
@@ -470,6 +528,7 @@ json to_json(const JobSpec& spec) {
   j["secrets"] = secret_names;
   if (!spec.command.empty()) j["command"] = spec.command;
   if (!spec.script.empty()) j["script"] = spec.script;
+  if (spec.agent) j["agent"] = to_json(*spec.agent);
   if (spec.repo) {
     j["repo"] = {{"url", spec.repo->url},
                  {"ref", spec.repo->ref},

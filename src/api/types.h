@@ -87,7 +87,8 @@ struct RepoSpec {
 
 // When a failed attempt is tried again. `on` names failure reasons: runner_lost (the runner
 // died or lost its lease), transient (the output or engine error matched a transient
-// pattern), image_pull, clone, engine, oom_killed, timed_out, exit_code (any non-zero exit).
+// pattern), image_pull, clone, engine, oom_killed, timed_out, exit_code (any non-zero exit),
+// agent (an agent CLI failed with an error that is not transient: a bad key, a missing CLI).
 // A job a runner's policy refused (`policy`: a network, image or repository the runner does
 // not allow, runner/policy.h) is never retried and cannot be named in `on`.
 // retry.max_attempts is JobSpec::max_attempts (one number, two spellings).
@@ -103,11 +104,26 @@ struct RetryPolicy {
 const std::vector<std::string>& retry_reasons();
 inline constexpr std::string_view kPolicyReason = "policy";
 
+// An AI coding agent the job runs instead of a command (docs/agents.md): Claude Code or
+// Codex, given a prompt, in /workspace with the job's repository cloned. The runner builds
+// the command line, shows the agent's work readably in the log, keeps the raw event stream
+// beside it and puts what the run cost into the job's result (result.agent).
+struct AgentSpec {
+  std::string cli = "auto";  // "claude", "codex", or "auto": claude when installed, else codex
+  std::string prompt;
+  std::string model;                       // "" = the CLI's default
+  int max_turns = 0;                       // 0 = the CLI's default (Claude Code only)
+  std::vector<std::string> allowed_tools;  // Claude Code's --allowedTools; [] = its default
+  std::vector<std::string> args;           // more arguments for the CLI, appended
+};
+inline constexpr std::string_view kAgentReason = "agent";  // the agent CLI failed for good
+
 struct JobSpec {
   std::string name;
   std::string image;                 // empty = runner's default image
   std::vector<std::string> command;  // argv; or script
   std::string script;                // run with /bin/sh -c
+  std::optional<AgentSpec> agent;    // or an agent (exactly one of the three)
   std::map<std::string, std::string> env;
   // Secret environment variables. Values are known only at submit and in a claim answer
   // (ClaimedJob); everywhere else (the store's spec, every API answer) only the names are
@@ -126,6 +142,9 @@ struct JobSpec {
   double cpus = 0;                   // resources.cpus; 0 = runner default
   std::string network;               // "" = runner default; "none", "bridge", ...
 };
+
+Result<AgentSpec> parse_agent_spec(const json& body);
+json to_json(const AgentSpec& agent);
 
 // Validates a submitted spec; errors are 422 and name the offending field. `secrets` is an
 // object {NAME: value} as submitted, or the list of names a stored or returned spec has.

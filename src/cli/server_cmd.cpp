@@ -83,6 +83,15 @@ void add_server_command(CLI::App& app) {
       ->envname("CORRAL_STEWARD_STALE_AFTER_MS")
       ->check(CLI::Range(int64_t{100}, int64_t{86'400'000}))
       ->capture_default_str();
+  cmd->add_option("--nightly-refresh", config->nightly_refresh,
+                  "Queue an analysis-pr and an analysis-issue job for each repository with a steward "
+                  "every night at 02:xx (see --refresh-timezone)")
+      ->envname("CORRAL_NIGHTLY_REFRESH")
+      ->capture_default_str();
+  cmd->add_option("--refresh-timezone", config->refresh_timezone,
+                  "The time zone of the nightly refresh's 02:00-02:59 window, e.g. Europe/Berlin")
+      ->envname("CORRAL_REFRESH_TIMEZONE")
+      ->capture_default_str();
   cmd->add_option(
          "--max-queued-per-tenant", config->max_queued_per_tenant,
          "Jobs a tenant may have unfinished (queued, leased, running); submits beyond get 429")

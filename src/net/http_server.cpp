@@ -211,6 +211,13 @@ awaitable<void> HttpServer::session(beast::tcp_stream stream) {
     // The idle timeout covers the wait for the next request on a keep-alive connection.
     stream.expires_after(options_.idle_timeout);
     co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+    size_t body_limit = options_.body_limit;
+    if (!ec && options_.body_limit_for) {
+      if (auto larger = options_.body_limit_for(parser.get().target())) {
+        body_limit = *larger;
+        parser.body_limit(body_limit);
+      }
+    }
     if (!ec && !parser.is_done()) {
       stream.expires_after(options_.read_timeout);
       co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
@@ -223,7 +230,7 @@ awaitable<void> HttpServer::session(beast::tcp_stream stream) {
       Error err = ec == http::error::body_limit
                       ? make_error(ErrorCode::kPayloadTooLarge,
                                    "request body is larger than the limit of " +
-                                       std::to_string(options_.body_limit) + " bytes")
+                                       std::to_string(body_limit) + " bytes")
                       : make_error(ErrorCode::kBadRequest, "malformed HTTP request: " + ec.message());
       auto res = error_response(err, 11, false);
       stream.expires_after(std::chrono::seconds(5));

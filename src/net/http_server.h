@@ -5,8 +5,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/result.h"
 #include "net/asio.h"
@@ -16,6 +19,9 @@ namespace corral {
 
 struct HttpServerOptions {
   size_t body_limit = 1024 * 1024;
+  // A larger limit for some requests, chosen by their target once the header is read
+  // (nullopt = body_limit): an agent's event stream is one bigger upload.
+  std::function<std::optional<size_t>(std::string_view target)> body_limit_for;
   std::chrono::milliseconds idle_timeout{75'000};
   std::chrono::milliseconds read_timeout{30'000};  // for a request whose header has begun
   // Open connections (HTTP and WebSocket) at most; one more is answered 503 and closed.

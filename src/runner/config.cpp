@@ -16,6 +16,10 @@
 
 namespace corral {
 
+namespace {
+std::vector<std::string> split_list(const std::string& text);
+}  // namespace
+
 const std::vector<std::string>& runner_setting_names() {
   static const std::vector<std::string> kNames = {"RUNNER_SERVER_URL",
                                                   "RUNNER_TOKEN",
@@ -52,8 +56,25 @@ const std::vector<std::string>& runner_setting_names() {
                                                   "RUNNER_GIT_HOSTS",
                                                   "RUNNER_ALLOW_LOCAL_REPOS",
                                                   "RUNNER_CLONE_TIMEOUT_S",
-                                                  "RUNNER_LOG_MAX_BYTES"};
+                                                  "RUNNER_LOG_MAX_BYTES",
+                                                  "RUNNER_AGENT_CLI",
+                                                  "RUNNER_AGENT_IMAGE",
+                                                  "RUNNER_AGENT_ENV"};
   return kNames;
+}
+
+const std::vector<std::string>& agent_credential_names() {
+  static const std::vector<std::string> kNames = {
+      "ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "OPENAI_API_KEY", "GITHUB_TOKEN",
+      "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL"};
+  return kNames;
+}
+
+bool looks_secret(std::string_view name) {
+  for (std::string_view word : {"KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL"}) {
+    if (name.find(word) != std::string_view::npos) return true;
+  }
+  return false;
 }
 
 std::string setting_flag_name(const std::string& env_name) {
@@ -69,6 +90,18 @@ std::map<std::string, std::string> runner_settings_from_environment() {
   std::map<std::string, std::string> out;
   for (const auto& name : runner_setting_names()) {
     if (const char* v = std::getenv(name.c_str())) out[name] = v;
+  }
+  // oversight's name for the agent CLI setting.
+  if (const char* v = std::getenv("OVERSIGHT_CLI"); v && !out.count("RUNNER_AGENT_CLI")) {
+    out["RUNNER_AGENT_CLI"] = v;
+  }
+  // What agent containers get from the runner's environment (and nothing else does).
+  std::vector<std::string> names = agent_credential_names();
+  if (auto it = out.find("RUNNER_AGENT_ENV"); it != out.end()) {
+    for (const auto& name : split_list(it->second)) names.push_back(name);
+  }
+  for (const auto& name : names) {
+    if (const char* v = std::getenv(name.c_str()); v && *v) out[kAgentEnvPrefix + name] = v;
   }
   return out;
 }
@@ -311,6 +344,25 @@ Result<RunnerConfig> build_runner_config(const std::map<std::string, std::string
                    "'" + host + "' is not a host name such as github.com or git.internal:8443");
       }
     }
+  }
+  if (has("RUNNER_AGENT_CLI")) {
+    c.agent_cli = s["RUNNER_AGENT_CLI"];
+    if (!c.agent_cli.empty() && c.agent_cli != "claude" && c.agent_cli != "codex" && c.agent_cli != "auto") {
+      return bad("RUNNER_AGENT_CLI", "must be claude, codex or auto, not '" + c.agent_cli + "'");
+    }
+    if (c.agent_cli == "auto") c.agent_cli.clear();
+  }
+  if (has("RUNNER_AGENT_IMAGE")) c.agent_image = s["RUNNER_AGENT_IMAGE"];
+  if (has("RUNNER_AGENT_ENV")) {
+    static const std::regex kEnvName("[A-Za-z_][A-Za-z0-9_]*");
+    for (const auto& name : split_list(s["RUNNER_AGENT_ENV"])) {
+      if (!std::regex_match(name, kEnvName)) {
+        return bad("RUNNER_AGENT_ENV", "'" + name + "' is not an environment variable name");
+      }
+    }
+  }
+  for (const auto& [key, value] : env) {
+    if (key.rfind(kAgentEnvPrefix, 0) == 0) c.agent_env[key.substr(kAgentEnvPrefix.size())] = value;
   }
   if (has("RUNNER_LOG_MAX_BYTES")) {
     auto bytes = parse_bytes(s["RUNNER_LOG_MAX_BYTES"]);

@@ -68,7 +68,22 @@ struct RunnerConfig {
   // RUNNER_TRANSIENT_PATTERNS, comma list: failures whose output tail or engine error
   // mentions one are reported `transient` (retried by the default retry policy).
   std::vector<std::string> transient_patterns = default_transient_patterns();
+  // Agent jobs (docs/agents.md, runner/agent_cli.h).
+  std::string agent_cli;    // RUNNER_AGENT_CLI (alias OVERSIGHT_CLI): claude | codex; "" = auto
+  std::string agent_image;  // RUNNER_AGENT_IMAGE: agent jobs' default image ("" = DOCKER_EXECUTOR_IMAGE)
+  // The credentials agent containers get, from the runner's environment only:
+  // agent_credential_names() and the names RUNNER_AGENT_ENV lists. Never sent to the
+  // server; the values are masked in logs when the name looks secret (looks_secret).
+  std::map<std::string, std::string> agent_env;
 };
+
+// ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN, OPENAI_API_KEY, GITHUB_TOKEN and the two
+// base URLs: what an agent job gets from the runner's environment.
+const std::vector<std::string>& agent_credential_names();
+// A name such as *_KEY or *_TOKEN, whose value the log must never show.
+bool looks_secret(std::string_view name);
+// runner_settings_from_environment() keeps the agent credentials under this prefix.
+inline const std::string kAgentEnvPrefix = "agent-env:";
 
 // Every setting's environment name, in the order shown by `corral runner --help`.
 const std::vector<std::string>& runner_setting_names();

@@ -7,6 +7,7 @@
 
 #include "common/json_limits.h"
 #include "common/redact.h"
+#include "runner/agent_cli.h"
 #include "runner/policy.h"
 #include "runner/result_file.h"
 #include "runner/workspace.h"
@@ -49,6 +50,11 @@ SecretMasker JobExecutor::secret_masker() const {
   // The runner's own credentials, which a job may get hold of (a clone's remote, a helper).
   masker.add(ctx_.config.git_token);
   masker.add(git_token());
+  if (job_.spec.agent) {
+    for (const auto& [name, value] : ctx_.config.agent_env) {
+      if (looks_secret(name)) masker.add(value);
+    }
+  }
   if (job_.spec.repo) masker.add(url_credential(job_.spec.repo->url));
   return masker;
 }
@@ -98,6 +104,14 @@ ContainerSpec JobExecutor::container_spec() const {
                                     : std::vector<std::string>{"/bin/sh", "-c", "exec 2>&1\n" + spec.script};
   c.env = spec.env;
   for (const auto& [name, value] : spec.secrets) c.env[name] = value;
+  if (spec.agent) {
+    if (spec.image.empty() && !cfg.agent_image.empty()) c.image = cfg.agent_image;
+    c.command = {"/bin/sh", "-c", agent_wrapper_script(*spec.agent, agent_cli())};
+    c.env["CORRAL_AGENT_PROMPT"] = spec.agent->prompt;
+    // The runner's credentials win over the job's: a job cannot send the runner's key to
+    // a base URL of its own choosing.
+    for (const auto& [name, value] : cfg.agent_env) c.env[name] = value;
+  }
   c.env["CI"] = "true";
   c.env["CORRAL"] = "true";
   c.env["CORRAL_JOB_ID"] = job_.job_id;
@@ -217,10 +231,26 @@ awaitable<void> JobExecutor::execute() {
     asio::co_spawn(ctx_.executor,
                    [self = shared_from_this(), limit_s]() { return self->watch_timeout(std::chrono::seconds(limit_s)); },
                    asio::detached);
+    if (job_.spec.agent) agent_ = std::make_unique<AgentStream>();
+    auto run_started = std::chrono::steady_clock::now();
     auto status = co_await ctx_.runtime.run(container_id_, [this](std::string_view out) {
-      output_tail_.append(out);
-      log_->append(out);
+      if (agent_) {
+        log_->append(agent_->feed(out));
+      } else {
+        output_tail_.append(out);
+        log_->append(out);
+      }
     });
+    if (agent_) {
+      log_->append(agent_->finish());
+      output_tail_.append(agent_->plain_tail());
+      if (agent_->summary().duration_ms == 0) {
+        agent_->summary().duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::steady_clock::now() - run_started)
+                                            .count();
+      }
+      if (agent_->summary().model.empty()) agent_->summary().model = job_.spec.agent->model;
+    }
     container_exited_ = true;
     exited_.set();
     if (!status.ok()) {
@@ -232,6 +262,8 @@ awaitable<void> JobExecutor::execute() {
       } else if (status->oom_killed) {
         fail("oom_killed", "the job ran out of memory (limit " + std::to_string(spec.memory_bytes / (1024 * 1024)) +
                                " MiB) and was killed");
+      } else if (agent_) {
+        judge_agent(status->exit_code, report, failure_message);
       } else if (status->exit_code == 0) {
         report.state = AttemptState::kSucceeded;
       } else {
@@ -242,10 +274,18 @@ awaitable<void> JobExecutor::execute() {
   }
   // A plain non-zero exit or an engine error that mentions an overload, a rate limit or a
   // reset connection is worth another attempt; anything else fails at once.
-  if (report.state == AttemptState::kFailed && (report.reason.empty() || report.reason == "engine")) {
+  if (report.state == AttemptState::kFailed &&
+      (report.reason.empty() || report.reason == "engine" ||
+       (report.reason == kAgentReason && agent_ && !agent_->cli_missing()))) {
     auto patterns = cfg.transient_patterns;
     patterns.insert(patterns.end(), job_.spec.retry.transient_patterns.begin(),
                     job_.spec.retry.transient_patterns.end());
+    if (agent_) {
+      if (auto adapter = make_agent_adapter(agent_->cli())) {
+        const auto& retryable = adapter->retryable_patterns();
+        patterns.insert(patterns.end(), retryable.begin(), retryable.end());
+      }
+    }
     if (matches_transient_pattern(output_tail_.text(), patterns) ||
         matches_transient_pattern(failure_message, patterns)) {
       report.reason = "transient";
@@ -275,12 +315,69 @@ awaitable<void> JobExecutor::execute() {
       note("ignored .corral/result.json: " + parsed.error().message);
     }
   }
+  if (agent_ && !agent_->cli().empty()) {
+    // result.agent beside what the job wrote itself (a review's findings).
+    if (!report.result.is_object()) {
+      report.result = report.result.is_null() ? json::object() : json{{"data", report.result}};
+    }
+    report.result["agent"] = to_json(agent_->summary());
+  }
 
   // 5. flush the log, then report (unless the attempt is no longer ours to report).
   log_->close();
   co_await shipper_done_.wait();
   if (stop_reason_ == StopReason::kStale || stop_reason_ == StopReason::kShutdown || log_->stale()) co_return;
+  if (agent_ && !agent_->events().empty()) co_await send_events();
   co_await finish(report);
+}
+
+std::string JobExecutor::agent_cli() const {
+  const auto& cli = job_.spec.agent->cli;
+  return cli == "auto" && !ctx_.config.agent_cli.empty() ? ctx_.config.agent_cli : cli;
+}
+
+void JobExecutor::judge_agent(int exit_code, FinishReport& report, std::string& failure_message) {
+  const auto& summary = agent_->summary();
+  if (agent_->cli_missing()) {
+    fail_attempt(report, failure_message, std::string(kAgentReason),
+                 "no agent CLI to run: " + agent_->missing() +
+                     " (use an image with it, such as the one scripts/make-agent-image.sh builds)");
+    return;
+  }
+  if (exit_code == 0 && !summary.is_error) {
+    report.state = AttemptState::kSucceeded;
+    return;
+  }
+  // The CLI's own words: its error event, else the last thing it printed.
+  std::string why = summary.error;
+  if (why.empty()) {
+    std::string_view tail = agent_->plain_tail();
+    while (!tail.empty() && tail.back() == '\n') tail.remove_suffix(1);
+    why = std::string(tail.substr(tail.rfind('\n') == std::string_view::npos ? 0 : tail.rfind('\n') + 1));
+  }
+  if (why.empty()) why = "exit code " + std::to_string(exit_code);
+  fail_attempt(report, failure_message, std::string(kAgentReason),
+               (agent_->cli().empty() ? std::string("the agent") : agent_->cli()) + " failed: " + why);
+}
+
+awaitable<void> JobExecutor::send_events() {
+  // The raw event stream, kept beside the log (GET /api/v1/jobs/{id}/events). Best effort:
+  // the readable log and the result already hold what matters.
+  const auto& events = agent_->events();
+  SecretMasker masker = secret_masker();
+  for (int tries = 0; tries < 3; ++tries) {
+    HttpRequest req{http::verb::put, attempt_path(job_) + "/events", masker.mask(events),
+                    "application/x-ndjson", {}, std::chrono::milliseconds(ctx_.config.request_timeout_ms)};
+    auto res = co_await ctx_.server.request(std::move(req));
+    if (res.ok() && res->status < 300) co_return;
+    if (res.ok() && res->status < 500) {
+      spdlog::warn("job {} attempt {}: the server refused the agent's events (HTTP {}): {}",
+                   job_.job_id, job_.attempt, res->status, res->body);
+      co_return;
+    }
+    co_await async_sleep(std::chrono::milliseconds(500 << tries));
+  }
+  spdlog::warn("job {} attempt {}: could not send the agent's events", job_.job_id, job_.attempt);
 }
 
 void JobExecutor::fail_attempt(FinishReport& report, std::string& failure_message,

@@ -17,6 +17,7 @@
 #include "common/redact.h"
 #include "net/event.h"
 #include "net/http_client.h"
+#include "runner/agent_cli.h"
 #include "runner/config.h"
 #include "runner/log_shipper.h"
 #include "runner/transient.h"
@@ -67,6 +68,11 @@ class JobExecutor : public std::enable_shared_from_this<JobExecutor> {
   void fail_attempt(FinishReport& report, std::string& failure_message, const std::string& reason,
                     const std::string& message);
   void note(const std::string& line);  // a "corral: ..." line in the job's log
+  // Agent jobs (runner/agent_cli.h): the CLI to ask the wrapper for, the outcome from the
+  // CLI's exit and its last events, and the raw events sent to the server.
+  std::string agent_cli() const;
+  void judge_agent(int exit_code, FinishReport& report, std::string& failure_message);
+  awaitable<void> send_events();
   // The token a clone uses: the job's CORRAL_GIT_TOKEN (a secret, or env), else the runner's.
   std::string git_token() const;
   // Every value the log must not show: the job's secrets and the credentials the runner uses.
@@ -79,6 +85,7 @@ class JobExecutor : public std::enable_shared_from_this<JobExecutor> {
   StopReason stop_reason_ = StopReason::kNone;
   bool container_exited_ = false;
   TailBuffer output_tail_{16 * 1024};  // read to classify a failure as transient
+  std::unique_ptr<AgentStream> agent_;  // agent jobs: the CLI's output read as events
   std::shared_ptr<CommandKiller> clone_killer_;  // from the clone on: stop() kills git through it
   bool clone_timed_out_ = false;
   Event clone_finished_;

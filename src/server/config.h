@@ -29,6 +29,10 @@ struct ServerConfig {
   // Steward fallback (server/steward.h): the runners that could take a job count as gone
   // after this long without a heartbeat. CORRAL_STEWARD_STALE_AFTER_MS.
   TimeMs steward_stale_after_ms = 90'000;
+  // The nightly refresh of stewarded repositories (server/nightly_refresh.h): on or off, and
+  // the zone whose 02:00-02:59 it runs in. CORRAL_NIGHTLY_REFRESH, CORRAL_REFRESH_TIMEZONE.
+  bool nightly_refresh = true;
+  std::string refresh_timezone = "UTC";
   std::string admin_token;                  // CORRAL_ADMIN_TOKEN; empty = generate on first start
   // Server limits (docs/security.md, Server limits): beyond each the server answers 429 with
   // Retry-After (503 for connections) instead of growing without bound.

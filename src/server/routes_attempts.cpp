@@ -1,4 +1,4 @@
-// /api/v1/jobs/{job_id}/attempts/{attempt}/{start,logs,finish}: the runner's side of an
+// /api/v1/jobs/{job_id}/attempts/{attempt}/{start,logs,events,finish}: the runner's side of an
 // attempt. The attempt number is the fencing token: the store refuses (409) any call whose
 // attempt is not the job's current one or not the calling runner's.
 #include "server/context.h"
@@ -67,6 +67,18 @@ void add_attempt_routes(Router& router, ServerContext& ctx) {
                    ctx.events.log_appended(job_id, attempt, appended->stored_offset, appended->stored);
                  }
                  co_return json_ok({{"next_offset", appended->next_offset}});
+               });
+             });
+
+  // An agent's raw event stream, sent once before finish (runner/agent_cli.h).
+  router.add(http::verb::put, "/api/v1/jobs/{job_id}/attempts/{attempt}/events",
+             [&ctx](RequestContext& req) {
+               return with_attempt(ctx, req, [&](const Runner& runner, std::string job_id, int attempt) -> awaitable<Response> {
+                 auto stored = co_await ctx.db([&] {
+                   return ctx.store.put_agent_events(runner.id, job_id, attempt, req.msg.body());
+                 });
+                 if (!stored.ok()) co_return error_of(stored.error());
+                 co_return json_ok({{"bytes", req.msg.body().size()}});
                });
              });
 

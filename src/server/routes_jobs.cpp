@@ -49,7 +49,9 @@ awaitable<Response> submit(ServerContext& ctx, RequestContext& req) {
   job.owner_token_id = caller->id;
   job.spec = std::move(spec.value());
   if (job.spec.name.empty()) {
-    job.spec.name = !job.spec.command.empty() ? job.spec.command[0] : "script";
+    job.spec.name = !job.spec.command.empty() ? job.spec.command[0]
+                    : job.spec.agent              ? job.spec.agent->cli + " agent"
+                                                  : "script";
   }
   job.created_at = ctx.clock.now_ms();
   job.not_before = job.created_at;
@@ -148,6 +150,25 @@ awaitable<Response> logs(ServerContext& ctx, RequestContext& req) {
   res.set("X-Corral-Next-Offset", std::to_string(chunk->offset + static_cast<int64_t>(chunk->data.size())));
   res.set("X-Corral-Log-Complete", chunk->complete ? "true" : "false");
   res.body() = std::move(chunk->data);
+  res.prepare_payload();
+  co_return res;
+}
+
+// An agent job's raw event stream (JSON lines), for the dashboard's transcript and for
+// anyone who wants every event the CLI printed.
+awaitable<Response> agent_events(ServerContext& ctx, RequestContext& req) {
+  auto caller = co_await user_or_admin(ctx, req);
+  if (!caller.ok()) co_return error_of(caller.error());
+  std::string id = req.params["id"];
+  auto attempt = int_param(req, "attempt", 0, 0, 1'000'000);
+  if (!attempt.ok()) co_return error_of(attempt.error());
+  auto events = co_await ctx.db(
+      [&] { return ctx.store.read_agent_events(caller->tenant, id, static_cast<int>(*attempt)); });
+  if (!events.ok()) co_return error_of(events.error());
+  Response res{http::status::ok, 11};
+  res.set(http::field::content_type, "application/x-ndjson");
+  res.set("X-Corral-Attempt", std::to_string(events->attempt));
+  res.body() = std::move(events->data);
   res.prepare_payload();
   co_return res;
 }
@@ -267,6 +288,8 @@ void add_job_routes(Router& router, ServerContext& ctx) {
              [&ctx](RequestContext& req) { return get_job(ctx, req); });
   router.add(http::verb::post, "/api/v1/jobs/{id}/cancel", [&ctx](RequestContext& req) { return cancel(ctx, req); });
   router.add(http::verb::get, "/api/v1/jobs/{id}/logs", [&ctx](RequestContext& req) { return logs(ctx, req); });
+  router.add(http::verb::get, "/api/v1/jobs/{id}/events",
+             [&ctx](RequestContext& req) { return agent_events(ctx, req); });
   router.add(http::verb::get, "/api/v1/queue", [&ctx](RequestContext& req) { return queue(ctx, req); });
   router.add(http::verb::get, "/api/v1/jobs/{id}/why", [&ctx](RequestContext& req) { return why(ctx, req); });
   router.add(http::verb::get, "/api/v1/stats", [&ctx](RequestContext& req) { return stats(ctx, req); });

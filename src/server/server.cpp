@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "common/crypto.h"
+#include "server/nightly_refresh.h"
 #include "server/pg_peers.h"
 #include "server/steward.h"
 #include "store/open_store.h"
@@ -21,6 +22,14 @@ Server::~Server() {
 }
 
 Result<void> Server::start() {
+  if (config_.nightly_refresh) {
+    auto zone = TimeZone::load(config_.refresh_timezone);
+    if (!zone.ok()) {
+      return make_error(ErrorCode::kBadRequest,
+                        "--refresh-timezone: " + zone.error().message + " (use a name such as Europe/Berlin or UTC)");
+    }
+    refresh_zone_ = zone.value();
+  }
   std::error_code fs_ec;
   std::filesystem::create_directories(config_.data_dir, fs_ec);
   if (fs_ec) {
@@ -75,6 +84,15 @@ Result<void> Server::start() {
   if (port < 0 || port > 65535) return make_error(ErrorCode::kBadRequest, "--listen has a bad port: " + config_.listen);
   HttpServerOptions http_options;
   http_options.body_limit = config_.body_limit;
+  http_options.body_limit_for = [](std::string_view target) -> std::optional<size_t> {
+    // PUT /api/v1/jobs/{id}/attempts/{n}/events: a runner's upload of an agent's events.
+    constexpr std::string_view kEvents = "/events";
+    if (target.size() > kEvents.size() && target.substr(target.size() - kEvents.size()) == kEvents &&
+        target.find("/attempts/") != std::string_view::npos) {
+      return kMaxAgentEventsBytes;
+    }
+    return std::nullopt;
+  };
   http_options.idle_timeout = std::chrono::milliseconds(config_.idle_timeout_ms);
   http_options.max_connections = static_cast<size_t>(config_.max_connections);
   http_ = std::make_unique<HttpServer>(io_, router_, http_options);
@@ -130,6 +148,7 @@ Result<std::string> Server::create_token(TokenKind kind, const std::string& tena
 awaitable<void> Server::sweep_loop() {
   TimeMs last_safety = clock_.now_ms();  // a claim that parks has just looked at the queue itself
   TimeMs last_schedules = 0;
+  TimeMs last_refresh = 0;
   while (!stopping_) {
     sweep_timer_.expires_after(std::chrono::milliseconds(config_.sweep_interval_ms));
     error_code ec;
@@ -189,6 +208,20 @@ awaitable<void> Server::sweep_loop() {
       } else {
         for (const auto& job : *made) {
           spdlog::info("schedule made job {} ({})", job.id, job.idempotency_key);
+          events_->job_available(job);
+        }
+      }
+    }
+    // The nightly refresh of stewarded repositories: looked at once a minute, it acts in the
+    // 02:xx hour only (server/nightly_refresh.h).
+    if (refresh_zone_ && now - last_refresh >= 60'000) {
+      last_refresh = now;
+      auto made = co_await ctx_->db([&] { return run_nightly_refresh(*store_, now, *refresh_zone_); });
+      if (!made.ok()) {
+        spdlog::error("nightly refresh: {}", made.error().message);
+      } else {
+        for (const auto& job : *made) {
+          spdlog::info("nightly refresh queued job {} ({})", job.id, job.spec.name);
           events_->job_available(job);
         }
       }

@@ -2,11 +2,13 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/timezone.h"
 #include "net/http_server.h"
 #include "server/claim_waiters.h"
 #include "server/config.h"
@@ -58,6 +60,7 @@ class Server {
   // timeout after this server started or the store came back, so runners that kept running
   // their jobs have had a full timeout to reach us and renew their leases (no mass requeue).
   TimeMs lease_grace_until_ = 0;
+  std::optional<TimeZone> refresh_zone_;  // set when the nightly refresh is on
 };
 
 }  // namespace corral

@@ -95,4 +95,11 @@ FinishPlan plan_finish(const FinishReport& report, bool cancel_requested, int at
   return plan;
 }
 
+Error no_agent_events(const std::string& job_id, int attempt) {
+  return make_error(ErrorCode::kNotFound,
+                    "job " + job_id + (attempt > 0 ? " attempt " + std::to_string(attempt) : "") +
+                        " has no agent events: it is not an agent job, or no attempt's agent has"
+                        " finished yet (the live log shows the agent's work meanwhile)");
+}
+
 }  // namespace corral

@@ -34,6 +34,8 @@ Result<AttemptFence> check_fence(const std::optional<AttemptFence>& found, const
                                  const std::string& job_id, int attempt);
 Error attempt_missing(const std::string& job_id, int attempt);
 Error attempt_not_active(const std::string& job_id, int attempt, const AttemptFence& fence);
+// kNotFound for a job (or attempt) without agent events, saying why there may be none.
+Error no_agent_events(const std::string& job_id, int attempt);
 
 // An append of `data` at byte `offset` (store.h, Store::append_log). Offsets count every byte
 // the runner sent; the readable log stops at `cap` bytes plus a line saying so.

@@ -95,6 +95,13 @@ struct LogAppend {
   std::string stored;         // bytes this call added to the readable log (often all it sent)
 };
 
+// An agent job's raw event stream (runner/agent_cli.h), kept whole per attempt.
+inline constexpr size_t kMaxAgentEventsBytes = size_t{16} << 20;
+struct AgentEvents {
+  int attempt = 0;
+  std::string data;  // JSON lines, as the CLI printed them (secrets masked by the runner)
+};
+
 struct LeaseSweep {
   std::vector<std::string> requeued_job_ids;
   int64_t lost_attempts = 0;
@@ -198,6 +205,12 @@ class Store {
                                      TimeMs now) = 0;
   virtual Result<Job> finish_attempt(const std::string& runner_id, const std::string& job_id,
                                      int attempt, const FinishReport& report, TimeMs now) = 0;
+  // Keeps an agent's event stream for an attempt still running (a repeat replaces it).
+  virtual Result<void> put_agent_events(const std::string& runner_id, const std::string& job_id,
+                                        int attempt, std::string_view data) = 0;
+  // attempt 0 = the latest attempt that has events; kNotFound when none has.
+  virtual Result<AgentEvents> read_agent_events(const std::string& tenant,
+                                                const std::string& job_id, int attempt) = 0;
   // attempt 0 = the latest attempt that has one.
   virtual Result<LogChunk> read_log(const std::string& tenant, const std::string& job_id,
                                     int attempt, int64_t offset, int64_t max_bytes) = 0;
@@ -239,6 +252,11 @@ class Store {
   virtual Result<std::optional<RepoMapping>> find_repo(const std::string& tenant, const std::string& full_name) = 0;
   // Deletes and returns the mapping (kNotFound when there is none).
   virtual Result<RepoMapping> delete_repo(const std::string& tenant, const std::string& full_name) = 0;
+  // Every tenant's mappings that name a steward (the nightly refresh, server/nightly_refresh.h).
+  virtual Result<std::vector<RepoMapping>> stewarded_repos() = 0;
+  // Records that the repository's nightly refresh was queued at `now`.
+  virtual Result<void> mark_auto_refresh(const std::string& tenant, const std::string& full_name,
+                                         TimeMs now) = 0;
 };
 
 }  // namespace corral

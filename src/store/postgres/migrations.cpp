@@ -366,6 +366,20 @@ $fn$;
 CREATE TRIGGER schedule_secrets_gone AFTER DELETE ON schedules FOR EACH ROW
   EXECUTE FUNCTION corral_schedule_secrets_gone();
 )sql"},
+      {8, R"sql(
+-- An agent job's raw event stream, one per attempt (GET /api/v1/jobs/{id}/events).
+CREATE TABLE attempt_events (
+  job_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  data BYTEA NOT NULL,
+  truncated BOOLEAN NOT NULL DEFAULT FALSE,
+  PRIMARY KEY (job_id, attempt)
+);
+-- The nightly refresh of repositories with a steward (server/steward.h): where to clone
+-- the repository from, and when its last refresh was queued.
+ALTER TABLE repos ADD COLUMN clone_url TEXT NOT NULL DEFAULT '';
+ALTER TABLE repos ADD COLUMN last_auto_refresh_at BIGINT NOT NULL DEFAULT 0;
+)sql"},
   };
   return kMigrations;
 }

@@ -85,6 +85,10 @@ class PostgresStore final : public Store {
   // postgres_logs.cpp
   Result<LogAppend> append_log(const std::string& runner_id, const std::string& job_id, int attempt,
                                int64_t offset, std::string_view data, TimeMs now) override;
+  Result<void> put_agent_events(const std::string& runner_id, const std::string& job_id,
+                                int attempt, std::string_view data) override;
+  Result<AgentEvents> read_agent_events(const std::string& tenant, const std::string& job_id,
+                                        int attempt) override;
   Result<LogChunk> read_log(const std::string& tenant, const std::string& job_id, int attempt,
                             int64_t offset, int64_t max_bytes) override;
 
@@ -102,6 +106,9 @@ class PostgresStore final : public Store {
   Result<std::vector<RepoMapping>> list_repos(const std::string& tenant) override;
   Result<std::optional<RepoMapping>> find_repo(const std::string& tenant, const std::string& full_name) override;
   Result<RepoMapping> delete_repo(const std::string& tenant, const std::string& full_name) override;
+  Result<std::vector<RepoMapping>> stewarded_repos() override;
+  Result<void> mark_auto_refresh(const std::string& tenant, const std::string& full_name,
+                                 TimeMs now) override;
 
   // The pool, for the server's LISTEN/NOTIFY wake-ups and for tests.
   pg::Pool& pool() { return pool_; }

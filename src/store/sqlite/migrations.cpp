@@ -204,6 +204,20 @@ BEGIN
   DELETE FROM schedule_secrets WHERE schedule_id = OLD.id;
 END;
 )sql"},
+      {7, R"sql(
+-- An agent job's raw event stream, one per attempt (GET /api/v1/jobs/{id}/events).
+CREATE TABLE attempt_events (
+  job_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  truncated INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (job_id, attempt)
+);
+-- The nightly refresh of repositories with a steward (server/steward.h): where to clone
+-- the repository from, and when its last refresh was queued.
+ALTER TABLE repos ADD COLUMN clone_url TEXT NOT NULL DEFAULT '';
+ALTER TABLE repos ADD COLUMN last_auto_refresh_at INTEGER NOT NULL DEFAULT 0;
+)sql"},
   };
   return kMigrations;
 }

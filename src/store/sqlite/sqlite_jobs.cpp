@@ -521,6 +521,34 @@ Result<Job> SqliteStore::finish_attempt(const std::string& runner_id, const std:
   });
 }
 
+Result<void> SqliteStore::put_agent_events(const std::string& runner_id, const std::string& job_id,
+                                           int attempt, std::string_view data) {
+  return write<void>([&](Db& db) -> Result<void> {
+    auto active = fenced_attempt(db, runner_id, job_id, attempt);
+    if (!active.ok()) return active.error();
+    if (!active->active()) return attempt_not_active(job_id, attempt, *active);
+    db.prepare("INSERT OR REPLACE INTO attempt_events (job_id, attempt, data) VALUES (?, ?, ?)")
+        .bind_all(job_id, attempt)
+        .bind_blob(3, data)
+        .exec();
+    return {};
+  });
+}
+
+Result<AgentEvents> SqliteStore::read_agent_events(const std::string& tenant,
+                                                   const std::string& job_id, int attempt) {
+  return read<AgentEvents>([&](Db& db) -> Result<AgentEvents> {
+    if (!sqlite::load_job(db, tenant, job_id)) {
+      return make_error(ErrorCode::kNotFound, "no job with id " + job_id);
+    }
+    auto st = db.prepare("SELECT attempt, data FROM attempt_events WHERE job_id = ?"
+                         " AND (? = 0 OR attempt = ?) ORDER BY attempt DESC LIMIT 1");
+    st.bind_all(job_id, attempt, attempt);
+    if (!st.step()) return no_agent_events(job_id, attempt);
+    return AgentEvents{st.integer(0), st.blob(1)};
+  });
+}
+
 Result<LogChunk> SqliteStore::read_log(const std::string& tenant, const std::string& job_id,
                                        int attempt, int64_t offset, int64_t max_bytes) {
   return read<LogChunk>([&](Db& db) -> Result<LogChunk> {

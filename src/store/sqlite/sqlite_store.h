@@ -81,6 +81,10 @@ class SqliteStore final : public Store {
                              int64_t offset, std::string_view data, TimeMs now) override;
   Result<Job> finish_attempt(const std::string& runner_id, const std::string& job_id, int attempt,
                              const FinishReport& report, TimeMs now) override;
+  Result<void> put_agent_events(const std::string& runner_id, const std::string& job_id,
+                                int attempt, std::string_view data) override;
+  Result<AgentEvents> read_agent_events(const std::string& tenant, const std::string& job_id,
+                                        int attempt) override;
   Result<LogChunk> read_log(const std::string& tenant, const std::string& job_id, int attempt,
                             int64_t offset, int64_t max_bytes) override;
 
@@ -101,6 +105,9 @@ class SqliteStore final : public Store {
   Result<std::vector<RepoMapping>> list_repos(const std::string& tenant) override;
   Result<std::optional<RepoMapping>> find_repo(const std::string& tenant, const std::string& full_name) override;
   Result<RepoMapping> delete_repo(const std::string& tenant, const std::string& full_name) override;
+  Result<std::vector<RepoMapping>> stewarded_repos() override;
+  Result<void> mark_auto_refresh(const std::string& tenant, const std::string& full_name,
+                                 TimeMs now) override;
 
   // Number of COMMITs so far (for tests and benchmarks of group commit).
   uint64_t commits() const;
