@@ -73,6 +73,8 @@ start_services() {
     podman_env=$(scripts/podman-service.sh start "$state_dir/podman") || return 1
     eval "$podman_env"
     scripts/make-test-image.sh || return 1
+    # The agent image: busybox, git and the Claude Code and Codex CLIs from npm (docs/agents.md).
+    scripts/make-agent-image.sh || return 1
     echo "test.sh: container engine at $DOCKER_HOST"
   fi
   # The browser tests' npm packages (playwright-core; no browser download: they drive

@@ -473,7 +473,8 @@ Result<AgentSpec> parse_agent_spec(const json& body) {
   if (agent.cli != "claude" && agent.cli != "codex" && agent.cli != "auto") {
     return invalid_field("agent.cli", "must be \"claude\", \"codex\" or \"auto\", not \"" + agent.cli + "\"");
   }
-  auto prompt = get_string(body, "prompt", "agent.prompt", 256 * 1024);
+  // The prompt reaches the CLI through one environment variable; Linux caps one at 128 KiB.
+  auto prompt = get_string(body, "prompt", "agent.prompt", 100 * 1024);
   if (!prompt.ok()) return prompt.error();
   if (prompt->find_first_not_of(" \t\r\n") == std::string::npos) {
     return invalid_field("agent.prompt", "is required: what the agent should do");

@@ -2,6 +2,7 @@
 #include "api/repo.h"
 #include "common/crypto.h"
 #include "server/steward.h"
+#include "common/json_limits.h"
 #include "server/context.h"
 #include "server/why.h"
 
@@ -249,6 +250,39 @@ awaitable<Response> why(ServerContext& ctx, RequestContext& req) {
   co_return json_ok(explain_wait({*job, *runners, position, now, &*steward}));
 }
 
+// One entry per day from first_day: {day, jobs, cost_usd, input_tokens, output_tokens}.
+json agent_cost_by_day(const std::vector<FinishedResult>& results, TimeMs first_day, int days) {
+  constexpr TimeMs kDay = 86'400'000;
+  struct Day {
+    int64_t jobs = 0, input_tokens = 0, output_tokens = 0;
+    double cost_usd = 0;
+  };
+  std::vector<Day> by_day(static_cast<size_t>(days));
+  for (const auto& r : results) {
+    auto i = (r.finished_at - first_day) / kDay;
+    if (i < 0 || i >= days) continue;
+    auto parsed = parse_json_limited(r.result, "a stored result");
+    if (!parsed.ok() || !parsed->is_object() || !parsed->contains("agent")) continue;
+    const json& agent = (*parsed)["agent"];
+    if (!agent.is_object()) continue;
+    Day& d = by_day[static_cast<size_t>(i)];
+    ++d.jobs;
+    if (agent.contains("cost_usd") && agent["cost_usd"].is_number()) d.cost_usd += agent["cost_usd"].get<double>();
+    d.input_tokens += json_int_or(agent, "input_tokens", 0) + json_int_or(agent, "cache_read_tokens", 0);
+    d.output_tokens += json_int_or(agent, "output_tokens", 0);
+  }
+  json out = json::array();
+  for (int i = 0; i < days; ++i) {
+    const Day& d = by_day[static_cast<size_t>(i)];
+    out.push_back({{"day", format_time(first_day + i * kDay).substr(0, 10)},
+                   {"jobs", d.jobs},
+                   {"cost_usd", d.cost_usd},
+                   {"input_tokens", d.input_tokens},
+                   {"output_tokens", d.output_tokens}});
+  }
+  return out;
+}
+
 awaitable<Response> stats(ServerContext& ctx, RequestContext& req) {
   auto caller = co_await user_or_admin(ctx, req);
   if (!caller.ok()) co_return error_of(caller.error());
@@ -268,7 +302,15 @@ awaitable<Response> stats(ServerContext& ctx, RequestContext& req) {
   auto optional_ms = [](const std::optional<TimeMs>& v) { return v ? json(*v) : json(nullptr); };
   // Canceled jobs say nothing about whether work succeeds: the rate is over ended runs.
   int64_t decided = stats->succeeded + stats->failed;
+  // Agent runs' cost and tokens per UTC day over the last `days` days (the overview's chart).
+  auto days = int_param(req, "days", 14, 1, 366);
+  if (!days.ok()) co_return error_of(days.error());
+  constexpr TimeMs kDay = 86'400'000;
+  TimeMs first_day = (ctx.clock.now_ms() / kDay - (*days - 1)) * kDay;
+  auto results = co_await ctx.db([&] { return ctx.store.agent_results(caller->tenant, first_day); });
+  if (!results.ok()) co_return error_of(results.error());
   co_return json_ok({{"hours", hourly},
+                     {"agent_by_day", agent_cost_by_day(*results, first_day, static_cast<int>(*days))},
                      {"finished", finished},
                      {"succeeded", stats->succeeded},
                      {"failed", stats->failed},

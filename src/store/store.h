@@ -71,6 +71,12 @@ struct JobStats {
   std::optional<TimeMs> median_run_ms;         // first start -> finish
 };
 
+// A finished job's result as stored (JSON text), for figures over agent runs.
+struct FinishedResult {
+  TimeMs finished_at = 0;
+  std::string result;
+};
+
 struct HeartbeatReport {
   std::vector<RunningAttempt> running;
   json usage = json::object();
@@ -186,6 +192,9 @@ class Store {
   virtual Result<std::vector<Job>> queued_jobs(const std::string& tenant, int limit) = 0;
   // Jobs that finished in the `hours` whole hours up to now (the current hour included).
   virtual Result<JobStats> job_stats(const std::string& tenant, int hours, TimeMs now) = 0;
+  // The results of the tenant's agent jobs that finished since `since` (result.agent set).
+  virtual Result<std::vector<FinishedResult>> agent_results(const std::string& tenant,
+                                                            TimeMs since) = 0;
   // The tenant's jobs not yet finished (queued, leased, running), for --max-queued-per-tenant.
   // An indexed count (jobs_queue starts with tenant, state).
   virtual Result<int64_t> count_unfinished_jobs(const std::string& tenant) = 0;

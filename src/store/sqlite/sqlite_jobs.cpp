@@ -286,6 +286,19 @@ Result<std::vector<Job>> SqliteStore::queued_jobs(const std::string& tenant, int
   });
 }
 
+Result<std::vector<FinishedResult>> SqliteStore::agent_results(const std::string& tenant,
+                                                               TimeMs since) {
+  return read<std::vector<FinishedResult>>([&](Db& db) -> Result<std::vector<FinishedResult>> {
+    auto st = db.prepare(
+        "SELECT finished_at, result FROM jobs WHERE tenant = ? AND finished_at >= ?"
+        " AND result IS NOT NULL AND result LIKE '%\"agent\":%' ORDER BY finished_at");
+    st.bind_all(tenant, since);
+    std::vector<FinishedResult> out;
+    while (st.step()) out.push_back({st.int64(0), st.text(1)});
+    return out;
+  });
+}
+
 Result<JobStats> SqliteStore::job_stats(const std::string& tenant, int hours, TimeMs now) {
   return read<JobStats>([&](Db& db) -> Result<JobStats> {
     constexpr TimeMs kHour = 3'600'000;

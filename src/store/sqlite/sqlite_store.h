@@ -70,6 +70,8 @@ class SqliteStore final : public Store {
                                        TimeMs now) override;
   Result<std::vector<Job>> queued_jobs(const std::string& tenant, int limit) override;
   Result<JobStats> job_stats(const std::string& tenant, int hours, TimeMs now) override;
+  Result<std::vector<FinishedResult>> agent_results(const std::string& tenant,
+                                                    TimeMs since) override;
   Result<int64_t> count_unfinished_jobs(const std::string& tenant) override;
   Result<int64_t> count_schedules(const std::string& tenant) override;
 
