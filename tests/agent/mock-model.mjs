@@ -6,8 +6,9 @@
 //                                   [--ignore-stdin] [--log FILE]
 //
 // Prints exactly one line, `PORT=<n>`, on stdout once listening (port 0, the default, picks
-// a free one). Exits on SIGTERM/SIGINT, and when stdin closes unless --ignore-stdin is given
-// (a test harness holds a pipe to stdin, so the server dies with the harness).
+// a free one). Exits on SIGTERM/SIGINT, and when stdin (a pipe, socket or terminal) closes,
+// so a test harness holding a pipe to it cannot leak the server; --ignore-stdin turns that
+// off. Stdin from /dev/null (a shell's background job) is not watched.
 //
 // APIs served:
 //   POST /v1/messages[?beta=true]      Anthropic Messages API (SSE when stream:true, JSON otherwise)
@@ -15,7 +16,8 @@
 //   POST /v1/responses                 OpenAI Responses API (SSE when stream:true, JSON otherwise)
 //   GET  /v1/models                    a one-model list (both API shapes in one answer)
 //   GET  /_mock/requests               JSON array of the requests seen (see `record` below)
-//   POST /_mock/reset                  forgets the requests and the overloaded-once counters
+//   POST /_mock/reset                  forgets the requests and the overloaded-once counters and
+//                                      restarts the ids (msg_mock000001, ...)
 //   GET  /_mock/health                 {"ok":true}
 // Anything else is answered 404 with an error body and recorded, so a test can spot a CLI
 // calling something new.
@@ -220,7 +222,11 @@ function anthropicToolCall(body) {
   if (names.has('Bash') || names.size === 0) {
     return { name: 'Bash', input: { command: 'ls', description: 'List files in the workspace' } };
   }
-  if (names.has('Read')) return { name: 'Read', input: { file_path: `${process.cwd()}/README.md` } };
+  if (names.has('Read')) {
+    // The CLI's working directory, as its system prompt states it.
+    const cwd = /Primary working directory: ([^\s\\"]+)/.exec(JSON.stringify(body))?.[1] ?? '/workspace';
+    return { name: 'Read', input: { file_path: `${cwd}/README.md` } };
+  }
   const first = [...names][0];
   return { name: first, input: {} };
 }
@@ -556,6 +562,7 @@ async function handle(req, res) {
   if (path === '/_mock/reset' && req.method === 'POST') {
     requests.length = 0;
     overloadSessions.clear();
+    sequence = 0;
     return sendJson(res, 200, { ok: true });
   }
   if (path === '/_mock/health') return sendJson(res, 200, { ok: true });
@@ -666,7 +673,17 @@ const stop = () => {
 };
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
-if (!options.ignoreStdin) {
+// Watch stdin only when it is something that can close: a pipe from a harness, a socket, or
+// a terminal (Ctrl-D). A background job's /dev/null would otherwise stop the server at once.
+function stdinCanClose() {
+  try {
+    const stat = fs.fstatSync(0);
+    return stat.isFIFO() || stat.isSocket() || process.stdin.isTTY === true;
+  } catch {
+    return false;
+  }
+}
+if (!options.ignoreStdin && stdinCanClose()) {
   process.stdin.on('end', stop);
   process.stdin.on('close', stop);
   process.stdin.on('error', stop);
