@@ -25,8 +25,11 @@ export class ApiError extends Error {
   }
 }
 
-export async function request(path, {method = 'GET', body, token = session.token, signOutOn401 = true} = {}) {
-  const headers = {Accept: 'application/json'};
+// One call: answers the Response and its body text, or throws ApiError with the server's
+// message. request reads the body as JSON; api.agentEvents keeps it as text (NDJSON).
+async function send(path, {method = 'GET', body, token = session.token, signOutOn401 = true,
+  accept = 'application/json'} = {}) {
+  const headers = {Accept: accept};
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let res;
@@ -37,13 +40,13 @@ export async function request(path, {method = 'GET', body, token = session.token
     throw new ApiError(0, 'unreachable', 'The corral server is unreachable; retrying.');
   }
   const text = await res.text();
+  if (res.ok) return {res, text};
   let data = null;
   try {
     data = text ? JSON.parse(text) : null;
   } catch {
     data = null;
   }
-  if (res.ok) return data;
   const code = data?.error?.code ?? 'http_' + res.status;
   const message = data?.error?.message ?? `${res.status} ${res.statusText}`;
   if (res.status === 401 && signOutOn401) {
@@ -53,11 +56,27 @@ export async function request(path, {method = 'GET', body, token = session.token
   throw new ApiError(res.status, code, message);
 }
 
+export async function request(path, options) {
+  const {text} = await send(path, options);
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return null;
+  }
+}
+
 export const api = {
   runners: () => request('/api/v1/runners'),
   queue: () => request('/api/v1/queue'),
   stats: (hours = 24) => request(`/api/v1/stats?hours=${hours}`),
   job: (id) => request(`/api/v1/jobs/${encodeURIComponent(id)}`),
+  // An agent job's raw event stream (NDJSON) of the latest attempt that has one:
+  // {text, attempt}. 404 when the job has none (yet).
+  agentEvents: async (id) => {
+    const {res, text} = await send(`/api/v1/jobs/${encodeURIComponent(id)}/events`,
+      {accept: 'application/x-ndjson'});
+    return {text, attempt: Number(res.headers.get('X-Corral-Attempt')) || null};
+  },
   cancel: (id) => request(`/api/v1/jobs/${encodeURIComponent(id)}/cancel`, {method: 'POST', body: {}}),
   jobs: ({state, label, runner, limit = 50, cursor} = {}) => {
     const query = new URLSearchParams();

@@ -6,7 +6,7 @@
 //   #/runners           runners, live
 //   #/queue             queued/running counts and why queued jobs wait
 //   #/jobs?state=&label=&runner=   filterable job list
-//   #/jobs/{id}         one job: spec, attempts, timings, live log
+//   #/jobs/{id}         one job: spec, attempts, timings, live log; an agent job's transcript
 //
 // A page module exports mount(container, {params, query}) and returns a cleanup function
 // that stops its timers and sockets when the user leaves the page.

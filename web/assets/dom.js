@@ -77,6 +77,19 @@ export function formatBytes(n) {
   return `${n >= 10 || i === 0 ? Math.round(n) : n.toFixed(1)} ${units[i]}`;
 }
 
+// "$0.0123" (four decimals below $10, as the runner's log prints it), "$12.35"; "—" for
+// no cost (Codex reports none).
+export function formatCost(usd) {
+  if (typeof usd !== 'number' || Number.isNaN(usd)) return '—';
+  return `$${usd.toFixed(Math.abs(usd) < 10 ? 4 : 2)}`;
+}
+
+// "12,345"; "—" for no number.
+export function formatCount(n) {
+  if (typeof n !== 'number' || Number.isNaN(n)) return '—';
+  return n.toLocaleString('en-US');
+}
+
 export function formatDateTime(ms) {
   if (ms === null || ms === undefined) return '—';
   return new Date(ms).toLocaleString(undefined, {

@@ -1,5 +1,7 @@
-// One job: its state and timings, the cancel button, attempts, spec and the live log.
+// One job: its state and timings, the cancel button, attempts, spec and the live log; for an
+// agent job also the agent's summary and transcript (agent_view.js).
 // The job is re-read every 2 s until it ends; the log comes over its own WebSocket.
+import {AgentPanel} from '../agent_view.js';
 import {ApiError, api} from '../api.js';
 import {ENDED_STATES, agoElement, clear, formatBytes, formatDateTime, formatDuration, h, labelChips, notice,
   parseTime, statePill, tableHead, tableWrap} from '../dom.js';
@@ -110,6 +112,7 @@ export function mount(container, {params}) {
 
   let job = null;
   let log = null;
+  let agent = null;  // an agent job's panel
   const cancelState = {armedUntil: 0};
   let timer = null;
   let stopped = false;
@@ -135,8 +138,10 @@ export function mount(container, {params}) {
       render();
       if (!log) {
         log = new LogView(id, {onEnd: () => load()}).start();
-        container.append(log.element, attempts, spec);
+        if (job.spec?.agent) agent = new AgentPanel(id);
+        container.append(...(agent ? agent.elements : []), log.element, attempts, spec);
       }
+      if (agent) agent.update(job);
     } catch (e) {
       if (e instanceof ApiError && e.status === 404) {
         clear(summary).append(notice('error', `There is no job ${id} (or it belongs to another tenant). `,
@@ -154,5 +159,6 @@ export function mount(container, {params}) {
     stopped = true;
     clearTimeout(timer);
     if (log) log.stop();
+    if (agent) agent.stop();
   };
 }

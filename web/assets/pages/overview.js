@@ -1,12 +1,14 @@
 // Overview: jobs finished per hour over the last 24 h by outcome (a stacked bar chart in
-// inline SVG), success rate and medians from GET /api/v1/stats?hours=24, plus the live
-// queue and runner counts. A server without /api/v1/stats (404) shows "stats unavailable".
+// inline SVG), success rate and medians from GET /api/v1/stats?hours=24, the agent jobs'
+// cost per UTC day (its agent_by_day, when the server sends it), plus the live queue and
+// runner counts. A server without /api/v1/stats (404) shows "stats unavailable".
 import {ApiError, api} from '../api.js';
-import {clear, formatDuration, h, notice, parseTime, svg} from '../dom.js';
+import {clear, formatCost, formatCount, formatDuration, h, notice, parseTime, svg} from '../dom.js';
 import {poll, showLoadError} from '../poll.js';
 
 const OUTCOMES = ['succeeded', 'failed', 'canceled'];
 const CHART = {width: 720, height: 240, left: 40, right: 8, top: 12, bottom: 28};
+const COST_CHART = {...CHART, left: 58};  // room for "$0.015"
 
 // 1, 2, 5, 10, 20, 50, ... at least max, so the top gridline is a round number.
 function niceCeiling(max) {
@@ -58,6 +60,77 @@ export function barChart(hours) {
     'aria-label': `Jobs finished per hour over the last ${hours.length} hours, by outcome`}, grid, bars);
 }
 
+// 1, 2, 2.5, 5 times a power of ten, at least max: for dollars, which may be fractions.
+function niceAmount(max) {
+  if (!(max > 0)) return 1;
+  const magnitude = 10 ** Math.floor(Math.log10(max));
+  return [1, 2, 2.5, 5, 10].map((step) => step * magnitude).find((v) => v >= max * (1 - 1e-9)) ?? 10 * magnitude;
+}
+
+// "$0.005", "$2.5": an axis label, as short as its value allows.
+function axisDollars(value) {
+  return value === 0 ? '$0' : `$${Number(value.toPrecision(3))}`;
+}
+
+// "Dec 1" for "2026-12-01" (a UTC day).
+function dayLabel(day) {
+  const ms = Date.parse(`${day}T00:00:00Z`);
+  return Number.isNaN(ms) ? day : new Date(ms).toLocaleDateString(undefined, {month: 'short', day: 'numeric', timeZone: 'UTC'});
+}
+
+// One bar per day, its height the cost; the number of agent jobs above it (Codex reports no
+// cost, so a day of Codex jobs is a count over an empty bar).
+export function agentCostChart(days) {
+  const {width, height, left, right, top, bottom} = COST_CHART;
+  const plotW = width - left - right;
+  const plotH = height - top - bottom;
+  const cost = (d) => (typeof d.cost_usd === 'number' && d.cost_usd > 0 ? d.cost_usd : 0);
+  const yMax = niceAmount(Math.max(0, ...days.map(cost)));
+  const slot = plotW / Math.max(1, days.length);
+  const barW = Math.max(2, slot * 0.7);
+  const y = (v) => top + plotH - (v / yMax) * plotH;
+  const grid = [0, 1, 2, 3, 4].map((i) => {
+    const value = (yMax / 4) * i;
+    return [svg('line', {x1: left, x2: width - right, y1: y(value), y2: y(value), class: 'grid'}),
+      svg('text', {x: left - 6, y: y(value) + 4, class: 'axis', 'text-anchor': 'end'}, axisDollars(value))];
+  });
+  const labelEvery = Math.max(1, Math.ceil(days.length / 7));
+  const bars = days.map((d, i) => {
+    const x = left + i * slot + (slot - barW) / 2;
+    const jobs = d.jobs ?? 0;
+    const title = `${d.day}: ${formatCost(cost(d))}, ${jobs} agent job${jobs === 1 ? '' : 's'}, ` +
+      `${formatCount(d.input_tokens ?? 0)} input / ${formatCount(d.output_tokens ?? 0)} output tokens`;
+    const barTop = y(cost(d));
+    return svg('g', {'data-day': d.day, 'data-cost': String(cost(d)), 'data-jobs': String(jobs)},
+      cost(d) > 0 ? svg('rect', {x, width: barW, y: barTop, height: y(0) - barTop, class: 'bar bar-agent', rx: 1.5}) : null,
+      jobs > 0 ? svg('text', {x: x + barW / 2, y: barTop - 4, class: 'bar-count', 'text-anchor': 'middle'}, String(jobs)) : null,
+      // A hit area as tall as the plot, so a day with a tiny bar still shows its title.
+      svg('rect', {x: left + i * slot, width: slot, y: top, height: plotH, fill: 'transparent'}, svg('title', {}, title)),
+      (days.length - 1 - i) % labelEvery === 0
+        ? svg('text', {x: x + barW / 2, y: height - bottom + 16, class: 'axis', 'text-anchor': 'middle'}, dayLabel(d.day))
+        : null);
+  });
+  return svg('svg', {viewBox: `0 0 ${width} ${height}`, class: 'chart', role: 'img', id: 'agent-cost-chart',
+    'aria-label': `Agent jobs' cost per day over the last ${days.length} days (UTC)`}, grid, bars);
+}
+
+function agentSection(days) {
+  const totalCost = days.reduce((sum, d) => sum + (typeof d.cost_usd === 'number' ? d.cost_usd : 0), 0);
+  const totalJobs = days.reduce((sum, d) => sum + (d.jobs ?? 0), 0);
+  const jobsText = (n) => `${formatCount(n)} job${n === 1 ? '' : 's'}`;
+  const head = h('div', {class: 'card-head'}, h('h2', {}, `Agent cost per day (last ${days.length} days, UTC)`));
+  if (totalJobs === 0 && totalCost === 0) {
+    return h('section', {class: 'card', id: 'agent-cost'}, head,
+      h('p', {class: 'muted', id: 'agent-cost-empty'}, `No agent jobs in the last ${days.length} days.`));
+  }
+  const today = days[days.length - 1] ?? {};
+  head.append(h('div', {class: 'legend'},
+    h('span', {id: 'agent-cost-today'}, `today: ${formatCost(today.cost_usd ?? 0)} · ${jobsText(today.jobs ?? 0)}`),
+    h('span', {id: 'agent-cost-total'}, h('span', {class: 'swatch bar-agent'}),
+      `${days.length} days: ${formatCost(totalCost)} · ${jobsText(totalJobs)}`)));
+  return h('section', {class: 'card', id: 'agent-cost'}, head, agentCostChart(days));
+}
+
 function stat(label, value, id) {
   return h('div', {class: 'stat'}, h('div', {class: 'stat-value', id}, value), h('div', {class: 'stat-label'}, label));
 }
@@ -76,7 +149,9 @@ function statsSection(stats) {
         h('div', {class: 'legend'}, OUTCOMES.map((o) =>
           h('span', {}, h('span', {class: `swatch bar-${o}`}), `${o} ${stats[o] ?? 0}`)))),
       (stats.hours ?? []).length ? barChart(stats.hours) : h('p', {class: 'muted'}, 'No hours reported.')),
-  ];
+    // A server from before agent jobs sends no agent_by_day: nothing to show then.
+    Array.isArray(stats.agent_by_day) && stats.agent_by_day.length ? agentSection(stats.agent_by_day) : null,
+  ].filter(Boolean);
 }
 
 function liveSection(queue) {
