@@ -14,9 +14,9 @@
 #   CORRAL_CACHE_DIR   where `npm ci` installs the CLIs, kept between builds and reused while
 #                      the lock file is unchanged; default ${XDG_CACHE_HOME:-~/.cache}/corral
 #
-# The CLIs' native binaries are hard-linked from the npm cache into the staging rootfs and
-# streamed straight into `podman import`, so ~800 MB are read once and written once (into
-# Podman's storage). Codex's Node launcher (bin/codex.js) only sets two variables and execs
+# The CLIs' native binaries are hard-linked from the npm cache into the staging rootfs, and
+# tar streams the rootfs into `podman import`: no copy and no tarball of ours on disk (most
+# of the build time is Podman writing the 840 MB layer). Codex's Node launcher (bin/codex.js) only sets two variables and execs
 # the native binary, so /usr/local/bin/codex links to that binary and Node is left out.
 set -euo pipefail
 
