@@ -14,9 +14,9 @@
 #   CORRAL_CACHE_DIR   where `npm ci` installs the CLIs, kept between builds and reused while
 #                      the lock file is unchanged; default ${XDG_CACHE_HOME:-~/.cache}/corral
 #
-# The CLIs' native binaries are hard-linked from the npm cache into the staging rootfs and
-# streamed straight into `podman import`, so ~800 MB are read once and written once (into
-# Podman's storage). Codex's Node launcher (bin/codex.js) only sets two variables and execs
+# The CLIs' native binaries are hard-linked from the npm cache into the staging rootfs, and
+# tar streams the rootfs into `podman import`: no copy and no tarball of ours on disk (most
+# of the build time is Podman writing the 840 MB layer). Codex's Node launcher (bin/codex.js) only sets two variables and execs
 # the native binary, so /usr/local/bin/codex links to that binary and Node is left out.
 set -euo pipefail
 
@@ -75,6 +75,7 @@ if [[ ! -f $npm_dir/.complete ]]; then
   (cd "$npm_dir.partial" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error \
     --cache "$cache/npm-cache")
   touch "$npm_dir.partial/.complete"
+  echo "make-agent-image: npm ci took $((SECONDS - started)) s"
   mv "$npm_dir.partial" "$npm_dir"
   # Older installs (other lock files) are of no further use.
   find "$cache" -maxdepth 1 -name 'agent-npm-*' ! -name "agent-npm-$lock_hash" -exec rm -rf {} +
@@ -176,6 +177,7 @@ printf 'passwd: files\ngroup: files\nhosts: files dns\n' >"$root/etc/nsswitch.co
 # run as another); the workspace is the job's own.
 printf '[safe]\n\tdirectory = *\n' >"$root/etc/gitconfig"
 
+staged=$SECONDS
 # The image this build replaces; removed afterwards so rebuilds do not pile up 800 MB each.
 previous=$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
 tar --numeric-owner -C "$root" -cf - . |
@@ -193,4 +195,5 @@ if [[ -n $previous ]] && [[ $previous != "$(podman image inspect --format '{{.Id
   podman rmi "$previous" >/dev/null 2>&1 || true
 fi
 size=$(podman image inspect --format '{{.Size}}' "$image")
-echo "make-agent-image: built $image ($((size / 1000000)) MB) in $((SECONDS - started)) s"
+echo "make-agent-image: built $image ($((size / 1000000)) MB) in $((SECONDS - started)) s" \
+  "(import $((SECONDS - staged)) s)"
