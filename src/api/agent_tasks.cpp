@@ -132,10 +132,13 @@ json agent_task_spec(std::string_view type, const TaskTarget& target, const std:
   if (target.number > 0) name += "#" + std::to_string(target.number);
   json repo{{"url", target.clone_url}};
   if (type == "review") repo["ref"] = "refs/pull/" + std::to_string(target.number) + "/head";
+  // Claude Code asks before it writes a file or runs a command; a job cannot answer, so the
+  // tasks allow what they need (Codex runs in the container's sandbox without asking).
+  json tools = {"Read", "Grep", "Glob", "Bash", "Write", "Edit"};
   return {{"name", name},
           {"type", std::string(type)},
           {"repo", repo},
-          {"agent", {{"cli", cli}, {"prompt", prompt}}}};
+          {"agent", {{"cli", cli}, {"prompt", prompt}, {"allowed_tools", tools}}}};
 }
 
 }  // namespace corral

@@ -88,8 +88,9 @@ void add_agent_commands(CLI::App& app) {
   {
     auto o = std::make_shared<TaskOptions>();
     auto* cmd = app.add_subcommand("review", "Review a pull request with an agent: corral review URL");
-    add_task_flags(cmd, *o);
+    // The positionals first: the job flags end with `command`, which would take them.
     cmd->add_option("url", o->target, "The pull request, e.g. https://github.com/OWNER/REPO/pull/12")->required();
+    add_task_flags(cmd, *o);
     cmd->callback([o, cmd] {
       auto target = parse_task_url(o->target, "pull");
       if (!target.ok()) usage_error(target.error().message);
@@ -100,9 +101,9 @@ void add_agent_commands(CLI::App& app) {
     auto o = std::make_shared<TaskOptions>();
     auto* cmd = app.add_subcommand(
         "analyze", "Analyse a repository's open pull requests or issues: corral analyze prs|issues REPO");
-    add_task_flags(cmd, *o);
     cmd->add_option("what", o->kind, "prs or issues")->required()->check(CLI::IsMember({"prs", "issues"}));
     cmd->add_option("repo", o->target, "OWNER/REPO or https://github.com/OWNER/REPO")->required();
+    add_task_flags(cmd, *o);
     cmd->callback([o, cmd] {
       auto target = parse_repo_target(o->target);
       if (!target.ok()) usage_error(target.error().message);
@@ -113,8 +114,8 @@ void add_agent_commands(CLI::App& app) {
     auto o = std::make_shared<TaskOptions>();
     auto* cmd = app.add_subcommand(
         "resolve", "Have an agent fix an issue on a branch (and push it when the runner may): corral resolve URL");
-    add_task_flags(cmd, *o);
     cmd->add_option("url", o->target, "The issue, e.g. https://github.com/OWNER/REPO/issues/34")->required();
+    add_task_flags(cmd, *o);
     cmd->callback([o, cmd] {
       auto target = parse_task_url(o->target, "issues");
       if (!target.ok()) usage_error(target.error().message);

@@ -17,6 +17,8 @@ constexpr size_t kPlainTailBytes = 16 * 1024;
 // The prompt travels in the environment (CORRAL_AGENT_PROMPT), not in the script's text:
 // the command line shows where it goes with this placeholder.
 constexpr std::string_view kPromptArg = "\x01prompt";
+// Where the wrapper puts Codex's model provider for OPENAI_BASE_URL, when the container has one.
+constexpr std::string_view kProviderArgs = "\x01provider";
 
 std::string str(const json& j, const char* key) { return json_string_or(j, key, ""); }
 
@@ -68,7 +70,7 @@ class ClaudeAdapter final : public AgentAdapter {
  public:
   std::string_view name() const override { return "claude"; }
 
-  std::vector<std::string> command(const AgentSpec& spec) const override {
+  std::vector<std::string> command(const AgentSpec& spec, bool) const override {
     std::vector<std::string> argv{"claude", "-p", std::string(kPromptArg), "--output-format",
                                   "stream-json", "--verbose"};
     if (!spec.model.empty()) argv.insert(argv.end(), {"--model", spec.model});
@@ -178,8 +180,14 @@ class CodexAdapter final : public AgentAdapter {
  public:
   std::string_view name() const override { return "codex"; }
 
-  std::vector<std::string> command(const AgentSpec& spec) const override {
-    std::vector<std::string> argv{"codex", "exec", "--json", "--full-auto", "--skip-git-repo-check"};
+  std::vector<std::string> command(const AgentSpec& spec, bool isolated) const override {
+    std::vector<std::string> argv{"codex", "exec", "--json", "--skip-git-repo-check"};
+    if (isolated) {
+      argv.emplace_back("--dangerously-bypass-approvals-and-sandbox");
+    } else {
+      argv.insert(argv.end(), {"--sandbox", "workspace-write"});
+    }
+    argv.emplace_back(kProviderArgs);
     if (!spec.model.empty()) argv.insert(argv.end(), {"-m", spec.model});
     argv.insert(argv.end(), spec.args.begin(), spec.args.end());
     argv.emplace_back(kPromptArg);
@@ -303,14 +311,21 @@ std::string summarize_tool_call(std::string_view tool, const json& input, size_t
   return line;
 }
 
-std::string agent_wrapper_script(const AgentSpec& spec, std::string_view cli) {
+std::string agent_wrapper_script(const AgentSpec& spec, std::string_view cli, bool isolated) {
   auto command_line = [&](std::string_view name) {
     std::string line = "exec";
-    for (const auto& arg : make_agent_adapter(name)->command(spec)) {
+    for (const auto& arg : make_agent_adapter(name)->command(spec, isolated)) {
       line += ' ';
-      line += arg == kPromptArg ? "\"$CORRAL_AGENT_PROMPT\"" : shell_quote(arg);
+      if (arg == kPromptArg) {
+        line += "\"$CORRAL_AGENT_PROMPT\"";
+      } else if (arg == kProviderArgs) {
+        line += "\"$@\"";  // set below from OPENAI_BASE_URL
+      } else {
+        line += shell_quote(arg);
+      }
     }
-    return line;
+    // Both CLIs add a piped stdin to the prompt (and Codex waits for it to end).
+    return line + " </dev/null";
   };
   std::string s = "exec 2>&1\n";
   // The CLIs keep state under $HOME; a non-root user may have none that is writable.
@@ -329,7 +344,12 @@ std::string agent_wrapper_script(const AgentSpec& spec, std::string_view cli) {
   s += "echo \"" + std::string(kAgentMarker) + "$cli\"\n";
   s += "case $cli in\n";
   s += "  claude) " + command_line("claude") + " ;;\n";
-  s += "  codex) " + command_line("codex") + " ;;\n";
+  s += "  codex)\n"
+       "    set --\n"
+       "    if [ -n \"$OPENAI_BASE_URL\" ]; then set -- -c model_provider=corral -c model_providers.corral.name=corral "
+       "-c \"model_providers.corral.base_url=\\\"$OPENAI_BASE_URL\\\"\" -c model_providers.corral.env_key=OPENAI_API_KEY "
+       "-c model_providers.corral.wire_api=responses; fi\n"
+       "    " + command_line("codex") + " ;;\n";
   s += "esac\n";
   return s;
 }

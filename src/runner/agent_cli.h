@@ -4,7 +4,14 @@
 //
 //   Claude Code  claude -p PROMPT --output-format stream-json --verbose [--model M]
 //                [--max-turns N] [--allowedTools T,...] ARGS...
-//   Codex        codex exec --json --full-auto --skip-git-repo-check [-m M] ARGS... PROMPT
+//   Codex        codex exec --json --skip-git-repo-check SANDBOX [PROVIDER] [-m M] ARGS... PROMPT
+//
+// Codex's own sandbox: the job's container is the sandbox, so in one Codex runs with
+// --dangerously-bypass-approvals-and-sandbox (its landlock sandbox needs what a container
+// without capabilities lacks); on the host (the shell executor) with --sandbox
+// workspace-write. (`--full-auto` is gone from `codex exec` as of 0.171.) Codex reads no
+// OPENAI_BASE_URL: when the container has one, the wrapper adds a model provider for it
+// (PROVIDER: -c model_provider=corral -c model_providers.corral.base_url=...).
 //
 // The container runs a small sh wrapper (agent_wrapper_script) that picks the CLI, prints
 // one marker line naming it (or naming what is missing) and execs it with stderr joined to
@@ -48,8 +55,9 @@ class AgentAdapter {
  public:
   virtual ~AgentAdapter() = default;
   virtual std::string_view name() const = 0;
-  // argv of the CLI for this job (the program name first).
-  virtual std::vector<std::string> command(const AgentSpec& spec) const = 0;
+  // argv of the CLI for this job (the program name first). `isolated`: it runs in a
+  // container (the container is its sandbox).
+  virtual std::vector<std::string> command(const AgentSpec& spec, bool isolated) const = 0;
   // Reads one JSON event; returns the readable log text it becomes (lines ending in '\n',
   // possibly none) and updates the summary.
   virtual std::string on_event(const nlohmann::json& event, AgentSummary& summary) = 0;
@@ -66,7 +74,7 @@ inline constexpr int kAgentMissingExit = 127;
 
 // The sh script that runs the agent. `cli` is "claude", "codex" or "auto" (the runner's
 // RUNNER_AGENT_CLI already applied); `auto` takes claude when it is on PATH, else codex.
-std::string agent_wrapper_script(const AgentSpec& spec, std::string_view cli);
+std::string agent_wrapper_script(const AgentSpec& spec, std::string_view cli, bool isolated);
 
 // Splits the container's output into lines and turns them into the readable log.
 class AgentStream {

@@ -106,7 +106,8 @@ ContainerSpec JobExecutor::container_spec() const {
   for (const auto& [name, value] : spec.secrets) c.env[name] = value;
   if (spec.agent) {
     if (spec.image.empty() && !cfg.agent_image.empty()) c.image = cfg.agent_image;
-    c.command = {"/bin/sh", "-c", agent_wrapper_script(*spec.agent, agent_cli())};
+    c.command = {"/bin/sh", "-c",
+                 agent_wrapper_script(*spec.agent, agent_cli(), ctx_.runtime.capabilities().isolation)};
     c.env["CORRAL_AGENT_PROMPT"] = spec.agent->prompt;
     // The runner's credentials win over the job's: a job cannot send the runner's key to
     // a base URL of its own choosing.

@@ -26,6 +26,7 @@
 //   ok (default)             a final text answer containing "mock review"
 //   tool                     a tool call (Claude: Bash `ls`; Codex: exec_command `ls`), then,
 //                            once the result comes back, a final answer quoting it
+//   tool:findings            the same, Claude's Bash call writing .corral/result.json
 //   overloaded               Anthropic 529 overloaded_error / OpenAI 503 server_overloaded
 //   ratelimited              429 rate_limit_error / rate_limit_exceeded
 //   unauthorized             401 authentication_error / invalid_api_key

@@ -24,8 +24,8 @@ class MockModel {
   MockModel() {
     dir_ = make_temp_dir("corral-mock-model");
     process_ = std::make_unique<Process>(
-        std::vector<std::string>{"node", std::string(CORRAL_SOURCE_DIR) + "/tests/agent/mock-model.mjs",
-                                 "--port", "0"},
+        std::vector<std::string>{"/usr/bin/env", "node", std::string(CORRAL_SOURCE_DIR) + "/tests/agent/mock-model.mjs",
+                                 "--port", "0", "--ignore-stdin"},
         std::map<std::string, std::string>{}, dir_ / "mock.log");
     bool up = wait_until([&] { return process_->output().find("PORT=") != std::string::npos || !process_->running(); },
                          20s);
@@ -161,7 +161,8 @@ TEST_F(AgentJobTest, ClaudeReviewSucceedsWithItsResultEventsAndAReadableLog) {
 
   // The model service saw the runner's key: the credential reached the container.
   bool keyed = false;
-  for (const auto& r : mock_->requests()["requests"]) {
+  const json seen = mock_->requests();
+  for (const auto& r : seen) {
     if (r.dump().find(kAnthropicKey) != std::string::npos) keyed = true;
   }
   EXPECT_TRUE(keyed) << mock_->requests().dump();
@@ -173,14 +174,17 @@ TEST_F(AgentJobTest, ClaudeReviewSucceedsWithItsResultEventsAndAReadableLog) {
 
 TEST_F(AgentJobTest, AToolCallShowsOnOneLineAndAResultFileIsMergedIn) {
   start_runner("tools");
-  std::string id = submit(agent_job("claude", "[mock:tool] Look around."));
+  json spec = agent_job("claude", "[mock:tool:findings] Look around.");
+  spec["agent"]["allowed_tools"] = {"Bash"};  // the call writes a file: allowed explicitly
+  std::string id = submit(spec);
   auto job = wait_for_job(*api_, id, {"succeeded", "failed"}, 120s);
   std::string log = log_of(id);
   ASSERT_EQ(job["state"], "succeeded") << log << "\n" << mock_->log();
   EXPECT_NE(log.find("> Bash: "), std::string::npos) << log;
   EXPECT_EQ(log.find("{\"type\""), std::string::npos) << log;
   // The mock's tool call writes .corral/result.json; it is kept beside result.agent.
-  EXPECT_TRUE(job["result"].contains("findings")) << job["result"];
+  ASSERT_TRUE(job["result"].contains("findings")) << job["result"];
+  EXPECT_EQ(job["result"]["findings"][0]["message"], "mock finding");
   EXPECT_EQ(job["result"]["agent"]["cli"], "claude");
 }
 

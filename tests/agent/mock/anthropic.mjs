@@ -47,9 +47,17 @@ function toolResult(body) {
   return null;
 }
 
+// `[mock:tool:findings]`: the Bash call writes a review's .corral/result.json, as a review
+// agent does (the runner merges it into the job's result beside result.agent).
+const FINDINGS_COMMAND =
+  'mkdir -p .corral && printf \'%s\' \'{"summary":"mock","findings":[{"file":"README.md","line":1,"severity":"low","message":"mock finding"}]}\' > .corral/result.json';
+
 // Bash `ls` when offered; else Read of README.md in the CLI's working directory.
-function toolCall(body) {
+function toolCall(body, arg) {
   const names = new Set((body.tools ?? []).map((tool) => tool?.name));
+  if (arg === 'findings') {
+    return { name: 'Bash', input: { command: FINDINGS_COMMAND, description: 'Write the findings' } };
+  }
   if (names.has('Bash') || names.size === 0) {
     return { name: 'Bash', input: { command: 'ls', description: 'List files in the workspace' } };
   }
@@ -93,7 +101,7 @@ export async function handleAnthropic(res, body, record) {
   const blocks = [];
   let stopReason = 'end_turn';
   if (mode === 'tool' && output == null) {
-    const call = toolCall(body);
+    const call = toolCall(body, record.scenario_arg);
     blocks.push({ type: 'text', text: TOOL_INTRO });
     blocks.push({ type: 'tool_use', id: mockId('toolu_mock', record.seq), ...call });
     stopReason = 'tool_use';

@@ -36,7 +36,7 @@ TEST(AgentCli, ClaudeCommandLineCarriesModelTurnsToolsAndArgs) {
   spec.max_turns = 7;
   spec.allowed_tools = {"Read", "Bash(git diff:*)"};
   spec.args = {"--append-system-prompt", "be brief"};
-  auto argv = make_agent_adapter("claude")->command(spec);
+  auto argv = make_agent_adapter("claude")->command(spec, true);
   ASSERT_GE(argv.size(), 6u);
   EXPECT_EQ(argv[0], "claude");
   EXPECT_EQ(argv[1], "-p");
@@ -50,11 +50,16 @@ TEST(AgentCli, ClaudeCommandLineCarriesModelTurnsToolsAndArgs) {
 TEST(AgentCli, CodexCommandLineEndsWithThePrompt) {
   AgentSpec spec = spec_with("codex", "fix it");
   spec.model = "gpt-5-codex";
-  auto argv = make_agent_adapter("codex")->command(spec);
+  auto argv = make_agent_adapter("codex")->command(spec, true);
   ASSERT_GE(argv.size(), 5u);
-  EXPECT_EQ((std::vector<std::string>(argv.begin(), argv.begin() + 4)),
-            (std::vector<std::string>{"codex", "exec", "--json", "--full-auto"}));
+  EXPECT_EQ((std::vector<std::string>(argv.begin(), argv.begin() + 5)),
+            (std::vector<std::string>{"codex", "exec", "--json", "--skip-git-repo-check",
+                                      "--dangerously-bypass-approvals-and-sandbox"}));
   EXPECT_NE(std::find(argv.begin(), argv.end(), "gpt-5-codex"), argv.end());
+  // On the host, Codex keeps its own sandbox.
+  auto host = make_agent_adapter("codex")->command(spec, false);
+  EXPECT_EQ(std::find(host.begin(), host.end(), "--dangerously-bypass-approvals-and-sandbox"), host.end());
+  EXPECT_NE(std::find(host.begin(), host.end(), "workspace-write"), host.end());
   EXPECT_EQ(make_agent_adapter("cursor"), nullptr);
 }
 
@@ -69,11 +74,11 @@ TEST(AgentCli, ToolCallsAreSummarizedOnOneLine) {
 
 // Runs the wrapper with `bin` first on PATH and returns {exit code, output}.
 std::pair<int, std::string> run_wrapper(const std::string& script, const fs::path& bin,
-                                        const std::string& prompt) {
+                                        const std::string& prompt, const std::string& env = "") {
   fs::path file = bin / "wrapper.sh";
   std::ofstream(file) << script;
   // PATH holds only the stand-ins and mkdir: a CLI installed on this machine stays out.
-  std::string cmd = "env -i PATH=" + bin.string() + " HOME=/nonexistent CORRAL_AGENT_PROMPT='" +
+  std::string cmd = "env -i " + env + " PATH=" + bin.string() + " HOME=/nonexistent CORRAL_AGENT_PROMPT='" +
                     prompt + "' /bin/sh " + file.string() + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
@@ -105,7 +110,7 @@ class AgentWrapper : public ::testing::Test {
 TEST_F(AgentWrapper, AutoPrefersClaudeAndPassesThePromptAsOneArgument) {
   stand_in("claude");
   stand_in("codex");
-  auto [code, out] = run_wrapper(agent_wrapper_script(spec_with("auto", "x"), "auto"), bin_,
+  auto [code, out] = run_wrapper(agent_wrapper_script(spec_with("auto", "x"), "auto", true), bin_,
                                  "review $PWD; `rm -rf /`");
   EXPECT_EQ(code, 0);
   EXPECT_NE(out.find("corral-agent-cli: claude\n"), std::string::npos) << out;
@@ -118,19 +123,27 @@ TEST_F(AgentWrapper, AutoPrefersClaudeAndPassesThePromptAsOneArgument) {
 
 TEST_F(AgentWrapper, AutoFallsBackToCodexAndAFixedChoiceIsKept) {
   stand_in("codex");
-  auto [code, out] = run_wrapper(agent_wrapper_script(spec_with("auto", "x"), "auto"), bin_, "p");
+  auto [code, out] = run_wrapper(agent_wrapper_script(spec_with("auto", "x"), "auto", true), bin_, "p");
   EXPECT_EQ(code, 0);
   EXPECT_NE(out.find("corral-agent-cli: codex\n"), std::string::npos) << out;
   EXPECT_NE(out.find("arg:exec\n"), std::string::npos);
+  EXPECT_EQ(out.find("model_provider"), std::string::npos) << out;
+  // Codex reads no OPENAI_BASE_URL: the wrapper makes it a model provider.
+  auto [with_url_code, with_url] = run_wrapper(agent_wrapper_script(spec_with("codex", "x"), "codex", true), bin_,
+                                               "p", "OPENAI_BASE_URL=http://127.0.0.1:9/v1");
+  EXPECT_EQ(with_url_code, 0);
+  EXPECT_NE(with_url.find("arg:model_provider=corral\n"), std::string::npos) << with_url;
+  EXPECT_NE(with_url.find("arg:model_providers.corral.base_url=\"http://127.0.0.1:9/v1\"\n"), std::string::npos)
+      << with_url;
 
-  auto [missing_code, missing] = run_wrapper(agent_wrapper_script(spec_with("claude", "x"), "claude"), bin_, "p");
+  auto [missing_code, missing] = run_wrapper(agent_wrapper_script(spec_with("claude", "x"), "claude", true), bin_, "p");
   EXPECT_EQ(missing_code, kAgentMissingExit);
   EXPECT_NE(missing.find("corral-agent-missing: claude is not installed in this image"), std::string::npos)
       << missing;
 }
 
 TEST_F(AgentWrapper, NoCliAtAllIsNamedAndTheStreamSaysSo) {
-  auto [code, out] = run_wrapper(agent_wrapper_script(spec_with("auto", "x"), "auto"), bin_, "p");
+  auto [code, out] = run_wrapper(agent_wrapper_script(spec_with("auto", "x"), "auto", true), bin_, "p");
   EXPECT_EQ(code, kAgentMissingExit);
   AgentStream stream;
   std::string log = stream.feed(out);
