@@ -9,8 +9,9 @@
 #                                            CORRAL_BINARY), DOCKER_HOST (scripts/podman-service.sh)
 #                                            and the agent image (scripts/make-agent-image.sh)
 #
-# The corral figure is from submit to the job's finished_at, read from the API; the direct
-# figure is podman's wall time from start to exit. Both include the container's start.
+# The corral figure is the job's created_at -> finished_at as the server recorded them (the
+# submit's commit to the finish's); the direct figure is `podman run`'s wall time from start
+# to exit. Both include creating, starting and removing the container.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,11 @@ image=localhost/corral-agent:latest
 [[ -x $corral ]] || { echo "agent_overhead: no $corral; build first (scripts/build.sh)" >&2; exit 1; }
 [[ -n ${DOCKER_HOST:-} ]] || { echo "agent_overhead: DOCKER_HOST is not set; eval \"\$(scripts/podman-service.sh start DIR)\"" >&2; exit 1; }
 podman image exists "$image" || { echo "agent_overhead: no $image; run scripts/make-agent-image.sh" >&2; exit 1; }
+
+# `podman run` with the settings the API service runs containers with (runc, bounded
+# rlimits: scripts/podman-service.sh), so both ways start containers alike.
+service_conf=$(dirname "${DOCKER_HOST#unix://}")/containers.conf
+[[ -f $service_conf ]] && export CONTAINERS_CONF=${CONTAINERS_CONF:-$service_conf}
 
 work=$(mktemp -d /tmp/corral-agent-bench-XXXXXX)
 pids=()
@@ -81,13 +87,15 @@ for ((i = 0; i < runs; i++)); do
     sleep 0.05
   done
   [[ $state == succeeded ]] || { echo "agent_overhead: job $id $state" >&2; cat "$work/runner.log" >&2; exit 1; }
-  through+=($(($(now_ms) - t0)))
+  # The server's own created_at -> finished_at: the polling above adds nothing to it.
+  through+=($(curl -fs -H "Authorization: Bearer $admin" "$url/api/v1/jobs/$id" |
+    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);console.log(Date.parse(j.finished_at)-Date.parse(j.created_at))})'))
 done
 
 d=$(printf '%s\n' "${direct[@]}" | median)
 c=$(printf '%s\n' "${through[@]}" | median)
 echo "agent runs: $runs each, Claude Code $(podman run --rm "$image" claude --version 2>/dev/null | head -1) against the mock"
 echo "direct (podman run ... claude -p): median ${d} ms   [${direct[*]}]"
-echo "as a corral job (submit -> finished): median ${c} ms   [${through[*]}]"
+echo "as a corral job (created -> finished): median ${c} ms   [${through[*]}]"
 echo "corral adds: $((c - d)) ms per run; ratio corral/direct: $(awk -v c="$c" -v d="$d" 'BEGIN { printf "%.2f", c / d }')"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
