@@ -9,7 +9,8 @@ namespace corral {
 namespace {
 
 std::string replace_all(std::string text, std::string_view what, const std::string& with) {
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + with.size())) {
+  for (size_t at = text.find(what); at != std::string::npos;
+       at = text.find(what, at + with.size())) {
     text.replace(at, what.size(), with);
   }
   return text;
@@ -27,7 +28,8 @@ constexpr std::string_view kResultNote =
 }  // namespace
 
 Result<TaskTarget> parse_task_url(const std::string& url, std::string_view kind) {
-  static const std::regex kUrl(R"(^https?://([^/\s]+)/([^/\s]+)/([^/\s]+)/(pull|issues)/([0-9]{1,9})(/.*)?$)");
+  static const std::regex kUrl(
+      R"(^https?://([^/\s]+)/([^/\s]+)/([^/\s]+)/(pull|issues)/([0-9]{1,9})(/.*)?$)");
   std::smatch m;
   std::string example = kind == "pull" ? "https://github.com/OWNER/REPO/pull/123"
                                        : "https://github.com/OWNER/REPO/issues/123";
@@ -61,8 +63,9 @@ Result<TaskTarget> parse_repo_target(const std::string& text) {
     owner = m[2].str();
     name = m[3].str();
   } else {
-    return make_error(ErrorCode::kBadRequest,
-                      "'" + text + "' is not a repository: give OWNER/REPO or https://github.com/OWNER/REPO");
+    return make_error(
+        ErrorCode::kBadRequest,
+        "'" + text + "' is not a repository: give OWNER/REPO or https://github.com/OWNER/REPO");
   }
   auto full_name = checked_full_name(owner, name);
   if (!full_name.ok()) return full_name.error();
@@ -94,7 +97,8 @@ std::string default_task_prompt(std::string_view type, const TaskTarget& target)
   } else if (type == "analysis-pr") {
     prompt =
         "Analyse the open pull requests of {repo} ({url}). The repository is checked out in the "
-        "current directory. List them with the gh CLI or the forge's API ($GITHUB_TOKEN is set when "
+        "current directory. List them with the gh CLI or the forge's API ($GITHUB_TOKEN is set "
+        "when "
         "the runner has one). For each, say what it changes, how risky it is, and whether it looks "
         "ready to merge. ";
     prompt += kResultNote;
@@ -115,8 +119,10 @@ std::string default_task_prompt(std::string_view type, const TaskTarget& target)
   } else if (type == "resolve") {
     prompt =
         "Resolve issue #{number} of {repo} ({url}/issues/{number}). The repository is checked out "
-        "in the current directory. Read the issue with the gh CLI or the forge's API. Make the fix, "
-        "with a test, on a new branch named corral/issue-{number}, and commit it. Push the branch to "
+        "in the current directory. Read the issue with the gh CLI or the forge's API. Make the "
+        "fix, "
+        "with a test, on a new branch named corral/issue-{number}, and commit it. Push the branch "
+        "to "
         "origin only if you have push access ($GITHUB_TOKEN). ";
     prompt += kResultNote;
     prompt +=

@@ -40,7 +40,9 @@ json to_json(const RepoMapping& repo) {
           {"updated_at", repo.updated_at > 0 ? json(format_time(repo.updated_at)) : json(nullptr)},
           {"updated_by", repo.updated_by},
           {"url", repo.clone_url.empty() ? json(nullptr) : json(without_userinfo(repo.clone_url))},
-          {"last_auto_refresh_at", repo.last_auto_refresh_at > 0 ? json(format_time(repo.last_auto_refresh_at)) : json(nullptr)}};
+          {"last_auto_refresh_at", repo.last_auto_refresh_at > 0
+                                       ? json(format_time(repo.last_auto_refresh_at))
+                                       : json(nullptr)}};
 }
 
 Result<std::string> normalize_repo_full_name(const std::string& owner, const std::string& name) {
@@ -64,9 +66,9 @@ Result<void> parse_repo_mapping_body(const json& body, RepoMapping& out) {
   }
   for (auto it = body.begin(); it != body.end(); ++it) {
     if (it.key() != "group" && it.key() != "steward" && it.key() != "tenant" && it.key() != "url") {
-      return invalid_field(
-          it.key(),
-          "unknown field; a mapping has group, steward, url and (for admins of other tenants) tenant");
+      return invalid_field(it.key(),
+                           "unknown field; a mapping has group, steward, url and (for admins of "
+                           "other tenants) tenant");
     }
   }
   out.clone_url.clear();
@@ -74,7 +76,8 @@ Result<void> parse_repo_mapping_body(const json& body, RepoMapping& out) {
     static const std::regex kUrl(R"(^(https?://|ssh://|git://|file://|git@|/)[^\s]{1,2000}$)");
     if (!body["url"].is_string() || !std::regex_match(body["url"].get<std::string>(), kUrl)) {
       return invalid_field("url",
-                           "must be a clone URL such as https://github.com/OWNER/REPO.git or git@host:OWNER/REPO.git");
+                           "must be a clone URL such as https://github.com/OWNER/REPO.git or "
+                           "git@host:OWNER/REPO.git");
     }
     out.clone_url = body["url"].get<std::string>();
   }

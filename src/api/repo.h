@@ -20,7 +20,8 @@ struct RepoMapping {
   TimeMs created_at = 0;
   TimeMs updated_at = 0;
   std::string updated_by;     // token id of the admin who set it
-  std::string clone_url;      // where the nightly refresh clones from ("" = https://github.com/NAME.git)
+  std::string
+      clone_url;  // where the nightly refresh clones from ("" = https://github.com/NAME.git)
   TimeMs last_auto_refresh_at = 0;  // the last nightly refresh queued (server/nightly_refresh.h)
 
   bool has_steward() const { return !steward_runner.empty() || !steward_group.empty(); }

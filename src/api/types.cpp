@@ -162,9 +162,9 @@ json time_or_null(TimeMs t) {
 }
 
 const std::vector<std::string>& retry_reasons() {
-  static const std::vector<std::string> kReasons = {"runner_lost", "transient", "image_pull", "clone",
-                                                    "engine",      "oom_killed", "timed_out", "exit_code",
-                                                    "agent"};
+  static const std::vector<std::string> kReasons = {"runner_lost", "transient", "image_pull",
+                                                    "clone",       "engine",    "oom_killed",
+                                                    "timed_out",   "exit_code", "agent"};
   return kReasons;
 }
 
@@ -303,8 +303,7 @@ Result<JobSpec> parse_job_spec(const json& body) {
   CORRAL_TRY(check_known_fields(body, "",
                                 {"name", "image", "command", "script", "env", "labels", "group",
                                  "type", "priority", "timeout_s", "max_attempts", "retry", "repo",
-                                 "resources", "network", "steward_fallback", "secrets",
-                                 "agent"}));
+                                 "resources", "network", "steward_fallback", "secrets", "agent"}));
   JobSpec spec;
   auto name = get_string(body, "name", "name", 200);
   if (!name.ok()) return name.error();
@@ -330,8 +329,8 @@ Result<JobSpec> parse_job_spec(const json& body) {
   }
   int kinds = !spec.command.empty() + !spec.script.empty() + spec.agent.has_value();
   if (kinds == 0) {
-    return invalid_field("command",
-                         "a job needs a non-empty 'command' (argv array), a 'script' or an 'agent'");
+    return invalid_field(
+        "command", "a job needs a non-empty 'command' (argv array), a 'script' or an 'agent'");
   }
   if (kinds > 1) {
     return invalid_field(spec.agent ? "agent" : "script",
@@ -462,7 +461,8 @@ Result<JobSpec> parse_job_spec(const json& body) {
 
 Result<AgentSpec> parse_agent_spec(const json& body) {
   if (!body.is_object()) {
-    return invalid_field("agent", "must be an object {cli, prompt, model, max_turns, allowed_tools, args}");
+    return invalid_field("agent",
+                         "must be an object {cli, prompt, model, max_turns, allowed_tools, args}");
   }
   CORRAL_TRY(check_known_fields(body, "agent.",
                                 {"cli", "prompt", "model", "max_turns", "allowed_tools", "args"}));
@@ -471,7 +471,8 @@ Result<AgentSpec> parse_agent_spec(const json& body) {
   if (!cli.ok()) return cli.error();
   if (!cli->empty()) agent.cli = *cli;
   if (agent.cli != "claude" && agent.cli != "codex" && agent.cli != "auto") {
-    return invalid_field("agent.cli", "must be \"claude\", \"codex\" or \"auto\", not \"" + agent.cli + "\"");
+    return invalid_field("agent.cli",
+                         "must be \"claude\", \"codex\" or \"auto\", not \"" + agent.cli + "\"");
   }
   // The prompt reaches the CLI through one environment variable; Linux caps one at 128 KiB.
   auto prompt = get_string(body, "prompt", "agent.prompt", 100 * 1024);

@@ -26,9 +26,11 @@ struct TaskOptions {
 void add_task_flags(CLI::App* cmd, TaskOptions& o) {
   add_client_options(cmd, o.client);
   add_job_flags(cmd, o.job);
-  cmd->add_option("--prompt-file", o.prompt_file,
-                  "Your own prompt instead of the built-in one ({repo}, {number}, {url} are filled in)");
-  cmd->add_option("--cli", o.cli, "The agent: claude, codex, or auto (claude when the image has it)")
+  cmd->add_option(
+      "--prompt-file", o.prompt_file,
+      "Your own prompt instead of the built-in one ({repo}, {number}, {url} are filled in)");
+  cmd->add_option("--cli", o.cli,
+                  "The agent: claude, codex, or auto (claude when the image has it)")
       ->check(CLI::IsMember({"claude", "codex", "auto"}));
   cmd->add_option("--model", o.model, "The model the agent uses (default: the CLI's)");
   cmd->add_option("--max-turns", o.max_turns, "Most turns the agent may take (Claude Code)");
@@ -61,7 +63,8 @@ void submit_task(const TaskOptions& o, const CLI::App* cmd, std::string_view typ
   // The task's fields, then what the flags or the spec file say on top.
   for (auto it = spec.begin(); it != spec.end(); ++it) {
     if (it.key() == "repo" && it.value().is_object()) {
-      for (auto r = it.value().begin(); r != it.value().end(); ++r) task["repo"][r.key()] = r.value();
+      for (auto r = it.value().begin(); r != it.value().end(); ++r)
+        task["repo"][r.key()] = r.value();
     } else {
       task[it.key()] = it.value();
     }
@@ -72,7 +75,8 @@ void submit_task(const TaskOptions& o, const CLI::App* cmd, std::string_view typ
   if (o.client.json_output) {
     std::cout << job.dump(2) << "\n";
   } else if (o.follow) {
-    std::cerr << "submitted " << job["id"].get<std::string>() << " (" << task["name"].get<std::string>() << ")\n";
+    std::cerr << "submitted " << job["id"].get<std::string>() << " ("
+              << task["name"].get<std::string>() << ")\n";
   } else {
     std::cout << job["id"].get<std::string>() << "\n";
   }
@@ -87,9 +91,12 @@ void submit_task(const TaskOptions& o, const CLI::App* cmd, std::string_view typ
 void add_agent_commands(CLI::App& app) {
   {
     auto o = std::make_shared<TaskOptions>();
-    auto* cmd = app.add_subcommand("review", "Review a pull request with an agent: corral review URL");
+    auto* cmd =
+        app.add_subcommand("review", "Review a pull request with an agent: corral review URL");
     // The positionals first: the job flags end with `command`, which would take them.
-    cmd->add_option("url", o->target, "The pull request, e.g. https://github.com/OWNER/REPO/pull/12")->required();
+    cmd->add_option("url", o->target,
+                    "The pull request, e.g. https://github.com/OWNER/REPO/pull/12")
+        ->required();
     add_task_flags(cmd, *o);
     cmd->callback([o, cmd] {
       auto target = parse_task_url(o->target, "pull");
@@ -100,8 +107,11 @@ void add_agent_commands(CLI::App& app) {
   {
     auto o = std::make_shared<TaskOptions>();
     auto* cmd = app.add_subcommand(
-        "analyze", "Analyse a repository's open pull requests or issues: corral analyze prs|issues REPO");
-    cmd->add_option("what", o->kind, "prs or issues")->required()->check(CLI::IsMember({"prs", "issues"}));
+        "analyze",
+        "Analyse a repository's open pull requests or issues: corral analyze prs|issues REPO");
+    cmd->add_option("what", o->kind, "prs or issues")
+        ->required()
+        ->check(CLI::IsMember({"prs", "issues"}));
     cmd->add_option("repo", o->target, "OWNER/REPO or https://github.com/OWNER/REPO")->required();
     add_task_flags(cmd, *o);
     cmd->callback([o, cmd] {
@@ -112,9 +122,11 @@ void add_agent_commands(CLI::App& app) {
   }
   {
     auto o = std::make_shared<TaskOptions>();
-    auto* cmd = app.add_subcommand(
-        "resolve", "Have an agent fix an issue on a branch (and push it when the runner may): corral resolve URL");
-    cmd->add_option("url", o->target, "The issue, e.g. https://github.com/OWNER/REPO/issues/34")->required();
+    auto* cmd = app.add_subcommand("resolve",
+                                   "Have an agent fix an issue on a branch (and push it when the "
+                                   "runner may): corral resolve URL");
+    cmd->add_option("url", o->target, "The issue, e.g. https://github.com/OWNER/REPO/issues/34")
+        ->required();
     add_task_flags(cmd, *o);
     cmd->callback([o, cmd] {
       auto target = parse_task_url(o->target, "issues");

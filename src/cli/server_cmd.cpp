@@ -83,9 +83,10 @@ void add_server_command(CLI::App& app) {
       ->envname("CORRAL_STEWARD_STALE_AFTER_MS")
       ->check(CLI::Range(int64_t{100}, int64_t{86'400'000}))
       ->capture_default_str();
-  cmd->add_option("--nightly-refresh", config->nightly_refresh,
-                  "Queue an analysis-pr and an analysis-issue job for each repository with a steward "
-                  "every night at 02:xx (see --refresh-timezone)")
+  cmd->add_option(
+         "--nightly-refresh", config->nightly_refresh,
+         "Queue an analysis-pr and an analysis-issue job for each repository with a steward "
+         "every night at 02:xx (see --refresh-timezone)")
       ->envname("CORRAL_NIGHTLY_REFRESH")
       ->capture_default_str();
   cmd->add_option("--refresh-timezone", config->refresh_timezone,

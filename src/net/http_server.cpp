@@ -227,11 +227,12 @@ awaitable<void> HttpServer::session(beast::tcp_stream stream) {
       break;
     }
     if (ec) {
-      Error err = ec == http::error::body_limit
-                      ? make_error(ErrorCode::kPayloadTooLarge,
-                                   "request body is larger than the limit of " +
-                                       std::to_string(body_limit) + " bytes")
-                      : make_error(ErrorCode::kBadRequest, "malformed HTTP request: " + ec.message());
+      Error err =
+          ec == http::error::body_limit
+              ? make_error(ErrorCode::kPayloadTooLarge,
+                           "request body is larger than the limit of " +
+                               std::to_string(body_limit) + " bytes")
+              : make_error(ErrorCode::kBadRequest, "malformed HTTP request: " + ec.message());
       auto res = error_response(err, 11, false);
       stream.expires_after(std::chrono::seconds(5));
       co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));

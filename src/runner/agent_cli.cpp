@@ -20,7 +20,9 @@ constexpr std::string_view kPromptArg = "\x01prompt";
 // Where the wrapper puts Codex's model provider for OPENAI_BASE_URL, when the container has one.
 constexpr std::string_view kProviderArgs = "\x01provider";
 
-std::string str(const json& j, const char* key) { return json_string_or(j, key, ""); }
+std::string str(const json& j, const char* key) {
+  return json_string_or(j, key, "");
+}
 
 int64_t num(const json& j, const char* key) {
   if (!j.is_object()) return 0;
@@ -71,10 +73,11 @@ class ClaudeAdapter final : public AgentAdapter {
   std::string_view name() const override { return "claude"; }
 
   std::vector<std::string> command(const AgentSpec& spec, bool) const override {
-    std::vector<std::string> argv{"claude", "-p", std::string(kPromptArg), "--output-format",
-                                  "stream-json", "--verbose"};
+    std::vector<std::string> argv{"claude",          "-p",          std::string(kPromptArg),
+                                  "--output-format", "stream-json", "--verbose"};
     if (!spec.model.empty()) argv.insert(argv.end(), {"--model", spec.model});
-    if (spec.max_turns > 0) argv.insert(argv.end(), {"--max-turns", std::to_string(spec.max_turns)});
+    if (spec.max_turns > 0)
+      argv.insert(argv.end(), {"--max-turns", std::to_string(spec.max_turns)});
     if (!spec.allowed_tools.empty()) {
       std::string tools;
       for (const auto& t : spec.allowed_tools) tools += (tools.empty() ? "" : ",") + t;
@@ -100,9 +103,8 @@ class ClaudeAdapter final : public AgentAdapter {
   }
 
   const std::vector<std::string>& retryable_patterns() const override {
-    static const std::vector<std::string> kPatterns{"529",       "overloaded", "rate limit",
-                                                    "rate_limit", "502",       "503",
-                                                    "ETIMEDOUT", "ECONNRESET"};
+    static const std::vector<std::string> kPatterns{
+        "529", "overloaded", "rate limit", "rate_limit", "502", "503", "ETIMEDOUT", "ECONNRESET"};
     return kPatterns;
   }
 
@@ -121,7 +123,8 @@ class ClaudeAdapter final : public AgentAdapter {
           summary.final_text = text;
         }
       } else if (kind == "tool_use") {
-        out += "> " + summarize_tool_call(str(block, "name"), block.value("input", json::object())) + "\n";
+        out += "> " +
+               summarize_tool_call(str(block, "name"), block.value("input", json::object())) + "\n";
       }
     }
     return out;
@@ -135,7 +138,8 @@ class ClaudeAdapter final : public AgentAdapter {
       if (str(block, "type") != "tool_result") continue;
       bool is_error = block.value("is_error", false);
       if (!is_error) continue;
-      out += "  tool error: " + first_line(tool_result_text(block.value("content", json())), 300) + "\n";
+      out += "  tool error: " + first_line(tool_result_text(block.value("content", json())), 300) +
+             "\n";
     }
     return out;
   }
@@ -149,7 +153,8 @@ class ClaudeAdapter final : public AgentAdapter {
       summary.error = !text.empty() ? text : str(event, "subtype");
       if (event.contains("errors") && event["errors"].is_array()) {
         for (const auto& e : event["errors"]) {
-          if (e.is_string()) summary.error += (summary.error.empty() ? "" : "; ") + e.get<std::string>();
+          if (e.is_string())
+            summary.error += (summary.error.empty() ? "" : "; ") + e.get<std::string>();
         }
       }
     }
@@ -165,9 +170,11 @@ class ClaudeAdapter final : public AgentAdapter {
     summary.output_tokens = num(usage, "output_tokens");
     summary.cache_read_tokens = num(usage, "cache_read_input_tokens");
     char line[256];
-    std::snprintf(line, sizeof line, "agent: %s after %.1f s, %d turn%s, $%.4f, %lld input / %lld output tokens\n",
-                  summary.is_error ? "failed" : "finished", static_cast<double>(summary.duration_ms) / 1000.0,
-                  summary.num_turns, summary.num_turns == 1 ? "" : "s", summary.cost_usd,
+    std::snprintf(line, sizeof line,
+                  "agent: %s after %.1f s, %d turn%s, $%.4f, %lld input / %lld output tokens\n",
+                  summary.is_error ? "failed" : "finished",
+                  static_cast<double>(summary.duration_ms) / 1000.0, summary.num_turns,
+                  summary.num_turns == 1 ? "" : "s", summary.cost_usd,
                   static_cast<long long>(summary.input_tokens + summary.cache_read_tokens),
                   static_cast<long long>(summary.output_tokens));
     std::string out = line;
@@ -229,9 +236,9 @@ class CodexAdapter final : public AgentAdapter {
   }
 
   const std::vector<std::string>& retryable_patterns() const override {
-    static const std::vector<std::string> kPatterns{"429",       "502",        "503",   "rate limit",
-                                                    "rate_limit", "ETIMEDOUT", "ECONNRESET",
-                                                    "timeout",   "timed out"};
+    static const std::vector<std::string> kPatterns{"429",        "502",        "503",
+                                                    "rate limit", "rate_limit", "ETIMEDOUT",
+                                                    "ECONNRESET", "timeout",    "timed out"};
     return kPatterns;
   }
 
@@ -240,7 +247,8 @@ class CodexAdapter final : public AgentAdapter {
     std::string kind = str(item, "type");
     if (kind.empty()) kind = str(item, "item_type");
     if (kind == "command_execution") {
-      if (!completed) return "> " + summarize_tool_call("shell", {{"command", str(item, "command")}}) + "\n";
+      if (!completed)
+        return "> " + summarize_tool_call("shell", {{"command", str(item, "command")}}) + "\n";
       int64_t code = num(item, "exit_code");
       if (str(item, "status") == "failed" || code != 0) {
         return "  tool error: exit " + std::to_string(code) + "\n";
@@ -257,7 +265,8 @@ class CodexAdapter final : public AgentAdapter {
     if (kind == "file_change") {
       std::string paths;
       if (item.contains("changes") && item["changes"].is_array()) {
-        for (const auto& change : item["changes"]) paths += (paths.empty() ? "" : ", ") + str(change, "path");
+        for (const auto& change : item["changes"])
+          paths += (paths.empty() ? "" : ", ") + str(change, "path");
       }
       return "> edit: " + first_line(paths, 300) + "\n";
     }
@@ -295,7 +304,8 @@ std::string summarize_tool_call(std::string_view tool, const json& input, size_t
   std::string detail;
   if (input.is_object()) {
     // The one field that says what the call does, for the tools both CLIs have.
-    for (const char* key : {"command", "file_path", "path", "pattern", "url", "query", "description"}) {
+    for (const char* key :
+         {"command", "file_path", "path", "pattern", "url", "query", "description"}) {
       if (auto it = input.find(key); it != input.end() && it->is_string()) {
         detail = it->get<std::string>();
         break;
@@ -335,21 +345,27 @@ std::string agent_wrapper_script(const AgentSpec& spec, std::string_view cli, bo
   s += "if [ \"$cli\" = auto ]; then\n"
        "  if command -v claude >/dev/null 2>&1; then cli=claude\n"
        "  elif command -v codex >/dev/null 2>&1; then cli=codex\n"
-       "  else echo \"" + std::string(kAgentMissingMarker) +
+       "  else echo \"" +
+       std::string(kAgentMissingMarker) +
        "neither claude (Claude Code) nor codex is installed in this image\"; exit " +
-       std::to_string(kAgentMissingExit) + "; fi\n"
+       std::to_string(kAgentMissingExit) +
+       "; fi\n"
        "fi\n";
   s += "if ! command -v \"$cli\" >/dev/null 2>&1; then echo \"" + std::string(kAgentMissingMarker) +
-       "$cli is not installed in this image\"; exit " + std::to_string(kAgentMissingExit) + "; fi\n";
+       "$cli is not installed in this image\"; exit " + std::to_string(kAgentMissingExit) +
+       "; fi\n";
   s += "echo \"" + std::string(kAgentMarker) + "$cli\"\n";
   s += "case $cli in\n";
   s += "  claude) " + command_line("claude") + " ;;\n";
   s += "  codex)\n"
        "    set --\n"
-       "    if [ -n \"$OPENAI_BASE_URL\" ]; then set -- -c model_provider=corral -c model_providers.corral.name=corral "
-       "-c \"model_providers.corral.base_url=\\\"$OPENAI_BASE_URL\\\"\" -c model_providers.corral.env_key=OPENAI_API_KEY "
+       "    if [ -n \"$OPENAI_BASE_URL\" ]; then set -- -c model_provider=corral -c "
+       "model_providers.corral.name=corral "
+       "-c \"model_providers.corral.base_url=\\\"$OPENAI_BASE_URL\\\"\" -c "
+       "model_providers.corral.env_key=OPENAI_API_KEY "
        "-c model_providers.corral.wire_api=responses; fi\n"
-       "    " + command_line("codex") + " ;;\n";
+       "    " +
+       command_line("codex") + " ;;\n";
   s += "esac\n";
   return s;
 }
@@ -409,7 +425,8 @@ std::string AgentStream::on_line(std::string_view line) {
   }
   plain_tail_.append(line);
   plain_tail_ += '\n';
-  if (plain_tail_.size() > kPlainTailBytes) plain_tail_.erase(0, plain_tail_.size() - kPlainTailBytes);
+  if (plain_tail_.size() > kPlainTailBytes)
+    plain_tail_.erase(0, plain_tail_.size() - kPlainTailBytes);
   return std::string(line) + "\n";
 }
 

@@ -64,9 +64,9 @@ const std::vector<std::string>& runner_setting_names() {
 }
 
 const std::vector<std::string>& agent_credential_names() {
-  static const std::vector<std::string> kNames = {
-      "ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "OPENAI_API_KEY", "GITHUB_TOKEN",
-      "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL"};
+  static const std::vector<std::string> kNames = {"ANTHROPIC_API_KEY",  "CLAUDE_CODE_OAUTH_TOKEN",
+                                                  "OPENAI_API_KEY",     "GITHUB_TOKEN",
+                                                  "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL"};
   return kNames;
 }
 
@@ -347,7 +347,8 @@ Result<RunnerConfig> build_runner_config(const std::map<std::string, std::string
   }
   if (has("RUNNER_AGENT_CLI")) {
     c.agent_cli = s["RUNNER_AGENT_CLI"];
-    if (!c.agent_cli.empty() && c.agent_cli != "claude" && c.agent_cli != "codex" && c.agent_cli != "auto") {
+    if (!c.agent_cli.empty() && c.agent_cli != "claude" && c.agent_cli != "codex" &&
+        c.agent_cli != "auto") {
       return bad("RUNNER_AGENT_CLI", "must be claude, codex or auto, not '" + c.agent_cli + "'");
     }
     if (c.agent_cli == "auto") c.agent_cli.clear();

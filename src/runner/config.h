@@ -69,8 +69,9 @@ struct RunnerConfig {
   // mentions one are reported `transient` (retried by the default retry policy).
   std::vector<std::string> transient_patterns = default_transient_patterns();
   // Agent jobs (docs/agents.md, runner/agent_cli.h).
-  std::string agent_cli;    // RUNNER_AGENT_CLI (alias OVERSIGHT_CLI): claude | codex; "" = auto
-  std::string agent_image;  // RUNNER_AGENT_IMAGE: agent jobs' default image ("" = DOCKER_EXECUTOR_IMAGE)
+  std::string agent_cli;  // RUNNER_AGENT_CLI (alias OVERSIGHT_CLI): claude | codex; "" = auto
+  std::string
+      agent_image;  // RUNNER_AGENT_IMAGE: agent jobs' default image ("" = DOCKER_EXECUTOR_IMAGE)
   // The credentials agent containers get, from the runner's environment only:
   // agent_credential_names() and the names RUNNER_AGENT_ENV lists. Never sent to the
   // server; the values are masked in logs when the name looks secret (looks_secret).

@@ -106,8 +106,9 @@ ContainerSpec JobExecutor::container_spec() const {
   for (const auto& [name, value] : spec.secrets) c.env[name] = value;
   if (spec.agent) {
     if (spec.image.empty() && !cfg.agent_image.empty()) c.image = cfg.agent_image;
-    c.command = {"/bin/sh", "-c",
-                 agent_wrapper_script(*spec.agent, agent_cli(), ctx_.runtime.capabilities().isolation)};
+    c.command = {
+        "/bin/sh", "-c",
+        agent_wrapper_script(*spec.agent, agent_cli(), ctx_.runtime.capabilities().isolation)};
     c.env["CORRAL_AGENT_PROMPT"] = spec.agent->prompt;
     // The runner's credentials win over the job's: a job cannot send the runner's key to
     // a base URL of its own choosing.
@@ -354,11 +355,13 @@ void JobExecutor::judge_agent(int exit_code, FinishReport& report, std::string& 
   if (why.empty()) {
     std::string_view tail = agent_->plain_tail();
     while (!tail.empty() && tail.back() == '\n') tail.remove_suffix(1);
-    why = std::string(tail.substr(tail.rfind('\n') == std::string_view::npos ? 0 : tail.rfind('\n') + 1));
+    why = std::string(
+        tail.substr(tail.rfind('\n') == std::string_view::npos ? 0 : tail.rfind('\n') + 1));
   }
   if (why.empty()) why = "exit code " + std::to_string(exit_code);
-  fail_attempt(report, failure_message, std::string(kAgentReason),
-               (agent_->cli().empty() ? std::string("the agent") : agent_->cli()) + " failed: " + why);
+  fail_attempt(
+      report, failure_message, std::string(kAgentReason),
+      (agent_->cli().empty() ? std::string("the agent") : agent_->cli()) + " failed: " + why);
 }
 
 awaitable<void> JobExecutor::send_events() {
@@ -367,8 +370,12 @@ awaitable<void> JobExecutor::send_events() {
   const auto& events = agent_->events();
   SecretMasker masker = secret_masker();
   for (int tries = 0; tries < 3; ++tries) {
-    HttpRequest req{http::verb::put, attempt_path(job_) + "/events", masker.mask(events),
-                    "application/x-ndjson", {}, std::chrono::milliseconds(ctx_.config.request_timeout_ms)};
+    HttpRequest req{http::verb::put,
+                    attempt_path(job_) + "/events",
+                    masker.mask(events),
+                    "application/x-ndjson",
+                    {},
+                    std::chrono::milliseconds(ctx_.config.request_timeout_ms)};
     auto res = co_await ctx_.server.request(std::move(req));
     if (res.ok() && res->status < 300) co_return;
     if (res.ok() && res->status < 500) {

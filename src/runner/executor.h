@@ -85,7 +85,7 @@ class JobExecutor : public std::enable_shared_from_this<JobExecutor> {
   StopReason stop_reason_ = StopReason::kNone;
   bool container_exited_ = false;
   TailBuffer output_tail_{16 * 1024};  // read to classify a failure as transient
-  std::unique_ptr<AgentStream> agent_;  // agent jobs: the CLI's output read as events
+  std::unique_ptr<AgentStream> agent_;           // agent jobs: the CLI's output read as events
   std::shared_ptr<CommandKiller> clone_killer_;  // from the clone on: stop() kills git through it
   bool clone_timed_out_ = false;
   Event clone_finished_;

@@ -21,7 +21,8 @@ std::vector<Job> nightly_refresh_jobs(const RepoMapping& repo, TimeMs now, const
   TaskTarget target;
   target.host = "github.com";
   target.full_name = repo.full_name;
-  target.clone_url = !repo.clone_url.empty() ? repo.clone_url : "https://github.com/" + repo.full_name + ".git";
+  target.clone_url =
+      !repo.clone_url.empty() ? repo.clone_url : "https://github.com/" + repo.full_name + ".git";
   std::vector<Job> jobs;
   for (const char* type : {"analysis-pr", "analysis-issue"}) {
     auto spec = parse_job_spec(agent_task_spec(type, target, default_task_prompt(type, target)));

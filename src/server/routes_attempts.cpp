@@ -71,16 +71,19 @@ void add_attempt_routes(Router& router, ServerContext& ctx) {
              });
 
   // An agent's raw event stream, sent once before finish (runner/agent_cli.h).
-  router.add(http::verb::put, "/api/v1/jobs/{job_id}/attempts/{attempt}/events",
-             [&ctx](RequestContext& req) {
-               return with_attempt(ctx, req, [&](const Runner& runner, std::string job_id, int attempt) -> awaitable<Response> {
-                 auto stored = co_await ctx.db([&] {
-                   return ctx.store.put_agent_events(runner.id, job_id, attempt, req.msg.body());
-                 });
-                 if (!stored.ok()) co_return error_of(stored.error());
-                 co_return json_ok({{"bytes", req.msg.body().size()}});
-               });
-             });
+  router.add(
+      http::verb::put, "/api/v1/jobs/{job_id}/attempts/{attempt}/events",
+      [&ctx](RequestContext& req) {
+        return with_attempt(
+            ctx, req,
+            [&](const Runner& runner, std::string job_id, int attempt) -> awaitable<Response> {
+              auto stored = co_await ctx.db([&] {
+                return ctx.store.put_agent_events(runner.id, job_id, attempt, req.msg.body());
+              });
+              if (!stored.ok()) co_return error_of(stored.error());
+              co_return json_ok({{"bytes", req.msg.body().size()}});
+            });
+      });
 
   router.add(http::verb::post, "/api/v1/jobs/{job_id}/attempts/{attempt}/finish",
              [&ctx](RequestContext& req) {

@@ -1,9 +1,9 @@
 // /api/v1/jobs and /api/v1/queue: submitting, reading, cancelling, logs.
 #include "api/repo.h"
 #include "common/crypto.h"
-#include "server/steward.h"
 #include "common/json_limits.h"
 #include "server/context.h"
+#include "server/steward.h"
 #include "server/why.h"
 
 namespace corral {
@@ -51,8 +51,8 @@ awaitable<Response> submit(ServerContext& ctx, RequestContext& req) {
   job.spec = std::move(spec.value());
   if (job.spec.name.empty()) {
     job.spec.name = !job.spec.command.empty() ? job.spec.command[0]
-                    : job.spec.agent              ? job.spec.agent->cli + " agent"
-                                                  : "script";
+                    : job.spec.agent          ? job.spec.agent->cli + " agent"
+                                              : "script";
   }
   job.created_at = ctx.clock.now_ms();
   job.not_before = job.created_at;
@@ -267,8 +267,10 @@ json agent_cost_by_day(const std::vector<FinishedResult>& results, TimeMs first_
     if (!agent.is_object()) continue;
     Day& d = by_day[static_cast<size_t>(i)];
     ++d.jobs;
-    if (agent.contains("cost_usd") && agent["cost_usd"].is_number()) d.cost_usd += agent["cost_usd"].get<double>();
-    d.input_tokens += json_int_or(agent, "input_tokens", 0) + json_int_or(agent, "cache_read_tokens", 0);
+    if (agent.contains("cost_usd") && agent["cost_usd"].is_number())
+      d.cost_usd += agent["cost_usd"].get<double>();
+    d.input_tokens +=
+        json_int_or(agent, "input_tokens", 0) + json_int_or(agent, "cache_read_tokens", 0);
     d.output_tokens += json_int_or(agent, "output_tokens", 0);
   }
   json out = json::array();
@@ -307,17 +309,20 @@ awaitable<Response> stats(ServerContext& ctx, RequestContext& req) {
   if (!days.ok()) co_return error_of(days.error());
   constexpr TimeMs kDay = 86'400'000;
   TimeMs first_day = (ctx.clock.now_ms() / kDay - (*days - 1)) * kDay;
-  auto results = co_await ctx.db([&] { return ctx.store.agent_results(caller->tenant, first_day); });
+  auto results =
+      co_await ctx.db([&] { return ctx.store.agent_results(caller->tenant, first_day); });
   if (!results.ok()) co_return error_of(results.error());
-  co_return json_ok({{"hours", hourly},
-                     {"agent_by_day", agent_cost_by_day(*results, first_day, static_cast<int>(*days))},
-                     {"finished", finished},
-                     {"succeeded", stats->succeeded},
-                     {"failed", stats->failed},
-                     {"canceled", stats->canceled},
-                     {"success_rate", decided ? json(static_cast<double>(stats->succeeded) / decided) : json(nullptr)},
-                     {"median_queue_wait_ms", optional_ms(stats->median_queue_wait_ms)},
-                     {"median_run_ms", optional_ms(stats->median_run_ms)}});
+  co_return json_ok(
+      {{"hours", hourly},
+       {"agent_by_day", agent_cost_by_day(*results, first_day, static_cast<int>(*days))},
+       {"finished", finished},
+       {"succeeded", stats->succeeded},
+       {"failed", stats->failed},
+       {"canceled", stats->canceled},
+       {"success_rate",
+        decided ? json(static_cast<double>(stats->succeeded) / decided) : json(nullptr)},
+       {"median_queue_wait_ms", optional_ms(stats->median_queue_wait_ms)},
+       {"median_run_ms", optional_ms(stats->median_run_ms)}});
 }
 
 }  // namespace

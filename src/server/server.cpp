@@ -25,8 +25,8 @@ Result<void> Server::start() {
   if (config_.nightly_refresh) {
     auto zone = TimeZone::load(config_.refresh_timezone);
     if (!zone.ok()) {
-      return make_error(ErrorCode::kBadRequest,
-                        "--refresh-timezone: " + zone.error().message + " (use a name such as Europe/Berlin or UTC)");
+      return make_error(ErrorCode::kBadRequest, "--refresh-timezone: " + zone.error().message +
+                                                    " (use a name such as Europe/Berlin or UTC)");
     }
     refresh_zone_ = zone.value();
   }
@@ -87,7 +87,8 @@ Result<void> Server::start() {
   http_options.body_limit_for = [](std::string_view target) -> std::optional<size_t> {
     // PUT /api/v1/jobs/{id}/attempts/{n}/events: a runner's upload of an agent's events.
     constexpr std::string_view kEvents = "/events";
-    if (target.size() > kEvents.size() && target.substr(target.size() - kEvents.size()) == kEvents &&
+    if (target.size() > kEvents.size() &&
+        target.substr(target.size() - kEvents.size()) == kEvents &&
         target.find("/attempts/") != std::string_view::npos) {
       return kMaxAgentEventsBytes;
     }
@@ -216,7 +217,8 @@ awaitable<void> Server::sweep_loop() {
     // 02:xx hour only (server/nightly_refresh.h).
     if (refresh_zone_ && now - last_refresh >= 60'000) {
       last_refresh = now;
-      auto made = co_await ctx_->db([&] { return run_nightly_refresh(*store_, now, *refresh_zone_); });
+      auto made =
+          co_await ctx_->db([&] { return run_nightly_refresh(*store_, now, *refresh_zone_); });
       if (!made.ok()) {
         spdlog::error("nightly refresh: {}", made.error().message);
       } else {

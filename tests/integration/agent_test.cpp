@@ -24,14 +24,19 @@ class MockModel {
   MockModel() {
     dir_ = make_temp_dir("corral-mock-model");
     process_ = std::make_unique<Process>(
-        std::vector<std::string>{"/usr/bin/env", "node", std::string(CORRAL_SOURCE_DIR) + "/tests/agent/mock-model.mjs",
+        std::vector<std::string>{"/usr/bin/env", "node",
+                                 std::string(CORRAL_SOURCE_DIR) + "/tests/agent/mock-model.mjs",
                                  "--port", "0", "--ignore-stdin"},
         std::map<std::string, std::string>{}, dir_ / "mock.log");
-    bool up = wait_until([&] { return process_->output().find("PORT=") != std::string::npos || !process_->running(); },
-                         20s);
+    bool up = wait_until(
+        [&] {
+          return process_->output().find("PORT=") != std::string::npos || !process_->running();
+        },
+        20s);
     std::string out = process_->output();
     auto at = out.find("PORT=");
-    if (!up || at == std::string::npos) throw std::runtime_error("the mock model server did not start: " + out);
+    if (!up || at == std::string::npos)
+      throw std::runtime_error("the mock model server did not start: " + out);
     port_ = std::stoi(out.substr(at + 5));
   }
   ~MockModel() {
@@ -55,8 +60,9 @@ class AgentJobTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (docker_host().empty()) {
-      GTEST_SKIP() << "DOCKER_HOST is not set: run through scripts/test.sh, which starts Podman's service "
-                      "and builds the agent image";
+      GTEST_SKIP()
+          << "DOCKER_HOST is not set: run through scripts/test.sh, which starts Podman's service "
+             "and builds the agent image";
     }
     mock_ = std::make_unique<MockModel>();
     server_ = std::make_unique<ServerProcess>();
@@ -71,7 +77,8 @@ class AgentJobTest : public ::testing::Test {
   // A runner whose agent jobs reach the mock: host networking (the mock listens on the
   // host's loopback), the runner's own keys, and the CLIs told to give up on an overloaded
   // API at once so corral's retry policy is what retries.
-  RunnerProcess& start_runner(const std::string& name, std::map<std::string, std::string> env = {}) {
+  RunnerProcess& start_runner(const std::string& name,
+                              std::map<std::string, std::string> env = {}) {
     std::map<std::string, std::string> full{
         {"DOCKER_EXECUTOR_IMAGE", kAgentImage},
         {"DOCKER_NETWORK_MODE", "host"},
@@ -82,7 +89,8 @@ class AgentJobTest : public ::testing::Test {
         {"DISABLE_TELEMETRY", "1"},
         {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"},
         {"CLAUDE_CODE_MAX_RETRIES", "0"},
-        {"RUNNER_AGENT_ENV", "DISABLE_TELEMETRY,CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC,CLAUDE_CODE_MAX_RETRIES"},
+        {"RUNNER_AGENT_ENV",
+         "DISABLE_TELEMETRY,CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC,CLAUDE_CODE_MAX_RETRIES"},
     };
     for (auto& [k, v] : env) full[k] = v;
     runners_.push_back(std::make_unique<RunnerProcess>(*server_, name, std::move(full)));
@@ -108,7 +116,8 @@ fs::path make_repo_with_pull_request() {
   auto git = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {"git", "-c", "user.email=t@example.com", "-c", "user.name=t"});
     auto out = run_command(args, {}, repo);
-    if (!out.ok() || out->exit_code != 0) throw std::runtime_error("git failed: " + (out.ok() ? out->output : ""));
+    if (!out.ok() || out->exit_code != 0)
+      throw std::runtime_error("git failed: " + (out.ok() ? out->output : ""));
   };
   git({"init", "-q", "-b", "main"});
   std::ofstream(repo / "README.md") << "widget\n";
@@ -223,7 +232,8 @@ TEST_F(AgentJobTest, AnImageWithoutTheCliFailsAtOnceSayingSo) {
   EXPECT_EQ(job["state"], "failed");
   EXPECT_EQ(job["reason"], "agent");
   EXPECT_EQ(job["attempts"].size(), 1u);
-  EXPECT_NE(log.find("neither claude (Claude Code) nor codex is installed"), std::string::npos) << log;
+  EXPECT_NE(log.find("neither claude (Claude Code) nor codex is installed"), std::string::npos)
+      << log;
   EXPECT_EQ(api_->request(http::verb::get, "/api/v1/jobs/" + id + "/events").status, 404);
 }
 
@@ -251,8 +261,8 @@ TEST_F(AgentJobTest, CorralReviewClonesThePullRequestHead) {
   fs::path prompt = repo.parent_path() / (repo.filename().string() + "-prompt.txt");
   std::ofstream(prompt) << "[mock:ok] Review {repo} #{number}; the change is in feature.txt.";
   auto out = run_corral({"review", "https://github.com/acme/widget/pull/1", "--repo-url",
-                         "file://" + repo.string(), "--prompt-file", prompt.string(), "--cli", "claude",
-                         "--server", server_->url(), "--token", user, "--follow"});
+                         "file://" + repo.string(), "--prompt-file", prompt.string(), "--cli",
+                         "claude", "--server", server_->url(), "--token", user, "--follow"});
   EXPECT_EQ(out.exit_code, 0) << out.out << out.err;
   EXPECT_NE(out.out.find("mock review"), std::string::npos) << out.out;
   Api api(server_->url(), user);
@@ -262,17 +272,19 @@ TEST_F(AgentJobTest, CorralReviewClonesThePullRequestHead) {
   EXPECT_EQ(job["spec"]["type"], "review");
   EXPECT_EQ(job["spec"]["repo"]["ref"], "refs/pull/1/head");
   EXPECT_EQ(job["spec"]["name"], "review acme/widget#1");
-  EXPECT_EQ(job["spec"]["agent"]["prompt"], "[mock:ok] Review acme/widget #1; the change is in feature.txt.");
+  EXPECT_EQ(job["spec"]["agent"]["prompt"],
+            "[mock:ok] Review acme/widget #1; the change is in feature.txt.");
   // The clone was the pull request's head: the mock saw the file list? The log says so.
   EXPECT_NE(api.request(http::verb::get, "/api/v1/jobs/" + job["id"].get<std::string>() + "/logs")
                 .body.find("refs/pull/1/head"),
             std::string::npos);
 
-  auto bad = run_corral({"review", "https://github.com/acme/widget/issues/1", "--server", server_->url(),
-                         "--token", user});
+  auto bad = run_corral({"review", "https://github.com/acme/widget/issues/1", "--server",
+                         server_->url(), "--token", user});
   EXPECT_EQ(bad.exit_code, 2);
-  EXPECT_NE(bad.err.find("is not a pull request URL such as https://github.com/OWNER/REPO/pull/123"),
-            std::string::npos)
+  EXPECT_NE(
+      bad.err.find("is not a pull request URL such as https://github.com/OWNER/REPO/pull/123"),
+      std::string::npos)
       << bad.err;
   fs::remove_all(repo);
   fs::remove(prompt);

@@ -199,15 +199,16 @@ Result<std::vector<Job>> PostgresStore::queued_jobs(const std::string& tenant, i
 
 Result<std::vector<FinishedResult>> PostgresStore::agent_results(const std::string& tenant,
                                                                  TimeMs since) {
-  return run<std::vector<FinishedResult>>([&](Connection& c) -> Result<std::vector<FinishedResult>> {
-    auto rows = c.query(
-        "SELECT finished_at, result FROM jobs WHERE tenant = $1 AND finished_at >= $2"
-        " AND result IS NOT NULL AND result LIKE '%\"agent\":%' ORDER BY finished_at",
-        tenant, since);
-    std::vector<FinishedResult> out;
-    for (int i = 0; i < rows.size(); ++i) out.push_back({rows[i].int64(0), rows[i].text(1)});
-    return out;
-  });
+  return run<std::vector<FinishedResult>>(
+      [&](Connection& c) -> Result<std::vector<FinishedResult>> {
+        auto rows = c.query(
+            "SELECT finished_at, result FROM jobs WHERE tenant = $1 AND finished_at >= $2"
+            " AND result IS NOT NULL AND result LIKE '%\"agent\":%' ORDER BY finished_at",
+            tenant, since);
+        std::vector<FinishedResult> out;
+        for (int i = 0; i < rows.size(); ++i) out.push_back({rows[i].int64(0), rows[i].text(1)});
+        return out;
+      });
 }
 
 Result<JobStats> PostgresStore::job_stats(const std::string& tenant, int hours, TimeMs now) {

@@ -33,15 +33,17 @@ Result<LogAppend> PostgresStore::append_log(const std::string& runner_id, const 
   });
 }
 
-Result<void> PostgresStore::put_agent_events(const std::string& runner_id, const std::string& job_id,
-                                             int attempt, std::string_view data) {
+Result<void> PostgresStore::put_agent_events(const std::string& runner_id,
+                                             const std::string& job_id, int attempt,
+                                             std::string_view data) {
   return tx<void>([&](Connection& c) -> Result<void> {
     auto active = pg::fenced_attempt(c, runner_id, job_id, attempt);
     if (!active.ok()) return active.error();
     if (!active->active()) return attempt_not_active(job_id, attempt, *active);
-    c.query("INSERT INTO attempt_events (job_id, attempt, data) VALUES ($1, $2, $3)"
-            " ON CONFLICT (job_id, attempt) DO UPDATE SET data = EXCLUDED.data",
-            job_id, attempt, pg::Bytes{data});
+    c.query(
+        "INSERT INTO attempt_events (job_id, attempt, data) VALUES ($1, $2, $3)"
+        " ON CONFLICT (job_id, attempt) DO UPDATE SET data = EXCLUDED.data",
+        job_id, attempt, pg::Bytes{data});
     return {};
   });
 }
@@ -49,7 +51,8 @@ Result<void> PostgresStore::put_agent_events(const std::string& runner_id, const
 Result<AgentEvents> PostgresStore::read_agent_events(const std::string& tenant,
                                                      const std::string& job_id, int attempt) {
   return tx<AgentEvents>([&](Connection& c) -> Result<AgentEvents> {
-    if (!pg::load_job(c, tenant, job_id)) return make_error(ErrorCode::kNotFound, "no job with id " + job_id);
+    if (!pg::load_job(c, tenant, job_id))
+      return make_error(ErrorCode::kNotFound, "no job with id " + job_id);
     auto rows = c.query(
         "SELECT attempt, data FROM attempt_events WHERE job_id = $1 AND ($2 = 0 OR attempt = $2)"
         " ORDER BY attempt DESC LIMIT 1",

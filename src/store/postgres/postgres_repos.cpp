@@ -10,8 +10,9 @@ using pg::Connection;
 namespace {
 
 // A macro so the statements below are single literals (GCC 12 warns falsely on string +).
-#define CORRAL_REPO_COLUMNS \
-  "tenant, full_name, grp, steward_runner, steward_group, created_at, updated_at, updated_by, clone_url," \
+#define CORRAL_REPO_COLUMNS                                                                     \
+  "tenant, full_name, grp, steward_runner, steward_group, created_at, updated_at, updated_by, " \
+  "clone_url,"                                                                                  \
   " last_auto_refresh_at"
 
 RepoMapping repo_from_row(const pg::Row& row) {
@@ -44,15 +45,16 @@ std::optional<RepoMapping> load_repo(Connection& c, const std::string& tenant, c
 
 Result<RepoMapping> PostgresStore::put_repo(const RepoMapping& repo) {
   return tx<RepoMapping>([&](Connection& c) -> Result<RepoMapping> {
-    auto rows = c.query("INSERT INTO repos (" CORRAL_REPO_COLUMNS
-                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                        " ON CONFLICT (tenant, full_name) DO UPDATE SET grp = excluded.grp,"
-                        " steward_runner = excluded.steward_runner, steward_group = excluded.steward_group,"
-                        " updated_at = excluded.updated_at, updated_by = excluded.updated_by,"
-                        " clone_url = excluded.clone_url RETURNING " CORRAL_REPO_COLUMNS,
-                        repo.tenant, repo.full_name, repo.group, repo.steward_runner, repo.steward_group,
-                        repo.created_at, repo.updated_at, repo.updated_by, repo.clone_url,
-                        repo.last_auto_refresh_at);
+    auto rows =
+        c.query("INSERT INTO repos (" CORRAL_REPO_COLUMNS
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                " ON CONFLICT (tenant, full_name) DO UPDATE SET grp = excluded.grp,"
+                " steward_runner = excluded.steward_runner, steward_group = excluded.steward_group,"
+                " updated_at = excluded.updated_at, updated_by = excluded.updated_by,"
+                " clone_url = excluded.clone_url RETURNING " CORRAL_REPO_COLUMNS,
+                repo.tenant, repo.full_name, repo.group, repo.steward_runner, repo.steward_group,
+                repo.created_at, repo.updated_at, repo.updated_by, repo.clone_url,
+                repo.last_auto_refresh_at);
     return repo_from_row(rows.front());
   });
 }
@@ -73,20 +75,23 @@ Result<std::optional<RepoMapping>> PostgresStore::find_repo(const std::string& t
 
 Result<std::vector<RepoMapping>> PostgresStore::stewarded_repos() {
   return run<std::vector<RepoMapping>>([&](Connection& c) -> Result<std::vector<RepoMapping>> {
-    auto rows = c.query("SELECT " CORRAL_REPO_COLUMNS " FROM repos"
-                        " WHERE steward_runner != '' OR steward_group != '' ORDER BY tenant, full_name");
+    auto rows =
+        c.query("SELECT " CORRAL_REPO_COLUMNS
+                " FROM repos"
+                " WHERE steward_runner != '' OR steward_group != '' ORDER BY tenant, full_name");
     std::vector<RepoMapping> out;
     for (int i = 0; i < rows.size(); ++i) out.push_back(repo_from_row(rows[i]));
     return out;
   });
 }
 
-Result<void> PostgresStore::mark_auto_refresh(const std::string& tenant, const std::string& full_name,
-                                              TimeMs now) {
+Result<void> PostgresStore::mark_auto_refresh(const std::string& tenant,
+                                              const std::string& full_name, TimeMs now) {
   return run<void>([&](Connection& c) -> Result<void> {
-    c.query("UPDATE repos SET last_auto_refresh_at = GREATEST(last_auto_refresh_at, $1)"
-            " WHERE tenant = $2 AND full_name = $3",
-            now, tenant, full_name);
+    c.query(
+        "UPDATE repos SET last_auto_refresh_at = GREATEST(last_auto_refresh_at, $1)"
+        " WHERE tenant = $2 AND full_name = $3",
+        now, tenant, full_name);
     return {};
   });
 }

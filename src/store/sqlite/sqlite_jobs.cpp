@@ -554,8 +554,9 @@ Result<AgentEvents> SqliteStore::read_agent_events(const std::string& tenant,
     if (!sqlite::load_job(db, tenant, job_id)) {
       return make_error(ErrorCode::kNotFound, "no job with id " + job_id);
     }
-    auto st = db.prepare("SELECT attempt, data FROM attempt_events WHERE job_id = ?"
-                         " AND (? = 0 OR attempt = ?) ORDER BY attempt DESC LIMIT 1");
+    auto st = db.prepare(
+        "SELECT attempt, data FROM attempt_events WHERE job_id = ?"
+        " AND (? = 0 OR attempt = ?) ORDER BY attempt DESC LIMIT 1");
     st.bind_all(job_id, attempt, attempt);
     if (!st.step()) return no_agent_events(job_id, attempt);
     return AgentEvents{st.integer(0), st.blob(1)};

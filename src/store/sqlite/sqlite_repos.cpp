@@ -12,8 +12,9 @@ using sqlite::Stmt;
 namespace {
 
 // A macro so the statements below are single literals (GCC 12 warns falsely on string +).
-#define CORRAL_REPO_COLUMNS \
-  "tenant, full_name, grp, steward_runner, steward_group, created_at, updated_at, updated_by, clone_url," \
+#define CORRAL_REPO_COLUMNS                                                                     \
+  "tenant, full_name, grp, steward_runner, steward_group, created_at, updated_at, updated_by, " \
+  "clone_url,"                                                                                  \
   " last_auto_refresh_at"
 
 RepoMapping repo_from_row(const Stmt& st) {
@@ -52,8 +53,9 @@ Result<RepoMapping> SqliteStore::put_repo(const RepoMapping& repo) {
                " steward_runner = excluded.steward_runner, steward_group = excluded.steward_group,"
                " updated_at = excluded.updated_at, updated_by = excluded.updated_by,"
                " clone_url = excluded.clone_url")
-        .bind_all(repo.tenant, repo.full_name, repo.group, repo.steward_runner, repo.steward_group, repo.created_at,
-                  repo.updated_at, repo.updated_by, repo.clone_url, repo.last_auto_refresh_at)
+        .bind_all(repo.tenant, repo.full_name, repo.group, repo.steward_runner, repo.steward_group,
+                  repo.created_at, repo.updated_at, repo.updated_by, repo.clone_url,
+                  repo.last_auto_refresh_at)
         .exec();
     return *sqlite::load_repo(db, repo.tenant, repo.full_name);
   });
@@ -76,8 +78,10 @@ Result<std::optional<RepoMapping>> SqliteStore::find_repo(const std::string& ten
 
 Result<std::vector<RepoMapping>> SqliteStore::stewarded_repos() {
   return read<std::vector<RepoMapping>>([&](Db& db) -> Result<std::vector<RepoMapping>> {
-    auto st = db.prepare("SELECT " CORRAL_REPO_COLUMNS " FROM repos"
-                         " WHERE steward_runner != '' OR steward_group != '' ORDER BY tenant, full_name");
+    auto st =
+        db.prepare("SELECT " CORRAL_REPO_COLUMNS
+                   " FROM repos"
+                   " WHERE steward_runner != '' OR steward_group != '' ORDER BY tenant, full_name");
     std::vector<RepoMapping> out;
     while (st.step()) out.push_back(repo_from_row(st));
     return out;
@@ -87,8 +91,9 @@ Result<std::vector<RepoMapping>> SqliteStore::stewarded_repos() {
 Result<void> SqliteStore::mark_auto_refresh(const std::string& tenant, const std::string& full_name,
                                             TimeMs now) {
   return write<void>([&](Db& db) -> Result<void> {
-    db.prepare("UPDATE repos SET last_auto_refresh_at = MAX(last_auto_refresh_at, ?)"
-               " WHERE tenant = ? AND full_name = ?")
+    db.prepare(
+          "UPDATE repos SET last_auto_refresh_at = MAX(last_auto_refresh_at, ?)"
+          " WHERE tenant = ? AND full_name = ?")
         .bind_all(now, tenant, full_name)
         .exec();
     return {};

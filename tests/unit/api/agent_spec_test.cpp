@@ -16,8 +16,12 @@ std::string spec_error(const json& body) {
 
 TEST(AgentSpec, ParsesAndRoundTrips) {
   json body{{"agent",
-             {{"cli", "codex"}, {"prompt", "fix it"}, {"model", "gpt-5-codex"}, {"max_turns", 5},
-              {"allowed_tools", {"Read"}}, {"args", {"--x"}}}}};
+             {{"cli", "codex"},
+              {"prompt", "fix it"},
+              {"model", "gpt-5-codex"},
+              {"max_turns", 5},
+              {"allowed_tools", {"Read"}},
+              {"args", {"--x"}}}}};
   auto spec = parse_job_spec(body);
   ASSERT_TRUE(spec.ok()) << spec.error().message;
   ASSERT_TRUE(spec->agent.has_value());
@@ -31,14 +35,19 @@ TEST(AgentSpec, ParsesAndRoundTrips) {
 }
 
 TEST(AgentSpec, RefusesWhatIsWrongNamingTheField) {
-  EXPECT_NE(spec_error({{"agent", {{"cli", "cursor"}, {"prompt", "p"}}}}).find("agent.cli"), std::string::npos);
-  EXPECT_NE(spec_error({{"agent", {{"prompt", "  \n"}}}}).find("agent.prompt"), std::string::npos);
-  EXPECT_NE(spec_error({{"agent", {{"prompt", "p"}, {"colour", 1}}}}).find("agent.colour"), std::string::npos);
-  EXPECT_NE(spec_error({{"agent", {{"prompt", "p"}, {"model", "a b"}}}}).find("agent.model"), std::string::npos);
-  EXPECT_NE(spec_error({{"agent", {{"prompt", std::string(100 * 1024 + 1, 'x')}}}}).find("agent.prompt"),
+  EXPECT_NE(spec_error({{"agent", {{"cli", "cursor"}, {"prompt", "p"}}}}).find("agent.cli"),
             std::string::npos);
+  EXPECT_NE(spec_error({{"agent", {{"prompt", "  \n"}}}}).find("agent.prompt"), std::string::npos);
+  EXPECT_NE(spec_error({{"agent", {{"prompt", "p"}, {"colour", 1}}}}).find("agent.colour"),
+            std::string::npos);
+  EXPECT_NE(spec_error({{"agent", {{"prompt", "p"}, {"model", "a b"}}}}).find("agent.model"),
+            std::string::npos);
+  EXPECT_NE(
+      spec_error({{"agent", {{"prompt", std::string(100 * 1024 + 1, 'x')}}}}).find("agent.prompt"),
+      std::string::npos);
   EXPECT_NE(spec_error({{"agent", "review"}}).find("agent"), std::string::npos);
-  EXPECT_NE(spec_error({{"agent", {{"prompt", "p"}}}, {"script", "true"}}).find("not several"), std::string::npos);
+  EXPECT_NE(spec_error({{"agent", {{"prompt", "p"}}}, {"script", "true"}}).find("not several"),
+            std::string::npos);
   EXPECT_NE(spec_error(json::object()).find("'agent'"), std::string::npos);
 }
 
@@ -72,7 +81,8 @@ TEST(AgentTasks, TemplatesAreValidJobsOfTheirType) {
     EXPECT_EQ(spec->repo->url, "https://github.com/acme/widget.git");
   }
   EXPECT_EQ(parse_job_spec(agent_task_spec("review", target, "p"))->repo->ref, "refs/pull/7/head");
-  EXPECT_EQ(fill_task_prompt("{repo}#{number} at {url}", target), "acme/widget#7 at https://github.com/acme/widget");
+  EXPECT_EQ(fill_task_prompt("{repo}#{number} at {url}", target),
+            "acme/widget#7 at https://github.com/acme/widget");
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // The agent adapters (runner/agent_cli.h): command lines, the wrapper script run by a real
 // sh with stand-in CLIs on PATH, and the event streams the real CLIs printed against the
 // mock model server (tests/agent/fixtures, captured from Claude Code and Codex).
+#include "runner/agent_cli.h"
+
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -8,8 +10,6 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include "runner/agent_cli.h"
 
 namespace corral {
 namespace {
@@ -41,10 +41,10 @@ TEST(AgentCli, ClaudeCommandLineCarriesModelTurnsToolsAndArgs) {
   EXPECT_EQ(argv[0], "claude");
   EXPECT_EQ(argv[1], "-p");
   std::vector<std::string> tail(argv.begin() + 3, argv.end());
-  EXPECT_EQ(tail, (std::vector<std::string>{"--output-format", "stream-json", "--verbose", "--model",
-                                            "claude-sonnet-4-5", "--max-turns", "7", "--allowedTools",
-                                            "Read,Bash(git diff:*)", "--append-system-prompt",
-                                            "be brief"}));
+  EXPECT_EQ(tail, (std::vector<std::string>{"--output-format", "stream-json", "--verbose",
+                                            "--model", "claude-sonnet-4-5", "--max-turns", "7",
+                                            "--allowedTools", "Read,Bash(git diff:*)",
+                                            "--append-system-prompt", "be brief"}));
 }
 
 TEST(AgentCli, CodexCommandLineEndsWithThePrompt) {
@@ -58,14 +58,16 @@ TEST(AgentCli, CodexCommandLineEndsWithThePrompt) {
   EXPECT_NE(std::find(argv.begin(), argv.end(), "gpt-5-codex"), argv.end());
   // On the host, Codex keeps its own sandbox.
   auto host = make_agent_adapter("codex")->command(spec, false);
-  EXPECT_EQ(std::find(host.begin(), host.end(), "--dangerously-bypass-approvals-and-sandbox"), host.end());
+  EXPECT_EQ(std::find(host.begin(), host.end(), "--dangerously-bypass-approvals-and-sandbox"),
+            host.end());
   EXPECT_NE(std::find(host.begin(), host.end(), "workspace-write"), host.end());
   EXPECT_EQ(make_agent_adapter("cursor"), nullptr);
 }
 
 TEST(AgentCli, ToolCallsAreSummarizedOnOneLine) {
   EXPECT_EQ(summarize_tool_call("Bash", {{"command", "ls -la\nwc -l x"}}), "Bash: ls -la wc -l x");
-  EXPECT_EQ(summarize_tool_call("Read", {{"file_path", "/workspace/a.cpp"}}), "Read: /workspace/a.cpp");
+  EXPECT_EQ(summarize_tool_call("Read", {{"file_path", "/workspace/a.cpp"}}),
+            "Read: /workspace/a.cpp");
   EXPECT_EQ(summarize_tool_call("Todo", nlohmann::json::object()), "Todo");
   std::string long_line = summarize_tool_call("Bash", {{"command", std::string(500, 'x')}}, 40);
   EXPECT_EQ(long_line.size(), 40u);
@@ -78,8 +80,9 @@ std::pair<int, std::string> run_wrapper(const std::string& script, const fs::pat
   fs::path file = bin / "wrapper.sh";
   std::ofstream(file) << script;
   // PATH holds only the stand-ins and mkdir: a CLI installed on this machine stays out.
-  std::string cmd = "env -i " + env + " PATH=" + bin.string() + " HOME=/nonexistent CORRAL_AGENT_PROMPT='" +
-                    prompt + "' /bin/sh " + file.string() + " 2>&1";
+  std::string cmd = "env -i " + env + " PATH=" + bin.string() +
+                    " HOME=/nonexistent CORRAL_AGENT_PROMPT='" + prompt + "' /bin/sh " +
+                    file.string() + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];
@@ -100,7 +103,8 @@ class AgentWrapper : public ::testing::Test {
   // A stand-in CLI that prints its name, its arguments one per line, and $HOME.
   void stand_in(const std::string& name) {
     fs::path path = bin_ / name;
-    std::ofstream(path) << "#!/bin/sh\necho \"" << name << " ran\"\nfor a in \"$@\"; do echo \"arg:$a\"; done\n"
+    std::ofstream(path) << "#!/bin/sh\necho \"" << name
+                        << " ran\"\nfor a in \"$@\"; do echo \"arg:$a\"; done\n"
                         << "echo \"home:$HOME\"\necho oops >&2\n";
     fs::permissions(path, fs::perms::owner_all);
   }
@@ -123,34 +127,41 @@ TEST_F(AgentWrapper, AutoPrefersClaudeAndPassesThePromptAsOneArgument) {
 
 TEST_F(AgentWrapper, AutoFallsBackToCodexAndAFixedChoiceIsKept) {
   stand_in("codex");
-  auto [code, out] = run_wrapper(agent_wrapper_script(spec_with("auto", "x"), "auto", true), bin_, "p");
+  auto [code, out] =
+      run_wrapper(agent_wrapper_script(spec_with("auto", "x"), "auto", true), bin_, "p");
   EXPECT_EQ(code, 0);
   EXPECT_NE(out.find("corral-agent-cli: codex\n"), std::string::npos) << out;
   EXPECT_NE(out.find("arg:exec\n"), std::string::npos);
   EXPECT_EQ(out.find("model_provider"), std::string::npos) << out;
   // Codex reads no OPENAI_BASE_URL: the wrapper makes it a model provider.
-  auto [with_url_code, with_url] = run_wrapper(agent_wrapper_script(spec_with("codex", "x"), "codex", true), bin_,
-                                               "p", "OPENAI_BASE_URL=http://127.0.0.1:9/v1");
+  auto [with_url_code, with_url] =
+      run_wrapper(agent_wrapper_script(spec_with("codex", "x"), "codex", true), bin_, "p",
+                  "OPENAI_BASE_URL=http://127.0.0.1:9/v1");
   EXPECT_EQ(with_url_code, 0);
   EXPECT_NE(with_url.find("arg:model_provider=corral\n"), std::string::npos) << with_url;
-  EXPECT_NE(with_url.find("arg:model_providers.corral.base_url=\"http://127.0.0.1:9/v1\"\n"), std::string::npos)
+  EXPECT_NE(with_url.find("arg:model_providers.corral.base_url=\"http://127.0.0.1:9/v1\"\n"),
+            std::string::npos)
       << with_url;
 
-  auto [missing_code, missing] = run_wrapper(agent_wrapper_script(spec_with("claude", "x"), "claude", true), bin_, "p");
+  auto [missing_code, missing] =
+      run_wrapper(agent_wrapper_script(spec_with("claude", "x"), "claude", true), bin_, "p");
   EXPECT_EQ(missing_code, kAgentMissingExit);
-  EXPECT_NE(missing.find("corral-agent-missing: claude is not installed in this image"), std::string::npos)
+  EXPECT_NE(missing.find("corral-agent-missing: claude is not installed in this image"),
+            std::string::npos)
       << missing;
 }
 
 TEST_F(AgentWrapper, NoCliAtAllIsNamedAndTheStreamSaysSo) {
-  auto [code, out] = run_wrapper(agent_wrapper_script(spec_with("auto", "x"), "auto", true), bin_, "p");
+  auto [code, out] =
+      run_wrapper(agent_wrapper_script(spec_with("auto", "x"), "auto", true), bin_, "p");
   EXPECT_EQ(code, kAgentMissingExit);
   AgentStream stream;
   std::string log = stream.feed(out);
   log += stream.finish();
   EXPECT_TRUE(stream.cli_missing());
   EXPECT_NE(stream.missing().find("neither claude (Claude Code) nor codex"), std::string::npos);
-  EXPECT_EQ(log.find("corral-agent-missing"), std::string::npos) << "the marker is not shown: " << log;
+  EXPECT_EQ(log.find("corral-agent-missing"), std::string::npos)
+      << "the marker is not shown: " << log;
 }
 
 TEST(AgentStreamTest, SplitsLinesAcrossPiecesAndKeepsEventsVerbatim) {
@@ -167,7 +178,8 @@ TEST(AgentStreamTest, SplitsLinesAcrossPiecesAndKeepsEventsVerbatim) {
       R"("usage":{"input_tokens":10,"cache_creation_input_tokens":5,"cache_read_input_tokens":100,"output_tokens":20}})"
       "\n";
   std::string log;
-  for (size_t i = 0; i < input.size(); i += 7) log += stream.feed(std::string_view(input).substr(i, 7));
+  for (size_t i = 0; i < input.size(); i += 7)
+    log += stream.feed(std::string_view(input).substr(i, 7));
   log += stream.finish();
   EXPECT_EQ(stream.cli(), "claude");
   EXPECT_NE(log.find("agent: Claude Code 2.1, model m1\n"), std::string::npos) << log;
@@ -193,7 +205,9 @@ TEST(AgentStreamTest, SplitsLinesAcrossPiecesAndKeepsEventsVerbatim) {
 TEST(AgentStreamTest, KeepsNoMoreEventsThanItsLimit) {
   AgentStream stream(100);
   stream.feed("corral-agent-cli: codex\n");
-  for (int i = 0; i < 10; ++i) stream.feed(R"({"type":"turn.started","n":12345678901234})" "\n");
+  for (int i = 0; i < 10; ++i)
+    stream.feed(R"({"type":"turn.started","n":12345678901234})"
+                "\n");
   EXPECT_LE(stream.events().size(), 100u);
   EXPECT_TRUE(stream.events_truncated());
 }

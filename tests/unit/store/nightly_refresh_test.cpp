@@ -1,10 +1,11 @@
 // The nightly refresh of stewarded repositories (server/nightly_refresh.h) against both real
 // stores with an injected clock: the 02:xx window in the refresh zone, the 20-hour gap, and
 // exactly one pair of jobs when two servers (two stores on one database) run it at once.
+#include "server/nightly_refresh.h"
+
 #include <gtest/gtest.h>
 
 #include "common/clock.h"
-#include "server/nightly_refresh.h"
 #include "store_backends.h"
 
 namespace corral {
@@ -16,8 +17,8 @@ constexpr TimeMs kHour = 3'600'000;
 
 class NightlyRefreshTest : public testing::StoreBackendTest {
  protected:
-  void put(const std::string& tenant, const std::string& full_name, const std::string& steward_runner,
-           const std::string& url = "") {
+  void put(const std::string& tenant, const std::string& full_name,
+           const std::string& steward_runner, const std::string& url = "") {
     RepoMapping m;
     m.tenant = tenant;
     m.full_name = full_name;
@@ -114,7 +115,8 @@ TEST_P(NightlyRefreshTest, TwoServersAtOnceMakeOnePair) {
   auto second = open_store();  // another server on the same database
   ASSERT_TRUE(second.ok()) << second.error().message;
   // The second server has made the jobs but crashed before it could mark the repository.
-  for (auto& job : nightly_refresh_jobs(*(*store_->find_repo("t1", "acme/widget")), kTwoTenUtc, TimeZone::utc())) {
+  for (auto& job : nightly_refresh_jobs(*(*store_->find_repo("t1", "acme/widget")), kTwoTenUtc,
+                                        TimeZone::utc())) {
     ASSERT_TRUE((*second)->create_job(job).ok());
   }
   // Now both run the refresh: the jobs exist already, so neither makes any.
@@ -127,7 +129,8 @@ TEST_P(NightlyRefreshTest, TwoServersAtOnceMakeOnePair) {
   EXPECT_GT((*store_->find_repo("t1", "acme/widget"))->last_auto_refresh_at, 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, NightlyRefreshTest, testing::kStoreBackends, testing::backend_name);
+INSTANTIATE_TEST_SUITE_P(Backends, NightlyRefreshTest, testing::kStoreBackends,
+                         testing::backend_name);
 
 }  // namespace
 }  // namespace corral
