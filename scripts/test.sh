@@ -3,16 +3,18 @@
 # Engine API service with a tiny local busybox image, a private PostgreSQL cluster), and
 # runs the whole test suite twice: in the normal build, then built with AddressSanitizer +
 # UndefinedBehaviorSanitizer (the server and runner binaries the integration tests start are
-# the sanitized ones too), then runs each libFuzzer target briefly. At the end it prints how long each phase took and the slowest
-# tests, and exits non-zero when any test failed in either pass.
+# the sanitized ones too; the fuzz corpora are replayed in both). At the end it prints how
+# long each phase took and the slowest tests, and exits non-zero when any test failed in
+# either pass.
 #
 #   scripts/test.sh [CTEST ARGS...]     e.g. scripts/test.sh -L unit, scripts/test.sh -R Schedules
 #
 # Environment:
 #   CORRAL_TEST_PARALLEL=N     tests run side by side (default 4; they mostly wait on
 #                              servers, containers and git, not on the CPU)
+#   CORRAL_ASAN_TEST_PARALLEL=N  the same for the sanitized pass (default 6)
 #   CORRAL_SKIP_SANITIZERS=1   only the normal pass
-#   CORRAL_SKIP_FUZZ=1         no fuzzing; CORRAL_FUZZ_SECONDS=N per target otherwise (default 5)
+#   CORRAL_FUZZ_SECONDS=N      also fuzz each libFuzzer target for N seconds (clang build)
 #   CORRAL_PG_DIR=DIR          where the test PostgreSQL cluster lives (default /tmp/corral-pg-ci)
 #
 # docs/development.md says how long CI takes and how to run one suite or one test.
@@ -20,6 +22,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 jobs=${CORRAL_TEST_PARALLEL:-4}
+# The sanitized pass has no browser tests (which must run alone) and its tests wait even
+# longer on their servers: more of them overlap.
+asan_jobs=${CORRAL_ASAN_TEST_PARALLEL:-6}
 state_dir=$(mktemp -d /tmp/corral-test-XXXXXX)
 pg_dir=${CORRAL_PG_DIR:-/tmp/corral-pg-ci}
 started=$SECONDS
@@ -95,7 +100,9 @@ start_services() {
 run_tests() {
   local dir=$1 pass=$2
   shift 2
-  (cd "$dir" && ctest -j "$jobs" --output-on-failure --timeout 900 "$@") 2>&1 | tee "$state_dir/ctest-$pass.log"
+  local parallel=$jobs
+  [[ $pass == asan ]] && parallel=$asan_jobs
+  (cd "$dir" && ctest -j "$parallel" --output-on-failure --timeout 900 "$@") 2>&1 | tee "$state_dir/ctest-$pass.log"
 }
 
 # The normal build: optimized as a release is (-O2), without debug info (-g0), which is a
@@ -123,9 +130,11 @@ if [[ -z "${CORRAL_SKIP_SANITIZERS:-}" ]]; then
   phase "tests (ASan + UBSan)" run_tests build-asan asan -LE '^scripts$' "$@" || failed_passes+=(asan)
 fi
 
-# Each libFuzzer target for a few seconds on its seed corpus (longer runs: docs/security.md).
-if [[ -z "${CORRAL_SKIP_FUZZ:-}" ]]; then
-  phase "fuzz (${CORRAL_FUZZ_SECONDS:-5}s per target)" ./scripts/fuzz.sh "${CORRAL_FUZZ_SECONDS:-5}" ||
+# The fuzz targets' seed corpora are replayed in both passes (ctest label fuzz). Fuzzing for
+# new inputs (a clang build, libFuzzer) only when asked: CORRAL_FUZZ_SECONDS=N per target
+# (longer runs: docs/security.md).
+if [[ -n "${CORRAL_FUZZ_SECONDS:-}" ]]; then
+  phase "fuzz (${CORRAL_FUZZ_SECONDS}s per target)" ./scripts/fuzz.sh "${CORRAL_FUZZ_SECONDS}" ||
     failed_passes+=(fuzz)
 fi
 

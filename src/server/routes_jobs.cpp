@@ -250,11 +250,12 @@ awaitable<Response> why(ServerContext& ctx, RequestContext& req) {
   co_return json_ok(explain_wait({*job, *runners, position, now, &*steward}));
 }
 
-// One entry per day from first_day: {day, jobs, cost_usd, input_tokens, output_tokens}.
+// One entry per day from first_day: {day, jobs, cost_usd, input_tokens, output_tokens,
+// cache_read_tokens}, the sums of the jobs' result.agent figures.
 json agent_cost_by_day(const std::vector<FinishedResult>& results, TimeMs first_day, int days) {
   constexpr TimeMs kDay = 86'400'000;
   struct Day {
-    int64_t jobs = 0, input_tokens = 0, output_tokens = 0;
+    int64_t jobs = 0, input_tokens = 0, output_tokens = 0, cache_read_tokens = 0;
     double cost_usd = 0;
   };
   std::vector<Day> by_day(static_cast<size_t>(days));
@@ -269,8 +270,8 @@ json agent_cost_by_day(const std::vector<FinishedResult>& results, TimeMs first_
     ++d.jobs;
     if (agent.contains("cost_usd") && agent["cost_usd"].is_number())
       d.cost_usd += agent["cost_usd"].get<double>();
-    d.input_tokens +=
-        json_int_or(agent, "input_tokens", 0) + json_int_or(agent, "cache_read_tokens", 0);
+    d.input_tokens += json_int_or(agent, "input_tokens", 0);
+    d.cache_read_tokens += json_int_or(agent, "cache_read_tokens", 0);
     d.output_tokens += json_int_or(agent, "output_tokens", 0);
   }
   json out = json::array();
@@ -280,7 +281,8 @@ json agent_cost_by_day(const std::vector<FinishedResult>& results, TimeMs first_
                    {"jobs", d.jobs},
                    {"cost_usd", d.cost_usd},
                    {"input_tokens", d.input_tokens},
-                   {"output_tokens", d.output_tokens}});
+                   {"output_tokens", d.output_tokens},
+                   {"cache_read_tokens", d.cache_read_tokens}});
   }
   return out;
 }
