@@ -12,7 +12,7 @@
 # Environment:
 #   CORRAL_TEST_PARALLEL=N     tests run side by side (default 4; they mostly wait on
 #                              servers, containers and git, not on the CPU)
-#   CORRAL_ASAN_TEST_PARALLEL=N  the same for the sanitized pass (default 6)
+#   CORRAL_ASAN_TEST_PARALLEL=N  the same for the sanitized pass (default 4)
 #   CORRAL_SKIP_SANITIZERS=1   only the normal pass
 #   CORRAL_FUZZ_SECONDS=N      also fuzz each libFuzzer target for N seconds (clang build)
 #   CORRAL_PG_DIR=DIR          where the test PostgreSQL cluster lives (default /tmp/corral-pg-ci)
@@ -22,9 +22,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 jobs=${CORRAL_TEST_PARALLEL:-4}
-# The sanitized pass has no browser tests (which must run alone) and its tests wait even
-# longer on their servers: more of them overlap.
-asan_jobs=${CORRAL_ASAN_TEST_PARALLEL:-6}
+# The sanitized pass: 6 side by side was tried (2026-12-01) and was slower than 4 (load 7.5:
+# sanitized tests use the CPU more than they wait).
+asan_jobs=${CORRAL_ASAN_TEST_PARALLEL:-4}
 state_dir=$(mktemp -d /tmp/corral-test-XXXXXX)
 pg_dir=${CORRAL_PG_DIR:-/tmp/corral-pg-ci}
 started=$SECONDS
