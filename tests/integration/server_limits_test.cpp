@@ -177,7 +177,11 @@ TEST(ServerLimits, OutOfDescriptorsTheAcceptLoopBacksOffAndRecovers) {
   auto window_end = std::chrono::steady_clock::now() + 1500ms;
   wait_until([&] { return std::chrono::steady_clock::now() >= window_end; }, 5s, 50ms);
   auto log = server.log();
-  EXPECT_EQ(count_of(log, "accept failed"), 1u) << log;
+  // One line per episode. A descriptor the server frees meanwhile (its store, a timer) lets
+  // one more connection in and ends the episode, so a second or third can start: fine. A
+  // spinning loop would have logged thousands.
+  EXPECT_GE(count_of(log, "accept failed"), 1u) << log;
+  EXPECT_LE(count_of(log, "accept failed"), 3u) << log;
   EXPECT_NE(log.find("ulimit -n"), std::string::npos) << log;
   // Descriptors free up: the server accepts again, by itself.
   held.clear();
