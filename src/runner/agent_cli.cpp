@@ -393,6 +393,11 @@ std::string AgentStream::feed(std::string_view data) {
   return out;
 }
 
+const std::vector<std::string>& AgentStream::retryable_patterns() const {
+  static const std::vector<std::string> kNone;
+  return adapter_ ? adapter_->retryable_patterns() : kNone;
+}
+
 std::string AgentStream::finish() {
   if (partial_.empty()) return "";
   std::string out = on_line(partial_);

@@ -100,6 +100,8 @@ class AgentStream {
   // Lines that were not JSON events (the CLI's stderr, the wrapper's words): the tail
   // that error classification reads beside the summary's error.
   const std::string& plain_tail() const { return plain_tail_; }
+  // The chosen CLI's retryable patterns; none before the marker named one.
+  const std::vector<std::string>& retryable_patterns() const;
 
  private:
   std::string on_line(std::string_view line);

@@ -283,10 +283,8 @@ awaitable<void> JobExecutor::execute() {
     patterns.insert(patterns.end(), job_.spec.retry.transient_patterns.begin(),
                     job_.spec.retry.transient_patterns.end());
     if (agent_) {
-      if (auto adapter = make_agent_adapter(agent_->cli())) {
-        const auto& retryable = adapter->retryable_patterns();
-        patterns.insert(patterns.end(), retryable.begin(), retryable.end());
-      }
+      const auto& retryable = agent_->retryable_patterns();
+      patterns.insert(patterns.end(), retryable.begin(), retryable.end());
     }
     if (matches_transient_pattern(output_tail_.text(), patterns) ||
         matches_transient_pattern(failure_message, patterns)) {
