@@ -138,6 +138,11 @@ describe('dashboard', {timeout: 180000}, () => {
     assert.ok(length <= 2_000_000 && length >= 1_000_000, `kept ${length} characters`);
     assert.ok(!head.startsWith('1\n2\n'), 'the start of the log was kept');
     assert.equal(tail, '319999\n320000\n');
+    // Laid out in blocks (only what is on screen is rendered), each ending at a line end so
+    // that no line shows broken in two.
+    const blocks = await page.locator('#log .log-block').evaluateAll((els) => els.map((el) => el.textContent));
+    assert.ok(blocks.length >= 10, `${blocks.length} blocks`);
+    assert.deepEqual(blocks.filter((text) => !text.endsWith('\n')), []);
   });
 
   test('an older server without /api/v1/stats: the overview says stats are unavailable', async () => {

@@ -12,6 +12,10 @@
 const ESC = '\x1b';
 // An unterminated sequence longer than this is not one; its text is shown after all.
 const MAX_PENDING = 4096;
+// What is shown: newlines, tabs and printable characters. Other C0 controls (ESC among them)
+// and DEL end a run; \r is dropped, so a progress bar's redraws become one line each
+// instead of garbage.
+const TEXT_RUN = /[^\x00-\x08\x0b-\x1f\x7f]+/y;
 
 export class AnsiParser {
   constructor() {
@@ -32,12 +36,14 @@ export class AnsiParser {
     };
     let i = 0;
     while (i < input.length) {
-      const c = input[i];
-      if (c !== ESC) {
-        const code = c.charCodeAt(0);
-        // Keep newlines and tabs; drop other C0 controls and DEL (\r included: a progress
-        // bar's redraws become one line each instead of garbage).
-        if (c === '\n' || c === '\t' || (code >= 0x20 && code !== 0x7f)) plain += c;
+      // A run of text is taken whole (a 2 MB log is a handful of runs, not 2 M steps).
+      TEXT_RUN.lastIndex = i;
+      if (TEXT_RUN.test(input)) {
+        plain += input.slice(i, TEXT_RUN.lastIndex);
+        i = TEXT_RUN.lastIndex;
+        continue;
+      }
+      if (input[i] !== ESC) {  // another control character: dropped
         i += 1;
         continue;
       }

@@ -11,6 +11,24 @@ const RECONNECT_MS = [1000, 2000, 5000, 10000];
 // The pane keeps the last ~1.5-2 M characters: a huge log must not exhaust the tab.
 const MAX_CHARS = 2_000_000;
 const KEEP_CHARS = 1_500_000;
+// The size of a log block (see appendToBlock), and the height of a line (style.css .log).
+const BLOCK_CHARS = 64 * 1024;
+const LINE_PX = 20;
+
+// How much of text goes into a block with room characters left: all of it when it fits, else
+// up to the last line end within room, else up to the end of the first line however long.
+function takeLength(text, room) {
+  if (text.length <= room) return text.length;
+  let end = room > 0 ? text.lastIndexOf('\n', room - 1) : -1;
+  if (end === -1) end = text.indexOf('\n');
+  return end === -1 ? text.length : end + 1;
+}
+
+function countLines(text) {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n += 1;
+  return n;
+}
 
 export class LogView {
   constructor(jobId, {onEnd} = {}) {
@@ -120,22 +138,59 @@ export class LogView {
 
   write(text) {
     if (!text) return;
-    const fragment = document.createDocumentFragment();
+    let added = 0;
     for (const segment of this.parser.push(text)) {
-      this.chars += segment.text.length;
-      const classes = segmentClasses(segment);
-      if (classes.length === 0) fragment.append(document.createTextNode(segment.text));
-      else fragment.append(h('span', {class: classes.join(' ')}, segment.text));
+      const classes = segmentClasses(segment).join(' ');
+      let rest = segment.text;
+      while (rest) {
+        const block = this.blockFor(rest.length);
+        const take = takeLength(rest, BLOCK_CHARS - block.chars);
+        const piece = rest.slice(0, take);
+        block.append(classes ? h('span', {class: classes}, piece) : document.createTextNode(piece));
+        block.chars += take;
+        block.lines += countLines(piece);
+        block.midLine = !piece.endsWith('\n');
+        block.style.containIntrinsicSize = `auto ${Math.max(1, block.lines) * LINE_PX}px`;
+        added += take;
+        rest = rest.slice(take);
+      }
     }
-    this.pre.append(fragment);
+    this.chars += added;
     if (this.chars > MAX_CHARS) this.trim();
-    if (this.following) this.scrollToEnd();
+    if (this.following) this.scrollSoon();
+  }
+
+  // The log is a column of blocks of about BLOCK_CHARS characters, each laid out only while
+  // it is on screen (content-visibility: auto, style.css .log-block). Laying out a 2 MB log
+  // whole took seconds per message on a slow machine; with blocks the pane pays for what it
+  // shows. A block ends at a line end (a line split between blocks would show as two), and
+  // one never shown is sized from its line count.
+  blockFor(length) {
+    const last = this.pre.lastChild;
+    if (last && last.classList.contains('log-block') &&
+        (last.midLine || last.chars === 0 || last.chars + length <= BLOCK_CHARS)) return last;
+    const block = h('div', {class: 'log-block'});
+    Object.assign(block, {chars: 0, lines: 0, midLine: false});
+    this.pre.append(block);
+    return block;
+  }
+
+  // Scrolls to the end once per frame, however many messages arrive in it: reading
+  // scrollHeight lays the pane out, and doing that per message made a 2 MB log take 40 s to
+  // show.
+  scrollSoon() {
+    if (this.scrollFrame) return;
+    this.scrollFrame = requestAnimationFrame(() => {
+      this.scrollFrame = 0;
+      if (this.following) this.scrollToEnd();
+    });
   }
 
   trim() {
     while (this.chars > KEEP_CHARS && this.pre.firstChild) {
-      this.chars -= this.pre.firstChild.textContent.length;
-      this.pre.firstChild.remove();
+      const first = this.pre.firstChild;
+      this.chars -= first.chars ?? 0;
+      first.remove();
     }
     this.trimmedNote.hidden = false;
   }
