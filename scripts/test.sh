@@ -95,14 +95,25 @@ start_services() {
   fi
 }
 
-# ctest in build dir $1 for pass $2, the rest are ctest's arguments; its output is kept for
-# the summary.
+# ctest in build dir $1 for pass $2, the rest are ctest's arguments; its output is kept (added
+# to the pass's log) for the summary.
 run_tests() {
   local dir=$1 pass=$2
   shift 2
   local parallel=$jobs
   [[ $pass == asan ]] && parallel=$asan_jobs
-  (cd "$dir" && ctest -j "$parallel" --output-on-failure --timeout 900 "$@") 2>&1 | tee "$state_dir/ctest-$pass.log"
+  (cd "$dir" && ctest -j "$parallel" --output-on-failure --timeout 900 "$@") 2>&1 | tee -a "$state_dir/ctest-$pass.log"
+}
+
+# The sanitized pass: the unit tests and fuzz corpora of the sanitized tree, then the
+# integration suite of the normal tree driving the sanitized `corral` binary (CORRAL_BINARY):
+# every server, runner and CLI process those tests start is the sanitized one, and the test
+# programs themselves, which only send requests and wait, are not compiled twice.
+run_sanitized_tests() {
+  local status=0
+  run_tests build-asan asan -LE '^scripts$' "$@" || status=1
+  CORRAL_BINARY=$PWD/build-asan/corral run_tests build asan -L '^integration$' "$@" || status=1
+  return "$status"
 }
 
 # The normal build: optimized as a release is (-O2), without debug info (-g0), which is a
@@ -120,14 +131,15 @@ phase "tests" run_tests build normal "$@" || failed_passes+=(normal)
 if [[ -z "${CORRAL_SKIP_SANITIZERS:-}" ]]; then
   # The sanitizer tree: -O0 with line tables (-g1), so ASan's reports name file and line;
   # optimizing it would take three times as long to build as it saves in the tests. No
-  # benchmarks. (Building it beside the normal tests, even at nice 19, saved nothing in all
+  # benchmarks, and no integration test program (run_sanitized_tests). (Building it beside the normal tests, even at nice 19, saved nothing in all
   # and slowed the browser tests past their deadlines: the phases run one after the other.)
   phase "build (ASan + UBSan)" env BUILD_DIR=build-asan BUILD_TYPE=Debug \
-    CMAKE_ARGS="-DCORRAL_SANITIZE=ON -DCORRAL_EXTRA_FLAGS=-g1 -DCORRAL_BENCH=OFF" ./scripts/build.sh
+    CMAKE_ARGS="-DCORRAL_SANITIZE=ON -DCORRAL_EXTRA_FLAGS=-g1 -DCORRAL_BENCH=OFF -DCORRAL_INTEGRATION_TESTS=OFF" \
+    ./scripts/build.sh
   export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
   export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
   # The scripts' own tests (label scripts) run no sanitized code: the normal pass has them.
-  phase "tests (ASan + UBSan)" run_tests build-asan asan -LE '^scripts$' "$@" || failed_passes+=(asan)
+  phase "tests (ASan + UBSan)" run_sanitized_tests "$@" || failed_passes+=(asan)
 fi
 
 # The fuzz targets' seed corpora are replayed in both passes (ctest label fuzz). Fuzzing for

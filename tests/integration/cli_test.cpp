@@ -77,7 +77,7 @@ TEST(Cli, WatchRedrawsRunnersAndQueueUntilStopped) {
   std::map<std::string, std::string> env{{"CORRAL_SERVER", server.url()}, {"CORRAL_TOKEN", server.admin_token()}};
   auto dir = make_temp_dir("corral-watch");
   for (std::string verb : {"runners", "queue"}) {
-    Process watch({CORRAL_BINARY, verb, "--watch", "0.2"}, env, dir / (verb + ".log"));
+    Process watch({corral_binary(), verb, "--watch", "0.2"}, env, dir / (verb + ".log"));
     auto redraws = [&] {
       std::string out = watch.output();
       size_t n = 0;

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -23,6 +24,14 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds dea
     std::this_thread::sleep_for(step);
   }
   return pred();
+}
+
+const std::string& corral_binary() {
+  static const std::string binary = [] {
+    const char* chosen = std::getenv("CORRAL_BINARY");
+    return std::string(chosen != nullptr && *chosen != '\0' ? chosen : CORRAL_BINARY);
+  }();
+  return binary;
 }
 
 fs::path make_temp_dir(const std::string& prefix) {
@@ -116,7 +125,7 @@ std::string Process::output() const { return read_file(log_path_); }
 CommandResult run_corral(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
                          const std::string& stdin_data) {
   auto dir = make_temp_dir("corral-cli");
-  std::vector<std::string> argv{CORRAL_BINARY};
+  std::vector<std::string> argv{corral_binary()};
   argv.insert(argv.end(), args.begin(), args.end());
   auto env_strings = merged_env(env);
   auto envp = c_strings(env_strings);
@@ -162,7 +171,7 @@ void ServerProcess::start() {
   // A restart comes back at the same address, as a real server would, so clients can resume.
   std::string listen = url_.empty() ? "127.0.0.1:0" : url_.substr(url_.find("//") + 2);
   process_ = std::make_unique<Process>(
-      std::vector<std::string>{CORRAL_BINARY, "server", "--listen", listen, "--data-dir", data_dir_.string()},
+      std::vector<std::string>{corral_binary(), "server", "--listen", listen, "--data-dir", data_dir_.string()},
       env_, log);
   bool up = wait_until([&] {
     std::ifstream in(data_dir_ / "server.url");
@@ -301,7 +310,7 @@ RunnerProcess::RunnerProcess(ServerProcess& server, const std::string& name, std
       {"DOCKER_PULL_POLICY", "never"},
   };
   for (const auto& [k, v] : env) full[k] = v;
-  process_ = std::make_unique<Process>(std::vector<std::string>{CORRAL_BINARY, "runner"}, full, dir_ / "runner.log");
+  process_ = std::make_unique<Process>(std::vector<std::string>{corral_binary(), "runner"}, full, dir_ / "runner.log");
   Api api(server.url(), server.admin_token());
   bool up = wait_until([&] {
     json listed = api.get("/api/v1/runners");

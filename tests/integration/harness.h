@@ -26,6 +26,10 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds dea
 
 fs::path make_temp_dir(const std::string& prefix);
 
+// The `corral` binary the tests start: $CORRAL_BINARY when set (the sanitized pass of
+// scripts/test.sh runs this suite against build-asan/corral), else the one built beside it.
+const std::string& corral_binary();
+
 // A child process with its stdout+stderr captured in a file.
 class Process {
  public:

@@ -208,7 +208,7 @@ TEST(LogStream, CliLogsFollowResumesAfterTheServerRestarts) {
   job.post("before the restart\n");
   std::map<std::string, std::string> env{{"CORRAL_SERVER", job.server.url()}, {"CORRAL_TOKEN", job.user_token}};
   auto out_dir = make_temp_dir("corral-follow");
-  Process follower({CORRAL_BINARY, "logs", "-f", job.id}, env, out_dir / "follow.log");
+  Process follower({corral_binary(), "logs", "-f", job.id}, env, out_dir / "follow.log");
   ASSERT_TRUE(wait_until([&] { return follower.output().find("before the restart") != std::string::npos; }, 20s));
   job.server.kill9();
   ASSERT_TRUE(wait_until([&] { return follower.output().find("reconnecting") != std::string::npos; }, 20s))
@@ -261,7 +261,7 @@ TEST(LogStream, CliSubmitFollowSaysQueuedAndFailsWhenCanceled) {
   Api user(server.url(), token);
   std::map<std::string, std::string> env{{"CORRAL_SERVER", server.url()}, {"CORRAL_TOKEN", token}};
   auto dir = make_temp_dir("corral-follow-queued");
-  Process cli({CORRAL_BINARY, "submit", "--follow", "-l", "nowhere", "--", "true"}, env, dir / "cli.log");
+  Process cli({corral_binary(), "submit", "--follow", "-l", "nowhere", "--", "true"}, env, dir / "cli.log");
   // Not a TTY: plain status lines, the first at once.
   ASSERT_TRUE(wait_until([&] { return cli.output().find("matching runners online") != std::string::npos; }, 20s))
       << cli.output();
