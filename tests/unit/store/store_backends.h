@@ -1,7 +1,7 @@
 // The Store conformance suites run once per backend: a test fixture derives from
 // StoreBackendTest and is instantiated with kStoreBackends, so every test runs against
-// SQLite (a temporary directory) and PostgreSQL (a fresh database on CORRAL_TEST_PG,
-// skipped without it; see tests/common/pg_test_db.h).
+// SQLite (a temporary directory) and PostgreSQL (a fresh schema on CORRAL_TEST_PG, skipped
+// without it; see tests/common/pg_test_db.h).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -28,7 +28,7 @@ class StoreBackendTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (postgres()) {
-      pg_db_ = std::make_unique<PgTestDatabase>();
+      pg_db_ = std::make_unique<PgTestDatabase>(PgTestDatabase::Isolation::kSchema);
       if (!pg_db_->configured()) GTEST_SKIP() << kPgSkipMessage;
       ASSERT_FALSE(pg_db_->url().empty()) << pg_db_->error();
     } else {
