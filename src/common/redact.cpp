@@ -1,6 +1,7 @@
 #include "common/redact.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace corral {
 
