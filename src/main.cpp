@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   corral::cli::add_client_commands(app);
   corral::cli::add_schedule_commands(app);
   corral::cli::add_repo_commands(app);
+  corral::cli::add_tenant_commands(app);
   corral::cli::add_agent_commands(app);
   try {
     app.parse(argc, argv);

@@ -14,6 +14,8 @@ void add_client_commands(CLI::App& app);
 void add_schedule_commands(CLI::App& app);
 // repos, repos set|rm, settings
 void add_repo_commands(CLI::App& app);
+// tenant: the tenant's settings (admin)
+void add_tenant_commands(CLI::App& app);
 // review, analyze, resolve: agent tasks (api/agent_tasks.h)
 void add_agent_commands(CLI::App& app);
 

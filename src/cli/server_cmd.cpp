@@ -90,7 +90,8 @@ void add_server_command(CLI::App& app) {
       ->envname("CORRAL_NIGHTLY_REFRESH")
       ->capture_default_str();
   cmd->add_option("--refresh-timezone", config->refresh_timezone,
-                  "The time zone of the nightly refresh's 02:00-02:59 window, e.g. Europe/Berlin")
+                  "The time zone of the nightly refresh's 02:00-02:59 window, e.g. Europe/Berlin, "
+                  "for tenants that set none of their own (`corral tenant --refresh-timezone`)")
       ->envname("CORRAL_REFRESH_TIMEZONE")
       ->capture_default_str();
   cmd->add_option(

@@ -65,6 +65,10 @@ awaitable<void> announce_requeued(ServerContext& ctx, const std::string& tenant,
 // connections; the answer may be as old as the auth cache's TTL on another server.
 awaitable<bool> token_still_valid(ServerContext& ctx, const Token& token);
 
+// The tenant an admin acts on: its own unless it names another (body "tenant" or ?tenant=),
+// as admins do when they make tokens. A malformed name is a 422.
+Result<std::string> target_tenant(const Token& caller, const std::string& named);
+
 void add_token_routes(Router& router, ServerContext& ctx);
 void add_runner_routes(Router& router, ServerContext& ctx);
 void add_job_routes(Router& router, ServerContext& ctx);
@@ -74,5 +78,7 @@ void add_schedule_routes(Router& router, ServerContext& ctx);
 void add_dashboard_routes(Router& router, ServerContext& ctx);
 // /api/v1/repos (admin: repository mappings) and /api/v1/me/settings (a user's own settings).
 void add_repo_routes(Router& router, ServerContext& ctx);
+// /api/v1/tenant/settings (admin: the tenant's own settings, api/tenant.h).
+void add_tenant_routes(Router& router, ServerContext& ctx);
 
 }  // namespace corral

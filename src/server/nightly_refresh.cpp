@@ -1,6 +1,9 @@
 #include "server/nightly_refresh.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
+#include <map>
 
 #include "api/agent_tasks.h"
 #include "common/crypto.h"
@@ -43,12 +46,33 @@ std::vector<Job> nightly_refresh_jobs(const RepoMapping& repo, TimeMs now, const
   return jobs;
 }
 
-Result<std::vector<Job>> run_nightly_refresh(Store& store, TimeMs now, const TimeZone& tz) {
+Result<std::vector<Job>> run_nightly_refresh(Store& store, TimeMs now,
+                                             const TimeZone& default_zone) {
   std::vector<Job> made;
-  if (tz.to_local(now).hour != 2) return made;
   auto repos = store.stewarded_repos();
   if (!repos.ok()) return repos.error();
+  if (repos->empty()) return made;
+  auto zone_names = store.tenant_refresh_timezones();
+  if (!zone_names.ok()) return zone_names.error();
+  std::map<std::string, TimeZone> zones;  // tenant -> its zone, loaded once per run
+  auto zone_of = [&](const std::string& tenant) -> const TimeZone& {
+    auto it = zones.find(tenant);
+    if (it != zones.end()) return it->second;
+    TimeZone zone = default_zone;
+    if (auto named = zone_names->find(tenant); named != zone_names->end()) {
+      // Validated when it was set; a zone the system no longer knows falls back, loudly.
+      auto loaded = TimeZone::load(named->second);
+      if (loaded.ok()) {
+        zone = *loaded;
+      } else {
+        spdlog::warn("nightly refresh: tenant {}: {}; using {}", tenant, loaded.error().message,
+                     default_zone.name());
+      }
+    }
+    return zones.emplace(tenant, zone).first->second;
+  };
   for (const auto& repo : *repos) {
+    const TimeZone& tz = zone_of(repo.tenant);
     if (!nightly_refresh_due(repo, now, tz)) continue;
     for (auto& job : nightly_refresh_jobs(repo, now, tz)) {
       auto created = store.create_job(job);

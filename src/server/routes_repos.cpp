@@ -9,10 +9,6 @@
 
 namespace corral {
 
-namespace {
-
-// An admin acts on its own tenant unless it names another (body "tenant" or ?tenant=), as
-// admins do when they make tokens.
 Result<std::string> target_tenant(const Token& caller, const std::string& named) {
   if (named.empty()) return caller.tenant;
   static const std::regex kTenant("^[a-z0-9][a-z0-9_-]{0,62}$");
@@ -21,6 +17,8 @@ Result<std::string> target_tenant(const Token& caller, const std::string& named)
   }
   return named;
 }
+
+namespace {
 
 awaitable<Result<Token>> admin(ServerContext& ctx, const RequestContext& req) {
   auto caller = co_await authenticate(ctx, req);

@@ -14,6 +14,7 @@
 
 #include "api/repo.h"
 #include "api/schedule.h"
+#include "api/tenant.h"
 #include "api/types.h"
 #include "common/result.h"
 
@@ -266,6 +267,14 @@ class Store {
   // Records that the repository's nightly refresh was queued at `now`.
   virtual Result<void> mark_auto_refresh(const std::string& tenant, const std::string& full_name,
                                          TimeMs now) = 0;
+
+  // ---- tenant settings (api/tenant.h)
+  // The tenant's settings; a tenant that never set any gets the defaults (updated_at 0).
+  virtual Result<TenantSettings> get_tenant_settings(const std::string& tenant) = 0;
+  // Creates or replaces the tenant's settings; returns them as stored.
+  virtual Result<TenantSettings> put_tenant_settings(const TenantSettings& settings) = 0;
+  // Every tenant that set a refresh time zone: tenant -> IANA name (the nightly refresh).
+  virtual Result<std::map<std::string, std::string>> tenant_refresh_timezones() = 0;
 };
 
 }  // namespace corral

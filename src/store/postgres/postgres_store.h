@@ -111,6 +111,9 @@ class PostgresStore final : public Store {
   Result<std::vector<RepoMapping>> stewarded_repos() override;
   Result<void> mark_auto_refresh(const std::string& tenant, const std::string& full_name,
                                  TimeMs now) override;
+  Result<TenantSettings> get_tenant_settings(const std::string& tenant) override;
+  Result<TenantSettings> put_tenant_settings(const TenantSettings& settings) override;
+  Result<std::map<std::string, std::string>> tenant_refresh_timezones() override;
 
   // The pool, for the server's LISTEN/NOTIFY wake-ups and for tests.
   pg::Pool& pool() { return pool_; }

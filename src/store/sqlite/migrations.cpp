@@ -218,6 +218,16 @@ CREATE TABLE attempt_events (
 ALTER TABLE repos ADD COLUMN clone_url TEXT NOT NULL DEFAULT '';
 ALTER TABLE repos ADD COLUMN last_auto_refresh_at INTEGER NOT NULL DEFAULT 0;
 )sql"},
+      {8, R"sql(
+-- A tenant's own settings (api/tenant.h): the time zone of its nightly refresh ('' = the
+-- server's --refresh-timezone).
+CREATE TABLE tenant_settings (
+  tenant TEXT PRIMARY KEY,
+  refresh_timezone TEXT NOT NULL DEFAULT '',
+  updated_at INTEGER NOT NULL,
+  updated_by TEXT NOT NULL DEFAULT ''
+);
+)sql"},
   };
   return kMigrations;
 }

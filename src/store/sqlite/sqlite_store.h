@@ -110,6 +110,9 @@ class SqliteStore final : public Store {
   Result<std::vector<RepoMapping>> stewarded_repos() override;
   Result<void> mark_auto_refresh(const std::string& tenant, const std::string& full_name,
                                  TimeMs now) override;
+  Result<TenantSettings> get_tenant_settings(const std::string& tenant) override;
+  Result<TenantSettings> put_tenant_settings(const TenantSettings& settings) override;
+  Result<std::map<std::string, std::string>> tenant_refresh_timezones() override;
 
   // Number of COMMITs so far (for tests and benchmarks of group commit).
   uint64_t commits() const;

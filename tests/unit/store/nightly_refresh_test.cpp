@@ -1,9 +1,13 @@
 // The nightly refresh of stewarded repositories (server/nightly_refresh.h) against both real
-// stores with an injected clock: the 02:xx window in the refresh zone, the 20-hour gap, and
-// exactly one pair of jobs when two servers (two stores on one database) run it at once.
+// stores with an injected clock: the 02:xx window in each tenant's refresh zone (its setting,
+// else the server's), the 20-hour gap, and exactly one pair of jobs when two servers (two
+// stores on one database) run it at once.
 #include "server/nightly_refresh.h"
 
 #include <gtest/gtest.h>
+
+#include <map>
+#include <set>
 
 #include "common/clock.h"
 #include "store_backends.h"
@@ -32,6 +36,15 @@ class NightlyRefreshTest : public testing::StoreBackendTest {
     auto made = run_nightly_refresh(*store_, now, tz);
     EXPECT_TRUE(made.ok()) << made.error().message;
     return made.ok() ? made.value() : std::vector<Job>{};
+  }
+  void set_zone(const std::string& tenant, const std::string& zone) {
+    TenantSettings settings;
+    settings.tenant = tenant;
+    settings.refresh_timezone = zone;
+    settings.updated_at = kTwoTenUtc - 10 * kHour;
+    settings.updated_by = "tok_admin";
+    auto stored = store_->put_tenant_settings(settings);
+    ASSERT_TRUE(stored.ok()) << stored.error().message;
   }
   std::vector<Job> jobs_of(const std::string& tenant) {
     JobQuery q;
@@ -127,6 +140,80 @@ TEST_P(NightlyRefreshTest, TwoServersAtOnceMakeOnePair) {
   EXPECT_TRUE(b->empty());
   EXPECT_EQ(jobs_of("t1").size(), 2u);
   EXPECT_GT((*store_->find_repo("t1", "acme/widget"))->last_auto_refresh_at, 0);
+}
+
+TEST_P(NightlyRefreshTest, TenantSettingsAreKeptAndDefaultWhenUnset) {
+  auto unset = store_->get_tenant_settings("t1");
+  ASSERT_TRUE(unset.ok()) << unset.error().message;
+  EXPECT_EQ(unset->tenant, "t1");
+  EXPECT_EQ(unset->refresh_timezone, "");
+  EXPECT_EQ(unset->updated_at, 0);
+
+  set_zone("t1", "Europe/Berlin");
+  auto kept = store_->get_tenant_settings("t1");
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->refresh_timezone, "Europe/Berlin");
+  EXPECT_EQ(kept->updated_at, kTwoTenUtc - 10 * kHour);
+  EXPECT_EQ(kept->updated_by, "tok_admin");
+  EXPECT_EQ(store_->get_tenant_settings("t2")->refresh_timezone, "") << "another tenant's own";
+
+  // Another server on the same database sees it; a replace keeps one row per tenant.
+  auto second = open_store();
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_EQ((*second)->get_tenant_settings("t1")->refresh_timezone, "Europe/Berlin");
+  set_zone("t1", "Asia/Tokyo");
+  set_zone("t2", "");  // set, but to the server's default
+  auto zones = (*second)->tenant_refresh_timezones();
+  ASSERT_TRUE(zones.ok()) << zones.error().message;
+  EXPECT_EQ(*zones, (std::map<std::string, std::string>{{"t1", "Asia/Tokyo"}}));
+}
+
+TEST_P(NightlyRefreshTest, EachTenantRefreshesAtTwoInItsOwnZone) {
+  put("berlin", "acme/widget", "night-box");
+  put("tokyo", "other/repo", "t2-box");
+  put("plain", "third/repo", "box");  // sets no zone: the server's (UTC here)
+  set_zone("berlin", "Europe/Berlin");
+  set_zone("tokyo", "Asia/Tokyo");
+  auto keys_of = [&](const std::string& tenant) {
+    std::set<std::string> keys;
+    for (const auto& job : jobs_of(tenant)) keys.insert(job.idempotency_key);
+    return keys;
+  };
+
+  // 2026-11-30T17:10Z: 02:10 on Dec 1 in Tokyo (UTC+9), 18:10 in Berlin, 17:10 in UTC.
+  auto made = refresh(kTwoTenUtc - 9 * kHour);
+  ASSERT_EQ(made.size(), 2u);
+  for (const auto& job : made) EXPECT_EQ(job.tenant, "tokyo");
+  // The date in the key is Tokyo's, not UTC's (still Nov 30).
+  EXPECT_EQ(keys_of("tokyo"),
+            (std::set<std::string>{"nightly-refresh:other/repo:2026-12-01:analysis-pr",
+                                   "nightly-refresh:other/repo:2026-12-01:analysis-issue"}));
+
+  // 01:10Z: 02:10 in Berlin (CET, UTC+1), 10:10 in Tokyo.
+  made = refresh(kTwoTenUtc - kHour);
+  ASSERT_EQ(made.size(), 2u);
+  for (const auto& job : made) EXPECT_EQ(job.tenant, "berlin");
+
+  // 02:10Z: the tenant without a zone of its own, in the server's.
+  made = refresh(kTwoTenUtc);
+  ASSERT_EQ(made.size(), 2u);
+  for (const auto& job : made) EXPECT_EQ(job.tenant, "plain");
+  EXPECT_EQ(jobs_of("tokyo").size(), 2u);
+  EXPECT_EQ(jobs_of("berlin").size(), 2u);
+
+  // A server whose default zone is Tokyo's: the tenant without a zone follows it, the others
+  // keep theirs. 2026-12-02T17:10Z is 02:10 on Dec 3 in Tokyo.
+  auto tokyo = TimeZone::load("Asia/Tokyo");
+  ASSERT_TRUE(tokyo.ok());
+  made = refresh(kTwoTenUtc + 48 * kHour - 9 * kHour, *tokyo);
+  ASSERT_EQ(made.size(), 4u);
+  std::set<std::string> tenants;
+  for (const auto& job : made) tenants.insert(job.tenant);
+  EXPECT_EQ(tenants, (std::set<std::string>{"plain", "tokyo"}));
+  EXPECT_EQ(keys_of("plain").count("nightly-refresh:third/repo:2026-12-03:analysis-pr"), 1u);
+  // 02:10Z (11:10 in Tokyo), more than 20 hours later: no longer the plain tenant's hour.
+  EXPECT_TRUE(refresh(kTwoTenUtc + 72 * kHour, *tokyo).empty());
+  EXPECT_EQ(jobs_of("berlin").size(), 2u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, NightlyRefreshTest, testing::kStoreBackends,
