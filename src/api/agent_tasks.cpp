@@ -121,9 +121,9 @@ std::string default_task_prompt(std::string_view type, const TaskTarget& target)
         "Resolve issue #{number} of {repo} ({url}/issues/{number}). The repository is checked out "
         "in the current directory. Read the issue with the gh CLI or the forge's API. Make the "
         "fix, "
-        "with a test, on a new branch named corral/issue-{number}, and commit it. Push the branch "
-        "to "
-        "origin only if you have push access ($GITHUB_TOKEN). ";
+        "with a test, on a new branch named corral/issue-{number}, and commit it. Then push it "
+        "with `git push origin corral/issue-{number}`: git has a credential only when this "
+        "runner allows pushes; if the push fails, leave the branch committed and say so. ";
     prompt += kResultNote;
     prompt +=
         " Its shape: {\"summary\": \"...\", \"branch\": \"corral/issue-{number}\", \"commits\": "

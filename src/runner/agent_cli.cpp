@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "common/json_limits.h"
+#include "runner/workspace.h"
 
 namespace corral {
 
@@ -321,7 +322,8 @@ std::string summarize_tool_call(std::string_view tool, const json& input, size_t
   return line;
 }
 
-std::string agent_wrapper_script(const AgentSpec& spec, std::string_view cli, bool isolated) {
+std::string agent_wrapper_script(const AgentSpec& spec, std::string_view cli, bool isolated,
+                                 const std::vector<std::string>& push_hosts) {
   auto command_line = [&](std::string_view name) {
     std::string line = "exec";
     for (const auto& arg : make_agent_adapter(name)->command(spec, isolated)) {
@@ -341,6 +343,25 @@ std::string agent_wrapper_script(const AgentSpec& spec, std::string_view cli, bo
   // The CLIs keep state under $HOME; a non-root user may have none that is writable.
   s += "if [ -z \"$HOME\" ] || [ ! -w \"$HOME\" ]; then HOME=/tmp/corral-agent-home; export HOME; "
        "mkdir -p \"$HOME\"; fi\n";
+  if (!push_hosts.empty()) {
+    // git reads settings from GIT_CONFIG_KEY_n/VALUE_n after every config file: the empty
+    // helper first drops the helpers of the image's config, then one helper per host.
+    std::string keys = "GIT_CONFIG_COUNT";
+    s += "if [ -n \"$GITHUB_TOKEN\" ]; then\n";
+    s += "  GIT_CONFIG_COUNT=" + std::to_string(push_hosts.size() + 1) + "\n";
+    s += "  GIT_CONFIG_KEY_0=credential.helper GIT_CONFIG_VALUE_0=\n";
+    for (size_t i = 0; i < push_hosts.size(); ++i) {
+      std::string n = std::to_string(i + 1);
+      s += "  GIT_CONFIG_KEY_" + n + "=" +
+           shell_quote("credential.https://" + push_hosts[i] + ".helper") + " GIT_CONFIG_VALUE_" +
+           n + "=" + shell_quote(git_credential_helper("GITHUB_TOKEN")) + "\n";
+    }
+    for (size_t i = 0; i <= push_hosts.size(); ++i) {
+      keys += " GIT_CONFIG_KEY_" + std::to_string(i) + " GIT_CONFIG_VALUE_" + std::to_string(i);
+    }
+    s += "  export " + keys + "\n";
+    s += "fi\n";
+  }
   s += "cli=" + std::string(cli) + "\n";
   s += "if [ \"$cli\" = auto ]; then\n"
        "  if command -v claude >/dev/null 2>&1; then cli=claude\n"

@@ -73,7 +73,13 @@ inline constexpr int kAgentMissingExit = 127;
 
 // The sh script that runs the agent. `cli` is "claude", "codex" or "auto" (the runner's
 // RUNNER_AGENT_CLI already applied); `auto` takes claude when it is on PATH, else codex.
-std::string agent_wrapper_script(const AgentSpec& spec, std::string_view cli, bool isolated);
+// `push_hosts` ("host" or "host:port"): when not empty, and $GITHUB_TOKEN is set in the
+// container, git there gets a credential helper that answers with that token for
+// https://HOST only (git_credential_helper, through GIT_CONFIG_COUNT/KEY/VALUE variables:
+// nothing is written to any git config file, and the script holds no token). Only resolve
+// jobs on runners with RUNNER_AGENT_ALLOW_PUSH get any (JobExecutor).
+std::string agent_wrapper_script(const AgentSpec& spec, std::string_view cli, bool isolated,
+                                 const std::vector<std::string>& push_hosts = {});
 
 // Splits the container's output into lines and turns them into the readable log.
 class AgentStream {

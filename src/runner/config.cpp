@@ -59,7 +59,8 @@ const std::vector<std::string>& runner_setting_names() {
                                                   "RUNNER_LOG_MAX_BYTES",
                                                   "RUNNER_AGENT_CLI",
                                                   "RUNNER_AGENT_IMAGE",
-                                                  "RUNNER_AGENT_ENV"};
+                                                  "RUNNER_AGENT_ENV",
+                                                  "RUNNER_AGENT_ALLOW_PUSH"};
   return kNames;
 }
 
@@ -237,7 +238,8 @@ Result<RunnerConfig> build_runner_config(const std::map<std::string, std::string
   for (const auto& bs :
        std::initializer_list<BoolSetting>{{"RUNNER_OWNER_ONLY", &c.owner_only},
                                           {"DOCKER_READ_ONLY_ROOTFS", &c.read_only_rootfs},
-                                          {"RUNNER_ALLOW_LOCAL_REPOS", &c.allow_local_repos}}) {
+                                          {"RUNNER_ALLOW_LOCAL_REPOS", &c.allow_local_repos},
+                                          {"RUNNER_AGENT_ALLOW_PUSH", &c.agent_allow_push}}) {
     if (!has(bs.name)) continue;
     auto v = parse_bool(bs.name, s[bs.name]);
     if (!v.ok()) return v.error();

@@ -76,6 +76,10 @@ struct RunnerConfig {
   // agent_credential_names() and the names RUNNER_AGENT_ENV lists. Never sent to the
   // server; the values are masked in logs when the name looks secret (looks_secret).
   std::map<std::string, std::string> agent_env;
+  // RUNNER_AGENT_ALLOW_PUSH: resolve jobs may push with the runner's GITHUB_TOKEN (a git
+  // credential helper for the RUNNER_GIT_HOSTS, default github.com, in their container).
+  // Off: no agent job gets a git credential, and resolve jobs get no GITHUB_TOKEN at all.
+  bool agent_allow_push = false;
 };
 
 // ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN, OPENAI_API_KEY, GITHUB_TOKEN and the two

@@ -106,13 +106,19 @@ ContainerSpec JobExecutor::container_spec() const {
   for (const auto& [name, value] : spec.secrets) c.env[name] = value;
   if (spec.agent) {
     if (spec.image.empty() && !cfg.agent_image.empty()) c.image = cfg.agent_image;
-    c.command = {
-        "/bin/sh", "-c",
-        agent_wrapper_script(*spec.agent, agent_cli(), ctx_.runtime.capabilities().isolation)};
+    // A resolve job pushes only where the runner allows it to (policy.h, agent_push_hosts).
+    auto push_hosts = agent_push_hosts(cfg, spec);
+    c.command = {"/bin/sh", "-c",
+                 agent_wrapper_script(*spec.agent, agent_cli(),
+                                      ctx_.runtime.capabilities().isolation, push_hosts)};
     c.env["CORRAL_AGENT_PROMPT"] = spec.agent->prompt;
     // The runner's credentials win over the job's: a job cannot send the runner's key to
-    // a base URL of its own choosing.
-    for (const auto& [name, value] : cfg.agent_env) c.env[name] = value;
+    // a base URL of its own choosing. A resolve job that may not push gets no GITHUB_TOKEN
+    // of the runner's: its task is to push, and it must not find a way with that token.
+    for (const auto& [name, value] : cfg.agent_env) {
+      if (name == "GITHUB_TOKEN" && spec.type == "resolve" && push_hosts.empty()) continue;
+      c.env[name] = value;
+    }
   }
   c.env["CI"] = "true";
   c.env["CORRAL"] = "true";

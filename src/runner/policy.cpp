@@ -105,6 +105,14 @@ std::optional<std::string> policy_refusal(const RunnerConfig& config, const JobS
   return std::nullopt;
 }
 
+std::vector<std::string> agent_push_hosts(const RunnerConfig& config, const JobSpec& spec) {
+  if (!spec.agent || spec.type != "resolve" || !config.agent_allow_push) return {};
+  auto token = config.agent_env.find("GITHUB_TOKEN");
+  if (token == config.agent_env.end() || token->second.empty()) return {};
+  if (!config.git_hosts.empty()) return config.git_hosts;
+  return {"github.com"};
+}
+
 json policy_json(const RunnerConfig& config) {
   return {{"allowed_networks", config.allowed_networks},
           {"default_network", config.docker_network_mode},
@@ -118,7 +126,8 @@ json policy_json(const RunnerConfig& config) {
           {"git_hosts", config.git_hosts},
           {"allow_local_repos", config.allow_local_repos},
           {"clone_timeout_s", config.clone_timeout_s},
-          {"log_max_bytes", config.log_max_bytes}};
+          {"log_max_bytes", config.log_max_bytes},
+          {"agent_allow_push", config.agent_allow_push}};
 }
 
 }  // namespace corral

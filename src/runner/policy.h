@@ -10,6 +10,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "api/types.h"
 #include "runner/config.h"
@@ -34,6 +35,11 @@ RepoUrlHost repo_url_host(const std::string& url);
 
 // nullopt when the runner takes the job as it is; else why not, naming the setting.
 std::optional<std::string> policy_refusal(const RunnerConfig& config, const JobSpec& spec);
+
+// Where an agent job may push with the runner's GITHUB_TOKEN ("host" or "host:port", over
+// https): RUNNER_GIT_HOSTS, else github.com, for a job of type `resolve` on a runner with
+// RUNNER_AGENT_ALLOW_PUSH that holds a GITHUB_TOKEN; nowhere (empty) for any other job.
+std::vector<std::string> agent_push_hosts(const RunnerConfig& config, const JobSpec& spec);
 
 // The runner's policy as shown in its registration `capabilities.policy`.
 json policy_json(const RunnerConfig& config);

@@ -114,15 +114,17 @@ std::string scrub(std::string text, const std::string& secret) {
 }
 }  // namespace
 
+std::string git_credential_helper(std::string_view token_variable) {
+  return "!f() { test \"$1\" = get || exit 0; echo username=x-access-token; echo \"password=$" +
+         std::string(token_variable) + "\"; }; f";
+}
+
 std::vector<std::string> git_credential_args(const std::vector<std::string>& credential_hosts) {
   // An empty value clears the helpers of the system's and the user's git config.
   std::vector<std::string> args{"-c", "credential.helper="};
   for (const auto& host : credential_hosts) {
-    args.insert(
-        args.end(),
-        {"-c", "credential.https://" + host +
-                   ".helper=!f() { test \"$1\" = get || exit 0; "
-                   "echo username=x-access-token; echo \"password=$CORRAL_GIT_TOKEN\"; }; f"});
+    args.insert(args.end(), {"-c", "credential.https://" + host +
+                                       ".helper=" + git_credential_helper("CORRAL_GIT_TOKEN")});
   }
   return args;
 }

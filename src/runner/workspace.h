@@ -16,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/types.h"
@@ -69,6 +70,12 @@ struct CloneOptions {
   bool allow_local = false;                   // RUNNER_ALLOW_LOCAL_REPOS: the file transport
   CommandKiller* killer = nullptr;            // the clone's timeout and cancel
 };
+
+// A git credential helper (the value of a credential.*.helper setting) that answers `get`
+// with the token in the environment variable `token_variable`, as user x-access-token (what
+// GitHub and most forges take for a token); it ignores `store` and `erase`. Neither the
+// token nor anything derived from it is in the text.
+std::string git_credential_helper(std::string_view token_variable);
 
 // The `git -c ...` arguments that give the token to a credential helper scoped to
 // https://<host> for each credential host (git's own URL matching: other hosts, other

@@ -151,6 +151,47 @@ TEST_F(AgentWrapper, AutoFallsBackToCodexAndAFixedChoiceIsKept) {
       << missing;
 }
 
+// A resolve job on a runner that may push: git in the container asks the wrapper's
+// credential helper, which answers with $GITHUB_TOKEN for the push hosts only.
+TEST_F(AgentWrapper, PushHostsGetACredentialHelperThatReadsTheTokenFromTheEnvironment) {
+  fs::path path = bin_ / "claude";
+  std::ofstream(path) << "#!/bin/sh\n"
+                      << "echo \"count:$GIT_CONFIG_COUNT\"\n"
+                      << "for h in 127.0.0.1:8443 evil.example.com; do\n"
+                      << "  printf 'protocol=https\\nhost=%s\\n\\n' \"$h\" |"
+                      << " GIT_TERMINAL_PROMPT=0 /usr/bin/git credential fill\n"
+                      << "  echo \"fill $h:$?\"\n"
+                      << "done\n"
+                      << "printf 'protocol=http\\nhost=127.0.0.1:8443\\n\\n' |"
+                      << " GIT_TERMINAL_PROMPT=0 /usr/bin/git credential fill\n";
+  fs::permissions(path, fs::perms::owner_all);
+  const std::string token = "ghp_t0ken_for_pushes";
+  std::string script =
+      agent_wrapper_script(spec_with("claude", "x"), "claude", true, {"127.0.0.1:8443"});
+  EXPECT_EQ(script.find(token), std::string::npos);
+
+  auto [code, out] = run_wrapper(script, bin_, "p", "GITHUB_TOKEN=" + token);
+  EXPECT_EQ(code, 128) << out;  // the last fill: plain http gets nothing
+  EXPECT_NE(out.find("host=127.0.0.1:8443\nusername=x-access-token\npassword=" + token + "\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("fill 127.0.0.1:8443:0"), std::string::npos) << out;
+  EXPECT_NE(out.find("fill evil.example.com:128"), std::string::npos) << out;
+  EXPECT_EQ(out.find("password=" + token, out.find("fill 127.0.0.1:8443:0")), std::string::npos)
+      << "only the push host gets the token: " << out;
+
+  // Without a token in the container, or without push hosts, git gets no helper at all.
+  auto [no_token_code, no_token] = run_wrapper(script, bin_, "p");
+  EXPECT_NE(no_token.find("count:\n"), std::string::npos) << no_token;
+  EXPECT_EQ(no_token.find("password="), std::string::npos) << no_token;
+  auto [no_hosts_code, no_hosts] =
+      run_wrapper(agent_wrapper_script(spec_with("claude", "x"), "claude", true), bin_, "p",
+                  "GITHUB_TOKEN=" + token);
+  EXPECT_NE(no_hosts.find("count:\n"), std::string::npos) << no_hosts;
+  EXPECT_EQ(no_hosts.find("password="), std::string::npos) << no_hosts;
+  EXPECT_NE(no_hosts.find("fill 127.0.0.1:8443:128"), std::string::npos) << no_hosts;
+}
+
 TEST_F(AgentWrapper, NoCliAtAllIsNamedAndTheStreamSaysSo) {
   auto [code, out] =
       run_wrapper(agent_wrapper_script(spec_with("auto", "x"), "auto", true), bin_, "p");

@@ -145,6 +145,36 @@ std::string credential_fill(const std::vector<std::string>& hosts, const std::st
   return out.ok() ? out->output : "";
 }
 
+TEST(AgentPush, OnlyResolveJobsOnRunnersThatAllowItAndHoldATokenMayPush) {
+  JobSpec resolve;
+  resolve.type = "resolve";
+  resolve.agent = AgentSpec{};
+  auto allowing = config_with({{"RUNNER_AGENT_ALLOW_PUSH", "1"}});
+  allowing.agent_env["GITHUB_TOKEN"] = "ghp_x";
+  EXPECT_EQ(agent_push_hosts(allowing, resolve), (std::vector<std::string>{"github.com"}));
+  allowing.git_hosts = {"git.internal:8443"};
+  EXPECT_EQ(agent_push_hosts(allowing, resolve), (std::vector<std::string>{"git.internal:8443"}));
+
+  JobSpec review = resolve;
+  review.type = "review";
+  EXPECT_TRUE(agent_push_hosts(allowing, review).empty());
+  JobSpec script = resolve;  // a script job of type resolve is no agent job
+  script.agent.reset();
+  EXPECT_TRUE(agent_push_hosts(allowing, script).empty());
+
+  auto defaults = config_with({});
+  EXPECT_FALSE(defaults.agent_allow_push) << "off unless the operator says so";
+  defaults.agent_env["GITHUB_TOKEN"] = "ghp_x";
+  EXPECT_TRUE(agent_push_hosts(defaults, resolve).empty());
+  allowing.agent_env.erase("GITHUB_TOKEN");
+  EXPECT_TRUE(agent_push_hosts(allowing, resolve).empty()) << "no write credential held";
+
+  EXPECT_NE(
+      config_error({{"RUNNER_AGENT_ALLOW_PUSH", "sometimes"}}).find("RUNNER_AGENT_ALLOW_PUSH"),
+      std::string::npos);
+  EXPECT_TRUE(config_with({{"RUNNER_AGENT_ALLOW_PUSH", "true"}}).agent_allow_push);
+}
+
 TEST(GitCredentials, OnlyListedHostsOverHttpsGetTheToken) {
   std::vector<std::string> hosts{"git.example.com", "127.0.0.1:8443"};
   EXPECT_NE(credential_fill(hosts, "https", "git.example.com").find("password=t0ken"),
