@@ -27,6 +27,8 @@
 //   tool                     a tool call (Claude: Bash `ls`; Codex: exec_command `ls`), then,
 //                            once the result comes back, a final answer quoting it
 //   tool:findings            the same, Claude's Bash call writing .corral/result.json
+//   tool:push                the same, Claude's Bash call committing on corral/mock-push and
+//                            pushing it to origin (the resolve tests)
 //   overloaded               Anthropic 529 overloaded_error / OpenAI 503 server_overloaded
 //   ratelimited              429 rate_limit_error / rate_limit_exceeded
 //   unauthorized             401 authentication_error / invalid_api_key

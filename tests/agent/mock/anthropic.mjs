@@ -52,11 +52,24 @@ function toolResult(body) {
 const FINDINGS_COMMAND =
   'mkdir -p .corral && printf \'%s\' \'{"summary":"mock","findings":[{"file":"README.md","line":1,"severity":"low","message":"mock finding"}]}\' > .corral/result.json';
 
+// `[mock:tool:push]`: the Bash call commits a fix on the branch corral/mock-push and pushes
+// it to origin, as a resolve agent does; it prints the end of git's answer, push-exit=CODE,
+// and whether the token found its way into .git/config (it must not).
+const PUSH_COMMAND =
+  'git checkout -q -b corral/mock-push && echo fixed > FIX.md && git add FIX.md && ' +
+  'git -c user.email=agent@corral.test -c user.name=agent commit -q -m "Fix the issue" && ' +
+  '{ out=$(git push origin corral/mock-push 2>&1); code=$?; echo "$out" | tail -n 2; ' +
+  'echo "push-exit=$code"; if [ -n "$GITHUB_TOKEN" ] && grep -qF "$GITHUB_TOKEN" .git/config; ' +
+  'then echo token-in-git-config; else echo git-config-clean; fi; }';
+
 // Bash `ls` when offered; else Read of README.md in the CLI's working directory.
 function toolCall(body, arg) {
   const names = new Set((body.tools ?? []).map((tool) => tool?.name));
   if (arg === 'findings') {
     return { name: 'Bash', input: { command: FINDINGS_COMMAND, description: 'Write the findings' } };
+  }
+  if (arg === 'push') {
+    return { name: 'Bash', input: { command: PUSH_COMMAND, description: 'Commit and push the fix' } };
   }
   if (names.has('Bash') || names.size === 0) {
     return { name: 'Bash', input: { command: 'ls', description: 'List files in the workspace' } };
