@@ -16,6 +16,8 @@ packages=(
   postgresql
   # the dashboard's browser tests (tests/e2e): Node for playwright-core, and the browser
   nodejs chromium
+  # copied into the agent image (scripts/make-agent-image.sh): the GitHub CLI
+  gh
 )
 # Debian's npm package; a NodeSource nodejs brings its own npm and conflicts with it.
 command -v npm >/dev/null || packages+=(npm)

@@ -52,7 +52,7 @@ for candidate in /bin/busybox /usr/bin/busybox; do
   fi
 done
 [[ -n $busybox ]] || die "no static busybox found; install busybox-static"
-for tool in git bash npm; do
+for tool in git bash npm curl gh; do
   command -v "$tool" >/dev/null || die "$tool is not installed"
 done
 git_core=$(git --exec-path)
@@ -141,7 +141,13 @@ if [[ -d /usr/lib/locale/C.utf8 ]]; then
   cp -a /usr/lib/locale/C.utf8 "$root/usr/lib/locale/"
 fi
 
-executables=("$root/opt/claude-code/claude" "$root/usr/bin/bash")
+# curl and the GitHub CLI: the analysis and resolve prompts list pull requests and issues
+# with `gh` or the forge's API (docs/agents.md); both read $GITHUB_TOKEN when the runner
+# passes one.
+cp "$(readlink -f "$(command -v curl)")" "$root/usr/bin/curl"
+cp "$(readlink -f "$(command -v gh)")" "$root/usr/bin/gh"
+
+executables=("$root/opt/claude-code/claude" "$root/usr/bin/bash" "$root/usr/bin/curl" "$root/usr/bin/gh")
 while IFS= read -r -d '' file; do executables+=("$file"); done \
   < <(find "$root/usr/lib/git-core" -type f -perm -u+x -print0)
 if [[ ${WITH_NODE:-0} == 1 ]]; then

@@ -140,6 +140,20 @@ TEST_F(AgentJobTest, AnImageWithoutTheCliFailsAtOnceSayingSo) {
   EXPECT_EQ(api_->request(http::verb::get, "/api/v1/jobs/" + id + "/events").status, 404);
 }
 
+// The analysis and resolve prompts tell the agent to use gh or the forge's API: both tools
+// run in the image (their libraries came along).
+TEST_F(AgentJobTest, TheImageHasTheToolsThePromptsName) {
+  start_runner("tools");
+  std::string id = submit({{"image", kAgentImage},
+                           {"script", "curl --version | head -n 1 && gh --version | head -n 1 && git --version"}});
+  auto job = wait_for_job(*api_, id, {"succeeded", "failed"}, 60s);
+  std::string log = log_of(id);
+  ASSERT_EQ(job["state"], "succeeded") << log;
+  EXPECT_NE(log.find("curl 7."), std::string::npos) << log;
+  EXPECT_NE(log.find("gh version 2."), std::string::npos) << log;
+  EXPECT_NE(log.find("git version 2."), std::string::npos) << log;
+}
+
 TEST_F(AgentJobTest, CodexRunsAndReportsItsTokens) {
   start_runner("codex-runner", {{"RUNNER_AGENT_CLI", "codex"}});
   // auto, with the runner's choice: codex although the image has claude too.
