@@ -15,7 +15,7 @@
 // pool job the bench waits until the pool is ready again (its steady state: one job at a
 // time, the refill in between); the cold runner's jobs run meanwhile, alternating.
 import {spawn} from 'node:child_process';
-import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
+import {existsSync, mkdtempSync, openSync, readFileSync, rmSync} from 'node:fs';
 import {cpus, loadavg, tmpdir} from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
@@ -31,7 +31,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const work = mkdtempSync(path.join(tmpdir(), 'corral-pool-bench-'));
 const children = [];
 function start(args, env, log) {
-  const child = spawn(corral, args, {env: {...process.env, ...env}, stdio: ['ignore', 'ignore', 'ignore']});
+  const out = openSync(path.join(work, log), 'w');
+  const child = spawn(corral, args, {env: {...process.env, ...env}, stdio: ['ignore', out, out]});
+  child.exited = new Promise((r) => child.on('exit', r));
   children.push(child);
   return child;
 }
@@ -61,7 +63,7 @@ const median = (xs) => {
 };
 
 try {
-  start(['server', '--listen', '127.0.0.1:0', '--data-dir', path.join(work, 'server')], {});
+  start(['server', '--listen', '127.0.0.1:0', '--data-dir', path.join(work, 'server')], {}, 'server.log');
   url = await until(() => existsSync(path.join(work, 'server/server.url')) &&
     readFileSync(path.join(work, 'server/server.url'), 'utf8').trim(), 'the server');
   admin = readFileSync(path.join(work, 'server/admin.token'), 'utf8').trim();
@@ -73,7 +75,7 @@ try {
       RUNNER_HEARTBEAT_INTERVAL_MS: '100', DOCKER_EXECUTOR_IMAGE: image, DOCKER_PULL_POLICY: 'never',
       DOCKER_NETWORK_MODE: 'none', DOCKER_WORKSPACE_BASE: path.join(work, `ws-${kind}`),
       DOCKER_POOL_SIZE: kind === 'pool' ? '1' : '0',
-    });
+    }, `runner-${kind}.log`);
     runnerIds[kind] = await until(async () => {
       const {runners} = await call('GET', '/api/v1/runners');
       return runners.find((r) => r.name === `bench-${kind}` && r.status !== 'offline')?.id;
@@ -111,8 +113,14 @@ try {
   console.log(`cold:                      median ${c} ms   [${results.cold.join(' ')}]`);
   console.log(`ratio pool/cold: ${(p / c).toFixed(2)}`);
   console.log(`load average: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+} catch (e) {
+  console.error(`pool_first_byte: ${e.message}`);
+  for (const log of ['runner-pool.log', 'runner-cold.log']) {
+    if (existsSync(path.join(work, log))) console.error(`--- ${log}\n${readFileSync(path.join(work, log), 'utf8').slice(-3000)}`);
+  }
+  process.exitCode = 1;
 } finally {
   for (const child of children.reverse()) child.kill('SIGTERM');
-  await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r() : c.on('exit', r)))));
+  await Promise.all(children.map((c) => c.exited));
   rmSync(work, {recursive: true, force: true});
 }

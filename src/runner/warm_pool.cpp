@@ -165,9 +165,11 @@ awaitable<void> WarmPool::remove_slot(Slot slot) {
 }
 
 awaitable<void> WarmPool::run() {
-  co_await run_blocking(blocking_, [dir = slots_dir_] {
+  // Only references in the co_await expression: g++ 12 mishandles temporaries with
+  // destructors there (a lambda holding a path would be destroyed twice).
+  co_await run_blocking(blocking_, [this] {
     std::error_code ec;
-    std::filesystem::remove_all(dir, ec);  // left by an earlier run of this runner
+    std::filesystem::remove_all(slots_dir_, ec);  // left by an earlier run of this runner
     return 0;
   });
   spdlog::info("warm pool: keeping {} container(s) of {} ready", size_, template_.image);
