@@ -213,6 +213,13 @@ awaitable<void> WarmPool::shutdown() {
              std::make_move_iterator(lost_.end()));
   lost_.clear();
   for (auto& slot : all) co_await remove_slot(std::move(slot));
+  // Up to three more rounds for those the engine refused (say, caught in a state change).
+  for (int round = 0; round < 3 && !lost_.empty(); ++round) {
+    auto again = std::move(lost_);
+    lost_.clear();
+    co_await async_sleep(std::chrono::milliseconds(200));
+    for (auto& slot : again) co_await remove_slot(std::move(slot));
+  }
   std::error_code ec;
   std::filesystem::remove(slots_dir_, ec);  // once empty
 }

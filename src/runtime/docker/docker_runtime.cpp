@@ -357,11 +357,16 @@ awaitable<Result<void>> DockerRuntime::remove(const std::string& id) {
   if (!api::valid_object_ref(id)) co_return bad_ref(id);
   to_start_.erase(id);
   stopped_before_start_.erase(id);
+  // A held container's stream is closed only after the engine removed it: closing it first
+  // ends the container's stdin, and Podman refuses (500, "container state improper") to
+  // force-remove a container caught exiting.
+  std::unique_ptr<HijackedStream> held_stream;
   if (auto it = held_.find(id); it != held_.end()) {
-    it->second->close();
+    held_stream = std::move(it->second);
     held_.erase(it);
   }
   auto res = co_await call(http::verb::delete_, "/containers/" + id + "?force=1&v=1");
+  if (held_stream) held_stream->close();
   if (!res.ok()) co_return res.error();
   if (res->status == 204 || res->status == 200 || res->status == 404) co_return ok_result();
   co_return api::engine_error(res->status, res->body, "removing container " + id);
