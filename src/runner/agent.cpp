@@ -174,10 +174,15 @@ awaitable<void> Agent::main() {
       {"arch", info->arch.empty() ? std::string(uts.machine) : info->arch},
       {"isolation", caps.isolation},
       {"resource_limits", caps.resource_limits},
+      {"pool_size", caps.held_start ? config_.docker_pool_size : 0},
       {"policy", policy_json(config_)}};
   spdlog::info("runner {}: {} executor on {} {}", config_.name, config_.executor, info->name, info->version);
   if (!caps.isolation) {
     spdlog::warn("the shell executor isolates NOTHING: jobs run as this user, on this host, with its network");
+  }
+  if (config_.docker_pool_size > 0 && !caps.held_start) {
+    spdlog::warn("DOCKER_POOL_SIZE={} ignored: the {} executor cannot keep containers warm",
+                 config_.docker_pool_size, config_.executor);
   }
 
   co_await register_until_accepted();
@@ -185,6 +190,12 @@ awaitable<void> Agent::main() {
   co_await remove_orphans();
   ctx_ = std::make_unique<AgentContext>(AgentContext{io_.get_executor(), config_, *server_,
                                                      *runtime_, blocking_, *clones_, runner_id_});
+  if (config_.docker_pool_size > 0 && caps.held_start) {
+    pool_ =
+        std::make_unique<WarmPool>(io_.get_executor(), *runtime_, blocking_, config_, runner_id_);
+    ctx_->pool = pool_.get();
+    asio::co_spawn(io_, pool_->run(), asio::detached);
+  }
   asio::co_spawn(io_, heartbeat_loop(), asio::detached);
   co_await claim_loop();
   if (!stopping_) co_await stop_requested_.wait();  // drained by command: idle until told to stop
@@ -203,6 +214,10 @@ awaitable<void> Agent::main() {
       slot_freed_.reset();
       co_await slot_freed_.wait_until(hard);
     }
+  }
+  if (pool_) {
+    ctx_->pool = nullptr;
+    co_await pool_->shutdown();  // the runner leaves no warm container behind
   }
   heartbeat_stopped_.set();
   co_await send_heartbeat(true);
@@ -277,10 +292,11 @@ awaitable<void> Agent::remove_orphans() {
 awaitable<void> Agent::send_heartbeat(bool going_away) {
   json running = json::array();
   for (const auto& [key, exec] : active_) running.push_back({{"job_id", key.first}, {"attempt", key.second}});
-  json body{{"running", running},
-            {"usage", {{"running_jobs", active_.size()}, {"max_concurrent_jobs", config_.max_concurrent_jobs}}},
-            {"draining", draining_},
-            {"going_away", going_away}};
+  json usage{{"running_jobs", active_.size()},
+             {"max_concurrent_jobs", config_.max_concurrent_jobs}};
+  if (pool_) usage["pool"] = pool_->status();  // {"size", "ready"}: the dashboard shows it
+  json body{
+      {"running", running}, {"usage", usage}, {"draining", draining_}, {"going_away", going_away}};
   HttpRequest req{http::verb::post, "/api/v1/runners/" + runner_id_ + "/heartbeat", body.dump(), "application/json",
                   {}, std::chrono::milliseconds(config_.request_timeout_ms)};
   auto res = co_await server_->request(std::move(req));

@@ -16,6 +16,7 @@
 #include "net/http_client.h"
 #include "runner/config.h"
 #include "runner/executor.h"
+#include "runner/warm_pool.h"
 #include "runtime/container_runtime.h"
 
 namespace corral {
@@ -52,6 +53,7 @@ class Agent {
   std::unique_ptr<ContainerRuntime> runtime_;
   std::unique_ptr<HttpClient> server_;
   std::unique_ptr<AgentContext> ctx_;
+  std::unique_ptr<WarmPool> pool_;  // DOCKER_POOL_SIZE > 0 with a runtime that can hold
   std::string runner_id_;
   std::chrono::milliseconds heartbeat_interval_{10'000};
   json capabilities_ = json::object();

@@ -10,6 +10,7 @@
 #include "runner/agent_cli.h"
 #include "runner/policy.h"
 #include "runner/result_file.h"
+#include "runner/warm_pool.h"
 #include "runner/workspace.h"
 
 namespace corral {
@@ -68,7 +69,8 @@ void JobExecutor::stop(StopReason reason) {
   stop_reason_ = reason;
   spdlog::info("job {} attempt {}: stopping ({})", job_.job_id, job_.attempt, reason_text(reason));
   if (clone_killer_) clone_killer_->kill();
-  if (!container_id_.empty() && !container_exited_) {
+  // A warm container taken but not yet running is only removed (cleanup()).
+  if (!container_id_.empty() && !container_exited_ && (!pooled_ || run_started_)) {
     asio::co_spawn(ctx_.executor, [self = shared_from_this()]() { return self->stop_container(); }, asio::detached);
   }
 }
@@ -125,8 +127,7 @@ ContainerSpec JobExecutor::container_spec() const {
   c.env["CORRAL_JOB_ID"] = job_.job_id;
   c.env["CORRAL_ATTEMPT"] = std::to_string(job_.attempt);
   c.working_dir = kWorkspaceMount;
-  auto paths = workspace_paths(cfg.workspace_base, job_.job_id, job_.attempt);
-  c.binds = {paths.dir.string() + ":" + kWorkspaceMount};
+  c.binds = {workspace_dir_.string() + ":" + kWorkspaceMount};
   // The job may ask for less than the runner's limits, never more.
   c.memory_bytes = cfg.docker_memory_bytes;
   if (spec.memory_bytes > 0 && (c.memory_bytes == 0 || spec.memory_bytes < c.memory_bytes)) c.memory_bytes = spec.memory_bytes;
@@ -156,6 +157,7 @@ awaitable<void> JobExecutor::run() {
 awaitable<void> JobExecutor::execute() {
   const auto& cfg = ctx_.config;
   auto paths = workspace_paths(cfg.workspace_base, job_.job_id, job_.attempt);
+  workspace_dir_ = paths.dir;
   auto timeout = std::chrono::milliseconds(cfg.request_timeout_ms);
 
   // 1. start: the server confirms the attempt is still ours.
@@ -191,22 +193,33 @@ awaitable<void> JobExecutor::execute() {
     fail_attempt(report, failure_message, reason, message);
   };
 
-  // 2. workspace and clone.
-  std::error_code fs_ec;
-  std::filesystem::create_directories(paths.dir, fs_ec);
-  bool ready = !fs_ec;
-  if (!ready) fail("engine", "cannot create the workspace " + paths.dir.string() + ": " + fs_ec.message());
-  if (ready) {
-    // What the job asks for must be allowed here (runner/policy.h); refused at once.
-    if (auto refusal = policy_refusal(cfg, job_.spec)) {
-      fail(std::string(kPolicyReason), "refused by this runner's policy: " + *refusal);
-      ready = false;
+  // 2. workspace (a warm container's, if the job can take one) and clone.
+  bool ready = true;
+  // What the job asks for must be allowed here (runner/policy.h); refused at once.
+  if (auto refusal = policy_refusal(cfg, job_.spec)) {
+    fail(std::string(kPolicyReason), "refused by this runner's policy: " + *refusal);
+    ready = false;
+  }
+  if (ready && ctx_.pool) {
+    if (auto warm = ctx_.pool->take(container_spec())) {
+      container_id_ = warm->id;
+      workspace_dir_ = warm->workspace;
+      pooled_ = true;
+      spdlog::info("job {} attempt {}: warm container {}", job_.job_id, job_.attempt,
+                   container_id_.substr(0, 12));
     }
   }
-  if (ready && job_.spec.repo) ready = co_await clone(paths.dir, report, failure_message);
+  std::error_code fs_ec;
+  if (ready) std::filesystem::create_directories(workspace_dir_, fs_ec);
+  if (fs_ec) {
+    fail("engine",
+         "cannot create the workspace " + workspace_dir_.string() + ": " + fs_ec.message());
+    ready = false;
+  }
+  if (ready && job_.spec.repo) ready = co_await clone(workspace_dir_, report, failure_message);
   if (ready && !cfg.docker_user.empty() && ctx_.runtime.capabilities().isolation) {
     auto opened = co_await run_blocking(
-        ctx_.blocking, [&] { return open_workspace_to(paths.dir, cfg.docker_user); });
+        ctx_.blocking, [&] { return open_workspace_to(workspace_dir_, cfg.docker_user); });
     if (!opened.ok()) {
       fail("engine", opened.error().message);
       ready = false;
@@ -215,14 +228,24 @@ awaitable<void> JobExecutor::execute() {
 
   // 3. image and container.
   ContainerSpec spec = container_spec();
-  if (ready && stop_reason_ == StopReason::kNone && ctx_.runtime.capabilities().images) {
+  if (ready && stop_reason_ == StopReason::kNone && pooled_ && !ctx_.runtime.held(container_id_)) {
+    // The engine dropped the warm container (say, it restarted) while the attempt cloned:
+    // start cold, on the same workspace.
+    spdlog::warn("job {} attempt {}: warm container {} was lost; starting a cold one", job_.job_id,
+                 job_.attempt, container_id_.substr(0, 12));
+    (void)co_await ctx_.runtime.remove(container_id_);
+    container_id_.clear();
+    pooled_ = false;
+  }
+  if (ready && stop_reason_ == StopReason::kNone && !pooled_ &&
+      ctx_.runtime.capabilities().images) {
     auto image = co_await ctx_.runtime.ensure_image(spec.image, cfg.pull_policy);
     if (!image.ok()) {
       fail("image_pull", "cannot get image " + spec.image + ": " + image.error().message);
       ready = false;
     }
   }
-  if (ready && stop_reason_ == StopReason::kNone) {
+  if (ready && stop_reason_ == StopReason::kNone && !pooled_) {
     auto created = co_await ctx_.runtime.create(spec);
     if (!created.ok()) {
       fail(created.error().code == ErrorCode::kImagePull ? "image_pull" : "engine",
@@ -241,14 +264,23 @@ awaitable<void> JobExecutor::execute() {
                    asio::detached);
     if (job_.spec.agent) agent_ = std::make_unique<AgentStream>();
     auto run_started = std::chrono::steady_clock::now();
-    auto status = co_await ctx_.runtime.run(container_id_, [this](std::string_view out) {
+    OutputSink sink = [this](std::string_view out) {
       if (agent_) {
         log_->append(agent_->feed(out));
       } else {
         output_tail_.append(out);
         log_->append(out);
       }
-    });
+    };
+    run_started_ = true;
+    Result<ExitStatus> status = make_error(ErrorCode::kInternal, "not run");
+    if (pooled_) {
+      // The job's environment and command go through stdin: never in the engine's inspect.
+      std::string input = pool_input(spec);
+      status = co_await ctx_.runtime.run_with_input(container_id_, std::move(input), sink);
+    } else {
+      status = co_await ctx_.runtime.run(container_id_, sink);
+    }
     if (agent_) {
       log_->append(agent_->finish());
       output_tail_.append(agent_->plain_tail());
@@ -309,7 +341,7 @@ awaitable<void> JobExecutor::execute() {
   // nested at most kMaxJsonDepth deep (common/json_limits.h): a deeper one would overflow the
   // stack when copied or sent.
   auto result_text = co_await run_blocking(
-      ctx_.blocking, [&] { return read_result_file(paths.dir, kMaxResultBytes); });
+      ctx_.blocking, [&] { return read_result_file(workspace_dir_, kMaxResultBytes); });
   if (!result_text.ok()) {
     note("ignored .corral/result.json: " + result_text.error().message);
   } else if (result_text->has_value()) {
@@ -489,7 +521,8 @@ awaitable<void> JobExecutor::cleanup() {
   auto paths = workspace_paths(ctx_.config.workspace_base, job_.job_id, job_.attempt);
   co_await run_blocking(ctx_.blocking, [&] {
     std::error_code ec;
-    std::filesystem::remove_all(paths.dir, ec);
+    if (!workspace_dir_.empty()) std::filesystem::remove_all(workspace_dir_, ec);
+    if (workspace_dir_ != paths.dir) std::filesystem::remove_all(paths.dir, ec);
     std::filesystem::remove(paths.dir.parent_path(), ec);  // the job dir, once empty
     return 0;
   });

@@ -26,6 +26,8 @@
 
 namespace corral {
 
+class WarmPool;
+
 struct AgentContext {
   asio::any_io_executor executor;  // the runner's single I/O thread
   const RunnerConfig& config;
@@ -35,6 +37,7 @@ struct AgentContext {
   asio::thread_pool&
       clones;  // one thread per slot: a clone never waits for, or holds up, the above
   std::string runner_id;
+  WarmPool* pool = nullptr;  // DOCKER_POOL_SIZE > 0: warm containers (runner/warm_pool.h)
 };
 
 enum class StopReason { kNone, kCanceled, kTimedOut, kStale, kShutdown };
@@ -82,6 +85,11 @@ class JobExecutor : public std::enable_shared_from_this<JobExecutor> {
   ClaimedJob job_;
   std::unique_ptr<LogShipper> log_;
   std::string container_id_;
+  // The attempt's /workspace on the host: its own directory, or the slot directory of the
+  // warm container it took (then pooled_, and the container runs with run_with_input).
+  std::filesystem::path workspace_dir_;
+  bool pooled_ = false;
+  bool run_started_ = false;  // run()/run_with_input() called: stop() now stops the container
   StopReason stop_reason_ = StopReason::kNone;
   bool container_exited_ = false;
   TailBuffer output_tail_{16 * 1024};  // read to classify a failure as transient

@@ -36,4 +36,21 @@ bool labels_match(const std::map<std::string, std::string>& labels, std::string_
   return eq == std::string_view::npos || it->second == filter.substr(eq + 1);
 }
 
+awaitable<Result<void>> ContainerRuntime::start_held(const std::string&) {
+  co_return make_error(ErrorCode::kInvalidSpec,
+                       "this executor cannot keep containers warm (DOCKER_POOL_SIZE needs the "
+                       "docker executor)");
+}
+
+bool ContainerRuntime::held(const std::string&) const {
+  return false;
+}
+
+awaitable<Result<ExitStatus>> ContainerRuntime::run_with_input(const std::string&, std::string,
+                                                               OutputSink) {
+  co_return make_error(ErrorCode::kInvalidSpec,
+                       "this executor cannot keep containers warm (DOCKER_POOL_SIZE needs the "
+                       "docker executor)");
+}
+
 }  // namespace corral

@@ -15,6 +15,11 @@
 //        stop(id, grace) / kill(id) from another coroutine              v
 //        makes run() return promptly with the real exit status    remove(id)
 //
+// A container kept warm for a job not yet known (the runner's warm pool, runner/warm_pool.h):
+//
+//   create(spec with open_stdin) --> start_held(id) ... waits on stdin ...
+//     --> run_with_input(id, input, sink): input to stdin, stdin closed, then as run()
+//
 // All methods are coroutines for one executor: call them from coroutines running on the
 // executor the runtime was made with (one thread, or a strand). stop() and kill() may run
 // while run() is in progress for the same container.
@@ -63,6 +68,9 @@ struct ContainerSpec {
   std::string user;  // "" = the image's user; "uid[:gid]" or a name known to the image
   bool read_only_rootfs = false;   // the root filesystem read-only (binds and tmpfs stay writable)
   std::vector<std::string> tmpfs;  // paths to mount a fresh tmpfs on, e.g. "/tmp"
+  // Keep stdin open for start_held() and run_with_input() (the engine's OpenStdin and
+  // StdinOnce: the container's stdin ends when the runner closes it or its connection drops).
+  bool open_stdin = false;
 };
 
 struct ExitStatus {
@@ -86,6 +94,7 @@ struct RuntimeCapabilities {
   bool network_modes = false;    // network_mode is honoured
   bool images = false;           // ensure_image pulls; spec.image is used
   bool exec = false;             // exec() works
+  bool held_start = false;       // start_held(), held() and run_with_input() work
 };
 
 struct ContainerSummary {
@@ -153,6 +162,20 @@ class ContainerRuntime {
   // Runs a command inside a running container and collects its output and exit code.
   // Requires capabilities().exec.
   virtual awaitable<Result<ExecResult>> exec(const std::string& id, const ExecSpec& spec) = 0;
+
+  // Starts a container created with spec.open_stdin, attached to its stdin and output, and
+  // returns once it runs. Its output waits (none is lost) for run_with_input(). Requires
+  // capabilities().held_start; the default implementation says it is not supported.
+  virtual awaitable<Result<void>> start_held(const std::string& id);
+  // True while a container started with start_held() keeps its connection to the engine.
+  // No API call. False once the engine dropped it (an engine restart: the container's
+  // stdin then ends too, and it exits), or for a container not started with start_held().
+  virtual bool held(const std::string& id) const;
+  // For a container started with start_held(): writes input to its stdin and closes it,
+  // then streams output to sink and returns the exit status exactly as run() does. stop()
+  // and kill() work as with run(). A container no longer held() is kUnavailable at once.
+  virtual awaitable<Result<ExitStatus>> run_with_input(const std::string& id, std::string input,
+                                                       OutputSink sink);
 };
 
 // True when labels satisfy a list() filter ("key=value" or "key").

@@ -123,7 +123,7 @@ export function executorEnv(workspaceBase) {
 }
 
 // `corral runner` as a child process; resolves once it is registered and not offline.
-export async function startRunner(server, name, {labels = [], group = '', maxJobs = 1} = {}) {
+export async function startRunner(server, name, {labels = [], group = '', maxJobs = 1, env: extraEnv = {}} = {}) {
   const {token} = await server.createToken('runner', `runner-${name}`);
   const env = {
     RUNNER_SERVER_URL: server.url,
@@ -135,6 +135,7 @@ export async function startRunner(server, name, {labels = [], group = '', maxJob
     ...(labels.length ? {RUNNER_LABELS: labels.join(',')} : {}),
     ...(group ? {RUNNER_GROUP: group} : {}),
     ...executorEnv(path.join(server.dir, `workspaces-${name}`)),
+    ...extraEnv,
   };
   const child = startProcess(['runner'], env, path.join(server.dir, `runner-${name}.log`));
   child.executor = env.RUNNER_EXECUTOR;

@@ -96,6 +96,7 @@ RuntimeCapabilities DockerRuntime::capabilities() const {
   caps.network_modes = true;
   caps.images = true;
   caps.exec = true;
+  caps.held_start = true;
   return caps;
 }
 
@@ -231,12 +232,7 @@ awaitable<Result<ExitStatus>> DockerRuntime::run(const std::string& id, OutputSi
     }
   }
 
-  HttpRequest attach_req;
-  attach_req.method = http::verb::post;
-  attach_req.target = versioned("/containers/" + id + "/attach?stream=1&stdout=1&stderr=1");
-  auto attached = co_await HijackedStream::open(client_.endpoint(), client_.build(attach_req),
-                                                config_.request_timeout,
-                                                "attaching to container " + id);
+  auto attached = co_await attach(id, false);
   if (!attached.ok()) co_return attached.error();
   HijackedStream& stream = *attached.value();
 
@@ -254,13 +250,78 @@ awaitable<Result<ExitStatus>> DockerRuntime::run(const std::string& id, OutputSi
       co_return api::engine_error(started->status, started->body, "starting container " + id);
     }
   }
+  co_return co_await stream_until_exit(id, stream, sink);
+}
 
+awaitable<Result<std::unique_ptr<HijackedStream>>> DockerRuntime::attach(const std::string& id,
+                                                                         bool with_stdin) {
+  HttpRequest attach_req;
+  attach_req.method = http::verb::post;
+  attach_req.target = versioned("/containers/" + id + "/attach?stream=1&stdout=1&stderr=1" +
+                                (with_stdin ? "&stdin=1" : ""));
+  co_return co_await HijackedStream::open(client_.endpoint(), client_.build(attach_req),
+                                          config_.request_timeout, "attaching to container " + id);
+}
+
+awaitable<Result<ExitStatus>> DockerRuntime::stream_until_exit(const std::string& id,
+                                                               HijackedStream& stream,
+                                                               const OutputSink& sink) {
   auto pumped = co_await pump(stream, [&sink](StreamKind kind, std::string_view data) {
     if (kind != StreamKind::kStdin && sink) sink(data);
   });
   stream.close();
   if (!pumped.ok()) co_return pumped.error();
   co_return co_await exit_status(id);
+}
+
+awaitable<Result<void>> DockerRuntime::start_held(const std::string& id) {
+  if (!api::valid_object_ref(id)) co_return bad_ref(id);
+  if (!to_start_.count(id)) {
+    co_return make_error(ErrorCode::kInvalidSpec,
+                         "start_held() takes a container this runtime created and has not "
+                         "started: " +
+                             id);
+  }
+  auto attached = co_await attach(id, true);
+  if (!attached.ok()) co_return attached.error();
+  if (stopped_before_start_.count(id) || !to_start_.count(id)) {
+    attached.value()->close();
+    co_return make_error(ErrorCode::kConflict,
+                         "container " + id + " was stopped or removed before it started");
+  }
+  to_start_.erase(id);
+  auto started = co_await call(http::verb::post, "/containers/" + id + "/start");
+  if (!started.ok() || (started->status != 204 && started->status != 304)) {
+    attached.value()->close();
+    if (!started.ok()) co_return started.error();
+    co_return api::engine_error(started->status, started->body, "starting container " + id);
+  }
+  held_[id] = std::move(attached.value());
+  co_return ok_result();
+}
+
+bool DockerRuntime::held(const std::string& id) const {
+  auto it = held_.find(id);
+  return it != held_.end() && it->second->open_for_reading();
+}
+
+awaitable<Result<ExitStatus>> DockerRuntime::run_with_input(const std::string& id,
+                                                            std::string input, OutputSink sink) {
+  auto it = held_.find(id);
+  if (it == held_.end() || !it->second->open_for_reading()) {
+    co_return make_error(ErrorCode::kUnavailable,
+                         "container " + id +
+                             " is not held ready (start_held() was not called, "
+                             "or the engine dropped its connection)");
+  }
+  // The stream belongs to this run from now on; remove() no longer finds it.
+  std::unique_ptr<HijackedStream> stream = std::move(it->second);
+  held_.erase(it);
+  auto written = co_await stream->write(input, config_.request_timeout);
+  // A container stopped meanwhile (cancel, timeout) no longer reads: its exit status is
+  // what counts, as with run(), not the failed write.
+  if (written.ok()) stream->shutdown_send();
+  co_return co_await stream_until_exit(id, *stream, sink);
 }
 
 awaitable<Result<void>> DockerRuntime::stop(const std::string& id, std::chrono::seconds grace) {
@@ -296,7 +357,16 @@ awaitable<Result<void>> DockerRuntime::remove(const std::string& id) {
   if (!api::valid_object_ref(id)) co_return bad_ref(id);
   to_start_.erase(id);
   stopped_before_start_.erase(id);
+  // A held container's stream is closed only after the engine removed it: closing it first
+  // ends the container's stdin, and Podman refuses (500, "container state improper") to
+  // force-remove a container caught exiting.
+  std::unique_ptr<HijackedStream> held_stream;
+  if (auto it = held_.find(id); it != held_.end()) {
+    held_stream = std::move(it->second);
+    held_.erase(it);
+  }
   auto res = co_await call(http::verb::delete_, "/containers/" + id + "?force=1&v=1");
+  if (held_stream) held_stream->close();
   if (!res.ok()) co_return res.error();
   if (res->status == 204 || res->status == 200 || res->status == 404) co_return ok_result();
   co_return api::engine_error(res->status, res->body, "removing container " + id);

@@ -9,6 +9,10 @@
 //   ... multiplexed frames -> StreamDemuxer -> sink ... until the engine closes the stream
 //   GET  /containers/{id}/json   -> State.ExitCode, State.OOMKilled
 //
+// start_held() does the attach (with stdin=1) and the start ahead of time and keeps the
+// stream; run_with_input() writes the input, half-closes the stream and pumps it as run()
+// does. A warm container so costs one write before its first output byte.
+//
 // Attaching before start is what guarantees no output is lost; following
 // /containers/{id}/logs instead hangs on Podman 4.3 once the container has exited.
 //
@@ -17,12 +21,14 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
 
 #include "net/http_client.h"
 #include "runtime/container_runtime.h"
+#include "runtime/docker/hijacked_stream.h"
 
 namespace corral {
 
@@ -54,8 +60,17 @@ class DockerRuntime final : public ContainerRuntime {
   awaitable<Result<void>> remove(const std::string& id) override;
   awaitable<Result<std::vector<ContainerSummary>>> list(const std::string& label_filter) override;
   awaitable<Result<ExecResult>> exec(const std::string& id, const ExecSpec& spec) override;
+  awaitable<Result<void>> start_held(const std::string& id) override;
+  bool held(const std::string& id) const override;
+  awaitable<Result<ExitStatus>> run_with_input(const std::string& id, std::string input,
+                                               OutputSink sink) override;
 
  private:
+  // Attaches to id's output (and stdin when with_stdin) on a connection of its own.
+  awaitable<Result<std::unique_ptr<HijackedStream>>> attach(const std::string& id, bool with_stdin);
+  // Pumps stream to sink until the engine closes it, then reads the exit status.
+  awaitable<Result<ExitStatus>> stream_until_exit(const std::string& id, HijackedStream& stream,
+                                                  const OutputSink& sink);
   // One API call: path is below the version prefix, e.g. "/containers/json".
   awaitable<Result<HttpResponse>> call(http::verb method, const std::string& path,
                                        std::string body, std::chrono::milliseconds timeout);
@@ -74,6 +89,8 @@ class DockerRuntime final : public ContainerRuntime {
   // touched on the runtime's executor.
   std::set<std::string> to_start_;
   std::set<std::string> stopped_before_start_;
+  // Streams of containers started with start_held(), until run_with_input() or remove().
+  std::map<std::string, std::unique_ptr<HijackedStream>> held_;
 };
 
 }  // namespace corral

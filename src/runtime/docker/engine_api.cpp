@@ -141,8 +141,9 @@ std::string create_container_body(const ContainerSpec& spec) {
   for (const auto& [k, v] : spec.labels) labels[k] = v;
   body["Labels"] = std::move(labels);
   body["Tty"] = false;
-  body["OpenStdin"] = false;
-  body["AttachStdin"] = false;
+  body["OpenStdin"] = spec.open_stdin;
+  body["StdinOnce"] = spec.open_stdin;
+  body["AttachStdin"] = spec.open_stdin;
   body["AttachStdout"] = true;
   body["AttachStderr"] = true;
   body["HostConfig"] = std::move(host);

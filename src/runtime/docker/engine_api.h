@@ -28,7 +28,8 @@ bool valid_object_ref(std::string_view ref);
 
 // POST /containers/create body: Cmd, Env, Labels, WorkingDir, no TTY, stdout+stderr
 // attached, HostConfig limits (Memory = MemorySwap: no swap; NanoCpus; PidsLimit),
-// NetworkMode, Binds, CapDrop ["ALL"], SecurityOpt ["no-new-privileges"].
+// NetworkMode, Binds, CapDrop ["ALL"], SecurityOpt ["no-new-privileges"]; with
+// spec.open_stdin, OpenStdin + StdinOnce + AttachStdin.
 std::string create_container_body(const ContainerSpec& spec);
 // POST /containers/{id}/exec body.
 std::string create_exec_body(const ExecSpec& spec);

@@ -1,5 +1,9 @@
 #include "runtime/docker/hijacked_stream.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include "runtime/docker/engine_api.h"
 
 namespace corral {
@@ -90,6 +94,44 @@ awaitable<Result<std::string_view>> HijackedStream::read_some() {
   }
   if (!n.ok()) co_return n.error();
   co_return std::string_view(chunk_.data(), n.value());
+}
+
+awaitable<Result<void>> HijackedStream::write(std::string_view data,
+                                              std::chrono::milliseconds timeout) {
+  auto send = [&](auto& stream) -> awaitable<error_code> {
+    error_code ec;
+    stream.expires_after(timeout);
+    co_await asio::async_write(stream, asio::buffer(data.data(), data.size()),
+                               asio::redirect_error(use_awaitable, ec));
+    stream.expires_never();
+    co_return ec;
+  };
+  error_code ec;
+  if (auto* tcp_stream = std::get_if<0>(&conn_->stream())) {
+    ec = co_await send(*tcp_stream);
+  } else {
+    ec = co_await send(std::get<1>(conn_->stream()));
+  }
+  if (ec) co_return stream_error("writing to the container's stdin", ec);
+  co_return ok_result();
+}
+
+void HijackedStream::shutdown_send() {
+  error_code ec;
+  std::visit([&](auto& stream) { stream.socket().shutdown(asio::socket_base::shutdown_send, ec); },
+             conn_->stream());
+}
+
+bool HijackedStream::open_for_reading() const {
+  if (closed_) return false;
+  if (!pending_handed_out_ && !pending_.empty()) return true;
+  int fd =
+      std::visit([](auto& stream) { return static_cast<int>(stream.socket().native_handle()); },
+                 const_cast<HttpConnection&>(*conn_).stream());
+  char byte;
+  ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n > 0) return true;
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
 }
 
 void HijackedStream::close() {

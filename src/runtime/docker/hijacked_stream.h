@@ -31,6 +31,14 @@ class HijackedStream {
   // next call. No deadline: a job may print nothing for hours.
   awaitable<Result<std::string_view>> read_some();
 
+  // Writes all of data (a container's stdin, when attached with stdin=1), within timeout.
+  awaitable<Result<void>> write(std::string_view data, std::chrono::milliseconds timeout);
+  // Ends the sending half (the container's stdin sees its end); reading goes on.
+  void shutdown_send();
+  // False once the other end has closed the connection (checked without blocking or
+  // consuming anything). Bytes waiting to be read count as open.
+  bool open_for_reading() const;
+
   // Closes the connection; a pending read_some() completes with the end of the stream.
   void close();
 

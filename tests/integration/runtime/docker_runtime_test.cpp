@@ -359,6 +359,54 @@ TEST_F(DockerRuntimeTest, RunOnAnExitedContainerReportsItWithoutRestarting) {
   EXPECT_EQ(output, "");  // not run again
 }
 
+// A warm container (runner/warm_pool.h): started ahead with `sh -s` on stdin, then given
+// its job through stdin; the output, the exit code and stop() work as with run().
+TEST_F(DockerRuntimeTest, AHeldContainerRunsTheInputItIsGivenLater) {
+  auto s = spec("");
+  s.entrypoint = {"/bin/sh"};
+  s.command = {"-s"};
+  s.open_stdin = true;
+  auto id = create(s);
+  ASSERT_TRUE(run_coro(io_, runtime_->start_held(id)).ok());
+  EXPECT_TRUE(runtime_->held(id));
+  std::string output;
+  auto status =
+      run_coro(io_, runtime_->run_with_input(
+                        id, "export V='from stdin'\nexec sh -c 'echo \"$V\"; exit 5' </dev/null\n",
+                        [&](std::string_view p) { output.append(p); }));
+  ASSERT_TRUE(status.ok()) << status.error().message;
+  EXPECT_EQ(status->exit_code, 5);
+  EXPECT_EQ(output, "from stdin\n");
+  EXPECT_FALSE(runtime_->held(id));  // one input per container
+  auto again = run_coro(io_, runtime_->run_with_input(id, "exit 0\n", {}));
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, ErrorCode::kUnavailable);
+}
+
+TEST_F(DockerRuntimeTest, AHeldContainerStopsLikeAnyOther) {
+  auto s = spec("");
+  s.entrypoint = {"/bin/sh"};
+  s.command = {"-s"};
+  s.open_stdin = true;
+  auto id = create(s);
+  ASSERT_TRUE(run_coro(io_, runtime_->start_held(id)).ok());
+  std::string output;
+  std::optional<Result<ExitStatus>> status;
+  asio::co_spawn(io_,
+                 runtime_->run_with_input(id, "exec sh -c 'echo up; sleep 60' </dev/null\n",
+                                          [&](std::string_view p) { output.append(p); }),
+                 [&](std::exception_ptr, Result<ExitStatus> r) { status = std::move(r); });
+  ASSERT_TRUE(run_until(
+      io_, [&] { return output == "up\n"; }, 30s))
+      << output;
+  ASSERT_TRUE(run_coro(io_, runtime_->stop(id, 1s)).ok());
+  ASSERT_TRUE(run_until(
+      io_, [&] { return status.has_value(); }, 30s));
+  ASSERT_TRUE(status->ok()) << status->error().message;
+  EXPECT_NE((*status)->exit_code, 0);
+  ASSERT_TRUE(run_coro(io_, runtime_->remove(id)).ok());
+}
+
 TEST_F(DockerRuntimeTest, MissingImageIsAnImagePullErrorWithTheEnginesMessage) {
   const std::string missing = "localhost/corral-missing-" + random_hex(4) + ":latest";
   for (auto policy : {PullPolicy::kNever, PullPolicy::kIfNotPresent}) {

@@ -66,6 +66,19 @@ TEST(EngineApiTest, CreateBodyLeavesUnsetLimitsToTheEngine) {
   EXPECT_TRUE(body["Labels"].is_object());
 }
 
+TEST(EngineApiTest, CreateBodyOpensStdinOnlyWhenAsked) {
+  ContainerSpec spec;
+  spec.image = "alpine";
+  json closed = json::parse(api::create_container_body(spec));
+  EXPECT_EQ(closed["OpenStdin"], false);
+  EXPECT_EQ(closed["AttachStdin"], false);
+  spec.open_stdin = true;
+  json open = json::parse(api::create_container_body(spec));
+  EXPECT_EQ(open["OpenStdin"], true);
+  EXPECT_EQ(open["StdinOnce"], true);  // the runner closing stdin, or dropping, ends it
+  EXPECT_EQ(open["AttachStdin"], true);
+}
+
 TEST(EngineApiTest, ExecBody) {
   ExecSpec spec;
   spec.command = {"cat", "/etc/hostname"};

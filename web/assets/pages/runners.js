@@ -15,6 +15,15 @@ function summary(runners) {
       h('div', {class: 'stat-label'}, h('span', {class: `dot status-${s}`}), s))));
 }
 
+// The runner's warm containers (DOCKER_POOL_SIZE, docs/runner.md), as its heartbeat reports
+// them: how many are ready of how many it keeps.
+function poolLine(pool) {
+  if (!pool || !(pool.size > 0)) return null;
+  const ready = Number(pool.ready ?? 0);
+  return h('div', {class: `sub pool${ready < pool.size ? ' muted' : ''}`, 'data-pool-ready': String(ready),
+    title: 'warm containers ready for a job (DOCKER_POOL_SIZE)'}, `pool ${ready}/${pool.size} ready`);
+}
+
 function row(r) {
   return h('tr', {dataset: {runnerName: r.name, runnerId: r.id}},
     h('td', {class: 'name'}, h('div', {}, r.name), h('div', {class: 'sub mono'}, r.id)),
@@ -22,6 +31,7 @@ function row(r) {
     h('td', {}, labelChips(r.labels)),
     h('td', {}, r.group || h('span', {class: 'muted'}, 'any')),
     h('td', {class: 'num'}, h('span', {class: 'jobs-count'}, `${r.running_jobs ?? 0} / ${r.max_concurrent_jobs ?? '?'}`),
+      poolLine(r.usage?.pool),
       (r.running ?? []).map((a) => h('div', {class: 'sub mono'},
         h('a', {href: `#/jobs/${encodeURIComponent(a.job_id)}`, title: `${a.job_id}, attempt ${a.attempt}`},
           a.job_id.length > 14 ? `${a.job_id.slice(0, 12)}…` : a.job_id)))),
