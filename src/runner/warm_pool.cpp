@@ -9,7 +9,7 @@ namespace corral {
 
 namespace {
 
-constexpr const char* kWorkspaceMount = "/workspace";
+constexpr const char* kPoolWorkspaceMount = "/workspace";
 // How often ready containers are checked for a dropped engine connection (no API call).
 constexpr std::chrono::milliseconds kCheckInterval{1'000};
 constexpr std::chrono::milliseconds kFirstBackoff{500};
@@ -43,7 +43,7 @@ ContainerSpec pool_container_spec(const RunnerConfig& config, const std::string&
   c.entrypoint = {"/bin/sh"};
   c.command = {"-s"};
   c.open_stdin = true;
-  c.working_dir = kWorkspaceMount;
+  c.working_dir = kPoolWorkspaceMount;
   // As JobExecutor::container_spec() makes a job's container with the runner's defaults.
   c.memory_bytes = config.docker_memory_bytes;
   c.cpus = config.docker_cpus;
@@ -140,7 +140,7 @@ awaitable<Result<WarmPool::Slot>> WarmPool::make_one() {
   auto image = co_await runtime_.ensure_image(template_.image, config_.pull_policy);
   if (!image.ok()) co_return image.error();
   ContainerSpec spec = template_;
-  spec.binds = {slot.dir.string() + ":" + kWorkspaceMount};
+  spec.binds = {slot.dir.string() + ":" + kPoolWorkspaceMount};
   auto created = co_await runtime_.create(spec);
   if (!created.ok()) co_return created.error();
   slot.id = created.value();
