@@ -183,8 +183,15 @@ awaitable<void> Agent::main() {
   co_await register_until_accepted();
   if (stopping_) co_return;
   co_await remove_orphans();
+  if (!config_.repo_cache_dir.empty()) {
+    repo_cache_ = std::make_unique<RepoCache>(
+        RepoCacheConfig{config_.repo_cache_dir, config_.repo_cache_max_bytes});
+    spdlog::info("repo cache: mirrors in {} (at most {} bytes; RUNNER_REPO_CACHE=off disables it)",
+                 config_.repo_cache_dir, config_.repo_cache_max_bytes);
+  }
   ctx_ = std::make_unique<AgentContext>(AgentContext{io_.get_executor(), config_, *server_,
-                                                     *runtime_, blocking_, *clones_, runner_id_});
+                                                     *runtime_, blocking_, *clones_, runner_id_,
+                                                     repo_cache_.get()});
   asio::co_spawn(io_, heartbeat_loop(), asio::detached);
   co_await claim_loop();
   if (!stopping_) co_await stop_requested_.wait();  // drained by command: idle until told to stop

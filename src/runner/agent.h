@@ -51,6 +51,7 @@ class Agent {
   std::unique_ptr<asio::thread_pool> clones_;  // one thread per slot (executor.h, AgentContext)
   std::unique_ptr<ContainerRuntime> runtime_;
   std::unique_ptr<HttpClient> server_;
+  std::unique_ptr<RepoCache> repo_cache_;  // null when RUNNER_REPO_CACHE=off
   std::unique_ptr<AgentContext> ctx_;
   std::string runner_id_;
   std::chrono::milliseconds heartbeat_interval_{10'000};

@@ -20,6 +20,7 @@
 #include "runner/agent_cli.h"
 #include "runner/config.h"
 #include "runner/log_shipper.h"
+#include "runner/repo_cache.h"
 #include "runner/transient.h"
 #include "runner/workspace.h"
 #include "runtime/container_runtime.h"
@@ -35,6 +36,7 @@ struct AgentContext {
   asio::thread_pool&
       clones;  // one thread per slot: a clone never waits for, or holds up, the above
   std::string runner_id;
+  RepoCache* repo_cache = nullptr;  // null: RUNNER_REPO_CACHE=off, every attempt clones afresh
 };
 
 enum class StopReason { kNone, kCanceled, kTimedOut, kStale, kShutdown };
