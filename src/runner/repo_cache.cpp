@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <optional>
+#include <utility>
 
 #include "common/crypto.h"
 #include "common/redact.h"
@@ -365,10 +366,10 @@ Result<RepoCacheOutcome> RepoCache::checkout(const RepoSpec& repo, const fs::pat
       synced = sync(rebuild);
       outcome.fetch_time = since(fetch_started);
       if (!synced.ok()) {
+        // A first fetch that never finished leaves nothing behind.
+        if (!fs::exists(mirror / kMarker, ec)) fs::remove_all(mirror, ec);
         if (git.killed()) return synced.error();
         bool intact = mirror_intact(git, mirror);
-        if (!intact && !fs::exists(mirror / kMarker, ec))
-          fs::remove_all(mirror, ec);  // never finished
         // A fetch refused by the remote leaves a good mirror: the error is the remote's.
         if (rebuild || intact || !fs::exists(mirror, ec)) return synced.error();
         outcome.damage = synced.error().message.substr(0, 200);
