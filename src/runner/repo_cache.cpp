@@ -300,6 +300,15 @@ Result<RepoCacheOutcome> RepoCache::checkout(const RepoSpec& repo, const fs::pat
     MirrorSync result;
     std::error_code fs_ec;
     bool fresh = rebuild || !fs::exists(mirror / kMarker, fs_ec);
+    // Every ref must name an object the mirror can read: a lost pack or a broken
+    // packed-refs shows here, before anything is fetched on top of it (a few ms).
+    if (!fresh && !mirror_intact(git, mirror)) {
+      if (git.killed()) return make_error(ErrorCode::kClone, "git was killed");
+      rebuild = fresh = true;
+      outcome.damage = "a ref names an object it cannot read, or its refs cannot be read";
+      spdlog::warn("repo cache: mirror {} is damaged ({}), rebuilding it", outcome.key,
+                   outcome.damage);
+    }
     if (fresh) {
       // Half-written (no marker: an earlier first fetch never finished) or damaged.
       fs::remove_all(mirror, fs_ec);
