@@ -276,6 +276,21 @@ TEST_F(RepoCacheTest, AHalfWrittenMirrorIsStartedAgainAndAKilledAttemptFailsAtOn
   EXPECT_EQ(read_file(workspace("3") / "version.txt"), "first\n");
 }
 
+TEST_F(RepoCacheTest, TheWorkspacesOriginIsTheUrlWhateverItHoldsAndGitCanFetchFromIt) {
+  Origin origin(root_ / "a \"quoted\" \\ path");
+  std::string first = origin.commit("first");
+  origin.push("main:refs/heads/main");
+  auto repo_cache = cache();
+  auto done =
+      repo_cache.checkout(repo_at(origin.url(), "main", first), workspace("1"), options_, "t");
+  ASSERT_TRUE(done.ok()) << done.error().message;
+  EXPECT_EQ(git_out(workspace("1"), {"remote", "get-url", "origin"}), origin.url());
+  std::string second = origin.commit("second");
+  origin.push("main:refs/heads/main");
+  git_out(workspace("1"), {"-c", "protocol.file.allow=always", "fetch", "-q", "origin"});
+  EXPECT_EQ(git_out(workspace("1"), {"rev-parse", "origin/main"}), second);
+}
+
 TEST_F(RepoCacheTest, KeepsTheClonesProtections) {
   Origin origin(root_);
   std::string first = origin.commit("first");
