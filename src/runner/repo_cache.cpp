@@ -293,6 +293,13 @@ Result<void> make_workspace_repository(const fs::path& dir, const std::string& u
   return {};
 }
 
+// A git message as part of one log line: newlines folded, at most 200 characters.
+std::string one_line(std::string text) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  text = trimmed(text);
+  return text.size() > 200 ? text.substr(0, 200) + "..." : text;
+}
+
 // What a pass over the mirror found.
 struct MirrorSync {
   RepoCacheOutcome::Mirror state = RepoCacheOutcome::Mirror::kHit;
@@ -423,7 +430,7 @@ Result<RepoCacheOutcome> RepoCache::checkout(const RepoSpec& repo, const fs::pat
         bool intact = mirror_intact(git, mirror);
         // A fetch refused by the remote leaves a good mirror: the error is the remote's.
         if (rebuild || intact || !fs::exists(mirror, ec)) return synced.error();
-        outcome.damage = synced.error().message.substr(0, 200);
+        outcome.damage = one_line(synced.error().message);
         spdlog::warn("repo cache: mirror {} looks damaged, rebuilding it: {}", outcome.key,
                      outcome.damage);
         continue;
@@ -439,7 +446,7 @@ Result<RepoCacheOutcome> RepoCache::checkout(const RepoSpec& repo, const fs::pat
     if (!checked_out.ok()) {
       if (git.killed() || rebuild) return checked_out.error();
       // The objects the mirror gave cannot be read: the mirror is damaged.
-      outcome.damage = checked_out.error().message.substr(0, 200);
+      outcome.damage = one_line(checked_out.error().message);
       spdlog::warn("repo cache: mirror {} gave unreadable objects, rebuilding it: {}", outcome.key,
                    outcome.damage);
       continue;
