@@ -413,6 +413,12 @@ Result<RepoCacheOutcome> RepoCache::checkout(const RepoSpec& repo, const fs::pat
 
   for (int round = 0; round < 2; ++round) {
     bool rebuild = round == 1;
+    if (rebuild) {
+      // Whatever the failed checkout left would stand in the way of the next one.
+      fs::remove_all(dir, ec);
+      fs::create_directories(dir, ec);
+      CORRAL_TRY(make_workspace_repository(dir, repo.url));
+    }
     Result<MirrorSync> synced = make_error(ErrorCode::kClone, "not run");
     {
       auto lock = Lock::take(*this, outcome.key, true);
@@ -436,7 +442,6 @@ Result<RepoCacheOutcome> RepoCache::checkout(const RepoSpec& repo, const fs::pat
         continue;
       }
       auto copy_started = Steady::now();
-      fs::remove_all(dir / ".git" / "objects" / "pack", ec);
       auto copied = copy_objects(mirror / "objects", dir / ".git" / "objects");
       outcome.copy_time = since(copy_started);
       if (!copied.ok()) return copied.error();

@@ -228,6 +228,51 @@ TEST_F(RepoCacheTest, AMirrorMissingItsPackIsRebuiltAndTheAttemptSucceeds) {
   EXPECT_EQ(git_out(workspace("2"), {"rev-parse", "HEAD"}), first);
 }
 
+TEST_F(RepoCacheTest, ATruncatedPackIsRebuiltEvenForAShaTheMirrorHas) {
+  Origin origin(root_);
+  std::string first = origin.commit("first", 64 * 1024);
+  origin.push("main:refs/heads/main");
+  auto repo_cache = cache();
+  auto built =
+      repo_cache.checkout(repo_at(origin.url(), "main", first), workspace("1"), options_, "t");
+  ASSERT_TRUE(built.ok()) << built.error().message;
+  for (const auto& entry : fs::directory_iterator(mirror_dir(built->key) / "objects" / "pack")) {
+    if (entry.path().extension() == ".pack") fs::resize_file(entry.path(), entry.file_size() / 2);
+  }
+  auto rebuilt =
+      repo_cache.checkout(repo_at(origin.url(), "main", first), workspace("2"), options_, "t");
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.error().message;
+  EXPECT_EQ(rebuilt->mirror, RepoCacheOutcome::Mirror::kRebuilt) << rebuilt->summary();
+  EXPECT_EQ(read_file(workspace("2") / "version.txt"), "first\n");
+  EXPECT_EQ(git_out(workspace("2"), {"status", "--porcelain"}), "");
+}
+
+TEST_F(RepoCacheTest, AnUnreadableObjectIsFoundByTheCheckoutAndTheMirrorRebuilt) {
+  Origin origin(root_);
+  std::string first = origin.commit("first", 64 * 1024);
+  origin.push("main:refs/heads/main");
+  auto repo_cache = cache();
+  auto built =
+      repo_cache.checkout(repo_at(origin.url(), "main", first), workspace("1"), options_, "t");
+  ASSERT_TRUE(built.ok()) << built.error().message;
+  for (const auto& entry : fs::directory_iterator(mirror_dir(built->key) / "objects" / "pack")) {
+    // Zeros over the middle of the pack: inside the filler's compressed data. The commit
+    // still reads (so the sha looks present); the checkout cannot inflate the blob.
+    if (entry.path().extension() != ".pack") continue;
+    fs::permissions(entry.path(), fs::perms::owner_write, fs::perm_options::add);
+    std::fstream pack(entry.path(), std::ios::in | std::ios::out | std::ios::binary);
+    pack.seekp(static_cast<std::streamoff>(entry.file_size() / 2));
+    pack << std::string(4096, '\0');
+  }
+  auto rebuilt =
+      repo_cache.checkout(repo_at(origin.url(), "main", first), workspace("2"), options_, "t");
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.error().message;
+  EXPECT_EQ(rebuilt->mirror, RepoCacheOutcome::Mirror::kRebuilt) << rebuilt->summary();
+  EXPECT_NE(rebuilt->damage.find("checkout"), std::string::npos) << rebuilt->damage;
+  EXPECT_EQ(read_file(workspace("2") / "version.txt"), "first\n");
+  EXPECT_EQ(git_out(workspace("2"), {"status", "--porcelain"}), "");
+}
+
 TEST_F(RepoCacheTest, ATruncatedPackedRefsIsRebuiltAndTheAttemptSucceeds) {
   Origin origin(root_);
   origin.commit("first");
