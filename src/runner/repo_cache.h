@@ -23,7 +23,7 @@
 // does not fit a warm container pool, whose containers exist before the repository is known.
 // Hard links (plain `git clone --local`) share inodes a container user could chmod and
 // rewrite, and open_workspace_to() changes their owner or mode. A copy of the packs costs
-// ~3-4 ms per MB here (docs/benchmarks.md) and leaves a workspace that is an ordinary clone:
+// ~1.5-2 ms per MB here (docs/benchmarks.md) and leaves a workspace that is an ordinary clone:
 // no registration in the mirror to clean up (no `git worktree prune` needed), nothing the job
 // can reach back through. A hit gives the full history, whatever depth the job asked for.
 #pragma once
