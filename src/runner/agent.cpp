@@ -188,8 +188,15 @@ awaitable<void> Agent::main() {
   co_await register_until_accepted();
   if (stopping_) co_return;
   co_await remove_orphans();
+  if (!config_.repo_cache_dir.empty()) {
+    repo_cache_ = std::make_unique<RepoCache>(
+        RepoCacheConfig{config_.repo_cache_dir, config_.repo_cache_max_bytes});
+    spdlog::info("repo cache: mirrors in {} (at most {} bytes; RUNNER_REPO_CACHE=off disables it)",
+                 config_.repo_cache_dir, config_.repo_cache_max_bytes);
+  }
   ctx_ = std::make_unique<AgentContext>(AgentContext{io_.get_executor(), config_, *server_,
                                                      *runtime_, blocking_, *clones_, runner_id_});
+  ctx_->repo_cache = repo_cache_.get();
   if (config_.docker_pool_size > 0 && caps.held_start) {
     pool_ =
         std::make_unique<WarmPool>(io_.get_executor(), *runtime_, blocking_, config_, runner_id_);

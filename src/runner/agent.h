@@ -52,6 +52,7 @@ class Agent {
   std::unique_ptr<asio::thread_pool> clones_;  // one thread per slot (executor.h, AgentContext)
   std::unique_ptr<ContainerRuntime> runtime_;
   std::unique_ptr<HttpClient> server_;
+  std::unique_ptr<RepoCache> repo_cache_;  // null when RUNNER_REPO_CACHE=off
   std::unique_ptr<AgentContext> ctx_;
   std::unique_ptr<WarmPool> pool_;  // DOCKER_POOL_SIZE > 0 with a runtime that can hold
   std::string runner_id_;

@@ -56,6 +56,8 @@ const std::vector<std::string>& runner_setting_names() {
                                                   "RUNNER_GIT_HOSTS",
                                                   "RUNNER_ALLOW_LOCAL_REPOS",
                                                   "RUNNER_CLONE_TIMEOUT_S",
+                                                  "RUNNER_REPO_CACHE",
+                                                  "RUNNER_REPO_CACHE_MAX",
                                                   "RUNNER_LOG_MAX_BYTES",
                                                   "RUNNER_AGENT_CLI",
                                                   "RUNNER_AGENT_IMAGE",
@@ -95,6 +97,10 @@ std::map<std::string, std::string> runner_settings_from_environment() {
   // oversight's name for the agent CLI setting.
   if (const char* v = std::getenv("OVERSIGHT_CLI"); v && !out.count("RUNNER_AGENT_CLI")) {
     out["RUNNER_AGENT_CLI"] = v;
+  }
+  // ... and for the repository cache's directory.
+  if (const char* v = std::getenv("OVERSIGHT_REPO_DIR"); v && !out.count("RUNNER_REPO_CACHE")) {
+    out["RUNNER_REPO_CACHE"] = v;
   }
   // What agent containers get from the runner's environment (and nothing else does).
   std::vector<std::string> names = agent_credential_names();
@@ -316,6 +322,27 @@ Result<RunnerConfig> build_runner_config(const std::map<std::string, std::string
   if (has("DOCKER_WORKSPACE_BASE") && !s["DOCKER_WORKSPACE_BASE"].empty()) c.workspace_base = s["DOCKER_WORKSPACE_BASE"];
   if (c.workspace_base.empty() || c.workspace_base[0] != '/') {
     return bad("DOCKER_WORKSPACE_BASE", "must be an absolute path");
+  }
+  c.repo_cache_dir = c.workspace_base + "/.repos";
+  if (has("RUNNER_REPO_CACHE") && !s["RUNNER_REPO_CACHE"].empty()) {
+    const std::string& dir = s["RUNNER_REPO_CACHE"];
+    if (dir == "off") {
+      c.repo_cache_dir.clear();
+    } else if (dir[0] != '/') {
+      return bad("RUNNER_REPO_CACHE", "must be an absolute path, or 'off' to clone every time");
+    } else {
+      c.repo_cache_dir = dir;
+    }
+  }
+  if (has("RUNNER_REPO_CACHE_MAX") && is_unlimited(s["RUNNER_REPO_CACHE_MAX"])) {
+    c.repo_cache_max_bytes = 0;
+  } else if (has("RUNNER_REPO_CACHE_MAX") && !s["RUNNER_REPO_CACHE_MAX"].empty()) {
+    auto bytes = parse_bytes(s["RUNNER_REPO_CACHE_MAX"]);
+    if (!bytes.ok())
+      return bad("RUNNER_REPO_CACHE_MAX", bytes.error().message + " (or 'unlimited')");
+    if (*bytes < 1024 * 1024)
+      return bad("RUNNER_REPO_CACHE_MAX", "must be at least 1m (or 'unlimited')");
+    c.repo_cache_max_bytes = *bytes;
   }
   c.docker_host = has("DOCKER_HOST") ? s["DOCKER_HOST"] : "unix:///var/run/docker.sock";
   if (c.executor == "docker") {

@@ -62,6 +62,13 @@ struct RunnerConfig {
   std::vector<std::string> git_hosts;
   bool allow_local_repos = false;  // RUNNER_ALLOW_LOCAL_REPOS: file:// URLs and local paths
   int clone_timeout_s = 600;       // RUNNER_CLONE_TIMEOUT_S: a clone taking longer is killed
+  // RUNNER_REPO_CACHE (alias OVERSIGHT_REPO_DIR): where the repository mirrors live
+  // (runner/repo_cache.h); default DOCKER_WORKSPACE_BASE/.repos; "" after "off" = no cache,
+  // every attempt clones from scratch.
+  std::string repo_cache_dir;
+  // RUNNER_REPO_CACHE_MAX, e.g. 10g: least recently used mirrors are removed past it;
+  // "unlimited" = 0.
+  int64_t repo_cache_max_bytes = int64_t{10} * 1024 * 1024 * 1024;
   // RUNNER_LOG_MAX_BYTES: the most of a job's output spooled and sent (the server's default
   // --log-max-bytes); past it one line says so and the rest is dropped.
   int64_t log_max_bytes = int64_t{64} * 1024 * 1024;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/crypto.h"
 #include "common/json_limits.h"
 #include "common/redact.h"
 #include "runner/agent_cli.h"
@@ -441,9 +442,15 @@ awaitable<bool> JobExecutor::clone(const std::filesystem::path& dir, FinishRepor
   options.token = git_token();
   options.credential_hosts = cfg.git_hosts;
   options.allow_local = cfg.allow_local_repos;
+  // The cache when it can serve the repository (runner/repo_cache.h): its mirrors are kept
+  // apart per tenant (the registration token stands for it) and credential. A workspace it
+  // fills has the whole history, whatever the depth.
+  RepoCache* cache = RepoCache::can_serve(repo) ? ctx_.repo_cache : nullptr;
+  const std::string partition = sha256_hex(cfg.server_url + "\n" + cfg.token);
   note("cloning " + without_userinfo(repo.url) +
        (repo.sha.empty() ? (repo.ref.empty() ? "" : " at " + repo.ref) : " at " + repo.sha) +
-       (options.depth > 0 ? " (depth " + std::to_string(options.depth) + ")" : ""));
+       (cache ? " through the repository cache"
+              : (options.depth > 0 ? " (depth " + std::to_string(options.depth) + ")" : "")));
   if (stop_reason_ != StopReason::kNone) co_return false;
   clone_killer_ = std::make_shared<CommandKiller>();
   options.killer = clone_killer_.get();
@@ -455,8 +462,12 @@ awaitable<bool> JobExecutor::clone(const std::filesystem::path& dir, FinishRepor
       asio::detached);
   // Only references in the co_await expression (g++ 12 mishandles temporaries with
   // destructors there); options, repo, dir and the killer (a member) outlive the await.
-  auto cloned =
-      co_await run_blocking(ctx_.clones, [&] { return clone_repository(repo, dir, options); });
+  auto cloned = co_await run_blocking(ctx_.clones, [&]() -> Result<std::string> {
+    if (!cache) return clone_repository(repo, dir, options);
+    auto outcome = cache->checkout(repo, dir, options, partition);
+    if (!outcome.ok()) return outcome.error();
+    return outcome->summary() + "\n" + outcome->transcript;
+  });
   clone_finished_.set();  // clone_killer_ stays: a later kill() only marks it
   if (clone_timed_out_) {
     fail_attempt(report, failure_message, "clone",
@@ -468,7 +479,14 @@ awaitable<bool> JobExecutor::clone(const std::filesystem::path& dir, FinishRepor
     fail_attempt(report, failure_message, "clone", cloned.error().message);
     co_return false;
   }
-  if (!cloned->empty()) log_->append(*cloned);
+  if (cache) {
+    // The first line is the cache's summary, a note like the others.
+    auto end = cloned->find('\n');
+    note(cloned->substr(0, end));
+    if (end + 1 < cloned->size()) log_->append(cloned->substr(end + 1));
+  } else if (!cloned->empty()) {
+    log_->append(*cloned);
+  }
   co_return true;
 }
 

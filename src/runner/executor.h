@@ -20,6 +20,7 @@
 #include "runner/agent_cli.h"
 #include "runner/config.h"
 #include "runner/log_shipper.h"
+#include "runner/repo_cache.h"
 #include "runner/transient.h"
 #include "runner/workspace.h"
 #include "runtime/container_runtime.h"
@@ -38,6 +39,7 @@ struct AgentContext {
       clones;  // one thread per slot: a clone never waits for, or holds up, the above
   std::string runner_id;
   WarmPool* pool = nullptr;  // DOCKER_POOL_SIZE > 0: warm containers (runner/warm_pool.h)
+  RepoCache* repo_cache = nullptr;  // null: RUNNER_REPO_CACHE=off, every attempt clones afresh
 };
 
 enum class StopReason { kNone, kCanceled, kTimedOut, kStale, kShutdown };

@@ -106,13 +106,11 @@ Result<CommandOutput> run_command(const std::vector<std::string>& argv,
   return out;
 }
 
-namespace {
-std::string scrub(std::string text, const std::string& secret) {
+std::string scrub_secret(std::string text, const std::string& secret) {
   if (secret.empty()) return text;
   for (size_t pos; (pos = text.find(secret)) != std::string::npos;) text.replace(pos, secret.size(), "[MASKED]");
   return text;
 }
-}  // namespace
 
 std::string git_credential_helper(std::string_view token_variable) {
   return "!f() { test \"$1\" = get || exit 0; echo username=x-access-token; echo \"password=$" +
@@ -129,26 +127,33 @@ std::vector<std::string> git_credential_args(const std::vector<std::string>& cre
   return args;
 }
 
+GitInvocation git_invocation(const CloneOptions& options) {
+  GitInvocation git;
+  git.env = {{"GIT_TERMINAL_PROMPT", "0"},
+             {"GIT_ASKPASS", "/bin/true"},
+             {"SSH_ASKPASS", "/bin/true"},
+             {"GIT_PROTOCOL_FROM_USER", "0"}};
+  git.argv = {"git", "-c", "advice.detachedHead=false", "-c", "protocol.version=2",
+              // Only the transports a clone needs; ext:: and friends never.
+              "-c", "protocol.allow=never", "-c", "protocol.https.allow=always", "-c",
+              "protocol.http.allow=always", "-c", "protocol.ssh.allow=always", "-c",
+              "protocol.git.allow=always", "-c",
+              std::string("protocol.file.allow=") + (options.allow_local ? "always" : "never")};
+  auto credentials = git_credential_args(options.token.empty() ? std::vector<std::string>{}
+                                                               : options.credential_hosts);
+  git.argv.insert(git.argv.end(), credentials.begin(), credentials.end());
+  // The helper reads the token from the environment when git asks; the command line holds
+  // only the variable's name.
+  if (!options.token.empty()) git.env["CORRAL_GIT_TOKEN"] = options.token;
+  return git;
+}
+
 Result<std::string> clone_repository(const RepoSpec& repo, const std::filesystem::path& dir,
                                      const CloneOptions& options) {
   const std::string& token = options.token;
-  std::map<std::string, std::string> env{{"GIT_TERMINAL_PROMPT", "0"},
-                                         {"GIT_ASKPASS", "/bin/true"},
-                                         {"SSH_ASKPASS", "/bin/true"},
-                                         {"GIT_PROTOCOL_FROM_USER", "0"}};
-  std::vector<std::string> git{
-      "git", "-c", "advice.detachedHead=false", "-c", "protocol.version=2",
-      // Only the transports a clone needs; ext:: and friends never.
-      "-c", "protocol.allow=never", "-c", "protocol.https.allow=always", "-c",
-      "protocol.http.allow=always", "-c", "protocol.ssh.allow=always", "-c",
-      "protocol.git.allow=always", "-c",
-      std::string("protocol.file.allow=") + (options.allow_local ? "always" : "never")};
-  auto credentials =
-      git_credential_args(token.empty() ? std::vector<std::string>{} : options.credential_hosts);
-  git.insert(git.end(), credentials.begin(), credentials.end());
-  // The helper reads the token from the environment when git asks; the command line holds
-  // only the variable's name.
-  if (!token.empty()) env["CORRAL_GIT_TOKEN"] = token;
+  const GitInvocation invocation = git_invocation(options);
+  const auto& git = invocation.argv;
+  const auto& env = invocation.env;
   std::string transcript;
   auto step = [&](std::vector<std::string> args) -> Result<void> {
     std::vector<std::string> argv = git;
@@ -157,10 +162,11 @@ Result<std::string> clone_repository(const RepoSpec& repo, const std::filesystem
     if (options.killer && options.killer->killed())
       return make_error(ErrorCode::kClone, "git was killed");
     if (!out.ok()) return make_error(ErrorCode::kClone, out.error().message);
-    transcript += scrub(out->output, token);
+    transcript += scrub_secret(out->output, token);
     if (out->exit_code != 0) {
-      return make_error(ErrorCode::kClone, "git " + args[0] + " failed (exit " + std::to_string(out->exit_code) +
-                                               "): " + scrub(out->output, token));
+      return make_error(ErrorCode::kClone, "git " + args[0] + " failed (exit " +
+                                               std::to_string(out->exit_code) +
+                                               "): " + scrub_secret(out->output, token));
     }
     return {};
   };

@@ -83,6 +83,17 @@ std::string git_credential_helper(std::string_view token_variable);
 // The helper reads the token from $CORRAL_GIT_TOKEN: no command line holds it.
 std::vector<std::string> git_credential_args(const std::vector<std::string>& credential_hosts);
 
+// The command line start and the environment of every git command run for a clone: no
+// prompts, only the allowed transports, and the token (if any) through the credential helper.
+struct GitInvocation {
+  std::vector<std::string> argv;  // "git", "-c", ...: the subcommand and its arguments follow
+  std::map<std::string, std::string> env;
+};
+GitInvocation git_invocation(const CloneOptions& options);
+
+// text with every occurrence of secret replaced by [MASKED].
+std::string scrub_secret(std::string text, const std::string& secret);
+
 // Clones repo into dir: fetches ref or sha at the given depth (0 = full) and checks it out.
 // Only the https, http, ssh and git transports (and file, when allowed) are enabled; every
 // URL and ref follows `--`. A token, when given, reaches git through the environment and a

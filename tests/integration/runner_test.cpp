@@ -43,6 +43,8 @@ class RunnerTest : public ::testing::Test {
       std::error_code ec;
       if (!fs::exists(base, ec)) return true;
       for (const auto& entry : fs::directory_iterator(base, ec)) {
+        // The repository cache's mirrors outlive the attempts (runner/repo_cache.h).
+        if (entry.path().filename() == ".repos") continue;
         if (entry.path().filename() != ".spool") return false;
         bool empty = fs::is_empty(entry.path(), ec);
         if (!ec && !empty) return false;
@@ -189,7 +191,8 @@ TEST_F(RunnerTest, TwoSlotsRunTwoJobsAtOnceAndTheThirdWaits) {
 }
 
 TEST_F(RunnerTest, ClonesTheRepositoryAtTheGivenShaWithDepthOne) {
-  auto& runner = start_runner("git");
+  // Without the repository cache (whose workspaces have the whole history).
+  auto& runner = start_runner("git", {{"RUNNER_REPO_CACHE", "off"}});
   auto repo = make_temp_dir("corral-repo");
   auto git = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {"git", "-c", "user.email=t@example.com", "-c", "user.name=t"});
@@ -219,6 +222,74 @@ TEST_F(RunnerTest, ClonesTheRepositoryAtTheGivenShaWithDepthOne) {
   auto failed = wait_for_job(*api_, bad, {"succeeded", "failed"});
   EXPECT_EQ(failed["state"], "failed");
   EXPECT_EQ(failed["reason"], "clone");
+  fs::remove_all(repo);
+  expect_clean(runner);
+}
+
+TEST_F(RunnerTest, JobsOnOneRepositoryShareTheRunnersMirrorAndFetchOnlyWhatIsNew) {
+  auto& runner = start_runner("cache");
+  auto repo = make_temp_dir("corral-repo");
+  auto git = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"git", "-c", "user.email=t@example.com", "-c", "user.name=t"});
+    auto out = run_command(args, {}, repo);
+    EXPECT_TRUE(out.ok());
+    EXPECT_EQ(out.ok() ? out->exit_code : -1, 0) << (out.ok() ? out->output : "");
+    std::string text = out.ok() ? out->output : "";
+    return text.substr(0, text.find_last_not_of('\n') + 1);
+  };
+  git({"init", "-q", "-b", "main"});
+  std::string filler;  // 2 MB of hex (~1 MB packed): history a second fetch must not repeat
+  for (int i = 0; filler.size() < 2 * 1024 * 1024; ++i) filler += sha256_hex(std::to_string(i));
+  std::ofstream(repo / "filler.txt") << filler;
+  std::ofstream(repo / "version.txt") << "first\n";
+  git({"add", "."});
+  git({"commit", "-q", "-m", "first"});
+  std::string first = git({"rev-parse", "HEAD"});
+  const std::string url = "file://" + repo.string();
+  const std::string script =
+      "cat version.txt; test -d .git && echo own-git-dir; "
+      "test -e .git/objects/info/alternates || echo no-alternates";
+  auto run_job = [&](json repo_spec) {
+    std::string id = submit({{"script", script}, {"repo", repo_spec}});
+    auto job = wait_for_job(*api_, id, {"succeeded", "failed"});
+    std::string log = log_of(id);
+    EXPECT_EQ(job["state"], "succeeded") << log << runner.log();
+    EXPECT_NE(log.find("own-git-dir\nno-alternates\n"), std::string::npos) << log;
+    return log;
+  };
+
+  std::string cold = run_job({{"url", url}, {"ref", "main"}, {"sha", first}});
+  EXPECT_NE(cold.find("first\n"), std::string::npos) << cold;
+  EXPECT_NE(cold.find("corral: repo cache: new mirror"), std::string::npos) << cold;
+
+  std::ofstream(repo / "version.txt") << "second\n";
+  git({"commit", "-q", "-am", "second"});
+  std::string warm = run_job({{"url", url}, {"ref", "main"}});
+  EXPECT_NE(warm.find("second\n"), std::string::npos) << warm;
+  EXPECT_NE(warm.find("corral: repo cache: fetched "), std::string::npos) << warm;
+  EXPECT_EQ(warm.find("new mirror"), std::string::npos) << warm;
+
+  std::string again = run_job({{"url", url}, {"sha", first}});
+  EXPECT_NE(again.find("first\n"), std::string::npos) << again;
+  EXPECT_NE(again.find("nothing fetched"), std::string::npos) << again;
+
+  // One mirror, holding the first fetch's pack (the history) and one small pack for the
+  // second commit: the second job did not fetch everything again.
+  auto cache_dir = runner.workspace_base() / ".repos";
+  std::vector<fs::path> mirrors;
+  for (const auto& entry : fs::directory_iterator(cache_dir)) {
+    if (entry.path().filename() != "locks") mirrors.push_back(entry.path());
+  }
+  ASSERT_EQ(mirrors.size(), 1u);
+  std::vector<uintmax_t> packs;
+  for (const auto& entry : fs::directory_iterator(mirrors[0] / "objects" / "pack")) {
+    if (entry.path().extension() == ".pack") packs.push_back(entry.file_size());
+  }
+  std::sort(packs.begin(), packs.end());
+  ASSERT_EQ(packs.size(), 2u);
+  EXPECT_LT(packs[0], 16u * 1024);
+  EXPECT_GT(packs[1], 512u * 1024);
+  EXPECT_NE(runner.log().find("repo cache: fetched"), std::string::npos) << runner.log();
   fs::remove_all(repo);
   expect_clean(runner);
 }
