@@ -41,8 +41,8 @@ std::string must(const std::vector<std::string>& argv, const fs::path& cwd = {},
                  const std::map<std::string, std::string>& env = {}) {
   auto out = run_command(argv, env, cwd);
   if (!out.ok() || out->exit_code != 0) {
-    std::cerr << "repo_cache_bench: " << argv[0] << " " << (argv.size() > 1 ? argv[1] : "") << " failed: "
-              << (out.ok() ? out->output : out.error().message) << "\n";
+    std::cerr << "repo_cache_bench: " << argv[0] << " " << (argv.size() > 1 ? argv[1] : "")
+              << " failed: " << (out.ok() ? out->output : out.error().message) << "\n";
     std::exit(1);
   }
   std::string text = out->output;
@@ -62,10 +62,12 @@ std::string new_commit(const fs::path& origin, int n) {
                                          {"GIT_COMMITTER_NAME", "bench"},
                                          {"GIT_COMMITTER_EMAIL", "bench@example.com"}};
   must({"git", "read-tree", "main"}, origin, env);
-  must({"git", "update-index", "--add", "--cacheinfo", "100644," + blob + ",src/new" + std::to_string(n) + ".bin"},
+  must({"git", "update-index", "--add", "--cacheinfo",
+        "100644," + blob + ",src/new" + std::to_string(n) + ".bin"},
        origin, env);
   std::string tree = must({"git", "write-tree"}, origin, env);
-  std::string commit = must({"git", "commit-tree", tree, "-p", "main", "-m", "new " + std::to_string(n)}, origin, env);
+  std::string commit = must(
+      {"git", "commit-tree", tree, "-p", "main", "-m", "new " + std::to_string(n)}, origin, env);
   must({"git", "update-ref", "refs/heads/main", commit}, origin);
   fs::remove(origin / "bench-index");
   return commit;
@@ -140,11 +142,14 @@ int main(int argc, char** argv) {
   double base = median(fresh);
   std::printf("\nmedians of %d runs (ratio to the fresh full clone)\n", runs);
   std::printf("  fresh clone, full history        %7.0f ms  1.00x\n", base);
-  std::printf("  fresh clone, depth 50            %7.0f ms  %.2fx\n", median(fresh50), median(fresh50) / base);
-  std::printf("  cache, cold mirror               %7.0f ms  %.2fx\n", median(cold), median(cold) / base);
-  std::printf("  cache, warm + 1 new commit       %7.0f ms  %.2fx  (%.2fx of depth 50)\n", median(warm),
-              median(warm) / base, median(warm) / median(fresh50));
-  std::printf("  cache, warm, known sha           %7.0f ms  %.2fx\n", median(hit), median(hit) / base);
+  std::printf("  fresh clone, depth 50            %7.0f ms  %.2fx\n", median(fresh50),
+              median(fresh50) / base);
+  std::printf("  cache, cold mirror               %7.0f ms  %.2fx\n", median(cold),
+              median(cold) / base);
+  std::printf("  cache, warm + 1 new commit       %7.0f ms  %.2fx  (%.2fx of depth 50)\n",
+              median(warm), median(warm) / base, median(warm) / median(fresh50));
+  std::printf("  cache, warm, known sha           %7.0f ms  %.2fx\n", median(hit),
+              median(hit) / base);
   fs::remove_all(work);
   return 0;
 }

@@ -38,7 +38,7 @@ struct AgentContext {
   asio::thread_pool&
       clones;  // one thread per slot: a clone never waits for, or holds up, the above
   std::string runner_id;
-  WarmPool* pool = nullptr;  // DOCKER_POOL_SIZE > 0: warm containers (runner/warm_pool.h)
+  WarmPool* pool = nullptr;         // DOCKER_POOL_SIZE > 0: warm containers (runner/warm_pool.h)
   RepoCache* repo_cache = nullptr;  // null: RUNNER_REPO_CACHE=off, every attempt clones afresh
 };
 

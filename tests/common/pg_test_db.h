@@ -111,7 +111,8 @@ class PgTestDatabase {
     if (made) return;
     auto admin = pg::Connection::open(admin_url_);
     if (!admin.ok()) throw std::runtime_error(admin.error().message);
-    auto exists = (*admin)->query("SELECT 1 FROM pg_database WHERE datname = $1", std::string(kSharedDatabase));
+    auto exists = (*admin)->query("SELECT 1 FROM pg_database WHERE datname = $1",
+                                  std::string(kSharedDatabase));
     if (exists.empty()) {
       try {
         (*admin)->exec_script(std::string("CREATE DATABASE ") + kSharedDatabase);

@@ -144,8 +144,9 @@ TEST_F(AgentJobTest, AnImageWithoutTheCliFailsAtOnceSayingSo) {
 // run in the image (their libraries came along).
 TEST_F(AgentJobTest, TheImageHasTheToolsThePromptsName) {
   start_runner("tools");
-  std::string id = submit({{"image", kAgentImage},
-                           {"script", "curl --version | head -n 1 && gh --version | head -n 1 && git --version"}});
+  std::string id = submit(
+      {{"image", kAgentImage},
+       {"script", "curl --version | head -n 1 && gh --version | head -n 1 && git --version"}});
   auto job = wait_for_job(*api_, id, {"succeeded", "failed"}, 60s);
   std::string log = log_of(id);
   ASSERT_EQ(job["state"], "succeeded") << log;

@@ -170,9 +170,10 @@ void ServerProcess::start() {
   auto log = data_dir_ / ("server-" + std::to_string(generation_++) + ".log");
   // A restart comes back at the same address, as a real server would, so clients can resume.
   std::string listen = url_.empty() ? "127.0.0.1:0" : url_.substr(url_.find("//") + 2);
-  process_ = std::make_unique<Process>(
-      std::vector<std::string>{corral_binary(), "server", "--listen", listen, "--data-dir", data_dir_.string()},
-      env_, log);
+  process_ =
+      std::make_unique<Process>(std::vector<std::string>{corral_binary(), "server", "--listen",
+                                                         listen, "--data-dir", data_dir_.string()},
+                                env_, log);
   bool up = wait_until([&] {
     std::ifstream in(data_dir_ / "server.url");
     std::string line;
@@ -310,7 +311,8 @@ RunnerProcess::RunnerProcess(ServerProcess& server, const std::string& name, std
       {"DOCKER_PULL_POLICY", "never"},
   };
   for (const auto& [k, v] : env) full[k] = v;
-  process_ = std::make_unique<Process>(std::vector<std::string>{corral_binary(), "runner"}, full, dir_ / "runner.log");
+  process_ = std::make_unique<Process>(std::vector<std::string>{corral_binary(), "runner"}, full,
+                                       dir_ / "runner.log");
   Api api(server.url(), server.admin_token());
   bool up = wait_until([&] {
     json listed = api.get("/api/v1/runners");

@@ -261,7 +261,8 @@ TEST(LogStream, CliSubmitFollowSaysQueuedAndFailsWhenCanceled) {
   Api user(server.url(), token);
   std::map<std::string, std::string> env{{"CORRAL_SERVER", server.url()}, {"CORRAL_TOKEN", token}};
   auto dir = make_temp_dir("corral-follow-queued");
-  Process cli({corral_binary(), "submit", "--follow", "-l", "nowhere", "--", "true"}, env, dir / "cli.log");
+  Process cli({corral_binary(), "submit", "--follow", "-l", "nowhere", "--", "true"}, env,
+              dir / "cli.log");
   // Not a TTY: plain status lines, the first at once.
   ASSERT_TRUE(wait_until([&] { return cli.output().find("matching runners online") != std::string::npos; }, 20s))
       << cli.output();

@@ -527,7 +527,9 @@ TEST(RunnerRegistration, RetriesWithBackoffAndSaysWhy) {
   ServerProcess server;
   auto dir = make_temp_dir("corral-badtoken");
   Process runner({corral_binary(), "runner", "--executor", "shell"},
-                 {{"RUNNER_SERVER_URL", server.url()}, {"RUNNER_TOKEN", "crl_wrong"}, {"RUNNER_NAME", "hopeful"},
+                 {{"RUNNER_SERVER_URL", server.url()},
+                  {"RUNNER_TOKEN", "crl_wrong"},
+                  {"RUNNER_NAME", "hopeful"},
                   {"DOCKER_WORKSPACE_BASE", (dir / "ws").string()}},
                  dir / "runner.log");
   auto count = [&](const std::string& needle) {
@@ -573,8 +575,8 @@ void run_dev_and_expect_hello(const std::map<std::string, std::string>& env,
   bool own_dir = dir.empty();
   if (own_dir) dir = make_temp_dir("corral-dev");
   Process dev(
-      {corral_binary(), "dev", "--listen", "127.0.0.1:0", "--data-dir", (dir / "data").string()}, env,
-      dir / ("dev-" + random_hex(4) + ".log"), dir);  // a fresh log for each start
+      {corral_binary(), "dev", "--listen", "127.0.0.1:0", "--data-dir", (dir / "data").string()},
+      env, dir / ("dev-" + random_hex(4) + ".log"), dir);  // a fresh log for each start
   bool shown = wait_until([&] { return dev.output().find("hello from corral") != std::string::npos; }, 60s, 50ms);
   EXPECT_TRUE(shown) << dev.output();
   EXPECT_NE(dev.output().find(expect_in_output), std::string::npos) << dev.output();

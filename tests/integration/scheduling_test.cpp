@@ -122,8 +122,9 @@ TEST(OwnerOnly, TheRunnerFlagRegistersAnOwnerOnlyRunner) {
   Api api(server.url(), user);
   auto reg = api.post("/api/v1/tokens", {{"kind", "runner"}, {"name", "mine"}}, 201);
   auto dir = make_temp_dir("corral-owner-only");
-  Process runner({corral_binary(), "runner", "--server-url", server.url(), "--token", reg["token"], "--name", "mine",
-                  "--executor", "shell", "--docker-workspace-base", (dir / "ws").string(), "--owner-only"},
+  Process runner({corral_binary(), "runner", "--server-url", server.url(), "--token", reg["token"],
+                  "--name", "mine", "--executor", "shell", "--docker-workspace-base",
+                  (dir / "ws").string(), "--owner-only"},
                  {}, dir / "runner.log");
   ASSERT_TRUE(wait_until([&] {
     auto runners = api.get("/api/v1/runners")["runners"];
