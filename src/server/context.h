@@ -75,6 +75,8 @@ void add_job_routes(Router& router, ServerContext& ctx);
 void add_attempt_routes(Router& router, ServerContext& ctx);
 void add_log_stream_routes(Router& router, ServerContext& ctx);
 void add_schedule_routes(Router& router, ServerContext& ctx);
+// GET /api/v1/openapi.json: the API document (web/openapi.json).
+void add_openapi_routes(Router& router, ServerContext& ctx);
 void add_dashboard_routes(Router& router, ServerContext& ctx);
 // /api/v1/repos (admin: repository mappings) and /api/v1/me/settings (a user's own settings).
 void add_repo_routes(Router& router, ServerContext& ctx);

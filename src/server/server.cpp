@@ -69,6 +69,7 @@ Result<void> Server::start() {
   add_schedule_routes(router_, *ctx_);
   add_repo_routes(router_, *ctx_);
   add_tenant_routes(router_, *ctx_);
+  add_openapi_routes(router_, *ctx_);
   add_dashboard_routes(router_, *ctx_);
 
   auto colon = config_.listen.rfind(':');
