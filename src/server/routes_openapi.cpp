@@ -9,14 +9,15 @@
 namespace corral {
 
 void add_openapi_routes(Router& router, ServerContext&) {
-  router.add(http::verb::get, "/api/v1/openapi.json", [](RequestContext& req) -> awaitable<Response> {
-    const WebAsset* document = find_web_asset("openapi.json");
-    if (!document) {
-      co_return error_of(make_error(ErrorCode::kInternal,
-                                    "this build has no API document (web/openapi.json)"));
-    }
-    co_return web_asset_response(req, *document);
-  });
+  router.add(http::verb::get, "/api/v1/openapi.json",
+             [](RequestContext& req) -> awaitable<Response> {
+               const WebAsset* document = find_web_asset("openapi.json");
+               if (!document) {
+                 co_return error_of(make_error(
+                     ErrorCode::kInternal, "this build has no API document (web/openapi.json)"));
+               }
+               co_return web_asset_response(req, *document);
+             });
 }
 
 }  // namespace corral
