@@ -35,6 +35,9 @@ class Server {
   Result<std::string> create_token(TokenKind kind, const std::string& tenant, const std::string& name);
   // The admin token made on this start, if one was (empty otherwise).
   const std::string& new_admin_token() const { return new_admin_token_; }
+  // Every route the server serves, as (method, pattern), once start() added them: the API
+  // document's test compares them with web/openapi.json.
+  std::vector<std::pair<http::verb, std::string>> routes() const { return router_.routes(); }
 
  private:
   Result<void> bootstrap_admin();
