@@ -159,8 +159,7 @@ void HistogramFamily::render(MetricsText& out) const {
 }
 
 std::vector<double> latency_buckets() {
-  return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-          0.25,   0.5,   1,      2.5,   5,    10,    30,    60};
+  return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 }
 
 CounterFamily& MetricsRegistry::counter(std::string name, std::string help,

@@ -275,8 +275,8 @@ awaitable<void> Agent::remove_orphans() {
   // Spool files of attempts that ran in warm containers (no job label: warm_pool.h).
   std::filesystem::path base = config_.workspace_base;
   std::filesystem::path slots = base / ".pool" / runner_id_;
-  int spools = co_await run_blocking(
-      blocking_, [&] { return remove_marked_spools(slots, base / ".spool"); });
+  int spools = co_await run_blocking(blocking_,
+                                     [&] { return remove_marked_spools(slots, base / ".spool"); });
   if (spools > 0) spdlog::info("removed {} spool file(s) of warm-container attempts", spools);
   // Containers of ours that no attempt owns any more (a crash, a kill -9): remove them.
   auto found = co_await runtime_->list("corral.runner=" + runner_id_);
@@ -335,20 +335,24 @@ Result<void> Agent::serve_metrics() {
 
 awaitable<std::string> Agent::render_metrics() {
   MetricsText out;
-  out.family("corral_runner_info", "gauge", "The runner's name and version (the value is always 1).");
+  out.family("corral_runner_info", "gauge",
+             "The runner's name and version (the value is always 1).");
   out.sample("corral_runner_info",
-             {{"name", config_.name}, {"version", CORRAL_VERSION}, {"executor", config_.executor}}, 1);
+             {{"name", config_.name}, {"version", CORRAL_VERSION}, {"executor", config_.executor}},
+             1);
   out.family("corral_runner_jobs_running", "gauge", "Attempts this runner runs now.");
   out.sample("corral_runner_jobs_running", {}, static_cast<double>(active_.size()));
-  out.family("corral_runner_slots", "gauge", "Attempts this runner runs at most (RUNNER_MAX_CONCURRENT_JOBS).");
+  out.family("corral_runner_slots", "gauge",
+             "Attempts this runner runs at most (RUNNER_MAX_CONCURRENT_JOBS).");
   out.sample("corral_runner_slots", {}, config_.max_concurrent_jobs);
-  out.family("corral_runner_draining", "gauge", "1 while the runner takes no new jobs (drained or stopping).");
+  out.family("corral_runner_draining", "gauge",
+             "1 while the runner takes no new jobs (drained or stopping).");
   out.sample("corral_runner_draining", {}, draining_ ? 1 : 0);
-  out.family("corral_runner_pool_size", "gauge", "Warm containers the pool keeps (DOCKER_POOL_SIZE; 0 = no pool).");
+  out.family("corral_runner_pool_size", "gauge",
+             "Warm containers the pool keeps (DOCKER_POOL_SIZE; 0 = no pool).");
   out.sample("corral_runner_pool_size", {}, pool_ ? config_.docker_pool_size : 0);
   out.family("corral_runner_pool_ready", "gauge", "Warm containers ready for a job now.");
-  out.sample("corral_runner_pool_ready", {},
-             pool_ ? pool_->status().value("ready", 0.0) : 0.0);
+  out.sample("corral_runner_pool_ready", {}, pool_ ? pool_->status().value("ready", 0.0) : 0.0);
   // File sizes: a walk of two directories, off the I/O thread.
   struct Disk {
     RepoCache::Usage cache;
@@ -371,7 +375,8 @@ awaitable<std::string> Agent::render_metrics() {
   });
   out.family("corral_runner_repo_cache_mirrors", "gauge", "Repository mirrors in the cache.");
   out.sample("corral_runner_repo_cache_mirrors", {}, disk.cache.mirrors);
-  out.family("corral_runner_repo_cache_bytes", "gauge", "Bytes the repository cache's mirrors take.");
+  out.family("corral_runner_repo_cache_bytes", "gauge",
+             "Bytes the repository cache's mirrors take.");
   out.sample("corral_runner_repo_cache_bytes", {}, static_cast<double>(disk.cache.bytes));
   out.family("corral_runner_repo_cache_max_bytes", "gauge",
              "The cache's bound (RUNNER_REPO_CACHE_MAX; 0 = none or no cache).");

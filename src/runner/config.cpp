@@ -3,8 +3,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -351,12 +351,14 @@ Result<RunnerConfig> build_runner_config(const std::map<std::string, std::string
     auto colon = listen.rfind(':');
     int port = -1;
     if (colon != std::string::npos && colon > 0) {
-      auto [end, ec] = std::from_chars(listen.data() + colon + 1, listen.data() + listen.size(), port);
+      auto [end, ec] =
+          std::from_chars(listen.data() + colon + 1, listen.data() + listen.size(), port);
       if (ec != std::errc() || end != listen.data() + listen.size()) port = -1;
     }
     if (port < 0 || port > 65535) {
-      return bad("RUNNER_METRICS_LISTEN",
-                 "'" + listen + "' is not host:port, e.g. 127.0.0.1:9252 (port 0 picks a free one)");
+      return bad(
+          "RUNNER_METRICS_LISTEN",
+          "'" + listen + "' is not host:port, e.g. 127.0.0.1:9252 (port 0 picks a free one)");
     }
     c.metrics_listen = listen;
   }

@@ -23,8 +23,8 @@ struct RunnerMetrics {
       "Time to get an attempt's repository into its workspace, by how: clone (no cache), "
       "cache_hit, cache_fetched, cache_created, cache_rebuilt, or failed.",
       {"source"});
-  CounterFamily& log_bytes = registry.counter(
-      "corral_runner_log_bytes_total", "Job output bytes this runner's attempts produced.");
+  CounterFamily& log_bytes = registry.counter("corral_runner_log_bytes_total",
+                                              "Job output bytes this runner's attempts produced.");
 };
 
 }  // namespace corral

@@ -115,8 +115,7 @@ int remove_marked_spools(const std::filesystem::path& slots_dir,
     std::getline(std::ifstream(entry.path()), named);
     std::filesystem::path spool(named);
     // Only a file directly in the spool directory: a marker is not a way to delete others.
-    if (!named.empty() && spool.parent_path() == spool_dir &&
-        std::filesystem::remove(spool, ec)) {
+    if (!named.empty() && spool.parent_path() == spool_dir && std::filesystem::remove(spool, ec)) {
       ++removed;
     }
     std::filesystem::remove(entry.path(), ec);

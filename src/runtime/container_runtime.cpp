@@ -46,8 +46,7 @@ bool ContainerRuntime::held(const std::string&) const {
   return false;
 }
 
-awaitable<Result<std::vector<std::string>>> ContainerRuntime::image_entrypoint(
-    const std::string&) {
+awaitable<Result<std::vector<std::string>>> ContainerRuntime::image_entrypoint(const std::string&) {
   co_return std::vector<std::string>{};
 }
 

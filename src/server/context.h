@@ -32,7 +32,8 @@ struct ServerContext {
     return run_blocking(store_pool, [fn = std::move(fn), &calls = metrics.store_calls]() mutable {
       auto started = std::chrono::steady_clock::now();
       auto result = fn();
-      calls.observe({}, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      calls.observe(
+          {}, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       return result;
     });
   }

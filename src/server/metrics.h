@@ -18,10 +18,9 @@ namespace corral {
 struct ServerMetrics {
   MetricsRegistry registry;
 
-  CounterFamily& http_requests =
-      registry.counter("corral_http_requests_total",
-                       "HTTP requests answered, by method, route pattern and status.",
-                       {"method", "route", "status"});
+  CounterFamily& http_requests = registry.counter(
+      "corral_http_requests_total", "HTTP requests answered, by method, route pattern and status.",
+      {"method", "route", "status"});
   HistogramFamily& http_duration = registry.histogram(
       "corral_http_request_duration_seconds",
       "Time from a request's arrival to its answer, by method and route pattern (claims "
@@ -46,14 +45,14 @@ struct ServerMetrics {
                        "Attempts runners reported finished, by state and reason (an attempt "
                        "that failed and was retried counts here, not as a finished job).",
                        {"state", "reason"});
-  CounterFamily& attempts_lost = registry.counter(
-      "corral_attempts_lost_total",
-      "Attempts whose lease ran out (their runner stopped heartbeating).");
-  HistogramFamily& store_calls = registry.histogram(
-      "corral_store_operation_duration_seconds",
-      "Time one store call took on a store thread (SQLite or PostgreSQL).");
-  CounterFamily& log_bytes = registry.counter(
-      "corral_log_bytes_total", "Job log bytes runners sent that the store kept.");
+  CounterFamily& attempts_lost =
+      registry.counter("corral_attempts_lost_total",
+                       "Attempts whose lease ran out (their runner stopped heartbeating).");
+  HistogramFamily& store_calls =
+      registry.histogram("corral_store_operation_duration_seconds",
+                         "Time one store call took on a store thread (SQLite or PostgreSQL).");
+  CounterFamily& log_bytes =
+      registry.counter("corral_log_bytes_total", "Job log bytes runners sent that the store kept.");
 };
 
 }  // namespace corral

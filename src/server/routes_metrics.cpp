@@ -53,7 +53,8 @@ void render_store_figures(MetricsText& out, const StoreFigures& figures, TimeMs 
              "Unfinished jobs by tenant, group and state (queued; running = leased or running).");
   for (const auto& [tenant, stats] : figures.queues) {
     for (const auto& group : stats.by_group) {
-      out.sample("corral_group_jobs", {{"tenant", tenant}, {"group", group.group}, {"state", "queued"}},
+      out.sample("corral_group_jobs",
+                 {{"tenant", tenant}, {"group", group.group}, {"state", "queued"}},
                  static_cast<double>(group.queued));
       out.sample("corral_group_jobs",
                  {{"tenant", tenant}, {"group", group.group}, {"state", "running"}},
@@ -64,7 +65,8 @@ void render_store_figures(MetricsText& out, const StoreFigures& figures, TimeMs 
              "Queued jobs by tenant and the label set they ask for (comma-separated, sorted).");
   for (const auto& [tenant, stats] : figures.queues)
     for (const auto& set : stats.by_labels)
-      out.sample("corral_queued_jobs_by_labels", {{"tenant", tenant}, {"labels", label_set(set.labels)}},
+      out.sample("corral_queued_jobs_by_labels",
+                 {{"tenant", tenant}, {"labels", label_set(set.labels)}},
                  static_cast<double>(set.queued));
   out.family("corral_oldest_queued_job_age_seconds", "gauge",
              "How long the oldest queued job of a tenant has waited (0 when none waits).");

@@ -42,7 +42,8 @@ class MetricsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (docker_host().empty()) {
-      GTEST_SKIP() << "DOCKER_HOST is not set: run through scripts/test.sh, which starts Podman's service";
+      GTEST_SKIP()
+          << "DOCKER_HOST is not set: run through scripts/test.sh, which starts Podman's service";
     }
     // Not a skip: scripts/install-deps.sh installs it, and without it the format is unchecked.
     ASSERT_FALSE(find_promtool().empty())
@@ -107,8 +108,10 @@ TEST_F(MetricsTest, ServerAndRunnerReportWhatHappenedInPrometheusFormat) {
     return wait_until([&] { return sample(server_metrics(), "corral_parked_claims") == 1; }, 30s);
   };
   ASSERT_TRUE(parked()) << runner_->log();
-  std::string ok = api_->post("/api/v1/jobs", {{"script", "echo hello from a metered job"}}, 201)["id"];
-  EXPECT_EQ(wait_for_job(*api_, ok, {"succeeded", "failed"})["state"], "succeeded") << runner_->log();
+  std::string ok =
+      api_->post("/api/v1/jobs", {{"script", "echo hello from a metered job"}}, 201)["id"];
+  EXPECT_EQ(wait_for_job(*api_, ok, {"succeeded", "failed"})["state"], "succeeded")
+      << runner_->log();
   ASSERT_TRUE(parked()) << runner_->log();
   std::string bad = api_->post("/api/v1/jobs", {{"script", "exit 4"}}, 201)["id"];
   EXPECT_EQ(wait_for_job(*api_, bad, {"succeeded", "failed"})["state"], "failed");
@@ -119,17 +122,23 @@ TEST_F(MetricsTest, ServerAndRunnerReportWhatHappenedInPrometheusFormat) {
   EXPECT_EQ(sample(text, R"(corral_jobs{tenant="default",state="succeeded"})"), 1) << text;
   EXPECT_EQ(sample(text, R"(corral_jobs{tenant="default",state="failed"})"), 1) << text;
   EXPECT_EQ(sample(text, R"(corral_jobs{tenant="default",state="queued"})"), 1) << text;
-  EXPECT_EQ(sample(text, R"(corral_queued_jobs_by_labels{tenant="default",labels="gpu"})"), 1) << text;
+  EXPECT_EQ(sample(text, R"(corral_queued_jobs_by_labels{tenant="default",labels="gpu"})"), 1)
+      << text;
   // A job that names no group is in the group "" (any runner's).
-  EXPECT_EQ(sample(text, R"(corral_group_jobs{tenant="default",group="",state="queued"})"), 1) << text;
+  EXPECT_EQ(sample(text, R"(corral_group_jobs{tenant="default",group="",state="queued"})"), 1)
+      << text;
   EXPECT_GE(sample(text, R"(corral_oldest_queued_job_age_seconds{tenant="default"})"), 0) << text;
-  EXPECT_EQ(sample(text, R"(corral_jobs_finished_total{state="succeeded",reason="none"})"), 1) << text;
+  EXPECT_EQ(sample(text, R"(corral_jobs_finished_total{state="succeeded",reason="none"})"), 1)
+      << text;
   EXPECT_EQ(sample(text, R"(corral_jobs_finished_total{state="failed",reason="exit_code"})"), 1)
       << text;
   EXPECT_EQ(sample(text, R"(corral_queue_wait_seconds_count)"), 2) << text;
   EXPECT_EQ(sample(text, R"(corral_dispatch_latency_seconds_count)"), 2) << text;
   EXPECT_GE(sample(text, R"(corral_log_bytes_total)"), 25) << text;  // "hello from a metered job\n"
-  EXPECT_GE(sample(text, R"(corral_http_requests_total{method="POST",route="/api/v1/jobs",status="201"})"), 3)
+  EXPECT_GE(
+      sample(text,
+             R"(corral_http_requests_total{method="POST",route="/api/v1/jobs",status="201"})"),
+      3)
       << text;
   EXPECT_EQ(sample(text, R"(corral_runners{tenant="default",status="idle"})") +
                 sample(text, R"(corral_runners{tenant="default",status="busy"})"),
@@ -141,9 +150,13 @@ TEST_F(MetricsTest, ServerAndRunnerReportWhatHappenedInPrometheusFormat) {
   EXPECT_EQ(checked.exit_code, 0) << checked.output << "\n" << text;
 
   std::string runner_text = runner_metrics();
-  EXPECT_EQ(sample(runner_text, R"(corral_runner_attempts_finished_total{state="succeeded",reason="none"})"), 1)
+  EXPECT_EQ(sample(runner_text,
+                   R"(corral_runner_attempts_finished_total{state="succeeded",reason="none"})"),
+            1)
       << runner_text;
-  EXPECT_EQ(sample(runner_text, R"(corral_runner_attempts_finished_total{state="failed",reason="exit_code"})"), 1)
+  EXPECT_EQ(sample(runner_text,
+                   R"(corral_runner_attempts_finished_total{state="failed",reason="exit_code"})"),
+            1)
       << runner_text;
   EXPECT_EQ(sample(runner_text, "corral_runner_slots"), 1) << runner_text;
   EXPECT_EQ(sample(runner_text, "corral_runner_pool_size"), 1) << runner_text;
@@ -175,7 +188,8 @@ TEST_F(MetricsTest, ABadMetricsAddressStopsTheRunnerNamingTheSetting) {
                                      {"RUNNER_EXECUTOR", "shell"},
                                      {"RUNNER_METRICS_LISTEN", "9252"}});
   EXPECT_EQ(out.exit_code, 2) << out.out << out.err;
-  EXPECT_NE((out.out + out.err).find("RUNNER_METRICS_LISTEN"), std::string::npos) << out.out << out.err;
+  EXPECT_NE((out.out + out.err).find("RUNNER_METRICS_LISTEN"), std::string::npos)
+      << out.out << out.err;
 }
 
 }  // namespace

@@ -54,11 +54,12 @@ bool make_entrypoint_image(const std::string& host, const std::string& image) {
   if (!created.ok() || created->status != 201) return false;
   std::string id = json::parse(created->body)["Id"];
   auto colon = image.rfind(':');
-  std::string change = R"(ENTRYPOINT ["/bin/sh", "-c", "echo via-entrypoint; exec \"$@\"", "entry"])";
-  auto committed =
-      engine.post("/v1.41/commit?container=" + id + "&repo=" + url_encode(image.substr(0, colon)) +
-                      "&tag=" + url_encode(image.substr(colon + 1)) + "&changes=" + url_encode(change),
-                  "{}");
+  std::string change =
+      R"(ENTRYPOINT ["/bin/sh", "-c", "echo via-entrypoint; exec \"$@\"", "entry"])";
+  auto committed = engine.post(
+      "/v1.41/commit?container=" + id + "&repo=" + url_encode(image.substr(0, colon)) +
+          "&tag=" + url_encode(image.substr(colon + 1)) + "&changes=" + url_encode(change),
+      "{}");
   (void)engine.del("/v1.41/containers/" + id + "?force=1");
   return committed.ok() && committed->status == 201;
 }
@@ -236,9 +237,9 @@ TEST_F(WarmPoolTest, AJobWithOtherLimitsStartsColdAndLeavesThePoolAlone) {
 TEST_F(WarmPoolTest, AWarmContainerRunsTheImagesEntrypointAsAColdOneDoes) {
   const std::string image = "localhost/corral-test-entrypoint:latest";
   ASSERT_TRUE(make_entrypoint_image(docker_host(), image));
-  auto& runner = start_runner(
-      "pool-entry",
-      {{"DOCKER_POOL_SIZE", "1"}, {"DOCKER_EXECUTOR_IMAGE", image}, {"DOCKER_MEMORY_LIMIT", "512m"}});
+  auto& runner = start_runner("pool-entry", {{"DOCKER_POOL_SIZE", "1"},
+                                             {"DOCKER_EXECUTOR_IMAGE", image},
+                                             {"DOCKER_MEMORY_LIMIT", "512m"}});
   auto ready = wait_ready(runner, 1);
   std::string warm = submit({{"script", "echo host=$(hostname); echo job-ran"}});
   std::string cold = submit(
@@ -313,7 +314,8 @@ TEST_F(WarmPoolTest, ARestartAfterACrashRemovesTheSpoolOfTheAttemptThatRanWarm) 
   auto& second = start_runner("pool-spool", env);
   ASSERT_EQ(second.id(), first.id());
   EXPECT_TRUE(wait_until([&] { return !fs::exists(spool); }, 30s))
-      << "the crashed warm attempt's spool file is still there\n" << second.log();
+      << "the crashed warm attempt's spool file is still there\n"
+      << second.log();
   api_->post("/api/v1/jobs/" + id + "/cancel", json::object());
   wait_for_job(*api_, id, {"canceled"}, 30s);
   runners_.clear();

@@ -256,13 +256,15 @@ Result<std::vector<std::string>> parse_image_entrypoint(std::string_view body) {
   if (entrypoint == config->end() || entrypoint->is_null()) return out;
   if (entrypoint->is_string()) return std::vector<std::string>{entrypoint->get<std::string>()};
   if (!entrypoint->is_array()) {
-    return make_error(ErrorCode::kEngine, "the engine's image inspection has an Entrypoint that "
-                                          "is neither a list nor a string");
+    return make_error(ErrorCode::kEngine,
+                      "the engine's image inspection has an Entrypoint that "
+                      "is neither a list nor a string");
   }
   for (const auto& arg : *entrypoint) {
     if (!arg.is_string()) {
-      return make_error(ErrorCode::kEngine, "the engine's image inspection has a non-string "
-                                            "Entrypoint argument");
+      return make_error(ErrorCode::kEngine,
+                        "the engine's image inspection has a non-string "
+                        "Entrypoint argument");
     }
     out.push_back(arg.get<std::string>());
   }

@@ -47,10 +47,14 @@ TEST(MetricsTest, HistogramBucketsAreCumulativeAndBoundsInclusive) {
   for (double v : {0.25, 0.5, 1.5, 3.0}) latency.observe({"/a"}, v);
   EXPECT_EQ(latency.count({"/a"}), 4u);
   std::string text = rendered(registry);
-  EXPECT_NE(text.find("x_latency_seconds_bucket{route=\"/a\",le=\"0.5\"} 2\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("x_latency_seconds_bucket{route=\"/a\",le=\"1\"} 2\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("x_latency_seconds_bucket{route=\"/a\",le=\"2\"} 3\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("x_latency_seconds_bucket{route=\"/a\",le=\"+Inf\"} 4\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("x_latency_seconds_bucket{route=\"/a\",le=\"0.5\"} 2\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("x_latency_seconds_bucket{route=\"/a\",le=\"1\"} 2\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("x_latency_seconds_bucket{route=\"/a\",le=\"2\"} 3\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("x_latency_seconds_bucket{route=\"/a\",le=\"+Inf\"} 4\n"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("x_latency_seconds_sum{route=\"/a\"} 5.25\n"), std::string::npos) << text;
   EXPECT_NE(text.find("x_latency_seconds_count{route=\"/a\"} 4\n"), std::string::npos) << text;
 }
