@@ -63,6 +63,22 @@ TEST(Security, AUserCannotTakeOverAnotherTokensRunnerByItsName) {
   EXPECT_EQ(again.id, team.id);
 }
 
+// A token in a URL ends up in proxies' and servers' access logs and in browser history: the
+// query form is accepted only where a browser has no other way, the log stream's WebSocket.
+TEST(Security, ATokenInTheQueryIsRefusedExceptOnTheLogStream) {
+  ServerProcess server;
+  std::string admin = server.admin_token();
+  Api anonymous(server.url(), "");
+  for (const char* target : {"/api/v1/jobs", "/api/v1/runners", "/api/v1/tokens", "/api/v1/queue"}) {
+    auto res = anonymous.request(http::verb::get, std::string(target) + "?token=" + admin);
+    EXPECT_EQ(res.status, 401) << target << ": " << res.body;
+  }
+  Api api(server.url(), admin);
+  std::string id = api.post("/api/v1/jobs", {{"script", "true"}}, 201)["id"];
+  LogWatcher watcher(server.url(), stream_target(id, "token=" + admin), "");
+  EXPECT_EQ(watcher.status, 101) << watcher.refusal;
+}
+
 TEST(Security, SecretValuesAreNeverShownByTheApi) {
   ServerProcess server;
   Api alice(server.url(), create_token(server, "user", "default", "alice"));
