@@ -18,6 +18,8 @@ packages=(
   nodejs chromium
   # copied into the agent image (scripts/make-agent-image.sh): the GitHub CLI
   gh
+  # promtool, which checks the server's and the runner's /metrics (tests/integration/metrics_test.cpp)
+  prometheus
 )
 # Debian's npm package; a NodeSource nodejs brings its own npm and conflicts with it.
 command -v npm >/dev/null || packages+=(npm)

@@ -168,6 +168,18 @@ const std::vector<std::string>& retry_reasons() {
   return kReasons;
 }
 
+std::string reason_label(std::string_view reason) {
+  if (reason.empty()) return "none";
+  const auto& known = retry_reasons();
+  bool is_known = reason == "canceled" || reason == kPolicyReason ||
+                  std::find(known.begin(), known.end(), reason) != known.end();
+  return is_known ? std::string(reason) : "other";
+}
+
+std::string reason_label(AttemptState state, std::string_view reason) {
+  return reason.empty() && state == AttemptState::kFailed ? "exit_code" : reason_label(reason);
+}
+
 bool RetryPolicy::retries(std::string_view reason) const {
   // A runner's policy refused the job: another attempt cannot change the runner's settings.
   if (reason == kPolicyReason) return false;

@@ -103,6 +103,11 @@ struct RetryPolicy {
 };
 const std::vector<std::string>& retry_reasons();
 inline constexpr std::string_view kPolicyReason = "policy";
+// A failure reason as a metric label: the known reasons, "canceled" and "policy" as they
+// are, an empty one as "none", anything else as "other" (runners send free text).
+// A failed attempt without a reason failed by its exit code: "exit_code".
+std::string reason_label(std::string_view reason);
+std::string reason_label(AttemptState state, std::string_view reason);
 
 // An AI coding agent the job runs instead of a command (docs/agents.md): Claude Code or
 // Codex, given a prompt, in /workspace with the job's repository cloned. The runner builds

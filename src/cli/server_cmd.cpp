@@ -127,6 +127,9 @@ void add_server_command(CLI::App& app) {
       ->check(CLI::Range(1, 256));
   cmd->add_option("--admin-token", config->admin_token, "Admin token to create if absent")
       ->envname("CORRAL_ADMIN_TOKEN");
+  cmd->add_option("--metrics-token", config->metrics_token,
+                  "GET /metrics then needs 'Authorization: Bearer TOKEN' (default: open)")
+      ->envname("CORRAL_METRICS_TOKEN");
   auto log_json = std::make_shared<bool>(false);
   cmd->add_flag("--log-json", *log_json, "Log as JSON lines");
   cmd->callback([config, log_json] {

@@ -247,6 +247,7 @@ awaitable<void> HttpServer::session(beast::tcp_stream stream) {
       co_return;
     }
     auto& msg = parser.get();
+    auto arrived = std::chrono::steady_clock::now();
     RequestContext ctx{msg, {}, {}, {}, remote, {}};
     split_target(msg.target(), ctx.path, ctx.query);
     Response res;
@@ -297,6 +298,11 @@ awaitable<void> HttpServer::session(beast::tcp_stream stream) {
     res.keep_alive(keep_alive);
     stream.expires_after(options_.read_timeout);
     co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
+    if (options_.on_answer) {
+      options_.on_answer(AnsweredRequest{
+          msg.method(), match.pattern, res.result_int(),
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - arrived).count()});
+    }
     if (ec || !keep_alive) break;
   }
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);

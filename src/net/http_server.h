@@ -17,6 +17,14 @@
 
 namespace corral {
 
+// One answered request, for metrics: route is the pattern that matched ("" for none).
+struct AnsweredRequest {
+  http::verb method;
+  std::string_view route;
+  unsigned status = 0;
+  double seconds = 0;  // from the request's header being read to its answer written
+};
+
 struct HttpServerOptions {
   size_t body_limit = 1024 * 1024;
   // A larger limit for some requests, chosen by their target once the header is read
@@ -26,6 +34,8 @@ struct HttpServerOptions {
   std::chrono::milliseconds read_timeout{30'000};  // for a request whose header has begun
   // Open connections (HTTP and WebSocket) at most; one more is answered 503 and closed.
   size_t max_connections = 20'000;
+  // Called on the connection's strand after each answer (not for WebSocket sessions).
+  std::function<void(const AnsweredRequest&)> on_answer;
 };
 
 // {"error":{"code":..,"message":..}} plus any detail fields (e.g. next_offset).

@@ -22,11 +22,11 @@ bool is_rest_capture(const std::string& segment) {
 }  // namespace
 
 void Router::add(http::verb method, const std::string& pattern, Handler handler) {
-  routes_.push_back({method, split_path(pattern), std::move(handler), {}});
+  routes_.push_back({method, pattern, split_path(pattern), std::move(handler), {}});
 }
 
 void Router::add_websocket(const std::string& pattern, WsHandler handler) {
-  routes_.push_back({http::verb::get, split_path(pattern), {}, std::move(handler)});
+  routes_.push_back({http::verb::get, pattern, split_path(pattern), {}, std::move(handler)});
 }
 
 Router::Match Router::match(http::verb method, const std::string& path) const {
@@ -60,9 +60,16 @@ Router::Match Router::match(http::verb method, const std::string& path) const {
     if (route.ws_handler) result.ws_handler = &route.ws_handler;
     else result.handler = &route.handler;
     result.params = std::move(params);
+    result.pattern = route.pattern;
     return result;
   }
   return result;
+}
+
+std::vector<std::pair<http::verb, std::string>> Router::routes() const {
+  std::vector<std::pair<http::verb, std::string>> out;
+  for (const auto& route : routes_) out.emplace_back(route.method, route.pattern);
+  return out;
 }
 
 std::string url_decode(std::string_view s) {

@@ -54,12 +54,17 @@ class Router {
     const WsHandler* ws_handler = nullptr;  // set instead of handler for a WebSocket route
     std::map<std::string, std::string> params;
     bool path_known = false;  // some route has this path, with another method (405)
+    std::string_view pattern;  // the matching route's pattern, as added
   };
   Match match(http::verb method, const std::string& path) const;
+
+  // Every route, as (method, pattern), in the order they were added: for the API document.
+  std::vector<std::pair<http::verb, std::string>> routes() const;
 
  private:
   struct Route {
     http::verb method;
+    std::string pattern;
     std::vector<std::string> segments;
     Handler handler;
     WsHandler ws_handler;

@@ -120,6 +120,10 @@ int Agent::run(bool handle_signals) {
     signals.add(SIGTERM);
     signals.async_wait(on_signal);
   }
+  if (auto served = serve_metrics(); !served.ok()) {
+    spdlog::error("{}", served.error().message);
+    return 2;
+  }
   asio::co_spawn(io_, main(), [this](std::exception_ptr e) {
     if (e) {
       try {
@@ -200,6 +204,7 @@ awaitable<void> Agent::main() {
   ctx_ = std::make_unique<AgentContext>(AgentContext{io_.get_executor(), config_, *server_,
                                                      *runtime_, blocking_, *clones_, runner_id_});
   ctx_->repo_cache = repo_cache_.get();
+  ctx_->metrics = &metrics_;
   if (config_.docker_pool_size > 0 && caps.held_start) {
     pool_ =
         std::make_unique<WarmPool>(io_.get_executor(), *runtime_, blocking_, config_, runner_id_);
@@ -284,6 +289,12 @@ awaitable<void> Agent::register_until_accepted() {
 }
 
 awaitable<void> Agent::remove_orphans() {
+  // Spool files of attempts that ran in warm containers (no job label: warm_pool.h).
+  std::filesystem::path base = config_.workspace_base;
+  std::filesystem::path slots = base / ".pool" / runner_id_;
+  int spools = co_await run_blocking(blocking_,
+                                     [&] { return remove_marked_spools(slots, base / ".spool"); });
+  if (spools > 0) spdlog::info("removed {} spool file(s) of warm-container attempts", spools);
   // Containers of ours that no attempt owns any more (a crash, a kill -9): remove them.
   auto found = co_await runtime_->list("corral.runner=" + runner_id_);
   if (!found.ok()) {
@@ -311,6 +322,89 @@ awaitable<void> Agent::remove_orphans() {
       return 0;
     });
   }
+}
+
+Result<void> Agent::serve_metrics() {
+  if (config_.metrics_listen.empty()) return {};
+  metrics_router_.add(http::verb::get, "/metrics", [this](RequestContext&) -> awaitable<Response> {
+    Response res{http::status::ok, 11};
+    res.set(http::field::content_type, kMetricsContentType);
+    res.set(http::field::cache_control, "no-store");
+    res.body() = co_await render_metrics();
+    res.prepare_payload();
+    co_return res;
+  });
+  const std::string& listen = config_.metrics_listen;
+  auto colon = listen.rfind(':');
+  std::string host = listen.substr(0, colon);
+  auto port = static_cast<uint16_t>(std::stoi(listen.substr(colon + 1)));  // checked by the config
+  HttpServerOptions options;
+  options.max_connections = 64;
+  metrics_server_ = std::make_unique<HttpServer>(io_, metrics_router_, options);
+  auto bound = metrics_server_->listen(host, port);
+  if (!bound.ok()) {
+    return make_error(ErrorCode::kBadRequest, "RUNNER_METRICS_LISTEN " + listen +
+                                                  ": cannot listen: " + bound.error().message);
+  }
+  spdlog::info("metrics at http://{}:{}/metrics", bound->address().to_string(), bound->port());
+  return {};
+}
+
+awaitable<std::string> Agent::render_metrics() {
+  MetricsText out;
+  out.family("corral_runner_info", "gauge",
+             "The runner's name and version (the value is always 1).");
+  out.sample("corral_runner_info",
+             {{"name", config_.name}, {"version", CORRAL_VERSION}, {"executor", config_.executor}},
+             1);
+  out.family("corral_runner_jobs_running", "gauge", "Attempts this runner runs now.");
+  out.sample("corral_runner_jobs_running", {}, static_cast<double>(active_.size()));
+  out.family("corral_runner_slots", "gauge",
+             "Attempts this runner runs at most (RUNNER_MAX_CONCURRENT_JOBS).");
+  out.sample("corral_runner_slots", {}, config_.max_concurrent_jobs);
+  out.family("corral_runner_draining", "gauge",
+             "1 while the runner takes no new jobs (drained or stopping).");
+  out.sample("corral_runner_draining", {}, draining_ ? 1 : 0);
+  out.family("corral_runner_pool_size", "gauge",
+             "Warm containers the pool keeps (DOCKER_POOL_SIZE; 0 = no pool).");
+  out.sample("corral_runner_pool_size", {}, pool_ ? config_.docker_pool_size : 0);
+  out.family("corral_runner_pool_ready", "gauge", "Warm containers ready for a job now.");
+  out.sample("corral_runner_pool_ready", {}, pool_ ? pool_->status().value("ready", 0.0) : 0.0);
+  // File sizes: a walk of two directories, off the I/O thread.
+  struct Disk {
+    RepoCache::Usage cache;
+    int64_t spool_bytes = 0;
+  };
+  RepoCache* cache = repo_cache_.get();
+  std::filesystem::path spool = std::filesystem::path(config_.workspace_base) / ".spool";
+  // Only references in the co_await expression: g++ 12 destroys a temporary lambda that
+  // holds a path twice there.
+  Disk disk = co_await run_blocking(blocking_, [&] {
+    Disk d;
+    if (cache) d.cache = cache->usage();
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(spool, ec)) {
+      std::error_code size_ec;
+      auto size = entry.file_size(size_ec);
+      if (!size_ec) d.spool_bytes += static_cast<int64_t>(size);
+    }
+    return d;
+  });
+  out.family("corral_runner_repo_cache_mirrors", "gauge", "Repository mirrors in the cache.");
+  out.sample("corral_runner_repo_cache_mirrors", {}, disk.cache.mirrors);
+  out.family("corral_runner_repo_cache_bytes", "gauge",
+             "Bytes the repository cache's mirrors take.");
+  out.sample("corral_runner_repo_cache_bytes", {}, static_cast<double>(disk.cache.bytes));
+  out.family("corral_runner_repo_cache_max_bytes", "gauge",
+             "The cache's bound (RUNNER_REPO_CACHE_MAX; 0 = none or no cache).");
+  out.sample("corral_runner_repo_cache_max_bytes", {},
+             cache ? static_cast<double>(config_.repo_cache_max_bytes) : 0.0);
+  out.family("corral_runner_spool_bytes", "gauge",
+             "Job output in the spool files of the attempts on this runner (kept on disk until "
+             "the server has it all).");
+  out.sample("corral_runner_spool_bytes", {}, static_cast<double>(disk.spool_bytes));
+  metrics_.registry.render(out);
+  co_return out.text();
 }
 
 awaitable<void> Agent::send_heartbeat(bool going_away) {

@@ -14,6 +14,7 @@
 
 #include "net/event.h"
 #include "net/http_client.h"
+#include "net/http_server.h"
 #include "runner/config.h"
 #include "runner/executor.h"
 #include "runner/warm_pool.h"
@@ -44,6 +45,9 @@ class Agent {
   void on_stop_signal();
   json registration_body() const;
   int free_slots() const;
+  // RUNNER_METRICS_LISTEN: GET /metrics on the agent's I/O thread (runner/metrics.h).
+  Result<void> serve_metrics();
+  awaitable<std::string> render_metrics();
 
   RunnerConfig config_;
   RuntimeFactory make_runtime_;
@@ -55,6 +59,9 @@ class Agent {
   std::unique_ptr<RepoCache> repo_cache_;  // null when RUNNER_REPO_CACHE=off
   std::unique_ptr<AgentContext> ctx_;
   std::unique_ptr<WarmPool> pool_;  // DOCKER_POOL_SIZE > 0 with a runtime that can hold
+  RunnerMetrics metrics_;
+  Router metrics_router_;
+  std::unique_ptr<HttpServer> metrics_server_;
   std::string runner_id_;
   std::chrono::milliseconds heartbeat_interval_{10'000};
   json capabilities_ = json::object();

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -67,7 +68,8 @@ const std::vector<std::string>& runner_setting_names() {
                                                   "RUNNER_AGENT_CLI",
                                                   "RUNNER_AGENT_IMAGE",
                                                   "RUNNER_AGENT_ENV",
-                                                  "RUNNER_AGENT_ALLOW_PUSH"};
+                                                  "RUNNER_AGENT_ALLOW_PUSH",
+                                                  "RUNNER_METRICS_LISTEN"};
   return kNames;
 }
 
@@ -395,6 +397,22 @@ static Result<RunnerConfig> merge_runner_settings(const std::map<std::string, st
     if (*bytes < 1024 * 1024)
       return bad("RUNNER_REPO_CACHE_MAX", "must be at least 1m (or 'unlimited')");
     c.repo_cache_max_bytes = *bytes;
+  }
+  if (has("RUNNER_METRICS_LISTEN") && !s["RUNNER_METRICS_LISTEN"].empty()) {
+    const std::string& listen = s["RUNNER_METRICS_LISTEN"];
+    auto colon = listen.rfind(':');
+    int port = -1;
+    if (colon != std::string::npos && colon > 0) {
+      auto [end, ec] =
+          std::from_chars(listen.data() + colon + 1, listen.data() + listen.size(), port);
+      if (ec != std::errc() || end != listen.data() + listen.size()) port = -1;
+    }
+    if (port < 0 || port > 65535) {
+      return bad(
+          "RUNNER_METRICS_LISTEN",
+          "'" + listen + "' is not host:port, e.g. 127.0.0.1:9252 (port 0 picks a free one)");
+    }
+    c.metrics_listen = listen;
   }
   c.docker_host = has("DOCKER_HOST") ? s["DOCKER_HOST"] : "unix:///var/run/docker.sock";
   if (c.executor == "docker") {

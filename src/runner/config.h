@@ -56,6 +56,8 @@ struct RunnerConfig {
   std::string workspace_base = "/var/lib/corral/workspaces";  // DOCKER_WORKSPACE_BASE
   int docker_timeout_s = 3600;          // DOCKER_TIMEOUT_SECONDS: job timeout when the job sets none
   int docker_pool_size = 0;             // DOCKER_POOL_SIZE: warm containers (runner/warm_pool.h)
+  // RUNNER_METRICS_LISTEN, host:port: where the runner serves GET /metrics; "" = nowhere.
+  std::string metrics_listen;
   std::string docker_host;              // DOCKER_HOST: unix:///path or tcp://host:port
   PullPolicy pull_policy = PullPolicy::kIfNotPresent;  // DOCKER_PULL_POLICY
   int64_t pids_limit = 1024;                           // DOCKER_PIDS_LIMIT ("unlimited" = 0)

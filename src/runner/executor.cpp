@@ -205,7 +205,9 @@ awaitable<void> JobExecutor::execute() {
     if (auto warm = ctx_.pool->take(container_spec())) {
       container_id_ = warm->id;
       workspace_dir_ = warm->workspace;
+      pool_entrypoint_ = std::move(warm->image_entrypoint);
       pooled_ = true;
+      mark_spool(workspace_dir_, paths.spool_file);  // for a restart after a crash
       spdlog::info("job {} attempt {}: warm container {}", job_.job_id, job_.attempt,
                    container_id_.substr(0, 12));
     }
@@ -228,6 +230,7 @@ awaitable<void> JobExecutor::execute() {
   }
 
   // 3. image and container.
+  auto container_started = std::chrono::steady_clock::now();
   ContainerSpec spec = container_spec();
   if (ready && stop_reason_ == StopReason::kNone && pooled_ && !ctx_.runtime.held(container_id_)) {
     // The engine dropped the warm container (say, it restarted) while the attempt cloned:
@@ -265,7 +268,17 @@ awaitable<void> JobExecutor::execute() {
                    asio::detached);
     if (job_.spec.agent) agent_ = std::make_unique<AgentStream>();
     auto run_started = std::chrono::steady_clock::now();
-    OutputSink sink = [this](std::string_view out) {
+    bool first_output = true;
+    auto container_up = [&] {
+      if (!std::exchange(first_output, false) || !ctx_.metrics) return;
+      ctx_.metrics->container_start.observe(
+          {pooled_ ? "true" : "false"},
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - container_started)
+              .count());
+    };
+    OutputSink sink = [this, &container_up](std::string_view out) {
+      container_up();
+      if (ctx_.metrics) ctx_.metrics->log_bytes.add({}, static_cast<double>(out.size()));
       if (agent_) {
         log_->append(agent_->feed(out));
       } else {
@@ -277,7 +290,7 @@ awaitable<void> JobExecutor::execute() {
     Result<ExitStatus> status = make_error(ErrorCode::kInternal, "not run");
     if (pooled_) {
       // The job's environment and command go through stdin: never in the engine's inspect.
-      std::string input = pool_input(spec);
+      std::string input = pool_input(spec, pool_entrypoint_);
       status = co_await ctx_.runtime.run_with_input(container_id_, std::move(input), sink);
     } else {
       status = co_await ctx_.runtime.run(container_id_, sink);
@@ -292,6 +305,7 @@ awaitable<void> JobExecutor::execute() {
       }
       if (agent_->summary().model.empty()) agent_->summary().model = job_.spec.agent->model;
     }
+    container_up();  // it printed nothing
     container_exited_ = true;
     exited_.set();
     if (!status.ok()) {
@@ -462,13 +476,21 @@ awaitable<bool> JobExecutor::clone(const std::filesystem::path& dir, FinishRepor
       asio::detached);
   // Only references in the co_await expression (g++ 12 mishandles temporaries with
   // destructors there); options, repo, dir and the killer (a member) outlive the await.
+  auto clone_started = std::chrono::steady_clock::now();
+  std::string source = "clone";  // how, for the metric
   auto cloned = co_await run_blocking(ctx_.clones, [&]() -> Result<std::string> {
     if (!cache) return clone_repository(repo, dir, options);
     auto outcome = cache->checkout(repo, dir, options, partition);
     if (!outcome.ok()) return outcome.error();
+    source = outcome->mirror_name();
     return outcome->summary() + "\n" + outcome->transcript;
   });
   clone_finished_.set();  // clone_killer_ stays: a later kill() only marks it
+  if (ctx_.metrics) {
+    ctx_.metrics->checkout.observe(
+        {cloned.ok() ? source : "failed"},
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - clone_started).count());
+  }
   if (clone_timed_out_) {
     fail_attempt(report, failure_message, "clone",
                  "the clone timed out after " + std::to_string(cfg.clone_timeout_s) +
@@ -500,6 +522,10 @@ awaitable<void> JobExecutor::watch_clone(std::chrono::seconds limit) {
 }
 
 awaitable<void> JobExecutor::finish(const FinishReport& report) {
+  if (ctx_.metrics) {
+    ctx_.metrics->attempts_finished.add(
+        {std::string(to_string(report.state)), reason_label(report.state, report.reason)});
+  }
   json body{{"state", to_string(report.state)}, {"reason", report.reason}};
   if (report.exit_code) body["exit_code"] = *report.exit_code;
   if (!report.result.is_null()) body["result"] = report.result;
@@ -545,6 +571,7 @@ awaitable<void> JobExecutor::cleanup() {
     return 0;
   });
   log_.reset();  // removes the spool
+  if (pooled_) unmark_spool(workspace_dir_);
 }
 
 }  // namespace corral

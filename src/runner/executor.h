@@ -20,6 +20,7 @@
 #include "runner/agent_cli.h"
 #include "runner/config.h"
 #include "runner/log_shipper.h"
+#include "runner/metrics.h"
 #include "runner/repo_cache.h"
 #include "runner/transient.h"
 #include "runner/workspace.h"
@@ -40,6 +41,7 @@ struct AgentContext {
   std::string runner_id;
   WarmPool* pool = nullptr;         // DOCKER_POOL_SIZE > 0: warm containers (runner/warm_pool.h)
   RepoCache* repo_cache = nullptr;  // null: RUNNER_REPO_CACHE=off, every attempt clones afresh
+  RunnerMetrics* metrics = nullptr;  // null: none kept (tests that make their own context)
 };
 
 enum class StopReason { kNone, kCanceled, kTimedOut, kStale, kShutdown };
@@ -91,6 +93,7 @@ class JobExecutor : public std::enable_shared_from_this<JobExecutor> {
   // warm container it took (then pooled_, and the container runs with run_with_input).
   std::filesystem::path workspace_dir_;
   bool pooled_ = false;
+  std::vector<std::string> pool_entrypoint_;  // the warm container's image's ENTRYPOINT
   bool run_started_ = false;  // run()/run_with_input() called: stop() now stops the container
   StopReason stop_reason_ = StopReason::kNone;
   bool container_exited_ = false;

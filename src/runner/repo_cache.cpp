@@ -167,6 +167,20 @@ class RepoCache::Lock {
   int fd_ = -1;
 };
 
+std::string RepoCacheOutcome::mirror_name() const {
+  switch (mirror) {
+    case Mirror::kHit:
+      return "cache_hit";
+    case Mirror::kFetched:
+      return "cache_fetched";
+    case Mirror::kCreated:
+      return "cache_created";
+    case Mirror::kRebuilt:
+      return "cache_rebuilt";
+  }
+  return "cache";
+}
+
 std::string RepoCacheOutcome::summary() const {
   std::string line = "repo cache: ";
   switch (mirror) {
@@ -468,6 +482,18 @@ Result<RepoCacheOutcome> RepoCache::checkout(const RepoSpec& repo, const fs::pat
   }
   return make_error(ErrorCode::kClone,
                     "the repository cache's mirror " + outcome.key + " could not be rebuilt");
+}
+
+RepoCache::Usage RepoCache::usage() const {
+  Usage usage;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(config_.dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.size() != 24 || !is_hex(name) || !entry.is_directory(ec)) continue;
+    ++usage.mirrors;
+    usage.bytes += tree_bytes(entry.path());
+  }
+  return usage;
 }
 
 std::vector<std::string> RepoCache::enforce_bound(const std::string& keep) {

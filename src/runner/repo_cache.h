@@ -63,6 +63,8 @@ struct RepoCacheOutcome {
 
   // One line for the job's log and the runner's: "repo cache: ...".
   std::string summary() const;
+  // "cache_hit", "cache_fetched", "cache_created" or "cache_rebuilt" (a metric label).
+  std::string mirror_name() const;
 };
 
 class RepoCache {
@@ -92,6 +94,13 @@ class RepoCache {
   std::vector<std::string> enforce_bound(const std::string& keep = {});
 
   const RepoCacheConfig& config() const { return config_; }
+
+  // The mirrors on disk now and their bytes (a walk of the cache directory; blocks).
+  struct Usage {
+    int mirrors = 0;
+    int64_t bytes = 0;
+  };
+  Usage usage() const;
 
  private:
   class Lock;

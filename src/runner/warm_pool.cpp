@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
 
 namespace corral {
 
@@ -78,14 +79,48 @@ bool pool_serves(const ContainerSpec& pool, const ContainerSpec& job) {
          job.tmpfs == pool.tmpfs;
 }
 
-std::string pool_input(const ContainerSpec& job) {
+std::string pool_input(const ContainerSpec& job, const std::vector<std::string>& image_entrypoint) {
   std::string input;
   for (const auto& [name, value] : job.env)
     input += "export " + name + "=" + single_quoted(value) + "\n";
   input += "exec";
+  for (const auto& arg : image_entrypoint) input += " " + single_quoted(arg);
   for (const auto& arg : job.command) input += " " + single_quoted(arg);
   input += " </dev/null\n";
   return input;
+}
+
+namespace {
+std::filesystem::path spool_marker(const std::filesystem::path& slot_dir) {
+  return slot_dir.string() + ".spool";
+}
+}  // namespace
+
+void mark_spool(const std::filesystem::path& slot_dir, const std::filesystem::path& spool_file) {
+  std::ofstream(spool_marker(slot_dir), std::ios::trunc) << spool_file.string() << "\n";
+}
+
+void unmark_spool(const std::filesystem::path& slot_dir) {
+  std::error_code ec;
+  std::filesystem::remove(spool_marker(slot_dir), ec);
+}
+
+int remove_marked_spools(const std::filesystem::path& slots_dir,
+                         const std::filesystem::path& spool_dir) {
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(slots_dir, ec)) {
+    if (entry.path().extension() != ".spool") continue;
+    std::string named;
+    std::getline(std::ifstream(entry.path()), named);
+    std::filesystem::path spool(named);
+    // Only a file directly in the spool directory: a marker is not a way to delete others.
+    if (!named.empty() && spool.parent_path() == spool_dir && std::filesystem::remove(spool, ec)) {
+      ++removed;
+    }
+    std::filesystem::remove(entry.path(), ec);
+  }
+  return removed;
 }
 
 WarmPool::WarmPool(asio::any_io_executor executor, ContainerRuntime& runtime,
@@ -112,7 +147,7 @@ std::optional<PooledContainer> WarmPool::take(const ContainerSpec& job) {
   Slot slot = std::move(ready_.front());
   ready_.pop_front();
   changed_.set();
-  return PooledContainer{slot.id, slot.dir};
+  return PooledContainer{slot.id, slot.dir, std::move(slot.image_entrypoint)};
 }
 
 void WarmPool::drop_lost() {
@@ -139,6 +174,11 @@ awaitable<Result<WarmPool::Slot>> WarmPool::make_one() {
   }
   auto image = co_await runtime_.ensure_image(template_.image, config_.pull_policy);
   if (!image.ok()) co_return image.error();
+  // The pool's containers run `sh -s` instead of the image's entrypoint; a job's input
+  // runs it (pool_input). Looked up with each container: the image may have been replaced.
+  auto entrypoint = co_await runtime_.image_entrypoint(template_.image);
+  if (!entrypoint.ok()) co_return entrypoint.error();
+  slot.image_entrypoint = std::move(entrypoint.value());
   ContainerSpec spec = template_;
   spec.binds = {slot.dir.string() + ":" + kPoolWorkspaceMount};
   auto created = co_await runtime_.create(spec);

@@ -43,14 +43,28 @@ ContainerSpec pool_container_spec(const RunnerConfig& config, const std::string&
 // the image's entrypoint is not overridden, and every environment name is one a shell can
 // export.
 bool pool_serves(const ContainerSpec& pool, const ContainerSpec& job);
-// What a pool container's `sh -s` reads: exports of job.env, then an exec of job.command
-// with stdin from /dev/null (as a cold container, whose stdin is closed). Every value is
+// What a pool container's `sh -s` reads: exports of job.env, then an exec of the image's
+// entrypoint followed by job.command (what a cold container from the image runs), with
+// stdin from /dev/null (as a cold container, whose stdin is closed). Every value is
 // single-quoted, so nothing in it is interpreted.
-std::string pool_input(const ContainerSpec& job);
+std::string pool_input(const ContainerSpec& job,
+                       const std::vector<std::string>& image_entrypoint = {});
+
+// A pooled attempt's container carries no job label (it was made before the job came), so
+// after a crash Agent::remove_orphans cannot tell whose spool file is left. The attempt
+// writes the spool file's path into "<slot>.spool", beside its slot directory (outside the
+// job's /workspace), and removes it with the spool; a start removes what markers name.
+void mark_spool(const std::filesystem::path& slot_dir, const std::filesystem::path& spool_file);
+void unmark_spool(const std::filesystem::path& slot_dir);
+// Removes the spool files the markers in slots_dir name (only those inside spool_dir) and
+// the markers; returns how many spool files it removed. Blocks (file work).
+int remove_marked_spools(const std::filesystem::path& slots_dir,
+                         const std::filesystem::path& spool_dir);
 
 struct PooledContainer {
   std::string id;
   std::filesystem::path workspace;  // the slot directory mounted at /workspace
+  std::vector<std::string> image_entrypoint;  // for pool_input
 };
 
 class WarmPool {
@@ -76,6 +90,7 @@ class WarmPool {
   struct Slot {
     std::string id;
     std::filesystem::path dir;
+    std::vector<std::string> image_entrypoint;  // of the image it was made from
   };
   awaitable<Result<Slot>> make_one();
   awaitable<void> remove_slot(Slot slot);

@@ -46,6 +46,10 @@ bool ContainerRuntime::held(const std::string&) const {
   return false;
 }
 
+awaitable<Result<std::vector<std::string>>> ContainerRuntime::image_entrypoint(const std::string&) {
+  co_return std::vector<std::string>{};
+}
+
 awaitable<Result<ExitStatus>> ContainerRuntime::run_with_input(const std::string&, std::string,
                                                                OutputSink) {
   co_return make_error(ErrorCode::kInvalidSpec,

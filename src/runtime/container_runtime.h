@@ -176,6 +176,10 @@ class ContainerRuntime {
   // and kill() work as with run(). A container no longer held() is kUnavailable at once.
   virtual awaitable<Result<ExitStatus>> run_with_input(const std::string& id, std::string input,
                                                        OutputSink sink);
+  // The image's ENTRYPOINT (empty when it has none), which a container made from it runs
+  // with its command as arguments. The image must be present (ensure_image). The default
+  // implementation, for runtimes without images, answers empty.
+  virtual awaitable<Result<std::vector<std::string>>> image_entrypoint(const std::string& image);
 };
 
 // True when labels satisfy a list() filter ("key=value" or "key").

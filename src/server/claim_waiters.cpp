@@ -42,9 +42,11 @@ bool ClaimWaiters::superseded(const WaiterPtr& waiter) {
   return waiter->superseded;
 }
 
-std::optional<Job> ClaimWaiters::reset(const WaiterPtr& waiter) {
+std::optional<Job> ClaimWaiters::reset(const WaiterPtr& waiter,
+                                       std::chrono::steady_clock::time_point* woken_at) {
   std::lock_guard lock(mu_);
   waiter->woken = false;
+  if (woken_at) *woken_at = waiter->woken_at;
   return std::exchange(waiter->woken_for, std::nullopt);
 }
 
@@ -56,6 +58,7 @@ bool ClaimWaiters::woken(const WaiterPtr& waiter) {
 void ClaimWaiters::wake_locked(const WaiterPtr& w, const std::optional<Job>& job) {
   w->woken = true;
   w->woken_for = job;
+  w->woken_at = std::chrono::steady_clock::now();
   asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
 }
 

@@ -38,6 +38,7 @@ class ClaimWaiters {
     bool woken = false;                 // guarded by ClaimWaiters::mu_
     bool superseded = false;  // a newer claim of the runner took its place; guarded by mu_
     std::optional<Job> woken_for;       // the job that woke it, guarded by mu_
+    std::chrono::steady_clock::time_point woken_at;  // when woken_for did, guarded by mu_
   };
   using WaiterPtr = std::shared_ptr<Waiter>;
 
@@ -47,8 +48,10 @@ class ClaimWaiters {
   void unpark(const WaiterPtr& waiter);
   // Whether a newer claim of the same runner superseded this one: it must end, empty.
   bool superseded(const WaiterPtr& waiter);
-  // Clears the wake flag before a new claim round; returns the job that woke it, if any.
-  std::optional<Job> reset(const WaiterPtr& waiter);
+  // Clears the wake flag before a new claim round; returns the job that woke it, if any,
+  // and sets *woken_at (when given) to the time it did.
+  std::optional<Job> reset(const WaiterPtr& waiter,
+                           std::chrono::steady_clock::time_point* woken_at = nullptr);
   bool woken(const WaiterPtr& waiter);
 
   // A job became claimable: wake the first parked runner (FIFO) that may take it, other

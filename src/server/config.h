@@ -34,6 +34,9 @@ struct ServerConfig {
   bool nightly_refresh = true;
   std::string refresh_timezone = "UTC";
   std::string admin_token;                  // CORRAL_ADMIN_TOKEN; empty = generate on first start
+  // GET /metrics answers only requests bearing this token (CORRAL_METRICS_TOKEN); empty =
+  // open to anyone who can reach the server (docs/operations.md, Metrics).
+  std::string metrics_token;
   // Server limits (docs/security.md, Server limits): beyond each the server answers 429 with
   // Retry-After (503 for connections) instead of growing without bound.
   // Jobs not finished (queued, leased, running) per tenant.

@@ -11,6 +11,7 @@
 #include "server/config.h"
 #include "server/events.h"
 #include "server/log_hub.h"
+#include "server/metrics.h"
 #include "store/store.h"
 
 namespace corral {
@@ -23,11 +24,18 @@ struct ServerContext {
   ClaimWaiters& waiters;
   LogHub& logs;
   ServerEvents& events;  // job and log events, here and on the other servers
+  ServerMetrics& metrics;
 
-  // Runs a store call off the I/O threads.
+  // Runs a store call off the I/O threads, timed (corral_store_operation_duration_seconds).
   template <typename F>
   auto db(F fn) -> awaitable<decltype(fn())> {
-    return run_blocking(store_pool, std::move(fn));
+    return run_blocking(store_pool, [fn = std::move(fn), &calls = metrics.store_calls]() mutable {
+      auto started = std::chrono::steady_clock::now();
+      auto result = fn();
+      calls.observe(
+          {}, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      return result;
+    });
   }
 };
 
@@ -80,5 +88,7 @@ void add_dashboard_routes(Router& router, ServerContext& ctx);
 void add_repo_routes(Router& router, ServerContext& ctx);
 // /api/v1/tenant/settings (admin: the tenant's own settings, api/tenant.h).
 void add_tenant_routes(Router& router, ServerContext& ctx);
+// GET /metrics (server/metrics.h).
+void add_metrics_routes(Router& router, ServerContext& ctx);
 
 }  // namespace corral

@@ -27,6 +27,22 @@ awaitable<Response> with_attempt(ServerContext& ctx, RequestContext& req, F fn) 
   co_return co_await fn(*runner, req.params["job_id"], *attempt);
 }
 
+// The finish report in the metrics: the attempt always, the job when it is over for good
+// (a retried job is queued again).
+void count_finished(ServerMetrics& metrics, const FinishReport& report, const Job& job) {
+  std::string reason = reason_label(report.state, report.reason);
+  metrics.attempts_finished.add({std::string(to_string(report.state)), reason});
+  if (job.state != JobState::kSucceeded && job.state != JobState::kFailed &&
+      job.state != JobState::kCanceled) {
+    return;
+  }
+  metrics.jobs_finished.add({std::string(to_string(job.state)), reason});
+  if (job.started_at > 0) {
+    TimeMs queued_since = std::max(job.created_at, job.not_before);
+    metrics.queue_wait.observe({}, std::max<TimeMs>(0, job.started_at - queued_since) / 1000.0);
+  }
+}
+
 }  // namespace
 
 void add_attempt_routes(Router& router, ServerContext& ctx) {
@@ -61,6 +77,7 @@ void add_attempt_routes(Router& router, ServerContext& ctx) {
                                                ctx.clock.now_ms());
                  });
                  if (!appended.ok()) co_return error_of(appended.error());
+                 ctx.metrics.log_bytes.add({}, static_cast<double>(appended->stored.size()));
                  // Watchers get exactly the bytes the readable log gained (none for a repeat
                  // or past the cap).
                  if (!appended->stored.empty()) {
@@ -96,6 +113,7 @@ void add_attempt_routes(Router& router, ServerContext& ctx) {
                    return ctx.store.finish_attempt(runner.id, job_id, attempt, *report, ctx.clock.now_ms());
                  });
                  if (!job.ok()) co_return error_of(job.error());
+                 count_finished(ctx.metrics, *report, *job);
                  ctx.events.job_changed(job_id);
                  co_return json_ok(to_json(*job));
                });

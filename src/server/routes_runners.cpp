@@ -134,8 +134,10 @@ awaitable<Response> claim(ServerContext& ctx, RequestContext& req) {
     waiter->timer.cancel();
   });
   Result<std::vector<ClaimedJob>> claimed = std::vector<ClaimedJob>{};
+  std::optional<std::chrono::steady_clock::time_point> took_woken_job_at;  // for the metric
   for (;;) {
-    auto woken_for = ctx.waiters.reset(waiter);
+    std::chrono::steady_clock::time_point woken_at;
+    auto woken_for = ctx.waiters.reset(waiter, &woken_at);
     if (ctx.waiters.superseded(waiter)) break;  // answers empty: a newer claim holds the place
     if (hung_up) {
       if (woken_for) ctx.waiters.job_available(*woken_for, waiter.get());  // pass it on
@@ -157,11 +159,14 @@ awaitable<Response> claim(ServerContext& ctx, RequestContext& req) {
       return ctx.store.claim(runner->id, slots, now, ctx.config.heartbeat_timeout_ms, rule);
     });
     if (!claimed.ok()) break;
-    if (woken_for && !claimed->empty() &&
-        std::none_of(claimed->begin(), claimed->end(),
-                     [&](const ClaimedJob& c) { return c.job_id == woken_for->id; })) {
-      // We were woken for a job but took another: pass the wake-up on.
-      ctx.waiters.job_available(*woken_for, waiter.get());
+    if (woken_for && !claimed->empty()) {
+      if (std::none_of(claimed->begin(), claimed->end(),
+                       [&](const ClaimedJob& c) { return c.job_id == woken_for->id; })) {
+        // We were woken for a job but took another: pass the wake-up on.
+        ctx.waiters.job_available(*woken_for, waiter.get());
+      } else {
+        took_woken_job_at = woken_at;
+      }
     }
     if (!claimed->empty() || std::chrono::steady_clock::now() >= deadline) break;
     if (!ctx.waiters.woken(waiter) && !hung_up) {
@@ -172,6 +177,11 @@ awaitable<Response> claim(ServerContext& ctx, RequestContext& req) {
   }
   ctx.waiters.unpark(waiter);
   if (!claimed.ok()) co_return error_of(claimed.error());
+  if (took_woken_job_at) {
+    ctx.metrics.dispatch.observe(
+        {}, std::chrono::duration<double>(std::chrono::steady_clock::now() - *took_woken_job_at)
+                .count());
+  }
   for (const auto& c : *claimed) jobs.push_back(to_json(c));
   co_return json_ok({{"jobs", jobs}});
 }

@@ -52,7 +52,7 @@ Result<void> Server::start() {
   if (location->kind == StoreLocation::Kind::kPostgres) peers = std::make_unique<PgPeers>(location->target);
   events_ = std::make_unique<ServerEvents>(waiters_, logs_, *store_, *store_pool_, clock_, std::move(peers));
   ctx_ = std::make_unique<ServerContext>(
-      ServerContext{config_, *store_, clock_, *store_pool_, waiters_, logs_, *events_});
+      ServerContext{config_, *store_, clock_, *store_pool_, waiters_, logs_, *events_, metrics_});
   CORRAL_TRY(bootstrap_admin());
 
   router_.add(http::verb::get, "/healthz", [this](RequestContext&) -> awaitable<Response> {
@@ -70,6 +70,7 @@ Result<void> Server::start() {
   add_repo_routes(router_, *ctx_);
   add_tenant_routes(router_, *ctx_);
   add_dashboard_routes(router_, *ctx_);
+  add_metrics_routes(router_, *ctx_);
 
   auto colon = config_.listen.rfind(':');
   if (colon == std::string::npos) {
@@ -97,6 +98,13 @@ Result<void> Server::start() {
   };
   http_options.idle_timeout = std::chrono::milliseconds(config_.idle_timeout_ms);
   http_options.max_connections = static_cast<size_t>(config_.max_connections);
+  http_options.on_answer = [this](const AnsweredRequest& answered) {
+    std::string method(http::to_string(answered.method));
+    // Requests no route matched are counted under one name, not under their paths.
+    std::string route = answered.route.empty() ? "(none)" : std::string(answered.route);
+    metrics_.http_requests.add({method, route, std::to_string(answered.status)});
+    metrics_.http_duration.observe({method, route}, answered.seconds);
+  };
   http_ = std::make_unique<HttpServer>(io_, router_, http_options);
   auto bound = http_->listen(host, static_cast<uint16_t>(port));
   if (!bound.ok()) return bound.error();
@@ -182,6 +190,7 @@ awaitable<void> Server::sweep_loop() {
     }
     if (store_down_) continue;
     if (swept.ok() && swept->lost_attempts > 0) {
+      metrics_.attempts_lost.add({}, swept->lost_attempts);
       spdlog::warn("{} lease(s) expired; {} job(s) requeued", swept->lost_attempts,
                    swept->requeued_job_ids.size());
       // Log watchers follow the next attempt, or end when the job failed for good.

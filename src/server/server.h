@@ -48,6 +48,7 @@ class Server {
   ClaimWaiters waiters_;
   LogHub logs_{config_.log_stream_queue_bytes};
   std::unique_ptr<ServerEvents> events_;
+  ServerMetrics metrics_;
   std::unique_ptr<ServerContext> ctx_;
   Router router_;
   std::unique_ptr<HttpServer> http_;

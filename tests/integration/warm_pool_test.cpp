@@ -43,6 +43,27 @@ std::string inspect(const std::string& host, const std::string& id) {
   return res.ok() && res->status == 200 ? res->body : "";
 }
 
+// Makes `image`: the test image with ENTRYPOINT ["/bin/sh", "-c", "echo via-entrypoint;
+// exec \"$@\"", "entry"], through the engine's commit of a container made from it.
+bool make_entrypoint_image(const std::string& host, const std::string& image) {
+  auto endpoint = Endpoint::parse(host);
+  if (!endpoint.ok()) return false;
+  SyncHttpClient engine(*endpoint);
+  auto created = engine.post("/v1.41/containers/create",
+                             json{{"Image", kTestImage}, {"Cmd", {"true"}}}.dump());
+  if (!created.ok() || created->status != 201) return false;
+  std::string id = json::parse(created->body)["Id"];
+  auto colon = image.rfind(':');
+  std::string change =
+      R"(ENTRYPOINT ["/bin/sh", "-c", "echo via-entrypoint; exec \"$@\"", "entry"])";
+  auto committed = engine.post(
+      "/v1.41/commit?container=" + id + "&repo=" + url_encode(image.substr(0, colon)) +
+          "&tag=" + url_encode(image.substr(colon + 1)) + "&changes=" + url_encode(change),
+      "{}");
+  (void)engine.del("/v1.41/containers/" + id + "?force=1");
+  return committed.ok() && committed->status == 201;
+}
+
 class WarmPoolTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -213,6 +234,30 @@ TEST_F(WarmPoolTest, AJobWithOtherLimitsStartsColdAndLeavesThePoolAlone) {
   EXPECT_EQ(ready_pool(runner), ready) << "the pool container changed";
 }
 
+TEST_F(WarmPoolTest, AWarmContainerRunsTheImagesEntrypointAsAColdOneDoes) {
+  const std::string image = "localhost/corral-test-entrypoint:latest";
+  ASSERT_TRUE(make_entrypoint_image(docker_host(), image));
+  auto& runner = start_runner("pool-entry", {{"DOCKER_POOL_SIZE", "1"},
+                                             {"DOCKER_EXECUTOR_IMAGE", image},
+                                             {"DOCKER_MEMORY_LIMIT", "512m"}});
+  auto ready = wait_ready(runner, 1);
+  std::string warm = submit({{"script", "echo host=$(hostname); echo job-ran"}});
+  std::string cold = submit(
+      {{"script", "echo host=$(hostname); echo job-ran"}, {"resources", {{"memory", "64m"}}}});
+  for (const auto& id : {warm, cold}) {
+    EXPECT_EQ(wait_for_job(*api_, id, {"succeeded", "failed"})["state"], "succeeded") << log_of(id);
+  }
+  EXPECT_TRUE(served_by(ready, hostname_in(log_of(warm)))) << log_of(warm);
+  EXPECT_FALSE(served_by(ready, hostname_in(log_of(cold)))) << log_of(cold);
+  for (const auto& id : {warm, cold}) {
+    std::string log = log_of(id);
+    auto entry = log.find("via-entrypoint\n");
+    EXPECT_NE(entry, std::string::npos) << "the image's entrypoint did not run:\n" << log;
+    EXPECT_NE(log.find("job-ran\n", entry == std::string::npos ? 0 : entry), std::string::npos)
+        << log;
+  }
+}
+
 TEST_F(WarmPoolTest, TimeoutCancelAndOomBehaveAsInAColdContainer) {
   auto& runner =
       start_runner("pool-stop", {{"DOCKER_POOL_SIZE", "1"}, {"DOCKER_MEMORY_LIMIT", "32m"}});
@@ -251,6 +296,31 @@ TEST_F(WarmPoolTest, ARestartedRunnerRemovesItsStalePoolContainers) {
   }
   auto fresh = wait_ready(second, 2);
   for (const auto& id : stale) EXPECT_FALSE(fresh.count(id)) << id;
+}
+
+TEST_F(WarmPoolTest, ARestartAfterACrashRemovesTheSpoolOfTheAttemptThatRanWarm) {
+  auto workspaces = make_temp_dir("corral-pool-crash");
+  std::map<std::string, std::string> env{{"DOCKER_POOL_SIZE", "1"},
+                                         {"DOCKER_WORKSPACE_BASE", workspaces.string()}};
+  auto& first = start_runner("pool-spool", env);
+  auto warm = wait_ready(first, 1);
+  std::string id = submit({{"script", "echo host=$(hostname); echo started; sleep 120"}});
+  ASSERT_TRUE(wait_until([&] { return log_of(id).find("started") != std::string::npos; }, 30s))
+      << first.log();
+  ASSERT_TRUE(served_by(warm, hostname_in(log_of(id)))) << log_of(id);
+  fs::path spool = workspaces / ".spool" / (id + "-1.log");
+  ASSERT_TRUE(fs::exists(spool));
+  first.process().kill9();
+  auto& second = start_runner("pool-spool", env);
+  ASSERT_EQ(second.id(), first.id());
+  EXPECT_TRUE(wait_until([&] { return !fs::exists(spool); }, 30s))
+      << "the crashed warm attempt's spool file is still there\n"
+      << second.log();
+  api_->post("/api/v1/jobs/" + id + "/cancel", json::object());
+  wait_for_job(*api_, id, {"canceled"}, 30s);
+  runners_.clear();
+  std::error_code ec;
+  fs::remove_all(workspaces, ec);
 }
 
 TEST_F(WarmPoolTest, ThePoolSurvivesAnEngineRestart) {

@@ -107,6 +107,18 @@ awaitable<Result<RuntimeInfo>> DockerRuntime::info() {
   co_return api::parse_version(res->body);
 }
 
+awaitable<Result<std::vector<std::string>>> DockerRuntime::image_entrypoint(
+    const std::string& image) {
+  auto ref = api::parse_image_ref(image);
+  if (!ref.ok()) co_return ref.error();
+  auto inspected = co_await call(http::verb::get, "/images/" + ref->full() + "/json");
+  if (!inspected.ok()) co_return inspected.error();
+  if (inspected->status != 200) {
+    co_return api::engine_error(inspected->status, inspected->body, "looking up image " + image);
+  }
+  co_return api::parse_image_entrypoint(inspected->body);
+}
+
 awaitable<Result<void>> DockerRuntime::ensure_image(const std::string& image, PullPolicy policy) {
   auto ref = api::parse_image_ref(image);
   if (!ref.ok()) co_return ref.error();

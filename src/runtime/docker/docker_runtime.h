@@ -62,6 +62,7 @@ class DockerRuntime final : public ContainerRuntime {
   awaitable<Result<ExecResult>> exec(const std::string& id, const ExecSpec& spec) override;
   awaitable<Result<void>> start_held(const std::string& id) override;
   bool held(const std::string& id) const override;
+  awaitable<Result<std::vector<std::string>>> image_entrypoint(const std::string& image) override;
   awaitable<Result<ExitStatus>> run_with_input(const std::string& id, std::string input,
                                                OutputSink sink) override;
 

@@ -246,6 +246,31 @@ Result<ContainerState> parse_container_state(std::string_view body) {
   return out;
 }
 
+Result<std::vector<std::string>> parse_image_entrypoint(std::string_view body) {
+  auto parsed = parse_json(body, "an image inspection");
+  if (!parsed.ok()) return parsed.error();
+  std::vector<std::string> out;
+  auto config = parsed->find("Config");
+  if (config == parsed->end() || !config->is_object()) return out;
+  auto entrypoint = config->find("Entrypoint");
+  if (entrypoint == config->end() || entrypoint->is_null()) return out;
+  if (entrypoint->is_string()) return std::vector<std::string>{entrypoint->get<std::string>()};
+  if (!entrypoint->is_array()) {
+    return make_error(ErrorCode::kEngine,
+                      "the engine's image inspection has an Entrypoint that "
+                      "is neither a list nor a string");
+  }
+  for (const auto& arg : *entrypoint) {
+    if (!arg.is_string()) {
+      return make_error(ErrorCode::kEngine,
+                        "the engine's image inspection has a non-string "
+                        "Entrypoint argument");
+    }
+    out.push_back(arg.get<std::string>());
+  }
+  return out;
+}
+
 Result<std::vector<ContainerSummary>> parse_container_list(std::string_view body) {
   auto parsed = parse_json(body, "a container listing");
   if (!parsed.ok()) return parsed.error();

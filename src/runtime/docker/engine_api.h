@@ -62,6 +62,8 @@ struct ContainerState {
 };
 // GET /containers/{id}/json
 Result<ContainerState> parse_container_state(std::string_view body);
+// Config.Entrypoint of GET /images/{name}/json: empty when null or absent.
+Result<std::vector<std::string>> parse_image_entrypoint(std::string_view body);
 // GET /containers/json
 Result<std::vector<ContainerSummary>> parse_container_list(std::string_view body);
 // POST /containers/create and POST /containers/{id}/exec: {"Id": "..."}

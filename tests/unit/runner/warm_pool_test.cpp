@@ -133,5 +133,14 @@ TEST(WarmPoolTest, InputExportsTheEnvironmentAndExecsTheCommandWithNothingInterp
   EXPECT_EQ(out, "[it's \"here\" $HOME `id` \\n][one\ntwo\n][][arg 'zero'][$HOME]stdin-empty\n");
 }
 
+TEST(WarmPoolTest, InputRunsTheImagesEntrypointWithTheCommandAsItsArguments) {
+  ContainerSpec job;
+  job.command = {"echo", "from the command"};
+  // As a cold container from an image with ENTRYPOINT ["/bin/sh", "-c", "...", "entry"].
+  std::string input =
+      pool_input(job, {"/bin/sh", "-c", "echo \"entrypoint, then: $*\"; exec \"$@\"", "entry"});
+  EXPECT_EQ(run_shell(input), "entrypoint, then: echo from the command\nfrom the command\n");
+}
+
 }  // namespace
 }  // namespace corral

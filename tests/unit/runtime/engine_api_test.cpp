@@ -183,6 +183,23 @@ TEST(EngineApiTest, ObjectRefsAreSafeInPaths) {
   EXPECT_FALSE(api::valid_object_ref(""));
 }
 
+TEST(EngineApiTest, ParsesAnImagesEntrypoint) {
+  auto listed = api::parse_image_entrypoint(R"({"Config":{"Entrypoint":["/bin/sh","-c","x"]}})");
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(*listed, (std::vector<std::string>{"/bin/sh", "-c", "x"}));
+  auto none = api::parse_image_entrypoint(R"({"Config":{"Entrypoint":null,"Cmd":["sh"]}})");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  auto absent = api::parse_image_entrypoint(R"({"Id":"sha256:1"})");
+  ASSERT_TRUE(absent.ok());
+  EXPECT_TRUE(absent->empty());
+  auto one = api::parse_image_entrypoint(R"({"Config":{"Entrypoint":"/entry"}})");
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(*one, std::vector<std::string>{"/entry"});
+  EXPECT_FALSE(api::parse_image_entrypoint(R"({"Config":{"Entrypoint":[1]}})").ok());
+  EXPECT_FALSE(api::parse_image_entrypoint("garbage").ok());
+}
+
 TEST(EngineApiTest, ParsesInspectListVersionAndExec) {
   auto state = api::parse_container_state(
       R"({"Id":"abc","State":{"Status":"exited","Running":false,"OOMKilled":true,"ExitCode":137}})");

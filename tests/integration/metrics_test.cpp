@@ -1,0 +1,196 @@
+// Prometheus metrics of the real server (GET /metrics) and of a real `corral runner`
+// (RUNNER_METRICS_LISTEN) after jobs ran through the Podman engine, checked by value and by
+// Prometheus' own `promtool check metrics` (Debian's prometheus package).
+#include <fstream>
+#include <regex>
+
+#include "harness.h"
+#include "runner/workspace.h"
+
+namespace corral::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// The value of the sample whose line starts with `series` (name and labels exactly as the
+// server writes them), or -1 when there is none.
+double sample(const std::string& text, const std::string& series) {
+  size_t at = 0;
+  while ((at = text.find(series + " ", at)) != std::string::npos) {
+    if (at == 0 || text[at - 1] == '\n')
+      return std::stod(text.substr(at + series.size() + 1, text.find('\n', at) - at));
+    at += series.size();
+  }
+  return -1;
+}
+
+// promtool's verdict on the text: its exit code and what it said.
+CommandOutput promtool_check(const std::string& text, const fs::path& dir) {
+  fs::path file = dir / "metrics.txt";
+  std::ofstream(file) << text;
+  auto out = run_command({"sh", "-c", "promtool check metrics < \"$0\"", file.string()}, {});
+  if (!out.ok()) return {127, out.error().message};
+  return *out;
+}
+
+std::string find_promtool() {
+  auto out = run_command({"sh", "-c", "command -v promtool"}, {});
+  return out.ok() && out->exit_code == 0 ? out->output : "";
+}
+
+class MetricsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (docker_host().empty()) {
+      GTEST_SKIP()
+          << "DOCKER_HOST is not set: run through scripts/test.sh, which starts Podman's service";
+    }
+    // Not a skip: scripts/install-deps.sh installs it, and without it the format is unchecked.
+    ASSERT_FALSE(find_promtool().empty())
+        << "promtool is missing: scripts/install-deps.sh installs Debian's prometheus package";
+    dir_ = make_temp_dir("corral-metrics");
+    server_ = std::make_unique<ServerProcess>(
+        std::map<std::string, std::string>{{"CORRAL_METRICS_TOKEN", kMetricsToken}});
+    api_ = std::make_unique<Api>(server_->url(), server_->admin_token());
+  }
+  void TearDown() override {
+    runner_.reset();
+    server_.reset();
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  std::string server_metrics() {
+    Api metrics(server_->url(), kMetricsToken);
+    auto res = metrics.request(http::verb::get, "/metrics");
+    EXPECT_EQ(res.status, 200) << res.body;
+    return res.body;
+  }
+  // The runner's metrics address, from its log line "metrics at http://HOST:PORT/metrics".
+  std::string runner_metrics() {
+    std::smatch m;
+    std::string log;
+    EXPECT_TRUE(wait_until(
+        [&] {
+          log = runner_->log();
+          return std::regex_search(log, m, std::regex(R"(metrics at (http://[0-9.:]+)/metrics)"));
+        },
+        10s))
+        << log;
+    auto endpoint = Endpoint::parse(m[1].str());
+    EXPECT_TRUE(endpoint.ok());
+    SyncHttpClient http(*endpoint);
+    auto res = http.get("/metrics");
+    EXPECT_TRUE(res.ok()) << m[1].str() << ": " << (res.ok() ? "" : res.error().message) << "\n"
+                          << runner_->log();
+    if (!res.ok()) return "";
+    EXPECT_EQ(res->status, 200) << res->body;
+    EXPECT_NE(res->header("content-type").find("text/plain; version=0.0.4"), std::string::npos)
+        << res->header("content-type");
+    return res->body;
+  }
+
+  static constexpr const char* kMetricsToken = "metrics-secret-token";
+  fs::path dir_;
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<Api> api_;
+  std::unique_ptr<RunnerProcess> runner_;
+};
+
+TEST_F(MetricsTest, ServerAndRunnerReportWhatHappenedInPrometheusFormat) {
+  runner_ = std::make_unique<RunnerProcess>(
+      *server_, "metered",
+      std::map<std::string, std::string>{{"RUNNER_METRICS_LISTEN", "127.0.0.1:0"},
+                                         {"RUNNER_LABELS", "linux,metrics"},
+                                         {"DOCKER_POOL_SIZE", "1"}});
+  // Each job is submitted while the runner's claim is parked, so each is dispatched by
+  // waking it (corral_dispatch_latency_seconds).
+  auto parked = [&] {
+    return wait_until([&] { return sample(server_metrics(), "corral_parked_claims") == 1; }, 30s);
+  };
+  ASSERT_TRUE(parked()) << runner_->log();
+  std::string ok =
+      api_->post("/api/v1/jobs", {{"script", "echo hello from a metered job"}}, 201)["id"];
+  EXPECT_EQ(wait_for_job(*api_, ok, {"succeeded", "failed"})["state"], "succeeded")
+      << runner_->log();
+  ASSERT_TRUE(parked()) << runner_->log();
+  std::string bad = api_->post("/api/v1/jobs", {{"script", "exit 4"}}, 201)["id"];
+  EXPECT_EQ(wait_for_job(*api_, bad, {"succeeded", "failed"})["state"], "failed");
+  // One that no runner can take: it stays queued, with its label set.
+  api_->post("/api/v1/jobs", {{"script", "true"}, {"labels", {"gpu"}}}, 201);
+
+  std::string text = server_metrics();
+  EXPECT_EQ(sample(text, R"(corral_jobs{tenant="default",state="succeeded"})"), 1) << text;
+  EXPECT_EQ(sample(text, R"(corral_jobs{tenant="default",state="failed"})"), 1) << text;
+  EXPECT_EQ(sample(text, R"(corral_jobs{tenant="default",state="queued"})"), 1) << text;
+  EXPECT_EQ(sample(text, R"(corral_queued_jobs_by_labels{tenant="default",labels="gpu"})"), 1)
+      << text;
+  // A job that names no group is in the group "" (any runner's).
+  EXPECT_EQ(sample(text, R"(corral_group_jobs{tenant="default",group="",state="queued"})"), 1)
+      << text;
+  EXPECT_GE(sample(text, R"(corral_oldest_queued_job_age_seconds{tenant="default"})"), 0) << text;
+  EXPECT_EQ(sample(text, R"(corral_jobs_finished_total{state="succeeded",reason="none"})"), 1)
+      << text;
+  EXPECT_EQ(sample(text, R"(corral_jobs_finished_total{state="failed",reason="exit_code"})"), 1)
+      << text;
+  EXPECT_EQ(sample(text, R"(corral_queue_wait_seconds_count)"), 2) << text;
+  EXPECT_EQ(sample(text, R"(corral_dispatch_latency_seconds_count)"), 2) << text;
+  EXPECT_GE(sample(text, R"(corral_log_bytes_total)"), 25) << text;  // "hello from a metered job\n"
+  EXPECT_GE(
+      sample(text,
+             R"(corral_http_requests_total{method="POST",route="/api/v1/jobs",status="201"})"),
+      3)
+      << text;
+  EXPECT_EQ(sample(text, R"(corral_runners{tenant="default",status="idle"})") +
+                sample(text, R"(corral_runners{tenant="default",status="busy"})"),
+            1)
+      << text;
+  EXPECT_GT(sample(text, "corral_store_operation_duration_seconds_count"), 0) << text;
+  EXPECT_GE(sample(text, "corral_parked_claims"), 0) << text;
+  auto checked = promtool_check(text, dir_);
+  EXPECT_EQ(checked.exit_code, 0) << checked.output << "\n" << text;
+
+  std::string runner_text = runner_metrics();
+  EXPECT_EQ(sample(runner_text,
+                   R"(corral_runner_attempts_finished_total{state="succeeded",reason="none"})"),
+            1)
+      << runner_text;
+  EXPECT_EQ(sample(runner_text,
+                   R"(corral_runner_attempts_finished_total{state="failed",reason="exit_code"})"),
+            1)
+      << runner_text;
+  EXPECT_EQ(sample(runner_text, "corral_runner_slots"), 1) << runner_text;
+  EXPECT_EQ(sample(runner_text, "corral_runner_pool_size"), 1) << runner_text;
+  // Both jobs had a container whose first output (or exit) was timed.
+  double warm = sample(runner_text, R"(corral_runner_container_start_seconds_count{warm="true"})");
+  double cold = sample(runner_text, R"(corral_runner_container_start_seconds_count{warm="false"})");
+  EXPECT_EQ(std::max(warm, 0.0) + std::max(cold, 0.0), 2) << runner_text;
+  EXPECT_GE(sample(runner_text, "corral_runner_log_bytes_total"), 25) << runner_text;
+  checked = promtool_check(runner_text, dir_);
+  EXPECT_EQ(checked.exit_code, 0) << checked.output << "\n" << runner_text;
+}
+
+TEST_F(MetricsTest, TheMetricsTokenIsRequiredWhenSet) {
+  Api anonymous(server_->url(), "");
+  auto res = anonymous.request(http::verb::get, "/metrics");
+  EXPECT_EQ(res.status, 401) << res.body;
+  EXPECT_NE(res.body.find("--metrics-token"), std::string::npos) << res.body;
+  Api wrong(server_->url(), "not-the-token");
+  EXPECT_EQ(wrong.request(http::verb::get, "/metrics").status, 401);
+  // An API token is not the metrics token either: metrics are for the scraper alone.
+  EXPECT_EQ(api_->request(http::verb::get, "/metrics").status, 401);
+  EXPECT_NE(server_metrics().find("# TYPE corral_http_requests_total counter"), std::string::npos);
+}
+
+TEST_F(MetricsTest, ABadMetricsAddressStopsTheRunnerNamingTheSetting) {
+  auto out = run_corral({"runner"}, {{"RUNNER_SERVER_URL", server_->url()},
+                                     {"RUNNER_TOKEN", "unused"},
+                                     {"RUNNER_NAME", "bad-metrics"},
+                                     {"RUNNER_EXECUTOR", "shell"},
+                                     {"RUNNER_METRICS_LISTEN", "9252"}});
+  EXPECT_EQ(out.exit_code, 2) << out.out << out.err;
+  EXPECT_NE((out.out + out.err).find("RUNNER_METRICS_LISTEN"), std::string::npos)
+      << out.out << out.err;
+}
+
+}  // namespace
+}  // namespace corral::testing
