@@ -618,6 +618,9 @@ Result<RunnerRegistration> parse_runner_registration(const json& body) {
         "name", "is required: 1-128 letters, digits and _.@- starting with a letter or digit");
   }
   reg.name = *name;
+  auto description = get_string(body, "description", "description", 1024);
+  if (!description.ok()) return description.error();
+  reg.description = *description;
   auto labels = get_labels(body, "labels", "labels");
   if (!labels.ok()) return labels.error();
   reg.labels = *labels;
@@ -678,6 +681,7 @@ json to_json(const Runner& r) {
   for (const auto& a : r.running) running.push_back({{"job_id", a.job_id}, {"attempt", a.attempt}});
   return json{{"id", r.id},
               {"name", r.reg.name},
+              {"description", r.reg.description},
               {"tenant", r.tenant},
               {"status", to_string(r.status)},
               {"labels", r.reg.labels},

@@ -221,6 +221,7 @@ struct RunningAttempt {
 
 struct RunnerRegistration {
   std::string name;
+  std::string description;  // free text from RUNNER_DESCRIPTION (Monk CI's), at most 1024 bytes
   std::vector<std::string> labels;
   std::string group = "default";
   std::vector<std::string> modes = {"all"};

@@ -1,10 +1,13 @@
 // `corral runner`: the agent. Settings from --config, then the environment, then flags.
+// Monk CI's form `corral runner API_URL REGISTRATION_TOKEN NAME [DESCRIPTION] [LABELS...]`
+// works too: its arguments count as flags (runner/setting_aliases.h).
 #include <spdlog/spdlog.h>
 
 #include <iostream>
 
 #include "cli/commands.h"
 #include "runner/agent.h"
+#include "runner/setting_aliases.h"
 #include "runtime/docker/docker_runtime.h"
 #include "runtime/shell/shell_runtime.h"
 
@@ -25,6 +28,7 @@ void add_runner_command(CLI::App& app) {
   struct Opts {
     std::string config_file;
     std::map<std::string, std::string> flags;
+    std::vector<std::string> positional;  // Monk CI's form
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("runner", "Run a runner agent: register, heartbeat, claim and run jobs");
@@ -48,7 +52,15 @@ void add_runner_command(CLI::App& app) {
   }
   cmd->add_option_function<std::string>(
       "--docker-host", [o](const std::string& v) { o->flags["DOCKER_HOST"] = v; }, "(DOCKER_HOST)");
+  cmd->add_option("arguments", o->positional,
+                  "Monk CI's form: server URL, registration token, name, then optionally a "
+                  "description and labels (words or comma lists); they count as flags")
+      ->type_name("API_URL REGISTRATION_TOKEN NAME [DESCRIPTION] [LABELS...]");
   cmd->callback([o] {
+    if (auto added = add_positional_settings(o->positional, o->flags); !added.ok()) {
+      std::cerr << "corral runner: " << added.error().message << "\n";
+      throw CLI::RuntimeError(2);
+    }
     std::map<std::string, std::string> file;
     if (!o->config_file.empty()) {
       auto read = read_runner_config_file(o->config_file);

@@ -80,7 +80,10 @@ int Agent::free_slots() const { return config_.max_concurrent_jobs - static_cast
 json Agent::registration_body() const {
   json running = json::array();
   for (const auto& [key, exec] : active_) running.push_back({{"job_id", key.first}, {"attempt", key.second}});
+  json system = system_info(config_.workspace_base);
+  if (!config_.hostname.empty()) system["hostname"] = config_.hostname;  // RUNNER_HOSTNAME
   return {{"name", config_.name},
+          {"description", config_.description},
           {"labels", config_.labels},
           {"group", config_.group},
           {"modes", config_.modes},
@@ -88,7 +91,7 @@ json Agent::registration_body() const {
           {"owner_only", config_.owner_only},
           {"version", CORRAL_VERSION},
           {"capabilities", capabilities_},
-          {"system", system_info(config_.workspace_base)},
+          {"system", system},
           {"running", running}};
 }
 
@@ -257,6 +260,20 @@ awaitable<void> Agent::register_until_accepted() {
                                                             : std::max<int64_t>(interval, 1));
         if (ctx_) ctx_->runner_id = runner_id_;
         spdlog::info("registered with {} as {} ({})", config_.server_url, config_.name, runner_id_);
+        if (std::string tenant = json_string_or(*body, "tenant");
+            !config_.tenant.empty() && tenant != config_.tenant) {
+          // The wrong token: leave at once, and offline, rather than take that tenant's jobs.
+          spdlog::error(
+              "RUNNER_TENANT (ADOS_TENANT_ID) is '{}' but the registration token belongs to {}: "
+              "use a runner token of tenant '{}' (`corral tokens create --kind runner --tenant {}` "
+              "by an admin), or correct RUNNER_TENANT / ADOS_TENANT_ID",
+              config_.tenant,
+              tenant.empty() ? "a tenant the server does not name" : "tenant '" + tenant + "'",
+              config_.tenant, config_.tenant);
+          exit_code_ = 2;
+          co_await send_heartbeat(true);
+          if (!stopping_) on_stop_signal();
+        }
         co_return;
       }
       why = body.ok() ? "the server's answer lacks runner_id or secret" : body.error().message;

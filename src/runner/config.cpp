@@ -1,5 +1,6 @@
 #include "runner/config.h"
 
+#include <unistd.h>  // environ
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 
 #include "common/units.h"
 #include "net/endpoint.h"
+#include "runner/setting_aliases.h"
 
 namespace corral {
 
@@ -25,9 +27,12 @@ const std::vector<std::string>& runner_setting_names() {
   static const std::vector<std::string> kNames = {"RUNNER_SERVER_URL",
                                                   "RUNNER_TOKEN",
                                                   "RUNNER_NAME",
+                                                  "RUNNER_DESCRIPTION",
                                                   "RUNNER_LABELS",
                                                   "RUNNER_GROUP",
                                                   "RUNNER_MODES",
+                                                  "RUNNER_HOSTNAME",
+                                                  "RUNNER_TENANT",
                                                   "RUNNER_MAX_CONCURRENT_JOBS",
                                                   "RUNNER_CLONE_DEPTH",
                                                   "RUNNER_POLL_INTERVAL_MS",
@@ -92,17 +97,32 @@ std::string setting_flag_name(const std::string& env_name) {
 }
 
 std::map<std::string, std::string> runner_settings_from_environment() {
+  std::map<std::string, std::string> environment;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    auto eq = entry.find('=');
+    if (eq != std::string_view::npos)
+      environment.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+  }
+  return runner_settings_from(environment);
+}
+
+std::map<std::string, std::string> runner_settings_from(
+    const std::map<std::string, std::string>& environment) {
+  auto lookup = [&](const std::string& name) -> const std::string* {
+    auto it = environment.find(name);
+    return it == environment.end() ? nullptr : &it->second;
+  };
   std::map<std::string, std::string> out;
   for (const auto& name : runner_setting_names()) {
-    if (const char* v = std::getenv(name.c_str())) out[name] = v;
+    if (const auto* v = lookup(name)) out[name] = *v;
   }
-  // oversight's name for the agent CLI setting.
-  if (const char* v = std::getenv("OVERSIGHT_CLI"); v && !out.count("RUNNER_AGENT_CLI")) {
-    out["RUNNER_AGENT_CLI"] = v;
-  }
-  // ... and for the repository cache's directory.
-  if (const char* v = std::getenv("OVERSIGHT_REPO_DIR"); v && !out.count("RUNNER_REPO_CACHE")) {
-    out["RUNNER_REPO_CACHE"] = v;
+  // Other systems' names (oversight, ADOS Work Runner, Monk CI): a setting's own name wins.
+  for (const auto& a : runner_setting_aliases()) {
+    if (const auto* v = lookup(a.alias); v && !out.count(a.setting)) {
+      out[a.setting] = *v;
+      out[kAliasSourcePrefix + a.setting] = a.alias;
+    }
   }
   // What agent containers get from the runner's environment (and nothing else does).
   std::vector<std::string> names = agent_credential_names();
@@ -110,7 +130,7 @@ std::map<std::string, std::string> runner_settings_from_environment() {
     for (const auto& name : split_list(it->second)) names.push_back(name);
   }
   for (const auto& name : names) {
-    if (const char* v = std::getenv(name.c_str()); v && *v) out[kAgentEnvPrefix + name] = v;
+    if (const auto* v = lookup(name); v && !v->empty()) out[kAgentEnvPrefix + name] = *v;
   }
   return out;
 }
@@ -219,11 +239,41 @@ std::vector<std::string> split_list(const std::string& text) {
   return out;
 }
 
+// RUNNER_DESCRIPTION, RUNNER_HOSTNAME and RUNNER_TENANT: text the registration carries or
+// checks (ADOS Work Runner's and Monk CI's settings, runner/setting_aliases.h).
+Result<void> read_registration_extras(std::map<std::string, std::string>& s, RunnerConfig& c) {
+  auto one_line = [&](const char* name, size_t max_len, std::string& target) -> Result<void> {
+    auto it = s.find(name);
+    if (it == s.end()) return {};
+    if (it->second.size() > max_len) {
+      return bad(name, "is longer than " + std::to_string(max_len) + " characters");
+    }
+    for (unsigned char ch : it->second) {
+      if (ch < 0x20 || ch == 0x7f)
+        return bad(name, "must be one line of text, without control characters");
+    }
+    target = it->second;
+    return {};
+  };
+  CORRAL_TRY(one_line("RUNNER_DESCRIPTION", 1024, c.description));
+  CORRAL_TRY(one_line("RUNNER_HOSTNAME", 256, c.hostname));
+  CORRAL_TRY(one_line("RUNNER_TENANT", 63, c.tenant));
+  static const std::regex kTenantName("[a-z0-9][a-z0-9_-]{0,62}");
+  if (!c.tenant.empty() && !std::regex_match(c.tenant, kTenantName)) {
+    return bad("RUNNER_TENANT",
+               "'" + c.tenant +
+                   "' is not a tenant name (1-63 lower-case letters, digits, _ or -, "
+                   "as `corral tokens` shows them)");
+  }
+  return {};
+}
+
 }  // namespace
 
-Result<RunnerConfig> build_runner_config(const std::map<std::string, std::string>& file,
-                                         const std::map<std::string, std::string>& env,
-                                         const std::map<std::string, std::string>& flags) {
+// build_runner_config() without naming aliases in its errors.
+static Result<RunnerConfig> merge_runner_settings(const std::map<std::string, std::string>& file,
+                                                  const std::map<std::string, std::string>& env,
+                                                  const std::map<std::string, std::string>& flags) {
   std::map<std::string, std::string> s = file;
   for (const auto& [k, v] : env) s[k] = v;
   for (const auto& [k, v] : flags) s[k] = v;
@@ -231,7 +281,8 @@ Result<RunnerConfig> build_runner_config(const std::map<std::string, std::string
   RunnerConfig c;
 
   for (const char* required : {"RUNNER_SERVER_URL", "RUNNER_TOKEN", "RUNNER_NAME"}) {
-    if (!has(required) || s[required].empty()) return bad(required, "is required");
+    if (!has(required) || s[required].empty())
+      return bad(required, "is required" + alias_hint(required));
   }
   c.server_url = s["RUNNER_SERVER_URL"];
   if (auto ep = Endpoint::parse(c.server_url); !ep.ok()) return bad("RUNNER_SERVER_URL", ep.error().message);
@@ -239,6 +290,7 @@ Result<RunnerConfig> build_runner_config(const std::map<std::string, std::string
   c.name = s["RUNNER_NAME"];
   if (has("RUNNER_LABELS")) c.labels = split_list(s["RUNNER_LABELS"]);
   if (has("RUNNER_GROUP") && !s["RUNNER_GROUP"].empty()) c.group = s["RUNNER_GROUP"];
+  if (auto seeds = read_registration_extras(s, c); !seeds.ok()) return seeds.error();
   struct BoolSetting {
     const char* name;
     bool* target;
@@ -419,6 +471,14 @@ Result<RunnerConfig> build_runner_config(const std::map<std::string, std::string
     c.log_max_bytes = *bytes;
   }
   return c;
+}
+
+Result<RunnerConfig> build_runner_config(const std::map<std::string, std::string>& file,
+                                         const std::map<std::string, std::string>& env,
+                                         const std::map<std::string, std::string>& flags) {
+  auto config = merge_runner_settings(file, env, flags);
+  if (!config.ok()) return name_alias_source(config.error(), env, flags);
+  return config;
 }
 
 }  // namespace corral

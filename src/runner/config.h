@@ -23,9 +23,14 @@ struct RunnerConfig {
   std::string server_url;               // RUNNER_SERVER_URL (required)
   std::string token;                    // RUNNER_TOKEN (required): a runner registration token
   std::string name;                     // RUNNER_NAME (required)
+  std::string description;              // RUNNER_DESCRIPTION: free text shown with the runner
   std::vector<std::string> labels;      // RUNNER_LABELS, comma list
   std::string group = "default";        // RUNNER_GROUP
   std::vector<std::string> modes{"all"};// RUNNER_MODES, comma list
+  std::string hostname;  // RUNNER_HOSTNAME: reported as system.hostname ("" = the machine's)
+  // RUNNER_TENANT: the tenant the registration token must belong to ("" = any); another
+  // stops the runner (exit 2) right after registering.
+  std::string tenant;
   bool owner_only = false;              // RUNNER_OWNER_ONLY: take only jobs of the user who made the token
   int max_concurrent_jobs = 1;          // RUNNER_MAX_CONCURRENT_JOBS
   int clone_depth = 50;                 // RUNNER_CLONE_DEPTH (0 = full history)
@@ -113,7 +118,11 @@ Result<std::map<std::string, std::string>> read_runner_config_file(const std::st
 // The same from the file's text; `source` names it in errors.
 Result<std::map<std::string, std::string>> parse_runner_config(std::string_view yaml_text,
                                                                const std::string& source);
-// The settings present in this process's environment.
+// The settings present in this process's environment, aliases (runner/setting_aliases.h)
+// resolved: a setting's own name wins over its aliases.
 std::map<std::string, std::string> runner_settings_from_environment();
+// The same from the given variables (NAME -> value).
+std::map<std::string, std::string> runner_settings_from(
+    const std::map<std::string, std::string>& environment);
 
 }  // namespace corral

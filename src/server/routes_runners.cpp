@@ -1,6 +1,8 @@
-// /api/v1/runners: registration, heartbeats, long-poll claims, and the registry views.
+// /api/v1/runners: registration, heartbeats, long-poll claims, and the registry views
+// (also ADOS Work Runner's, /api/runners).
 #include <spdlog/spdlog.h>
 
+#include "api/ados.h"
 #include "common/crypto.h"
 #include "server/auth_cache.h"
 #include "server/context.h"
@@ -11,6 +13,14 @@
 namespace corral {
 
 namespace {
+
+// The runners of the caller's tenant, for a user or admin token.
+awaitable<Result<std::vector<Runner>>> list_callers_runners(ServerContext& ctx,
+                                                            RequestContext& req) {
+  auto caller = co_await authenticate_user(ctx, req);
+  if (!caller.ok()) co_return caller.error();
+  co_return co_await ctx.db([&] { return ctx.store.list_runners(caller->tenant); });
+}
 
 awaitable<Response> register_runner(ServerContext& ctx, RequestContext& req) {
   auto caller = co_await authenticate(ctx, req);
@@ -36,6 +46,7 @@ awaitable<Response> register_runner(ServerContext& ctx, RequestContext& req) {
                fmt::join(runner->reg.labels, ","));
   co_return json_ok({{"runner_id", runner->id},
                      {"secret", secret},
+                     {"tenant", runner->tenant},  // the runner checks it (RUNNER_TENANT)
                      {"group", runner->reg.group},
                      {"labels", runner->reg.labels},
                      {"owner_only", runner->reg.owner_only},
@@ -186,14 +197,19 @@ void add_runner_routes(Router& router, ServerContext& ctx) {
              [&ctx](RequestContext& req) { return claim(ctx, req); });
 
   router.add(http::verb::get, "/api/v1/runners", [&ctx](RequestContext& req) -> awaitable<Response> {
-    auto caller = co_await authenticate(ctx, req);
-    if (!caller.ok()) co_return error_of(caller.error());
-    if (auto r = require_kind(*caller, {TokenKind::kAdmin, TokenKind::kUser}); !r.ok()) co_return error_of(r.error());
-    auto runners = co_await ctx.db([&] { return ctx.store.list_runners(caller->tenant); });
+    auto runners = co_await list_callers_runners(ctx, req);
     if (!runners.ok()) co_return error_of(runners.error());
     json list = json::array();
     for (const auto& r : *runners) list.push_back(to_json(r));
     co_return json_ok({{"runners", list}});
+  });
+  // ADOS Work Runner's shape (api/ados.h): a bare array.
+  router.add(http::verb::get, "/api/runners", [&ctx](RequestContext& req) -> awaitable<Response> {
+    auto runners = co_await list_callers_runners(ctx, req);
+    if (!runners.ok()) co_return error_of(runners.error());
+    json list = json::array();
+    for (const auto& r : *runners) list.push_back(to_ados_json(r));
+    co_return json_ok(list);
   });
 
   router.add(http::verb::post, "/api/v1/runners/{id}/drain", [&ctx](RequestContext& req) -> awaitable<Response> {

@@ -390,6 +390,10 @@ CREATE TABLE tenant_settings (
   updated_by TEXT NOT NULL DEFAULT ''
 );
 )sql"},
+      {10, R"sql(
+-- A runner's free-text description (RUNNER_DESCRIPTION, Monk CI's), sent at registration.
+ALTER TABLE runners ADD COLUMN description TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return kMigrations;
 }

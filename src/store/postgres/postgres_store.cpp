@@ -190,12 +190,12 @@ Result<Runner> PostgresStore::register_runner(const std::string& tenant, const s
     auto inserted = c.query(
         "INSERT INTO runners (id, tenant, name, token_id, secret_hash, labels, grp, modes,"
         " max_concurrent_jobs, version, capabilities, system, status, last_heartbeat_at,"
-        " registered_at, owner_token_id, owner_only)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'idle', $13, $14, $15, $16)"
+        " registered_at, owner_token_id, owner_only, description)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'idle', $13, $14, $15, $16, $17)"
         " ON CONFLICT (tenant, name) DO NOTHING RETURNING id",
         new_id("runner"), tenant, reg.name, token_id, secret_hash, json(reg.labels).dump(), reg.group,
         json(reg.modes).dump(), reg.max_concurrent_jobs, reg.version, reg.capabilities.dump(), system.dump(), now,
-        now, owner, reg.owner_only);
+        now, owner, reg.owner_only, reg.description);
     std::string id;
     if (!inserted.empty()) {
       id = inserted.front().text(0);
@@ -210,10 +210,10 @@ Result<Runner> PostgresStore::register_runner(const std::string& tenant, const s
           "UPDATE runners SET token_id = $1, secret_hash = $2, labels = $3, grp = $4, modes = $5,"
           " max_concurrent_jobs = $6, version = $7, capabilities = $8, system = $9,"
           " status = 'idle', draining = admin_drain, last_heartbeat_at = $10, registered_at = $11,"
-          " owner_token_id = $12, owner_only = $13 WHERE id = $14",
+          " owner_token_id = $12, owner_only = $13, description = $14 WHERE id = $15",
           token_id, secret_hash, json(reg.labels).dump(), reg.group, json(reg.modes).dump(),
           reg.max_concurrent_jobs, reg.version, reg.capabilities.dump(), system.dump(), now, now,
-          owner, reg.owner_only, id);
+          owner, reg.owner_only, reg.description, id);
       // Reconcile (as a Mesos agent re-registers): attempts the server leased to this runner
       // that it no longer runs are lost now, not when their lease runs out.
       std::set<std::pair<std::string, int>> still_running;

@@ -74,6 +74,7 @@ Runner runner_from_row(const Row& row) {
   r.registered_at = row.int64(16);
   r.owner_token_id = row.text(17);
   r.reg.owner_only = row.integer(18) != 0;
+  r.reg.description = row.text(19);
   return r;
 }
 

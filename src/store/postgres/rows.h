@@ -34,9 +34,9 @@ inline constexpr int kAttemptColumnCount = 13;
 
 inline constexpr const char* kRunnerColumns =
     "id, tenant, name, token_id, secret_hash, labels, grp, modes, max_concurrent_jobs, version, "
-    "capabilities, system, usage, status, draining, last_heartbeat_at, registered_at, owner_token_id, "
-    "owner_only";
-inline constexpr int kRunnerColumnCount = 19;  // the columns above
+    "capabilities, system, usage, status, draining, last_heartbeat_at, registered_at, "
+    "owner_token_id, owner_only, description";
+inline constexpr int kRunnerColumnCount = 20;  // the columns above
 Runner runner_from_row(const Row& row);
 
 // Loads a job with its attempts; nullopt when there is none with that id (and tenant,

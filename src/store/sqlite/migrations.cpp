@@ -228,6 +228,11 @@ CREATE TABLE tenant_settings (
   updated_by TEXT NOT NULL DEFAULT ''
 );
 )sql"},
+      {9, R"sql(
+-- A runner's free-text description (RUNNER_DESCRIPTION, Monk CI's), sent at registration
+-- (PostgreSQL's migration 10: its numbering runs one ahead).
+ALTER TABLE runners ADD COLUMN description TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return kMigrations;
 }

@@ -74,6 +74,7 @@ Runner runner_from_row(const Stmt& st) {
   r.registered_at = st.int64(16);
   r.owner_token_id = st.text(17);
   r.reg.owner_only = st.integer(18) != 0;
+  r.reg.description = st.text(19);
   return r;
 }
 

@@ -24,8 +24,8 @@ Attempt attempt_from_row(const Stmt& st);
 
 inline constexpr const char* kRunnerColumns =
     "id, tenant, name, token_id, secret_hash, labels, grp, modes, max_concurrent_jobs, version, "
-    "capabilities, system, usage, status, draining, last_heartbeat_at, registered_at, owner_token_id, "
-    "owner_only";
+    "capabilities, system, usage, status, draining, last_heartbeat_at, registered_at, "
+    "owner_token_id, owner_only, description";
 Runner runner_from_row(const Stmt& st);
 
 // Loads a job with its attempts; nullopt when there is none with that id (and tenant,

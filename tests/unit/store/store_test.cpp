@@ -788,6 +788,30 @@ TEST_P(StoreTest, ConcurrentSubmitsAllLand) {
   EXPECT_EQ(stats->by_state["queued"], kThreads * kPerThread);
 }
 
+// RUNNER_DESCRIPTION (Monk CI's) and RUNNER_HOSTNAME (ADOS Work Runner's) come in with the
+// registration; a restart replaces them, as it does the labels.
+TEST_P(StoreTest, RegistrationKeepsDescriptionAndHostnameAndARestartReplacesThem) {
+  RunnerRegistration reg;
+  reg.name = "monk-box";
+  reg.description = "the build box under the stairs";
+  reg.system.hostname = "ados-host-1";
+  auto first = store_->register_runner("t1", "tok", reg, sha256_hex("a"), clock_.now_ms());
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(first->reg.description, "the build box under the stairs");
+  auto read = store_->get_runner(first->id);
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->reg.description, "the build box under the stairs");
+  EXPECT_EQ(read->reg.system.hostname, "ados-host-1");
+
+  reg.description = "moved to the rack";
+  ASSERT_TRUE(store_->register_runner("t1", "tok", reg, sha256_hex("b"), clock_.now_ms()).ok());
+  auto listed = store_->list_runners("t1");
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ(listed->front().reg.description, "moved to the rack");
+  EXPECT_EQ(to_json(listed->front())["description"], "moved to the rack");
+}
+
 TEST_P(SqliteStoreTest, ConcurrentWritesShareCommits) {
   constexpr int kThreads = 16, kPerThread = 20;
   uint64_t before = sqlite().commits();
