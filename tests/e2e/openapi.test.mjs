@@ -255,6 +255,7 @@ describe('the API document', () => {
 
     // Runners.
     await call('GET', '/api/v1/runners');
+    await call('GET', '/api/runners');
     await call('GET', '/api/v1/runners/{id}', {params: runner});
     await call('POST', '/api/v1/runners/{id}/drain', {params: runner});
     await call('POST', '/api/v1/runners/{id}/drain', {params: runner, token: user.token});  // 403
