@@ -196,13 +196,14 @@ void add_runner_routes(Router& router, ServerContext& ctx) {
   router.add(http::verb::post, "/api/v1/runners/{id}/claim",
              [&ctx](RequestContext& req) { return claim(ctx, req); });
 
-  router.add(http::verb::get, "/api/v1/runners", [&ctx](RequestContext& req) -> awaitable<Response> {
-    auto runners = co_await list_callers_runners(ctx, req);
-    if (!runners.ok()) co_return error_of(runners.error());
-    json list = json::array();
-    for (const auto& r : *runners) list.push_back(to_json(r));
-    co_return json_ok({{"runners", list}});
-  });
+  router.add(http::verb::get, "/api/v1/runners",
+             [&ctx](RequestContext& req) -> awaitable<Response> {
+               auto runners = co_await list_callers_runners(ctx, req);
+               if (!runners.ok()) co_return error_of(runners.error());
+               json list = json::array();
+               for (const auto& r : *runners) list.push_back(to_json(r));
+               co_return json_ok({{"runners", list}});
+             });
   // ADOS Work Runner's shape (api/ados.h): a bare array.
   router.add(http::verb::get, "/api/runners", [&ctx](RequestContext& req) -> awaitable<Response> {
     auto runners = co_await list_callers_runners(ctx, req);

@@ -69,7 +69,8 @@ TEST(Security, ATokenInTheQueryIsRefusedExceptOnTheLogStream) {
   ServerProcess server;
   std::string admin = server.admin_token();
   Api anonymous(server.url(), "");
-  for (const char* target : {"/api/v1/jobs", "/api/v1/runners", "/api/v1/tokens", "/api/v1/queue"}) {
+  for (const char* target :
+       {"/api/v1/jobs", "/api/v1/runners", "/api/v1/tokens", "/api/v1/queue"}) {
     auto res = anonymous.request(http::verb::get, std::string(target) + "?token=" + admin);
     EXPECT_EQ(res.status, 401) << target << ": " << res.body;
   }

@@ -191,11 +191,12 @@ Result<Runner> PostgresStore::register_runner(const std::string& tenant, const s
         "INSERT INTO runners (id, tenant, name, token_id, secret_hash, labels, grp, modes,"
         " max_concurrent_jobs, version, capabilities, system, status, last_heartbeat_at,"
         " registered_at, owner_token_id, owner_only, description)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'idle', $13, $14, $15, $16, $17)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'idle', $13, $14, $15, $16, "
+        "$17)"
         " ON CONFLICT (tenant, name) DO NOTHING RETURNING id",
-        new_id("runner"), tenant, reg.name, token_id, secret_hash, json(reg.labels).dump(), reg.group,
-        json(reg.modes).dump(), reg.max_concurrent_jobs, reg.version, reg.capabilities.dump(), system.dump(), now,
-        now, owner, reg.owner_only, reg.description);
+        new_id("runner"), tenant, reg.name, token_id, secret_hash, json(reg.labels).dump(),
+        reg.group, json(reg.modes).dump(), reg.max_concurrent_jobs, reg.version,
+        reg.capabilities.dump(), system.dump(), now, now, owner, reg.owner_only, reg.description);
     std::string id;
     if (!inserted.empty()) {
       id = inserted.front().text(0);

@@ -345,7 +345,8 @@ Result<Runner> SqliteStore::register_runner(const std::string& tenant, const std
                     json(reg.modes).dump(), reg.max_concurrent_jobs, reg.version,
                     reg.capabilities.dump(), system.dump(), now, now)
           .exec();
-      db.prepare("UPDATE runners SET owner_token_id = ?, owner_only = ?, description = ? WHERE id = ?")
+      db.prepare(
+            "UPDATE runners SET owner_token_id = ?, owner_only = ?, description = ? WHERE id = ?")
           .bind_all(owner, reg.owner_only ? 1 : 0, reg.description, id)
           .exec();
     } else {
@@ -358,7 +359,8 @@ Result<Runner> SqliteStore::register_runner(const std::string& tenant, const std
                     json(reg.modes).dump(), reg.max_concurrent_jobs, reg.version,
                     reg.capabilities.dump(), system.dump(), now, now, id)
           .exec();
-      db.prepare("UPDATE runners SET owner_token_id = ?, owner_only = ?, description = ? WHERE id = ?")
+      db.prepare(
+            "UPDATE runners SET owner_token_id = ?, owner_only = ?, description = ? WHERE id = ?")
           .bind_all(owner, reg.owner_only ? 1 : 0, reg.description, id)
           .exec();
       // Reconcile (as a Mesos agent re-registers): attempts the server leased to this runner
