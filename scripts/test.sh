@@ -112,7 +112,8 @@ run_tests() {
 run_sanitized_tests() {
   local status=0
   run_tests build-asan asan -LE '^scripts$' "$@" || status=1
-  CORRAL_BINARY=$PWD/build-asan/corral run_tests build asan -L '^integration$' "$@" || status=1
+  CORRAL_BINARY=$PWD/build-asan/corral CORRAL_BINARY_SANITIZED=1 \
+    run_tests build asan -L '^integration$' "$@" || status=1
   return "$status"
 }
 

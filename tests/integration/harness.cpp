@@ -34,6 +34,11 @@ const std::string& corral_binary() {
   return binary;
 }
 
+bool corral_binary_is_sanitized() {
+  const char* flag = std::getenv("CORRAL_BINARY_SANITIZED");
+  return flag != nullptr && std::string_view(flag) == "1";
+}
+
 fs::path make_temp_dir(const std::string& prefix) {
   std::random_device rd;
   auto dir = fs::temp_directory_path() / (prefix + "-" + std::to_string(rd()));

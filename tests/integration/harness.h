@@ -29,6 +29,9 @@ fs::path make_temp_dir(const std::string& prefix);
 // The `corral` binary the tests start: $CORRAL_BINARY when set (the sanitized pass of
 // scripts/test.sh runs this suite against build-asan/corral), else the one built beside it.
 const std::string& corral_binary();
+// Whether that binary is built with the sanitizers (CORRAL_BINARY_SANITIZED=1, which
+// scripts/test.sh sets beside CORRAL_BINARY): it needs several times the CPU per request.
+bool corral_binary_is_sanitized();
 
 // A child process with its stdout+stderr captured in a file.
 class Process {

@@ -204,13 +204,9 @@ void run_submitter(const std::string& prefix, int n, ServerProcess& home, Server
 }
 
 TEST_F(MultiServerTest, KillingOneServerMidwayLosesNoJobAndRunsNoneTwice) {
-  // CORRAL_MULTI_SERVER_JOBS makes it smaller (or larger) by hand. Under the sanitizers every
-  // request costs several times more CPU: fewer jobs there keep the test about as long.
-#if defined(__SANITIZE_ADDRESS__)
-  constexpr size_t kDefaultJobsPerServer = 400;
-#else
-  constexpr size_t kDefaultJobsPerServer = 1500;
-#endif
+  // CORRAL_MULTI_SERVER_JOBS makes it smaller (or larger) by hand. A sanitized server binary
+  // spends several times more CPU per request: fewer jobs there keep the test about as long.
+  const size_t kDefaultJobsPerServer = corral_binary_is_sanitized() ? 400 : 1500;
   const char* jobs_env = std::getenv("CORRAL_MULTI_SERVER_JOBS");
   const size_t kJobsPerServer = jobs_env ? std::stoul(jobs_env) : kDefaultJobsPerServer;
   // Short leases, so a claim whose answer died with server A comes back to the queue soon.
