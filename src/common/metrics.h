@@ -87,7 +87,7 @@ class MetricsRegistry {
   HistogramFamily& histogram(std::string name, std::string help,
                              std::vector<std::string> label_names = {},
                              std::vector<double> bounds = latency_buckets());
-  // Every family made here, in the order they were made.
+  // Every family made here: the counters, then the histograms, each in the order made.
   void render(MetricsText& out) const;
 
  private:
