@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <fstream>
 #include <optional>
+#include <set>
+#include <thread>
 #include <utility>
 
 #include "common/crypto.h"
@@ -87,12 +89,17 @@ int64_t tree_bytes(const fs::path& dir) {
 
 // Copies the mirror's objects (packs, and loose objects should there be any) into a
 // workspace's .git/objects. Returns the bytes copied.
-Result<int64_t> copy_objects(const fs::path& from, const fs::path& to) {
+// Copies the mirror's objects into a workspace's objects directory: its loose objects and
+// its packs, skipping the packs named in `done` and adding the ones it copies. Packs never
+// change once written, so a pack copied before a fetch is still good after it. A copy, not
+// a link: whatever the job does to its objects cannot reach the mirror.
+Result<int64_t> copy_objects(const fs::path& from, const fs::path& to,
+                             std::set<std::string>& done, bool packs_only = false) {
   int64_t bytes = 0;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(from, ec)) {
     std::string name = entry.path().filename().string();
-    if (name.size() == 2 && is_hex(name) && entry.is_directory(ec)) {
+    if (!packs_only && name.size() == 2 && is_hex(name) && entry.is_directory(ec)) {
       fs::copy(entry.path(), to / name,
                fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
       if (ec) break;
@@ -102,11 +109,13 @@ Result<int64_t> copy_objects(const fs::path& from, const fs::path& to) {
       for (const auto& pack : fs::directory_iterator(entry.path(), ec)) {
         std::string file = pack.path().filename().string();
         std::string ext = pack.path().extension().string();
-        if (file.rfind("pack-", 0) != 0 || (ext != ".pack" && ext != ".idx" && ext != ".rev"))
+        if (file.rfind("pack-", 0) != 0 || (ext != ".pack" && ext != ".idx" && ext != ".rev") ||
+            done.count(file))
           continue;
         fs::copy_file(pack.path(), to / "pack" / file, fs::copy_options::overwrite_existing, ec);
         if (ec) break;
         bytes += static_cast<int64_t>(pack.file_size(ec));
+        done.insert(file);
       }
     }
     if (ec) break;
@@ -242,7 +251,8 @@ class GitRunner {
     git_.argv.insert(git_.argv.end(),
                      {"-c", "core.hooksPath=/dev/null", "-c", "fetch.unpackLimit=1", "-c",
                       "gc.auto=0", "-c", "maintenance.auto=false", "-c",
-                      "core.logAllRefUpdates=false", "-c", "fetch.writeCommitGraph=false"});
+                      "core.logAllRefUpdates=false", "-c", "fetch.writeCommitGraph=false", "-c",
+                      "fetch.showForcedUpdates=false"});
   }
   bool killed() const { return options_.killer && options_.killer->killed(); }
   Result<std::string> run(const fs::path& cwd, std::vector<std::string> args) {
@@ -319,6 +329,10 @@ struct MirrorSync {
   RepoCacheOutcome::Mirror state = RepoCacheOutcome::Mirror::kHit;
   std::string sha;
   int64_t fetched_bytes = 0;
+  std::set<std::string> copied;             // pack files already in the workspace
+  Result<int64_t> early_copy = int64_t{0};  // what was copied beside the fetch
+  std::chrono::milliseconds early_copy_time{0};
+  bool repack = false;  // once the workspace has its copy: incremental fetches add a pack each
 };
 
 // The mirror is whole as far as cheap checks tell: the marker is there and every ref names
@@ -359,15 +373,9 @@ Result<RepoCacheOutcome> RepoCache::checkout(const RepoSpec& repo, const fs::pat
     // checkout reads whole (a damaged object fails it, and the mirror is rebuilt then).
     bool have_sha = !fresh && !repo.sha.empty() &&
                     git.run(mirror, {"cat-file", "-e", repo.sha + "^{commit}"}).ok();
-    // Before fetching, every ref must name an object the mirror can read: a lost pack or a
-    // broken packed-refs shows here, before anything is fetched on top of it.
-    if (!fresh && !have_sha && !mirror_intact(git, mirror)) {
-      if (git.killed()) return make_error(ErrorCode::kClone, "git was killed");
-      rebuild = fresh = true;
-      outcome.damage = "a ref names an object it cannot read, or its refs cannot be read";
-      spdlog::warn("repo cache: mirror {} is damaged ({}), rebuilding it", outcome.key,
-                   outcome.damage);
-    }
+    // A damaged mirror (a lost pack, a broken packed-refs) is not looked for before the
+    // fetch: the fetch's connectivity check reads every ref and fails on it, or the
+    // checkout does, and the caller rebuilds the mirror then. One git process fewer.
     if (fresh) {
       // Half-written (no marker: an earlier first fetch never finished) or damaged.
       fs::remove_all(mirror, fs_ec);
@@ -378,6 +386,17 @@ Result<RepoCacheOutcome> RepoCache::checkout(const RepoSpec& repo, const fs::pat
     }
     bool fetched_by_ref = false;
     if (!have_sha) {
+      // The packs the mirror has are copied into the workspace while git fetches: the
+      // copy is mostly the kernel's, the fetch mostly git's process starts.
+      std::jthread early_copy;
+      if (!fresh) {
+        early_copy = std::jthread([&] {
+          auto started_copy = Steady::now();
+          result.early_copy = copy_objects(mirror / "objects", dir / ".git" / "objects",
+                                           result.copied, true);
+          result.early_copy_time = since(started_copy);
+        });
+      }
       int64_t before = pack_stats(mirror).bytes;
       auto fetch = [&](const std::string& what, const std::string& into) {
         return git.run(mirror, {"fetch", "-q", "--no-tags", "--no-write-fetch-head", "--", repo.url,
@@ -390,17 +409,18 @@ Result<RepoCacheOutcome> RepoCache::checkout(const RepoSpec& repo, const fs::pat
         fetched = fetch(want_ref, mirror_ref_for(want_ref));
         fetched_by_ref = true;
       }
+      if (early_copy.joinable()) early_copy.join();
       if (!fetched.ok()) return fetched.error();
       if (result.state == RepoCacheOutcome::Mirror::kHit)
         result.state = RepoCacheOutcome::Mirror::kFetched;
       auto stats = pack_stats(mirror);
       result.fetched_bytes = stats.bytes - before;
-      if (stats.count > kRepackAbovePacks)
-        CORRAL_TRY(git.run(mirror, {"repack", "-a", "-d", "-q"}));
+      result.repack = stats.count > kRepackAbovePacks;
     }
-    // What was fetched must be there now, as a commit.
+    // A sha fetched by name is there now (its type is checked only if the checkout fails);
+    // a ref is resolved to the commit it names.
     Result<std::string> resolved = repo.sha;
-    if (!have_sha) {
+    if (!have_sha && fetched_by_ref) {
       resolved =
           git.run(mirror, {"rev-parse", "--verify", "-q",
                            (repo.sha.empty() ? mirror_ref_for(want_ref) : repo.sha) + "^{commit}"});
@@ -455,15 +475,29 @@ Result<RepoCacheOutcome> RepoCache::checkout(const RepoSpec& repo, const fs::pat
                      outcome.damage);
         continue;
       }
+      if (!synced->early_copy.ok()) return synced->early_copy.error();
       auto copy_started = Steady::now();
-      auto copied = copy_objects(mirror / "objects", dir / ".git" / "objects");
-      outcome.copy_time = since(copy_started);
+      auto copied = copy_objects(mirror / "objects", dir / ".git" / "objects", synced->copied);
+      outcome.copy_time = synced->early_copy_time + since(copy_started);
       if (!copied.ok()) return copied.error();
-      outcome.copied_bytes = *copied;
+      outcome.copied_bytes = *synced->early_copy + *copied;
+      if (synced->repack) {
+        auto repacked = git.run(mirror, {"repack", "-a", "-d", "-q"});
+        if (!repacked.ok())  // the attempt has its objects; the next fetch tries again
+          spdlog::warn("repo cache: cannot repack mirror {}: {}", outcome.key,
+                       one_line(repacked.error().message));
+      }
     }
     auto checked_out = git.run(dir, {"checkout", "-q", synced->sha, "--"});
     if (!checked_out.ok()) {
       if (git.killed() || rebuild) return checked_out.error();
+      if (!git.run(dir, {"cat-file", "-e", synced->sha + "^{commit}"}).ok() &&
+          git.run(dir, {"cat-file", "-e", synced->sha}).ok()) {
+        // The job named a tree or a blob: nothing is wrong with the mirror.
+        return make_error(ErrorCode::kClone, "the sha " + synced->sha + " in " +
+                                                 without_userinfo(repo.url) +
+                                                 " names an object that is not a commit");
+      }
       // The objects the mirror gave cannot be read: the mirror is damaged.
       outcome.damage = one_line(checked_out.error().message);
       spdlog::warn("repo cache: mirror {} gave unreadable objects, rebuilding it: {}", outcome.key,

@@ -210,22 +210,32 @@ TEST_F(RepoCacheTest, AMirrorMissingItsPackIsRebuiltAndTheAttemptSucceeds) {
   Origin origin(root_);
   std::string first = origin.commit("first");
   origin.push("main:refs/heads/main");
+  std::string side = origin.commit("side");  // a commit the next fetch's history lacks
+  origin.push("HEAD:refs/pull/1/head");
   auto repo_cache = cache();
-  auto built =
-      repo_cache.checkout(repo_at(origin.url(), "main", first), workspace("1"), options_, "t");
-  ASSERT_TRUE(built.ok()) << built.error().message;
+  for (const auto& [ref, sha] : {std::pair{"main", first}, std::pair{"refs/pull/1/head", side}}) {
+    auto built =
+        repo_cache.checkout(repo_at(origin.url(), ref, sha), workspace(sha), options_, "t");
+    ASSERT_TRUE(built.ok()) << built.error().message;
+  }
+  std::string key = mirrors().front();
   int removed = 0;
-  for (const auto& entry : fs::directory_iterator(mirror_dir(built->key) / "objects" / "pack")) {
+  for (const auto& entry : fs::directory_iterator(mirror_dir(key) / "objects" / "pack")) {
     if (entry.path().extension() == ".pack") removed += fs::remove(entry.path());
   }
   ASSERT_GT(removed, 0);
 
+  // The fetch of the new commit brings its own history back, but the mirror's ref to the
+  // side commit still names an object it lacks: found, and the mirror rebuilt.
+  git_out(root_ / "origin-work", {"checkout", "-q", "-b", "next", first});
+  std::string second = origin.commit("second");
+  origin.push("next:refs/heads/main");
   auto rebuilt =
-      repo_cache.checkout(repo_at(origin.url(), "main", first), workspace("2"), options_, "t");
+      repo_cache.checkout(repo_at(origin.url(), "main", second), workspace("2"), options_, "t");
   ASSERT_TRUE(rebuilt.ok()) << rebuilt.error().message;
   EXPECT_EQ(rebuilt->mirror, RepoCacheOutcome::Mirror::kRebuilt) << rebuilt->summary();
-  EXPECT_EQ(read_cache_file(workspace("2") / "version.txt"), "first\n");
-  EXPECT_EQ(git_out(workspace("2"), {"rev-parse", "HEAD"}), first);
+  EXPECT_EQ(read_cache_file(workspace("2") / "version.txt"), "second\n");
+  EXPECT_EQ(git_out(workspace("2"), {"rev-parse", "HEAD"}), second);
 }
 
 TEST_F(RepoCacheTest, ATruncatedPackIsRebuiltEvenForAShaTheMirrorHas) {
@@ -293,6 +303,28 @@ TEST_F(RepoCacheTest, ATruncatedPackedRefsIsRebuiltAndTheAttemptSucceeds) {
   EXPECT_EQ(rebuilt->mirror, RepoCacheOutcome::Mirror::kRebuilt) << rebuilt->summary();
   EXPECT_EQ(rebuilt->sha, second);
   EXPECT_EQ(read_cache_file(workspace("2") / "version.txt"), "second\n");
+}
+
+TEST_F(RepoCacheTest, AShaNamingATreeIsRefusedAndTheMirrorIsKept) {
+  Origin origin(root_);
+  std::string first = origin.commit("first");
+  origin.push("main:refs/heads/main");
+  auto repo_cache = cache();
+  auto built =
+      repo_cache.checkout(repo_at(origin.url(), "main", first), workspace("1"), options_, "t");
+  ASSERT_TRUE(built.ok()) << built.error().message;
+  std::string tree = git_out(root_ / "origin.git", {"rev-parse", first + "^{tree}"});
+
+  auto refused =
+      repo_cache.checkout(repo_at(origin.url(), "", tree), workspace("2"), options_, "t");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("not a commit"), std::string::npos)
+      << refused.error().message;
+  // The mirror was not rebuilt: the first commit is still there and is served without a fetch.
+  auto again =
+      repo_cache.checkout(repo_at(origin.url(), "main", first), workspace("3"), options_, "t");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->mirror, RepoCacheOutcome::Mirror::kHit) << again->summary();
 }
 
 TEST_F(RepoCacheTest, AHalfWrittenMirrorIsStartedAgainAndAKilledAttemptFailsAtOnce) {
