@@ -369,6 +369,17 @@ Result<RepoCacheOutcome> RepoCache::checkout(const RepoSpec& repo, const fs::pat
     MirrorSync result;
     std::error_code fs_ec;
     bool fresh = rebuild || !fs::exists(mirror / kMarker, fs_ec);
+    // The packs the mirror has are copied into the workspace while git looks for the sha
+    // and fetches: the copy is mostly the kernel's work, git's mostly process starts.
+    std::jthread early_copy;
+    if (!fresh) {
+      early_copy = std::jthread([&] {
+        auto started_copy = Steady::now();
+        result.early_copy =
+            copy_objects(mirror / "objects", dir / ".git" / "objects", result.copied, true);
+        result.early_copy_time = since(started_copy);
+      });
+    }
     // A hit needs nothing more from the mirror than the commit's objects, which the
     // checkout reads whole (a damaged object fails it, and the mirror is rebuilt then).
     bool have_sha = !fresh && !repo.sha.empty() &&
@@ -386,17 +397,6 @@ Result<RepoCacheOutcome> RepoCache::checkout(const RepoSpec& repo, const fs::pat
     }
     bool fetched_by_ref = false;
     if (!have_sha) {
-      // The packs the mirror has are copied into the workspace while git fetches: the
-      // copy is mostly the kernel's, the fetch mostly git's process starts.
-      std::jthread early_copy;
-      if (!fresh) {
-        early_copy = std::jthread([&] {
-          auto started_copy = Steady::now();
-          result.early_copy = copy_objects(mirror / "objects", dir / ".git" / "objects",
-                                           result.copied, true);
-          result.early_copy_time = since(started_copy);
-        });
-      }
       int64_t before = pack_stats(mirror).bytes;
       auto fetch = [&](const std::string& what, const std::string& into) {
         return git.run(mirror, {"fetch", "-q", "--no-tags", "--no-write-fetch-head", "--", repo.url,
@@ -409,7 +409,6 @@ Result<RepoCacheOutcome> RepoCache::checkout(const RepoSpec& repo, const fs::pat
         fetched = fetch(want_ref, mirror_ref_for(want_ref));
         fetched_by_ref = true;
       }
-      if (early_copy.joinable()) early_copy.join();
       if (!fetched.ok()) return fetched.error();
       if (result.state == RepoCacheOutcome::Mirror::kHit)
         result.state = RepoCacheOutcome::Mirror::kFetched;
@@ -417,6 +416,7 @@ Result<RepoCacheOutcome> RepoCache::checkout(const RepoSpec& repo, const fs::pat
       result.fetched_bytes = stats.bytes - before;
       result.repack = stats.count > kRepackAbovePacks;
     }
+    if (early_copy.joinable()) early_copy.join();
     // A sha fetched by name is there now (its type is checked only if the checkout fails);
     // a ref is resolved to the commit it names.
     Result<std::string> resolved = repo.sha;
