@@ -711,6 +711,27 @@ json to_json(const RunnerCommand& c) {
     j["attempt"] = c.attempt;
   }
   if (!c.reason.empty()) j["reason"] = c.reason;
+  if (!c.id.empty()) j["id"] = c.id;
+  if (!c.version.empty()) j["version"] = c.version;
+  if (!c.sha256.empty()) j["sha256"] = c.sha256;
+  return j;
+}
+
+json to_json(const RunnerControl& c) {
+  auto time_or_null = [](TimeMs t) { return t > 0 ? json(format_time(t)) : json(nullptr); };
+  json j{{"id", c.id},
+         {"runner_id", c.runner_id},
+         {"type", c.type},
+         {"state", c.state},
+         {"message", c.message},
+         {"created_by", c.created_by},
+         {"created_at", format_time(c.created_at)},
+         {"delivered_at", time_or_null(c.delivered_at)},
+         {"finished_at", time_or_null(c.finished_at)}};
+  if (c.type == "update") {
+    j["version"] = c.version;
+    j["sha256"] = c.sha256;
+  }
   return j;
 }
 

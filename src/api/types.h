@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -260,13 +261,40 @@ struct Revocation {
 };
 json to_json(const Revocation& revocation);
 
+// What a heartbeat or claim answer tells a runner to do: "cancel" an attempt, "drain"
+// (an admin's drain), or an admin's remote command (RunnerControl: id set).
 struct RunnerCommand {
-  std::string type;  // "cancel", "drain"
+  std::string type;  // "cancel", "drain", "resume", "restart", "update"
   std::string job_id;
   int attempt = 0;
   std::string reason;
+  std::string id = {};       // the remote command's, acknowledged by the runner
+  std::string version = {};  // update: the version the server offers
+  std::string sha256 = {};   // update: the offered binary's
 };
 json to_json(const RunnerCommand& command);
+
+// An admin's remote command to a runner (POST /api/v1/runners/{id}/commands), kept so the
+// API can show it: pending until a heartbeat or claim answer hands it over (delivered),
+// then succeeded or failed as the runner reports; a newer restart or update cancels an
+// older one still unfinished.
+struct RunnerControl {
+  static constexpr std::string_view kTypes[] = {"drain", "resume", "restart", "update"};
+  std::string id;
+  std::string tenant;
+  std::string runner_id;
+  std::string type;
+  std::string state = "pending";  // pending | delivered | succeeded | failed | canceled
+  std::string message;            // the runner's (or the server's) words on how it went
+  std::string created_by;         // the admin token's id
+  std::string version;            // update: the version offered when it was asked for
+  std::string sha256;             // update: that binary's
+  TimeMs created_at = 0;
+  TimeMs delivered_at = 0;
+  TimeMs finished_at = 0;
+  RunnerCommand command() const { return {type, "", 0, "", id, version, sha256}; }
+};
+json to_json(const RunnerControl& control);
 
 // A job handed to a runner by a claim.
 // A job handed to a runner by a claim. spec.secrets carries the values here, and only here:

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <iostream>
+#include <optional>
 
 #include "cli/commands.h"
 #include "runner/agent.h"
@@ -75,8 +76,18 @@ void add_runner_command(CLI::App& app) {
       std::cerr << "corral runner: " << config.error().message << "\n";
       throw CLI::RuntimeError(2);
     }
-    Agent agent(*config, runtime_factory(*config));
-    int code = agent.run(true);
+    int code = 0;
+    std::optional<RestartPlan> restart;
+    {
+      Agent agent(*config, runtime_factory(*config));
+      code = agent.run(true);
+      restart = agent.restart_plan();
+    }  // the agent's sockets and threads are gone before another program takes the process
+    if (restart) {
+      auto failed = exec_restart(*restart);  // returns only on failure
+      std::cerr << "corral runner: " << failed.message << "\n";
+      throw CLI::RuntimeError(1);
+    }
     if (code != 0) throw CLI::RuntimeError(code);
   });
 }

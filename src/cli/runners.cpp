@@ -173,6 +173,58 @@ void add_registry_commands(CLI::App& app) {
       else std::cout << "draining " << str(r["name"]) << " (" << str(r["id"]) << "); it takes no new jobs\n";
     });
   }
+  {
+    struct Opts {
+      ClientOptions client;
+      std::string id, type;
+      bool wait = false;
+      double timeout_s = 600;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = app.add_subcommand(
+        "runner-command",
+        "Send a runner a remote command (admin): drain, resume, restart, or update to the binary "
+        "the server offers (--runner-binary)");
+    add_client_options(cmd, o->client);
+    cmd->add_option("id", o->id, "Runner id")->required();
+    cmd->add_option("command", o->type, "drain | resume | restart | update")
+        ->required()
+        ->check(CLI::IsMember({"drain", "resume", "restart", "update"}));
+    cmd->add_flag("--wait", o->wait, "Wait until the runner reports how it went; exit 1 if it failed");
+    cmd->add_option("--wait-timeout", o->timeout_s, "Seconds --wait waits at most")
+        ->capture_default_str();
+    cmd->callback([o] {
+      Client client(o->client);
+      std::string base = "/api/v1/runners/" + url_encode(o->id) + "/commands";
+      json sent = client.call_json(http::verb::post, base, json{{"type", o->type}});
+      json last = sent;
+      auto deadline = std::chrono::steady_clock::now() +
+                      std::chrono::milliseconds(static_cast<int64_t>(o->timeout_s * 1000));
+      while (o->wait && last["state"] != "succeeded" && last["state"] != "failed" &&
+             last["state"] != "canceled" && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));  // polling the API
+        json listed = client.call_json(http::verb::get, base);
+        for (const auto& c : listed["commands"]) {
+          if (c["id"] == sent["id"]) last = c;
+        }
+      }
+      if (o->client.json_output) {
+        std::cout << last.dump(2) << "\n";
+      } else {
+        std::cout << str(last["type"]) << " " << str(last["id"]) << ": " << str(last["state"]);
+        if (last.contains("version") && !str(last["version"]).empty())
+          std::cout << " (version " << str(last["version"]) << ")";
+        if (!str(last["message"]).empty()) std::cout << ": " << str(last["message"]);
+        std::cout << "\n";
+      }
+      if (o->wait && last["state"] != "succeeded") {
+        if (last["state"] == "pending" || last["state"] == "delivered")
+          std::cerr << "corral runner-command: no answer from the runner in " << o->timeout_s
+                    << " s; `corral runner-command` again or GET " << base << " shows it later\n";
+        throw CLI::RuntimeError(1);
+      }
+    });
+  }
   auto* tokens = app.add_subcommand("tokens", "Manage API tokens (admin)");
   tokens->require_subcommand(1);
   {

@@ -130,6 +130,11 @@ void add_server_command(CLI::App& app) {
   cmd->add_option("--metrics-token", config->metrics_token,
                   "GET /metrics then needs 'Authorization: Bearer TOKEN' (default: open)")
       ->envname("CORRAL_METRICS_TOKEN");
+  cmd->add_option("--runner-binary", config->runner_binary,
+                  "The corral binary runners fetch when an admin tells them to update "
+                  "(POST /api/v1/runners/{id}/commands)")
+      ->envname("CORRAL_RUNNER_BINARY")
+      ->check(CLI::ExistingFile);
   auto log_json = std::make_shared<bool>(false);
   cmd->add_flag("--log-json", *log_json, "Log as JSON lines");
   cmd->callback([config, log_json] {

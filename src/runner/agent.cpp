@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/json_limits.h"
+#include "common/version.h"
 #include "runner/policy.h"
 #include "runner/workspace.h"
 
@@ -89,7 +90,7 @@ json Agent::registration_body() const {
           {"modes", config_.modes},
           {"max_concurrent_jobs", config_.max_concurrent_jobs},
           {"owner_only", config_.owner_only},
-          {"version", CORRAL_VERSION},
+          {"version", build_version()},
           {"capabilities", capabilities_},
           {"system", system},
           {"running", running}};
@@ -101,6 +102,11 @@ int Agent::run(bool handle_signals) {
     spdlog::error("{}", endpoint.error().message);
     return 2;
   }
+  if (auto checked = check_restart(); !checked.ok()) {
+    spdlog::error("{}", checked.error().message);
+    return 1;
+  }
+  if (restart_plan_) return 0;  // an update rolled back: the previous binary takes over
   auto runtime = make_runtime_(io_.get_executor());
   if (!runtime.ok()) {
     spdlog::error("{}", runtime.error().message);
@@ -136,7 +142,152 @@ int Agent::run(bool handle_signals) {
     io_.stop();
   });
   io_.run();
+  if (install_ && restart_plan_) {
+    // Drained and gone from the server: put the new binary in place, on probation.
+    install_->deadline_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count() +
+                            int64_t{config_.update_deadline_s} * 1000;
+    if (auto installed = install_update(binary_, *install_); !installed.ok()) {
+      spdlog::error("update to {} failed: {}", install_->to_version, installed.error().message);
+      restart_plan_->env[kUpdateFailedEnv] = installed.error().message;
+    } else {
+      spdlog::info("version {} is in place of {}; starting it", install_->to_version,
+                   install_->from_version);
+    }
+  }
   return exit_code_;
+}
+
+Result<void> Agent::check_restart() {
+  if (const char* id = std::getenv(kRestartCommandEnv)) restart_command_ = id;
+  if (const char* why = std::getenv(kUpdateFailedEnv)) restart_failure_ = why;
+  unsetenv(kRestartCommandEnv);  // not for the jobs, nor for a later restart
+  unsetenv(kUpdateFailedEnv);
+  auto binary = own_binary();
+  if (!binary.ok()) return {};  // no /proc: no update can have been installed either
+  binary_ = *binary;
+  TimeMs now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+  auto check = check_pending_update(binary_, now);
+  if (!check.ok()) return check.error();
+  if (check->rollback) {
+    spdlog::error("update failed: {}", check->rollback->env[kUpdateFailedEnv]);
+    restart_plan_ = std::move(check->rollback);
+    return {};
+  }
+  probation_ = check->pending;
+  if (probation_) {
+    spdlog::info("version {} replaces {}: it must register with the server by the deadline, "
+                 "or {} comes back",
+                 probation_->to_version, probation_->from_version, probation_->from_version);
+  }
+  return {};
+}
+
+void Agent::report_command(const std::string& id, bool succeeded, const std::string& message) {
+  if (id.empty()) return;
+  spdlog::info("command {} {}: {}", id, succeeded ? "succeeded" : "failed", message);
+  command_results_.push_back(
+      {{"id", id}, {"state", succeeded ? "succeeded" : "failed"}, {"message", message}});
+  heartbeat_now_.set();
+}
+
+void Agent::abort_parked_claim() {
+  if (claim_conn_ && *claim_conn_) {
+    claim_aborted_ = true;
+    std::visit([](auto& stream) { stream.close(); }, (*claim_conn_)->stream());
+  }
+  slot_freed_.set();
+}
+
+void Agent::stop_and_restart(RestartPlan plan) {
+  restart_plan_ = std::move(plan);
+  on_stop_signal();
+}
+
+void Agent::handle_commands(const json& commands) {
+  if (!commands.is_array()) return;
+  for (const auto& c : commands) {
+    RunnerCommand command{json_string_or(c, "type"), json_string_or(c, "job_id"), 0,
+                          json_string_or(c, "reason"), json_string_or(c, "id"),
+                          json_string_or(c, "version"), json_string_or(c, "sha256")};
+    command.attempt = static_cast<int>(std::clamp<int64_t>(json_int_or(c, "attempt", 0), 0, INT32_MAX));
+    if (command.type == "cancel") {
+      auto it = active_.find({command.job_id, command.attempt});
+      if (it != active_.end()) {
+        it->second->stop(command.reason == "stale" ? StopReason::kStale : StopReason::kCanceled);
+      }
+    } else if (command.type == "drain") {
+      if (!draining_) spdlog::info("the server asked this runner to drain: no new jobs");
+      draining_ = true;
+      abort_parked_claim();  // it may take a job: claim for commands only from now on
+      report_command(command.id, true,
+                     "draining: no new jobs; " + std::to_string(active_.size()) +
+                         " job(s) still running");
+    } else if (command.type == "resume") {
+      if (stopping_ || updating_) {
+        report_command(command.id, false,
+                       stopping_ ? "the runner is stopping" : "the runner is updating");
+        continue;
+      }
+      if (draining_) spdlog::info("the server asked this runner to resume: taking jobs again");
+      draining_ = false;
+      abort_parked_claim();
+      report_command(command.id, true, "taking jobs again");
+    } else if (command.type == "restart" || command.type == "update") {
+      if (stopping_ || updating_ || binary_.empty()) {
+        report_command(command.id, false,
+                       binary_.empty() ? "the runner cannot find its own binary (/proc/self/exe)"
+                                       : "the runner is already stopping or updating");
+        continue;
+      }
+      if (command.type == "restart") {
+        spdlog::info("the server asked this runner to restart: draining first");
+        RestartPlan plan{binary_, own_arguments(), {}};
+        if (!command.id.empty()) plan.env[kRestartCommandEnv] = command.id;
+        stop_and_restart(std::move(plan));
+      } else {
+        updating_ = true;
+        asio::co_spawn(io_, update_to(std::move(command)), asio::detached);
+      }
+    } else if (!command.type.empty()) {
+      report_command(command.id, false, "this runner does not know the command '" + command.type + "'");
+    }
+  }
+}
+
+awaitable<void> Agent::update_to(RunnerCommand command) {
+  bool was_draining = draining_;
+  draining_ = true;  // no new jobs while the new binary is fetched and checked
+  abort_parked_claim();
+  spdlog::info("updating to version {}: fetching the server's runner binary", command.version);
+  HttpRequest req{http::verb::get, "/api/v1/runner/binary", "", "", {}, std::chrono::minutes(5)};
+  auto res = co_await server_->request(std::move(req));
+  Result<std::filesystem::path> staged = make_error(ErrorCode::kUnavailable, "not fetched");
+  if (!res.ok() || res->status != 200) {
+    staged = make_error(ErrorCode::kUnavailable,
+                        "cannot fetch the runner binary from the server: " + error_text(res));
+  } else {
+    staged = co_await run_blocking(blocking_, [&] {
+      return stage_update(binary_, res->body, command.sha256, command.version);
+    });
+  }
+  if (!staged.ok()) {
+    spdlog::error("update to {} refused: {}", command.version, staged.error().message);
+    report_command(command.id, false, staged.error().message);
+    updating_ = false;
+    draining_ = was_draining;
+    abort_parked_claim();
+    co_return;
+  }
+  spdlog::info("version {} fetched and checked; draining, then restarting with it",
+               command.version);
+  install_ = PendingUpdate{command.id, build_version(), command.version, 0, 0};
+  RestartPlan plan{binary_, own_arguments(), {}};
+  if (!command.id.empty()) plan.env[kRestartCommandEnv] = command.id;
+  stop_and_restart(std::move(plan));
 }
 
 void Agent::request_stop() {
@@ -192,8 +343,40 @@ awaitable<void> Agent::main() {
                  config_.docker_pool_size, config_.executor);
   }
 
+  if (probation_) {
+    // The new binary must register by the deadline, or the previous one comes back.
+    asio::co_spawn(io_, [this]() -> awaitable<void> {
+      TimeMs now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+      auto left = std::chrono::milliseconds(std::max<TimeMs>(probation_->deadline_ms - now, 0));
+      if (co_await registered_.wait_for(left) || stopping_ || !probation_) co_return;
+      auto plan = roll_back_update(binary_, *probation_,
+                                   "version " + probation_->to_version +
+                                       " did not register with the server in time");
+      if (!plan.ok()) {
+        spdlog::error("{}", plan.error().message);
+        co_return;
+      }
+      spdlog::error("version {} did not register in time: going back to {}",
+                    probation_->to_version, probation_->from_version);
+      probation_.reset();
+      stop_and_restart(std::move(*plan));
+    }, asio::detached);
+  }
   co_await register_until_accepted();
   if (stopping_) co_return;
+  registered_.set();
+  if (probation_) {
+    confirm_update(binary_);
+    report_command(restart_command_, true,
+                   "updated from " + probation_->from_version + " to " + probation_->to_version);
+    probation_.reset();
+  } else if (!restart_failure_.empty()) {
+    report_command(restart_command_, false, restart_failure_);
+  } else if (!restart_command_.empty()) {
+    report_command(restart_command_, true, "restarted (version " + build_version() + ")");
+  }
   co_await remove_orphans();
   if (!config_.repo_cache_dir.empty()) {
     repo_cache_ = std::make_unique<RepoCache>(
@@ -235,6 +418,7 @@ awaitable<void> Agent::main() {
     co_await pool_->shutdown();  // the runner leaves no warm container behind
   }
   heartbeat_stopped_.set();
+  heartbeat_now_.set();
   co_await send_heartbeat(true);
   spdlog::info("runner {} stopped", config_.name);
 }
@@ -355,7 +539,7 @@ awaitable<std::string> Agent::render_metrics() {
   out.family("corral_runner_info", "gauge",
              "The runner's name and version (the value is always 1).");
   out.sample("corral_runner_info",
-             {{"name", config_.name}, {"version", CORRAL_VERSION}, {"executor", config_.executor}},
+             {{"name", config_.name}, {"version", build_version()}, {"executor", config_.executor}},
              1);
   out.family("corral_runner_jobs_running", "gauge", "Attempts this runner runs now.");
   out.sample("corral_runner_jobs_running", {}, static_cast<double>(active_.size()));
@@ -415,6 +599,8 @@ awaitable<void> Agent::send_heartbeat(bool going_away) {
   if (pool_) usage["pool"] = pool_->status();  // {"size", "ready"}: the dashboard shows it
   json body{
       {"running", running}, {"usage", usage}, {"draining", draining_}, {"going_away", going_away}};
+  size_t reported = command_results_.size();
+  if (reported > 0) body["command_results"] = command_results_;
   HttpRequest req{http::verb::post, "/api/v1/runners/" + runner_id_ + "/heartbeat", body.dump(), "application/json",
                   {}, std::chrono::milliseconds(config_.request_timeout_ms)};
   auto res = co_await server_->request(std::move(req));
@@ -427,46 +613,38 @@ awaitable<void> Agent::send_heartbeat(bool going_away) {
     }
     co_return;
   }
+  // The server has the acknowledgements sent (those added meanwhile go next time).
+  command_results_.erase(command_results_.begin(),
+                         command_results_.begin() + static_cast<std::ptrdiff_t>(reported));
   auto reply = server_answer(*res);
   if (!reply.ok()) {
     spdlog::warn("heartbeat answer ignored: {}", reply.error().message);
     co_return;
   }
-  auto commands = reply->find("commands");
-  if (commands == reply->end() || !commands->is_array()) co_return;
-  for (const auto& c : *commands) {
-    std::string type = json_string_or(c, "type");
-    if (type == "cancel") {
-      int attempt =
-          static_cast<int>(std::clamp<int64_t>(json_int_or(c, "attempt", 0), 0, INT32_MAX));
-      auto it = active_.find({json_string_or(c, "job_id"), attempt});
-      if (it != active_.end()) {
-        it->second->stop(json_string_or(c, "reason") == "stale" ? StopReason::kStale
-                                                                : StopReason::kCanceled);
-      }
-    } else if (type == "drain") {
-      spdlog::info("the server asked this runner to drain: no new jobs");
-      draining_ = true;
-      slot_freed_.set();
-    }
-  }
+  if (auto commands = reply->find("commands"); commands != reply->end())
+    handle_commands(*commands);
 }
 
 awaitable<void> Agent::heartbeat_loop() {
   while (!heartbeat_stopped_.is_set()) {
+    heartbeat_now_.reset();
     co_await send_heartbeat(false);
-    co_await heartbeat_stopped_.wait_for(heartbeat_interval_);
+    // Early when there is an acknowledgement to send (report_command) or on the way out.
+    if (!heartbeat_now_.is_set()) co_await heartbeat_now_.wait_for(heartbeat_interval_);
   }
 }
 
 awaitable<void> Agent::claim_loop() {
-  while (!stopping_ && !draining_) {
-    int slots = free_slots();
-    if (slots <= 0) {
+  while (!stopping_) {
+    // A draining runner keeps a claim parked for commands only (slots 0): a resume or an
+    // update reaches it at once rather than with the next heartbeat.
+    int slots = draining_ ? 0 : free_slots();
+    if (!draining_ && slots <= 0) {
       slot_freed_.reset();
       co_await slot_freed_.wait_for(std::chrono::milliseconds(config_.poll_timeout_ms + 1000));
       continue;
     }
+    claim_aborted_ = false;
     json body{{"slots", slots}, {"wait_ms", config_.poll_timeout_ms}};
     auto timeout = std::chrono::milliseconds(config_.poll_timeout_ms + config_.request_timeout_ms);
     HttpRequest req{http::verb::post, "/api/v1/runners/" + runner_id_ + "/claim", body.dump(), "application/json", {}, timeout};
@@ -483,6 +661,7 @@ awaitable<void> Agent::claim_loop() {
       res = conn.error();
     }
     if (stopping_) break;
+    if (claim_aborted_ && !res.ok()) continue;  // drained or resumed meanwhile: claim anew
     if (!res.ok() || res->status != 200) {
       spdlog::warn("claim failed: {}", error_text(res));
       if (res.ok() && res->status == 401) {
@@ -494,6 +673,10 @@ awaitable<void> Agent::claim_loop() {
     }
     auto reply = server_answer(*res);
     if (!reply.ok()) spdlog::error("claim answer ignored: {}", reply.error().message);
+    if (reply.ok()) {
+      if (auto commands = reply->find("commands"); commands != reply->end())
+        handle_commands(*commands);
+    }
     json jobs = json::array();
     if (reply.ok() && reply->contains("jobs") && (*reply)["jobs"].is_array())
       jobs = std::move((*reply)["jobs"]);
@@ -520,7 +703,7 @@ awaitable<void> Agent::claim_loop() {
         slot_freed_.set();
       });
     }
-    if (jobs.empty() && config_.poll_timeout_ms == 0) {
+    if (jobs.empty() && config_.poll_timeout_ms == 0 && !claim_aborted_) {
       co_await stop_requested_.wait_for(jittered(std::chrono::milliseconds(config_.poll_interval_ms)));
     }
   }

@@ -7,9 +7,11 @@
 // signal skips the wait.
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "net/event.h"
@@ -17,6 +19,7 @@
 #include "net/http_server.h"
 #include "runner/config.h"
 #include "runner/executor.h"
+#include "runner/self_update.h"
 #include "runner/warm_pool.h"
 #include "runtime/container_runtime.h"
 
@@ -34,6 +37,9 @@ class Agent {
   int run(bool handle_signals);
   // Thread-safe: begins a graceful shutdown (a second call skips the drain wait).
   void request_stop();
+  // After run(): what should replace this process (a restart or update command, or an
+  // update rolled back); the caller execs it once the agent is gone (exec_restart).
+  const std::optional<RestartPlan>& restart_plan() const { return restart_plan_; }
 
  private:
   awaitable<void> main();
@@ -44,6 +50,16 @@ class Agent {
   awaitable<void> send_heartbeat(bool going_away);
   void on_stop_signal();
   json registration_body() const;
+  // Commands from a heartbeat or claim answer: cancel, drain, and an admin's remote
+  // commands (resume, restart, update), which are acknowledged in the next heartbeat.
+  void handle_commands(const json& commands);
+  void report_command(const std::string& id, bool succeeded, const std::string& message);
+  awaitable<void> update_to(RunnerCommand command);
+  // Drains, then stops with `plan` to replace this process (restart, update).
+  void stop_and_restart(RestartPlan plan);
+  // The runner started from a restart or update: what to report, and the update on
+  // probation (runner/self_update.h).
+  Result<void> check_restart();
   int free_slots() const;
   // RUNNER_METRICS_LISTEN: GET /metrics on the agent's I/O thread (runner/metrics.h).
   Result<void> serve_metrics();
@@ -74,6 +90,18 @@ class Agent {
   Event heartbeat_stopped_;
   std::unique_ptr<HttpConnection>* claim_conn_ = nullptr;  // the parked claim, to abort it
   int exit_code_ = 0;
+  std::optional<RestartPlan> restart_plan_;
+  std::optional<PendingUpdate> install_;    // an update to put in place once drained
+  std::optional<PendingUpdate> probation_;  // this binary is an update not yet confirmed
+  std::filesystem::path binary_;            // this process's executable
+  std::string restart_command_;             // the restart/update command that started us
+  std::string restart_failure_;             // why the update that started us was rolled back
+  bool updating_ = false;                   // an update command is being carried out
+  json command_results_ = json::array();    // acknowledgements for the next heartbeat
+  Event heartbeat_now_;
+  Event registered_;
+  bool claim_aborted_ = false;  // the parked claim was cut short on purpose (drain, resume)
+  void abort_parked_claim();
 };
 
 }  // namespace corral

@@ -51,6 +51,7 @@ const std::vector<std::string>& runner_setting_names() {
                                                   "DOCKER_PULL_POLICY",
                                                   "DOCKER_PIDS_LIMIT",
                                                   "RUNNER_DRAIN_TIMEOUT_S",
+                                                  "RUNNER_UPDATE_DEADLINE_S",
                                                   "RUNNER_STOP_GRACE_S",
                                                   "RUNNER_GIT_TOKEN",
                                                   "RUNNER_TRANSIENT_PATTERNS",
@@ -325,6 +326,7 @@ static Result<RunnerConfig> merge_runner_settings(const std::map<std::string, st
            {"DOCKER_TIMEOUT_SECONDS", &c.docker_timeout_s, 1, 30 * 24 * 3600},
            {"DOCKER_POOL_SIZE", &c.docker_pool_size, 0, 256},
            {"RUNNER_DRAIN_TIMEOUT_S", &c.drain_timeout_s, 0, 7 * 24 * 3600},
+           {"RUNNER_UPDATE_DEADLINE_S", &c.update_deadline_s, 1, 24 * 3600},
            {"RUNNER_STOP_GRACE_S", &c.stop_grace_s, 0, 3600},
            {"RUNNER_CLONE_TIMEOUT_S", &c.clone_timeout_s, 1, 7 * 24 * 3600}}) {
     if (!has(is.name)) continue;

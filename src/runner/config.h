@@ -62,6 +62,9 @@ struct RunnerConfig {
   PullPolicy pull_policy = PullPolicy::kIfNotPresent;  // DOCKER_PULL_POLICY
   int64_t pids_limit = 1024;                           // DOCKER_PIDS_LIMIT ("unlimited" = 0)
   int drain_timeout_s = 600;            // RUNNER_DRAIN_TIMEOUT_S / --drain-timeout
+  // RUNNER_UPDATE_DEADLINE_S: after an update, how long the new binary has to register
+  // before the previous one is put back (runner/self_update.h).
+  int update_deadline_s = 120;
   int stop_grace_s = 10;                // RUNNER_STOP_GRACE_S: SIGTERM -> SIGKILL on cancel/timeout
   std::string git_token;                // RUNNER_GIT_TOKEN: credentials for clones (env only)
   // RUNNER_GIT_HOSTS, comma list of "host" or "host:port": the only hosts git credentials

@@ -7,8 +7,9 @@
 namespace corral {
 
 ClaimWaiters::WaiterPtr ClaimWaiters::park(asio::any_io_executor ex, const Runner& runner,
-                                           size_t max_parked) {
+                                           size_t max_parked, bool commands_only) {
   auto w = std::make_shared<Waiter>(std::move(ex), runner);
+  w->commands_only = commands_only;
   std::lock_guard lock(mu_);
   size_t& parked = parked_of_runner_[runner.id];
   // Only a runner at its limit pays for the walk to its oldest claims.
@@ -66,7 +67,7 @@ bool ClaimWaiters::job_available(const Job& job, const Waiter* except, const Run
   std::lock_guard lock(mu_);
   for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
     const auto& w = *it;
-    if (w->woken || w.get() == except) continue;
+    if (w->woken || w->commands_only || w.get() == except) continue;
     if (!runner_can_take(w->runner, job) && !(also_may_take && also_may_take(w->runner))) continue;
     wake_locked(w, job);
     // Round-robin among equals: the woken runner goes to the back of the line.
@@ -74,6 +75,23 @@ bool ClaimWaiters::job_available(const Job& job, const Waiter* except, const Run
     return true;
   }
   return false;
+}
+
+bool ClaimWaiters::command_for(const std::string& runner_id) {
+  std::lock_guard lock(mu_);
+  bool found = false;
+  for (const auto& w : waiters_) {
+    if (w->runner.id != runner_id) continue;
+    w->commanded = true;
+    wake_locked(w, std::nullopt);
+    found = true;
+  }
+  return found;
+}
+
+bool ClaimWaiters::commanded(const WaiterPtr& waiter) {
+  std::lock_guard lock(mu_);
+  return waiter->commanded;
 }
 
 void ClaimWaiters::wake_all() {

@@ -37,6 +37,8 @@ class ClaimWaiters {
     Runner runner;
     bool woken = false;                 // guarded by ClaimWaiters::mu_
     bool superseded = false;  // a newer claim of the runner took its place; guarded by mu_
+    bool commands_only = false;  // a draining runner's claim (slots 0): never woken for jobs
+    bool commanded = false;      // an admin's command for the runner came; guarded by mu_
     std::optional<Job> woken_for;       // the job that woke it, guarded by mu_
     std::chrono::steady_clock::time_point woken_at;  // when woken_for did, guarded by mu_
   };
@@ -44,7 +46,8 @@ class ClaimWaiters {
 
   // Parks a claim of the runner. When the runner already has max_parked claims parked here,
   // its oldest are superseded (removed and woken): their claim answers empty.
-  WaiterPtr park(asio::any_io_executor ex, const Runner& runner, size_t max_parked = SIZE_MAX);
+  WaiterPtr park(asio::any_io_executor ex, const Runner& runner, size_t max_parked = SIZE_MAX,
+                 bool commands_only = false);
   void unpark(const WaiterPtr& waiter);
   // Whether a newer claim of the same runner superseded this one: it must end, empty.
   bool superseded(const WaiterPtr& waiter);
@@ -59,6 +62,11 @@ class ClaimWaiters {
   // the normal rules (steward fallback, server/steward.h).
   using RunnerFilter = std::function<bool(const Runner&)>;
   bool job_available(const Job& job, const Waiter* except = nullptr, const RunnerFilter& also_may_take = {});
+  // An admin's command for the runner is waiting in the store: its parked claims here wake
+  // to hand it over (a claim parked on another server gets it with the next heartbeat).
+  // Returns whether one was parked here.
+  bool command_for(const std::string& runner_id);
+  bool commanded(const WaiterPtr& waiter);
   // Wakes every parked claim (e.g. on shutdown).
   void wake_all();
   size_t parked() const;

@@ -37,6 +37,8 @@ struct ServerConfig {
   // GET /metrics answers only requests bearing this token (CORRAL_METRICS_TOKEN); empty =
   // open to anyone who can reach the server (docs/operations.md, Metrics).
   std::string metrics_token;
+  // The runner binary offered to runners told to update (CORRAL_RUNNER_BINARY); "" = none.
+  std::string runner_binary;
   // Server limits (docs/security.md, Server limits): beyond each the server answers 429 with
   // Retry-After (503 for connections) instead of growing without bound.
   // Jobs not finished (queued, leased, running) per tenant.

@@ -92,5 +92,14 @@ void add_repo_routes(Router& router, ServerContext& ctx);
 void add_tenant_routes(Router& router, ServerContext& ctx);
 // GET /metrics (server/metrics.h).
 void add_metrics_routes(Router& router, ServerContext& ctx);
+// Remote commands to runners, and the runner binary the server offers
+// (routes_runner_commands.cpp).
+void add_runner_command_routes(Router& router, ServerContext& ctx);
+// A heartbeat's acknowledgements of remote commands (its "command_results").
+awaitable<Result<void>> record_command_results(ServerContext& ctx, const std::string& runner_id,
+                                               const json& body);
+// The runner's pending remote commands, now marked delivered, for a heartbeat or claim answer.
+awaitable<Result<std::vector<RunnerCommand>>> deliver_commands(ServerContext& ctx,
+                                                               const std::string& runner_id);
 
 }  // namespace corral

@@ -84,13 +84,48 @@ awaitable<Response> heartbeat(ServerContext& ctx, RequestContext& req) {
   auto going_away = optional_bool(*body, "going_away", false);
   if (!going_away.ok()) co_return error_of(going_away.error());
   report.going_away = *going_away;
+  if (auto recorded = co_await record_command_results(ctx, runner->id, *body); !recorded.ok())
+    co_return error_of(recorded.error());
   auto commands = co_await ctx.db([&] {
     return ctx.store.heartbeat(runner->id, report, ctx.clock.now_ms(), ctx.config.heartbeat_timeout_ms);
   });
   if (!commands.ok()) co_return error_of(commands.error());
   json list = json::array();
   for (const auto& c : *commands) list.push_back(to_json(c));
+  if (!report.going_away) {
+    auto controls = co_await deliver_commands(ctx, runner->id);
+    if (!controls.ok()) co_return error_of(controls.error());
+    for (const auto& c : *controls) list.push_back(to_json(c));
+  }
   co_return json_ok({{"commands", list}, {"heartbeat_interval_ms", ctx.config.heartbeat_interval_ms}});
+}
+
+// A claim for no jobs (slots 0: the runner drains): parked until an admin's command for the
+// runner comes, the wait ends or the runner hangs up; answers with the commands.
+awaitable<Response> wait_for_commands(ServerContext& ctx, RequestContext& req, const Runner& runner,
+                                      int64_t wait_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  auto waiter = ctx.waiters.park(co_await asio::this_coro::executor, runner, 1, true);
+  bool hung_up = false;
+  req.watch_hangup([&hung_up, waiter] {
+    hung_up = true;
+    waiter->timer.cancel();
+  });
+  // Any wake ends it: a command, a newer claim of the runner, the server stopping, the
+  // runner deleted.
+  while (!ctx.waiters.woken(waiter) && !hung_up && std::chrono::steady_clock::now() < deadline) {
+    waiter->timer.expires_at(deadline);
+    error_code ec;
+    co_await waiter->timer.async_wait(asio::redirect_error(use_awaitable, ec));
+  }
+  ctx.waiters.unpark(waiter);
+  json answer{{"jobs", json::array()}, {"commands", json::array()}};
+  if (!hung_up) {
+    auto controls = co_await deliver_commands(ctx, runner.id);
+    if (!controls.ok()) co_return error_of(controls.error());
+    for (const auto& c : *controls) answer["commands"].push_back(to_json(c));
+  }
+  co_return json_ok(answer);
 }
 
 awaitable<Response> claim(ServerContext& ctx, RequestContext& req) {
@@ -107,8 +142,10 @@ awaitable<Response> claim(ServerContext& ctx, RequestContext& req) {
   int64_t wait_ms = 0;
   if (body->contains("slots")) {
     // As int64: a huge number must not wrap into a small one.
-    if (!(*body)["slots"].is_number_integer() || (*body)["slots"].get<int64_t>() < 1) {
-      co_return error_of(make_error(ErrorCode::kInvalidSpec, "field 'slots': must be a positive integer"));
+    if (!(*body)["slots"].is_number_integer() || (*body)["slots"].get<int64_t>() < 0) {
+      co_return error_of(make_error(
+          ErrorCode::kInvalidSpec,
+          "field 'slots': must be a non-negative integer (0: no jobs, only remote commands)"));
     }
     slots = static_cast<int>(std::min<int64_t>((*body)["slots"].get<int64_t>(), 1024));
   }
@@ -119,6 +156,7 @@ awaitable<Response> claim(ServerContext& ctx, RequestContext& req) {
     wait_ms = std::min<int64_t>((*body)["wait_ms"].get<int64_t>(), ctx.config.max_claim_wait_ms);
   }
   json jobs = json::array();
+  if (slots == 0) co_return co_await wait_for_commands(ctx, req, *runner, wait_ms);
   int free_slots = runner->reg.max_concurrent_jobs - static_cast<int>(runner->running.size());
   if (free_slots <= 0 || runner->draining) co_return json_ok({{"jobs", jobs}});
 
@@ -139,6 +177,10 @@ awaitable<Response> claim(ServerContext& ctx, RequestContext& req) {
     std::chrono::steady_clock::time_point woken_at;
     auto woken_for = ctx.waiters.reset(waiter, &woken_at);
     if (ctx.waiters.superseded(waiter)) break;  // answers empty: a newer claim holds the place
+    if (ctx.waiters.commanded(waiter)) {
+      if (woken_for) ctx.waiters.job_available(*woken_for, waiter.get());  // pass it on
+      break;  // answers with the admin's command
+    }
     if (hung_up) {
       if (woken_for) ctx.waiters.job_available(*woken_for, waiter.get());  // pass it on
       break;
@@ -183,7 +225,15 @@ awaitable<Response> claim(ServerContext& ctx, RequestContext& req) {
                 .count());
   }
   for (const auto& c : *claimed) jobs.push_back(to_json(c));
-  co_return json_ok({{"jobs", jobs}});
+  json answer{{"jobs", jobs}};
+  if (ctx.waiters.commanded(waiter) && !hung_up) {
+    auto controls = co_await deliver_commands(ctx, runner->id);
+    if (controls.ok()) {
+      answer["commands"] = json::array();
+      for (const auto& c : *controls) answer["commands"].push_back(to_json(c));
+    }
+  }
+  co_return json_ok(answer);
 }
 
 }  // namespace

@@ -72,6 +72,7 @@ Result<void> Server::start() {
   add_openapi_routes(router_, *ctx_);
   add_dashboard_routes(router_, *ctx_);
   add_metrics_routes(router_, *ctx_);
+  add_runner_command_routes(router_, *ctx_);
 
   auto colon = config_.listen.rfind(':');
   if (colon == std::string::npos) {

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "api/types.h"
 #include "common/error.h"
 
 namespace corral {
@@ -16,6 +17,34 @@ inline constexpr const char* kScheduleColumns =
 inline constexpr const char* kTokenColumns =
     "id, kind, tenant, name, hash, created_at, revoked_at, created_by, steward_fallback, "
     "runner_policy";
+
+inline constexpr const char* kRunnerControlColumns =
+    "id, tenant, runner_id, type, state, message, created_by, version, sha256, created_at, "
+    "delivered_at, finished_at";
+
+// A runner_controls row (kRunnerControlColumns) of either backend.
+template <typename Row>
+RunnerControl runner_control_from_row(const Row& row) {
+  RunnerControl c;
+  c.id = row.text(0);
+  c.tenant = row.text(1);
+  c.runner_id = row.text(2);
+  c.type = row.text(3);
+  c.state = row.text(4);
+  c.message = row.text(5);
+  c.created_by = row.text(6);
+  c.version = row.text(7);
+  c.sha256 = row.text(8);
+  c.created_at = row.int64(9);
+  c.delivered_at = row.int64(10);
+  c.finished_at = row.int64(11);
+  return c;
+}
+
+inline Error no_runner(const std::string& id) {
+  return make_error(ErrorCode::kNotFound,
+                    "no runner with id " + id + " in your tenant; `corral runners` lists them");
+}
 
 inline Error no_schedule(const std::string& id_or_name) {
   return make_error(ErrorCode::kNotFound, "no schedule with id or name '" + id_or_name +

@@ -178,6 +178,23 @@ class Store {
   virtual Result<std::pair<Runner, std::vector<std::string>>> delete_runner(
       const std::string& tenant, const std::string& id, TimeMs now) = 0;
 
+  // ---- remote commands (api/types.h RunnerControl)
+  // Records an admin's command for the tenant's runner (kNotFound for another tenant's). A
+  // restart or update cancels the runner's older restart or update not yet finished.
+  virtual Result<RunnerControl> add_runner_control(const RunnerControl& control) = 0;
+  // The runner's commands, newest first.
+  virtual Result<std::vector<RunnerControl>> list_runner_controls(const std::string& tenant,
+                                                                  const std::string& runner_id,
+                                                                  int limit) = 0;
+  // Hands over the runner's pending commands (oldest first), marking them delivered.
+  virtual Result<std::vector<RunnerControl>> deliver_runner_controls(const std::string& runner_id,
+                                                                     TimeMs now) = 0;
+  // The runner's report on one of its commands; a command that is not the runner's or has
+  // finished already is left as it is.
+  virtual Result<void> finish_runner_control(const std::string& runner_id, const std::string& id,
+                                             bool succeeded, const std::string& message,
+                                             TimeMs now) = 0;
+
   // ---- jobs
   virtual Result<CreateJobResult> create_job(const Job& job) = 0;
   virtual Result<Job> get_job(const std::string& tenant, const std::string& id) = 0;

@@ -260,6 +260,11 @@ describe('the API document', () => {
     await call('POST', '/api/v1/runners/{id}/drain', {params: runner});
     await call('POST', '/api/v1/runners/{id}/drain', {params: runner, token: user.token});  // 403
     await call('POST', '/api/v1/runners/{id}/resume', {params: runner});
+    await call('POST', '/api/v1/runners/{id}/commands', {params: runner, body: {type: 'drain'}});
+    await call('POST', '/api/v1/runners/{id}/commands', {params: runner, body: {type: 'reboot'}});  // 422
+    await call('POST', '/api/v1/runners/{id}/commands', {params: runner, body: {type: 'update'}});  // 409: no binary offered
+    await call('GET', '/api/v1/runners/{id}/commands', {params: runner});
+    await call('GET', '/api/v1/runner/binary', {token: secret});  // 404: none offered
 
     // Schedules.
     const schedule = (await call('POST', '/api/v1/schedules', {

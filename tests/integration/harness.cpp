@@ -299,7 +299,8 @@ std::string docker_host() {
   return host ? host : "";
 }
 
-RunnerProcess::RunnerProcess(ServerProcess& server, const std::string& name, std::map<std::string, std::string> env) {
+RunnerProcess::RunnerProcess(ServerProcess& server, const std::string& name,
+                             std::map<std::string, std::string> env, const fs::path& binary) {
   dir_ = make_temp_dir("corral-runner");
   workspace_base_ = dir_ / "workspaces";
   std::map<std::string, std::string> full{
@@ -316,8 +317,9 @@ RunnerProcess::RunnerProcess(ServerProcess& server, const std::string& name, std
       {"DOCKER_PULL_POLICY", "never"},
   };
   for (const auto& [k, v] : env) full[k] = v;
-  process_ = std::make_unique<Process>(std::vector<std::string>{corral_binary(), "runner"}, full,
-                                       dir_ / "runner.log");
+  process_ = std::make_unique<Process>(
+      std::vector<std::string>{binary.empty() ? corral_binary() : binary.string(), "runner"}, full,
+      dir_ / "runner.log");
   Api api(server.url(), server.admin_token());
   bool up = wait_until([&] {
     json listed = api.get("/api/v1/runners");

@@ -137,7 +137,9 @@ class RunnerProcess {
  public:
   // env adds to (and overrides) the defaults: docker executor with the test image,
   // DOCKER_HOST from the environment, a private workspace base.
-  RunnerProcess(ServerProcess& server, const std::string& name, std::map<std::string, std::string> env = {});
+  // binary: the corral executable to run (default corral_binary()).
+  RunnerProcess(ServerProcess& server, const std::string& name,
+                std::map<std::string, std::string> env = {}, const fs::path& binary = {});
   ~RunnerProcess();
 
   const std::string& id() const { return id_; }

@@ -394,6 +394,24 @@ CREATE TABLE tenant_settings (
 -- A runner's free-text description (RUNNER_DESCRIPTION, Monk CI's), sent at registration.
 ALTER TABLE runners ADD COLUMN description TEXT NOT NULL DEFAULT '';
 )sql"},
+      {11, R"sql(
+-- Admins' remote commands to runners (api/types.h RunnerControl; SQLite's migration 10).
+CREATE TABLE runner_controls (
+  id TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  runner_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  state TEXT NOT NULL,
+  message TEXT NOT NULL DEFAULT '',
+  created_by TEXT NOT NULL DEFAULT '',
+  version TEXT NOT NULL DEFAULT '',
+  sha256 TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL,
+  delivered_at BIGINT NOT NULL DEFAULT 0,
+  finished_at BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX runner_controls_by_runner ON runner_controls (runner_id, state);
+)sql"},
   };
   return kMigrations;
 }

@@ -270,13 +270,15 @@ Result<std::vector<RunnerCommand>> PostgresStore::heartbeat(const std::string& r
   return tx<std::vector<RunnerCommand>>([&](Connection& c) -> Result<std::vector<RunnerCommand>> {
     bool drain_requested = false;
     {
-      auto rows = c.query("SELECT draining FROM runners WHERE id = $1 FOR UPDATE", runner_id);
+      auto rows = c.query("SELECT admin_drain FROM runners WHERE id = $1 FOR UPDATE", runner_id);
       if (rows.empty()) return make_error(ErrorCode::kNotFound, "no runner with id " + runner_id);
       drain_requested = rows.front().integer(0) != 0 && !report.draining;
     }
-    // Draining only ever turns on here (by the runner or an admin); registering again ends it.
+    // An admin's drain holds until an admin resumes the runner; otherwise the runner says
+    // whether it drains (shutting down, or told to by a remote command).
     c.query(
-        "UPDATE runners SET last_heartbeat_at = $1, usage = $2, draining = GREATEST(draining, $3::int),"
+        "UPDATE runners SET last_heartbeat_at = $1, usage = $2,"
+        " draining = CASE WHEN admin_drain = 1 THEN 1 ELSE $3::int END,"
         " status = CASE WHEN status = 'offline' THEN 'idle' ELSE status END"
         " WHERE id = $4",
         now, report.usage.dump(), report.draining, runner_id);
@@ -321,6 +323,76 @@ Result<std::vector<RunnerCommand>> PostgresStore::heartbeat(const std::string& r
       pg::refresh_runner_status(c, runner_id);
     }
     return commands;
+  });
+}
+
+// ---- remote commands
+
+Result<RunnerControl> PostgresStore::add_runner_control(const RunnerControl& control) {
+  return tx<RunnerControl>([&](Connection& c) -> Result<RunnerControl> {
+    if (c.query("SELECT 1 FROM runners WHERE id = $1 AND tenant = $2", control.runner_id,
+                control.tenant)
+            .empty())
+      return no_runner(control.runner_id);
+    if (control.type == "restart" || control.type == "update") {
+      c.query(
+          "UPDATE runner_controls SET state = 'canceled', finished_at = $1, message = $2"
+          " WHERE runner_id = $3 AND type IN ('restart', 'update')"
+          " AND state IN ('pending', 'delivered')",
+          control.created_at, "replaced by " + control.id, control.runner_id);
+    }
+    c.query(std::string("INSERT INTO runner_controls (") + kRunnerControlColumns +
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            control.id, control.tenant, control.runner_id, control.type, control.state,
+            control.message, control.created_by, control.version, control.sha256,
+            control.created_at, control.delivered_at, control.finished_at);
+    return control;
+  });
+}
+
+Result<std::vector<RunnerControl>> PostgresStore::list_runner_controls(
+    const std::string& tenant, const std::string& runner_id, int limit) {
+  using Controls = std::vector<RunnerControl>;
+  return tx<Controls>([&](Connection& c) -> Result<Controls> {
+    if (c.query("SELECT 1 FROM runners WHERE id = $1 AND tenant = $2", runner_id, tenant).empty())
+      return no_runner(runner_id);
+    auto rows = c.query(std::string("SELECT ") + kRunnerControlColumns +
+                            " FROM runner_controls WHERE runner_id = $1 AND tenant = $2"
+                            " ORDER BY created_at DESC, id DESC LIMIT $3",
+                        runner_id, tenant, limit);
+    Controls out;
+    for (int i = 0; i < rows.size(); ++i) out.push_back(runner_control_from_row(rows[i]));
+    return out;
+  });
+}
+
+Result<std::vector<RunnerControl>> PostgresStore::deliver_runner_controls(
+    const std::string& runner_id, TimeMs now) {
+  using Controls = std::vector<RunnerControl>;
+  return tx<Controls>([&](Connection& c) -> Result<Controls> {
+    auto rows = c.query(std::string("UPDATE runner_controls SET state = 'delivered',"
+                                    " delivered_at = $1 WHERE runner_id = $2 AND state = 'pending'"
+                                    " RETURNING ") +
+                            kRunnerControlColumns,
+                        now, runner_id);
+    Controls out;
+    for (int i = 0; i < rows.size(); ++i) out.push_back(runner_control_from_row(rows[i]));
+    std::sort(out.begin(), out.end(), [](const RunnerControl& a, const RunnerControl& b) {
+      return std::tie(a.created_at, a.id) < std::tie(b.created_at, b.id);
+    });
+    return out;
+  });
+}
+
+Result<void> PostgresStore::finish_runner_control(const std::string& runner_id,
+                                                  const std::string& id, bool succeeded,
+                                                  const std::string& message, TimeMs now) {
+  return tx<void>([&](Connection& c) -> Result<void> {
+    c.query(
+        "UPDATE runner_controls SET state = $1, message = $2, finished_at = $3"
+        " WHERE id = $4 AND runner_id = $5 AND state IN ('pending', 'delivered')",
+        succeeded ? "succeeded" : "failed", message, now, id, runner_id);
+    return {};
   });
 }
 

@@ -1,5 +1,7 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include <algorithm>
+#include <tuple>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -428,13 +430,15 @@ Result<std::vector<RunnerCommand>> SqliteStore::heartbeat(const std::string& run
   return write<std::vector<RunnerCommand>>([&](Db& db) -> Result<std::vector<RunnerCommand>> {
     bool drain_requested = false;
     {
-      auto st = db.prepare("SELECT draining FROM runners WHERE id = ?");
+      auto st = db.prepare("SELECT admin_drain FROM runners WHERE id = ?");
       st.bind_all(runner_id);
       if (!st.step()) return make_error(ErrorCode::kNotFound, "no runner with id " + runner_id);
       drain_requested = st.integer(0) != 0 && !report.draining;
     }
-    // Draining only ever turns on here (by the runner or an admin); registering again ends it.
-    db.prepare("UPDATE runners SET last_heartbeat_at = ?, usage = ?, draining = MAX(draining, ?),"
+    // An admin's drain holds until an admin resumes the runner; otherwise the runner says
+    // whether it drains (shutting down, or told to by a remote command).
+    db.prepare("UPDATE runners SET last_heartbeat_at = ?, usage = ?,"
+               " draining = CASE WHEN admin_drain = 1 THEN 1 ELSE ? END,"
                " status = CASE WHEN status = 'offline' THEN 'idle' ELSE status END"
                " WHERE id = ?")
         .bind_all(now, report.usage.dump(), report.draining, runner_id)
@@ -482,6 +486,80 @@ Result<std::vector<RunnerCommand>> SqliteStore::heartbeat(const std::string& run
       sqlite::refresh_runner_status(db, runner_id);
     }
     return commands;
+  });
+}
+
+// ---- remote commands
+
+Result<RunnerControl> SqliteStore::add_runner_control(const RunnerControl& control) {
+  return write<RunnerControl>([&](Db& db) -> Result<RunnerControl> {
+    auto runner = db.prepare("SELECT 1 FROM runners WHERE id = ? AND tenant = ?");
+    runner.bind_all(control.runner_id, control.tenant);
+    if (!runner.step()) return no_runner(control.runner_id);
+    if (control.type == "restart" || control.type == "update") {
+      db.prepare(
+            "UPDATE runner_controls SET state = 'canceled', finished_at = ?, message = ?"
+            " WHERE runner_id = ? AND type IN ('restart', 'update')"
+            " AND state IN ('pending', 'delivered')")
+          .bind_all(control.created_at, "replaced by " + control.id, control.runner_id)
+          .exec();
+    }
+    db.prepare(std::string("INSERT INTO runner_controls (") + kRunnerControlColumns +
+               ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind_all(control.id, control.tenant, control.runner_id, control.type, control.state,
+                  control.message, control.created_by, control.version, control.sha256,
+                  control.created_at, control.delivered_at, control.finished_at)
+        .exec();
+    return control;
+  });
+}
+
+Result<std::vector<RunnerControl>> SqliteStore::list_runner_controls(const std::string& tenant,
+                                                                     const std::string& runner_id,
+                                                                     int limit) {
+  using Controls = std::vector<RunnerControl>;
+  return read<Controls>([&](Db& db) -> Result<Controls> {
+    auto runner = db.prepare("SELECT 1 FROM runners WHERE id = ? AND tenant = ?");
+    runner.bind_all(runner_id, tenant);
+    if (!runner.step()) return no_runner(runner_id);
+    auto st = db.prepare(std::string("SELECT ") + kRunnerControlColumns +
+                         " FROM runner_controls WHERE runner_id = ? AND tenant = ?"
+                         " ORDER BY created_at DESC, id DESC LIMIT ?");
+    st.bind_all(runner_id, tenant, limit);
+    Controls out;
+    while (st.step()) out.push_back(runner_control_from_row(st));
+    return out;
+  });
+}
+
+Result<std::vector<RunnerControl>> SqliteStore::deliver_runner_controls(
+    const std::string& runner_id, TimeMs now) {
+  using Controls = std::vector<RunnerControl>;
+  return write<Controls>([&](Db& db) -> Result<Controls> {
+    auto st = db.prepare(std::string("UPDATE runner_controls SET state = 'delivered',"
+                                     " delivered_at = ? WHERE runner_id = ? AND state = 'pending'"
+                                     " RETURNING ") +
+                         kRunnerControlColumns);
+    st.bind_all(now, runner_id);
+    Controls out;
+    while (st.step()) out.push_back(runner_control_from_row(st));
+    std::sort(out.begin(), out.end(), [](const RunnerControl& a, const RunnerControl& b) {
+      return std::tie(a.created_at, a.id) < std::tie(b.created_at, b.id);
+    });
+    return out;
+  });
+}
+
+Result<void> SqliteStore::finish_runner_control(const std::string& runner_id,
+                                                const std::string& id, bool succeeded,
+                                                const std::string& message, TimeMs now) {
+  return write<void>([&](Db& db) -> Result<void> {
+    db.prepare(
+          "UPDATE runner_controls SET state = ?, message = ?, finished_at = ?"
+          " WHERE id = ? AND runner_id = ? AND state IN ('pending', 'delivered')")
+        .bind_all(succeeded ? "succeeded" : "failed", message, now, id, runner_id)
+        .exec();
+    return {};
   });
 }
 

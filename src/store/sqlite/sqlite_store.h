@@ -55,6 +55,15 @@ class SqliteStore final : public Store {
                                                const HeartbeatReport& report, TimeMs now,
                                                TimeMs lease_ms) override;
   Result<std::vector<std::string>> mark_stale_runners_offline(TimeMs stale_before) override;
+  Result<RunnerControl> add_runner_control(const RunnerControl& control) override;
+  Result<std::vector<RunnerControl>> list_runner_controls(const std::string& tenant,
+                                                          const std::string& runner_id,
+                                                          int limit) override;
+  Result<std::vector<RunnerControl>> deliver_runner_controls(const std::string& runner_id,
+                                                             TimeMs now) override;
+  Result<void> finish_runner_control(const std::string& runner_id, const std::string& id,
+                                     bool succeeded, const std::string& message,
+                                     TimeMs now) override;
   Result<Runner> drain_runner(const std::string& tenant, const std::string& id) override;
   Result<Runner> resume_runner(const std::string& tenant, const std::string& id) override;
   Result<std::pair<Runner, std::vector<std::string>>> delete_runner(const std::string& tenant,

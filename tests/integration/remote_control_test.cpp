@@ -1,0 +1,181 @@
+// Remote commands (docs/runner.md, Remote control) through the real server and `corral
+// runner` (shell executor): drain, resume, restart and update, delivered to the runner's
+// parked claim and acknowledged. The runners beat only once a minute here, so a command
+// that arrives in seconds came through the parked claim, and its acknowledgement through
+// the heartbeat the runner sends at once.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "common/crypto.h"
+#include "integration/harness.h"
+
+namespace corral::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::map<std::string, std::string> kQuietRunner{{"RUNNER_EXECUTOR", "shell"},
+                                                      {"RUNNER_HEARTBEAT_INTERVAL_MS", "60000"}};
+
+std::string file_sha256(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  return sha256_hex(bytes.str());
+}
+
+// Sends the command; waits until it has finished; returns it as the API shows it.
+json command_and_wait(Api& admin, const std::string& runner_id, const std::string& type,
+                      std::chrono::milliseconds deadline = 15s) {
+  json sent = admin.post("/api/v1/runners/" + runner_id + "/commands", {{"type", type}}, 201);
+  EXPECT_EQ(sent["type"], type);
+  EXPECT_EQ(sent["state"], "pending");
+  json seen;
+  wait_until([&] {
+    json listed = admin.get("/api/v1/runners/" + runner_id + "/commands");
+    for (const auto& c : listed["commands"]) {
+      if (c["id"] == sent["id"]) seen = c;
+    }
+    return seen.is_object() && (seen["state"] == "succeeded" || seen["state"] == "failed");
+  }, deadline, 20ms);
+  return seen;
+}
+
+// The runner binary a test may replace: a copy of the one under test in the test's dir.
+fs::path copy_of_corral(const fs::path& dir) {
+  fs::path copy = dir / "bin" / "corral";
+  fs::create_directories(copy.parent_path());
+  fs::copy_file(corral_binary(), copy, fs::copy_options::overwrite_existing);
+  fs::permissions(copy, fs::perms::owner_all, fs::perm_options::add);
+  return copy;
+}
+
+TEST(RemoteControl, DrainAndResumeReachTheParkedClaimAtOnceAndAreAcknowledged) {
+  ServerProcess server;
+  Api admin(server.url(), server.admin_token());
+  RunnerProcess runner(server, "steered", kQuietRunner);
+
+  auto started = std::chrono::steady_clock::now();
+  json drained = command_and_wait(admin, runner.id(), "drain");
+  EXPECT_EQ(drained["state"], "succeeded") << drained.dump() << runner.log();
+  EXPECT_NE(drained["message"].get<std::string>().find("draining"), std::string::npos);
+  EXPECT_FALSE(drained["delivered_at"].is_null());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s) << "not by the parked claim";
+  EXPECT_EQ(admin.get("/api/v1/runners/" + runner.id())["status"], "draining");
+
+  // Drained: a job waits. Resumed: the runner takes it.
+  std::string job = admin.post("/api/v1/jobs", {{"script", "echo resumed"}}, 201)["id"];
+  EXPECT_EQ(admin.get("/api/v1/jobs/" + job)["state"], "queued");
+  json resumed = command_and_wait(admin, runner.id(), "resume");
+  EXPECT_EQ(resumed["state"], "succeeded") << resumed.dump() << runner.log();
+  EXPECT_EQ(wait_for_job(admin, job, {"succeeded", "failed"}, 15s)["state"], "succeeded")
+      << runner.log();
+  EXPECT_NE(admin.get("/api/v1/runners/" + runner.id())["status"], "draining");
+
+  // Bad commands are refused with what is allowed, and nothing is recorded for them.
+  auto bad = admin.request(http::verb::post, "/api/v1/runners/" + runner.id() + "/commands",
+                           json({{"type", "reboot"}}).dump());
+  EXPECT_EQ(bad.status, 422) << bad.body;
+  EXPECT_NE(bad.body.find("drain, resume, restart, update"), std::string::npos) << bad.body;
+  auto unknown = admin.request(http::verb::post, "/api/v1/runners/runner_nope/commands",
+                               json({{"type", "drain"}}).dump());
+  EXPECT_EQ(unknown.status, 404) << unknown.body;
+  auto no_binary = admin.request(http::verb::post, "/api/v1/runners/" + runner.id() + "/commands",
+                                 json({{"type", "update"}}).dump());
+  EXPECT_EQ(no_binary.status, 409) << no_binary.body;
+  EXPECT_NE(no_binary.body.find("--runner-binary"), std::string::npos) << no_binary.body;
+  Api user(server.url(), create_token(server, "user"));
+  EXPECT_EQ(user.request(http::verb::post, "/api/v1/runners/" + runner.id() + "/commands",
+                         json({{"type", "drain"}}).dump())
+                .status,
+            403);
+  EXPECT_EQ(admin.get("/api/v1/runners/" + runner.id() + "/commands")["commands"].size(), 2u);
+}
+
+TEST(RemoteControl, RestartStartsTheSameProcessAgainAndItReportsBack) {
+  ServerProcess server;
+  Api admin(server.url(), server.admin_token());
+  RunnerProcess runner(server, "phoenix", kQuietRunner);
+  std::string registered = admin.get("/api/v1/runners/" + runner.id())["registered_at"];
+
+  json restarted = command_and_wait(admin, runner.id(), "restart");
+  EXPECT_EQ(restarted["state"], "succeeded") << restarted.dump() << runner.log();
+  EXPECT_NE(restarted["message"].get<std::string>().find("restarted"), std::string::npos);
+  json after = admin.get("/api/v1/runners/" + runner.id());
+  EXPECT_NE(after["registered_at"], registered) << "it registered again";
+  EXPECT_TRUE(runner.process().running()) << "exec keeps the pid";
+
+  // The CLI, waiting for the runner's answer.
+  std::map<std::string, std::string> as_admin{{"CORRAL_SERVER", server.url()},
+                                              {"CORRAL_TOKEN", server.admin_token()}};
+  auto cli = run_corral({"runner-command", runner.id(), "restart", "--wait"}, as_admin);
+  EXPECT_EQ(cli.exit_code, 0) << cli.out << cli.err;
+  EXPECT_NE(cli.out.find(": succeeded: restarted"), std::string::npos) << cli.out;
+  auto wrong = run_corral({"runner-command", runner.id(), "reboot"}, as_admin);
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_NE((wrong.out + wrong.err).find("drain"), std::string::npos) << wrong.err;
+  std::string job = admin.post("/api/v1/jobs", {{"script", "echo again"}}, 201)["id"];
+  EXPECT_EQ(wait_for_job(admin, job, {"succeeded", "failed"}, 15s)["state"], "succeeded")
+      << runner.log();
+}
+
+TEST(RemoteControl, UpdateSwapsInTheServersBuildWhichRegistersAndRunsJobs) {
+  fs::path dir = make_temp_dir("corral-update");
+  fs::path binary = copy_of_corral(dir);
+  std::string old_sha = file_sha256(binary);
+  ServerProcess server(std::map<std::string, std::string>{{"CORRAL_RUNNER_BINARY", CORRAL_NEXT_BINARY}});
+  Api admin(server.url(), server.admin_token());
+  RunnerProcess runner(server, "upgraded", kQuietRunner, binary);
+  std::string old_version = admin.get("/api/v1/runners/" + runner.id())["version"];
+
+  json updated = command_and_wait(admin, runner.id(), "update", 60s);
+  EXPECT_EQ(updated["state"], "succeeded") << updated.dump() << runner.log();
+  EXPECT_EQ(updated["version"], old_version + "+next") << updated.dump();
+  EXPECT_EQ(updated["sha256"], file_sha256(CORRAL_NEXT_BINARY));
+  EXPECT_EQ(updated["message"], "updated from " + old_version + " to " + old_version + "+next");
+  EXPECT_EQ(admin.get("/api/v1/runners/" + runner.id())["version"], old_version + "+next");
+  EXPECT_TRUE(runner.process().running());
+  // The new build is in place, the old one kept beside it, the probation marker gone.
+  EXPECT_EQ(file_sha256(binary), file_sha256(CORRAL_NEXT_BINARY));
+  EXPECT_EQ(file_sha256(binary.string() + ".previous"), old_sha);
+  EXPECT_FALSE(fs::exists(binary.string() + ".update"));
+  std::string job = admin.post("/api/v1/jobs", {{"script", "echo on the new build"}}, 201)["id"];
+  EXPECT_EQ(wait_for_job(admin, job, {"succeeded", "failed"}, 15s)["state"], "succeeded")
+      << runner.log();
+  fs::remove_all(dir);
+}
+
+TEST(RemoteControl, AnUpdateThatFailsItsSelfCheckIsRefusedAndTheRunnerGoesOn) {
+  fs::path dir = make_temp_dir("corral-update");
+  fs::path binary = copy_of_corral(dir);
+  std::string old_sha = file_sha256(binary);
+  // A build that answers on the server's machine but cannot start where the runner is
+  // (as one missing a library there would): its --version fails in the runner's environment.
+  fs::path broken = dir / "broken-corral";
+  std::ofstream(broken) << "#!/bin/sh\n[ -n \"$RUNNER_NAME\" ] && exit 3\necho 9.9.9\n";
+  fs::permissions(broken, fs::perms::owner_all);
+  ServerProcess server(std::map<std::string, std::string>{{"CORRAL_RUNNER_BINARY", broken.string()}});
+  Api admin(server.url(), server.admin_token());
+  RunnerProcess runner(server, "cautious", kQuietRunner, binary);
+  std::string old_version = admin.get("/api/v1/runners/" + runner.id())["version"];
+
+  json refused = command_and_wait(admin, runner.id(), "update");
+  EXPECT_EQ(refused["state"], "failed") << refused.dump() << runner.log();
+  EXPECT_EQ(refused["version"], "9.9.9");
+  EXPECT_NE(refused["message"].get<std::string>().find("self-check"), std::string::npos)
+      << refused.dump();
+  EXPECT_EQ(file_sha256(binary), old_sha) << "nothing was replaced";
+  EXPECT_FALSE(fs::exists(binary.string() + ".new"));
+  EXPECT_EQ(admin.get("/api/v1/runners/" + runner.id())["version"], old_version);
+  // It takes jobs again.
+  std::string job = admin.post("/api/v1/jobs", {{"script", "echo still here"}}, 201)["id"];
+  EXPECT_EQ(wait_for_job(admin, job, {"succeeded", "failed"}, 15s)["state"], "succeeded")
+      << runner.log();
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace corral::testing
