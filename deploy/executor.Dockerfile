@@ -15,7 +15,7 @@ RUN apt-get update \
 # uid 1000, the usual first user, so files a job leaves in the workspace are not root's.
 RUN groupadd --gid 1000 ci \
  && useradd --uid 1000 --gid ci --home-dir /home/ci --create-home --shell /bin/sh ci \
- && install -d -o ci -g ci -m 0755 /workspace
+ && mkdir -p /workspace && chown ci:ci /workspace
 
 ENV HOME=/home/ci
 USER ci

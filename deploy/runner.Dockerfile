@@ -20,7 +20,8 @@ RUN apt-get update \
 # Not root: give it the engine socket's group at run time (compose: group_add).
 RUN groupadd --system --gid 10001 corral \
  && useradd --system --uid 10001 --gid corral --home-dir /var/lib/corral --shell /usr/sbin/nologin corral \
- && install -d -o corral -g corral -m 0750 /var/lib/corral /var/lib/corral/workspaces
+ && mkdir -p /var/lib/corral/workspaces \
+ && chown corral:corral /var/lib/corral /var/lib/corral/workspaces && chmod 0750 /var/lib/corral
 
 COPY corral /usr/local/bin/corral
 # Fails the build here, not at first start, when a library above is missing.

@@ -22,7 +22,7 @@ RUN apt-get update \
 # A fixed uid, so a bind-mounted data directory can be chowned to it beforehand.
 RUN groupadd --system --gid 10001 corral \
  && useradd --system --uid 10001 --gid corral --home-dir /var/lib/corral --shell /usr/sbin/nologin corral \
- && install -d -o corral -g corral -m 0750 /var/lib/corral
+ && mkdir -p /var/lib/corral && chown corral:corral /var/lib/corral && chmod 0750 /var/lib/corral
 
 COPY corral /usr/local/bin/corral
 # Fails the build here, not at first start, when a library above is missing.
