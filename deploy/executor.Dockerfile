@@ -7,13 +7,13 @@
 ARG BASE_IMAGE=debian:12-slim
 FROM ${BASE_IMAGE}
 
+# git, ssh and CA certificates for the jobs' own git; then the user, uid 1000 (the usual
+# first user), so files a job leaves in the workspace are not root's.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates git openssh-client \
- && rm -rf /var/lib/apt/lists/*
-
-# uid 1000, the usual first user, so files a job leaves in the workspace are not root's.
-RUN groupadd --gid 1000 ci \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --gid 1000 ci \
  && useradd --uid 1000 --gid ci --home-dir /home/ci --create-home --shell /bin/sh ci \
  && mkdir -p /workspace && chown ci:ci /workspace
 

@@ -11,14 +11,13 @@ FROM ${BASE_IMAGE}
 
 # Runtime libraries of the binary; git (and ssh, CA certificates) because the runner clones
 # a job's repository itself before the job's container starts.
+# Then its user, not root: it gets the engine socket's group at run time (compose: group_add).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates git openssh-client \
       libspdlog1.10 libfmt9 libssl3 libsqlite3-0 libpq5 libyaml-cpp0.7 \
- && rm -rf /var/lib/apt/lists/*
-
-# Not root: give it the engine socket's group at run time (compose: group_add).
-RUN groupadd --system --gid 10001 corral \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 corral \
  && useradd --system --uid 10001 --gid corral --home-dir /var/lib/corral --shell /usr/sbin/nologin corral \
  && mkdir -p /var/lib/corral/workspaces \
  && chown corral:corral /var/lib/corral /var/lib/corral/workspaces && chmod 0750 /var/lib/corral

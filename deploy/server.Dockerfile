@@ -12,15 +12,14 @@ ARG BASE_IMAGE=debian:12-slim
 FROM ${BASE_IMAGE}
 
 # Runtime libraries of the binary (objdump -p corral | grep NEEDED), tzdata for the nightly
-# refresh's time zones, curl for the HEALTHCHECK.
+# refresh's time zones, curl for the HEALTHCHECK; then the user, with a fixed uid so a
+# bind-mounted data directory can be chowned to it beforehand.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates curl tzdata \
       libspdlog1.10 libfmt9 libssl3 libsqlite3-0 libpq5 libyaml-cpp0.7 \
- && rm -rf /var/lib/apt/lists/*
-
-# A fixed uid, so a bind-mounted data directory can be chowned to it beforehand.
-RUN groupadd --system --gid 10001 corral \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 corral \
  && useradd --system --uid 10001 --gid corral --home-dir /var/lib/corral --shell /usr/sbin/nologin corral \
  && mkdir -p /var/lib/corral && chown corral:corral /var/lib/corral && chmod 0750 /var/lib/corral
 

@@ -43,7 +43,10 @@ runner_image=localhost/corral-deploy-runner:$tag
 executor_image=localhost/corral-deploy-executor:$tag
 server_container=corral-deploy-server-$tag
 runner_container=corral-deploy-runner-$tag
+compose_pid="" apt_pid=""
 cleanup() {
+  # The background checks (below), when a foreground check failed first.
+  for pid in $compose_pid $apt_pid; do kill "$pid" 2>/dev/null || true; done
   # -v: the server's anonymous /var/lib/corral volume goes with it.
   podman rm -f -v -t 0 "$runner_container" "$server_container" >/dev/null 2>&1 || true
   podman rmi -f "$executor_image" "$runner_image" "$server_image" "$base_image" >/dev/null 2>&1 || true
@@ -60,6 +63,79 @@ wait_for() {
     ((SECONDS < deadline)) || die "$what: not within $seconds s"
     sleep 0.1
   done
+}
+
+# --- Checks that need no image, run beside the rest: docker-compose and apt-cache each take
+# seconds to start (apt here keeps no package cache). Their verdicts are read at the end.
+# The packages after `apt-get install` in a recipe (continuation lines joined).
+apt_packages() {
+  sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$1" |
+    grep -o 'apt-get install[^&]*' | sed 's/apt-get install//' | tr -s ' ' '\n' | grep -v '^-' | grep . || true
+}
+
+compose_checks() {
+  [[ -f $deploy/.env.example ]] || die "deploy/.env.example is missing"
+  if grep -nE '(crl_|sk-ant-|sk-|ghp_|github_pat_)[A-Za-z0-9_]{8,}' \
+    "$deploy"/*.yml "$deploy"/.env.example "$deploy"/systemd/*.example; then
+    die "a secret-looking value is written into a deploy file (above); read it from .env instead"
+  fi
+  # The example leaves secrets empty; fill them the way a user would, in a copy of .env.
+  sed -e 's/^CORRAL_ADMIN_TOKEN=$/CORRAL_ADMIN_TOKEN=crl_admin_example/' \
+    -e 's/^RUNNER_TOKEN=$/RUNNER_TOKEN=crl_runner_example/' \
+    -e 's/^CORRAL_ENGINE_GID=$/CORRAL_ENGINE_GID=998/' "$deploy/.env.example" >"$work/filled.env"
+  sed 's/^RUNNER_TOKEN=.*/RUNNER_TOKEN=/' "$work/filled.env" >"$work/no-token.env"
+  compose_config() { # ENV_FILE COMPOSE_FILE
+    env -i PATH="$PATH" docker-compose --env-file "$1" --project-directory "$deploy" -f "$deploy/$2" config -q 2>&1
+  }
+  local file pids=()
+  for file in docker-compose.yml docker-compose.runner.yml; do
+    [[ -f $deploy/$file ]] || die "deploy/$file is missing"
+    compose_config "$work/filled.env" "$file" >"$work/$file.out" &
+    pids+=($!)
+  done
+  compose_config "$work/no-token.env" docker-compose.runner.yml >"$work/no-token.out" &
+  local no_token_pid=$!
+  local i=0
+  for file in docker-compose.yml docker-compose.runner.yml; do
+    wait "${pids[i++]}" || die "deploy/$file is not valid compose:"$'\n'"$(cat "$work/$file.out")"
+  done
+  # Without the token, the runner alone is refused with a message naming the setting.
+  if wait "$no_token_pid"; then
+    die "docker-compose.runner.yml accepted an empty RUNNER_TOKEN; make it required (\${RUNNER_TOKEN:?...})"
+  fi
+  grep -q RUNNER_TOKEN "$work/no-token.out" ||
+    die "docker-compose.runner.yml refused an empty RUNNER_TOKEN without naming it: $(cat "$work/no-token.out")"
+}
+
+# The recipes' packages exist in Debian: the test base's apt-get stand-in cannot tell.
+apt_name_checks() {
+  if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
+    echo "check-deploy: no apt package lists here (apt-get update makes them): package names not checked"
+    return 0
+  fi
+  local recipe pkg all
+  all=$(for recipe in server runner executor; do apt_packages "$deploy/$recipe.Dockerfile"; done | sort -u)
+  # One look-up for all; on a miss, find which recipe names it.
+  apt-cache show --no-all-versions $all >/dev/null 2>&1 && return 0
+  for recipe in server runner executor; do
+    for pkg in $(apt_packages "$deploy/$recipe.Dockerfile"); do
+      apt-cache show --no-all-versions "$pkg" >/dev/null 2>&1 ||
+        die "deploy/$recipe.Dockerfile installs $pkg, which Debian does not have (apt-cache show $pkg)"
+    done
+  done
+}
+
+compose_checks >"$work/compose.log" 2>&1 &
+compose_pid=$!
+apt_name_checks >"$work/apt.log" 2>&1 &
+apt_pid=$!
+background_verdict() { # PID LOG WHAT
+  if ! wait "$1"; then
+    cat "$2" >&2
+    exit 1
+  fi
+  cat "$2"
+  step "$3: passed"
 }
 
 # --- 1. systemd units ------------------------------------------------------------------
@@ -93,61 +169,8 @@ timeout_stop=$(sed -n 's/^TimeoutStopSec=\([0-9]*\)$/\1/p' "$deploy/systemd/corr
 grep -q '^KillMode=mixed$' "$deploy/systemd/corral-runner@.service" ||
   die "corral-runner@.service: KillMode=mixed is needed so SIGTERM reaches the runner alone and its jobs can drain"
 
-# --- 2. compose files ------------------------------------------------------------------
-step "compose files"
-[[ -f $deploy/.env.example ]] || die "deploy/.env.example is missing"
-if grep -nE '(crl_|sk-ant-|sk-|ghp_|github_pat_)[A-Za-z0-9_]{8,}' \
-  "$deploy"/*.yml "$deploy"/.env.example "$deploy"/systemd/*.example; then
-  die "a secret-looking value is written into a deploy file (above); read it from .env instead"
-fi
-# The example leaves secrets empty; fill them the way a user would, in a copy of .env.
-sed -e 's/^CORRAL_ADMIN_TOKEN=$/CORRAL_ADMIN_TOKEN=crl_admin_example/' \
-  -e 's/^RUNNER_TOKEN=$/RUNNER_TOKEN=crl_runner_example/' \
-  -e 's/^CORRAL_ENGINE_GID=$/CORRAL_ENGINE_GID=998/' "$deploy/.env.example" >"$work/filled.env"
-compose_config() { # ENV_FILE COMPOSE_FILE
-  env -i PATH="$PATH" docker-compose --env-file "$1" --project-directory "$deploy" -f "$deploy/$2" config -q 2>&1
-}
-# docker-compose takes ~2 s to start: the three checks run side by side.
-sed 's/^RUNNER_TOKEN=.*/RUNNER_TOKEN=/' "$work/filled.env" >"$work/no-token.env"
-declare -A compose_pids
-for file in docker-compose.yml docker-compose.runner.yml; do
-  [[ -f $deploy/$file ]] || die "deploy/$file is missing"
-  compose_config "$work/filled.env" "$file" >"$work/$file.out" &
-  compose_pids[$file]=$!
-done
-compose_config "$work/no-token.env" docker-compose.runner.yml >"$work/no-token.out" &
-no_token_pid=$!
-for file in docker-compose.yml docker-compose.runner.yml; do
-  wait "${compose_pids[$file]}" || die "deploy/$file is not valid compose:"$'\n'"$(cat "$work/$file.out")"
-done
-# Without the token, the runner alone is refused with a message naming the setting.
-if wait "$no_token_pid"; then
-  die "docker-compose.runner.yml accepted an empty RUNNER_TOKEN; make it required (\${RUNNER_TOKEN:?...})"
-fi
-grep -q RUNNER_TOKEN "$work/no-token.out" ||
-  die "docker-compose.runner.yml refused an empty RUNNER_TOKEN without naming it: $(cat "$work/no-token.out")"
-
 # --- 3. images -------------------------------------------------------------------------
-step "image recipes: apt packages"
-# The packages after `apt-get install` in a recipe (continuation lines joined).
-apt_packages() {
-  sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$1" |
-    grep -o 'apt-get install[^&]*' | sed 's/apt-get install//' | tr -s ' ' '\n' | grep -v '^-' | grep . || true
-}
-if compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
-  all_packages=$(for recipe in server runner executor; do apt_packages "$deploy/$recipe.Dockerfile"; done | sort -u)
-  # One look-up for all; on a miss, find which recipe names it.
-  if ! apt-cache show --no-all-versions $all_packages >/dev/null 2>&1; then
-    for recipe in server runner executor; do
-      for pkg in $(apt_packages "$deploy/$recipe.Dockerfile"); do
-        apt-cache show --no-all-versions "$pkg" >/dev/null 2>&1 ||
-          die "deploy/$recipe.Dockerfile installs $pkg, which Debian does not have (apt-cache show $pkg)"
-      done
-    done
-  fi
-else
-  echo "check-deploy: no apt package lists here (apt-get update makes them): package names not checked"
-fi
+step "image recipes: the libraries the binary links"
 # Each library the binary links must come from a package the recipe installs, or from
 # debian:12-slim itself (libc6, libgcc-s1, libstdc++6: apt needs them). One dpkg -S for
 # all (it is slow), asked under both /lib and /usr/lib (merged /usr: dpkg knows one).
@@ -250,9 +273,14 @@ build() { # RECIPE IMAGE CONTEXT
 mkdir -p "$work/context"
 cp "$binary" "$work/context/corral"
 step "build server, runner and executor images"
-build server "$server_image" "$work/context"
-build runner "$runner_image" "$work/context"
-build executor "$executor_image" "$work/context"
+# Side by side: most of a build is waiting on runc and storage, not on a core.
+build server "$server_image" "$work/context" &
+server_build=$!
+build runner "$runner_image" "$work/context" &
+runner_build=$!
+build executor "$executor_image" "$work/context" &
+executor_build=$!
+for pid in $server_build $runner_build $executor_build; do wait "$pid" || exit 1; done
 
 step "server container"
 version=$("$binary" --version)
@@ -316,4 +344,6 @@ read -r -d '' exec_uid exec_dir exec_git <<<"$got" || true
 [[ $exec_dir == /workspace ]] || die "the executor image's working directory is $exec_dir, not /workspace"
 [[ $got == *"git version"* ]] || die "git does not run in the executor image: $got"
 
+background_verdict "$compose_pid" "$work/compose.log" "compose files (docker-compose config)"
+background_verdict "$apt_pid" "$work/apt.log" "apt package names"
 step "passed"
