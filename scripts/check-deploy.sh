@@ -116,15 +116,13 @@ apt_name_checks() {
     echo "check-deploy: no apt package lists here (apt-get update makes them): package names not checked"
     return 0
   fi
-  local recipe pkg all
+  local recipe pkg all found
   all=$(for recipe in server runner executor; do apt_packages "$deploy/$recipe.Dockerfile"; done | sort -u)
-  # One look-up for all; on a miss, find which recipe names it.
-  apt-cache show --no-all-versions $all >/dev/null 2>&1 && return 0
-  for recipe in server runner executor; do
-    for pkg in $(apt_packages "$deploy/$recipe.Dockerfile"); do
-      apt-cache show --no-all-versions "$pkg" >/dev/null 2>&1 ||
-        die "deploy/$recipe.Dockerfile installs $pkg, which Debian does not have (apt-cache show $pkg)"
-    done
+  # One look-up for all (it exits 0 when any is found): compare the names it shows.
+  found=$(apt-cache show --no-all-versions $all 2>/dev/null | sed -n 's/^Package: //p' | sort -u)
+  for pkg in $(comm -23 <(echo "$all") <(echo "$found")); do
+    recipe=$(grep -l -w -- "$pkg" "$deploy"/*.Dockerfile | head -1)
+    die "deploy/${recipe##*/} installs $pkg, which Debian does not have (apt-cache show $pkg)"
   done
 }
 
