@@ -43,13 +43,14 @@ runner_image=localhost/corral-deploy-runner:$tag
 executor_image=localhost/corral-deploy-executor:$tag
 server_container=corral-deploy-server-$tag
 runner_container=corral-deploy-runner-$tag
+data_volume=corral-deploy-data-$tag
 compose_pid="" apt_pid="" podman_used=""
 cleanup() {
   # The background checks (below), when a foreground check failed first.
   for pid in $compose_pid $apt_pid; do kill "$pid" 2>/dev/null || true; done
   if [[ -n $podman_used ]]; then
-    # -v: the server's anonymous /var/lib/corral volume goes with it.
-    podman rm -f -v -t 0 "$runner_container" "$server_container" >/dev/null 2>&1 || true
+    podman rm -f -t 0 "$runner_container" "$server_container" >/dev/null 2>&1 || true
+    podman volume rm -f "$data_volume" >/dev/null 2>&1 || true
     podman rmi -f "$executor_image" "$runner_image" "$server_image" "$base_image" >/dev/null 2>&1 || true
   fi
   rm -rf "$work"
@@ -295,8 +296,10 @@ got=$(podman run --rm --no-healthcheck --network none "$server_image" --version)
 admin_token=crl_deploycheck_$RANDOM$RANDOM$RANDOM
 # --health-interval=disable: no systemd timer (none here); `podman healthcheck run` below
 # runs the image's HEALTHCHECK command once.
+# A named volume, as in docker-compose.yml: the engine fills it from the image's directory,
+# owner included, so the non-root server can write there.
 podman run -d --name "$server_container" -p 127.0.0.1::8080 --health-interval=disable \
-  -e CORRAL_ADMIN_TOKEN="$admin_token" "$server_image" >"$work/server-run.log" 2>&1 ||
+  -v "$data_volume:/var/lib/corral" -e CORRAL_ADMIN_TOKEN="$admin_token" "$server_image" >"$work/server-run.log" 2>&1 ||
   die "podman run $server_image failed:"$'\n'"$(cat "$work/server-run.log")"
 server_logs() { podman logs "$server_container" 2>&1 | tail -20; }
 port=$(podman port "$server_container" 8080/tcp | sed -n 's/.*:\([0-9]*\)$/\1/p' | head -1)
