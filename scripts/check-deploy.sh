@@ -10,11 +10,11 @@
 #      runner recipes install every library the binary links. No registry is reachable
 #      here, so the recipes are built by Podman FROM a local base (--build-arg BASE_IMAGE)
 #      that stands in for debian:12-slim: busybox, the binary's, curl's and git's host
-#      libraries, the time zone files, and stand-ins for apt-get, groupadd and useradd. Then the server image
-#      serves /healthz on its published port and passes its HEALTHCHECK as a non-root user
-#      writing to its volume; a runner container registers with it and drains on SIGTERM
-#      (exit 0, at once: corral as PID 1 handles the signal); the executor image runs git
-#      as a non-root user in /workspace.
+#      libraries, the time zone files, and stand-ins for apt-get, groupadd and useradd.
+#      Then the server image serves /healthz on its published port and passes its
+#      HEALTHCHECK as a non-root user writing to its volume; a runner container registers
+#      with it and drains on SIGTERM (exit 0, at once: corral as PID 1 handles the
+#      signal); the executor image runs git as a non-root user in /workspace.
 #
 #   scripts/check-deploy.sh CORRAL_BINARY
 #
@@ -68,9 +68,10 @@ wait_for() {
   done
 }
 
-# --- Checks that need no image, run beside the rest: docker-compose and apt-cache each take
-# seconds to start (apt here keeps no package cache). Their verdicts are read before the
-# image builds.
+# --- 2. compose files, and the recipes' package names ------------------------------------
+# Run in the background, beside the rest: docker-compose and apt-cache each take seconds to
+# start (apt here keeps no package cache). Their verdicts are read before the image builds.
+
 # The packages after `apt-get install` in a recipe (continuation lines joined).
 apt_packages() {
   sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$1" |
@@ -117,10 +118,11 @@ apt_name_checks() {
     echo "check-deploy: no apt package lists here (apt-get update makes them): package names not checked"
     return 0
   fi
-  local recipe pkg all found
+  local recipe pkg all found names
   all=$(for recipe in server runner executor; do apt_packages "$deploy/$recipe.Dockerfile"; done | sort -u)
   # One look-up for all (it exits 0 when any is found): compare the names it shows.
-  found=$(apt-cache show --no-all-versions $all 2>/dev/null | sed -n 's/^Package: //p' | sort -u)
+  mapfile -t names <<<"$all"
+  found=$(apt-cache show --no-all-versions "${names[@]}" 2>/dev/null | sed -n 's/^Package: //p' | sort -u)
   for pkg in $(comm -23 <(echo "$all") <(echo "$found")); do
     recipe=$(grep -l -w -- "$pkg" "$deploy"/*.Dockerfile | head -1)
     die "deploy/${recipe##*/} installs $pkg, which Debian does not have (apt-cache show $pkg)"
@@ -167,8 +169,9 @@ security_check corral-server.service 14
 security_check corral-runner@ci.service 32
 # Stopping must outlast the runner's drain (RUNNER_DRAIN_TIMEOUT_S, 600 s by default).
 timeout_stop=$(sed -n 's/^TimeoutStopSec=\([0-9]*\)$/\1/p' "$deploy/systemd/corral-runner@.service")
-[[ -n $timeout_stop ]] && ((timeout_stop > 600)) ||
+if [[ -z $timeout_stop ]] || ((timeout_stop <= 600)); then
   die "corral-runner@.service: TimeoutStopSec (${timeout_stop:-unset}) must exceed RUNNER_DRAIN_TIMEOUT_S's default 600 s"
+fi
 grep -q '^KillMode=mixed$' "$deploy/systemd/corral-runner@.service" ||
   die "corral-runner@.service: KillMode=mixed is needed so SIGTERM reaches the runner alone and its jobs can drain"
 
@@ -340,7 +343,7 @@ wait_for 15 "the runner container registering" runner_online
 # SIGTERM with nothing running: the drain is immediate and the exit clean. A runner that
 # ignored SIGTERM as PID 1 would be killed after the 10 s here (and 11 min under compose).
 stop_started=$SECONDS
-podman stop -t 10 "$runner_container" >/dev/null
+podman stop -t 10 "$runner_container" >/dev/null || die "podman stop $runner_container failed"
 exit_code=$(podman inspect --format '{{.State.ExitCode}}' "$runner_container")
 ((exit_code == 0 && SECONDS - stop_started < 8)) ||
   die "the runner container did not drain on SIGTERM (exit $exit_code after $((SECONDS - stop_started)) s):"$'\n'"$(podman logs "$runner_container" 2>&1 | tail -10)"
@@ -348,7 +351,8 @@ exit_code=$(podman inspect --format '{{.State.ExitCode}}' "$runner_container")
 step "executor image"
 got=$(podman run --rm --network none "$executor_image" sh -c 'id -u; pwd; git --version') ||
   die "$executor_image could not run sh and git"
-read -r -d '' exec_uid exec_dir exec_git <<<"$got" || true
+mapfile -t lines <<<"$got"
+exec_uid=${lines[0]} exec_dir=${lines[1]}
 [[ $exec_uid != 0 ]] || die "the executor image runs jobs as root"
 [[ $exec_dir == /workspace ]] || die "the executor image's working directory is $exec_dir, not /workspace"
 [[ $got == *"git version"* ]] || die "git does not run in the executor image: $got"
