@@ -20,6 +20,8 @@ packages=(
   gh
   # promtool, which checks the server's and the runner's /metrics (tests/integration/metrics_test.cpp)
   prometheus
+  # validates deploy/'s compose files against the compose schema (scripts/check-deploy.sh)
+  docker-compose
 )
 # Debian's npm package; a NodeSource nodejs brings its own npm and conflicts with it.
 command -v npm >/dev/null || packages+=(npm)
