@@ -134,3 +134,73 @@ export function tableWrap(table) {
 export function notice(kind, ...children) {
   return h('div', {class: `notice notice-${kind}`, role: kind === 'error' ? 'alert' : 'status'}, children);
 }
+
+// A "Copy" button for the text of source (an element) or of source() (a function). The
+// clipboard API needs a secure context (https, or localhost); elsewhere the text is
+// selected so that Ctrl+C copies it, and the button says so.
+export function copyButton(source, {label = 'Copy', title} = {}) {
+  const text = () => (typeof source === 'function' ? source() : source.textContent);
+  const button = h('button', {class: 'btn btn-small copy', type: 'button', title, onclick: async () => {
+    let copied = false;
+    try {
+      if (navigator.clipboard && window.isSecureContext) {
+        await navigator.clipboard.writeText(text());
+        copied = true;
+      }
+    } catch {
+      copied = false;
+    }
+    if (!copied && typeof source !== 'function') {
+      const range = document.createRange();
+      range.selectNodeContents(source);
+      const selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+    }
+    button.textContent = copied ? 'Copied' : 'Selected: press Ctrl+C';
+    button.dataset.copied = String(copied);
+    setTimeout(() => {
+      button.textContent = label;
+    }, 2000);
+  }}, label);
+  return button;
+}
+
+// A button that acts on the second click within a few seconds, so a stray click changes
+// nothing (revoke a token, restart a runner). onConfirm may be async; the button is
+// disabled while it runs.
+export function confirmButton({label, armedLabel = `Click again: ${label.toLowerCase()}`, className = 'btn btn-small btn-danger',
+  onConfirm, attrs = {}}) {
+  const ARM_MS = 4000;
+  let armedUntil = 0;
+  let timer = null;
+  const button = h('button', {class: className, type: 'button', ...attrs, onclick: async () => {
+    if (Date.now() >= armedUntil) {
+      armedUntil = Date.now() + ARM_MS;
+      button.textContent = armedLabel;
+      button.dataset.armed = 'true';
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        button.textContent = label;
+        delete button.dataset.armed;
+      }, ARM_MS);
+      return;
+    }
+    armedUntil = 0;
+    clearTimeout(timer);
+    delete button.dataset.armed;
+    button.disabled = true;
+    try {
+      await onConfirm();
+    } finally {
+      button.disabled = false;
+      button.textContent = label;
+    }
+  }}, label);
+  return button;
+}
+
+// A page's 403 (a user token on an admin route) as a clear notice.
+export function forbiddenNotice(message) {
+  return h('div', {class: 'empty forbidden', role: 'status'}, h('p', {}, message));
+}
