@@ -143,10 +143,10 @@ describe('operator pages', {timeout: 120000}, () => {
 
   test('drain and resume from the runner page change its status', async () => {
     await visit(`#/runners/${runnerId}`);
-    await page.getByRole('button', {name: 'Drain'}).click();
+    await page.getByRole('button', {name: 'Drain', exact: true}).click();
     await page.locator('#runner-status [data-status="draining"]').waitFor();
     assert.equal((await server.get(`/api/v1/runners/${runnerId}`)).status, 'draining');
-    await page.getByRole('button', {name: 'Resume'}).click();
+    await page.getByRole('button', {name: 'Resume', exact: true}).click();
     await page.locator('#runner-status [data-status="idle"]').waitFor();
     assert.equal((await server.get(`/api/v1/runners/${runnerId}`)).status, 'idle');
   });
@@ -272,7 +272,7 @@ describe('operator pages', {timeout: 120000}, () => {
       assert.equal(await userPage.getByRole('button', {name: 'Add runner'}).count(), 0);
       await userPage.goto(`${server.url}/#/runners/${runnerId}`);
       await userPage.locator('#runner-system').waitFor();
-      assert.equal(await userPage.getByRole('button', {name: 'Drain'}).isVisible(), false);
+      assert.equal(await userPage.getByRole('button', {name: 'Drain', exact: true}).isVisible(), false);
     } finally {
       await userPage.close();
     }

@@ -205,7 +205,7 @@ export function mount(container, {params}) {
 
   const sendCommand = (type) => act(() => api.sendRunnerCommand(id, type), commandButtons);
   const commandButton = (type) => {
-    const label = type[0].toUpperCase() + type.slice(1);
+    const label = `Send ${type}`;
     const attrs = {id: `command-${type}`, title: COMMAND_HELP[type]};
     // Restart and update stop the process: two clicks, as cancelling a job.
     if (type === 'restart' || type === 'update') {
@@ -216,7 +216,7 @@ export function mount(container, {params}) {
 
   isAdmin().then((answer) => {
     admin = answer !== false;  // unknown: offer them, the server decides
-    if (admin) commandButtons.append(['drain', 'resume', 'restart', 'update'].map(commandButton));
+    if (admin) commandButtons.append(...['drain', 'resume', 'restart', 'update'].map(commandButton));
     if (runner) render();
   });
 
