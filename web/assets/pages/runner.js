@@ -59,8 +59,8 @@ function capabilityValue(value) {
     const pairs = Object.entries(value).filter(([, v]) => v !== null && v !== undefined && v !== '' &&
       !(Array.isArray(v) && v.length === 0));
     if (pairs.length === 0) return '—';
-    return pairs.map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : typeof v === 'object' ? JSON.stringify(v) : v}`)
-      .join(' ');
+    return h('span', {class: 'kv'}, pairs.map(([k, v]) => h('span', {},
+      `${k}=${Array.isArray(v) ? v.join(',') : typeof v === 'object' ? JSON.stringify(v) : v}`)));
   }
   if (Array.isArray(value)) return value.length ? value.join(', ') : '—';
   return text(value);
@@ -74,8 +74,12 @@ function capabilityFacts(capabilities) {
   const rank = (k) => (CAPABILITY_ORDER.includes(k) ? CAPABILITY_ORDER.indexOf(k) : CAPABILITY_ORDER.length);
   entries.sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
   return h('dl', {class: 'facts', id: 'runner-capabilities'},
-    entries.map(([key, value]) => h('div', {class: 'fact', dataset: {capability: key}},
-      h('dt', {}, key.replace(/_/g, ' ')), h('dd', {class: key === 'policy' ? 'mono small' : null}, capabilityValue(value)))));
+    entries.map(([key, value]) => {
+      // A nested object (the runner's policy) gets the card's width.
+      const wide = value && typeof value === 'object' && !Array.isArray(value) && !value.name && !value.version;
+      return h('div', {class: wide ? 'fact fact-wide' : 'fact', dataset: {capability: key}},
+        h('dt', {}, key.replace(/_/g, ' ')), h('dd', {class: wide ? 'mono small' : null}, capabilityValue(value)));
+    }));
 }
 
 // The last heartbeat's usage: running jobs, the warm pool, and whatever else it sends.
@@ -104,7 +108,7 @@ function usageChart(samples) {
   let d = `M 0 ${y(samples[0].running)}`;
   for (const s of samples.slice(1)) d += ` H ${x(s.t).toFixed(1)} V ${y(s.running).toFixed(1)}`;
   return h('figure', {class: 'usage-figure'},
-    svg('svg', {class: 'chart usage-chart', viewBox: `0 0 ${width} ${height}`, role: 'img',
+    svg('svg', {class: 'chart usage-chart', viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: 'none', role: 'img',
       'aria-label': `running jobs over the last ${formatDuration(span)}: now ${samples[samples.length - 1].running} of ${max}`},
     svg('line', {class: 'grid', x1: 0, x2: width, y1: y(max), y2: y(max)}),
     svg('line', {class: 'grid', x1: 0, x2: width, y1: y(0), y2: y(0)}),
