@@ -193,8 +193,8 @@ export function mount(container, {params}) {
     title: 'take jobs again', onclick: () => act(() => api.resumeRunner(id), resume)}, 'Resume');
   actions.append(drain, resume);
 
-  const act = async (call, button) => {
-    button.disabled = true;
+  const act = async (call, button = null) => {
+    if (button) button.disabled = true;
     try {
       await call();
       showLoadError(status, null);
@@ -203,11 +203,11 @@ export function mount(container, {params}) {
       showLoadError(status, e instanceof ApiError && e.status === 403
         ? new Error('Only an admin may do that (403): sign in with an admin token.') : e, {hadData: true});
     } finally {
-      button.disabled = false;
+      if (button) button.disabled = false;
     }
   };
 
-  const sendCommand = (type) => act(() => api.sendRunnerCommand(id, type), commandButtons);
+  const sendCommand = (type) => act(() => api.sendRunnerCommand(id, type));
   const commandButton = (type) => {
     const label = `Send ${type}`;
     const attrs = {id: `command-${type}`, title: COMMAND_HELP[type]};
