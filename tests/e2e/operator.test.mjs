@@ -88,6 +88,11 @@ describe('operator pages', {timeout: 120000}, () => {
     assert.equal(await page.locator('#add-runner-compose').textContent(), 'docker compose -f docker-compose.runner.yml up -d');
     const {tokens} = await server.get('/api/v1/tokens');
     assert.ok(tokens.some((t) => t.kind === 'runner' && t.name === `runner-${RUNNER}`), 'a runner token was made');
+    // The copy button puts the command on the clipboard (127.0.0.1 is a secure context).
+    await browser.grantPermissions(['clipboard-read', 'clipboard-write'], {origin: server.url});
+    await page.getByRole('button', {name: 'Copy the command line'}).click();
+    await page.getByRole('button', {name: 'Copied'}).waitFor();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), command);
 
     // The command as shown, with the shell executor (no container engine needed).
     const words = shellWords(command);

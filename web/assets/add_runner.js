@@ -38,10 +38,10 @@ export function dotEnv(values) {
 
 const COMPOSE_COMMAND = 'docker compose -f docker-compose.runner.yml up -d';
 
-function block(title, text, id, hint) {
+function block({title, what, text, id, hint}) {
   const pre = h('pre', {class: 'code command', id}, text);
   return h('div', {class: 'command-block'},
-    h('div', {class: 'command-head'}, h('h3', {}, title), copyButton(pre, {title: `Copy: ${title}`})),
+    h('div', {class: 'command-head'}, h('h3', {}, title), copyButton(pre, {what})),
     hint ? h('p', {class: 'hint'}, hint) : null,
     pre);
 }
@@ -61,13 +61,15 @@ function instructions(created, values) {
     notice('warn', h('strong', {}, 'Copy the token now: it is not shown again. '),
       'Anyone holding it can register runners in tenant ', h('code', {}, created.tenant),
       ' until it is revoked (Tokens page).'),
-    h('div', {class: 'secret-row'}, h('span', {class: 'muted'}, 'Registration token'), secret, copyButton(secret)),
-    block('Command line', commandLine(values), 'add-runner-command'),
-    block('Environment variables', environmentForm(values), 'add-runner-env'),
-    block('Docker Compose: .env', dotEnv(values), 'add-runner-dotenv', composeHint),
-    block('Docker Compose: start', COMPOSE_COMMAND, 'add-runner-compose',
-      ['With ', h('code', {}, 'docker-compose.runner.yml'), ' from corral\'s ', h('code', {}, 'deploy/'),
-        ' and the .env above in one directory.']),
+    h('div', {class: 'secret-row'}, h('span', {class: 'muted'}, 'Registration token'), secret, copyButton(secret, {what: 'the registration token'})),
+    block({title: 'Command line', what: 'the command line', text: commandLine(values), id: 'add-runner-command'}),
+    block({title: 'Environment variables', what: 'the environment variables', text: environmentForm(values),
+      id: 'add-runner-env'}),
+    block({title: 'Docker Compose: .env', what: 'the .env file', text: dotEnv(values), id: 'add-runner-dotenv',
+      hint: composeHint}),
+    block({title: 'Docker Compose: start', what: 'the docker compose command', text: COMPOSE_COMMAND,
+      id: 'add-runner-compose', hint: ['With ', h('code', {}, 'docker-compose.runner.yml'), ' from corral\'s ',
+        h('code', {}, 'deploy/'), ' and the .env above in one directory.']}),
     h('p', {class: 'hint'}, 'The runner appears in the list below once it registers. Add ',
       h('code', {}, '--executor shell'), ' (RUNNER_EXECUTOR=shell) on a host without Docker or Podman; ',
       'docs/runner.md has every setting.'));

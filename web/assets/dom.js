@@ -138,9 +138,12 @@ export function notice(kind, ...children) {
 // A "Copy" button for the text of source (an element) or of source() (a function). The
 // clipboard API needs a secure context (https, or localhost); elsewhere the text is
 // selected so that Ctrl+C copies it, and the button says so.
-export function copyButton(source, {label = 'Copy', title} = {}) {
+// what names the text for screen readers ("Copy the command line"), as every such button
+// reads "Copy".
+export function copyButton(source, {label = 'Copy', what} = {}) {
   const text = () => (typeof source === 'function' ? source() : source.textContent);
-  const button = h('button', {class: 'btn btn-small copy', type: 'button', title, onclick: async () => {
+  const name = what ? `${label} ${what}` : null;
+  const button = h('button', {class: 'btn btn-small copy', type: 'button', 'aria-label': name, onclick: async () => {
     let copied = false;
     try {
       if (navigator.clipboard && window.isSecureContext) {
@@ -158,9 +161,11 @@ export function copyButton(source, {label = 'Copy', title} = {}) {
       selection.addRange(range);
     }
     button.textContent = copied ? 'Copied' : 'Selected: press Ctrl+C';
+    if (name) button.setAttribute('aria-label', button.textContent);
     button.dataset.copied = String(copied);
     setTimeout(() => {
       button.textContent = label;
+      if (name) button.setAttribute('aria-label', name);
     }, 2000);
   }}, label);
   return button;

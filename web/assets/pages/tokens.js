@@ -74,7 +74,7 @@ export function mount(container) {
         clear(result).append(h('section', {class: 'card', id: 'token-created'},
           notice('warn', h('strong', {}, 'Copy the token now: it is not shown again. '),
             `It is a ${created.kind} token of tenant ${created.tenant}, named ${created.name}.`),
-          h('div', {class: 'secret-row'}, h('span', {class: 'muted'}, 'Token'), secret, copyButton(secret)),
+          h('div', {class: 'secret-row'}, h('span', {class: 'muted'}, 'Token'), secret, copyButton(secret, {what: 'the token'})),
           h('button', {class: 'btn btn-small', type: 'button', onclick: () => clear(result)}, 'Done')));
         name.value = '';
         createCard.hidden = true;
