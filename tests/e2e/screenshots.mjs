@@ -82,6 +82,30 @@ async function main() {
     await page.goto(`${server.url}/#/jobs/${running}`);
     await waitFor(async () => (await page.locator('#log').textContent()).includes('step 3'), {what: 'the live log'});
     await shot('job-running');
+
+    // The operator pages: a runner, Add runner with its commands, schedules, tokens.
+    await server.request('POST', '/api/v1/schedules', {expect: 201, body: {name: 'nightly-refresh', cron: '0 2 * * *',
+      timezone: 'Europe/Berlin', job: {script: './refresh.sh', labels: ['x64']}}});
+    await server.request('POST', '/api/v1/schedules', {expect: 201, body: {name: 'hourly-sync', cron: '@hourly',
+      job: {script: 'echo sync'}}});
+    await server.request('POST', '/api/v1/schedules/hourly-sync/pause', {expect: 200, body: {}});
+    await page.goto(`${server.url}/#/runners/${runners.find((r) => r.name === 'build-box-1').id}`);
+    await page.locator('#runner-jobs-table').waitFor();
+    await shot('runner');
+    await page.goto(`${server.url}/#/runners`);
+    await page.getByRole('button', {name: 'Add runner'}).click();
+    await page.getByLabel('Runner name').fill('build-box-2');
+    await page.getByLabel('Labels (optional, comma-separated)').fill('linux,x64');
+    await page.getByRole('button', {name: 'Create registration token'}).click();
+    await page.locator('#add-runner-command').waitFor();
+    await shot('add-runner');
+    await page.goto(`${server.url}/#/schedules`);
+    await page.locator('#schedules-table').waitFor();
+    await shot('schedules');
+    await page.goto(`${server.url}/#/tokens`);
+    await page.locator('#tokens-table').waitFor();
+    await shot('tokens');
+
     await page.setViewportSize({width: 390, height: 844});
     await page.goto(`${server.url}/#/runners`);
     await page.locator('[data-status="offline"]').waitFor();

@@ -87,7 +87,54 @@ export const api = {
     if (cursor) query.set('cursor', cursor);
     return request(`/api/v1/jobs?${query}`);
   },
+
+  runner: (id) => request(`/api/v1/runners/${encodeURIComponent(id)}`),
+  drainRunner: (id) => request(`/api/v1/runners/${encodeURIComponent(id)}/drain`, {method: 'POST', body: {}}),
+  resumeRunner: (id) => request(`/api/v1/runners/${encodeURIComponent(id)}/resume`, {method: 'POST', body: {}}),
+  // Remote commands (drain, resume, restart, update): {commands: [...]} newest first. A
+  // server without them answers 404, and the runner page leaves the section out.
+  runnerCommands: (id) => request(`/api/v1/runners/${encodeURIComponent(id)}/commands`),
+  sendRunnerCommand: (id, type) =>
+    request(`/api/v1/runners/${encodeURIComponent(id)}/commands`, {method: 'POST', body: {type}}),
+
+  schedules: () => request('/api/v1/schedules'),
+  pauseSchedule: (id) => request(`/api/v1/schedules/${encodeURIComponent(id)}/pause`, {method: 'POST', body: {}}),
+  resumeSchedule: (id) => request(`/api/v1/schedules/${encodeURIComponent(id)}/resume`, {method: 'POST', body: {}}),
+
+  repos: () => request('/api/v1/repos'),
+
+  tokens: () => request('/api/v1/tokens'),
+  // {kind, name, tenant?} → the token with its secret in `token`, shown once.
+  createToken: (body) => request('/api/v1/tokens', {method: 'POST', body}),
+  revokeToken: (id) => request(`/api/v1/tokens/${encodeURIComponent(id)}`, {method: 'DELETE'}),
 };
+
+// Is the signed-in token an admin's? The API has no "who am I" route, so this asks an
+// admin-only read that changes nothing (the tenant's settings): 200 admin, 403 not.
+// Answers true, false, or null when it could not tell (the server unreachable); the
+// answer is kept per token for the tab's life. Pages use it to offer admin actions; the
+// server still decides, and a 403 is shown where it happens.
+const adminAnswers = new Map();
+
+export async function isAdmin() {
+  const token = session.token;
+  if (!token) return false;
+  if (adminAnswers.has(token)) return adminAnswers.get(token);
+  try {
+    await request('/api/v1/tenant/settings');
+    adminAnswers.set(token, true);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 403) adminAnswers.set(token, false);
+    else return null;
+  }
+  return adminAnswers.get(token);
+}
+
+// The message a page shows for an admin-only read a user token made.
+export function forbiddenMessage(what) {
+  return `${what} are for admins: this page needs an admin token (the server answered 403). ` +
+    'Sign out and sign in with an admin token to see them.';
+}
 
 // The WebSocket URL of a job's live log; browsers cannot set headers on a WebSocket, so
 // the token goes in the query (the server accepts ?token= for exactly this).

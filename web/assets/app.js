@@ -3,26 +3,45 @@
 //
 //   #/signin            token form (also where a 401 anywhere lands, with a message)
 //   #/overview          jobs per hour over 24 h, success rate, medians
-//   #/runners           runners, live
+//   #/runners           runners, live; "Add runner" for admins
+//   #/runners/{id}      one runner: system, capabilities, usage, recent jobs, commands
 //   #/queue             queued/running counts and why queued jobs wait
 //   #/jobs?state=&label=&runner=   filterable job list
 //   #/jobs/{id}         one job: spec, attempts, timings, live log; an agent job's transcript
+//   #/schedules         scheduled jobs: next run, paused, last job; pause/resume
+//   #/repos             repository mappings (admins)
+//   #/tokens            API tokens: list, create, revoke (admins)
 //
 // A page module exports mount(container, {params, query}) and returns a cleanup function
 // that stops its timers and sockets when the user leaves the page.
-import {ApiError, request, session} from './api.js';
+import {ApiError, isAdmin, request, session} from './api.js';
 import {clear, h, notice, refreshAgo} from './dom.js';
 import * as overviewPage from './pages/overview.js';
 import * as runnersPage from './pages/runners.js';
 import * as queuePage from './pages/queue.js';
 import * as jobsPage from './pages/jobs.js';
 import * as jobPage from './pages/job.js';
+import * as runnerPage from './pages/runner.js';
+import * as schedulesPage from './pages/schedules.js';
+import * as reposPage from './pages/repos.js';
+import * as tokensPage from './pages/tokens.js';
 
+// admin: only an admin token may read the page; its link is hidden for other tokens (the
+// page itself still explains a 403 to whoever opens it).
 const NAV = [
   {path: '/overview', title: 'Overview', page: overviewPage},
   {path: '/runners', title: 'Runners', page: runnersPage},
   {path: '/queue', title: 'Queue', page: queuePage},
   {path: '/jobs', title: 'Jobs', page: jobsPage},
+  {path: '/schedules', title: 'Schedules', page: schedulesPage},
+  {path: '/repos', title: 'Repositories', page: reposPage, admin: true},
+  {path: '/tokens', title: 'Tokens', page: tokensPage, admin: true},
+];
+
+// Pages below a list page: #/jobs/{id} under Jobs, #/runners/{id} under Runners.
+const DETAIL_PAGES = [
+  {pattern: /^\/jobs\/([^/]+)$/, page: jobPage, nav: '/jobs'},
+  {pattern: /^\/runners\/([^/]+)$/, page: runnerPage, nav: '/runners'},
 ];
 
 let cleanup = null;
@@ -35,8 +54,10 @@ function parseHash() {
 }
 
 function resolve(path) {
-  const jobMatch = path.match(/^\/jobs\/([^/]+)$/);
-  if (jobMatch) return {page: jobPage, nav: '/jobs', params: {id: decodeURIComponent(jobMatch[1])}};
+  for (const detail of DETAIL_PAGES) {
+    const match = path.match(detail.pattern);
+    if (match) return {page: detail.page, nav: detail.nav, params: {id: decodeURIComponent(match[1])}};
+  }
   const entry = NAV.find((n) => n.path === path);
   return entry ? {page: entry.page, nav: entry.path, params: {}} : null;
 }
@@ -44,7 +65,15 @@ function resolve(path) {
 function shell(activeNav) {
   const nav = h('nav', {class: 'nav', 'aria-label': 'Main'},
     NAV.map((n) => h('a', {href: `#${n.path}`, class: n.path === activeNav ? 'active' : null,
-      'aria-current': n.path === activeNav ? 'page' : null}, n.title)));
+      'aria-current': n.path === activeNav ? 'page' : null, dataset: n.admin ? {admin: 'true'} : null}, n.title)));
+  // Known only after a request: hide the admin pages' links once the server says "not an admin".
+  isAdmin().then((admin) => {
+    if (admin === false) {
+      for (const link of nav.querySelectorAll('a[data-admin]')) {
+        if (!link.classList.contains('active')) link.hidden = true;
+      }
+    }
+  });
   const signOut = h('button', {class: 'btn btn-ghost sign-out', type: 'button', onclick: () => {
     session.signOut();
     location.hash = '#/signin';

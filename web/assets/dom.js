@@ -134,3 +134,78 @@ export function tableWrap(table) {
 export function notice(kind, ...children) {
   return h('div', {class: `notice notice-${kind}`, role: kind === 'error' ? 'alert' : 'status'}, children);
 }
+
+// A "Copy" button for the text of source (an element) or of source() (a function). The
+// clipboard API needs a secure context (https, or localhost); elsewhere the text is
+// selected so that Ctrl+C copies it, and the button says so.
+// what names the text for screen readers ("Copy the command line"), as every such button
+// reads "Copy".
+export function copyButton(source, {label = 'Copy', what} = {}) {
+  const text = () => (typeof source === 'function' ? source() : source.textContent);
+  const name = what ? `${label} ${what}` : null;
+  const button = h('button', {class: 'btn btn-small copy', type: 'button', 'aria-label': name, onclick: async () => {
+    let copied = false;
+    try {
+      if (navigator.clipboard && window.isSecureContext) {
+        await navigator.clipboard.writeText(text());
+        copied = true;
+      }
+    } catch {
+      copied = false;
+    }
+    if (!copied && typeof source !== 'function') {
+      const range = document.createRange();
+      range.selectNodeContents(source);
+      const selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+    }
+    button.textContent = copied ? 'Copied' : 'Selected: press Ctrl+C';
+    if (name) button.setAttribute('aria-label', button.textContent);
+    button.dataset.copied = String(copied);
+    setTimeout(() => {
+      button.textContent = label;
+      if (name) button.setAttribute('aria-label', name);
+    }, 2000);
+  }}, label);
+  return button;
+}
+
+// A button that acts on the second click within a few seconds, so a stray click changes
+// nothing (revoke a token, restart a runner). onConfirm may be async; the button is
+// disabled while it runs.
+export function confirmButton({label, armedLabel = `Click again: ${label.toLowerCase()}`, className = 'btn btn-small btn-danger',
+  onConfirm, attrs = {}}) {
+  const ARM_MS = 4000;
+  let armedUntil = 0;
+  let timer = null;
+  const button = h('button', {class: className, type: 'button', ...attrs, onclick: async () => {
+    if (Date.now() >= armedUntil) {
+      armedUntil = Date.now() + ARM_MS;
+      button.textContent = armedLabel;
+      button.dataset.armed = 'true';
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        button.textContent = label;
+        delete button.dataset.armed;
+      }, ARM_MS);
+      return;
+    }
+    armedUntil = 0;
+    clearTimeout(timer);
+    delete button.dataset.armed;
+    button.disabled = true;
+    try {
+      await onConfirm();
+    } finally {
+      button.disabled = false;
+      button.textContent = label;
+    }
+  }}, label);
+  return button;
+}
+
+// A page's 403 (a user token on an admin route) as a clear notice.
+export function forbiddenNotice(message) {
+  return h('div', {class: 'empty forbidden', role: 'status'}, h('p', {}, message));
+}

@@ -1,6 +1,8 @@
 // Runners: every runner of the tenant with its status, labels, load and last heartbeat,
-// re-read every 2 s; "12 s ago" ticks every second between reads.
-import {api} from '../api.js';
+// re-read every 2 s; "12 s ago" ticks every second between reads. Each name opens the
+// runner's page (#/runners/{id}); admins get "Add runner" (add_runner.js).
+import {addRunnerPanel} from '../add_runner.js';
+import {api, isAdmin} from '../api.js';
 import {agoElement, clear, formatBytes, h, labelChips, parseTime, tableHead, tableWrap} from '../dom.js';
 import {poll, showLoadError} from '../poll.js';
 
@@ -26,7 +28,8 @@ function poolLine(pool) {
 
 function row(r) {
   return h('tr', {dataset: {runnerName: r.name, runnerId: r.id}},
-    h('td', {class: 'name'}, h('div', {}, r.name), h('div', {class: 'sub mono'}, r.id)),
+    h('td', {class: 'name'}, h('a', {href: `#/runners/${encodeURIComponent(r.id)}`, class: 'runner-link'}, r.name),
+      h('div', {class: 'sub mono'}, r.id)),
     h('td', {}, h('span', {class: `pill status-${r.status}`, 'data-status': r.status}, r.status)),
     h('td', {}, labelChips(r.labels)),
     h('td', {}, r.group || h('span', {class: 'muted'}, 'any')),
@@ -44,10 +47,15 @@ function row(r) {
 export function mount(container) {
   const status = h('div', {class: 'page-status'});
   const body = h('div', {}, h('p', {class: 'muted'}, 'Loading runners…'));
-  container.append(
-    h('div', {class: 'page-head'}, h('h1', {}, 'Runners'),
-      h('span', {class: 'live'}, h('span', {class: 'live-dot'}), 'live')),
-    status, body);
+  const add = addRunnerPanel();
+  const actions = h('div', {class: 'head-actions'}, h('span', {class: 'live'}, h('span', {class: 'live-dot'}), 'live'));
+  container.append(h('div', {class: 'page-head'}, h('h1', {}, 'Runners'), actions), status, add.panel, body);
+  isAdmin().then((admin) => {
+    if (admin) {
+      actions.append(h('button', {class: 'btn btn-primary', type: 'button', id: 'add-runner-open',
+        'aria-controls': 'add-runner', onclick: add.open}, 'Add runner'));
+    }
+  });
   let hadData = false;
   return poll(async () => {
     try {
@@ -58,7 +66,7 @@ export function mount(container) {
       body.append(summary(runners));
       if (runners.length === 0) {
         body.append(h('div', {class: 'empty'}, h('p', {}, 'No runner has registered yet.'),
-          h('p', {class: 'muted'}, 'Make a registration token with ',
+          h('p', {class: 'muted'}, 'An admin can use Add runner above, or make a registration token with ',
             h('code', {}, 'corral tokens create --kind runner --name box-1'),
             ' and start ', h('code', {}, 'corral runner'), ' on a host (see docs/runner.md).')));
         return;
