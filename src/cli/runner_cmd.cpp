@@ -50,15 +50,17 @@ struct RunnerLayers {
   std::map<std::string, std::string> env;
 };
 
-RunnerLayers load_runner_layers(const RunnerOpts& o) {
+// read_files false: the environment alone (the setup reads its target itself, which may
+// not exist yet).
+RunnerLayers load_runner_layers(const RunnerOpts& o, bool read_files = true) {
   RunnerLayers layers;
-  if (!o.config_file.empty()) {
+  if (read_files && !o.config_file.empty()) {
     auto read = read_runner_config_file(o.config_file);
     if (!read.ok()) runner_exit(read.error().message);
     layers.file = *read;
   }
   std::map<std::string, std::string> environment;
-  if (!o.env_file.empty()) {
+  if (read_files && !o.env_file.empty()) {
     auto read = read_env_file(o.env_file);
     if (!read.ok()) runner_exit(read.error().message);
     environment = *read;
@@ -152,7 +154,7 @@ void add_runner_command(CLI::App& app) {
       if (!o->config_file.empty() && !o->env_file.empty()) {
         runner_exit("give `corral runner setup` --config FILE (YAML) or --env-file FILE, not both");
       }
-      run_runner_setup(*o, load_runner_layers(*o));
+      run_runner_setup(*o, load_runner_layers(*o, false));
       return;
     }
     if (setup->parsed()) {

@@ -12,12 +12,14 @@ namespace corral {
 namespace {
 
 bool env_name_char(char c, bool first) {
-  return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (!first && c >= '0' && c <= '9');
+  return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+         (!first && c >= '0' && c <= '9');
 }
 
 std::string_view env_trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -52,7 +54,8 @@ std::string env_unquote(std::string_view raw) {
     return value;
   }
   // Unquoted: an inline comment starts at " #".
-  if (auto hash = raw.find(" #"); hash != std::string_view::npos) raw = env_trim(raw.substr(0, hash));
+  if (auto hash = raw.find(" #"); hash != std::string_view::npos)
+    raw = env_trim(raw.substr(0, hash));
   return std::string(raw);
 }
 

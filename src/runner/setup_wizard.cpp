@@ -131,7 +131,8 @@ std::string wizard_yaml_text(const std::map<std::string, std::string>& settings)
   yaml << YAML::BeginMap;
   for (const auto& name : runner_setting_names()) {
     auto it = settings.find(name);
-    if (it != settings.end()) yaml << YAML::Key << setting_flag_name(name) << YAML::Value << it->second;
+    if (it != settings.end())
+      yaml << YAML::Key << setting_flag_name(name) << YAML::Value << it->second;
   }
   yaml << YAML::EndMap;
   return "# corral runner settings (docs/runner.md), written by `corral runner setup`.\n" +
@@ -188,7 +189,7 @@ class SetupSession {
     }
   }
 
-  std::string fallback(const std::string& setting, const std::string& otherwise = "") {
+  std::string default_for(const std::string& setting, const std::string& otherwise = "") {
     auto it = defaults_.find(setting);
     return it == defaults_.end() || it->second.empty() ? otherwise : it->second;
   }
@@ -240,13 +241,18 @@ class SetupSession {
 // Asks for the server, token and name until registering with them works.
 bool wizard_register(SetupSession& session, std::ostream& out, const SetupOptions& options) {
   if (!session.ask("RUNNER_SERVER_URL", "Server URL (e.g. http://corral.internal:8080)",
-                   session.fallback("RUNNER_SERVER_URL")) ||
+                   session.default_for("RUNNER_SERVER_URL")) ||
       !session.ask_token() ||
-      !session.ask("RUNNER_NAME", "Runner name", session.fallback("RUNNER_NAME", options.default_name))) {
+      !session.ask("RUNNER_NAME", "Runner name",
+                   session.default_for("RUNNER_NAME", options.default_name))) {
     return false;
   }
   for (;;) {
     auto config = session.config();
+    if (!config.ok()) {  // each answer passed on its own; this is not expected
+      out << "  " << config.error().message << "\n";
+      return false;
+    }
     out << "Checking: registering with " << session.answer("RUNNER_SERVER_URL") << " ...\n"
         << std::flush;
     RegistrationCheck check = options.check_registration(*config);
@@ -288,8 +294,9 @@ RegistrationCheck register_runner_once(const RunnerConfig& config) {
                {"version", CORRAL_VERSION},
                {"system", {{"hostname", config.hostname.empty() ? host : config.hostname}}}};
   SyncHttpClient http(*endpoint, config.token);
-  HttpRequest request{http::verb::post, "/api/v1/runners/register", body.dump(),
-                      "application/json", {}, std::chrono::seconds(10)};
+  HttpRequest request{
+      http::verb::post,        "/api/v1/runners/register", body.dump(), "application/json", {},
+      std::chrono::seconds(10)};
   auto res = http.request(std::move(request));
   if (!res.ok()) {
     return {RegistrationOutcome::kServerUnreachable,
@@ -302,9 +309,9 @@ RegistrationCheck register_runner_once(const RunnerConfig& config) {
                          : "";
   if (res->status == 200 && answer.ok() && answer->is_object() && answer->contains("runner_id")) {
     std::string tenant = json_string_or(*answer, "tenant");
-    return {RegistrationOutcome::kAccepted,
-            "Registered as " + config.name + (tenant.empty() ? "" : " in tenant " + tenant) +
-                ": the server accepts the token."};
+    return {RegistrationOutcome::kAccepted, "Registered as " + config.name +
+                                                (tenant.empty() ? "" : " in tenant " + tenant) +
+                                                ": the server accepts the token."};
   }
   switch (res->status) {
     case 401:
@@ -342,25 +349,27 @@ Result<std::map<std::string, std::string>> run_setup(std::istream& in, std::ostr
   };
   if (!wizard_register(session, out, options)) return ended();
   out << "\n";
-  bool asked =
-      session.ask("RUNNER_LABELS", "Labels, a comma list (- for none)", session.fallback("RUNNER_LABELS")) &&
-      session.ask("RUNNER_MAX_CONCURRENT_JOBS", "Jobs at once",
-                  session.fallback("RUNNER_MAX_CONCURRENT_JOBS", "1")) &&
-      session.ask("RUNNER_EXECUTOR", "Executor: docker (containers) or shell (on this host, no isolation)",
-                  session.fallback("RUNNER_EXECUTOR", "docker"));
+  bool asked = session.ask("RUNNER_LABELS", "Labels, a comma list (- for none)",
+                           session.default_for("RUNNER_LABELS")) &&
+               session.ask("RUNNER_MAX_CONCURRENT_JOBS", "Jobs at once",
+                           session.default_for("RUNNER_MAX_CONCURRENT_JOBS", "1")) &&
+               session.ask("RUNNER_EXECUTOR",
+                           "Executor: docker (containers) or shell (on this host, no isolation)",
+                           session.default_for("RUNNER_EXECUTOR", "docker"));
   if (asked && session.answer("RUNNER_EXECUTOR") == "docker") {
     // The limits are per job, and only containers enforce them.
     asked = session.ask("DOCKER_HOST", "Container engine socket",
-                        session.fallback("DOCKER_HOST", "unix:///var/run/docker.sock")) &&
+                        session.default_for("DOCKER_HOST", "unix:///var/run/docker.sock")) &&
             session.ask("DOCKER_EXECUTOR_IMAGE", "Image for jobs that name none",
-                        session.fallback("DOCKER_EXECUTOR_IMAGE", kWizardDefaultImage)) &&
+                        session.default_for("DOCKER_EXECUTOR_IMAGE", kWizardDefaultImage)) &&
             session.ask("DOCKER_MEMORY_LIMIT", "Memory per job (512m, 4g, ... or unlimited)",
-                        session.fallback("DOCKER_MEMORY_LIMIT", "4g")) &&
+                        session.default_for("DOCKER_MEMORY_LIMIT", "4g")) &&
             session.ask("DOCKER_CPU_LIMIT", "CPUs per job (1.5, ... or unlimited)",
-                        session.fallback("DOCKER_CPU_LIMIT", wizard_host_cpus()));
+                        session.default_for("DOCKER_CPU_LIMIT", wizard_host_cpus()));
   }
-  asked = asked && session.ask("DOCKER_WORKSPACE_BASE", "Workspace directory (absolute path)",
-                               session.fallback("DOCKER_WORKSPACE_BASE", "/var/lib/corral/workspaces"));
+  asked = asked &&
+          session.ask("DOCKER_WORKSPACE_BASE", "Workspace directory (absolute path)",
+                      session.default_for("DOCKER_WORKSPACE_BASE", "/var/lib/corral/workspaces"));
   if (!asked) return ended();
 
   std::map<std::string, std::string> written = start->settings;
@@ -379,8 +388,7 @@ Result<std::map<std::string, std::string>> run_setup(std::istream& in, std::ostr
     out << "Note: the runner will not start until this is fixed in " << file << ":\n  "
         << all.error().message << "\n";
   }
-  out << "Start the runner with:\n  " << runner_start_command(options.target) << "\n"
-      << std::flush;
+  out << "Start the runner with:\n  " << runner_start_command(options.target) << "\n" << std::flush;
   return written;
 }
 

@@ -33,7 +33,8 @@ class PtyProcess {
     std::map<std::string, std::string> merged;
     for (char** e = environ; *e; ++e) {
       std::string kv(*e);
-      if (auto eq = kv.find('='); eq != std::string::npos) merged[kv.substr(0, eq)] = kv.substr(eq + 1);
+      if (auto eq = kv.find('='); eq != std::string::npos)
+        merged[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
     for (const auto& [k, v] : env) merged[k] = v;
     // Everything the child needs is ready before the fork: it only chdirs and execs.
@@ -74,7 +75,8 @@ class PtyProcess {
         cursor_ = at + text.size();
         return true;
       }
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          until - std::chrono::steady_clock::now());
       if (left.count() <= 0 || !read_some(left)) return false;
     }
   }
@@ -219,8 +221,9 @@ TEST_F(SetupWizardTest, WritesAConfigFileTheRunnerRegistersWith) {
 }
 
 TEST_F(SetupWizardTest, RunnerInATerminalWithoutSettingsOffersTheSetupAndStarts) {
-  std::ofstream(dir_ / ".env.example") << "# the project's example\nANTHROPIC_BASE_URL=http://127.0.0.1:9\n"
-                                          "RUNNER_NAME=\n";
+  std::ofstream(dir_ / ".env.example")
+      << "# the project's example\nANTHROPIC_BASE_URL=http://127.0.0.1:9\n"
+         "RUNNER_NAME=\n";
   PtyProcess runner({corral_binary(), "runner"}, {}, dir_);
   ASSERT_TRUE(runner.expect(
       "Missing: RUNNER_SERVER_URL, RUNNER_TOKEN, RUNNER_NAME, DOCKER_EXECUTOR_IMAGE."))
@@ -268,16 +271,18 @@ TEST_F(SetupWizardTest, RunnerWithoutATerminalExits2NamingEveryMissingSetting) {
                                            {"DOCKER_EXECUTOR_IMAGE", ""}};
   auto all = run_corral({"runner"}, unset);
   EXPECT_EQ(all.exit_code, 2) << all.err;
-  for (const char* said : {"RUNNER_SERVER_URL (--server-url): is required",
-                           "RUNNER_TOKEN (--token): is required", "RUNNER_NAME (--name): is required",
-                           "DOCKER_EXECUTOR_IMAGE (--docker-executor-image): is required",
-                           "--env-file FILE", "`corral runner setup`"}) {
+  for (const char* said :
+       {"RUNNER_SERVER_URL (--server-url): is required", "RUNNER_TOKEN (--token): is required",
+        "RUNNER_NAME (--name): is required",
+        "DOCKER_EXECUTOR_IMAGE (--docker-executor-image): is required", "--env-file FILE",
+        "`corral runner setup`"}) {
     EXPECT_NE(all.err.find(said), std::string::npos) << said << "\n" << all.err;
   }
   EXPECT_EQ(all.out.find("Run the setup now?"), std::string::npos) << all.out;
 
   // An env file gives some; the rest are named.
-  std::ofstream(dir_ / "some.env") << "RUNNER_SERVER_URL=" << server_->url() << "\nRUNNER_EXECUTOR=shell\n";
+  std::ofstream(dir_ / "some.env")
+      << "RUNNER_SERVER_URL=" << server_->url() << "\nRUNNER_EXECUTOR=shell\n";
   unset.erase("RUNNER_SERVER_URL");
   auto some = run_corral({"runner", "--env-file", (dir_ / "some.env").string()}, unset);
   EXPECT_EQ(some.exit_code, 2) << some.err;
@@ -288,10 +293,12 @@ TEST_F(SetupWizardTest, RunnerWithoutATerminalExits2NamingEveryMissingSetting) {
 
 // `setup` after an argument is Monk CI's NAME (or a later argument), not the wizard.
 TEST_F(SetupWizardTest, MonkCiFormMayNameARunnerSetup) {
-  Process runner({corral_binary(), "runner", server_->url(), token_, "setup", "named setup", "linux"},
-                 {{"RUNNER_EXECUTOR", "shell"}, {"DOCKER_WORKSPACE_BASE", (dir_ / "ws").string()}},
-                 dir_ / "runner.log");
-  json registered = wait_for_runner("setup", [](const json& r) { return r["status"] != "offline"; });
+  Process runner(
+      {corral_binary(), "runner", server_->url(), token_, "setup", "named setup", "linux"},
+      {{"RUNNER_EXECUTOR", "shell"}, {"DOCKER_WORKSPACE_BASE", (dir_ / "ws").string()}},
+      dir_ / "runner.log");
+  json registered =
+      wait_for_runner("setup", [](const json& r) { return r["status"] != "offline"; });
   ASSERT_FALSE(registered.is_null()) << runner.output();
   EXPECT_EQ(registered["description"], "named setup");
   EXPECT_EQ(registered["labels"], json::array({"linux"}));

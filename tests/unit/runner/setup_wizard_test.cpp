@@ -65,8 +65,8 @@ class SetupWizard : public ::testing::Test {
 const std::string kToken = "crl_secret_token_1234";
 
 TEST_F(SetupWizard, WritesTheAnswersToAPrivateEnvFile) {
-  auto written = run({"http://ci.example:8080", kToken, "box-1", "linux, x64", "2", "shell",
-                      "/srv/corral/ws"});
+  auto written = run(
+      {"http://ci.example:8080", kToken, "box-1", "linux, x64", "2", "shell", "/srv/corral/ws"});
   ASSERT_TRUE(written.ok()) << written.error().message << "\n" << out_.str();
   auto env = parse_env_text(read(dir_ / ".env"));
   EXPECT_EQ(env["RUNNER_SERVER_URL"], "http://ci.example:8080");
@@ -80,7 +80,7 @@ TEST_F(SetupWizard, WritesTheAnswersToAPrivateEnvFile) {
   // The runner reads the file and starts.
   EXPECT_TRUE(build_runner_config({}, runner_settings_from(env), {}).ok());
 
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(stat((dir_ / ".env").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_EQ(checked_, std::vector<std::string>{"http://ci.example:8080 " + kToken + " box-1"});
@@ -101,7 +101,8 @@ TEST_F(SetupWizard, EnterTakesTheDefaultShownInBrackets) {
   EXPECT_EQ(env["DOCKER_HOST"], "unix:///var/run/docker.sock");
   EXPECT_EQ(env["DOCKER_EXECUTOR_IMAGE"], "alpine:3.20");
   EXPECT_EQ(env["DOCKER_MEMORY_LIMIT"], "4g");
-  EXPECT_EQ(env["DOCKER_CPU_LIMIT"], std::to_string(std::max(1u, std::thread::hardware_concurrency())));
+  EXPECT_EQ(env["DOCKER_CPU_LIMIT"],
+            std::to_string(std::max(1u, std::thread::hardware_concurrency())));
   EXPECT_EQ(env["DOCKER_WORKSPACE_BASE"], "/var/lib/corral/workspaces");
   for (const char* shown : {"Runner name [this-host]", "Jobs at once [1]", "[docker]",
                             "[unix:///var/run/docker.sock]", "[alpine:3.20]", "[4g]"}) {
@@ -123,8 +124,10 @@ TEST_F(SetupWizard, ABadAnswerIsExplainedAndAskedAgain) {
   // The runner's own messages, naming the setting.
   for (const char* said :
        {"RUNNER_SERVER_URL (--server-url)",
-        "RUNNER_MAX_CONCURRENT_JOBS (--max-concurrent-jobs): '0' is not a whole number between 1 and 1024",
-        "'lots' is not a whole number", "RUNNER_EXECUTOR (--executor): must be docker or shell, not 'podman'",
+        "RUNNER_MAX_CONCURRENT_JOBS (--max-concurrent-jobs): '0' is not a whole number between 1 "
+        "and 1024",
+        "'lots' is not a whole number",
+        "RUNNER_EXECUTOR (--executor): must be docker or shell, not 'podman'",
         "DOCKER_MEMORY_LIMIT (--docker-memory-limit): must be at least 6m",
         "DOCKER_CPU_LIMIT (--docker-cpu-limit): '0' is not a CPU count",
         "DOCKER_WORKSPACE_BASE (--docker-workspace-base): must be an absolute path"}) {
@@ -135,13 +138,13 @@ TEST_F(SetupWizard, ABadAnswerIsExplainedAndAskedAgain) {
 TEST_F(SetupWizard, ARefusedRegistrationAsksForWhatWasRefused) {
   refusals_ = {RegistrationOutcome::kServerUnreachable, RegistrationOutcome::kTokenRefused,
                RegistrationOutcome::kNameRefused};
-  auto written = run({"http://wrong:1", "crl_wrong", "taken", "http://ci.example:8080",
-                      kToken, "box-2", "", "", "shell", ""});
+  auto written = run({"http://wrong:1", "crl_wrong", "taken", "http://ci.example:8080", kToken,
+                      "box-2", "", "", "shell", ""});
   ASSERT_TRUE(written.ok()) << written.error().message << "\n" << out_.str();
   EXPECT_EQ(checked_, (std::vector<std::string>{"http://wrong:1 crl_wrong taken",
-                                                 "http://ci.example:8080 crl_wrong taken",
-                                                 "http://ci.example:8080 " + kToken + " taken",
-                                                 "http://ci.example:8080 " + kToken + " box-2"}));
+                                                "http://ci.example:8080 crl_wrong taken",
+                                                "http://ci.example:8080 " + kToken + " taken",
+                                                "http://ci.example:8080 " + kToken + " box-2"}));
   EXPECT_EQ(parse_env_text(read(dir_ / ".env"))["RUNNER_TOKEN"], kToken);
   EXPECT_EQ(out_.str().find(kToken), std::string::npos) << out_.str();
 }
@@ -159,8 +162,9 @@ TEST_F(SetupWizard, AnEnvExampleSeedsTheEnvFileAndKeepsItsOtherLines) {
   ASSERT_TRUE(written.ok()) << written.error().message << "\n" << out_.str();
   std::string env_text = read(dir_ / ".env");
   EXPECT_EQ(read(dir_ / ".env.example"), example);  // the seed itself is not touched
-  for (const char* kept : {"# oversight settings\n", "ANTHROPIC_API_KEY=sk-keep-me\n",
-                           "# RUNNER_TOKEN=commented out stays\n", "OVERSIGHT_REPO_DIR=/srv/repos\n"}) {
+  for (const char* kept :
+       {"# oversight settings\n", "ANTHROPIC_API_KEY=sk-keep-me\n",
+        "# RUNNER_TOKEN=commented out stays\n", "OVERSIGHT_REPO_DIR=/srv/repos\n"}) {
     EXPECT_NE(env_text.find(kept), std::string::npos) << kept << "\n" << env_text;
   }
   auto env = parse_env_text(env_text);
@@ -168,15 +172,16 @@ TEST_F(SetupWizard, AnEnvExampleSeedsTheEnvFileAndKeepsItsOtherLines) {
   EXPECT_EQ(env["RUNNER_NAME"], "placeholder-name");
   EXPECT_EQ(env["RUNNER_LABELS"], "gpu");
   EXPECT_EQ(env["RUNNER_TOKEN"], kToken);
-  EXPECT_EQ(env_text.find("placeholder-name"), env_text.rfind("placeholder-name"));  // replaced, not added
+  EXPECT_EQ(env_text.find("placeholder-name"),
+            env_text.rfind("placeholder-name"));  // replaced, not added
   EXPECT_NE(out_.str().find("starting from"), std::string::npos) << out_.str();
 }
 
 TEST_F(SetupWizard, AYamlTargetReadsBackAsTheRunnerReadsIt) {
   options_.target = {dir_ / "runner.yml", SetupFileFormat::kYaml};
   std::ofstream(dir_ / "runner.yml") << "docker-pull-policy: always\nRUNNER_NAME: old-name\n";
-  auto written = run({"http://ci.example:8080", kToken, "", "a,b", "", "", "", "my/image:1",
-                      "", "", "/ws"});
+  auto written =
+      run({"http://ci.example:8080", kToken, "", "a,b", "", "", "", "my/image:1", "", "", "/ws"});
   ASSERT_TRUE(written.ok()) << written.error().message << "\n" << out_.str();
   auto file = read_runner_config_file((dir_ / "runner.yml").string());
   ASSERT_TRUE(file.ok()) << file.error().message;
@@ -187,7 +192,7 @@ TEST_F(SetupWizard, AYamlTargetReadsBackAsTheRunnerReadsIt) {
   EXPECT_EQ(config->labels, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(config->docker_image, "my/image:1");
   EXPECT_EQ(config->pull_policy, PullPolicy::kAlways);  // a setting not asked about is kept
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(stat((dir_ / "runner.yml").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_NE(out_.str().find("corral runner --config "), std::string::npos) << out_.str();
@@ -221,7 +226,8 @@ TEST(EnvFile, ParsesWhatComposeAndSystemdWriteAndQuotesToReadBack) {
 TEST(RunnerConfigMissing, EveryMissingSettingIsNamedAtOnce) {
   auto config = build_runner_config({}, {}, {});
   ASSERT_FALSE(config.ok());
-  for (const char* name : {"RUNNER_SERVER_URL", "RUNNER_TOKEN", "RUNNER_NAME", "DOCKER_EXECUTOR_IMAGE"}) {
+  for (const char* name :
+       {"RUNNER_SERVER_URL", "RUNNER_TOKEN", "RUNNER_NAME", "DOCKER_EXECUTOR_IMAGE"}) {
     EXPECT_NE(config.error().message.find(name), std::string::npos) << config.error().message;
   }
   EXPECT_EQ(missing_runner_settings({}, {{"RUNNER_EXECUTOR", "shell"}}, {{"RUNNER_NAME", "n"}}),
