@@ -300,7 +300,7 @@ RegistrationCheck register_runner_once(const RunnerConfig& config) {
   auto res = http.request(std::move(request));
   if (!res.ok()) {
     return {RegistrationOutcome::kServerUnreachable,
-            "Cannot reach " + config.server_url + ": " + res.error().message +
+            "Cannot reach the server: " + res.error().message +
                 ". Check the URL (scheme, host and port) and that the server is running."};
   }
   auto answer = parse_json_limited(res->body, "the server's answer");

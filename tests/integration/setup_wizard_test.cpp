@@ -152,7 +152,8 @@ class SetupWizardTest : public ::testing::Test {
     json found;
     wait_until(
         [&] {
-          for (const auto& r : admin_->get("/api/v1/runners")["runners"]) {
+          json listed = admin_->get("/api/v1/runners")["runners"];
+          for (const auto& r : listed) {
             if (r["name"] == name && done(r)) found = r;
           }
           return !found.is_null();

@@ -62,15 +62,15 @@ class SetupWizard : public ::testing::Test {
   std::vector<RegistrationOutcome> refusals_;
 };
 
-const std::string kToken = "crl_secret_token_1234";
+const std::string kWizardToken = "crl_secret_token_1234";
 
 TEST_F(SetupWizard, WritesTheAnswersToAPrivateEnvFile) {
-  auto written = run(
-      {"http://ci.example:8080", kToken, "box-1", "linux, x64", "2", "shell", "/srv/corral/ws"});
+  auto written = run({"http://ci.example:8080", kWizardToken, "box-1", "linux, x64", "2", "shell",
+                      "/srv/corral/ws"});
   ASSERT_TRUE(written.ok()) << written.error().message << "\n" << out_.str();
   auto env = parse_env_text(read(dir_ / ".env"));
   EXPECT_EQ(env["RUNNER_SERVER_URL"], "http://ci.example:8080");
-  EXPECT_EQ(env["RUNNER_TOKEN"], kToken);
+  EXPECT_EQ(env["RUNNER_TOKEN"], kWizardToken);
   EXPECT_EQ(env["RUNNER_NAME"], "box-1");
   EXPECT_EQ(env["RUNNER_LABELS"], "linux, x64");
   EXPECT_EQ(env["RUNNER_MAX_CONCURRENT_JOBS"], "2");
@@ -83,15 +83,16 @@ TEST_F(SetupWizard, WritesTheAnswersToAPrivateEnvFile) {
   struct stat st {};
   ASSERT_EQ(stat((dir_ / ".env").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  EXPECT_EQ(checked_, std::vector<std::string>{"http://ci.example:8080 " + kToken + " box-1"});
-  EXPECT_EQ(out_.str().find(kToken), std::string::npos) << out_.str();
+  EXPECT_EQ(checked_,
+            std::vector<std::string>{"http://ci.example:8080 " + kWizardToken + " box-1"});
+  EXPECT_EQ(out_.str().find(kWizardToken), std::string::npos) << out_.str();
   EXPECT_NE(out_.str().find("corral runner --env-file " + (dir_ / ".env").string()),
             std::string::npos)
       << out_.str();
 }
 
 TEST_F(SetupWizard, EnterTakesTheDefaultShownInBrackets) {
-  auto written = run({"http://ci.example:8080", kToken, "", "", "", "", "", "", "", "", ""});
+  auto written = run({"http://ci.example:8080", kWizardToken, "", "", "", "", "", "", "", "", ""});
   ASSERT_TRUE(written.ok()) << written.error().message << "\n" << out_.str();
   auto env = parse_env_text(read(dir_ / ".env"));
   EXPECT_EQ(env["RUNNER_NAME"], "this-host");
@@ -111,8 +112,9 @@ TEST_F(SetupWizard, EnterTakesTheDefaultShownInBrackets) {
 }
 
 TEST_F(SetupWizard, ABadAnswerIsExplainedAndAskedAgain) {
-  auto written = run({"not a url", "http://ci.example:8080", kToken, "box-1", "", "0", "lots", "3",
-                      "podman", "docker", "", "", "1k", "2g", "0", "1.5", "relative/dir", "/ws"});
+  auto written =
+      run({"not a url", "http://ci.example:8080", kWizardToken, "box-1", "", "0", "lots", "3",
+           "podman", "docker", "", "", "1k", "2g", "0", "1.5", "relative/dir", "/ws"});
   ASSERT_TRUE(written.ok()) << written.error().message << "\n" << out_.str();
   auto env = parse_env_text(read(dir_ / ".env"));
   EXPECT_EQ(env["RUNNER_SERVER_URL"], "http://ci.example:8080");
@@ -138,15 +140,16 @@ TEST_F(SetupWizard, ABadAnswerIsExplainedAndAskedAgain) {
 TEST_F(SetupWizard, ARefusedRegistrationAsksForWhatWasRefused) {
   refusals_ = {RegistrationOutcome::kServerUnreachable, RegistrationOutcome::kTokenRefused,
                RegistrationOutcome::kNameRefused};
-  auto written = run({"http://wrong:1", "crl_wrong", "taken", "http://ci.example:8080", kToken,
-                      "box-2", "", "", "shell", ""});
+  auto written = run({"http://wrong:1", "crl_wrong", "taken", "http://ci.example:8080",
+                      kWizardToken, "box-2", "", "", "shell", ""});
   ASSERT_TRUE(written.ok()) << written.error().message << "\n" << out_.str();
-  EXPECT_EQ(checked_, (std::vector<std::string>{"http://wrong:1 crl_wrong taken",
-                                                "http://ci.example:8080 crl_wrong taken",
-                                                "http://ci.example:8080 " + kToken + " taken",
-                                                "http://ci.example:8080 " + kToken + " box-2"}));
-  EXPECT_EQ(parse_env_text(read(dir_ / ".env"))["RUNNER_TOKEN"], kToken);
-  EXPECT_EQ(out_.str().find(kToken), std::string::npos) << out_.str();
+  EXPECT_EQ(checked_,
+            (std::vector<std::string>{"http://wrong:1 crl_wrong taken",
+                                      "http://ci.example:8080 crl_wrong taken",
+                                      "http://ci.example:8080 " + kWizardToken + " taken",
+                                      "http://ci.example:8080 " + kWizardToken + " box-2"}));
+  EXPECT_EQ(parse_env_text(read(dir_ / ".env"))["RUNNER_TOKEN"], kWizardToken);
+  EXPECT_EQ(out_.str().find(kWizardToken), std::string::npos) << out_.str();
 }
 
 TEST_F(SetupWizard, AnEnvExampleSeedsTheEnvFileAndKeepsItsOtherLines) {
@@ -158,7 +161,7 @@ TEST_F(SetupWizard, AnEnvExampleSeedsTheEnvFileAndKeepsItsOtherLines) {
       "# RUNNER_TOKEN=commented out stays\n"
       "OVERSIGHT_REPO_DIR=/srv/repos\n";
   std::ofstream(dir_ / ".env.example") << example;
-  auto written = run({"http://ci.example:8080", kToken, "", "", "", "shell", "/ws"});
+  auto written = run({"http://ci.example:8080", kWizardToken, "", "", "", "shell", "/ws"});
   ASSERT_TRUE(written.ok()) << written.error().message << "\n" << out_.str();
   std::string env_text = read(dir_ / ".env");
   EXPECT_EQ(read(dir_ / ".env.example"), example);  // the seed itself is not touched
@@ -171,7 +174,7 @@ TEST_F(SetupWizard, AnEnvExampleSeedsTheEnvFileAndKeepsItsOtherLines) {
   // The seed's values were the defaults; Enter kept them.
   EXPECT_EQ(env["RUNNER_NAME"], "placeholder-name");
   EXPECT_EQ(env["RUNNER_LABELS"], "gpu");
-  EXPECT_EQ(env["RUNNER_TOKEN"], kToken);
+  EXPECT_EQ(env["RUNNER_TOKEN"], kWizardToken);
   EXPECT_EQ(env_text.find("placeholder-name"),
             env_text.rfind("placeholder-name"));  // replaced, not added
   EXPECT_NE(out_.str().find("starting from"), std::string::npos) << out_.str();
@@ -180,15 +183,15 @@ TEST_F(SetupWizard, AnEnvExampleSeedsTheEnvFileAndKeepsItsOtherLines) {
 TEST_F(SetupWizard, AYamlTargetReadsBackAsTheRunnerReadsIt) {
   options_.target = {dir_ / "runner.yml", SetupFileFormat::kYaml};
   std::ofstream(dir_ / "runner.yml") << "docker-pull-policy: always\nRUNNER_NAME: old-name\n";
-  auto written =
-      run({"http://ci.example:8080", kToken, "", "a,b", "", "", "", "my/image:1", "", "", "/ws"});
+  auto written = run(
+      {"http://ci.example:8080", kWizardToken, "", "a,b", "", "", "", "my/image:1", "", "", "/ws"});
   ASSERT_TRUE(written.ok()) << written.error().message << "\n" << out_.str();
   auto file = read_runner_config_file((dir_ / "runner.yml").string());
   ASSERT_TRUE(file.ok()) << file.error().message;
   auto config = build_runner_config(*file, {}, {});
   ASSERT_TRUE(config.ok()) << config.error().message;
   EXPECT_EQ(config->name, "old-name");  // the file's value was the default
-  EXPECT_EQ(config->token, kToken);
+  EXPECT_EQ(config->token, kWizardToken);
   EXPECT_EQ(config->labels, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(config->docker_image, "my/image:1");
   EXPECT_EQ(config->pull_policy, PullPolicy::kAlways);  // a setting not asked about is kept
@@ -199,7 +202,7 @@ TEST_F(SetupWizard, AYamlTargetReadsBackAsTheRunnerReadsIt) {
 }
 
 TEST_F(SetupWizard, InputEndingEarlyWritesNothing) {
-  auto written = run({"http://ci.example:8080", kToken, "box-1", "linux"});
+  auto written = run({"http://ci.example:8080", kWizardToken, "box-1", "linux"});
   ASSERT_FALSE(written.ok());
   EXPECT_NE(written.error().message.find("was not written"), std::string::npos);
   EXPECT_FALSE(fs::exists(dir_ / ".env"));
