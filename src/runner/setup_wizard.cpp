@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -34,24 +35,42 @@ std::string wizard_trim(std::string s) {
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
 
-// Turns the terminal's echo off while it lives, so the token is typed unseen.
+// The terminal's settings while the echo is off, for a Ctrl-C to put back.
+termios wizard_saved_terminal{};
+
+void wizard_restore_terminal_and_die(int sig) {
+  tcsetattr(STDIN_FILENO, TCSANOW, &wizard_saved_terminal);  // async-signal-safe
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+// Turns the terminal's echo off while it lives, so the token is typed unseen. A Ctrl-C (or
+// SIGTERM) meanwhile turns it back on before the process dies: the shell gets its echo back.
 class WizardEchoOff {
  public:
   explicit WizardEchoOff(bool wanted) {
-    if (!wanted || tcgetattr(STDIN_FILENO, &saved_) != 0) return;
-    termios quiet = saved_;
+    if (!wanted || tcgetattr(STDIN_FILENO, &wizard_saved_terminal) != 0) return;
+    installed_ = true;
+    previous_int_ = signal(SIGINT, wizard_restore_terminal_and_die);
+    previous_term_ = signal(SIGTERM, wizard_restore_terminal_and_die);
+    termios quiet = wizard_saved_terminal;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     active_ = tcsetattr(STDIN_FILENO, TCSANOW, &quiet) == 0;
   }
   ~WizardEchoOff() {
-    if (active_) tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
+    if (!installed_) return;
+    if (active_) tcsetattr(STDIN_FILENO, TCSANOW, &wizard_saved_terminal);
+    signal(SIGINT, previous_int_);
+    signal(SIGTERM, previous_term_);
   }
   WizardEchoOff(const WizardEchoOff&) = delete;
   WizardEchoOff& operator=(const WizardEchoOff&) = delete;
   bool active() const { return active_; }
 
  private:
-  termios saved_{};
+  bool installed_ = false;
+  sighandler_t previous_int_ = nullptr;
+  sighandler_t previous_term_ = nullptr;
   bool active_ = false;
 };
 
@@ -344,6 +363,7 @@ Result<std::map<std::string, std::string>> run_setup(std::istream& in, std::ostr
 
   SetupSession session(in, out, options, defaults);
   auto ended = [&]() -> Error {
+    out << "\n" << std::flush;  // the error is not printed after the open prompt
     return make_error(ErrorCode::kInvalidSpec,
                       "the input ended before the setup was done; " + file + " was not written");
   };
