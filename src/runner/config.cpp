@@ -271,6 +271,24 @@ Result<void> read_registration_extras(std::map<std::string, std::string>& s, Run
 
 }  // namespace
 
+std::vector<std::string> missing_runner_settings(const std::map<std::string, std::string>& file,
+                                                 const std::map<std::string, std::string>& env,
+                                                 const std::map<std::string, std::string>& flags) {
+  auto value = [&](const std::string& name) -> std::string {
+    for (const auto* layer : {&flags, &env, &file}) {
+      if (auto it = layer->find(name); it != layer->end()) return it->second;
+    }
+    return "";
+  };
+  std::vector<std::string> missing;
+  for (const char* required : {"RUNNER_SERVER_URL", "RUNNER_TOKEN", "RUNNER_NAME"}) {
+    if (value(required).empty()) missing.push_back(required);
+  }
+  bool docker = value("RUNNER_EXECUTOR").empty() || value("RUNNER_EXECUTOR") == "docker";
+  if (docker && value("DOCKER_EXECUTOR_IMAGE").empty()) missing.push_back("DOCKER_EXECUTOR_IMAGE");
+  return missing;
+}
+
 // build_runner_config() without naming aliases in its errors.
 static Result<RunnerConfig> merge_runner_settings(const std::map<std::string, std::string>& file,
                                                   const std::map<std::string, std::string>& env,
@@ -281,9 +299,16 @@ static Result<RunnerConfig> merge_runner_settings(const std::map<std::string, st
   auto has = [&](const char* k) { return s.count(k) > 0; };
   RunnerConfig c;
 
-  for (const char* required : {"RUNNER_SERVER_URL", "RUNNER_TOKEN", "RUNNER_NAME"}) {
-    if (!has(required) || s[required].empty())
-      return bad(required, "is required" + alias_hint(required));
+  // Every missing setting at once: one round of fixing, not one per setting.
+  if (auto missing = missing_runner_settings(file, env, flags); !missing.empty()) {
+    std::string message;
+    for (const auto& name : missing) {
+      std::string why = name == "DOCKER_EXECUTOR_IMAGE"
+                            ? "is required for the docker executor (the image for jobs that name none)"
+                            : "is required" + alias_hint(name);
+      message += (message.empty() ? "" : "\n") + bad(name, why).message;
+    }
+    return make_error(ErrorCode::kInvalidSpec, message);
   }
   c.server_url = s["RUNNER_SERVER_URL"];
   if (auto ep = Endpoint::parse(c.server_url); !ep.ok()) return bad("RUNNER_SERVER_URL", ep.error().message);

@@ -112,7 +112,14 @@ const std::vector<std::string>& runner_setting_names();
 // "RUNNER_SERVER_URL" -> "server-url", "DOCKER_MEMORY_LIMIT" -> "docker-memory-limit".
 std::string setting_flag_name(const std::string& env_name);
 
-// Merges the layers (each a map from setting name to raw text) and validates.
+// The required settings the layers (merged as build_runner_config merges them) leave unset
+// or empty, in the order `corral runner --help` shows them: RUNNER_SERVER_URL, RUNNER_TOKEN,
+// RUNNER_NAME, and DOCKER_EXECUTOR_IMAGE when the executor is docker.
+std::vector<std::string> missing_runner_settings(const std::map<std::string, std::string>& file,
+                                                 const std::map<std::string, std::string>& env,
+                                                 const std::map<std::string, std::string>& flags);
+// Merges the layers (each a map from setting name to raw text) and validates. Missing
+// required settings are named all at once, one per line.
 Result<RunnerConfig> build_runner_config(const std::map<std::string, std::string>& file,
                                          const std::map<std::string, std::string>& env,
                                          const std::map<std::string, std::string>& flags);
