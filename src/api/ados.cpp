@@ -20,8 +20,8 @@ double ados_policy_limit(const Runner& runner, const char* key) {
 
 json to_ados_json(const Runner& r) {
   std::string status = "connected";
-  if (r.status == RunnerStatus::kOffline) {
-    status = "offline";
+  if (r.status == RunnerStatus::kOffline || !runner_error(r).empty()) {
+    status = "offline";  // ADOS has no state for a runner that cannot take work
   } else if (r.status == RunnerStatus::kBusy || !r.running.empty()) {
     status = "busy";
   }

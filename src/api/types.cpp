@@ -676,14 +676,25 @@ Result<RunnerRegistration> parse_runner_registration(const json& body) {
   return reg;
 }
 
+std::string runner_error(const Runner& r) {
+  if (r.status == RunnerStatus::kOffline || !r.usage.is_object()) return "";
+  auto health = r.usage.find("health");
+  if (health == r.usage.end() || !health->is_object() || health->value("state", "") != "error")
+    return "";
+  std::string reason = health->value("reason", "");
+  return reason.empty() ? "unhealthy" : reason;
+}
+
 json to_json(const Runner& r) {
   json running = json::array();
   for (const auto& a : r.running) running.push_back({{"job_id", a.job_id}, {"attempt", a.attempt}});
+  std::string error = runner_error(r);
   return json{{"id", r.id},
               {"name", r.reg.name},
               {"description", r.reg.description},
               {"tenant", r.tenant},
-              {"status", to_string(r.status)},
+              {"status", error.empty() ? std::string(to_string(r.status)) : "error"},
+              {"error", error.empty() ? json(nullptr) : json(error)},
               {"labels", r.reg.labels},
               {"group", r.reg.group},
               {"modes", r.reg.modes},

@@ -250,6 +250,9 @@ struct Runner {
   json usage = json::object();
 };
 json to_json(const Runner& runner);
+// Why the runner is in state `error` by its last heartbeat (its engine does not answer, its
+// disk is full); "" when it is not, or is offline. The API shows status "error" then.
+std::string runner_error(const Runner& runner);
 
 // What revoking a token took down with it (DELETE /api/v1/tokens/{id}).
 struct Revocation {

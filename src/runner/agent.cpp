@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <fstream>
 #include <limits>
 #include <random>
 #include <thread>
@@ -38,6 +40,27 @@ json system_info(const std::string& workspace_base) {
           {"memory_bytes", memory},
           {"disk_bytes", disk},
           {"hostname", host}};
+}
+
+// What changes between heartbeats: load, free memory, free disk under the workspace base.
+json live_figures(const std::string& workspace_base) {
+  double load[3] = {0, 0, 0};
+  if (getloadavg(load, 3) < 1) load[0] = 0;
+  int64_t memory_available = 0;
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  int64_t kib = 0;
+  while (meminfo >> key >> kib) {
+    if (key == "MemAvailable:") memory_available = kib * 1024;
+    meminfo.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  }
+  int64_t disk_free = -1;
+  struct statvfs vfs;
+  if (statvfs(workspace_base.c_str(), &vfs) == 0)
+    disk_free = static_cast<int64_t>(vfs.f_bavail) * static_cast<int64_t>(vfs.f_frsize);
+  return {{"load_1m", load[0]},
+          {"memory_available_bytes", memory_available},
+          {"disk_free_bytes", disk_free}};
 }
 
 // The server's answer, nesting-limited (common/json_limits.h); anything but an object is an
@@ -394,6 +417,7 @@ awaitable<void> Agent::main() {
     ctx_->pool = pool_.get();
     asio::co_spawn(io_, pool_->run(), asio::detached);
   }
+  co_await check_health();  // before the first claim
   asio::co_spawn(io_, heartbeat_loop(), asio::detached);
   co_await claim_loop();
   if (!stopping_) co_await stop_requested_.wait();  // drained by command: idle until told to stop
@@ -591,12 +615,40 @@ awaitable<std::string> Agent::render_metrics() {
   co_return out.text();
 }
 
+awaitable<void> Agent::check_health() {
+  std::string error;
+  auto answered = co_await runtime_->ping();
+  if (!answered.ok()) error = "the container engine does not answer: " + answered.error().message;
+  if (error.empty() && config_.min_free_disk_bytes > 0) {
+    json figures = live_figures(config_.workspace_base);
+    int64_t free_bytes = figures["disk_free_bytes"].get<int64_t>();
+    if (free_bytes >= 0 && free_bytes < config_.min_free_disk_bytes) {
+      error = "disk full: " + std::to_string(free_bytes / (1024 * 1024)) + " MiB free under " +
+              config_.workspace_base + ", below RUNNER_MIN_FREE_DISK (" +
+              std::to_string(config_.min_free_disk_bytes / (1024 * 1024)) + " MiB)";
+    }
+  }
+  if (error != health_error_) {
+    if (!error.empty()) {
+      spdlog::error("taking no jobs: {}", error);
+    } else {
+      spdlog::info("healthy again ({}): taking jobs", health_error_);
+    }
+    health_error_ = error;
+    abort_parked_claim();  // claim again, for jobs or for commands only
+  }
+}
+
 awaitable<void> Agent::send_heartbeat(bool going_away) {
+  if (!going_away) co_await check_health();
   json running = json::array();
   for (const auto& [key, exec] : active_) running.push_back({{"job_id", key.first}, {"attempt", key.second}});
   json usage{{"running_jobs", active_.size()},
              {"max_concurrent_jobs", config_.max_concurrent_jobs}};
   if (pool_) usage["pool"] = pool_->status();  // {"size", "ready"}: the dashboard shows it
+  usage["system"] = live_figures(config_.workspace_base);
+  usage["health"] = health_error_.empty() ? json{{"state", "ok"}}
+                                          : json{{"state", "error"}, {"reason", health_error_}};
   json body{
       {"running", running}, {"usage", usage}, {"draining", draining_}, {"going_away", going_away}};
   size_t reported = command_results_.size();
@@ -638,8 +690,8 @@ awaitable<void> Agent::claim_loop() {
   while (!stopping_) {
     // A draining runner keeps a claim parked for commands only (slots 0): a resume or an
     // update reaches it at once rather than with the next heartbeat.
-    int slots = draining_ ? 0 : free_slots();
-    if (!draining_ && slots <= 0) {
+    int slots = commands_only() ? 0 : free_slots();
+    if (!commands_only() && slots <= 0) {
       slot_freed_.reset();
       co_await slot_freed_.wait_for(std::chrono::milliseconds(config_.poll_timeout_ms + 1000));
       continue;

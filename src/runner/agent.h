@@ -100,6 +100,11 @@ class Agent {
   json command_results_ = json::array();    // acknowledgements for the next heartbeat
   Event heartbeat_now_;
   Event registered_;
+  // Runner state `error`: why this runner cannot take jobs now ("" = healthy). Checked
+  // before each heartbeat: the engine answers, the workspace disk has RUNNER_MIN_FREE_DISK.
+  std::string health_error_;
+  awaitable<void> check_health();
+  bool commands_only() const { return draining_ || !health_error_.empty(); }
   bool claim_aborted_ = false;  // the parked claim was cut short on purpose (drain, resume)
   void abort_parked_claim();
 };

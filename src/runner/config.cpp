@@ -65,6 +65,7 @@ const std::vector<std::string>& runner_setting_names() {
                                                   "RUNNER_CLONE_TIMEOUT_S",
                                                   "RUNNER_REPO_CACHE",
                                                   "RUNNER_REPO_CACHE_MAX",
+                                                  "RUNNER_MIN_FREE_DISK",
                                                   "RUNNER_LOG_MAX_BYTES",
                                                   "RUNNER_AGENT_CLI",
                                                   "RUNNER_AGENT_IMAGE",
@@ -424,6 +425,11 @@ static Result<RunnerConfig> merge_runner_settings(const std::map<std::string, st
     if (*bytes < 1024 * 1024)
       return bad("RUNNER_REPO_CACHE_MAX", "must be at least 1m (or 'unlimited')");
     c.repo_cache_max_bytes = *bytes;
+  }
+  if (has("RUNNER_MIN_FREE_DISK") && !s["RUNNER_MIN_FREE_DISK"].empty()) {
+    auto bytes = parse_bytes(s["RUNNER_MIN_FREE_DISK"]);
+    if (!bytes.ok()) return bad("RUNNER_MIN_FREE_DISK", bytes.error().message + " (0 = no check)");
+    c.min_free_disk_bytes = *bytes;
   }
   if (has("RUNNER_METRICS_LISTEN") && !s["RUNNER_METRICS_LISTEN"].empty()) {
     const std::string& listen = s["RUNNER_METRICS_LISTEN"];

@@ -79,6 +79,9 @@ struct RunnerConfig {
   // RUNNER_REPO_CACHE_MAX, e.g. 10g: least recently used mirrors are removed past it;
   // "unlimited" = 0.
   int64_t repo_cache_max_bytes = int64_t{10} * 1024 * 1024 * 1024;
+  // RUNNER_MIN_FREE_DISK, e.g. 1g: below this much free space under DOCKER_WORKSPACE_BASE the
+  // runner is in state `error` ("disk full") and takes no jobs; 0 = no check.
+  int64_t min_free_disk_bytes = int64_t{1} * 1024 * 1024 * 1024;
   // RUNNER_LOG_MAX_BYTES: the most of a job's output spooled and sent (the server's default
   // --log-max-bytes); past it one line says so and the rest is dropped.
   int64_t log_max_bytes = int64_t{64} * 1024 * 1024;

@@ -132,6 +132,13 @@ class ContainerRuntime {
 
   virtual RuntimeCapabilities capabilities() const = 0;
   virtual awaitable<Result<RuntimeInfo>> info() = 0;
+  // Whether the engine answers, as cheaply as it can tell (the runner's health check asks
+  // before every heartbeat).
+  virtual awaitable<Result<void>> ping() {
+    auto answered = co_await info();
+    if (!answered.ok()) co_return answered.error();
+    co_return ok_result();
+  }
 
   // Makes image available locally according to policy. Errors: kImagePull carrying the
   // engine's message (missing with kNever, registry refused, ...), kUnavailable.

@@ -116,10 +116,15 @@ json explain_wait(const WhyFacts& facts) {
     if (gaps.empty()) matching.push_back(&r);
     else if (!gaps.other_tenant) others.emplace_back(std::move(gaps), &r);
   }
-  json counts{{"total", matching.size()}, {"online", 0}, {"idle", 0},       {"busy", 0},
-              {"draining", 0},            {"offline", 0}, {"slots_used", 0}, {"slots_total", 0}};
+  json counts{{"total", matching.size()}, {"online", 0},  {"idle", 0},
+              {"busy", 0},               {"draining", 0}, {"error", 0},
+              {"offline", 0},            {"slots_used", 0}, {"slots_total", 0}};
+  std::vector<std::string> in_error;  // "name (why)" of matching runners in state error
   for (const Runner* r : matching) {
-    counts[std::string(to_string(r->status))] = counts[std::string(to_string(r->status))].get<int>() + 1;
+    std::string error = runner_error(*r);
+    std::string status = error.empty() ? std::string(to_string(r->status)) : "error";
+    if (!error.empty()) in_error.push_back(r->reg.name + " (" + error + ")");
+    counts[status] = counts[status].get<int>() + 1;
     if (r->status != RunnerStatus::kOffline) {
       counts["online"] = counts["online"].get<int>() + 1;
       counts["slots_used"] = counts["slots_used"].get<int>() + static_cast<int>(r->running.size());
@@ -184,6 +189,10 @@ json explain_wait(const WhyFacts& facts) {
       names.push_back(m->reg.name + " (last seen " + ago(facts.now, m->last_heartbeat_at) + ")");
     }
     reason("runners_offline", fmt::format("every runner that could take it is offline: {}", fmt::join(names, ", ")))["runners"] = list;
+  } else if (counts["idle"].get<int>() == 0 && counts["busy"].get<int>() == 0 && !in_error.empty()) {
+    reason("runners_error", fmt::format("every online runner that could take it is draining or in "
+                                        "state error, which takes no jobs: {}",
+                                        fmt::join(in_error, ", ")));
   } else if (counts["idle"].get<int>() == 0 && counts["busy"].get<int>() == 0) {
     reason("runners_draining", fmt::format("every online runner that could take it is draining ({})", online));
   } else if (counts["slots_used"].get<int>() >= counts["slots_total"].get<int>() && counts["idle"].get<int>() == 0) {

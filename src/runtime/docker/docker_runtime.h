@@ -48,7 +48,7 @@ class DockerRuntime final : public ContainerRuntime {
   DockerRuntime(asio::any_io_executor executor, Endpoint endpoint, DockerConfig config);
 
   // GET /_ping: the engine is there and answers.
-  awaitable<Result<void>> ping();
+  awaitable<Result<void>> ping() override;
 
   RuntimeCapabilities capabilities() const override;
   awaitable<Result<RuntimeInfo>> info() override;
