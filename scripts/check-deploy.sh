@@ -47,7 +47,7 @@ data_volume=corral-deploy-data-$tag
 compose_pid="" apt_pid="" podman_used=""
 # Podman with storage of its own: image builds take the storage's locks, and the engine the
 # other tests run containers through (scripts/podman-service.sh) must not wait on them.
-podman() { command podman --root "$work/storage" --runroot "$work/run" "$@"; }
+podman() { command podman --root "$work/storage" --runroot "$work/run" --tmpdir "$work/libpod" "$@"; }
 cleanup() {
   # The background checks (below), when a foreground check failed first.
   for pid in $compose_pid $apt_pid; do kill "$pid" 2>/dev/null || true; done
@@ -55,7 +55,9 @@ cleanup() {
     podman rm -f -t 0 "$runner_container" "$server_container" >/dev/null 2>&1 || true
     podman volume rm -f "$data_volume" >/dev/null 2>&1 || true
     podman rmi -f "$executor_image" "$runner_image" "$server_image" "$base_image" >/dev/null 2>&1 || true
-    podman system reset --force >/dev/null 2>&1 || true  # unmounts what the storage holds
+    # The storage's own mounts (overlay binds its directory onto itself). Not `podman system
+    # reset`: it reaches beyond this storage (networks, runtime state the engine uses).
+    findmnt -rn -o TARGET | grep "^$work/" | sort -r | xargs -r umount -l 2>/dev/null || true
   fi
   rm -rf "$work"
 }
