@@ -12,29 +12,30 @@ namespace corral {
 namespace {
 
 template <typename E, size_t N>
-std::optional<E> parse_enum(std::string_view s, const std::array<std::pair<E, std::string_view>, N>& table) {
+std::optional<E> parse_enum(std::string_view s,
+                            const std::array<std::pair<E, std::string_view>, N>& table) {
   for (const auto& [e, name] : table) {
     if (name == s) return e;
   }
   return std::nullopt;
 }
 
-constexpr std::array<std::pair<TokenKind, std::string_view>, 3> kTokenKinds{{
-    {TokenKind::kAdmin, "admin"}, {TokenKind::kUser, "user"}, {TokenKind::kRunner, "runner"}}};
-constexpr std::array<std::pair<JobState, std::string_view>, 6> kJobStates{{
-    {JobState::kQueued, "queued"},
-    {JobState::kLeased, "leased"},
-    {JobState::kRunning, "running"},
-    {JobState::kSucceeded, "succeeded"},
-    {JobState::kFailed, "failed"},
-    {JobState::kCanceled, "canceled"}}};
-constexpr std::array<std::pair<AttemptState, std::string_view>, 6> kAttemptStates{{
-    {AttemptState::kLeased, "leased"},
-    {AttemptState::kRunning, "running"},
-    {AttemptState::kSucceeded, "succeeded"},
-    {AttemptState::kFailed, "failed"},
-    {AttemptState::kCanceled, "canceled"},
-    {AttemptState::kLost, "lost"}}};
+constexpr std::array<std::pair<TokenKind, std::string_view>, 3> kTokenKinds{
+    {{TokenKind::kAdmin, "admin"}, {TokenKind::kUser, "user"}, {TokenKind::kRunner, "runner"}}};
+constexpr std::array<std::pair<JobState, std::string_view>, 6> kJobStates{
+    {{JobState::kQueued, "queued"},
+     {JobState::kLeased, "leased"},
+     {JobState::kRunning, "running"},
+     {JobState::kSucceeded, "succeeded"},
+     {JobState::kFailed, "failed"},
+     {JobState::kCanceled, "canceled"}}};
+constexpr std::array<std::pair<AttemptState, std::string_view>, 6> kAttemptStates{
+    {{AttemptState::kLeased, "leased"},
+     {AttemptState::kRunning, "running"},
+     {AttemptState::kSucceeded, "succeeded"},
+     {AttemptState::kFailed, "failed"},
+     {AttemptState::kCanceled, "canceled"},
+     {AttemptState::kLost, "lost"}}};
 
 template <typename E, size_t N>
 std::string_view enum_name(E e, const std::array<std::pair<E, std::string_view>, N>& table) {
@@ -81,7 +82,8 @@ Result<std::vector<std::string>> get_string_list(const json& obj, const char* ke
   return out;
 }
 
-Result<std::vector<std::string>> get_labels(const json& obj, const char* key, const std::string& path) {
+Result<std::vector<std::string>> get_labels(const json& obj, const char* key,
+                                            const std::string& path) {
   auto list = get_string_list(obj, key, path);
   if (!list.ok()) return list.error();
   static const std::regex kLabel("^[A-Za-z0-9][A-Za-z0-9_.:/=+-]{0,63}$");
@@ -110,7 +112,8 @@ Result<RetryPolicy> parse_retry_policy(const json& r) {
   if (!r.is_object())
     return invalid_field("retry",
                          "must be an object {max_attempts, backoff_s, on, transient_patterns}");
-  CORRAL_TRY(check_known_fields(r, "retry.", {"max_attempts", "backoff_s", "on", "transient_patterns"}));
+  CORRAL_TRY(
+      check_known_fields(r, "retry.", {"max_attempts", "backoff_s", "on", "transient_patterns"}));
   RetryPolicy policy;
   if (r.contains("backoff_s") && !r["backoff_s"].is_null()) {
     const auto& b = r["backoff_s"];
@@ -192,25 +195,40 @@ int64_t RetryPolicy::backoff_ms(int failed_attempt) const {
   return static_cast<int64_t>(backoff_s[i]) * 1000;
 }
 
-std::string_view to_string(TokenKind kind) { return enum_name(kind, kTokenKinds); }
-std::optional<TokenKind> parse_token_kind(std::string_view s) { return parse_enum(s, kTokenKinds); }
-std::string_view to_string(JobState state) { return enum_name(state, kJobStates); }
-std::optional<JobState> parse_job_state(std::string_view s) { return parse_enum(s, kJobStates); }
-std::string_view to_string(AttemptState state) { return enum_name(state, kAttemptStates); }
+std::string_view to_string(TokenKind kind) {
+  return enum_name(kind, kTokenKinds);
+}
+std::optional<TokenKind> parse_token_kind(std::string_view s) {
+  return parse_enum(s, kTokenKinds);
+}
+std::string_view to_string(JobState state) {
+  return enum_name(state, kJobStates);
+}
+std::optional<JobState> parse_job_state(std::string_view s) {
+  return parse_enum(s, kJobStates);
+}
+std::string_view to_string(AttemptState state) {
+  return enum_name(state, kAttemptStates);
+}
 std::optional<AttemptState> parse_attempt_state(std::string_view s) {
   return parse_enum(s, kAttemptStates);
 }
 
 bool is_terminal(JobState state) {
-  return state == JobState::kSucceeded || state == JobState::kFailed || state == JobState::kCanceled;
+  return state == JobState::kSucceeded || state == JobState::kFailed ||
+         state == JobState::kCanceled;
 }
 
 std::string_view to_string(RunnerStatus status) {
   switch (status) {
-    case RunnerStatus::kIdle: return "idle";
-    case RunnerStatus::kBusy: return "busy";
-    case RunnerStatus::kDraining: return "draining";
-    case RunnerStatus::kOffline: return "offline";
+    case RunnerStatus::kIdle:
+      return "idle";
+    case RunnerStatus::kBusy:
+      return "busy";
+    case RunnerStatus::kDraining:
+      return "draining";
+    case RunnerStatus::kOffline:
+      return "offline";
   }
   return "offline";
 }
@@ -258,7 +276,9 @@ RunnerTokenPolicy runner_policy_from_json(const json& stored) {
   return policy;
 }
 
-json to_json(const UserSettings& settings) { return {{"steward_fallback", settings.steward_fallback}}; }
+json to_json(const UserSettings& settings) {
+  return {{"steward_fallback", settings.steward_fallback}};
+}
 
 namespace {
 
@@ -393,7 +413,8 @@ Result<JobSpec> parse_job_spec(const json& body) {
     auto retry_attempts = get_int(body["retry"], "max_attempts", "retry.max_attempts", 0, 1, 100);
     if (!retry_attempts.ok()) return retry_attempts.error();
     if (*retry_attempts > 0) {
-      if (body.contains("max_attempts") && !body["max_attempts"].is_null() && *retry_attempts != spec.max_attempts) {
+      if (body.contains("max_attempts") && !body["max_attempts"].is_null() &&
+          *retry_attempts != spec.max_attempts) {
         return invalid_field("retry.max_attempts", "differs from 'max_attempts'; give one of them");
       }
       spec.max_attempts = static_cast<int>(*retry_attempts);
@@ -531,10 +552,11 @@ json to_json(const JobSpec& spec) {
          {"priority", spec.priority},
          {"timeout_s", spec.timeout_s},
          {"max_attempts", spec.max_attempts},
-         {"retry", {{"max_attempts", spec.max_attempts},
-                    {"backoff_s", spec.retry.backoff_s},
-                    {"on", spec.retry.on},
-                    {"transient_patterns", spec.retry.transient_patterns}}},
+         {"retry",
+          {{"max_attempts", spec.max_attempts},
+           {"backoff_s", spec.retry.backoff_s},
+           {"on", spec.retry.on},
+           {"transient_patterns", spec.retry.transient_patterns}}},
          {"network", spec.network},
          {"env", spec.env}};
   json secret_names = json::array();

@@ -3,12 +3,11 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/clock.h"
 #include "common/result.h"
@@ -135,18 +134,18 @@ struct JobSpec {
   // (ClaimedJob); everywhere else (the store's spec, every API answer) only the names are
   // kept, with empty values. The runner masks the values in the log.
   std::map<std::string, std::string> secrets;
-  std::vector<std::string> labels;   // sorted, unique
+  std::vector<std::string> labels;  // sorted, unique
   std::string group;
   std::string type;
   int priority = 0;
-  int timeout_s = 0;                 // 0 = runner default
-  int max_attempts = 3;               // also spelled retry.max_attempts
+  int timeout_s = 0;     // 0 = runner default
+  int max_attempts = 3;  // also spelled retry.max_attempts
   RetryPolicy retry;
   std::optional<bool> steward_fallback;  // unset: the submitting user's setting
   std::optional<RepoSpec> repo;
-  int64_t memory_bytes = 0;          // resources.memory; 0 = runner default
-  double cpus = 0;                   // resources.cpus; 0 = runner default
-  std::string network;               // "" = runner default; "none", "bridge", ...
+  int64_t memory_bytes = 0;  // resources.memory; 0 = runner default
+  double cpus = 0;           // resources.cpus; 0 = runner default
+  std::string network;       // "" = runner default; "none", "bridge", ...
 };
 
 Result<AgentSpec> parse_agent_spec(const json& body);
@@ -196,7 +195,7 @@ struct Job {
   std::string reason;
   json result;  // null when none
   std::string idempotency_key;
-  int64_t seq = 0;  // insertion order, used as the pagination cursor
+  int64_t seq = 0;           // insertion order, used as the pagination cursor
   std::string repo_name;     // "owner/name" of spec.repo (api/repo.h), "" when none
   std::string group_source;  // where spec.group came from: "job", "repo" (a mapping), "" = no group
   std::vector<Attempt> attempts;
@@ -238,7 +237,7 @@ Result<RunnerRegistration> parse_runner_registration(const json& body);
 struct Runner {
   std::string id;
   std::string tenant;
-  std::string token_id;  // the registration token it came in with
+  std::string token_id;        // the registration token it came in with
   std::string owner_token_id;  // who made that token: the runner's owner
   std::string secret_hash;
   RunnerRegistration reg;

@@ -21,7 +21,8 @@ namespace corral::cli {
 
 RuntimeFactory runtime_factory(const RunnerConfig& config) {
   return [config](asio::any_io_executor ex) -> Result<std::unique_ptr<ContainerRuntime>> {
-    if (config.executor == "shell") return std::unique_ptr<ContainerRuntime>(std::make_unique<ShellRuntime>(ex));
+    if (config.executor == "shell")
+      return std::unique_ptr<ContainerRuntime>(std::make_unique<ShellRuntime>(ex));
     DockerConfig docker;
     docker.host = config.docker_host;
     auto rt = DockerRuntime::open(ex, docker);
@@ -109,7 +110,8 @@ bool offer_runner_setup(const std::vector<std::string>& missing) {
 
 void add_runner_command(CLI::App& app) {
   auto o = std::make_shared<RunnerOpts>();
-  auto* cmd = app.add_subcommand("runner", "Run a runner agent: register, heartbeat, claim and run jobs");
+  auto* cmd =
+      app.add_subcommand("runner", "Run a runner agent: register, heartbeat, claim and run jobs");
   cmd->add_option("--config", o->config_file, "YAML config file (settings as in docs/runner.md)");
   cmd->add_option("--env-file", o->env_file,
                   "A .env file of settings (NAME=value lines), under the environment's");
@@ -145,12 +147,14 @@ void add_runner_command(CLI::App& app) {
   setup->fallthrough();  // --config, --env-file and the setting flags are the runner's
   // CLI11 takes "setup" for this subcommand wherever it stands; after an argument it is Monk
   // CI's NAME (or a later argument): note how many came first to put it back in its place.
-  setup->preparse_callback([o, arguments](size_t) { o->arguments_before_setup = arguments->count(); });
+  setup->preparse_callback(
+      [o, arguments](size_t) { o->arguments_before_setup = arguments->count(); });
 
   cmd->callback([o, setup] {
     if (setup->parsed() && o->arguments_before_setup == 0) {
       if (!o->positional.empty()) {
-        runner_exit("`corral runner setup` takes no arguments, only --config FILE or --env-file FILE");
+        runner_exit(
+            "`corral runner setup` takes no arguments, only --config FILE or --env-file FILE");
       }
       if (!o->config_file.empty() && !o->env_file.empty()) {
         runner_exit("give `corral runner setup` --config FILE (YAML) or --env-file FILE, not both");
@@ -159,8 +163,8 @@ void add_runner_command(CLI::App& app) {
       return;
     }
     if (setup->parsed()) {
-      o->positional.insert(o->positional.begin() + static_cast<std::ptrdiff_t>(o->arguments_before_setup),
-                           "setup");
+      o->positional.insert(
+          o->positional.begin() + static_cast<std::ptrdiff_t>(o->arguments_before_setup), "setup");
     }
     if (auto added = add_positional_settings(o->positional, o->flags); !added.ok()) {
       runner_exit(added.error().message);

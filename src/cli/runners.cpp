@@ -104,12 +104,15 @@ void add_registry_commands(CLI::App& app) {
           std::cout << body.dump(*watch > 0 ? -1 : 2) << "\n";
           return;
         }
-        std::vector<std::vector<std::string>> rows{{"ID", "NAME", "STATUS", "JOBS", "LABELS", "GROUP", "LAST HEARTBEAT", "CPUS", "MEMORY", "VERSION"}};
+        std::vector<std::vector<std::string>> rows{{"ID", "NAME", "STATUS", "JOBS", "LABELS",
+                                                    "GROUP", "LAST HEARTBEAT", "CPUS", "MEMORY",
+                                                    "VERSION"}};
         for (const auto& r : body["runners"]) {
           rows.push_back({str(r["id"]), str(r["name"]), str(r["status"]),
-                          r["running_jobs"].dump() + "/" + r["max_concurrent_jobs"].dump(), join(r["labels"]),
-                          str(r["group"]), ago(r["last_heartbeat_at"]), r["system"]["cpus"].dump(),
-                          gib(r["system"]["memory_bytes"]), str(r["version"])});
+                          r["running_jobs"].dump() + "/" + r["max_concurrent_jobs"].dump(),
+                          join(r["labels"]), str(r["group"]), ago(r["last_heartbeat_at"]),
+                          r["system"]["cpus"].dump(), gib(r["system"]["memory_bytes"]),
+                          str(r["version"])});
         }
         print_table(rows);
       });
@@ -117,7 +120,8 @@ void add_registry_commands(CLI::App& app) {
   }
   {
     auto o = std::make_shared<ClientOptions>();
-    auto* cmd = app.add_subcommand("queue", "Queue depth by state, group and label set, and what each waiting job waits for");
+    auto* cmd = app.add_subcommand(
+        "queue", "Queue depth by state, group and label set, and what each waiting job waits for");
     add_client_options(cmd, *o);
     auto watch = std::make_shared<double>(0);
     add_watch_option(cmd, *watch);
@@ -135,26 +139,32 @@ void add_registry_commands(CLI::App& app) {
         }
         print_table(states);
         std::cout << "\noldest queued: "
-                  << (q["oldest_queued_age_s"].is_null() ? std::string("-")
-                                                         : std::to_string(static_cast<long>(q["oldest_queued_age_s"].get<double>())) + "s")
-                  << "   runners: " << q["runners"]["idle"].dump() << " idle, " << q["runners"]["busy"].dump()
-                  << " busy, " << q["runners"]["draining"].dump() << " draining, "
-                  << q["runners"]["offline"].dump() << " offline\n\n";
+                  << (q["oldest_queued_age_s"].is_null()
+                          ? std::string("-")
+                          : std::to_string(
+                                static_cast<long>(q["oldest_queued_age_s"].get<double>())) +
+                                "s")
+                  << "   runners: " << q["runners"]["idle"].dump() << " idle, "
+                  << q["runners"]["busy"].dump() << " busy, " << q["runners"]["draining"].dump()
+                  << " draining, " << q["runners"]["offline"].dump() << " offline\n\n";
         std::vector<std::vector<std::string>> groups{{"GROUP", "QUEUED", "RUNNING"}};
         for (const auto& g : q["by_group"]) {
-          groups.push_back({g["group"].get<std::string>().empty() ? "(any)" : g["group"].get<std::string>(),
-                            g["queued"].dump(), g["running"].dump()});
+          groups.push_back(
+              {g["group"].get<std::string>().empty() ? "(any)" : g["group"].get<std::string>(),
+               g["queued"].dump(), g["running"].dump()});
         }
         print_table(groups);
         std::cout << "\n";
         std::vector<std::vector<std::string>> labels{{"LABELS", "QUEUED"}};
-        for (const auto& l : q["by_labels"]) labels.push_back({join(l["labels"]), l["queued"].dump()});
+        for (const auto& l : q["by_labels"])
+          labels.push_back({join(l["labels"]), l["queued"].dump()});
         print_table(labels);
         if (q.contains("waiting") && !q["waiting"].empty()) {
           std::cout << "\n";
           std::vector<std::vector<std::string>> waiting{{"JOB", "NAME", "PRIORITY", "WAITING FOR"}};
           for (const auto& w : q["waiting"]) {
-            waiting.push_back({str(w["id"]), str(w["name"]), w["priority"].dump(), str(w["reason"])});
+            waiting.push_back(
+                {str(w["id"]), str(w["name"]), w["priority"].dump(), str(w["reason"])});
           }
           print_table(waiting);
         }
@@ -163,14 +173,19 @@ void add_registry_commands(CLI::App& app) {
   }
   {
     auto o = std::make_shared<std::pair<ClientOptions, std::string>>();
-    auto* cmd = app.add_subcommand("drain", "Ask a runner to take no new jobs (admin); running jobs finish");
+    auto* cmd = app.add_subcommand("drain",
+                                   "Ask a runner to take no new jobs (admin); running jobs finish");
     add_client_options(cmd, o->first);
     cmd->add_option("id", o->second, "Runner id")->required();
     cmd->callback([o] {
       Client client(o->first);
-      auto r = client.call_json(http::verb::post, "/api/v1/runners/" + url_encode(o->second) + "/drain", json::object());
-      if (o->first.json_output) std::cout << r.dump(2) << "\n";
-      else std::cout << "draining " << str(r["name"]) << " (" << str(r["id"]) << "); it takes no new jobs\n";
+      auto r = client.call_json(
+          http::verb::post, "/api/v1/runners/" + url_encode(o->second) + "/drain", json::object());
+      if (o->first.json_output)
+        std::cout << r.dump(2) << "\n";
+      else
+        std::cout << "draining " << str(r["name"]) << " (" << str(r["id"])
+                  << "); it takes no new jobs\n";
     });
   }
   {
@@ -190,7 +205,8 @@ void add_registry_commands(CLI::App& app) {
     cmd->add_option("command", o->type, "drain | resume | restart | update")
         ->required()
         ->check(CLI::IsMember({"drain", "resume", "restart", "update"}));
-    cmd->add_flag("--wait", o->wait, "Wait until the runner reports how it went; exit 1 if it failed");
+    cmd->add_flag("--wait", o->wait,
+                  "Wait until the runner reports how it went; exit 1 if it failed");
     cmd->add_option("--wait-timeout", o->timeout_s, "Seconds --wait waits at most")
         ->capture_default_str();
     cmd->callback([o] {
@@ -237,7 +253,8 @@ void add_registry_commands(CLI::App& app) {
     auto o = std::make_shared<Opts>();
     auto* cmd = tokens->add_subcommand("create", "Create a token; its secret is printed once");
     add_client_options(cmd, o->client);
-    cmd->add_option("--kind", o->kind, "admin, user or runner")->check(CLI::IsMember({"admin", "user", "runner"}));
+    cmd->add_option("--kind", o->kind, "admin, user or runner")
+        ->check(CLI::IsMember({"admin", "user", "runner"}));
     cmd->add_option("--tenant", o->tenant, "Tenant (default: yours)");
     cmd->add_option("--name", o->name, "What it is for")->required();
     cmd->add_option("--group", o->group,
@@ -255,8 +272,10 @@ void add_registry_commands(CLI::App& app) {
       if (!o->labels.empty()) body["labels"] = o->labels;
       if (o->owner_only) body["owner_only"] = true;
       auto t = client.call_json(http::verb::post, "/api/v1/tokens", body);
-      if (o->client.json_output) std::cout << t.dump(2) << "\n";
-      else std::cout << t["token"].get<std::string>() << "\n";
+      if (o->client.json_output)
+        std::cout << t.dump(2) << "\n";
+      else
+        std::cout << t["token"].get<std::string>() << "\n";
     });
   }
   {
@@ -270,9 +289,11 @@ void add_registry_commands(CLI::App& app) {
         std::cout << body.dump(2) << "\n";
         return;
       }
-      std::vector<std::vector<std::string>> rows{{"ID", "KIND", "TENANT", "NAME", "CREATED", "REVOKED"}};
+      std::vector<std::vector<std::string>> rows{
+          {"ID", "KIND", "TENANT", "NAME", "CREATED", "REVOKED"}};
       for (const auto& t : body["tokens"]) {
-        rows.push_back({str(t["id"]), str(t["kind"]), str(t["tenant"]), str(t["name"]), str(t["created_at"]), str(t["revoked_at"])});
+        rows.push_back({str(t["id"]), str(t["kind"]), str(t["tenant"]), str(t["name"]),
+                        str(t["created_at"]), str(t["revoked_at"])});
       }
       print_table(rows);
     });

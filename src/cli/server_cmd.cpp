@@ -29,15 +29,18 @@ CLI::Validator bytes_transform() {
 
 void add_server_command(CLI::App& app) {
   auto config = std::make_shared<ServerConfig>();
-  auto* cmd = app.add_subcommand("server", "Run the corral server (HTTP API, queue, runner registry)");
+  auto* cmd =
+      app.add_subcommand("server", "Run the corral server (HTTP API, queue, runner registry)");
   cmd->add_option("--listen", config->listen, "Address to listen on (host:port; port 0 picks one)")
       ->envname("CORRAL_LISTEN")
       ->capture_default_str();
-  cmd->add_option("--data-dir", config->data_dir, "Directory for the SQLite database and admin token")
+  cmd->add_option("--data-dir", config->data_dir,
+                  "Directory for the SQLite database and admin token")
       ->envname("CORRAL_DATA_DIR")
       ->capture_default_str();
-  cmd->add_option("--store", config->store,
-                  std::string("Where jobs live: ") + kStoreForms + ". Several servers share one PostgreSQL")
+  cmd->add_option(
+         "--store", config->store,
+         std::string("Where jobs live: ") + kStoreForms + ". Several servers share one PostgreSQL")
       ->envname("CORRAL_STORE");
   cmd->add_option("--store-pool", config->store_pool_size,
                   "PostgreSQL connections this server keeps at most (requests wait for a free one)")
@@ -58,12 +61,14 @@ void add_server_command(CLI::App& app) {
       ->envname("RUNNER_HEARTBEAT_TIMEOUT_MS")
       ->check(CLI::Range(int64_t{200}, int64_t{86'400'000}))
       ->capture_default_str();
-  cmd->add_option("--sweep-interval-ms", config->sweep_interval_ms, "How often leases and heartbeats are checked")
+  cmd->add_option("--sweep-interval-ms", config->sweep_interval_ms,
+                  "How often leases and heartbeats are checked")
       ->envname("CORRAL_SWEEP_INTERVAL_MS")
       ->check(CLI::Range(int64_t{10}, int64_t{60'000}))
       ->capture_default_str();
-  cmd->add_option("--safety-sweep-ms", config->safety_sweep_ms,
-                  "How often parked claims are offered the runnable jobs (a net under the instant wake-ups)")
+  cmd->add_option(
+         "--safety-sweep-ms", config->safety_sweep_ms,
+         "How often parked claims are offered the runnable jobs (a net under the instant wake-ups)")
       ->envname("CORRAL_SAFETY_SWEEP_MS")
       ->check(CLI::Range(int64_t{100}, int64_t{3'600'000}))
       ->capture_default_str();
@@ -73,12 +78,14 @@ void add_server_command(CLI::App& app) {
       ->check(CLI::Range(size_t{1024}, size_t{1} << 30))
       ->capture_default_str();
   cmd->add_option("--log-max-bytes", config->log_max_bytes,
-                  "Largest log kept per job attempt (bytes, or e.g. 64m); later output is dropped with a note")
+                  "Largest log kept per job attempt (bytes, or e.g. 64m); later output is dropped "
+                  "with a note")
       ->envname("CORRAL_LOG_MAX_BYTES")
       ->transform(bytes_transform())
       ->capture_default_str();
   cmd->add_option("--steward-stale-after-ms", config->steward_stale_after_ms,
-                  "A repository's steward may take its jobs once every runner that could has had no heartbeat "
+                  "A repository's steward may take its jobs once every runner that could has had "
+                  "no heartbeat "
                   "for longer than this")
       ->envname("CORRAL_STEWARD_STALE_AFTER_MS")
       ->check(CLI::Range(int64_t{100}, int64_t{86'400'000}))
@@ -139,11 +146,13 @@ void add_server_command(CLI::App& app) {
   cmd->add_flag("--log-json", *log_json, "Log as JSON lines");
   cmd->callback([config, log_json] {
     if (*log_json) {
-      spdlog::set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%v"})", spdlog::pattern_time_type::utc);
+      spdlog::set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%v"})",
+                          spdlog::pattern_time_type::utc);
     }
     if (config->heartbeat_timeout_ms <= config->heartbeat_interval_ms) {
-      throw CLI::ValidationError("--heartbeat-timeout-ms",
-                                 "must be larger than --heartbeat-interval-ms (a runner needs time to beat)");
+      throw CLI::ValidationError(
+          "--heartbeat-timeout-ms",
+          "must be larger than --heartbeat-interval-ms (a runner needs time to beat)");
     }
     if (auto location = parse_store_location(config->store, config->data_dir); !location.ok()) {
       std::cerr << "corral server: " << location.error().message << "\n";

@@ -9,7 +9,11 @@ std::string& version_storage() {
 }
 }  // namespace
 
-const std::string& build_version() { return version_storage(); }
-void set_build_version(std::string version) { version_storage() = std::move(version); }
+const std::string& build_version() {
+  return version_storage();
+}
+void set_build_version(std::string version) {
+  version_storage() = std::move(version);
+}
 
 }  // namespace corral

@@ -24,7 +24,8 @@ namespace {
 std::chrono::milliseconds jittered(std::chrono::milliseconds base) {
   static thread_local std::mt19937 rng{std::random_device{}()};
   std::uniform_real_distribution<double> factor(0.5, 1.5);
-  return std::chrono::milliseconds(static_cast<int64_t>(static_cast<double>(base.count()) * factor(rng)));
+  return std::chrono::milliseconds(
+      static_cast<int64_t>(static_cast<double>(base.count()) * factor(rng)));
 }
 
 json system_info(const std::string& workspace_base) {
@@ -35,7 +36,8 @@ json system_info(const std::string& workspace_base) {
   struct statvfs vfs;
   std::error_code ec;
   std::filesystem::create_directories(workspace_base, ec);
-  if (statvfs(workspace_base.c_str(), &vfs) == 0) disk = static_cast<int64_t>(vfs.f_bavail) * static_cast<int64_t>(vfs.f_frsize);
+  if (statvfs(workspace_base.c_str(), &vfs) == 0)
+    disk = static_cast<int64_t>(vfs.f_bavail) * static_cast<int64_t>(vfs.f_frsize);
   return {{"cpus", static_cast<int>(std::thread::hardware_concurrency())},
           {"memory_bytes", memory},
           {"disk_bytes", disk},
@@ -99,11 +101,14 @@ Agent::~Agent() {
   blocking_.join();
 }
 
-int Agent::free_slots() const { return config_.max_concurrent_jobs - static_cast<int>(active_.size()); }
+int Agent::free_slots() const {
+  return config_.max_concurrent_jobs - static_cast<int>(active_.size());
+}
 
 json Agent::registration_body() const {
   json running = json::array();
-  for (const auto& [key, exec] : active_) running.push_back({{"job_id", key.first}, {"attempt", key.second}});
+  for (const auto& [key, exec] : active_)
+    running.push_back({{"job_id", key.first}, {"attempt", key.second}});
   json system = system_info(config_.workspace_base);
   if (!config_.hostname.empty()) system["hostname"] = config_.hostname;  // RUNNER_HOSTNAME
   return {{"name", config_.name},
@@ -202,9 +207,10 @@ Result<void> Agent::check_restart() {
   }
   probation_ = check->pending;
   if (probation_) {
-    spdlog::info("version {} replaces {}: it must register with the server by the deadline, "
-                 "or {} comes back",
-                 probation_->to_version, probation_->from_version, probation_->from_version);
+    spdlog::info(
+        "version {} replaces {}: it must register with the server by the deadline, "
+        "or {} comes back",
+        probation_->to_version, probation_->from_version, probation_->from_version);
   }
   return {};
 }
@@ -233,10 +239,12 @@ void Agent::stop_and_restart(RestartPlan plan) {
 void Agent::handle_commands(const json& commands) {
   if (!commands.is_array()) return;
   for (const auto& c : commands) {
-    RunnerCommand command{json_string_or(c, "type"), json_string_or(c, "job_id"), 0,
-                          json_string_or(c, "reason"), json_string_or(c, "id"),
-                          json_string_or(c, "version"), json_string_or(c, "sha256")};
-    command.attempt = static_cast<int>(std::clamp<int64_t>(json_int_or(c, "attempt", 0), 0, INT32_MAX));
+    RunnerCommand command{
+        json_string_or(c, "type"),   json_string_or(c, "job_id"), 0,
+        json_string_or(c, "reason"), json_string_or(c, "id"),     json_string_or(c, "version"),
+        json_string_or(c, "sha256")};
+    command.attempt =
+        static_cast<int>(std::clamp<int64_t>(json_int_or(c, "attempt", 0), 0, INT32_MAX));
     if (command.type == "cancel") {
       auto it = active_.find({command.job_id, command.attempt});
       if (it != active_.end()) {
@@ -246,9 +254,9 @@ void Agent::handle_commands(const json& commands) {
       if (!draining_) spdlog::info("the server asked this runner to drain: no new jobs");
       draining_ = true;
       abort_parked_claim();  // it may take a job: claim for commands only from now on
-      report_command(command.id, true,
-                     "draining: no new jobs; " + std::to_string(active_.size()) +
-                         " job(s) still running");
+      report_command(
+          command.id, true,
+          "draining: no new jobs; " + std::to_string(active_.size()) + " job(s) still running");
     } else if (command.type == "resume") {
       if (stopping_ || updating_) {
         report_command(command.id, false,
@@ -276,7 +284,8 @@ void Agent::handle_commands(const json& commands) {
         asio::co_spawn(io_, update_to(std::move(command)), asio::detached);
       }
     } else if (!command.type.empty()) {
-      report_command(command.id, false, "this runner does not know the command '" + command.type + "'");
+      report_command(command.id, false,
+                     "this runner does not know the command '" + command.type + "'");
     }
   }
 }
@@ -324,8 +333,8 @@ void Agent::on_stop_signal() {
     slot_freed_.set();
     return;
   }
-  spdlog::info("shutting down: no new jobs; {} running job(s) get up to {}s to finish", active_.size(),
-               config_.drain_timeout_s);
+  spdlog::info("shutting down: no new jobs; {} running job(s) get up to {}s to finish",
+               active_.size(), config_.drain_timeout_s);
   stopping_ = true;
   draining_ = true;
   stop_requested_.set();
@@ -338,8 +347,11 @@ void Agent::on_stop_signal() {
 awaitable<void> Agent::main() {
   auto info = co_await runtime_->info();
   if (!info.ok()) {
-    spdlog::error("cannot reach the container engine ({}): {}", config_.docker_host, info.error().message);
-    spdlog::error("start Docker or Podman's service (scripts/podman-service.sh), set DOCKER_HOST, or use --executor shell");
+    spdlog::error("cannot reach the container engine ({}): {}", config_.docker_host,
+                  info.error().message);
+    spdlog::error(
+        "start Docker or Podman's service (scripts/podman-service.sh), set DOCKER_HOST, or use "
+        "--executor shell");
     exit_code_ = 1;
     co_return;
   }
@@ -357,9 +369,12 @@ awaitable<void> Agent::main() {
       {"resource_limits", caps.resource_limits},
       {"pool_size", caps.held_start ? config_.docker_pool_size : 0},
       {"policy", policy_json(config_)}};
-  spdlog::info("runner {}: {} executor on {} {}", config_.name, config_.executor, info->name, info->version);
+  spdlog::info("runner {}: {} executor on {} {}", config_.name, config_.executor, info->name,
+               info->version);
   if (!caps.isolation) {
-    spdlog::warn("the shell executor isolates NOTHING: jobs run as this user, on this host, with its network");
+    spdlog::warn(
+        "the shell executor isolates NOTHING: jobs run as this user, on this host, with its "
+        "network");
   }
   if (config_.docker_pool_size > 0 && !caps.held_start) {
     spdlog::warn("DOCKER_POOL_SIZE={} ignored: the {} executor cannot keep containers warm",
@@ -368,24 +383,27 @@ awaitable<void> Agent::main() {
 
   if (probation_) {
     // The new binary must register by the deadline, or the previous one comes back.
-    asio::co_spawn(io_, [this]() -> awaitable<void> {
-      TimeMs now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-      auto left = std::chrono::milliseconds(std::max<TimeMs>(probation_->deadline_ms - now, 0));
-      if (co_await registered_.wait_for(left) || stopping_ || !probation_) co_return;
-      auto plan = roll_back_update(binary_, *probation_,
-                                   "version " + probation_->to_version +
-                                       " did not register with the server in time");
-      if (!plan.ok()) {
-        spdlog::error("{}", plan.error().message);
-        co_return;
-      }
-      spdlog::error("version {} did not register in time: going back to {}",
-                    probation_->to_version, probation_->from_version);
-      probation_.reset();
-      stop_and_restart(std::move(*plan));
-    }, asio::detached);
+    asio::co_spawn(
+        io_,
+        [this]() -> awaitable<void> {
+          TimeMs now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+          auto left = std::chrono::milliseconds(std::max<TimeMs>(probation_->deadline_ms - now, 0));
+          if (co_await registered_.wait_for(left) || stopping_ || !probation_) co_return;
+          auto plan = roll_back_update(
+              binary_, *probation_,
+              "version " + probation_->to_version + " did not register with the server in time");
+          if (!plan.ok()) {
+            spdlog::error("{}", plan.error().message);
+            co_return;
+          }
+          spdlog::error("version {} did not register in time: going back to {}",
+                        probation_->to_version, probation_->from_version);
+          probation_.reset();
+          stop_and_restart(std::move(*plan));
+        },
+        asio::detached);
   }
   co_await register_until_accepted();
   if (stopping_) co_return;
@@ -429,7 +447,8 @@ awaitable<void> Agent::main() {
     co_await slot_freed_.wait_until(deadline);
   }
   if (!active_.empty()) {
-    spdlog::warn("stopping {} job(s) that did not finish in time; the server will requeue them", active_.size());
+    spdlog::warn("stopping {} job(s) that did not finish in time; the server will requeue them",
+                 active_.size());
     for (auto& [key, exec] : active_) exec->stop(StopReason::kShutdown);
     auto hard = std::chrono::steady_clock::now() + std::chrono::seconds(config_.stop_grace_s + 30);
     while (!active_.empty() && std::chrono::steady_clock::now() < hard) {
@@ -451,7 +470,11 @@ awaitable<void> Agent::register_until_accepted() {
   auto backoff = std::chrono::milliseconds(500);
   for (;;) {
     server_->set_token(config_.token);
-    HttpRequest req{http::verb::post, "/api/v1/runners/register", registration_body().dump(), "application/json", {},
+    HttpRequest req{http::verb::post,
+                    "/api/v1/runners/register",
+                    registration_body().dump(),
+                    "application/json",
+                    {},
                     std::chrono::milliseconds(config_.request_timeout_ms)};
     auto res = co_await server_->request(std::move(req));
     std::string why;
@@ -512,7 +535,8 @@ awaitable<void> Agent::remove_orphans() {
   for (const auto& c : *found) {
     std::string job = c.labels.count("corral.job") ? c.labels.at("corral.job") : "";
     std::string attempt = c.labels.count("corral.attempt") ? c.labels.at("corral.attempt") : "";
-    spdlog::info("removing leftover container {} (job {})", c.id.substr(0, 12), job.empty() ? "?" : job);
+    spdlog::info("removing leftover container {} (job {})", c.id.substr(0, 12),
+                 job.empty() ? "?" : job);
     (void)co_await runtime_->remove(c.id);
     // ... and the workspace and log spool its attempt had.
     int number = 0;
@@ -520,7 +544,9 @@ awaitable<void> Agent::remove_orphans() {
       number = std::stoi(attempt);
     } catch (...) {
     }
-    if (job.empty() || job.find('/') != std::string::npos || job.find("..") != std::string::npos || number <= 0) continue;
+    if (job.empty() || job.find('/') != std::string::npos || job.find("..") != std::string::npos ||
+        number <= 0)
+      continue;
     auto paths = workspace_paths(config_.workspace_base, job, number);
     co_await run_blocking(blocking_, [&] {
       std::error_code ec;
@@ -642,7 +668,8 @@ awaitable<void> Agent::check_health() {
 awaitable<void> Agent::send_heartbeat(bool going_away) {
   if (!going_away) co_await check_health();
   json running = json::array();
-  for (const auto& [key, exec] : active_) running.push_back({{"job_id", key.first}, {"attempt", key.second}});
+  for (const auto& [key, exec] : active_)
+    running.push_back({{"job_id", key.first}, {"attempt", key.second}});
   json usage{{"running_jobs", active_.size()},
              {"max_concurrent_jobs", config_.max_concurrent_jobs}};
   if (pool_) usage["pool"] = pool_->status();  // {"size", "ready"}: the dashboard shows it
@@ -653,8 +680,12 @@ awaitable<void> Agent::send_heartbeat(bool going_away) {
       {"running", running}, {"usage", usage}, {"draining", draining_}, {"going_away", going_away}};
   size_t reported = command_results_.size();
   if (reported > 0) body["command_results"] = command_results_;
-  HttpRequest req{http::verb::post, "/api/v1/runners/" + runner_id_ + "/heartbeat", body.dump(), "application/json",
-                  {}, std::chrono::milliseconds(config_.request_timeout_ms)};
+  HttpRequest req{http::verb::post,
+                  "/api/v1/runners/" + runner_id_ + "/heartbeat",
+                  body.dump(),
+                  "application/json",
+                  {},
+                  std::chrono::milliseconds(config_.request_timeout_ms)};
   auto res = co_await server_->request(std::move(req));
   if (!res.ok() || res->status != 200) {
     spdlog::warn("heartbeat failed: {}", error_text(res));
@@ -673,8 +704,7 @@ awaitable<void> Agent::send_heartbeat(bool going_away) {
     spdlog::warn("heartbeat answer ignored: {}", reply.error().message);
     co_return;
   }
-  if (auto commands = reply->find("commands"); commands != reply->end())
-    handle_commands(*commands);
+  if (auto commands = reply->find("commands"); commands != reply->end()) handle_commands(*commands);
 }
 
 awaitable<void> Agent::heartbeat_loop() {
@@ -699,7 +729,12 @@ awaitable<void> Agent::claim_loop() {
     claim_aborted_ = false;
     json body{{"slots", slots}, {"wait_ms", config_.poll_timeout_ms}};
     auto timeout = std::chrono::milliseconds(config_.poll_timeout_ms + config_.request_timeout_ms);
-    HttpRequest req{http::verb::post, "/api/v1/runners/" + runner_id_ + "/claim", body.dump(), "application/json", {}, timeout};
+    HttpRequest req{http::verb::post,
+                    "/api/v1/runners/" + runner_id_ + "/claim",
+                    body.dump(),
+                    "application/json",
+                    {},
+                    timeout};
     auto msg = server_->build(req);
     Result<HttpResponse> res = make_error(ErrorCode::kUnavailable, "not sent");
     auto conn = co_await server_->acquire(timeout);
@@ -720,7 +755,8 @@ awaitable<void> Agent::claim_loop() {
         co_await register_until_accepted();
         continue;
       }
-      co_await stop_requested_.wait_for(jittered(std::chrono::milliseconds(config_.poll_interval_ms)));
+      co_await stop_requested_.wait_for(
+          jittered(std::chrono::milliseconds(config_.poll_interval_ms)));
       continue;
     }
     auto reply = server_answer(*res);
@@ -740,7 +776,8 @@ awaitable<void> Agent::claim_loop() {
       }
       ClaimedJob claimed = std::move(parsed.value());
       auto key = std::make_pair(claimed.job_id, claimed.attempt);
-      spdlog::info("claimed job {} attempt {} ({})", claimed.job_id, claimed.attempt, claimed.spec.name);
+      spdlog::info("claimed job {} attempt {} ({})", claimed.job_id, claimed.attempt,
+                   claimed.spec.name);
       auto exec = std::make_shared<JobExecutor>(*ctx_, std::move(claimed));
       active_[key] = exec;
       asio::co_spawn(io_, exec->run(), [this, key, exec](std::exception_ptr e) {
@@ -756,7 +793,8 @@ awaitable<void> Agent::claim_loop() {
       });
     }
     if (jobs.empty() && config_.poll_timeout_ms == 0 && !claim_aborted_) {
-      co_await stop_requested_.wait_for(jittered(std::chrono::milliseconds(config_.poll_interval_ms)));
+      co_await stop_requested_.wait_for(
+          jittered(std::chrono::milliseconds(config_.poll_interval_ms)));
     }
   }
 }

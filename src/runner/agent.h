@@ -26,7 +26,8 @@
 namespace corral {
 
 // Makes the runtime on the agent's I/O executor.
-using RuntimeFactory = std::function<Result<std::unique_ptr<ContainerRuntime>>(asio::any_io_executor)>;
+using RuntimeFactory =
+    std::function<Result<std::unique_ptr<ContainerRuntime>>(asio::any_io_executor)>;
 
 class Agent {
  public:
@@ -82,9 +83,9 @@ class Agent {
   std::chrono::milliseconds heartbeat_interval_{10'000};
   json capabilities_ = json::object();
   std::map<std::pair<std::string, int>, std::shared_ptr<JobExecutor>> active_;
-  bool draining_ = false;    // told by the server, or shutting down: claim nothing more
-  bool stopping_ = false;    // shutdown requested
-  bool abort_drain_ = false; // second signal
+  bool draining_ = false;     // told by the server, or shutting down: claim nothing more
+  bool stopping_ = false;     // shutdown requested
+  bool abort_drain_ = false;  // second signal
   Event slot_freed_;
   Event stop_requested_;
   Event heartbeat_stopped_;

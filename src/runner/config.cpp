@@ -201,11 +201,11 @@ Result<std::map<std::string, std::string>> read_runner_config_file(const std::st
 namespace {
 
 Error bad(const std::string& name, const std::string& why) {
-  return make_error(ErrorCode::kInvalidSpec,
-                    name + " (--" + setting_flag_name(name) + "): " + why);
+  return make_error(ErrorCode::kInvalidSpec, name + " (--" + setting_flag_name(name) + "): " + why);
 }
 
-Result<int64_t> parse_int(const std::string& name, const std::string& text, int64_t min, int64_t max) {
+Result<int64_t> parse_int(const std::string& name, const std::string& text, int64_t min,
+                          int64_t max) {
   try {
     size_t pos = 0;
     long long v = std::stoll(text, &pos);
@@ -304,15 +304,17 @@ static Result<RunnerConfig> merge_runner_settings(const std::map<std::string, st
   if (auto missing = missing_runner_settings(file, env, flags); !missing.empty()) {
     std::string message;
     for (const auto& name : missing) {
-      std::string why = name == "DOCKER_EXECUTOR_IMAGE"
-                            ? "is required for the docker executor (the image for jobs that name none)"
-                            : "is required" + alias_hint(name);
+      std::string why =
+          name == "DOCKER_EXECUTOR_IMAGE"
+              ? "is required for the docker executor (the image for jobs that name none)"
+              : "is required" + alias_hint(name);
       message += (message.empty() ? "" : "\n") + bad(name, why).message;
     }
     return make_error(ErrorCode::kInvalidSpec, message);
   }
   c.server_url = s["RUNNER_SERVER_URL"];
-  if (auto ep = Endpoint::parse(c.server_url); !ep.ok()) return bad("RUNNER_SERVER_URL", ep.error().message);
+  if (auto ep = Endpoint::parse(c.server_url); !ep.ok())
+    return bad("RUNNER_SERVER_URL", ep.error().message);
   c.token = s["RUNNER_TOKEN"];
   c.name = s["RUNNER_NAME"];
   if (has("RUNNER_LABELS")) c.labels = split_list(s["RUNNER_LABELS"]);
@@ -332,7 +334,8 @@ static Result<RunnerConfig> merge_runner_settings(const std::map<std::string, st
     if (!v.ok()) return v.error();
     *bs.target = *v;
   }
-  if (has("RUNNER_TRANSIENT_PATTERNS")) c.transient_patterns = split_list(s["RUNNER_TRANSIENT_PATTERNS"]);
+  if (has("RUNNER_TRANSIENT_PATTERNS"))
+    c.transient_patterns = split_list(s["RUNNER_TRANSIENT_PATTERNS"]);
   if (has("RUNNER_MODES")) {
     c.modes = split_list(s["RUNNER_MODES"]);
     if (c.modes.empty()) c.modes = {"all"};
@@ -376,7 +379,8 @@ static Result<RunnerConfig> merge_runner_settings(const std::map<std::string, st
   }
   if (has("DOCKER_EXECUTOR_IMAGE")) c.docker_image = s["DOCKER_EXECUTOR_IMAGE"];
   if (c.executor == "docker" && c.docker_image.empty()) {
-    return bad("DOCKER_EXECUTOR_IMAGE", "is required for the docker executor (the image for jobs that name none)");
+    return bad("DOCKER_EXECUTOR_IMAGE",
+               "is required for the docker executor (the image for jobs that name none)");
   }
   if (has("DOCKER_MEMORY_LIMIT") && is_unlimited(s["DOCKER_MEMORY_LIMIT"])) {
     c.docker_memory_bytes = 0;
@@ -394,14 +398,16 @@ static Result<RunnerConfig> merge_runner_settings(const std::map<std::string, st
     try {
       size_t pos = 0;
       c.docker_cpus = std::stod(s["DOCKER_CPU_LIMIT"], &pos);
-      if (pos != s["DOCKER_CPU_LIMIT"].size() || !(c.docker_cpus > 0) || c.docker_cpus > 1024) throw 0;
+      if (pos != s["DOCKER_CPU_LIMIT"].size() || !(c.docker_cpus > 0) || c.docker_cpus > 1024)
+        throw 0;
     } catch (...) {
       return bad("DOCKER_CPU_LIMIT",
                  "'" + s["DOCKER_CPU_LIMIT"] + "' is not a CPU count such as 1.5 (or 'unlimited')");
     }
   }
   if (has("DOCKER_NETWORK_MODE")) c.docker_network_mode = s["DOCKER_NETWORK_MODE"];
-  if (has("DOCKER_WORKSPACE_BASE") && !s["DOCKER_WORKSPACE_BASE"].empty()) c.workspace_base = s["DOCKER_WORKSPACE_BASE"];
+  if (has("DOCKER_WORKSPACE_BASE") && !s["DOCKER_WORKSPACE_BASE"].empty())
+    c.workspace_base = s["DOCKER_WORKSPACE_BASE"];
   if (c.workspace_base.empty() || c.workspace_base[0] != '/') {
     return bad("DOCKER_WORKSPACE_BASE", "must be an absolute path");
   }
@@ -449,7 +455,8 @@ static Result<RunnerConfig> merge_runner_settings(const std::map<std::string, st
   }
   c.docker_host = has("DOCKER_HOST") ? s["DOCKER_HOST"] : "unix:///var/run/docker.sock";
   if (c.executor == "docker") {
-    if (auto ep = Endpoint::parse(c.docker_host); !ep.ok()) return bad("DOCKER_HOST", ep.error().message);
+    if (auto ep = Endpoint::parse(c.docker_host); !ep.ok())
+      return bad("DOCKER_HOST", ep.error().message);
   }
   if (has("DOCKER_PULL_POLICY")) {
     auto p = parse_pull_policy(s["DOCKER_PULL_POLICY"]);

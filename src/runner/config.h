@@ -20,31 +20,31 @@ namespace corral {
 struct RunnerConfig {
   static constexpr int64_t kDefaultMemoryBytes = int64_t{4} * 1024 * 1024 * 1024;  // 4g
 
-  std::string server_url;               // RUNNER_SERVER_URL (required)
-  std::string token;                    // RUNNER_TOKEN (required): a runner registration token
-  std::string name;                     // RUNNER_NAME (required)
-  std::string description;              // RUNNER_DESCRIPTION: free text shown with the runner
-  std::vector<std::string> labels;      // RUNNER_LABELS, comma list
-  std::string group = "default";        // RUNNER_GROUP
-  std::vector<std::string> modes{"all"};// RUNNER_MODES, comma list
+  std::string server_url;                 // RUNNER_SERVER_URL (required)
+  std::string token;                      // RUNNER_TOKEN (required): a runner registration token
+  std::string name;                       // RUNNER_NAME (required)
+  std::string description;                // RUNNER_DESCRIPTION: free text shown with the runner
+  std::vector<std::string> labels;        // RUNNER_LABELS, comma list
+  std::string group = "default";          // RUNNER_GROUP
+  std::vector<std::string> modes{"all"};  // RUNNER_MODES, comma list
   std::string hostname;  // RUNNER_HOSTNAME: reported as system.hostname ("" = the machine's)
   // RUNNER_TENANT: the tenant the registration token must belong to ("" = any); another
   // stops the runner (exit 2) right after registering.
   std::string tenant;
-  bool owner_only = false;              // RUNNER_OWNER_ONLY: take only jobs of the user who made the token
-  int max_concurrent_jobs = 1;          // RUNNER_MAX_CONCURRENT_JOBS
-  int clone_depth = 50;                 // RUNNER_CLONE_DEPTH (0 = full history)
-  int poll_interval_ms = 1000;          // RUNNER_POLL_INTERVAL_MS: pause after an empty/failed poll
-  int poll_timeout_ms = 30000;          // RUNNER_POLL_TIMEOUT_MS: long-poll wait
-  int heartbeat_interval_ms = 0;        // RUNNER_HEARTBEAT_INTERVAL_MS (0 = what the server says)
-  int request_timeout_ms = 30000;       // RUNNER_REQUEST_TIMEOUT_MS
-  std::string executor = "docker";      // RUNNER_EXECUTOR / --executor: docker | shell
-  std::string docker_image;             // DOCKER_EXECUTOR_IMAGE (required for docker)
+  bool owner_only = false;      // RUNNER_OWNER_ONLY: take only jobs of the user who made the token
+  int max_concurrent_jobs = 1;  // RUNNER_MAX_CONCURRENT_JOBS
+  int clone_depth = 50;         // RUNNER_CLONE_DEPTH (0 = full history)
+  int poll_interval_ms = 1000;  // RUNNER_POLL_INTERVAL_MS: pause after an empty/failed poll
+  int poll_timeout_ms = 30000;  // RUNNER_POLL_TIMEOUT_MS: long-poll wait
+  int heartbeat_interval_ms = 0;    // RUNNER_HEARTBEAT_INTERVAL_MS (0 = what the server says)
+  int request_timeout_ms = 30000;   // RUNNER_REQUEST_TIMEOUT_MS
+  std::string executor = "docker";  // RUNNER_EXECUTOR / --executor: docker | shell
+  std::string docker_image;         // DOCKER_EXECUTOR_IMAGE (required for docker)
   // DOCKER_MEMORY_LIMIT, e.g. 512m; "unlimited" = 0 (no limit). A job may ask for less.
   int64_t docker_memory_bytes = kDefaultMemoryBytes;
   // DOCKER_CPU_LIMIT, e.g. 1.5; default the host's CPU count; "unlimited" = 0.
   double docker_cpus = 0;
-  std::string docker_network_mode;      // DOCKER_NETWORK_MODE ("" = engine default)
+  std::string docker_network_mode;  // DOCKER_NETWORK_MODE ("" = engine default)
   // DOCKER_ALLOWED_NETWORKS, comma list of glob patterns: what a job's `network` may name.
   // DOCKER_NETWORK_MODE is always allowed (the operator chose it for every job).
   std::vector<std::string> allowed_networks{"none", "bridge"};
@@ -54,19 +54,19 @@ struct RunnerConfig {
   std::string docker_user;        // DOCKER_USER: "uid[:gid]" or a name; "" = the image's user
   bool read_only_rootfs = false;  // DOCKER_READ_ONLY_ROOTFS: read-only / with a tmpfs /tmp
   std::string workspace_base = "/var/lib/corral/workspaces";  // DOCKER_WORKSPACE_BASE
-  int docker_timeout_s = 3600;          // DOCKER_TIMEOUT_SECONDS: job timeout when the job sets none
-  int docker_pool_size = 0;             // DOCKER_POOL_SIZE: warm containers (runner/warm_pool.h)
+  int docker_timeout_s = 3600;  // DOCKER_TIMEOUT_SECONDS: job timeout when the job sets none
+  int docker_pool_size = 0;     // DOCKER_POOL_SIZE: warm containers (runner/warm_pool.h)
   // RUNNER_METRICS_LISTEN, host:port: where the runner serves GET /metrics; "" = nowhere.
   std::string metrics_listen;
-  std::string docker_host;              // DOCKER_HOST: unix:///path or tcp://host:port
+  std::string docker_host;  // DOCKER_HOST: unix:///path or tcp://host:port
   PullPolicy pull_policy = PullPolicy::kIfNotPresent;  // DOCKER_PULL_POLICY
   int64_t pids_limit = 1024;                           // DOCKER_PIDS_LIMIT ("unlimited" = 0)
-  int drain_timeout_s = 600;            // RUNNER_DRAIN_TIMEOUT_S / --drain-timeout
+  int drain_timeout_s = 600;                           // RUNNER_DRAIN_TIMEOUT_S / --drain-timeout
   // RUNNER_UPDATE_DEADLINE_S: after an update, how long the new binary has to register
   // before the previous one is put back (runner/self_update.h).
   int update_deadline_s = 120;
-  int stop_grace_s = 10;                // RUNNER_STOP_GRACE_S: SIGTERM -> SIGKILL on cancel/timeout
-  std::string git_token;                // RUNNER_GIT_TOKEN: credentials for clones (env only)
+  int stop_grace_s = 10;  // RUNNER_STOP_GRACE_S: SIGTERM -> SIGKILL on cancel/timeout
+  std::string git_token;  // RUNNER_GIT_TOKEN: credentials for clones (env only)
   // RUNNER_GIT_HOSTS, comma list of "host" or "host:port": the only hosts git credentials
   // (RUNNER_GIT_TOKEN, a job's CORRAL_GIT_TOKEN) are given to, and only over https.
   std::vector<std::string> git_hosts;

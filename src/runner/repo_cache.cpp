@@ -93,8 +93,8 @@ int64_t tree_bytes(const fs::path& dir) {
 // its packs, skipping the packs named in `done` and adding the ones it copies. Packs never
 // change once written, so a pack copied before a fetch is still good after it. A copy, not
 // a link: whatever the job does to its objects cannot reach the mirror.
-Result<int64_t> copy_objects(const fs::path& from, const fs::path& to,
-                             std::set<std::string>& done, bool packs_only = false) {
+Result<int64_t> copy_objects(const fs::path& from, const fs::path& to, std::set<std::string>& done,
+                             bool packs_only = false) {
   int64_t bytes = 0;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(from, ec)) {
@@ -248,11 +248,11 @@ class GitRunner {
  public:
   explicit GitRunner(const CloneOptions& options)
       : options_(options), git_(git_invocation(options)) {
-    git_.argv.insert(git_.argv.end(),
-                     {"-c", "core.hooksPath=/dev/null", "-c", "fetch.unpackLimit=1", "-c",
-                      "gc.auto=0", "-c", "maintenance.auto=false", "-c",
-                      "core.logAllRefUpdates=false", "-c", "fetch.writeCommitGraph=false", "-c",
-                      "fetch.showForcedUpdates=false"});
+    git_.argv.insert(
+        git_.argv.end(),
+        {"-c", "core.hooksPath=/dev/null", "-c", "fetch.unpackLimit=1", "-c", "gc.auto=0", "-c",
+         "maintenance.auto=false", "-c", "core.logAllRefUpdates=false", "-c",
+         "fetch.writeCommitGraph=false", "-c", "fetch.showForcedUpdates=false"});
   }
   bool killed() const { return options_.killer && options_.killer->killed(); }
   Result<std::string> run(const fs::path& cwd, std::vector<std::string> args) {

@@ -32,7 +32,9 @@ fs::path with_suffix(const fs::path& binary, const char* suffix) {
   return binary.string() + suffix;
 }
 
-Error update_error(const std::string& what) { return make_error(ErrorCode::kUnavailable, what); }
+Error update_error(const std::string& what) {
+  return make_error(ErrorCode::kUnavailable, what);
+}
 
 // `binary --version`, killed after 10 s: a binary that hangs is as bad as one that fails.
 Result<std::string> version_of(const fs::path& binary) {
@@ -55,7 +57,8 @@ Result<std::string> version_of(const fs::path& binary) {
   std::string text = out->output;
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
     text.pop_back();
-  if (killer.killed()) return update_error("`" + binary.string() + " --version` did not answer in 10 s");
+  if (killer.killed())
+    return update_error("`" + binary.string() + " --version` did not answer in 10 s");
   if (out->exit_code != 0) {
     return update_error("`" + binary.string() + " --version` failed (exit " +
                         std::to_string(out->exit_code) + "): " + text.substr(0, 200));
@@ -87,7 +90,8 @@ Result<void> write_marker(const fs::path& binary, const PendingUpdate& update) {
 Result<fs::path> own_binary() {
   std::error_code ec;
   fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return update_error("cannot find the runner's own binary (/proc/self/exe): " + ec.message());
+  if (ec)
+    return update_error("cannot find the runner's own binary (/proc/self/exe): " + ec.message());
   return self;
 }
 
@@ -119,8 +123,9 @@ Result<fs::path> stage_update(const fs::path& binary, std::string_view bytes,
                           "is in to update itself");
     }
   }
-  fs::permissions(staged, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                              fs::perms::others_read | fs::perms::others_exec,
+  fs::permissions(staged,
+                  fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                      fs::perms::others_read | fs::perms::others_exec,
                   ec);
   if (ec) return update_error("cannot make " + staged.string() + " executable: " + ec.message());
   auto answered = version_of(staged);
@@ -226,8 +231,8 @@ Error exec_restart(const RestartPlan& plan) {
   std::vector<char*> envp;
   for (auto& entry : env_text) envp.push_back(entry.data());
   envp.push_back(nullptr);
-  std::vector<std::string> args = plan.argv.empty() ? std::vector<std::string>{plan.binary.string()}
-                                                    : plan.argv;
+  std::vector<std::string> args =
+      plan.argv.empty() ? std::vector<std::string>{plan.binary.string()} : plan.argv;
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);

@@ -58,8 +58,7 @@ struct PendingUpdate {
 
 // Step 1. Returns the path of the staged binary (<binary>.new).
 Result<std::filesystem::path> stage_update(const std::filesystem::path& binary,
-                                           std::string_view bytes,
-                                           const std::string& sha256,
+                                           std::string_view bytes, const std::string& sha256,
                                            const std::string& version);
 // Step 2.
 Result<void> install_update(const std::filesystem::path& binary, const PendingUpdate& update);

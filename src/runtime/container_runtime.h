@@ -56,17 +56,17 @@ struct ContainerSpec {
   std::vector<std::string> entrypoint;  // the image's ENTRYPOINT when empty
   std::map<std::string, std::string> env;
   std::string working_dir = "/workspace";
-  std::vector<std::string> binds;  // "host:container[:ro]"
-  int64_t memory_bytes = 0;        // 0 = unlimited; swap is never allowed on top
-  double cpus = 0;                 // 0 = unlimited; 1.5 = one and a half cores
-  int64_t pids_limit = 1024;       // 0 = unlimited
-  std::string network_mode;        // "" = engine default; "none", "bridge", "host", ...
+  std::vector<std::string> binds;             // "host:container[:ro]"
+  int64_t memory_bytes = 0;                   // 0 = unlimited; swap is never allowed on top
+  double cpus = 0;                            // 0 = unlimited; 1.5 = one and a half cores
+  int64_t pids_limit = 1024;                  // 0 = unlimited
+  std::string network_mode;                   // "" = engine default; "none", "bridge", "host", ...
   std::map<std::string, std::string> labels;  // corral.runner, corral.job, corral.attempt
   std::string name;                           // "" = the engine picks one
   bool cap_drop_all = true;
   bool no_new_privileges = true;
-  std::string user;  // "" = the image's user; "uid[:gid]" or a name known to the image
-  bool read_only_rootfs = false;   // the root filesystem read-only (binds and tmpfs stay writable)
+  std::string user;               // "" = the image's user; "uid[:gid]" or a name known to the image
+  bool read_only_rootfs = false;  // the root filesystem read-only (binds and tmpfs stay writable)
   std::vector<std::string> tmpfs;  // paths to mount a fresh tmpfs on, e.g. "/tmp"
   // Keep stdin open for start_held() and run_with_input() (the engine's OpenStdin and
   // StdinOnce: the container's stdin ends when the runner closes it or its connection drops).
@@ -106,8 +106,8 @@ struct ContainerSummary {
 struct ExecSpec {
   std::vector<std::string> command;
   std::map<std::string, std::string> env;
-  std::string working_dir;  // "" = the container's
-  std::string user;         // "" = the container's
+  std::string working_dir;            // "" = the container's
+  std::string user;                   // "" = the container's
   size_t max_output_bytes = 1 << 20;  // output beyond this is dropped; see truncated
 };
 

@@ -63,7 +63,8 @@ void ClaimWaiters::wake_locked(const WaiterPtr& w, const std::optional<Job>& job
   asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
 }
 
-bool ClaimWaiters::job_available(const Job& job, const Waiter* except, const RunnerFilter& also_may_take) {
+bool ClaimWaiters::job_available(const Job& job, const Waiter* except,
+                                 const RunnerFilter& also_may_take) {
   std::lock_guard lock(mu_);
   for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
     const auto& w = *it;

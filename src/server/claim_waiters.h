@@ -35,11 +35,11 @@ class ClaimWaiters {
     explicit Waiter(asio::any_io_executor ex, Runner r) : timer(ex), runner(std::move(r)) {}
     asio::steady_timer timer;
     Runner runner;
-    bool woken = false;                 // guarded by ClaimWaiters::mu_
-    bool superseded = false;  // a newer claim of the runner took its place; guarded by mu_
-    bool commands_only = false;  // a draining runner's claim (slots 0): never woken for jobs
-    bool commanded = false;      // an admin's command for the runner came; guarded by mu_
-    std::optional<Job> woken_for;       // the job that woke it, guarded by mu_
+    bool woken = false;            // guarded by ClaimWaiters::mu_
+    bool superseded = false;       // a newer claim of the runner took its place; guarded by mu_
+    bool commands_only = false;    // a draining runner's claim (slots 0): never woken for jobs
+    bool commanded = false;        // an admin's command for the runner came; guarded by mu_
+    std::optional<Job> woken_for;  // the job that woke it, guarded by mu_
     std::chrono::steady_clock::time_point woken_at;  // when woken_for did, guarded by mu_
   };
   using WaiterPtr = std::shared_ptr<Waiter>;
@@ -61,7 +61,8 @@ class ClaimWaiters {
   // than `except`. Returns whether one was woken. `also_may_take` widens "may take" beyond
   // the normal rules (steward fallback, server/steward.h).
   using RunnerFilter = std::function<bool(const Runner&)>;
-  bool job_available(const Job& job, const Waiter* except = nullptr, const RunnerFilter& also_may_take = {});
+  bool job_available(const Job& job, const Waiter* except = nullptr,
+                     const RunnerFilter& also_may_take = {});
   // An admin's command for the runner is waiting in the store: its parked claims here wake
   // to hand it over (a claim parked on another server gets it with the next heartbeat).
   // Returns whether one was parked here.

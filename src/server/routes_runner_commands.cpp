@@ -77,7 +77,8 @@ awaitable<Response> post_command(ServerContext& ctx, RequestContext& req) {
   control.created_by = caller->id;
   control.created_at = ctx.clock.now_ms();
   if (control.type == "update") {
-    auto offered = co_await ctx.db([&] { return read_offered_binary(ctx.config.runner_binary, true); });
+    auto offered =
+        co_await ctx.db([&] { return read_offered_binary(ctx.config.runner_binary, true); });
     if (!offered.ok()) co_return error_of(offered.error());
     control.version = offered->version;
     control.sha256 = offered->sha256;
@@ -85,8 +86,10 @@ awaitable<Response> post_command(ServerContext& ctx, RequestContext& req) {
   auto added = co_await ctx.db([&]() -> Result<RunnerControl> {
     // An admin's drain holds across the runner's restarts; resume ends it (as the
     // /drain and /resume routes do).
-    if (control.type == "drain") CORRAL_TRY(ctx.store.drain_runner(control.tenant, control.runner_id));
-    if (control.type == "resume") CORRAL_TRY(ctx.store.resume_runner(control.tenant, control.runner_id));
+    if (control.type == "drain")
+      CORRAL_TRY(ctx.store.drain_runner(control.tenant, control.runner_id));
+    if (control.type == "resume")
+      CORRAL_TRY(ctx.store.resume_runner(control.tenant, control.runner_id));
     return ctx.store.add_runner_control(control);
   });
   if (!added.ok()) co_return error_of(added.error());
@@ -114,10 +117,11 @@ awaitable<Response> runner_binary(ServerContext& ctx, RequestContext& req) {
   auto runner = co_await authenticate_runner(ctx, req);
   if (!runner.ok()) co_return error_of(runner.error());
   if (ctx.config.runner_binary.empty()) {
-    co_return error_of(make_error(ErrorCode::kNotFound,
-                                  "this server offers no runner binary (--runner-binary)"));
+    co_return error_of(
+        make_error(ErrorCode::kNotFound, "this server offers no runner binary (--runner-binary)"));
   }
-  auto offered = co_await ctx.db([&] { return read_offered_binary(ctx.config.runner_binary, false); });
+  auto offered =
+      co_await ctx.db([&] { return read_offered_binary(ctx.config.runner_binary, false); });
   if (!offered.ok()) co_return error_of(offered.error());
   Response res{http::status::ok, req.msg.version()};
   res.set(http::field::content_type, "application/octet-stream");
@@ -158,7 +162,8 @@ awaitable<Result<void>> record_command_results(ServerContext& ctx, const std::st
 awaitable<Result<std::vector<RunnerCommand>>> deliver_commands(ServerContext& ctx,
                                                                const std::string& runner_id) {
   TimeMs now = ctx.clock.now_ms();
-  auto controls = co_await ctx.db([&] { return ctx.store.deliver_runner_controls(runner_id, now); });
+  auto controls =
+      co_await ctx.db([&] { return ctx.store.deliver_runner_controls(runner_id, now); });
   if (!controls.ok()) co_return controls.error();
   std::vector<RunnerCommand> commands;
   for (const auto& c : *controls) commands.push_back(c.command());

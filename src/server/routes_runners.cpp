@@ -66,13 +66,15 @@ awaitable<Response> heartbeat(ServerContext& ctx, RequestContext& req) {
   if (body->contains("running")) {
     const auto& running = (*body)["running"];
     if (!running.is_array()) {
-      co_return error_of(make_error(ErrorCode::kInvalidSpec, "field 'running': must be an array of {job_id, attempt}"));
+      co_return error_of(make_error(ErrorCode::kInvalidSpec,
+                                    "field 'running': must be an array of {job_id, attempt}"));
     }
     for (const auto& r : running) {
       if (!r.is_object() || !r.contains("job_id") || !r["job_id"].is_string() ||
           !r.contains("attempt") || !r["attempt"].is_number_integer()) {
-        co_return error_of(make_error(ErrorCode::kInvalidSpec,
-                                      "field 'running': each entry must be {job_id: string, attempt: integer}"));
+        co_return error_of(
+            make_error(ErrorCode::kInvalidSpec,
+                       "field 'running': each entry must be {job_id: string, attempt: integer}"));
       }
       report.running.push_back({r["job_id"].get<std::string>(), r["attempt"].get<int>()});
     }
@@ -87,7 +89,8 @@ awaitable<Response> heartbeat(ServerContext& ctx, RequestContext& req) {
   if (auto recorded = co_await record_command_results(ctx, runner->id, *body); !recorded.ok())
     co_return error_of(recorded.error());
   auto commands = co_await ctx.db([&] {
-    return ctx.store.heartbeat(runner->id, report, ctx.clock.now_ms(), ctx.config.heartbeat_timeout_ms);
+    return ctx.store.heartbeat(runner->id, report, ctx.clock.now_ms(),
+                               ctx.config.heartbeat_timeout_ms);
   });
   if (!commands.ok()) co_return error_of(commands.error());
   json list = json::array();
@@ -97,7 +100,8 @@ awaitable<Response> heartbeat(ServerContext& ctx, RequestContext& req) {
     if (!controls.ok()) co_return error_of(controls.error());
     for (const auto& c : *controls) list.push_back(to_json(c));
   }
-  co_return json_ok({{"commands", list}, {"heartbeat_interval_ms", ctx.config.heartbeat_interval_ms}});
+  co_return json_ok(
+      {{"commands", list}, {"heartbeat_interval_ms", ctx.config.heartbeat_interval_ms}});
 }
 
 // A claim for no jobs (slots 0: the runner drains): parked until an admin's command for the
@@ -151,7 +155,8 @@ awaitable<Response> claim(ServerContext& ctx, RequestContext& req) {
   }
   if (body->contains("wait_ms")) {
     if (!(*body)["wait_ms"].is_number_integer() || (*body)["wait_ms"].get<int64_t>() < 0) {
-      co_return error_of(make_error(ErrorCode::kInvalidSpec, "field 'wait_ms': must be a non-negative integer"));
+      co_return error_of(
+          make_error(ErrorCode::kInvalidSpec, "field 'wait_ms': must be a non-negative integer"));
     }
     wait_ms = std::min<int64_t>((*body)["wait_ms"].get<int64_t>(), ctx.config.max_claim_wait_ms);
   }
@@ -189,15 +194,19 @@ awaitable<Response> claim(ServerContext& ctx, RequestContext& req) {
       TimeMs now = ctx.clock.now_ms();
       // Steward fallback (steward.h) needs the tenant's runners and settings only when this
       // runner is some repository's steward; the facts are fresh for each round.
-      auto facts = load_steward_facts(ctx.store, runner->tenant, now, ctx.config.steward_stale_after_ms, &*runner);
+      auto facts = load_steward_facts(ctx.store, runner->tenant, now,
+                                      ctx.config.steward_stale_after_ms, &*runner);
       if (!facts.ok()) return facts.error();
-      JobMatcher matcher = [&](const Runner& r, const Job& job) { return may_claim(r, job, *facts); };
+      JobMatcher matcher = [&](const Runner& r, const Job& job) {
+        return may_claim(r, job, *facts);
+      };
       // A runner that is no repository's steward claims by the normal rule alone, which the
       // store may evaluate itself (PostgreSQL: one statement): may_claim is then exactly
       // "heartbeat within the stale threshold, and runner_can_take".
-      ClaimRule rule = facts->repos.empty()
-                           ? ClaimRule::normal(std::move(matcher), now - ctx.config.steward_stale_after_ms)
-                           : ClaimRule(std::move(matcher));
+      ClaimRule rule =
+          facts->repos.empty()
+              ? ClaimRule::normal(std::move(matcher), now - ctx.config.steward_stale_after_ms)
+              : ClaimRule(std::move(matcher));
       return ctx.store.claim(runner->id, slots, now, ctx.config.heartbeat_timeout_ms, rule);
     });
     if (!claimed.ok()) break;
@@ -263,15 +272,18 @@ void add_runner_routes(Router& router, ServerContext& ctx) {
     co_return json_ok(list);
   });
 
-  router.add(http::verb::post, "/api/v1/runners/{id}/drain", [&ctx](RequestContext& req) -> awaitable<Response> {
-    auto caller = co_await authenticate(ctx, req);
-    if (!caller.ok()) co_return error_of(caller.error());
-    if (auto r = require_kind(*caller, {TokenKind::kAdmin}); !r.ok()) co_return error_of(r.error());
-    std::string id = req.params["id"];
-    auto runner = co_await ctx.db([&] { return ctx.store.drain_runner(caller->tenant, id); });
-    if (!runner.ok()) co_return error_of(runner.error());
-    co_return json_ok(to_json(*runner));
-  });
+  router.add(http::verb::post, "/api/v1/runners/{id}/drain",
+             [&ctx](RequestContext& req) -> awaitable<Response> {
+               auto caller = co_await authenticate(ctx, req);
+               if (!caller.ok()) co_return error_of(caller.error());
+               if (auto r = require_kind(*caller, {TokenKind::kAdmin}); !r.ok())
+                 co_return error_of(r.error());
+               std::string id = req.params["id"];
+               auto runner =
+                   co_await ctx.db([&] { return ctx.store.drain_runner(caller->tenant, id); });
+               if (!runner.ok()) co_return error_of(runner.error());
+               co_return json_ok(to_json(*runner));
+             });
 
   router.add(http::verb::post, "/api/v1/runners/{id}/resume",
              [&ctx](RequestContext& req) -> awaitable<Response> {
@@ -307,17 +319,19 @@ void add_runner_routes(Router& router, ServerContext& ctx) {
         co_return json_ok(out);
       });
 
-  router.add(http::verb::get, "/api/v1/runners/{id}", [&ctx](RequestContext& req) -> awaitable<Response> {
-    auto caller = co_await authenticate(ctx, req);
-    if (!caller.ok()) co_return error_of(caller.error());
-    if (auto r = require_kind(*caller, {TokenKind::kAdmin, TokenKind::kUser}); !r.ok()) co_return error_of(r.error());
-    std::string id = req.params["id"];
-    auto runner = co_await ctx.db([&] { return ctx.store.get_runner(id); });
-    if (!runner.ok() || runner->tenant != caller->tenant) {
-      co_return error_of(make_error(ErrorCode::kNotFound, "no runner with id " + id));
-    }
-    co_return json_ok(to_json(*runner));
-  });
+  router.add(http::verb::get, "/api/v1/runners/{id}",
+             [&ctx](RequestContext& req) -> awaitable<Response> {
+               auto caller = co_await authenticate(ctx, req);
+               if (!caller.ok()) co_return error_of(caller.error());
+               if (auto r = require_kind(*caller, {TokenKind::kAdmin, TokenKind::kUser}); !r.ok())
+                 co_return error_of(r.error());
+               std::string id = req.params["id"];
+               auto runner = co_await ctx.db([&] { return ctx.store.get_runner(id); });
+               if (!runner.ok() || runner->tenant != caller->tenant) {
+                 co_return error_of(make_error(ErrorCode::kNotFound, "no runner with id " + id));
+               }
+               co_return json_ok(to_json(*runner));
+             });
 }
 
 }  // namespace corral

@@ -33,7 +33,8 @@ Result<void> Server::start() {
   std::error_code fs_ec;
   std::filesystem::create_directories(config_.data_dir, fs_ec);
   if (fs_ec) {
-    return make_error(ErrorCode::kIo, "cannot create data dir " + config_.data_dir + ": " + fs_ec.message());
+    return make_error(ErrorCode::kIo,
+                      "cannot create data dir " + config_.data_dir + ": " + fs_ec.message());
   }
   OpenStoreOptions options;
   options.store = config_.store;
@@ -49,8 +50,10 @@ Result<void> Server::start() {
   store_pool_ = std::make_unique<asio::thread_pool>(config_.store_threads);
   // Servers sharing a PostgreSQL database tell each other about jobs and logs through it.
   std::unique_ptr<Peers> peers;
-  if (location->kind == StoreLocation::Kind::kPostgres) peers = std::make_unique<PgPeers>(location->target);
-  events_ = std::make_unique<ServerEvents>(waiters_, logs_, *store_, *store_pool_, clock_, std::move(peers));
+  if (location->kind == StoreLocation::Kind::kPostgres)
+    peers = std::make_unique<PgPeers>(location->target);
+  events_ = std::make_unique<ServerEvents>(waiters_, logs_, *store_, *store_pool_, clock_,
+                                           std::move(peers));
   ctx_ = std::make_unique<ServerContext>(
       ServerContext{config_, *store_, clock_, *store_pool_, waiters_, logs_, *events_, metrics_});
   CORRAL_TRY(bootstrap_admin());
@@ -85,7 +88,8 @@ Result<void> Server::start() {
   } catch (...) {
     port = -1;
   }
-  if (port < 0 || port > 65535) return make_error(ErrorCode::kBadRequest, "--listen has a bad port: " + config_.listen);
+  if (port < 0 || port > 65535)
+    return make_error(ErrorCode::kBadRequest, "--listen has a bad port: " + config_.listen);
   HttpServerOptions http_options;
   http_options.body_limit = config_.body_limit;
   http_options.body_limit_for = [](std::string_view target) -> std::optional<size_t> {
@@ -137,7 +141,8 @@ Result<void> Server::bootstrap_admin() {
     secret = make_token_secret();
     new_admin_token_ = secret;
   }
-  CORRAL_TRY(store_->insert_token(make_token(TokenKind::kAdmin, "default", "admin", secret, clock_.now_ms())));
+  CORRAL_TRY(store_->insert_token(
+      make_token(TokenKind::kAdmin, "default", "admin", secret, clock_.now_ms())));
   if (!new_admin_token_.empty()) {
     auto path = std::filesystem::path(config_.data_dir) / "admin.token";
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -151,7 +156,8 @@ Result<void> Server::bootstrap_admin() {
   return {};
 }
 
-Result<std::string> Server::create_token(TokenKind kind, const std::string& tenant, const std::string& name) {
+Result<std::string> Server::create_token(TokenKind kind, const std::string& tenant,
+                                         const std::string& name) {
   std::string secret = make_token_secret();
   CORRAL_TRY(store_->insert_token(make_token(kind, tenant, name, secret, clock_.now_ms())));
   return secret;
@@ -182,7 +188,8 @@ awaitable<void> Server::sweep_loop() {
     // While the database is down every sweep fails: say so once, and once when it is back.
     if (!swept.ok() && !store_down_) {
       store_down_ = true;
-      spdlog::error("the store is unavailable, requests get 503 until it is back: {}", swept.error().message);
+      spdlog::error("the store is unavailable, requests get 503 until it is back: {}",
+                    swept.error().message);
     } else if (swept.ok() && store_down_) {
       store_down_ = false;
       lease_grace_until_ = now + config_.heartbeat_timeout_ms;
@@ -197,7 +204,8 @@ awaitable<void> Server::sweep_loop() {
                    swept->requeued_job_ids.size());
       // Log watchers follow the next attempt, or end when the job failed for good.
       for (const auto& id : swept->requeued_job_ids) events_->job_changed(id);
-      if (static_cast<size_t>(swept->lost_attempts) > swept->requeued_job_ids.size()) events_->all_jobs_changed();
+      if (static_cast<size_t>(swept->lost_attempts) > swept->requeued_job_ids.size())
+        events_->all_jobs_changed();
       if (!swept->requeued_job_ids.empty()) events_->jobs_requeued();
     }
     if (!in_grace) {
@@ -214,7 +222,8 @@ awaitable<void> Server::sweep_loop() {
     if (now - last_schedules >= 1000) {
       last_schedules = now;
       auto made = co_await ctx_->db([&] {
-        return store_->run_due_schedules(now, [](const Schedule& s, TimeMs at) { return decide_schedule(s, at); });
+        return store_->run_due_schedules(
+            now, [](const Schedule& s, TimeMs at) { return decide_schedule(s, at); });
       });
       if (!made.ok()) {
         spdlog::error("scheduled jobs: {}", made.error().message);
@@ -260,10 +269,13 @@ awaitable<void> Server::sweep_loop() {
             auto facts = co_await ctx_->db([&] {
               return load_steward_facts(*store_, job.tenant, now, config_.steward_stale_after_ms);
             });
-            it = facts_of.emplace(job.tenant, facts.ok() ? std::move(facts.value()) : StewardFacts{}).first;
+            it =
+                facts_of.emplace(job.tenant, facts.ok() ? std::move(facts.value()) : StewardFacts{})
+                    .first;
           }
           const StewardFacts& facts = it->second;
-          waiters_.job_available(job, nullptr, [&](const Runner& r) { return steward_may_take(r, job, facts); });
+          waiters_.job_available(job, nullptr,
+                                 [&](const Runner& r) { return steward_may_take(r, job, facts); });
         }
       }
     }

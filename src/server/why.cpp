@@ -1,10 +1,10 @@
 #include "server/why.h"
 
-#include <algorithm>
-#include <optional>
-
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+
+#include <algorithm>
+#include <optional>
 
 #include "server/matching.h"
 
@@ -22,10 +22,13 @@ std::string ago(TimeMs now, TimeMs then) {
 
 std::string gaps_text(const MatchGaps& gaps, const Runner& runner, const Job& job) {
   std::vector<std::string> parts;
-  if (!gaps.missing_labels.empty()) parts.push_back(fmt::format("lacks labels [{}]", fmt::join(gaps.missing_labels, ", ")));
-  if (gaps.wrong_group) parts.push_back(fmt::format("is in group '{}', not '{}'", runner.reg.group, job.spec.group));
+  if (!gaps.missing_labels.empty())
+    parts.push_back(fmt::format("lacks labels [{}]", fmt::join(gaps.missing_labels, ", ")));
+  if (gaps.wrong_group)
+    parts.push_back(fmt::format("is in group '{}', not '{}'", runner.reg.group, job.spec.group));
   if (gaps.wrong_mode) {
-    parts.push_back(fmt::format("takes only [{}] jobs, not '{}'", fmt::join(runner.reg.modes, ", "), job.spec.type));
+    parts.push_back(fmt::format("takes only [{}] jobs, not '{}'", fmt::join(runner.reg.modes, ", "),
+                                job.spec.type));
   }
   if (gaps.not_owner) parts.push_back("takes only its owner's jobs (--owner-only)");
   return fmt::format("{}", fmt::join(parts, "; "));
@@ -42,8 +45,8 @@ json runner_brief(const Runner& r, TimeMs now) {
 }
 
 // What steward fallback means for a queued job, if anything (steward.h).
-std::optional<std::pair<std::string, std::string>> steward_reason(const Job& job, const std::vector<Runner>& runners,
-                                                                  const StewardFacts& facts, TimeMs now) {
+std::optional<std::pair<std::string, std::string>> steward_reason(
+    const Job& job, const std::vector<Runner>& runners, const StewardFacts& facts, TimeMs now) {
   const RepoMapping* repo = facts.repo_of(job);
   if (!repo) return std::nullopt;
   auto normal = normal_runners(job, runners);
@@ -56,43 +59,56 @@ std::optional<std::pair<std::string, std::string>> steward_reason(const Job& job
   }
   std::string who = !repo->steward_runner.empty() ? "steward runner " + repo->steward_runner
                                                   : "steward group '" + repo->steward_group + "'";
-  if (repo->steward_runner.empty() && !stewards.empty()) who += fmt::format(" ({})", fmt::join(stewards, ", "));
+  if (repo->steward_runner.empty() && !stewards.empty())
+    who += fmt::format(" ({})", fmt::join(stewards, ", "));
   auto stale_s = fmt::format("{:g} s", facts.stale_after_ms / 1000.0);
-  bool all_stale = std::all_of(normal.runners.begin(), normal.runners.end(),
-                               [&](const Runner* r) { return heartbeat_stale(*r, now, facts.stale_after_ms); });
-  bool all_offline = std::all_of(normal.runners.begin(), normal.runners.end(),
-                                 [&](const Runner* r) { return r->status == RunnerStatus::kOffline; });
+  bool all_stale = std::all_of(normal.runners.begin(), normal.runners.end(), [&](const Runner* r) {
+    return heartbeat_stale(*r, now, facts.stale_after_ms);
+  });
+  bool all_offline =
+      std::all_of(normal.runners.begin(), normal.runners.end(),
+                  [&](const Runner* r) { return r->status == RunnerStatus::kOffline; });
   bool allowed = steward_fallback_allowed(job, facts.owner_setting(job.owner_token_id));
   std::string stale_text;
   if (normal.runners.empty()) {
     stale_text = "no runner could take it by the normal rules";
   } else {
     std::vector<std::string> names;
-    for (const Runner* r : normal.runners) names.push_back(r->reg.name + " (last seen " + ago(now, r->last_heartbeat_at) + ")");
-    stale_text = fmt::format("matching runners stale (no heartbeat for over {}): {}", stale_s, fmt::join(names, ", "));
+    for (const Runner* r : normal.runners)
+      names.push_back(r->reg.name + " (last seen " + ago(now, r->last_heartbeat_at) + ")");
+    stale_text = fmt::format("matching runners stale (no heartbeat for over {}): {}", stale_s,
+                             fmt::join(names, ", "));
   }
-  if (!all_stale && !all_offline) return std::nullopt;  // matching runners are alive: no fallback ahead
+  if (!all_stale && !all_offline)
+    return std::nullopt;  // matching runners are alive: no fallback ahead
   if (!allowed) {
-    return std::pair{std::string("steward_fallback_not_allowed"),
-                     fmt::format("{}; {} could take it, but steward fallback is not allowed by the submitter "
-                                 "(submit with steward_fallback: true, or `corral settings --steward-fallback on`)",
-                                 all_stale ? stale_text : "every matching runner is offline", who)};
+    return std::pair{
+        std::string("steward_fallback_not_allowed"),
+        fmt::format(
+            "{}; {} could take it, but steward fallback is not allowed by the submitter "
+            "(submit with steward_fallback: true, or `corral settings --steward-fallback on`)",
+            all_stale ? stale_text : "every matching runner is offline", who)};
   }
   if (stewards.empty()) {
-    return std::pair{std::string("steward_unavailable"),
-                     fmt::format("{}; {} may take it, but no such runner{} is registered", all_stale ? stale_text
-                                 : "every matching runner is offline", who,
-                                 job.spec.labels.empty() ? std::string()
-                                 : fmt::format(" with labels [{}]", fmt::join(job.spec.labels, ", ")))};
+    return std::pair{
+        std::string("steward_unavailable"),
+        fmt::format("{}; {} may take it, but no such runner{} is registered",
+                    all_stale ? stale_text : "every matching runner is offline", who,
+                    job.spec.labels.empty()
+                        ? std::string()
+                        : fmt::format(" with labels [{}]", fmt::join(job.spec.labels, ", ")))};
   }
   if (all_stale) {
-    return std::pair{std::string("steward_fallback"), fmt::format("{}; {} may take it", stale_text, who)};
+    return std::pair{std::string("steward_fallback"),
+                     fmt::format("{}; {} may take it", stale_text, who)};
   }
   TimeMs at = normal.last_heartbeat_at + facts.stale_after_ms + 1;
-  return std::pair{std::string("steward_fallback_pending"),
-                   fmt::format("every matching runner is offline; unless one beats again, {} may take it from {} "
-                               "(in {} s, after {} without a heartbeat)",
-                               who, format_time(at), std::max<int64_t>(0, (at - now + 999) / 1000), stale_s)};
+  return std::pair{
+      std::string("steward_fallback_pending"),
+      fmt::format(
+          "every matching runner is offline; unless one beats again, {} may take it from {} "
+          "(in {} s, after {} without a heartbeat)",
+          who, format_time(at), std::max<int64_t>(0, (at - now + 999) / 1000), stale_s)};
 }
 
 }  // namespace
@@ -113,12 +129,20 @@ json explain_wait(const WhyFacts& facts) {
   std::vector<std::pair<MatchGaps, const Runner*>> others;
   for (const auto& r : facts.runners) {
     auto gaps = match_gaps(r, job);
-    if (gaps.empty()) matching.push_back(&r);
-    else if (!gaps.other_tenant) others.emplace_back(std::move(gaps), &r);
+    if (gaps.empty())
+      matching.push_back(&r);
+    else if (!gaps.other_tenant)
+      others.emplace_back(std::move(gaps), &r);
   }
-  json counts{{"total", matching.size()}, {"online", 0},  {"idle", 0},
-              {"busy", 0},               {"draining", 0}, {"error", 0},
-              {"offline", 0},            {"slots_used", 0}, {"slots_total", 0}};
+  json counts{{"total", matching.size()},
+              {"online", 0},
+              {"idle", 0},
+              {"busy", 0},
+              {"draining", 0},
+              {"error", 0},
+              {"offline", 0},
+              {"slots_used", 0},
+              {"slots_total", 0}};
   std::vector<std::string> in_error;  // "name (why)" of matching runners in state error
   for (const Runner* r : matching) {
     std::string error = runner_error(*r);
@@ -133,35 +157,41 @@ json explain_wait(const WhyFacts& facts) {
   }
   out["matching_runners"] = counts;
   out["position"] = facts.position.higher_priority + facts.position.older;
-  out["ahead"] = {{"higher_priority", facts.position.higher_priority}, {"older", facts.position.older}};
-  out["not_before"] = job.not_before > facts.now ? json(format_time(job.not_before)) : json(nullptr);
+  out["ahead"] = {{"higher_priority", facts.position.higher_priority},
+                  {"older", facts.position.older}};
+  out["not_before"] =
+      job.not_before > facts.now ? json(format_time(job.not_before)) : json(nullptr);
 
   if (job.state != JobState::kQueued) {
     std::string where;
     if (!job.attempts.empty()) {
       const auto& a = job.attempts.back();
-      where = " on " + (a.runner_name.empty() ? a.runner_id : a.runner_name) + " (attempt " + std::to_string(a.number) + ")";
+      where = " on " + (a.runner_name.empty() ? a.runner_id : a.runner_name) + " (attempt " +
+              std::to_string(a.number) + ")";
     }
-    std::string summary = is_terminal(job.state) ? "the job ended " + std::string(to_string(job.state))
-                          : job.state == JobState::kLeased ? "the job was claimed" + where + " and is starting"
-                                                           : "the job is running" + where;
+    std::string summary =
+        is_terminal(job.state)           ? "the job ended " + std::string(to_string(job.state))
+        : job.state == JobState::kLeased ? "the job was claimed" + where + " and is starting"
+                                         : "the job is running" + where;
     out["summary"] = summary;
     out["reasons"] = reasons;
     return out;
   }
 
   if (job.not_before > facts.now) {
-    reason("backoff", fmt::format("waiting out its retry backoff until {} ({} s from now){}",
-                                  format_time(job.not_before), (job.not_before - facts.now + 999) / 1000,
-                                  job.reason.empty() ? "" : "; the last attempt failed with " + job.reason));
+    reason("backoff",
+           fmt::format("waiting out its retry backoff until {} ({} s from now){}",
+                       format_time(job.not_before), (job.not_before - facts.now + 999) / 1000,
+                       job.reason.empty() ? "" : "; the last attempt failed with " + job.reason));
   }
   if (facts.steward) {
     if (auto steward = steward_reason(job, facts.runners, *facts.steward, facts.now)) {
       reason(steward->first, steward->second);
     }
   }
-  auto label_text = job.spec.labels.empty() ? std::string("no labels")
-                                            : fmt::format("labels [{}]", fmt::join(job.spec.labels, ", "));
+  auto label_text = job.spec.labels.empty()
+                        ? std::string("no labels")
+                        : fmt::format("labels [{}]", fmt::join(job.spec.labels, ", "));
   int online = counts["online"].get<int>();
   if (facts.runners.empty()) {
     reason("no_runners", "no runner is registered in this tenant; start one with `corral runner`");
@@ -177,8 +207,8 @@ json explain_wait(const WhyFacts& facts) {
       auto brief = runner_brief(*others[i].second, facts.now);
       brief["lacks"] = gaps_text(others[i].first, *others[i].second, job);
       closest.push_back(brief);
-      r["message"] = r["message"].get<std::string>() + (i == 0 ? "; closest: " : ", ") + others[i].second->reg.name +
-                     " " + brief["lacks"].get<std::string>();
+      r["message"] = r["message"].get<std::string>() + (i == 0 ? "; closest: " : ", ") +
+                     others[i].second->reg.name + " " + brief["lacks"].get<std::string>();
     }
     r["runners"] = closest;
   } else if (online == 0) {
@@ -188,26 +218,34 @@ json explain_wait(const WhyFacts& facts) {
       list.push_back(runner_brief(*m, facts.now));
       names.push_back(m->reg.name + " (last seen " + ago(facts.now, m->last_heartbeat_at) + ")");
     }
-    reason("runners_offline", fmt::format("every runner that could take it is offline: {}", fmt::join(names, ", ")))["runners"] = list;
-  } else if (counts["idle"].get<int>() == 0 && counts["busy"].get<int>() == 0 && !in_error.empty()) {
+    reason("runners_offline", fmt::format("every runner that could take it is offline: {}",
+                                          fmt::join(names, ", ")))["runners"] = list;
+  } else if (counts["idle"].get<int>() == 0 && counts["busy"].get<int>() == 0 &&
+             !in_error.empty()) {
     reason("runners_error", fmt::format("every online runner that could take it is draining or in "
                                         "state error, which takes no jobs: {}",
                                         fmt::join(in_error, ", ")));
   } else if (counts["idle"].get<int>() == 0 && counts["busy"].get<int>() == 0) {
-    reason("runners_draining", fmt::format("every online runner that could take it is draining ({})", online));
-  } else if (counts["slots_used"].get<int>() >= counts["slots_total"].get<int>() && counts["idle"].get<int>() == 0) {
-    reason("runners_busy", fmt::format("all {} matching runner(s) are busy ({}/{} slots used)", online,
-                                       counts["slots_used"].get<int>(), counts["slots_total"].get<int>()));
+    reason("runners_draining",
+           fmt::format("every online runner that could take it is draining ({})", online));
+  } else if (counts["slots_used"].get<int>() >= counts["slots_total"].get<int>() &&
+             counts["idle"].get<int>() == 0) {
+    reason("runners_busy",
+           fmt::format("all {} matching runner(s) are busy ({}/{} slots used)", online,
+                       counts["slots_used"].get<int>(), counts["slots_total"].get<int>()));
   }
   if (facts.position.higher_priority > 0) {
-    reason("behind_higher_priority",
-           fmt::format("queued behind {} job(s) of higher priority", facts.position.higher_priority));
+    reason("behind_higher_priority", fmt::format("queued behind {} job(s) of higher priority",
+                                                 facts.position.higher_priority));
   }
   if (facts.position.older > 0 && reasons.empty()) {
-    reason("behind_older", fmt::format("{} older job(s) of the same priority go first", facts.position.older));
+    reason("behind_older",
+           fmt::format("{} older job(s) of the same priority go first", facts.position.older));
   }
   if (reasons.empty()) {
-    reason("ready", "a matching runner has a free slot; the job starts as soon as it claims (within moments)");
+    reason(
+        "ready",
+        "a matching runner has a free slot; the job starts as soon as it claims (within moments)");
   }
   out["summary"] = reasons[0]["message"];
   out["reasons"] = reasons;

@@ -151,7 +151,8 @@ class Store {
   // By id, revoked or not (kNotFound otherwise).
   virtual Result<Token> get_token(const std::string& id) = 0;
   // A user's own settings, kept on their token; returns the token as updated.
-  virtual Result<Token> set_user_settings(const std::string& token_id, const UserSettings& settings) = 0;
+  virtual Result<Token> set_user_settings(const std::string& token_id,
+                                          const UserSettings& settings) = 0;
 
   // ---- runners
   // Same (tenant, name) and token again = the same runner with a new secret (a restart); an
@@ -219,17 +220,16 @@ class Store {
 
   // ---- attempts (runner side). Every call names the attempt; a call whose attempt is not
   // the job's current one, or not the calling runner's, is a kConflict (HTTP 409).
-  virtual Result<std::vector<ClaimedJob>> claim(const std::string& runner_id, int slots,
-                                                TimeMs now, TimeMs lease_ms,
-                                                const ClaimRule& rule) = 0;
+  virtual Result<std::vector<ClaimedJob>> claim(const std::string& runner_id, int slots, TimeMs now,
+                                                TimeMs lease_ms, const ClaimRule& rule) = 0;
   virtual Result<Attempt> start_attempt(const std::string& runner_id, const std::string& job_id,
                                         int attempt, TimeMs now) = 0;
   // Appends data at byte offset; a repeat is idempotent, a gap is kRangeNotSatisfiable with
   // {"next_offset":N} in the error detail. Past the store's log cap the bytes are counted
   // but not kept, and the log ends with a line saying it was truncated.
   virtual Result<LogAppend> append_log(const std::string& runner_id, const std::string& job_id,
-                                     int attempt, int64_t offset, std::string_view data,
-                                     TimeMs now) = 0;
+                                       int attempt, int64_t offset, std::string_view data,
+                                       TimeMs now) = 0;
   virtual Result<Job> finish_attempt(const std::string& runner_id, const std::string& job_id,
                                      int attempt, const FinishReport& report, TimeMs now) = 0;
   // Keeps an agent's event stream for an attempt still running (a repeat replaces it).
@@ -257,12 +257,15 @@ class Store {
   // The tenant's schedules, paused ones included, for --max-schedules-per-tenant.
   virtual Result<int64_t> count_schedules(const std::string& tenant) = 0;
   // By id or by name, within the tenant (kNotFound otherwise).
-  virtual Result<Schedule> get_schedule(const std::string& tenant, const std::string& id_or_name) = 0;
+  virtual Result<Schedule> get_schedule(const std::string& tenant,
+                                        const std::string& id_or_name) = 0;
   // Deletes by id or name; the jobs it made stay.
-  virtual Result<Schedule> delete_schedule(const std::string& tenant, const std::string& id_or_name) = 0;
+  virtual Result<Schedule> delete_schedule(const std::string& tenant,
+                                           const std::string& id_or_name) = 0;
   // A paused schedule makes no jobs; resuming starts from now (no catch-up for the pause).
-  virtual Result<Schedule> set_schedule_paused(const std::string& tenant, const std::string& id_or_name,
-                                               bool paused, TimeMs now) = 0;
+  virtual Result<Schedule> set_schedule_paused(const std::string& tenant,
+                                               const std::string& id_or_name, bool paused,
+                                               TimeMs now) = 0;
   // The sweep: in ONE write transaction, every unpaused schedule with next_run_at <= now
   // gets decide(schedule, now); a kRun inserts the tick's job (owned by the schedule's
   // owner, idempotency key schedule_job_key) together with the schedule's new last tick,
@@ -276,9 +279,11 @@ class Store {
   virtual Result<RepoMapping> put_repo(const RepoMapping& repo) = 0;
   // The tenant's mappings, by name.
   virtual Result<std::vector<RepoMapping>> list_repos(const std::string& tenant) = 0;
-  virtual Result<std::optional<RepoMapping>> find_repo(const std::string& tenant, const std::string& full_name) = 0;
+  virtual Result<std::optional<RepoMapping>> find_repo(const std::string& tenant,
+                                                       const std::string& full_name) = 0;
   // Deletes and returns the mapping (kNotFound when there is none).
-  virtual Result<RepoMapping> delete_repo(const std::string& tenant, const std::string& full_name) = 0;
+  virtual Result<RepoMapping> delete_repo(const std::string& tenant,
+                                          const std::string& full_name) = 0;
   // Every tenant's mappings that name a steward (the nightly refresh, server/nightly_refresh.h).
   virtual Result<std::vector<RepoMapping>> stewarded_repos() = 0;
   // Records that the repository's nightly refresh was queued at `now`.

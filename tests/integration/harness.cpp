@@ -75,8 +75,8 @@ std::string read_file(const fs::path& p) {
 }
 }  // namespace
 
-Process::Process(std::vector<std::string> argv, std::map<std::string, std::string> env, fs::path log_path,
-                 fs::path cwd)
+Process::Process(std::vector<std::string> argv, std::map<std::string, std::string> env,
+                 fs::path log_path, fs::path cwd)
     : log_path_(std::move(log_path)) {
   auto env_strings = merged_env(env);
   auto envp = c_strings(env_strings);
@@ -84,7 +84,8 @@ Process::Process(std::vector<std::string> argv, std::map<std::string, std::strin
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&actions, 1, log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                   0644);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
   int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), envp.data());
@@ -125,9 +126,12 @@ void Process::kill9() {
   wait(std::chrono::seconds(10));
 }
 
-std::string Process::output() const { return read_file(log_path_); }
+std::string Process::output() const {
+  return read_file(log_path_);
+}
 
-CommandResult run_corral(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+CommandResult run_corral(const std::vector<std::string>& args,
+                         const std::map<std::string, std::string>& env,
                          const std::string& stdin_data) {
   auto dir = make_temp_dir("corral-cli");
   std::vector<std::string> argv{corral_binary()};
@@ -179,18 +183,24 @@ void ServerProcess::start() {
       std::make_unique<Process>(std::vector<std::string>{corral_binary(), "server", "--listen",
                                                          listen, "--data-dir", data_dir_.string()},
                                 env_, log);
-  bool up = wait_until([&] {
-    std::ifstream in(data_dir_ / "server.url");
-    std::string line;
-    return static_cast<bool>(std::getline(in, line)) && !line.empty();
-  }, std::chrono::seconds(20));
+  bool up = wait_until(
+      [&] {
+        std::ifstream in(data_dir_ / "server.url");
+        std::string line;
+        return static_cast<bool>(std::getline(in, line)) && !line.empty();
+      },
+      std::chrono::seconds(20));
   if (!up) throw std::runtime_error("corral server did not start: " + process_->output());
   std::ifstream(data_dir_ / "server.url") >> url_;
-  if (env_.count("CORRAL_ADMIN_TOKEN")) admin_token_ = env_["CORRAL_ADMIN_TOKEN"];
-  else std::ifstream(data_dir_ / "admin.token") >> admin_token_;
+  if (env_.count("CORRAL_ADMIN_TOKEN"))
+    admin_token_ = env_["CORRAL_ADMIN_TOKEN"];
+  else
+    std::ifstream(data_dir_ / "admin.token") >> admin_token_;
 }
 
-void ServerProcess::kill9() { process_->kill9(); }
+void ServerProcess::kill9() {
+  process_->kill9();
+}
 
 int ServerProcess::stop() {
   process_->signal(SIGTERM);
@@ -224,7 +234,8 @@ json Api::get(const std::string& target, int expect_status) {
 }
 
 json Api::post(const std::string& target, const json& body, int expect_status) {
-  return expect_json(request(http::verb::post, target, body.dump()), expect_status, "POST " + target);
+  return expect_json(request(http::verb::post, target, body.dump()), expect_status,
+                     "POST " + target);
 }
 
 json Api::del(const std::string& target, int expect_status) {
@@ -249,7 +260,8 @@ const std::string& ServerProcess::registration_token(const std::string& runner_n
   return it->second;
 }
 
-TestRunner TestRunner::register_with(ServerProcess& server, const std::string& registration_token, json body) {
+TestRunner TestRunner::register_with(ServerProcess& server, const std::string& registration_token,
+                                     json body) {
   Api api(server.url(), registration_token);
   auto reg = api.post("/api/v1/runners/register", body);
   TestRunner r;
@@ -268,10 +280,12 @@ json TestRunner::heartbeat(const json& running) {
 }
 
 HttpResponse TestRunner::start(const std::string& job_id, int attempt) {
-  return api->request(http::verb::post, "/api/v1/jobs/" + job_id + "/attempts/" + std::to_string(attempt) + "/start");
+  return api->request(http::verb::post,
+                      "/api/v1/jobs/" + job_id + "/attempts/" + std::to_string(attempt) + "/start");
 }
 
-HttpResponse TestRunner::log(const std::string& job_id, int attempt, int64_t offset, const std::string& data) {
+HttpResponse TestRunner::log(const std::string& job_id, int attempt, int64_t offset,
+                             const std::string& data) {
   return api->request(http::verb::post,
                       "/api/v1/jobs/" + job_id + "/attempts/" + std::to_string(attempt) +
                           "/logs?offset=" + std::to_string(offset),
@@ -287,10 +301,12 @@ HttpResponse TestRunner::finish(const std::string& job_id, int attempt, const js
 json wait_for_job(Api& api, const std::string& id, const std::set<std::string>& states,
                   std::chrono::milliseconds deadline) {
   json job;
-  wait_until([&] {
-    job = api.get("/api/v1/jobs/" + id);
-    return states.count(job["state"].get<std::string>()) > 0;
-  }, deadline, std::chrono::milliseconds(20));
+  wait_until(
+      [&] {
+        job = api.get("/api/v1/jobs/" + id);
+        return states.count(job["state"].get<std::string>()) > 0;
+      },
+      deadline, std::chrono::milliseconds(20));
   return job;
 }
 
@@ -321,16 +337,18 @@ RunnerProcess::RunnerProcess(ServerProcess& server, const std::string& name,
       std::vector<std::string>{binary.empty() ? corral_binary() : binary.string(), "runner"}, full,
       dir_ / "runner.log");
   Api api(server.url(), server.admin_token());
-  bool up = wait_until([&] {
-    json listed = api.get("/api/v1/runners");
-    for (const auto& r : listed["runners"]) {
-      if (r["name"] == name && r["status"] != "offline") {
-        id_ = r["id"];
-        return true;
-      }
-    }
-    return !process_->running();
-  }, std::chrono::seconds(30), std::chrono::milliseconds(20));
+  bool up = wait_until(
+      [&] {
+        json listed = api.get("/api/v1/runners");
+        for (const auto& r : listed["runners"]) {
+          if (r["name"] == name && r["status"] != "offline") {
+            id_ = r["id"];
+            return true;
+          }
+        }
+        return !process_->running();
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(20));
   if (!up || id_.empty()) {
     throw std::runtime_error("runner " + name + " did not register: " + process_->output() +
                              "\nrunners: " + api.get("/api/v1/runners").dump());

@@ -3,12 +3,12 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
@@ -64,7 +64,8 @@ struct CommandResult {
 };
 // Runs the corral binary with args and env added to ours; waits for it.
 CommandResult run_corral(const std::vector<std::string>& args,
-                         const std::map<std::string, std::string>& env = {}, const std::string& stdin_data = "");
+                         const std::map<std::string, std::string>& env = {},
+                         const std::string& stdin_data = "");
 
 class ServerProcess {
  public:
@@ -110,8 +111,8 @@ class Api {
 };
 
 // A token of the given kind in a tenant, made with the admin token.
-std::string create_token(ServerProcess& server, const std::string& kind, const std::string& tenant = "default",
-                         const std::string& name = "test");
+std::string create_token(ServerProcess& server, const std::string& kind,
+                         const std::string& tenant = "default", const std::string& name = "test");
 
 // A runner speaking the protocol by hand (the tests' stand-in for `corral runner`).
 struct TestRunner {

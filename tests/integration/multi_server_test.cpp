@@ -6,10 +6,10 @@
 #include <set>
 #include <thread>
 
+#include "common/pg_test_db.h"
 #include "harness.h"
 #include "log_watcher.h"
 #include "store/postgres/pg.h"
-#include "common/pg_test_db.h"
 
 namespace corral::testing {
 namespace {
@@ -26,7 +26,8 @@ class MultiServerTest : public ::testing::Test {
   }
 
   std::map<std::string, std::string> server_env(std::map<std::string, std::string> extra = {}) {
-    std::map<std::string, std::string> env{{"CORRAL_STORE", db_.url()}, {"CORRAL_ADMIN_TOKEN", kAdminToken}};
+    std::map<std::string, std::string> env{{"CORRAL_STORE", db_.url()},
+                                           {"CORRAL_ADMIN_TOKEN", kAdminToken}};
     for (auto& [k, v] : extra) env[k] = v;
     return env;
   }
@@ -55,7 +56,8 @@ TEST_F(MultiServerTest, AJobSubmittedOnOneServerWakesAClaimParkedOnAnother) {
   auto parked_at = std::chrono::steady_clock::now();
   std::thread claimer([&] { claimed = runner.claim(30'000); });
   Api b_health(b.url(), "");
-  ASSERT_TRUE(wait_until([&] { return b_health.get("/healthz")["parked_claims"].get<int>() == 1; }, 10s));
+  ASSERT_TRUE(
+      wait_until([&] { return b_health.get("/healthz")["parked_claims"].get<int>() == 1; }, 10s));
   auto id = user.post("/api/v1/jobs", {{"command", {"true"}}}, 201)["id"].get<std::string>();
   claimer.join();
   auto waited = std::chrono::steady_clock::now() - parked_at;
@@ -94,20 +96,22 @@ TEST_F(MultiServerTest, ALogSentToOneServerStreamsLiveFromAnother) {
 // What the runners and submitters saw, to check against the database at the end.
 struct Ledger {
   std::mutex mu;
-  std::map<std::string, std::set<std::string>> started_by;  // job -> runners whose start was accepted
-  std::map<std::string, int> finished;                      // job -> accepted finishes
-  std::map<std::string, std::string> accepted;              // idempotency key -> job id
+  std::map<std::string, std::set<std::string>>
+      started_by;                               // job -> runners whose start was accepted
+  std::map<std::string, int> finished;          // job -> accepted finishes
+  std::map<std::string, std::string> accepted;  // idempotency key -> job id
   std::vector<std::string> problems;
   std::vector<std::string> refused_starts;  // a lease that ran out before its start
 };
 
 // A runner speaking the protocol by hand to its server, and to the other one when its
 // server stops answering (what a load balancer in front would do).
-void run_runner(const std::string& name, ServerProcess& home, ServerProcess& other, const std::string& reg_token,
-                Ledger& ledger, std::atomic<bool>& done) {
+void run_runner(const std::string& name, ServerProcess& home, ServerProcess& other,
+                const std::string& reg_token, Ledger& ledger, std::atomic<bool>& done) {
   TestRunner runner;
   try {
-    runner = TestRunner::register_with(home, reg_token, {{"name", name}, {"max_concurrent_jobs", 4}});
+    runner =
+        TestRunner::register_with(home, reg_token, {{"name", name}, {"max_concurrent_jobs", 4}});
   } catch (const std::exception& e) {
     std::lock_guard lock(ledger.mu);
     ledger.problems.push_back(name + " could not register: " + e.what());
@@ -151,7 +155,8 @@ void run_runner(const std::string& name, ServerProcess& home, ServerProcess& oth
       auto started = call([&] { return runner.start(id, attempt); });
       if (!started || started->status != 200) {  // e.g. its lease ran out meanwhile
         std::lock_guard lock(ledger.mu);
-        ledger.refused_starts.push_back(name + " " + id + ": " + (started ? started->body : "no server answers"));
+        ledger.refused_starts.push_back(name + " " + id + ": " +
+                                        (started ? started->body : "no server answers"));
         continue;
       }
       {
@@ -159,9 +164,12 @@ void run_runner(const std::string& name, ServerProcess& home, ServerProcess& oth
         ledger.started_by[id].insert(name);
       }
       auto logged = call([&] { return runner.log(id, attempt, 0, "ran on " + name + "\n"); });
-      auto finished = call([&] { return runner.finish(id, attempt, {{"state", "succeeded"}, {"exit_code", 0}}); });
+      auto finished = call([&] {
+        return runner.finish(id, attempt, {{"state", "succeeded"}, {"exit_code", 0}});
+      });
       std::lock_guard lock(ledger.mu);
-      if (!logged || logged->status != 200) ledger.problems.push_back(name + ": log of " + id + " refused");
+      if (!logged || logged->status != 200)
+        ledger.problems.push_back(name + ": log of " + id + " refused");
       if (finished && finished->status == 200) ++ledger.finished[id];
     }
     call([&] {
@@ -181,13 +189,14 @@ void run_submitter(const std::string& prefix, int n, ServerProcess& home, Server
     std::string key = prefix + "-" + std::to_string(i);
     for (;;) {
       try {
-        auto res = api->request(http::verb::post, "/api/v1/jobs", json{{"command", {"true"}}}.dump(),
-                                {{"Idempotency-Key", key}});
+        auto res = api->request(http::verb::post, "/api/v1/jobs",
+                                json{{"command", {"true"}}}.dump(), {{"Idempotency-Key", key}});
         std::lock_guard lock(ledger.mu);
         if (res.status == 201 || res.status == 200) {
           ledger.accepted[key] = json::parse(res.body)["id"];
         } else {
-          ledger.problems.push_back("submit " + key + " -> " + std::to_string(res.status) + " " + res.body);
+          ledger.problems.push_back("submit " + key + " -> " + std::to_string(res.status) + " " +
+                                    res.body);
         }
         break;
       } catch (const std::exception&) {
@@ -210,7 +219,8 @@ TEST_F(MultiServerTest, KillingOneServerMidwayLosesNoJobAndRunsNoneTwice) {
   const char* jobs_env = std::getenv("CORRAL_MULTI_SERVER_JOBS");
   const size_t kJobsPerServer = jobs_env ? std::stoul(jobs_env) : kDefaultJobsPerServer;
   // Short leases, so a claim whose answer died with server A comes back to the queue soon.
-  auto env = server_env({{"RUNNER_HEARTBEAT_TIMEOUT_MS", "3000"}, {"RUNNER_HEARTBEAT_INTERVAL_MS", "500"}});
+  auto env = server_env(
+      {{"RUNNER_HEARTBEAT_TIMEOUT_MS", "3000"}, {"RUNNER_HEARTBEAT_INTERVAL_MS", "500"}});
   ServerProcess a(env), b(env);
   auto reg_token = create_token(a, "runner");
   auto user_token = create_token(a, "user");
@@ -218,12 +228,18 @@ TEST_F(MultiServerTest, KillingOneServerMidwayLosesNoJobAndRunsNoneTwice) {
   Ledger ledger;
   std::atomic<bool> done{false};
   std::vector<std::thread> runners;
-  runners.emplace_back(run_runner, "a1", std::ref(a), std::ref(b), reg_token, std::ref(ledger), std::ref(done));
-  runners.emplace_back(run_runner, "a2", std::ref(a), std::ref(b), reg_token, std::ref(ledger), std::ref(done));
-  runners.emplace_back(run_runner, "b1", std::ref(b), std::ref(a), reg_token, std::ref(ledger), std::ref(done));
-  runners.emplace_back(run_runner, "b2", std::ref(b), std::ref(a), reg_token, std::ref(ledger), std::ref(done));
-  std::thread submit_a(run_submitter, "a", kJobsPerServer, std::ref(a), std::ref(b), user_token, std::ref(ledger));
-  std::thread submit_b(run_submitter, "b", kJobsPerServer, std::ref(b), std::ref(a), user_token, std::ref(ledger));
+  runners.emplace_back(run_runner, "a1", std::ref(a), std::ref(b), reg_token, std::ref(ledger),
+                       std::ref(done));
+  runners.emplace_back(run_runner, "a2", std::ref(a), std::ref(b), reg_token, std::ref(ledger),
+                       std::ref(done));
+  runners.emplace_back(run_runner, "b1", std::ref(b), std::ref(a), reg_token, std::ref(ledger),
+                       std::ref(done));
+  runners.emplace_back(run_runner, "b2", std::ref(b), std::ref(a), reg_token, std::ref(ledger),
+                       std::ref(done));
+  std::thread submit_a(run_submitter, "a", kJobsPerServer, std::ref(a), std::ref(b), user_token,
+                       std::ref(ledger));
+  std::thread submit_b(run_submitter, "b", kJobsPerServer, std::ref(b), std::ref(a), user_token,
+                       std::ref(ledger));
 
   auto accepted = [&] {
     std::lock_guard lock(ledger.mu);
@@ -233,35 +249,40 @@ TEST_F(MultiServerTest, KillingOneServerMidwayLosesNoJobAndRunsNoneTwice) {
   a.kill9();
   submit_a.join();
   submit_b.join();
-  ASSERT_EQ(accepted(), 2u * kJobsPerServer) << (ledger.problems.empty() ? "" : ledger.problems.front());
+  ASSERT_EQ(accepted(), 2u * kJobsPerServer)
+      << (ledger.problems.empty() ? "" : ledger.problems.front());
 
   Api user(b.url(), user_token);
   auto count_state = [&](const std::string& state) {
     size_t n = 0;
     std::string cursor;
     do {
-      auto page = user.get("/api/v1/jobs?limit=500&state=" + state + (cursor.empty() ? "" : "&cursor=" + cursor));
+      auto page = user.get("/api/v1/jobs?limit=500&state=" + state +
+                           (cursor.empty() ? "" : "&cursor=" + cursor));
       n += page["jobs"].size();
       cursor = page["next_cursor"].is_null() ? "" : page["next_cursor"].get<std::string>();
     } while (!cursor.empty());
     return n;
   };
-  bool all_done = wait_until([&] { return count_state("succeeded") >= 2u * kJobsPerServer; }, 180s, 250ms);
+  bool all_done =
+      wait_until([&] { return count_state("succeeded") >= 2u * kJobsPerServer; }, 180s, 250ms);
   done = true;
   for (auto& t : runners) t.join();
   std::string refused;
-  for (size_t i = 0; i < std::min<size_t>(8, ledger.refused_starts.size()); ++i) refused += ledger.refused_starts[i] + "\n";
-  ASSERT_TRUE(all_done) << refused
-                        << count_state("succeeded") << " of " << 2 * kJobsPerServer << " succeeded; queued "
-                        << count_state("queued") << ", failed " << count_state("failed") << ", e.g. "
-                        << user.get("/api/v1/jobs?state=failed&limit=1")["jobs"].dump()  << "\nB: " << b.log().substr(0, 3000);
+  for (size_t i = 0; i < std::min<size_t>(8, ledger.refused_starts.size()); ++i)
+    refused += ledger.refused_starts[i] + "\n";
+  ASSERT_TRUE(all_done) << refused << count_state("succeeded") << " of " << 2 * kJobsPerServer
+                        << " succeeded; queued " << count_state("queued") << ", failed "
+                        << count_state("failed") << ", e.g. "
+                        << user.get("/api/v1/jobs?state=failed&limit=1")["jobs"].dump()
+                        << "\nB: " << b.log().substr(0, 3000);
 
   // Every accepted job, once: as many jobs as accepted keys, all succeeded, each with
   // exactly one succeeded attempt, started by one runner and finished once.
   EXPECT_EQ(query("SELECT count(*) FROM jobs"), std::to_string(2 * kJobsPerServer));
   EXPECT_EQ(query("SELECT count(*) FROM jobs WHERE state <> 'succeeded'"), "0");
   EXPECT_EQ(query("SELECT count(*) FROM (SELECT job_id FROM attempts WHERE state = 'succeeded' "
-                       "GROUP BY job_id HAVING count(*) <> 1) AS x"),
+                  "GROUP BY job_id HAVING count(*) <> 1) AS x"),
             "0");
   std::set<std::string> ids;
   std::lock_guard lock(ledger.mu);

@@ -34,13 +34,15 @@ json command_and_wait(Api& admin, const std::string& runner_id, const std::strin
   EXPECT_EQ(sent["type"], type);
   EXPECT_EQ(sent["state"], "pending");
   json seen;
-  wait_until([&] {
-    json listed = admin.get("/api/v1/runners/" + runner_id + "/commands");
-    for (const auto& c : listed["commands"]) {
-      if (c["id"] == sent["id"]) seen = c;
-    }
-    return seen.is_object() && (seen["state"] == "succeeded" || seen["state"] == "failed");
-  }, deadline, 20ms);
+  wait_until(
+      [&] {
+        json listed = admin.get("/api/v1/runners/" + runner_id + "/commands");
+        for (const auto& c : listed["commands"]) {
+          if (c["id"] == sent["id"]) seen = c;
+        }
+        return seen.is_object() && (seen["state"] == "succeeded" || seen["state"] == "failed");
+      },
+      deadline, 20ms);
   return seen;
 }
 
@@ -135,7 +137,8 @@ TEST(RemoteControl, RestartStartsTheSameProcessAgainAndItReportsBack) {
 TEST(RemoteControl, UpdateSwapsInTheServersBuildWhichRegistersAndRunsJobs) {
   fs::path dir = make_temp_dir("corral-update");
   fs::path binary = copy_of_corral(dir);
-  ServerProcess server(std::map<std::string, std::string>{{"CORRAL_RUNNER_BINARY", CORRAL_NEXT_BINARY}});
+  ServerProcess server(
+      std::map<std::string, std::string>{{"CORRAL_RUNNER_BINARY", CORRAL_NEXT_BINARY}});
   Api admin(server.url(), server.admin_token());
   RunnerProcess runner(server, "upgraded", kQuietRunner, binary);
   std::string old_version = admin.get("/api/v1/runners/" + runner.id())["version"];
@@ -165,7 +168,8 @@ TEST(RemoteControl, AnUpdateThatFailsItsSelfCheckIsRefusedAndTheRunnerGoesOn) {
   fs::path broken = dir / "broken-corral";
   std::ofstream(broken) << "#!/bin/sh\n[ -n \"$RUNNER_NAME\" ] && exit 3\necho 9.9.9\n";
   fs::permissions(broken, fs::perms::owner_all);
-  ServerProcess server(std::map<std::string, std::string>{{"CORRAL_RUNNER_BINARY", broken.string()}});
+  ServerProcess server(
+      std::map<std::string, std::string>{{"CORRAL_RUNNER_BINARY", broken.string()}});
   Api admin(server.url(), server.admin_token());
   RunnerProcess runner(server, "cautious", kQuietRunner, binary);
   std::string old_version = admin.get("/api/v1/runners/" + runner.id())["version"];
@@ -194,10 +198,13 @@ TEST(RunnerHealth, ARunnerWhoseDiskIsFullIsInStateErrorAndTakesNoJobs) {
   full_env["RUNNER_LABELS"] = "shared";
   RunnerProcess full(server, "full", full_env);
   json seen;
-  ASSERT_TRUE(wait_until([&] {
-    seen = admin.get("/api/v1/runners/" + full.id());
-    return seen["status"] == "error";
-  }, 15s, 20ms)) << seen.dump() << full.log();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        seen = admin.get("/api/v1/runners/" + full.id());
+        return seen["status"] == "error";
+      },
+      15s, 20ms))
+      << seen.dump() << full.log();
   EXPECT_NE(seen["error"].get<std::string>().find("disk full"), std::string::npos) << seen.dump();
   EXPECT_NE(seen["error"].get<std::string>().find("RUNNER_MIN_FREE_DISK"), std::string::npos);
   EXPECT_GT(seen["usage"]["system"]["disk_free_bytes"].get<int64_t>(), 0) << seen.dump();
@@ -216,7 +223,8 @@ TEST(RunnerHealth, ARunnerWhoseDiskIsFullIsInStateErrorAndTakesNoJobs) {
   ASSERT_FALSE(why["reasons"].empty()) << why.dump();
   EXPECT_EQ(why["reasons"][0]["code"], "runners_error") << why.dump();
   EXPECT_NE(why["reasons"][0]["message"].get<std::string>().find("full (disk full"),
-            std::string::npos) << why.dump();
+            std::string::npos)
+      << why.dump();
   EXPECT_EQ(why["matching_runners"]["error"], 1) << why.dump();
 
   // A healthy runner with the same label beside it takes every job; the full one none (it
@@ -224,12 +232,13 @@ TEST(RunnerHealth, ARunnerWhoseDiskIsFullIsInStateErrorAndTakesNoJobs) {
   auto healthy_env = kQuietRunner;
   healthy_env["RUNNER_LABELS"] = "shared";
   RunnerProcess healthy(server, "healthy", healthy_env);
-  EXPECT_EQ(wait_for_job(admin, waiting, {"succeeded", "failed"}, 15s)["attempts"].back()["runner_id"],
-            healthy.id());
+  EXPECT_EQ(
+      wait_for_job(admin, waiting, {"succeeded", "failed"}, 15s)["attempts"].back()["runner_id"],
+      healthy.id());
   for (int i = 0; i < 6; ++i) {
     std::string job =
-        admin.post("/api/v1/jobs", {{"script", "echo " + std::to_string(i)}, {"labels", {"shared"}}},
-                   201)["id"];
+        admin.post("/api/v1/jobs",
+                   {{"script", "echo " + std::to_string(i)}, {"labels", {"shared"}}}, 201)["id"];
     json done = wait_for_job(admin, job, {"succeeded", "failed"}, 15s);
     ASSERT_EQ(done["state"], "succeeded") << done.dump() << healthy.log();
     EXPECT_EQ(done["attempts"].back()["runner_id"], healthy.id()) << done.dump();

@@ -73,8 +73,8 @@ class DockerRuntime final : public ContainerRuntime {
   awaitable<Result<ExitStatus>> stream_until_exit(const std::string& id, HijackedStream& stream,
                                                   const OutputSink& sink);
   // One API call: path is below the version prefix, e.g. "/containers/json".
-  awaitable<Result<HttpResponse>> call(http::verb method, const std::string& path,
-                                       std::string body, std::chrono::milliseconds timeout);
+  awaitable<Result<HttpResponse>> call(http::verb method, const std::string& path, std::string body,
+                                       std::chrono::milliseconds timeout);
   awaitable<Result<HttpResponse>> call(http::verb method, const std::string& path,
                                        std::string body = "") {
     return call(method, path, std::move(body), config_.request_timeout);

@@ -417,13 +417,16 @@ CREATE INDEX runner_controls_by_runner ON runner_controls (runner_id, state);
 }
 
 int64_t wall_clock_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
 }  // namespace
 
-int latest_version() { return migrations().back().version; }
+int latest_version() {
+  return migrations().back().version;
+}
 
 int migrate(Connection& conn) {
   int current = 0;
@@ -434,8 +437,10 @@ int migrate(Connection& conn) {
       // a server that waited sees the step done and moves on.
       conn.query("SELECT pg_advisory_xact_lock($1::bigint)", kMigrationLock);
       conn.exec_script(
-          "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)");
-      current = static_cast<int>(conn.exec("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").front().int64(0));
+          "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at "
+          "BIGINT NOT NULL)");
+      current = static_cast<int>(
+          conn.exec("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").front().int64(0));
       const Migration* next = nullptr;
       for (const auto& m : migrations()) {
         if (m.version > current) {
@@ -445,8 +450,9 @@ int migrate(Connection& conn) {
       }
       if (next) {
         conn.exec_script(next->sql);
-        conn.query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1::int, $2::bigint)", next->version,
-                   wall_clock_ms());
+        conn.query(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES ($1::int, $2::bigint)",
+            next->version, wall_clock_ms());
         current = next->version;
       }
       conn.exec_script("COMMIT");

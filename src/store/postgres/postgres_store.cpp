@@ -72,7 +72,8 @@ Result<void> PostgresStore::insert_token(const Token& token) {
 
 Result<std::optional<Token>> PostgresStore::find_token_by_hash(const std::string& hash) {
   return run<std::optional<Token>>([&](Connection& c) -> Result<std::optional<Token>> {
-    auto rows = c.query(std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE hash = $1", hash);
+    auto rows =
+        c.query(std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE hash = $1", hash);
     if (rows.empty()) return std::optional<Token>();
     return std::optional<Token>(token_from_row(rows.front()));
   });
@@ -81,7 +82,8 @@ Result<std::optional<Token>> PostgresStore::find_token_by_hash(const std::string
 Result<std::vector<Token>> PostgresStore::list_tokens() {
   return tx<std::vector<Token>>([&](Connection& c) -> Result<std::vector<Token>> {
     std::vector<Token> out;
-    auto rows = c.query(std::string("SELECT ") + kTokenColumns + " FROM tokens ORDER BY created_at, id");
+    auto rows =
+        c.query(std::string("SELECT ") + kTokenColumns + " FROM tokens ORDER BY created_at, id");
     for (int i = 0; i < rows.size(); ++i) out.push_back(token_from_row(rows[i]));
     return out;
   });
@@ -133,10 +135,13 @@ Result<Token> PostgresStore::get_token(const std::string& id) {
   });
 }
 
-Result<Token> PostgresStore::set_user_settings(const std::string& token_id, const UserSettings& settings) {
+Result<Token> PostgresStore::set_user_settings(const std::string& token_id,
+                                               const UserSettings& settings) {
   return tx<Token>([&](Connection& c) -> Result<Token> {
-    auto rows = c.query(std::string("UPDATE tokens SET steward_fallback = $1 WHERE id = $2 RETURNING ") + kTokenColumns,
-                        settings.steward_fallback, token_id);
+    auto rows =
+        c.query(std::string("UPDATE tokens SET steward_fallback = $1 WHERE id = $2 RETURNING ") +
+                    kTokenColumns,
+                settings.steward_fallback, token_id);
     if (rows.empty()) return make_error(ErrorCode::kNotFound, "no token with id " + token_id);
     return token_from_row(rows.front());
   });
@@ -144,7 +149,9 @@ Result<Token> PostgresStore::set_user_settings(const std::string& token_id, cons
 
 Result<int64_t> PostgresStore::count_active_tokens(TokenKind kind) {
   return tx<int64_t>([&](Connection& c) -> Result<int64_t> {
-    return c.query("SELECT COUNT(*) FROM tokens WHERE kind = $1 AND revoked_at = 0", std::string(to_string(kind)))
+    return c
+        .query("SELECT COUNT(*) FROM tokens WHERE kind = $1 AND revoked_at = 0",
+               std::string(to_string(kind)))
         .front()
         .int64(0);
   });
@@ -172,9 +179,10 @@ Result<int64_t> PostgresStore::count_schedules(const std::string& tenant) {
 
 // ---- runners ------------------------------------------------------------------
 
-Result<Runner> PostgresStore::register_runner(const std::string& tenant, const std::string& token_id,
-                                              const RunnerRegistration& reg, const std::string& secret_hash,
-                                              TimeMs now) {
+Result<Runner> PostgresStore::register_runner(const std::string& tenant,
+                                              const std::string& token_id,
+                                              const RunnerRegistration& reg,
+                                              const std::string& secret_hash, TimeMs now) {
   return tx<Runner>([&](Connection& c) -> Result<Runner> {
     std::string owner;
     {
@@ -204,7 +212,8 @@ Result<Runner> PostgresStore::register_runner(const std::string& tenant, const s
       auto rows =
           c.query("SELECT id, token_id FROM runners WHERE tenant = $1 AND name = $2 FOR UPDATE",
                   tenant, reg.name);
-      if (rows.empty()) return make_error(ErrorCode::kInternal, "runner vanished during registration");
+      if (rows.empty())
+        return make_error(ErrorCode::kInternal, "runner vanished during registration");
       id = rows.front().text(0);
       if (rows.front().text(1) != token_id) return runner_name_taken(reg.name, id);
       c.query(
@@ -221,7 +230,8 @@ Result<Runner> PostgresStore::register_runner(const std::string& tenant, const s
       for (const auto& r : reg.running) still_running.insert({r.job_id, r.attempt});
       std::vector<std::pair<std::string, int>> gone;
       auto held = c.query(
-          "SELECT job_id, attempt FROM attempts WHERE runner_id = $1 AND state IN ('leased', 'running')"
+          "SELECT job_id, attempt FROM attempts WHERE runner_id = $1 AND state IN ('leased', "
+          "'running')"
           " ORDER BY job_id, attempt FOR UPDATE",
           id);
       for (int i = 0; i < held.size(); ++i) {
@@ -265,8 +275,8 @@ Result<std::vector<Runner>> PostgresStore::list_runners(const std::string& tenan
 }
 
 Result<std::vector<RunnerCommand>> PostgresStore::heartbeat(const std::string& runner_id,
-                                                            const HeartbeatReport& report, TimeMs now,
-                                                            TimeMs lease_ms) {
+                                                            const HeartbeatReport& report,
+                                                            TimeMs now, TimeMs lease_ms) {
   return tx<std::vector<RunnerCommand>>([&](Connection& c) -> Result<std::vector<RunnerCommand>> {
     bool drain_requested = false;
     {
@@ -293,7 +303,8 @@ Result<std::vector<RunnerCommand>> PostgresStore::heartbeat(const std::string& r
         // lost and say so) or waits until this renewal is committed.
         auto rows = c.query(
             "SELECT a.runner_id, a.state, j.attempt, j.cancel_requested FROM attempts a"
-            " JOIN jobs j ON j.id = a.job_id WHERE a.job_id = $1 AND a.attempt = $2 FOR UPDATE OF a",
+            " JOIN jobs j ON j.id = a.job_id WHERE a.job_id = $1 AND a.attempt = $2 FOR UPDATE OF "
+            "a",
             running.job_id, running.attempt);
         if (!rows.empty()) {
           owner = rows.front().text(0);
@@ -302,22 +313,26 @@ Result<std::vector<RunnerCommand>> PostgresStore::heartbeat(const std::string& r
           cancel_requested = rows.front().integer(3) != 0;
         }
       }
-      bool active = owner == runner_id && current == running.attempt && (state == "leased" || state == "running");
+      bool active = owner == runner_id && current == running.attempt &&
+                    (state == "leased" || state == "running");
       if (!active) {
         commands.push_back({"cancel", running.job_id, running.attempt, "stale"});
         continue;
       }
-      c.query("UPDATE attempts SET lease_expires_at = $1 WHERE job_id = $2 AND attempt = $3", now + lease_ms,
-              running.job_id, running.attempt);
-      if (cancel_requested) commands.push_back({"cancel", running.job_id, running.attempt, "canceled"});
+      c.query("UPDATE attempts SET lease_expires_at = $1 WHERE job_id = $2 AND attempt = $3",
+              now + lease_ms, running.job_id, running.attempt);
+      if (cancel_requested)
+        commands.push_back({"cancel", running.job_id, running.attempt, "canceled"});
     }
     if (report.going_away) {
       // The runner is shutting down: whatever it still holds goes back to the queue now.
       auto held = c.query(
-          "SELECT job_id, attempt FROM attempts WHERE runner_id = $1 AND state IN ('leased', 'running')"
+          "SELECT job_id, attempt FROM attempts WHERE runner_id = $1 AND state IN ('leased', "
+          "'running')"
           " ORDER BY job_id, attempt FOR UPDATE",
           runner_id);
-      for (int i = 0; i < held.size(); ++i) pg::lose_attempt(c, held[i].text(0), held[i].integer(1), now);
+      for (int i = 0; i < held.size(); ++i)
+        pg::lose_attempt(c, held[i].text(0), held[i].integer(1), now);
       c.query("UPDATE runners SET status = 'offline', draining = 1 WHERE id = $1", runner_id);
     } else {
       pg::refresh_runner_status(c, runner_id);
@@ -350,8 +365,9 @@ Result<RunnerControl> PostgresStore::add_runner_control(const RunnerControl& con
   });
 }
 
-Result<std::vector<RunnerControl>> PostgresStore::list_runner_controls(
-    const std::string& tenant, const std::string& runner_id, int limit) {
+Result<std::vector<RunnerControl>> PostgresStore::list_runner_controls(const std::string& tenant,
+                                                                       const std::string& runner_id,
+                                                                       int limit) {
   using Controls = std::vector<RunnerControl>;
   return tx<Controls>([&](Connection& c) -> Result<Controls> {
     if (c.query("SELECT 1 FROM runners WHERE id = $1 AND tenant = $2", runner_id, tenant).empty())
@@ -441,7 +457,8 @@ Result<std::vector<std::string>> PostgresStore::mark_stale_runners_offline(TimeM
     // Exactly once across servers: a second server's UPDATE waits on the row lock, then
     // re-checks `status != 'offline'` and skips the row.
     auto rows = c.query(
-        "UPDATE runners SET status = 'offline' WHERE status != 'offline' AND last_heartbeat_at < $1 RETURNING id",
+        "UPDATE runners SET status = 'offline' WHERE status != 'offline' AND last_heartbeat_at < "
+        "$1 RETURNING id",
         stale_before);
     std::vector<std::string> ids;
     for (int i = 0; i < rows.size(); ++i) ids.push_back(rows[i].text(0));

@@ -22,7 +22,7 @@
 namespace corral {
 
 struct PostgresStoreOptions {
-  std::string url;  // postgres://user[:password]@host[:port]/dbname[?params]
+  std::string url;    // postgres://user[:password]@host[:port]/dbname[?params]
   int pool_size = 8;  // most connections this server opens
   std::chrono::milliseconds acquire_timeout{10'000};  // a caller waits this long for a connection
   int64_t log_max_bytes = 64 * 1024 * 1024;  // per attempt; later bytes are dropped with a note
@@ -41,7 +41,8 @@ class PostgresStore final : public Store {
   Result<Revocation> revoke_token(const std::string& id, TimeMs now) override;
   Result<int64_t> count_active_tokens(TokenKind kind) override;
   Result<Token> get_token(const std::string& id) override;
-  Result<Token> set_user_settings(const std::string& token_id, const UserSettings& settings) override;
+  Result<Token> set_user_settings(const std::string& token_id,
+                                  const UserSettings& settings) override;
 
   Result<Runner> register_runner(const std::string& tenant, const std::string& token_id,
                                  const RunnerRegistration& reg, const std::string& secret_hash,
@@ -107,15 +108,17 @@ class PostgresStore final : public Store {
   Result<Schedule> create_schedule(const Schedule& schedule) override;
   Result<std::vector<Schedule>> list_schedules(const std::string& tenant) override;
   Result<Schedule> get_schedule(const std::string& tenant, const std::string& id_or_name) override;
-  Result<Schedule> delete_schedule(const std::string& tenant, const std::string& id_or_name) override;
-  Result<Schedule> set_schedule_paused(const std::string& tenant, const std::string& id_or_name, bool paused,
-                                       TimeMs now) override;
+  Result<Schedule> delete_schedule(const std::string& tenant,
+                                   const std::string& id_or_name) override;
+  Result<Schedule> set_schedule_paused(const std::string& tenant, const std::string& id_or_name,
+                                       bool paused, TimeMs now) override;
   Result<std::vector<Job>> run_due_schedules(TimeMs now, const ScheduleDecider& decide) override;
 
   // postgres_repos.cpp
   Result<RepoMapping> put_repo(const RepoMapping& repo) override;
   Result<std::vector<RepoMapping>> list_repos(const std::string& tenant) override;
-  Result<std::optional<RepoMapping>> find_repo(const std::string& tenant, const std::string& full_name) override;
+  Result<std::optional<RepoMapping>> find_repo(const std::string& tenant,
+                                               const std::string& full_name) override;
   Result<RepoMapping> delete_repo(const std::string& tenant, const std::string& full_name) override;
   Result<std::vector<RepoMapping>> stewarded_repos() override;
   Result<void> mark_auto_refresh(const std::string& tenant, const std::string& full_name,
@@ -144,8 +147,9 @@ class PostgresStore final : public Store {
   }
 
   // A claim by the normal rule: one call of the corral_claim function (migration 6).
-  Result<std::vector<ClaimedJob>> claim_by_normal_rule(const std::string& runner_id, int slots, TimeMs now,
-                                                       TimeMs lease_ms, TimeMs fresh_since);
+  Result<std::vector<ClaimedJob>> claim_by_normal_rule(const std::string& runner_id, int slots,
+                                                       TimeMs now, TimeMs lease_ms,
+                                                       TimeMs fresh_since);
 
   PostgresStoreOptions options_;
   pg::Pool pool_;

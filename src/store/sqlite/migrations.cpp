@@ -258,7 +258,9 @@ CREATE INDEX runner_controls_by_runner ON runner_controls (runner_id, state);
 }  // namespace
 
 int migrate(Db& db) {
-  db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+  db.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at "
+      "INTEGER NOT NULL)");
   int current = 0;
   {
     auto st = db.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");

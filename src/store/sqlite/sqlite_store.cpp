@@ -1,11 +1,11 @@
 #include "store/sqlite/sqlite_store.h"
 
-#include <algorithm>
-#include <tuple>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
+#include <tuple>
 
 #include "common/crypto.h"
 #include "store/shared_sql.h"
@@ -141,19 +141,22 @@ void SqliteStore::writer_loop() {
 void SqliteStore::move_log_chunks_to_files() {
   Db& db = *writer_db_;
   {
-    auto st = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log_chunks'");
+    auto st =
+        db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log_chunks'");
     if (!st.step()) return;
   }
   int64_t moved = 0;
   {
-    auto st = db.prepare("SELECT job_id, attempt, offset, data FROM log_chunks ORDER BY job_id, attempt, offset");
+    auto st = db.prepare(
+        "SELECT job_id, attempt, offset, data FROM log_chunks ORDER BY job_id, attempt, offset");
     while (st.step()) {
       auto written = log_files_->write_at(st.text(0), st.integer(1), st.int64(2), st.blob(3));
       if (!written.ok()) throw std::runtime_error(written.error().message);
       ++moved;
     }
   }
-  if (auto synced = log_files_->sync_pending(); !synced.ok()) throw std::runtime_error(synced.error().message);
+  if (auto synced = log_files_->sync_pending(); !synced.ok())
+    throw std::runtime_error(synced.error().message);
   db.exec("DROP TABLE log_chunks");
   if (moved) spdlog::info("moved {} log chunks from the database to {}", moved, options_.log_dir);
 }
@@ -212,7 +215,8 @@ Result<std::optional<Token>> SqliteStore::find_token_by_hash(const std::string& 
 Result<std::vector<Token>> SqliteStore::list_tokens() {
   return read<std::vector<Token>>([&](Db& db) -> Result<std::vector<Token>> {
     std::vector<Token> out;
-    auto st = db.prepare(std::string("SELECT ") + kTokenColumns + " FROM tokens ORDER BY created_at, id");
+    auto st =
+        db.prepare(std::string("SELECT ") + kTokenColumns + " FROM tokens ORDER BY created_at, id");
     while (st.step()) out.push_back(token_from_row(st));
     return out;
   });
@@ -227,7 +231,9 @@ Result<Revocation> SqliteStore::revoke_token(const std::string& id, TimeMs now) 
       if (!st.step()) return make_error(ErrorCode::kNotFound, "no token with id " + id);
       out.token = token_from_row(st);
     }
-    db.prepare("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0").bind_all(now, id).exec();
+    db.prepare("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0")
+        .bind_all(now, id)
+        .exec();
     if (out.token.revoked_at == 0) out.token.revoked_at = now;
     {
       auto st = db.prepare(
@@ -273,9 +279,12 @@ Result<Token> SqliteStore::get_token(const std::string& id) {
   });
 }
 
-Result<Token> SqliteStore::set_user_settings(const std::string& token_id, const UserSettings& settings) {
+Result<Token> SqliteStore::set_user_settings(const std::string& token_id,
+                                             const UserSettings& settings) {
   return write<Token>([&](Db& db) -> Result<Token> {
-    db.prepare("UPDATE tokens SET steward_fallback = ? WHERE id = ?").bind_all(settings.steward_fallback, token_id).exec();
+    db.prepare("UPDATE tokens SET steward_fallback = ? WHERE id = ?")
+        .bind_all(settings.steward_fallback, token_id)
+        .exec();
     auto st = db.prepare(std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE id = ?");
     st.bind_all(token_id);
     if (!st.step()) return make_error(ErrorCode::kNotFound, "no token with id " + token_id);
@@ -340,9 +349,10 @@ Result<Runner> SqliteStore::register_runner(const std::string& tenant, const std
                 {"hostname", reg.system.hostname}};
     if (id.empty()) {
       id = new_id("runner");
-      db.prepare("INSERT INTO runners (id, tenant, name, token_id, secret_hash, labels, grp, modes,"
-                 " max_concurrent_jobs, version, capabilities, system, status, last_heartbeat_at,"
-                 " registered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'idle', ?, ?)")
+      db.prepare(
+            "INSERT INTO runners (id, tenant, name, token_id, secret_hash, labels, grp, modes,"
+            " max_concurrent_jobs, version, capabilities, system, status, last_heartbeat_at,"
+            " registered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'idle', ?, ?)")
           .bind_all(id, tenant, reg.name, token_id, secret_hash, json(reg.labels).dump(), reg.group,
                     json(reg.modes).dump(), reg.max_concurrent_jobs, reg.version,
                     reg.capabilities.dump(), system.dump(), now, now)
@@ -371,7 +381,9 @@ Result<Runner> SqliteStore::register_runner(const std::string& tenant, const std
       for (const auto& r : reg.running) still_running.insert({r.job_id, r.attempt});
       std::vector<std::pair<std::string, int>> gone;
       {
-        auto st = db.prepare("SELECT job_id, attempt FROM attempts WHERE runner_id = ? AND state IN ('leased', 'running')");
+        auto st = db.prepare(
+            "SELECT job_id, attempt FROM attempts WHERE runner_id = ? AND state IN ('leased', "
+            "'running')");
         st.bind_all(id);
         while (st.step()) {
           std::pair<std::string, int> key{st.text(0), st.integer(1)};
@@ -425,8 +437,8 @@ Result<std::vector<Runner>> SqliteStore::list_runners(const std::string& tenant)
 }
 
 Result<std::vector<RunnerCommand>> SqliteStore::heartbeat(const std::string& runner_id,
-                                                          const HeartbeatReport& report,
-                                                          TimeMs now, TimeMs lease_ms) {
+                                                          const HeartbeatReport& report, TimeMs now,
+                                                          TimeMs lease_ms) {
   return write<std::vector<RunnerCommand>>([&](Db& db) -> Result<std::vector<RunnerCommand>> {
     bool drain_requested = false;
     {
@@ -437,10 +449,11 @@ Result<std::vector<RunnerCommand>> SqliteStore::heartbeat(const std::string& run
     }
     // An admin's drain holds until an admin resumes the runner; otherwise the runner says
     // whether it drains (shutting down, or told to by a remote command).
-    db.prepare("UPDATE runners SET last_heartbeat_at = ?, usage = ?,"
-               " draining = CASE WHEN admin_drain = 1 THEN 1 ELSE ? END,"
-               " status = CASE WHEN status = 'offline' THEN 'idle' ELSE status END"
-               " WHERE id = ?")
+    db.prepare(
+          "UPDATE runners SET last_heartbeat_at = ?, usage = ?,"
+          " draining = CASE WHEN admin_drain = 1 THEN 1 ELSE ? END,"
+          " status = CASE WHEN status = 'offline' THEN 'idle' ELSE status END"
+          " WHERE id = ?")
         .bind_all(now, report.usage.dump(), report.draining, runner_id)
         .exec();
     std::vector<RunnerCommand> commands;
@@ -470,18 +483,23 @@ Result<std::vector<RunnerCommand>> SqliteStore::heartbeat(const std::string& run
       db.prepare("UPDATE attempts SET lease_expires_at = ? WHERE job_id = ? AND attempt = ?")
           .bind_all(now + lease_ms, running.job_id, running.attempt)
           .exec();
-      if (cancel_requested) commands.push_back({"cancel", running.job_id, running.attempt, "canceled"});
+      if (cancel_requested)
+        commands.push_back({"cancel", running.job_id, running.attempt, "canceled"});
     }
     if (report.going_away) {
       // The runner is shutting down: whatever it still holds goes back to the queue now.
       std::vector<std::pair<std::string, int>> held;
       {
-        auto st = db.prepare("SELECT job_id, attempt FROM attempts WHERE runner_id = ? AND state IN ('leased', 'running')");
+        auto st = db.prepare(
+            "SELECT job_id, attempt FROM attempts WHERE runner_id = ? AND state IN ('leased', "
+            "'running')");
         st.bind_all(runner_id);
         while (st.step()) held.emplace_back(st.text(0), st.integer(1));
       }
       for (const auto& [job_id, attempt] : held) sqlite::lose_attempt(db, job_id, attempt, now);
-      db.prepare("UPDATE runners SET status = 'offline', draining = 1 WHERE id = ?").bind_all(runner_id).exec();
+      db.prepare("UPDATE runners SET status = 'offline', draining = 1 WHERE id = ?")
+          .bind_all(runner_id)
+          .exec();
     } else {
       sqlite::refresh_runner_status(db, runner_id);
     }
@@ -550,9 +568,9 @@ Result<std::vector<RunnerControl>> SqliteStore::deliver_runner_controls(
   });
 }
 
-Result<void> SqliteStore::finish_runner_control(const std::string& runner_id,
-                                                const std::string& id, bool succeeded,
-                                                const std::string& message, TimeMs now) {
+Result<void> SqliteStore::finish_runner_control(const std::string& runner_id, const std::string& id,
+                                                bool succeeded, const std::string& message,
+                                                TimeMs now) {
   return write<void>([&](Db& db) -> Result<void> {
     db.prepare(
           "UPDATE runner_controls SET state = ?, message = ?, finished_at = ?"
@@ -606,8 +624,9 @@ Result<std::pair<Runner, std::vector<std::string>>> SqliteStore::delete_runner(
 Result<std::vector<std::string>> SqliteStore::mark_stale_runners_offline(TimeMs stale_before) {
   return write<std::vector<std::string>>([&](Db& db) -> Result<std::vector<std::string>> {
     std::vector<std::string> ids;
-    auto st = db.prepare("UPDATE runners SET status = 'offline' WHERE status != 'offline'"
-                         " AND last_heartbeat_at < ? RETURNING id");
+    auto st = db.prepare(
+        "UPDATE runners SET status = 'offline' WHERE status != 'offline'"
+        " AND last_heartbeat_at < ? RETURNING id");
     st.bind_all(stale_before);
     while (st.step()) ids.push_back(st.text(0));
     return ids;

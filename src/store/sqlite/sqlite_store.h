@@ -24,11 +24,11 @@
 namespace corral {
 
 struct SqliteStoreOptions {
-  std::string path;             // database file; ":memory:" keeps everything in the writer
-  bool synchronous_full = true; // PRAGMA synchronous=FULL (durable across power loss)
+  std::string path;              // database file; ":memory:" keeps everything in the writer
+  bool synchronous_full = true;  // PRAGMA synchronous=FULL (durable across power loss)
   int read_connections = 4;
-  size_t max_batch = 512;       // most transactions committed by one fsync
-  std::string log_dir;          // attempt logs; default: "logs" beside the database
+  size_t max_batch = 512;                    // most transactions committed by one fsync
+  std::string log_dir;                       // attempt logs; default: "logs" beside the database
   int64_t log_max_bytes = 64 * 1024 * 1024;  // per attempt; later bytes are dropped with a note
 };
 
@@ -43,7 +43,8 @@ class SqliteStore final : public Store {
   Result<Revocation> revoke_token(const std::string& id, TimeMs now) override;
   Result<int64_t> count_active_tokens(TokenKind kind) override;
   Result<Token> get_token(const std::string& id) override;
-  Result<Token> set_user_settings(const std::string& token_id, const UserSettings& settings) override;
+  Result<Token> set_user_settings(const std::string& token_id,
+                                  const UserSettings& settings) override;
 
   Result<Runner> register_runner(const std::string& tenant, const std::string& token_id,
                                  const RunnerRegistration& reg, const std::string& secret_hash,
@@ -89,7 +90,7 @@ class SqliteStore final : public Store {
   Result<Attempt> start_attempt(const std::string& runner_id, const std::string& job_id,
                                 int attempt, TimeMs now) override;
   Result<LogAppend> append_log(const std::string& runner_id, const std::string& job_id, int attempt,
-                             int64_t offset, std::string_view data, TimeMs now) override;
+                               int64_t offset, std::string_view data, TimeMs now) override;
   Result<Job> finish_attempt(const std::string& runner_id, const std::string& job_id, int attempt,
                              const FinishReport& report, TimeMs now) override;
   Result<void> put_agent_events(const std::string& runner_id, const std::string& job_id,
@@ -106,15 +107,17 @@ class SqliteStore final : public Store {
   Result<Schedule> create_schedule(const Schedule& schedule) override;
   Result<std::vector<Schedule>> list_schedules(const std::string& tenant) override;
   Result<Schedule> get_schedule(const std::string& tenant, const std::string& id_or_name) override;
-  Result<Schedule> delete_schedule(const std::string& tenant, const std::string& id_or_name) override;
-  Result<Schedule> set_schedule_paused(const std::string& tenant, const std::string& id_or_name, bool paused,
-                                       TimeMs now) override;
+  Result<Schedule> delete_schedule(const std::string& tenant,
+                                   const std::string& id_or_name) override;
+  Result<Schedule> set_schedule_paused(const std::string& tenant, const std::string& id_or_name,
+                                       bool paused, TimeMs now) override;
   Result<std::vector<Job>> run_due_schedules(TimeMs now, const ScheduleDecider& decide) override;
 
   // sqlite_repos.cpp
   Result<RepoMapping> put_repo(const RepoMapping& repo) override;
   Result<std::vector<RepoMapping>> list_repos(const std::string& tenant) override;
-  Result<std::optional<RepoMapping>> find_repo(const std::string& tenant, const std::string& full_name) override;
+  Result<std::optional<RepoMapping>> find_repo(const std::string& tenant,
+                                               const std::string& full_name) override;
   Result<RepoMapping> delete_repo(const std::string& tenant, const std::string& full_name) override;
   Result<std::vector<RepoMapping>> stewarded_repos() override;
   Result<void> mark_auto_refresh(const std::string& tenant, const std::string& full_name,

@@ -104,8 +104,9 @@ TEST_F(SelfUpdateTest, PastTheDeadlineThePreviousBinaryComesBack) {
   auto late = check_pending_update(binary_, 6000);
   ASSERT_TRUE(late.ok());
   ASSERT_TRUE(late->rollback.has_value());
-  EXPECT_NE(late->rollback->env.at(kUpdateFailedEnv).find("did not register with the server in time"),
-            std::string::npos);
+  EXPECT_NE(
+      late->rollback->env.at(kUpdateFailedEnv).find("did not register with the server in time"),
+      std::string::npos);
   EXPECT_EQ(slurp(binary_), script("1.0"));
   // In-process, once the deadline passes while running.
   install_two(std::numeric_limits<TimeMs>::max());

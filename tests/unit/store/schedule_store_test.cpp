@@ -21,22 +21,23 @@ class ScheduleStoreTest : public testing::StoreBackendTest {
  protected:
   Schedule create(const std::string& name, const std::string& cron, const std::string& tz = "UTC",
                   int64_t cooldown_s = 0, const std::string& tenant = "t1") {
-    auto spec = parse_schedule_spec({{"name", name},
-                                     {"cron", cron},
-                                     {"timezone", tz},
-                                     {"cooldown_s", cooldown_s},
-                                     {"job", {{"command", {"echo", "tick"}}, {"labels", {"linux"}}}}});
+    auto spec =
+        parse_schedule_spec({{"name", name},
+                             {"cron", cron},
+                             {"timezone", tz},
+                             {"cooldown_s", cooldown_s},
+                             {"job", {{"command", {"echo", "tick"}}, {"labels", {"linux"}}}}});
     EXPECT_TRUE(spec.ok()) << spec.error().message;
-    auto made = store_->create_schedule(new_schedule(tenant, "owner-" + tenant, spec.value(), clock_.now_ms()));
+    auto made = store_->create_schedule(
+        new_schedule(tenant, "owner-" + tenant, spec.value(), clock_.now_ms()));
     EXPECT_TRUE(made.ok()) << made.error().message;
     return made.value();
   }
 
   // One sweep at the clock's time, as the server's sweep loop runs it.
   std::vector<Job> sweep() {
-    auto made = store_->run_due_schedules(clock_.now_ms(), [](const Schedule& s, TimeMs now) {
-      return decide_schedule(s, now);
-    });
+    auto made = store_->run_due_schedules(
+        clock_.now_ms(), [](const Schedule& s, TimeMs now) { return decide_schedule(s, now); });
     EXPECT_TRUE(made.ok()) << made.error().message;
     return made.ok() ? made.value() : std::vector<Job>{};
   }
@@ -190,7 +191,8 @@ TEST_P(ScheduleStoreTest, TenantsSeeOnlyTheirOwnSchedulesAndJobs) {
 
 TEST_P(ScheduleStoreTest, DuplicateNameInATenantIsAConflict) {
   create("nightly", "0 2 * * *");
-  auto spec = parse_schedule_spec({{"name", "nightly"}, {"cron", "@hourly"}, {"job", {{"script", "true"}}}});
+  auto spec = parse_schedule_spec(
+      {{"name", "nightly"}, {"cron", "@hourly"}, {"job", {{"script", "true"}}}});
   ASSERT_TRUE(spec.ok());
   auto again = store_->create_schedule(new_schedule("t1", "owner", *spec, clock_.now_ms()));
   ASSERT_FALSE(again.ok());
@@ -227,19 +229,25 @@ TEST(ScheduleSpec, ErrorsNameTheField) {
   };
   json job = {{"command", {"true"}}};
   EXPECT_NE(error_of({{"cron", "@daily"}, {"job", job}}).find("field 'name'"), std::string::npos);
-  EXPECT_NE(error_of({{"name", std::string(201, 'x')}, {"cron", "@daily"}, {"job", job}}).find("field 'name'"),
+  EXPECT_NE(error_of({{"name", std::string(201, 'x')}, {"cron", "@daily"}, {"job", job}})
+                .find("field 'name'"),
             std::string::npos);
-  EXPECT_NE(error_of({{"name", "n"}, {"cron", "0 25 * * *"}, {"job", job}}).find("field 'cron': cron field 2 (hour)"),
+  EXPECT_NE(error_of({{"name", "n"}, {"cron", "0 25 * * *"}, {"job", job}})
+                .find("field 'cron': cron field 2 (hour)"),
             std::string::npos);
-  EXPECT_NE(error_of({{"name", "n"}, {"cron", "@daily"}, {"timezone", "Europe/Berln"}, {"job", job}})
-                .find("field 'timezone': unknown time zone 'Europe/Berln'"),
-            std::string::npos);
-  EXPECT_NE(error_of({{"name", "n"}, {"cron", "@daily"}, {"cooldown_s", -1}, {"job", job}}).find("field 'cooldown_s'"),
+  EXPECT_NE(
+      error_of({{"name", "n"}, {"cron", "@daily"}, {"timezone", "Europe/Berln"}, {"job", job}})
+          .find("field 'timezone': unknown time zone 'Europe/Berln'"),
+      std::string::npos);
+  EXPECT_NE(error_of({{"name", "n"}, {"cron", "@daily"}, {"cooldown_s", -1}, {"job", job}})
+                .find("field 'cooldown_s'"),
             std::string::npos);
   EXPECT_NE(error_of({{"name", "n"}, {"cron", "@daily"}}).find("field 'job'"), std::string::npos);
-  EXPECT_NE(error_of({{"name", "n"}, {"cron", "@daily"}, {"job", {{"comand", {"true"}}}}}).find("field 'job.comand'"),
+  EXPECT_NE(error_of({{"name", "n"}, {"cron", "@daily"}, {"job", {{"comand", {"true"}}}}})
+                .find("field 'job.comand'"),
             std::string::npos);
-  EXPECT_NE(error_of({{"name", "n"}, {"cron", "@daily"}, {"job", job}, {"every", 5}}).find("field 'every'"),
+  EXPECT_NE(error_of({{"name", "n"}, {"cron", "@daily"}, {"job", job}, {"every", 5}})
+                .find("field 'every'"),
             std::string::npos);
   auto ok = parse_schedule_spec({{"name", "n"}, {"cron", "@weekly"}, {"job", job}});
   ASSERT_TRUE(ok.ok());
@@ -248,7 +256,8 @@ TEST(ScheduleSpec, ErrorsNameTheField) {
   EXPECT_EQ(ok->cooldown_s, 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ScheduleStoreTest, testing::kStoreBackends, testing::backend_name);
+INSTANTIATE_TEST_SUITE_P(Backends, ScheduleStoreTest, testing::kStoreBackends,
+                         testing::backend_name);
 
 TEST(ScheduleMigration, SchedulesTableComesWithVersionFourAfterTwo) {
   // A database made before schedules (versions 1 and 2 only) gains the table on open.
