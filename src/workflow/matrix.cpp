@@ -47,10 +47,10 @@ Result<std::vector<MatrixEntry>> expand_matrix(const MatrixSpec& matrix) {
   // 1. The cartesian product (none at all when there are no axes: an include-only matrix).
   size_t product = matrix.axes.empty() ? 0 : 1;
   for (const auto& axis : matrix.axes) {
-    product *= axis.second.size();
-    // Excludes may bring a larger product back under the limit, but not without bound.
-    if (product > kMaxMatrixCombinations * 64) return wf_too_many(product);
+    product = std::min<size_t>(product * axis.second.size(), size_t{1} << 40);  // no overflow
   }
+  // Excludes may bring a larger product back under the limit, but not without bound.
+  if (product > kMaxMatrixCombinations * 64) return wf_too_many(product);
   std::vector<MatrixEntry> combinations;
   if (product > 0) combinations.emplace_back();
   for (const auto& [key, values] : matrix.axes) {
