@@ -390,7 +390,7 @@ class WorkflowParser {
       return fail(yaml_line(node["uses"]), path + ".uses",
                   "reusable workflows are not supported; copy the called workflow's jobs here");
     }
-    bool have_runs_on = false;
+    int runs_on_line = 0;  // 0: no runs-on
     bool have_steps = false;
     bool ok = for_each_entry(
         node, path, line,
@@ -400,7 +400,7 @@ class WorkflowParser {
           std::string p = path + "." + key;
           if (key == "name") return parse_string(value, p, at, job.name);
           if (key == "runs-on") {
-            have_runs_on = true;
+            runs_on_line = at;
             if (value.IsMap()) {
               return fail(at, p, "runs-on groups are not supported; list the runner labels");
             }
@@ -424,11 +424,12 @@ class WorkflowParser {
           return parse_steps(value, p, at, job.steps);
         });
     if (!ok) return false;
-    if (!have_runs_on) {
+    if (runs_on_line == 0) {
       return fail(line, path + ".runs-on",
                   "missing: give the runner labels, e.g. [self-hosted, linux]");
     }
-    if (job.runs_on.empty()) return fail(line, path + ".runs-on", "needs at least one label");
+    if (job.runs_on.empty())
+      return fail(runs_on_line, path + ".runs-on", "needs at least one label");
     if (!have_steps) return fail(line, path + ".steps", "missing: a job needs at least one step");
     return true;
   }

@@ -500,6 +500,84 @@ TEST(WorkflowParseTest, CustomShellAndMultiLineRun) {
   EXPECT_EQ(step.display_name(), "Run print 1;");
 }
 
+// Every other refusal, each with the line and key path it names.
+TEST(WorkflowParseTest, MoreRefusalsNameLineAndPath) {
+  const std::string jobs = "jobs:\n  a:\n    runs-on: x\n    steps:\n      - run: 'true'\n";
+  struct Case {
+    std::string yaml;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"on: [push, [pull_request]]\n" + jobs, "line 1: on[1]: must be a string"},
+      {"on:\n  push:\n    branches: {main: true}\n" + jobs,
+       "line 3: on.push.branches: must be a string or a list of strings"},
+      {"on:\n  push:\n    tags: ['']\n" + jobs, "line 3: on.push.tags[0]: must not be empty"},
+      {"on:\n  workflow_dispatch:\n    inputs:\n      9lives: {}\n" + jobs,
+       "line 4: on.workflow_dispatch.inputs.9lives: an input name starts with a letter or _ and "
+       "has only letters, digits, - and _"},
+      {"on:\n  workflow_dispatch:\n    inputs:\n      pick:\n        type: choice\n" + jobs,
+       "line 4: on.workflow_dispatch.inputs.pick: a choice input needs `options`"},
+      {"on:\n  workflow_dispatch:\n    inputs:\n      x:\n        default: [1]\n" + jobs,
+       "line 5: on.workflow_dispatch.inputs.x.default: must be a single value"},
+      {"on:\n  workflow_dispatch:\n    inputs:\n      x:\n        required: yes please\n" + jobs,
+       "line 5: on.workflow_dispatch.inputs.x.required: must be true or false"},
+      {"on:\n  schedule: '0 1 * * *'\n" + jobs,
+       "line 2: on.schedule: must be a list of {cron: '...'} entries"},
+      {"on:\n  schedule: []\n" + jobs, "line 2: on.schedule: needs at least one cron entry"},
+      {"on:\n  schedule:\n    - crontab: '* * * * *'\n" + jobs,
+       "line 3: on.schedule[0].crontab: unknown key; supported here: cron (see docs/workflows.md, "
+       "\"The YAML subset\")"},
+      {"on: push\n[a]: 1\n" + jobs, "line 2: : every key must be a plain name"},
+      {"on: push\nname: [a]\n" + jobs, "line 2: name: must be a string"},
+      {"on: push\nenv:\n  A=B: x\n" + jobs,
+       "line 3: env.A=B: is not a valid environment variable name"},
+      {with_job("    runs-on: []\n    steps: [{run: a}]\n"),
+       "line 4: jobs.build.runs-on: needs at least one label"},
+      {with_job("    runs-on: [linux, [x]]\n    steps: [{run: a}]\n"),
+       "line 4: jobs.build.runs-on[1]: must be a string"},
+      {with_job("    runs-on: x\n    needs: {a: b}\n    steps: [{run: a}]\n"),
+       "line 5: jobs.build.needs: must be a string or a list of strings"},
+      {with_job("    runs-on: x\n    container: {}\n    steps: [{run: a}]\n"),
+       "line 5: jobs.build.container.image: missing: name the container image"},
+      {with_job("    runs-on: x\n    container: ''\n    steps: [{run: a}]\n"),
+       "line 5: jobs.build.container: must not be empty"},
+      {with_job("    runs-on: x\n    outputs:\n      'a b': x\n    steps: [{run: a}]\n"),
+       "line 6: jobs.build.outputs.a b: an output name starts with a letter or _ and has only "
+       "letters, digits, - and _"},
+      {with_job("    runs-on: x\n    outputs:\n      a: {b: c}\n    steps: [{run: a}]\n"),
+       "line 6: jobs.build.outputs.a: must be a string"},
+      {with_job("    runs-on: x\n    strategy:\n      matrix:\n        exclude: [os]\n"
+                "        os: [a]\n    steps: [{run: a}]\n"),
+       "line 7: jobs.build.strategy.matrix.exclude[0]: must be a mapping of keys to values"},
+      {with_job("    runs-on: x\n    strategy:\n      matrix:\n        x: [.inf]\n"
+                "    steps: [{run: a}]\n"),
+       "line 7: jobs.build.strategy.matrix.x[0]: must be a string, number, boolean, list or "
+       "mapping"},
+      {with_job("    runs-on: x\n    strategy:\n      matrix:\n        include:\n"
+                "          - os: ${{ env.OS }}\n    steps: [{run: a}]\n"),
+       "line 8: jobs.build.strategy.matrix.include[0].os: expressions in a matrix are not "
+       "supported; list the values themselves"},
+      {with_steps("      - run: a\n        timeout-minutes: 1.5\n"),
+       "line 7: jobs.build.steps[0].timeout-minutes: must be a whole number above 0"},
+      {with_steps("      - uses: actions/checkout@v4\n        with:\n          ref: ''\n"),
+       "line 8: jobs.build.steps[0].with.ref: must not be empty"},
+      {with_steps("      - uses: actions/checkout@v4\n        with:\n          path: /etc\n"),
+       "line 8: jobs.build.steps[0].with.path: must be a relative path inside the workspace"},
+      {with_steps("      - uses: actions/checkout@v4\n        with:\n          path: a/../..\n"),
+       "line 8: jobs.build.steps[0].with.path: must be a relative path inside the workspace"},
+      {with_steps("      - run: ''\n"), "line 6: jobs.build.steps[0].run: must not be empty"},
+      {with_steps("      - run: a\n        env:\n          X: [1]\n"),
+       "line 8: jobs.build.steps[0].env.X: must be a string or a number"},
+      {with_steps("      - run: a\n        shell: cmd\n"),
+       "line 7: jobs.build.steps[0].shell: 'cmd' is not supported: use bash, sh, python, or a "
+       "command with {0} for the script's path (e.g. 'perl {0}')"},
+  };
+  for (const auto& c : cases) EXPECT_EQ(refusal(c.yaml), c.message) << c.yaml;
+
+  EXPECT_EQ(refusal(std::string(1024 * 1024 + 1, ' ')),
+            "the workflow is larger than 1 MiB; split it into several files");
+}
+
 // --- JSON --------------------------------------------------------------------------------------
 
 TEST(WorkflowParseTest, JsonRoundTripKeepsEverything) {
