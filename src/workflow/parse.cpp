@@ -133,7 +133,7 @@ bool WorkflowParser::parse_env(const Node& node, const std::string& path, int li
 
 bool WorkflowParser::parse_root(const Node& root, Workflow& wf) {
   if (!root.IsMap()) {
-    return fail(yaml_line(root), "(top level)",
+    return fail(std::max(yaml_line(root), 1), "(top level)",
                 "a workflow is a mapping with at least `on` and `jobs`");
   }
   bool have_on = false;

@@ -355,6 +355,8 @@ TEST(WorkflowParseTest, TopLevelRefusals) {
   EXPECT_EQ(refusal("on: push\nname: a\nname: b\njobs: {}\n"),
             "line 3: name: the key appears twice; keep one of them");
   EXPECT_EQ(refusal("on: push\n"), "line 1: jobs: missing: a workflow needs at least one job");
+  EXPECT_EQ(refusal(""),
+            "line 1: (top level): a workflow is a mapping with at least `on` and `jobs`");
 }
 
 TEST(WorkflowParseTest, BadYamlNamesItsLine) {
