@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   corral::cli::add_repo_commands(app);
   corral::cli::add_tenant_commands(app);
   corral::cli::add_agent_commands(app);
+  corral::cli::add_workflow_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

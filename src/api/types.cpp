@@ -246,6 +246,7 @@ json to_json(const Token& token) {
          {"name", token.name},
          {"created_at", time_or_null(token.created_at)},
          {"revoked_at", time_or_null(token.revoked_at)},
+         {"last_used_at", time_or_null(token.last_used_at)},
          {"created_by", token.created_by}};
   if (token.kind == TokenKind::kRunner) j["runner_policy"] = to_json(token.runner_policy);
   return j;
@@ -335,7 +336,8 @@ Result<JobSpec> parse_job_spec(const json& body) {
   CORRAL_TRY(check_known_fields(body, "",
                                 {"name", "image", "command", "script", "env", "labels", "group",
                                  "type", "priority", "timeout_s", "max_attempts", "retry", "repo",
-                                 "resources", "network", "steward_fallback", "secrets", "agent"}));
+                                 "resources", "network", "steward_fallback", "secrets", "agent",
+                                 "workflow"}));
   JobSpec spec;
   auto name = get_string(body, "name", "name", 200);
   if (!name.ok()) return name.error();
@@ -359,14 +361,23 @@ Result<JobSpec> parse_job_spec(const json& body) {
     if (!agent.ok()) return agent.error();
     spec.agent = std::move(agent.value());
   }
-  int kinds = !spec.command.empty() + !spec.script.empty() + spec.agent.has_value();
+  if (body.contains("workflow") && !body["workflow"].is_null()) {
+    const json& wf = body["workflow"];
+    if (!wf.is_object() || !wf.contains("job") || !wf["job"].is_object() ||
+        !wf["job"].contains("steps") || !wf["job"]["steps"].is_array()) {
+      return invalid_field("workflow", "must be a workflow job {run_id, key, job: {steps}, ...}");
+    }
+    spec.workflow = wf;
+  }
+  int kinds = !spec.command.empty() + !spec.script.empty() + spec.agent.has_value() +
+              spec.workflow.has_value();
   if (kinds == 0) {
     return invalid_field(
         "command", "a job needs a non-empty 'command' (argv array), a 'script' or an 'agent'");
   }
   if (kinds > 1) {
-    return invalid_field(spec.agent ? "agent" : "script",
-                         "give one of 'command', 'script' and 'agent', not several");
+    return invalid_field(spec.agent ? "agent" : spec.workflow ? "workflow" : "script",
+                         "give one of 'command', 'script', 'agent' and 'workflow', not several");
   }
 
   if (body.contains("env") && !body["env"].is_null()) {
@@ -565,6 +576,7 @@ json to_json(const JobSpec& spec) {
   if (!spec.command.empty()) j["command"] = spec.command;
   if (!spec.script.empty()) j["script"] = spec.script;
   if (spec.agent) j["agent"] = to_json(*spec.agent);
+  if (spec.workflow) j["workflow"] = *spec.workflow;
   if (spec.repo) {
     j["repo"] = {{"url", spec.repo->url},
                  {"ref", spec.repo->ref},
@@ -707,6 +719,10 @@ std::string runner_error(const Runner& r) {
   return reason.empty() ? "unhealthy" : reason;
 }
 
+std::string shown_status(const Runner& r) {
+  return runner_error(r).empty() ? std::string(to_string(r.status)) : "error";
+}
+
 json to_json(const Runner& r) {
   json running = json::array();
   for (const auto& a : r.running) running.push_back({{"job_id", a.job_id}, {"attempt", a.attempt}});
@@ -715,7 +731,7 @@ json to_json(const Runner& r) {
               {"name", r.reg.name},
               {"description", r.reg.description},
               {"tenant", r.tenant},
-              {"status", error.empty() ? std::string(to_string(r.status)) : "error"},
+              {"status", shown_status(r)},
               {"error", error.empty() ? json(nullptr) : json(error)},
               {"labels", r.reg.labels},
               {"group", r.reg.group},
@@ -751,7 +767,6 @@ json to_json(const RunnerCommand& c) {
 }
 
 json to_json(const RunnerControl& c) {
-  auto time_or_null = [](TimeMs t) { return t > 0 ? json(format_time(t)) : json(nullptr); };
   json j{{"id", c.id},
          {"runner_id", c.runner_id},
          {"type", c.type},
@@ -766,6 +781,33 @@ json to_json(const RunnerControl& c) {
     j["sha256"] = c.sha256;
   }
   return j;
+}
+
+json to_json(const RunnerUsageSample& s) {
+  auto known = [](int64_t bytes) { return bytes >= 0 ? json(bytes) : json(nullptr); };
+  return json{{"at", format_time(s.at)},
+              {"load_1m", s.load_1m},
+              {"memory_available_bytes", known(s.memory_available_bytes)},
+              {"disk_free_bytes", known(s.disk_free_bytes)},
+              {"running", s.running}};
+}
+
+std::optional<RunnerUsageSample> usage_sample_of(const json& usage, int running, TimeMs now) {
+  if (!usage.is_object() || !usage.contains("system") || !usage["system"].is_object())
+    return std::nullopt;
+  const json& system = usage["system"];
+  auto bytes = [&](const char* key) -> int64_t {
+    return system.contains(key) && system[key].is_number_integer() ? system[key].get<int64_t>()
+                                                                    : -1;
+  };
+  RunnerUsageSample sample;
+  sample.at = now;
+  if (system.contains("load_1m") && system["load_1m"].is_number())
+    sample.load_1m = system["load_1m"].get<double>();
+  sample.memory_available_bytes = bytes("memory_available_bytes");
+  sample.disk_free_bytes = bytes("disk_free_bytes");
+  sample.running = running;
+  return sample;
 }
 
 json to_json(const ClaimedJob& c) {

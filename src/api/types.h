@@ -59,6 +59,9 @@ struct Token {
   std::string created_by;  // the token that made this one ("" for the first admin)
   UserSettings settings;
   RunnerTokenPolicy runner_policy;  // kind runner only
+  // When the token last authenticated a request, to within a minute (0: never). Updated at
+  // most once a minute per token, and only on a cache miss (server/auth_cache.h).
+  TimeMs last_used_at = 0;
 };
 json to_json(const Token& token);  // never includes the hash
 
@@ -128,7 +131,11 @@ struct JobSpec {
   std::string image;                 // empty = runner's default image
   std::vector<std::string> command;  // argv; or script
   std::string script;                // run with /bin/sh -c
-  std::optional<AgentSpec> agent;    // or an agent (exactly one of the three)
+  std::optional<AgentSpec> agent;    // or an agent
+  // or the steps of a workflow job (exactly one of the four), set by the server for the jobs
+  // of a workflow run (workflow/run.h job_spec_for; run by runner/workflow_steps.h):
+  // {run_id, key, job, env, contexts}.
+  std::optional<json> workflow;
   std::map<std::string, std::string> env;
   // Secret environment variables. Values are known only at submit and in a claim answer
   // (ClaimedJob); everywhere else (the store's spec, every API answer) only the names are
@@ -252,6 +259,9 @@ json to_json(const Runner& runner);
 // Why the runner is in state `error` by its last heartbeat (its engine does not answer, its
 // disk is full); "" when it is not, or is offline. The API shows status "error" then.
 std::string runner_error(const Runner& runner);
+// The status the API and /metrics show: "error" while runner_error says so, else the
+// stored one (idle, busy, draining, offline).
+std::string shown_status(const Runner& runner);
 
 // What revoking a token took down with it (DELETE /api/v1/tokens/{id}).
 struct Revocation {
@@ -297,6 +307,21 @@ struct RunnerControl {
   RunnerCommand command() const { return {type, "", 0, "", id, version, sha256}; }
 };
 json to_json(const RunnerControl& control);
+
+// One point of a runner's resource use over time: the server keeps one per runner per
+// minute, from the heartbeat's usage.system, for a day (GET /api/v1/runners/{id}/usage).
+struct RunnerUsageSample {
+  static constexpr TimeMs kEveryMs = 60'000;
+  static constexpr TimeMs kKeepMs = 24 * 3600'000;
+  TimeMs at = 0;
+  double load_1m = 0;
+  int64_t memory_available_bytes = -1;  // -1: not reported
+  int64_t disk_free_bytes = -1;
+  int running = 0;  // jobs the runner was running
+};
+json to_json(const RunnerUsageSample& sample);
+// The sample a heartbeat's usage object gives; nullopt when it carries no usage.system.
+std::optional<RunnerUsageSample> usage_sample_of(const json& usage, int running, TimeMs now);
 
 // A job handed to a runner by a claim.
 // A job handed to a runner by a claim. spec.secrets carries the values here, and only here:

@@ -18,5 +18,7 @@ void add_repo_commands(CLI::App& app);
 void add_tenant_commands(CLI::App& app);
 // review, analyze, resolve: agent tasks (api/agent_tasks.h)
 void add_agent_commands(CLI::App& app);
+// workflow run|runs|show|cancel|rerun-failed (docs/workflows.md)
+void add_workflow_commands(CLI::App& app);
 
 }  // namespace corral::cli

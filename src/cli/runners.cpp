@@ -241,6 +241,22 @@ void add_registry_commands(CLI::App& app) {
       }
     });
   }
+  {
+    auto o = std::make_shared<ClientOptions>();
+    auto* cmd = app.add_subcommand("whoami", "Show the token you call with (kind, tenant, name)");
+    add_client_options(cmd, *o);
+    cmd->callback([o] {
+      Client client(*o);
+      auto me = client.call_json(http::verb::get, "/api/v1/me");
+      if (o->json_output) {
+        std::cout << me.dump(2) << "\n";
+        return;
+      }
+      std::cout << "token:   " << str(me["id"]) << " (" << str(me["name"]) << ")\n"
+                << "kind:    " << str(me["kind"]) << "\n"
+                << "tenant:  " << str(me["tenant"]) << "\n";
+    });
+  }
   auto* tokens = app.add_subcommand("tokens", "Manage API tokens (admin)");
   tokens->require_subcommand(1);
   {
@@ -290,10 +306,10 @@ void add_registry_commands(CLI::App& app) {
         return;
       }
       std::vector<std::vector<std::string>> rows{
-          {"ID", "KIND", "TENANT", "NAME", "CREATED", "REVOKED"}};
+          {"ID", "KIND", "TENANT", "NAME", "CREATED", "LAST USED", "REVOKED"}};
       for (const auto& t : body["tokens"]) {
         rows.push_back({str(t["id"]), str(t["kind"]), str(t["tenant"]), str(t["name"]),
-                        str(t["created_at"]), str(t["revoked_at"])});
+                        str(t["created_at"]), str(t["last_used_at"]), str(t["revoked_at"])});
       }
       print_table(rows);
     });

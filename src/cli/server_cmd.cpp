@@ -66,6 +66,11 @@ void add_server_command(CLI::App& app) {
       ->envname("CORRAL_SWEEP_INTERVAL_MS")
       ->check(CLI::Range(int64_t{10}, int64_t{60'000}))
       ->capture_default_str();
+  cmd->add_option("--usage-sample-interval-ms", config->usage_sample_interval_ms,
+                  "A runner's resource use is kept one sample per this long, for a day")
+      ->envname("CORRAL_USAGE_SAMPLE_INTERVAL_MS")
+      ->check(CLI::Range(int64_t{1'000}, int64_t{3'600'000}))
+      ->capture_default_str();
   cmd->add_option(
          "--safety-sweep-ms", config->safety_sweep_ms,
          "How often parked claims are offered the runnable jobs (a net under the instant wake-ups)")

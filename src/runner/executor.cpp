@@ -107,6 +107,13 @@ ContainerSpec JobExecutor::container_spec() const {
                                     : std::vector<std::string>{"/bin/sh", "-c", "exec 2>&1\n" + spec.script};
   c.env = spec.env;
   for (const auto& [name, value] : spec.secrets) c.env[name] = value;
+  if (spec.workflow) {
+    // A workflow job: the container waits while the runner runs each step in it (exec), as
+    // GitHub's runner does with a job container. Its secrets reach a step only where the
+    // workflow says so (${{ secrets.X }}), never as the container's environment.
+    c.command = {"/bin/sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 1; done"};
+    for (const auto& [name, value] : spec.secrets) c.env.erase(name);
+  }
   if (spec.agent) {
     if (spec.image.empty() && !cfg.agent_image.empty()) c.image = cfg.agent_image;
     // A resolve job pushes only where the runner allows it to (policy.h, agent_push_hosts).
@@ -201,7 +208,7 @@ awaitable<void> JobExecutor::execute() {
     fail(std::string(kPolicyReason), "refused by this runner's policy: " + *refusal);
     ready = false;
   }
-  if (ready && ctx_.pool) {
+  if (ready && ctx_.pool && !job_.spec.workflow) {
     if (auto warm = ctx_.pool->take(container_spec())) {
       container_id_ = warm->id;
       workspace_dir_ = warm->workspace;
@@ -288,7 +295,10 @@ awaitable<void> JobExecutor::execute() {
     };
     run_started_ = true;
     Result<ExitStatus> status = make_error(ErrorCode::kInternal, "not run");
-    if (pooled_) {
+    std::optional<WorkflowJobOutcome> steps;
+    if (job_.spec.workflow) {
+      steps = co_await run_steps(sink, status);
+    } else if (pooled_) {
       // The job's environment and command go through stdin: never in the engine's inspect.
       std::string input = pool_input(spec, pool_entrypoint_);
       status = co_await ctx_.runtime.run_with_input(container_id_, std::move(input), sink);
@@ -319,6 +329,15 @@ awaitable<void> JobExecutor::execute() {
                                " MiB) and was killed");
       } else if (agent_) {
         judge_agent(status->exit_code, report, failure_message);
+      } else if (steps) {
+        report.exit_code = steps->succeeded ? 0 : 1;
+        report.result = json{{"workflow", {{"steps", steps->steps}, {"outputs", steps->outputs}}}};
+        if (steps->succeeded) {
+          report.state = AttemptState::kSucceeded;
+        } else {
+          report.state = AttemptState::kFailed;
+          note(steps->failure.empty() ? "the job failed" : steps->failure);
+        }
       } else if (status->exit_code == 0) {
         report.state = AttemptState::kSucceeded;
       } else {
@@ -363,7 +382,14 @@ awaitable<void> JobExecutor::execute() {
     auto parsed =
         parse_json_limited(**result_text, ".corral/result.json", {kMaxJsonDepth, kMaxResultBytes});
     if (parsed.ok()) {
+      json steps_part = report.result.is_object() && report.result.contains("workflow")
+                            ? report.result["workflow"]
+                            : json();
       report.result = std::move(parsed.value());
+      if (!steps_part.is_null()) {  // a workflow job's steps are the runner's to report
+        if (!report.result.is_object()) report.result = json{{"data", report.result}};
+        report.result["workflow"] = std::move(steps_part);
+      }
     } else {
       note("ignored .corral/result.json: " + parsed.error().message);
     }
@@ -382,6 +408,67 @@ awaitable<void> JobExecutor::execute() {
   if (stop_reason_ == StopReason::kStale || stop_reason_ == StopReason::kShutdown || log_->stale()) co_return;
   if (agent_ && !agent_->events().empty()) co_await send_events();
   co_await finish(report);
+}
+
+awaitable<WorkflowJobOutcome> JobExecutor::run_steps(const OutputSink& sink,
+                                                    Result<ExitStatus>& status) {
+  // The container waits (its command sleeps) while the steps run in it one by one.
+  Event container_done;
+  asio::co_spawn(
+      ctx_.executor,
+      [this, sink, &status, &container_done]() -> awaitable<void> {
+        status = co_await ctx_.runtime.run(container_id_, sink);
+        container_done.set();
+      },
+      asio::detached);
+  auto exec = [this](std::vector<std::string> argv, std::map<std::string, std::string> env,
+                     std::string working_dir) -> awaitable<Result<int>> {
+    ExecSpec spec;
+    spec.command = std::move(argv);
+    spec.env = std::move(env);
+    spec.working_dir = std::move(working_dir);
+    spec.user = ctx_.config.docker_user;
+    spec.on_output = [this](std::string_view out) {
+      output_tail_.append(out);
+      log_->append(out);
+    };
+    auto ran = co_await ctx_.runtime.exec(container_id_, spec);
+    if (!ran.ok()) co_return ran.error();
+    co_return ran->exit_code;
+  };
+  // Ready once an exec works (the engine starts the container a moment after run() asks);
+  // the same exec says whether the image has bash, the default shell.
+  WorkflowStepsPlace place{workspace_dir_, std::string(kWorkspaceMount), ctx_.config.name, false};
+  Result<int> probe = make_error(ErrorCode::kInternal, "not probed");
+  for (int tries = 0; tries < 60 && !container_done.is_set() && stop_reason_ == StopReason::kNone;
+       ++tries) {
+    ExecSpec spec;
+    spec.command = {"/bin/sh", "-c", "command -v bash >/dev/null"};
+    spec.user = ctx_.config.docker_user;
+    auto ran = co_await ctx_.runtime.exec(container_id_, spec);
+    if (ran.ok()) {
+      probe = ran->exit_code;
+      break;
+    }
+    probe = ran.error();
+    co_await async_sleep(std::chrono::milliseconds(std::min(20 * (tries + 1), 250)));
+  }
+  WorkflowJobOutcome outcome;
+  if (!probe.ok()) {
+    outcome.failure = "cannot run the steps in the container: " + probe.error().message;
+  } else {
+    place.bash_exists = *probe == 0;
+    WorkflowStepsIo io;
+    io.run = exec;
+    io.log = [this](const std::string& line) { log_->append(line + "\n"); };
+    io.log_offset = [this] { return log_->written(); };
+    io.stopped = [this] { return stop_reason_ != StopReason::kNone; };
+    outcome = co_await run_workflow_steps(*job_.spec.workflow, job_.spec.secrets, place, io);
+  }
+  // The steps are done: the container goes (a stop of the attempt may have ended it already).
+  if (!container_done.is_set()) (void)co_await ctx_.runtime.kill(container_id_);
+  co_await container_done.wait();
+  co_return outcome;
 }
 
 std::string JobExecutor::agent_cli() const {

@@ -23,6 +23,7 @@
 #include "runner/metrics.h"
 #include "runner/repo_cache.h"
 #include "runner/transient.h"
+#include "runner/workflow_steps.h"
 #include "runner/workspace.h"
 #include "runtime/container_runtime.h"
 
@@ -69,6 +70,9 @@ class JobExecutor : public std::enable_shared_from_this<JobExecutor> {
   awaitable<bool> clone(const std::filesystem::path& dir, FinishReport& report,
                         std::string& failure_message);
   awaitable<void> stop_container();
+  // A workflow job (spec.workflow): starts the waiting container, runs the steps in it
+  // (runner/workflow_steps.h), then ends it; `status` is the container's end.
+  awaitable<WorkflowJobOutcome> run_steps(const OutputSink& sink, Result<ExitStatus>& status);
   ContainerSpec container_spec() const;
   awaitable<void> finish(const FinishReport& report);
   awaitable<void> cleanup();

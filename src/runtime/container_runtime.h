@@ -103,20 +103,6 @@ struct ContainerSummary {
   std::string state;  // "created", "running", "exited", ... as the engine says
 };
 
-struct ExecSpec {
-  std::vector<std::string> command;
-  std::map<std::string, std::string> env;
-  std::string working_dir;            // "" = the container's
-  std::string user;                   // "" = the container's
-  size_t max_output_bytes = 1 << 20;  // output beyond this is dropped; see truncated
-};
-
-struct ExecResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr interleaved, as they arrived
-  bool truncated = false;
-};
-
 // Called with each piece of output as it arrives, stdout and stderr interleaved. Pieces are
 // raw bytes: a line, or a UTF-8 sequence, may be split across calls.
 //
@@ -125,6 +111,24 @@ struct ExecResult {
 // order (as in `docker logs`); a job that needs one exact order joins the streams itself
 // (`exec 2>&1` at the top of its script). ShellRuntime uses one pipe: always exact.
 using OutputSink = std::function<void(std::string_view)>;
+
+struct ExecSpec {
+  std::vector<std::string> command;
+  std::map<std::string, std::string> env;
+  std::string working_dir;            // "" = the container's
+  std::string user;                   // "" = the container's
+  size_t max_output_bytes = 1 << 20;  // output beyond this is dropped; see truncated
+  // When set, the output goes here as it arrives (see OutputSink above) and
+  // ExecResult::output stays empty.
+  OutputSink on_output;
+};
+
+struct ExecResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr interleaved, as they arrived
+  bool truncated = false;
+};
+
 
 class ContainerRuntime {
  public:

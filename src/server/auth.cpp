@@ -1,5 +1,7 @@
 // Authentication: API tokens (admin, user, runner registration) and runner secrets. Both are
 // stored only as SHA-256 hashes and compared in constant time.
+#include <spdlog/spdlog.h>
+
 #include "common/crypto.h"
 #include "server/auth_cache.h"
 #include "server/context.h"
@@ -36,6 +38,16 @@ awaitable<Result<Token>> authenticate(ServerContext& ctx, const RequestContext& 
     co_return unauthorized("unknown token");
   }
   if (found.value()->revoked_at > 0) co_return unauthorized("this token was revoked");
+  // Its last use, to within a minute: only here, on a cache miss, at most one write a minute.
+  TimeMs now = ctx.clock.now_ms();
+  if (now - found.value()->last_used_at >= 60'000) {
+    const std::string& id = found.value()->id;
+    if (auto touched = co_await ctx.db([&] { return ctx.store.touch_token(id, now); });
+        !touched.ok()) {
+      spdlog::warn("token {}: last use not recorded: {}", id, touched.error().message);
+    }
+    found.value()->last_used_at = now;
+  }
   AuthCache::instance().put_token(hash, *found.value());
   co_return *found.value();
 }

@@ -5,6 +5,7 @@
 #include <string>
 #include <thread>
 
+#include "api/types.h"
 #include "common/clock.h"
 
 namespace corral {
@@ -20,6 +21,8 @@ struct ServerConfig {
   TimeMs sweep_interval_ms = 500;         // lease expiry and offline marking
   TimeMs safety_sweep_ms = 1'000;         // wakes parked claims for runnable jobs a wake-up missed
   TimeMs max_claim_wait_ms = 60'000;      // cap on a claim's long-poll
+  // A runner's resource use is kept one sample per this long (GET /api/v1/runners/{id}/usage).
+  TimeMs usage_sample_interval_ms = RunnerUsageSample::kEveryMs;
   int io_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int store_pool_size = 8;  // --store-pool: PostgreSQL connections per server
   int store_threads = 32;   // blocking store calls (group commit needs several)

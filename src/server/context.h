@@ -102,4 +102,16 @@ awaitable<Result<void>> record_command_results(ServerContext& ctx, const std::st
 awaitable<Result<std::vector<RunnerCommand>>> deliver_commands(ServerContext& ctx,
                                                                const std::string& runner_id);
 
+// Queues a job of `owner`'s (routes_jobs.cpp): its repository's mapping applied, the
+// tenant's quota checked, runners woken. A repeated idempotency key gets the first job.
+awaitable<Result<CreateJobResult>> submit_job(ServerContext& ctx, const Token& owner, JobSpec spec,
+                                              const std::string& idempotency_key);
+
+// Workflow runs (routes_workflows.cpp): /api/v1/workflow-runs, and the advance of a run
+// whose job changed (a finish, a cancel) or that the sweep finds unfinished.
+void add_workflow_routes(Router& router, ServerContext& ctx);
+awaitable<void> advance_workflow_run(ServerContext& ctx, const std::string& tenant,
+                                     const std::string& run_id);
+awaitable<void> sweep_workflow_runs(ServerContext& ctx);
+
 }  // namespace corral

@@ -115,6 +115,12 @@ void add_attempt_routes(Router& router, ServerContext& ctx) {
                  if (!job.ok()) co_return error_of(job.error());
                  count_finished(ctx.metrics, *report, *job);
                  ctx.events.job_changed(job_id);
+                 // A workflow run's job: the run's next jobs start now, not at the sweep.
+                 if (job->spec.workflow && job->spec.workflow->contains("run_id") &&
+                     (*job->spec.workflow)["run_id"].is_string()) {
+                   std::string run_id = (*job->spec.workflow)["run_id"];
+                   co_await advance_workflow_run(ctx, job->tenant, run_id);
+                 }
                  co_return json_ok(to_json(*job));
                });
              });

@@ -38,17 +38,32 @@ awaitable<Response> submit(ServerContext& ctx, RequestContext& req) {
   auto body = parse_json_body(req);
   if (!body.ok()) co_return error_of(body.error());
   if (auto r = check_submitted_secrets(*body); !r.ok()) co_return error_of(r.error());
+  if (body->contains("workflow")) {
+    co_return error_of(make_error(
+        ErrorCode::kInvalidSpec,
+        "field 'workflow': set by the server for the jobs of a workflow run; start one with "
+        "POST /api/v1/workflow-runs (`corral workflow run FILE`)"));
+  }
   auto spec = parse_job_spec(*body);
   if (!spec.ok()) co_return error_of(spec.error());
   std::string key(req.msg["Idempotency-Key"]);
   if (key.size() > 255) {
     co_return error_of(make_error(ErrorCode::kBadRequest, "Idempotency-Key is longer than 255 characters"));
   }
+  auto created = co_await submit_job(ctx, *caller, std::move(spec.value()), key);
+  if (!created.ok()) co_return error_of(created.error());
+  co_return json_ok(to_json(created->job), created->created ? http::status::created : http::status::ok);
+}
+
+}  // namespace
+
+awaitable<Result<CreateJobResult>> submit_job(ServerContext& ctx, const Token& owner, JobSpec spec,
+                                              const std::string& idempotency_key) {
   Job job;
   job.id = new_id("job");
-  job.tenant = caller->tenant;
-  job.owner_token_id = caller->id;
-  job.spec = std::move(spec.value());
+  job.tenant = owner.tenant;
+  job.owner_token_id = owner.id;
+  job.spec = std::move(spec);
   if (job.spec.name.empty()) {
     job.spec.name = !job.spec.command.empty() ? job.spec.command[0]
                     : job.spec.agent          ? job.spec.agent->cli + " agent"
@@ -56,19 +71,19 @@ awaitable<Response> submit(ServerContext& ctx, RequestContext& req) {
   }
   job.created_at = ctx.clock.now_ms();
   job.not_before = job.created_at;
-  job.idempotency_key = key;
+  job.idempotency_key = idempotency_key;
   // A job of a mapped repository that names no group gets the mapping's (api/repo.h).
   apply_repo_mapping(job, nullptr);
   if (!job.repo_name.empty() && job.spec.group.empty()) {
     auto repo = co_await ctx.db([&] { return ctx.store.find_repo(job.tenant, job.repo_name); });
-    if (!repo.ok()) co_return error_of(repo.error());
+    if (!repo.ok()) co_return repo.error();
     if (repo->has_value()) apply_repo_mapping(job, &repo->value());
   }
   // Per-tenant quota: checked before the insert, so concurrent submits may pass it by a few.
   auto unfinished = co_await ctx.db([&] { return ctx.store.count_unfinished_jobs(job.tenant); });
-  if (!unfinished.ok()) co_return error_of(unfinished.error());
+  if (!unfinished.ok()) co_return unfinished.error();
   if (*unfinished >= ctx.config.max_queued_per_tenant) {
-    co_return error_of(too_many_requests(
+    co_return (too_many_requests(
         "tenant '" + job.tenant + "' already has " + std::to_string(*unfinished) +
             " unfinished jobs (queued, leased or running), the server's limit "
             "(--max-queued-per-tenant " +
@@ -77,10 +92,12 @@ awaitable<Response> submit(ServerContext& ctx, RequestContext& req) {
         kQueueQuotaRetryAfterS));
   }
   auto created = co_await ctx.db([&] { return ctx.store.create_job(job); });
-  if (!created.ok()) co_return error_of(created.error());
+  if (!created.ok()) co_return created.error();
   if (created->created) ctx.events.job_available(created->job);
-  co_return json_ok(to_json(created->job), created->created ? http::status::created : http::status::ok);
+  co_return created;
 }
+
+namespace {
 
 awaitable<Response> list_jobs(ServerContext& ctx, RequestContext& req) {
   auto caller = co_await user_or_admin(ctx, req);

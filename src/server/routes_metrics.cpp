@@ -33,7 +33,8 @@ Result<StoreFigures> read_store_figures(Store& store, TimeMs now) {
                         RunnerStatus::kOffline}) {
       by_status[std::string(to_string(status))] = 0;
     }
-    for (const auto& runner : *runners) ++by_status[std::string(to_string(runner.status))];
+    by_status["error"] = 0;
+    for (const auto& runner : *runners) ++by_status[shown_status(runner)];
   }
   return figures;
 }

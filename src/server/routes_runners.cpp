@@ -2,6 +2,8 @@
 // (also ADOS Work Runner's, /api/runners).
 #include <spdlog/spdlog.h>
 
+#include <charconv>
+
 #include "api/ados.h"
 #include "common/crypto.h"
 #include "server/auth_cache.h"
@@ -9,6 +11,7 @@
 #include "server/json_body.h"
 #include "server/matching.h"
 #include "server/steward.h"
+#include "store/shared_sql.h"
 
 namespace corral {
 
@@ -86,6 +89,7 @@ awaitable<Response> heartbeat(ServerContext& ctx, RequestContext& req) {
   auto going_away = optional_bool(*body, "going_away", false);
   if (!going_away.ok()) co_return error_of(going_away.error());
   report.going_away = *going_away;
+  report.usage_sample_every_ms = ctx.config.usage_sample_interval_ms;
   if (auto recorded = co_await record_command_results(ctx, runner->id, *body); !recorded.ok())
     co_return error_of(recorded.error());
   auto commands = co_await ctx.db([&] {
@@ -247,6 +251,20 @@ awaitable<Response> claim(ServerContext& ctx, RequestContext& req) {
 
 }  // namespace
 
+namespace {
+// The runner {id} of the caller's tenant, for a user or admin token.
+awaitable<Result<Runner>> callers_runner(ServerContext& ctx, RequestContext& req) {
+  auto caller = co_await authenticate(ctx, req);
+  if (!caller.ok()) co_return caller.error();
+  if (auto r = require_kind(*caller, {TokenKind::kAdmin, TokenKind::kUser}); !r.ok())
+    co_return r.error();
+  std::string id = req.params["id"];
+  auto runner = co_await ctx.db([&] { return ctx.store.get_runner(id); });
+  if (!runner.ok() || runner->tenant != caller->tenant) co_return no_runner(id);
+  co_return runner;
+}
+}  // namespace
+
 void add_runner_routes(Router& router, ServerContext& ctx) {
   router.add(http::verb::post, "/api/v1/runners/register",
              [&ctx](RequestContext& req) { return register_runner(ctx, req); });
@@ -321,17 +339,36 @@ void add_runner_routes(Router& router, ServerContext& ctx) {
 
   router.add(http::verb::get, "/api/v1/runners/{id}",
              [&ctx](RequestContext& req) -> awaitable<Response> {
-               auto caller = co_await authenticate(ctx, req);
-               if (!caller.ok()) co_return error_of(caller.error());
-               if (auto r = require_kind(*caller, {TokenKind::kAdmin, TokenKind::kUser}); !r.ok())
-                 co_return error_of(r.error());
-               std::string id = req.params["id"];
-               auto runner = co_await ctx.db([&] { return ctx.store.get_runner(id); });
-               if (!runner.ok() || runner->tenant != caller->tenant) {
-                 co_return error_of(make_error(ErrorCode::kNotFound, "no runner with id " + id));
-               }
+               auto runner = co_await callers_runner(ctx, req);
+               if (!runner.ok()) co_return error_of(runner.error());
                co_return json_ok(to_json(*runner));
              });
+
+  // The runner's resource use over time: one sample a minute from its heartbeats, kept a day.
+  router.add(
+      http::verb::get, "/api/v1/runners/{id}/usage",
+      [&ctx](RequestContext& req) -> awaitable<Response> {
+        auto runner = co_await callers_runner(ctx, req);
+        if (!runner.ok()) co_return error_of(runner.error());
+        int64_t hours = 24;
+        if (std::string text = req.query_value("hours"); !text.empty()) {
+          auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), hours);
+          if (ec != std::errc() || end != text.data() + text.size() || hours < 1 || hours > 24) {
+            co_return error_of(make_error(ErrorCode::kBadRequest,
+                                          "query 'hours': must be a whole number from 1 to 24 "
+                                          "(samples are kept for a day), got '" +
+                                              text + "'"));
+          }
+        }
+        TimeMs since = ctx.clock.now_ms() - hours * 3600'000;
+        auto samples = co_await ctx.db([&] { return ctx.store.runner_usage(runner->id, since); });
+        if (!samples.ok()) co_return error_of(samples.error());
+        json list = json::array();
+        for (const auto& s : *samples) list.push_back(to_json(s));
+        co_return json_ok({{"runner_id", runner->id},
+                           {"every_s", ctx.config.usage_sample_interval_ms / 1000},
+                           {"samples", list}});
+      });
 }
 
 }  // namespace corral

@@ -116,6 +116,16 @@ void add_token_routes(Router& router, ServerContext& ctx) {
     co_return json_ok({{"tokens", list}});
   });
 
+  // Who the caller is: the token it sent (any kind), never its secret. What the CLI's
+  // `corral whoami` and the dashboard ask first.
+  router.add(http::verb::get, "/api/v1/me", [&ctx](RequestContext& req) -> awaitable<Response> {
+    auto caller = co_await authenticate(ctx, req);
+    if (!caller.ok()) co_return error_of(caller.error());
+    json out = to_json(*caller);
+    out["settings"] = to_json(caller->settings);
+    co_return json_ok(out);
+  });
+
   router.add(http::verb::delete_, "/api/v1/tokens/{id}", [&ctx](RequestContext& req) -> awaitable<Response> {
     auto caller = co_await authenticate(ctx, req);
     if (!caller.ok()) co_return error_of(caller.error());

@@ -76,6 +76,7 @@ Result<void> Server::start() {
   add_dashboard_routes(router_, *ctx_);
   add_metrics_routes(router_, *ctx_);
   add_runner_command_routes(router_, *ctx_);
+  add_workflow_routes(router_, *ctx_);
 
   auto colon = config_.listen.rfind(':');
   if (colon == std::string::npos) {
@@ -167,6 +168,7 @@ awaitable<void> Server::sweep_loop() {
   TimeMs last_safety = clock_.now_ms();  // a claim that parks has just looked at the queue itself
   TimeMs last_schedules = 0;
   TimeMs last_refresh = 0;
+  TimeMs last_workflows = 0;
   while (!stopping_) {
     sweep_timer_.expires_after(std::chrono::milliseconds(config_.sweep_interval_ms));
     error_code ec;
@@ -248,6 +250,12 @@ awaitable<void> Server::sweep_loop() {
           events_->job_available(job);
         }
       }
+    }
+    // Workflow runs whose jobs changed without a finish report reaching this server (another
+    // server's, a lease lost for good, a crash between steps): advanced once a second.
+    if (now - last_workflows >= 1'000) {
+      last_workflows = now;
+      co_await sweep_workflow_runs(*ctx_);
     }
     // Wake parked claims for jobs that became claimable without a submit: requeued ones at
     // once, and (a slow safety net against any missed wake-up) the oldest runnable jobs.

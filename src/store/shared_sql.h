@@ -6,6 +6,7 @@
 
 #include "api/types.h"
 #include "common/error.h"
+#include "store/store.h"
 
 namespace corral {
 
@@ -16,7 +17,91 @@ inline constexpr const char* kScheduleColumns =
 
 inline constexpr const char* kTokenColumns =
     "id, kind, tenant, name, hash, created_at, revoked_at, created_by, steward_fallback, "
-    "runner_policy";
+    "runner_policy, last_used_at";
+
+// Statements both backends run as they are: PostgreSQL's $N parameters, which SQLite reads
+// as ?N (sqlite_params below).
+inline constexpr const char* kWorkflowRunColumns =
+    "id, tenant, owner_token_id, name, state, event, delivery, version, created_at, updated_at, "
+    "finished_at, doc, secrets";
+inline constexpr const char* kInsertWorkflowRun =
+    "INSERT INTO workflow_runs (id, tenant, owner_token_id, name, state, event, delivery, version,"
+    " created_at, updated_at, finished_at, doc, secrets)"
+    " VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), $8, $9, $10, $11, $12, $13)"
+    " ON CONFLICT DO NOTHING";
+inline constexpr const char* kUpdateWorkflowRun =
+    "UPDATE workflow_runs SET name = $1, state = $2, version = version + 1, updated_at = $3,"
+    " finished_at = $4, doc = $5, secrets = $6 WHERE tenant = $7 AND id = $8 AND version = $9";
+
+// PostgreSQL's "$1" parameters as SQLite's numbered "?1".
+inline std::string sqlite_params(std::string sql) {
+  for (auto& c : sql) {
+    if (c == '$') c = '?';
+  }
+  return sql;
+}
+
+// A workflow_runs row (kWorkflowRunColumns) of either backend.
+template <typename Row>
+WorkflowRunRecord workflow_run_from_row(const Row& row) {
+  WorkflowRunRecord r;
+  r.id = row.text(0);
+  r.tenant = row.text(1);
+  r.owner_token_id = row.text(2);
+  r.name = row.text(3);
+  r.state = row.text(4);
+  r.event = row.text(5);
+  r.delivery = row.is_null(6) ? "" : row.text(6);
+  r.version = row.int64(7);
+  r.created_at = row.int64(8);
+  r.updated_at = row.int64(9);
+  r.finished_at = row.int64(10);
+  r.doc = json::parse(row.text(11), nullptr, false);
+  auto secrets = json::parse(row.text(12), nullptr, false);
+  if (secrets.is_object()) {
+    for (const auto& [name, value] : secrets.items()) {
+      if (value.is_string()) r.secrets[name] = value.template get<std::string>();
+    }
+  }
+  return r;
+}
+
+inline bool workflow_run_finished(const std::string& state) {
+  return state == "succeeded" || state == "failed" || state == "canceled";
+}
+
+inline constexpr const char* kRunnerUsageColumns =
+    "at, load_1m, memory_available_bytes, disk_free_bytes, running";
+
+// A tokens row (kTokenColumns) of either backend.
+template <typename Row>
+Token token_from_row(const Row& row) {
+  Token t;
+  t.id = row.text(0);
+  t.kind = parse_token_kind(row.text(1)).value_or(TokenKind::kUser);
+  t.tenant = row.text(2);
+  t.name = row.text(3);
+  t.hash = row.text(4);
+  t.created_at = row.int64(5);
+  t.revoked_at = row.int64(6);
+  t.created_by = row.text(7);
+  t.settings.steward_fallback = row.integer(8) != 0;
+  t.runner_policy = runner_policy_from_json(json::parse(row.text(9), nullptr, false));
+  t.last_used_at = row.int64(10);
+  return t;
+}
+
+// A runner_usage row (kRunnerUsageColumns) of either backend.
+template <typename Row>
+RunnerUsageSample runner_usage_from_row(const Row& row) {
+  RunnerUsageSample s;
+  s.at = row.int64(0);
+  s.load_1m = row.real(1);
+  s.memory_available_bytes = row.int64(2);
+  s.disk_free_bytes = row.int64(3);
+  s.running = row.integer(4);
+  return s;
+}
 
 inline constexpr const char* kRunnerControlColumns =
     "id, tenant, runner_id, type, state, message, created_by, version, sha256, created_at, "

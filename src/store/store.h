@@ -20,6 +20,27 @@
 
 namespace corral {
 
+// A workflow run as stored (workflow/run.h reads and writes `doc`): one row per run, its
+// jobs and their progress inside `doc`. `version` guards concurrent updates (several servers
+// advance runs): update_workflow_run writes only over the version it read.
+struct WorkflowRunRecord {
+  std::string id;
+  std::string tenant;
+  std::string owner_token_id;
+  std::string name;
+  std::string state;     // queued | running | succeeded | failed | canceled
+  std::string event;     // push | pull_request | manual | schedule
+  std::string delivery;  // X-GitHub-Delivery of the webhook that started it ("" = none)
+  int64_t version = 0;
+  TimeMs created_at = 0;
+  TimeMs updated_at = 0;
+  TimeMs finished_at = 0;
+  json doc = json::object();
+  // Secret values the run's jobs get ({NAME: value}); kept while the run is active and
+  // deleted when it finishes, as a job's are.
+  std::map<std::string, std::string> secrets;
+};
+
 struct CreateJobResult {
   Job job;
   bool created = true;  // false: the Idempotency-Key named an existing job
@@ -83,6 +104,8 @@ struct HeartbeatReport {
   json usage = json::object();
   bool draining = false;
   bool going_away = false;  // final heartbeat of a runner shutting down
+  // usage.system becomes a sample when the runner's newest is this old (0: never).
+  TimeMs usage_sample_every_ms = RunnerUsageSample::kEveryMs;
 };
 
 struct LogChunk {
@@ -148,6 +171,8 @@ class Store {
   // returned as it is, with the cascade applied again (it finds nothing new).
   virtual Result<Revocation> revoke_token(const std::string& id, TimeMs now) = 0;
   virtual Result<int64_t> count_active_tokens(TokenKind kind) = 0;
+  // Sets the token's last_used_at to now unless it was set less than a minute ago.
+  virtual Result<void> touch_token(const std::string& id, TimeMs now) = 0;
   // By id, revoked or not (kNotFound otherwise).
   virtual Result<Token> get_token(const std::string& id) = 0;
   // A user's own settings, kept on their token; returns the token as updated.
@@ -169,6 +194,11 @@ class Store {
                                                        const HeartbeatReport& report, TimeMs now,
                                                        TimeMs lease_ms) = 0;
   virtual Result<std::vector<std::string>> mark_stale_runners_offline(TimeMs stale_before) = 0;
+  // The runner's resource use since `since`, oldest first: a heartbeat with usage.system
+  // adds a sample when the runner's newest is usage_sample_every_ms old, and drops the
+  // runner's samples older than RunnerUsageSample::kKeepMs.
+  virtual Result<std::vector<RunnerUsageSample>> runner_usage(const std::string& runner_id,
+                                                              TimeMs since) = 0;
   // An admin asks a runner to take no new jobs; it is told in its next heartbeat reply and
   // stays draining until it registers again.
   virtual Result<Runner> drain_runner(const std::string& tenant, const std::string& id) = 0;
@@ -195,6 +225,22 @@ class Store {
   virtual Result<void> finish_runner_control(const std::string& runner_id, const std::string& id,
                                              bool succeeded, const std::string& message,
                                              TimeMs now) = 0;
+
+  // ---- workflow runs (WorkflowRunRecord)
+  // kConflict when the tenant has a run of the same delivery already.
+  virtual Result<void> insert_workflow_run(const WorkflowRunRecord& run) = 0;
+  virtual Result<std::optional<WorkflowRunRecord>> get_workflow_run(const std::string& tenant,
+                                                                    const std::string& id) = 0;
+  virtual Result<std::optional<WorkflowRunRecord>> find_workflow_run_by_delivery(
+      const std::string& tenant, const std::string& delivery) = 0;
+  // Newest first; `before` (a created_at, 0 = none) pages.
+  virtual Result<std::vector<WorkflowRunRecord>> list_workflow_runs(const std::string& tenant,
+                                                                    int limit, TimeMs before) = 0;
+  // The runs not finished yet, of every tenant: (tenant, id).
+  virtual Result<std::vector<std::pair<std::string, std::string>>> active_workflow_runs() = 0;
+  // Writes the run if its stored version is still run.version (then version + 1); false when
+  // another writer came first. A finished run's secrets are deleted.
+  virtual Result<bool> update_workflow_run(const WorkflowRunRecord& run) = 0;
 
   // ---- jobs
   virtual Result<CreateJobResult> create_job(const Job& job) = 0;

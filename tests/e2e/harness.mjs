@@ -62,13 +62,14 @@ export async function stopAll() {
 
 export class Server {
   // Short heartbeats so a killed runner turns offline within a few seconds.
-  static async start({heartbeatIntervalMs = 300, heartbeatTimeoutMs = 3000} = {}) {
+  static async start({heartbeatIntervalMs = 300, heartbeatTimeoutMs = 3000, usageSampleIntervalMs = 60000} = {}) {
     if (!existsSync(corralBinary)) throw new Error(`no corral binary at ${corralBinary}: build it, or set CORRAL_BINARY`);
     const server = new Server();
     server.dir = mkdtempSync(path.join(tmpdir(), 'corral-e2e-'));
     server.process = startProcess(
       ['server', '--listen', '127.0.0.1:0', '--data-dir', server.dir, '--heartbeat-interval-ms', String(heartbeatIntervalMs),
-        '--heartbeat-timeout-ms', String(heartbeatTimeoutMs), '--sweep-interval-ms', '100'],
+        '--heartbeat-timeout-ms', String(heartbeatTimeoutMs), '--sweep-interval-ms', '100',
+        '--usage-sample-interval-ms', String(usageSampleIntervalMs)],
       {}, path.join(server.dir, 'server.log'));
     const urlFile = path.join(server.dir, 'server.url');
     server.url = await waitFor(() => {

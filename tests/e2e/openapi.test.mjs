@@ -265,6 +265,20 @@ describe('the API document', () => {
     await call('POST', '/api/v1/runners/{id}/commands', {params: runner, body: {type: 'update'}});  // 409: no binary offered
     await call('GET', '/api/v1/runners/{id}/commands', {params: runner});
     await call('GET', '/api/v1/runner/binary', {token: secret});  // 404: none offered
+    await call('GET', '/api/v1/runners/{id}/usage', {params: runner});
+    await call('GET', '/api/v1/runners/{id}/usage', {params: runner, query: '?hours=0'});  // 400
+    await call('GET', '/api/v1/me', {token: user.token});
+
+    // Workflow runs: one job for a label no runner has, so it waits until canceled.
+    const workflowYaml = 'name: docs\non: push\njobs:\n  build:\n    runs-on: [self-hosted, nowhere]\n' +
+      '    steps:\n      - run: echo hi\n  after:\n    needs: build\n    runs-on: nowhere\n    steps:\n      - run: echo after\n';
+    const workflowRun = (await call('POST', '/api/v1/workflow-runs', {token: user.token, body: {workflow: workflowYaml, event: 'push'}})).body;
+    await call('POST', '/api/v1/workflow-runs', {token: user.token, body: {workflow: 'on: push\njobs: 7\n'}});  // 422
+    await call('GET', '/api/v1/workflow-runs', {token: user.token});
+    await call('GET', '/api/v1/workflow-runs/{id}', {token: user.token, params: workflowRun});
+    await call('POST', '/api/v1/workflow-runs/{id}/rerun-failed', {token: user.token, params: workflowRun});  // 409: unfinished
+    await call('POST', '/api/v1/workflow-runs/{id}/cancel', {token: user.token, params: workflowRun});
+    await call('GET', '/api/v1/workflow-runs/{id}', {token: user.token, params: {id: 'wfr_none'}});  // 404
 
     // Schedules.
     const schedule = (await call('POST', '/api/v1/schedules', {

@@ -45,7 +45,9 @@ describe('operator pages', {timeout: 120000}, () => {
   const pageErrors = [];
 
   before(async () => {
-    server = await Server.start();
+    // A resource sample a second (the default is a minute), so the runner page has a history
+    // to chart within the test.
+    server = await Server.start({usageSampleIntervalMs: 1000});
     browser = await launchBrowser();
     page = await browser.newPage();
     page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -133,6 +135,22 @@ describe('operator pages', {timeout: 120000}, () => {
     assert.match(await page.locator('#runner-version').textContent(), /\S/);
     assert.match(await page.locator('#runner-usage').textContent(), /0 \/ 1/);
     assert.match(await page.locator('#runner-status').textContent(), /idle/);
+  });
+
+  test('the runner page charts its resource use from the server\'s samples', async () => {
+    const usage = await waitFor(async () => {
+      const answer = await server.get(`/api/v1/runners/${runnerId}/usage`);
+      return answer.samples.length >= 2 && answer;
+    }, {timeout: 20000, what: 'two usage samples of the runner'});
+    assert.ok(usage.samples.every((s) => s.memory_available_bytes > 0), JSON.stringify(usage));
+    await visit(`#/runners/${runnerId}`);
+    const running = page.locator('#usage-history-running');
+    await running.waitFor();
+    assert.match(await running.locator('figcaption').textContent(), /^Running jobs: now 0, at most 1/);
+    assert.match(await page.locator('#usage-history-memory figcaption').textContent(), /^Memory available: now \d/);
+    assert.match(await page.locator('#usage-history-load figcaption').textContent(), /^Load \(1 min\): now \d+\.\d\d/);
+    const d = await running.locator('path.usage-line').getAttribute('d');
+    assert.match(d, /^M [\d.]+ [\d.]+ L /, d);
   });
 
   test('the runner page lists the jobs it ran', async () => {

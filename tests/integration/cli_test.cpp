@@ -38,6 +38,12 @@ TEST(Cli, SubmitListShowCancelAndTokens) {
   auto listed = run_corral({"tokens", "list"}, env);
   EXPECT_NE(listed.out.find("ci-box"), std::string::npos);
   EXPECT_EQ(listed.out.find(created.out.substr(0, 20)), std::string::npos);  // never the secret
+  EXPECT_NE(listed.out.find("LAST USED"), std::string::npos) << listed.out;
+
+  auto whoami = run_corral({"whoami"}, env);
+  ASSERT_EQ(whoami.exit_code, 0) << whoami.err;
+  EXPECT_NE(whoami.out.find("kind:    admin"), std::string::npos) << whoami.out;
+  EXPECT_EQ(whoami.out.find(server.admin_token()), std::string::npos) << whoami.out;
 
   auto q = run_corral({"queue", "--json"}, env);
   ASSERT_EQ(q.exit_code, 0);

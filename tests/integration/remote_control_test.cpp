@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "common/crypto.h"
@@ -209,6 +210,25 @@ TEST(RunnerHealth, ARunnerWhoseDiskIsFullIsInStateErrorAndTakesNoJobs) {
   EXPECT_NE(seen["error"].get<std::string>().find("RUNNER_MIN_FREE_DISK"), std::string::npos);
   EXPECT_GT(seen["usage"]["system"]["disk_free_bytes"].get<int64_t>(), 0) << seen.dump();
   EXPECT_GT(seen["usage"]["system"]["memory_available_bytes"].get<int64_t>(), 0);
+  // /metrics counts it under status error (no metrics token set: open).
+  auto metrics = admin.request(http::verb::get, "/metrics");
+  ASSERT_EQ(metrics.status, 200) << metrics.body;
+  EXPECT_TRUE(std::regex_search(metrics.body,
+                                std::regex(R"(corral_runners\{[^}]*status="error"[^}]*\} 1\n)")))
+      << metrics.body;
+  // Its resource use over time: one sample from its first heartbeats (one a minute).
+  json usage = admin.get("/api/v1/runners/" + full.id() + "/usage?hours=1");
+  ASSERT_EQ(usage["samples"].size(), 1u) << usage.dump();
+  EXPECT_GT(usage["samples"][0]["memory_available_bytes"].get<int64_t>(), 0) << usage.dump();
+  EXPECT_GT(usage["samples"][0]["disk_free_bytes"].get<int64_t>(), 0) << usage.dump();
+  EXPECT_EQ(usage["every_s"], 60);
+  for (const char* bad : {"0", "25", "x", "1h"}) {
+    json refused = admin.get("/api/v1/runners/" + full.id() + "/usage?hours=" + bad, 400);
+    EXPECT_NE(refused["error"]["message"].get<std::string>().find("1 to 24"), std::string::npos)
+        << refused.dump();
+  }
+  admin.get("/api/v1/runners/nosuchrunner/usage", 404);
+
   json ados = admin.get("/api/runners");
   for (const auto& r : ados) {
     if (r["id"] == "full") {

@@ -45,6 +45,37 @@ TEST(ServerApi, FirstStartWritesTheAdminTokenReadableOnlyByItsOwner) {
   EXPECT_EQ(bytes.find(server.admin_token()), std::string::npos);
 }
 
+TEST(ServerApi, MeSaysWhoTheCallerIsAndTokensShowTheirLastUse) {
+  ServerProcess server;
+  Api admin(server.url(), server.admin_token());
+  std::string user_secret = create_token(server, "user");
+  json tokens = admin.get("/api/v1/tokens")["tokens"];
+  json user_token;
+  for (const auto& t : tokens) {
+    if (t["kind"] == "user") user_token = t;
+  }
+  ASSERT_TRUE(user_token.is_object()) << tokens.dump();
+  EXPECT_TRUE(user_token["last_used_at"].is_null()) << user_token.dump();
+
+  Api user(server.url(), user_secret);
+  json me = user.get("/api/v1/me");
+  EXPECT_EQ(me["id"], user_token["id"]) << me.dump();
+  EXPECT_EQ(me["kind"], "user");
+  EXPECT_EQ(me["tenant"], user_token["tenant"]);
+  EXPECT_TRUE(me["settings"].is_object()) << me.dump();
+  EXPECT_FALSE(me.contains("hash")) << me.dump();
+  EXPECT_EQ(me.dump().find(user_secret), std::string::npos);
+  EXPECT_FALSE(me["last_used_at"].is_null()) << me.dump();  // this very request
+  EXPECT_EQ(admin.get("/api/v1/me")["kind"], "admin");
+  EXPECT_EQ(Api(server.url(), "crl_nosuchtoken").request(http::verb::get, "/api/v1/me").status, 401);
+
+  for (const auto& t : admin.get("/api/v1/tokens")["tokens"]) {
+    if (t["id"] == user_token["id"]) {
+      EXPECT_EQ(t["last_used_at"], me["last_used_at"]) << t.dump();
+    }
+  }
+}
+
 TEST(ServerApi, FullLifecycleOverHttp) {
   ServerProcess server;
   Api user(server.url(), create_token(server, "user"));

@@ -93,6 +93,10 @@ export const api = {
   resumeRunner: (id) => request(`/api/v1/runners/${encodeURIComponent(id)}/resume`, {method: 'POST', body: {}}),
   // Remote commands (drain, resume, restart, update): {commands: [...]} newest first. A
   // server without them answers 404, and the runner page leaves the section out.
+  // Resource use over time: {every_s, samples: [{at, load_1m, memory_available_bytes,
+  // disk_free_bytes, running}]}, one a minute, for up to 24 hours.
+  runnerUsage: (id, hours = 24) =>
+    request(`/api/v1/runners/${encodeURIComponent(id)}/usage?hours=${hours}`),
   runnerCommands: (id) => request(`/api/v1/runners/${encodeURIComponent(id)}/commands`),
   sendRunnerCommand: (id, type) =>
     request(`/api/v1/runners/${encodeURIComponent(id)}/commands`, {method: 'POST', body: {type}}),

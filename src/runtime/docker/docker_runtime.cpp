@@ -425,6 +425,10 @@ awaitable<Result<ExecResult>> DockerRuntime::exec(const std::string& id, const E
   ExecResult result;
   auto pumped = co_await pump(*started.value(), [&](StreamKind kind, std::string_view data) {
     if (kind == StreamKind::kStdin) return;
+    if (spec.on_output) {
+      spec.on_output(data);
+      return;
+    }
     size_t room = spec.max_output_bytes - std::min(spec.max_output_bytes, result.output.size());
     if (data.size() > room) result.truncated = true;
     result.output.append(data.substr(0, room));

@@ -412,6 +412,41 @@ CREATE TABLE runner_controls (
 );
 CREATE INDEX runner_controls_by_runner ON runner_controls (runner_id, state);
 )sql"},
+      {12, R"sql(
+-- A token's last use; a runner's resource use over time (SQLite's migration 11).
+ALTER TABLE tokens ADD COLUMN last_used_at BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE runner_usage (
+  runner_id TEXT NOT NULL,
+  at BIGINT NOT NULL,
+  load_1m DOUBLE PRECISION NOT NULL,
+  memory_available_bytes BIGINT NOT NULL,
+  disk_free_bytes BIGINT NOT NULL,
+  running INTEGER NOT NULL,
+  PRIMARY KEY (runner_id, at)
+);
+)sql"},
+      {13, R"sql(
+-- Workflow runs (workflow/run.h): one row each, its jobs' progress in doc (JSON); version
+-- guards concurrent updates. A run's secrets are kept until it finishes.
+CREATE TABLE workflow_runs (
+  id TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  owner_token_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  state TEXT NOT NULL,
+  event TEXT NOT NULL,
+  delivery TEXT,
+  version BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  finished_at BIGINT NOT NULL DEFAULT 0,
+  doc TEXT NOT NULL,
+  secrets TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX workflow_runs_by_tenant ON workflow_runs (tenant, created_at);
+CREATE INDEX workflow_runs_by_state ON workflow_runs (state);
+CREATE UNIQUE INDEX workflow_runs_by_delivery ON workflow_runs (tenant, delivery);
+)sql"},
   };
   return kMigrations;
 }

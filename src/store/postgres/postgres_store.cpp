@@ -36,25 +36,6 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::open(const PostgresStoreOp
 
 // ---- tokens -----------------------------------------------------------------
 
-namespace {
-
-Token token_from_row(const pg::Row& row) {
-  Token t;
-  t.id = row.text(0);
-  t.kind = parse_token_kind(row.text(1)).value_or(TokenKind::kUser);
-  t.tenant = row.text(2);
-  t.name = row.text(3);
-  t.hash = row.text(4);
-  t.created_at = row.int64(5);
-  t.revoked_at = row.int64(6);
-  t.created_by = row.text(7);
-  t.settings.steward_fallback = row.integer(8) != 0;
-  t.runner_policy = runner_policy_from_json(json::parse(row.text(9), nullptr, false));
-  return t;
-}
-
-}  // namespace
-
 Result<void> PostgresStore::insert_token(const Token& token) {
   auto inserted = tx<bool>([&](Connection& c) -> Result<bool> {
     auto rows = c.query(
@@ -154,6 +135,14 @@ Result<int64_t> PostgresStore::count_active_tokens(TokenKind kind) {
                std::string(to_string(kind)))
         .front()
         .int64(0);
+  });
+}
+
+Result<void> PostgresStore::touch_token(const std::string& id, TimeMs now) {
+  return tx<void>([&](Connection& c) -> Result<void> {
+    c.query("UPDATE tokens SET last_used_at = $1 WHERE id = $2 AND last_used_at <= $3", now, id,
+            now - 60'000);
+    return {};
   });
 }
 
@@ -280,9 +269,15 @@ Result<std::vector<RunnerCommand>> PostgresStore::heartbeat(const std::string& r
   return tx<std::vector<RunnerCommand>>([&](Connection& c) -> Result<std::vector<RunnerCommand>> {
     bool drain_requested = false;
     {
-      auto rows = c.query("SELECT admin_drain FROM runners WHERE id = $1 FOR UPDATE", runner_id);
+      // A drain command on its way says it itself (SqliteStore::heartbeat).
+      auto rows = c.query(
+          "SELECT admin_drain, EXISTS (SELECT 1 FROM runner_controls WHERE runner_id = $1"
+          " AND type = 'drain' AND state IN ('pending', 'delivered'))::int FROM runners"
+          " WHERE id = $1 FOR UPDATE",
+          runner_id);
       if (rows.empty()) return make_error(ErrorCode::kNotFound, "no runner with id " + runner_id);
-      drain_requested = rows.front().integer(0) != 0 && !report.draining;
+      drain_requested =
+          rows.front().integer(0) != 0 && rows.front().integer(1) == 0 && !report.draining;
     }
     // An admin's drain holds until an admin resumes the runner; otherwise the runner says
     // whether it drains (shutting down, or told to by a remote command).
@@ -292,6 +287,21 @@ Result<std::vector<RunnerCommand>> PostgresStore::heartbeat(const std::string& r
         " status = CASE WHEN status = 'offline' THEN 'idle' ELSE status END"
         " WHERE id = $4",
         now, report.usage.dump(), report.draining, runner_id);
+    auto sample = usage_sample_of(report.usage, static_cast<int>(report.running.size()), now);
+    if (sample && report.usage_sample_every_ms > 0) {
+      // The runner's row is locked above: two heartbeats of one runner add one sample.
+      auto added = c.query(
+          "INSERT INTO runner_usage (runner_id, at, load_1m, memory_available_bytes,"
+          " disk_free_bytes, running) SELECT $1, $2::bigint, $3::double precision, $4::bigint,"
+          " $5::bigint, $6::int WHERE NOT EXISTS"
+          " (SELECT 1 FROM runner_usage WHERE runner_id = $1 AND at > $7) RETURNING at",
+          runner_id, now, sample->load_1m, sample->memory_available_bytes,
+          sample->disk_free_bytes, sample->running, now - report.usage_sample_every_ms);
+      if (!added.empty()) {
+        c.query("DELETE FROM runner_usage WHERE runner_id = $1 AND at < $2", runner_id,
+                now - RunnerUsageSample::kKeepMs);
+      }
+    }
     std::vector<RunnerCommand> commands;
     if (drain_requested) commands.push_back({"drain", "", 0, "requested by an admin"});
     for (const auto& running : report.running) {
@@ -448,8 +458,23 @@ Result<std::pair<Runner, std::vector<std::string>>> PostgresStore::delete_runner
     if (!runner) return make_error(ErrorCode::kNotFound, "no runner with id " + id);
     auto requeued = pg::lose_runner_attempts(c, id, now);
     c.query("DELETE FROM runners WHERE id = $1", id);
+    c.query("DELETE FROM runner_usage WHERE runner_id = $1", id);
     return Removal{std::move(*runner), std::move(requeued)};
   });
+}
+
+Result<std::vector<RunnerUsageSample>> PostgresStore::runner_usage(const std::string& runner_id,
+                                                                   TimeMs since) {
+  return tx<std::vector<RunnerUsageSample>>(
+      [&](Connection& c) -> Result<std::vector<RunnerUsageSample>> {
+        auto rows =
+            c.query(std::string("SELECT ") + kRunnerUsageColumns +
+                        " FROM runner_usage WHERE runner_id = $1 AND at >= $2 ORDER BY at",
+                    runner_id, since);
+        std::vector<RunnerUsageSample> out;
+        for (int i = 0; i < rows.size(); ++i) out.push_back(runner_usage_from_row(rows[i]));
+        return out;
+      });
 }
 
 Result<std::vector<std::string>> PostgresStore::mark_stale_runners_offline(TimeMs stale_before) {

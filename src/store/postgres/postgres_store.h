@@ -40,6 +40,7 @@ class PostgresStore final : public Store {
   Result<std::vector<Token>> list_tokens() override;
   Result<Revocation> revoke_token(const std::string& id, TimeMs now) override;
   Result<int64_t> count_active_tokens(TokenKind kind) override;
+  Result<void> touch_token(const std::string& id, TimeMs now) override;
   Result<Token> get_token(const std::string& id) override;
   Result<Token> set_user_settings(const std::string& token_id,
                                   const UserSettings& settings) override;
@@ -54,6 +55,8 @@ class PostgresStore final : public Store {
                                                const HeartbeatReport& report, TimeMs now,
                                                TimeMs lease_ms) override;
   Result<std::vector<std::string>> mark_stale_runners_offline(TimeMs stale_before) override;
+  Result<std::vector<RunnerUsageSample>> runner_usage(const std::string& runner_id,
+                                                      TimeMs since) override;
   Result<RunnerControl> add_runner_control(const RunnerControl& control) override;
   Result<std::vector<RunnerControl>> list_runner_controls(const std::string& tenant,
                                                           const std::string& runner_id,
@@ -70,6 +73,15 @@ class PostgresStore final : public Store {
                                                                     TimeMs now) override;
 
   // postgres_jobs.cpp
+  Result<void> insert_workflow_run(const WorkflowRunRecord& run) override;
+  Result<std::optional<WorkflowRunRecord>> get_workflow_run(const std::string& tenant,
+                                                            const std::string& id) override;
+  Result<std::optional<WorkflowRunRecord>> find_workflow_run_by_delivery(
+      const std::string& tenant, const std::string& delivery) override;
+  Result<std::vector<WorkflowRunRecord>> list_workflow_runs(const std::string& tenant, int limit,
+                                                            TimeMs before) override;
+  Result<std::vector<std::pair<std::string, std::string>>> active_workflow_runs() override;
+  Result<bool> update_workflow_run(const WorkflowRunRecord& run) override;
   Result<CreateJobResult> create_job(const Job& job) override;
   Result<Job> get_job(const std::string& tenant, const std::string& id) override;
   Result<JobPage> list_jobs(const std::string& tenant, const JobQuery& query) override;

@@ -163,23 +163,6 @@ void SqliteStore::move_log_chunks_to_files() {
 
 // ---- tokens -----------------------------------------------------------------
 
-namespace {
-Token token_from_row(const sqlite::Stmt& st) {
-  Token t;
-  t.id = st.text(0);
-  t.kind = parse_token_kind(st.text(1)).value_or(TokenKind::kUser);
-  t.tenant = st.text(2);
-  t.name = st.text(3);
-  t.hash = st.text(4);
-  t.created_at = st.int64(5);
-  t.revoked_at = st.int64(6);
-  t.created_by = st.text(7);
-  t.settings.steward_fallback = st.integer(8) != 0;
-  t.runner_policy = runner_policy_from_json(json::parse(st.text(9), nullptr, false));
-  return t;
-}
-}  // namespace
-
 Result<void> SqliteStore::insert_token(const Token& token) {
   auto inserted = write<bool>([&](Db& db) -> Result<bool> {
     try {
@@ -298,6 +281,15 @@ Result<int64_t> SqliteStore::count_active_tokens(TokenKind kind) {
     st.bind_all(std::string(to_string(kind)));
     st.step();
     return st.int64(0);
+  });
+}
+
+Result<void> SqliteStore::touch_token(const std::string& id, TimeMs now) {
+  return write<void>([&](Db& db) -> Result<void> {
+    db.prepare("UPDATE tokens SET last_used_at = ? WHERE id = ? AND last_used_at <= ?")
+        .bind_all(now, id, now - 60'000)
+        .exec();
+    return {};
   });
 }
 
@@ -442,10 +434,14 @@ Result<std::vector<RunnerCommand>> SqliteStore::heartbeat(const std::string& run
   return write<std::vector<RunnerCommand>>([&](Db& db) -> Result<std::vector<RunnerCommand>> {
     bool drain_requested = false;
     {
-      auto st = db.prepare("SELECT admin_drain FROM runners WHERE id = ?");
-      st.bind_all(runner_id);
+      // A drain command on its way says it itself, with its id to acknowledge: a bare drain
+      // here as well would make the runner drop the parked claim that carries it.
+      auto st = db.prepare(
+          "SELECT admin_drain, EXISTS (SELECT 1 FROM runner_controls WHERE runner_id = ?"
+          " AND type = 'drain' AND state IN ('pending', 'delivered')) FROM runners WHERE id = ?");
+      st.bind_all(runner_id, runner_id);
       if (!st.step()) return make_error(ErrorCode::kNotFound, "no runner with id " + runner_id);
-      drain_requested = st.integer(0) != 0 && !report.draining;
+      drain_requested = st.integer(0) != 0 && st.integer(1) == 0 && !report.draining;
     }
     // An admin's drain holds until an admin resumes the runner; otherwise the runner says
     // whether it drains (shutting down, or told to by a remote command).
@@ -456,6 +452,22 @@ Result<std::vector<RunnerCommand>> SqliteStore::heartbeat(const std::string& run
           " WHERE id = ?")
         .bind_all(now, report.usage.dump(), report.draining, runner_id)
         .exec();
+    auto sample = usage_sample_of(report.usage, static_cast<int>(report.running.size()), now);
+    if (sample && report.usage_sample_every_ms > 0) {
+      auto st = db.prepare(
+          "INSERT INTO runner_usage (runner_id, at, load_1m, memory_available_bytes,"
+          " disk_free_bytes, running) SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS"
+          " (SELECT 1 FROM runner_usage WHERE runner_id = ? AND at > ?)");
+      st.bind_all(runner_id, now, sample->load_1m, sample->memory_available_bytes,
+                  sample->disk_free_bytes, sample->running, runner_id,
+                  now - report.usage_sample_every_ms)
+          .exec();
+      if (db.changes() > 0) {
+        db.prepare("DELETE FROM runner_usage WHERE runner_id = ? AND at < ?")
+            .bind_all(runner_id, now - RunnerUsageSample::kKeepMs)
+            .exec();
+      }
+    }
     std::vector<RunnerCommand> commands;
     if (drain_requested) commands.push_back({"drain", "", 0, "requested by an admin"});
     for (const auto& running : report.running) {
@@ -617,8 +629,22 @@ Result<std::pair<Runner, std::vector<std::string>>> SqliteStore::delete_runner(
       return make_error(ErrorCode::kNotFound, "no runner with id " + id);
     auto requeued = sqlite::lose_runner_attempts(db, id, now);
     db.prepare("DELETE FROM runners WHERE id = ?").bind_all(id).exec();
+    db.prepare("DELETE FROM runner_usage WHERE runner_id = ?").bind_all(id).exec();
     return Removal{std::move(*runner), std::move(requeued)};
   });
+}
+
+Result<std::vector<RunnerUsageSample>> SqliteStore::runner_usage(const std::string& runner_id,
+                                                                 TimeMs since) {
+  return read<std::vector<RunnerUsageSample>>(
+      [&](Db& db) -> Result<std::vector<RunnerUsageSample>> {
+        std::vector<RunnerUsageSample> out;
+        auto st = db.prepare(std::string("SELECT ") + kRunnerUsageColumns +
+                             " FROM runner_usage WHERE runner_id = ? AND at >= ? ORDER BY at");
+        st.bind_all(runner_id, since);
+        while (st.step()) out.push_back(runner_usage_from_row(st));
+        return out;
+      });
 }
 
 Result<std::vector<std::string>> SqliteStore::mark_stale_runners_offline(TimeMs stale_before) {

@@ -302,6 +302,75 @@ TEST_P(StoreTest, HeartbeatRenewsLeases) {
   EXPECT_EQ(job(j.id).state, JobState::kLeased);
 }
 
+TEST_P(StoreTest, HeartbeatsKeepOneUsageSampleAMinuteForADay) {
+  auto a = register_runner("a");
+  auto b = register_runner("b");
+  auto beat = [&](const Runner& r, double load, int running_jobs) {
+    HeartbeatReport hb;
+    hb.usage = {{"system",
+                 {{"load_1m", load}, {"memory_available_bytes", 1000}, {"disk_free_bytes", 2000}}}};
+    for (int i = 0; i < running_jobs; ++i) hb.running.push_back({"job_x" + std::to_string(i), 1});
+    ASSERT_TRUE(store_->heartbeat(r.id, hb, clock_.now_ms(), kTestLease).ok());
+  };
+  TimeMs start = clock_.now_ms();
+  beat(a, 0.5, 0);
+  clock_.advance_ms(RunnerUsageSample::kEveryMs - 1);
+  beat(a, 9.0, 0);  // within the minute: no sample
+  ASSERT_TRUE(store_->heartbeat(a.id, {}, clock_.now_ms(), kTestLease).ok());  // no usage
+  clock_.advance_ms(1);
+  beat(a, 1.5, 2);
+  beat(b, 7.0, 0);
+  auto samples = store_->runner_usage(a.id, 0);
+  ASSERT_TRUE(samples.ok());
+  ASSERT_EQ(samples->size(), 2u);
+  EXPECT_EQ((*samples)[0].at, start);
+  EXPECT_DOUBLE_EQ((*samples)[0].load_1m, 0.5);
+  EXPECT_EQ((*samples)[0].memory_available_bytes, 1000);
+  EXPECT_EQ((*samples)[0].disk_free_bytes, 2000);
+  EXPECT_EQ((*samples)[0].running, 0);
+  EXPECT_DOUBLE_EQ((*samples)[1].load_1m, 1.5);
+  EXPECT_EQ((*samples)[1].running, 2);  // the stale attempts it named still count as running
+  EXPECT_EQ(store_->runner_usage(a.id, start + 1)->size(), 1u);
+  EXPECT_EQ(store_->runner_usage(b.id, 0)->size(), 1u);
+
+  // A day later the next sample drops the ones older than a day.
+  clock_.advance_ms(RunnerUsageSample::kKeepMs);
+  beat(a, 3.0, 0);
+  samples = store_->runner_usage(a.id, 0);
+  ASSERT_EQ(samples->size(), 2u);
+  EXPECT_DOUBLE_EQ((*samples)[0].load_1m, 1.5);
+  EXPECT_DOUBLE_EQ((*samples)[1].load_1m, 3.0);
+
+  // A deleted runner's samples go with it.
+  ASSERT_TRUE(store_->delete_runner("t1", a.id, clock_.now_ms()).ok());
+  EXPECT_TRUE(store_->runner_usage(a.id, 0)->empty());
+  EXPECT_EQ(store_->runner_usage(b.id, 0)->size(), 1u);
+}
+
+TEST_P(StoreTest, TouchingATokenRecordsItsLastUseAtMostOnceAMinute) {
+  Token token;
+  token.id = new_id("tok");
+  token.kind = TokenKind::kUser;
+  token.tenant = "t1";
+  token.name = "someone";
+  token.hash = sha256_hex("secret-of-someone");
+  token.created_at = clock_.now_ms();
+  ASSERT_TRUE(store_->insert_token(token).ok());
+  EXPECT_EQ(store_->get_token(token.id)->last_used_at, 0);
+  TimeMs first = clock_.now_ms();
+  ASSERT_TRUE(store_->touch_token(token.id, first).ok());
+  EXPECT_EQ(store_->get_token(token.id)->last_used_at, first);
+  clock_.advance_ms(59'999);
+  ASSERT_TRUE(store_->touch_token(token.id, clock_.now_ms()).ok());
+  EXPECT_EQ(store_->get_token(token.id)->last_used_at, first);
+  clock_.advance_ms(1);
+  ASSERT_TRUE(store_->touch_token(token.id, clock_.now_ms()).ok());
+  EXPECT_EQ(store_->get_token(token.id)->last_used_at, clock_.now_ms());
+  auto found = store_->find_token_by_hash(token.hash);
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->last_used_at, clock_.now_ms());
+}
+
 TEST_P(StoreTest, MaxAttemptsExhaustedFailsWithRunnerLost) {
   auto a = register_runner("a");
   auto j = submit("t1", 2);

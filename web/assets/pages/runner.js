@@ -1,7 +1,7 @@
 // One runner (#/runners/{id}): what it is (status, labels, group, version, description), the
 // host it runs on (system) and what it can do (capabilities), both as it reported them when
-// it registered; its usage from the last heartbeat and, while the page is open, over time;
-// its recent jobs; and for admins drain/resume and the remote commands
+// it registered; its usage from the last heartbeat and over the last day (the server keeps a
+// sample a minute: GET /api/v1/runners/{id}/usage); its recent jobs; and for admins drain/resume and the remote commands
 // (GET/POST /api/v1/runners/{id}/commands; a server without them answers 404 and the
 // section stays hidden). Re-read every 2 s.
 import {ApiError, api, isAdmin} from '../api.js';
@@ -10,7 +10,8 @@ import {agoElement, clear, confirmButton, formatBytes, formatDateTime, formatDur
 import {poll, showLoadError} from '../poll.js';
 
 const RECENT_JOBS = 20;
-const USAGE_SAMPLES = 150;  // 5 min of 2 s reads
+const HISTORY_HOURS = 24;
+const HISTORY_EVERY_MS = 60_000;  // the server adds a sample a minute
 
 function fact(term, value, id) {
   return h('div', {class: 'fact'}, h('dt', {}, term), h('dd', {id}, value ?? '—'));
@@ -93,27 +94,51 @@ function usageFacts(usage = {}) {
       fact(k.replace(/_/g, ' '), /_bytes$/.test(k) ? formatBytes(v) : capabilityValue(v))));
 }
 
-// Running jobs at each heartbeat seen while the page is open, as a step line against the
-// runner's capacity (the API keeps no history).
-function usageChart(samples) {
-  if (samples.length < 2) return h('p', {class: 'muted small'}, 'Collecting heartbeats: a chart of running jobs appears here.');
+// One figure of the runner's samples over time, as a line from the oldest to the newest; a
+// gap of more than three sample intervals (the runner was offline) breaks the line.
+function historyChart({samples, value, max, label, format, id}) {
+  const points = samples.map((s) => ({t: parseTime(s.at), v: value(s)})).filter((p) => p.t && p.v != null);
+  if (points.length < 2) return null;
   const width = 600;
-  const height = 90;
-  const top = 8;
-  const max = Math.max(1, ...samples.map((s) => s.max || 0), ...samples.map((s) => s.running));
-  const t0 = samples[0].t;
-  const span = Math.max(1, samples[samples.length - 1].t - t0);
-  const x = (t) => ((t - t0) / span) * width;
-  const y = (v) => top + (height - top) * (1 - v / max);
-  let d = `M 0 ${y(samples[0].running)}`;
-  for (const s of samples.slice(1)) d += ` H ${x(s.t).toFixed(1)} V ${y(s.running).toFixed(1)}`;
-  return h('figure', {class: 'usage-figure'},
+  const height = 70;
+  const top = 6;
+  const ceiling = Math.max(max ?? 0, ...points.map((p) => p.v), 1e-9);
+  const t0 = points[0].t;
+  const span = Math.max(1, points[points.length - 1].t - t0);
+  const x = (t) => (((t - t0) / span) * width).toFixed(1);
+  const y = (v) => (top + (height - top) * (1 - v / ceiling)).toFixed(1);
+  let d = '';
+  points.forEach((p, i) => {
+    const gap = i > 0 && p.t - points[i - 1].t > 3 * HISTORY_EVERY_MS;
+    d += `${i === 0 || gap ? 'M' : 'L'} ${x(p.t)} ${y(p.v)} `;
+  });
+  const last = points[points.length - 1].v;
+  return h('figure', {class: 'usage-figure', id},
     svg('svg', {class: 'chart usage-chart', viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: 'none', role: 'img',
-      'aria-label': `running jobs over the last ${formatDuration(span)}: now ${samples[samples.length - 1].running} of ${max}`},
-    svg('line', {class: 'grid', x1: 0, x2: width, y1: y(max), y2: y(max)}),
+      'aria-label': `${label} over the last ${formatDuration(span)}: now ${format(last)}`},
+    svg('line', {class: 'grid', x1: 0, x2: width, y1: y(ceiling), y2: y(ceiling)}),
     svg('line', {class: 'grid', x1: 0, x2: width, y1: y(0), y2: y(0)}),
-    svg('path', {class: 'usage-line', d})),
-    h('figcaption', {class: 'sub'}, `Running jobs of ${max}, over the last ${formatDuration(span)} (since this page opened).`));
+    svg('path', {class: 'usage-line', d: d.trim()})),
+    h('figcaption', {class: 'sub'}, `${label}: now ${format(last)}, at most ${format(ceiling)}, over ${formatDuration(span)}`));
+}
+
+// The runner's resource use over the last day, from the server's samples (one a minute).
+function usageHistory(samples, runner) {
+  const charts = [
+    historyChart({samples, id: 'usage-history-running', label: 'Running jobs', value: (s) => s.running,
+      max: runner.max_concurrent_jobs, format: (v) => String(Math.round(v))}),
+    historyChart({samples, id: 'usage-history-load', label: 'Load (1 min)', value: (s) => s.load_1m,
+      max: runner.system?.cpus, format: (v) => v.toFixed(2)}),
+    historyChart({samples, id: 'usage-history-memory', label: 'Memory available', value: (s) => s.memory_available_bytes,
+      max: runner.system?.memory_bytes, format: formatBytes}),
+    historyChart({samples, id: 'usage-history-disk', label: 'Disk free', value: (s) => s.disk_free_bytes,
+      max: runner.system?.disk_bytes, format: formatBytes}),
+  ].filter(Boolean);
+  if (charts.length === 0) {
+    return h('p', {class: 'muted small', id: 'usage-history-empty'},
+      `${samples.length === 1 ? 'One sample so far' : 'No samples yet'}: the server keeps one a minute from the runner's heartbeats, and charts appear from the second.`);
+  }
+  return h('div', {id: 'usage-history'}, charts);
 }
 
 function jobsTable(jobs, runnerId) {
@@ -166,7 +191,7 @@ export function mount(container, {params}) {
   const summary = h('section', {class: 'card'}, h('p', {class: 'muted'}, 'Loading the runner…'));
   const system = h('section', {class: 'card'}, h('h2', {}, 'System'));
   const capabilities = h('section', {class: 'card'}, h('h2', {}, 'Capabilities'));
-  const usage = h('section', {class: 'card'}, h('h2', {}, 'Usage (last heartbeat)'));
+  const usage = h('section', {class: 'card'}, h('h2', {}, 'Usage'));
   const jobs = h('section', {class: 'card'}, h('h2', {}, 'Recent jobs'));
   const commandsBody = h('div', {});
   const commandButtons = h('div', {class: 'command-buttons'});
@@ -182,7 +207,8 @@ export function mount(container, {params}) {
   let runner = null;
   let admin = false;
   let commandsAvailable = true;  // until the server answers 404 (or 403)
-  const samples = [];
+  let samples = [];
+  let historyReadAt = 0;
   const usageBody = h('div', {});
   const chartBody = h('div', {});
   usage.append(usageBody, chartBody);
@@ -233,7 +259,7 @@ export function mount(container, {params}) {
     clear(system).append(h('h2', {}, 'System'), systemFacts(runner.system));
     clear(capabilities).append(h('h2', {}, 'Capabilities'), capabilityFacts(runner.capabilities));
     clear(usageBody).append(usageFacts(runner.usage ?? {}));
-    clear(chartBody).append(usageChart(samples));
+    clear(chartBody).append(usageHistory(samples, runner));
   };
 
   const loadCommands = async () => {
@@ -267,11 +293,14 @@ export function mount(container, {params}) {
       const fresh = await api.runner(id);
       const firstLoad = runner === null;
       runner = fresh;
-      const beat = parseTime(runner.last_heartbeat_at);
-      if (beat && (samples.length === 0 || samples[samples.length - 1].beat !== beat)) {
-        samples.push({t: Date.now(), beat, running: runner.usage?.running_jobs ?? runner.running_jobs ?? 0,
-          max: runner.usage?.max_concurrent_jobs ?? runner.max_concurrent_jobs ?? 0});
-        if (samples.length > USAGE_SAMPLES) samples.shift();
+      if (Date.now() - historyReadAt >= HISTORY_EVERY_MS) {
+        try {
+          samples = (await api.runnerUsage(id, HISTORY_HOURS)).samples ?? [];
+          historyReadAt = Date.now();
+        } catch (e) {
+          if (!(e instanceof ApiError && e.status === 404)) throw e;  // an older server: no history
+          historyReadAt = Date.now();
+        }
       }
       if (firstLoad) container.append(...rest);
       render();

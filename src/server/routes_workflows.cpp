@@ -1,0 +1,367 @@
+// /api/v1/workflow-runs: GitHub-Actions-style workflow runs (docs/workflows.md). The server
+// parses the workflow, keeps the run (store: WorkflowRunRecord), and queues each of its jobs
+// as a corral job when the jobs it needs have finished (workflow/run.h decides); runners run
+// the steps (runner/workflow_steps.h).
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <regex>
+
+#include "common/crypto.h"
+#include "server/context.h"
+#include "store/shared_sql.h"
+#include "workflow/run.h"
+
+namespace corral {
+
+namespace {
+
+using workflow::Run;
+
+constexpr size_t kMaxWorkflowBytes = 256 * 1024;
+constexpr int kAdvanceTries = 8;
+
+Error no_workflow_run(const std::string& id) {
+  return make_error(ErrorCode::kNotFound,
+                    "no workflow run with id " + id + " in your tenant; `corral workflow runs` lists them");
+}
+
+// The corral jobs of the run's unfinished jobs, as advance() reads them.
+awaitable<std::map<std::string, workflow::JobReport>> job_reports(ServerContext& ctx, const Run& run) {
+  std::map<std::string, workflow::JobReport> reports;
+  for (const auto& rj : run.jobs) {
+    if (rj.job_id.empty()) continue;
+    if (rj.state == "succeeded" || rj.state == "failed" || rj.state == "canceled" || rj.state == "skipped")
+      continue;
+    const std::string& job_id = rj.job_id;
+    auto job = co_await ctx.db([&] { return ctx.store.get_job(run.tenant, job_id); });
+    if (!job.ok()) continue;
+    workflow::JobReport report;
+    report.state = std::string(to_string(job->state));
+    if (!job->attempts.empty()) report.started_at = job->attempts.back().started_at;
+    report.finished_at = job->finished_at;
+    if (job->result.is_object() && job->result.contains("workflow") && job->result["workflow"].is_object()) {
+      const json& wf = job->result["workflow"];
+      if (wf.contains("outputs") && wf["outputs"].is_object()) report.outputs = wf["outputs"];
+      if (wf.contains("steps") && wf["steps"].is_array()) report.steps = wf["steps"];
+    }
+    reports.emplace(rj.job_id, std::move(report));
+  }
+  co_return reports;
+}
+
+// Submits run.jobs[index]'s corral job; a job that cannot be submitted fails with the reason.
+awaitable<void> submit_run_job(ServerContext& ctx, Run& run, const WorkflowRunRecord& record,
+                               const std::optional<Token>& owner, size_t index) {
+  auto& rj = run.jobs[index];
+  auto fail = [&](const std::string& why) {
+    rj.state = "failed";
+    rj.message = why;
+    rj.finished_at = ctx.clock.now_ms();
+  };
+  if (!owner) {
+    fail("the token that started the run was revoked; its jobs are not queued");
+    co_return;
+  }
+  auto spec = workflow::job_spec_for(run, index, "");
+  if (!spec.ok()) {
+    fail(spec.error().message);
+    co_return;
+  }
+  spec->secrets = record.secrets;
+  auto created = co_await submit_job(ctx, *owner, std::move(spec.value()),
+                                     workflow::job_idempotency_key(run, index));
+  if (!created.ok()) {
+    fail("could not be queued: " + created.error().message);
+    co_return;
+  }
+  rj.job_id = created->job.id;
+  rj.state = "queued";
+}
+
+// Reads the run, folds in its jobs' states, submits and cancels what advance() says, and
+// stores it; again from the start when another server stored it first.
+awaitable<Result<Run>> advance_run(ServerContext& ctx, const std::string& tenant, const std::string& id) {
+  for (int tries = 0;; ++tries) {
+    auto record = co_await ctx.db([&] { return ctx.store.get_workflow_run(tenant, id); });
+    if (!record.ok()) co_return record.error();
+    if (!record->has_value()) co_return no_workflow_run(id);
+    WorkflowRunRecord rec = std::move(**record);
+    auto run = workflow::run_from_doc(rec.doc);
+    if (!run.ok()) co_return run.error();
+    if (workflow::run_finished(*run)) co_return run;
+    auto reports = co_await job_reports(ctx, *run);
+    TimeMs now = ctx.clock.now_ms();
+    auto step = workflow::advance(*run, reports, now);
+    bool changed = step.changed;
+    std::vector<std::string> to_cancel = step.cancel;
+    std::optional<Token> owner;
+    if (!step.submit.empty()) {
+      const std::string& owner_id = rec.owner_token_id;
+      auto token = co_await ctx.db([&] { return ctx.store.get_token(owner_id); });
+      if (token.ok() && token->revoked_at == 0) owner = *token;
+    }
+    // A job that cannot be queued fails, which may decide others: advance until settled.
+    while (!step.submit.empty()) {
+      for (size_t index : step.submit) co_await submit_run_job(ctx, *run, rec, owner, index);
+      step = workflow::advance(*run, {}, now);
+      to_cancel.insert(to_cancel.end(), step.cancel.begin(), step.cancel.end());
+    }
+    for (const auto& job_id : to_cancel) {
+      auto canceled = co_await ctx.db([&] { return ctx.store.cancel_job(tenant, job_id, now); });
+      if (canceled.ok()) ctx.events.job_changed(job_id);
+    }
+    if (!changed) co_return run;
+    rec.doc = workflow::to_doc(*run);
+    rec.name = run->name;
+    rec.state = run->state;
+    rec.finished_at = run->finished_at;
+    rec.updated_at = now;
+    auto stored = co_await ctx.db([&] { return ctx.store.update_workflow_run(rec); });
+    if (!stored.ok()) co_return stored.error();
+    if (*stored) {
+      if (workflow::run_finished(*run)) {
+        spdlog::info("workflow run {} ({}) {}", run->id, run->name, run->state);
+      }
+      co_return run;
+    }
+    if (tries + 1 >= kAdvanceTries) {
+      co_return make_error(ErrorCode::kConflict, "workflow run " + id + " changed under every try to advance it");
+    }
+  }
+}
+
+// Applies `change` to the stored run (again when another server stored it first), then
+// advances it.
+template <typename Change>
+awaitable<Result<Run>> change_run(ServerContext& ctx, const std::string& tenant, const std::string& id,
+                                  Change change) {
+  for (int tries = 0;; ++tries) {
+    auto record = co_await ctx.db([&] { return ctx.store.get_workflow_run(tenant, id); });
+    if (!record.ok()) co_return record.error();
+    if (!record->has_value()) co_return no_workflow_run(id);
+    WorkflowRunRecord rec = std::move(**record);
+    auto run = workflow::run_from_doc(rec.doc);
+    if (!run.ok()) co_return run.error();
+    TimeMs now = ctx.clock.now_ms();
+    if (auto refused = change(*run, rec, now); !refused.ok()) co_return refused.error();
+    rec.doc = workflow::to_doc(*run);
+    rec.state = run->state;
+    rec.finished_at = run->finished_at;
+    rec.updated_at = now;
+    auto stored = co_await ctx.db([&] { return ctx.store.update_workflow_run(rec); });
+    if (!stored.ok()) co_return stored.error();
+    if (*stored) break;
+    if (tries + 1 >= kAdvanceTries) {
+      co_return make_error(ErrorCode::kConflict, "workflow run " + id + " changed under every try");
+    }
+  }
+  co_return co_await advance_run(ctx, tenant, id);
+}
+
+Result<json> optional_object(const json& body, const char* key) {
+  if (!body.contains(key) || body[key].is_null()) return json::object();
+  if (!body[key].is_object()) {
+    return make_error(ErrorCode::kInvalidSpec, std::string("field '") + key + "': must be an object");
+  }
+  return body[key];
+}
+
+Result<std::map<std::string, std::string>> parse_run_secrets(const json& body) {
+  auto secrets = optional_object(body, "secrets");
+  if (!secrets.ok()) return secrets.error();
+  static const std::regex kName("^[A-Za-z_][A-Za-z0-9_]*$");
+  std::map<std::string, std::string> out;
+  for (const auto& [name, value] : secrets->items()) {
+    if (!std::regex_match(name, kName) || !value.is_string()) {
+      return make_error(ErrorCode::kInvalidSpec,
+                        "field 'secrets." + name + "': secrets are {NAME: \"value\"} with NAME a valid "
+                        "environment variable name");
+    }
+    out[name] = value.get<std::string>();
+  }
+  return out;
+}
+
+Result<json> parse_run_repo(const json& body) {
+  if (!body.contains("repo") || body["repo"].is_null()) return json();
+  const json& repo = body["repo"];
+  if (!repo.is_object() || !repo.contains("url") || !repo["url"].is_string() ||
+      repo["url"].get<std::string>().empty()) {
+    return make_error(ErrorCode::kInvalidSpec,
+                      "field 'repo': must be {url, ref?, sha?}, the repository actions/checkout checks out");
+  }
+  for (const auto& [key, value] : repo.items()) {
+    if ((key != "url" && key != "ref" && key != "sha") || !value.is_string()) {
+      return make_error(ErrorCode::kInvalidSpec, "field 'repo." + key + "': repo takes the strings url, ref and sha");
+    }
+  }
+  if (repo.contains("sha") && !std::regex_match(repo["sha"].get<std::string>(), std::regex("^[0-9a-fA-F]{7,64}$"))) {
+    return make_error(ErrorCode::kInvalidSpec, "field 'repo.sha': must be a commit sha (hex)");
+  }
+  return repo;
+}
+
+awaitable<Response> create_run(ServerContext& ctx, RequestContext& req) {
+  auto caller = co_await authenticate_user(ctx, req);
+  if (!caller.ok()) co_return error_of(caller.error());
+  auto body = parse_json_body(req);
+  if (!body.ok()) co_return error_of(body.error());
+  if (!body->is_object()) {
+    co_return error_of(make_error(ErrorCode::kInvalidSpec, "the body must be {workflow: \"<YAML>\", repo?, event?, inputs?, secrets?}"));
+  }
+  for (const auto& [key, value] : body->items()) {
+    static const std::set<std::string> kKnown{"workflow", "repo", "event", "inputs", "secrets"};
+    if (!kKnown.count(key)) {
+      co_return error_of(make_error(ErrorCode::kInvalidSpec,
+                                    "field '" + key + "': unknown; a run takes workflow, repo, event, inputs and secrets"));
+    }
+  }
+  if (!body->contains("workflow") || !(*body)["workflow"].is_string() || (*body)["workflow"].get<std::string>().empty()) {
+    co_return error_of(make_error(ErrorCode::kInvalidSpec, "field 'workflow': the workflow file's YAML text, as a string"));
+  }
+  const std::string& text = (*body)["workflow"].get_ref<const std::string&>();
+  if (text.size() > kMaxWorkflowBytes) {
+    co_return error_of(make_error(ErrorCode::kInvalidSpec, "field 'workflow': longer than " +
+                                                                std::to_string(kMaxWorkflowBytes / 1024) + " KiB"));
+  }
+  std::string event = body->value("event", "manual");
+  if (event != "manual" && event != "push" && event != "pull_request" && event != "schedule") {
+    co_return error_of(make_error(ErrorCode::kInvalidSpec, "field 'event': one of manual, push, pull_request, schedule"));
+  }
+  auto repo = parse_run_repo(*body);
+  if (!repo.ok()) co_return error_of(repo.error());
+  auto inputs = optional_object(*body, "inputs");
+  if (!inputs.ok()) co_return error_of(inputs.error());
+  auto secrets = parse_run_secrets(*body);
+  if (!secrets.ok()) co_return error_of(secrets.error());
+
+  auto parsed = workflow::parse_workflow(text);
+  if (!parsed.ok()) co_return error_of(make_error(ErrorCode::kInvalidSpec, "workflow: " + parsed.error().message));
+  TimeMs now = ctx.clock.now_ms();
+  auto run = workflow::plan_run(std::move(parsed.value()), new_id("wfr"), *repo, event, *inputs, now);
+  if (!run.ok()) co_return error_of(make_error(ErrorCode::kInvalidSpec, "workflow: " + run.error().message));
+  run->tenant = caller->tenant;
+  run->owner_token_id = caller->id;
+  WorkflowRunRecord rec;
+  rec.id = run->id;
+  rec.tenant = run->tenant;
+  rec.owner_token_id = run->owner_token_id;
+  rec.name = run->name;
+  rec.state = run->state;
+  rec.event = run->event;
+  rec.created_at = rec.updated_at = now;
+  rec.doc = workflow::to_doc(*run);
+  rec.secrets = std::move(secrets.value());
+  auto inserted = co_await ctx.db([&] { return ctx.store.insert_workflow_run(rec); });
+  if (!inserted.ok()) co_return error_of(inserted.error());
+  spdlog::info("workflow run {} ({}, {} jobs) started by {}", run->id, run->name, run->jobs.size(), caller->id);
+  auto advanced = co_await advance_run(ctx, caller->tenant, rec.id);
+  if (!advanced.ok()) co_return error_of(advanced.error());
+  co_return json_ok(workflow::to_api_json(*advanced), http::status::created);
+}
+
+awaitable<Response> list_runs(ServerContext& ctx, RequestContext& req) {
+  auto caller = co_await authenticate_user(ctx, req);
+  if (!caller.ok()) co_return error_of(caller.error());
+  int64_t limit = 20;
+  if (std::string text = req.query_value("limit"); !text.empty()) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
+    if (ec != std::errc() || end != text.data() + text.size() || limit < 1 || limit > 200) {
+      co_return error_of(make_error(ErrorCode::kBadRequest, "query 'limit': a whole number from 1 to 200"));
+    }
+  }
+  auto records = co_await ctx.db([&] { return ctx.store.list_workflow_runs(caller->tenant, static_cast<int>(limit), 0); });
+  if (!records.ok()) co_return error_of(records.error());
+  json runs = json::array();
+  for (const auto& rec : *records) {
+    auto run = workflow::run_from_doc(rec.doc);
+    if (run.ok()) runs.push_back(workflow::to_api_json(*run));
+  }
+  co_return json_ok({{"runs", runs}});
+}
+
+awaitable<Response> get_run(ServerContext& ctx, RequestContext& req) {
+  auto caller = co_await authenticate_user(ctx, req);
+  if (!caller.ok()) co_return error_of(caller.error());
+  std::string id = req.params["id"];
+  auto record = co_await ctx.db([&] { return ctx.store.get_workflow_run(caller->tenant, id); });
+  if (!record.ok()) co_return error_of(record.error());
+  if (!record->has_value()) co_return error_of(no_workflow_run(id));
+  auto run = workflow::run_from_doc((*record)->doc);
+  if (!run.ok()) co_return error_of(run.error());
+  co_return json_ok(workflow::to_api_json(*run));
+}
+
+awaitable<Response> cancel_run(ServerContext& ctx, RequestContext& req) {
+  auto caller = co_await authenticate_user(ctx, req);
+  if (!caller.ok()) co_return error_of(caller.error());
+  std::string id = req.params["id"];
+  auto run = co_await change_run(ctx, caller->tenant, id, [](Run& run, WorkflowRunRecord&, TimeMs) -> Result<void> {
+    if (workflow::run_finished(run)) {
+      return make_error(ErrorCode::kConflict, "workflow run " + run.id + " has finished already (" + run.state + ")");
+    }
+    workflow::request_cancel(run);
+    return {};
+  });
+  if (!run.ok()) co_return error_of(run.error());
+  co_return json_ok(workflow::to_api_json(*run));
+}
+
+awaitable<Response> rerun_failed_jobs(ServerContext& ctx, RequestContext& req) {
+  auto caller = co_await authenticate_user(ctx, req);
+  if (!caller.ok()) co_return error_of(caller.error());
+  std::string id = req.params["id"];
+  json body = json::object();
+  if (!req.msg.body().empty()) {
+    auto parsed = parse_json_body(req);
+    if (!parsed.ok()) co_return error_of(parsed.error());
+    body = *parsed;
+  }
+  auto secrets = parse_run_secrets(body);
+  if (!secrets.ok()) co_return error_of(secrets.error());
+  auto run = co_await change_run(ctx, caller->tenant, id, [&](Run& run, WorkflowRunRecord& rec, TimeMs now) -> Result<void> {
+    if (!workflow::run_finished(run)) {
+      return make_error(ErrorCode::kConflict, "workflow run " + run.id + " is still " + run.state +
+                                                  ": wait for it to finish, or cancel it first");
+    }
+    if (!workflow::rerun_failed(run, now)) {
+      return make_error(ErrorCode::kConflict, "workflow run " + run.id + " has no failed, canceled or skipped job to run again");
+    }
+    // A finished run's secrets were deleted: the rerun gets those sent with it.
+    rec.secrets = *secrets;
+    return {};
+  });
+  if (!run.ok()) co_return error_of(run.error());
+  co_return json_ok(workflow::to_api_json(*run));
+}
+
+}  // namespace
+
+awaitable<void> advance_workflow_run(ServerContext& ctx, const std::string& tenant, const std::string& run_id) {
+  auto advanced = co_await advance_run(ctx, tenant, run_id);
+  if (!advanced.ok() && advanced.error().code != ErrorCode::kNotFound) {
+    spdlog::warn("workflow run {}: {}", run_id, advanced.error().message);
+  }
+}
+
+awaitable<void> sweep_workflow_runs(ServerContext& ctx) {
+  auto active = co_await ctx.db([&] { return ctx.store.active_workflow_runs(); });
+  if (!active.ok()) {
+    spdlog::error("workflow runs: {}", active.error().message);
+    co_return;
+  }
+  for (const auto& [tenant, id] : *active) co_await advance_workflow_run(ctx, tenant, id);
+}
+
+void add_workflow_routes(Router& router, ServerContext& ctx) {
+  router.add(http::verb::post, "/api/v1/workflow-runs", [&ctx](RequestContext& req) { return create_run(ctx, req); });
+  router.add(http::verb::get, "/api/v1/workflow-runs", [&ctx](RequestContext& req) { return list_runs(ctx, req); });
+  router.add(http::verb::get, "/api/v1/workflow-runs/{id}", [&ctx](RequestContext& req) { return get_run(ctx, req); });
+  router.add(http::verb::post, "/api/v1/workflow-runs/{id}/cancel",
+             [&ctx](RequestContext& req) { return cancel_run(ctx, req); });
+  router.add(http::verb::post, "/api/v1/workflow-runs/{id}/rerun-failed",
+             [&ctx](RequestContext& req) { return rerun_failed_jobs(ctx, req); });
+}
+
+}  // namespace corral
