@@ -52,6 +52,22 @@ jobs:
       - run: echo "built ${{ needs.build.outputs.artifact }} (${{ needs.build.result }})"
 )yaml";
 
+// Monk CI's Docker image example, `docker build` replaced by what the test image has.
+constexpr const char* kDockerImage = R"yaml(name: Docker Image CI
+on:
+  push:
+    branches: [ "main" ]
+  pull_request:
+    branches: [ "main" ]
+jobs:
+  build:
+    runs-on: [self-hosted, linux]
+    steps:
+    - uses: actions/checkout@v3
+    - name: Build the Docker image
+      run: test -f Dockerfile && echo "built my-image-name:$(date +%s) $(head -n 1 Dockerfile)"
+)yaml";
+
 // A failing job: what needs it is skipped, unless its if: calls a status function; step
 // conditions and outputs between steps.
 constexpr const char* kFailing = R"yaml(name: checks
@@ -138,6 +154,7 @@ class WorkflowTest : public ::testing::Test {
     };
     git({"init", "-q", "-b", "main"});
     std::ofstream(repo_dir_ / "package.json") << R"({"name": "octo-app", "version": "1.0.0"})" << "\n";
+    std::ofstream(repo_dir_ / "Dockerfile") << "FROM busybox:stable\n";
     git({"add", "."});
     git({"commit", "-q", "-m", "first"});
     auto sha = run_command({"git", "rev-parse", "HEAD"}, {}, repo_dir_)->output;
@@ -151,8 +168,9 @@ class WorkflowTest : public ::testing::Test {
   fs::path repo_dir_;
 };
 
-TEST_F(WorkflowTest, NodeCiFansOutItsMatrixAndPassesOutputsToTheJobThatNeedsIt) {
+TEST_F(WorkflowTest, TheNodeCiAndDockerImageExamplesRunWithMatrixNeedsAndOutputs) {
   json repo = make_repo();
+  json docker = start(kDockerImage, {{"repo", repo}, {"event", "pull_request"}});
   json run = start(kNodeCi, {{"repo", repo}, {"event", "push"}});
   EXPECT_EQ(run["name"], "Node.js CI");
   ASSERT_EQ(run["jobs"].size(), 3u) << run.dump(2);
@@ -192,9 +210,17 @@ TEST_F(WorkflowTest, NodeCiFansOutItsMatrixAndPassesOutputsToTheJobThatNeedsIt) 
               log.find("built app-18.x.tgz (success)") != std::string::npos)
       << log;
 
+  docker = wait_for_run(docker["id"]);
+  ASSERT_EQ(docker["state"], "succeeded") << docker.dump(2);
+  EXPECT_EQ(docker["event"], "pull_request");
+  std::string built = log_of(job_of(docker, "build"));
+  EXPECT_NE(built.find("built my-image-name:"), std::string::npos) << built;
+  EXPECT_NE(built.find("FROM busybox:stable"), std::string::npos) << built;
+
   json runs = api_->get("/api/v1/workflow-runs")["runs"];
-  ASSERT_EQ(runs.size(), 1u);
-  EXPECT_EQ(runs[0]["id"], run["id"]);
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0]["id"], run["id"]);  // newest first
+  EXPECT_EQ(runs[1]["id"], docker["id"]);
 }
 
 TEST_F(WorkflowTest, AFailedJobSkipsWhatNeedsItAndStepConditionsDecideWhatRuns) {

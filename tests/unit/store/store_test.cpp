@@ -371,6 +371,58 @@ TEST_P(StoreTest, TouchingATokenRecordsItsLastUseAtMostOnceAMinute) {
   EXPECT_EQ((*found)->last_used_at, clock_.now_ms());
 }
 
+TEST_P(StoreTest, WorkflowRunsAreWrittenOnlyOverTheVersionReadAndLoseTheirSecretsWhenDone) {
+  WorkflowRunRecord run;
+  run.id = new_id("wfr");
+  run.tenant = "t1";
+  run.owner_token_id = "user";
+  run.name = "ci";
+  run.state = "queued";
+  run.event = "push";
+  run.delivery = "delivery-1";
+  run.created_at = run.updated_at = clock_.now_ms();
+  run.doc = {{"jobs", json::array()}};
+  run.secrets = {{"TOKEN", "s3cret"}};
+  ASSERT_TRUE(store_->insert_workflow_run(run).ok());
+  WorkflowRunRecord again = run;
+  again.id = new_id("wfr");
+  EXPECT_EQ(store_->insert_workflow_run(again).error().code, ErrorCode::kConflict);  // same delivery
+  again.tenant = "t2";
+  EXPECT_TRUE(store_->insert_workflow_run(again).ok());  // another tenant's may
+  EXPECT_FALSE(store_->get_workflow_run("t2", run.id)->has_value());  // tenants apart
+
+  auto found = store_->find_workflow_run_by_delivery("t1", "delivery-1");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->id, run.id);
+  EXPECT_EQ((*found)->secrets, run.secrets);
+  auto active = store_->active_workflow_runs();
+  ASSERT_TRUE(active.ok());
+  EXPECT_EQ(active->size(), 2u);
+
+  // Two writers read version 0: the first wins, the second must read again.
+  WorkflowRunRecord first = **found, second = **found;
+  first.state = "running";
+  first.doc = {{"jobs", json::array({{{"key", "a"}}})}};
+  second.state = "canceled";
+  ASSERT_TRUE(*store_->update_workflow_run(first));
+  EXPECT_FALSE(*store_->update_workflow_run(second));
+  auto now = store_->get_workflow_run("t1", run.id);
+  EXPECT_EQ((*now)->state, "running");
+  EXPECT_EQ((*now)->version, 1);
+  EXPECT_EQ((*now)->doc, first.doc);
+
+  WorkflowRunRecord done = **now;
+  done.state = "succeeded";
+  done.finished_at = clock_.now_ms();
+  ASSERT_TRUE(*store_->update_workflow_run(done));
+  now = store_->get_workflow_run("t1", run.id);
+  EXPECT_TRUE((*now)->secrets.empty());  // deleted with the run's end
+  EXPECT_EQ(store_->active_workflow_runs()->size(), 1u);
+  auto listed = store_->list_workflow_runs("t1", 10, 0);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].id, run.id);
+}
+
 TEST_P(StoreTest, MaxAttemptsExhaustedFailsWithRunnerLost) {
   auto a = register_runner("a");
   auto j = submit("t1", 2);
