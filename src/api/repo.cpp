@@ -40,6 +40,7 @@ json to_json(const RepoMapping& repo) {
           {"updated_at", repo.updated_at > 0 ? json(format_time(repo.updated_at)) : json(nullptr)},
           {"updated_by", repo.updated_by},
           {"url", repo.clone_url.empty() ? json(nullptr) : json(without_userinfo(repo.clone_url))},
+          {"webhook_secret_set", !repo.webhook_secret.empty()},
           {"last_auto_refresh_at", repo.last_auto_refresh_at > 0
                                        ? json(format_time(repo.last_auto_refresh_at))
                                        : json(nullptr)}};
@@ -65,11 +66,22 @@ Result<void> parse_repo_mapping_body(const json& body, RepoMapping& out) {
         "(body)", "must be a JSON object {group, steward: {runner: NAME} | {group: NAME} | null}");
   }
   for (auto it = body.begin(); it != body.end(); ++it) {
-    if (it.key() != "group" && it.key() != "steward" && it.key() != "tenant" && it.key() != "url") {
+    if (it.key() != "group" && it.key() != "steward" && it.key() != "tenant" && it.key() != "url" &&
+        it.key() != "webhook_secret") {
       return invalid_field(it.key(),
-                           "unknown field; a mapping has group, steward, url and (for admins of "
-                           "other tenants) tenant");
+                           "unknown field; a mapping has group, steward, url, webhook_secret and "
+                           "(for admins of other tenants) tenant");
     }
+  }
+  out.webhook_secret.clear();
+  out.webhook_secret_given = body.contains("webhook_secret");
+  if (out.webhook_secret_given && !body["webhook_secret"].is_null()) {
+    if (!body["webhook_secret"].is_string() || body["webhook_secret"].get<std::string>().size() > 256) {
+      return invalid_field("webhook_secret",
+                           "must be the secret of the repository's GitHub webhook (a string of at "
+                           "most 256 characters), or null or \"\" for none");
+    }
+    out.webhook_secret = body["webhook_secret"].get<std::string>();
   }
   out.clone_url.clear();
   if (body.contains("url") && !body["url"].is_null()) {
@@ -106,9 +118,10 @@ Result<void> parse_repo_mapping_body(const json& body, RepoMapping& out) {
     }
     (s.contains("runner") ? out.steward_runner : out.steward_group) = s[key].get<std::string>();
   }
-  if (out.group.empty() && !out.has_steward()) {
+  if (out.group.empty() && !out.has_steward() && out.webhook_secret.empty()) {
     return invalid_field("group",
-                         "a mapping needs a group, a steward, or both; to remove one, DELETE it");
+                         "a mapping needs a group, a steward or a webhook_secret; to remove one, "
+                         "DELETE it");
   }
   return {};
 }

@@ -23,6 +23,10 @@ struct RepoMapping {
   std::string
       clone_url;  // where the nightly refresh clones from ("" = https://github.com/NAME.git)
   TimeMs last_auto_refresh_at = 0;  // the last nightly refresh queued (server/nightly_refresh.h)
+  // The secret GitHub signs its webhook deliveries with (X-Hub-Signature-256), "" = none.
+  // Never shown by the API (webhook_secret_set says whether there is one).
+  std::string webhook_secret;
+  bool webhook_secret_given = false;  // a PUT that set (or cleared) it; otherwise it is kept
 
   bool has_steward() const { return !steward_runner.empty() || !steward_group.empty(); }
 };

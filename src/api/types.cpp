@@ -363,9 +363,13 @@ Result<JobSpec> parse_job_spec(const json& body) {
   }
   if (body.contains("workflow") && !body["workflow"].is_null()) {
     const json& wf = body["workflow"];
-    if (!wf.is_object() || !wf.contains("job") || !wf["job"].is_object() ||
-        !wf["job"].contains("steps") || !wf["job"]["steps"].is_array()) {
-      return invalid_field("workflow", "must be a workflow job {run_id, key, job: {steps}, ...}");
+    bool steps = wf.is_object() && wf.contains("job") && wf["job"].is_object() &&
+                 wf["job"].contains("steps") && wf["job"]["steps"].is_array();
+    bool discover = wf.is_object() && wf.contains("discover") && wf["discover"].is_object();
+    if (!steps && !discover) {
+      return invalid_field("workflow",
+                           "must be a workflow job {run_id, key, job: {steps}, ...} or a discovery "
+                           "{discover: {...}}");
     }
     spec.workflow = wf;
   }

@@ -134,7 +134,8 @@ struct JobSpec {
   std::optional<AgentSpec> agent;    // or an agent
   // or the steps of a workflow job (exactly one of the four), set by the server for the jobs
   // of a workflow run (workflow/run.h job_spec_for; run by runner/workflow_steps.h):
-  // {run_id, key, job, env, contexts}.
+  // {run_id, key, job, env, contexts}; or {discover: {event, ref, sha, ...}}: the runner reads
+  // the checkout's .github/workflows files into the result (a GitHub webhook's first job).
   std::optional<json> workflow;
   std::map<std::string, std::string> env;
   // Secret environment variables. Values are known only at submit and in a claim answer

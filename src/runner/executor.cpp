@@ -5,6 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <fstream>
+
 #include "common/crypto.h"
 #include "common/json_limits.h"
 #include "common/redact.h"
@@ -19,6 +22,30 @@ namespace corral {
 namespace {
 constexpr const char* kWorkspaceMount = "/workspace";
 constexpr size_t kMaxResultBytes = 256 * 1024;
+
+// The checkout's .github/workflows/*.yml and *.yaml as [{path, text}], by name: regular files
+// only (a link could point anywhere on this host), at most 64 of at most 256 KiB each.
+json read_workflow_files(const std::filesystem::path& workspace) {
+  namespace fs = std::filesystem;
+  json files = json::array();
+  std::error_code ec;
+  std::vector<fs::path> names;
+  for (const auto& entry : fs::directory_iterator(workspace / ".github" / "workflows", ec)) {
+    auto status = entry.symlink_status(ec);
+    auto ext = entry.path().extension();
+    if (ec || !fs::is_regular_file(status) || (ext != ".yml" && ext != ".yaml")) continue;
+    if (entry.file_size(ec) > 256 * 1024 || ec) continue;
+    names.push_back(entry.path());
+  }
+  std::sort(names.begin(), names.end());
+  if (names.size() > 64) names.resize(64);
+  for (const auto& path : names) {
+    std::ifstream in(path, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    files.push_back({{"path", ".github/workflows/" + path.filename().string()}, {"text", text}});
+  }
+  return files;
+}
 
 std::string attempt_path(const ClaimedJob& job) {
   return "/api/v1/jobs/" + job.job_id + "/attempts/" + std::to_string(job.attempt);
@@ -236,6 +263,19 @@ awaitable<void> JobExecutor::execute() {
     }
   }
 
+  // A GitHub webhook's first job: the checkout's workflow files are its result; no container.
+  bool discovered = false;
+  if (ready && stop_reason_ == StopReason::kNone && job_.spec.workflow &&
+      job_.spec.workflow->contains("discover")) {
+    auto files = co_await run_blocking(ctx_.blocking, [&] { return read_workflow_files(workspace_dir_); });
+    report.result = json{{"workflow_files", files}};
+    report.state = AttemptState::kSucceeded;
+    report.exit_code = 0;
+    note("found " + std::to_string(files.size()) + " workflow file(s) in .github/workflows");
+    discovered = true;
+    ready = false;
+  }
+
   // 3. image and container.
   auto container_started = std::chrono::steady_clock::now();
   ContainerSpec spec = container_spec();
@@ -374,8 +414,10 @@ awaitable<void> JobExecutor::execute() {
   // trusting it (a FIFO, a link, a huge file), off the I/O thread (runner/result_file.h), and
   // nested at most kMaxJsonDepth deep (common/json_limits.h): a deeper one would overflow the
   // stack when copied or sent.
-  auto result_text = co_await run_blocking(
-      ctx_.blocking, [&] { return read_result_file(workspace_dir_, kMaxResultBytes); });
+  auto result_text = co_await run_blocking(ctx_.blocking, [&]() -> Result<std::optional<std::string>> {
+    if (discovered) return std::optional<std::string>();  // the repository's, not a job's
+    return read_result_file(workspace_dir_, kMaxResultBytes);
+  });
   if (!result_text.ok()) {
     note("ignored .corral/result.json: " + result_text.error().message);
   } else if (result_text->has_value()) {

@@ -113,5 +113,9 @@ void add_workflow_routes(Router& router, ServerContext& ctx);
 awaitable<void> advance_workflow_run(ServerContext& ctx, const std::string& tenant,
                                      const std::string& run_id);
 awaitable<void> sweep_workflow_runs(ServerContext& ctx);
+// A webhook's discovery job finished (routes_hooks.cpp): starts the workflows in its result
+// that the event triggers, once per delivery and file.
+awaitable<void> start_discovered_workflows(ServerContext& ctx, const Job& job);
+void add_hook_routes(Router& router, ServerContext& ctx);
 
 }  // namespace corral

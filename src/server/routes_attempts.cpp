@@ -121,6 +121,10 @@ void add_attempt_routes(Router& router, ServerContext& ctx) {
                    std::string run_id = (*job->spec.workflow)["run_id"];
                    co_await advance_workflow_run(ctx, job->tenant, run_id);
                  }
+                 if (job->spec.workflow && job->spec.workflow->contains("discover") &&
+                     job->state == JobState::kSucceeded) {
+                   co_await start_discovered_workflows(ctx, *job);
+                 }
                  co_return json_ok(to_json(*job));
                });
              });

@@ -11,6 +11,7 @@
 #include "server/context.h"
 #include "store/shared_sql.h"
 #include "workflow/run.h"
+#include "workflow/triggers.h"
 
 namespace corral {
 
@@ -352,6 +353,79 @@ awaitable<void> sweep_workflow_runs(ServerContext& ctx) {
     co_return;
   }
   for (const auto& [tenant, id] : *active) co_await advance_workflow_run(ctx, tenant, id);
+}
+
+awaitable<void> start_discovered_workflows(ServerContext& ctx, const Job& job) {
+  const json& discover = (*job.spec.workflow)["discover"];
+  if (!job.result.is_object() || !job.result.contains("workflow_files") || !job.result["workflow_files"].is_array())
+    co_return;
+  auto text = [&](const char* key) {
+    return discover.contains(key) && discover[key].is_string() ? discover[key].get<std::string>() : std::string();
+  };
+  std::string event = text("event"), ref = text("ref"), sha = text("sha"), delivery = text("delivery");
+  std::vector<std::string> changed;
+  if (discover.contains("changed_paths") && discover["changed_paths"].is_array()) {
+    for (const auto& p : discover["changed_paths"]) {
+      if (p.is_string()) changed.push_back(p.get<std::string>());
+    }
+  }
+  json repo = {{"url", text("url")}, {"ref", ref}, {"sha", sha}};
+  for (const auto& file : job.result["workflow_files"]) {
+    if (!file.is_object() || !file.contains("path") || !file.contains("text") || !file["path"].is_string() ||
+        !file["text"].is_string())
+      continue;
+    std::string path = file["path"];
+    TimeMs now = ctx.clock.now_ms();
+    Run run;
+    auto parsed = workflow::parse_workflow(file["text"].get<std::string>());
+    if (parsed.ok()) {
+      bool triggered = event == "push" ? workflow::push_triggers(parsed->on, ref, changed)
+                                       : workflow::pull_request_triggers(parsed->on, text("base_ref"), text("action"));
+      if (!triggered) continue;
+      auto planned = workflow::plan_run(std::move(parsed.value()), new_id("wfr"), repo, event, json::object(), now);
+      if (planned.ok()) {
+        run = std::move(planned.value());
+        if (run.workflow.name.empty()) run.name = path;
+      } else {
+        run.id = new_id("wfr");
+        run.error = planned.error().message;
+      }
+    } else {
+      run.id = new_id("wfr");
+      run.error = parsed.error().message;
+    }
+    if (!run.error.empty()) {
+      // As on GitHub: a file that cannot run shows as a failed run, with its error.
+      run.name = path;
+      run.event = event;
+      run.repo = repo;
+      run.state = "failed";
+      run.created_at = run.finished_at = now;
+      run.error = path + ": " + run.error;
+    }
+    run.tenant = job.tenant;
+    run.owner_token_id = job.owner_token_id;
+    WorkflowRunRecord rec;
+    rec.id = run.id;
+    rec.tenant = run.tenant;
+    rec.owner_token_id = run.owner_token_id;
+    rec.name = run.name;
+    rec.state = run.state;
+    rec.event = run.event;
+    rec.delivery = delivery + ":" + path;
+    rec.created_at = rec.updated_at = now;
+    rec.finished_at = run.finished_at;
+    rec.doc = workflow::to_doc(run);
+    auto inserted = co_await ctx.db([&] { return ctx.store.insert_workflow_run(rec); });
+    if (!inserted.ok()) {
+      if (inserted.error().code != ErrorCode::kConflict) {
+        spdlog::error("workflow run of {} ({}): {}", path, delivery, inserted.error().message);
+      }
+      continue;  // this delivery started it already
+    }
+    spdlog::info("workflow run {} ({}) started by {} delivery {}", run.id, path, event, delivery);
+    if (run.error.empty()) co_await advance_workflow_run(ctx, run.tenant, run.id);
+  }
 }
 
 void add_workflow_routes(Router& router, ServerContext& ctx) {

@@ -77,6 +77,7 @@ Result<void> Server::start() {
   add_metrics_routes(router_, *ctx_);
   add_runner_command_routes(router_, *ctx_);
   add_workflow_routes(router_, *ctx_);
+  add_hook_routes(router_, *ctx_);
 
   auto colon = config_.listen.rfind(':');
   if (colon == std::string::npos) {

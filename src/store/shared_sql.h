@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "api/repo.h"
 #include "api/types.h"
 #include "common/error.h"
 #include "store/store.h"
@@ -68,6 +69,29 @@ WorkflowRunRecord workflow_run_from_row(const Row& row) {
 
 inline bool workflow_run_finished(const std::string& state) {
   return state == "succeeded" || state == "failed" || state == "canceled";
+}
+
+// The repos table's columns (a macro so statements stay single literals: GCC 12 warns falsely
+// on string + there) and its row mapper, for both backends.
+#define CORRAL_REPO_COLUMNS                                                                     \
+  "tenant, full_name, grp, steward_runner, steward_group, created_at, updated_at, updated_by, " \
+  "clone_url, last_auto_refresh_at, webhook_secret"
+
+template <typename Row>
+RepoMapping repo_from_row(const Row& row) {
+  RepoMapping r;
+  r.tenant = row.text(0);
+  r.full_name = row.text(1);
+  r.group = row.text(2);
+  r.steward_runner = row.text(3);
+  r.steward_group = row.text(4);
+  r.created_at = row.int64(5);
+  r.updated_at = row.int64(6);
+  r.updated_by = row.text(7);
+  r.clone_url = row.text(8);
+  r.last_auto_refresh_at = row.int64(9);
+  r.webhook_secret = row.text(10);
+  return r;
 }
 
 inline constexpr const char* kRunnerUsageColumns =

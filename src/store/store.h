@@ -325,6 +325,9 @@ class Store {
   virtual Result<RepoMapping> put_repo(const RepoMapping& repo) = 0;
   // The tenant's mappings, by name.
   virtual Result<std::vector<RepoMapping>> list_repos(const std::string& tenant) = 0;
+  // Every tenant's mapping of the repository that has a webhook secret (the GitHub webhook
+  // finds whose it is by its signature).
+  virtual Result<std::vector<RepoMapping>> repos_with_webhook(const std::string& full_name) = 0;
   virtual Result<std::optional<RepoMapping>> find_repo(const std::string& tenant,
                                                        const std::string& full_name) = 0;
   // Deletes and returns the mapping (kNotFound when there is none).

@@ -238,6 +238,7 @@ json to_doc(const Run& run) {
           {"jobs", jobs},
           {"attempt", run.attempt},
           {"cancel_requested", run.cancel_requested},
+          {"error", run.error},
           {"created_at", run.created_at},
           {"finished_at", run.finished_at}};
 }
@@ -261,6 +262,7 @@ Result<Run> run_from_doc(const json& doc) {
     run.inputs = doc.value("inputs", json::object());
     run.attempt = doc.value("attempt", 1);
     run.cancel_requested = doc.value("cancel_requested", false);
+    run.error = doc.value("error", "");
     run.created_at = doc.value("created_at", TimeMs{0});
     run.finished_at = doc.value("finished_at", TimeMs{0});
     for (const auto& j : doc.at("jobs")) {
@@ -314,6 +316,7 @@ json to_api_json(const Run& run) {
           {"repo", run.repo},
           {"inputs", run.inputs},
           {"attempt", run.attempt},
+          {"error", run.error.empty() ? json(nullptr) : json(run.error)},
           {"created_at", time_or_null(run.created_at)},
           {"finished_at", time_or_null(run.finished_at)},
           {"jobs", jobs}};

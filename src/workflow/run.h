@@ -50,6 +50,7 @@ struct Run {
   std::vector<RunJob> jobs;
   int attempt = 1;  // rerun-failed adds one
   bool cancel_requested = false;
+  std::string error;  // why a run started by a webhook could not be planned (its file's error)
   TimeMs created_at = 0;
   TimeMs finished_at = 0;
 };

@@ -279,6 +279,9 @@ describe('the API document', () => {
     await call('POST', '/api/v1/workflow-runs/{id}/rerun-failed', {token: user.token, params: workflowRun});  // 409: unfinished
     await call('POST', '/api/v1/workflow-runs/{id}/cancel', {token: user.token, params: workflowRun});
     await call('GET', '/api/v1/workflow-runs/{id}', {token: user.token, params: {id: 'wfr_none'}});  // 404
+    // GitHub's webhook: unsigned is 401 (the signed path is tests/integration/workflow_test.cpp).
+    await call('POST', '/api/v1/hooks/github', {token: null, body: {repository: {full_name: 'acme/widgets'}},
+      headers: {'X-GitHub-Event': 'push', 'X-GitHub-Delivery': 'openapi-1'}});
 
     // Schedules.
     const schedule = (await call('POST', '/api/v1/schedules', {

@@ -6,6 +6,7 @@
 
 #include <fstream>
 
+#include "common/crypto.h"
 #include "integration/harness.h"
 #include "runner/workspace.h"
 
@@ -318,6 +319,82 @@ jobs:
   EXPECT_NE(shown.out.find("succeeded"), std::string::npos) << shown.out;
   auto listed = run_corral({"workflow", "runs"}, env);
   EXPECT_NE(listed.out.find(id), std::string::npos) << listed.out;
+}
+
+TEST_F(WorkflowTest, ASignedPushStartsTheWorkflowsItTriggersOnceAndUnsignedOnesAreRefused) {
+  json repo = make_repo();
+  // The repository's workflows: one for pushes to main, one for pull requests only, and one
+  // that is not valid.
+  auto git = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"git", "-c", "user.email=t@example.com", "-c", "user.name=t"});
+    auto out = run_command(args, {}, repo_dir_);
+    ASSERT_TRUE(out.ok() && out->exit_code == 0) << (out.ok() ? out->output : out.error().message);
+  };
+  fs::create_directories(repo_dir_ / ".github" / "workflows");
+  std::ofstream(repo_dir_ / ".github/workflows/ci.yml") << kDockerImage;
+  std::ofstream(repo_dir_ / ".github/workflows/pr-only.yml")
+      << "on: pull_request\njobs:\n  a:\n    runs-on: linux\n    steps:\n      - run: echo pr\n";
+  std::ofstream(repo_dir_ / ".github/workflows/broken.yml")
+      << "on: push\njobs:\n  a:\n    runs-on: linux\n    steps:\n      - uses: actions/cache@v3\n";
+  git({"add", "."});
+  git({"commit", "-q", "-m", "workflows"});
+  std::string sha = run_command({"git", "rev-parse", "HEAD"}, {}, repo_dir_)->output;
+  sha.erase(sha.find_last_not_of("\n") + 1);
+
+  const std::string secret = "webhook-s3cret";
+  auto put = api_->request(http::verb::put, "/api/v1/repos/octo-org/app",
+                           json{{"url", repo["url"]}, {"webhook_secret", secret}}.dump(),
+                           {{"Content-Type", "application/json"}});
+  ASSERT_EQ(put.status, 200) << put.body;
+  json mapping = api_->get("/api/v1/repos/octo-org/app");
+  EXPECT_EQ(mapping["webhook_secret_set"], true) << mapping.dump();
+  EXPECT_EQ(mapping.dump().find(secret), std::string::npos);  // never shown
+
+  std::string payload = json{{"ref", "refs/heads/main"},
+                             {"after", sha},
+                             {"repository", {{"full_name", "Octo-Org/App"}, {"clone_url", "https://example.invalid/x.git"}}},
+                             {"commits", {{{"added", {".github/workflows/ci.yml"}}, {"modified", {"README"}}}}}}
+                            .dump();
+  auto deliver = [&](const std::string& delivery, const std::string& signature) {
+    std::vector<std::pair<std::string, std::string>> headers{{"Content-Type", "application/json"},
+                                                             {"X-GitHub-Event", "push"},
+                                                             {"X-GitHub-Delivery", delivery}};
+    if (!signature.empty()) headers.emplace_back("X-Hub-Signature-256", signature);
+    Api anonymous(server_->url(), "");
+    return anonymous.request(http::verb::post, "/api/v1/hooks/github", payload, headers);
+  };
+  std::string good = "sha256=" + hmac_sha256_hex(secret, payload);
+  EXPECT_EQ(deliver("d-unsigned", "").status, 401);
+  EXPECT_EQ(deliver("d-wrong", "sha256=" + hmac_sha256_hex("another secret", payload)).status, 401);
+  auto accepted = deliver("d-1", good);
+  ASSERT_EQ(accepted.status, 202) << accepted.body;
+  auto again = deliver("d-1", good);  // GitHub redelivers
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(json::parse(again.body)["duplicate"], true);
+  EXPECT_EQ(json::parse(again.body)["job_id"], json::parse(accepted.body)["job_id"]);
+
+  // The runner reads the workflows at the pushed sha; the server starts ci.yml and records
+  // broken.yml as failed; pr-only.yml is not for pushes.
+  json runs;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        runs = api_->get("/api/v1/workflow-runs")["runs"];
+        return runs.size() >= 2;
+      },
+      60s))
+      << runs.dump(2) << runner_->log();
+  json ci, broken;
+  for (const auto& r : runs) (r["name"] == "Docker Image CI" ? ci : broken) = r;
+  ASSERT_TRUE(ci.is_object() && broken.is_object()) << runs.dump(2);
+  EXPECT_EQ(broken["state"], "failed");
+  EXPECT_NE(broken["error"].get<std::string>().find(".github/workflows/broken.yml: line 6"), std::string::npos)
+      << broken.dump(2);
+  ci = wait_for_run(ci["id"]);
+  EXPECT_EQ(ci["state"], "succeeded") << ci.dump(2);
+  EXPECT_EQ(ci["event"], "push");
+  EXPECT_EQ(ci["repo"]["sha"], sha);
+  EXPECT_NE(log_of(job_of(ci, "build")).find("FROM busybox:stable"), std::string::npos);
+  EXPECT_EQ(api_->get("/api/v1/workflow-runs")["runs"].size(), 2u);  // one delivery, one start each
 }
 
 }  // namespace

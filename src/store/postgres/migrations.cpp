@@ -447,6 +447,10 @@ CREATE INDEX workflow_runs_by_tenant ON workflow_runs (tenant, created_at);
 CREATE INDEX workflow_runs_by_state ON workflow_runs (state);
 CREATE UNIQUE INDEX workflow_runs_by_delivery ON workflow_runs (tenant, delivery);
 )sql"},
+      {14, R"sql(
+-- The secret a repository's GitHub webhook signs its deliveries with (POST /api/v1/hooks/github).
+ALTER TABLE repos ADD COLUMN webhook_secret TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return kMigrations;
 }

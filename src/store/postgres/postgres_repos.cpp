@@ -7,31 +7,6 @@ namespace corral {
 
 using pg::Connection;
 
-namespace {
-
-// A macro so the statements below are single literals (GCC 12 warns falsely on string +).
-#define CORRAL_REPO_COLUMNS                                                                     \
-  "tenant, full_name, grp, steward_runner, steward_group, created_at, updated_at, updated_by, " \
-  "clone_url,"                                                                                  \
-  " last_auto_refresh_at"
-
-RepoMapping repo_from_row(const pg::Row& row) {
-  RepoMapping r;
-  r.tenant = row.text(0);
-  r.full_name = row.text(1);
-  r.group = row.text(2);
-  r.steward_runner = row.text(3);
-  r.steward_group = row.text(4);
-  r.created_at = row.int64(5);
-  r.updated_at = row.int64(6);
-  r.updated_by = row.text(7);
-  r.clone_url = row.text(8);
-  r.last_auto_refresh_at = row.int64(9);
-  return r;
-}
-
-}  // namespace
-
 namespace pg {
 
 std::optional<RepoMapping> load_repo(Connection& c, const std::string& tenant, const std::string& full_name) {
@@ -47,14 +22,15 @@ Result<RepoMapping> PostgresStore::put_repo(const RepoMapping& repo) {
   return tx<RepoMapping>([&](Connection& c) -> Result<RepoMapping> {
     auto rows =
         c.query("INSERT INTO repos (" CORRAL_REPO_COLUMNS
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
                 " ON CONFLICT (tenant, full_name) DO UPDATE SET grp = excluded.grp,"
                 " steward_runner = excluded.steward_runner, steward_group = excluded.steward_group,"
                 " updated_at = excluded.updated_at, updated_by = excluded.updated_by,"
-                " clone_url = excluded.clone_url RETURNING " CORRAL_REPO_COLUMNS,
+                " clone_url = excluded.clone_url, webhook_secret = CASE WHEN $12::int = 1 THEN"
+                " excluded.webhook_secret ELSE repos.webhook_secret END RETURNING " CORRAL_REPO_COLUMNS,
                 repo.tenant, repo.full_name, repo.group, repo.steward_runner, repo.steward_group,
                 repo.created_at, repo.updated_at, repo.updated_by, repo.clone_url,
-                repo.last_auto_refresh_at);
+                repo.last_auto_refresh_at, repo.webhook_secret, repo.webhook_secret_given ? 1 : 0);
     return repo_from_row(rows.front());
   });
 }
@@ -71,6 +47,17 @@ Result<std::vector<RepoMapping>> PostgresStore::list_repos(const std::string& te
 Result<std::optional<RepoMapping>> PostgresStore::find_repo(const std::string& tenant, const std::string& full_name) {
   return run<std::optional<RepoMapping>>(
       [&](Connection& c) -> Result<std::optional<RepoMapping>> { return pg::load_repo(c, tenant, full_name); });
+}
+
+Result<std::vector<RepoMapping>> PostgresStore::repos_with_webhook(const std::string& full_name) {
+  return run<std::vector<RepoMapping>>([&](Connection& c) -> Result<std::vector<RepoMapping>> {
+    auto rows = c.query("SELECT " CORRAL_REPO_COLUMNS
+                        " FROM repos WHERE full_name = $1 AND webhook_secret != '' ORDER BY tenant",
+                        full_name);
+    std::vector<RepoMapping> out;
+    for (int i = 0; i < rows.size(); ++i) out.push_back(repo_from_row(rows[i]));
+    return out;
+  });
 }
 
 Result<std::vector<RepoMapping>> PostgresStore::stewarded_repos() {

@@ -129,6 +129,7 @@ class PostgresStore final : public Store {
   // postgres_repos.cpp
   Result<RepoMapping> put_repo(const RepoMapping& repo) override;
   Result<std::vector<RepoMapping>> list_repos(const std::string& tenant) override;
+  Result<std::vector<RepoMapping>> repos_with_webhook(const std::string& full_name) override;
   Result<std::optional<RepoMapping>> find_repo(const std::string& tenant,
                                                const std::string& full_name) override;
   Result<RepoMapping> delete_repo(const std::string& tenant, const std::string& full_name) override;

@@ -9,31 +9,6 @@ namespace corral {
 using sqlite::Db;
 using sqlite::Stmt;
 
-namespace {
-
-// A macro so the statements below are single literals (GCC 12 warns falsely on string +).
-#define CORRAL_REPO_COLUMNS                                                                     \
-  "tenant, full_name, grp, steward_runner, steward_group, created_at, updated_at, updated_by, " \
-  "clone_url,"                                                                                  \
-  " last_auto_refresh_at"
-
-RepoMapping repo_from_row(const Stmt& st) {
-  RepoMapping r;
-  r.tenant = st.text(0);
-  r.full_name = st.text(1);
-  r.group = st.text(2);
-  r.steward_runner = st.text(3);
-  r.steward_group = st.text(4);
-  r.created_at = st.int64(5);
-  r.updated_at = st.int64(6);
-  r.updated_by = st.text(7);
-  r.clone_url = st.text(8);
-  r.last_auto_refresh_at = st.int64(9);
-  return r;
-}
-
-}  // namespace
-
 namespace sqlite {
 
 std::optional<RepoMapping> load_repo(Db& db, const std::string& tenant, const std::string& full_name) {
@@ -48,14 +23,15 @@ std::optional<RepoMapping> load_repo(Db& db, const std::string& tenant, const st
 Result<RepoMapping> SqliteStore::put_repo(const RepoMapping& repo) {
   return write<RepoMapping>([&](Db& db) -> Result<RepoMapping> {
     db.prepare("INSERT INTO repos (" CORRAL_REPO_COLUMNS
-               ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+               ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                " ON CONFLICT (tenant, full_name) DO UPDATE SET grp = excluded.grp,"
                " steward_runner = excluded.steward_runner, steward_group = excluded.steward_group,"
                " updated_at = excluded.updated_at, updated_by = excluded.updated_by,"
-               " clone_url = excluded.clone_url")
+               " clone_url = excluded.clone_url, webhook_secret = CASE WHEN ?12 = 1 THEN"
+               " excluded.webhook_secret ELSE repos.webhook_secret END")
         .bind_all(repo.tenant, repo.full_name, repo.group, repo.steward_runner, repo.steward_group,
                   repo.created_at, repo.updated_at, repo.updated_by, repo.clone_url,
-                  repo.last_auto_refresh_at)
+                  repo.last_auto_refresh_at, repo.webhook_secret, repo.webhook_secret_given ? 1 : 0)
         .exec();
     return *sqlite::load_repo(db, repo.tenant, repo.full_name);
   });
@@ -74,6 +50,17 @@ Result<std::vector<RepoMapping>> SqliteStore::list_repos(const std::string& tena
 Result<std::optional<RepoMapping>> SqliteStore::find_repo(const std::string& tenant, const std::string& full_name) {
   return read<std::optional<RepoMapping>>(
       [&](Db& db) -> Result<std::optional<RepoMapping>> { return sqlite::load_repo(db, tenant, full_name); });
+}
+
+Result<std::vector<RepoMapping>> SqliteStore::repos_with_webhook(const std::string& full_name) {
+  return read<std::vector<RepoMapping>>([&](Db& db) -> Result<std::vector<RepoMapping>> {
+    auto st = db.prepare("SELECT " CORRAL_REPO_COLUMNS
+                         " FROM repos WHERE full_name = ? AND webhook_secret != '' ORDER BY tenant");
+    st.bind_all(full_name);
+    std::vector<RepoMapping> out;
+    while (st.step()) out.push_back(repo_from_row(st));
+    return out;
+  });
 }
 
 Result<std::vector<RepoMapping>> SqliteStore::stewarded_repos() {

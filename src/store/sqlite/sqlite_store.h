@@ -128,6 +128,7 @@ class SqliteStore final : public Store {
   // sqlite_repos.cpp
   Result<RepoMapping> put_repo(const RepoMapping& repo) override;
   Result<std::vector<RepoMapping>> list_repos(const std::string& tenant) override;
+  Result<std::vector<RepoMapping>> repos_with_webhook(const std::string& full_name) override;
   Result<std::optional<RepoMapping>> find_repo(const std::string& tenant,
                                                const std::string& full_name) override;
   Result<RepoMapping> delete_repo(const std::string& tenant, const std::string& full_name) override;
