@@ -64,7 +64,14 @@ TEST(RepoMappingBody, ErrorsNameTheFieldAndTheFix) {
   EXPECT_NE(both.error().message.find("field 'steward'"), std::string::npos) << both.error().message;
   auto empty = parse_repo_mapping_body(json::object(), m);
   ASSERT_FALSE(empty.ok());
-  EXPECT_NE(empty.error().message.find("needs a group, a steward, or both"), std::string::npos);
+  EXPECT_NE(empty.error().message.find("needs a group, a steward or a webhook_secret"), std::string::npos);
+  // A webhook secret alone makes a mapping; it is given (or not) so a PUT may keep it.
+  ASSERT_TRUE(parse_repo_mapping_body({{"webhook_secret", "s"}}, m).ok());
+  EXPECT_EQ(m.webhook_secret, "s");
+  EXPECT_TRUE(m.webhook_secret_given);
+  ASSERT_TRUE(parse_repo_mapping_body({{"group", "g"}}, m).ok());
+  EXPECT_FALSE(m.webhook_secret_given);
+  EXPECT_FALSE(parse_repo_mapping_body({{"group", "g"}, {"webhook_secret", 7}}, m).ok());
   auto unknown = parse_repo_mapping_body({{"grop", "x"}}, m);
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.error().message.find("field 'grop'"), std::string::npos);
