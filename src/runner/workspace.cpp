@@ -1,114 +1,33 @@
 #include "runner/workspace.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
-
-extern char** environ;
 
 namespace corral {
 
-WorkspacePaths workspace_paths(const std::filesystem::path& base, const std::string& job_id, int attempt) {
+WorkspacePaths workspace_paths(const std::filesystem::path& base, const std::string& job_id,
+                               int attempt) {
   return {base / job_id / std::to_string(attempt),
           base / ".spool" / (job_id + "-" + std::to_string(attempt) + ".log")};
-}
-
-void CommandKiller::kill() {
-  std::lock_guard lock(mutex_);
-  killed_ = true;
-  if (group_ > 0) ::kill(-group_, SIGKILL);
-}
-
-bool CommandKiller::killed() const {
-  std::lock_guard lock(mutex_);
-  return killed_;
-}
-
-bool CommandKiller::attach(pid_t group) {
-  std::lock_guard lock(mutex_);
-  group_ = group;
-  if (killed_) ::kill(-group_, SIGKILL);
-  return !killed_;
-}
-
-void CommandKiller::detach() {
-  std::lock_guard lock(mutex_);
-  group_ = 0;
 }
 
 Result<CommandOutput> run_command(const std::vector<std::string>& argv,
                                   const std::map<std::string, std::string>& extra_env,
                                   const std::filesystem::path& cwd, CommandKiller* killer) {
-  if (killer && killer->killed())
-    return make_error(ErrorCode::kIo, "killed before " + argv[0] + " ran");
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e) {
-    std::string kv(*e);
-    auto key = kv.substr(0, kv.find('='));
-    if (!extra_env.count(key)) env_strings.push_back(kv);
-  }
-  for (const auto& [k, v] : extra_env) env_strings.push_back(k + "=" + v);
-  std::vector<char*> envp, args;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> argv_copy = argv;
-  for (auto& s : argv_copy) args.push_back(s.data());
-  args.push_back(nullptr);
-
-  int pipefd[2];
-  if (pipe2(pipefd, O_CLOEXEC) != 0) return make_error(ErrorCode::kIo, std::string("pipe: ") + strerror(errno));
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, pipefd[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, pipefd[1], 2);
-  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  if (killer) {
-    // Its own process group, so that a kill reaches the helpers git starts too.
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
-    posix_spawnattr_setpgroup(&attributes, 0);
-  }
-  pid_t pid;
-  int rc = posix_spawnp(&pid, args[0], &actions, &attributes, args.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  close(pipefd[1]);
-  if (rc != 0) {
-    close(pipefd[0]);
-    return make_error(ErrorCode::kIo, "cannot run " + argv[0] + ": " + strerror(rc));
-  }
-  if (killer) killer->attach(pid);
-  CommandOutput out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(pipefd[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
-    if (n > 0 && out.output.size() < 1 << 20) out.output.append(buf, static_cast<size_t>(n));
-  }
-  close(pipefd[0]);
-  if (killer) {
-    // Wait for the exit without reaping, so the group id stays ours until detached.
-    siginfo_t info{};
-    while (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
-    }
-    killer->detach();
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return out;
+  RunOptions options;
+  options.env = extra_env;
+  options.cwd = cwd;
+  options.killer = killer;
+  return run_process(argv, options);
 }
 
 std::string scrub_secret(std::string text, const std::string& secret) {
   if (secret.empty()) return text;
-  for (size_t pos; (pos = text.find(secret)) != std::string::npos;) text.replace(pos, secret.size(), "[MASKED]");
+  for (size_t pos; (pos = text.find(secret)) != std::string::npos;)
+    text.replace(pos, secret.size(), "[MASKED]");
   return text;
 }
 
