@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/numbers.h"
+
 namespace corral {
 
 WorkspacePaths workspace_paths(const std::filesystem::path& base, const std::string& job_id,
@@ -113,15 +115,14 @@ Result<std::string> clone_repository(const RepoSpec& repo, const std::filesystem
 
 Result<void> open_workspace_to(const std::filesystem::path& dir, const std::string& user) {
   if (user.empty()) return {};
-  auto numeric = [](const std::string& s) {
-    return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
-  };
   std::string uid_text = user.substr(0, user.find(':'));
   std::string gid_text =
       user.find(':') == std::string::npos ? uid_text : user.substr(user.find(':') + 1);
-  bool chown_it = geteuid() == 0 && numeric(uid_text) && numeric(gid_text);
-  uid_t uid = chown_it ? static_cast<uid_t>(std::stoul(uid_text)) : 0;
-  gid_t gid = chown_it ? static_cast<gid_t>(std::stoul(gid_text)) : 0;
+  auto numeric_uid = parse_number<uid_t>(uid_text);
+  auto numeric_gid = parse_number<gid_t>(gid_text);
+  bool chown_it = geteuid() == 0 && numeric_uid && numeric_gid;
+  uid_t uid = chown_it ? *numeric_uid : 0;
+  gid_t gid = chown_it ? *numeric_gid : 0;
   auto fix = [&](const std::filesystem::path& path) -> Result<void> {
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0 || S_ISLNK(st.st_mode)) return {};
