@@ -8,6 +8,8 @@ packages=(
   libboost-dev libboost-system-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
   libspdlog-dev libssl-dev libsqlite3-dev sqlite3 libpq-dev libgtest-dev libgmock-dev
   libbenchmark-dev
+  # time zones: date/tz.h over the system tz database (src/common/timezone.cpp)
+  libhowardhinnant-date-dev
   # libFuzzer targets (tests/fuzz, scripts/fuzz.sh)
   clang
   # container engine for the runner's Docker executor and its tests (see docs/operations.md)

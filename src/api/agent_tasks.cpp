@@ -3,6 +3,7 @@
 #include <regex>
 
 #include "api/repo.h"
+#include "common/numbers.h"
 
 namespace corral {
 
@@ -40,10 +41,15 @@ Result<TaskTarget> parse_task_url(const std::string& url, std::string_view kind)
   }
   auto full_name = checked_full_name(m[2].str(), m[3].str());
   if (!full_name.ok()) return full_name.error();
+  auto number = parse_number<int>(m[5].str());
+  if (!number) {
+    return make_error(ErrorCode::kBadRequest,
+                      "'" + url + "' has a number too large for a pull request or issue");
+  }
   TaskTarget t;
   t.host = m[1].str();
   t.full_name = *full_name;
-  t.number = std::stoi(m[5].str());
+  t.number = *number;
   t.clone_url = "https://" + t.host + "/" + m[2].str() + "/" + m[3].str() + ".git";
   return t;
 }

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "common/log_format.h"
 #include "common/units.h"
 #include "server/server.h"
 #include "store/open_store.h"
@@ -151,8 +152,7 @@ void add_server_command(CLI::App& app) {
   cmd->add_flag("--log-json", *log_json, "Log as JSON lines");
   cmd->callback([config, log_json] {
     if (*log_json) {
-      spdlog::set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%v"})",
-                          spdlog::pattern_time_type::utc);
+      spdlog::set_formatter(json_lines_formatter());
     }
     if (config->heartbeat_timeout_ms <= config->heartbeat_interval_ms) {
       throw CLI::ValidationError(
@@ -170,10 +170,18 @@ void add_server_command(CLI::App& app) {
       std::cerr << "corral server: " << started.error().message << "\n";
       throw CLI::RuntimeError(1);
     }
-    std::cout << "corral server listening on " << server.url() << std::endl;
+    // With --log-json these lines are log records too: stdout holds nothing but JSON lines.
+    auto announce = [&](const std::string& line) {
+      if (*log_json) {
+        spdlog::info("{}", line);
+      } else {
+        std::cout << line << std::endl;
+      }
+    };
+    announce("corral server listening on " + server.url());
     if (!server.new_admin_token().empty()) {
-      std::cout << "admin token (shown once; also in " << config->data_dir
-                << "/admin.token): " << server.new_admin_token() << std::endl;
+      announce("admin token (shown once; also in " + config->data_dir +
+               "/admin.token): " + server.new_admin_token());
     }
     server.run(true);
   });

@@ -1,6 +1,7 @@
 // The POSIX TZ strings found in TZif footers, e.g. "CET-1CEST,M3.5.0,M10.5.0/3": a standard
 // offset and, optionally, a daylight offset with the yearly rules for switching between them.
-// TimeZone uses them for instants after the last transition its TZif table lists.
+// TimeZone uses them for instants after the last transition a zone's TZif table lists, which
+// date/tz.h (3.0.1) does not.
 #pragma once
 
 #include <cstdint>

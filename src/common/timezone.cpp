@@ -1,15 +1,16 @@
 #include "common/timezone.h"
 
+#include <date/tz.h>
+
 #include <algorithm>
 #include <chrono>
-#include <cstring>
-#include <filesystem>
+#include <exception>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <vector>
 
 #include "common/posix_tz.h"
@@ -20,9 +21,70 @@ namespace {
 
 constexpr const char* kZoneInfoDir = "/usr/share/zoneinfo";
 constexpr int64_t kSecondsPerDay = 86400;
+constexpr int64_t kBeginningOfTime = std::numeric_limits<int64_t>::min();
+constexpr int64_t kEndOfTime = std::numeric_limits<int64_t>::max();
 
 int64_t floor_div(int64_t a, int64_t b) {
   return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
+
+// A stretch of time with one UTC offset: [begin_s, end_s) in UTC seconds.
+struct OffsetPeriod {
+  int64_t begin_s = kBeginningOfTime;
+  int64_t end_s = kEndOfTime;
+  int32_t offset_s = 0;
+};
+
+// The period of a footer rule around `utc_s`, starting no earlier than `not_before_s`.
+OffsetPeriod footer_period(const PosixTz& rule, int64_t utc_s, int64_t not_before_s) {
+  OffsetPeriod period{not_before_s, kEndOfTime, rule.offset_at(utc_s)};
+  int year = civil_from_seconds(utc_s).year;
+  for (const auto& change : rule.changes_in_years(year - 1, year + 1)) {
+    if (change.at_s <= utc_s) {
+      period.begin_s = std::max(not_before_s, change.at_s);
+    } else {
+      period.end_s = change.at_s;
+      break;
+    }
+  }
+  return period;
+}
+
+int64_t seconds_of(date::sys_seconds t) {
+  return t.time_since_epoch().count();
+}
+
+// The POSIX TZ string of a TZif v2+ file: its last line, between the last two newlines.
+// Empty when the file has none (version 1) or it is empty ("no rule": the last offset stays).
+std::string tzif_footer(const std::string& zone_name) {
+  std::ifstream in(std::string(kZoneInfoDir) + "/" + zone_name, std::ios::binary);
+  std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (bytes.size() < 6 || bytes.compare(0, 4, "TZif") != 0 || bytes[4] < '2' ||
+      bytes.back() != '\n') {
+    return {};
+  }
+  size_t start = bytes.rfind('\n', bytes.size() - 2);
+  if (start == std::string::npos) return {};
+  return bytes.substr(start + 1, bytes.size() - start - 2);
+}
+
+bool valid_zone_name(std::string_view name) {
+  if (name.empty() || name.size() > 255 || name.front() == '/') return false;
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t slash = name.find('/', start);
+    std::string_view part = name.substr(
+        start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    for (char c : part) {
+      bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                c == '_' || c == '-' || c == '+' || c == '.';
+      if (!ok) return false;
+    }
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return true;
 }
 
 }  // namespace
@@ -54,166 +116,20 @@ CivilTime civil_from_seconds(int64_t seconds_since_epoch) {
 
 struct TimeZone::Data {
   std::string name;
-  std::vector<int64_t> transition_at_s;  // UTC seconds, ascending
-  std::vector<int32_t> offset_after_s;   // offset in force from transition_at_s[i] on
-  int32_t offset_before_first_s = 0;     // TZif local time type 0
-  std::optional<PosixTz> footer;         // rule for instants after the last transition
+  const date::time_zone* zone = nullptr;  // nullptr: UTC
+  // The footer rule answers from the zone's last listed transition on (table_end_s).
+  std::optional<PosixTz> footer;
+  int64_t table_end_s = kEndOfTime;
 
-  int32_t offset_at(int64_t utc_s) const {
-    if (footer && (transition_at_s.empty() || utc_s >= transition_at_s.back())) {
-      return footer->offset_at(utc_s);
-    }
-    auto it = std::upper_bound(transition_at_s.begin(), transition_at_s.end(), utc_s);
-    if (it == transition_at_s.begin()) return offset_before_first_s;
-    return offset_after_s[static_cast<size_t>(it - transition_at_s.begin()) - 1];
-  }
-
-  // Changes of offset at instants in (lo_s, hi_s], in time order.
-  std::vector<PosixTz::Change> changes_between(int64_t lo_s, int64_t hi_s) const {
-    std::vector<PosixTz::Change> changes;
-    auto first = std::upper_bound(transition_at_s.begin(), transition_at_s.end(), lo_s);
-    auto last = std::upper_bound(transition_at_s.begin(), transition_at_s.end(), hi_s);
-    for (auto it = first; it != last; ++it) {
-      size_t i = static_cast<size_t>(it - transition_at_s.begin());
-      int32_t before = i == 0 ? offset_before_first_s : offset_after_s[i - 1];
-      if (before != offset_after_s[i]) changes.push_back({*it, before, offset_after_s[i]});
-    }
-    if (footer && footer->has_dst) {
-      int64_t table_end =
-          transition_at_s.empty() ? std::numeric_limits<int64_t>::min() : transition_at_s.back();
-      if (hi_s > table_end) {
-        int from_year = civil_from_seconds(std::max(lo_s, table_end)).year - 1;
-        int to_year = civil_from_seconds(hi_s).year + 1;
-        for (const auto& change : footer->changes_in_years(from_year, to_year)) {
-          if (change.at_s > lo_s && change.at_s <= hi_s && change.at_s > table_end) {
-            changes.push_back(change);
-          }
-        }
-      }
-    }
-    return changes;
+  OffsetPeriod period_at(int64_t utc_s) const {
+    if (footer && utc_s >= table_end_s) return footer_period(*footer, utc_s, table_end_s);
+    if (zone == nullptr) return {};
+    date::sys_info info = zone->get_info(date::sys_seconds{std::chrono::seconds{utc_s}});
+    int64_t end_s = seconds_of(info.end);
+    if (footer) end_s = std::min(end_s, table_end_s);
+    return {seconds_of(info.begin), end_s, static_cast<int32_t>(info.offset.count())};
   }
 };
-
-namespace {
-
-class ByteReader {
- public:
-  explicit ByteReader(std::string_view bytes) : bytes_(bytes) {}
-  bool has(size_t n) const { return pos_ + n <= bytes_.size(); }
-  size_t pos() const { return pos_; }
-  void skip(size_t n) { pos_ += n; }
-  std::string_view view(size_t n) const { return bytes_.substr(pos_, n); }
-  int64_t be(size_t n) {  // big-endian signed integer of n bytes
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(bytes_[pos_ + i]);
-    pos_ += n;
-    if (n < 8 && (v >> (8 * n - 1)) != 0) v |= ~uint64_t{0} << (8 * n);
-    return static_cast<int64_t>(v);
-  }
-  std::string_view rest() const { return bytes_.substr(pos_); }
-
- private:
-  std::string_view bytes_;
-  size_t pos_ = 0;
-};
-
-struct TzifCounts {
-  int64_t isut, isstd, leap, time, type, chars;
-};
-
-bool read_header(ByteReader& r, char* version, TzifCounts* c) {
-  if (!r.has(44) || r.view(4) != "TZif") return false;
-  r.skip(4);
-  *version = r.view(1)[0];
-  r.skip(16);
-  c->isut = r.be(4);
-  c->isstd = r.be(4);
-  c->leap = r.be(4);
-  c->time = r.be(4);
-  c->type = r.be(4);
-  c->chars = r.be(4);
-  return c->isut >= 0 && c->isstd >= 0 && c->leap >= 0 && c->time >= 0 && c->type >= 1 &&
-         c->type <= 256 && c->chars >= 0 && c->time < 1'000'000;
-}
-
-bool valid_zone_name(std::string_view name) {
-  if (name.empty() || name.size() > 255 || name.front() == '/') return false;
-  size_t start = 0;
-  while (start <= name.size()) {
-    size_t slash = name.find('/', start);
-    std::string_view part = name.substr(
-        start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
-    if (part.empty() || part == "." || part == "..") return false;
-    for (char c : part) {
-      bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                c == '_' || c == '-' || c == '+' || c == '.';
-      if (!ok) return false;
-    }
-    if (slash == std::string_view::npos) break;
-    start = slash + 1;
-  }
-  return true;
-}
-
-}  // namespace
-
-Result<TimeZone> TimeZone::from_tzif(std::string_view name, std::string_view tzif_bytes) {
-  auto bad = [&](const std::string& why) {
-    return make_error(ErrorCode::kInvalidSpec, "time zone '" + std::string(name) + "': " + why);
-  };
-  ByteReader r(tzif_bytes);
-  char version = 0;
-  TzifCounts c{};
-  if (!read_header(r, &version, &c)) return bad("not a TZif file");
-  if (version < '2') return bad("TZif version 1 files are not supported; need version 2 or later");
-  // Skip the 32-bit (version 1) data block; the 64-bit block after it is complete.
-  size_t v1_size =
-      static_cast<size_t>(c.time * 5 + c.type * 6 + c.chars + c.leap * 8 + c.isstd + c.isut);
-  if (!r.has(v1_size)) return bad("truncated TZif file");
-  r.skip(v1_size);
-  if (!read_header(r, &version, &c)) return bad("missing the 64-bit TZif section");
-  if (c.leap > 0) return bad("zones with leap seconds (right/...) are not supported");
-  size_t v2_size =
-      static_cast<size_t>(c.time * 9 + c.type * 6 + c.chars + c.leap * 12 + c.isstd + c.isut);
-  if (!r.has(v2_size)) return bad("truncated TZif file");
-
-  auto data = std::make_shared<Data>();
-  data->name = std::string(name);
-  data->transition_at_s.reserve(static_cast<size_t>(c.time));
-  for (int64_t i = 0; i < c.time; ++i) data->transition_at_s.push_back(r.be(8));
-  if (!std::is_sorted(data->transition_at_s.begin(), data->transition_at_s.end())) {
-    return bad("transitions are not in time order");
-  }
-  std::vector<int64_t> type_of_transition;
-  for (int64_t i = 0; i < c.time; ++i) type_of_transition.push_back(r.be(1) & 0xff);
-  std::vector<int32_t> type_offsets;
-  for (int64_t i = 0; i < c.type; ++i) {
-    int64_t utoff = r.be(4);
-    r.skip(2);  // isdst, abbreviation index
-    if (utoff < -25 * 3600 || utoff > 26 * 3600) return bad("UTC offset out of range");
-    type_offsets.push_back(static_cast<int32_t>(utoff));
-  }
-  for (int64_t type : type_of_transition) {
-    if (type >= c.type) return bad("transition refers to an unknown local time type");
-    data->offset_after_s.push_back(type_offsets[static_cast<size_t>(type)]);
-  }
-  data->offset_before_first_s = type_offsets[0];
-  r.skip(static_cast<size_t>(c.chars + c.leap * 12 + c.isstd + c.isut));
-
-  // Footer: "\n<POSIX TZ>\n"; empty means "no rule", use the last transition's offset.
-  std::string_view footer = r.rest();
-  if (footer.size() < 2 || footer.front() != '\n') return bad("missing the TZif footer");
-  size_t end = footer.find('\n', 1);
-  if (end == std::string_view::npos) return bad("unterminated TZif footer");
-  std::string_view rule = footer.substr(1, end - 1);
-  if (!rule.empty()) {
-    auto posix = parse_posix_tz(rule);
-    if (!posix) return bad(posix.error().message);
-    data->footer = *posix;
-  }
-  return TimeZone(std::move(data));
-}
 
 TimeZone TimeZone::utc() {
   static const std::shared_ptr<const Data> utc_data = [] {
@@ -237,25 +153,39 @@ Result<TimeZone> TimeZone::load(std::string_view name) {
     auto it = cache.find(name);
     if (it != cache.end()) return TimeZone(it->second);
   }
-  std::filesystem::path path = std::filesystem::path(kZoneInfoDir) / std::string(name);
-  std::error_code ec;
-  std::string bytes;
-  if (std::filesystem::is_regular_file(path, ec)) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream buffer;
-    buffer << in.rdbuf();
-    bytes = buffer.str();
-  }
-  if (bytes.size() < 4 || bytes.compare(0, 4, "TZif") != 0) {
+  auto data = std::make_shared<Data>();
+  data->name = std::string(name);
+  try {
+    data->zone = date::locate_zone(name);
+  } catch (const std::exception&) {
     return make_error(ErrorCode::kInvalidSpec,
                       "unknown time zone '" + std::string(name) +
                           "': use an IANA name such as Europe/Berlin, America/New_York or UTC "
                           "(see /usr/share/zoneinfo)");
   }
-  auto zone = from_tzif(name, bytes);
-  if (!zone) return zone.error();
+  try {
+    // Reads the zone's file now, so a damaged one fails here and not in a later conversion.
+    date::sys_info last = data->zone->get_info(date::sys_days{date::year{9999} / 1 / 1});
+    data->table_end_s = seconds_of(last.begin);
+  } catch (const std::exception& e) {
+    return make_error(ErrorCode::kInvalidSpec, "time zone '" + std::string(name) +
+                                                   "': cannot read it from " + kZoneInfoDir + ": " +
+                                                   e.what());
+  }
+  // date 3.0.1 ends the zone at its last listed transition (HowardHinnant/date#760); the
+  // file's footer rule continues it: every year after 2037 in fat TZif files, and every year
+  // after the last rule change in slim ones.
+  std::string footer = tzif_footer(data->name);
+  if (!footer.empty()) {
+    auto rule = parse_posix_tz(footer);
+    if (!rule) {
+      return make_error(ErrorCode::kInvalidSpec,
+                        "time zone '" + std::string(name) + "': " + rule.error().message);
+    }
+    data->footer = *rule;
+  }
   std::lock_guard lock(mutex);
-  auto [it, inserted] = cache.emplace(std::string(name), zone->data_);
+  auto [it, inserted] = cache.emplace(std::string(name), std::move(data));
   return TimeZone(it->second);
 }
 
@@ -264,12 +194,12 @@ const std::string& TimeZone::name() const {
 }
 
 int TimeZone::offset_at(TimeMs utc) const {
-  return data_->offset_at(floor_div(utc, 1000));
+  return data_->period_at(floor_div(utc, 1000)).offset_s;
 }
 
 CivilTime TimeZone::to_local(TimeMs utc) const {
   int64_t seconds = floor_div(utc, 1000);
-  return civil_from_seconds(seconds + data_->offset_at(seconds));
+  return civil_from_seconds(seconds + data_->period_at(seconds).offset_s);
 }
 
 LocalResolution TimeZone::from_local(const CivilTime& local) const {
@@ -277,46 +207,48 @@ LocalResolution TimeZone::from_local(const CivilTime& local) const {
                    local.hour * 3600 + local.minute * 60 + local.second;
   // Every offset is within ±26h, so the instants this reading could mean lie in this window.
   constexpr int64_t kWindow = 30 * 3600;
-  auto changes = data_->changes_between(wall_s - kWindow, wall_s + kWindow);
-  std::vector<int32_t> offsets{data_->offset_at(wall_s - kWindow)};
-  for (const auto& change : changes) offsets.push_back(change.offset_after_s);
-  std::vector<int64_t> instants;
-  for (int32_t offset : offsets) {
-    int64_t t = wall_s - offset;
-    if (data_->offset_at(t) == offset) instants.push_back(t);
+  std::vector<OffsetPeriod> periods{data_->period_at(wall_s - kWindow)};
+  while (periods.back().end_s <= wall_s + kWindow && periods.size() < 64) {
+    periods.push_back(data_->period_at(periods.back().end_s));
   }
-  std::sort(instants.begin(), instants.end());
-  instants.erase(std::unique(instants.begin(), instants.end()), instants.end());
+  // The periods in which the reading, taken with the period's offset, falls.
+  std::vector<size_t> matches;
+  for (size_t i = 0; i < periods.size(); ++i) {
+    int64_t t = wall_s - periods[i].offset_s;
+    if (periods[i].begin_s <= t && t < periods[i].end_s) matches.push_back(i);
+  }
 
   LocalResolution out;
-  if (instants.size() == 1) {
-    out.earlier = out.later = instants.front() * 1000;
+  if (matches.size() == 1) {
+    out.earlier = out.later = (wall_s - periods[matches.front()].offset_s) * 1000;
     return out;
   }
-  if (instants.size() >= 2) {
+  if (matches.size() >= 2) {
+    const OffsetPeriod& first = periods[matches.front()];
     out.kind = LocalTimeKind::kRepeated;
-    out.earlier = instants.front() * 1000;
-    out.later = instants.back() * 1000;
-    for (const auto& change : changes) {
-      if (change.at_s > instants.front() && change.at_s <= instants.back()) {
-        out.transition = change.at_s * 1000;
+    out.earlier = (wall_s - first.offset_s) * 1000;
+    out.later = (wall_s - periods[matches.back()].offset_s) * 1000;
+    for (size_t i = matches.front() + 1; i < periods.size(); ++i) {
+      if (periods[i].offset_s != first.offset_s) {
+        out.transition = periods[i].begin_s * 1000;
         break;
       }
     }
     return out;
   }
-  for (const auto& change : changes) {
-    if (change.at_s + change.offset_before_s <= wall_s &&
-        wall_s < change.at_s + change.offset_after_s) {
+  for (size_t i = 0; i + 1 < periods.size(); ++i) {
+    const OffsetPeriod& before = periods[i];
+    const OffsetPeriod& after = periods[i + 1];
+    if (after.begin_s + before.offset_s <= wall_s && wall_s < after.begin_s + after.offset_s) {
       out.kind = LocalTimeKind::kSkipped;
-      out.earlier = (wall_s - change.offset_after_s) * 1000;
-      out.later = (wall_s - change.offset_before_s) * 1000;
-      out.transition = change.at_s * 1000;
+      out.earlier = (wall_s - after.offset_s) * 1000;
+      out.later = (wall_s - before.offset_s) * 1000;
+      out.transition = after.begin_s * 1000;
       return out;
     }
   }
   // Unreachable with consistent data; read the wall time with the offset just before it.
-  out.earlier = out.later = (wall_s - offsets.front()) * 1000;
+  out.earlier = out.later = (wall_s - periods.front().offset_s) * 1000;
   return out;
 }
 

@@ -1,9 +1,10 @@
-// IANA time zones read from the system's TZif files (/usr/share/zoneinfo), without touching the
-// process-wide TZ or localtime_r, so any thread may convert at any time.
+// IANA time zones from the system's tz database (/usr/share/zoneinfo) through Howard Hinnant's
+// date/tz.h (Debian libhowardhinnant-date-dev, the std::chrono tz API before g++ 14), without
+// touching the process-wide TZ or localtime_r, so any thread may convert at any time.
 //
-// A TZif v2+ file holds the zone's transitions (64-bit section) and a footer POSIX TZ string,
-// e.g. "CET-1CEST,M3.5.0,M10.5.0/3", that gives the rule for every instant after the last
-// listed transition. TimeZone answers from the table and falls back to the footer rule.
+// date 3.0.1 reads each zone's TZif transitions but not the file's footer POSIX TZ string, e.g.
+// "CET-1CEST,M3.5.0,M10.5.0/3", which gives the rule for every instant after the last listed
+// transition (HowardHinnant/date#760); TimeZone applies the footer itself (posix_tz.h).
 #pragma once
 
 #include <cstdint>
@@ -55,12 +56,10 @@ struct LocalResolution {
 
 class TimeZone {
  public:
-  // Loads "Europe/Berlin", "UTC", "Etc/UTC", ... from /usr/share/zoneinfo. Loaded zones are
+  // Loads "Europe/Berlin", "UTC", "Etc/UTC", ... from the system tz database. Loaded zones are
   // cached for the life of the process (thread-safe), so loading is cheap after the first time.
   // Unknown or malformed names (".." components, a leading '/') fail with kInvalidSpec.
   static Result<TimeZone> load(std::string_view name);
-  // Parses the bytes of a TZif v2+ file; `name` is only used for name() and messages.
-  static Result<TimeZone> from_tzif(std::string_view name, std::string_view tzif_bytes);
   // UTC, without touching the file system.
   static TimeZone utc();
 
@@ -75,7 +74,7 @@ class TimeZone {
   LocalResolution from_local(const CivilTime& local) const;
 
  private:
-  struct Data;  // the parsed zone, immutable and shared between copies and the cache
+  struct Data;  // the zone, immutable and shared between copies and the cache
   explicit TimeZone(std::shared_ptr<const Data> data) : data_(std::move(data)) {}
   std::shared_ptr<const Data> data_;
 };

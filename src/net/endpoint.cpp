@@ -1,5 +1,7 @@
 #include "net/endpoint.h"
 
+#include "common/numbers.h"
+
 namespace corral {
 
 Result<Endpoint> Endpoint::parse(const std::string& url) {
@@ -13,13 +15,18 @@ Result<Endpoint> Endpoint::parse(const std::string& url) {
   if (url.rfind("unix://", 0) == 0) {
     ep.kind = Kind::kUnix;
     ep.socket_path = url.substr(7);
-    if (ep.socket_path.empty() || ep.socket_path[0] != '/') return bad("the socket path must be absolute");
+    if (ep.socket_path.empty() || ep.socket_path[0] != '/')
+      return bad("the socket path must be absolute");
     return ep;
   }
-  if (url.rfind("http://", 0) == 0) rest = url.substr(7);
-  else if (url.rfind("tcp://", 0) == 0) rest = url.substr(6);
-  else if (url.rfind("https://", 0) == 0) return bad("https is not supported yet; put a TLS proxy in front");
-  else return bad("unknown scheme");
+  if (url.rfind("http://", 0) == 0)
+    rest = url.substr(7);
+  else if (url.rfind("tcp://", 0) == 0)
+    rest = url.substr(6);
+  else if (url.rfind("https://", 0) == 0)
+    return bad("https is not supported yet; put a TLS proxy in front");
+  else
+    return bad("unknown scheme");
   while (!rest.empty() && rest.back() == '/') rest.pop_back();
   if (rest.find('/') != std::string::npos) return bad("no path allowed");
   auto colon = rest.rfind(':');
@@ -28,13 +35,10 @@ Result<Endpoint> Endpoint::parse(const std::string& url) {
     ep.port = 80;
   } else {
     ep.host = rest.substr(0, colon);
-    try {
-      int port = std::stoi(rest.substr(colon + 1));
-      if (port <= 0 || port > 65535) return bad("port out of range");
-      ep.port = static_cast<uint16_t>(port);
-    } catch (...) {
-      return bad("the port is not a number");
-    }
+    auto port = parse_number<int>(std::string_view(rest).substr(colon + 1));
+    if (!port) return bad("the port is not a number");
+    if (*port <= 0 || *port > 65535) return bad("port out of range");
+    ep.port = static_cast<uint16_t>(*port);
   }
   if (ep.host.empty()) return bad("missing host");
   return ep;

@@ -1,5 +1,7 @@
 #include "net/router.h"
 
+#include "common/numbers.h"
+
 namespace corral {
 
 namespace {
@@ -34,7 +36,8 @@ Router::Match Router::match(http::verb method, const std::string& path) const {
   auto segments = split_path(path);
   for (const auto& route : routes_) {
     bool rest = !route.segments.empty() && is_rest_capture(route.segments.back());
-    bool fits = rest ? segments.size() >= route.segments.size() : segments.size() == route.segments.size();
+    bool fits =
+        rest ? segments.size() >= route.segments.size() : segments.size() == route.segments.size();
     if (!fits) continue;
     std::map<std::string, std::string> params;
     bool ok = true;
@@ -57,8 +60,10 @@ Router::Match Router::match(http::verb method, const std::string& path) const {
       result.path_known = true;
       continue;
     }
-    if (route.ws_handler) result.ws_handler = &route.ws_handler;
-    else result.handler = &route.handler;
+    if (route.ws_handler)
+      result.ws_handler = &route.ws_handler;
+    else
+      result.handler = &route.handler;
     result.params = std::move(params);
     result.pattern = route.pattern;
     return result;
@@ -78,7 +83,7 @@ std::string url_decode(std::string_view s) {
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
         std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      out += static_cast<char>(*parse_number<unsigned char>(s.substr(i + 1, 2), 16));
       i += 2;
     } else if (s[i] == '+') {
       out += ' ';
@@ -89,7 +94,8 @@ std::string url_decode(std::string_view s) {
   return out;
 }
 
-void split_target(std::string_view target, std::string& path, std::map<std::string, std::string>& query) {
+void split_target(std::string_view target, std::string& path,
+                  std::map<std::string, std::string>& query) {
   auto q = target.find('?');
   path = std::string(target.substr(0, q));
   if (q == std::string_view::npos) return;

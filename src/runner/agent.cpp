@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/json_limits.h"
+#include "common/numbers.h"
 #include "common/version.h"
 #include "runner/policy.h"
 #include "runner/workspace.h"
@@ -539,11 +540,7 @@ awaitable<void> Agent::remove_orphans() {
                  job.empty() ? "?" : job);
     (void)co_await runtime_->remove(c.id);
     // ... and the workspace and log spool its attempt had.
-    int number = 0;
-    try {
-      number = std::stoi(attempt);
-    } catch (...) {
-    }
+    int number = parse_number<int>(attempt).value_or(0);
     if (job.empty() || job.find('/') != std::string::npos || job.find("..") != std::string::npos ||
         number <= 0)
       continue;
@@ -571,7 +568,8 @@ Result<void> Agent::serve_metrics() {
   const std::string& listen = config_.metrics_listen;
   auto colon = listen.rfind(':');
   std::string host = listen.substr(0, colon);
-  auto port = static_cast<uint16_t>(std::stoi(listen.substr(colon + 1)));  // checked by the config
+  // Checked by the config (RUNNER_METRICS_LISTEN).
+  auto port = parse_number<uint16_t>(std::string_view(listen).substr(colon + 1)).value_or(0);
   HttpServerOptions options;
   options.max_connections = 64;
   metrics_server_ = std::make_unique<HttpServer>(io_, metrics_router_, options);

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/numbers.h"
 #include "common/units.h"
 #include "net/endpoint.h"
 #include "runner/setting_aliases.h"
@@ -395,15 +396,12 @@ static Result<RunnerConfig> merge_runner_settings(const std::map<std::string, st
   if (has("DOCKER_CPU_LIMIT") && is_unlimited(s["DOCKER_CPU_LIMIT"])) {
     c.docker_cpus = 0;
   } else if (has("DOCKER_CPU_LIMIT") && !s["DOCKER_CPU_LIMIT"].empty()) {
-    try {
-      size_t pos = 0;
-      c.docker_cpus = std::stod(s["DOCKER_CPU_LIMIT"], &pos);
-      if (pos != s["DOCKER_CPU_LIMIT"].size() || !(c.docker_cpus > 0) || c.docker_cpus > 1024)
-        throw 0;
-    } catch (...) {
+    auto cpus = parse_number<double>(s["DOCKER_CPU_LIMIT"]);
+    if (!cpus || !(*cpus > 0) || *cpus > 1024) {
       return bad("DOCKER_CPU_LIMIT",
                  "'" + s["DOCKER_CPU_LIMIT"] + "' is not a CPU count such as 1.5 (or 'unlimited')");
     }
+    c.docker_cpus = *cpus;
   }
   if (has("DOCKER_NETWORK_MODE")) c.docker_network_mode = s["DOCKER_NETWORK_MODE"];
   if (has("DOCKER_WORKSPACE_BASE") && !s["DOCKER_WORKSPACE_BASE"].empty())

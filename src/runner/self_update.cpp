@@ -7,17 +7,14 @@
 
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <fstream>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <thread>
 
 #include "common/crypto.h"
 #include "common/json_limits.h"
-#include "runner/workspace.h"
+#include "common/spawn.h"
 
 extern char** environ;
 
@@ -38,26 +35,14 @@ Error update_error(const std::string& what) {
 
 // `binary --version`, killed after 10 s: a binary that hangs is as bad as one that fails.
 Result<std::string> version_of(const fs::path& binary) {
-  CommandKiller killer;
-  std::mutex mutex;
-  std::condition_variable done_cv;
-  bool done = false;
-  std::thread watchdog([&] {
-    std::unique_lock lock(mutex);
-    if (!done_cv.wait_for(lock, std::chrono::seconds(10), [&] { return done; })) killer.kill();
-  });
-  auto out = run_command({binary.string(), "--version"}, {}, {}, &killer);
-  {
-    std::lock_guard lock(mutex);
-    done = true;
-  }
-  done_cv.notify_one();
-  watchdog.join();
+  RunOptions options;
+  options.timeout = std::chrono::seconds(10);
+  auto out = run_process({binary.string(), "--version"}, options);
   if (!out.ok()) return out.error();
   std::string text = out->output;
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
     text.pop_back();
-  if (killer.killed())
+  if (out->timed_out)
     return update_error("`" + binary.string() + " --version` did not answer in 10 s");
   if (out->exit_code != 0) {
     return update_error("`" + binary.string() + " --version` failed (exit " +

@@ -1,114 +1,35 @@
 #include "runner/workspace.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
-extern char** environ;
+#include "common/numbers.h"
 
 namespace corral {
 
-WorkspacePaths workspace_paths(const std::filesystem::path& base, const std::string& job_id, int attempt) {
+WorkspacePaths workspace_paths(const std::filesystem::path& base, const std::string& job_id,
+                               int attempt) {
   return {base / job_id / std::to_string(attempt),
           base / ".spool" / (job_id + "-" + std::to_string(attempt) + ".log")};
-}
-
-void CommandKiller::kill() {
-  std::lock_guard lock(mutex_);
-  killed_ = true;
-  if (group_ > 0) ::kill(-group_, SIGKILL);
-}
-
-bool CommandKiller::killed() const {
-  std::lock_guard lock(mutex_);
-  return killed_;
-}
-
-bool CommandKiller::attach(pid_t group) {
-  std::lock_guard lock(mutex_);
-  group_ = group;
-  if (killed_) ::kill(-group_, SIGKILL);
-  return !killed_;
-}
-
-void CommandKiller::detach() {
-  std::lock_guard lock(mutex_);
-  group_ = 0;
 }
 
 Result<CommandOutput> run_command(const std::vector<std::string>& argv,
                                   const std::map<std::string, std::string>& extra_env,
                                   const std::filesystem::path& cwd, CommandKiller* killer) {
-  if (killer && killer->killed())
-    return make_error(ErrorCode::kIo, "killed before " + argv[0] + " ran");
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e) {
-    std::string kv(*e);
-    auto key = kv.substr(0, kv.find('='));
-    if (!extra_env.count(key)) env_strings.push_back(kv);
-  }
-  for (const auto& [k, v] : extra_env) env_strings.push_back(k + "=" + v);
-  std::vector<char*> envp, args;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> argv_copy = argv;
-  for (auto& s : argv_copy) args.push_back(s.data());
-  args.push_back(nullptr);
-
-  int pipefd[2];
-  if (pipe2(pipefd, O_CLOEXEC) != 0) return make_error(ErrorCode::kIo, std::string("pipe: ") + strerror(errno));
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, pipefd[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, pipefd[1], 2);
-  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  if (killer) {
-    // Its own process group, so that a kill reaches the helpers git starts too.
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
-    posix_spawnattr_setpgroup(&attributes, 0);
-  }
-  pid_t pid;
-  int rc = posix_spawnp(&pid, args[0], &actions, &attributes, args.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  close(pipefd[1]);
-  if (rc != 0) {
-    close(pipefd[0]);
-    return make_error(ErrorCode::kIo, "cannot run " + argv[0] + ": " + strerror(rc));
-  }
-  if (killer) killer->attach(pid);
-  CommandOutput out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(pipefd[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
-    if (n > 0 && out.output.size() < 1 << 20) out.output.append(buf, static_cast<size_t>(n));
-  }
-  close(pipefd[0]);
-  if (killer) {
-    // Wait for the exit without reaping, so the group id stays ours until detached.
-    siginfo_t info{};
-    while (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
-    }
-    killer->detach();
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return out;
+  RunOptions options;
+  options.env = extra_env;
+  options.cwd = cwd;
+  options.killer = killer;
+  return run_process(argv, options);
 }
 
 std::string scrub_secret(std::string text, const std::string& secret) {
   if (secret.empty()) return text;
-  for (size_t pos; (pos = text.find(secret)) != std::string::npos;) text.replace(pos, secret.size(), "[MASKED]");
+  for (size_t pos; (pos = text.find(secret)) != std::string::npos;)
+    text.replace(pos, secret.size(), "[MASKED]");
   return text;
 }
 
@@ -194,15 +115,14 @@ Result<std::string> clone_repository(const RepoSpec& repo, const std::filesystem
 
 Result<void> open_workspace_to(const std::filesystem::path& dir, const std::string& user) {
   if (user.empty()) return {};
-  auto numeric = [](const std::string& s) {
-    return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
-  };
   std::string uid_text = user.substr(0, user.find(':'));
   std::string gid_text =
       user.find(':') == std::string::npos ? uid_text : user.substr(user.find(':') + 1);
-  bool chown_it = geteuid() == 0 && numeric(uid_text) && numeric(gid_text);
-  uid_t uid = chown_it ? static_cast<uid_t>(std::stoul(uid_text)) : 0;
-  gid_t gid = chown_it ? static_cast<gid_t>(std::stoul(gid_text)) : 0;
+  auto numeric_uid = parse_number<uid_t>(uid_text);
+  auto numeric_gid = parse_number<gid_t>(gid_text);
+  bool chown_it = geteuid() == 0 && numeric_uid && numeric_gid;
+  uid_t uid = chown_it ? *numeric_uid : 0;
+  gid_t gid = chown_it ? *numeric_gid : 0;
   auto fix = [&](const std::filesystem::path& path) -> Result<void> {
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0 || S_ISLNK(st.st_mode)) return {};

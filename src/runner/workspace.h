@@ -10,17 +10,15 @@
 // Both are removed when the attempt ends, whatever happened.
 #pragma once
 
-#include <sys/types.h>
-
 #include <filesystem>
 #include <map>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "api/types.h"
 #include "common/result.h"
+#include "common/spawn.h"
 
 namespace corral {
 
@@ -29,35 +27,11 @@ struct WorkspacePaths {
   std::filesystem::path spool_file;  // <base>/.spool/<job>-<attempt>.log
 };
 
-WorkspacePaths workspace_paths(const std::filesystem::path& base, const std::string& job_id, int attempt);
+WorkspacePaths workspace_paths(const std::filesystem::path& base, const std::string& job_id,
+                               int attempt);
 
-// Output of a command run to completion.
-struct CommandOutput {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-// Lets another thread end the commands run_command runs: kill() sends SIGKILL to the
-// command running now and everything it started (each runs in its own process group), and
-// every later command given this killer fails at once. Thread-safe.
-class CommandKiller {
- public:
-  void kill();
-  bool killed() const;
-  // For run_command: the group of the command now running (false: already killed, and the
-  // group has been killed), and its end (called before the process is reaped, so the id
-  // cannot have been reused when kill() reaches it).
-  bool attach(pid_t group);
-  void detach();
-
- private:
-  mutable std::mutex mutex_;
-  pid_t group_ = 0;
-  bool killed_ = false;
-};
-
-// Runs argv (no shell) with extra environment variables; blocks. For git and friends.
-// With a killer, the command runs in a process group of its own that the killer can end.
+// Runs argv (no shell) with extra environment variables; blocks. For git and friends; the
+// killer, when given, can end it and what it started (run_process in common/spawn.h).
 Result<CommandOutput> run_command(const std::vector<std::string>& argv,
                                   const std::map<std::string, std::string>& extra_env,
                                   const std::filesystem::path& cwd = {},

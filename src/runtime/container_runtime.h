@@ -7,6 +7,7 @@
 //                                     compatible service. Isolated, limits enforced.
 //   ShellRuntime   (runtime/shell/)   runs the command directly on the host. Isolates nothing.
 //   ScriptedRuntime (runtime/fake/)   the fake for unit tests: scripted output and exits.
+//                                     Built into corral_testing, not into the binary.
 //
 // Lifecycle of one job container:
 //

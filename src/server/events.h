@@ -3,7 +3,7 @@
 //
 // Each event is delivered here at once (the ClaimWaiters and the LogHub) and, when the
 // server shares its database with others, sent to them through Peers (PostgreSQL
-// LISTEN/NOTIFY, store/postgres/pg_peers.h). A peer's message carries ids only; the
+// LISTEN/NOTIFY, server/pg_peers.h). A peer's message carries ids only; the
 // facts are in the database, committed before the message is sent:
 //   "j <tenant> <job>"  the job became claimable: load it and wake a parked claim that may take it
 //   "c <job>"           the job's state or log changed: its watchers re-read the store

@@ -1,6 +1,7 @@
 // /api/v1/jobs/{job_id}/attempts/{attempt}/{start,logs,events,finish}: the runner's side of an
 // attempt. The attempt number is the fencing token: the store refuses (409) any call whose
 // attempt is not the job's current one or not the calling runner's.
+#include "common/numbers.h"
 #include "server/context.h"
 
 namespace corral {
@@ -9,13 +10,9 @@ namespace {
 
 Result<int> attempt_number(const RequestContext& req) {
   const auto& text = req.params.at("attempt");
-  try {
-    size_t pos = 0;
-    int n = std::stoi(text, &pos);
-    if (pos == text.size() && n > 0) return n;
-  } catch (...) {
-  }
-  return make_error(ErrorCode::kBadRequest, "attempt must be a positive integer, not '" + text + "'");
+  if (auto n = parse_number<int>(text); n && *n > 0) return *n;
+  return make_error(ErrorCode::kBadRequest,
+                    "attempt must be a positive integer, not '" + text + "'");
 }
 
 template <typename F>
@@ -46,46 +43,53 @@ void count_finished(ServerMetrics& metrics, const FinishReport& report, const Jo
 }  // namespace
 
 void add_attempt_routes(Router& router, ServerContext& ctx) {
-  router.add(http::verb::post, "/api/v1/jobs/{job_id}/attempts/{attempt}/start",
-             [&ctx](RequestContext& req) {
-               return with_attempt(ctx, req, [&](const Runner& runner, std::string job_id, int attempt) -> awaitable<Response> {
-                 auto started = co_await ctx.db([&] {
-                   return ctx.store.start_attempt(runner.id, job_id, attempt, ctx.clock.now_ms());
-                 });
-                 if (!started.ok()) co_return error_of(started.error());
-                 co_return json_ok(to_json(*started));
-               });
-             });
+  router.add(
+      http::verb::post, "/api/v1/jobs/{job_id}/attempts/{attempt}/start",
+      [&ctx](RequestContext& req) {
+        return with_attempt(
+            ctx, req,
+            [&](const Runner& runner, std::string job_id, int attempt) -> awaitable<Response> {
+              auto started = co_await ctx.db([&] {
+                return ctx.store.start_attempt(runner.id, job_id, attempt, ctx.clock.now_ms());
+              });
+              if (!started.ok()) co_return error_of(started.error());
+              co_return json_ok(to_json(*started));
+            });
+      });
 
-  router.add(http::verb::post, "/api/v1/jobs/{job_id}/attempts/{attempt}/logs",
-             [&ctx](RequestContext& req) {
-               return with_attempt(ctx, req, [&](const Runner& runner, std::string job_id, int attempt) -> awaitable<Response> {
-                 std::string offset_text = req.query_value("offset");
-                 int64_t offset = -1;
-                 try {
-                   size_t pos = 0;
-                   offset = std::stoll(offset_text, &pos);
-                   if (pos != offset_text.size()) offset = -1;
-                 } catch (...) {
-                 }
-                 if (offset < 0) {
-                   co_return error_of(make_error(ErrorCode::kBadRequest,
-                                                 "query parameter 'offset' (a byte offset >= 0) is required"));
-                 }
-                 auto appended = co_await ctx.db([&] {
-                   return ctx.store.append_log(runner.id, job_id, attempt, offset, req.msg.body(),
-                                               ctx.clock.now_ms());
-                 });
-                 if (!appended.ok()) co_return error_of(appended.error());
-                 ctx.metrics.log_bytes.add({}, static_cast<double>(appended->stored.size()));
-                 // Watchers get exactly the bytes the readable log gained (none for a repeat
-                 // or past the cap).
-                 if (!appended->stored.empty()) {
-                   ctx.events.log_appended(job_id, attempt, appended->stored_offset, appended->stored);
-                 }
-                 co_return json_ok({{"next_offset", appended->next_offset}});
-               });
-             });
+  router.add(
+      http::verb::post, "/api/v1/jobs/{job_id}/attempts/{attempt}/logs",
+      [&ctx](RequestContext& req) {
+        return with_attempt(
+            ctx, req,
+            [&](const Runner& runner, std::string job_id, int attempt) -> awaitable<Response> {
+              std::string offset_text = req.query_value("offset");
+              int64_t offset = -1;
+              try {
+                size_t pos = 0;
+                offset = std::stoll(offset_text, &pos);
+                if (pos != offset_text.size()) offset = -1;
+              } catch (...) {
+              }
+              if (offset < 0) {
+                co_return error_of(
+                    make_error(ErrorCode::kBadRequest,
+                               "query parameter 'offset' (a byte offset >= 0) is required"));
+              }
+              auto appended = co_await ctx.db([&] {
+                return ctx.store.append_log(runner.id, job_id, attempt, offset, req.msg.body(),
+                                            ctx.clock.now_ms());
+              });
+              if (!appended.ok()) co_return error_of(appended.error());
+              ctx.metrics.log_bytes.add({}, static_cast<double>(appended->stored.size()));
+              // Watchers get exactly the bytes the readable log gained (none for a repeat
+              // or past the cap).
+              if (!appended->stored.empty()) {
+                ctx.events.log_appended(job_id, attempt, appended->stored_offset, appended->stored);
+              }
+              co_return json_ok({{"next_offset", appended->next_offset}});
+            });
+      });
 
   // An agent's raw event stream, sent once before finish (runner/agent_cli.h).
   router.add(
@@ -102,32 +106,36 @@ void add_attempt_routes(Router& router, ServerContext& ctx) {
             });
       });
 
-  router.add(http::verb::post, "/api/v1/jobs/{job_id}/attempts/{attempt}/finish",
-             [&ctx](RequestContext& req) {
-               return with_attempt(ctx, req, [&](const Runner& runner, std::string job_id, int attempt) -> awaitable<Response> {
-                 auto body = parse_json_body(req);
-                 if (!body.ok()) co_return error_of(body.error());
-                 auto report = parse_finish_report(*body);
-                 if (!report.ok()) co_return error_of(report.error());
-                 auto job = co_await ctx.db([&] {
-                   return ctx.store.finish_attempt(runner.id, job_id, attempt, *report, ctx.clock.now_ms());
-                 });
-                 if (!job.ok()) co_return error_of(job.error());
-                 count_finished(ctx.metrics, *report, *job);
-                 ctx.events.job_changed(job_id);
-                 // A workflow run's job: the run's next jobs start now, not at the sweep.
-                 if (job->spec.workflow && job->spec.workflow->contains("run_id") &&
-                     (*job->spec.workflow)["run_id"].is_string()) {
-                   std::string run_id = (*job->spec.workflow)["run_id"];
-                   co_await advance_workflow_run(ctx, job->tenant, run_id);
-                 }
-                 if (job->spec.workflow && job->spec.workflow->contains("discover") &&
-                     job->state == JobState::kSucceeded) {
-                   co_await start_discovered_workflows(ctx, *job);
-                 }
-                 co_return json_ok(to_json(*job));
-               });
-             });
+  router.add(
+      http::verb::post, "/api/v1/jobs/{job_id}/attempts/{attempt}/finish",
+      [&ctx](RequestContext& req) {
+        return with_attempt(
+            ctx, req,
+            [&](const Runner& runner, std::string job_id, int attempt) -> awaitable<Response> {
+              auto body = parse_json_body(req);
+              if (!body.ok()) co_return error_of(body.error());
+              auto report = parse_finish_report(*body);
+              if (!report.ok()) co_return error_of(report.error());
+              auto job = co_await ctx.db([&] {
+                return ctx.store.finish_attempt(runner.id, job_id, attempt, *report,
+                                                ctx.clock.now_ms());
+              });
+              if (!job.ok()) co_return error_of(job.error());
+              count_finished(ctx.metrics, *report, *job);
+              ctx.events.job_changed(job_id);
+              // A workflow run's job: the run's next jobs start now, not at the sweep.
+              if (job->spec.workflow && job->spec.workflow->contains("run_id") &&
+                  (*job->spec.workflow)["run_id"].is_string()) {
+                std::string run_id = (*job->spec.workflow)["run_id"];
+                co_await advance_workflow_run(ctx, job->tenant, run_id);
+              }
+              if (job->spec.workflow && job->spec.workflow->contains("discover") &&
+                  job->state == JobState::kSucceeded) {
+                co_await start_discovered_workflows(ctx, *job);
+              }
+              co_return json_ok(to_json(*job));
+            });
+      });
 }
 
 }  // namespace corral

@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "common/crypto.h"
-#include "runner/workspace.h"
+#include "common/spawn.h"
 #include "server/context.h"
 #include "server/json_body.h"
 
@@ -41,8 +41,10 @@ Result<OfferedBinary> read_offered_binary(const std::string& path, bool with_ver
   OfferedBinary offered{bytes.str(), "", ""};
   offered.sha256 = sha256_hex(offered.bytes);
   if (with_version) {
-    auto out = run_command({path, "--version"}, {});
-    if (!out.ok() || out->exit_code != 0) {
+    RunOptions options;
+    options.timeout = std::chrono::seconds(10);  // a binary that hangs must not hold the server
+    auto out = run_process({path, "--version"}, options);
+    if (!out.ok() || out->timed_out || out->exit_code != 0) {
       return make_error(ErrorCode::kUnavailable,
                         "the runner binary " + path + " does not answer --version: " +
                             (out.ok() ? out->output.substr(0, 200) : out.error().message));

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "common/crypto.h"
+#include "common/numbers.h"
 #include "server/nightly_refresh.h"
 #include "server/pg_peers.h"
 #include "server/steward.h"
@@ -84,12 +85,7 @@ Result<void> Server::start() {
     return make_error(ErrorCode::kBadRequest, "--listen must be host:port, e.g. 127.0.0.1:8080");
   }
   std::string host = config_.listen.substr(0, colon);
-  int port = 0;
-  try {
-    port = std::stoi(config_.listen.substr(colon + 1));
-  } catch (...) {
-    port = -1;
-  }
+  int port = parse_number<int>(std::string_view(config_.listen).substr(colon + 1)).value_or(-1);
   if (port < 0 || port > 65535)
     return make_error(ErrorCode::kBadRequest, "--listen has a bad port: " + config_.listen);
   HttpServerOptions http_options;

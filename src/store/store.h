@@ -1,9 +1,9 @@
 // The Store: every durable fact about tokens, runners, jobs, attempts and logs.
 //
 // Each method is one atomic transaction. Implementations: SqliteStore (embedded default,
-// single writer with group commit) and, later, PostgresStore. The store enforces the
-// job state machine and attempt fencing (api/types.h); the scheduler's matching policy
-// comes in as a predicate, so the store knows nothing of labels or groups.
+// single writer with group commit) and PostgresStore (several servers sharing one database).
+// The store enforces the job state machine and attempt fencing (api/types.h); the scheduler's
+// matching policy comes in as a predicate, so the store knows nothing of labels or groups.
 #pragma once
 
 #include <functional>

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "harness.h"
@@ -80,7 +81,9 @@ TEST(ServerApi, FullLifecycleOverHttp) {
   ServerProcess server;
   Api user(server.url(), create_token(server, "user"));
   auto runner = TestRunner::register_with(server, create_token(server, "runner"),
-                                          {{"name", "r1"}, {"labels", {"linux"}}, {"max_concurrent_jobs", 2},
+                                          {{"name", "r1"},
+                                           {"labels", {"linux"}},
+                                           {"max_concurrent_jobs", 2},
                                            {"system", {{"cpus", 2}, {"hostname", "box"}}}});
   auto job = user.post("/api/v1/jobs", job_spec({"linux"}), 201);
   EXPECT_EQ(job["state"], "queued");
@@ -101,7 +104,8 @@ TEST(ServerApi, FullLifecycleOverHttp) {
   EXPECT_EQ(r["status"], "busy");
   EXPECT_EQ(r["running"].size(), 1u);
   EXPECT_EQ(r["system"]["hostname"], "box");
-  auto fin = runner.finish(id, 1, {{"state", "succeeded"}, {"exit_code", 0}, {"result", {{"comments", 3}}}});
+  auto fin = runner.finish(
+      id, 1, {{"state", "succeeded"}, {"exit_code", 0}, {"result", {{"comments", 3}}}});
   ASSERT_EQ(fin.status, 200) << fin.body;
 
   auto done = user.get("/api/v1/jobs/" + id);
@@ -168,14 +172,20 @@ TEST(ServerApi, ParkedClaimOfARunnerThatHungUpTakesNothing) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   std::string body = R"({"wait_ms": 60000})";
-  std::string request = "POST /api/v1/runners/" + dead.id + "/claim HTTP/1.1\r\nHost: corral\r\n"
-                        "Authorization: Bearer " + dead.secret + "\r\nContent-Type: application/json\r\n"
-                        "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  std::string request = "POST /api/v1/runners/" + dead.id +
+                        "/claim HTTP/1.1\r\nHost: corral\r\n"
+                        "Authorization: Bearer " +
+                        dead.secret +
+                        "\r\nContent-Type: application/json\r\n"
+                        "Content-Length: " +
+                        std::to_string(body.size()) + "\r\n\r\n" + body;
   ASSERT_EQ(::send(fd, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
-  ASSERT_TRUE(wait_until([&] { return health.get("/healthz")["parked_claims"].get<int>() == 1; }, 5s));
+  ASSERT_TRUE(
+      wait_until([&] { return health.get("/healthz")["parked_claims"].get<int>() == 1; }, 5s));
   ::close(fd);
   // Long before the 60 s wait ends.
-  ASSERT_TRUE(wait_until([&] { return health.get("/healthz")["parked_claims"].get<int>() == 0; }, 5s))
+  ASSERT_TRUE(
+      wait_until([&] { return health.get("/healthz")["parked_claims"].get<int>() == 0; }, 5s))
       << "the claim of a runner that hung up stayed parked";
 
   std::string id = user.post("/api/v1/jobs", job_spec(), 201)["id"];
@@ -238,10 +248,12 @@ TEST(ServerApi, LostTooOftenFailsWithRunnerLost) {
     auto got = a.claim(3000);
     ASSERT_EQ(got["jobs"].size(), 1u);
     EXPECT_EQ(got["jobs"][0]["attempt"], attempt);
-    ASSERT_TRUE(wait_until([&] {
-      auto s = user.get("/api/v1/jobs/" + id)["state"];
-      return s == "queued" || s == "failed";
-    }, 5s));
+    ASSERT_TRUE(wait_until(
+        [&] {
+          auto s = user.get("/api/v1/jobs/" + id)["state"];
+          return s == "queued" || s == "failed";
+        },
+        5s));
   }
   auto job = user.get("/api/v1/jobs/" + id);
   EXPECT_EQ(job["state"], "failed");
@@ -253,7 +265,8 @@ TEST(ServerApi, RunnerWithoutHeartbeatGoesOffline) {
   Api user(server.url(), create_token(server, "user"));
   auto a = TestRunner::register_with(server, create_token(server, "runner"), {{"name", "a"}});
   EXPECT_EQ(user.get("/api/v1/runners/" + a.id)["status"], "idle");
-  ASSERT_TRUE(wait_until([&] { return user.get("/api/v1/runners/" + a.id)["status"] == "offline"; }, 5s));
+  ASSERT_TRUE(
+      wait_until([&] { return user.get("/api/v1/runners/" + a.id)["status"] == "offline"; }, 5s));
   a.heartbeat();
   EXPECT_EQ(user.get("/api/v1/runners/" + a.id)["status"], "idle");
   a.api->post("/api/v1/runners/" + a.id + "/heartbeat", {{"going_away", true}});
@@ -295,7 +308,9 @@ TEST(ServerApi, CancelReachesTheRunnerThroughItsHeartbeat) {
   EXPECT_EQ(hb["commands"][0]["type"], "cancel");
   EXPECT_EQ(hb["commands"][0]["job_id"], id);
   ASSERT_EQ(a.log(id, 1, 0, "terminated\n").status, 200);
-  ASSERT_EQ(a.finish(id, 1, {{"state", "canceled"}, {"exit_code", 143}, {"reason", "canceled"}}).status, 200);
+  ASSERT_EQ(
+      a.finish(id, 1, {{"state", "canceled"}, {"exit_code", 143}, {"reason", "canceled"}}).status,
+      200);
   auto job = user.get("/api/v1/jobs/" + id);
   EXPECT_EQ(job["state"], "canceled");
   EXPECT_EQ(user.request(http::verb::get, "/api/v1/jobs/" + id + "/logs").body, "terminated\n");
@@ -306,8 +321,10 @@ TEST(ServerApi, TenantsAreIsolated) {
   ServerProcess server;
   Api alice(server.url(), create_token(server, "user", "alice"));
   Api bob(server.url(), create_token(server, "user", "bob"));
-  auto bobs_runner = TestRunner::register_with(server, create_token(server, "runner", "bob"), {{"name", "shared-name"}});
-  auto alices_runner = TestRunner::register_with(server, create_token(server, "runner", "alice"), {{"name", "shared-name"}});
+  auto bobs_runner = TestRunner::register_with(server, create_token(server, "runner", "bob"),
+                                               {{"name", "shared-name"}});
+  auto alices_runner = TestRunner::register_with(server, create_token(server, "runner", "alice"),
+                                                 {{"name", "shared-name"}});
   EXPECT_NE(bobs_runner.id, alices_runner.id);
   std::string id = alice.post("/api/v1/jobs", job_spec(), 201)["id"];
   bob.get("/api/v1/jobs/" + id, 404);
@@ -328,8 +345,10 @@ TEST(ServerApi, TenantsAreIsolated) {
 TEST(ServerApi, IdempotencyKeyNeverMakesASecondJob) {
   ServerProcess server;
   Api user(server.url(), create_token(server, "user"));
-  auto first = user.request(http::verb::post, "/api/v1/jobs", job_spec().dump(), {{"Idempotency-Key", "pr-7-abc"}});
-  auto second = user.request(http::verb::post, "/api/v1/jobs", job_spec().dump(), {{"Idempotency-Key", "pr-7-abc"}});
+  auto first = user.request(http::verb::post, "/api/v1/jobs", job_spec().dump(),
+                            {{"Idempotency-Key", "pr-7-abc"}});
+  auto second = user.request(http::verb::post, "/api/v1/jobs", job_spec().dump(),
+                             {{"Idempotency-Key", "pr-7-abc"}});
   EXPECT_EQ(first.status, 201);
   EXPECT_EQ(second.status, 200);
   EXPECT_EQ(json::parse(first.body)["id"], json::parse(second.body)["id"]);
@@ -342,7 +361,9 @@ TEST(ServerApi, EveryErrorHasItsStatusAndNothingAcceptedIsLost) {
   Api user(server.url(), user_token);
   std::string kept = user.post("/api/v1/jobs", job_spec(), 201)["id"];
 
-  auto error_code_of = [](const HttpResponse& r) { return json::parse(r.body)["error"]["code"].get<std::string>(); };
+  auto error_code_of = [](const HttpResponse& r) {
+    return json::parse(r.body)["error"]["code"].get<std::string>();
+  };
   // 400: malformed JSON
   auto bad = user.request(http::verb::post, "/api/v1/jobs", "{not json");
   EXPECT_EQ(bad.status, 400);
@@ -353,7 +374,9 @@ TEST(ServerApi, EveryErrorHasItsStatusAndNothingAcceptedIsLost) {
   Api stranger(server.url(), "crl_not_a_real_token");
   EXPECT_EQ(stranger.request(http::verb::get, "/api/v1/jobs").status, 401);
   // 403: wrong kind
-  EXPECT_EQ(user.request(http::verb::post, "/api/v1/tokens", R"({"kind":"admin","name":"x"})").status, 403);
+  EXPECT_EQ(
+      user.request(http::verb::post, "/api/v1/tokens", R"({"kind":"admin","name":"x"})").status,
+      403);
   Api runner_token(server.url(), create_token(server, "runner"));
   EXPECT_EQ(runner_token.request(http::verb::post, "/api/v1/jobs", job_spec().dump()).status, 403);
   // 404
@@ -370,20 +393,24 @@ TEST(ServerApi, EveryErrorHasItsStatusAndNothingAcceptedIsLost) {
   auto too_big = user.request(http::verb::post, "/api/v1/jobs", R"({"script":")" + huge + R"("})");
   EXPECT_EQ(too_big.status, 413);
   // 422: names the field
-  auto invalid = user.request(http::verb::post, "/api/v1/jobs", R"({"command":["x"],"priority":"high"})");
+  auto invalid =
+      user.request(http::verb::post, "/api/v1/jobs", R"({"command":["x"],"priority":"high"})");
   EXPECT_EQ(invalid.status, 422);
-  EXPECT_NE(json::parse(invalid.body)["error"]["message"].get<std::string>().find("priority"), std::string::npos);
+  EXPECT_NE(json::parse(invalid.body)["error"]["message"].get<std::string>().find("priority"),
+            std::string::npos);
   auto missing = user.request(http::verb::post, "/api/v1/jobs", R"({"name":"no command"})");
   EXPECT_EQ(missing.status, 422);
   auto typo = user.request(http::verb::post, "/api/v1/jobs", R"({"comand":["x"]})");
   EXPECT_EQ(typo.status, 422);
-  EXPECT_NE(json::parse(typo.body)["error"]["message"].get<std::string>().find("comand"), std::string::npos);
+  EXPECT_NE(json::parse(typo.body)["error"]["message"].get<std::string>().find("comand"),
+            std::string::npos);
   // Revoked tokens stop working.
   Api admin(server.url(), server.admin_token());
   auto tokens = admin.get("/api/v1/tokens")["tokens"];
   for (const auto& t : tokens) EXPECT_FALSE(t.contains("hash") || t.contains("token"));
   std::string user_token_id;
-  for (const auto& t : tokens) if (t["kind"] == "user") user_token_id = t["id"];
+  for (const auto& t : tokens)
+    if (t["kind"] == "user") user_token_id = t["id"];
   admin.del("/api/v1/tokens/" + user_token_id);
   EXPECT_EQ(user.request(http::verb::get, "/api/v1/jobs").status, 401);
   // The job accepted before all this is intact.
@@ -428,10 +455,15 @@ TEST(ServerApi, ReRegistrationIsTheSameRunnerWithANewSecret) {
   EXPECT_EQ(first.id, again.id);
   EXPECT_NE(first.secret, again.secret);
   // The old secret no longer works.
-  EXPECT_EQ(first.api->request(http::verb::post, "/api/v1/runners/" + first.id + "/heartbeat", "{}").status, 401);
-  EXPECT_EQ(again.api->request(http::verb::post, "/api/v1/runners/" + again.id + "/heartbeat", "{}").status, 200);
+  EXPECT_EQ(first.api->request(http::verb::post, "/api/v1/runners/" + first.id + "/heartbeat", "{}")
+                .status,
+            401);
+  EXPECT_EQ(again.api->request(http::verb::post, "/api/v1/runners/" + again.id + "/heartbeat", "{}")
+                .status,
+            200);
   Api bad(server.url(), token);
-  EXPECT_EQ(bad.request(http::verb::post, "/api/v1/runners/register", R"({"name":""})").status, 422);
+  EXPECT_EQ(bad.request(http::verb::post, "/api/v1/runners/register", R"({"name":""})").status,
+            422);
 }
 
 TEST(ServerApi, JobListFiltersAndFinishedJobStats) {
@@ -508,6 +540,43 @@ TEST(ServerApi, Pagination) {
   EXPECT_EQ(pages, 3);
   EXPECT_EQ(user.request(http::verb::get, "/api/v1/jobs?state=bogus").status, 400);
   EXPECT_EQ(user.get("/api/v1/jobs?state=queued")["jobs"].size(), 7u);
+}
+
+TEST(ServerApi, LogJsonWritesNothingButJsonObjectsOneALine) {
+  // The admin token's line names the data directory: quotes and a backslash in it must be
+  // escaped, not break the line.
+  fs::path base = make_temp_dir("corral-log-json");
+  fs::path data_dir = base / R"(data "quoted" \ dir)";
+  Process server({corral_binary(), "server", "--log-json", "--listen", "127.0.0.1:0", "--data-dir",
+                  data_dir.string()},
+                 {}, base / "server.log");
+  ASSERT_TRUE(wait_until([&] { return fs::exists(data_dir / "server.url"); }, 20s))
+      << server.output();
+  std::string url;
+  std::ifstream(data_dir / "server.url") >> url;
+  ASSERT_TRUE(wait_until(
+      [&] { return server.output().find("corral server listening on") != std::string::npos; }, 20s))
+      << server.output();
+  server.signal(SIGTERM);
+  ASSERT_EQ(server.wait(20s), 0) << server.output();
+
+  std::istringstream lines(server.output());
+  int records = 0;
+  bool saw_listening = false;
+  bool saw_admin_token = false;
+  for (std::string line; std::getline(lines, line);) {
+    json record;
+    ASSERT_NO_THROW(record = json::parse(line)) << line;
+    ASSERT_TRUE(record.is_object()) << line;
+    std::string message = record.at("msg").get<std::string>();
+    saw_listening |= message == "corral server listening on " + url;
+    saw_admin_token |= message.find("admin token (shown once; also in " + data_dir.string()) == 0;
+    ++records;
+  }
+  EXPECT_GE(records, 3);
+  EXPECT_TRUE(saw_listening) << server.output();
+  EXPECT_TRUE(saw_admin_token) << server.output();
+  fs::remove_all(base);
 }
 
 }  // namespace

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -16,9 +15,8 @@
 #include <vector>
 
 #include "common/crypto.h"
+#include "common/spawn.h"
 #include "net/event.h"
-
-extern char** environ;
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -28,13 +26,9 @@ namespace corral {
 
 namespace {
 
-int decode_wait_status(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
+std::string errno_text(int err) {
+  return std::strerror(err);
 }
-
-std::string errno_text(int err) { return std::strerror(err); }
 
 // Owns a file descriptor until released.
 struct Fd {
@@ -74,7 +68,7 @@ struct ShellRuntime::Process {
   }
   void record_exit(int wait_status) {
     reaped = true;
-    status.exit_code = decode_wait_status(wait_status);
+    status.exit_code = exit_code_of_wait_status(wait_status);
     state = State::kExited;
     exited.set();
   }
@@ -117,65 +111,6 @@ awaitable<void> watch_exit(std::shared_ptr<Process> proc, int pidfd) {
   proc->record_exit(r == proc->pid ? wait_status : (127 << 8));
 }
 
-std::vector<std::string> merged_environment(const std::map<std::string, std::string>& overrides) {
-  std::map<std::string, std::string> env;
-  for (char** e = environ; e && *e; ++e) {
-    std::string_view entry(*e);
-    auto eq = entry.find('=');
-    if (eq == std::string_view::npos) continue;
-    env[std::string(entry.substr(0, eq))] = std::string(entry.substr(eq + 1));
-  }
-  for (const auto& [k, v] : overrides) env[k] = v;
-  std::vector<std::string> out;
-  out.reserve(env.size());
-  for (const auto& [k, v] : env) out.push_back(k + "=" + v);
-  return out;
-}
-
-std::vector<char*> c_strings(std::vector<std::string>& items) {
-  std::vector<char*> out;
-  out.reserve(items.size() + 1);
-  for (auto& item : items) out.push_back(item.data());
-  out.push_back(nullptr);
-  return out;
-}
-
-// Starts argv in dir as the leader of a new process group, stdout+stderr into write_fd.
-// Returns the pid, or the errno posix_spawn reported.
-int spawn_process(std::vector<std::string> argv, std::vector<std::string> env,
-                  const std::string& dir, int write_fd, pid_t& pid) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, write_fd, STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, write_fd, STDERR_FILENO);
-
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup(&attr, 0);
-  sigset_t mask;
-  sigemptyset(&mask);
-  posix_spawnattr_setsigmask(&attr, &mask);
-  // The runner may ignore some signals (SIGPIPE, typically); the job must not inherit that.
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM,
-                  SIGTSTP, SIGTTIN, SIGTTOU}) {
-    sigaddset(&defaults, sig);
-  }
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-
-  auto c_argv = c_strings(argv);
-  auto c_env = c_strings(env);
-  int err = posix_spawnp(&pid, c_argv[0], &actions, &attr, c_argv.data(), c_env.data());
-  posix_spawnattr_destroy(&attr);
-  posix_spawn_file_actions_destroy(&actions);
-  return err;
-}
-
 }  // namespace
 
 Result<std::string> host_path_for(const std::vector<std::string>& binds,
@@ -191,8 +126,8 @@ Result<std::string> host_path_for(const std::vector<std::string>& binds,
     auto second = bind.find(':', first + 1);
     fs::path host = bind.substr(0, first);
     fs::path container =
-        fs::path(bind.substr(first + 1, second == std::string::npos ? std::string::npos
-                                                                    : second - first - 1))
+        fs::path(bind.substr(first + 1,
+                             second == std::string::npos ? std::string::npos : second - first - 1))
             .lexically_normal();
     fs::path rel = wanted.lexically_relative(container);
     if (rel.empty() || *rel.begin() == "..") continue;
@@ -206,8 +141,7 @@ Result<std::string> host_path_for(const std::vector<std::string>& binds,
   if (!found) {
     return make_error(ErrorCode::kInvalidSpec,
                       "the shell executor has no host directory for working_dir '" +
-                          container_path + "'; bind the workspace, e.g. /srv/ws:" +
-                          container_path);
+                          container_path + "'; bind the workspace, e.g. /srv/ws:" + container_path);
   }
   return best_host;
 }
@@ -224,7 +158,9 @@ ShellRuntime::~ShellRuntime() {
   }
 }
 
-RuntimeCapabilities ShellRuntime::capabilities() const { return RuntimeCapabilities{}; }
+RuntimeCapabilities ShellRuntime::capabilities() const {
+  return RuntimeCapabilities{};
+}
 
 awaitable<Result<RuntimeInfo>> ShellRuntime::info() {
   RuntimeInfo info;
@@ -255,9 +191,9 @@ awaitable<Result<std::string>> ShellRuntime::create(const ContainerSpec& spec) {
   if (!dir.ok()) co_return dir.error();
   std::error_code ec;
   if (!std::filesystem::is_directory(dir.value(), ec)) {
-    co_return make_error(ErrorCode::kInvalidSpec,
-                         "the shell executor's working directory " + dir.value() +
-                             " does not exist; create it before create()");
+    co_return make_error(ErrorCode::kInvalidSpec, "the shell executor's working directory " +
+                                                      dir.value() +
+                                                      " does not exist; create it before create()");
   }
   auto proc = std::make_shared<Process>();
   proc->spec = spec;
@@ -270,7 +206,8 @@ awaitable<Result<std::string>> ShellRuntime::create(const ContainerSpec& spec) {
 awaitable<Result<ExitStatus>> ShellRuntime::run(const std::string& id, OutputSink sink) {
   auto it = processes_.find(id);
   if (it == processes_.end()) {
-    co_return make_error(ErrorCode::kNotFound, "no shell job " + id + " (removed, or made by "
+    co_return make_error(ErrorCode::kNotFound, "no shell job " + id +
+                                                   " (removed, or made by "
                                                    "another runner process)");
   }
   std::shared_ptr<Process> proc = it->second;
@@ -286,8 +223,8 @@ awaitable<Result<ExitStatus>> ShellRuntime::run(const std::string& id, OutputSin
 
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    co_return make_error(ErrorCode::kIo, "cannot make a pipe for the job's output: " +
-                                             errno_text(errno));
+    co_return make_error(ErrorCode::kIo,
+                         "cannot make a pipe for the job's output: " + errno_text(errno));
   }
   Fd read_end(pipe_fds[0]);
   Fd write_end(pipe_fds[1]);
@@ -295,14 +232,14 @@ awaitable<Result<ExitStatus>> ShellRuntime::run(const std::string& id, OutputSin
   std::vector<std::string> argv = proc->spec.entrypoint;
   argv.insert(argv.end(), proc->spec.command.begin(), proc->spec.command.end());
   pid_t pid = -1;
-  int err = spawn_process(argv, merged_environment(proc->spec.env), proc->host_dir,
-                          write_end.fd, pid);
+  int err = spawn_process(argv, {proc->spec.env, proc->host_dir, write_end.fd}, &pid);
   if (err != 0) {
     // What a shell does: report it on the job's output and exit 127 (126: not executable).
     proc->state = Process::State::kExited;
     proc->status = ExitStatus{err == ENOENT ? 127 : 126, false};
-    if (sink) sink("corral: cannot run '" + argv[0] + "' in " + proc->host_dir + ": " +
-                   errno_text(err) + "\n");
+    if (sink)
+      sink("corral: cannot run '" + argv[0] + "' in " + proc->host_dir + ": " + errno_text(err) +
+           "\n");
     co_return proc->status;
   }
   write_end.reset();  // close our copy, so the pipe ends when the job's processes are gone
@@ -383,9 +320,15 @@ awaitable<Result<std::vector<ContainerSummary>>> ShellRuntime::list(
     summary.id = id;
     summary.labels = proc->spec.labels;
     switch (proc->state) {
-      case Process::State::kCreated: summary.state = "created"; break;
-      case Process::State::kRunning: summary.state = "running"; break;
-      case Process::State::kExited: summary.state = "exited"; break;
+      case Process::State::kCreated:
+        summary.state = "created";
+        break;
+      case Process::State::kRunning:
+        summary.state = "running";
+        break;
+      case Process::State::kExited:
+        summary.state = "exited";
+        break;
     }
     out.push_back(std::move(summary));
   }
