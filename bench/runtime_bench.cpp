@@ -34,10 +34,10 @@ void print_row(const std::string& name, std::vector<double> v) {
   if (v.empty()) return;
   std::sort(v.begin(), v.end());
   auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))]; };
-  std::cout << std::left << std::setw(10) << name << std::right << std::fixed << std::setprecision(1)
-            << " median " << std::setw(7) << at(0.5) << " ms   p90 " << std::setw(7) << at(0.9)
-            << " ms   min " << std::setw(7) << v.front() << " ms   max " << std::setw(7) << v.back()
-            << " ms\n";
+  std::cout << std::left << std::setw(10) << name << std::right << std::fixed
+            << std::setprecision(1) << " median " << std::setw(7) << at(0.5) << " ms   p90 "
+            << std::setw(7) << at(0.9) << " ms   min " << std::setw(7) << v.front() << " ms   max "
+            << std::setw(7) << v.back() << " ms\n";
 }
 
 ContainerSpec true_spec(const std::string& image, const std::string& network) {
@@ -67,9 +67,9 @@ awaitable<bool> round_trip(DockerRuntime& runtime, const ContainerSpec& spec, Sa
   double remove_ms = ms_since(t2);
   if (!status.ok() || status->exit_code != 0 || !removed.ok()) {
     std::cerr << "run/remove failed: "
-              << (!status.ok() ? status.error().message
-                               : !removed.ok() ? removed.error().message
-                                               : "exit " + std::to_string(status->exit_code))
+              << (!status.ok()    ? status.error().message
+                  : !removed.ok() ? removed.error().message
+                                  : "exit " + std::to_string(status->exit_code))
               << "\n";
     co_return false;
   }
@@ -97,7 +97,8 @@ int main(int argc, char** argv) {
   std::vector<int> concurrency_levels;
   {
     std::stringstream list(argc > 3 ? argv[3] : "1,2,4");
-    for (std::string item; std::getline(list, item, ',');) concurrency_levels.push_back(std::atoi(item.c_str()));
+    for (std::string item; std::getline(list, item, ',');)
+      concurrency_levels.push_back(std::atoi(item.c_str()));
   }
   const char* image_env = std::getenv("CORRAL_TEST_IMAGE");
   std::string image = image_env && *image_env ? image_env : "localhost/corral-test:latest";
@@ -113,42 +114,45 @@ int main(int argc, char** argv) {
   DockerRuntime& runtime = *opened.value();
   int exit_code = 0;
 
-  asio::co_spawn(io, [&]() -> awaitable<void> {
-    auto info = co_await runtime.info();
-    if (!info.ok()) {
-      std::cerr << info.error().message << "\n";
-      exit_code = 1;
-      co_return;
-    }
-    auto present = co_await runtime.ensure_image(image, PullPolicy::kNever);
-    if (!present.ok()) {
-      std::cerr << present.error().message << " (build it with scripts/make-test-image.sh)\n";
-      exit_code = 1;
-      co_return;
-    }
-    std::cout << "engine: " << info->name << " " << info->version << " (API " << info->api_version
-              << ") at " << host << "\nimage: " << image << "   network: "
-              << (network.empty() ? "engine default" : network) << "   iterations: " << iterations
-              << "\n\n";
-    auto spec = true_spec(image, network);
-    if (!co_await round_trip(runtime, spec, nullptr)) {  // warm-up: connections, caches
-      exit_code = 1;
-      co_return;
-    }
-    Samples samples;
-    for (int i = 0; i < iterations; ++i) {
-      if (!co_await round_trip(runtime, spec, &samples)) {
-        exit_code = 1;
-        co_return;
-      }
-    }
-    std::cout << "sequential, per container:\n";
-    print_row("create", samples.create);
-    print_row("run", samples.run);
-    std::cout << "           (run = attach + start + output to EOF + inspect exit status)\n";
-    print_row("remove", samples.remove);
-    print_row("total", samples.total);
-  }, asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> awaitable<void> {
+        auto info = co_await runtime.info();
+        if (!info.ok()) {
+          std::cerr << info.error().message << "\n";
+          exit_code = 1;
+          co_return;
+        }
+        auto present = co_await runtime.ensure_image(image, PullPolicy::kNever);
+        if (!present.ok()) {
+          std::cerr << present.error().message << " (build it with scripts/make-test-image.sh)\n";
+          exit_code = 1;
+          co_return;
+        }
+        std::cout << "engine: " << info->name << " " << info->version << " (API "
+                  << info->api_version << ") at " << host << "\nimage: " << image
+                  << "   network: " << (network.empty() ? "engine default" : network)
+                  << "   iterations: " << iterations << "\n\n";
+        auto spec = true_spec(image, network);
+        if (!co_await round_trip(runtime, spec, nullptr)) {  // warm-up: connections, caches
+          exit_code = 1;
+          co_return;
+        }
+        Samples samples;
+        for (int i = 0; i < iterations; ++i) {
+          if (!co_await round_trip(runtime, spec, &samples)) {
+            exit_code = 1;
+            co_return;
+          }
+        }
+        std::cout << "sequential, per container:\n";
+        print_row("create", samples.create);
+        print_row("run", samples.run);
+        std::cout << "           (run = attach + start + output to EOF + inspect exit status)\n";
+        print_row("remove", samples.remove);
+        print_row("total", samples.total);
+      },
+      asio::detached);
   io.run();
   if (exit_code != 0) return exit_code;
 
@@ -160,12 +164,15 @@ int main(int argc, char** argv) {
     auto spec = true_spec(image, network);
     auto started = Clock::now();
     for (int worker = 0; worker < level; ++worker) {
-      asio::co_spawn(io, [&]() -> awaitable<void> {
-        while (next < iterations) {
-          ++next;
-          if (!co_await round_trip(runtime, spec, nullptr)) ++failures;
-        }
-      }, asio::detached);
+      asio::co_spawn(
+          io,
+          [&]() -> awaitable<void> {
+            while (next < iterations) {
+              ++next;
+              if (!co_await round_trip(runtime, spec, nullptr)) ++failures;
+            }
+          },
+          asio::detached);
     }
     io.run();
     double seconds = ms_since(started) / 1000.0;

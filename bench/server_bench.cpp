@@ -55,7 +55,8 @@ constexpr const char* kBenchAdminToken = "crl_server_bench_admin_token_000000000
 // A fresh database on the PostgreSQL server the URL names; dropped at the end.
 struct PgDatabase {
   std::string admin_url, name, url;
-  PgDatabase(const std::string& server_url, const std::string& db_name) : admin_url(server_url), name(db_name) {
+  PgDatabase(const std::string& server_url, const std::string& db_name)
+      : admin_url(server_url), name(db_name) {
     auto c = pg::Connection::open(admin_url);
     if (!c.ok()) throw std::runtime_error(c.error().message);
     (*c)->exec_script("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
@@ -96,14 +97,17 @@ struct Server {
   explicit Server(const fs::path& d, const std::string& store = "") : dir(d) {
     fs::create_directories(dir);
     std::string data = dir.string();
-    std::vector<const char*> argv = {CORRAL_BINARY, "server", "--listen", "127.0.0.1:0", "--data-dir", data.c_str()};
+    std::vector<const char*> argv = {CORRAL_BINARY, "server",     "--listen",
+                                     "127.0.0.1:0", "--data-dir", data.c_str()};
     if (!store.empty()) {
-      for (const char* a : {"--store", store.c_str(), "--admin-token", kBenchAdminToken}) argv.push_back(a);
+      for (const char* a : {"--store", store.c_str(), "--admin-token", kBenchAdminToken})
+        argv.push_back(a);
     }
     argv.push_back(nullptr);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, (dir / "server.log").c_str(), O_WRONLY | O_CREAT, 0644);
+    posix_spawn_file_actions_addopen(&fa, 1, (dir / "server.log").c_str(), O_WRONLY | O_CREAT,
+                                     0644);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
     posix_spawn(&pid, argv[0], &fa, nullptr, const_cast<char**>(argv.data()), environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -113,8 +117,10 @@ struct Server {
       if (in >> url && !url.empty()) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    if (store.empty()) std::ifstream(dir / "admin.token") >> token;
-    else token = kBenchAdminToken;
+    if (store.empty())
+      std::ifstream(dir / "admin.token") >> token;
+    else
+      token = kBenchAdminToken;
     if (url.empty()) throw std::runtime_error("server did not start");
   }
   ~Server() {
@@ -124,7 +130,8 @@ struct Server {
   }
 };
 
-json call(SyncHttpClient& c, http::verb verb, const std::string& target, const std::string& body, int* status = nullptr) {
+json call(SyncHttpClient& c, http::verb verb, const std::string& target, const std::string& body,
+          int* status = nullptr) {
   HttpRequest req;
   req.method = verb;
   req.target = target;
@@ -133,7 +140,8 @@ json call(SyncHttpClient& c, http::verb verb, const std::string& target, const s
   auto res = c.request(req);
   if (!res.ok()) throw std::runtime_error(res.error().message);
   if (status) *status = res->status;
-  if (res->status >= 400) throw std::runtime_error(target + " -> " + std::to_string(res->status) + " " + res->body);
+  if (res->status >= 400)
+    throw std::runtime_error(target + " -> " + std::to_string(res->status) + " " + res->body);
   return res->body.empty() ? json::object() : json::parse(res->body);
 }
 
@@ -141,7 +149,8 @@ struct SimRunner {
   std::string id, secret;
 };
 
-SimRunner register_runner(const Endpoint& ep, const std::string& reg_token, const std::string& name) {
+SimRunner register_runner(const Endpoint& ep, const std::string& reg_token,
+                          const std::string& name) {
   SyncHttpClient c(ep, reg_token);
   auto r = call(c, http::verb::post, "/api/v1/runners/register",
                 json{{"name", name}, {"max_concurrent_jobs", 1}}.dump());
@@ -155,7 +164,9 @@ void bench_latency(const Options& o, const fs::path& base) {
   Server server(base / "latency", db ? db->url : "");
   auto ep = *Endpoint::parse(server.url);
   SyncHttpClient admin(ep, server.token);
-  auto reg_token = call(admin, http::verb::post, "/api/v1/tokens", R"({"kind":"runner","name":"bench"})")["token"].get<std::string>();
+  auto reg_token = call(admin, http::verb::post, "/api/v1/tokens",
+                        R"({"kind":"runner","name":"bench"})")["token"]
+                       .get<std::string>();
   std::mutex mu;
   std::unordered_map<std::string, Clock::time_point> submitted_at;
   std::vector<double> latencies;
@@ -167,18 +178,21 @@ void bench_latency(const Options& o, const fs::path& base) {
     runners.emplace_back([&, r] {
       SyncHttpClient c(ep, r.secret);
       while (!stop) {
-        auto got = call(c, http::verb::post, "/api/v1/runners/" + r.id + "/claim", R"({"wait_ms":500})");
+        auto got =
+            call(c, http::verb::post, "/api/v1/runners/" + r.id + "/claim", R"({"wait_ms":500})");
         for (const auto& j : got["jobs"]) {
           auto now = Clock::now();
           std::string id = j["job_id"];
           int attempt = j["attempt"];
           {
             std::lock_guard lock(mu);
-            latencies.push_back(std::chrono::duration<double, std::milli>(now - submitted_at[id]).count());
+            latencies.push_back(
+                std::chrono::duration<double, std::milli>(now - submitted_at[id]).count());
           }
           std::string base_path = "/api/v1/jobs/" + id + "/attempts/" + std::to_string(attempt);
           call(c, http::verb::post, base_path + "/start", "");
-          call(c, http::verb::post, base_path + "/finish", R"({"state":"succeeded","exit_code":0})");
+          call(c, http::verb::post, base_path + "/finish",
+               R"({"state":"succeeded","exit_code":0})");
           ++claimed;
         }
       }
@@ -197,7 +211,12 @@ void bench_latency(const Options& o, const fs::path& base) {
       req.method = http::verb::post;
       req.target = "/api/v1/jobs";
       std::lock_guard lock(mu);  // runners block on the map until the id is known
-      auto res = submitter.request(HttpRequest{http::verb::post, "/api/v1/jobs", R"({"command":["true"]})", "application/json", {}, std::chrono::seconds(30)});
+      auto res = submitter.request(HttpRequest{http::verb::post,
+                                               "/api/v1/jobs",
+                                               R"({"command":["true"]})",
+                                               "application/json",
+                                               {},
+                                               std::chrono::seconds(30)});
       id_hint = json::parse(res->body)["id"];
       submitted_at[id_hint] = t0;
     }
@@ -208,8 +227,9 @@ void bench_latency(const Options& o, const fs::path& base) {
   for (auto& t : runners) t.join();
   std::printf("dispatch latency (submit -> claim answered), %d runners parked, %zu samples:\n",
               o.runners, latencies.size());
-  std::printf("  p50 %.2f ms   p90 %.2f ms   p99 %.2f ms   max %.2f ms\n", percentile(latencies, 0.5),
-              percentile(latencies, 0.9), percentile(latencies, 0.99), percentile(latencies, 1.0));
+  std::printf("  p50 %.2f ms   p90 %.2f ms   p99 %.2f ms   max %.2f ms\n",
+              percentile(latencies, 0.5), percentile(latencies, 0.9), percentile(latencies, 0.99),
+              percentile(latencies, 1.0));
 }
 
 // ---- (b) full lifecycle throughput, on --servers servers (runners and submitters spread
@@ -219,24 +239,30 @@ double bench_throughput(const Options& o, const fs::path& base) {
   if (!o.store.empty()) db = std::make_unique<PgDatabase>(o.store, "corral_bench_throughput");
   std::vector<std::unique_ptr<Server>> servers;
   for (int i = 0; i < std::max(1, o.servers); ++i) {
-    servers.push_back(std::make_unique<Server>(base / ("throughput-" + std::to_string(i)), db ? db->url : ""));
+    servers.push_back(
+        std::make_unique<Server>(base / ("throughput-" + std::to_string(i)), db ? db->url : ""));
   }
   auto endpoint = [&](int i) { return *Endpoint::parse(servers[i % servers.size()]->url); };
   const std::string admin_token = servers[0]->token;
   SyncHttpClient admin(endpoint(0), admin_token);
-  auto reg_token = call(admin, http::verb::post, "/api/v1/tokens", R"({"kind":"runner","name":"bench"})")["token"].get<std::string>();
+  auto reg_token = call(admin, http::verb::post, "/api/v1/tokens",
+                        R"({"kind":"runner","name":"bench"})")["token"]
+                       .get<std::string>();
   std::atomic<int> finished{0}, submitted{0};
   std::vector<SimRunner> sims;
-  for (int i = 0; i < o.runners; ++i) sims.push_back(register_runner(endpoint(i), reg_token, "tp-" + std::to_string(i)));
+  for (int i = 0; i < o.runners; ++i)
+    sims.push_back(register_runner(endpoint(i), reg_token, "tp-" + std::to_string(i)));
   auto t0 = Clock::now();
   std::vector<std::thread> threads;
   for (int i = 0; i < o.runners; ++i) {
     threads.emplace_back([&, i, r = sims[i]] {
       SyncHttpClient c(endpoint(i), r.secret);
       while (finished.load() < o.jobs) {
-        auto got = call(c, http::verb::post, "/api/v1/runners/" + r.id + "/claim", R"({"wait_ms":200})");
+        auto got =
+            call(c, http::verb::post, "/api/v1/runners/" + r.id + "/claim", R"({"wait_ms":200})");
         for (const auto& j : got["jobs"]) {
-          std::string path = "/api/v1/jobs/" + j["job_id"].get<std::string>() + "/attempts/" + std::to_string(j["attempt"].get<int>());
+          std::string path = "/api/v1/jobs/" + j["job_id"].get<std::string>() + "/attempts/" +
+                             std::to_string(j["attempt"].get<int>());
           call(c, http::verb::post, path + "/start", "");
           call(c, http::verb::post, path + "/finish", R"({"state":"succeeded","exit_code":0})");
           ++finished;
@@ -247,14 +273,17 @@ double bench_throughput(const Options& o, const fs::path& base) {
   for (int s = 0; s < o.submitters; ++s) {
     threads.emplace_back([&, s] {
       SyncHttpClient c(endpoint(s), admin_token);
-      while (submitted.fetch_add(1) < o.jobs) call(c, http::verb::post, "/api/v1/jobs", R"({"command":["true"]})");
+      while (submitted.fetch_add(1) < o.jobs)
+        call(c, http::verb::post, "/api/v1/jobs", R"({"command":["true"]})");
     });
   }
   for (auto& t : threads) t.join();
   double secs = ms_since(t0) / 1000.0;
   double rate = o.jobs / secs;
-  std::printf("full lifecycle (submit, claim, start, finish): %d jobs, %d runners, %d submitters, %zu server(s): %.2f s = %.0f jobs/s\n",
-              o.jobs, o.runners, o.submitters, servers.size(), secs, rate);
+  std::printf(
+      "full lifecycle (submit, claim, start, finish): %d jobs, %d runners, %d submitters, %zu "
+      "server(s): %.2f s = %.0f jobs/s\n",
+      o.jobs, o.runners, o.submitters, servers.size(), secs, rate);
   return rate;
 }
 
@@ -267,9 +296,11 @@ double bench_raw_postgres(const Options& o) {
     auto c = pg::Connection::open(db.url);
     if (!c.ok()) throw std::runtime_error(c.error().message);
     (*c)->exec_script(
-        "CREATE TABLE jobs (seq BIGSERIAL PRIMARY KEY, id TEXT UNIQUE, spec TEXT, state TEXT, attempt INT, updated_at BIGINT);"
+        "CREATE TABLE jobs (seq BIGSERIAL PRIMARY KEY, id TEXT UNIQUE, spec TEXT, state TEXT, "
+        "attempt INT, updated_at BIGINT);"
         "CREATE INDEX jobs_queued ON jobs (seq) WHERE state = 'queued';"
-        "CREATE TABLE attempts (job_id TEXT, attempt INT, runner_id TEXT, state TEXT, PRIMARY KEY (job_id, attempt));");
+        "CREATE TABLE attempts (job_id TEXT, attempt INT, runner_id TEXT, state TEXT, PRIMARY KEY "
+        "(job_id, attempt));");
   }
   const std::string spec = R"({"command":["true"],"env":{},"labels":[],"resources":{}})";
   std::atomic<int> submitted{0}, finished{0};
@@ -279,8 +310,10 @@ double bench_raw_postgres(const Options& o) {
     threads.emplace_back([&] {
       auto c = pg::Connection::open(db.url);
       for (int i; (i = submitted.fetch_add(1)) < o.jobs;) {
-        (*c)->query("INSERT INTO jobs (id, spec, state, attempt, updated_at) VALUES ($1, $2, 'queued', 0, 1)",
-                    "job_" + std::to_string(i), spec);
+        (*c)->query(
+            "INSERT INTO jobs (id, spec, state, attempt, updated_at) VALUES ($1, $2, 'queued', 0, "
+            "1)",
+            "job_" + std::to_string(i), spec);
       }
     });
   }
@@ -291,11 +324,13 @@ double bench_raw_postgres(const Options& o) {
       while (finished.load() < o.jobs) {
         (*c)->exec("BEGIN");
         auto rows = (*c)->query(
-            "UPDATE jobs SET state = 'leased', attempt = 1 WHERE seq = (SELECT seq FROM jobs WHERE state = 'queued'"
+            "UPDATE jobs SET state = 'leased', attempt = 1 WHERE seq = (SELECT seq FROM jobs WHERE "
+            "state = 'queued'"
             " ORDER BY seq FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING id");
         if (rows.empty()) {
           (*c)->exec("COMMIT");
-          std::this_thread::sleep_for(std::chrono::microseconds(200));  // the raw loop polls; corral parks
+          std::this_thread::sleep_for(
+              std::chrono::microseconds(200));  // the raw loop polls; corral parks
           continue;
         }
         std::string id = rows.front().text(0);
@@ -303,7 +338,8 @@ double bench_raw_postgres(const Options& o) {
         (*c)->exec("COMMIT");
         (*c)->query("UPDATE attempts SET state = 'running' WHERE job_id = $1 AND attempt = 1", id);
         (*c)->exec("BEGIN");
-        (*c)->query("UPDATE attempts SET state = 'succeeded' WHERE job_id = $1 AND attempt = 1", id);
+        (*c)->query("UPDATE attempts SET state = 'succeeded' WHERE job_id = $1 AND attempt = 1",
+                    id);
         (*c)->query("UPDATE jobs SET state = 'succeeded' WHERE id = $1", id);
         (*c)->exec("COMMIT");
         ++finished;
@@ -312,8 +348,10 @@ double bench_raw_postgres(const Options& o) {
   }
   for (auto& t : threads) t.join();
   double rate = o.jobs / (ms_since(t0) / 1000.0);
-  std::printf("raw PostgreSQL ceiling, same writes, one transaction each, SKIP LOCKED claims, %d+%d connections: %.0f jobs/s\n",
-              o.submitters, o.runners, rate);
+  std::printf(
+      "raw PostgreSQL ceiling, same writes, one transaction each, SKIP LOCKED claims, %d+%d "
+      "connections: %.0f jobs/s\n",
+      o.submitters, o.runners, rate);
   return rate;
 }
 
@@ -324,11 +362,16 @@ double bench_raw_sqlite(const fs::path& base, int jobs, int jobs_per_tx) {
   auto path = base / ("raw-" + std::to_string(jobs_per_tx) + ".db");
   sqlite3* db = nullptr;
   sqlite3_open(path.c_str(), &db);
-  sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                   "CREATE TABLE jobs (seq INTEGER PRIMARY KEY, id TEXT UNIQUE, spec TEXT, state TEXT, attempt INT, updated_at INT);"
-                   "CREATE TABLE attempts (job_id TEXT, attempt INT, runner_id TEXT, state TEXT, PRIMARY KEY (job_id, attempt));",
+  sqlite3_exec(db,
+               "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+               "CREATE TABLE jobs (seq INTEGER PRIMARY KEY, id TEXT UNIQUE, spec TEXT, state TEXT, "
+               "attempt INT, updated_at INT);"
+               "CREATE TABLE attempts (job_id TEXT, attempt INT, runner_id TEXT, state TEXT, "
+               "PRIMARY KEY (job_id, attempt));",
                nullptr, nullptr, nullptr);
-  auto exec = [&](const std::string& sql) { sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr); };
+  auto exec = [&](const std::string& sql) {
+    sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+  };
   auto t0 = Clock::now();
   const char* spec = R"({"command":["true"],"env":{},"labels":[],"resources":{}})";
   for (int start = 0; start < jobs; start += jobs_per_tx) {
@@ -338,12 +381,15 @@ double bench_raw_sqlite(const fs::path& base, int jobs, int jobs_per_tx) {
       exec("BEGIN IMMEDIATE");
       for (int i = start; i < end; ++i) {
         std::string id = "job_" + std::to_string(i);
-        if (phase == 0) exec("INSERT INTO jobs (id, spec, state, attempt, updated_at) VALUES ('" + id + "', '" + spec + "', 'queued', 0, 1)");
+        if (phase == 0)
+          exec("INSERT INTO jobs (id, spec, state, attempt, updated_at) VALUES ('" + id + "', '" +
+               spec + "', 'queued', 0, 1)");
         if (phase == 1) {
           exec("UPDATE jobs SET state='leased', attempt=1 WHERE id='" + id + "'");
           exec("INSERT INTO attempts VALUES ('" + id + "', 1, 'r', 'leased')");
         }
-        if (phase == 2) exec("UPDATE attempts SET state='running' WHERE job_id='" + id + "' AND attempt=1");
+        if (phase == 2)
+          exec("UPDATE attempts SET state='running' WHERE job_id='" + id + "' AND attempt=1");
         if (phase == 3) {
           exec("UPDATE attempts SET state='succeeded' WHERE job_id='" + id + "' AND attempt=1");
           exec("UPDATE jobs SET state='succeeded' WHERE id='" + id + "'");
@@ -358,7 +404,8 @@ double bench_raw_sqlite(const fs::path& base, int jobs, int jobs_per_tx) {
   }
   double rate = jobs / (ms_since(t0) / 1000.0);
   sqlite3_close(db);
-  std::printf("raw SQLite ceiling, same writes, %d job(s) per transaction: %.0f jobs/s\n", jobs_per_tx, rate);
+  std::printf("raw SQLite ceiling, same writes, %d job(s) per transaction: %.0f jobs/s\n",
+              jobs_per_tx, rate);
   return rate;
 }
 
@@ -370,12 +417,18 @@ int main(int argc, char** argv) {
     std::string k = argv[i];
     std::string value = argv[i + 1];
     int v = std::atoi(value.c_str());
-    if (k == "--runners") o.runners = v;
-    else if (k == "--submitters") o.submitters = v;
-    else if (k == "--jobs") o.jobs = v;
-    else if (k == "--latency-samples") o.latency_samples = v;
-    else if (k == "--store") o.store = value;
-    else if (k == "--servers") o.servers = v;
+    if (k == "--runners")
+      o.runners = v;
+    else if (k == "--submitters")
+      o.submitters = v;
+    else if (k == "--jobs")
+      o.jobs = v;
+    else if (k == "--latency-samples")
+      o.latency_samples = v;
+    else if (k == "--store")
+      o.store = value;
+    else if (k == "--servers")
+      o.servers = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
@@ -387,12 +440,14 @@ int main(int argc, char** argv) {
     double served = bench_throughput(o, base);
     if (!o.store.empty()) {
       double raw = bench_raw_postgres(o);
-      std::printf("ratio: corral / raw PostgreSQL (SKIP LOCKED, 1 write per tx) = %.2f\n", served / raw);
+      std::printf("ratio: corral / raw PostgreSQL (SKIP LOCKED, 1 write per tx) = %.2f\n",
+                  served / raw);
     } else {
       double raw1 = bench_raw_sqlite(base, std::min(o.jobs, 2000), 1);
       double raw100 = bench_raw_sqlite(base, o.jobs, 100);
-      std::printf("ratio: corral / raw (1 job per tx) = %.2f;  corral / raw (100 jobs per tx) = %.2f\n",
-                  served / raw1, served / raw100);
+      std::printf(
+          "ratio: corral / raw (1 job per tx) = %.2f;  corral / raw (100 jobs per tx) = %.2f\n",
+          served / raw1, served / raw100);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench failed: %s\n", e.what());

@@ -12,6 +12,8 @@ packages=(
   libhowardhinnant-date-dev
   # libFuzzer targets (tests/fuzz, scripts/fuzz.sh)
   clang
+  # the style gate (scripts/check-format.sh, .clang-format)
+  clang-format
   # container engine for the runner's Docker executor and its tests (see docs/operations.md)
   podman runc busybox-static uidmap
   # PostgreSQL for the scale-out store

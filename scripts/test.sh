@@ -120,6 +120,8 @@ run_sanitized_tests() {
 # The normal build: optimized as a release is (-O2), without debug info (-g0), which is a
 # third of the compile time and most of the link time.
 phase "install packages" ./scripts/install-deps.sh
+# The style gate (issue 20): a file clang-format would change fails the run, after the tests.
+phase "style (clang-format)" ./scripts/check-format.sh || failed_passes+=(style)
 if [[ -x scripts/make-agent-image.sh ]]; then
   scripts/make-agent-image.sh >"$state_dir/agent-image.log" 2>&1 &
   agent_image_pid=$!

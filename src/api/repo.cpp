@@ -11,7 +11,8 @@ namespace corral {
 namespace {
 
 std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
 
@@ -30,8 +31,10 @@ bool valid_runner_or_group(const std::string& s) {
 
 json to_json(const RepoMapping& repo) {
   json steward = nullptr;
-  if (!repo.steward_runner.empty()) steward = {{"runner", repo.steward_runner}};
-  else if (!repo.steward_group.empty()) steward = {{"group", repo.steward_group}};
+  if (!repo.steward_runner.empty())
+    steward = {{"runner", repo.steward_runner}};
+  else if (!repo.steward_group.empty())
+    steward = {{"group", repo.steward_group}};
   return {{"repo", repo.full_name},
           {"tenant", repo.tenant},
           {"group", repo.group.empty() ? json(nullptr) : json(repo.group)},
@@ -76,7 +79,8 @@ Result<void> parse_repo_mapping_body(const json& body, RepoMapping& out) {
   out.webhook_secret.clear();
   out.webhook_secret_given = body.contains("webhook_secret");
   if (out.webhook_secret_given && !body["webhook_secret"].is_null()) {
-    if (!body["webhook_secret"].is_string() || body["webhook_secret"].get<std::string>().size() > 256) {
+    if (!body["webhook_secret"].is_string() ||
+        body["webhook_secret"].get<std::string>().size() > 256) {
       return invalid_field("webhook_secret",
                            "must be the secret of the repository's GitHub webhook (a string of at "
                            "most 256 characters), or null or \"\" for none");
@@ -140,7 +144,8 @@ std::optional<std::string> repo_full_name_from_url(const std::string& url) {
     // scp-like: [user@]host:path, where host has no '/' (else it is a local path).
     auto colon = url.find(':');
     auto first_slash = url.find('/');
-    if (colon == std::string::npos || colon == 0 || (first_slash != std::string::npos && first_slash < colon)) {
+    if (colon == std::string::npos || colon == 0 ||
+        (first_slash != std::string::npos && first_slash < colon)) {
       return std::nullopt;
     }
     path = url.substr(colon + 1);
@@ -151,7 +156,8 @@ std::optional<std::string> repo_full_name_from_url(const std::string& url) {
   auto last = path.rfind('/');
   if (last == std::string::npos || last == 0) return std::nullopt;
   auto before = path.rfind('/', last - 1);
-  std::string owner = path.substr(before == std::string::npos ? 0 : before + 1, last - (before == std::string::npos ? 0 : before + 1));
+  std::string owner = path.substr(before == std::string::npos ? 0 : before + 1,
+                                  last - (before == std::string::npos ? 0 : before + 1));
   std::string name = path.substr(last + 1);
   auto full = normalize_repo_full_name(owner, name);
   if (!full.ok()) return std::nullopt;

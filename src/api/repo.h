@@ -13,13 +13,13 @@ namespace corral {
 
 struct RepoMapping {
   std::string tenant;
-  std::string full_name;      // "owner/name", lower case
-  std::string group;          // "" = jobs keep their own (or no) group
-  std::string steward_runner; // a runner's name in the tenant, or ""
-  std::string steward_group;  // a runner group, or ""; at most one of the two is set
+  std::string full_name;       // "owner/name", lower case
+  std::string group;           // "" = jobs keep their own (or no) group
+  std::string steward_runner;  // a runner's name in the tenant, or ""
+  std::string steward_group;   // a runner group, or ""; at most one of the two is set
   TimeMs created_at = 0;
   TimeMs updated_at = 0;
-  std::string updated_by;     // token id of the admin who set it
+  std::string updated_by;  // token id of the admin who set it
   std::string
       clone_url;  // where the nightly refresh clones from ("" = https://github.com/NAME.git)
   TimeMs last_auto_refresh_at = 0;  // the last nightly refresh queued (server/nightly_refresh.h)

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <array>
 
-#include "common/crypto.h"
 #include "common/cron.h"
+#include "common/crypto.h"
 #include "common/timezone.h"
 
 namespace corral {
@@ -14,7 +14,8 @@ Result<ScheduleSpec> parse_schedule_spec(const json& body) {
     return invalid_field("(body)",
                          "must be a JSON object: {name, cron, timezone, cooldown_s, job}");
   }
-  static constexpr std::array<std::string_view, 5> kKnown = {"name", "cron", "timezone", "cooldown_s", "job"};
+  static constexpr std::array<std::string_view, 5> kKnown = {"name", "cron", "timezone",
+                                                             "cooldown_s", "job"};
   for (auto it = body.begin(); it != body.end(); ++it) {
     if (std::find(kKnown.begin(), kKnown.end(), it.key()) == kKnown.end()) {
       return invalid_field(it.key(),
@@ -24,7 +25,8 @@ Result<ScheduleSpec> parse_schedule_spec(const json& body) {
   }
   ScheduleSpec spec;
 
-  if (!body.contains("name") || !body["name"].is_string() || body["name"].get<std::string>().empty()) {
+  if (!body.contains("name") || !body["name"].is_string() ||
+      body["name"].get<std::string>().empty()) {
     return invalid_field("name",
                          "required: a string of 1 to 200 characters, unique in your tenant");
   }
@@ -66,8 +68,10 @@ Result<ScheduleSpec> parse_schedule_spec(const json& body) {
     // parse_job_spec names fields from the job's root ("field 'command': ..."); say where it is.
     std::string message = job.error().message;
     const std::string prefix = "field '";
-    if (message.rfind(prefix, 0) == 0) message.insert(prefix.size(), "job.");
-    else message = "field 'job': " + message;
+    if (message.rfind(prefix, 0) == 0)
+      message.insert(prefix.size(), "job.");
+    else
+      message = "field 'job': " + message;
     return make_error(ErrorCode::kInvalidSpec, message);
   }
   spec.job = std::move(job.value());
@@ -93,7 +97,8 @@ json to_json(const Schedule& s) {
               {"next_run_at", s.next_run_at ? json(format_time(*s.next_run_at)) : json(nullptr)}};
 }
 
-Schedule new_schedule(const std::string& tenant, const std::string& owner_token_id, ScheduleSpec spec, TimeMs now) {
+Schedule new_schedule(const std::string& tenant, const std::string& owner_token_id,
+                      ScheduleSpec spec, TimeMs now) {
   Schedule s;
   s.id = new_id("sch");
   s.tenant = tenant;

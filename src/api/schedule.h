@@ -16,11 +16,11 @@ namespace corral {
 
 // What a client asks for in POST /api/v1/schedules, validated and normalized.
 struct ScheduleSpec {
-  std::string name;          // 1..200 characters, unique per tenant
-  std::string cron;          // normalized (CronExpr::to_string): names as numbers, macros expanded
+  std::string name;  // 1..200 characters, unique per tenant
+  std::string cron;  // normalized (CronExpr::to_string): names as numbers, macros expanded
   std::string timezone = "UTC";  // an IANA name TimeZone::load accepts
-  int64_t cooldown_s = 0;    // 0 = no cooldown
-  JobSpec job;               // the job each tick makes
+  int64_t cooldown_s = 0;        // 0 = no cooldown
+  JobSpec job;                   // the job each tick makes
 };
 
 // Validates a POST /api/v1/schedules body. Errors are kInvalidSpec (422) and name the field:
@@ -47,7 +47,8 @@ json to_json(const Schedule& schedule);
 
 // A new schedule made at `now` from a validated spec: a fresh id, last tick = now (it does not
 // run for ticks before it existed) and the first tick after now as next_run_at.
-Schedule new_schedule(const std::string& tenant, const std::string& owner_token_id, ScheduleSpec spec, TimeMs now);
+Schedule new_schedule(const std::string& tenant, const std::string& owner_token_id,
+                      ScheduleSpec spec, TimeMs now);
 
 // What a due schedule does at `now`: decide_schedule (schedule_tick.h) over its cron, zone,
 // last tick, last run and cooldown. Passed into the store, which keeps no cron policy.

@@ -333,11 +333,11 @@ Result<void> check_submitted_secrets(const json& body) {
 
 Result<JobSpec> parse_job_spec(const json& body) {
   if (!body.is_object()) return invalid_field("(body)", "must be a JSON object describing the job");
-  CORRAL_TRY(check_known_fields(body, "",
-                                {"name", "image", "command", "script", "env", "labels", "group",
-                                 "type", "priority", "timeout_s", "max_attempts", "retry", "repo",
-                                 "resources", "network", "steward_fallback", "secrets", "agent",
-                                 "workflow"}));
+  CORRAL_TRY(
+      check_known_fields(body, "",
+                         {"name", "image", "command", "script", "env", "labels", "group", "type",
+                          "priority", "timeout_s", "max_attempts", "retry", "repo", "resources",
+                          "network", "steward_fallback", "secrets", "agent", "workflow"}));
   JobSpec spec;
   auto name = get_string(body, "name", "name", 200);
   if (!name.ok()) return name.error();
@@ -380,7 +380,9 @@ Result<JobSpec> parse_job_spec(const json& body) {
         "command", "a job needs a non-empty 'command' (argv array), a 'script' or an 'agent'");
   }
   if (kinds > 1) {
-    return invalid_field(spec.agent ? "agent" : spec.workflow ? "workflow" : "script",
+    return invalid_field(spec.agent      ? "agent"
+                         : spec.workflow ? "workflow"
+                                         : "script",
                          "give one of 'command', 'script', 'agent' and 'workflow', not several");
   }
 
@@ -802,7 +804,7 @@ std::optional<RunnerUsageSample> usage_sample_of(const json& usage, int running,
   const json& system = usage["system"];
   auto bytes = [&](const char* key) -> int64_t {
     return system.contains(key) && system[key].is_number_integer() ? system[key].get<int64_t>()
-                                                                    : -1;
+                                                                   : -1;
   };
   RunnerUsageSample sample;
   sample.at = now;

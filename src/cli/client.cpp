@@ -45,8 +45,8 @@ HttpResponse Client::call(http::verb method, const std::string& target, const st
   req.headers = std::move(headers);
   auto res = http_->request(std::move(req));
   if (!res.ok()) {
-    std::cerr << "error: cannot reach the corral server at " << server_ << ": " << res.error().message
-              << "\n       (is it running? set --server or CORRAL_SERVER)\n";
+    std::cerr << "error: cannot reach the corral server at " << server_ << ": "
+              << res.error().message << "\n       (is it running? set --server or CORRAL_SERVER)\n";
     throw CLI::RuntimeError(3);
   }
   if (res->status >= 400) {
@@ -58,7 +58,8 @@ HttpResponse Client::call(http::verb method, const std::string& target, const st
       message = json_string_or((*j)["error"], "message", message);
       code = json_string_or((*j)["error"], "code");
     }
-    std::cerr << "error: " << message << " (HTTP " << res->status << (code.empty() ? "" : " " + code) << ")\n";
+    std::cerr << "error: " << message << " (HTTP " << res->status
+              << (code.empty() ? "" : " " + code) << ")\n";
     if (res->status == 401) std::cerr << "       pass a token with --token or CORRAL_TOKEN\n";
     throw CLI::RuntimeError(res->status == 404 ? 4 : 1);
   }

@@ -3,8 +3,8 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -47,7 +47,8 @@ class Client {
 // stdout and a "queued for Ns" status to stderr while it waits for a runner. Returns the
 // exit code for the job: 0 succeeded, its exit code when it failed with one, 1 otherwise.
 // known_job: the job as just submitted, so its first status line needs no request.
-int follow_job(const Client& client, const std::string& job_id, int attempt = 0, const json& known_job = nullptr);
+int follow_job(const Client& client, const std::string& job_id, int attempt = 0,
+               const json& known_job = nullptr);
 
 // The server's answer as JSON, nesting-limited (common/json_limits.h); prints what is wrong
 // and ends the verb with exit code 1 when it is not JSON.

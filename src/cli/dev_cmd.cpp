@@ -27,7 +27,8 @@ std::string find_engine() {
   if (const char* host = std::getenv("DOCKER_HOST"); host && *host) candidates.push_back(host);
   candidates.push_back("unix:///var/run/docker.sock");
   candidates.push_back("unix:///run/podman/podman.sock");
-  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR")) candidates.push_back(std::string("unix://") + xdg + "/podman/podman.sock");
+  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"))
+    candidates.push_back(std::string("unix://") + xdg + "/podman/podman.sock");
   for (const auto& candidate : candidates) {
     auto ep = Endpoint::parse(candidate);
     if (!ep.ok()) continue;
@@ -65,7 +66,8 @@ Result<std::string> dev_runner_token(Server& server, const std::filesystem::path
 
 void demo(const std::string& url, const std::string& token) {
   SyncHttpClient client(*Endpoint::parse(url), token);
-  json spec{{"name", "hello"}, {"script", "echo \"hello from corral, running in $(pwd) on $(uname -sm)\""}};
+  json spec{{"name", "hello"},
+            {"script", "echo \"hello from corral, running in $(pwd) on $(uname -sm)\""}};
   auto res = client.post("/api/v1/jobs", spec.dump());
   if (!res.ok() || res->status != 201) return;
   auto submitted = parse_json_limited(res->body, "the server's answer");
@@ -84,7 +86,8 @@ void demo(const std::string& url, const std::string& token) {
                   << (log.ok() ? log->body : "") << "----\n\n"
                   << "corral is running. In another terminal:\n"
                   << "  export CORRAL_SERVER=" << url << "\n"
-                  << "  corral submit -- echo hi      # then: corral jobs, corral logs ID, corral runners\n"
+                  << "  corral submit -- echo hi      # then: corral jobs, corral logs ID, corral "
+                     "runners\n"
                   << "Ctrl-C stops the server and the runner.\n"
                   << std::flush;
         return;
@@ -105,10 +108,12 @@ void add_dev_command(CLI::App& app) {
     bool demo = true;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("dev", "Run a server and one runner in one process (SQLite in ./corral-data)");
+  auto* cmd = app.add_subcommand(
+      "dev", "Run a server and one runner in one process (SQLite in ./corral-data)");
   cmd->add_option("--listen", o->listen, "Server address")->capture_default_str();
   cmd->add_option("--data-dir", o->data_dir, "Data directory")->capture_default_str();
-  cmd->add_option("--executor", o->executor, "docker or shell (default: docker when an engine answers)");
+  cmd->add_option("--executor", o->executor,
+                  "docker or shell (default: docker when an engine answers)");
   cmd->add_option("--slots", o->slots, "Jobs the runner runs at once")->capture_default_str();
   cmd->add_flag("!--no-demo", o->demo, "Do not run the first hello job");
   cmd->callback([o] {
@@ -125,8 +130,8 @@ void add_dev_command(CLI::App& app) {
     }
     std::cout << "corral server listening on " << server.url() << std::endl;
     if (!server.new_admin_token().empty()) {
-      std::cout << "admin token (shown once; also in " << o->data_dir << "/admin.token): " << server.new_admin_token()
-                << std::endl;
+      std::cout << "admin token (shown once; also in " << o->data_dir
+                << "/admin.token): " << server.new_admin_token() << std::endl;
     }
     std::thread server_thread([&] { server.run(false); });
 
@@ -141,9 +146,11 @@ void add_dev_command(CLI::App& app) {
       gethostname(host, sizeof host - 1);
       settings["RUNNER_NAME"] = std::string(host) + "-dev";
     }
-    if (!settings.count("RUNNER_MAX_CONCURRENT_JOBS")) settings["RUNNER_MAX_CONCURRENT_JOBS"] = std::to_string(o->slots);
+    if (!settings.count("RUNNER_MAX_CONCURRENT_JOBS"))
+      settings["RUNNER_MAX_CONCURRENT_JOBS"] = std::to_string(o->slots);
     if (!settings.count("DOCKER_WORKSPACE_BASE")) {
-      settings["DOCKER_WORKSPACE_BASE"] = std::filesystem::absolute(std::filesystem::path(o->data_dir) / "workspaces").string();
+      settings["DOCKER_WORKSPACE_BASE"] =
+          std::filesystem::absolute(std::filesystem::path(o->data_dir) / "workspaces").string();
     }
     std::string executor = o->executor;
     if (executor.empty() || executor == "docker") {
@@ -151,18 +158,24 @@ void add_dev_command(CLI::App& app) {
       if (!engine.empty()) {
         executor = "docker";
         settings["DOCKER_HOST"] = engine;
-        if (!settings.count("DOCKER_EXECUTOR_IMAGE")) settings["DOCKER_EXECUTOR_IMAGE"] = "busybox:latest";
-        std::cout << "container engine: " << engine << " (jobs run in " << settings["DOCKER_EXECUTOR_IMAGE"]
-                  << " unless they name an image)" << std::endl;
+        if (!settings.count("DOCKER_EXECUTOR_IMAGE"))
+          settings["DOCKER_EXECUTOR_IMAGE"] = "busybox:latest";
+        std::cout << "container engine: " << engine << " (jobs run in "
+                  << settings["DOCKER_EXECUTOR_IMAGE"] << " unless they name an image)"
+                  << std::endl;
       } else if (executor == "docker") {
-        std::cerr << "corral dev: no container engine answers (DOCKER_HOST, /var/run/docker.sock, Podman)\n";
+        std::cerr << "corral dev: no container engine answers (DOCKER_HOST, /var/run/docker.sock, "
+                     "Podman)\n";
         throw CLI::RuntimeError(1);
       } else {
         executor = "shell";
-        std::cerr << "\nWARNING: no container engine found, so jobs run directly on this machine with no isolation.\n"
-                  << "  Get one: install Docker (https://docs.docker.com/engine/install/) and start it, or\n"
-                  << "  install Podman and run: scripts/podman-service.sh start /tmp/corral-podman\n"
-                  << "  then set DOCKER_HOST as it prints and start corral dev again.\n\n";
+        std::cerr
+            << "\nWARNING: no container engine found, so jobs run directly on this machine with no "
+               "isolation.\n"
+            << "  Get one: install Docker (https://docs.docker.com/engine/install/) and start it, "
+               "or\n"
+            << "  install Podman and run: scripts/podman-service.sh start /tmp/corral-podman\n"
+            << "  then set DOCKER_HOST as it prints and start corral dev again.\n\n";
       }
     }
     settings["RUNNER_EXECUTOR"] = executor;

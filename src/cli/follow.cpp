@@ -35,15 +35,18 @@ void clear_status(FollowState& st) {
 
 // "queued for 12s · position 3 · 1/2 matching runners online · all 1 matching runner(s) are busy"
 std::string status_line(const json& why, const json& job) {
-  std::string line = "queued for " + std::to_string(seconds_since(why.value("created_at", job.value("created_at", json()))));
+  std::string line =
+      "queued for " +
+      std::to_string(seconds_since(why.value("created_at", job.value("created_at", json()))));
   line += "s · position " + std::to_string(why.value("position", 0) + 1);
   const auto& m = why["matching_runners"];
   if (m.is_object()) {
-    line += " · " + std::to_string(m.value("online", 0)) + "/" + std::to_string(m.value("total", 0)) +
-            " matching runners online";
+    line += " · " + std::to_string(m.value("online", 0)) + "/" +
+            std::to_string(m.value("total", 0)) + " matching runners online";
   }
   std::string summary = why.value("summary", "");
-  if (!summary.empty() && why["reasons"].is_array() && !why["reasons"].empty() && why["reasons"][0].value("code", "") != "ready") {
+  if (!summary.empty() && why["reasons"].is_array() && !why["reasons"].empty() &&
+      why["reasons"][0].value("code", "") != "ready") {
     line += " · " + summary;
   }
   return line;
@@ -95,31 +98,34 @@ int exit_code_of(const json& end) {
 
 // How far the watcher got, so a dropped stream resumes where it stopped.
 struct Progress {
-  int attempt = 0;      // attempt whose bytes we are printing
-  int64_t offset = 0;   // bytes of that attempt printed
+  int attempt = 0;     // attempt whose bytes we are printing
+  int64_t offset = 0;  // bytes of that attempt printed
   int attempts_seen = 0;
-  json end;             // the final message, once it came
-  bool restart = false; // open the stream again at once (a newer attempt began)
+  json end;              // the final message, once it came
+  bool restart = false;  // open the stream again at once (a newer attempt began)
 };
 
 // One WebSocket session. Returns an exit code when the follow is over (the job ended, or the
 // server refused us), nullopt when the connection dropped and is worth opening again.
-awaitable<std::optional<int>> stream_once(const Client& client, const std::string& job_id, int pinned_attempt,
-                                          Progress& progress, std::shared_ptr<FollowState> st, bool reconnecting) {
+awaitable<std::optional<int>> stream_once(const Client& client, const std::string& job_id,
+                                          int pinned_attempt, Progress& progress,
+                                          std::shared_ptr<FollowState> st, bool reconnecting) {
   const auto& ep = client.endpoint();
   auto ex = co_await asio::this_coro::executor;
   error_code ec;
   tcp::resolver resolver(ex);
-  auto addresses = co_await resolver.async_resolve(ep.host, std::to_string(ep.port), asio::redirect_error(use_awaitable, ec));
+  auto addresses = co_await resolver.async_resolve(ep.host, std::to_string(ep.port),
+                                                   asio::redirect_error(use_awaitable, ec));
   WebSocket ws(ex);
   if (!ec) {
     beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(10));
-    co_await beast::get_lowest_layer(ws).async_connect(addresses, asio::redirect_error(use_awaitable, ec));
+    co_await beast::get_lowest_layer(ws).async_connect(addresses,
+                                                       asio::redirect_error(use_awaitable, ec));
   }
   if (ec) {
     if (reconnecting) co_return std::nullopt;
-    std::cerr << "error: cannot reach the corral server at " << client.server() << ": " << ec.message()
-              << "\n       (is it running? set --server or CORRAL_SERVER)\n";
+    std::cerr << "error: cannot reach the corral server at " << client.server() << ": "
+              << ec.message() << "\n       (is it running? set --server or CORRAL_SERVER)\n";
     co_return 3;
   }
   beast::get_lowest_layer(ws).expires_never();
@@ -136,10 +142,12 @@ awaitable<std::optional<int>> stream_once(const Client& client, const std::strin
   std::string target = "/api/v1/jobs/" + url_encode(job_id) + "/logs/stream";
   std::string query;
   if (attempt > 0) query += "attempt=" + std::to_string(attempt);
-  if (resume_offset > 0) query += std::string(query.empty() ? "" : "&") + "offset=" + std::to_string(resume_offset);
+  if (resume_offset > 0)
+    query += std::string(query.empty() ? "" : "&") + "offset=" + std::to_string(resume_offset);
   if (!query.empty()) target += "?" + query;
   websocket::response_type refused;
-  co_await ws.async_handshake(refused, ep.host_header(), target, asio::redirect_error(use_awaitable, ec));
+  co_await ws.async_handshake(refused, ep.host_header(), target,
+                              asio::redirect_error(use_awaitable, ec));
   if (ec) {
     int status = static_cast<int>(refused.result_int());
     if (reconnecting && (status == 0 || status >= 500)) co_return std::nullopt;
@@ -147,7 +155,8 @@ awaitable<std::optional<int>> stream_once(const Client& client, const std::strin
     auto body = parse_json_limited(refused.body(), "the server's answer");
     if (body.ok() && body->contains("error"))
       message = json_string_or((*body)["error"], "message", message);
-    std::cerr << "error: " << message << (status ? " (HTTP " + std::to_string(status) + ")" : "") << "\n";
+    std::cerr << "error: " << message << (status ? " (HTTP " + std::to_string(status) + ")" : "")
+              << "\n";
     co_return status == 404 ? 4 : status == 0 ? 3 : 1;
   }
   if (reconnecting) std::cerr << "(reconnected)\n";
@@ -198,7 +207,8 @@ awaitable<std::optional<int>> stream_once(const Client& client, const std::strin
   co_return 0;
 }
 
-awaitable<int> follow(const Client& client, std::string job_id, int attempt, std::shared_ptr<FollowState> st) {
+awaitable<int> follow(const Client& client, std::string job_id, int attempt,
+                      std::shared_ptr<FollowState> st) {
   if (client.endpoint().kind != Endpoint::Kind::kTcp) {
     std::cerr << "error: following a log needs a tcp server address (http://host:port)\n";
     co_return 2;
@@ -225,7 +235,8 @@ awaitable<int> follow(const Client& client, std::string job_id, int attempt, std
       gave_up_at = now + std::chrono::minutes(5);
       reconnecting = true;
     } else if (now > gave_up_at) {
-      std::cerr << "error: the log stream of " << job_id << " dropped and the server stayed unreachable for 5 minutes\n";
+      std::cerr << "error: the log stream of " << job_id
+                << " dropped and the server stayed unreachable for 5 minutes\n";
       co_return 3;
     }
     timer.expires_after(backoff);
@@ -239,7 +250,9 @@ awaitable<int> follow(const Client& client, std::string job_id, int attempt, std
   if (end.value("state", "") != "succeeded") {
     std::cerr << "job " << job_id << " " << end.value("state", "ended")
               << (end["exit_code"].is_null() ? "" : " with exit code " + end["exit_code"].dump())
-              << (end.value("reason", "").empty() || end["reason"] == end["state"] ? "" : " (" + end.value("reason", "") + ")")
+              << (end.value("reason", "").empty() || end["reason"] == end["state"]
+                      ? ""
+                      : " (" + end.value("reason", "") + ")")
               << "\n";
   }
   co_return exit_code_of(end);
@@ -247,7 +260,8 @@ awaitable<int> follow(const Client& client, std::string job_id, int attempt, std
 
 }  // namespace
 
-int follow_job(const Client& client, const std::string& job_id, int attempt, const json& known_job) {
+int follow_job(const Client& client, const std::string& job_id, int attempt,
+               const json& known_job) {
   asio::io_context io;
   auto st = std::make_shared<FollowState>();
   int code = 1;

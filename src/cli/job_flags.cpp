@@ -14,13 +14,16 @@ void add_job_flags(CLI::App* cmd, JobFlags& f, const std::string& name_flag) {
   cmd->add_option(name_flag, f.name, "Job name");
   cmd->add_option("--image", f.image, "Container image (default: the runner's)");
   cmd->add_option("--script", f.script, "Shell script to run instead of a command");
-  cmd->add_option("-l,--label", f.labels, "Required runner label (repeat or comma-separate)")->allow_extra_args(false);
+  cmd->add_option("-l,--label", f.labels, "Required runner label (repeat or comma-separate)")
+      ->allow_extra_args(false);
   cmd->add_option("--group", f.group, "Runner group");
   cmd->add_option("--type", f.type, "Job type (runner modes: ci, review, analysis, ...)");
   cmd->add_option("--priority", f.priority, "Higher runs first (-1000..1000)");
   cmd->add_option("--timeout", f.timeout_s, "Seconds the job may run");
-  cmd->add_option("--max-attempts", f.max_attempts, "Attempts in all, retries included (default 3)");
-  cmd->add_option("-e,--env", f.env, "NAME=value for the job's environment (repeatable)")->allow_extra_args(false);
+  cmd->add_option("--max-attempts", f.max_attempts,
+                  "Attempts in all, retries included (default 3)");
+  cmd->add_option("-e,--env", f.env, "NAME=value for the job's environment (repeatable)")
+      ->allow_extra_args(false);
   cmd->add_option("--memory", f.memory, "Memory limit, e.g. 512m");
   cmd->add_option("--cpus", f.cpus, "CPU limit, e.g. 1.5");
   cmd->add_option("--network", f.network, "Network mode, e.g. none");
@@ -29,7 +32,8 @@ void add_job_flags(CLI::App* cmd, JobFlags& f, const std::string& name_flag) {
   cmd->add_option("--sha", f.sha, "Commit to check out");
   cmd->add_option("--depth", f.depth, "Clone depth");
   cmd->add_option("--steward-fallback", f.steward_fallback,
-                  "on: the repository's steward may run it when every runner that could is stale (default: your "
+                  "on: the repository's steward may run it when every runner that could is stale "
+                  "(default: your "
                   "`corral settings`)")
       ->check(CLI::IsMember({"on", "off"}));
   cmd->add_option("command", f.command, "Command and arguments (after --)");
@@ -60,7 +64,8 @@ nlohmann::json job_spec_from_flags(const JobFlags& f, const CLI::App* cmd) {
     for (const auto& l : f.labels) {
       std::stringstream ss(l);
       std::string part;
-      while (std::getline(ss, part, ',')) if (!part.empty()) labels.push_back(part);
+      while (std::getline(ss, part, ','))
+        if (!part.empty()) labels.push_back(part);
     }
     spec["labels"] = labels;
   }

@@ -2,11 +2,10 @@
 // a JSON spec file (or '-' for stdin) and/or flags, the flags overriding the file.
 #pragma once
 
-#include <string>
-#include <vector>
-
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 namespace corral::cli {
 

@@ -16,22 +16,30 @@ std::string exit_text(const json& job) {
 void print_job(const json& job) {
   std::cout << "id:          " << str(job["id"]) << "\n"
             << "name:        " << str(job["name"]) << "\n"
-            << "state:       " << str(job["state"]) << (job["cancel_requested"].get<bool>() && job["state"] != "canceled" ? " (cancel requested)" : "") << "\n"
+            << "state:       " << str(job["state"])
+            << (job["cancel_requested"].get<bool>() && job["state"] != "canceled"
+                    ? " (cancel requested)"
+                    : "")
+            << "\n"
             << "exit code:   " << exit_text(job) << "\n"
             << "reason:      " << str(job["reason"]) << "\n"
             << "labels:      " << job["labels"].dump() << "\n"
             << "group:       " << str(job["group"])
-            << (job.value("group_source", json()) == "repo" ? " (from the mapping of " + str(job["repo_name"]) + ")" : "")
+            << (job.value("group_source", json()) == "repo"
+                    ? " (from the mapping of " + str(job["repo_name"]) + ")"
+                    : "")
             << "\n"
             << "priority:    " << job["priority"].dump() << "\n"
-            << "attempt:     " << job["attempt"].dump() << " of " << job["max_attempts"].dump() << "\n"
+            << "attempt:     " << job["attempt"].dump() << " of " << job["max_attempts"].dump()
+            << "\n"
             << "created:     " << str(job["created_at"]) << "\n"
             << "started:     " << str(job["started_at"]) << "\n"
             << "finished:    " << str(job["finished_at"]) << "\n";
   if (!job["result"].is_null()) std::cout << "result:      " << job["result"].dump() << "\n";
   if (!job["attempts"].empty()) {
     std::cout << "\n";
-    std::vector<std::vector<std::string>> rows{{"ATTEMPT", "RUNNER", "STATE", "EXIT", "REASON", "CLAIMED", "STARTED", "FINISHED"}};
+    std::vector<std::vector<std::string>> rows{
+        {"ATTEMPT", "RUNNER", "STATE", "EXIT", "REASON", "CLAIMED", "STARTED", "FINISHED"}};
     for (const auto& a : job["attempts"]) {
       rows.push_back({a["attempt"].dump(), str(a["runner_name"]), str(a["state"]),
                       a["exit_code"].is_null() ? "-" : a["exit_code"].dump(), str(a["reason"]),
@@ -67,12 +75,14 @@ void add_job_commands(CLI::App& app) {
         std::cout << page.dump(2) << "\n";
         return;
       }
-      std::vector<std::vector<std::string>> rows{{"ID", "STATE", "NAME", "ATTEMPT", "EXIT", "LABELS", "CREATED"}};
+      std::vector<std::vector<std::string>> rows{
+          {"ID", "STATE", "NAME", "ATTEMPT", "EXIT", "LABELS", "CREATED"}};
       for (const auto& j : page["jobs"]) {
         std::string labels;
-        for (const auto& l : j["labels"]) labels += (labels.empty() ? "" : ",") + l.get<std::string>();
-        rows.push_back({str(j["id"]), str(j["state"]), str(j["name"]), j["attempt"].dump(), exit_text(j),
-                        labels.empty() ? "-" : labels, ago(j["created_at"])});
+        for (const auto& l : j["labels"])
+          labels += (labels.empty() ? "" : ",") + l.get<std::string>();
+        rows.push_back({str(j["id"]), str(j["state"]), str(j["name"]), j["attempt"].dump(),
+                        exit_text(j), labels.empty() ? "-" : labels, ago(j["created_at"])});
       }
       print_table(rows);
       if (!page["next_cursor"].is_null()) {
@@ -88,21 +98,29 @@ void add_job_commands(CLI::App& app) {
     cmd->callback([o] {
       Client client(o->first);
       auto job = client.call_json(http::verb::get, "/api/v1/jobs/" + url_encode(o->second));
-      if (o->first.json_output) std::cout << job.dump(2) << "\n";
-      else print_job(job);
+      if (o->first.json_output)
+        std::cout << job.dump(2) << "\n";
+      else
+        print_job(job);
     });
   }
   {
     auto o = std::make_shared<std::pair<ClientOptions, std::string>>();
-    auto* cmd = app.add_subcommand("cancel", "Cancel a job (queued: at once; running: through its runner)");
+    auto* cmd =
+        app.add_subcommand("cancel", "Cancel a job (queued: at once; running: through its runner)");
     add_client_options(cmd, o->first);
     cmd->add_option("id", o->second, "Job id")->required();
     cmd->callback([o] {
       Client client(o->first);
-      auto job = client.call_json(http::verb::post, "/api/v1/jobs/" + url_encode(o->second) + "/cancel", json::object());
-      if (o->first.json_output) std::cout << job.dump(2) << "\n";
-      else if (job["state"] == "canceled") std::cout << "canceled " << str(job["id"]) << "\n";
-      else std::cout << "cancel requested for " << str(job["id"]) << "; its runner stops it at its next heartbeat\n";
+      auto job = client.call_json(
+          http::verb::post, "/api/v1/jobs/" + url_encode(o->second) + "/cancel", json::object());
+      if (o->first.json_output)
+        std::cout << job.dump(2) << "\n";
+      else if (job["state"] == "canceled")
+        std::cout << "canceled " << str(job["id"]) << "\n";
+      else
+        std::cout << "cancel requested for " << str(job["id"])
+                  << "; its runner stops it at its next heartbeat\n";
     });
   }
   {
@@ -112,7 +130,8 @@ void add_job_commands(CLI::App& app) {
     cmd->add_option("id", o->second, "Job id")->required();
     cmd->callback([o] {
       Client client(o->first);
-      auto why = client.call_json(http::verb::get, "/api/v1/jobs/" + url_encode(o->second) + "/why");
+      auto why =
+          client.call_json(http::verb::get, "/api/v1/jobs/" + url_encode(o->second) + "/why");
       if (o->first.json_output) {
         std::cout << why.dump(2) << "\n";
         return;
@@ -122,15 +141,16 @@ void add_job_commands(CLI::App& app) {
         return;
       }
       const auto& m = why["matching_runners"];
-      std::cout << str(why["job_id"]) << " is queued (position " << why.value("position", 0) + 1 << "; "
-                << m.value("online", 0) << " of " << m.value("total", 0) << " matching runners online, "
-                << m.value("slots_used", 0) << "/" << m.value("slots_total", 0) << " slots used)\n";
+      std::cout << str(why["job_id"]) << " is queued (position " << why.value("position", 0) + 1
+                << "; " << m.value("online", 0) << " of " << m.value("total", 0)
+                << " matching runners online, " << m.value("slots_used", 0) << "/"
+                << m.value("slots_total", 0) << " slots used)\n";
       for (const auto& r : why["reasons"]) {
         std::cout << "  - " << str(r["message"]) << "\n";
         if (r.contains("runners")) {
           for (const auto& runner : r["runners"]) {
-            std::cout << "      " << str(runner["name"]) << "  " << str(runner["status"]) << "  last seen "
-                      << str(runner["last_seen"]);
+            std::cout << "      " << str(runner["name"]) << "  " << str(runner["status"])
+                      << "  last seen " << str(runner["last_seen"]);
             if (runner.contains("lacks")) std::cout << "  " << str(runner["lacks"]);
             std::cout << "\n";
           }
@@ -146,11 +166,13 @@ void add_job_commands(CLI::App& app) {
       bool follow = false;
     };
     auto o = std::make_shared<Opts>();
-    auto* cmd = app.add_subcommand("logs", "Print a job's log (the latest attempt unless --attempt)");
+    auto* cmd =
+        app.add_subcommand("logs", "Print a job's log (the latest attempt unless --attempt)");
     add_client_options(cmd, o->client);
     cmd->add_option("id", o->id, "Job id")->required();
     cmd->add_option("--attempt", o->attempt, "Attempt number");
-    cmd->add_flag("-f,--follow", o->follow, "Follow the live log until the job ends; exit with its exit code");
+    cmd->add_flag("-f,--follow", o->follow,
+                  "Follow the live log until the job ends; exit with its exit code");
     cmd->callback([o] {
       Client client(o->client);
       if (o->follow) {

@@ -14,9 +14,11 @@ std::string repo_path(const std::string& full_name) {
   auto slash = full_name.find('/');
   if (slash == std::string::npos || slash == 0 || slash + 1 == full_name.size() ||
       full_name.find('/', slash + 1) != std::string::npos) {
-    usage_error("'" + full_name + "': name the repository as OWNER/NAME, e.g. octo-org/hello-world");
+    usage_error("'" + full_name +
+                "': name the repository as OWNER/NAME, e.g. octo-org/hello-world");
   }
-  return "/api/v1/repos/" + url_encode(full_name.substr(0, slash)) + "/" + url_encode(full_name.substr(slash + 1));
+  return "/api/v1/repos/" + url_encode(full_name.substr(0, slash)) + "/" +
+         url_encode(full_name.substr(slash + 1));
 }
 
 std::string steward_text(const json& steward) {
@@ -34,7 +36,8 @@ struct SetOptions {
 
 void add_repo_commands(CLI::App& app) {
   auto list = std::make_shared<ClientOptions>();
-  auto* repos = app.add_subcommand("repos", "List repository mappings (admin); `repos set` and `repos rm` change them");
+  auto* repos = app.add_subcommand(
+      "repos", "List repository mappings (admin); `repos set` and `repos rm` change them");
   add_client_options(repos, *list);
   repos->require_subcommand(0, 1);
   repos->callback([list, repos] {
@@ -47,21 +50,26 @@ void add_repo_commands(CLI::App& app) {
     }
     std::vector<std::vector<std::string>> rows{{"REPO", "GROUP", "STEWARD", "UPDATED"}};
     for (const auto& r : body["repos"]) {
-      rows.push_back({str(r["repo"]), str(r["group"]), steward_text(r["steward"]), ago(r["updated_at"])});
+      rows.push_back(
+          {str(r["repo"]), str(r["group"]), steward_text(r["steward"]), ago(r["updated_at"])});
     }
     print_table(rows);
   });
   {
     auto o = std::make_shared<SetOptions>();
-    auto* cmd = repos->add_subcommand(
-        "set", "Map a repository to a group and/or a steward: corral repos set OWNER/NAME --group G [--steward-runner R | "
-               "--steward-group G2]");
+    auto* cmd = repos->add_subcommand("set",
+                                      "Map a repository to a group and/or a steward: corral repos "
+                                      "set OWNER/NAME --group G [--steward-runner R | "
+                                      "--steward-group G2]");
     add_client_options(cmd, o->client);
     cmd->add_option("repo", o->repo, "Repository as OWNER/NAME")->required();
-    cmd->add_option("--group", o->group, "Runner group the repository's jobs go to when they name none");
-    auto* by_runner = cmd->add_option("--steward-runner", o->steward_runner,
-                                      "Runner that takes the repository's jobs when every runner that could is stale");
-    auto* by_group = cmd->add_option("--steward-group", o->steward_group, "Like --steward-runner, any runner of a group");
+    cmd->add_option("--group", o->group,
+                    "Runner group the repository's jobs go to when they name none");
+    auto* by_runner = cmd->add_option(
+        "--steward-runner", o->steward_runner,
+        "Runner that takes the repository's jobs when every runner that could is stale");
+    auto* by_group = cmd->add_option("--steward-group", o->steward_group,
+                                     "Like --steward-runner, any runner of a group");
     by_runner->excludes(by_group);
     cmd->callback([o] {
       if (o->group.empty() && o->steward_runner.empty() && o->steward_group.empty()) {
@@ -83,22 +91,27 @@ void add_repo_commands(CLI::App& app) {
   }
   {
     auto o = std::make_shared<std::pair<ClientOptions, std::string>>();
-    auto* cmd = repos->add_subcommand("rm", "Remove a repository mapping (queued jobs keep the group they got)");
+    auto* cmd = repos->add_subcommand(
+        "rm", "Remove a repository mapping (queued jobs keep the group they got)");
     add_client_options(cmd, o->first);
     cmd->add_option("repo", o->second, "Repository as OWNER/NAME")->required();
     cmd->callback([o] {
       Client client(o->first);
       auto r = client.call_json(http::verb::delete_, repo_path(o->second));
-      if (o->first.json_output) std::cout << r.dump(2) << "\n";
-      else std::cout << "removed the mapping of " << str(r["repo"]) << "\n";
+      if (o->first.json_output)
+        std::cout << r.dump(2) << "\n";
+      else
+        std::cout << "removed the mapping of " << str(r["repo"]) << "\n";
     });
   }
   {
     auto o = std::make_shared<std::pair<ClientOptions, std::string>>();
-    auto* cmd = app.add_subcommand("settings", "Show or change your own settings (kept on your token)");
+    auto* cmd =
+        app.add_subcommand("settings", "Show or change your own settings (kept on your token)");
     add_client_options(cmd, o->first);
     cmd->add_option("--steward-fallback", o->second,
-                    "on: a repository's steward may run your jobs (that do not say otherwise) when every runner "
+                    "on: a repository's steward may run your jobs (that do not say otherwise) when "
+                    "every runner "
                     "that could is stale; off: never")
         ->check(CLI::IsMember({"on", "off"}));
     cmd->callback([o] {
@@ -111,7 +124,8 @@ void add_repo_commands(CLI::App& app) {
         std::cout << settings.dump(2) << "\n";
         return;
       }
-      std::cout << "steward fallback: " << (settings["steward_fallback"].get<bool>() ? "on" : "off") << "\n";
+      std::cout << "steward fallback: " << (settings["steward_fallback"].get<bool>() ? "on" : "off")
+                << "\n";
     });
   }
 }

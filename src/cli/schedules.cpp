@@ -53,8 +53,8 @@ void print_schedule(const json& s) {
 }
 
 // show, delete, pause, resume: one schedule by id or name.
-void add_one_schedule_verb(CLI::App* parent, const std::string& verb, const std::string& help, http::verb method,
-                           const std::string& suffix, const std::string& done) {
+void add_one_schedule_verb(CLI::App* parent, const std::string& verb, const std::string& help,
+                           http::verb method, const std::string& suffix, const std::string& done) {
   auto o = std::make_shared<std::pair<ClientOptions, std::string>>();
   auto* cmd = parent->add_subcommand(verb, help);
   add_client_options(cmd, o->first);
@@ -63,9 +63,12 @@ void add_one_schedule_verb(CLI::App* parent, const std::string& verb, const std:
     Client client(o->first);
     auto s = client.call_json(method, "/api/v1/schedules/" + url_encode(o->second) + suffix,
                               method == http::verb::post ? json::object() : json(nullptr));
-    if (o->first.json_output) std::cout << s.dump(2) << "\n";
-    else if (done.empty()) print_schedule(s);
-    else std::cout << done << " " << str(s["name"]) << " (" << str(s["id"]) << ")\n";
+    if (o->first.json_output)
+      std::cout << s.dump(2) << "\n";
+    else if (done.empty())
+      print_schedule(s);
+    else
+      std::cout << done << " " << str(s["name"]) << " (" << str(s["id"]) << ")\n";
   });
 }
 
@@ -83,33 +86,40 @@ void add_schedule_commands(CLI::App& app) {
         std::cout << body.dump(2) << "\n";
         return;
       }
-      std::vector<std::vector<std::string>> rows{{"NAME", "CRON", "TIMEZONE", "NEXT RUN", "LAST RUN", "LAST JOB"}};
+      std::vector<std::vector<std::string>> rows{
+          {"NAME", "CRON", "TIMEZONE", "NEXT RUN", "LAST RUN", "LAST JOB"}};
       for (const auto& s : body["schedules"]) {
         std::string next = !s["paused"].get<bool>() ? str(s["next_run_at"])
                            : s["paused_reason"].is_string()
                                ? "(paused: " + str(s["paused_reason"]) + ")"
                                : "(paused)";
-        rows.push_back({str(s["name"]), str(s["cron"]), str(s["timezone"]), next, str(s["last_run_at"]),
-                        str(s["last_job_id"])});
+        rows.push_back({str(s["name"]), str(s["cron"]), str(s["timezone"]), next,
+                        str(s["last_run_at"]), str(s["last_job_id"])});
       }
       print_table(rows);
     });
   }
-  auto* schedule = app.add_subcommand("schedule", "Create, show, delete, pause or resume a scheduled job");
+  auto* schedule =
+      app.add_subcommand("schedule", "Create, show, delete, pause or resume a scheduled job");
   schedule->require_subcommand(1);
   {
     auto o = std::make_shared<CreateOptions>();
-    auto* cmd = schedule->add_subcommand(
-        "create", "Make a job at each cron tick: corral schedule create NAME --cron '0 2 * * *' [flags] -- COMMAND");
+    auto* cmd = schedule->add_subcommand("create",
+                                         "Make a job at each cron tick: corral schedule create "
+                                         "NAME --cron '0 2 * * *' [flags] -- COMMAND");
     add_client_options(cmd, o->client);
     cmd->add_option("name", o->name, "Schedule name (unique in your tenant)")->required();
     cmd->add_option("--cron", o->cron, "Cron expression, e.g. '0 2 * * *' or @hourly")->required();
-    cmd->add_option("--timezone", o->timezone, "IANA time zone the cron is read in, e.g. Europe/Berlin (default UTC)");
-    cmd->add_option("--cooldown", o->cooldown, "Skip a tick this soon after the last run: seconds or 30m, 1h, 2d");
+    cmd->add_option("--timezone", o->timezone,
+                    "IANA time zone the cron is read in, e.g. Europe/Berlin (default UTC)");
+    cmd->add_option("--cooldown", o->cooldown,
+                    "Skip a tick this soon after the last run: seconds or 30m, 1h, 2d");
     add_job_flags(cmd, o->job, "--job-name");
     cmd->callback([o, cmd] {
       auto cooldown = parse_duration_s(o->cooldown);
-      if (!cooldown) usage_error("--cooldown '" + o->cooldown + "': give seconds (3600) or a number with s, m, h or d (1h)");
+      if (!cooldown)
+        usage_error("--cooldown '" + o->cooldown +
+                    "': give seconds (3600) or a number with s, m, h or d (1h)");
       json body{{"name", o->name},
                 {"cron", o->cron},
                 {"timezone", o->timezone},
@@ -121,16 +131,17 @@ void add_schedule_commands(CLI::App& app) {
         std::cout << s.dump(2) << "\n";
         return;
       }
-      std::cout << "created " << str(s["name"]) << " (" << str(s["id"]) << "); next run " << str(s["next_run_at"])
-                << "\n";
+      std::cout << "created " << str(s["name"]) << " (" << str(s["id"]) << "); next run "
+                << str(s["next_run_at"]) << "\n";
     });
   }
   add_one_schedule_verb(schedule, "show", "Show one schedule", http::verb::get, "", "");
-  add_one_schedule_verb(schedule, "delete", "Delete a schedule (the jobs it made stay)", http::verb::delete_, "",
-                        "deleted");
-  add_one_schedule_verb(schedule, "pause", "Stop making jobs until resumed", http::verb::post, "/pause", "paused");
-  add_one_schedule_verb(schedule, "resume", "Make jobs again, from the next tick on", http::verb::post, "/resume",
-                        "resumed");
+  add_one_schedule_verb(schedule, "delete", "Delete a schedule (the jobs it made stay)",
+                        http::verb::delete_, "", "deleted");
+  add_one_schedule_verb(schedule, "pause", "Stop making jobs until resumed", http::verb::post,
+                        "/pause", "paused");
+  add_one_schedule_verb(schedule, "resume", "Make jobs again, from the next tick on",
+                        http::verb::post, "/resume", "resumed");
 }
 
 }  // namespace corral::cli

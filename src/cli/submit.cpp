@@ -20,10 +20,12 @@ struct SubmitOptions {
 
 void add_submit_command(CLI::App& app) {
   auto o = std::make_shared<SubmitOptions>();
-  auto* cmd = app.add_subcommand("submit", "Submit a job: corral submit [flags] -- COMMAND [ARGS...]");
+  auto* cmd =
+      app.add_subcommand("submit", "Submit a job: corral submit [flags] -- COMMAND [ARGS...]");
   add_client_options(cmd, o->client);
   add_job_flags(cmd, o->job);
-  cmd->add_option("--idempotency-key", o->idempotency_key, "Submitting the same key again returns the same job");
+  cmd->add_option("--idempotency-key", o->idempotency_key,
+                  "Submitting the same key again returns the same job");
   cmd->add_flag("--follow", o->follow, "Print the live log and exit with the job's exit code");
   cmd->callback([o, cmd] {
     json spec = job_spec_from_flags(o->job, cmd);

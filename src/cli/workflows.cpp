@@ -29,7 +29,8 @@ json pairs_object(const std::vector<std::string>& pairs, const char* option) {
   json out = json::object();
   for (const auto& pair : pairs) {
     auto eq = pair.find('=');
-    if (eq == std::string::npos || eq == 0) usage_error(std::string(option) + " takes NAME=VALUE, got '" + pair + "'");
+    if (eq == std::string::npos || eq == 0)
+      usage_error(std::string(option) + " takes NAME=VALUE, got '" + pair + "'");
     out[pair.substr(0, eq)] = pair.substr(eq + 1);
   }
   return out;
@@ -40,16 +41,16 @@ void print_run(const json& run) {
             << "state:    " << str(run["state"]) << "\n"
             << "event:    " << str(run["event"]) << "\n";
   if (run["repo"].is_object()) {
-    std::cout << "repo:     " << str(run["repo"]["url"]) << " " << run["repo"].value("sha", run["repo"].value("ref", ""))
-              << "\n";
+    std::cout << "repo:     " << str(run["repo"]["url"]) << " "
+              << run["repo"].value("sha", run["repo"].value("ref", "")) << "\n";
   }
   std::cout << "created:  " << str(run["created_at"]) << "\n";
   std::vector<std::vector<std::string>> rows{{"JOB", "STATE", "CORRAL JOB", "NEEDS", "NOTE"}};
   for (const auto& job : run["jobs"]) {
     std::string needs;
     for (const auto& n : job["needs"]) needs += (needs.empty() ? "" : ",") + n.get<std::string>();
-    rows.push_back({str(job["name"]), str(job["state"]), str(job["job_id"]), needs.empty() ? "-" : needs,
-                    job.value("message", "")});
+    rows.push_back({str(job["name"]), str(job["state"]), str(job["job_id"]),
+                    needs.empty() ? "-" : needs, job.value("message", "")});
   }
   print_table(rows);
   for (const auto& job : run["jobs"]) {
@@ -57,7 +58,8 @@ void print_run(const json& run) {
     std::cout << "\n" << str(job["name"]) << ":\n";
     for (const auto& step : job["steps"]) {
       std::cout << "  " << str(step["state"]) << "  " << str(step["name"]);
-      if (step.contains("exit_code") && step["exit_code"].is_number()) std::cout << " (exit " << step["exit_code"] << ")";
+      if (step.contains("exit_code") && step["exit_code"].is_number())
+        std::cout << " (exit " << step["exit_code"] << ")";
       std::cout << "\n";
     }
   }
@@ -79,7 +81,8 @@ int follow_run(Client& client, json run) {
       if (state == last) continue;
       last = state;
       std::cerr << str(job["name"]) << ": " << state;
-      if (!job.value("message", "").empty()) std::cerr << " (" << job["message"].get<std::string>() << ")";
+      if (!job.value("message", "").empty())
+        std::cerr << " (" << job["message"].get<std::string>() << ")";
       std::cerr << "\n";
     }
     if (run_finished(run)) break;
@@ -93,7 +96,8 @@ int follow_run(Client& client, json run) {
 }  // namespace
 
 void add_workflow_commands(CLI::App& app) {
-  auto* workflow = app.add_subcommand("workflow", "Workflow runs: GitHub-Actions-style YAML (docs/workflows.md)");
+  auto* workflow = app.add_subcommand(
+      "workflow", "Workflow runs: GitHub-Actions-style YAML (docs/workflows.md)");
   workflow->require_subcommand(1);
   {
     struct Opts {
@@ -112,9 +116,11 @@ void add_workflow_commands(CLI::App& app) {
     cmd->add_option("--event", o->event, "push, pull_request or manual (the default)")
         ->check(CLI::IsMember({"manual", "push", "pull_request"}));
     cmd->add_option("--input", o->inputs, "NAME=VALUE for ${{ inputs.NAME }}, repeatable");
-    cmd->add_option("--secret", o->secrets,
-                    "NAME=VALUE for ${{ secrets.NAME }}, repeatable (NAME alone: the value of $NAME)");
-    cmd->add_flag("--follow,-f", o->follow, "Wait for the run, printing its jobs as they change; exit 0 when it succeeded");
+    cmd->add_option(
+        "--secret", o->secrets,
+        "NAME=VALUE for ${{ secrets.NAME }}, repeatable (NAME alone: the value of $NAME)");
+    cmd->add_flag("--follow,-f", o->follow,
+                  "Wait for the run, printing its jobs as they change; exit 0 when it succeeded");
     cmd->callback([o] {
       Client client(o->client);
       json body{{"workflow", read_workflow_file(o->file)}, {"event", o->event}};
@@ -162,7 +168,8 @@ void add_workflow_commands(CLI::App& app) {
         std::cout << body.dump(2) << "\n";
         return;
       }
-      std::vector<std::vector<std::string>> rows{{"ID", "NAME", "STATE", "EVENT", "JOBS", "CREATED"}};
+      std::vector<std::vector<std::string>> rows{
+          {"ID", "NAME", "STATE", "EVENT", "JOBS", "CREATED"}};
       for (const auto& run : body["runs"]) {
         int done = 0;
         for (const auto& job : run["jobs"]) {
@@ -170,7 +177,8 @@ void add_workflow_commands(CLI::App& app) {
           done += s == "succeeded" || s == "failed" || s == "canceled" || s == "skipped";
         }
         rows.push_back({str(run["id"]), str(run["name"]), str(run["state"]), str(run["event"]),
-                        std::to_string(done) + "/" + std::to_string(run["jobs"].size()), ago(run["created_at"])});
+                        std::to_string(done) + "/" + std::to_string(run["jobs"].size()),
+                        ago(run["created_at"])});
       }
       print_table(rows);
     });
@@ -182,7 +190,8 @@ void add_workflow_commands(CLI::App& app) {
     cmd->add_option("id", o->second, "Run id")->required();
     cmd->callback([o] {
       Client client(o->first);
-      auto run = client.call_json(http::verb::get, "/api/v1/workflow-runs/" + url_encode(o->second));
+      auto run =
+          client.call_json(http::verb::get, "/api/v1/workflow-runs/" + url_encode(o->second));
       if (o->first.json_output) {
         std::cout << run.dump(2) << "\n";
         return;
@@ -200,7 +209,8 @@ void add_workflow_commands(CLI::App& app) {
     cmd->add_option("id", o->second, "Run id")->required();
     cmd->callback([o, what] {
       Client client(o->first);
-      auto run = client.call_json(http::verb::post, "/api/v1/workflow-runs/" + url_encode(o->second) + "/" + what,
+      auto run = client.call_json(http::verb::post,
+                                  "/api/v1/workflow-runs/" + url_encode(o->second) + "/" + what,
                                   json::object());
       if (o->first.json_output) {
         std::cout << run.dump(2) << "\n";

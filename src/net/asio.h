@@ -1,10 +1,9 @@
 // Common Asio/Beast aliases and helpers for coroutine code.
 #pragma once
 
-#include <utility>
-
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
+#include <utility>
 
 namespace corral {
 

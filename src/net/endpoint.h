@@ -11,9 +11,9 @@ namespace corral {
 struct Endpoint {
   enum class Kind { kTcp, kUnix };
   Kind kind = Kind::kTcp;
-  std::string host;        // tcp
-  uint16_t port = 0;       // tcp
-  std::string socket_path; // unix
+  std::string host;         // tcp
+  uint16_t port = 0;        // tcp
+  std::string socket_path;  // unix
 
   static Result<Endpoint> parse(const std::string& url);
   std::string host_header() const;  // value of the Host header

@@ -67,8 +67,8 @@ awaitable<Result<std::unique_ptr<HttpConnection>>> HttpConnection::connect(
   co_return std::make_unique<HttpConnection>(Stream(std::in_place_index<0>, std::move(stream)));
 }
 
-awaitable<Result<HttpResponse>> HttpConnection::exchange(const http::request<http::string_body>& req,
-                                                         std::chrono::milliseconds timeout) {
+awaitable<Result<HttpResponse>> HttpConnection::exchange(
+    const http::request<http::string_body>& req, std::chrono::milliseconds timeout) {
   if (auto* tcp_stream = std::get_if<0>(&stream_)) {
     co_return co_await exchange_on(*tcp_stream, buffer_, req, timeout, reusable_);
   }
@@ -76,7 +76,9 @@ awaitable<Result<HttpResponse>> HttpConnection::exchange(const http::request<htt
 }
 
 HttpClient::HttpClient(asio::any_io_executor executor, Endpoint endpoint, std::string bearer_token)
-    : executor_(std::move(executor)), endpoint_(std::move(endpoint)), token_(std::move(bearer_token)) {}
+    : executor_(std::move(executor)),
+      endpoint_(std::move(endpoint)),
+      token_(std::move(bearer_token)) {}
 
 http::request<http::string_body> HttpClient::build(const HttpRequest& req) const {
   http::request<http::string_body> msg{req.method, req.target, 11};
@@ -93,7 +95,8 @@ http::request<http::string_body> HttpClient::build(const HttpRequest& req) const
   return msg;
 }
 
-awaitable<Result<std::unique_ptr<HttpConnection>>> HttpClient::acquire(std::chrono::milliseconds timeout) {
+awaitable<Result<std::unique_ptr<HttpConnection>>> HttpClient::acquire(
+    std::chrono::milliseconds timeout) {
   {
     std::lock_guard lock(idle_mu_);
     if (!idle_.empty()) {
@@ -160,7 +163,9 @@ SyncHttpClient::SyncHttpClient(Endpoint endpoint, std::string bearer_token)
 
 SyncHttpClient::~SyncHttpClient() = default;
 
-void SyncHttpClient::set_token(std::string token) { client_->set_token(std::move(token)); }
+void SyncHttpClient::set_token(std::string token) {
+  client_->set_token(std::move(token));
+}
 
 Result<HttpResponse> SyncHttpClient::request(HttpRequest req) {
   Result<HttpResponse> out;

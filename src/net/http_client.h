@@ -42,8 +42,8 @@ class HttpConnection {
  public:
   using Stream = std::variant<beast::tcp_stream, beast::basic_stream<unix_socket>>;
 
-  static awaitable<Result<std::unique_ptr<HttpConnection>>> connect(const Endpoint& endpoint,
-                                                                    std::chrono::milliseconds timeout);
+  static awaitable<Result<std::unique_ptr<HttpConnection>>> connect(
+      const Endpoint& endpoint, std::chrono::milliseconds timeout);
   // Sends req and reads one whole response.
   awaitable<Result<HttpResponse>> exchange(const http::request<http::string_body>& req,
                                            std::chrono::milliseconds timeout);

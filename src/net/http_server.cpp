@@ -1,10 +1,10 @@
 #include "net/http_server.h"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <nlohmann/json.hpp>
 
 namespace corral {
 
@@ -81,15 +81,16 @@ HttpServer::HttpServer(asio::io_context& io, const Router& router, HttpServerOpt
 Result<tcp::endpoint> HttpServer::listen(const std::string& host, uint16_t port) {
   error_code ec;
   auto address = asio::ip::make_address(host, ec);
-  if (ec) return make_error(ErrorCode::kBadRequest, "'" + host + "' is not an IP address to listen on");
+  if (ec)
+    return make_error(ErrorCode::kBadRequest, "'" + host + "' is not an IP address to listen on");
   tcp::endpoint endpoint(address, port);
   acceptor_.open(endpoint.protocol(), ec);
   if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return make_error(ErrorCode::kUnavailable,
-                      "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
+    return make_error(ErrorCode::kUnavailable, "cannot listen on " + host + ":" +
+                                                   std::to_string(port) + ": " + ec.message());
   }
   asio::co_spawn(io_, accept_loop(), asio::detached);
   return acceptor_.local_endpoint();
@@ -210,7 +211,8 @@ awaitable<void> HttpServer::session(beast::tcp_stream stream) {
     parser.header_limit(16 * 1024);
     // The idle timeout covers the wait for the next request on a keep-alive connection.
     stream.expires_after(options_.idle_timeout);
-    co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+    co_await http::async_read_header(stream, buffer, parser,
+                                     asio::redirect_error(use_awaitable, ec));
     size_t body_limit = options_.body_limit;
     if (!ec && options_.body_limit_for) {
       if (auto larger = options_.body_limit_for(parser.get().target())) {
@@ -242,7 +244,8 @@ awaitable<void> HttpServer::session(beast::tcp_stream stream) {
       stream.expires_after(std::chrono::seconds(2));
       std::array<char, 16384> sink;
       for (size_t drained = 0; !ec && drained < 64 * 1024 * 1024;) {
-        drained += co_await stream.async_read_some(asio::buffer(sink), asio::redirect_error(use_awaitable, ec));
+        drained += co_await stream.async_read_some(asio::buffer(sink),
+                                                   asio::redirect_error(use_awaitable, ec));
       }
       co_return;
     }
@@ -265,7 +268,8 @@ awaitable<void> HttpServer::session(beast::tcp_stream stream) {
       // An accepted connection belonged to the WebSocket; it is over now.
       if (upgrade.accepted()) co_return;
       res = upgrade.rejection() ? std::move(*upgrade.rejection())
-                                : error_response(make_error(ErrorCode::kInternal, "internal error; see the server log"));
+                                : error_response(make_error(ErrorCode::kInternal,
+                                                            "internal error; see the server log"));
     } else if (match.handler) {
       ctx.params = std::move(match.params);
       auto hangup = std::make_shared<HangupWatch>();
@@ -273,13 +277,15 @@ awaitable<void> HttpServer::session(beast::tcp_stream stream) {
         if (hangup->watching) return;
         hangup->watching = true;
         hangup->fn = std::move(fn);
-        asio::co_spawn(stream.get_executor(), watch_for_hangup(stream.socket(), hangup), asio::detached);
+        asio::co_spawn(stream.get_executor(), watch_for_hangup(stream.socket(), hangup),
+                       asio::detached);
       };
       try {
         res = co_await (*match.handler)(ctx);
       } catch (const std::exception& e) {
         spdlog::error("{} {} failed: {}", std::string(msg.method_string()), ctx.path, e.what());
-        res = error_response(make_error(ErrorCode::kInternal, "internal error; see the server log"));
+        res =
+            error_response(make_error(ErrorCode::kInternal, "internal error; see the server log"));
       }
       hangup->over = true;
       if (hangup->watching) {
@@ -287,8 +293,9 @@ awaitable<void> HttpServer::session(beast::tcp_stream stream) {
         stream.socket().cancel(ignored);  // ends the watch's wait
       }
     } else if (match.path_known) {
-      res = error_response(make_error(ErrorCode::kBadRequest,
-                                      std::string(msg.method_string()) + " is not allowed on " + ctx.path));
+      res =
+          error_response(make_error(ErrorCode::kBadRequest, std::string(msg.method_string()) +
+                                                                " is not allowed on " + ctx.path));
       res.result(http::status::method_not_allowed);
     } else {
       res = error_response(make_error(ErrorCode::kNotFound, "no such endpoint: " + ctx.path));

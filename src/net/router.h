@@ -20,10 +20,10 @@ using Response = http::response<http::string_body>;
 
 struct RequestContext {
   Request& msg;
-  std::string path;                               // without the query
-  std::map<std::string, std::string> params;      // {name} captures
-  std::map<std::string, std::string> query;       // decoded query parameters
-  std::string remote;                             // peer address, for logs
+  std::string path;                           // without the query
+  std::map<std::string, std::string> params;  // {name} captures
+  std::map<std::string, std::string> query;   // decoded query parameters
+  std::string remote;                         // peer address, for logs
   // Set by HttpServer (a context made elsewhere has none): see watch_hangup.
   std::function<void(std::function<void()>)> on_hangup;
 
@@ -53,7 +53,7 @@ class Router {
     const Handler* handler = nullptr;
     const WsHandler* ws_handler = nullptr;  // set instead of handler for a WebSocket route
     std::map<std::string, std::string> params;
-    bool path_known = false;  // some route has this path, with another method (405)
+    bool path_known = false;   // some route has this path, with another method (405)
     std::string_view pattern;  // the matching route's pattern, as added
   };
   Match match(http::verb method, const std::string& path) const;
@@ -73,7 +73,8 @@ class Router {
 };
 
 // Splits "/a/b?x=1&y=%20" into path and decoded query parameters.
-void split_target(std::string_view target, std::string& path, std::map<std::string, std::string>& query);
+void split_target(std::string_view target, std::string& path,
+                  std::map<std::string, std::string>& query);
 std::string url_decode(std::string_view s);
 
 }  // namespace corral

@@ -6,9 +6,10 @@ namespace corral {
 
 awaitable<WebSocket*> WebSocketUpgrade::accept() {
   if (!websocket::is_upgrade(request_)) {
-    auto res = error_response(make_error(ErrorCode::kBadRequest,
-                                         "this endpoint speaks WebSocket: send a GET with 'Upgrade: websocket'"),
-                              request_.version());
+    auto res = error_response(
+        make_error(ErrorCode::kBadRequest,
+                   "this endpoint speaks WebSocket: send a GET with 'Upgrade: websocket'"),
+        request_.version());
     res.result(http::status::upgrade_required);
     res.set(http::field::upgrade, "websocket");
     reject(std::move(res));
@@ -16,8 +17,9 @@ awaitable<WebSocket*> WebSocketUpgrade::accept() {
   }
   ws_.emplace(std::move(stream_));
   ws_->set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
-  ws_->set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& res) { res.set(http::field::server, "corral/" CORRAL_VERSION); }));
+  ws_->set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+    res.set(http::field::server, "corral/" CORRAL_VERSION);
+  }));
   error_code ec;
   co_await ws_->async_accept(request_, asio::redirect_error(use_awaitable, ec));
   if (ec) co_return nullptr;

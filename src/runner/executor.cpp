@@ -53,11 +53,16 @@ std::string attempt_path(const ClaimedJob& job) {
 
 const char* reason_text(StopReason reason) {
   switch (reason) {
-    case StopReason::kCanceled: return "canceled";
-    case StopReason::kTimedOut: return "timed out";
-    case StopReason::kStale: return "stale attempt";
-    case StopReason::kShutdown: return "runner shutting down";
-    case StopReason::kNone: break;
+    case StopReason::kCanceled:
+      return "canceled";
+    case StopReason::kTimedOut:
+      return "timed out";
+    case StopReason::kStale:
+      return "stale attempt";
+    case StopReason::kShutdown:
+      return "runner shutting down";
+    case StopReason::kNone:
+      break;
   }
   return "";
 }
@@ -99,7 +104,9 @@ void JobExecutor::stop(StopReason reason) {
   if (clone_killer_) clone_killer_->kill();
   // A warm container taken but not yet running is only removed (cleanup()).
   if (!container_id_.empty() && !container_exited_ && (!pooled_ || run_started_)) {
-    asio::co_spawn(ctx_.executor, [self = shared_from_this()]() { return self->stop_container(); }, asio::detached);
+    asio::co_spawn(
+        ctx_.executor, [self = shared_from_this()]() { return self->stop_container(); },
+        asio::detached);
   }
 }
 
@@ -119,7 +126,8 @@ awaitable<void> JobExecutor::stop_container() {
 }
 
 awaitable<void> JobExecutor::watch_timeout(std::chrono::seconds limit) {
-  bool exited = co_await exited_.wait_for(std::chrono::duration_cast<std::chrono::milliseconds>(limit));
+  bool exited =
+      co_await exited_.wait_for(std::chrono::duration_cast<std::chrono::milliseconds>(limit));
   if (!exited) stop(StopReason::kTimedOut);
 }
 
@@ -130,8 +138,9 @@ ContainerSpec JobExecutor::container_spec() const {
   c.image = spec.image.empty() ? cfg.docker_image : spec.image;
   // A script's stderr joins its stdout, so the log keeps the order things were written in
   // (two pipes would let the engine interleave them by arrival).
-  c.command = !spec.command.empty() ? spec.command
-                                    : std::vector<std::string>{"/bin/sh", "-c", "exec 2>&1\n" + spec.script};
+  c.command = !spec.command.empty()
+                  ? spec.command
+                  : std::vector<std::string>{"/bin/sh", "-c", "exec 2>&1\n" + spec.script};
   c.env = spec.env;
   for (const auto& [name, value] : spec.secrets) c.env[name] = value;
   if (spec.workflow) {
@@ -165,7 +174,8 @@ ContainerSpec JobExecutor::container_spec() const {
   c.binds = {workspace_dir_.string() + ":" + kWorkspaceMount};
   // The job may ask for less than the runner's limits, never more.
   c.memory_bytes = cfg.docker_memory_bytes;
-  if (spec.memory_bytes > 0 && (c.memory_bytes == 0 || spec.memory_bytes < c.memory_bytes)) c.memory_bytes = spec.memory_bytes;
+  if (spec.memory_bytes > 0 && (c.memory_bytes == 0 || spec.memory_bytes < c.memory_bytes))
+    c.memory_bytes = spec.memory_bytes;
   c.cpus = cfg.docker_cpus;
   if (spec.cpus > 0 && (c.cpus == 0 || spec.cpus < c.cpus)) c.cpus = spec.cpus;
   c.pids_limit = cfg.pids_limit;
@@ -197,24 +207,27 @@ awaitable<void> JobExecutor::execute() {
 
   // 1. start: the server confirms the attempt is still ours.
   for (int tries = 0;; ++tries) {
-    HttpRequest req{http::verb::post, attempt_path(job_) + "/start", "{}", "application/json", {}, timeout};
+    HttpRequest req{http::verb::post, attempt_path(job_) + "/start", "{}", "application/json", {},
+                    timeout};
     auto res = co_await ctx_.server.request(std::move(req));
     if (res.ok() && res->status == 200) break;
     if (res.ok() && res->status == 409) {
-      spdlog::warn("job {} attempt {}: the server refused start (409); dropping it", job_.job_id, job_.attempt);
+      spdlog::warn("job {} attempt {}: the server refused start (409); dropping it", job_.job_id,
+                   job_.attempt);
       stop_reason_ = StopReason::kStale;
       co_return;
     }
     if (tries >= 5 || stop_reason_ != StopReason::kNone) {
-      spdlog::error("job {} attempt {}: cannot start ({}); leaving it to the lease", job_.job_id, job_.attempt,
-                    res.ok() ? res->body : res.error().message);
+      spdlog::error("job {} attempt {}: cannot start ({}); leaving it to the lease", job_.job_id,
+                    job_.attempt, res.ok() ? res->body : res.error().message);
       stop_reason_ = StopReason::kShutdown;
       co_return;
     }
     co_await async_sleep(std::chrono::milliseconds(200 << tries));
   }
 
-  log_ = std::make_unique<LogShipper>(ctx_.server, job_.job_id, job_.attempt, paths.spool_file, timeout);
+  log_ = std::make_unique<LogShipper>(ctx_.server, job_.job_id, job_.attempt, paths.spool_file,
+                                      timeout);
   if (auto opened = log_->open(); !opened.ok()) spdlog::error("{}", opened.error().message);
   log_->mask_secrets(secret_masker());
   log_->limit_bytes(cfg.log_max_bytes);
@@ -267,7 +280,8 @@ awaitable<void> JobExecutor::execute() {
   bool discovered = false;
   if (ready && stop_reason_ == StopReason::kNone && job_.spec.workflow &&
       job_.spec.workflow->contains("discover")) {
-    auto files = co_await run_blocking(ctx_.blocking, [&] { return read_workflow_files(workspace_dir_); });
+    auto files =
+        co_await run_blocking(ctx_.blocking, [&] { return read_workflow_files(workspace_dir_); });
     report.result = json{{"workflow_files", files}};
     report.state = AttemptState::kSucceeded;
     report.exit_code = 0;
@@ -310,9 +324,12 @@ awaitable<void> JobExecutor::execute() {
   // 4. run, streaming output, under the job's timeout.
   if (ready && stop_reason_ == StopReason::kNone) {
     int limit_s = job_.spec.timeout_s > 0 ? job_.spec.timeout_s : cfg.docker_timeout_s;
-    asio::co_spawn(ctx_.executor,
-                   [self = shared_from_this(), limit_s]() { return self->watch_timeout(std::chrono::seconds(limit_s)); },
-                   asio::detached);
+    asio::co_spawn(
+        ctx_.executor,
+        [self = shared_from_this(), limit_s]() {
+          return self->watch_timeout(std::chrono::seconds(limit_s));
+        },
+        asio::detached);
     if (job_.spec.agent) agent_ = std::make_unique<AgentStream>();
     auto run_started = std::chrono::steady_clock::now();
     bool first_output = true;
@@ -365,7 +382,8 @@ awaitable<void> JobExecutor::execute() {
       if (stop_reason_ == StopReason::kTimedOut) {
         fail("timed_out", "job timed out after " + std::to_string(limit_s) + "s and was stopped");
       } else if (status->oom_killed) {
-        fail("oom_killed", "the job ran out of memory (limit " + std::to_string(spec.memory_bytes / (1024 * 1024)) +
+        fail("oom_killed", "the job ran out of memory (limit " +
+                               std::to_string(spec.memory_bytes / (1024 * 1024)) +
                                " MiB) and was killed");
       } else if (agent_) {
         judge_agent(status->exit_code, report, failure_message);
@@ -414,10 +432,11 @@ awaitable<void> JobExecutor::execute() {
   // trusting it (a FIFO, a link, a huge file), off the I/O thread (runner/result_file.h), and
   // nested at most kMaxJsonDepth deep (common/json_limits.h): a deeper one would overflow the
   // stack when copied or sent.
-  auto result_text = co_await run_blocking(ctx_.blocking, [&]() -> Result<std::optional<std::string>> {
-    if (discovered) return std::optional<std::string>();  // the repository's, not a job's
-    return read_result_file(workspace_dir_, kMaxResultBytes);
-  });
+  auto result_text =
+      co_await run_blocking(ctx_.blocking, [&]() -> Result<std::optional<std::string>> {
+        if (discovered) return std::optional<std::string>();  // the repository's, not a job's
+        return read_result_file(workspace_dir_, kMaxResultBytes);
+      });
   if (!result_text.ok()) {
     note("ignored .corral/result.json: " + result_text.error().message);
   } else if (result_text->has_value()) {
@@ -447,13 +466,14 @@ awaitable<void> JobExecutor::execute() {
   // 5. flush the log, then report (unless the attempt is no longer ours to report).
   log_->close();
   co_await shipper_done_.wait();
-  if (stop_reason_ == StopReason::kStale || stop_reason_ == StopReason::kShutdown || log_->stale()) co_return;
+  if (stop_reason_ == StopReason::kStale || stop_reason_ == StopReason::kShutdown || log_->stale())
+    co_return;
   if (agent_ && !agent_->events().empty()) co_await send_events();
   co_await finish(report);
 }
 
 awaitable<WorkflowJobOutcome> JobExecutor::run_steps(const OutputSink& sink,
-                                                    Result<ExitStatus>& status) {
+                                                     Result<ExitStatus>& status) {
   // The container waits (its command sleeps) while the steps run in it one by one.
   Event container_done;
   asio::co_spawn(
@@ -661,21 +681,27 @@ awaitable<void> JobExecutor::finish(const FinishReport& report) {
   auto backoff = std::chrono::milliseconds(200);
   auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(2);
   for (;;) {
-    HttpRequest req{http::verb::post, attempt_path(job_) + "/finish", body.dump(), "application/json", {},
+    HttpRequest req{http::verb::post,
+                    attempt_path(job_) + "/finish",
+                    body.dump(),
+                    "application/json",
+                    {},
                     std::chrono::milliseconds(ctx_.config.request_timeout_ms)};
     auto res = co_await ctx_.server.request(std::move(req));
     if (res.ok() && res->status == 200) {
-      spdlog::info("job {} attempt {}: {} (exit {})", job_.job_id, job_.attempt, to_string(report.state),
+      spdlog::info("job {} attempt {}: {} (exit {})", job_.job_id, job_.attempt,
+                   to_string(report.state),
                    report.exit_code ? std::to_string(*report.exit_code) : "-");
       co_return;
     }
     if (res.ok() && res->status < 500 && res->status != 429) {
-      spdlog::warn("job {} attempt {}: the server refused finish (HTTP {}): {}", job_.job_id, job_.attempt,
-                   res->status, res->body);
+      spdlog::warn("job {} attempt {}: the server refused finish (HTTP {}): {}", job_.job_id,
+                   job_.attempt, res->status, res->body);
       co_return;
     }
     if (std::chrono::steady_clock::now() > give_up) {
-      spdlog::error("job {} attempt {}: could not report the result; the lease will requeue it", job_.job_id, job_.attempt);
+      spdlog::error("job {} attempt {}: could not report the result; the lease will requeue it",
+                    job_.job_id, job_.attempt);
       co_return;
     }
     co_await async_sleep(backoff);
@@ -688,7 +714,8 @@ awaitable<void> JobExecutor::cleanup() {
   if (!container_id_.empty()) {
     auto removed = co_await ctx_.runtime.remove(container_id_);
     if (!removed.ok()) {
-      spdlog::warn("job {}: cannot remove container {}: {}", job_.job_id, container_id_, removed.error().message);
+      spdlog::warn("job {}: cannot remove container {}: {}", job_.job_id, container_id_,
+                   removed.error().message);
     }
   }
   auto paths = workspace_paths(ctx_.config.workspace_base, job_.job_id, job_.attempt);

@@ -40,8 +40,8 @@ struct AgentContext {
   asio::thread_pool&
       clones;  // one thread per slot: a clone never waits for, or holds up, the above
   std::string runner_id;
-  WarmPool* pool = nullptr;         // DOCKER_POOL_SIZE > 0: warm containers (runner/warm_pool.h)
-  RepoCache* repo_cache = nullptr;  // null: RUNNER_REPO_CACHE=off, every attempt clones afresh
+  WarmPool* pool = nullptr;          // DOCKER_POOL_SIZE > 0: warm containers (runner/warm_pool.h)
+  RepoCache* repo_cache = nullptr;   // null: RUNNER_REPO_CACHE=off, every attempt clones afresh
   RunnerMetrics* metrics = nullptr;  // null: none kept (tests that make their own context)
 };
 
@@ -101,7 +101,7 @@ class JobExecutor : public std::enable_shared_from_this<JobExecutor> {
   bool run_started_ = false;  // run()/run_with_input() called: stop() now stops the container
   StopReason stop_reason_ = StopReason::kNone;
   bool container_exited_ = false;
-  TailBuffer output_tail_{16 * 1024};  // read to classify a failure as transient
+  TailBuffer output_tail_{16 * 1024};            // read to classify a failure as transient
   std::unique_ptr<AgentStream> agent_;           // agent jobs: the CLI's output read as events
   std::shared_ptr<CommandKiller> clone_killer_;  // from the clone on: stop() kills git through it
   bool clone_timed_out_ = false;

@@ -99,7 +99,8 @@ awaitable<Result<int>> LogShipper::upload_once() {
     // 416: the server has a different length than we thought; continue from its offset.
     auto answer = parse_json_limited(res->body, "the server's answer to a log chunk");
     int64_t next = answer.ok() ? json_int_or(*answer, "next_offset", -1) : -1;
-    if (next < 0 || next > written_) co_return make_error(ErrorCode::kInternal, "bad next_offset from server");
+    if (next < 0 || next > written_)
+      co_return make_error(ErrorCode::kInternal, "bad next_offset from server");
     acked_ = next;
   }
   co_return res->status;
@@ -128,7 +129,8 @@ awaitable<void> LogShipper::run() {
     auto status = co_await upload_once();
     if (status.ok() && *status == 409) {
       stale_ = true;
-      spdlog::warn("job {} attempt {}: the server refused our log (409): attempt is stale", job_id_, attempt_);
+      spdlog::warn("job {} attempt {}: the server refused our log (409): attempt is stale", job_id_,
+                   attempt_);
       if (on_stale) on_stale();
       co_return;
     }
@@ -145,7 +147,8 @@ awaitable<void> LogShipper::run() {
       give_up_at = std::chrono::steady_clock::now() + std::chrono::minutes(2);
     }
     if (std::chrono::steady_clock::now() > give_up_at) {
-      spdlog::error("job {} attempt {}: giving up on {} unsent log bytes", job_id_, attempt_, written_ - acked_);
+      spdlog::error("job {} attempt {}: giving up on {} unsent log bytes", job_id_, attempt_,
+                    written_ - acked_);
       co_return;
     }
     co_await async_sleep(backoff);

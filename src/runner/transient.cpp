@@ -7,15 +7,20 @@ namespace corral {
 
 namespace {
 
-bool word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+bool word_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
 
-char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+char lower(char c) {
+  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+}
 
 }  // namespace
 
 const std::vector<std::string>& default_transient_patterns() {
-  static const std::vector<std::string> kPatterns = {"529", "overloaded", "rate limit", "rate limited", "too many requests",
-                                                     "502", "503", "ETIMEDOUT", "ECONNRESET", "ECONNREFUSED"};
+  static const std::vector<std::string> kPatterns = {
+      "529", "overloaded", "rate limit", "rate limited", "too many requests",
+      "502", "503",        "ETIMEDOUT",  "ECONNRESET",   "ECONNREFUSED"};
   return kPatterns;
 }
 

@@ -63,7 +63,7 @@ int remove_marked_spools(const std::filesystem::path& slots_dir,
 
 struct PooledContainer {
   std::string id;
-  std::filesystem::path workspace;  // the slot directory mounted at /workspace
+  std::filesystem::path workspace;            // the slot directory mounted at /workspace
   std::vector<std::string> image_entrypoint;  // for pool_input
 };
 

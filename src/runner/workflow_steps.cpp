@@ -37,7 +37,10 @@ TimeMs wall_now() {
 
 // What the server put into the job's github context, as the helpers of workflow/steps.h take it.
 workflow::RunFacts facts_from(const json& github, const std::string& runner_name) {
-  auto text = [&](const char* key) { return github.contains(key) && github[key].is_string() ? github[key].get<std::string>() : std::string(); };
+  auto text = [&](const char* key) {
+    return github.contains(key) && github[key].is_string() ? github[key].get<std::string>()
+                                                           : std::string();
+  };
   workflow::RunFacts facts;
   facts.sha = text("sha");
   facts.ref = text("ref");
@@ -71,7 +74,8 @@ awaitable<WorkflowJobOutcome> run_workflow_steps(const json& spec_workflow,
   }
   json contexts = spec_workflow.value("contexts", json::object());
   if (!contexts.is_object()) contexts = json::object();
-  workflow::RunFacts facts = facts_from(contexts.value("github", json::object()), place.runner_name);
+  workflow::RunFacts facts =
+      facts_from(contexts.value("github", json::object()), place.runner_name);
   const std::string dot_corral = place.workspace + "/.corral";
   workflow::StepPaths paths;
   paths.workspace = place.workspace;
@@ -110,15 +114,16 @@ awaitable<WorkflowJobOutcome> run_workflow_steps(const json& spec_workflow,
     std::string failure;
     if (go.ok() && !*go) {
       std::string why = !step.if_condition.empty() ? "its if: is false"
-                        : status.cancelled          ? "the job is being canceled"
-                                                    : "an earlier step failed";
+                        : status.cancelled         ? "the job is being canceled"
+                                                   : "an earlier step failed";
       io.log("==> " + label + name + " (skipped: " + why + ")");
       results.push_back({workflow::JobResult::kSkipped, workflow::JobResult::kSkipped});
       record["state"] = record["outcome"] = record["conclusion"] = "skipped";
       record["finished_at"] = record["started_at"];
       record["log_end"] = io.log_offset();
       outcome.steps.push_back(record);
-      if (!step.id.empty()) contexts["steps"][step.id] = workflow::steps_context_entry(results.back(), {});
+      if (!step.id.empty())
+        contexts["steps"][step.id] = workflow::steps_context_entry(results.back(), {});
       continue;
     }
     io.log("==> " + label + name);
@@ -128,12 +133,13 @@ awaitable<WorkflowJobOutcome> run_workflow_steps(const json& spec_workflow,
     } else if (step.checkout) {
       // The runner checked the repository out into the workspace before the job started.
       if (!fs::exists(place.workspace_host / ".git")) {
-        failure = "actions/checkout: this run has no repository to check out; start the run with "
-                  "repo {url, sha} (corral workflow run FILE --repo URL --sha SHA)";
+        failure =
+            "actions/checkout: this run has no repository to check out; start the run with "
+            "repo {url, sha} (corral workflow run FILE --repo URL --sha SHA)";
         step_outcome = workflow::JobResult::kFailure;
       } else {
-        io.log("checked out " + facts.repository + " at " + (facts.sha.empty() ? facts.ref : facts.sha) +
-               " into " + place.workspace);
+        io.log("checked out " + facts.repository + " at " +
+               (facts.sha.empty() ? facts.ref : facts.sha) + " into " + place.workspace);
         exit_code = 0;
       }
     } else {
@@ -145,7 +151,8 @@ awaitable<WorkflowJobOutcome> run_workflow_steps(const json& spec_workflow,
       std::ofstream(place.workspace_host / ".corral" / dir / "env").flush();
       auto script = workflow::interpolate(step.run, contexts, status);
       auto env = workflow::step_environment(wf, job, step, exported, facts, paths, contexts);
-      auto argv = workflow::shell_command(step.shell, dot_corral + "/" + dir + "/script", place.bash_exists);
+      auto argv = workflow::shell_command(step.shell, dot_corral + "/" + dir + "/script",
+                                          place.bash_exists);
       std::string working_dir = place.workspace;
       if (!step.working_directory.empty()) {
         auto wd = workflow::interpolate(step.working_directory, contexts, status);
@@ -157,7 +164,8 @@ awaitable<WorkflowJobOutcome> run_workflow_steps(const json& spec_workflow,
                                : "shell: " + argv.error().message;
         step_outcome = workflow::JobResult::kFailure;
       } else {
-        std::ofstream(place.workspace_host / ".corral" / dir / "script", std::ios::binary) << *script;
+        std::ofstream(place.workspace_host / ".corral" / dir / "script", std::ios::binary)
+            << *script;
         auto ran = co_await io.run(*argv, *env, working_dir);
         if (!ran.ok()) {
           failure = ran.error().message;
@@ -168,27 +176,39 @@ awaitable<WorkflowJobOutcome> run_workflow_steps(const json& spec_workflow,
           if (*ran != 0) failure = "exit code " + std::to_string(*ran);
         }
         // What the step left for the ones after it.
-        auto outputs = workflow::parse_command_file(read_small_file(place.workspace_host / ".corral" / dir / "output"));
-        auto exports = workflow::parse_command_file(read_small_file(place.workspace_host / ".corral" / dir / "env"));
-        if (outputs.ok()) step_outputs = *outputs;
-        else io.log("ignored $GITHUB_OUTPUT: " + outputs.error().message);
-        if (exports.ok()) exported.insert(exported.end(), exports->begin(), exports->end());
-        else io.log("ignored $GITHUB_ENV: " + exports.error().message);
+        auto outputs = workflow::parse_command_file(
+            read_small_file(place.workspace_host / ".corral" / dir / "output"));
+        auto exports = workflow::parse_command_file(
+            read_small_file(place.workspace_host / ".corral" / dir / "env"));
+        if (outputs.ok())
+          step_outputs = *outputs;
+        else
+          io.log("ignored $GITHUB_OUTPUT: " + outputs.error().message);
+        if (exports.ok())
+          exported.insert(exported.end(), exports->begin(), exports->end());
+        else
+          io.log("ignored $GITHUB_ENV: " + exports.error().message);
       }
       paths.output_file.clear();
       paths.env_file.clear();
     }
-    if (io.stopped() && step_outcome == workflow::JobResult::kFailure) step_outcome = workflow::JobResult::kCancelled;
+    if (io.stopped() && step_outcome == workflow::JobResult::kFailure)
+      step_outcome = workflow::JobResult::kCancelled;
     auto keep_going = workflow::resolve_bool_setting(step.continue_on_error, contexts);
-    workflow::StepResult result = workflow::fold_step_result(step_outcome, keep_going.ok() && *keep_going);
+    workflow::StepResult result =
+        workflow::fold_step_result(step_outcome, keep_going.ok() && *keep_going);
     results.push_back(result);
-    if (!step.id.empty()) contexts["steps"][step.id] = workflow::steps_context_entry(result, step_outputs);
+    if (!step.id.empty())
+      contexts["steps"][step.id] = workflow::steps_context_entry(result, step_outputs);
     std::string word(workflow::job_result_name(result.outcome));
     io.log("<== " + label + name + ": " + word + (failure.empty() ? "" : " (" + failure + ")") +
            " in " + seconds_text(std::chrono::steady_clock::now() - started));
     record["outcome"] = word;
     record["conclusion"] = std::string(workflow::job_result_name(result.conclusion));
-    record["state"] = word == "success" ? "succeeded" : word == "failure" ? "failed" : word == "cancelled" ? "canceled" : word;
+    record["state"] = word == "success"     ? "succeeded"
+                      : word == "failure"   ? "failed"
+                      : word == "cancelled" ? "canceled"
+                                            : word;
     record["exit_code"] = exit_code ? json(*exit_code) : json(nullptr);
     if (!failure.empty()) record["message"] = failure;
     record["finished_at"] = format_time(wall_now());
@@ -203,8 +223,10 @@ awaitable<WorkflowJobOutcome> run_workflow_steps(const json& spec_workflow,
   workflow::StatusFunctions status = workflow::step_status(results, io.stopped());
   for (const auto& [name, expr] : job.outputs) {
     auto value = workflow::interpolate(expr, contexts, status);
-    if (value.ok()) outcome.outputs[name] = *value;
-    else io.log("output " + name + ": " + value.error().message);
+    if (value.ok())
+      outcome.outputs[name] = *value;
+    else
+      io.log("output " + name + ": " + value.error().message);
   }
   workflow::JobResult result = workflow::fold_job_result(results, io.stopped(), false);
   outcome.succeeded = result == workflow::JobResult::kSuccess;

@@ -14,16 +14,18 @@ Result<PullPolicy> parse_pull_policy(std::string_view text) {
   if (key == "ifnotpresent" || key.empty()) return PullPolicy::kIfNotPresent;
   if (key == "always") return PullPolicy::kAlways;
   if (key == "never") return PullPolicy::kNever;
-  return make_error(ErrorCode::kInvalidSpec,
-                    "unknown pull policy '" + std::string(text) +
-                        "'; use if-not-present, always or never");
+  return make_error(ErrorCode::kInvalidSpec, "unknown pull policy '" + std::string(text) +
+                                                 "'; use if-not-present, always or never");
 }
 
 std::string_view pull_policy_name(PullPolicy policy) {
   switch (policy) {
-    case PullPolicy::kIfNotPresent: return "if-not-present";
-    case PullPolicy::kAlways: return "always";
-    case PullPolicy::kNever: return "never";
+    case PullPolicy::kIfNotPresent:
+      return "if-not-present";
+    case PullPolicy::kAlways:
+      return "always";
+    case PullPolicy::kNever:
+      return "never";
   }
   return "if-not-present";
 }

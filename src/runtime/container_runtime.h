@@ -130,7 +130,6 @@ struct ExecResult {
   bool truncated = false;
 };
 
-
 class ContainerRuntime {
  public:
   virtual ~ContainerRuntime() = default;

@@ -55,7 +55,8 @@ awaitable<Result<Token>> authenticate(ServerContext& ctx, const RequestContext& 
 awaitable<Result<Token>> authenticate_user(ServerContext& ctx, const RequestContext& req) {
   auto caller = co_await authenticate(ctx, req);
   if (!caller.ok()) co_return caller;
-  if (auto r = require_kind(*caller, {TokenKind::kAdmin, TokenKind::kUser}); !r.ok()) co_return r.error();
+  if (auto r = require_kind(*caller, {TokenKind::kAdmin, TokenKind::kUser}); !r.ok())
+    co_return r.error();
   co_return caller;
 }
 
@@ -65,13 +66,18 @@ Result<void> require_kind(const Token& token, std::initializer_list<TokenKind> k
   }
   std::string allowed;
   for (auto k : kinds) allowed += (allowed.empty() ? "" : " or ") + std::string(to_string(k));
-  return make_error(ErrorCode::kForbidden, "this needs a token of kind " + allowed + "; yours is a " +
+  return make_error(ErrorCode::kForbidden, "this needs a token of kind " + allowed +
+                                               "; yours is a " +
                                                std::string(to_string(token.kind)) + " token");
 }
 
-std::string make_runner_secret() { return "crs_" + random_hex(32); }
+std::string make_runner_secret() {
+  return "crs_" + random_hex(32);
+}
 
-std::string make_token_secret() { return "crl_" + random_hex(24); }
+std::string make_token_secret() {
+  return "crl_" + random_hex(24);
+}
 
 Token make_token(TokenKind kind, const std::string& tenant, const std::string& name,
                  const std::string& secret, TimeMs now) {

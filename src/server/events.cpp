@@ -4,9 +4,15 @@
 
 namespace corral {
 
-ServerEvents::ServerEvents(ClaimWaiters& waiters, LogHub& logs, Store& store, asio::thread_pool& store_pool,
-                           Clock& clock, std::unique_ptr<Peers> peers)
-    : waiters_(waiters), logs_(logs), store_(store), store_pool_(store_pool), clock_(clock), peers_(std::move(peers)) {
+ServerEvents::ServerEvents(ClaimWaiters& waiters, LogHub& logs, Store& store,
+                           asio::thread_pool& store_pool, Clock& clock,
+                           std::unique_ptr<Peers> peers)
+    : waiters_(waiters),
+      logs_(logs),
+      store_(store),
+      store_pool_(store_pool),
+      clock_(clock),
+      peers_(std::move(peers)) {
   if (peers_) {
     peers_->start([this](std::string_view message) { on_peer_message(message); },
                   [this] {
@@ -17,7 +23,9 @@ ServerEvents::ServerEvents(ClaimWaiters& waiters, LogHub& logs, Store& store, as
   }
 }
 
-ServerEvents::~ServerEvents() { stop(); }
+ServerEvents::~ServerEvents() {
+  stop();
+}
 
 void ServerEvents::stop() {
   if (peers_) peers_->stop();
@@ -28,7 +36,8 @@ void ServerEvents::job_available(const Job& job) {
   if (peers_) peers_->send("j " + job.tenant + " " + job.id);
 }
 
-void ServerEvents::log_appended(const std::string& job_id, int attempt, int64_t offset, std::string_view data) {
+void ServerEvents::log_appended(const std::string& job_id, int attempt, int64_t offset,
+                                std::string_view data) {
   logs_.publish_bytes(job_id, attempt, offset, data);
   if (peers_) peers_->send("c " + job_id);
 }

@@ -44,8 +44,8 @@ class Peers {
 class ServerEvents {
  public:
   // peers may be null (one server alone on its database).
-  ServerEvents(ClaimWaiters& waiters, LogHub& logs, Store& store, asio::thread_pool& store_pool, Clock& clock,
-               std::unique_ptr<Peers> peers);
+  ServerEvents(ClaimWaiters& waiters, LogHub& logs, Store& store, asio::thread_pool& store_pool,
+               Clock& clock, std::unique_ptr<Peers> peers);
   ~ServerEvents();
 
   // A job became claimable (submitted, requeued, made by a schedule).

@@ -7,7 +7,8 @@ namespace corral {
 LogHub::Subscription::Batch LogHub::Subscription::take() {
   std::lock_guard lock(mu_);
   Batch batch;
-  batch.pieces.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
+  batch.pieces.assign(std::make_move_iterator(queue_.begin()),
+                      std::make_move_iterator(queue_.end()));
   batch.lagged = std::exchange(lagged_, false);
   batch.changed = std::exchange(changed_, false);
   queue_.clear();
@@ -80,7 +81,8 @@ void LogHub::unsubscribe(const std::string& job_id, const SubscriptionPtr& sub) 
   if (list.empty()) subs_.erase(it);
 }
 
-void LogHub::publish_bytes(const std::string& job_id, int attempt, int64_t offset, std::string_view data) {
+void LogHub::publish_bytes(const std::string& job_id, int attempt, int64_t offset,
+                           std::string_view data) {
   if (data.empty()) return;
   std::lock_guard lock(mu_);
   auto it = subs_.find(job_id);

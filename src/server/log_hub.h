@@ -67,7 +67,8 @@ class LogHub {
   };
   using SubscriptionPtr = std::shared_ptr<Subscription>;
 
-  explicit LogHub(size_t max_queued_bytes = 4 * 1024 * 1024) : max_queued_bytes_(max_queued_bytes) {}
+  explicit LogHub(size_t max_queued_bytes = 4 * 1024 * 1024)
+      : max_queued_bytes_(max_queued_bytes) {}
 
   SubscriptionPtr subscribe(const std::string& job_id, asio::any_io_executor ex);
   // Which limit refused a subscription (docs/security.md, Server limits).

@@ -91,7 +91,8 @@ void PgPeers::run() {
     while (auto n = conn->next_notification()) {
       std::string_view payload(n->payload);
       auto space = payload.find(' ');
-      if (space != std::string_view::npos && payload.substr(0, space) != server_id_ && on_message_) {
+      if (space != std::string_view::npos && payload.substr(0, space) != server_id_ &&
+          on_message_) {
         on_message_(payload.substr(space + 1));
       }
     }
@@ -103,7 +104,8 @@ void PgPeers::run() {
         auto opened = pg::Connection::open(conninfo_);
         if (!opened.ok()) {
           if (!outage_logged) {
-            spdlog::warn("peers: {}; other servers' events wait until it is back", opened.error().message);
+            spdlog::warn("peers: {}; other servers' events wait until it is back",
+                         opened.error().message);
             outage_logged = true;
           }
           wait_for_poke(backoff_ms);
@@ -126,14 +128,16 @@ void PgPeers::run() {
       uint64_t dropped = 0;
       {
         std::lock_guard lock(mu_);
-        batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
+        batch.assign(std::make_move_iterator(queue_.begin()),
+                     std::make_move_iterator(queue_.end()));
         queue_.clear();
         std::swap(dropped, dropped_);
       }
       if (dropped) spdlog::warn("peers: {} message(s) dropped (queue full)", dropped);
       if (!batch.empty()) {
         for (auto& m : batch) m = server_id_ + " " + m;
-        conn->query("SELECT pg_notify('corral_events', m) FROM unnest($1::text[]) AS m", text_array(batch));
+        conn->query("SELECT pg_notify('corral_events', m) FROM unnest($1::text[]) AS m",
+                    text_array(batch));
         deliver();
       }
 

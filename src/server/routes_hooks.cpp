@@ -18,7 +18,9 @@ namespace corral {
 
 namespace {
 
-Error hook_error(ErrorCode code, const std::string& why) { return make_error(code, why); }
+Error hook_error(ErrorCode code, const std::string& why) {
+  return make_error(code, why);
+}
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -47,28 +49,33 @@ awaitable<Response> github_hook(ServerContext& ctx, RequestContext& req) {
   }
   auto payload = parse_json_limited(body, "the webhook's payload", {kMaxJsonDepth, body.size()});
   if (!payload.ok() || !payload->is_object()) {
-    co_return error_of(hook_error(ErrorCode::kBadRequest, "the webhook's payload is not a JSON object"));
+    co_return error_of(
+        hook_error(ErrorCode::kBadRequest, "the webhook's payload is not a JSON object"));
   }
   std::string full_name = lower(text_at(*payload, {"repository", "full_name"}));
   if (full_name.empty()) {
-    co_return error_of(hook_error(ErrorCode::kBadRequest, "the payload names no repository.full_name"));
+    co_return error_of(
+        hook_error(ErrorCode::kBadRequest, "the payload names no repository.full_name"));
   }
   // Whose repository it is: the mapping whose secret signed this body.
   auto mappings = co_await ctx.db([&] { return ctx.store.repos_with_webhook(full_name); });
   if (!mappings.ok()) co_return error_of(mappings.error());
   const RepoMapping* repo = nullptr;
   for (const auto& m : *mappings) {
-    if (constant_time_equal("sha256=" + hmac_sha256_hex(m.webhook_secret, body), signature)) repo = &m;
+    if (constant_time_equal("sha256=" + hmac_sha256_hex(m.webhook_secret, body), signature))
+      repo = &m;
   }
   if (!repo) {
-    co_return error_of(hook_error(ErrorCode::kUnauthorized,
-                                  "X-Hub-Signature-256 matches no webhook secret set for repository " +
-                                      full_name + " (PUT /api/v1/repos/" + full_name + " {webhook_secret})"));
+    co_return error_of(
+        hook_error(ErrorCode::kUnauthorized,
+                   "X-Hub-Signature-256 matches no webhook secret set for repository " + full_name +
+                       " (PUT /api/v1/repos/" + full_name + " {webhook_secret})"));
   }
   if (event == "ping") co_return json_ok({{"pong", true}, {"repo", full_name}});
   if (event != "push" && event != "pull_request") {
-    co_return json_ok({{"ignored", "event '" + event + "' starts no workflow (push and pull_request do)"}},
-                      http::status::accepted);
+    co_return json_ok(
+        {{"ignored", "event '" + event + "' starts no workflow (push and pull_request do)"}},
+        http::status::accepted);
   }
   if (delivery.empty() || delivery.size() > 200) {
     co_return error_of(hook_error(ErrorCode::kBadRequest, "missing X-GitHub-Delivery"));
@@ -80,7 +87,8 @@ awaitable<Response> github_hook(ServerContext& ctx, RequestContext& req) {
     sha = text_at(*payload, {"after"});
     ref = text_at(*payload, {"ref"});
     if (sha.empty() || sha.find_first_not_of('0') == std::string::npos) {
-      co_return json_ok({{"ignored", "a push that deletes " + ref + " starts no workflow"}}, http::status::accepted);
+      co_return json_ok({{"ignored", "a push that deletes " + ref + " starts no workflow"}},
+                        http::status::accepted);
     }
     std::set<std::string> changed;
     if (payload->contains("commits") && (*payload)["commits"].is_array()) {
@@ -97,14 +105,18 @@ awaitable<Response> github_hook(ServerContext& ctx, RequestContext& req) {
   } else {
     sha = text_at(*payload, {"pull_request", "head", "sha"});
     const json& number = (*payload)["number"];
-    ref = "refs/pull/" + (number.is_number_integer() ? std::to_string(number.get<int64_t>()) : std::string("0")) + "/merge";
+    ref = "refs/pull/" +
+          (number.is_number_integer() ? std::to_string(number.get<int64_t>()) : std::string("0")) +
+          "/merge";
     discover["action"] = text_at(*payload, {"action"});
     discover["base_ref"] = text_at(*payload, {"pull_request", "base", "ref"});
   }
-  if (sha.empty()) co_return error_of(hook_error(ErrorCode::kBadRequest, "the payload names no commit sha"));
+  if (sha.empty())
+    co_return error_of(hook_error(ErrorCode::kBadRequest, "the payload names no commit sha"));
   discover["sha"] = sha;
   discover["ref"] = ref;
-  std::string url = !repo->clone_url.empty() ? repo->clone_url : text_at(*payload, {"repository", "clone_url"});
+  std::string url =
+      !repo->clone_url.empty() ? repo->clone_url : text_at(*payload, {"repository", "clone_url"});
   if (url.empty()) url = "https://github.com/" + full_name + ".git";
   discover["url"] = url;
 
@@ -112,23 +124,26 @@ awaitable<Response> github_hook(ServerContext& ctx, RequestContext& req) {
   const std::string& owner_id = repo->updated_by;
   auto owner = co_await ctx.db([&] { return ctx.store.get_token(owner_id); });
   if (!owner.ok() || owner->revoked_at != 0) {
-    co_return error_of(hook_error(ErrorCode::kConflict,
-                                  "the token that set " + full_name +
-                                      "'s webhook secret is revoked: an admin must set the secret again"));
+    co_return error_of(
+        hook_error(ErrorCode::kConflict,
+                   "the token that set " + full_name +
+                       "'s webhook secret is revoked: an admin must set the secret again"));
   }
-  json spec_body = {{"name", "workflows of " + full_name + " at " + sha.substr(0, 12) + " (" + event + ")"},
-                    {"repo", {{"url", url}, {"sha", sha}}},
-                    {"workflow", {{"discover", discover}}},
-                    {"max_attempts", 3}};
+  json spec_body = {
+      {"name", "workflows of " + full_name + " at " + sha.substr(0, 12) + " (" + event + ")"},
+      {"repo", {{"url", url}, {"sha", sha}}},
+      {"workflow", {{"discover", discover}}},
+      {"max_attempts", 3}};
   auto spec = parse_job_spec(spec_body);
   if (!spec.ok()) co_return error_of(spec.error());
-  auto created = co_await submit_job(ctx, *owner, std::move(spec.value()), "github-delivery:" + delivery);
+  auto created =
+      co_await submit_job(ctx, *owner, std::move(spec.value()), "github-delivery:" + delivery);
   if (!created.ok()) co_return error_of(created.error());
   if (!created->created) {
     co_return json_ok({{"duplicate", true}, {"job_id", created->job.id}, {"delivery", delivery}});
   }
-  spdlog::info("github {} of {} at {} (delivery {}): job {} reads its workflows", event, full_name, sha, delivery,
-               created->job.id);
+  spdlog::info("github {} of {} at {} (delivery {}): job {} reads its workflows", event, full_name,
+               sha, delivery, created->job.id);
   co_return json_ok({{"duplicate", false}, {"job_id", created->job.id}, {"delivery", delivery}},
                     http::status::accepted);
 }
@@ -136,7 +151,8 @@ awaitable<Response> github_hook(ServerContext& ctx, RequestContext& req) {
 }  // namespace
 
 void add_hook_routes(Router& router, ServerContext& ctx) {
-  router.add(http::verb::post, "/api/v1/hooks/github", [&ctx](RequestContext& req) { return github_hook(ctx, req); });
+  router.add(http::verb::post, "/api/v1/hooks/github",
+             [&ctx](RequestContext& req) { return github_hook(ctx, req); });
 }
 
 }  // namespace corral

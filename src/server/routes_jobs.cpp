@@ -23,8 +23,9 @@ Result<int64_t> int_param(const RequestContext& req, const std::string& key, int
     if (pos != it->second.size() || v < min || v > max) throw std::out_of_range(key);
     return v;
   } catch (...) {
-    return make_error(ErrorCode::kBadRequest, "query parameter '" + key + "' must be an integer between " +
-                                                  std::to_string(min) + " and " + std::to_string(max));
+    return make_error(ErrorCode::kBadRequest,
+                      "query parameter '" + key + "' must be an integer between " +
+                          std::to_string(min) + " and " + std::to_string(max));
   }
 }
 
@@ -48,11 +49,13 @@ awaitable<Response> submit(ServerContext& ctx, RequestContext& req) {
   if (!spec.ok()) co_return error_of(spec.error());
   std::string key(req.msg["Idempotency-Key"]);
   if (key.size() > 255) {
-    co_return error_of(make_error(ErrorCode::kBadRequest, "Idempotency-Key is longer than 255 characters"));
+    co_return error_of(
+        make_error(ErrorCode::kBadRequest, "Idempotency-Key is longer than 255 characters"));
   }
   auto created = co_await submit_job(ctx, *caller, std::move(spec.value()), key);
   if (!created.ok()) co_return error_of(created.error());
-  co_return json_ok(to_json(created->job), created->created ? http::status::created : http::status::ok);
+  co_return json_ok(to_json(created->job),
+                    created->created ? http::status::created : http::status::ok);
 }
 
 }  // namespace
@@ -107,9 +110,10 @@ awaitable<Response> list_jobs(ServerContext& ctx, RequestContext& req) {
   if (!state.empty()) {
     query.state = parse_job_state(state);
     if (!query.state) {
-      co_return error_of(make_error(ErrorCode::kBadRequest,
-                                    "query parameter 'state' must be one of queued, leased, running, "
-                                    "succeeded, failed, canceled"));
+      co_return error_of(
+          make_error(ErrorCode::kBadRequest,
+                     "query parameter 'state' must be one of queued, leased, running, "
+                     "succeeded, failed, canceled"));
     }
   }
   auto limit = int_param(req, "limit", 50, 1, 500);
@@ -125,7 +129,8 @@ awaitable<Response> list_jobs(ServerContext& ctx, RequestContext& req) {
   json jobs = json::array();
   for (const auto& j : page->jobs) jobs.push_back(to_json(j));
   co_return json_ok({{"jobs", jobs},
-                     {"next_cursor", page->next_cursor ? json(std::to_string(page->next_cursor)) : json(nullptr)}});
+                     {"next_cursor", page->next_cursor ? json(std::to_string(page->next_cursor))
+                                                       : json(nullptr)}});
 }
 
 awaitable<Response> get_job(ServerContext& ctx, RequestContext& req) {
@@ -141,7 +146,8 @@ awaitable<Response> cancel(ServerContext& ctx, RequestContext& req) {
   auto caller = co_await user_or_admin(ctx, req);
   if (!caller.ok()) co_return error_of(caller.error());
   std::string id = req.params["id"];
-  auto job = co_await ctx.db([&] { return ctx.store.cancel_job(caller->tenant, id, ctx.clock.now_ms()); });
+  auto job =
+      co_await ctx.db([&] { return ctx.store.cancel_job(caller->tenant, id, ctx.clock.now_ms()); });
   if (!job.ok()) co_return error_of(job.error());
   ctx.events.job_changed(id);  // watchers of a job canceled while queued get their "end"
   co_return json_ok(to_json(*job));
@@ -165,7 +171,8 @@ awaitable<Response> logs(ServerContext& ctx, RequestContext& req) {
   res.set(http::field::content_type, "text/plain; charset=utf-8");
   res.set("X-Corral-Attempt", std::to_string(chunk->attempt));
   res.set("X-Corral-Log-Size", std::to_string(chunk->size));
-  res.set("X-Corral-Next-Offset", std::to_string(chunk->offset + static_cast<int64_t>(chunk->data.size())));
+  res.set("X-Corral-Next-Offset",
+          std::to_string(chunk->offset + static_cast<int64_t>(chunk->data.size())));
   res.set("X-Corral-Log-Complete", chunk->complete ? "true" : "false");
   res.body() = std::move(chunk->data);
   res.prepare_payload();
@@ -204,14 +211,18 @@ awaitable<Response> queue(ServerContext& ctx, RequestContext& req) {
     groups.push_back({{"group", g.group}, {"queued", g.queued}, {"running", g.running}});
   }
   json label_sets = json::array();
-  for (const auto& l : stats->by_labels) label_sets.push_back({{"labels", l.labels}, {"queued", l.queued}});
+  for (const auto& l : stats->by_labels)
+    label_sets.push_back({{"labels", l.labels}, {"queued", l.queued}});
   json runner_counts = {{"idle", 0}, {"busy", 0}, {"draining", 0}, {"offline", 0}};
-  for (const auto& r : *runners) runner_counts[std::string(to_string(r.status))] = runner_counts[std::string(to_string(r.status))].get<int>() + 1;
+  for (const auto& r : *runners)
+    runner_counts[std::string(to_string(r.status))] =
+        runner_counts[std::string(to_string(r.status))].get<int>() + 1;
   // The head of the queue, each job with what holds it (the same words as /why).
   auto queued = co_await ctx.db([&] { return ctx.store.queued_jobs(caller->tenant, 50); });
   if (!queued.ok()) co_return error_of(queued.error());
-  auto steward = co_await ctx.db(
-      [&] { return load_steward_facts(ctx.store, caller->tenant, now, ctx.config.steward_stale_after_ms); });
+  auto steward = co_await ctx.db([&] {
+    return load_steward_facts(ctx.store, caller->tenant, now, ctx.config.steward_stale_after_ms);
+  });
   if (!steward.ok()) co_return error_of(steward.error());
   json waiting = json::array();
   QueuePosition position;
@@ -236,13 +247,16 @@ awaitable<Response> queue(ServerContext& ctx, RequestContext& req) {
                        {"reason_code", why["reasons"][0]["code"]}});
     if (job.not_before <= now) ++position.older;
   }
-  json out = {{"by_state", stats->by_state},
-              {"by_group", groups},
-              {"by_labels", label_sets},
-              {"runners", runner_counts},
-              {"waiting", waiting},
-              {"oldest_queued_at", stats->oldest_queued_at ? json(format_time(stats->oldest_queued_at)) : json(nullptr)},
-              {"oldest_queued_age_s", stats->oldest_queued_at ? json((now - stats->oldest_queued_at) / 1000.0) : json(nullptr)}};
+  json out = {
+      {"by_state", stats->by_state},
+      {"by_group", groups},
+      {"by_labels", label_sets},
+      {"runners", runner_counts},
+      {"waiting", waiting},
+      {"oldest_queued_at",
+       stats->oldest_queued_at ? json(format_time(stats->oldest_queued_at)) : json(nullptr)},
+      {"oldest_queued_age_s",
+       stats->oldest_queued_at ? json((now - stats->oldest_queued_at) / 1000.0) : json(nullptr)}};
   co_return json_ok(out);
 }
 
@@ -261,8 +275,9 @@ awaitable<Response> why(ServerContext& ctx, RequestContext& req) {
     if (!pos.ok()) co_return error_of(pos.error());
     position = *pos;
   }
-  auto steward = co_await ctx.db(
-      [&] { return load_steward_facts(ctx.store, caller->tenant, now, ctx.config.steward_stale_after_ms); });
+  auto steward = co_await ctx.db([&] {
+    return load_steward_facts(ctx.store, caller->tenant, now, ctx.config.steward_stale_after_ms);
+  });
   if (!steward.ok()) co_return error_of(steward.error());
   co_return json_ok(explain_wait({*job, *runners, position, now, &*steward}));
 }
@@ -309,8 +324,9 @@ awaitable<Response> stats(ServerContext& ctx, RequestContext& req) {
   if (!caller.ok()) co_return error_of(caller.error());
   auto hours = int_param(req, "hours", 24, 1, 24 * 31);
   if (!hours.ok()) co_return error_of(hours.error());
-  auto stats = co_await ctx.db(
-      [&] { return ctx.store.job_stats(caller->tenant, static_cast<int>(*hours), ctx.clock.now_ms()); });
+  auto stats = co_await ctx.db([&] {
+    return ctx.store.job_stats(caller->tenant, static_cast<int>(*hours), ctx.clock.now_ms());
+  });
   if (!stats.ok()) co_return error_of(stats.error());
   json hourly = json::array();
   for (const auto& h : stats->hours) {
@@ -347,18 +363,24 @@ awaitable<Response> stats(ServerContext& ctx, RequestContext& req) {
 }  // namespace
 
 void add_job_routes(Router& router, ServerContext& ctx) {
-  router.add(http::verb::post, "/api/v1/jobs", [&ctx](RequestContext& req) { return submit(ctx, req); });
+  router.add(http::verb::post, "/api/v1/jobs",
+             [&ctx](RequestContext& req) { return submit(ctx, req); });
   router.add(http::verb::get, "/api/v1/jobs",
              [&ctx](RequestContext& req) { return list_jobs(ctx, req); });
   router.add(http::verb::get, "/api/v1/jobs/{id}",
              [&ctx](RequestContext& req) { return get_job(ctx, req); });
-  router.add(http::verb::post, "/api/v1/jobs/{id}/cancel", [&ctx](RequestContext& req) { return cancel(ctx, req); });
-  router.add(http::verb::get, "/api/v1/jobs/{id}/logs", [&ctx](RequestContext& req) { return logs(ctx, req); });
+  router.add(http::verb::post, "/api/v1/jobs/{id}/cancel",
+             [&ctx](RequestContext& req) { return cancel(ctx, req); });
+  router.add(http::verb::get, "/api/v1/jobs/{id}/logs",
+             [&ctx](RequestContext& req) { return logs(ctx, req); });
   router.add(http::verb::get, "/api/v1/jobs/{id}/events",
              [&ctx](RequestContext& req) { return agent_events(ctx, req); });
-  router.add(http::verb::get, "/api/v1/queue", [&ctx](RequestContext& req) { return queue(ctx, req); });
-  router.add(http::verb::get, "/api/v1/jobs/{id}/why", [&ctx](RequestContext& req) { return why(ctx, req); });
-  router.add(http::verb::get, "/api/v1/stats", [&ctx](RequestContext& req) { return stats(ctx, req); });
+  router.add(http::verb::get, "/api/v1/queue",
+             [&ctx](RequestContext& req) { return queue(ctx, req); });
+  router.add(http::verb::get, "/api/v1/jobs/{id}/why",
+             [&ctx](RequestContext& req) { return why(ctx, req); });
+  router.add(http::verb::get, "/api/v1/stats",
+             [&ctx](RequestContext& req) { return stats(ctx, req); });
 }
 
 }  // namespace corral

@@ -49,8 +49,9 @@ Result<int64_t> int_query(const RequestContext& req, const std::string& key, int
     if (pos == text.size() && v >= 0 && v <= max) return v;
   } catch (...) {
   }
-  return make_error(ErrorCode::kBadRequest, "query parameter '" + key + "' must be an integer between 0 and " +
-                                                std::to_string(max));
+  return make_error(
+      ErrorCode::kBadRequest,
+      "query parameter '" + key + "' must be an integer between 0 and " + std::to_string(max));
 }
 
 // Retry-After of a stream refused by a watcher limit: watchers come and go within minutes.
@@ -111,7 +112,8 @@ class LogStreamer {
       }
       auto batch = sub_.take();
       if (batch.lagged) {
-        json lagged{{"type", "lagged"}, {"offset", offset_}};  // (gcc 12: no braced temporaries across co_await)
+        json lagged{{"type", "lagged"},
+                    {"offset", offset_}};  // (gcc 12: no braced temporaries across co_await)
         if (!co_await send_text(lagged)) co_return;
         need_store = true;
       }
@@ -137,7 +139,8 @@ class LogStreamer {
   // Sends what the store has from offset_ on; ends the stream once nothing more can come.
   awaitable<Step> catch_up() {
     int want = requested_attempt_ > 0 ? requested_attempt_ : 0;
-    auto chunk = co_await ctx_.db([&] { return ctx_.store.read_log(tenant_, job_id_, want, offset_, kStoreReadBytes); });
+    auto chunk = co_await ctx_.db(
+        [&] { return ctx_.store.read_log(tenant_, job_id_, want, offset_, kStoreReadBytes); });
     if (!chunk.ok()) co_return Step::kStop;
     if (chunk->attempt != 0 && chunk->attempt != attempt_) {
       bool switching = attempt_ != 0;
@@ -176,7 +179,8 @@ class LogStreamer {
     }
     if (co_await send_text(end)) {
       error_code ec;
-      co_await ws_.async_close(websocket::close_code::normal, asio::redirect_error(use_awaitable, ec));
+      co_await ws_.async_close(websocket::close_code::normal,
+                               asio::redirect_error(use_awaitable, ec));
     }
     co_return Step::kStop;
   }
@@ -189,7 +193,7 @@ class LogStreamer {
       co_return !(requested_attempt_ == 0 && piece.attempt > attempt_);
     }
     int64_t end = piece.offset + static_cast<int64_t>(piece.data->size());
-    if (end <= offset_) co_return true;          // already sent (from the store)
+    if (end <= offset_) co_return true;           // already sent (from the store)
     if (piece.offset > offset_) co_return false;  // a gap: read it from the store
     std::string_view fresh(*piece.data);
     fresh.remove_prefix(static_cast<size_t>(offset_ - piece.offset));
@@ -201,7 +205,8 @@ class LogStreamer {
   awaitable<bool> send_binary(std::string_view data) {
     ws_.binary(true);
     error_code ec;
-    co_await ws_.async_write(asio::buffer(data.data(), data.size()), asio::redirect_error(use_awaitable, ec));
+    co_await ws_.async_write(asio::buffer(data.data(), data.size()),
+                             asio::redirect_error(use_awaitable, ec));
     co_return !ec;
   }
 
@@ -236,8 +241,8 @@ awaitable<void> stream_logs(ServerContext& ctx, RequestContext& req, WebSocketUp
   auto job = co_await ctx.db([&] { return ctx.store.get_job(caller->tenant, id); });
   if (!job.ok()) co_return upgrade.reject(error_of(job.error()));
   if (*attempt > job->attempt) {
-    co_return upgrade.reject(error_of(make_error(ErrorCode::kNotFound,
-                                                 "job " + id + " has no attempt " + std::to_string(*attempt))));
+    co_return upgrade.reject(error_of(make_error(
+        ErrorCode::kNotFound, "job " + id + " has no attempt " + std::to_string(*attempt))));
   }
   auto ex = co_await asio::this_coro::executor;
   // Before the first store read: nothing falls in between.
@@ -268,9 +273,10 @@ awaitable<void> stream_logs(ServerContext& ctx, RequestContext& req, WebSocketUp
 }  // namespace
 
 void add_log_stream_routes(Router& router, ServerContext& ctx) {
-  router.add_websocket("/api/v1/jobs/{id}/logs/stream", [&ctx](RequestContext& req, WebSocketUpgrade& upgrade) {
-    return stream_logs(ctx, req, upgrade);
-  });
+  router.add_websocket("/api/v1/jobs/{id}/logs/stream",
+                       [&ctx](RequestContext& req, WebSocketUpgrade& upgrade) {
+                         return stream_logs(ctx, req, upgrade);
+                       });
 }
 
 }  // namespace corral

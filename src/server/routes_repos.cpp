@@ -13,7 +13,8 @@ Result<std::string> target_tenant(const Token& caller, const std::string& named)
   if (named.empty()) return caller.tenant;
   static const std::regex kTenant("^[a-z0-9][a-z0-9_-]{0,62}$");
   if (!std::regex_match(named, kTenant)) {
-    return make_error(ErrorCode::kInvalidSpec, "field 'tenant': 1-63 lower-case letters, digits, _ or -");
+    return make_error(ErrorCode::kInvalidSpec,
+                      "field 'tenant': 1-63 lower-case letters, digits, _ or -");
   }
   return named;
 }
@@ -42,11 +43,13 @@ awaitable<Response> put_repo(ServerContext& ctx, RequestContext& req) {
   auto body = parse_json_body(req);
   if (!body.ok()) co_return error_of(body.error());
   RepoMapping repo;
-  if (auto parsed = parse_repo_mapping_body(*body, repo); !parsed.ok()) co_return error_of(parsed.error());
+  if (auto parsed = parse_repo_mapping_body(*body, repo); !parsed.ok())
+    co_return error_of(parsed.error());
   std::string named;
   if (body->contains("tenant") && !(*body)["tenant"].is_null()) {
     if (!(*body)["tenant"].is_string()) {
-      co_return error_of(make_error(ErrorCode::kInvalidSpec, "field 'tenant': must be a tenant name"));
+      co_return error_of(
+          make_error(ErrorCode::kInvalidSpec, "field 'tenant': must be a tenant name"));
     }
     named = (*body)["tenant"].get<std::string>();
   }
@@ -83,8 +86,9 @@ awaitable<Response> get_repo(ServerContext& ctx, RequestContext& req) {
   auto repo = co_await ctx.db([&] { return ctx.store.find_repo(*tenant, *full_name); });
   if (!repo.ok()) co_return error_of(repo.error());
   if (!repo->has_value()) {
-    co_return error_of(make_error(ErrorCode::kNotFound, "no mapping for repository '" + *full_name +
-                                                            "' in this tenant; `corral repos` lists them"));
+    co_return error_of(
+        make_error(ErrorCode::kNotFound, "no mapping for repository '" + *full_name +
+                                             "' in this tenant; `corral repos` lists them"));
   }
   co_return json_ok(to_json(**repo));
 }
@@ -117,7 +121,8 @@ awaitable<Response> put_settings(ServerContext& ctx, RequestContext& req) {
   auto body = parse_json_body(req);
   if (!body.ok()) co_return error_of(body.error());
   if (!body->is_object()) {
-    co_return error_of(make_error(ErrorCode::kInvalidSpec, "body must be an object such as {\"steward_fallback\": true}"));
+    co_return error_of(make_error(ErrorCode::kInvalidSpec,
+                                  "body must be an object such as {\"steward_fallback\": true}"));
   }
   std::string id = caller->id;
   auto current = co_await ctx.db([&] { return ctx.store.get_token(id); });
@@ -125,11 +130,13 @@ awaitable<Response> put_settings(ServerContext& ctx, RequestContext& req) {
   UserSettings settings = current->settings;
   for (auto it = body->begin(); it != body->end(); ++it) {
     if (it.key() != "steward_fallback") {
-      co_return error_of(make_error(ErrorCode::kInvalidSpec,
-                                    "field '" + it.key() + "': unknown setting; the settings are: steward_fallback"));
+      co_return error_of(make_error(
+          ErrorCode::kInvalidSpec,
+          "field '" + it.key() + "': unknown setting; the settings are: steward_fallback"));
     }
     if (!it.value().is_boolean()) {
-      co_return error_of(make_error(ErrorCode::kInvalidSpec, "field 'steward_fallback': must be true or false"));
+      co_return error_of(
+          make_error(ErrorCode::kInvalidSpec, "field 'steward_fallback': must be true or false"));
     }
     settings.steward_fallback = it.value().get<bool>();
   }
@@ -142,13 +149,18 @@ awaitable<Response> put_settings(ServerContext& ctx, RequestContext& req) {
 }  // namespace
 
 void add_repo_routes(Router& router, ServerContext& ctx) {
-  router.add(http::verb::get, "/api/v1/repos", [&ctx](RequestContext& req) { return list_repos(ctx, req); });
-  router.add(http::verb::put, "/api/v1/repos/{owner}/{name}", [&ctx](RequestContext& req) { return put_repo(ctx, req); });
-  router.add(http::verb::get, "/api/v1/repos/{owner}/{name}", [&ctx](RequestContext& req) { return get_repo(ctx, req); });
+  router.add(http::verb::get, "/api/v1/repos",
+             [&ctx](RequestContext& req) { return list_repos(ctx, req); });
+  router.add(http::verb::put, "/api/v1/repos/{owner}/{name}",
+             [&ctx](RequestContext& req) { return put_repo(ctx, req); });
+  router.add(http::verb::get, "/api/v1/repos/{owner}/{name}",
+             [&ctx](RequestContext& req) { return get_repo(ctx, req); });
   router.add(http::verb::delete_, "/api/v1/repos/{owner}/{name}",
              [&ctx](RequestContext& req) { return delete_repo(ctx, req); });
-  router.add(http::verb::get, "/api/v1/me/settings", [&ctx](RequestContext& req) { return get_settings(ctx, req); });
-  router.add(http::verb::put, "/api/v1/me/settings", [&ctx](RequestContext& req) { return put_settings(ctx, req); });
+  router.add(http::verb::get, "/api/v1/me/settings",
+             [&ctx](RequestContext& req) { return get_settings(ctx, req); });
+  router.add(http::verb::put, "/api/v1/me/settings",
+             [&ctx](RequestContext& req) { return put_settings(ctx, req); });
 }
 
 }  // namespace corral

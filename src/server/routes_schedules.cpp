@@ -33,7 +33,8 @@ awaitable<Response> create(ServerContext& ctx, RequestContext& req) {
             "operator to raise the limit",
         kScheduleQuotaRetryAfterS));
   }
-  Schedule schedule = new_schedule(caller->tenant, caller->id, std::move(spec.value()), ctx.clock.now_ms());
+  Schedule schedule =
+      new_schedule(caller->tenant, caller->id, std::move(spec.value()), ctx.clock.now_ms());
   auto created = co_await ctx.db([&] { return ctx.store.create_schedule(schedule); });
   if (!created.ok()) co_return error_of(created.error());
   co_return json_ok(to_json(*created), http::status::created);
@@ -83,8 +84,9 @@ awaitable<Response> set_paused(ServerContext& ctx, RequestContext& req, bool pau
                          ", which was revoked; create the schedule again with a live token"));
     }
   }
-  auto schedule = co_await ctx.db(
-      [&] { return ctx.store.set_schedule_paused(caller->tenant, id, paused, ctx.clock.now_ms()); });
+  auto schedule = co_await ctx.db([&] {
+    return ctx.store.set_schedule_paused(caller->tenant, id, paused, ctx.clock.now_ms());
+  });
   if (!schedule.ok()) co_return error_of(schedule.error());
   co_return json_ok(to_json(*schedule));
 }
@@ -92,12 +94,14 @@ awaitable<Response> set_paused(ServerContext& ctx, RequestContext& req, bool pau
 }  // namespace
 
 void add_schedule_routes(Router& router, ServerContext& ctx) {
-  router.add(http::verb::post, "/api/v1/schedules", [&ctx](RequestContext& req) { return create(ctx, req); });
+  router.add(http::verb::post, "/api/v1/schedules",
+             [&ctx](RequestContext& req) { return create(ctx, req); });
   router.add(http::verb::get, "/api/v1/schedules",
              [&ctx](RequestContext& req) { return list_schedules(ctx, req); });
   router.add(http::verb::get, "/api/v1/schedules/{id}",
              [&ctx](RequestContext& req) { return get_schedule(ctx, req); });
-  router.add(http::verb::delete_, "/api/v1/schedules/{id}", [&ctx](RequestContext& req) { return delete_one(ctx, req); });
+  router.add(http::verb::delete_, "/api/v1/schedules/{id}",
+             [&ctx](RequestContext& req) { return delete_one(ctx, req); });
   router.add(http::verb::post, "/api/v1/schedules/{id}/pause",
              [&ctx](RequestContext& req) { return set_paused(ctx, req, true); });
   router.add(http::verb::post, "/api/v1/schedules/{id}/resume",

@@ -23,16 +23,18 @@ constexpr size_t kMaxWorkflowBytes = 256 * 1024;
 constexpr int kAdvanceTries = 8;
 
 Error no_workflow_run(const std::string& id) {
-  return make_error(ErrorCode::kNotFound,
-                    "no workflow run with id " + id + " in your tenant; `corral workflow runs` lists them");
+  return make_error(ErrorCode::kNotFound, "no workflow run with id " + id +
+                                              " in your tenant; `corral workflow runs` lists them");
 }
 
 // The corral jobs of the run's unfinished jobs, as advance() reads them.
-awaitable<std::map<std::string, workflow::JobReport>> job_reports(ServerContext& ctx, const Run& run) {
+awaitable<std::map<std::string, workflow::JobReport>> job_reports(ServerContext& ctx,
+                                                                  const Run& run) {
   std::map<std::string, workflow::JobReport> reports;
   for (const auto& rj : run.jobs) {
     if (rj.job_id.empty()) continue;
-    if (rj.state == "succeeded" || rj.state == "failed" || rj.state == "canceled" || rj.state == "skipped")
+    if (rj.state == "succeeded" || rj.state == "failed" || rj.state == "canceled" ||
+        rj.state == "skipped")
       continue;
     const std::string& job_id = rj.job_id;
     auto job = co_await ctx.db([&] { return ctx.store.get_job(run.tenant, job_id); });
@@ -41,7 +43,8 @@ awaitable<std::map<std::string, workflow::JobReport>> job_reports(ServerContext&
     report.state = std::string(to_string(job->state));
     if (!job->attempts.empty()) report.started_at = job->attempts.back().started_at;
     report.finished_at = job->finished_at;
-    if (job->result.is_object() && job->result.contains("workflow") && job->result["workflow"].is_object()) {
+    if (job->result.is_object() && job->result.contains("workflow") &&
+        job->result["workflow"].is_object()) {
       const json& wf = job->result["workflow"];
       if (wf.contains("outputs") && wf["outputs"].is_object()) report.outputs = wf["outputs"];
       if (wf.contains("steps") && wf["steps"].is_array()) report.steps = wf["steps"];
@@ -82,7 +85,8 @@ awaitable<void> submit_run_job(ServerContext& ctx, Run& run, const WorkflowRunRe
 
 // Reads the run, folds in its jobs' states, submits and cancels what advance() says, and
 // stores it; again from the start when another server stored it first.
-awaitable<Result<Run>> advance_run(ServerContext& ctx, const std::string& tenant, const std::string& id) {
+awaitable<Result<Run>> advance_run(ServerContext& ctx, const std::string& tenant,
+                                   const std::string& id) {
   for (int tries = 0;; ++tries) {
     auto record = co_await ctx.db([&] { return ctx.store.get_workflow_run(tenant, id); });
     if (!record.ok()) co_return record.error();
@@ -127,7 +131,8 @@ awaitable<Result<Run>> advance_run(ServerContext& ctx, const std::string& tenant
       co_return run;
     }
     if (tries + 1 >= kAdvanceTries) {
-      co_return make_error(ErrorCode::kConflict, "workflow run " + id + " changed under every try to advance it");
+      co_return make_error(ErrorCode::kConflict,
+                           "workflow run " + id + " changed under every try to advance it");
     }
   }
 }
@@ -135,8 +140,8 @@ awaitable<Result<Run>> advance_run(ServerContext& ctx, const std::string& tenant
 // Applies `change` to the stored run (again when another server stored it first), then
 // advances it.
 template <typename Change>
-awaitable<Result<Run>> change_run(ServerContext& ctx, const std::string& tenant, const std::string& id,
-                                  Change change) {
+awaitable<Result<Run>> change_run(ServerContext& ctx, const std::string& tenant,
+                                  const std::string& id, Change change) {
   for (int tries = 0;; ++tries) {
     auto record = co_await ctx.db([&] { return ctx.store.get_workflow_run(tenant, id); });
     if (!record.ok()) co_return record.error();
@@ -163,7 +168,8 @@ awaitable<Result<Run>> change_run(ServerContext& ctx, const std::string& tenant,
 Result<json> optional_object(const json& body, const char* key) {
   if (!body.contains(key) || body[key].is_null()) return json::object();
   if (!body[key].is_object()) {
-    return make_error(ErrorCode::kInvalidSpec, std::string("field '") + key + "': must be an object");
+    return make_error(ErrorCode::kInvalidSpec,
+                      std::string("field '") + key + "': must be an object");
   }
   return body[key];
 }
@@ -176,8 +182,9 @@ Result<std::map<std::string, std::string>> parse_run_secrets(const json& body) {
   for (const auto& [name, value] : secrets->items()) {
     if (!std::regex_match(name, kName) || !value.is_string()) {
       return make_error(ErrorCode::kInvalidSpec,
-                        "field 'secrets." + name + "': secrets are {NAME: \"value\"} with NAME a valid "
-                        "environment variable name");
+                        "field 'secrets." + name +
+                            "': secrets are {NAME: \"value\"} with NAME a valid "
+                            "environment variable name");
     }
     out[name] = value.get<std::string>();
   }
@@ -189,15 +196,18 @@ Result<json> parse_run_repo(const json& body) {
   const json& repo = body["repo"];
   if (!repo.is_object() || !repo.contains("url") || !repo["url"].is_string() ||
       repo["url"].get<std::string>().empty()) {
-    return make_error(ErrorCode::kInvalidSpec,
-                      "field 'repo': must be {url, ref?, sha?}, the repository actions/checkout checks out");
+    return make_error(
+        ErrorCode::kInvalidSpec,
+        "field 'repo': must be {url, ref?, sha?}, the repository actions/checkout checks out");
   }
   for (const auto& [key, value] : repo.items()) {
     if ((key != "url" && key != "ref" && key != "sha") || !value.is_string()) {
-      return make_error(ErrorCode::kInvalidSpec, "field 'repo." + key + "': repo takes the strings url, ref and sha");
+      return make_error(ErrorCode::kInvalidSpec,
+                        "field 'repo." + key + "': repo takes the strings url, ref and sha");
     }
   }
-  if (repo.contains("sha") && !std::regex_match(repo["sha"].get<std::string>(), std::regex("^[0-9a-fA-F]{7,64}$"))) {
+  if (repo.contains("sha") &&
+      !std::regex_match(repo["sha"].get<std::string>(), std::regex("^[0-9a-fA-F]{7,64}$"))) {
     return make_error(ErrorCode::kInvalidSpec, "field 'repo.sha': must be a commit sha (hex)");
   }
   return repo;
@@ -209,26 +219,33 @@ awaitable<Response> create_run(ServerContext& ctx, RequestContext& req) {
   auto body = parse_json_body(req);
   if (!body.ok()) co_return error_of(body.error());
   if (!body->is_object()) {
-    co_return error_of(make_error(ErrorCode::kInvalidSpec, "the body must be {workflow: \"<YAML>\", repo?, event?, inputs?, secrets?}"));
+    co_return error_of(
+        make_error(ErrorCode::kInvalidSpec,
+                   "the body must be {workflow: \"<YAML>\", repo?, event?, inputs?, secrets?}"));
   }
   for (const auto& [key, value] : body->items()) {
     static const std::set<std::string> kKnown{"workflow", "repo", "event", "inputs", "secrets"};
     if (!kKnown.count(key)) {
-      co_return error_of(make_error(ErrorCode::kInvalidSpec,
-                                    "field '" + key + "': unknown; a run takes workflow, repo, event, inputs and secrets"));
+      co_return error_of(make_error(
+          ErrorCode::kInvalidSpec,
+          "field '" + key + "': unknown; a run takes workflow, repo, event, inputs and secrets"));
     }
   }
-  if (!body->contains("workflow") || !(*body)["workflow"].is_string() || (*body)["workflow"].get<std::string>().empty()) {
-    co_return error_of(make_error(ErrorCode::kInvalidSpec, "field 'workflow': the workflow file's YAML text, as a string"));
+  if (!body->contains("workflow") || !(*body)["workflow"].is_string() ||
+      (*body)["workflow"].get<std::string>().empty()) {
+    co_return error_of(make_error(ErrorCode::kInvalidSpec,
+                                  "field 'workflow': the workflow file's YAML text, as a string"));
   }
   const std::string& text = (*body)["workflow"].get_ref<const std::string&>();
   if (text.size() > kMaxWorkflowBytes) {
-    co_return error_of(make_error(ErrorCode::kInvalidSpec, "field 'workflow': longer than " +
-                                                                std::to_string(kMaxWorkflowBytes / 1024) + " KiB"));
+    co_return error_of(make_error(
+        ErrorCode::kInvalidSpec,
+        "field 'workflow': longer than " + std::to_string(kMaxWorkflowBytes / 1024) + " KiB"));
   }
   std::string event = body->value("event", "manual");
   if (event != "manual" && event != "push" && event != "pull_request" && event != "schedule") {
-    co_return error_of(make_error(ErrorCode::kInvalidSpec, "field 'event': one of manual, push, pull_request, schedule"));
+    co_return error_of(make_error(ErrorCode::kInvalidSpec,
+                                  "field 'event': one of manual, push, pull_request, schedule"));
   }
   auto repo = parse_run_repo(*body);
   if (!repo.ok()) co_return error_of(repo.error());
@@ -238,10 +255,13 @@ awaitable<Response> create_run(ServerContext& ctx, RequestContext& req) {
   if (!secrets.ok()) co_return error_of(secrets.error());
 
   auto parsed = workflow::parse_workflow(text);
-  if (!parsed.ok()) co_return error_of(make_error(ErrorCode::kInvalidSpec, "workflow: " + parsed.error().message));
+  if (!parsed.ok())
+    co_return error_of(make_error(ErrorCode::kInvalidSpec, "workflow: " + parsed.error().message));
   TimeMs now = ctx.clock.now_ms();
-  auto run = workflow::plan_run(std::move(parsed.value()), new_id("wfr"), *repo, event, *inputs, now);
-  if (!run.ok()) co_return error_of(make_error(ErrorCode::kInvalidSpec, "workflow: " + run.error().message));
+  auto run =
+      workflow::plan_run(std::move(parsed.value()), new_id("wfr"), *repo, event, *inputs, now);
+  if (!run.ok())
+    co_return error_of(make_error(ErrorCode::kInvalidSpec, "workflow: " + run.error().message));
   run->tenant = caller->tenant;
   run->owner_token_id = caller->id;
   WorkflowRunRecord rec;
@@ -256,7 +276,8 @@ awaitable<Response> create_run(ServerContext& ctx, RequestContext& req) {
   rec.secrets = std::move(secrets.value());
   auto inserted = co_await ctx.db([&] { return ctx.store.insert_workflow_run(rec); });
   if (!inserted.ok()) co_return error_of(inserted.error());
-  spdlog::info("workflow run {} ({}, {} jobs) started by {}", run->id, run->name, run->jobs.size(), caller->id);
+  spdlog::info("workflow run {} ({}, {} jobs) started by {}", run->id, run->name, run->jobs.size(),
+               caller->id);
   auto advanced = co_await advance_run(ctx, caller->tenant, rec.id);
   if (!advanced.ok()) co_return error_of(advanced.error());
   co_return json_ok(workflow::to_api_json(*advanced), http::status::created);
@@ -269,10 +290,12 @@ awaitable<Response> list_runs(ServerContext& ctx, RequestContext& req) {
   if (std::string text = req.query_value("limit"); !text.empty()) {
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
     if (ec != std::errc() || end != text.data() + text.size() || limit < 1 || limit > 200) {
-      co_return error_of(make_error(ErrorCode::kBadRequest, "query 'limit': a whole number from 1 to 200"));
+      co_return error_of(
+          make_error(ErrorCode::kBadRequest, "query 'limit': a whole number from 1 to 200"));
     }
   }
-  auto records = co_await ctx.db([&] { return ctx.store.list_workflow_runs(caller->tenant, static_cast<int>(limit), 0); });
+  auto records = co_await ctx.db(
+      [&] { return ctx.store.list_workflow_runs(caller->tenant, static_cast<int>(limit), 0); });
   if (!records.ok()) co_return error_of(records.error());
   json runs = json::array();
   for (const auto& rec : *records) {
@@ -298,13 +321,15 @@ awaitable<Response> cancel_run(ServerContext& ctx, RequestContext& req) {
   auto caller = co_await authenticate_user(ctx, req);
   if (!caller.ok()) co_return error_of(caller.error());
   std::string id = req.params["id"];
-  auto run = co_await change_run(ctx, caller->tenant, id, [](Run& run, WorkflowRunRecord&, TimeMs) -> Result<void> {
-    if (workflow::run_finished(run)) {
-      return make_error(ErrorCode::kConflict, "workflow run " + run.id + " has finished already (" + run.state + ")");
-    }
-    workflow::request_cancel(run);
-    return {};
-  });
+  auto run = co_await change_run(
+      ctx, caller->tenant, id, [](Run& run, WorkflowRunRecord&, TimeMs) -> Result<void> {
+        if (workflow::run_finished(run)) {
+          return make_error(ErrorCode::kConflict,
+                            "workflow run " + run.id + " has finished already (" + run.state + ")");
+        }
+        workflow::request_cancel(run);
+        return {};
+      });
   if (!run.ok()) co_return error_of(run.error());
   co_return json_ok(workflow::to_api_json(*run));
 }
@@ -321,25 +346,30 @@ awaitable<Response> rerun_failed_jobs(ServerContext& ctx, RequestContext& req) {
   }
   auto secrets = parse_run_secrets(body);
   if (!secrets.ok()) co_return error_of(secrets.error());
-  auto run = co_await change_run(ctx, caller->tenant, id, [&](Run& run, WorkflowRunRecord& rec, TimeMs now) -> Result<void> {
-    if (!workflow::run_finished(run)) {
-      return make_error(ErrorCode::kConflict, "workflow run " + run.id + " is still " + run.state +
-                                                  ": wait for it to finish, or cancel it first");
-    }
-    if (!workflow::rerun_failed(run, now)) {
-      return make_error(ErrorCode::kConflict, "workflow run " + run.id + " has no failed, canceled or skipped job to run again");
-    }
-    // A finished run's secrets were deleted: the rerun gets those sent with it.
-    rec.secrets = *secrets;
-    return {};
-  });
+  auto run = co_await change_run(
+      ctx, caller->tenant, id, [&](Run& run, WorkflowRunRecord& rec, TimeMs now) -> Result<void> {
+        if (!workflow::run_finished(run)) {
+          return make_error(ErrorCode::kConflict,
+                            "workflow run " + run.id + " is still " + run.state +
+                                ": wait for it to finish, or cancel it first");
+        }
+        if (!workflow::rerun_failed(run, now)) {
+          return make_error(
+              ErrorCode::kConflict,
+              "workflow run " + run.id + " has no failed, canceled or skipped job to run again");
+        }
+        // A finished run's secrets were deleted: the rerun gets those sent with it.
+        rec.secrets = *secrets;
+        return {};
+      });
   if (!run.ok()) co_return error_of(run.error());
   co_return json_ok(workflow::to_api_json(*run));
 }
 
 }  // namespace
 
-awaitable<void> advance_workflow_run(ServerContext& ctx, const std::string& tenant, const std::string& run_id) {
+awaitable<void> advance_workflow_run(ServerContext& ctx, const std::string& tenant,
+                                     const std::string& run_id) {
   auto advanced = co_await advance_run(ctx, tenant, run_id);
   if (!advanced.ok() && advanced.error().code != ErrorCode::kNotFound) {
     spdlog::warn("workflow run {}: {}", run_id, advanced.error().message);
@@ -357,12 +387,15 @@ awaitable<void> sweep_workflow_runs(ServerContext& ctx) {
 
 awaitable<void> start_discovered_workflows(ServerContext& ctx, const Job& job) {
   const json& discover = (*job.spec.workflow)["discover"];
-  if (!job.result.is_object() || !job.result.contains("workflow_files") || !job.result["workflow_files"].is_array())
+  if (!job.result.is_object() || !job.result.contains("workflow_files") ||
+      !job.result["workflow_files"].is_array())
     co_return;
   auto text = [&](const char* key) {
-    return discover.contains(key) && discover[key].is_string() ? discover[key].get<std::string>() : std::string();
+    return discover.contains(key) && discover[key].is_string() ? discover[key].get<std::string>()
+                                                               : std::string();
   };
-  std::string event = text("event"), ref = text("ref"), sha = text("sha"), delivery = text("delivery");
+  std::string event = text("event"), ref = text("ref"), sha = text("sha"),
+              delivery = text("delivery");
   std::vector<std::string> changed;
   if (discover.contains("changed_paths") && discover["changed_paths"].is_array()) {
     for (const auto& p : discover["changed_paths"]) {
@@ -371,8 +404,8 @@ awaitable<void> start_discovered_workflows(ServerContext& ctx, const Job& job) {
   }
   json repo = {{"url", text("url")}, {"ref", ref}, {"sha", sha}};
   for (const auto& file : job.result["workflow_files"]) {
-    if (!file.is_object() || !file.contains("path") || !file.contains("text") || !file["path"].is_string() ||
-        !file["text"].is_string())
+    if (!file.is_object() || !file.contains("path") || !file.contains("text") ||
+        !file["path"].is_string() || !file["text"].is_string())
       continue;
     std::string path = file["path"];
     TimeMs now = ctx.clock.now_ms();
@@ -380,9 +413,11 @@ awaitable<void> start_discovered_workflows(ServerContext& ctx, const Job& job) {
     auto parsed = workflow::parse_workflow(file["text"].get<std::string>());
     if (parsed.ok()) {
       bool triggered = event == "push" ? workflow::push_triggers(parsed->on, ref, changed)
-                                       : workflow::pull_request_triggers(parsed->on, text("base_ref"), text("action"));
+                                       : workflow::pull_request_triggers(
+                                             parsed->on, text("base_ref"), text("action"));
       if (!triggered) continue;
-      auto planned = workflow::plan_run(std::move(parsed.value()), new_id("wfr"), repo, event, json::object(), now);
+      auto planned = workflow::plan_run(std::move(parsed.value()), new_id("wfr"), repo, event,
+                                        json::object(), now);
       if (planned.ok()) {
         run = std::move(planned.value());
         if (run.workflow.name.empty()) run.name = path;
@@ -429,9 +464,12 @@ awaitable<void> start_discovered_workflows(ServerContext& ctx, const Job& job) {
 }
 
 void add_workflow_routes(Router& router, ServerContext& ctx) {
-  router.add(http::verb::post, "/api/v1/workflow-runs", [&ctx](RequestContext& req) { return create_run(ctx, req); });
-  router.add(http::verb::get, "/api/v1/workflow-runs", [&ctx](RequestContext& req) { return list_runs(ctx, req); });
-  router.add(http::verb::get, "/api/v1/workflow-runs/{id}", [&ctx](RequestContext& req) { return get_run(ctx, req); });
+  router.add(http::verb::post, "/api/v1/workflow-runs",
+             [&ctx](RequestContext& req) { return create_run(ctx, req); });
+  router.add(http::verb::get, "/api/v1/workflow-runs",
+             [&ctx](RequestContext& req) { return list_runs(ctx, req); });
+  router.add(http::verb::get, "/api/v1/workflow-runs/{id}",
+             [&ctx](RequestContext& req) { return get_run(ctx, req); });
   router.add(http::verb::post, "/api/v1/workflow-runs/{id}/cancel",
              [&ctx](RequestContext& req) { return cancel_run(ctx, req); });
   router.add(http::verb::post, "/api/v1/workflow-runs/{id}/rerun-failed",

@@ -32,7 +32,8 @@ class Server {
 
   std::string url() const { return url_; }
   // Makes a token directly in the store (for `corral dev`, which runs its own runner).
-  Result<std::string> create_token(TokenKind kind, const std::string& tenant, const std::string& name);
+  Result<std::string> create_token(TokenKind kind, const std::string& tenant,
+                                   const std::string& name);
   // The admin token made on this start, if one was (empty otherwise).
   const std::string& new_admin_token() const { return new_admin_token_; }
   // Every route the server serves, as (method, pattern), once start() added them: the API

@@ -36,13 +36,20 @@ bool StewardFacts::owner_setting(const std::string& token_id) const {
 
 std::string_view to_string(StewardVerdict verdict) {
   switch (verdict) {
-    case StewardVerdict::kNoSteward: return "no_steward";
-    case StewardVerdict::kNotSteward: return "not_steward";
-    case StewardVerdict::kNotNeeded: return "not_needed";
-    case StewardVerdict::kCannot: return "cannot";
-    case StewardVerdict::kNotAllowed: return "not_allowed";
-    case StewardVerdict::kRunnersFresh: return "runners_fresh";
-    case StewardVerdict::kEligible: return "eligible";
+    case StewardVerdict::kNoSteward:
+      return "no_steward";
+    case StewardVerdict::kNotSteward:
+      return "not_steward";
+    case StewardVerdict::kNotNeeded:
+      return "not_needed";
+    case StewardVerdict::kCannot:
+      return "cannot";
+    case StewardVerdict::kNotAllowed:
+      return "not_allowed";
+    case StewardVerdict::kRunnersFresh:
+      return "runners_fresh";
+    case StewardVerdict::kEligible:
+      return "eligible";
   }
   return "no_steward";
 }
@@ -64,7 +71,8 @@ StewardVerdict steward_verdict(const Runner& runner, const Job& job, const Stewa
   auto gaps = match_gaps(runner, job);
   if (gaps.empty()) return StewardVerdict::kNotNeeded;
   if (gaps.other_tenant || !gaps.missing_labels.empty()) return StewardVerdict::kCannot;
-  if (!steward_fallback_allowed(job, facts.owner_setting(job.owner_token_id))) return StewardVerdict::kNotAllowed;
+  if (!steward_fallback_allowed(job, facts.owner_setting(job.owner_token_id)))
+    return StewardVerdict::kNotAllowed;
   for (const Runner* r : normal_runners(job, facts.runners).runners) {
     if (r->id != runner.id && !heartbeat_stale(*r, facts.now, facts.stale_after_ms)) {
       return StewardVerdict::kRunnersFresh;
@@ -82,8 +90,8 @@ bool may_claim(const Runner& runner, const Job& job, const StewardFacts& facts) 
   return runner_can_take(runner, job) || steward_may_take(runner, job, facts);
 }
 
-Result<StewardFacts> load_steward_facts(Store& store, const std::string& tenant, TimeMs now, TimeMs stale_after_ms,
-                                        const Runner* for_runner) {
+Result<StewardFacts> load_steward_facts(Store& store, const std::string& tenant, TimeMs now,
+                                        TimeMs stale_after_ms, const Runner* for_runner) {
   StewardFacts facts;
   facts.now = now;
   facts.stale_after_ms = stale_after_ms;
@@ -93,7 +101,8 @@ Result<StewardFacts> load_steward_facts(Store& store, const std::string& tenant,
     if (r.has_steward()) facts.repos.push_back(std::move(r));
   }
   if (for_runner) {
-    std::erase_if(facts.repos, [&](const RepoMapping& r) { return !is_steward_of(*for_runner, r); });
+    std::erase_if(facts.repos,
+                  [&](const RepoMapping& r) { return !is_steward_of(*for_runner, r); });
   }
   if (facts.repos.empty()) return facts;
   auto runners = store.list_runners(tenant);

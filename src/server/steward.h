@@ -36,8 +36,8 @@ bool heartbeat_stale(const Runner& runner, TimeMs now, TimeMs stale_after_ms);
 
 // The facts about one tenant that the policy needs.
 struct StewardFacts {
-  std::vector<RepoMapping> repos;      // the tenant's mappings that name a steward
-  std::vector<Runner> runners;         // the tenant's runners
+  std::vector<RepoMapping> repos;            // the tenant's mappings that name a steward
+  std::vector<Runner> runners;               // the tenant's runners
   std::map<std::string, bool> owner_allows;  // token id -> UserSettings::steward_fallback
   TimeMs now = 0;
   TimeMs stale_after_ms = kDefaultStewardStaleAfterMs;
@@ -53,7 +53,15 @@ struct StewardFacts {
 //   kNotAllowed      the submitter did not allow steward fallback
 //   kRunnersFresh    a runner that could take it normally beat within the threshold
 //   kEligible        the steward may take it now
-enum class StewardVerdict { kNoSteward, kNotSteward, kNotNeeded, kCannot, kNotAllowed, kRunnersFresh, kEligible };
+enum class StewardVerdict {
+  kNoSteward,
+  kNotSteward,
+  kNotNeeded,
+  kCannot,
+  kNotAllowed,
+  kRunnersFresh,
+  kEligible
+};
 std::string_view to_string(StewardVerdict verdict);
 
 StewardVerdict steward_verdict(const Runner& runner, const Job& job, const StewardFacts& facts);
@@ -78,7 +86,7 @@ NormalRunners normal_runners(const Job& job, const std::vector<Runner>& runners)
 // users' settings. Not pure: a helper for the callers of the pure functions above. When no
 // mapping names a steward the runners and settings are not read (the common case is cheap).
 // With `for_runner`, the runners and settings are read only when that runner is a steward.
-Result<StewardFacts> load_steward_facts(Store& store, const std::string& tenant, TimeMs now, TimeMs stale_after_ms,
-                                        const Runner* for_runner = nullptr);
+Result<StewardFacts> load_steward_facts(Store& store, const std::string& tenant, TimeMs now,
+                                        TimeMs stale_after_ms, const Runner* for_runner = nullptr);
 
 }  // namespace corral

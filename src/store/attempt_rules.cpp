@@ -15,25 +15,29 @@ Error attempt_missing(const std::string& job_id, int attempt) {
 }
 
 Error attempt_not_active(const std::string& job_id, int attempt, const AttemptFence& fence) {
-  return make_error(ErrorCode::kConflict,
-                    attempt_name(job_id, attempt) + " is no longer active (it is " + fence.state + ")");
+  return make_error(ErrorCode::kConflict, attempt_name(job_id, attempt) +
+                                              " is no longer active (it is " + fence.state + ")");
 }
 
-Result<AttemptFence> check_fence(const std::optional<AttemptFence>& found, const std::string& runner_id,
-                                 const std::string& job_id, int attempt) {
+Result<AttemptFence> check_fence(const std::optional<AttemptFence>& found,
+                                 const std::string& runner_id, const std::string& job_id,
+                                 int attempt) {
   if (!found) return attempt_missing(job_id, attempt);
   if (found->runner_id != runner_id) {
-    return make_error(ErrorCode::kConflict, attempt_name(job_id, attempt) + " belongs to another runner");
+    return make_error(ErrorCode::kConflict,
+                      attempt_name(job_id, attempt) + " belongs to another runner");
   }
   if (found->job_attempt != attempt) {
-    return make_error(ErrorCode::kConflict, attempt_name(job_id, attempt) + " is stale: the job is on attempt " +
+    return make_error(ErrorCode::kConflict, attempt_name(job_id, attempt) +
+                                                " is stale: the job is on attempt " +
                                                 std::to_string(found->job_attempt));
   }
   return *found;
 }
 
-Result<LogAppendPlan> plan_log_append(const AttemptFence& fence, const std::string& job_id, int attempt,
-                                      int64_t offset, std::string_view data, int64_t cap) {
+Result<LogAppendPlan> plan_log_append(const AttemptFence& fence, const std::string& job_id,
+                                      int attempt, int64_t offset, std::string_view data,
+                                      int64_t cap) {
   LogAppendPlan plan;
   plan.result.next_offset = fence.log_received;
   plan.result.stored_offset = fence.log_size;
@@ -41,9 +45,10 @@ Result<LogAppendPlan> plan_log_append(const AttemptFence& fence, const std::stri
   plan.new_received = fence.log_received;
   plan.truncated = fence.log_truncated;
   if (offset > fence.log_received) {
-    Error e = make_error(ErrorCode::kRangeNotSatisfiable,
-                         "log offset " + std::to_string(offset) + " leaves a gap: the server has " +
-                             std::to_string(fence.log_received) + " bytes; resend from next_offset");
+    Error e =
+        make_error(ErrorCode::kRangeNotSatisfiable,
+                   "log offset " + std::to_string(offset) + " leaves a gap: the server has " +
+                       std::to_string(fence.log_received) + " bytes; resend from next_offset");
     e.detail_json = json{{"next_offset", fence.log_received}}.dump();
     return e;
   }
@@ -57,7 +62,8 @@ Result<LogAppendPlan> plan_log_append(const AttemptFence& fence, const std::stri
       plan.result.stored.assign(fresh);
     } else {
       plan.result.stored.assign(fresh.substr(0, static_cast<size_t>(room)));
-      plan.result.stored += "\n[corral] log truncated: it reached the server's limit of " + std::to_string(cap) +
+      plan.result.stored += "\n[corral] log truncated: it reached the server's limit of " +
+                            std::to_string(cap) +
                             " bytes (corral server --log-max-bytes); later output was not kept\n";
       plan.truncated = true;
     }

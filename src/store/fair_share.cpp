@@ -12,10 +12,10 @@ OwnerQueue* next_owner_queue(std::vector<OwnerQueue>& queues) {
     }
     const Job& a = q.jobs[q.next].job;
     const Job& b = best->jobs[best->next].job;
-    if (a.spec.priority != b.spec.priority    ? a.spec.priority > b.spec.priority
-        : q.in_flight != best->in_flight      ? q.in_flight < best->in_flight
+    if (a.spec.priority != b.spec.priority   ? a.spec.priority > b.spec.priority
+        : q.in_flight != best->in_flight     ? q.in_flight < best->in_flight
         : q.last_served != best->last_served ? q.last_served < best->last_served
-                                              : a.seq < b.seq) {
+                                             : a.seq < b.seq) {
       best = &q;
     }
   }

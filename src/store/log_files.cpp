@@ -11,7 +11,8 @@ namespace corral {
 namespace {
 
 Error io_error(const std::string& what, const std::filesystem::path& path) {
-  return make_error(ErrorCode::kUnavailable, what + " " + path.string() + ": " + std::strerror(errno));
+  return make_error(ErrorCode::kUnavailable,
+                    what + " " + path.string() + ": " + std::strerror(errno));
 }
 
 // Ids come from the store, but a path component must never climb out of the log dir.
@@ -40,7 +41,9 @@ LogFiles::~LogFiles() {
 Result<void> LogFiles::create_root() {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
-  if (ec) return make_error(ErrorCode::kUnavailable, "cannot create log dir " + dir_.string() + ": " + ec.message());
+  if (ec)
+    return make_error(ErrorCode::kUnavailable,
+                      "cannot create log dir " + dir_.string() + ": " + ec.message());
   return {};
 }
 
@@ -48,8 +51,10 @@ std::filesystem::path LogFiles::path_of(const std::string& job_id, int attempt) 
   return dir_ / job_id / (std::to_string(attempt) + ".log");
 }
 
-Result<void> LogFiles::write_at(const std::string& job_id, int attempt, int64_t offset, std::string_view data) {
-  if (!safe_component(job_id)) return make_error(ErrorCode::kBadRequest, "bad job id for a log path");
+Result<void> LogFiles::write_at(const std::string& job_id, int attempt, int64_t offset,
+                                std::string_view data) {
+  if (!safe_component(job_id))
+    return make_error(ErrorCode::kBadRequest, "bad job id for a log path");
   auto path = path_of(job_id, attempt);
   std::string key = path.string();
   int fd = -1;
@@ -60,7 +65,9 @@ Result<void> LogFiles::write_at(const std::string& job_id, int attempt, int64_t 
     if (!std::filesystem::exists(job_dir)) {
       std::error_code ec;
       std::filesystem::create_directory(job_dir, ec);
-      if (ec) return make_error(ErrorCode::kUnavailable, "cannot create " + job_dir.string() + ": " + ec.message());
+      if (ec)
+        return make_error(ErrorCode::kUnavailable,
+                          "cannot create " + job_dir.string() + ": " + ec.message());
       pending_dirs_[dir_.string()] = true;
     }
     bool existed = std::filesystem::exists(path);
@@ -103,8 +110,10 @@ Result<void> LogFiles::sync_pending() {
   return result;
 }
 
-Result<std::string> LogFiles::read(const std::string& job_id, int attempt, int64_t offset, int64_t length) const {
-  if (!safe_component(job_id)) return make_error(ErrorCode::kBadRequest, "bad job id for a log path");
+Result<std::string> LogFiles::read(const std::string& job_id, int attempt, int64_t offset,
+                                   int64_t length) const {
+  if (!safe_component(job_id))
+    return make_error(ErrorCode::kBadRequest, "bad job id for a log path");
   std::string out;
   if (length <= 0) return out;
   auto path = path_of(job_id, attempt);
@@ -116,7 +125,8 @@ Result<std::string> LogFiles::read(const std::string& job_id, int attempt, int64
   out.resize(static_cast<size_t>(length));
   size_t got = 0;
   while (got < out.size()) {
-    ssize_t n = ::pread(fd, out.data() + got, out.size() - got, static_cast<off_t>(offset) + static_cast<off_t>(got));
+    ssize_t n = ::pread(fd, out.data() + got, out.size() - got,
+                        static_cast<off_t>(offset) + static_cast<off_t>(got));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       ::close(fd);

@@ -31,10 +31,12 @@ class LogFiles {
 
   Result<void> create_root();
   // Writer thread only. The bytes are durable after the next sync_pending().
-  Result<void> write_at(const std::string& job_id, int attempt, int64_t offset, std::string_view data);
+  Result<void> write_at(const std::string& job_id, int attempt, int64_t offset,
+                        std::string_view data);
   Result<void> sync_pending();
   // Any thread. Reads up to length bytes; fewer when the file is shorter.
-  Result<std::string> read(const std::string& job_id, int attempt, int64_t offset, int64_t length) const;
+  Result<std::string> read(const std::string& job_id, int attempt, int64_t offset,
+                           int64_t length) const;
 
   std::filesystem::path path_of(const std::string& job_id, int attempt) const;
 

@@ -9,7 +9,9 @@ namespace corral {
 
 namespace {
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
 
 Error bad_store(const std::string& value, const std::string& why) {
   return make_error(ErrorCode::kBadRequest,
@@ -20,7 +22,8 @@ Error bad_store(const std::string& value, const std::string& why) {
 
 Result<StoreLocation> parse_store_location(const std::string& value, const std::string& data_dir) {
   if (value.empty() || value == "sqlite") {
-    return StoreLocation{StoreLocation::Kind::kSqlite, (std::filesystem::path(data_dir) / "corral.db").string()};
+    return StoreLocation{StoreLocation::Kind::kSqlite,
+                         (std::filesystem::path(data_dir) / "corral.db").string()};
   }
   if (starts_with(value, "sqlite://")) {
     std::string path = value.substr(std::string("sqlite://").size());
@@ -35,7 +38,8 @@ Result<StoreLocation> parse_store_location(const std::string& value, const std::
     return StoreLocation{StoreLocation::Kind::kPostgres, value};
   }
   // Never echo what might be a URL with a password in it.
-  if (value.find('@') != std::string::npos) return bad_store("(hidden)", "is not a store corral knows");
+  if (value.find('@') != std::string::npos)
+    return bad_store("(hidden)", "is not a store corral knows");
   return bad_store(value, "is not a store corral knows");
 }
 
@@ -55,7 +59,9 @@ Result<std::unique_ptr<Store>> open_store(const OpenStoreOptions& options) {
   sqlite.path = location->target;
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(sqlite.path).parent_path(), ec);
-  if (ec) return make_error(ErrorCode::kIo, "cannot create the directory of " + sqlite.path + ": " + ec.message());
+  if (ec)
+    return make_error(ErrorCode::kIo,
+                      "cannot create the directory of " + sqlite.path + ": " + ec.message());
   sqlite.synchronous_full = options.sqlite_synchronous_full;
   sqlite.log_dir = (std::filesystem::path(sqlite.path).parent_path() / "logs").string();
   sqlite.log_max_bytes = options.log_max_bytes;

@@ -3,7 +3,8 @@
 //   "" or "sqlite"                 SQLite in DATA_DIR/corral.db (the default)
 //   "sqlite:///abs/path.db"        SQLite in that file (its logs in a "logs" dir beside it)
 //   "postgres://..." or
-//   "postgresql://..."             PostgreSQL through libpq: user[:password]@host[:port]/db[?params]
+//   "postgresql://..."             PostgreSQL through libpq:
+//   user[:password]@host[:port]/db[?params]
 #pragma once
 
 #include <memory>

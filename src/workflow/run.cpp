@@ -69,9 +69,12 @@ json job_contexts(const Run& run, const RunJob& rj) {
       for (const auto& other : run.jobs) {
         if (other.job != need) continue;
         for (const auto& [k, v] : other.outputs.items()) outputs[k] = v;
-        if (other.state == "failed") result = "failure";
-        else if (other.state == "canceled" && result != "failure") result = "cancelled";
-        else if (other.state == "skipped" && result == "success") result = "skipped";
+        if (other.state == "failed")
+          result = "failure";
+        else if (other.state == "canceled" && result != "failure")
+          result = "cancelled";
+        else if (other.state == "skipped" && result == "success")
+          result = "skipped";
       }
       needs[need] = {{"result", result}, {"outputs", outputs}};
     }
@@ -98,7 +101,8 @@ std::map<std::string, JobResult> results_by_job(const Run& run) {
     const Job* job = run.workflow.find_job(rj.job);
     JobResult r = JobResult::kSuccess;
     if (rj.state == "failed") {
-      bool tolerated = job && job->continue_on_error.expression.empty() && job->continue_on_error.value;
+      bool tolerated =
+          job && job->continue_on_error.expression.empty() && job->continue_on_error.value;
       r = tolerated ? JobResult::kSuccess : JobResult::kFailure;
     } else if (rj.state == "canceled") {
       r = JobResult::kCancelled;
@@ -108,14 +112,19 @@ std::map<std::string, JobResult> results_by_job(const Run& run) {
     auto [it, fresh] = results.emplace(rj.job, r);
     if (!fresh) {
       auto rank = [](JobResult x) {
-        return x == JobResult::kFailure ? 3 : x == JobResult::kCancelled ? 2 : x == JobResult::kSkipped ? 1 : 0;
+        return x == JobResult::kFailure     ? 3
+               : x == JobResult::kCancelled ? 2
+               : x == JobResult::kSkipped   ? 1
+                                            : 0;
       };
       // Skipped only when every combination was; otherwise the worst of the others.
       if (r == JobResult::kSkipped) {
         if (it->second != JobResult::kSkipped && rank(it->second) == 0) continue;
       }
-      if (it->second == JobResult::kSkipped && r != JobResult::kSkipped) it->second = r;
-      else if (rank(r) > rank(it->second)) it->second = r;
+      if (it->second == JobResult::kSkipped && r != JobResult::kSkipped)
+        it->second = r;
+      else if (rank(r) > rank(it->second))
+        it->second = r;
     }
   }
   // A job counts as finished for its dependents only when all of its combinations are.
@@ -125,7 +134,8 @@ std::map<std::string, JobResult> results_by_job(const Run& run) {
   return results;
 }
 
-bool needs_finished(const Run& run, const Job& job, const std::map<std::string, JobResult>& results) {
+bool needs_finished(const Run& run, const Job& job,
+                    const std::map<std::string, JobResult>& results) {
   return std::all_of(job.needs.begin(), job.needs.end(),
                      [&](const std::string& need) { return results.count(need) > 0; });
 }
@@ -281,7 +291,8 @@ Result<Run> run_from_doc(const json& doc) {
       run.jobs.push_back(std::move(rj));
     }
   } catch (const json::exception& e) {
-    return make_error(ErrorCode::kInternal, std::string("a stored workflow run is not readable: ") + e.what());
+    return make_error(ErrorCode::kInternal,
+                      std::string("a stored workflow run is not readable: ") + e.what());
   }
   return run;
 }
@@ -294,7 +305,8 @@ json to_api_json(const Run& run) {
     json steps = rj.steps;
     if (steps.empty() && job) {
       // Not run yet: the steps it will run, all pending.
-      for (const auto& step : job->steps) steps.push_back({{"name", step.display_name()}, {"state", "pending"}});
+      for (const auto& step : job->steps)
+        steps.push_back({{"name", step.display_name()}, {"state", "pending"}});
     }
     jobs.push_back({{"key", rj.key},
                     {"job", rj.job},
@@ -395,10 +407,10 @@ Advance advance(Run& run, const std::map<std::string, JobReport>& reports, TimeM
         go = *decided;
       }
       if (!go) {
-        std::string why = gate.kind == JobGate::kSkip
-                              ? (run.cancel_requested ? "the run was canceled"
-                                                      : "a job it needs did not succeed")
-                              : "its if: is false";
+        std::string why =
+            gate.kind == JobGate::kSkip
+                ? (run.cancel_requested ? "the run was canceled" : "a job it needs did not succeed")
+                : "its if: is false";
         finish_job(rj, "skipped", "skipped: " + why, now);
         progressed = out.changed = true;
         continue;
@@ -425,14 +437,16 @@ Result<JobSpec> job_spec_for(const Run& run, size_t index, const std::string& se
   json labels = json::array();
   for (const auto& label : job->runs_on) {
     auto value = interpolate(label, contexts);
-    if (!value.ok()) return make_error(ErrorCode::kInvalidSpec, where("runs-on") + value.error().message);
+    if (!value.ok())
+      return make_error(ErrorCode::kInvalidSpec, where("runs-on") + value.error().message);
     if (*value == "self-hosted" || value->empty()) continue;  // every corral runner is
     labels.push_back(*value);
   }
   json body = {{"name", run.name + " / " + rj.name}, {"labels", labels}};
   if (!job->container_image.empty()) {
     auto image = interpolate(job->container_image, contexts);
-    if (!image.ok()) return make_error(ErrorCode::kInvalidSpec, where("container") + image.error().message);
+    if (!image.ok())
+      return make_error(ErrorCode::kInvalidSpec, where("container") + image.error().message);
     body["image"] = *image;
   }
   if (job->timeout_minutes) body["timeout_s"] = *job->timeout_minutes * 60;
@@ -454,12 +468,14 @@ Result<JobSpec> job_spec_for(const Run& run, size_t index, const std::string& se
                       {"job", workflow_job},
                       {"env", json::array()},
                       {"contexts", contexts}};
-  for (const auto& [name, value] : run.workflow.env) body["workflow"]["env"].push_back({name, value});
+  for (const auto& [name, value] : run.workflow.env)
+    body["workflow"]["env"].push_back({name, value});
   // One attempt: a workflow job that fails is rerun with rerun-failed, as on GitHub.
   body["max_attempts"] = 1;
   auto spec = parse_job_spec(body);
   if (!spec.ok()) {
-    return make_error(spec.error().code, "jobs." + job->id + " cannot be submitted: " + spec.error().message);
+    return make_error(spec.error().code,
+                      "jobs." + job->id + " cannot be submitted: " + spec.error().message);
   }
   return spec;
 }
@@ -475,7 +491,8 @@ void request_cancel(Run& run) {
 bool rerun_failed(Run& run, TimeMs now) {
   std::set<std::string> again;  // workflow job ids
   for (const auto& rj : run.jobs) {
-    if (rj.state == "failed" || rj.state == "canceled" || rj.state == "skipped") again.insert(rj.job);
+    if (rj.state == "failed" || rj.state == "canceled" || rj.state == "skipped")
+      again.insert(rj.job);
   }
   if (again.empty()) return false;
   // And every job that needs one of them, directly or not.

@@ -3,7 +3,8 @@
 // reads the corral jobs' states, calls advance(), submits what it says, and stores the run.
 //
 //   pending --(needs finished, gate says run)--> queued (a corral job exists) --> running
-//      |                                                            --> succeeded | failed | canceled
+//      |                                                            --> succeeded | failed |
+//      canceled
 //      +--(a need failed, or its if: is false)--> skipped
 //
 // A run is queued until one of its jobs runs, running until every job has finished, then
@@ -43,8 +44,8 @@ struct Run {
   std::string owner_token_id;
   std::string name;
   std::string state = "queued";
-  std::string event = "manual";                   // push | pull_request | manual | schedule
-  nlohmann::json repo;                            // {url, ref, sha} or null
+  std::string event = "manual";  // push | pull_request | manual | schedule
+  nlohmann::json repo;           // {url, ref, sha} or null
   nlohmann::json inputs = nlohmann::json::object();
   Workflow workflow;
   std::vector<RunJob> jobs;
@@ -80,9 +81,9 @@ struct JobReport {
 
 // What advance() asks the server to do.
 struct Advance {
-  std::vector<size_t> submit;           // indexes into run.jobs: make their corral jobs
-  std::vector<std::string> cancel;      // corral jobs to cancel (run canceled, fail-fast)
-  bool changed = false;                 // the run must be stored
+  std::vector<size_t> submit;       // indexes into run.jobs: make their corral jobs
+  std::vector<std::string> cancel;  // corral jobs to cancel (run canceled, fail-fast)
+  bool changed = false;             // the run must be stored
 };
 
 // Folds the reports (by corral job id) into the run and decides what starts next. A job

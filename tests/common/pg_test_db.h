@@ -20,7 +20,8 @@
 namespace corral::testing {
 
 inline constexpr const char* kPgSkipMessage =
-    "PostgreSQL tests need CORRAL_TEST_PG; run: eval \"$(scripts/pg-service.sh start /tmp/corral-pg)\"";
+    "PostgreSQL tests need CORRAL_TEST_PG; run: eval \"$(scripts/pg-service.sh start "
+    "/tmp/corral-pg)\"";
 
 inline std::string pg_server_url() {
   const char* url = std::getenv("CORRAL_TEST_PG");
@@ -166,8 +167,8 @@ class PgPrivateCluster {
  private:
   std::string err_path() const { return dir_.string() + ".err"; }
   bool service(const std::string& verb) {
-    std::string cmd = std::string(CORRAL_SOURCE_DIR) + "/scripts/pg-service.sh " + verb + " '" + dir_.string() +
-                      "' >/dev/null 2>>'" + err_path() + "'";
+    std::string cmd = std::string(CORRAL_SOURCE_DIR) + "/scripts/pg-service.sh " + verb + " '" +
+                      dir_.string() + "' >/dev/null 2>>'" + err_path() + "'";
     return std::system(cmd.c_str()) == 0;
   }
 

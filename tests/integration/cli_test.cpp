@@ -6,8 +6,11 @@ namespace {
 
 TEST(Cli, SubmitListShowCancelAndTokens) {
   ServerProcess server;
-  std::map<std::string, std::string> env{{"CORRAL_SERVER", server.url()}, {"CORRAL_TOKEN", server.admin_token()}};
-  auto submitted = run_corral({"submit", "--name", "hello", "-l", "linux,x64", "--memory", "64m", "--", "echo", "hi there"}, env);
+  std::map<std::string, std::string> env{{"CORRAL_SERVER", server.url()},
+                                         {"CORRAL_TOKEN", server.admin_token()}};
+  auto submitted = run_corral(
+      {"submit", "--name", "hello", "-l", "linux,x64", "--memory", "64m", "--", "echo", "hi there"},
+      env);
   ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
   std::string id = submitted.out.substr(0, submitted.out.find('\n'));
   ASSERT_EQ(id.rfind("job_", 0), 0u) << submitted.out;
@@ -24,7 +27,8 @@ TEST(Cli, SubmitListShowCancelAndTokens) {
   EXPECT_NE(table.out.find(id), std::string::npos);
   EXPECT_NE(table.out.find("queued"), std::string::npos);
 
-  auto from_file = run_corral({"submit", "-f", "-", "--json"}, env, R"({"name":"from-stdin","script":"echo x"})");
+  auto from_file = run_corral({"submit", "-f", "-", "--json"}, env,
+                              R"({"name":"from-stdin","script":"echo x"})");
   ASSERT_EQ(from_file.exit_code, 0) << from_file.err;
   EXPECT_EQ(json::parse(from_file.out)["name"], "from-stdin");
 
@@ -53,7 +57,8 @@ TEST(Cli, SubmitListShowCancelAndTokens) {
 
 TEST(Cli, ErrorsExitNonZeroWithTheServersMessage) {
   ServerProcess server;
-  std::map<std::string, std::string> env{{"CORRAL_SERVER", server.url()}, {"CORRAL_TOKEN", server.admin_token()}};
+  std::map<std::string, std::string> env{{"CORRAL_SERVER", server.url()},
+                                         {"CORRAL_TOKEN", server.admin_token()}};
   auto invalid = run_corral({"submit", "--priority", "5000", "--", "true"}, env);
   EXPECT_NE(invalid.exit_code, 0);
   EXPECT_NE(invalid.err.find("priority"), std::string::npos) << invalid.err;
@@ -79,15 +84,18 @@ using namespace std::chrono_literals;
 
 TEST(Cli, WatchRedrawsRunnersAndQueueUntilStopped) {
   ServerProcess server;
-  auto runner = TestRunner::register_with(server, create_token(server, "runner"), {{"name", "watched-box"}});
-  std::map<std::string, std::string> env{{"CORRAL_SERVER", server.url()}, {"CORRAL_TOKEN", server.admin_token()}};
+  auto runner =
+      TestRunner::register_with(server, create_token(server, "runner"), {{"name", "watched-box"}});
+  std::map<std::string, std::string> env{{"CORRAL_SERVER", server.url()},
+                                         {"CORRAL_TOKEN", server.admin_token()}};
   auto dir = make_temp_dir("corral-watch");
   for (std::string verb : {"runners", "queue"}) {
     Process watch({corral_binary(), verb, "--watch", "0.2"}, env, dir / (verb + ".log"));
     auto redraws = [&] {
       std::string out = watch.output();
       size_t n = 0;
-      for (size_t at = out.find(verb == "runners" ? "watched-box" : "STATE"); at != std::string::npos;
+      for (size_t at = out.find(verb == "runners" ? "watched-box" : "STATE");
+           at != std::string::npos;
            at = out.find(verb == "runners" ? "watched-box" : "STATE", at + 1)) {
         ++n;
       }

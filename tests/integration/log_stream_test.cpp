@@ -17,7 +17,8 @@ struct RunningJob {
       : server(std::move(env)),
         user_token(create_token(server, "user")),
         user(server.url(), user_token),
-        runner(TestRunner::register_with(server, create_token(server, "runner"), {{"name", "r1"}})) {
+        runner(
+            TestRunner::register_with(server, create_token(server, "runner"), {{"name", "r1"}})) {
     id = user.post("/api/v1/jobs", {{"command", {"echo"}}}, 201)["id"];
     auto claimed = runner.claim();
     EXPECT_EQ(claimed["jobs"].size(), 1u);
@@ -52,7 +53,8 @@ TEST(LogStream, TwoWatchersGetTheSameBytesLiveAndInOrder) {
     job.post("line " + std::to_string(i) + std::string(i * 37 % 500, 'x') + "\n");
     if (i % 15 == 14) {
       // Live: the bytes arrive while the job is still running, not at its end.
-      ASSERT_TRUE(a->wait_for_bytes(job.log.size())) << a->bytes().size() << " of " << job.log.size();
+      ASSERT_TRUE(a->wait_for_bytes(job.log.size()))
+          << a->bytes().size() << " of " << job.log.size();
       ASSERT_TRUE(b->wait_for_bytes(job.log.size()));
     }
   }
@@ -188,7 +190,8 @@ TEST(LogStream, TheServerStopsCleanlyWithWatchersConnected) {
 TEST(LogStream, CliLogsFollowPrintsTheLogAndExitsWithTheJobsCode) {
   RunningJob job;
   job.post("hello from the job\n");
-  std::map<std::string, std::string> env{{"CORRAL_SERVER", job.server.url()}, {"CORRAL_TOKEN", job.user_token}};
+  std::map<std::string, std::string> env{{"CORRAL_SERVER", job.server.url()},
+                                         {"CORRAL_TOKEN", job.user_token}};
   CommandResult followed;
   std::thread cli([&] { followed = run_corral({"logs", "-f", job.id}, env); });
   job.post("more\n");
@@ -206,15 +209,19 @@ TEST(LogStream, CliLogsFollowPrintsTheLogAndExitsWithTheJobsCode) {
 TEST(LogStream, CliLogsFollowResumesAfterTheServerRestarts) {
   RunningJob job;
   job.post("before the restart\n");
-  std::map<std::string, std::string> env{{"CORRAL_SERVER", job.server.url()}, {"CORRAL_TOKEN", job.user_token}};
+  std::map<std::string, std::string> env{{"CORRAL_SERVER", job.server.url()},
+                                         {"CORRAL_TOKEN", job.user_token}};
   auto out_dir = make_temp_dir("corral-follow");
   Process follower({corral_binary(), "logs", "-f", job.id}, env, out_dir / "follow.log");
-  ASSERT_TRUE(wait_until([&] { return follower.output().find("before the restart") != std::string::npos; }, 20s));
+  ASSERT_TRUE(wait_until(
+      [&] { return follower.output().find("before the restart") != std::string::npos; }, 20s));
   job.server.kill9();
-  ASSERT_TRUE(wait_until([&] { return follower.output().find("reconnecting") != std::string::npos; }, 20s))
+  ASSERT_TRUE(
+      wait_until([&] { return follower.output().find("reconnecting") != std::string::npos; }, 20s))
       << follower.output();
   job.server.start();  // the same address, as a restarted server has
-  ASSERT_TRUE(wait_until([&] { return follower.output().find("(reconnected)") != std::string::npos; }, 20s))
+  ASSERT_TRUE(
+      wait_until([&] { return follower.output().find("(reconnected)") != std::string::npos; }, 20s))
       << follower.output();
   TestRunner& runner = job.runner;
   runner.api = std::make_unique<Api>(job.server.url(), runner.secret);  // a fresh connection
@@ -240,7 +247,9 @@ TEST(LogStream, CliSubmitFollowWaitsQueuedThenExitsWithTheJobsCode) {
   auto runner = TestRunner::register_with(server, create_token(server, "runner"), {{"name", "r1"}});
   for (int want : {0, 5}) {
     CommandResult followed;
-    std::thread cli([&] { followed = run_corral({"submit", "--follow", "--", "sh", "-c", "exit"}, env); });
+    std::thread cli([&] {
+      followed = run_corral({"submit", "--follow", "--", "sh", "-c", "exit"}, env);
+    });
     auto claimed = runner.claim(20'000);
     ASSERT_EQ(claimed["jobs"].size(), 1u);
     std::string id = claimed["jobs"][0]["job_id"];
@@ -264,11 +273,14 @@ TEST(LogStream, CliSubmitFollowSaysQueuedAndFailsWhenCanceled) {
   Process cli({corral_binary(), "submit", "--follow", "-l", "nowhere", "--", "true"}, env,
               dir / "cli.log");
   // Not a TTY: plain status lines, the first at once.
-  ASSERT_TRUE(wait_until([&] { return cli.output().find("matching runners online") != std::string::npos; }, 20s))
+  ASSERT_TRUE(wait_until(
+      [&] { return cli.output().find("matching runners online") != std::string::npos; }, 20s))
       << cli.output();
   std::string out = cli.output();
   // "queued for Ns": N is 0 or 1 depending on where the second boundary falls.
-  EXPECT_TRUE(std::regex_search(out, std::regex("queued for [01]s · position 1 · 0/0 matching runners online"))) << out;
+  EXPECT_TRUE(std::regex_search(
+      out, std::regex("queued for [01]s · position 1 · 0/0 matching runners online")))
+      << out;
   EXPECT_NE(out.find("no runner is registered"), std::string::npos) << out;
   std::string id = user.get("/api/v1/jobs")["jobs"][0]["id"];
   user.post("/api/v1/jobs/" + id + "/cancel", json::object());
@@ -280,8 +292,10 @@ TEST(LogStream, CliSubmitFollowSaysQueuedAndFailsWhenCanceled) {
 TEST(LogStream, CliSubmitFollowWithARealShellRunner) {
   ServerProcess server;
   RunnerProcess runner(server, "shell", {{"RUNNER_EXECUTOR", "shell"}});
-  std::map<std::string, std::string> env{{"CORRAL_SERVER", server.url()}, {"CORRAL_TOKEN", server.admin_token()}};
-  auto followed = run_corral({"submit", "--follow", "--script", "for i in 1 2 3; do echo line $i; done; exit 6"}, env);
+  std::map<std::string, std::string> env{{"CORRAL_SERVER", server.url()},
+                                         {"CORRAL_TOKEN", server.admin_token()}};
+  auto followed = run_corral(
+      {"submit", "--follow", "--script", "for i in 1 2 3; do echo line $i; done; exit 6"}, env);
   EXPECT_EQ(followed.exit_code, 6) << followed.err << runner.log();
   EXPECT_NE(followed.out.find("line 1\nline 2\nline 3\n"), std::string::npos) << followed.out;
   auto ok = run_corral({"submit", "--follow", "--", "echo", "fine"}, env);

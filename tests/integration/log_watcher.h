@@ -4,7 +4,6 @@
 
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
-
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -24,12 +23,13 @@ using namespace std::chrono_literals;
 class LogWatcher {
  public:
   LogWatcher(const std::string& url, const std::string& target, const std::string& token,
-          int receive_buffer = 0)
+             int receive_buffer = 0)
       : ws_(io_) {
     auto ep = *Endpoint::parse(url);
     tcp::socket& socket = ws_.next_layer();
     socket.open(tcp::v4());
-    if (receive_buffer > 0) socket.set_option(asio::socket_base::receive_buffer_size(receive_buffer));
+    if (receive_buffer > 0)
+      socket.set_option(asio::socket_base::receive_buffer_size(receive_buffer));
     socket.connect(tcp::endpoint(asio::ip::make_address(ep.host), ep.port));
     ws_.set_option(websocket::stream_base::decorator([token](websocket::request_type& req) {
       if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
@@ -62,15 +62,18 @@ class LogWatcher {
         }
         std::string data = beast::buffers_to_string(buffer.data());
         buffer.consume(buffer.size());
-        if (ws_.got_binary()) bytes_ += data;
-        else texts_.push_back(json::parse(data));
+        if (ws_.got_binary())
+          bytes_ += data;
+        else
+          texts_.push_back(json::parse(data));
         cv_.notify_all();
       }
     });
   }
   bool wait_for_bytes(size_t n, std::chrono::milliseconds deadline = 20s) {
     std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, deadline, [&] { return bytes_.size() >= n || closed_; }) && bytes_.size() >= n;
+    return cv_.wait_for(lock, deadline, [&] { return bytes_.size() >= n || closed_; }) &&
+           bytes_.size() >= n;
   }
   bool wait_closed(std::chrono::milliseconds deadline = 20s) {
     std::unique_lock lock(mu_);
@@ -86,7 +89,8 @@ class LogWatcher {
   }
   std::vector<json> texts_of(const std::string& type) {
     std::vector<json> out;
-    for (auto& t : texts()) if (t["type"] == type) out.push_back(t);
+    for (auto& t : texts())
+      if (t["type"] == type) out.push_back(t);
     return out;
   }
   json end() {

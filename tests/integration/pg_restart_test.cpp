@@ -17,16 +17,19 @@ TEST(PgRestart, RequestsGet503WhileTheDatabaseIsDownAndTheSameServerRecovers) {
   if (pg_server_url().empty()) GTEST_SKIP() << kPgSkipMessage;
   PgPrivateCluster cluster;
   ASSERT_TRUE(cluster.start()) << cluster.errors();
-  ServerProcess server({{"CORRAL_STORE", cluster.url()}, {"CORRAL_ADMIN_TOKEN", "crl_pg_restart_test_admin_token_0123456789"}});
+  ServerProcess server({{"CORRAL_STORE", cluster.url()},
+                        {"CORRAL_ADMIN_TOKEN", "crl_pg_restart_test_admin_token_0123456789"}});
   Api user(server.url(), create_token(server, "user"));
   Api newcomer(server.url(), create_token(server, "user"));  // first used during the outage
   RunnerProcess runner(server, "rider", {{"RUNNER_EXECUTOR", "shell"}});
 
   std::string before = user.post("/api/v1/jobs", {{"script", "echo before"}}, 201)["id"];
-  EXPECT_EQ(wait_for_job(user, before, {"succeeded", "failed"}, 30s)["state"], "succeeded") << runner.log();
+  EXPECT_EQ(wait_for_job(user, before, {"succeeded", "failed"}, 30s)["state"], "succeeded")
+      << runner.log();
 
   ASSERT_TRUE(cluster.stop()) << cluster.errors();
-  auto refused = user.request(http::verb::post, "/api/v1/jobs", json({{"script", "echo during"}}).dump());
+  auto refused =
+      user.request(http::verb::post, "/api/v1/jobs", json({{"script", "echo during"}}).dump());
   EXPECT_EQ(refused.status, 503) << refused.body;
   auto error = json::parse(refused.body, nullptr, false);
   ASSERT_TRUE(error.is_object()) << refused.body;
@@ -39,7 +42,8 @@ TEST(PgRestart, RequestsGet503WhileTheDatabaseIsDownAndTheSameServerRecovers) {
 
   ASSERT_TRUE(cluster.start()) << cluster.errors();
   // The same server, not restarted: the first request after the restart is answered.
-  auto after = user.request(http::verb::post, "/api/v1/jobs", json({{"script", "echo after"}}).dump());
+  auto after =
+      user.request(http::verb::post, "/api/v1/jobs", json({{"script", "echo after"}}).dump());
   ASSERT_EQ(after.status, 201) << after.body;
   std::string after_id = json::parse(after.body)["id"];
   EXPECT_EQ(newcomer.request(http::verb::get, "/api/v1/jobs/" + after_id).status, 200);

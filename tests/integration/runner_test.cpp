@@ -17,7 +17,8 @@ class RunnerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (docker_host().empty()) {
-      GTEST_SKIP() << "DOCKER_HOST is not set: run through scripts/test.sh, which starts Podman's service";
+      GTEST_SKIP()
+          << "DOCKER_HOST is not set: run through scripts/test.sh, which starts Podman's service";
     }
     server_ = std::make_unique<ServerProcess>();
     api_ = std::make_unique<Api>(server_->url(), server_->admin_token());
@@ -27,17 +28,21 @@ class RunnerTest : public ::testing::Test {
     server_.reset();
   }
 
-  RunnerProcess& start_runner(const std::string& name, std::map<std::string, std::string> env = {}) {
+  RunnerProcess& start_runner(const std::string& name,
+                              std::map<std::string, std::string> env = {}) {
     runners_.push_back(std::make_unique<RunnerProcess>(*server_, name, std::move(env)));
     return *runners_.back();
   }
   std::string submit(json spec) { return api_->post("/api/v1/jobs", spec, 201)["id"]; }
-  std::string log_of(const std::string& id) { return api_->request(http::verb::get, "/api/v1/jobs/" + id + "/logs").body; }
+  std::string log_of(const std::string& id) {
+    return api_->request(http::verb::get, "/api/v1/jobs/" + id + "/logs").body;
+  }
   // Nothing of the runner's is left: no container with its label, an empty workspace base
   // and spool. The runner reports a result before it cleans up, so wait for it.
   void expect_clean(RunnerProcess& runner, fs::path base = {}) {
     if (base.empty()) base = runner.workspace_base();
-    EXPECT_TRUE(wait_until([&] { return count_containers("corral.runner=" + runner.id()) == 0; }, 10s))
+    EXPECT_TRUE(
+        wait_until([&] { return count_containers("corral.runner=" + runner.id()) == 0; }, 10s))
         << "containers left behind";
     auto workspace_empty = [&] {
       std::error_code ec;
@@ -51,12 +56,15 @@ class RunnerTest : public ::testing::Test {
       }
       return true;
     };
-    EXPECT_TRUE(wait_until(workspace_empty, 10s)) << "workspace or spool left behind in " << base << ": " << [&] {
-      std::string names;
-      std::error_code ec;
-      for (const auto& e : fs::recursive_directory_iterator(base, ec)) names += e.path().string() + " ";
-      return names;
-    }() << "\n" << runner.log();
+    EXPECT_TRUE(wait_until(workspace_empty, 10s)) << "workspace or spool left behind in " << base
+                                                  << ": " <<
+        [&] {
+          std::string names;
+          std::error_code ec;
+          for (const auto& e : fs::recursive_directory_iterator(base, ec))
+            names += e.path().string() + " ";
+          return names;
+        }() << "\n" << runner.log();
   }
 
   std::unique_ptr<ServerProcess> server_;
@@ -66,7 +74,8 @@ class RunnerTest : public ::testing::Test {
 
 TEST_F(RunnerTest, OutputArrivesInOrderAndCompleteAndExitCodesAreReported) {
   auto& runner = start_runner("order");
-  std::string ok = submit({{"script", "i=1; while [ $i -le 3000 ]; do echo \"line $i\"; i=$((i+1)); done"}});
+  std::string ok =
+      submit({{"script", "i=1; while [ $i -le 3000 ]; do echo \"line $i\"; i=$((i+1)); done"}});
   std::string bad = submit({{"script", "echo before; exit 3"}});
   auto done = wait_for_job(*api_, ok, {"succeeded", "failed"});
   EXPECT_EQ(done["state"], "succeeded") << runner.log();
@@ -102,7 +111,8 @@ TEST_F(RunnerTest, NetworkNoneCannotReachTheServer) {
   // busybox nc, not wget: the static busybox's wget crashes resolving addresses.
   std::string host_port = server_->url().substr(7);
   std::string probe = "printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' | nc -w 3 " +
-                      host_port.substr(0, host_port.find(':')) + " " + host_port.substr(host_port.find(':') + 1);
+                      host_port.substr(0, host_port.find(':')) + " " +
+                      host_port.substr(host_port.find(':') + 1);
   std::string control = submit({{"script", probe}});
   std::string isolated = submit({{"script", probe}, {"network", "none"}});
   auto c = wait_for_job(*api_, control, {"succeeded", "failed"});
@@ -133,9 +143,12 @@ TEST_F(RunnerTest, TimeoutStopsTheContainer) {
 TEST_F(RunnerTest, TransientFailureIsRetriedAfterItsBackoffAndOthersFailAtOnce) {
   auto& runner = start_runner("retry");
   // Fails as if an API were overloaded on attempt 1, succeeds on attempt 2.
-  std::string flaky = submit({{"script", "if [ \"$CORRAL_ATTEMPT\" = 1 ]; then echo 'HTTP 529 Overloaded'; exit 1; fi; echo fine"},
-                              {"retry", {{"backoff_s", {1}}}}});
-  std::string broken = submit({{"script", "echo 'assertion failed'; exit 1"}, {"retry", {{"backoff_s", {0}}}}});
+  std::string flaky = submit(
+      {{"script",
+        "if [ \"$CORRAL_ATTEMPT\" = 1 ]; then echo 'HTTP 529 Overloaded'; exit 1; fi; echo fine"},
+       {"retry", {{"backoff_s", {1}}}}});
+  std::string broken =
+      submit({{"script", "echo 'assertion failed'; exit 1"}, {"retry", {{"backoff_s", {0}}}}});
   auto done = wait_for_job(*api_, flaky, {"succeeded", "failed"}, 60s);
   EXPECT_EQ(done["state"], "succeeded");
   ASSERT_EQ(done["attempts"].size(), 2u);
@@ -170,19 +183,22 @@ TEST_F(RunnerTest, CancelWhileRunningKeepsTheLog) {
 }
 
 TEST_F(RunnerTest, TwoSlotsRunTwoJobsAtOnceAndTheThirdWaits) {
-  auto& runner = start_runner("slots", {{"RUNNER_MAX_CONCURRENT_JOBS", "2"}, {"RUNNER_HEARTBEAT_INTERVAL_MS", "200"}});
+  auto& runner = start_runner(
+      "slots", {{"RUNNER_MAX_CONCURRENT_JOBS", "2"}, {"RUNNER_HEARTBEAT_INTERVAL_MS", "200"}});
   // Each job runs until canceled, so the overlap is certain, not a matter of timing.
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) ids.push_back(submit({{"script", "echo running; sleep 120"}}));
-  bool two_running_one_queued = wait_until([&] {
-    int running = 0, queued = 0;
-    for (const auto& id : ids) {
-      auto s = api_->get("/api/v1/jobs/" + id)["state"];
-      running += s == "running";
-      queued += s == "queued";
-    }
-    return running == 2 && queued == 1;
-  }, 30s);
+  bool two_running_one_queued = wait_until(
+      [&] {
+        int running = 0, queued = 0;
+        for (const auto& id : ids) {
+          auto s = api_->get("/api/v1/jobs/" + id)["state"];
+          running += s == "running";
+          queued += s == "queued";
+        }
+        return running == 2 && queued == 1;
+      },
+      30s);
   EXPECT_TRUE(two_running_one_queued);
   EXPECT_EQ(api_->get("/api/v1/runners/" + runner.id())["running_jobs"], 2);
   for (const auto& id : ids) api_->post("/api/v1/jobs/" + id + "/cancel", json::object());
@@ -209,8 +225,10 @@ TEST_F(RunnerTest, ClonesTheRepositoryAtTheGivenShaWithDepthOne) {
   std::ofstream(repo / "version.txt") << "second\n";
   git({"commit", "-q", "-am", "second"});
 
-  std::string id = submit({{"script", "cat version.txt; ls -a; cat .git/shallow && echo shallow"},
-                           {"repo", {{"url", "file://" + repo.string()}, {"ref", "main"}, {"sha", sha}, {"depth", 1}}}});
+  std::string id =
+      submit({{"script", "cat version.txt; ls -a; cat .git/shallow && echo shallow"},
+              {"repo",
+               {{"url", "file://" + repo.string()}, {"ref", "main"}, {"sha", sha}, {"depth", 1}}}});
   auto job = wait_for_job(*api_, id, {"succeeded", "failed"});
   std::string log = log_of(id);
   EXPECT_EQ(job["state"], "succeeded") << log;
@@ -297,7 +315,8 @@ TEST_F(RunnerTest, JobsOnOneRepositoryShareTheRunnersMirrorAndFetchOnlyWhatIsNew
 TEST_F(RunnerTest, MissingImageFailsWithImagePullAndTheEnginesMessage) {
   auto& runner = start_runner("image");
   // image_pull is retried by default; with no backoff and two attempts it fails twice, fast.
-  std::string id = submit({{"script", "true"}, {"image", "localhost/corral-does-not-exist:1"},
+  std::string id = submit({{"script", "true"},
+                           {"image", "localhost/corral-does-not-exist:1"},
                            {"retry", {{"max_attempts", 2}, {"backoff_s", {0}}}}});
   auto job = wait_for_job(*api_, id, {"succeeded", "failed"});
   EXPECT_EQ(job["state"], "failed");
@@ -393,7 +412,8 @@ TEST_F(RunnerTest, ShellExecutorRunsOnTheHost) {
   std::string id = submit({{"script", "echo \"in $PWD\"; exit 4"}});
   auto job = wait_for_job(*api_, id, {"succeeded", "failed"});
   EXPECT_EQ(job["exit_code"], 4);
-  EXPECT_NE(log_of(id).find("in " + runner.workspace_base().string()), std::string::npos) << log_of(id);
+  EXPECT_NE(log_of(id).find("in " + runner.workspace_base().string()), std::string::npos)
+      << log_of(id);
   EXPECT_NE(runner.log().find("isolates NOTHING"), std::string::npos);
   expect_clean(runner);
 }
@@ -411,14 +431,25 @@ TEST_F(RunnerTest, ARestartedRunnerRemovesWhatItsCrashLeftAndTheJobIsRequeuedAtO
   auto& second = start_runner("crashy", env);
   EXPECT_EQ(second.id(), first.id());
   auto job = wait_for_job(*api_, id, {"running"}, 30s);
-  ASSERT_TRUE(wait_until([&] {
-    job = api_->get("/api/v1/jobs/" + id);
-    return job["attempt"] == 2 && job["state"] == "running";
-  }, 30s)) << job.dump();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        job = api_->get("/api/v1/jobs/" + id);
+        return job["attempt"] == 2 && job["state"] == "running";
+      },
+      30s))
+      << job.dump();
   EXPECT_EQ(job["attempts"][0]["state"], "lost");
-  EXPECT_TRUE(wait_until([&] { return count_containers({"corral.job=" + id, "corral.attempt=1"}) == 0; }, 10s))
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return count_containers({"corral.job=" + id, "corral.attempt=1"}) == 0;
+      },
+      10s))
       << "the crashed attempt's container is still there";
-  EXPECT_TRUE(wait_until([&] { return count_containers({"corral.job=" + id, "corral.attempt=2"}) == 1; }, 10s));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return count_containers({"corral.job=" + id, "corral.attempt=2"}) == 1;
+      },
+      10s));
   api_->post("/api/v1/jobs/" + id + "/cancel", json::object());
   wait_for_job(*api_, id, {"canceled"}, 30s);
   expect_clean(second, workspaces);  // the crashed attempt's workspace is gone too
@@ -431,7 +462,8 @@ TEST_F(RunnerTest, ASecondSignalSkipsTheDrainWait) {
   std::string id = submit({{"script", "echo begin; sleep 120"}});
   ASSERT_TRUE(wait_until([&] { return log_of(id).find("begin") != std::string::npos; }, 30s));
   runner.process().signal(SIGTERM);
-  ASSERT_TRUE(wait_until([&] { return runner.log().find("shutting down") != std::string::npos; }, 10s));
+  ASSERT_TRUE(
+      wait_until([&] { return runner.log().find("shutting down") != std::string::npos; }, 10s));
   runner.process().signal(SIGTERM);
   EXPECT_EQ(runner.process().wait(30s), 0) << runner.log();
   auto job = api_->get("/api/v1/jobs/" + id);
@@ -450,13 +482,15 @@ TEST_F(RunnerTest, AStaleAttemptsContainerIsStoppedAtOnce) {
                                          {"CORRAL_SWEEP_INTERVAL_MS", "50"}});
   api_ = std::make_unique<Api>(server_->url(), server_->admin_token());
   auto& runner = start_runner("slow-beat", {{"RUNNER_HEARTBEAT_INTERVAL_MS", "30000"}});
-  std::string id = submit({{"script", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done"},
-                           {"max_attempts", 1}});
+  std::string id =
+      submit({{"script", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done"},
+              {"max_attempts", 1}});
   ASSERT_TRUE(wait_until([&] { return log_of(id).find("tick") != std::string::npos; }, 30s));
   auto job = wait_for_job(*api_, id, {"failed"}, 15s);
   EXPECT_EQ(job["reason"], "runner_lost");
   EXPECT_TRUE(wait_until([&] { return count_containers({"corral.job=" + id}) == 0; }, 10s))
-      << "the stale attempt's container still runs\n" << runner.log();
+      << "the stale attempt's container still runs\n"
+      << runner.log();
   EXPECT_NE(runner.log().find("stale"), std::string::npos) << runner.log();
   expect_clean(runner);
 }
@@ -465,13 +499,16 @@ TEST_F(RunnerTest, ADrainedRunnerFinishesItsJobAndTakesNoNewOnes) {
   auto& runner = start_runner("drained", {{"RUNNER_HEARTBEAT_INTERVAL_MS", "200"}});
   std::string running = submit({{"script", "echo begin; sleep 1; echo end"}});
   ASSERT_TRUE(wait_until([&] { return log_of(running).find("begin") != std::string::npos; }, 30s));
-  auto drained = run_corral({"drain", runner.id()}, {{"CORRAL_SERVER", server_->url()}, {"CORRAL_TOKEN", server_->admin_token()}});
+  auto drained = run_corral({"drain", runner.id()}, {{"CORRAL_SERVER", server_->url()},
+                                                     {"CORRAL_TOKEN", server_->admin_token()}});
   ASSERT_EQ(drained.exit_code, 0) << drained.err;
-  EXPECT_TRUE(wait_until([&] { return runner.log().find("asked this runner to drain") != std::string::npos; }, 10s))
+  EXPECT_TRUE(wait_until(
+      [&] { return runner.log().find("asked this runner to drain") != std::string::npos; }, 10s))
       << runner.log();
   EXPECT_EQ(wait_for_job(*api_, running, {"succeeded", "failed"})["state"], "succeeded");
   std::string waiting = submit({{"script", "true"}});
-  EXPECT_FALSE(wait_until([&] { return api_->get("/api/v1/jobs/" + waiting)["state"] != "queued"; }, 1500ms));
+  EXPECT_FALSE(wait_until([&] { return api_->get("/api/v1/jobs/" + waiting)["state"] != "queued"; },
+                          1500ms));
   EXPECT_EQ(api_->get("/api/v1/runners/" + runner.id())["status"], "draining");
   api_->post("/api/v1/jobs/" + waiting + "/cancel", json::object());
   expect_clean(runner);
@@ -547,16 +584,20 @@ TEST(RunnerRegistration, RetriesWithBackoffAndSaysWhy) {
 }
 
 TEST(RunnerConfigErrors, MissingOrMalformedSettingsStopTheRunnerNamingThem) {
-  auto missing = run_corral({"runner"}, {{"RUNNER_SERVER_URL", ""}, {"RUNNER_TOKEN", ""}, {"RUNNER_NAME", ""}});
+  auto missing = run_corral({"runner"},
+                            {{"RUNNER_SERVER_URL", ""}, {"RUNNER_TOKEN", ""}, {"RUNNER_NAME", ""}});
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("RUNNER_SERVER_URL"), std::string::npos) << missing.err;
-  auto bad_memory = run_corral({"runner"}, {{"RUNNER_SERVER_URL", "http://127.0.0.1:1"}, {"RUNNER_TOKEN", "x"},
-                                            {"RUNNER_NAME", "n"}, {"DOCKER_EXECUTOR_IMAGE", "img"},
+  auto bad_memory = run_corral({"runner"}, {{"RUNNER_SERVER_URL", "http://127.0.0.1:1"},
+                                            {"RUNNER_TOKEN", "x"},
+                                            {"RUNNER_NAME", "n"},
+                                            {"DOCKER_EXECUTOR_IMAGE", "img"},
                                             {"DOCKER_MEMORY_LIMIT", "lots"}});
   EXPECT_EQ(bad_memory.exit_code, 2);
   EXPECT_NE(bad_memory.err.find("DOCKER_MEMORY_LIMIT"), std::string::npos) << bad_memory.err;
-  auto no_image = run_corral({"runner", "--server-url", "http://127.0.0.1:1", "--token", "x", "--name", "n"},
-                             {{"DOCKER_EXECUTOR_IMAGE", ""}});
+  auto no_image =
+      run_corral({"runner", "--server-url", "http://127.0.0.1:1", "--token", "x", "--name", "n"},
+                 {{"DOCKER_EXECUTOR_IMAGE", ""}});
   EXPECT_EQ(no_image.exit_code, 2);
   EXPECT_NE(no_image.err.find("DOCKER_EXECUTOR_IMAGE"), std::string::npos) << no_image.err;
 }
@@ -577,7 +618,8 @@ void run_dev_and_expect_hello(const std::map<std::string, std::string>& env,
   Process dev(
       {corral_binary(), "dev", "--listen", "127.0.0.1:0", "--data-dir", (dir / "data").string()},
       env, dir / ("dev-" + random_hex(4) + ".log"), dir);  // a fresh log for each start
-  bool shown = wait_until([&] { return dev.output().find("hello from corral") != std::string::npos; }, 60s, 50ms);
+  bool shown = wait_until(
+      [&] { return dev.output().find("hello from corral") != std::string::npos; }, 60s, 50ms);
   EXPECT_TRUE(shown) << dev.output();
   EXPECT_NE(dev.output().find(expect_in_output), std::string::npos) << dev.output();
   EXPECT_NE(dev.output().find("(succeeded)"), std::string::npos) << dev.output();

@@ -35,7 +35,8 @@ TEST(Schedules, CreateListGetDelete) {
   EXPECT_EQ(created["paused"], false);
 
   // Listings show the normalized cron.
-  user.post("/api/v1/schedules", {{"name", "weekly"}, {"cron", "@weekly"}, {"job", {{"script", "true"}}}}, 201);
+  user.post("/api/v1/schedules",
+            {{"name", "weekly"}, {"cron", "@weekly"}, {"job", {{"script", "true"}}}}, 201);
   auto listed = user.get("/api/v1/schedules")["schedules"];
   ASSERT_EQ(listed.size(), 2u);
   EXPECT_EQ(listed[0]["name"], "nightly");
@@ -112,10 +113,12 @@ TEST(Schedules, TenantsNeverSeeEachOthersSchedules) {
 
 TEST(Schedules, CliCreatesListsAndDeletes) {
   ServerProcess server;
-  std::map<std::string, std::string> env{{"CORRAL_SERVER", server.url()}, {"CORRAL_TOKEN", server.admin_token()}};
-  auto created = run_corral({"schedule", "create", "nightly", "--cron", "0 2 * * *", "--timezone", "Europe/Berlin",
-                             "--cooldown", "1h", "-l", "linux", "--", "echo", "refresh"},
-                            env);
+  std::map<std::string, std::string> env{{"CORRAL_SERVER", server.url()},
+                                         {"CORRAL_TOKEN", server.admin_token()}};
+  auto created =
+      run_corral({"schedule", "create", "nightly", "--cron", "0 2 * * *", "--timezone",
+                  "Europe/Berlin", "--cooldown", "1h", "-l", "linux", "--", "echo", "refresh"},
+                 env);
   ASSERT_EQ(created.exit_code, 0) << created.err;
   EXPECT_NE(created.out.find("created nightly"), std::string::npos) << created.out;
 
@@ -139,10 +142,12 @@ TEST(Schedules, CliCreatesListsAndDeletes) {
   EXPECT_EQ(s["job"]["command"], json({"echo", "refresh"}));
   EXPECT_EQ(s["job"]["labels"], json({"linux"}));
 
-  auto bad = run_corral({"schedule", "create", "x", "--cron", "0 2 * * *", "--cooldown", "1w", "--", "true"}, env);
+  auto bad = run_corral(
+      {"schedule", "create", "x", "--cron", "0 2 * * *", "--cooldown", "1w", "--", "true"}, env);
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--cooldown"), std::string::npos) << bad.err;
-  auto bad_cron = run_corral({"schedule", "create", "x", "--cron", "61 * * * *", "--", "true"}, env);
+  auto bad_cron =
+      run_corral({"schedule", "create", "x", "--cron", "61 * * * *", "--", "true"}, env);
   EXPECT_NE(bad_cron.exit_code, 0);
   EXPECT_NE(bad_cron.err.find("field 'cron'"), std::string::npos) << bad_cron.err;
 
@@ -161,15 +166,18 @@ TEST(Schedules, EveryMinuteMakesOneJobThatARunnerGetsEndToEnd) {
   Api user(server.url(), create_token(server, "user"));
   auto runner = TestRunner::register_with(server, create_token(server, "runner"), {{"name", "r1"}});
   auto created = user.post(
-      "/api/v1/schedules", {{"name", "minutely"}, {"cron", "* * * * *"}, {"job", {{"command", {"echo", "tick"}}}}}, 201);
+      "/api/v1/schedules",
+      {{"name", "minutely"}, {"cron", "* * * * *"}, {"job", {{"command", {"echo", "tick"}}}}}, 201);
   std::string first_tick = created["next_run_at"];
 
   // A parked claim is woken by the tick's job.
   json claimed;
-  ASSERT_TRUE(wait_until([&] {
-    claimed = runner.claim(20'000);
-    return !claimed["jobs"].empty();
-  }, 75s, 0ms));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        claimed = runner.claim(20'000);
+        return !claimed["jobs"].empty();
+      },
+      75s, 0ms));
   ASSERT_EQ(claimed["jobs"].size(), 1u);
   std::string job_id = claimed["jobs"][0]["job_id"];
   EXPECT_EQ(claimed["jobs"][0]["spec"]["name"], "minutely");

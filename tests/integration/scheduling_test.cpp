@@ -9,10 +9,12 @@ using namespace std::chrono_literals;
 class Scheduling : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (docker_host().empty()) GTEST_SKIP() << "DOCKER_HOST is not set: run through scripts/test.sh";
-    server_ = std::make_unique<ServerProcess>(std::map<std::string, std::string>{
-        {"RUNNER_HEARTBEAT_INTERVAL_MS", "200"}, {"RUNNER_HEARTBEAT_TIMEOUT_MS", "1000"},
-        {"CORRAL_SWEEP_INTERVAL_MS", "100"}});
+    if (docker_host().empty())
+      GTEST_SKIP() << "DOCKER_HOST is not set: run through scripts/test.sh";
+    server_ = std::make_unique<ServerProcess>(
+        std::map<std::string, std::string>{{"RUNNER_HEARTBEAT_INTERVAL_MS", "200"},
+                                           {"RUNNER_HEARTBEAT_TIMEOUT_MS", "1000"},
+                                           {"CORRAL_SWEEP_INTERVAL_MS", "100"}});
     api_ = std::make_unique<Api>(server_->url(), server_->admin_token());
   }
   void TearDown() override {
@@ -43,7 +45,8 @@ TEST_F(Scheduling, LabelsGroupsAndModesDecideWhichRealRunnerTakesAJob) {
   start_runner("gpu-box", {{"RUNNER_LABELS", "linux,gpu"}, {"RUNNER_GROUP", "gpu-pool"}});
   std::string gpu = submit({{"labels", {"gpu"}}});
   std::string in_group = submit({{"group", "gpu-pool"}});
-  std::string review = submit({{"labels", {"linux"}}, {"type", "review"}});  // ci-box takes only "ci"
+  std::string review =
+      submit({{"labels", {"linux"}}, {"type", "review"}});  // ci-box takes only "ci"
   std::string ci = submit({{"labels", {"linux"}}, {"type", "ci"}, {"group", "default"}});
   std::string arm = submit({{"labels", {"arm64", "linux"}}});
   EXPECT_EQ(ran_on(gpu), "gpu-box");
@@ -56,10 +59,13 @@ TEST_F(Scheduling, LabelsGroupsAndModesDecideWhichRealRunnerTakesAJob) {
   auto why = api_->get("/api/v1/jobs/" + arm + "/why");
   EXPECT_TRUE(why["waiting"].get<bool>());
   EXPECT_EQ(why["reasons"][0]["code"], "no_matching_runner");
-  EXPECT_NE(why["summary"].get<std::string>().find("lacks labels [arm64]"), std::string::npos) << why.dump();
-  auto cli = run_corral({"why", arm, "--server", server_->url(), "--token", server_->admin_token()});
+  EXPECT_NE(why["summary"].get<std::string>().find("lacks labels [arm64]"), std::string::npos)
+      << why.dump();
+  auto cli =
+      run_corral({"why", arm, "--server", server_->url(), "--token", server_->admin_token()});
   EXPECT_EQ(cli.exit_code, 0) << cli.err;
-  EXPECT_NE(cli.out.find("no runner can take a job with labels [arm64, linux]"), std::string::npos) << cli.out;
+  EXPECT_NE(cli.out.find("no runner can take a job with labels [arm64, linux]"), std::string::npos)
+      << cli.out;
   // The queue lists it with the same reason.
   auto queue = api_->get("/api/v1/queue");
   ASSERT_EQ(queue["waiting"].size(), 1u);
@@ -75,15 +81,16 @@ TEST_F(Scheduling, WhyNamesTheMatchingRunnersThatWentOffline) {
   // the connection close, not then (a parked claim of a dead runner must not take the job).
   auto& solo = start_runner("solo-box", {{"RUNNER_LABELS", "solo"}});
   solo.process().kill9();
-  ASSERT_TRUE(wait_until([&] {
-    return api_->get("/api/v1/runners/" + solo.id())["status"] == "offline";
-  }, 10s));
+  ASSERT_TRUE(wait_until(
+      [&] { return api_->get("/api/v1/runners/" + solo.id())["status"] == "offline"; }, 10s));
   Api health(server_->url(), "");
-  ASSERT_TRUE(wait_until([&] { return health.get("/healthz")["parked_claims"].get<int>() == 0; }, 10s));
+  ASSERT_TRUE(
+      wait_until([&] { return health.get("/healthz")["parked_claims"].get<int>() == 0; }, 10s));
   std::string id = submit({{"labels", {"solo"}}});
   auto why = api_->get("/api/v1/jobs/" + id + "/why");
   EXPECT_EQ(why["reasons"][0]["code"], "runners_offline") << why.dump();
-  EXPECT_NE(why["summary"].get<std::string>().find("solo-box (last seen"), std::string::npos) << why.dump();
+  EXPECT_NE(why["summary"].get<std::string>().find("solo-box (last seen"), std::string::npos)
+      << why.dump();
   EXPECT_EQ(why["matching_runners"]["offline"], 1);
   EXPECT_EQ(why["position"], 0);
 }
@@ -102,7 +109,8 @@ TEST(OwnerOnly, ARunnerOfAUsersOwnTokenTakesOnlyThatUsersJobs) {
   // Alice makes her own registration token; a user may make runner tokens only.
   auto reg = alice_api.post("/api/v1/tokens", {{"kind", "runner"}, {"name", "alice-laptop"}}, 201);
   alice_api.post("/api/v1/tokens", {{"kind", "admin"}, {"name", "nope"}}, 403);
-  auto laptop = TestRunner::register_with(server, reg["token"], {{"name", "alice-laptop"}, {"owner_only", true}});
+  auto laptop = TestRunner::register_with(server, reg["token"],
+                                          {{"name", "alice-laptop"}, {"owner_only", true}});
   auto listed = alice_api.get("/api/v1/runners/" + laptop.id);
   EXPECT_TRUE(listed["owner_only"].get<bool>());
 
@@ -113,7 +121,9 @@ TEST(OwnerOnly, ARunnerOfAUsersOwnTokenTakesOnlyThatUsersJobs) {
   EXPECT_EQ(claimed["jobs"][0]["job_id"], alices);  // Bob's older job is not hers to run
   auto why = bob_api.get("/api/v1/jobs/" + bobs + "/why");
   EXPECT_EQ(why["reasons"][0]["code"], "no_matching_runner");
-  EXPECT_NE(why["summary"].get<std::string>().find("takes only its owner's jobs"), std::string::npos) << why.dump();
+  EXPECT_NE(why["summary"].get<std::string>().find("takes only its owner's jobs"),
+            std::string::npos)
+      << why.dump();
 }
 
 TEST(OwnerOnly, TheRunnerFlagRegistersAnOwnerOnlyRunner) {
@@ -126,10 +136,13 @@ TEST(OwnerOnly, TheRunnerFlagRegistersAnOwnerOnlyRunner) {
                   "--name", "mine", "--executor", "shell", "--docker-workspace-base",
                   (dir / "ws").string(), "--owner-only"},
                  {}, dir / "runner.log");
-  ASSERT_TRUE(wait_until([&] {
-    auto runners = api.get("/api/v1/runners")["runners"];
-    return !runners.empty() && runners[0]["owner_only"].get<bool>();
-  }, std::chrono::seconds(20))) << runner.output();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto runners = api.get("/api/v1/runners")["runners"];
+        return !runners.empty() && runners[0]["owner_only"].get<bool>();
+      },
+      std::chrono::seconds(20)))
+      << runner.output();
   runner.signal(SIGTERM);
   runner.wait(std::chrono::seconds(10));
   fs::remove_all(dir);

@@ -68,7 +68,8 @@ TEST(ServerApi, MeSaysWhoTheCallerIsAndTokensShowTheirLastUse) {
   EXPECT_EQ(me.dump().find(user_secret), std::string::npos);
   EXPECT_FALSE(me["last_used_at"].is_null()) << me.dump();  // this very request
   EXPECT_EQ(admin.get("/api/v1/me")["kind"], "admin");
-  EXPECT_EQ(Api(server.url(), "crl_nosuchtoken").request(http::verb::get, "/api/v1/me").status, 401);
+  EXPECT_EQ(Api(server.url(), "crl_nosuchtoken").request(http::verb::get, "/api/v1/me").status,
+            401);
 
   for (const auto& t : admin.get("/api/v1/tokens")["tokens"]) {
     if (t["id"] == user_token["id"]) {

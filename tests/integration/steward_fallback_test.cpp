@@ -14,11 +14,11 @@ class StewardFallback : public ::testing::Test {
  protected:
   void SetUp() override {
     // Stale after 2 s; a runner counts as offline after 3 s, so an offline runner is stale.
-    server_ = std::make_unique<ServerProcess>(std::map<std::string, std::string>{
-        {"RUNNER_HEARTBEAT_INTERVAL_MS", "200"},
-        {"RUNNER_HEARTBEAT_TIMEOUT_MS", "3000"},
-        {"CORRAL_SWEEP_INTERVAL_MS", "100"},
-        {"CORRAL_STEWARD_STALE_AFTER_MS", "2000"}});
+    server_ = std::make_unique<ServerProcess>(
+        std::map<std::string, std::string>{{"RUNNER_HEARTBEAT_INTERVAL_MS", "200"},
+                                           {"RUNNER_HEARTBEAT_TIMEOUT_MS", "3000"},
+                                           {"CORRAL_SWEEP_INTERVAL_MS", "100"},
+                                           {"CORRAL_STEWARD_STALE_AFTER_MS", "2000"}});
     api_ = std::make_unique<Api>(server_->url(), server_->admin_token());
     // https://git.example.com/o/n clones a local repository: runners rewrite the URL.
     git_dir_ = make_temp_dir("corral-steward-git");
@@ -43,11 +43,12 @@ class StewardFallback : public ::testing::Test {
   RunnerProcess& start_runner(const std::string& name, const std::string& group) {
     runners_.push_back(std::make_unique<RunnerProcess>(
         *server_, name,
-        std::map<std::string, std::string>{{"RUNNER_EXECUTOR", "shell"},
-                                           {"RUNNER_GROUP", group},
-                                           {"GIT_CONFIG_COUNT", "1"},
-                                           {"GIT_CONFIG_KEY_0", "url.file://" + git_dir_.string() + "/.insteadOf"},
-                                           {"GIT_CONFIG_VALUE_0", "https://git.example.com/"}}));
+        std::map<std::string, std::string>{
+            {"RUNNER_EXECUTOR", "shell"},
+            {"RUNNER_GROUP", group},
+            {"GIT_CONFIG_COUNT", "1"},
+            {"GIT_CONFIG_KEY_0", "url.file://" + git_dir_.string() + "/.insteadOf"},
+            {"GIT_CONFIG_VALUE_0", "https://git.example.com/"}}));
     return *runners_.back();
   }
   json repo_job(json extra = json::object()) {
@@ -61,7 +62,8 @@ class StewardFallback : public ::testing::Test {
     return job["attempts"].empty() ? "" : job["attempts"].back()["runner_name"].get<std::string>();
   }
   std::vector<std::string> cli(std::vector<std::string> args, const std::string& token = "") {
-    args.insert(args.end(), {"--server", server_->url(), "--token", token.empty() ? server_->admin_token() : token});
+    args.insert(args.end(), {"--server", server_->url(), "--token",
+                             token.empty() ? server_->admin_token() : token});
     auto out = run_corral(args);
     EXPECT_EQ(out.exit_code, 0) << out.err;
     return {out.out, out.err};
@@ -76,7 +78,8 @@ class StewardFallback : public ::testing::Test {
 TEST_F(StewardFallback, ARepositoryMappingGivesJobsTheirGroupAndARunnerOfThatGroupRunsThem) {
   start_runner("team-box", "team");
   start_runner("other-box", "default");
-  EXPECT_NE(cli({"repos", "set", "o/n", "--group", "team"})[0].find("mapped o/n: group team"), std::string::npos);
+  EXPECT_NE(cli({"repos", "set", "o/n", "--group", "team"})[0].find("mapped o/n: group team"),
+            std::string::npos);
   auto listed = cli({"repos"})[0];
   EXPECT_NE(listed.find("o/n"), std::string::npos) << listed;
   EXPECT_NE(listed.find("team"), std::string::npos) << listed;
@@ -101,8 +104,10 @@ TEST_F(StewardFallback, ARepositoryMappingGivesJobsTheirGroupAndARunnerOfThatGro
   // Bad names and bodies say what is wrong; only admins manage mappings.
   auto bad_name = api_->request(http::verb::put, "/api/v1/repos/o/bad!name", R"({"group":"team"})");
   EXPECT_EQ(bad_name.status, 400);
-  EXPECT_NE(bad_name.body.find("repository name 'bad!name' is not valid"), std::string::npos) << bad_name.body;
-  auto both = api_->request(http::verb::put, "/api/v1/repos/o/n", R"({"steward":{"runner":"a","group":"b"}})");
+  EXPECT_NE(bad_name.body.find("repository name 'bad!name' is not valid"), std::string::npos)
+      << bad_name.body;
+  auto both = api_->request(http::verb::put, "/api/v1/repos/o/n",
+                            R"({"steward":{"runner":"a","group":"b"}})");
   EXPECT_EQ(both.status, 422);
   EXPECT_NE(both.body.find("field 'steward'"), std::string::npos) << both.body;
   Api user(server_->url(), create_token(*server_, "user", "default", "alice"));
@@ -116,20 +121,27 @@ TEST_F(StewardFallback, ARepositoryMappingGivesJobsTheirGroupAndARunnerOfThatGro
   EXPECT_FALSE(ran_on(*api_, unmapped["id"]).empty());
 }
 
-TEST_F(StewardFallback, TheStewardTakesTheRepositorysJobsOnlyOnceItsGroupIsStaleAndTheSubmitterAllowsIt) {
+TEST_F(StewardFallback,
+       TheStewardTakesTheRepositorysJobsOnlyOnceItsGroupIsStaleAndTheSubmitterAllowsIt) {
   auto& team = start_runner("team-box", "team");
   start_runner("steward-box", "stewards");
-  api_->request(http::verb::put, "/api/v1/repos/o/n", R"({"group":"team","steward":{"runner":"steward-box"}})");
+  api_->request(http::verb::put, "/api/v1/repos/o/n",
+                R"({"group":"team","steward":{"runner":"steward-box"}})");
   ASSERT_EQ(api_->get("/api/v1/repos/o/n")["steward"]["runner"], "steward-box");
 
   // While the team's runner beats, it runs the repository's jobs, fallback or not.
-  EXPECT_EQ(ran_on(*api_, api_->post("/api/v1/jobs", repo_job({{"steward_fallback", true}}), 201)["id"]), "team-box");
+  EXPECT_EQ(
+      ran_on(*api_, api_->post("/api/v1/jobs", repo_job({{"steward_fallback", true}}), 201)["id"]),
+      "team-box");
 
   team.process().kill9();
-  ASSERT_TRUE(wait_until([&] { return api_->get("/api/v1/runners/" + team.id())["status"] == "offline"; }, 20s));
+  ASSERT_TRUE(wait_until(
+      [&] { return api_->get("/api/v1/runners/" + team.id())["status"] == "offline"; }, 20s));
   // Older, and not allowed: if the steward could take it, it would take it first.
-  std::string refused = api_->post("/api/v1/jobs", repo_job({{"steward_fallback", false}}), 201)["id"];
-  std::string allowed = api_->post("/api/v1/jobs", repo_job({{"steward_fallback", true}}), 201)["id"];
+  std::string refused =
+      api_->post("/api/v1/jobs", repo_job({{"steward_fallback", false}}), 201)["id"];
+  std::string allowed =
+      api_->post("/api/v1/jobs", repo_job({{"steward_fallback", true}}), 201)["id"];
   EXPECT_EQ(ran_on(*api_, allowed), "steward-box");
   auto still = api_->get("/api/v1/jobs/" + refused);
   EXPECT_EQ(still["state"], "queued");
@@ -137,8 +149,9 @@ TEST_F(StewardFallback, TheStewardTakesTheRepositorysJobsOnlyOnceItsGroupIsStale
   auto why = api_->get("/api/v1/jobs/" + refused + "/why");
   EXPECT_EQ(why["reasons"][0]["code"], "steward_fallback_not_allowed") << why.dump();
   EXPECT_NE(why["summary"].get<std::string>().find("team-box"), std::string::npos) << why.dump();
-  EXPECT_NE(why["summary"].get<std::string>().find("steward fallback is not allowed by the submitter"),
-            std::string::npos);
+  EXPECT_NE(
+      why["summary"].get<std::string>().find("steward fallback is not allowed by the submitter"),
+      std::string::npos);
   auto why_cli = cli({"why", refused})[0];
   EXPECT_NE(why_cli.find("steward runner steward-box could take it"), std::string::npos) << why_cli;
 
@@ -146,9 +159,11 @@ TEST_F(StewardFallback, TheStewardTakesTheRepositorysJobsOnlyOnceItsGroupIsStale
   std::string alice = create_token(*server_, "user", "default", "alice");
   Api alice_api(server_->url(), alice);
   EXPECT_FALSE(alice_api.get("/api/v1/me/settings")["steward_fallback"].get<bool>());
-  EXPECT_NE(cli({"settings", "--steward-fallback", "on"}, alice)[0].find("steward fallback: on"), std::string::npos);
+  EXPECT_NE(cli({"settings", "--steward-fallback", "on"}, alice)[0].find("steward fallback: on"),
+            std::string::npos);
   EXPECT_TRUE(alice_api.get("/api/v1/me/settings")["steward_fallback"].get<bool>());
-  EXPECT_EQ(ran_on(alice_api, alice_api.post("/api/v1/jobs", repo_job(), 201)["id"]), "steward-box");
+  EXPECT_EQ(ran_on(alice_api, alice_api.post("/api/v1/jobs", repo_job(), 201)["id"]),
+            "steward-box");
   EXPECT_EQ(api_->get("/api/v1/jobs/" + refused)["state"], "queued");
 }
 

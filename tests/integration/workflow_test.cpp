@@ -106,11 +106,14 @@ jobs:
 class WorkflowTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (docker_host().empty()) GTEST_SKIP() << "DOCKER_HOST is not set: run through scripts/test.sh";
+    if (docker_host().empty())
+      GTEST_SKIP() << "DOCKER_HOST is not set: run through scripts/test.sh";
     server_ = std::make_unique<ServerProcess>();
     api_ = std::make_unique<Api>(server_->url(), server_->admin_token());
     runner_ = std::make_unique<RunnerProcess>(
-        *server_, "wf-runner", std::map<std::string, std::string>{{"RUNNER_LABELS", "linux"}, {"RUNNER_MAX_CONCURRENT_JOBS", "2"}});
+        *server_, "wf-runner",
+        std::map<std::string, std::string>{{"RUNNER_LABELS", "linux"},
+                                           {"RUNNER_MAX_CONCURRENT_JOBS", "2"}});
   }
 
   json start(const std::string& yaml, json extra = json::object()) {
@@ -141,7 +144,8 @@ class WorkflowTest : public ::testing::Test {
   }
 
   std::string log_of(const json& job) {
-    auto res = api_->request(http::verb::get, "/api/v1/jobs/" + job["job_id"].get<std::string>() + "/logs");
+    auto res = api_->request(http::verb::get,
+                             "/api/v1/jobs/" + job["job_id"].get<std::string>() + "/logs");
     return res.body;
   }
 
@@ -151,10 +155,12 @@ class WorkflowTest : public ::testing::Test {
     auto git = [&](std::vector<std::string> args) {
       args.insert(args.begin(), {"git", "-c", "user.email=t@example.com", "-c", "user.name=t"});
       auto out = run_command(args, {}, repo_dir_);
-      EXPECT_TRUE(out.ok() && out->exit_code == 0) << (out.ok() ? out->output : out.error().message);
+      EXPECT_TRUE(out.ok() && out->exit_code == 0)
+          << (out.ok() ? out->output : out.error().message);
     };
     git({"init", "-q", "-b", "main"});
-    std::ofstream(repo_dir_ / "package.json") << R"({"name": "octo-app", "version": "1.0.0"})" << "\n";
+    std::ofstream(repo_dir_ / "package.json") << R"({"name": "octo-app", "version": "1.0.0"})"
+                                              << "\n";
     std::ofstream(repo_dir_ / "Dockerfile") << "FROM busybox:stable\n";
     git({"add", "."});
     git({"commit", "-q", "-m", "first"});
@@ -195,10 +201,12 @@ TEST_F(WorkflowTest, TheNodeCiAndDockerImageExamplesRunWithMatrixNeedsAndOutputs
     for (const auto& step : build["steps"]) EXPECT_EQ(step["state"], "succeeded") << step.dump();
     std::string log = log_of(build);
     EXPECT_NE(log.find("==> [1/5] Run actions/checkout@v3"), std::string::npos) << log;
-    EXPECT_NE(log.find("node " + version + " on tmp/" + repo_dir_.filename().string()), std::string::npos) << log;
+    EXPECT_NE(log.find("node " + version + " on tmp/" + repo_dir_.filename().string()),
+              std::string::npos)
+        << log;
     EXPECT_NE(log.find(repo["sha"].get<std::string>()), std::string::npos) << log;
-    EXPECT_NE(log.find("\"name\": \"octo-app\""), std::string::npos) << log;  // checked out
-    EXPECT_NE(log.find("building with hello"), std::string::npos) << log;     // workflow env
+    EXPECT_NE(log.find("\"name\": \"octo-app\""), std::string::npos) << log;    // checked out
+    EXPECT_NE(log.find("building with hello"), std::string::npos) << log;       // workflow env
     EXPECT_NE(log.find("tests pass on " + version), std::string::npos) << log;  // GITHUB_ENV
     EXPECT_NE(log.find("<== [5/5] Test: success"), std::string::npos) << log;
     json job = api_->get("/api/v1/jobs/" + build["job_id"].get<std::string>());
@@ -231,14 +239,16 @@ TEST_F(WorkflowTest, AFailedJobSkipsWhatNeedsItAndStepConditionsDecideWhatRuns) 
   EXPECT_EQ(lint["state"], "failed");
   std::vector<std::string> states;
   for (const auto& step : lint["steps"]) states.push_back(step["state"]);
-  EXPECT_EQ(states, (std::vector<std::string>{"succeeded", "succeeded", "skipped", "failed", "skipped",
-                                              "succeeded", "succeeded"}))
+  EXPECT_EQ(states, (std::vector<std::string>{"succeeded", "succeeded", "skipped", "failed",
+                                              "skipped", "succeeded", "succeeded"}))
       << lint.dump(2);
   EXPECT_EQ(lint["steps"][3]["exit_code"], 3);
   std::string log = log_of(lint);
   EXPECT_NE(log.find("condition held"), std::string::npos) << log;
   EXPECT_EQ(log.find("\nnever printed"), std::string::npos) << log;
-  EXPECT_NE(log.find("Run echo \"after the failure\" (skipped: an earlier step failed)"), std::string::npos) << log;
+  EXPECT_NE(log.find("Run echo \"after the failure\" (skipped: an earlier step failed)"),
+            std::string::npos)
+      << log;
   EXPECT_EQ(log.find("after the failure\n"), std::string::npos) << log;
   EXPECT_NE(log.find("cleanup after failure"), std::string::npos) << log;
   EXPECT_NE(log.find("always runs"), std::string::npos) << log;
@@ -252,15 +262,18 @@ TEST_F(WorkflowTest, AFailedJobSkipsWhatNeedsItAndStepConditionsDecideWhatRuns) 
 }
 
 TEST_F(WorkflowTest, ABadWorkflowIsRefusedWithItsLineAndNothingIsQueued) {
-  std::string yaml = "name: bad\non: push\njobs:\n  build:\n    runs-on: linux\n    steps:\n"
-                     "      - uses: actions/checkout@v3\n      - uses: actions/setup-node@v3\n";
+  std::string yaml =
+      "name: bad\non: push\njobs:\n  build:\n    runs-on: linux\n    steps:\n"
+      "      - uses: actions/checkout@v3\n      - uses: actions/setup-node@v3\n";
   json refused = api_->post("/api/v1/workflow-runs", {{"workflow", yaml}}, 422);
   std::string message = refused["error"]["message"];
   EXPECT_NE(message.find("line 8"), std::string::npos) << message;
   EXPECT_NE(message.find("actions/setup-node@v3"), std::string::npos) << message;
-  json unknown = api_->post("/api/v1/workflow-runs",
-                            {{"workflow", "on: push\njobs:\n  a:\n    runs-on: linux\n    stepz: []\n"}}, 422);
-  EXPECT_NE(unknown["error"]["message"].get<std::string>().find("line 5"), std::string::npos) << unknown.dump();
+  json unknown =
+      api_->post("/api/v1/workflow-runs",
+                 {{"workflow", "on: push\njobs:\n  a:\n    runs-on: linux\n    stepz: []\n"}}, 422);
+  EXPECT_NE(unknown["error"]["message"].get<std::string>().find("line 5"), std::string::npos)
+      << unknown.dump();
   api_->post("/api/v1/workflow-runs", {{"workflow", 42}}, 422);
   api_->post("/api/v1/workflow-runs", {{"workflow", kFailing}, {"repo", {{"url", 7}}}}, 422);
   // A job of the runner protocol's own cannot pose as a workflow job.
@@ -271,8 +284,9 @@ TEST_F(WorkflowTest, ABadWorkflowIsRefusedWithItsLineAndNothingIsQueued) {
   // The CLI says the same and exits non-zero.
   auto file = make_temp_dir("corral-wf-bad") / "ci.yml";
   std::ofstream(file) << yaml;
-  auto out = run_corral({"workflow", "run", file.string()},
-                        {{"CORRAL_SERVER", server_->url()}, {"CORRAL_TOKEN", server_->admin_token()}});
+  auto out =
+      run_corral({"workflow", "run", file.string()},
+                 {{"CORRAL_SERVER", server_->url()}, {"CORRAL_TOKEN", server_->admin_token()}});
   EXPECT_NE(out.exit_code, 0);
   EXPECT_NE(out.err.find("line 8"), std::string::npos) << out.err;
 }
@@ -295,18 +309,21 @@ jobs:
   json run = start(yaml);
   std::string id = run["id"];
   std::string job_id = job_of(run, "wait")["job_id"];
-  ASSERT_TRUE(wait_until([&] { return api_->get("/api/v1/jobs/" + job_id)["state"] == "running"; }, 60s));
+  ASSERT_TRUE(
+      wait_until([&] { return api_->get("/api/v1/jobs/" + job_id)["state"] == "running"; }, 60s));
   json canceled = api_->post("/api/v1/workflow-runs/" + id + "/cancel", json::object(), 200);
   run = wait_for_run(id, 60s);
   EXPECT_EQ(run["state"], "canceled") << run.dump(2);
   EXPECT_EQ(job_of(run, "wait")["state"], "canceled");
   EXPECT_EQ(job_of(run, "after")["state"], "skipped");
   // The corral job ends when its runner has stopped the container.
-  EXPECT_TRUE(wait_until([&] { return api_->get("/api/v1/jobs/" + job_id)["state"] == "canceled"; }, 30s));
+  EXPECT_TRUE(
+      wait_until([&] { return api_->get("/api/v1/jobs/" + job_id)["state"] == "canceled"; }, 30s));
   api_->post("/api/v1/workflow-runs/" + id + "/cancel", json::object(), 409);  // finished
 
   // Through the CLI, as a user would.
-  std::map<std::string, std::string> env{{"CORRAL_SERVER", server_->url()}, {"CORRAL_TOKEN", server_->admin_token()}};
+  std::map<std::string, std::string> env{{"CORRAL_SERVER", server_->url()},
+                                         {"CORRAL_TOKEN", server_->admin_token()}};
   auto rerun = run_corral({"workflow", "rerun-failed", id}, env);
   ASSERT_EQ(rerun.exit_code, 0) << rerun.err;
   run = wait_for_run(id, 60s);
@@ -350,11 +367,13 @@ TEST_F(WorkflowTest, ASignedPushStartsTheWorkflowsItTriggersOnceAndUnsignedOnesA
   EXPECT_EQ(mapping["webhook_secret_set"], true) << mapping.dump();
   EXPECT_EQ(mapping.dump().find(secret), std::string::npos);  // never shown
 
-  std::string payload = json{{"ref", "refs/heads/main"},
-                             {"after", sha},
-                             {"repository", {{"full_name", "Octo-Org/App"}, {"clone_url", "https://example.invalid/x.git"}}},
-                             {"commits", {{{"added", {".github/workflows/ci.yml"}}, {"modified", {"README"}}}}}}
-                            .dump();
+  std::string payload =
+      json{{"ref", "refs/heads/main"},
+           {"after", sha},
+           {"repository",
+            {{"full_name", "Octo-Org/App"}, {"clone_url", "https://example.invalid/x.git"}}},
+           {"commits", {{{"added", {".github/workflows/ci.yml"}}, {"modified", {"README"}}}}}}
+          .dump();
   auto deliver = [&](const std::string& delivery, const std::string& signature) {
     std::vector<std::pair<std::string, std::string>> headers{{"Content-Type", "application/json"},
                                                              {"X-GitHub-Event", "push"},
@@ -387,7 +406,8 @@ TEST_F(WorkflowTest, ASignedPushStartsTheWorkflowsItTriggersOnceAndUnsignedOnesA
   for (const auto& r : runs) (r["name"] == "Docker Image CI" ? ci : broken) = r;
   ASSERT_TRUE(ci.is_object() && broken.is_object()) << runs.dump(2);
   EXPECT_EQ(broken["state"], "failed");
-  EXPECT_NE(broken["error"].get<std::string>().find(".github/workflows/broken.yml: line 6"), std::string::npos)
+  EXPECT_NE(broken["error"].get<std::string>().find(".github/workflows/broken.yml: line 6"),
+            std::string::npos)
       << broken.dump(2);
   ci = wait_for_run(ci["id"]);
   EXPECT_EQ(ci["state"], "succeeded") << ci.dump(2);

@@ -1,7 +1,6 @@
 #include "runtime/docker/docker_runtime.h"
 
 #include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 #include "runtime/docker/engine_api.h"
@@ -43,18 +42,16 @@ awaitable<Result<void>> pump(HijackedStream& stream, const StreamDemuxer::Handle
 }  // namespace
 
 Result<std::unique_ptr<DockerRuntime>> DockerRuntime::open(asio::any_io_executor executor,
-                                                            DockerConfig config) {
+                                                           DockerConfig config) {
   auto endpoint = Endpoint::parse(config.host);
   if (!endpoint.ok()) {
-    return make_error(ErrorCode::kInvalidSpec,
-                      "DOCKER_HOST: " + endpoint.error().message);
+    return make_error(ErrorCode::kInvalidSpec, "DOCKER_HOST: " + endpoint.error().message);
   }
   return std::make_unique<DockerRuntime>(std::move(executor), std::move(endpoint.value()),
                                          std::move(config));
 }
 
-DockerRuntime::DockerRuntime(asio::any_io_executor executor, Endpoint endpoint,
-                             DockerConfig config)
+DockerRuntime::DockerRuntime(asio::any_io_executor executor, Endpoint endpoint, DockerConfig config)
     : client_(std::move(executor), std::move(endpoint)), config_(std::move(config)) {}
 
 std::string DockerRuntime::versioned(const std::string& path) const {
@@ -133,15 +130,16 @@ awaitable<Result<void>> DockerRuntime::ensure_image(const std::string& image, Pu
     if (policy == PullPolicy::kNever) {
       co_return api::engine_error(
           ErrorCode::kImagePull, inspected->status, inspected->body,
-          "image " + image + " is not present and the pull policy is 'never' (load it into "
-          "the engine, or use pull policy if-not-present)");
+          "image " + image +
+              " is not present and the pull policy is 'never' (load it into "
+              "the engine, or use pull policy if-not-present)");
     }
   }
   const std::string what = "pulling image " + image;
-  auto pulled = co_await call(http::verb::post,
-                              "/images/create?fromImage=" + url_encode(ref->repository) +
-                                  "&tag=" + url_encode(ref->tag),
-                              "", config_.pull_timeout);
+  auto pulled = co_await call(
+      http::verb::post,
+      "/images/create?fromImage=" + url_encode(ref->repository) + "&tag=" + url_encode(ref->tag),
+      "", config_.pull_timeout);
   if (!pulled.ok()) {
     Error error = pulled.error();
     if (error.code == ErrorCode::kTimeout) error.code = ErrorCode::kImagePull;
@@ -212,9 +210,9 @@ awaitable<Result<ExitStatus>> DockerRuntime::exit_status(const std::string& id) 
       delay = std::min(delay * 2, std::chrono::milliseconds(100));
       continue;
     }
-    auto waited = co_await call(http::verb::post,
-                                "/containers/" + id + "/wait?condition=not-running", "",
-                                kWaitForeverTimeout);
+    auto waited =
+        co_await call(http::verb::post, "/containers/" + id + "/wait?condition=not-running", "",
+                      kWaitForeverTimeout);
     if (!waited.ok()) co_return waited.error();
     if (waited->status != 200) {
       co_return api::engine_error(waited->status, waited->body, "waiting for container " + id);
@@ -354,7 +352,8 @@ awaitable<Result<void>> DockerRuntime::kill(const std::string& id) {
   auto res = co_await call(http::verb::post, "/containers/" + id + "/kill?signal=SIGKILL");
   if (!res.ok()) co_return res.error();
   if (res->status == 204 || res->status == 200) co_return ok_result();
-  if (res->status == 404) co_return api::engine_error(res->status, res->body, "killing container " + id);
+  if (res->status == 404)
+    co_return api::engine_error(res->status, res->body, "killing container " + id);
   // Killing a container that is not running is refused (Docker: 409, Podman 4.3: 500);
   // the container's state, not the message, says whether that is what happened.
   Error refused = api::engine_error(res->status, res->body, "killing container " + id);
@@ -390,23 +389,24 @@ awaitable<Result<std::vector<ContainerSummary>>> DockerRuntime::list(
     co_return make_error(ErrorCode::kInvalidSpec,
                          "list() needs a label filter such as corral.runner=<id>");
   }
-  auto res = co_await call(http::verb::get, "/containers/json?all=1&filters=" +
-                                                api::label_filter_param(label_filter));
+  auto res = co_await call(
+      http::verb::get, "/containers/json?all=1&filters=" + api::label_filter_param(label_filter));
   if (!res.ok()) co_return res.error();
   if (res->status != 200) co_return api::engine_error(res->status, res->body, "listing containers");
   auto listed = api::parse_container_list(res->body);
   if (!listed.ok()) co_return listed.error();
   // Keep only exact matches, whatever the engine's filter semantics.
   auto& items = listed.value();
-  std::erase_if(items, [&](const ContainerSummary& c) { return !labels_match(c.labels, label_filter); });
+  std::erase_if(items,
+                [&](const ContainerSummary& c) { return !labels_match(c.labels, label_filter); });
   co_return listed;
 }
 
 awaitable<Result<ExecResult>> DockerRuntime::exec(const std::string& id, const ExecSpec& spec) {
   if (!api::valid_object_ref(id)) co_return bad_ref(id);
   if (spec.command.empty()) co_return make_error(ErrorCode::kInvalidSpec, "exec needs a command");
-  auto created = co_await call(http::verb::post, "/containers/" + id + "/exec",
-                               api::create_exec_body(spec));
+  auto created =
+      co_await call(http::verb::post, "/containers/" + id + "/exec", api::create_exec_body(spec));
   if (!created.ok()) co_return created.error();
   if (created->status != 201 && created->status != 200) {
     co_return api::engine_error(created->status, created->body, "exec in container " + id);
@@ -418,9 +418,9 @@ awaitable<Result<ExecResult>> DockerRuntime::exec(const std::string& id, const E
   start_req.method = http::verb::post;
   start_req.target = versioned("/exec/" + exec_id.value() + "/start");
   start_req.body = R"({"Detach":false,"Tty":false})";
-  auto started = co_await HijackedStream::open(client_.endpoint(), client_.build(start_req),
-                                               config_.request_timeout,
-                                               "starting an exec in container " + id);
+  auto started =
+      co_await HijackedStream::open(client_.endpoint(), client_.build(start_req),
+                                    config_.request_timeout, "starting an exec in container " + id);
   if (!started.ok()) co_return started.error();
   ExecResult result;
   auto pumped = co_await pump(*started.value(), [&](StreamKind kind, std::string_view data) {
@@ -442,7 +442,8 @@ awaitable<Result<ExecResult>> DockerRuntime::exec(const std::string& id, const E
   for (;;) {
     auto res = co_await call(http::verb::get, "/exec/" + exec_id.value() + "/json");
     if (!res.ok()) co_return res.error();
-    if (res->status != 200) co_return api::engine_error(res->status, res->body, "inspecting an exec");
+    if (res->status != 200)
+      co_return api::engine_error(res->status, res->body, "inspecting an exec");
     auto state = api::parse_exec_state(res->body);
     if (!state.ok()) co_return state.error();
     if (!state->running) {
@@ -450,8 +451,8 @@ awaitable<Result<ExecResult>> DockerRuntime::exec(const std::string& id, const E
       co_return result;
     }
     if (std::chrono::steady_clock::now() >= deadline) {
-      co_return make_error(ErrorCode::kTimeout, "the exec in container " + id +
-                                                    " closed its output but did not exit");
+      co_return make_error(ErrorCode::kTimeout,
+                           "the exec in container " + id + " closed its output but did not exit");
     }
     co_await async_sleep(delay);
     delay = std::min(delay * 2, std::chrono::milliseconds(100));

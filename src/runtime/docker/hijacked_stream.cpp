@@ -12,10 +12,12 @@ namespace {
 
 Error stream_error(std::string_view what, const error_code& ec) {
   if (ec == beast::error::timeout) {
-    return make_error(ErrorCode::kTimeout, std::string(what) + ": the container engine did not answer in time");
+    return make_error(ErrorCode::kTimeout,
+                      std::string(what) + ": the container engine did not answer in time");
   }
-  return make_error(ErrorCode::kUnavailable,
-                    std::string(what) + ": lost the connection to the container engine: " + ec.message());
+  return make_error(
+      ErrorCode::kUnavailable,
+      std::string(what) + ": lost the connection to the container engine: " + ec.message());
 }
 
 // Sends req and reads the answer's header; on an error status also its body.
@@ -68,7 +70,8 @@ awaitable<Result<std::unique_ptr<HijackedStream>>> HijackedStream::open(
   if (auto* tcp_stream = std::get_if<0>(&conn->stream())) {
     answered = co_await exchange_header(*tcp_stream, conn->buffer(), req, timeout, what);
   } else {
-    answered = co_await exchange_header(std::get<1>(conn->stream()), conn->buffer(), req, timeout, what);
+    answered =
+        co_await exchange_header(std::get<1>(conn->stream()), conn->buffer(), req, timeout, what);
   }
   if (!answered.ok()) co_return answered.error();
   auto stream = std::make_unique<HijackedStream>(std::move(conn));

@@ -18,9 +18,12 @@ namespace {
 std::string state_name(ScriptedRuntime::Container::State state) {
   using State = ScriptedRuntime::Container::State;
   switch (state) {
-    case State::kCreated: return "created";
-    case State::kRunning: return "running";
-    case State::kExited: return "exited";
+    case State::kCreated:
+      return "created";
+    case State::kRunning:
+      return "running";
+    case State::kExited:
+      return "exited";
   }
   return "exited";
 }
@@ -100,7 +103,8 @@ awaitable<Result<ExitStatus>> ScriptedRuntime::run(const std::string& id, Output
   co_return c->status;
 }
 
-awaitable<Result<void>> ScriptedRuntime::end(const std::string& id, int exit_code, std::string what) {
+awaitable<Result<void>> ScriptedRuntime::end(const std::string& id, int exit_code,
+                                             std::string what) {
   calls_.push_back(std::move(what));
   auto found = find(id);
   if (!found.ok()) co_return found.error();

@@ -33,7 +33,9 @@ class ScriptedRuntime final : public ContainerRuntime {
   // The script the next containers follow (default: no output, exit 0).
   void set_script(ContainerScript script) { script_ = std::move(script); }
   // ensure_image(image, ...) fails with error (an image_pull error, typically).
-  void fail_image(const std::string& image, Error error) { image_errors_[image] = std::move(error); }
+  void fail_image(const std::string& image, Error error) {
+    image_errors_[image] = std::move(error);
+  }
   void set_capabilities(RuntimeCapabilities caps) { caps_ = caps; }
 
   // Every call as text, e.g. "ensure_image alpine if-not-present", "create fake_1",

@@ -10,9 +10,9 @@ namespace {
 
 // SQLSTATE classes that mean "the database is not reachable or is going away".
 bool unavailable_state(const std::string& sqlstate) {
-  return sqlstate.rfind("08", 0) == 0 ||    // connection exception
-         sqlstate.rfind("57P", 0) == 0 ||   // admin shutdown, crash shutdown, cannot connect now
-         sqlstate.rfind("53", 0) == 0;      // insufficient resources (too many connections...)
+  return sqlstate.rfind("08", 0) == 0 ||   // connection exception
+         sqlstate.rfind("57P", 0) == 0 ||  // admin shutdown, crash shutdown, cannot connect now
+         sqlstate.rfind("53", 0) == 0;     // insufficient resources (too many connections...)
 }
 
 // Server notices ("relation ... already exists, skipping") are not errors; libpq would print
@@ -75,7 +75,8 @@ Params& Params::add(Bytes v) {
 // ---- Row / Rows ---------------------------------------------------------------
 
 std::string Row::text(int col) const {
-  return std::string(PQgetvalue(res_, row_, col), static_cast<size_t>(PQgetlength(res_, row_, col)));
+  return std::string(PQgetvalue(res_, row_, col),
+                     static_cast<size_t>(PQgetlength(res_, row_, col)));
 }
 
 int64_t Row::int64(int col) const {
@@ -105,7 +106,8 @@ std::string Row::bytea(int col) const {
   if (is_null(col)) return {};
   if (PQfformat(res_, col) == 1) return text(col);
   size_t len = 0;
-  unsigned char* raw = PQunescapeBytea(reinterpret_cast<const unsigned char*>(PQgetvalue(res_, row_, col)), &len);
+  unsigned char* raw =
+      PQunescapeBytea(reinterpret_cast<const unsigned char*>(PQgetvalue(res_, row_, col)), &len);
   if (!raw) throw PgError(ErrorCode::kInternal, "", "cannot decode a bytea value (out of memory)");
   std::string out(reinterpret_cast<const char*>(raw), len);
   PQfreemem(raw);
@@ -126,19 +128,25 @@ corral::Result<std::unique_ptr<Connection>> Connection::open(const std::string& 
   const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
   const char* values[] = {url.c_str(), "10", "corral", nullptr};
   PGconn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
-  if (!conn) return make_error(ErrorCode::kUnavailable, "PostgreSQL at " + name + ": out of memory");
+  if (!conn)
+    return make_error(ErrorCode::kUnavailable, "PostgreSQL at " + name + ": out of memory");
   if (PQstatus(conn) != CONNECTION_OK) {
     std::string msg = trim(PQerrorMessage(conn));
     PQfinish(conn);
-    return make_error(ErrorCode::kUnavailable, "cannot connect to PostgreSQL at " + name + ": " + msg);
+    return make_error(ErrorCode::kUnavailable,
+                      "cannot connect to PostgreSQL at " + name + ": " + msg);
   }
   PQsetNoticeProcessor(conn, &ignore_notice, nullptr);
   return std::unique_ptr<Connection>(new Connection(conn, std::move(name)));
 }
 
-Connection::~Connection() { PQfinish(conn_); }
+Connection::~Connection() {
+  PQfinish(conn_);
+}
 
-bool Connection::healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
+bool Connection::healthy() const {
+  return PQstatus(conn_) == CONNECTION_OK;
+}
 
 void Connection::fail(const PGresult* res, const std::string& what) {
   std::string sqlstate;
@@ -149,8 +157,10 @@ void Connection::fail(const PGresult* res, const std::string& what) {
   }
   if (msg.empty()) msg = trim(PQerrorMessage(conn_));
   ErrorCode code = ErrorCode::kUnavailable;
-  if (sqlstate.rfind("23", 0) == 0) code = ErrorCode::kConflict;
-  else if (!healthy() || unavailable_state(sqlstate)) code = ErrorCode::kUnavailable;
+  if (sqlstate.rfind("23", 0) == 0)
+    code = ErrorCode::kConflict;
+  else if (!healthy() || unavailable_state(sqlstate))
+    code = ErrorCode::kUnavailable;
   std::string context = what.empty() ? "" : " (in: " + what.substr(0, 80) + ")";
   throw PgError(code, sqlstate, "PostgreSQL at " + name_ + ": " + msg + context);
 }
@@ -207,7 +217,9 @@ std::optional<Notification> Connection::next_notification() {
 
 // ---- Pool ---------------------------------------------------------------------
 
-Error to_error(const PgError& e) { return make_error(e.code(), e.what()); }
+Error to_error(const PgError& e) {
+  return make_error(e.code(), e.what());
+}
 
 Pool::Pool(PoolOptions options) : options_(std::move(options)), name_(describe_url(options_.url)) {
   if (options_.max_connections < 1) options_.max_connections = 1;
@@ -248,8 +260,9 @@ corral::Result<Pool::Lease> Pool::acquire() {
       if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
           open_ >= options_.max_connections) {
         return make_error(ErrorCode::kUnavailable,
-                          "all " + std::to_string(options_.max_connections) + " connections to PostgreSQL at " +
-                              name_ + " stayed busy for " + std::to_string(options_.acquire_timeout.count()) +
+                          "all " + std::to_string(options_.max_connections) +
+                              " connections to PostgreSQL at " + name_ + " stayed busy for " +
+                              std::to_string(options_.acquire_timeout.count()) +
                               " ms; raise the pool size or look for slow queries");
       }
     }

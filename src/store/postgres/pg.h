@@ -162,7 +162,7 @@ class Connection {
   Rows check(PGresult* res, const std::string& sql);
 
   PGconn* conn_;
-  std::string name_;  // host:port/dbname, for messages
+  std::string name_;                             // host:port/dbname, for messages
   std::map<std::string, std::string> prepared_;  // sql -> statement name
 };
 

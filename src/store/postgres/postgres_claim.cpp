@@ -18,8 +18,9 @@ namespace {
 // One owner's runnable queued jobs that the runner may take, in priority-then-FIFO order,
 // read without locks (the claim locks the ones it picks). Bounded so one picky runner
 // cannot make a claim scan everything.
-std::vector<ClaimCandidate> matching_jobs_of_owner(Connection& c, const Runner& runner, const std::string& owner, int want,
-                                              TimeMs now, const JobMatcher& matcher) {
+std::vector<ClaimCandidate> matching_jobs_of_owner(Connection& c, const Runner& runner,
+                                                   const std::string& owner, int want, TimeMs now,
+                                                   const JobMatcher& matcher) {
   constexpr int kPage = 128;
   constexpr int kMaxScanned = 2048;
   std::vector<ClaimCandidate> out;
@@ -27,8 +28,10 @@ std::vector<ClaimCandidate> matching_jobs_of_owner(Connection& c, const Runner& 
   int64_t after_priority = INT64_MAX, after_seq = 0;
   while (static_cast<int>(out.size()) < want && scanned < kMaxScanned) {
     auto rows = c.query(
-        "SELECT seq, id, priority, labels, grp, type, owner_token_id, spec, attempt, repo_name, steward_fallback"
-        " FROM jobs WHERE tenant = $1 AND state = 'queued' AND owner_token_id = $2 AND not_before <= $3"
+        "SELECT seq, id, priority, labels, grp, type, owner_token_id, spec, attempt, repo_name, "
+        "steward_fallback"
+        " FROM jobs WHERE tenant = $1 AND state = 'queued' AND owner_token_id = $2 AND not_before "
+        "<= $3"
         " AND (priority < $4::bigint OR (priority = $4::bigint AND seq > $5))"
         " ORDER BY priority DESC, seq ASC LIMIT $6",
         runner.tenant, owner, now, after_priority, after_seq, kPage);
@@ -61,18 +64,22 @@ std::vector<ClaimCandidate> matching_jobs_of_owner(Connection& c, const Runner& 
 
 }  // namespace
 
-Result<std::vector<ClaimedJob>> PostgresStore::claim_by_normal_rule(const std::string& runner_id, int slots,
-                                                                    TimeMs now, TimeMs lease_ms, TimeMs fresh_since) {
+Result<std::vector<ClaimedJob>> PostgresStore::claim_by_normal_rule(const std::string& runner_id,
+                                                                    int slots, TimeMs now,
+                                                                    TimeMs lease_ms,
+                                                                    TimeMs fresh_since) {
   return run<std::vector<ClaimedJob>>([&](Connection& c) -> Result<std::vector<ClaimedJob>> {
     auto rows = c.query(
-        "SELECT job_id, attempt, spec FROM corral_claim($1, $2::integer, $3::bigint, $4::bigint, $5::bigint)",
+        "SELECT job_id, attempt, spec FROM corral_claim($1, $2::integer, $3::bigint, $4::bigint, "
+        "$5::bigint)",
         runner_id, slots, now, lease_ms, fresh_since);
     std::vector<ClaimedJob> claimed;
     for (int i = 0; i < rows.size(); ++i) {
       auto row = rows[i];
       if (row.is_null(0)) return make_error(ErrorCode::kNotFound, "no runner with id " + runner_id);
       auto spec = parse_job_spec(json::parse(row.text(2), nullptr, false));
-      claimed.push_back({row.text(0), row.integer(1), now + lease_ms, spec.ok() ? *spec : JobSpec{}});
+      claimed.push_back(
+          {row.text(0), row.integer(1), now + lease_ms, spec.ok() ? *spec : JobSpec{}});
     }
     // After the claim's own statement: a job that ends meanwhile has no secrets left to send.
     for (auto& job : claimed) pg::load_job_secrets(c, job.job_id, job.spec);
@@ -80,9 +87,11 @@ Result<std::vector<ClaimedJob>> PostgresStore::claim_by_normal_rule(const std::s
   });
 }
 
-Result<std::vector<ClaimedJob>> PostgresStore::claim(const std::string& runner_id, int slots, TimeMs now,
-                                                     TimeMs lease_ms, const ClaimRule& rule) {
-  if (rule.normal_fresh_since) return claim_by_normal_rule(runner_id, slots, now, lease_ms, *rule.normal_fresh_since);
+Result<std::vector<ClaimedJob>> PostgresStore::claim(const std::string& runner_id, int slots,
+                                                     TimeMs now, TimeMs lease_ms,
+                                                     const ClaimRule& rule) {
+  if (rule.normal_fresh_since)
+    return claim_by_normal_rule(runner_id, slots, now, lease_ms, *rule.normal_fresh_since);
   // Any other rule: the matcher decides, candidate by candidate, inside one transaction.
   const JobMatcher& matcher = rule.matcher;
   return tx<std::vector<ClaimedJob>>([&](Connection& c) -> Result<std::vector<ClaimedJob>> {
@@ -111,7 +120,9 @@ Result<std::vector<ClaimedJob>> PostgresStore::claim(const std::string& runner_i
     }
     std::map<std::string, int64_t> last_served;
     {
-      auto rows = c.query("SELECT owner_token_id, last_claimed_at FROM owner_service WHERE tenant = $1", runner->tenant);
+      auto rows =
+          c.query("SELECT owner_token_id, last_claimed_at FROM owner_service WHERE tenant = $1",
+                  runner->tenant);
       for (int i = 0; i < rows.size(); ++i) last_served[rows[i].text(0)] = rows[i].int64(1);
     }
     std::vector<std::string> owners;
@@ -127,7 +138,8 @@ Result<std::vector<ClaimedJob>> PostgresStore::claim(const std::string& runner_i
     std::vector<OwnerQueue> queues;
     for (const auto& owner : owners) {
       auto jobs = matching_jobs_of_owner(c, *runner, owner, free_slots + kSpare, now, matcher);
-      if (!jobs.empty()) queues.push_back({owner, std::move(jobs), 0, in_flight[owner], last_served[owner]});
+      if (!jobs.empty())
+        queues.push_back({owner, std::move(jobs), 0, in_flight[owner], last_served[owner]});
     }
     std::set<std::string> served;
     while (static_cast<int>(claimed.size()) < free_slots) {
@@ -145,8 +157,8 @@ Result<std::vector<ClaimedJob>> PostgresStore::claim(const std::string& runner_i
       best->last_served = now;
       served.insert(best->owner);
       int attempt = locked.front().integer(0) + 1;
-      c.query("UPDATE jobs SET state = 'leased', attempt = $1, updated_at = $2 WHERE id = $3", attempt, now,
-              cand.job.id);
+      c.query("UPDATE jobs SET state = 'leased', attempt = $1, updated_at = $2 WHERE id = $3",
+              attempt, now, cand.job.id);
       c.query(
           "INSERT INTO attempts (job_id, attempt, runner_id, state, claimed_at, lease_expires_at)"
           " VALUES ($1, $2, $3, 'leased', $4, $5)",
@@ -159,7 +171,8 @@ Result<std::vector<ClaimedJob>> PostgresStore::claim(const std::string& runner_i
     for (const auto& owner : served) {
       c.query(
           "INSERT INTO owner_service (tenant, owner_token_id, last_claimed_at) VALUES ($1, $2, $3)"
-          " ON CONFLICT (tenant, owner_token_id) DO UPDATE SET last_claimed_at = excluded.last_claimed_at",
+          " ON CONFLICT (tenant, owner_token_id) DO UPDATE SET last_claimed_at = "
+          "excluded.last_claimed_at",
           runner->tenant, owner, now);
     }
     if (!claimed.empty()) pg::refresh_runner_status(c, runner_id);
@@ -167,23 +180,27 @@ Result<std::vector<ClaimedJob>> PostgresStore::claim(const std::string& runner_i
   });
 }
 
-Result<Attempt> PostgresStore::start_attempt(const std::string& runner_id, const std::string& job_id, int attempt,
-                                             TimeMs now) {
+Result<Attempt> PostgresStore::start_attempt(const std::string& runner_id,
+                                             const std::string& job_id, int attempt, TimeMs now) {
   // One statement: lock the attempt and its job, check the fence, and start the attempt if
   // it is this runner's current one and leased. The attempt as updated comes first in the
   // row, then the fence as it was found under the lock.
   return run<Attempt>([&](Connection& c) -> Result<Attempt> {
     auto rows = c.query(
         std::string("WITH f AS (SELECT ") + pg::kFenceColumns +
-            " FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.job_id = $1 AND a.attempt = $2 FOR UPDATE),"
+            " FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.job_id = $1 AND a.attempt = "
+            "$2 FOR UPDATE),"
             " started AS (UPDATE attempts SET state = 'running', started_at = $4"
             "   WHERE job_id = $1 AND attempt = $2 AND EXISTS (SELECT 1 FROM f"
             "     WHERE f.runner_id = $3 AND f.job_attempt = $2 AND f.attempt_state = 'leased')"
-            "   RETURNING " + pg::kAttemptReturning + "),"
+            "   RETURNING " +
+            pg::kAttemptReturning +
+            "),"
             " job AS (UPDATE jobs SET state = 'running', updated_at = $4,"
             "   started_at = CASE WHEN started_at = 0 THEN $4 ELSE started_at END"
             "   WHERE id = $1 AND EXISTS (SELECT 1 FROM started))"
-            " SELECT started.*, f.* FROM (SELECT 1) one LEFT JOIN f ON true LEFT JOIN started ON true",
+            " SELECT started.*, f.* FROM (SELECT 1) one LEFT JOIN f ON true LEFT JOIN started ON "
+            "true",
         job_id, attempt, runner_id, now);
     auto row = rows.front();
     auto fence = pg::fence_of(row, pg::kAttemptColumnCount, runner_id, job_id, attempt);
@@ -198,8 +215,8 @@ Result<Attempt> PostgresStore::start_attempt(const std::string& runner_id, const
   });
 }
 
-Result<Job> PostgresStore::finish_attempt(const std::string& runner_id, const std::string& job_id, int attempt,
-                                          const FinishReport& report, TimeMs now) {
+Result<Job> PostgresStore::finish_attempt(const std::string& runner_id, const std::string& job_id,
+                                          int attempt, const FinishReport& report, TimeMs now) {
   // Two statements that each commit by themselves instead of a transaction of many: read
   // what the outcome depends on, decide here (the retry policy is C++), then apply the
   // decision in one statement that locks the attempt and its job and acts only if what the
@@ -213,14 +230,16 @@ Result<Job> PostgresStore::finish_attempt(const std::string& runner_id, const st
       int max_attempts = 0;
     };
     auto seen = run<Seen>([&](Connection& c) -> Result<Seen> {
-      auto rows = c.query(std::string("SELECT ") + pg::kFenceColumns +
-                              ", j.spec, j.max_attempts FROM attempts a JOIN jobs j ON j.id = a.job_id"
-                              " WHERE a.job_id = $1 AND a.attempt = $2",
-                          job_id, attempt);
+      auto rows =
+          c.query(std::string("SELECT ") + pg::kFenceColumns +
+                      ", j.spec, j.max_attempts FROM attempts a JOIN jobs j ON j.id = a.job_id"
+                      " WHERE a.job_id = $1 AND a.attempt = $2",
+                  job_id, attempt);
       if (rows.empty()) return attempt_missing(job_id, attempt);
       auto fence = pg::fence_of(rows.front(), 0, runner_id, job_id, attempt);
       if (!fence.ok()) return fence.error();
-      return Seen{*fence, rows.front().text(pg::kFenceColumnCount), rows.front().integer(pg::kFenceColumnCount + 1)};
+      return Seen{*fence, rows.front().text(pg::kFenceColumnCount),
+                  rows.front().integer(pg::kFenceColumnCount + 1)};
     });
     if (!seen.ok()) return seen.error();
     const auto& fence = seen->fence;
@@ -251,18 +270,21 @@ Result<Job> PostgresStore::finish_attempt(const std::string& runner_id, const st
           " fr AS (UPDATE runners SET status = CASE WHEN status = 'offline' THEN 'offline'"
           "   WHEN draining = 1 THEN 'draining'"
           "   WHEN EXISTS (SELECT 1 FROM attempts o WHERE o.runner_id = runners.id"
-          "     AND o.state IN ('leased', 'running') AND NOT (o.job_id = $1 AND o.attempt = $2)) THEN 'busy'"
+          "     AND o.state IN ('leased', 'running') AND NOT (o.job_id = $1 AND o.attempt = $2)) "
+          "THEN 'busy'"
           "   ELSE 'idle' END WHERE id = $3 AND EXISTS (SELECT 1 FROM fa))"
           " SELECT COUNT(*) FROM fa",
-          job_id, attempt, runner_id, fence.cancel_requested, plan.attempt_state, report.exit_code, plan.attempt_reason,
-          now, plan.job_state, plan.job_reason, plan.retry, plan.not_before, plan.result);
+          job_id, attempt, runner_id, fence.cancel_requested, plan.attempt_state, report.exit_code,
+          plan.attempt_reason, now, plan.job_state, plan.job_reason, plan.retry, plan.not_before,
+          plan.result);
       return rows.front().int64(0) == 1;
     });
     if (!applied.ok()) return applied.error();
     if (*applied) return get_job("", job_id);
   }
-  return make_error(ErrorCode::kUnavailable, "attempt " + std::to_string(attempt) + " of job " + job_id +
-                                                 " kept changing while it was finished; send the finish again");
+  return make_error(ErrorCode::kUnavailable,
+                    "attempt " + std::to_string(attempt) + " of job " + job_id +
+                        " kept changing while it was finished; send the finish again");
 }
 
 Result<LeaseSweep> PostgresStore::expire_leases(TimeMs now) {
@@ -279,7 +301,8 @@ Result<LeaseSweep> PostgresStore::expire_leases(TimeMs now) {
     for (int i = 0; i < rows.size(); ++i) {
       std::string job_id = rows[i].text(0);
       ++sweep.lost_attempts;
-      if (pg::lose_attempt(c, job_id, rows[i].integer(1), now)) sweep.requeued_job_ids.push_back(job_id);
+      if (pg::lose_attempt(c, job_id, rows[i].integer(1), now))
+        sweep.requeued_job_ids.push_back(job_id);
       runners.insert(rows[i].text(2));
     }
     for (const auto& runner_id : runners) pg::refresh_runner_status(c, runner_id);

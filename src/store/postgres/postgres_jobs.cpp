@@ -43,9 +43,10 @@ Result<CreateJobResult> PostgresStore::create_job(const Job& job) {
                       job.created_at, key, job.repo_name, job.group_source,
                       job.spec.steward_fallback, json(job.spec.secrets).dump());
     if (rows.empty()) {
-      auto existing = c.query("SELECT id FROM jobs WHERE tenant = $1 AND idempotency_key = $2", job.tenant,
-                              job.idempotency_key);
-      if (existing.empty()) return make_error(ErrorCode::kInternal, "job with idempotency key vanished");
+      auto existing = c.query("SELECT id FROM jobs WHERE tenant = $1 AND idempotency_key = $2",
+                              job.tenant, job.idempotency_key);
+      if (existing.empty())
+        return make_error(ErrorCode::kInternal, "job with idempotency key vanished");
       auto found = pg::load_job(c, job.tenant, existing.front().text(0));
       return CreateJobResult{*found, false};
     }
@@ -86,8 +87,10 @@ Result<JobPage> PostgresStore::list_jobs(const std::string& tenant, const JobQue
     }
     if (!query.runner.empty()) {
       params.add(query.runner);
-      sql += " AND EXISTS (SELECT 1 FROM attempts a WHERE a.job_id = jobs.id AND a.runner_id IN"
-             " (SELECT id FROM runners WHERE tenant = $1 AND (id = " + next() + " OR name = " + next() + ")))";
+      sql +=
+          " AND EXISTS (SELECT 1 FROM attempts a WHERE a.job_id = jobs.id AND a.runner_id IN"
+          " (SELECT id FROM runners WHERE tenant = $1 AND (id = " +
+          next() + " OR name = " + next() + ")))";
     }
     params.add(query.limit + 1);
     sql += " ORDER BY seq DESC LIMIT " + next();
@@ -103,7 +106,8 @@ Result<JobPage> PostgresStore::list_jobs(const std::string& tenant, const JobQue
   });
 }
 
-Result<Job> PostgresStore::cancel_job(const std::string& tenant, const std::string& id, TimeMs now) {
+Result<Job> PostgresStore::cancel_job(const std::string& tenant, const std::string& id,
+                                      TimeMs now) {
   return tx<Job>([&](Connection& c) -> Result<Job> {
     // Locked first: a claim, start or finish of this job on another server waits for us.
     if (c.query("SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE", id).empty()) {
@@ -112,17 +116,19 @@ Result<Job> PostgresStore::cancel_job(const std::string& tenant, const std::stri
     auto job = pg::load_job(c, tenant, id);
     if (!job) return make_error(ErrorCode::kNotFound, "no job with id " + id);
     if (is_terminal(job->state)) {
-      return make_error(ErrorCode::kConflict,
-                        "job " + id + " already ended (" + std::string(to_string(job->state)) + ")");
+      return make_error(ErrorCode::kConflict, "job " + id + " already ended (" +
+                                                  std::string(to_string(job->state)) + ")");
     }
     if (job->state == JobState::kQueued || job->state == JobState::kLeased) {
       // Nothing has started: cancel at once. A runner holding the lease gets 409 on start.
-      c.query("UPDATE attempts SET state = 'canceled', reason = 'canceled', finished_at = $1"
-              " WHERE job_id = $2 AND attempt = $3 AND state = 'leased'",
-              now, id, job->attempt);
-      c.query("UPDATE jobs SET state = 'canceled', reason = 'canceled', cancel_requested = 1,"
-              " finished_at = $1, updated_at = $2 WHERE id = $3",
-              now, now, id);
+      c.query(
+          "UPDATE attempts SET state = 'canceled', reason = 'canceled', finished_at = $1"
+          " WHERE job_id = $2 AND attempt = $3 AND state = 'leased'",
+          now, id, job->attempt);
+      c.query(
+          "UPDATE jobs SET state = 'canceled', reason = 'canceled', cancel_requested = 1,"
+          " finished_at = $1, updated_at = $2 WHERE id = $3",
+          now, now, id);
       if (job->state == JobState::kLeased && !job->attempts.empty()) {
         pg::refresh_runner_status(c, job->attempts.back().runner_id);
       }
@@ -137,17 +143,22 @@ Result<QueueStats> PostgresStore::queue_stats(const std::string& tenant, TimeMs 
   (void)now;
   return tx<QueueStats>([&](Connection& c) -> Result<QueueStats> {
     QueueStats stats;
-    for (auto s : {"queued", "leased", "running", "succeeded", "failed", "canceled"}) stats.by_state[s] = 0;
+    for (auto s : {"queued", "leased", "running", "succeeded", "failed", "canceled"})
+      stats.by_state[s] = 0;
     {
-      auto rows = c.query("SELECT state, COUNT(*) FROM jobs WHERE tenant = $1 GROUP BY state", tenant);
+      auto rows =
+          c.query("SELECT state, COUNT(*) FROM jobs WHERE tenant = $1 GROUP BY state", tenant);
       for (int i = 0; i < rows.size(); ++i) stats.by_state[rows[i].text(0)] = rows[i].int64(1);
     }
     {
       auto rows = c.query(
-          "SELECT grp, COUNT(*) FILTER (WHERE state = 'queued'), COUNT(*) FILTER (WHERE state IN ('leased', 'running'))"
-          " FROM jobs WHERE tenant = $1 AND state IN ('queued', 'leased', 'running') GROUP BY grp ORDER BY grp",
+          "SELECT grp, COUNT(*) FILTER (WHERE state = 'queued'), COUNT(*) FILTER (WHERE state IN "
+          "('leased', 'running'))"
+          " FROM jobs WHERE tenant = $1 AND state IN ('queued', 'leased', 'running') GROUP BY grp "
+          "ORDER BY grp",
           tenant);
-      for (int i = 0; i < rows.size(); ++i) stats.by_group.push_back({rows[i].text(0), rows[i].int64(1), rows[i].int64(2)});
+      for (int i = 0; i < rows.size(); ++i)
+        stats.by_group.push_back({rows[i].text(0), rows[i].int64(1), rows[i].int64(2)});
     }
     {
       auto rows = c.query(
@@ -155,26 +166,30 @@ Result<QueueStats> PostgresStore::queue_stats(const std::string& tenant, TimeMs 
           " GROUP BY labels ORDER BY COUNT(*) DESC, labels",
           tenant);
       for (int i = 0; i < rows.size(); ++i) {
-        stats.by_labels.push_back({json::parse(rows[i].text(0)).get<std::vector<std::string>>(), rows[i].int64(1)});
+        stats.by_labels.push_back(
+            {json::parse(rows[i].text(0)).get<std::vector<std::string>>(), rows[i].int64(1)});
       }
     }
     {
-      auto rows = c.query("SELECT MIN(created_at) FROM jobs WHERE tenant = $1 AND state = 'queued'", tenant);
+      auto rows = c.query("SELECT MIN(created_at) FROM jobs WHERE tenant = $1 AND state = 'queued'",
+                          tenant);
       if (!rows.empty() && !rows.front().is_null(0)) stats.oldest_queued_at = rows.front().int64(0);
     }
     return stats;
   });
 }
 
-Result<QueuePosition> PostgresStore::queue_position(const std::string& tenant, const std::string& job_id,
-                                                    TimeMs now) {
+Result<QueuePosition> PostgresStore::queue_position(const std::string& tenant,
+                                                    const std::string& job_id, TimeMs now) {
   return tx<QueuePosition>([&](Connection& c) -> Result<QueuePosition> {
-    auto found = c.query("SELECT seq, priority FROM jobs WHERE tenant = $1 AND id = $2", tenant, job_id);
+    auto found =
+        c.query("SELECT seq, priority FROM jobs WHERE tenant = $1 AND id = $2", tenant, job_id);
     if (found.empty()) return make_error(ErrorCode::kNotFound, "no job with id " + job_id);
     int64_t seq = found.front().int64(0);
     int64_t priority = found.front().int64(1);
     auto rows = c.query(
-        "SELECT COUNT(*) FILTER (WHERE priority > $1), COUNT(*) FILTER (WHERE priority = $1 AND seq < $2) FROM jobs"
+        "SELECT COUNT(*) FILTER (WHERE priority > $1), COUNT(*) FILTER (WHERE priority = $1 AND "
+        "seq < $2) FROM jobs"
         " WHERE tenant = $3 AND state = 'queued' AND not_before <= $4 AND priority >= $1",
         priority, seq, tenant, now);
     QueuePosition pos;
@@ -190,7 +205,8 @@ Result<std::vector<Job>> PostgresStore::queued_jobs(const std::string& tenant, i
   return tx<std::vector<Job>>([&](Connection& c) -> Result<std::vector<Job>> {
     std::vector<Job> out;
     auto rows = c.query(std::string("SELECT ") + pg::kJobColumns +
-                            " FROM jobs WHERE tenant = $1 AND state = 'queued' ORDER BY priority DESC, seq ASC LIMIT $2",
+                            " FROM jobs WHERE tenant = $1 AND state = 'queued' ORDER BY priority "
+                            "DESC, seq ASC LIMIT $2",
                         tenant, limit);
     for (int i = 0; i < rows.size(); ++i) out.push_back(pg::job_from_row(rows[i]));
     return out;
@@ -228,9 +244,12 @@ Result<JobStats> PostgresStore::job_stats(const std::string& tenant, int hours, 
       auto bucket = static_cast<size_t>((finished - first_hour) / kHour);
       if (bucket >= stats.hours.size()) bucket = stats.hours.size() - 1;  // a clock step back
       auto& hour = stats.hours[bucket];
-      if (state == "succeeded") ++hour.succeeded, ++stats.succeeded;
-      else if (state == "failed") ++hour.failed, ++stats.failed;
-      else ++hour.canceled, ++stats.canceled;
+      if (state == "succeeded")
+        ++hour.succeeded, ++stats.succeeded;
+      else if (state == "failed")
+        ++hour.failed, ++stats.failed;
+      else
+        ++hour.canceled, ++stats.canceled;
       if (started > 0) {
         waits.push_back(started - created);
         runs.push_back(finished - started);
@@ -252,7 +271,8 @@ Result<std::vector<Job>> PostgresStore::runnable_jobs(TimeMs now, int limit) {
   return tx<std::vector<Job>>([&](Connection& c) -> Result<std::vector<Job>> {
     std::vector<Job> out;
     auto rows = c.query(
-        "SELECT id, tenant, labels, grp, type, owner_token_id, priority, repo_name, steward_fallback FROM jobs"
+        "SELECT id, tenant, labels, grp, type, owner_token_id, priority, repo_name, "
+        "steward_fallback FROM jobs"
         " WHERE state = 'queued' AND not_before <= $1 ORDER BY not_before, seq LIMIT $2",
         now, limit);
     for (int i = 0; i < rows.size(); ++i) {

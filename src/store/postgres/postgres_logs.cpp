@@ -12,8 +12,9 @@ namespace corral {
 
 using pg::Connection;
 
-Result<LogAppend> PostgresStore::append_log(const std::string& runner_id, const std::string& job_id, int attempt,
-                                            int64_t offset, std::string_view data, TimeMs now) {
+Result<LogAppend> PostgresStore::append_log(const std::string& runner_id, const std::string& job_id,
+                                            int attempt, int64_t offset, std::string_view data,
+                                            TimeMs now) {
   (void)now;
   return tx<LogAppend>([&](Connection& c) -> Result<LogAppend> {
     auto active = pg::fenced_attempt(c, runner_id, job_id, attempt);
@@ -22,8 +23,8 @@ Result<LogAppend> PostgresStore::append_log(const std::string& runner_id, const 
     if (!plan.ok()) return plan.error();
     if (!plan->change) return plan->result;
     if (!plan->result.stored.empty()) {
-      c.query("INSERT INTO log_chunks (job_id, attempt, byte_offset, data) VALUES ($1, $2, $3, $4)", job_id, attempt,
-              active->log_size, pg::Bytes{plan->result.stored});
+      c.query("INSERT INTO log_chunks (job_id, attempt, byte_offset, data) VALUES ($1, $2, $3, $4)",
+              job_id, attempt, active->log_size, pg::Bytes{plan->result.stored});
     }
     c.query(
         "UPDATE attempts SET log_size = $1, log_received = $2, log_truncated = $3"
@@ -62,8 +63,8 @@ Result<AgentEvents> PostgresStore::read_agent_events(const std::string& tenant,
   });
 }
 
-Result<LogChunk> PostgresStore::read_log(const std::string& tenant, const std::string& job_id, int attempt,
-                                         int64_t offset, int64_t max_bytes) {
+Result<LogChunk> PostgresStore::read_log(const std::string& tenant, const std::string& job_id,
+                                         int attempt, int64_t offset, int64_t max_bytes) {
   return tx<LogChunk>([&](Connection& c) -> Result<LogChunk> {
     auto job = pg::load_job(c, tenant, job_id);
     if (!job) return make_error(ErrorCode::kNotFound, "no job with id " + job_id);
@@ -74,7 +75,8 @@ Result<LogChunk> PostgresStore::read_log(const std::string& tenant, const std::s
       if (attempt > 0 ? a.number == attempt : true) chosen = &a;
     }
     if (attempt > 0 && !chosen) {
-      return make_error(ErrorCode::kNotFound, "job " + job_id + " has no attempt " + std::to_string(attempt));
+      return make_error(ErrorCode::kNotFound,
+                        "job " + job_id + " has no attempt " + std::to_string(attempt));
     }
     if (!chosen) {
       chunk.complete = is_terminal(job->state);
@@ -82,7 +84,8 @@ Result<LogChunk> PostgresStore::read_log(const std::string& tenant, const std::s
     }
     chunk.attempt = chosen->number;
     chunk.size = chosen->log_size;
-    chunk.complete = chosen->state != AttemptState::kLeased && chosen->state != AttemptState::kRunning;
+    chunk.complete =
+        chosen->state != AttemptState::kLeased && chosen->state != AttemptState::kRunning;
     chunk.truncated = chosen->log_truncated;
     if (offset >= chosen->log_size || max_bytes <= 0) return chunk;
     int64_t end = offset + std::min(max_bytes, chosen->log_size - offset);

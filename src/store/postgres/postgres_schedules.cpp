@@ -32,9 +32,11 @@ Schedule schedule_from_row(const pg::Row& row) {
   return s;
 }
 
-std::optional<Schedule> load_schedule(Connection& c, const std::string& tenant, const std::string& id_or_name) {
+std::optional<Schedule> load_schedule(Connection& c, const std::string& tenant,
+                                      const std::string& id_or_name) {
   auto rows = c.query(std::string("SELECT ") + kScheduleColumns +
-                          " FROM schedules WHERE tenant = $1 AND (id = $2 OR name = $2) ORDER BY (id = $2) DESC LIMIT 1",
+                          " FROM schedules WHERE tenant = $1 AND (id = $2 OR name = $2) ORDER BY "
+                          "(id = $2) DESC LIMIT 1",
                       tenant, id_or_name);
   if (rows.empty()) return std::nullopt;
   return schedule_from_row(rows.front());
@@ -54,13 +56,14 @@ Result<Schedule> PostgresStore::create_schedule(const Schedule& schedule) {
         schedule.last_run_at, schedule.last_job_id, schedule.next_run_at, schedule.paused,
         schedule.paused_reason);
     if (rows.empty()) {
-      auto existing = c.query("SELECT id FROM schedules WHERE tenant = $1 AND name = $2", schedule.tenant,
-                              schedule.spec.name);
+      auto existing = c.query("SELECT id FROM schedules WHERE tenant = $1 AND name = $2",
+                              schedule.tenant, schedule.spec.name);
       std::string id = existing.empty() ? std::string() : existing.front().text(0);
-      return make_error(ErrorCode::kConflict,
-                        "a schedule named '" + schedule.spec.name + "' already exists (" + id +
-                            "); pick another name, or delete it first with `corral schedule delete " +
-                            schedule.spec.name + "`");
+      return make_error(
+          ErrorCode::kConflict,
+          "a schedule named '" + schedule.spec.name + "' already exists (" + id +
+              "); pick another name, or delete it first with `corral schedule delete " +
+              schedule.spec.name + "`");
     }
     for (const auto& [name, value] : schedule.spec.job.secrets) {
       c.query("INSERT INTO schedule_secrets (schedule_id, name, value) VALUES ($1, $2, $3)",
@@ -72,7 +75,8 @@ Result<Schedule> PostgresStore::create_schedule(const Schedule& schedule) {
 
 Result<std::vector<Schedule>> PostgresStore::list_schedules(const std::string& tenant) {
   return tx<std::vector<Schedule>>([&](Connection& c) -> Result<std::vector<Schedule>> {
-    auto rows = c.query(std::string("SELECT ") + kScheduleColumns + " FROM schedules WHERE tenant = $1 ORDER BY name",
+    auto rows = c.query(std::string("SELECT ") + kScheduleColumns +
+                            " FROM schedules WHERE tenant = $1 ORDER BY name",
                         tenant);
     std::vector<Schedule> out;
     for (int i = 0; i < rows.size(); ++i) out.push_back(schedule_from_row(rows[i]));
@@ -80,7 +84,8 @@ Result<std::vector<Schedule>> PostgresStore::list_schedules(const std::string& t
   });
 }
 
-Result<Schedule> PostgresStore::get_schedule(const std::string& tenant, const std::string& id_or_name) {
+Result<Schedule> PostgresStore::get_schedule(const std::string& tenant,
+                                             const std::string& id_or_name) {
   return tx<Schedule>([&](Connection& c) -> Result<Schedule> {
     auto s = load_schedule(c, tenant, id_or_name);
     if (!s) return no_schedule(id_or_name);
@@ -88,7 +93,8 @@ Result<Schedule> PostgresStore::get_schedule(const std::string& tenant, const st
   });
 }
 
-Result<Schedule> PostgresStore::delete_schedule(const std::string& tenant, const std::string& id_or_name) {
+Result<Schedule> PostgresStore::delete_schedule(const std::string& tenant,
+                                                const std::string& id_or_name) {
   return tx<Schedule>([&](Connection& c) -> Result<Schedule> {
     auto s = load_schedule(c, tenant, id_or_name);
     if (!s) return no_schedule(id_or_name);
@@ -97,8 +103,9 @@ Result<Schedule> PostgresStore::delete_schedule(const std::string& tenant, const
   });
 }
 
-Result<Schedule> PostgresStore::set_schedule_paused(const std::string& tenant, const std::string& id_or_name,
-                                                    bool paused, TimeMs now) {
+Result<Schedule> PostgresStore::set_schedule_paused(const std::string& tenant,
+                                                    const std::string& id_or_name, bool paused,
+                                                    TimeMs now) {
   return tx<Schedule>([&](Connection& c) -> Result<Schedule> {
     auto s = load_schedule(c, tenant, id_or_name);
     if (!s) return no_schedule(id_or_name);
@@ -117,16 +124,18 @@ Result<Schedule> PostgresStore::set_schedule_paused(const std::string& tenant, c
   });
 }
 
-Result<std::vector<Job>> PostgresStore::run_due_schedules(TimeMs now, const ScheduleDecider& decide) {
+Result<std::vector<Job>> PostgresStore::run_due_schedules(TimeMs now,
+                                                          const ScheduleDecider& decide) {
   return tx<std::vector<Job>>([&](Connection& c) -> Result<std::vector<Job>> {
     // SKIP LOCKED: a schedule another server is ticking is theirs; when they commit, its
     // next_run_at has moved on. The tick job's idempotency key backs this up.
     std::vector<Schedule> due;
     {
-      auto rows = c.query(std::string("SELECT ") + kScheduleColumns +
-                              " FROM schedules WHERE paused = 0 AND next_run_at IS NOT NULL AND next_run_at <= $1"
-                              " ORDER BY next_run_at, id FOR UPDATE SKIP LOCKED",
-                          now);
+      auto rows = c.query(
+          std::string("SELECT ") + kScheduleColumns +
+              " FROM schedules WHERE paused = 0 AND next_run_at IS NOT NULL AND next_run_at <= $1"
+              " ORDER BY next_run_at, id FOR UPDATE SKIP LOCKED",
+          now);
       for (int i = 0; i < rows.size(); ++i) due.push_back(schedule_from_row(rows[i]));
     }
     std::vector<Job> made;
@@ -151,13 +160,16 @@ Result<std::vector<Job>> PostgresStore::run_due_schedules(TimeMs now, const Sche
         apply_repo_mapping(job, repo ? &*repo : nullptr);
         auto inserted = c.query(
             "INSERT INTO jobs (id, tenant, owner_token_id, spec, labels, grp, type, priority,"
-            " state, max_attempts, not_before, created_at, updated_at, idempotency_key, repo_name, group_source,"
+            " state, max_attempts, not_before, created_at, updated_at, idempotency_key, repo_name, "
+            "group_source,"
             " steward_fallback)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11, $12, $13, $14, $15, $16)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11, $12, $13, $14, $15, "
+            "$16)"
             " ON CONFLICT DO NOTHING RETURNING seq",
-            job.id, job.tenant, job.owner_token_id, to_json(job.spec).dump(), json(job.spec.labels).dump(),
-            job.spec.group, job.spec.type, job.spec.priority, job.spec.max_attempts, job.not_before, job.created_at,
-            job.created_at, job.idempotency_key, job.repo_name, job.group_source, job.spec.steward_fallback);
+            job.id, job.tenant, job.owner_token_id, to_json(job.spec).dump(),
+            json(job.spec.labels).dump(), job.spec.group, job.spec.type, job.spec.priority,
+            job.spec.max_attempts, job.not_before, job.created_at, job.created_at,
+            job.idempotency_key, job.repo_name, job.group_source, job.spec.steward_fallback);
         if (!inserted.empty()) {
           c.query(
               "INSERT INTO job_secrets (job_id, name, value)"
@@ -170,8 +182,8 @@ Result<std::vector<Job>> PostgresStore::run_due_schedules(TimeMs now, const Sche
           made.push_back(std::move(job));
         } else {
           // This tick's job exists already (another server made it): record that one.
-          auto rows = c.query("SELECT id FROM jobs WHERE tenant = $1 AND idempotency_key = $2", job.tenant,
-                              job.idempotency_key);
+          auto rows = c.query("SELECT id FROM jobs WHERE tenant = $1 AND idempotency_key = $2",
+                              job.tenant, job.idempotency_key);
           if (!rows.empty()) last_job = rows.front().text(0);
         }
         last_tick = d.tick;
@@ -180,7 +192,8 @@ Result<std::vector<Job>> PostgresStore::run_due_schedules(TimeMs now, const Sche
         last_tick = d.tick;
       }
       c.query(
-          "UPDATE schedules SET last_tick_at = $1, last_run_at = $2, last_job_id = $3, next_run_at = $4 WHERE id = $5",
+          "UPDATE schedules SET last_tick_at = $1, last_run_at = $2, last_job_id = $3, next_run_at "
+          "= $4 WHERE id = $5",
           last_tick, last_run, last_job, d.next_tick, s.id);
     }
     return made;

@@ -295,8 +295,8 @@ Result<std::vector<RunnerCommand>> PostgresStore::heartbeat(const std::string& r
           " disk_free_bytes, running) SELECT $1, $2::bigint, $3::double precision, $4::bigint,"
           " $5::bigint, $6::int WHERE NOT EXISTS"
           " (SELECT 1 FROM runner_usage WHERE runner_id = $1 AND at > $7) RETURNING at",
-          runner_id, now, sample->load_1m, sample->memory_available_bytes,
-          sample->disk_free_bytes, sample->running, now - report.usage_sample_every_ms);
+          runner_id, now, sample->load_1m, sample->memory_available_bytes, sample->disk_free_bytes,
+          sample->running, now - report.usage_sample_every_ms);
       if (!added.empty()) {
         c.query("DELETE FROM runner_usage WHERE runner_id = $1 AND at < $2", runner_id,
                 now - RunnerUsageSample::kKeepMs);
@@ -467,10 +467,9 @@ Result<std::vector<RunnerUsageSample>> PostgresStore::runner_usage(const std::st
                                                                    TimeMs since) {
   return tx<std::vector<RunnerUsageSample>>(
       [&](Connection& c) -> Result<std::vector<RunnerUsageSample>> {
-        auto rows =
-            c.query(std::string("SELECT ") + kRunnerUsageColumns +
-                        " FROM runner_usage WHERE runner_id = $1 AND at >= $2 ORDER BY at",
-                    runner_id, since);
+        auto rows = c.query(std::string("SELECT ") + kRunnerUsageColumns +
+                                " FROM runner_usage WHERE runner_id = $1 AND at >= $2 ORDER BY at",
+                            runner_id, since);
         std::vector<RunnerUsageSample> out;
         for (int i = 0; i < rows.size(); ++i) out.push_back(runner_usage_from_row(rows[i]));
         return out;

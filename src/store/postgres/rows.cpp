@@ -156,12 +156,14 @@ std::vector<std::string> lose_runner_attempts(Connection& c, const std::string& 
 }
 
 bool lose_attempt(Connection& c, const std::string& job_id, int attempt, int64_t now) {
-  c.query("UPDATE attempts SET state = 'lost', reason = 'runner_lost', finished_at = $1"
-          " WHERE job_id = $2 AND attempt = $3 AND state IN ('leased', 'running')",
-          now, job_id, attempt);
+  c.query(
+      "UPDATE attempts SET state = 'lost', reason = 'runner_lost', finished_at = $1"
+      " WHERE job_id = $2 AND attempt = $3 AND state IN ('leased', 'running')",
+      now, job_id, attempt);
   // The job row is locked so a concurrent finish or cancel on another server waits.
-  auto rows = c.query("SELECT state, attempt, max_attempts, cancel_requested FROM jobs WHERE id = $1 FOR UPDATE",
-                      job_id);
+  auto rows = c.query(
+      "SELECT state, attempt, max_attempts, cancel_requested FROM jobs WHERE id = $1 FOR UPDATE",
+      job_id);
   if (rows.empty()) return false;
   std::string state = rows.front().text(0);
   int current = rows.front().integer(1);
@@ -169,17 +171,22 @@ bool lose_attempt(Connection& c, const std::string& job_id, int attempt, int64_t
   bool cancel_requested = rows.front().integer(3) != 0;
   if (current != attempt || (state != "leased" && state != "running")) return false;
   if (cancel_requested) {
-    c.query("UPDATE jobs SET state = 'canceled', reason = 'canceled', finished_at = $1, updated_at = $2 WHERE id = $3",
-            now, now, job_id);
+    c.query(
+        "UPDATE jobs SET state = 'canceled', reason = 'canceled', finished_at = $1, updated_at = "
+        "$2 WHERE id = $3",
+        now, now, job_id);
     return false;
   }
   // A lost attempt is retried at once: the job did nothing wrong, another runner can take it.
   if (current < max_attempts && retry_policy_of(c, job_id).retries("runner_lost")) {
-    c.query("UPDATE jobs SET state = 'queued', not_before = $1, updated_at = $2 WHERE id = $3", now, now, job_id);
+    c.query("UPDATE jobs SET state = 'queued', not_before = $1, updated_at = $2 WHERE id = $3", now,
+            now, job_id);
     return true;
   }
-  c.query("UPDATE jobs SET state = 'failed', reason = 'runner_lost', finished_at = $1, updated_at = $2 WHERE id = $3",
-          now, now, job_id);
+  c.query(
+      "UPDATE jobs SET state = 'failed', reason = 'runner_lost', finished_at = $1, updated_at = $2 "
+      "WHERE id = $3",
+      now, now, job_id);
   return false;
 }
 
@@ -187,19 +194,20 @@ corral::Result<AttemptFence> fence_of(const Row& row, int first, const std::stri
                                       const std::string& job_id, int attempt) {
   std::optional<AttemptFence> found;
   if (!row.is_null(first)) {
-    found = AttemptFence{row.text(first),           row.text(first + 1),  row.int64(first + 2),
-                         row.integer(first + 3),    row.integer(first + 4) != 0, row.text(first + 5),
-                         row.int64(first + 6),      row.integer(first + 7) != 0};
+    found = AttemptFence{row.text(first),        row.text(first + 1),         row.int64(first + 2),
+                         row.integer(first + 3), row.integer(first + 4) != 0, row.text(first + 5),
+                         row.int64(first + 6),   row.integer(first + 7) != 0};
   }
   return check_fence(found, runner_id, job_id, attempt);
 }
 
-corral::Result<AttemptFence> fenced_attempt(Connection& c, const std::string& runner_id, const std::string& job_id,
-                                            int attempt) {
-  auto rows = c.query(std::string("SELECT ") + kFenceColumns +
-                          " FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.job_id = $1 AND a.attempt = $2"
-                          " FOR UPDATE",
-                      job_id, attempt);
+corral::Result<AttemptFence> fenced_attempt(Connection& c, const std::string& runner_id,
+                                            const std::string& job_id, int attempt) {
+  auto rows = c.query(
+      std::string("SELECT ") + kFenceColumns +
+          " FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.job_id = $1 AND a.attempt = $2"
+          " FOR UPDATE",
+      job_id, attempt);
   if (rows.empty()) return attempt_missing(job_id, attempt);
   return fence_of(rows.front(), 0, runner_id, job_id, attempt);
 }

@@ -22,7 +22,8 @@ Job job_from_row(const Row& row);
 
 inline constexpr const char* kAttemptColumns =
     "a.job_id, a.attempt, a.runner_id, COALESCE(r.name, ''), a.state, a.claimed_at, "
-    "a.lease_expires_at, a.started_at, a.finished_at, a.exit_code, a.reason, a.log_size, a.log_truncated";
+    "a.lease_expires_at, a.started_at, a.finished_at, a.exit_code, a.reason, a.log_size, "
+    "a.log_truncated";
 Attempt attempt_from_row(const Row& row);
 // The same columns as an UPDATE ... RETURNING of attempts lists them.
 inline constexpr const char* kAttemptReturning =
@@ -66,18 +67,20 @@ std::vector<std::string> lose_runner_attempts(Connection& c, const std::string& 
 // The fencing check every runner call about an attempt goes through (store/attempt_rules.h).
 // Locks the attempt and its job until the transaction ends, so runner calls about one
 // attempt, cancels and lease sweeps on any server take turns.
-corral::Result<AttemptFence> fenced_attempt(Connection& c, const std::string& runner_id, const std::string& job_id,
-                                            int attempt);
+corral::Result<AttemptFence> fenced_attempt(Connection& c, const std::string& runner_id,
+                                            const std::string& job_id, int attempt);
 // The columns fenced_attempt reads (attempts a JOIN jobs j), named so a CTE can carry them,
 // and the check of a row of them beginning at column `first` (NULL there: no such attempt).
 inline constexpr const char* kFenceColumns =
-    "a.runner_id, a.state AS attempt_state, a.log_size, j.attempt AS job_attempt, j.cancel_requested,"
+    "a.runner_id, a.state AS attempt_state, a.log_size, j.attempt AS job_attempt, "
+    "j.cancel_requested,"
     " j.state AS job_state, a.log_received, a.log_truncated";
 inline constexpr int kFenceColumnCount = 8;
 corral::Result<AttemptFence> fence_of(const Row& row, int first, const std::string& runner_id,
                                       const std::string& job_id, int attempt);
 
 // The tenant's mapping of the repository "owner/name" (postgres_repos.cpp).
-std::optional<RepoMapping> load_repo(Connection& c, const std::string& tenant, const std::string& full_name);
+std::optional<RepoMapping> load_repo(Connection& c, const std::string& tenant,
+                                     const std::string& full_name);
 
 }  // namespace corral::pg

@@ -27,14 +27,23 @@ class SqliteError : public std::runtime_error {
 class Stmt {
  public:
   explicit Stmt(sqlite3_stmt* stmt) : stmt_(stmt) {}
-  ~Stmt() { sqlite3_reset(stmt_); sqlite3_clear_bindings(stmt_); }
+  ~Stmt() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
 
-  Stmt& bind(int i, int64_t v) { check(sqlite3_bind_int64(stmt_, i, v)); return *this; }
+  Stmt& bind(int i, int64_t v) {
+    check(sqlite3_bind_int64(stmt_, i, v));
+    return *this;
+  }
   Stmt& bind(int i, int v) { return bind(i, static_cast<int64_t>(v)); }
   Stmt& bind(int i, bool v) { return bind(i, static_cast<int64_t>(v ? 1 : 0)); }
-  Stmt& bind(int i, double v) { check(sqlite3_bind_double(stmt_, i, v)); return *this; }
+  Stmt& bind(int i, double v) {
+    check(sqlite3_bind_double(stmt_, i, v));
+    return *this;
+  }
   Stmt& bind(int i, std::string_view v) {
     check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
     return *this;
@@ -45,7 +54,10 @@ class Stmt {
     check(sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
     return *this;
   }
-  Stmt& bind_null(int i) { check(sqlite3_bind_null(stmt_, i)); return *this; }
+  Stmt& bind_null(int i) {
+    check(sqlite3_bind_null(stmt_, i));
+    return *this;
+  }
   template <typename T>
   Stmt& bind(int i, const std::optional<T>& v) {
     return v ? bind(i, *v) : bind_null(i);

@@ -19,7 +19,8 @@ Job job_from_row(const Stmt& st);
 
 inline constexpr const char* kAttemptColumns =
     "a.job_id, a.attempt, a.runner_id, COALESCE(r.name, ''), a.state, a.claimed_at, "
-    "a.lease_expires_at, a.started_at, a.finished_at, a.exit_code, a.reason, a.log_size, a.log_truncated";
+    "a.lease_expires_at, a.started_at, a.finished_at, a.exit_code, a.reason, a.log_size, "
+    "a.log_truncated";
 Attempt attempt_from_row(const Stmt& st);
 
 inline constexpr const char* kRunnerColumns =
@@ -43,7 +44,8 @@ void refresh_runner_status(Db& db, const std::string& runner_id);
 namespace corral::sqlite {
 
 // The tenant's mapping of the repository "owner/name" (sqlite_repos.cpp).
-std::optional<RepoMapping> load_repo(Db& db, const std::string& tenant, const std::string& full_name);
+std::optional<RepoMapping> load_repo(Db& db, const std::string& tenant,
+                                     const std::string& full_name);
 
 // The attempt's runner is gone: the attempt becomes lost and, if it is the job's current
 // one, the job is queued again (attempts left), canceled (cancel was requested) or failed

@@ -58,15 +58,17 @@ std::vector<std::string> lose_runner_attempts(Db& db, const std::string& runner_
 }
 
 bool lose_attempt(Db& db, const std::string& job_id, int attempt, int64_t now) {
-  db.prepare("UPDATE attempts SET state = 'lost', reason = 'runner_lost', finished_at = ?"
-             " WHERE job_id = ? AND attempt = ? AND state IN ('leased', 'running')")
+  db.prepare(
+        "UPDATE attempts SET state = 'lost', reason = 'runner_lost', finished_at = ?"
+        " WHERE job_id = ? AND attempt = ? AND state IN ('leased', 'running')")
       .bind_all(now, job_id, attempt)
       .exec();
   std::string state;
   int current = 0, max_attempts = 0;
   bool cancel_requested = false;
   {
-    auto st = db.prepare("SELECT state, attempt, max_attempts, cancel_requested FROM jobs WHERE id = ?");
+    auto st =
+        db.prepare("SELECT state, attempt, max_attempts, cancel_requested FROM jobs WHERE id = ?");
     st.bind_all(job_id);
     if (!st.step()) return false;
     state = st.text(0);
@@ -76,7 +78,9 @@ bool lose_attempt(Db& db, const std::string& job_id, int attempt, int64_t now) {
   }
   if (current != attempt || (state != "leased" && state != "running")) return false;
   if (cancel_requested) {
-    db.prepare("UPDATE jobs SET state = 'canceled', reason = 'canceled', finished_at = ?, updated_at = ? WHERE id = ?")
+    db.prepare(
+          "UPDATE jobs SET state = 'canceled', reason = 'canceled', finished_at = ?, updated_at = "
+          "? WHERE id = ?")
         .bind_all(now, now, job_id)
         .exec();
     return false;
@@ -88,7 +92,9 @@ bool lose_attempt(Db& db, const std::string& job_id, int attempt, int64_t now) {
         .exec();
     return true;
   }
-  db.prepare("UPDATE jobs SET state = 'failed', reason = 'runner_lost', finished_at = ?, updated_at = ? WHERE id = ?")
+  db.prepare(
+        "UPDATE jobs SET state = 'failed', reason = 'runner_lost', finished_at = ?, updated_at = ? "
+        "WHERE id = ?")
       .bind_all(now, now, job_id)
       .exec();
   return false;
@@ -103,12 +109,13 @@ Result<AttemptFence> fenced_attempt(Db& db, const std::string& runner_id, const 
                                     int attempt) {
   auto st = db.prepare(
       "SELECT a.runner_id, a.state, a.log_size, j.attempt, j.cancel_requested, j.state,"
-      " a.log_received, a.log_truncated FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.job_id = ? AND a.attempt = ?");
+      " a.log_received, a.log_truncated FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE "
+      "a.job_id = ? AND a.attempt = ?");
   st.bind_all(job_id, attempt);
   std::optional<AttemptFence> found;
   if (st.step()) {
-    found = AttemptFence{st.text(0),  st.text(1),  st.int64(2), st.integer(3), st.integer(4) != 0,
-                         st.text(5), st.int64(6), st.integer(7) != 0};
+    found = AttemptFence{st.text(0),         st.text(1), st.int64(2), st.integer(3),
+                         st.integer(4) != 0, st.text(5), st.int64(6), st.integer(7) != 0};
   }
   return check_fence(found, runner_id, job_id, attempt);
 }
@@ -131,15 +138,18 @@ Result<CreateJobResult> SqliteStore::create_job(const Job& job) {
     }
     auto st = db.prepare(
         "INSERT INTO jobs (id, tenant, owner_token_id, spec, labels, grp, type, priority, state,"
-        " max_attempts, not_before, created_at, updated_at, repo_name, group_source, steward_fallback,"
+        " max_attempts, not_before, created_at, updated_at, repo_name, group_source, "
+        "steward_fallback,"
         " idempotency_key)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)");
     st.bind_all(job.id, job.tenant, job.owner_token_id, to_json(job.spec).dump(),
                 json(job.spec.labels).dump(), job.spec.group, job.spec.type, job.spec.priority,
-                job.spec.max_attempts, job.not_before, job.created_at, job.created_at, job.repo_name,
-                job.group_source, job.spec.steward_fallback);
-    if (job.idempotency_key.empty()) st.bind_null(16);
-    else st.bind(16, job.idempotency_key);
+                job.spec.max_attempts, job.not_before, job.created_at, job.created_at,
+                job.repo_name, job.group_source, job.spec.steward_fallback);
+    if (job.idempotency_key.empty())
+      st.bind_null(16);
+    else
+      st.bind(16, job.idempotency_key);
     st.exec();
     sqlite::insert_job_secrets(db, job.id, job.spec.secrets);
     Job created = job;
@@ -163,10 +173,12 @@ Result<JobPage> SqliteStore::list_jobs(const std::string& tenant, const JobQuery
     std::string sql = std::string("SELECT ") + sqlite::kJobColumns + " FROM jobs WHERE tenant = ?1";
     if (query.state) sql += " AND state = ?2";
     if (query.cursor > 0) sql += " AND seq < ?3";
-    if (!query.label.empty()) sql += " AND EXISTS (SELECT 1 FROM json_each(jobs.labels) WHERE value = ?5)";
+    if (!query.label.empty())
+      sql += " AND EXISTS (SELECT 1 FROM json_each(jobs.labels) WHERE value = ?5)";
     if (!query.runner.empty()) {
-      sql += " AND EXISTS (SELECT 1 FROM attempts a WHERE a.job_id = jobs.id AND a.runner_id IN"
-             " (SELECT id FROM runners WHERE tenant = ?1 AND (id = ?6 OR name = ?6)))";
+      sql +=
+          " AND EXISTS (SELECT 1 FROM attempts a WHERE a.job_id = jobs.id AND a.runner_id IN"
+          " (SELECT id FROM runners WHERE tenant = ?1 AND (id = ?6 OR name = ?6)))";
     }
     sql += " ORDER BY seq DESC LIMIT ?4";
     auto st = db.prepare(sql);
@@ -192,24 +204,28 @@ Result<Job> SqliteStore::cancel_job(const std::string& tenant, const std::string
     auto job = sqlite::load_job(db, tenant, id);
     if (!job) return make_error(ErrorCode::kNotFound, "no job with id " + id);
     if (is_terminal(job->state)) {
-      return make_error(ErrorCode::kConflict,
-                        "job " + id + " already ended (" + std::string(to_string(job->state)) + ")");
+      return make_error(ErrorCode::kConflict, "job " + id + " already ended (" +
+                                                  std::string(to_string(job->state)) + ")");
     }
     if (job->state == JobState::kQueued || job->state == JobState::kLeased) {
       // Nothing has started: cancel at once. A runner holding the lease gets 409 on start.
-      db.prepare("UPDATE attempts SET state = 'canceled', reason = 'canceled', finished_at = ?"
-                 " WHERE job_id = ? AND attempt = ? AND state = 'leased'")
+      db.prepare(
+            "UPDATE attempts SET state = 'canceled', reason = 'canceled', finished_at = ?"
+            " WHERE job_id = ? AND attempt = ? AND state = 'leased'")
           .bind_all(now, id, job->attempt)
           .exec();
-      db.prepare("UPDATE jobs SET state = 'canceled', reason = 'canceled', cancel_requested = 1,"
-                 " finished_at = ?, updated_at = ? WHERE id = ?")
+      db.prepare(
+            "UPDATE jobs SET state = 'canceled', reason = 'canceled', cancel_requested = 1,"
+            " finished_at = ?, updated_at = ? WHERE id = ?")
           .bind_all(now, now, id)
           .exec();
       if (job->state == JobState::kLeased && !job->attempts.empty()) {
         sqlite::refresh_runner_status(db, job->attempts.back().runner_id);
       }
     } else {
-      db.prepare("UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?").bind_all(now, id).exec();
+      db.prepare("UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?")
+          .bind_all(now, id)
+          .exec();
     }
     return *sqlite::load_job(db, tenant, id);
   });
@@ -219,7 +235,8 @@ Result<QueueStats> SqliteStore::queue_stats(const std::string& tenant, TimeMs no
   (void)now;
   return read<QueueStats>([&](Db& db) -> Result<QueueStats> {
     QueueStats stats;
-    for (auto s : {"queued", "leased", "running", "succeeded", "failed", "canceled"}) stats.by_state[s] = 0;
+    for (auto s : {"queued", "leased", "running", "succeeded", "failed", "canceled"})
+      stats.by_state[s] = 0;
     {
       auto st = db.prepare("SELECT state, COUNT(*) FROM jobs WHERE tenant = ? GROUP BY state");
       st.bind_all(tenant);
@@ -228,7 +245,8 @@ Result<QueueStats> SqliteStore::queue_stats(const std::string& tenant, TimeMs no
     {
       auto st = db.prepare(
           "SELECT grp, SUM(state = 'queued'), SUM(state IN ('leased', 'running')) FROM jobs"
-          " WHERE tenant = ? AND state IN ('queued', 'leased', 'running') GROUP BY grp ORDER BY grp");
+          " WHERE tenant = ? AND state IN ('queued', 'leased', 'running') GROUP BY grp ORDER BY "
+          "grp");
       st.bind_all(tenant);
       while (st.step()) stats.by_group.push_back({st.text(0), st.int64(1), st.int64(2)});
     }
@@ -243,7 +261,8 @@ Result<QueueStats> SqliteStore::queue_stats(const std::string& tenant, TimeMs no
       }
     }
     {
-      auto st = db.prepare("SELECT MIN(created_at) FROM jobs WHERE tenant = ? AND state = 'queued'");
+      auto st =
+          db.prepare("SELECT MIN(created_at) FROM jobs WHERE tenant = ? AND state = 'queued'");
       st.bind_all(tenant);
       if (st.step() && !st.is_null(0)) stats.oldest_queued_at = st.int64(0);
     }
@@ -251,8 +270,8 @@ Result<QueueStats> SqliteStore::queue_stats(const std::string& tenant, TimeMs no
   });
 }
 
-Result<QueuePosition> SqliteStore::queue_position(const std::string& tenant, const std::string& job_id,
-                                                  TimeMs now) {
+Result<QueuePosition> SqliteStore::queue_position(const std::string& tenant,
+                                                  const std::string& job_id, TimeMs now) {
   return read<QueuePosition>([&](Db& db) -> Result<QueuePosition> {
     int64_t seq = 0, priority = 0;
     {
@@ -278,8 +297,9 @@ Result<QueuePosition> SqliteStore::queue_position(const std::string& tenant, con
 Result<std::vector<Job>> SqliteStore::queued_jobs(const std::string& tenant, int limit) {
   return read<std::vector<Job>>([&](Db& db) -> Result<std::vector<Job>> {
     std::vector<Job> out;
-    auto st = db.prepare(std::string("SELECT ") + sqlite::kJobColumns +
-                         " FROM jobs WHERE tenant = ? AND state = 'queued' ORDER BY priority DESC, seq ASC LIMIT ?");
+    auto st = db.prepare(
+        std::string("SELECT ") + sqlite::kJobColumns +
+        " FROM jobs WHERE tenant = ? AND state = 'queued' ORDER BY priority DESC, seq ASC LIMIT ?");
     st.bind_all(tenant, limit);
     while (st.step()) out.push_back(sqlite::job_from_row(st));
     return out;
@@ -316,9 +336,12 @@ Result<JobStats> SqliteStore::job_stats(const std::string& tenant, int hours, Ti
       auto bucket = static_cast<size_t>((finished - first_hour) / kHour);
       if (bucket >= stats.hours.size()) bucket = stats.hours.size() - 1;  // a clock step back
       auto& hour = stats.hours[bucket];
-      if (state == "succeeded") ++hour.succeeded, ++stats.succeeded;
-      else if (state == "failed") ++hour.failed, ++stats.failed;
-      else ++hour.canceled, ++stats.canceled;
+      if (state == "succeeded")
+        ++hour.succeeded, ++stats.succeeded;
+      else if (state == "failed")
+        ++hour.failed, ++stats.failed;
+      else
+        ++hour.canceled, ++stats.canceled;
       if (started > 0) {
         waits.push_back(started - created);
         runs.push_back(finished - started);
@@ -340,8 +363,9 @@ namespace {
 
 // One owner's runnable queued jobs that the runner may take, in priority-then-FIFO order.
 // Bounded so one picky runner cannot make a claim scan everything.
-std::vector<ClaimCandidate> matching_jobs_of_owner(Db& db, const Runner& runner, const std::string& owner, int want,
-                                              TimeMs now, const JobMatcher& matcher) {
+std::vector<ClaimCandidate> matching_jobs_of_owner(Db& db, const Runner& runner,
+                                                   const std::string& owner, int want, TimeMs now,
+                                                   const JobMatcher& matcher) {
   constexpr int kPage = 128;
   constexpr int kMaxScanned = 2048;
   std::vector<ClaimCandidate> out;
@@ -349,7 +373,8 @@ std::vector<ClaimCandidate> matching_jobs_of_owner(Db& db, const Runner& runner,
   int64_t after_priority = INT64_MAX, after_seq = 0;
   while (static_cast<int>(out.size()) < want && scanned < kMaxScanned) {
     auto st = db.prepare(
-        "SELECT seq, id, priority, labels, grp, type, owner_token_id, spec, attempt, repo_name, steward_fallback"
+        "SELECT seq, id, priority, labels, grp, type, owner_token_id, spec, attempt, repo_name, "
+        "steward_fallback"
         " FROM jobs"
         " WHERE tenant = ? AND state = 'queued' AND owner_token_id = ? AND not_before <= ?"
         " AND (priority < ? OR (priority = ? AND seq > ?))"
@@ -394,8 +419,8 @@ Result<std::vector<ClaimedJob>> SqliteStore::claim(const std::string& runner_id,
     auto runner = sqlite::load_runner(db, runner_id);
     if (!runner) return make_error(ErrorCode::kNotFound, "no runner with id " + runner_id);
     std::vector<ClaimedJob> claimed;
-    int free_slots = std::min(slots, runner->reg.max_concurrent_jobs -
-                                         static_cast<int>(runner->running.size()));
+    int free_slots =
+        std::min(slots, runner->reg.max_concurrent_jobs - static_cast<int>(runner->running.size()));
     // A draining runner (told to, or gone away: a claim still parked when it said goodbye)
     // gets nothing.
     if (free_slots <= 0 || runner->draining) return claimed;
@@ -403,43 +428,50 @@ Result<std::vector<ClaimedJob>> SqliteStore::claim(const std::string& runner_id,
     // Fair share (store/fair_share.h).
     std::map<std::string, int64_t> in_flight;
     {
-      auto st = db.prepare("SELECT owner_token_id, COUNT(*) FROM jobs WHERE tenant = ?"
-                           " AND state IN ('leased', 'running') GROUP BY owner_token_id");
+      auto st = db.prepare(
+          "SELECT owner_token_id, COUNT(*) FROM jobs WHERE tenant = ?"
+          " AND state IN ('leased', 'running') GROUP BY owner_token_id");
       st.bind_all(runner->tenant);
       while (st.step()) in_flight[st.text(0)] = st.int64(1);
     }
     std::map<std::string, int64_t> last_served;
     {
-      auto st = db.prepare("SELECT owner_token_id, last_claimed_at FROM owner_service WHERE tenant = ?");
+      auto st =
+          db.prepare("SELECT owner_token_id, last_claimed_at FROM owner_service WHERE tenant = ?");
       st.bind_all(runner->tenant);
       while (st.step()) last_served[st.text(0)] = st.int64(1);
     }
     std::vector<std::string> owners;
     {
-      auto st = db.prepare("SELECT DISTINCT owner_token_id FROM jobs WHERE tenant = ? AND state = 'queued'"
-                           " AND not_before <= ? LIMIT 1000");
+      auto st = db.prepare(
+          "SELECT DISTINCT owner_token_id FROM jobs WHERE tenant = ? AND state = 'queued'"
+          " AND not_before <= ? LIMIT 1000");
       st.bind_all(runner->tenant, now);
       while (st.step()) owners.push_back(st.text(0));
     }
     std::vector<OwnerQueue> queues;
     for (const auto& owner : owners) {
       auto jobs = matching_jobs_of_owner(db, *runner, owner, free_slots, now, matcher);
-      if (!jobs.empty()) queues.push_back({owner, std::move(jobs), 0, in_flight[owner], last_served[owner]});
+      if (!jobs.empty())
+        queues.push_back({owner, std::move(jobs), 0, in_flight[owner], last_served[owner]});
     }
     while (static_cast<int>(claimed.size()) < free_slots) {
       OwnerQueue* best = next_owner_queue(queues);
       if (!best) break;
       const ClaimCandidate& c = take_next(*best, now);
-      db.prepare("INSERT INTO owner_service (tenant, owner_token_id, last_claimed_at) VALUES (?, ?, ?)"
-                 " ON CONFLICT (tenant, owner_token_id) DO UPDATE SET last_claimed_at = excluded.last_claimed_at")
+      db.prepare(
+            "INSERT INTO owner_service (tenant, owner_token_id, last_claimed_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (tenant, owner_token_id) DO UPDATE SET last_claimed_at = "
+            "excluded.last_claimed_at")
           .bind_all(runner->tenant, best->owner, now)
           .exec();
       int attempt = c.job.attempt + 1;
       db.prepare("UPDATE jobs SET state = 'leased', attempt = ?, updated_at = ? WHERE id = ?")
           .bind_all(attempt, now, c.job.id)
           .exec();
-      db.prepare("INSERT INTO attempts (job_id, attempt, runner_id, state, claimed_at, lease_expires_at)"
-                 " VALUES (?, ?, ?, 'leased', ?, ?)")
+      db.prepare(
+            "INSERT INTO attempts (job_id, attempt, runner_id, state, claimed_at, lease_expires_at)"
+            " VALUES (?, ?, ?, 'leased', ?, ?)")
           .bind_all(c.job.id, attempt, runner_id, now, now + lease_ms)
           .exec();
       auto spec = parse_job_spec(json::parse(c.raw_spec));
@@ -458,11 +490,14 @@ Result<Attempt> SqliteStore::start_attempt(const std::string& runner_id, const s
     if (!active.ok()) return active.error();
     if (!active->active()) return attempt_not_active(job_id, attempt, *active);
     if (active->state == "leased") {
-      db.prepare("UPDATE attempts SET state = 'running', started_at = ? WHERE job_id = ? AND attempt = ?")
+      db.prepare(
+            "UPDATE attempts SET state = 'running', started_at = ? WHERE job_id = ? AND attempt = "
+            "?")
           .bind_all(now, job_id, attempt)
           .exec();
-      db.prepare("UPDATE jobs SET state = 'running', updated_at = ?,"
-                 " started_at = CASE WHEN started_at = 0 THEN ? ELSE started_at END WHERE id = ?")
+      db.prepare(
+            "UPDATE jobs SET state = 'running', updated_at = ?,"
+            " started_at = CASE WHEN started_at = 0 THEN ? ELSE started_at END WHERE id = ?")
           .bind_all(now, now, job_id)
           .exec();
     }
@@ -486,8 +521,9 @@ Result<LogAppend> SqliteStore::append_log(const std::string& runner_id, const st
     if (!plan->result.stored.empty()) {
       CORRAL_TRY(log_files_->write_at(job_id, attempt, active->log_size, plan->result.stored));
     }
-    db.prepare("UPDATE attempts SET log_size = ?, log_received = ?, log_truncated = ?"
-               " WHERE job_id = ? AND attempt = ?")
+    db.prepare(
+          "UPDATE attempts SET log_size = ?, log_received = ?, log_truncated = ?"
+          " WHERE job_id = ? AND attempt = ?")
         .bind_all(plan->new_size, plan->new_received, plan->truncated ? 1 : 0, job_id, attempt)
         .exec();
     return plan->result;
@@ -511,21 +547,26 @@ Result<Job> SqliteStore::finish_attempt(const std::string& runner_id, const std:
       if (st.step()) facts.max_attempts = st.integer(0);
       return facts;
     });
-    db.prepare("UPDATE attempts SET state = ?, exit_code = ?, reason = ?, finished_at = ?"
-               " WHERE job_id = ? AND attempt = ?")
+    db.prepare(
+          "UPDATE attempts SET state = ?, exit_code = ?, reason = ?, finished_at = ?"
+          " WHERE job_id = ? AND attempt = ?")
         .bind_all(plan.attempt_state, report.exit_code, plan.attempt_reason, now, job_id, attempt)
         .exec();
     if (plan.retry) {
-      db.prepare("UPDATE jobs SET state = 'queued', not_before = ?, exit_code = ?, reason = ?,"
-                 " updated_at = ? WHERE id = ?")
+      db.prepare(
+            "UPDATE jobs SET state = 'queued', not_before = ?, exit_code = ?, reason = ?,"
+            " updated_at = ? WHERE id = ?")
           .bind_all(plan.not_before, report.exit_code, plan.job_reason, now, job_id)
           .exec();
     } else {
-      auto st = db.prepare("UPDATE jobs SET state = ?, exit_code = ?, reason = ?, result = ?,"
-                           " finished_at = ?, updated_at = ? WHERE id = ?");
+      auto st = db.prepare(
+          "UPDATE jobs SET state = ?, exit_code = ?, reason = ?, result = ?,"
+          " finished_at = ?, updated_at = ? WHERE id = ?");
       st.bind_all(plan.job_state, report.exit_code, plan.job_reason);
-      if (plan.result) st.bind(4, *plan.result);
-      else st.bind_null(4);
+      if (plan.result)
+        st.bind(4, *plan.result);
+      else
+        st.bind_null(4);
       st.bind(5, now).bind(6, now).bind(7, job_id);
       st.exec();
     }
@@ -575,7 +616,8 @@ Result<LogChunk> SqliteStore::read_log(const std::string& tenant, const std::str
       if (attempt > 0 ? a.number == attempt : true) chosen = &a;
     }
     if (attempt > 0 && !chosen) {
-      return make_error(ErrorCode::kNotFound, "job " + job_id + " has no attempt " + std::to_string(attempt));
+      return make_error(ErrorCode::kNotFound,
+                        "job " + job_id + " has no attempt " + std::to_string(attempt));
     }
     if (!chosen) {
       chunk.complete = is_terminal(job->state);
@@ -583,10 +625,12 @@ Result<LogChunk> SqliteStore::read_log(const std::string& tenant, const std::str
     }
     chunk.attempt = chosen->number;
     chunk.size = chosen->log_size;
-    chunk.complete = chosen->state != AttemptState::kLeased && chosen->state != AttemptState::kRunning;
+    chunk.complete =
+        chosen->state != AttemptState::kLeased && chosen->state != AttemptState::kRunning;
     chunk.truncated = chosen->log_truncated;
     if (offset >= chosen->log_size) return chunk;
-    auto bytes = log_files_->read(job_id, chosen->number, offset, std::min(max_bytes, chosen->log_size - offset));
+    auto bytes = log_files_->read(job_id, chosen->number, offset,
+                                  std::min(max_bytes, chosen->log_size - offset));
     if (!bytes.ok()) return bytes.error();
     chunk.data = std::move(bytes.value());
     return chunk;
@@ -597,8 +641,9 @@ Result<LeaseSweep> SqliteStore::expire_leases(TimeMs now) {
   return write<LeaseSweep>([&](Db& db) -> Result<LeaseSweep> {
     std::vector<std::tuple<std::string, int, std::string>> expired;
     {
-      auto st = db.prepare("SELECT job_id, attempt, runner_id FROM attempts"
-                           " WHERE state IN ('leased', 'running') AND lease_expires_at < ?");
+      auto st = db.prepare(
+          "SELECT job_id, attempt, runner_id FROM attempts"
+          " WHERE state IN ('leased', 'running') AND lease_expires_at < ?");
       st.bind_all(now);
       while (st.step()) expired.emplace_back(st.text(0), st.integer(1), st.text(2));
     }
@@ -616,7 +661,8 @@ Result<std::vector<Job>> SqliteStore::runnable_jobs(TimeMs now, int limit) {
   return read<std::vector<Job>>([&](Db& db) -> Result<std::vector<Job>> {
     std::vector<Job> out;
     auto st = db.prepare(
-        "SELECT id, tenant, labels, grp, type, owner_token_id, priority, repo_name, steward_fallback FROM jobs"
+        "SELECT id, tenant, labels, grp, type, owner_token_id, priority, repo_name, "
+        "steward_fallback FROM jobs"
         " WHERE state = 'queued' AND not_before <= ? ORDER BY not_before LIMIT ?");
     st.bind_all(now, limit);
     while (st.step()) {

@@ -11,8 +11,10 @@ using sqlite::Stmt;
 
 namespace sqlite {
 
-std::optional<RepoMapping> load_repo(Db& db, const std::string& tenant, const std::string& full_name) {
-  auto st = db.prepare("SELECT " CORRAL_REPO_COLUMNS " FROM repos WHERE tenant = ? AND full_name = ?");
+std::optional<RepoMapping> load_repo(Db& db, const std::string& tenant,
+                                     const std::string& full_name) {
+  auto st =
+      db.prepare("SELECT " CORRAL_REPO_COLUMNS " FROM repos WHERE tenant = ? AND full_name = ?");
   st.bind_all(tenant, full_name);
   if (!st.step()) return std::nullopt;
   return repo_from_row(st);
@@ -39,7 +41,8 @@ Result<RepoMapping> SqliteStore::put_repo(const RepoMapping& repo) {
 
 Result<std::vector<RepoMapping>> SqliteStore::list_repos(const std::string& tenant) {
   return read<std::vector<RepoMapping>>([&](Db& db) -> Result<std::vector<RepoMapping>> {
-    auto st = db.prepare("SELECT " CORRAL_REPO_COLUMNS " FROM repos WHERE tenant = ? ORDER BY full_name");
+    auto st =
+        db.prepare("SELECT " CORRAL_REPO_COLUMNS " FROM repos WHERE tenant = ? ORDER BY full_name");
     st.bind_all(tenant);
     std::vector<RepoMapping> out;
     while (st.step()) out.push_back(repo_from_row(st));
@@ -47,15 +50,18 @@ Result<std::vector<RepoMapping>> SqliteStore::list_repos(const std::string& tena
   });
 }
 
-Result<std::optional<RepoMapping>> SqliteStore::find_repo(const std::string& tenant, const std::string& full_name) {
-  return read<std::optional<RepoMapping>>(
-      [&](Db& db) -> Result<std::optional<RepoMapping>> { return sqlite::load_repo(db, tenant, full_name); });
+Result<std::optional<RepoMapping>> SqliteStore::find_repo(const std::string& tenant,
+                                                          const std::string& full_name) {
+  return read<std::optional<RepoMapping>>([&](Db& db) -> Result<std::optional<RepoMapping>> {
+    return sqlite::load_repo(db, tenant, full_name);
+  });
 }
 
 Result<std::vector<RepoMapping>> SqliteStore::repos_with_webhook(const std::string& full_name) {
   return read<std::vector<RepoMapping>>([&](Db& db) -> Result<std::vector<RepoMapping>> {
-    auto st = db.prepare("SELECT " CORRAL_REPO_COLUMNS
-                         " FROM repos WHERE full_name = ? AND webhook_secret != '' ORDER BY tenant");
+    auto st =
+        db.prepare("SELECT " CORRAL_REPO_COLUMNS
+                   " FROM repos WHERE full_name = ? AND webhook_secret != '' ORDER BY tenant");
     st.bind_all(full_name);
     std::vector<RepoMapping> out;
     while (st.step()) out.push_back(repo_from_row(st));
@@ -87,11 +93,14 @@ Result<void> SqliteStore::mark_auto_refresh(const std::string& tenant, const std
   });
 }
 
-Result<RepoMapping> SqliteStore::delete_repo(const std::string& tenant, const std::string& full_name) {
+Result<RepoMapping> SqliteStore::delete_repo(const std::string& tenant,
+                                             const std::string& full_name) {
   return write<RepoMapping>([&](Db& db) -> Result<RepoMapping> {
     auto repo = sqlite::load_repo(db, tenant, full_name);
     if (!repo) return no_repo(full_name);
-    db.prepare("DELETE FROM repos WHERE tenant = ? AND full_name = ?").bind_all(tenant, full_name).exec();
+    db.prepare("DELETE FROM repos WHERE tenant = ? AND full_name = ?")
+        .bind_all(tenant, full_name)
+        .exec();
     return *repo;
   });
 }

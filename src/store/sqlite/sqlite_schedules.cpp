@@ -35,9 +35,11 @@ Schedule schedule_from_row(const Stmt& st) {
   return s;
 }
 
-std::optional<Schedule> load_schedule(Db& db, const std::string& tenant, const std::string& id_or_name) {
-  auto st = db.prepare(std::string("SELECT ") + kScheduleColumns +
-                       " FROM schedules WHERE tenant = ?1 AND (id = ?2 OR name = ?2) ORDER BY id = ?2 DESC LIMIT 1");
+std::optional<Schedule> load_schedule(Db& db, const std::string& tenant,
+                                      const std::string& id_or_name) {
+  auto st = db.prepare(
+      std::string("SELECT ") + kScheduleColumns +
+      " FROM schedules WHERE tenant = ?1 AND (id = ?2 OR name = ?2) ORDER BY id = ?2 DESC LIMIT 1");
   st.bind_all(tenant, id_or_name);
   if (!st.step()) return std::nullopt;
   return schedule_from_row(st);
@@ -46,14 +48,18 @@ std::optional<Schedule> load_schedule(Db& db, const std::string& tenant, const s
 // Inserts the job a schedule makes for one tick, with the columns create_job writes. The
 // idempotency key (schedule_job_key) makes a second insert for the same tick a no-op: false.
 bool insert_tick_job(Db& db, const Job& job) {
-  return db.prepare("INSERT OR IGNORE INTO jobs (id, tenant, owner_token_id, spec, labels, grp, type, priority,"
-                    " state, max_attempts, not_before, created_at, updated_at, idempotency_key, repo_name,"
-                    " group_source, steward_fallback)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)")
+  return db.prepare(
+               "INSERT OR IGNORE INTO jobs (id, tenant, owner_token_id, spec, labels, grp, type, "
+               "priority,"
+               " state, max_attempts, not_before, created_at, updated_at, idempotency_key, "
+               "repo_name,"
+               " group_source, steward_fallback)"
+               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)")
              .bind_all(job.id, job.tenant, job.owner_token_id, to_json(job.spec).dump(),
-                       json(job.spec.labels).dump(), job.spec.group, job.spec.type, job.spec.priority,
-                       job.spec.max_attempts, job.not_before, job.created_at, job.created_at,
-                       job.idempotency_key, job.repo_name, job.group_source, job.spec.steward_fallback)
+                       json(job.spec.labels).dump(), job.spec.group, job.spec.type,
+                       job.spec.priority, job.spec.max_attempts, job.not_before, job.created_at,
+                       job.created_at, job.idempotency_key, job.repo_name, job.group_source,
+                       job.spec.steward_fallback)
              .exec() > 0;
 }
 
@@ -65,10 +71,11 @@ Result<Schedule> SqliteStore::create_schedule(const Schedule& schedule) {
       auto st = db.prepare("SELECT id FROM schedules WHERE tenant = ? AND name = ?");
       st.bind_all(schedule.tenant, schedule.spec.name);
       if (st.step()) {
-        return make_error(ErrorCode::kConflict,
-                          "a schedule named '" + schedule.spec.name + "' already exists (" + st.text(0) +
-                              "); pick another name, or delete it first with `corral schedule delete " +
-                              schedule.spec.name + "`");
+        return make_error(
+            ErrorCode::kConflict,
+            "a schedule named '" + schedule.spec.name + "' already exists (" + st.text(0) +
+                "); pick another name, or delete it first with `corral schedule delete " +
+                schedule.spec.name + "`");
       }
     }
     db.prepare(std::string("INSERT INTO schedules (") + kScheduleColumns +
@@ -90,7 +97,8 @@ Result<Schedule> SqliteStore::create_schedule(const Schedule& schedule) {
 
 Result<std::vector<Schedule>> SqliteStore::list_schedules(const std::string& tenant) {
   return read<std::vector<Schedule>>([&](Db& db) -> Result<std::vector<Schedule>> {
-    auto st = db.prepare(std::string("SELECT ") + kScheduleColumns + " FROM schedules WHERE tenant = ? ORDER BY name");
+    auto st = db.prepare(std::string("SELECT ") + kScheduleColumns +
+                         " FROM schedules WHERE tenant = ? ORDER BY name");
     st.bind_all(tenant);
     std::vector<Schedule> out;
     while (st.step()) out.push_back(schedule_from_row(st));
@@ -98,7 +106,8 @@ Result<std::vector<Schedule>> SqliteStore::list_schedules(const std::string& ten
   });
 }
 
-Result<Schedule> SqliteStore::get_schedule(const std::string& tenant, const std::string& id_or_name) {
+Result<Schedule> SqliteStore::get_schedule(const std::string& tenant,
+                                           const std::string& id_or_name) {
   return read<Schedule>([&](Db& db) -> Result<Schedule> {
     auto s = load_schedule(db, tenant, id_or_name);
     if (!s) return no_schedule(id_or_name);
@@ -106,7 +115,8 @@ Result<Schedule> SqliteStore::get_schedule(const std::string& tenant, const std:
   });
 }
 
-Result<Schedule> SqliteStore::delete_schedule(const std::string& tenant, const std::string& id_or_name) {
+Result<Schedule> SqliteStore::delete_schedule(const std::string& tenant,
+                                              const std::string& id_or_name) {
   return write<Schedule>([&](Db& db) -> Result<Schedule> {
     auto s = load_schedule(db, tenant, id_or_name);
     if (!s) return no_schedule(id_or_name);
@@ -115,8 +125,9 @@ Result<Schedule> SqliteStore::delete_schedule(const std::string& tenant, const s
   });
 }
 
-Result<Schedule> SqliteStore::set_schedule_paused(const std::string& tenant, const std::string& id_or_name,
-                                                  bool paused, TimeMs now) {
+Result<Schedule> SqliteStore::set_schedule_paused(const std::string& tenant,
+                                                  const std::string& id_or_name, bool paused,
+                                                  TimeMs now) {
   return write<Schedule>([&](Db& db) -> Result<Schedule> {
     auto s = load_schedule(db, tenant, id_or_name);
     if (!s) return no_schedule(id_or_name);
@@ -137,9 +148,10 @@ Result<std::vector<Job>> SqliteStore::run_due_schedules(TimeMs now, const Schedu
   return write<std::vector<Job>>([&](Db& db) -> Result<std::vector<Job>> {
     std::vector<Schedule> due;
     {
-      auto st = db.prepare(std::string("SELECT ") + kScheduleColumns +
-                           " FROM schedules WHERE paused = 0 AND next_run_at IS NOT NULL AND next_run_at <= ?"
-                           " ORDER BY next_run_at");
+      auto st = db.prepare(
+          std::string("SELECT ") + kScheduleColumns +
+          " FROM schedules WHERE paused = 0 AND next_run_at IS NOT NULL AND next_run_at <= ?"
+          " ORDER BY next_run_at");
       st.bind_all(now);
       while (st.step()) due.push_back(schedule_from_row(st));
     }
@@ -185,8 +197,10 @@ Result<std::vector<Job>> SqliteStore::run_due_schedules(TimeMs now, const Schedu
       } else if (d.action == TickAction::kSkipCooldown) {
         last_tick = d.tick;
       }
-      db.prepare("UPDATE schedules SET last_tick_at = ?, last_run_at = ?, last_job_id = ?, next_run_at = ?"
-                 " WHERE id = ?")
+      db.prepare(
+            "UPDATE schedules SET last_tick_at = ?, last_run_at = ?, last_job_id = ?, next_run_at "
+            "= ?"
+            " WHERE id = ?")
           .bind_all(last_tick, last_run, last_job, d.next_tick, s.id)
           .exec();
     }

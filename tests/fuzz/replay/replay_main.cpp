@@ -13,7 +13,8 @@
 #include <string>
 #include <vector>
 
-#define CORRAL_FUZZ_TARGETS(X) X(cron_tz) X(job_spec) X(log_append) X(router) X(runner_config) X(stream_demux)
+#define CORRAL_FUZZ_TARGETS(X) \
+  X(cron_tz) X(job_spec) X(log_append) X(router) X(runner_config) X(stream_demux)
 #define CORRAL_DECLARE(name) extern "C" int fuzz_##name(const uint8_t* data, size_t size);
 CORRAL_FUZZ_TARGETS(CORRAL_DECLARE)
 
@@ -23,7 +24,10 @@ int main(int argc, char** argv) {
 #define CORRAL_ENTRY(name) {#name, &fuzz_##name},
       CORRAL_FUZZ_TARGETS(CORRAL_ENTRY)};
   if (argc != 3 || !targets.count(argv[1])) {
-    std::fprintf(stderr, "usage: %s TARGET CORPUS_DIR (targets: cron_tz job_spec log_append router runner_config stream_demux)\n", argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s TARGET CORPUS_DIR (targets: cron_tz job_spec log_append router "
+                 "runner_config stream_demux)\n",
+                 argv[0]);
     return 2;
   }
   std::vector<std::filesystem::path> inputs;

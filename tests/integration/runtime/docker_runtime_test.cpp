@@ -11,11 +11,11 @@
 #include <gtest/gtest.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
-#include <nlohmann/json.hpp>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "common/crypto.h"
 #include "runtime/docker/engine_api.h"
@@ -61,7 +61,8 @@ awaitable<void> serve_hello(tcp::acceptor& acceptor) {
     co_await asio::async_read_until(socket, asio::dynamic_buffer(request), "\r\n\r\n",
                                     asio::redirect_error(use_awaitable, ec));
     std::string answer = "HTTP/1.0 200 OK\r\nContent-Length: 15\r\n\r\nhello-from-host";
-    co_await asio::async_write(socket, asio::buffer(answer), asio::redirect_error(use_awaitable, ec));
+    co_await asio::async_write(socket, asio::buffer(answer),
+                               asio::redirect_error(use_awaitable, ec));
     socket.close(ec);
   }
 }
@@ -161,15 +162,18 @@ TEST_F(DockerRuntimeTest, StdoutAndStderrArriveComplete) {
   ASSERT_TRUE(outcome.status.ok()) << outcome.status.error().message;
   EXPECT_EQ(outcome.status->exit_code, 0);
   EXPECT_EQ(outcome.output.size(), 8u * 5 * 2);
-  EXPECT_EQ(lines_with(outcome.output, "out"),
-            (std::vector<std::string>{"out1", "out2", "out3", "out4", "out5", "out6", "out7", "out8"}));
-  EXPECT_EQ(lines_with(outcome.output, "err"),
-            (std::vector<std::string>{"err1", "err2", "err3", "err4", "err5", "err6", "err7", "err8"}));
+  EXPECT_EQ(
+      lines_with(outcome.output, "out"),
+      (std::vector<std::string>{"out1", "out2", "out3", "out4", "out5", "out6", "out7", "out8"}));
+  EXPECT_EQ(
+      lines_with(outcome.output, "err"),
+      (std::vector<std::string>{"err1", "err2", "err3", "err4", "err5", "err6", "err7", "err8"}));
 }
 
 TEST_F(DockerRuntimeTest, OneStreamKeepsTheExactOrder) {
   // What the runner does for a job's log: stderr joined to stdout inside the container.
-  auto outcome = run_to_end(spec("exec 2>&1; for i in 1 2 3 4 5; do echo out$i; echo err$i >&2; done"));
+  auto outcome =
+      run_to_end(spec("exec 2>&1; for i in 1 2 3 4 5; do echo out$i; echo err$i >&2; done"));
   ASSERT_TRUE(outcome.status.ok()) << outcome.status.error().message;
   EXPECT_EQ(outcome.output, "out1\nerr1\nout2\nerr2\nout3\nerr3\nout4\nerr4\nout5\nerr5\n");
 }
@@ -184,7 +188,9 @@ TEST_F(DockerRuntimeTest, ExitCodeComesBack) {
 
 TEST_F(DockerRuntimeTest, LargeOutputArrivesWhole) {
   // ~1.3 MB: many frames, many reads, no loss.
-  auto outcome = run_to_end(spec("i=0; while [ $i -lt 20000 ]; do echo \"line $i of the test output ......................\"; i=$((i+1)); done"));
+  auto outcome =
+      run_to_end(spec("i=0; while [ $i -lt 20000 ]; do echo \"line $i of the test output "
+                      "......................\"; i=$((i+1)); done"));
   ASSERT_TRUE(outcome.status.ok()) << outcome.status.error().message;
   auto lines = lines_with(outcome.output, "line ");
   ASSERT_EQ(lines.size(), 20000u);
@@ -204,10 +210,11 @@ TEST_F(DockerRuntimeTest, MemoryLimitOomKills) {
 }
 
 TEST_F(DockerRuntimeTest, LimitsAndSecurityOptionsTakeEffectInside) {
-  auto s = spec("grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; "
-                "cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/memory/memory.limit_in_bytes "
-                "/sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || "
-                "cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max");
+  auto s = spec(
+      "grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; "
+      "cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/memory/memory.limit_in_bytes "
+      "/sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || "
+      "cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max");
   s.memory_bytes = 64 * 1024 * 1024;
   s.cpus = 0.5;
   s.pids_limit = 77;
@@ -225,13 +232,15 @@ TEST_F(DockerRuntimeTest, NetworkNoneCannotReachTheHost) {
   asio::co_spawn(io_, serve_hello(acceptor), asio::detached);
   // busybox nc, not wget: the static busybox's wget crashes resolving even an IP address.
   std::string target = host_ipv4() + " " + std::to_string(acceptor.local_endpoint().port());
-  std::string script = "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sed 's/^/if:/'; "
-                       "if printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 " + target +
-                       "; then echo; echo REACHED; else echo UNREACHABLE; fi";
+  std::string script =
+      "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sed 's/^/if:/'; "
+      "if printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 " +
+      target + "; then echo; echo REACHED; else echo UNREACHABLE; fi";
 
   auto isolated = run_to_end(spec(script));  // spec() asks for network_mode "none"
   ASSERT_TRUE(isolated.status.ok()) << isolated.status.error().message;
-  EXPECT_EQ(lines_with(isolated.output, "if:"), std::vector<std::string>{"if:lo"}) << isolated.output;
+  EXPECT_EQ(lines_with(isolated.output, "if:"), std::vector<std::string>{"if:lo"})
+      << isolated.output;
   EXPECT_EQ(isolated.output.find("hello-from-host"), std::string::npos) << isolated.output;
   EXPECT_NE(isolated.output.find("UNREACHABLE"), std::string::npos) << isolated.output;
 
@@ -249,8 +258,9 @@ TEST_F(DockerRuntimeTest, NetworkNoneCannotReachTheHost) {
 TEST_F(DockerRuntimeTest, BindMountAndWorkingDirectory) {
   auto dir = std::filesystem::temp_directory_path() / ("corral-bind-" + random_hex(6));
   std::filesystem::create_directories(dir / "ro");
-  auto s = spec("pwd; echo written > /workspace/from-container; "
-                "if touch /workspace/ro/x 2>/dev/null; then echo RO-WRITABLE; else echo RO-REFUSED; fi");
+  auto s = spec(
+      "pwd; echo written > /workspace/from-container; "
+      "if touch /workspace/ro/x 2>/dev/null; then echo RO-WRITABLE; else echo RO-REFUSED; fi");
   s.working_dir = "/workspace";
   s.binds = {dir.string() + ":/workspace", (dir / "ro").string() + ":/workspace/ro:ro"};
   auto outcome = run_to_end(s);
@@ -269,20 +279,29 @@ TEST_F(DockerRuntimeTest, OutputArrivesWhileTheContainerRuns) {
   std::string state_when_first_arrived;
   bool run_returned = false;
   Result<ExitStatus> status;
-  asio::co_spawn(io_, runtime_->run(id, [&](std::string_view piece) {
-    output.append(piece);
-    if (output != "first\n") return;
-    // Ask the engine how the container is doing, then end it.
-    asio::co_spawn(io_, [&]() -> awaitable<void> {
-      auto listed = co_await runtime_->list("corral.test-run=" + run_label_value_);
-      if (listed.ok() && listed->size() == 1) state_when_first_arrived = (*listed)[0].state;
-      (void)co_await runtime_->kill(id);
-    }, asio::detached);
-  }), [&](std::exception_ptr, Result<ExitStatus> r) {
-    status = std::move(r);
-    run_returned = true;
-  });
-  ASSERT_TRUE(run_until(io_, [&] { return run_returned; }, 30s));
+  asio::co_spawn(io_,
+                 runtime_->run(id,
+                               [&](std::string_view piece) {
+                                 output.append(piece);
+                                 if (output != "first\n") return;
+                                 // Ask the engine how the container is doing, then end it.
+                                 asio::co_spawn(
+                                     io_,
+                                     [&]() -> awaitable<void> {
+                                       auto listed = co_await runtime_->list("corral.test-run=" +
+                                                                             run_label_value_);
+                                       if (listed.ok() && listed->size() == 1)
+                                         state_when_first_arrived = (*listed)[0].state;
+                                       (void)co_await runtime_->kill(id);
+                                     },
+                                     asio::detached);
+                               }),
+                 [&](std::exception_ptr, Result<ExitStatus> r) {
+                   status = std::move(r);
+                   run_returned = true;
+                 });
+  ASSERT_TRUE(run_until(
+      io_, [&] { return run_returned; }, 30s));
   EXPECT_EQ(state_when_first_arrived, "running");
   ASSERT_TRUE(status.ok()) << status.error().message;
   EXPECT_EQ(status->exit_code, 137);
@@ -309,23 +328,32 @@ TEST_F(DockerRuntimeTest, StopEndsARunningContainerPromptly) {
     Result<ExitStatus> status;
     Result<void> stopped = make_error(ErrorCode::kInternal, "stop() not called");
     std::chrono::steady_clock::time_point stop_called;
-    asio::co_spawn(io_, runtime_->run(id, [&](std::string_view piece) {
-      output.append(piece);
-      if (output != "ready\n") return;
-      stop_called = std::chrono::steady_clock::now();
-      asio::co_spawn(io_, [&]() -> awaitable<void> { stopped = co_await runtime_->stop(id, 2s); },
-                     asio::detached);
-    }), [&](std::exception_ptr, Result<ExitStatus> r) {
-      status = std::move(r);
-      run_returned = true;
-    });
-    ASSERT_TRUE(run_until(io_, [&] { return run_returned; }, 30s));
+    asio::co_spawn(
+        io_,
+        runtime_->run(id,
+                      [&](std::string_view piece) {
+                        output.append(piece);
+                        if (output != "ready\n") return;
+                        stop_called = std::chrono::steady_clock::now();
+                        asio::co_spawn(
+                            io_,
+                            [&]() -> awaitable<void> { stopped = co_await runtime_->stop(id, 2s); },
+                            asio::detached);
+                      }),
+        [&](std::exception_ptr, Result<ExitStatus> r) {
+          status = std::move(r);
+          run_returned = true;
+        });
+    ASSERT_TRUE(run_until(
+        io_, [&] { return run_returned; }, 30s));
     auto took = std::chrono::steady_clock::now() - stop_called;
     ASSERT_TRUE(status.ok()) << status.error().message;
     EXPECT_EQ(status->exit_code, c.expected_exit) << c.script;
     EXPECT_EQ(output, c.expected_output);
     EXPECT_LT(took, 6s) << c.script;
-    ASSERT_TRUE(run_until(io_, [&] { return stopped.ok(); }, 30s)) << stopped.error().message;
+    ASSERT_TRUE(run_until(
+        io_, [&] { return stopped.ok(); }, 30s))
+        << stopped.error().message;
   }
 }
 
@@ -353,7 +381,8 @@ TEST_F(DockerRuntimeTest, RunOnAnExitedContainerReportsItWithoutRestarting) {
   EXPECT_NE((*listed)[0].state, "running");  // Docker says "exited", Podman 4.3 "stopped"
   EXPECT_NE((*listed)[0].state, "created");
   std::string output;
-  auto status = run_coro(io_, fresh.value()->run(first.id, [&](std::string_view p) { output.append(p); }));
+  auto status =
+      run_coro(io_, fresh.value()->run(first.id, [&](std::string_view p) { output.append(p); }));
   ASSERT_TRUE(status.ok()) << status.error().message;
   EXPECT_EQ(status->exit_code, 7);
   EXPECT_EQ(output, "");  // not run again
@@ -454,20 +483,29 @@ TEST_F(DockerRuntimeTest, ExecInARunningContainer) {
   bool run_returned = false;
   Result<ExitStatus> status;
   Result<ExecResult> exec_result;
-  asio::co_spawn(io_, runtime_->run(id, [&](std::string_view piece) {
-    if (piece.find("ready") == std::string_view::npos) return;
-    asio::co_spawn(io_, [&]() -> awaitable<void> {
-      ExecSpec e;
-      e.command = {"sh", "-c", "echo in-exec; echo \"$EXEC_VAR\" >&2; exit 5"};
-      e.env = {{"EXEC_VAR", "from-env"}};
-      exec_result = co_await runtime_->exec(id, e);
-      (void)co_await runtime_->kill(id);
-    }, asio::detached);
-  }), [&](std::exception_ptr, Result<ExitStatus> r) {
-    status = std::move(r);
-    run_returned = true;
-  });
-  ASSERT_TRUE(run_until(io_, [&] { return run_returned; }, 30s));
+  asio::co_spawn(
+      io_,
+      runtime_->run(
+          id,
+          [&](std::string_view piece) {
+            if (piece.find("ready") == std::string_view::npos) return;
+            asio::co_spawn(
+                io_,
+                [&]() -> awaitable<void> {
+                  ExecSpec e;
+                  e.command = {"sh", "-c", "echo in-exec; echo \"$EXEC_VAR\" >&2; exit 5"};
+                  e.env = {{"EXEC_VAR", "from-env"}};
+                  exec_result = co_await runtime_->exec(id, e);
+                  (void)co_await runtime_->kill(id);
+                },
+                asio::detached);
+          }),
+      [&](std::exception_ptr, Result<ExitStatus> r) {
+        status = std::move(r);
+        run_returned = true;
+      });
+  ASSERT_TRUE(run_until(
+      io_, [&] { return run_returned; }, 30s));
   ASSERT_TRUE(exec_result.ok()) << exec_result.error().message;
   EXPECT_EQ(exec_result->exit_code, 5);
   EXPECT_NE(exec_result->output.find("in-exec\n"), std::string::npos);
@@ -479,7 +517,8 @@ TEST_F(DockerRuntimeTest, EngineErrorsAreTyped) {
   auto missing = run_coro(io_, runtime_->run("corral-no-such-container-" + random_hex(4), nullptr));
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
-  EXPECT_FALSE(json::parse(missing.error().detail_json)["engine_message"].get<std::string>().empty());
+  EXPECT_FALSE(
+      json::parse(missing.error().detail_json)["engine_message"].get<std::string>().empty());
 
   auto s = spec("true");
   s.name = "corral-dup-" + random_hex(4);
@@ -490,7 +529,8 @@ TEST_F(DockerRuntimeTest, EngineErrorsAreTyped) {
   EXPECT_TRUE(duplicate.error().code == ErrorCode::kConflict ||
               duplicate.error().code == ErrorCode::kEngine)
       << duplicate.error().message;
-  EXPECT_FALSE(json::parse(duplicate.error().detail_json)["engine_message"].get<std::string>().empty());
+  EXPECT_FALSE(
+      json::parse(duplicate.error().detail_json)["engine_message"].get<std::string>().empty());
 
   // A command that is not in the image: the engine refuses it (Podman 4.3 already at
   // attach, with 409; Docker at start, with 400) and its explanation comes back.
@@ -502,7 +542,8 @@ TEST_F(DockerRuntimeTest, EngineErrorsAreTyped) {
   ASSERT_FALSE(refused.error().detail_json.empty()) << refused.error().message;
   auto refusal = json::parse(refused.error().detail_json);
   EXPECT_GE(refusal["engine_status"].get<int>(), 400);
-  EXPECT_NE(refusal["engine_message"].get<std::string>().find("/no/such/program"), std::string::npos);
+  EXPECT_NE(refusal["engine_message"].get<std::string>().find("/no/such/program"),
+            std::string::npos);
 
   auto bad = run_coro(io_, runtime_->stop("../images", 1s));
   ASSERT_FALSE(bad.ok());
@@ -532,7 +573,9 @@ TEST_F(DockerRuntimeTest, TimingOfATrivialContainer) {
       auto outcome = run_to_end(s);
       ASSERT_TRUE(outcome.status.ok()) << outcome.status.error().message;
       ASSERT_TRUE(run_coro(io_, runtime_->remove(outcome.id)).ok());
-      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+              .count());
     }
     std::sort(ms.begin(), ms.end());
     std::cout << "[ timing   ] network=" << (network.empty() ? "default" : network)

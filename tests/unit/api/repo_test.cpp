@@ -8,8 +8,10 @@ namespace corral {
 namespace {
 
 TEST(RepoFullName, FromTheUsualCloneUrls) {
-  EXPECT_EQ(repo_full_name_from_url("https://github.com/octo-org/hello-world"), "octo-org/hello-world");
-  EXPECT_EQ(repo_full_name_from_url("https://github.com/Octo-Org/Hello.World.git"), "octo-org/hello.world");
+  EXPECT_EQ(repo_full_name_from_url("https://github.com/octo-org/hello-world"),
+            "octo-org/hello-world");
+  EXPECT_EQ(repo_full_name_from_url("https://github.com/Octo-Org/Hello.World.git"),
+            "octo-org/hello.world");
   EXPECT_EQ(repo_full_name_from_url("https://github.com/o/n/"), "o/n");
   EXPECT_EQ(repo_full_name_from_url("http://git.example.com:8080/o/n.git"), "o/n");
   EXPECT_EQ(repo_full_name_from_url("https://token@github.com/o/n.git"), "o/n");
@@ -37,18 +39,21 @@ TEST(RepoFullName, NormalizeChecksBothPartsAndSaysHow) {
   auto bad = normalize_repo_full_name("octo", "..");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().code, ErrorCode::kBadRequest);
-  EXPECT_NE(bad.error().message.find("repository name '..' is not valid"), std::string::npos) << bad.error().message;
+  EXPECT_NE(bad.error().message.find("repository name '..' is not valid"), std::string::npos)
+      << bad.error().message;
   EXPECT_FALSE(normalize_repo_full_name("o o", "n").ok());
   EXPECT_FALSE(normalize_repo_full_name("", "n").ok());
 }
 
 TEST(RepoMappingBody, GroupAndStewardByRunnerOrGroup) {
   RepoMapping m;
-  ASSERT_TRUE(parse_repo_mapping_body({{"group", "team"}, {"steward", {{"runner", "night-box"}}}}, m).ok());
+  ASSERT_TRUE(
+      parse_repo_mapping_body({{"group", "team"}, {"steward", {{"runner", "night-box"}}}}, m).ok());
   EXPECT_EQ(m.group, "team");
   EXPECT_EQ(m.steward_runner, "night-box");
   EXPECT_TRUE(m.steward_group.empty());
-  ASSERT_TRUE(parse_repo_mapping_body({{"group", "team"}, {"steward", {{"group", "stewards"}}}}, m).ok());
+  ASSERT_TRUE(
+      parse_repo_mapping_body({{"group", "team"}, {"steward", {{"group", "stewards"}}}}, m).ok());
   EXPECT_TRUE(m.steward_runner.empty());
   EXPECT_EQ(m.steward_group, "stewards");
   ASSERT_TRUE(parse_repo_mapping_body({{"group", "team"}, {"steward", nullptr}}, m).ok());
@@ -61,10 +66,12 @@ TEST(RepoMappingBody, ErrorsNameTheFieldAndTheFix) {
   auto both = parse_repo_mapping_body({{"steward", {{"runner", "a"}, {"group", "b"}}}}, m);
   ASSERT_FALSE(both.ok());
   EXPECT_EQ(both.error().code, ErrorCode::kInvalidSpec);
-  EXPECT_NE(both.error().message.find("field 'steward'"), std::string::npos) << both.error().message;
+  EXPECT_NE(both.error().message.find("field 'steward'"), std::string::npos)
+      << both.error().message;
   auto empty = parse_repo_mapping_body(json::object(), m);
   ASSERT_FALSE(empty.ok());
-  EXPECT_NE(empty.error().message.find("needs a group, a steward or a webhook_secret"), std::string::npos);
+  EXPECT_NE(empty.error().message.find("needs a group, a steward or a webhook_secret"),
+            std::string::npos);
   // A webhook secret alone makes a mapping; it is given (or not) so a PUT may keep it.
   ASSERT_TRUE(parse_repo_mapping_body({{"webhook_secret", "s"}}, m).ok());
   EXPECT_EQ(m.webhook_secret, "s");

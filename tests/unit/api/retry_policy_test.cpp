@@ -28,9 +28,11 @@ TEST(RetryPolicy, DefaultsRetryLostTransientAndImagePullWithBackoff) {
 }
 
 TEST(RetryPolicy, ParsesAndRoundTripsThroughJson) {
-  auto spec = parse_job_spec(spec_with(
-      {{"retry", {{"max_attempts", 5}, {"backoff_s", {1, 2}}, {"on", {"exit_code", "transient"}},
-                  {"transient_patterns", {"quota exceeded"}}}}}));
+  auto spec = parse_job_spec(spec_with({{"retry",
+                                         {{"max_attempts", 5},
+                                          {"backoff_s", {1, 2}},
+                                          {"on", {"exit_code", "transient"}},
+                                          {"transient_patterns", {"quota exceeded"}}}}}));
   ASSERT_TRUE(spec.ok()) << spec.error().message;
   EXPECT_EQ(spec->max_attempts, 5);
   EXPECT_TRUE(spec->retry.retries("exit_code"));

@@ -25,7 +25,8 @@ using Socket = unix_socket::socket;
 const std::string kUpgraded =
     "HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\n"
     "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n";
-const std::string kRawOk = "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n";
+const std::string kRawOk =
+    "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n";
 
 awaitable<void> write_raw(Socket& socket, std::string bytes) {
   error_code ec;
@@ -33,15 +34,19 @@ awaitable<void> write_raw(Socket& socket, std::string bytes) {
 }
 
 awaitable<void> respond(Socket& socket, int status, std::string body) {
-  std::string text = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: application/json\r\n"
-                     "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  std::string text = "HTTP/1.1 " + std::to_string(status) +
+                     " X\r\nContent-Type: application/json\r\n"
+                     "Content-Length: " +
+                     std::to_string(body.size()) + "\r\n\r\n" + body;
   co_await write_raw(socket, std::move(text));
 }
 
 // Something a fake handler waits for and a test (or another handler) fires.
 class Signal {
  public:
-  explicit Signal(asio::io_context& io) : timer_(io) { timer_.expires_at(asio::steady_timer::time_point::max()); }
+  explicit Signal(asio::io_context& io) : timer_(io) {
+    timer_.expires_at(asio::steady_timer::time_point::max());
+  }
   void fire() {
     fired_ = true;
     timer_.cancel();
@@ -74,7 +79,9 @@ class FakeEngine {
     acceptor_.close(ec);
   }
 
-  void on(std::string prefix, Handler handler) { handlers_[std::move(prefix)] = std::move(handler); }
+  void on(std::string prefix, Handler handler) {
+    handlers_[std::move(prefix)] = std::move(handler);
+  }
   void json(std::string prefix, int status, std::string body) {
     on(std::move(prefix), [status, body](const Request&, Socket& s) -> awaitable<bool> {
       co_await respond(s, status, body);
@@ -146,8 +153,9 @@ class DockerRuntimeFakeEngineTest : public ::testing::Test {
     runtime_ = std::move(opened.value());
     engine_->json("POST /v1.41/containers/create", 201, R"({"Id":"c1","Warnings":[]})");
     engine_->json("POST /v1.41/containers/c1/start", 204, "");
-    engine_->json("GET /v1.41/containers/c1/json",
-                  200, R"({"Id":"c1","State":{"Status":"exited","Running":false,"ExitCode":3,"OOMKilled":true}})");
+    engine_->json(
+        "GET /v1.41/containers/c1/json", 200,
+        R"({"Id":"c1","State":{"Status":"exited","Running":false,"ExitCode":3,"OOMKilled":true}})");
   }
   void TearDown() override {
     runtime_.reset();
@@ -173,33 +181,38 @@ class DockerRuntimeFakeEngineTest : public ::testing::Test {
 TEST_F(DockerRuntimeFakeEngineTest, AttachesBeforeStartDemuxesAndInspects) {
   for (const std::string& header : {kUpgraded, kRawOk}) {
     Signal started(io_);
-    engine_->on("POST /v1.41/containers/c1/start", [&](const Request&, Socket& s) -> awaitable<bool> {
-      started.fire();
-      co_await respond(s, 204, "");
-      co_return true;
-    });
-    engine_->on("POST /v1.41/containers/c1/attach", [&](const Request& req, Socket& s) -> awaitable<bool> {
-      EXPECT_EQ(req[http::field::upgrade], "tcp");
-      // The header and the first frame in one write: bytes past the header must not be lost.
-      co_await write_raw(s, header + docker_frame(1, "hello "));
-      co_await started.wait();
-      std::string rest = docker_frame(2, "warn\n") + docker_frame(1, "world\n");
-      co_await write_raw(s, rest.substr(0, 3));
-      co_await write_raw(s, rest.substr(3, 14));
-      co_await write_raw(s, rest.substr(17));
-      co_return false;  // close: the container's output has ended
-    });
+    engine_->on("POST /v1.41/containers/c1/start",
+                [&](const Request&, Socket& s) -> awaitable<bool> {
+                  started.fire();
+                  co_await respond(s, 204, "");
+                  co_return true;
+                });
+    engine_->on("POST /v1.41/containers/c1/attach",
+                [&](const Request& req, Socket& s) -> awaitable<bool> {
+                  EXPECT_EQ(req[http::field::upgrade], "tcp");
+                  // The header and the first frame in one write: bytes past the header must not be
+                  // lost.
+                  co_await write_raw(s, header + docker_frame(1, "hello "));
+                  co_await started.wait();
+                  std::string rest = docker_frame(2, "warn\n") + docker_frame(1, "world\n");
+                  co_await write_raw(s, rest.substr(0, 3));
+                  co_await write_raw(s, rest.substr(3, 14));
+                  co_await write_raw(s, rest.substr(17));
+                  co_return false;  // close: the container's output has ended
+                });
     auto id = create();
     std::string output;
-    auto status = run_coro(io_, runtime_->run(id, [&](std::string_view p) { output.append(p); }), 10s);
+    auto status =
+        run_coro(io_, runtime_->run(id, [&](std::string_view p) { output.append(p); }), 10s);
     ASSERT_TRUE(status.ok()) << status.error().message;
     EXPECT_EQ(output, "hello warn\nworld\n");
     EXPECT_EQ(status->exit_code, 3);
     EXPECT_TRUE(status->oom_killed);
   }
   auto calls = engine_->calls();
-  std::vector<std::string> one_run = {"POST /v1.41/containers/create", "POST /v1.41/containers/c1/attach",
-                                      "POST /v1.41/containers/c1/start", "GET /v1.41/containers/c1/json"};
+  std::vector<std::string> one_run = {
+      "POST /v1.41/containers/create", "POST /v1.41/containers/c1/attach",
+      "POST /v1.41/containers/c1/start", "GET /v1.41/containers/c1/json"};
   ASSERT_EQ(calls.size(), 8u);
   EXPECT_EQ(std::vector<std::string>(calls.begin(), calls.begin() + 4), one_run);
   EXPECT_EQ(engine_->requests()[1], "POST /v1.41/containers/c1/attach?stream=1&stdout=1&stderr=1");
@@ -207,21 +220,25 @@ TEST_F(DockerRuntimeFakeEngineTest, AttachesBeforeStartDemuxesAndInspects) {
 
 TEST_F(DockerRuntimeFakeEngineTest, OutputIsDeliveredBeforeTheStreamEnds) {
   Signal line1_seen(io_);
-  engine_->on("POST /v1.41/containers/c1/attach", [&](const Request&, Socket& s) -> awaitable<bool> {
-    co_await write_raw(s, kUpgraded);
-    co_await write_raw(s, docker_frame(1, "line1\n"));
-    // Holds the stream open until the runtime has handed line1 on: a runtime that
-    // buffered until the end would never get there.
-    co_await line1_seen.wait();
-    co_await write_raw(s, docker_frame(1, "line2\n"));
-    co_return false;
-  });
+  engine_->on("POST /v1.41/containers/c1/attach",
+              [&](const Request&, Socket& s) -> awaitable<bool> {
+                co_await write_raw(s, kUpgraded);
+                co_await write_raw(s, docker_frame(1, "line1\n"));
+                // Holds the stream open until the runtime has handed line1 on: a runtime that
+                // buffered until the end would never get there.
+                co_await line1_seen.wait();
+                co_await write_raw(s, docker_frame(1, "line2\n"));
+                co_return false;
+              });
   auto id = create();
   std::string output;
-  auto status = run_coro(io_, runtime_->run(id, [&](std::string_view p) {
-    output.append(p);
-    if (output == "line1\n") line1_seen.fire();
-  }), 10s);
+  auto status = run_coro(io_,
+                         runtime_->run(id,
+                                       [&](std::string_view p) {
+                                         output.append(p);
+                                         if (output == "line1\n") line1_seen.fire();
+                                       }),
+                         10s);
   ASSERT_TRUE(status.ok()) << status.error().message;
   EXPECT_EQ(output, "line1\nline2\n");
 }
@@ -252,12 +269,13 @@ TEST_F(DockerRuntimeFakeEngineTest, PollsUntilTheEngineRecordsTheExit) {
 TEST_F(DockerRuntimeFakeEngineTest, StopDuringAttachMeansNoStart) {
   Signal attach_received(io_);
   Signal stop_answered(io_);
-  engine_->on("POST /v1.41/containers/c1/attach", [&](const Request&, Socket& s) -> awaitable<bool> {
-    attach_received.fire();
-    co_await stop_answered.wait();
-    co_await write_raw(s, kUpgraded);
-    co_return false;
-  });
+  engine_->on("POST /v1.41/containers/c1/attach",
+              [&](const Request&, Socket& s) -> awaitable<bool> {
+                attach_received.fire();
+                co_await stop_answered.wait();
+                co_await write_raw(s, kUpgraded);
+                co_return false;
+              });
   engine_->on("POST /v1.41/containers/c1/stop", [&](const Request&, Socket& s) -> awaitable<bool> {
     co_await respond(s, 304, "");
     stop_answered.fire();
@@ -270,9 +288,11 @@ TEST_F(DockerRuntimeFakeEngineTest, StopDuringAttachMeansNoStart) {
     status = std::move(r);
     run_returned = true;
   });
-  ASSERT_TRUE(run_until(io_, [&] { return attach_received.fired(); }, 10s));
+  ASSERT_TRUE(run_until(
+      io_, [&] { return attach_received.fired(); }, 10s));
   ASSERT_TRUE(run_coro(io_, runtime_->stop(id, 1s), 10s).ok());
-  ASSERT_TRUE(run_until(io_, [&] { return run_returned; }, 10s));
+  ASSERT_TRUE(run_until(
+      io_, [&] { return run_returned; }, 10s));
   ASSERT_TRUE(status.ok()) << status.error().message;
   EXPECT_EQ(status->exit_code, 137);
   for (const auto& call : engine_->calls()) EXPECT_NE(call, "POST /v1.41/containers/c1/start");
@@ -280,16 +300,18 @@ TEST_F(DockerRuntimeFakeEngineTest, StopDuringAttachMeansNoStart) {
 
 TEST_F(DockerRuntimeFakeEngineTest, EngineErrorsBecomeTypedErrors) {
   // A failed start: the engine's message is kept, the attach connection is let go.
-  engine_->on("POST /v1.41/containers/c1/attach", [&](const Request&, Socket& s) -> awaitable<bool> {
-    co_await write_raw(s, kUpgraded);
-    error_code ec;
-    char byte;
-    co_await s.async_read_some(asio::buffer(&byte, 1), asio::redirect_error(use_awaitable, ec));
-    EXPECT_TRUE(ec);  // the runtime closed the stream
-    co_return false;
-  });
-  engine_->json("POST /v1.41/containers/c1/start", 500,
-                R"({"message":"runc create failed: exec: \"/nope\": no such file","response":500})");
+  engine_->on(
+      "POST /v1.41/containers/c1/attach", [&](const Request&, Socket& s) -> awaitable<bool> {
+        co_await write_raw(s, kUpgraded);
+        error_code ec;
+        char byte;
+        co_await s.async_read_some(asio::buffer(&byte, 1), asio::redirect_error(use_awaitable, ec));
+        EXPECT_TRUE(ec);  // the runtime closed the stream
+        co_return false;
+      });
+  engine_->json(
+      "POST /v1.41/containers/c1/start", 500,
+      R"({"message":"runc create failed: exec: \"/nope\": no such file","response":500})");
   auto id = create();
   auto status = run_coro(io_, runtime_->run(id, nullptr), 10s);
   ASSERT_FALSE(status.ok());
@@ -315,7 +337,8 @@ TEST_F(DockerRuntimeFakeEngineTest, EngineErrorsBecomeTypedErrors) {
   // A pull that "succeeds" with an error inside its progress stream.
   engine_->json("GET /v1.41/images/x:latest/json", 404, R"({"message":"no such image"})");
   engine_->json("POST /v1.41/images/create", 200,
-                "{\"status\":\"Pulling\"}\n{\"error\":\"denied\",\"errorDetail\":{\"message\":\"denied: no access\"}}\n");
+                "{\"status\":\"Pulling\"}\n{\"error\":\"denied\",\"errorDetail\":{\"message\":"
+                "\"denied: no access\"}}\n");
   auto pulled = run_coro(io_, runtime_->ensure_image("x", PullPolicy::kIfNotPresent), 10s);
   ASSERT_FALSE(pulled.ok());
   EXPECT_EQ(pulled.error().code, ErrorCode::kImagePull);

@@ -2,6 +2,7 @@
 #include "runtime/docker/engine_api.h"
 
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 namespace corral {
@@ -20,7 +21,8 @@ TEST(EngineApiTest, CreateBodyCarriesLimitsSecurityAndLabels) {
   spec.cpus = 1.5;
   spec.pids_limit = 256;
   spec.network_mode = "none";
-  spec.labels = {{"corral.runner", "runner_ab12"}, {"corral.job", "job_1"}, {"corral.attempt", "2"}};
+  spec.labels = {
+      {"corral.runner", "runner_ab12"}, {"corral.job", "job_1"}, {"corral.attempt", "2"}};
   spec.user = "1000:1000";
 
   json body = json::parse(api::create_container_body(spec));
@@ -126,13 +128,15 @@ TEST(EngineApiTest, UnreadablePullProgressIsAnError) {
 }
 
 TEST(EngineApiTest, EngineErrorsAreTypedByStatusAndKeepTheEnginesMessage) {
-  std::string body = R"({"cause":"no such container","message":"no container with name or ID \"x\" found: no such container","response":404})";
+  std::string body =
+      R"({"cause":"no such container","message":"no container with name or ID \"x\" found: no such container","response":404})";
   Error e = api::engine_error(404, body, "inspecting container x");
   EXPECT_EQ(e.code, ErrorCode::kNotFound);
   EXPECT_NE(e.message.find("inspecting container x"), std::string::npos);
   json detail = json::parse(e.detail_json);
   EXPECT_EQ(detail["engine_status"], 404);
-  EXPECT_EQ(detail["engine_message"], "no container with name or ID \"x\" found: no such container");
+  EXPECT_EQ(detail["engine_message"],
+            "no container with name or ID \"x\" found: no such container");
 
   EXPECT_EQ(api::engine_error(409, "{\"message\":\"in use\"}", "x").code, ErrorCode::kConflict);
   EXPECT_EQ(api::engine_error(400, "{\"message\":\"bad\"}", "x").code, ErrorCode::kInvalidSpec);
@@ -165,7 +169,8 @@ TEST(EngineApiTest, ImageReferences) {
   EXPECT_EQ(ref->tag, "sha256:0123abcd");
   EXPECT_EQ(ref->full(), "registry:5000/team/app@sha256:0123abcd");
 
-  for (const char* bad : {"", "alpine?x=1", "a b", "../etc", "-flag", "alpine#frag", "app@nodigest"}) {
+  for (const char* bad :
+       {"", "alpine?x=1", "a b", "../etc", "-flag", "alpine#frag", "app@nodigest"}) {
     auto r = api::parse_image_ref(bad);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {
@@ -175,7 +180,8 @@ TEST(EngineApiTest, ImageReferences) {
 }
 
 TEST(EngineApiTest, ObjectRefsAreSafeInPaths) {
-  EXPECT_TRUE(api::valid_object_ref("e0c5ee049af5ba032c4ee5603885a69cbdd50f287ca519ffaca6190907801720"));
+  EXPECT_TRUE(
+      api::valid_object_ref("e0c5ee049af5ba032c4ee5603885a69cbdd50f287ca519ffaca6190907801720"));
   EXPECT_TRUE(api::valid_object_ref("corral-job_1-2"));
   EXPECT_FALSE(api::valid_object_ref("../images"));
   EXPECT_FALSE(api::valid_object_ref("a/b"));

@@ -59,14 +59,16 @@ TEST(ScriptedRuntimeTest, StopAndKillEndARunningContainer) {
       status = std::move(r);
       returned = true;
     });
-    ASSERT_TRUE(run_until(io, [&] { return rt.is_running(*id); }, 5s));
+    ASSERT_TRUE(run_until(
+        io, [&] { return rt.is_running(*id); }, 5s));
     EXPECT_FALSE(returned);
     if (use_kill) {
       ASSERT_TRUE(run_coro(io, rt.kill(*id)).ok());
     } else {
       ASSERT_TRUE(run_coro(io, rt.stop(*id, 10s)).ok());
     }
-    ASSERT_TRUE(run_until(io, [&] { return returned; }, 5s));
+    ASSERT_TRUE(run_until(
+        io, [&] { return returned; }, 5s));
     ASSERT_TRUE(status.ok());
     EXPECT_EQ(status->exit_code, use_kill ? 137 : 143);
   }

@@ -81,18 +81,22 @@ TEST_F(ShellRuntimeTest, OutputArrivesBeforeTheProcessExits) {
   bool run_returned = false;
   bool first_seen_while_running = false;
   Result<ExitStatus> status;
-  asio::co_spawn(io_, runtime_->run(id, [&](std::string_view v) {
-    output.append(v);
-    if (output == "first\n") {
-      first_seen_while_running = !run_returned;
-      asio::co_spawn(io_, runtime_->kill(id), asio::detached);
-    }
-  }), [&](std::exception_ptr, Result<ExitStatus> r) {
-    status = std::move(r);
-    run_returned = true;
-  });
+  asio::co_spawn(io_,
+                 runtime_->run(id,
+                               [&](std::string_view v) {
+                                 output.append(v);
+                                 if (output == "first\n") {
+                                   first_seen_while_running = !run_returned;
+                                   asio::co_spawn(io_, runtime_->kill(id), asio::detached);
+                                 }
+                               }),
+                 [&](std::exception_ptr, Result<ExitStatus> r) {
+                   status = std::move(r);
+                   run_returned = true;
+                 });
   auto started = std::chrono::steady_clock::now();
-  ASSERT_TRUE(run_until(io_, [&] { return run_returned; }, 20s));
+  ASSERT_TRUE(run_until(
+      io_, [&] { return run_returned; }, 20s));
   EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
   EXPECT_TRUE(first_seen_while_running);
   ASSERT_TRUE(status.ok());
@@ -107,15 +111,19 @@ TEST_F(ShellRuntimeTest, StopSendsTermThenKillAfterGrace) {
     bool run_returned = false;
     Result<ExitStatus> status;
     std::chrono::steady_clock::time_point stop_called;
-    asio::co_spawn(io_, runtime_->run(id, [&](std::string_view v) {
-      if (v.find("ready") == std::string_view::npos) return;
-      stop_called = std::chrono::steady_clock::now();
-      asio::co_spawn(io_, runtime_->stop(id, 1s), asio::detached);
-    }), [&](std::exception_ptr, Result<ExitStatus> r) {
-      status = std::move(r);
-      run_returned = true;
-    });
-    ASSERT_TRUE(run_until(io_, [&] { return run_returned; }, 20s));
+    asio::co_spawn(io_,
+                   runtime_->run(id,
+                                 [&](std::string_view v) {
+                                   if (v.find("ready") == std::string_view::npos) return;
+                                   stop_called = std::chrono::steady_clock::now();
+                                   asio::co_spawn(io_, runtime_->stop(id, 1s), asio::detached);
+                                 }),
+                   [&](std::exception_ptr, Result<ExitStatus> r) {
+                     status = std::move(r);
+                     run_returned = true;
+                   });
+    ASSERT_TRUE(run_until(
+        io_, [&] { return run_returned; }, 20s));
     auto took = std::chrono::steady_clock::now() - stop_called;
     ASSERT_TRUE(status.ok());
     if (ignores_term) {

@@ -42,7 +42,7 @@ TEST_F(LogHubTest, AWatcherTooFarBehindIsLaggedAndItsQueueDropped) {
   std::string block(400, 'x');
   hub_.publish_bytes("j1", 1, 0, block);
   hub_.publish_bytes("j1", 1, 400, block);
-  hub_.publish_bytes("j1", 1, 800, block);  // 1200 > 1000: lagged
+  hub_.publish_bytes("j1", 1, 800, block);   // 1200 > 1000: lagged
   hub_.publish_bytes("j1", 1, 1200, block);  // dropped while lagged
   auto batch = slow->take();
   EXPECT_TRUE(batch.lagged);
@@ -57,7 +57,8 @@ TEST_F(LogHubTest, AWatcherTooFarBehindIsLaggedAndItsQueueDropped) {
 TEST_F(LogHubTest, APublishWakesAWaitingWatcherAndChangesAreFlagged) {
   auto sub = hub_.subscribe("j1", io_.get_executor());
   bool woken = false;
-  asio::co_spawn(io_, [&]() -> awaitable<void> { woken = co_await sub->wait(60s); }, asio::detached);
+  asio::co_spawn(
+      io_, [&]() -> awaitable<void> { woken = co_await sub->wait(60s); }, asio::detached);
   io_.poll();
   EXPECT_FALSE(woken);
   hub_.publish_changed("j1");
@@ -70,14 +71,16 @@ TEST_F(LogHubTest, APublishWakesAWaitingWatcherAndChangesAreFlagged) {
   hub_.publish_changed_all();
   io_.restart();
   woken = false;
-  asio::co_spawn(io_, [&]() -> awaitable<void> { woken = co_await sub->wait(60s); }, asio::detached);
+  asio::co_spawn(
+      io_, [&]() -> awaitable<void> { woken = co_await sub->wait(60s); }, asio::detached);
   io_.run_for(5s);
   EXPECT_TRUE(woken);
   // Nothing to say: the wait times out and says so.
   sub->take();
   io_.restart();
   bool timed_out = false;
-  asio::co_spawn(io_, [&]() -> awaitable<void> { timed_out = !co_await sub->wait(1ms); }, asio::detached);
+  asio::co_spawn(
+      io_, [&]() -> awaitable<void> { timed_out = !co_await sub->wait(1ms); }, asio::detached);
   io_.run_for(5s);
   EXPECT_TRUE(timed_out);
 }

@@ -5,7 +5,8 @@
 namespace corral {
 namespace {
 
-Runner runner(std::vector<std::string> labels, std::string group = "default", std::vector<std::string> modes = {"all"}) {
+Runner runner(std::vector<std::string> labels, std::string group = "default",
+              std::vector<std::string> modes = {"all"}) {
   Runner r;
   r.tenant = "t";
   r.reg.labels = normalize_labels(std::move(labels));

@@ -10,8 +10,8 @@
 #include <thread>
 #include <vector>
 
-#include "store/postgres/pg.h"
 #include "common/pg_test_db.h"
+#include "store/postgres/pg.h"
 
 namespace corral {
 namespace {
@@ -43,7 +43,9 @@ struct Inbox {
     std::unique_lock lock(mu);
     return cv.wait_for(lock, deadline, pred);
   }
-  bool has(const std::string& m) { return std::find(messages.begin(), messages.end(), m) != messages.end(); }
+  bool has(const std::string& m) {
+    return std::find(messages.begin(), messages.end(), m) != messages.end();
+  }
 };
 
 class PgPeersTest : public ::testing::Test {
@@ -69,7 +71,8 @@ class PgPeersTest : public ::testing::Test {
 bool wait_connected(std::initializer_list<const PgPeers*> peers) {
   auto deadline = std::chrono::steady_clock::now() + 10s;
   for (;;) {
-    if (std::all_of(peers.begin(), peers.end(), [](const PgPeers* p) { return p->connected(); })) return true;
+    if (std::all_of(peers.begin(), peers.end(), [](const PgPeers* p) { return p->connected(); }))
+      return true;
     if (std::chrono::steady_clock::now() > deadline) return false;
     std::this_thread::sleep_for(5ms);
   }
@@ -118,9 +121,13 @@ TEST_F(PgPeersTest, ReconnectsAfterItsConnectionIsKilledAndSaysSo) {
   b.start(b_in.handler(), b_in.on_reconnect());
   ASSERT_TRUE(wait_connected({&a, &b}));
   // What a database restart does to every connection.
-  exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'corral-peers' AND datname = current_database()");
-  EXPECT_TRUE(b_in.wait_for([&] { return b_in.reconnects >= 1; })) << "b did not notice and reconnect";
-  EXPECT_TRUE(a_in.wait_for([&] { return a_in.reconnects >= 1; })) << "a did not notice and reconnect";
+  exec(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
+      "'corral-peers' AND datname = current_database()");
+  EXPECT_TRUE(b_in.wait_for([&] { return b_in.reconnects >= 1; }))
+      << "b did not notice and reconnect";
+  EXPECT_TRUE(a_in.wait_for([&] { return a_in.reconnects >= 1; }))
+      << "a did not notice and reconnect";
   ASSERT_TRUE(wait_connected({&a, &b}));
   a.send("c after_restart");
   EXPECT_TRUE(b_in.wait_for([&] { return b_in.has("c after_restart"); }));

@@ -12,7 +12,8 @@
 namespace corral {
 namespace {
 
-Runner runner(const std::string& name, const std::string& group, std::vector<std::string> labels, TimeMs last_beat) {
+Runner runner(const std::string& name, const std::string& group, std::vector<std::string> labels,
+              TimeMs last_beat) {
   Runner r;
   r.id = "run_" + name;
   r.tenant = "t";
@@ -91,7 +92,8 @@ TEST_F(StewardTest, EveryNormalRunnerMustBeStaleAndNoneAtAllCounts) {
 }
 
 TEST_F(StewardTest, ADrainingRunnerTakesNoNewWorkSoItDoesNotHoldTheJob) {
-  runners_ = {runner("team-box", "team", {}, clock_.now_ms()), runner("steward", "stewards", {}, clock_.now_ms())};
+  runners_ = {runner("team-box", "team", {}, clock_.now_ms()),
+              runner("steward", "stewards", {}, clock_.now_ms())};
   runners_[0].draining = true;
   EXPECT_EQ(steward_verdict(runners_[1], repo_job("team"), facts()), StewardVerdict::kEligible);
 }
@@ -114,7 +116,8 @@ TEST_F(StewardTest, TheSubmitterMustAllowIt) {
 TEST_F(StewardTest, StewardByGroupAndOnlyTheNamedOnes) {
   repo_.steward_runner.clear();
   repo_.steward_group = "stewards";
-  runners_ = {runner("s1", "stewards", {}, clock_.now_ms()), runner("other", "elsewhere", {}, clock_.now_ms())};
+  runners_ = {runner("s1", "stewards", {}, clock_.now_ms()),
+              runner("other", "elsewhere", {}, clock_.now_ms())};
   auto job = repo_job("team");
   EXPECT_EQ(steward_verdict(runners_[0], job, facts()), StewardVerdict::kEligible);
   EXPECT_EQ(steward_verdict(runners_[1], job, facts()), StewardVerdict::kNotSteward);
@@ -164,14 +167,15 @@ TEST_F(StewardTest, AStaleRunnersClaimTakesNothing) {
 
 TEST_F(StewardTest, TheWaitersWakeAParkedStewardThroughThePolicy) {
   asio::io_context io;
-  runners_ = {runner("team-box", "team", {}, clock_.now_ms()), runner("steward", "stewards", {}, clock_.now_ms())};
+  runners_ = {runner("team-box", "team", {}, clock_.now_ms()),
+              runner("steward", "stewards", {}, clock_.now_ms())};
   ClaimWaiters waiters;
   auto parked = waiters.park(io.get_executor(), runners_[1]);
   auto job = repo_job("team");
   auto steward_filter = [&](const StewardFacts& f) {
     return [&job, f](const Runner& r) { return steward_may_take(r, job, f); };
   };
-  EXPECT_FALSE(waiters.job_available(job));                                // the normal rules: not the steward's
+  EXPECT_FALSE(waiters.job_available(job));  // the normal rules: not the steward's
   EXPECT_FALSE(waiters.job_available(job, nullptr, steward_filter(facts())));  // team-box is alive
   clock_.advance_ms(kTestStale + 1);
   EXPECT_TRUE(waiters.job_available(job, nullptr, steward_filter(facts())));

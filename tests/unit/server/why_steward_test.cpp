@@ -47,7 +47,9 @@ StewardFacts facts(const std::vector<Runner>& runners, bool owner_allows = false
   return f;
 }
 
-std::string summary(const json& why) { return why["summary"].get<std::string>(); }
+std::string summary(const json& why) {
+  return why["summary"].get<std::string>();
+}
 
 TEST(WhySteward, StaleMatchingRunnersAndAStewardThatMayTakeIt) {
   std::vector<Runner> runners{
@@ -56,10 +58,13 @@ TEST(WhySteward, StaleMatchingRunnersAndAStewardThatMayTakeIt) {
   auto f = facts(runners);
   auto why = explain_wait({repo_job(true), runners, {}, kTestNow, &f});
   EXPECT_EQ(why["reasons"][0]["code"], "steward_fallback") << why.dump();
-  EXPECT_NE(summary(why).find("matching runners stale (no heartbeat for over 90 s): team-box (last seen 90 s ago)"),
-            std::string::npos)
+  EXPECT_NE(
+      summary(why).find(
+          "matching runners stale (no heartbeat for over 90 s): team-box (last seen 90 s ago)"),
+      std::string::npos)
       << summary(why);
-  EXPECT_NE(summary(why).find("steward runner steward may take it"), std::string::npos) << summary(why);
+  EXPECT_NE(summary(why).find("steward runner steward may take it"), std::string::npos)
+      << summary(why);
 }
 
 TEST(WhySteward, NotAllowedByTheSubmitterSaysHowToAllowIt) {
@@ -69,7 +74,8 @@ TEST(WhySteward, NotAllowedByTheSubmitterSaysHowToAllowIt) {
   auto f = facts(runners);
   auto why = explain_wait({repo_job(std::nullopt), runners, {}, kTestNow, &f});
   EXPECT_EQ(why["reasons"][0]["code"], "steward_fallback_not_allowed") << why.dump();
-  EXPECT_NE(summary(why).find("steward fallback is not allowed by the submitter"), std::string::npos);
+  EXPECT_NE(summary(why).find("steward fallback is not allowed by the submitter"),
+            std::string::npos);
   EXPECT_NE(summary(why).find("corral settings --steward-fallback on"), std::string::npos);
   // The user's setting allows it when the job leaves it unset.
   auto allowed = facts(runners, true);
@@ -96,7 +102,8 @@ TEST(WhySteward, NothingToSayWhileAMatchingRunnerIsAlive) {
                               runner("steward", "stewards", kTestNow)};
   auto f = facts(runners);
   auto why = explain_wait({repo_job(true), runners, {}, kTestNow, &f});
-  for (const auto& r : why["reasons"]) EXPECT_EQ(r["code"].get<std::string>().rfind("steward", 0), std::string::npos);
+  for (const auto& r : why["reasons"])
+    EXPECT_EQ(r["code"].get<std::string>().rfind("steward", 0), std::string::npos);
 }
 
 TEST(WhySteward, NoStewardRunnerRegistered) {

@@ -8,8 +8,8 @@
 namespace corral {
 namespace {
 
-Runner runner(const std::string& name, std::vector<std::string> labels, RunnerStatus status = RunnerStatus::kIdle,
-              int slots = 1, int running = 0) {
+Runner runner(const std::string& name, std::vector<std::string> labels,
+              RunnerStatus status = RunnerStatus::kIdle, int slots = 1, int running = 0) {
   Runner r;
   r.id = "run_" + name;
   r.tenant = "t";
@@ -31,7 +31,9 @@ Job queued_job(std::vector<std::string> labels) {
   return j;
 }
 
-std::string first_code(const json& why) { return why["reasons"][0]["code"]; }
+std::string first_code(const json& why) {
+  return why["reasons"][0]["code"];
+}
 
 TEST(Why, NoRunnerHasTheLabelsNamesTheClosestAndWhatItLacks) {
   auto job = queued_job({"gpu", "linux"});
@@ -62,15 +64,18 @@ TEST(Why, MatchingRunnersOfflineAreNamedWithLastSeen) {
   std::vector<Runner> runners{runner("a", {"linux"}, RunnerStatus::kOffline)};
   auto why = explain_wait({job, runners, {}, kTestNow});
   EXPECT_EQ(first_code(why), "runners_offline");
-  EXPECT_NE(why["summary"].get<std::string>().find("a (last seen 95 s ago)"), std::string::npos) << why["summary"];
+  EXPECT_NE(why["summary"].get<std::string>().find("a (last seen 95 s ago)"), std::string::npos)
+      << why["summary"];
 }
 
 TEST(Why, AllBusyCountsSlots) {
   auto job = queued_job({});
-  std::vector<Runner> runners{runner("a", {}, RunnerStatus::kBusy, 2, 2), runner("b", {}, RunnerStatus::kBusy, 1, 1)};
+  std::vector<Runner> runners{runner("a", {}, RunnerStatus::kBusy, 2, 2),
+                              runner("b", {}, RunnerStatus::kBusy, 1, 1)};
   auto why = explain_wait({job, runners, {0, 4}, kTestNow});
   EXPECT_EQ(first_code(why), "runners_busy");
-  EXPECT_NE(why["summary"].get<std::string>().find("3/3 slots"), std::string::npos) << why["summary"];
+  EXPECT_NE(why["summary"].get<std::string>().find("3/3 slots"), std::string::npos)
+      << why["summary"];
   EXPECT_EQ(why["position"], 4);
 }
 

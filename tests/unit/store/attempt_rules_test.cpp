@@ -1,8 +1,8 @@
 // The pure decisions both stores share (store/attempt_rules.h): the fence, log appends at
 // the cap, and what a finish makes of the job.
-#include <gtest/gtest.h>
-
 #include "store/attempt_rules.h"
+
+#include <gtest/gtest.h>
 
 namespace corral {
 namespace {
@@ -17,8 +17,10 @@ AttemptFence running_attempt() {
 }
 
 TEST(AttemptRules, FenceNamesWhatIsWrong) {
-  EXPECT_NE(check_fence(std::nullopt, "r1", "j", 2).error().message.find("does not exist"), std::string::npos);
-  EXPECT_NE(check_fence(running_attempt(), "r2", "j", 2).error().message.find("another runner"), std::string::npos);
+  EXPECT_NE(check_fence(std::nullopt, "r1", "j", 2).error().message.find("does not exist"),
+            std::string::npos);
+  EXPECT_NE(check_fence(running_attempt(), "r2", "j", 2).error().message.find("another runner"),
+            std::string::npos);
   auto stale = running_attempt();
   stale.job_attempt = 3;
   auto e = check_fence(stale, "r1", "j", 2).error();

@@ -30,7 +30,8 @@ TEST(StoreLocation, SqliteUrlNamesAnAbsoluteFile) {
 }
 
 TEST(StoreLocation, PostgresUrlsInBothSpellings) {
-  for (const std::string value : {"postgres://corral@db:5432/corral", "postgresql://corral@db/corral?sslmode=require"}) {
+  for (const std::string value :
+       {"postgres://corral@db:5432/corral", "postgresql://corral@db/corral?sslmode=require"}) {
     auto loc = parse_store_location(value, "/data");
     ASSERT_TRUE(loc.ok()) << value;
     EXPECT_EQ(loc->kind, StoreLocation::Kind::kPostgres);

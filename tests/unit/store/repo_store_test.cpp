@@ -1,6 +1,6 @@
 // Repository mappings, user settings and the job columns steward fallback reads, against
-// both real stores (SQLite and PostgreSQL, store_backends.h) with an injected clock; and a steward's claim through the store with the
-// claim route's policy (server/steward.h).
+// both real stores (SQLite and PostgreSQL, store_backends.h) with an injected clock; and a
+// steward's claim through the store with the claim route's policy (server/steward.h).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -91,7 +91,8 @@ TEST_P(RepoStoreTest, UserSettingsLiveOnTheToken) {
   EXPECT_TRUE(updated->settings.steward_fallback);
   EXPECT_TRUE(store_->get_token("tok_alice")->settings.steward_fallback);
   EXPECT_TRUE(store_->find_token_by_hash(sha256_hex("s"))->value().settings.steward_fallback);
-  EXPECT_EQ(store_->set_user_settings("tok_nobody", UserSettings{true}).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store_->set_user_settings("tok_nobody", UserSettings{true}).error().code,
+            ErrorCode::kNotFound);
 }
 
 TEST_P(RepoStoreTest, AJobKeepsItsRepositoryAndWhereItsGroupCameFrom) {
@@ -138,8 +139,9 @@ TEST_P(RepoStoreTest, AStewardClaimsThroughTheStoreOnlyOnceTheGroupIsStale) {
   auto claim_as = [&](const Runner& r) {
     auto facts = load_steward_facts(*store_, "t1", clock_.now_ms(), kTestStale, &r);
     EXPECT_TRUE(facts.ok());
-    auto claimed = store_->claim(r.id, 1, clock_.now_ms(), 30'000, JobMatcher(
-                                 [&](const Runner& who, const Job& j) { return may_claim(who, j, *facts); }));
+    auto claimed = store_->claim(
+        r.id, 1, clock_.now_ms(), 30'000,
+        JobMatcher([&](const Runner& who, const Job& j) { return may_claim(who, j, *facts); }));
     EXPECT_TRUE(claimed.ok());
     return claimed.ok() ? claimed.value() : std::vector<ClaimedJob>{};
   };
@@ -156,14 +158,17 @@ TEST_P(RepoStoreTest, AStewardClaimsThroughTheStoreOnlyOnceTheGroupIsStale) {
 
 TEST_P(RepoStoreTest, AScheduledJobGetsItsRepositorysGroup) {
   put("t1", "o/n", "team");
-  auto spec = parse_schedule_spec({{"name", "nightly"},
-                                   {"cron", "* * * * *"},
-                                   {"timezone", "UTC"},
-                                   {"job", {{"command", {"true"}}, {"repo", {{"url", "git@github.com:o/n.git"}}}}}});
+  auto spec = parse_schedule_spec(
+      {{"name", "nightly"},
+       {"cron", "* * * * *"},
+       {"timezone", "UTC"},
+       {"job", {{"command", {"true"}}, {"repo", {{"url", "git@github.com:o/n.git"}}}}}});
   ASSERT_TRUE(spec.ok()) << spec.error().message;
-  ASSERT_TRUE(store_->create_schedule(new_schedule("t1", "tok_alice", spec.value(), clock_.now_ms())).ok());
+  ASSERT_TRUE(
+      store_->create_schedule(new_schedule("t1", "tok_alice", spec.value(), clock_.now_ms())).ok());
   clock_.advance_ms(120'000);
-  auto made = store_->run_due_schedules(clock_.now_ms(), [](const Schedule& s, TimeMs now) { return decide_schedule(s, now); });
+  auto made = store_->run_due_schedules(
+      clock_.now_ms(), [](const Schedule& s, TimeMs now) { return decide_schedule(s, now); });
   ASSERT_TRUE(made.ok()) << made.error().message;
   ASSERT_EQ(made->size(), 1u);
   auto job = store_->get_job("t1", (*made)[0].id);

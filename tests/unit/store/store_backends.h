@@ -20,9 +20,12 @@
 
 namespace corral::testing {
 
-inline const auto kStoreBackends = ::testing::Values(std::string("sqlite"), std::string("postgres"));
+inline const auto kStoreBackends =
+    ::testing::Values(std::string("sqlite"), std::string("postgres"));
 
-inline std::string backend_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
+inline std::string backend_name(const ::testing::TestParamInfo<std::string>& info) {
+  return info.param;
+}
 
 class StoreBackendTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -88,7 +91,7 @@ class StoreBackendTest : public ::testing::TestWithParam<std::string> {
     return st.int64(0);
   }
 
-  std::filesystem::path dir_;             // SQLite: the database's directory
+  std::filesystem::path dir_;              // SQLite: the database's directory
   std::unique_ptr<PgTestDatabase> pg_db_;  // PostgreSQL: this test's database
   std::unique_ptr<Store> store_;
 };

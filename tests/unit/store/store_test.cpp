@@ -22,7 +22,9 @@ namespace {
 // itself (PostgresStore: in SQL, in one statement).
 ClaimRule normal_rule(TimeMs fresh_since = 0) {
   return ClaimRule::normal(
-      [fresh_since](const Runner& r, const Job& j) { return r.last_heartbeat_at >= fresh_since && runner_can_take(r, j); },
+      [fresh_since](const Runner& r, const Job& j) {
+        return r.last_heartbeat_at >= fresh_since && runner_can_take(r, j);
+      },
       fresh_since);
 }
 
@@ -137,8 +139,11 @@ TEST_P(StoreTest, FullLifecycle) {
   auto c = claim(runner).at(0);
   ASSERT_TRUE(store_->start_attempt(runner.id, j.id, c.attempt, clock_.now_ms()).ok());
   EXPECT_EQ(job(j.id).state, JobState::kRunning);
-  ASSERT_EQ(store_->append_log(runner.id, j.id, c.attempt, 0, "hello ", clock_.now_ms())->next_offset, 6);
-  ASSERT_EQ(store_->append_log(runner.id, j.id, c.attempt, 6, "world\n", clock_.now_ms())->next_offset, 12);
+  ASSERT_EQ(
+      store_->append_log(runner.id, j.id, c.attempt, 0, "hello ", clock_.now_ms())->next_offset, 6);
+  ASSERT_EQ(
+      store_->append_log(runner.id, j.id, c.attempt, 6, "world\n", clock_.now_ms())->next_offset,
+      12);
   FinishReport report;
   report.state = AttemptState::kSucceeded;
   report.exit_code = 0;
@@ -240,7 +245,9 @@ TEST_P(SqliteStoreTest, LogChunksOfAnOlderDatabaseMoveToFiles) {
   {
     sqlite::Db db((dir_ / "corral.db").string());
     db.exec("CREATE TABLE log_chunks (job_id TEXT, attempt INTEGER, offset INTEGER, data BLOB)");
-    db.prepare("INSERT INTO log_chunks VALUES (?, 1, 0, 'old '), (?, 1, 4, 'bytes')").bind_all(j.id, j.id).exec();
+    db.prepare("INSERT INTO log_chunks VALUES (?, 1, 0, 'old '), (?, 1, 4, 'bytes')")
+        .bind_all(j.id, j.id)
+        .exec();
     db.exec("UPDATE attempts SET log_size = 9, log_received = 9");
   }
   SqliteStoreOptions options;
@@ -278,7 +285,8 @@ TEST_P(StoreTest, ExpiredLeaseRequeuesAsNextAttemptAndFencesTheOldOne) {
   ASSERT_FALSE(fin.ok());
   EXPECT_EQ(fin.error().code, ErrorCode::kConflict);
   // Runner b cannot use runner a's attempt number either.
-  EXPECT_EQ(store_->start_attempt(a.id, j.id, 2, clock_.now_ms()).error().code, ErrorCode::kConflict);
+  EXPECT_EQ(store_->start_attempt(a.id, j.id, 2, clock_.now_ms()).error().code,
+            ErrorCode::kConflict);
   EXPECT_TRUE(store_->start_attempt(b.id, j.id, 2, clock_.now_ms()).ok());
   auto attempts = job(j.id).attempts;
   ASSERT_EQ(attempts.size(), 2u);
@@ -386,9 +394,10 @@ TEST_P(StoreTest, WorkflowRunsAreWrittenOnlyOverTheVersionReadAndLoseTheirSecret
   ASSERT_TRUE(store_->insert_workflow_run(run).ok());
   WorkflowRunRecord again = run;
   again.id = new_id("wfr");
-  EXPECT_EQ(store_->insert_workflow_run(again).error().code, ErrorCode::kConflict);  // same delivery
+  EXPECT_EQ(store_->insert_workflow_run(again).error().code,
+            ErrorCode::kConflict);  // same delivery
   again.tenant = "t2";
-  EXPECT_TRUE(store_->insert_workflow_run(again).ok());  // another tenant's may
+  EXPECT_TRUE(store_->insert_workflow_run(again).ok());               // another tenant's may
   EXPECT_FALSE(store_->get_workflow_run("t2", run.id)->has_value());  // tenants apart
 
   auto found = store_->find_workflow_run_by_delivery("t1", "delivery-1");
@@ -445,7 +454,8 @@ TEST_P(StoreTest, CancelQueuedIsImmediateAndRunningGoesThroughHeartbeat) {
   auto canceled = store_->cancel_job("t1", queued.id, clock_.now_ms());
   ASSERT_TRUE(canceled.ok());
   EXPECT_EQ(canceled->state, JobState::kCanceled);
-  EXPECT_EQ(store_->cancel_job("t1", queued.id, clock_.now_ms()).error().code, ErrorCode::kConflict);
+  EXPECT_EQ(store_->cancel_job("t1", queued.id, clock_.now_ms()).error().code,
+            ErrorCode::kConflict);
 
   auto running = submit();
   claim(a);
@@ -473,7 +483,8 @@ TEST_P(StoreTest, CancelOfLeasedJobRefusesItsStart) {
   auto j = submit();
   claim(a);
   EXPECT_EQ(store_->cancel_job("t1", j.id, clock_.now_ms())->state, JobState::kCanceled);
-  EXPECT_EQ(store_->start_attempt(a.id, j.id, 1, clock_.now_ms()).error().code, ErrorCode::kConflict);
+  EXPECT_EQ(store_->start_attempt(a.id, j.id, 1, clock_.now_ms()).error().code,
+            ErrorCode::kConflict);
   EXPECT_EQ(store_->get_runner(a.id)->status, RunnerStatus::kIdle);
 }
 
@@ -760,7 +771,8 @@ TEST_P(StoreTest, NormalRuleInTheStoreAgreesWithRunnerCanTake) {
     reg.modes = rc.modes;
     reg.owner_only = rc.owner_only;
     reg.max_concurrent_jobs = 100;
-    auto runner = store_->register_runner("t1", reg_token.id, reg, sha256_hex(reg.name), clock_.now_ms());
+    auto runner =
+        store_->register_runner("t1", reg_token.id, reg, sha256_hex(reg.name), clock_.now_ms());
     ASSERT_TRUE(runner.ok());
     ASSERT_EQ(runner->owner_token_id, "alice");
     std::set<std::string> expected;
@@ -950,7 +962,8 @@ TEST_P(SqliteStoreTest, ConcurrentWritesShareCommits) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, testing::kStoreBackends, testing::backend_name);
-INSTANTIATE_TEST_SUITE_P(Sqlite, SqliteStoreTest, ::testing::Values(std::string("sqlite")), testing::backend_name);
+INSTANTIATE_TEST_SUITE_P(Sqlite, SqliteStoreTest, ::testing::Values(std::string("sqlite")),
+                         testing::backend_name);
 
 }  // namespace
 }  // namespace corral

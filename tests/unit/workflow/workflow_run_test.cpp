@@ -1,7 +1,7 @@
 // workflow/run.h: planning a run, advancing it as its corral jobs finish, cancel, rerun.
-#include "workflow/run.h"
-
 #include <gtest/gtest.h>
+
+#include "workflow/run.h"
 
 namespace corral::workflow {
 namespace {
@@ -13,7 +13,8 @@ constexpr TimeMs kNow = 1'700'000'000'000;
 Run planned(const std::string& yaml, json repo = nullptr) {
   auto wf = parse_workflow(yaml);
   EXPECT_TRUE(wf.ok()) << (wf.ok() ? "" : wf.error().message);
-  auto run = plan_run(std::move(wf.value()), "wfr_test", std::move(repo), "push", json::object(), kNow);
+  auto run =
+      plan_run(std::move(wf.value()), "wfr_test", std::move(repo), "push", json::object(), kNow);
   EXPECT_TRUE(run.ok()) << (run.ok() ? "" : run.error().message);
   return std::move(run.value());
 }
@@ -169,7 +170,8 @@ TEST(WorkflowRunTest, CancelStopsWhatRunsAndRerunFailedRunsItAndItsDependentsAga
 }
 
 TEST(WorkflowRunTest, NothingToRerunInASucceededRun) {
-  auto run = planned("on: push\njobs:\n  a:\n    runs-on: linux\n    steps:\n      - run: 'true'\n");
+  auto run =
+      planned("on: push\njobs:\n  a:\n    runs-on: linux\n    steps:\n      - run: 'true'\n");
   submit(run, advance(run, {}, kNow));
   advance(run, {{"job_a", finished("succeeded")}}, kNow);
   EXPECT_EQ(run.state, "succeeded");
@@ -178,8 +180,9 @@ TEST(WorkflowRunTest, NothingToRerunInASucceededRun) {
 }
 
 TEST(WorkflowRunTest, AJobIfThatDoesNotEvaluateFailsThatJobWithTheReason) {
-  auto run = planned("on: push\njobs:\n  a:\n    runs-on: linux\n    if: github.event_name ==\n"
-                    "    steps:\n      - run: 'true'\n");
+  auto run = planned(
+      "on: push\njobs:\n  a:\n    runs-on: linux\n    if: github.event_name ==\n"
+      "    steps:\n      - run: 'true'\n");
   auto step = advance(run, {}, kNow);
   EXPECT_TRUE(step.submit.empty());
   EXPECT_EQ(run.jobs[0].state, "failed");
@@ -188,12 +191,14 @@ TEST(WorkflowRunTest, AJobIfThatDoesNotEvaluateFailsThatJobWithTheReason) {
 }
 
 TEST(WorkflowRunTest, ACheckoutWithAPathIsRefusedWhenTheRunIsPlanned) {
-  auto wf = parse_workflow("on: push\njobs:\n  a:\n    runs-on: linux\n    steps:\n"
-                           "      - uses: actions/checkout@v4\n        with:\n          path: src\n");
+  auto wf = parse_workflow(
+      "on: push\njobs:\n  a:\n    runs-on: linux\n    steps:\n"
+      "      - uses: actions/checkout@v4\n        with:\n          path: src\n");
   ASSERT_TRUE(wf.ok()) << wf.error().message;
   auto run = plan_run(std::move(wf.value()), "wfr_x", nullptr, "push", json::object(), kNow);
   ASSERT_FALSE(run.ok());
-  EXPECT_NE(run.error().message.find("with.path is not supported"), std::string::npos) << run.error().message;
+  EXPECT_NE(run.error().message.find("with.path is not supported"), std::string::npos)
+      << run.error().message;
 }
 
 }  // namespace

@@ -17,7 +17,8 @@ class PgTest : public ::testing::Test {
     if (!db_.configured()) GTEST_SKIP() << testing::kPgSkipMessage;
     ASSERT_FALSE(db_.url().empty()) << db_.error();
   }
-  Pool make_pool(int max_connections, std::chrono::milliseconds timeout = std::chrono::milliseconds(10'000)) {
+  Pool make_pool(int max_connections,
+                 std::chrono::milliseconds timeout = std::chrono::milliseconds(10'000)) {
     return Pool(PoolOptions{db_.url(), max_connections, timeout});
   }
   testing::PgTestDatabase db_;
@@ -29,8 +30,9 @@ TEST_F(PgTest, ParamsAndTypedGetters) {
   auto& c = **conn;
   c.exec_script("CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT, n INTEGER, data BYTEA)");
   std::string binary("a\0b\xff\x01z", 6);
-  auto ins = c.query("INSERT INTO t VALUES ($1, $2, $3, $4), ($5, $6, $7, $8)", int64_t{1}, std::string("one"),
-                     std::optional<int>(), Bytes{binary}, 2, "two", std::optional<int>(7), Bytes{""});
+  auto ins = c.query("INSERT INTO t VALUES ($1, $2, $3, $4), ($5, $6, $7, $8)", int64_t{1},
+                     std::string("one"), std::optional<int>(), Bytes{binary}, 2, "two",
+                     std::optional<int>(7), Bytes{""});
   EXPECT_EQ(ins.affected(), 2);
   auto rows = c.query("SELECT id, name, n, data FROM t ORDER BY id");
   ASSERT_EQ(rows.size(), 2);
@@ -72,7 +74,8 @@ TEST_F(PgTest, ErrorReturnedByTheClosureRollsBack) {
   ASSERT_TRUE(pool.transaction<bool>([](Connection& c) -> Result<bool> {
                     c.exec_script("CREATE TABLE v (k TEXT)");
                     return true;
-                  }).ok());
+                  })
+                  .ok());
   auto failed = pool.transaction<bool>([](Connection& c) -> Result<bool> {
     c.query("INSERT INTO v VALUES ($1)", "x");
     return make_error(ErrorCode::kNotFound, "nope");
@@ -90,7 +93,8 @@ TEST_F(PgTest, UnreachableServerIsUnavailableAndNamesTheHostNotThePassword) {
   ASSERT_FALSE(conn.ok());
   EXPECT_EQ(conn.error().code, ErrorCode::kUnavailable);
   EXPECT_EQ(http_status(conn.error().code), 503);
-  EXPECT_NE(conn.error().message.find("127.0.0.1:1/corral"), std::string::npos) << conn.error().message;
+  EXPECT_NE(conn.error().message.find("127.0.0.1:1/corral"), std::string::npos)
+      << conn.error().message;
   EXPECT_EQ(conn.error().message.find("s3cret"), std::string::npos) << conn.error().message;
   Pool pool(PoolOptions{"postgresql://corral:s3cret@127.0.0.1:1/corral", 2});
   auto tx = pool.transaction<bool>([](Connection&) -> Result<bool> { return true; });

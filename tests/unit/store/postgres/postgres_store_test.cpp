@@ -105,7 +105,8 @@ TEST_F(PostgresStoreTest, TwoServersClaimingFromManyThreadsNeverHandOutAJobTwice
         ok.state = AttemptState::kSucceeded;
         ok.exit_code = 0;
         if (!store->start_attempt(runner.id, c.job_id, c.attempt, clock_.now_ms()).ok()) ++errors;
-        if (!store->finish_attempt(runner.id, c.job_id, c.attempt, ok, clock_.now_ms()).ok()) ++errors;
+        if (!store->finish_attempt(runner.id, c.job_id, c.attempt, ok, clock_.now_ms()).ok())
+          ++errors;
       }
     }
   };
@@ -135,18 +136,21 @@ TEST_F(PostgresStoreTest, ServersStartingAtOnceMigrateOnce) {
       PostgresStoreOptions options;
       options.url = db_.url();
       auto opened = PostgresStore::open(options);
-      if (opened.ok()) stores[i] = std::move(opened.value());
-      else failures[i] = opened.error().message;
+      if (opened.ok())
+        stores[i] = std::move(opened.value());
+      else
+        failures[i] = opened.error().message;
     });
   }
   for (auto& t : threads) t.join();
   for (int i = 0; i < kServers; ++i) EXPECT_TRUE(stores[i]) << failures[i];
-  auto versions = stores[0]->pool().transaction<std::vector<int>>([](pg::Connection& c) -> Result<std::vector<int>> {
-    std::vector<int> out;
-    auto rows = c.query("SELECT version FROM schema_migrations ORDER BY version");
-    for (int i = 0; i < rows.size(); ++i) out.push_back(rows[i].integer(0));
-    return out;
-  });
+  auto versions = stores[0]->pool().transaction<std::vector<int>>(
+      [](pg::Connection& c) -> Result<std::vector<int>> {
+        std::vector<int> out;
+        auto rows = c.query("SELECT version FROM schema_migrations ORDER BY version");
+        for (int i = 0; i < rows.size(); ++i) out.push_back(rows[i].integer(0));
+        return out;
+      });
   ASSERT_TRUE(versions.ok()) << versions.error().message;
   std::vector<int> every_version(pg::latest_version());
   std::iota(every_version.begin(), every_version.end(), 1);
@@ -240,7 +244,8 @@ TEST_F(PostgresStoreTest, EachScheduleTickMakesOneJobAcrossServers) {
   ASSERT_TRUE(a && b);
   constexpr int kSchedules = 10;
   for (int i = 0; i < kSchedules; ++i) {
-    auto spec = parse_schedule_spec({{"name", "s" + std::to_string(i)}, {"cron", "* * * * *"}, {"job", {{"script", "true"}}}});
+    auto spec = parse_schedule_spec(
+        {{"name", "s" + std::to_string(i)}, {"cron", "* * * * *"}, {"job", {{"script", "true"}}}});
     ASSERT_TRUE(spec.ok());
     ASSERT_TRUE(a->create_schedule(new_schedule("t1", "owner", *spec, clock_.now_ms())).ok());
   }
@@ -249,9 +254,10 @@ TEST_F(PostgresStoreTest, EachScheduleTickMakesOneJobAcrossServers) {
   std::vector<std::thread> threads;
   for (int i = 0; i < 6; ++i) {
     threads.emplace_back([&, i] {
-      auto jobs = (i % 2 ? *a : *b).run_due_schedules(clock_.now_ms(), [](const Schedule& s, TimeMs now) {
-        return decide_schedule(s, now);
-      });
+      auto jobs =
+          (i % 2 ? *a : *b).run_due_schedules(clock_.now_ms(), [](const Schedule& s, TimeMs now) {
+            return decide_schedule(s, now);
+          });
       ASSERT_TRUE(jobs.ok()) << jobs.error().message;
       made += static_cast<int>(jobs->size());
     });
@@ -271,7 +277,9 @@ TEST_F(PostgresStoreTest, ALogSentToOneServerIsReadOnAnother) {
   ASSERT_EQ(claimed->size(), 1u);
   std::string binary("line 1\n\0\xff bytes\n", 15);
   ASSERT_TRUE(a->append_log(runner.id, job.id, 1, 0, binary, clock_.now_ms()).ok());
-  ASSERT_TRUE(b->append_log(runner.id, job.id, 1, static_cast<int64_t>(binary.size()), "line 2\n", clock_.now_ms()).ok());
+  ASSERT_TRUE(b->append_log(runner.id, job.id, 1, static_cast<int64_t>(binary.size()), "line 2\n",
+                            clock_.now_ms())
+                  .ok());
   auto log = b->read_log("t1", job.id, 0, 0, 1 << 20);
   ASSERT_TRUE(log.ok()) << log.error().message;
   EXPECT_EQ(log->data, binary + "line 2\n");
@@ -293,7 +301,8 @@ TEST_F(PostgresStoreTest, StoppedDatabaseIsUnavailableAndTheStoreRecoversWhenItI
   ASSERT_FALSE(down.ok());
   EXPECT_EQ(down.error().code, ErrorCode::kUnavailable);
   EXPECT_EQ(http_status(down.error().code), 503);
-  EXPECT_NE(down.error().message.find("127.0.0.1:" + cluster.port()), std::string::npos) << down.error().message;
+  EXPECT_NE(down.error().message.find("127.0.0.1:" + cluster.port()), std::string::npos)
+      << down.error().message;
   EXPECT_EQ(store->claim(runner.id, 1, clock_.now_ms(), kTestLease, kAnyJob).error().code,
             ErrorCode::kUnavailable);
   EXPECT_EQ(store->claim(runner.id, 1, clock_.now_ms(), kTestLease, ClaimRule::normal(kAnyJob, 0))
