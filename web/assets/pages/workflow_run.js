@@ -29,7 +29,7 @@ function runFacts(run) {
   return h('dl', {class: 'facts'},
     fact('State', statePill(run.state), 'run-state'),
     fact('Event', h('span', {class: 'mono'}, run.event || '—'), 'run-event'),
-    fact('Repository', repoCell(repo), 'run-repo'),
+    fact('Repository', repoCell(repo, {withSha: false}), 'run-repo'),
     fact('Commit', repo?.sha ? h('span', {class: 'mono', title: repo.sha}, shortSha(repo.sha)) : '—', 'run-sha'),
     fact('Attempt', String(run.attempt ?? 1), 'run-attempt'),
     fact('Jobs done', `${done} / ${total}`, 'run-progress'),
@@ -51,7 +51,6 @@ function jobFacts(job) {
   const matrix = Object.entries(job.matrix ?? {});
   const outputs = Object.entries(job.outputs ?? {});
   return h('dl', {class: 'facts'},
-    fact('State', statePill(job.state), 'wf-job-state'),
     fact('Duration', formatDuration(jobDurationMs(job))),
     fact('Started', formatDateTime(parseTime(job.started_at))),
     fact('Finished', formatDateTime(parseTime(job.finished_at))),

@@ -7,10 +7,12 @@ import {jobProgress, repoLabel, runDurationMs, shortSha} from '../workflow_model
 
 const LIMIT = 50;
 
-export function repoCell(repo) {
+// The repository's name over its ref and short sha (withSha false: the run page shows the
+// commit on its own).
+export function repoCell(repo, {withSha = true} = {}) {
   const name = repoLabel(repo);
   if (!name) return h('span', {class: 'muted'}, '—');
-  const sha = shortSha(repo.sha);
+  const sha = withSha ? shortSha(repo.sha) : null;
   return h('span', {class: 'wf-repo'}, h('span', {title: repo.url}, name),
     repo.ref ? h('span', {class: 'sub mono'}, repo.ref.replace(/^refs\/(heads|tags)\//, '')) : null,
     sha ? h('span', {class: 'sub mono', title: repo.sha}, sha) : null);
