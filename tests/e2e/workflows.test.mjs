@@ -139,7 +139,8 @@ describe('workflow pages', {timeout: 120000}, () => {
   });
 
   test('a runner runs it: states become succeeded, failed and skipped', async () => {
-    const runner = await startRunner(server, 'wf-box', {labels: ['wf'], maxJobs: 3});
+    const runner = await startRunner(server, 'wf-box', {labels: ['wf'], maxJobs: 3,
+      env: {RUNNER_POLL_TIMEOUT_MS: '2000'}});
     const expected = {'build.1': 'succeeded', 'build.2': 'succeeded', test: 'succeeded', lint: 'failed', deploy: 'skipped'};
     for (const [key, state] of Object.entries(expected)) {
       await page.locator(`#wf-graph .wf-node[data-key="${key}"][data-state="${state}"]`).waitFor({timeout: 30000});
@@ -189,6 +190,14 @@ describe('workflow pages', {timeout: 120000}, () => {
     await select('deploy');
     assert.match(await page.locator('#wf-job-message').textContent(), /a job it needs did not succeed/);
     assert.equal(await page.locator('#wf-job-link').count(), 0);
+
+    // The corral job's page links back to the run, at its workflow job.
+    await page.goto(`${server.url}/#/jobs/${jobId}`);
+    const back = page.locator('.crumbs a.workflow-run-link');
+    await back.waitFor();
+    await back.click();
+    await page.locator('#wf-job-name', {hasText: 'lint'}).waitFor();
+    assert.ok(page.url().endsWith(`#/workflows/${runId}?job=lint`), page.url());
   });
 
   test('Re-run failed jobs takes two clicks and starts attempt 2', async () => {
