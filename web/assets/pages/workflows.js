@@ -1,7 +1,7 @@
 // Workflow runs (#/workflows): newest first, re-read every 2 s; each run opens its page
 // (#/workflows/{id}) with the job graph and the steps' logs.
-import {api} from '../api.js';
-import {agoElement, clear, formatDuration, h, parseTime, statePill, tableHead, tableWrap} from '../dom.js';
+import {ApiError, api} from '../api.js';
+import {agoElement, clear, formatDuration, h, notice, parseTime, statePill, tableHead, tableWrap} from '../dom.js';
 import {poll, showLoadError} from '../poll.js';
 import {jobProgress, repoLabel, runDurationMs, shortSha} from '../workflow_model.js';
 
@@ -56,6 +56,12 @@ export function mount(container) {
         tableHead(['Run', 'State', 'Event', 'Repository', 'Jobs', 'Created', 'Duration'], ['Jobs', 'Duration']),
         h('tbody', {}, runs.map(row)))));
     } catch (e) {
+      if (e instanceof ApiError && e.status === 404 && !hadData) {
+        clear(status);
+        clear(body).append(notice('info', 'This server has no workflow runs (GET /api/v1/workflow-runs answered 404): ',
+          'it is older than this dashboard.'));
+        return;
+      }
       showLoadError(status, e, {hadData});
     }
   }, 2000);
