@@ -5,7 +5,7 @@
 //
 // Uses the Docker executor when DOCKER_HOST points at an engine with the test image
 // (scripts/podman-service.sh + scripts/make-test-image.sh), else the shell executor.
-import {mkdirSync} from 'node:fs';
+import {mkdirSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 
 import {Server, closeBrowser, corral, launchBrowser, repoRoot, signIn, startRunner, stopAll, waitFor}
@@ -21,6 +21,42 @@ done
 printf '\033[32mPASS\033[0m 5 packages, 214 tests\n'
 printf '\033[33mwarning:\033[0m coverage of corral/cli fell to 71%%\n'
 printf '\033[1;32m✔ all checks passed\033[0m\n'`;
+
+// Monk CI's Node.js example, in the commands the test image has, with a failing lint job so
+// the graph shows a skipped dependent.
+const WORKFLOW = String.raw`name: Node.js CI
+on: push
+jobs:
+  build:
+    runs-on: [self-hosted, x64]
+    strategy:
+      matrix:
+        node-version: [18.x, 20.x, 22.x]
+    steps:
+      - name: Use Node.js ${'$'}{{ matrix.node-version }}
+        run: echo "node ${'$'}{{ matrix.node-version }}"
+      - name: Install
+        run: printf '\033[32madded 214 packages\033[0m in 2s\n'
+      - name: Test
+        run: echo "214 tests pass"
+  lint:
+    runs-on: x64
+    steps:
+      - name: Lint
+        run: |
+          echo "src/app.js:12:3 error 'x' is assigned a value but never used"
+          exit 1
+  package:
+    needs: build
+    runs-on: x64
+    steps:
+      - run: echo packaging
+  deploy:
+    needs: [package, lint]
+    runs-on: x64
+    steps:
+      - run: echo deploying
+`;
 
 async function submit(server, name, script, extra = []) {
   return (await corral(server, ['submit', '--name', name, ...extra, '--script', script])).trim();
@@ -52,6 +88,11 @@ async function main() {
     await submit(server, 'arm-release', 'echo later', ['--label', 'arm64']);
     await waitFor(async () => (await server.get(`/api/v1/jobs/${running}`)).state === 'running',
       {timeout: 30000, what: 'the integration job to run'});
+    const workflowFile = path.join(server.dir, 'ci.yml');
+    writeFileSync(workflowFile, WORKFLOW);
+    const workflowRun = (await corral(server, ['workflow', 'run', workflowFile, '--event', 'push',
+      '--repo', 'https://github.com/acme/widgets.git', '--ref', 'refs/heads/main',
+      '--sha', '9fceb02d0ae598e95dc970b74767f19372d61af8'])).trim();
     await waitFor(async () => (await server.get('/api/v1/runners')).runners.some((r) => r.status === 'offline'),
       {timeout: 15000, what: 'old-box to go offline'});
 
@@ -105,6 +146,18 @@ async function main() {
     await page.goto(`${server.url}/#/tokens`);
     await page.locator('#tokens-table').waitFor();
     await shot('tokens');
+    await waitFor(async () => (await server.get(`/api/v1/workflow-runs/${workflowRun}`)).finished_at,
+      {timeout: 60000, what: 'the workflow run to finish'});
+    await page.goto(`${server.url}/#/workflows`);
+    await page.locator('#workflows-table').waitFor();
+    await shot('workflows');
+    await page.goto(`${server.url}/#/workflows/${workflowRun}?job=build.2`);
+    await page.locator('#wf-steps details[data-step="2"] summary').click();
+    await page.locator('#wf-steps details[data-step="2"] pre').filter({hasText: 'added'}).waitFor();
+    await page.setViewportSize({width: 1280, height: 1100});
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await shot('workflow-run');
+    await page.setViewportSize({width: 1280, height: 800});
 
     await page.setViewportSize({width: 390, height: 844});
     await page.goto(`${server.url}/#/runners`);
@@ -113,6 +166,11 @@ async function main() {
     await page.goto(`${server.url}/#/jobs/${unit}`);
     await page.locator('#log-end[data-end-state]').waitFor();
     await shot('phone-job');
+    await page.goto(`${server.url}/#/workflows/${workflowRun}?job=lint`);
+    await page.locator('#wf-steps details[data-step="1"] summary').click();
+    await page.locator('#wf-steps details[data-step="1"] pre').filter({hasText: 'never used'}).waitFor();
+    await page.locator('#wf-job').scrollIntoViewIfNeeded();
+    await shot('phone-workflow-run');
   } finally {
     await closeBrowser(browser);
     await stopAll();

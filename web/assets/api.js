@@ -25,10 +25,11 @@ export class ApiError extends Error {
   }
 }
 
-// One call: answers the Response and its body text, or throws ApiError with the server's
+// One call: answers the Response and its body text (its bytes with binary: a log read from
+// an offset may start or end inside a UTF-8 character), or throws ApiError with the server's
 // message. request reads the body as JSON; api.agentEvents keeps it as text (NDJSON).
 async function send(path, {method = 'GET', body, token = session.token, signOutOn401 = true,
-  accept = 'application/json'} = {}) {
+  accept = 'application/json', binary = false} = {}) {
   const headers = {Accept: accept};
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -39,6 +40,7 @@ async function send(path, {method = 'GET', body, token = session.token, signOutO
   } catch (e) {
     throw new ApiError(0, 'unreachable', 'The corral server is unreachable; retrying.');
   }
+  if (res.ok && binary) return {res, bytes: new Uint8Array(await res.arrayBuffer())};
   const text = await res.text();
   if (res.ok) return {res, text};
   let data = null;
@@ -78,6 +80,15 @@ export const api = {
     return {text, attempt: Number(res.headers.get('X-Corral-Attempt')) || null};
   },
   cancel: (id) => request(`/api/v1/jobs/${encodeURIComponent(id)}/cancel`, {method: 'POST', body: {}}),
+  // A job's stored log from offset, of its latest attempt: {bytes, attempt, nextOffset, size,
+  // complete} (complete: that attempt ended).
+  jobLog: async (id, offset = 0) => {
+    const {res, bytes} = await send(`/api/v1/jobs/${encodeURIComponent(id)}/logs?offset=${offset}`,
+      {accept: 'text/plain', binary: true});
+    const header = (name) => Number(res.headers.get(name));
+    return {bytes, attempt: header('X-Corral-Attempt') || null, nextOffset: header('X-Corral-Next-Offset') || offset,
+      size: header('X-Corral-Log-Size') || 0, complete: res.headers.get('X-Corral-Log-Complete') === 'true'};
+  },
   jobs: ({state, label, runner, limit = 50, cursor} = {}) => {
     const query = new URLSearchParams();
     if (state) query.set('state', state);
@@ -106,6 +117,14 @@ export const api = {
   resumeSchedule: (id) => request(`/api/v1/schedules/${encodeURIComponent(id)}/resume`, {method: 'POST', body: {}}),
 
   repos: () => request('/api/v1/repos'),
+
+  // Workflow runs (docs/workflows.md): {runs: [...]} newest first; one run with its jobs.
+  workflowRuns: (limit = 50) => request(`/api/v1/workflow-runs?limit=${limit}`),
+  workflowRun: (id) => request(`/api/v1/workflow-runs/${encodeURIComponent(id)}`),
+  cancelWorkflowRun: (id) =>
+    request(`/api/v1/workflow-runs/${encodeURIComponent(id)}/cancel`, {method: 'POST', body: {}}),
+  rerunFailedJobs: (id) =>
+    request(`/api/v1/workflow-runs/${encodeURIComponent(id)}/rerun-failed`, {method: 'POST', body: {}}),
 
   tokens: () => request('/api/v1/tokens'),
   // {kind, name, tenant?} → the token with its secret in `token`, shown once.

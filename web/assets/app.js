@@ -8,6 +8,8 @@
 //   #/queue             queued/running counts and why queued jobs wait
 //   #/jobs?state=&label=&runner=   filterable job list
 //   #/jobs/{id}         one job: spec, attempts, timings, live log; an agent job's transcript
+//   #/workflows         workflow runs, live
+//   #/workflows/{id}?job=KEY   one run: the job graph, the selected job's steps and their logs
 //   #/schedules         scheduled jobs: next run, paused, last job; pause/resume
 //   #/repos             repository mappings (admins)
 //   #/tokens            API tokens: list, create, revoke (admins)
@@ -21,6 +23,8 @@ import * as runnersPage from './pages/runners.js';
 import * as queuePage from './pages/queue.js';
 import * as jobsPage from './pages/jobs.js';
 import * as jobPage from './pages/job.js';
+import * as workflowsPage from './pages/workflows.js';
+import * as workflowRunPage from './pages/workflow_run.js';
 import * as runnerPage from './pages/runner.js';
 import * as schedulesPage from './pages/schedules.js';
 import * as reposPage from './pages/repos.js';
@@ -33,14 +37,16 @@ const NAV = [
   {path: '/runners', title: 'Runners', page: runnersPage},
   {path: '/queue', title: 'Queue', page: queuePage},
   {path: '/jobs', title: 'Jobs', page: jobsPage},
+  {path: '/workflows', title: 'Workflows', page: workflowsPage},
   {path: '/schedules', title: 'Schedules', page: schedulesPage},
   {path: '/repos', title: 'Repositories', page: reposPage, admin: true},
   {path: '/tokens', title: 'Tokens', page: tokensPage, admin: true},
 ];
 
-// Pages below a list page: #/jobs/{id} under Jobs, #/runners/{id} under Runners.
+// Pages below a list page: #/jobs/{id} under Jobs, #/runners/{id} under Runners, ...
 const DETAIL_PAGES = [
   {pattern: /^\/jobs\/([^/]+)$/, page: jobPage, nav: '/jobs'},
+  {pattern: /^\/workflows\/([^/]+)$/, page: workflowRunPage, nav: '/workflows'},
   {pattern: /^\/runners\/([^/]+)$/, page: runnerPage, nav: '/runners'},
 ];
 

@@ -118,6 +118,11 @@ export function mount(container, {params}) {
   let stopped = false;
 
   const render = () => {
+    const runId = job.spec?.workflow?.run_id;
+    if (runId && !crumbs.querySelector('.workflow-run-link')) {
+      crumbs.append(' · ', h('a', {href: `#/workflows/${encodeURIComponent(runId)}?job=${encodeURIComponent(job.spec.workflow.key ?? '')}`,
+        class: 'workflow-run-link'}, `workflow run ${runId}`));
+    }
     clear(head).append(
       h('div', {}, h('h1', {id: 'job-name'}, job.name || job.id), h('div', {class: 'sub mono'}, job.id)),
       h('div', {class: 'head-actions'}, statePill(job.state), cancelButton(job, cancelState, () => load(), status)));
