@@ -14,8 +14,8 @@ Result<ScheduleSpec> parse_schedule_spec(const json& body) {
     return invalid_field("(body)",
                          "must be a JSON object: {name, cron, timezone, cooldown_s, job}");
   }
-  static constexpr std::array<std::string_view, 5> kKnown = {"name", "cron", "timezone",
-                                                             "cooldown_s", "job"};
+  static constexpr std::array<std::string_view, 6> kKnown = {"name",       "cron", "timezone",
+                                                             "cooldown_s", "job",  "workflows"};
   for (auto it = body.begin(); it != body.end(); ++it) {
     if (std::find(kKnown.begin(), kKnown.end(), it.key()) == kKnown.end()) {
       return invalid_field(it.key(),
@@ -60,8 +60,40 @@ Result<ScheduleSpec> parse_schedule_spec(const json& body) {
     spec.cooldown_s = v.get<int64_t>();
   }
 
+  if (body.contains("workflows") && !body["workflows"].is_null()) {
+    // Each tick starts the repository's workflows that have `on: schedule` (docs/workflows.md):
+    // a job reads them at the ref on a runner, then the server starts them.
+    const json& w = body["workflows"];
+    if (body.contains("job"))
+      return invalid_field("workflows", "give either job or workflows, not both");
+    if (!w.is_object() || !w.contains("url") || !w["url"].is_string() ||
+        w["url"].get<std::string>().empty() || (w.contains("ref") && !w["ref"].is_string())) {
+      return invalid_field(
+          "workflows",
+          "must be {url, ref?}: the repository whose workflows with on: schedule each tick "
+          "starts, at ref (default: its default branch)");
+    }
+    std::string url = w["url"], ref = w.value("ref", "");
+    json repo = {{"url", url}};
+    if (!ref.empty()) repo["ref"] = ref;
+    auto job = parse_job_spec(
+        {{"name", spec.name},
+         {"repo", repo},
+         {"workflow", {{"discover", {{"event", "schedule"}, {"url", url}, {"ref", ref}}}}},
+         {"max_attempts", 3}});
+    if (!job.ok())
+      return make_error(ErrorCode::kInvalidSpec, "field 'workflows': " + job.error().message);
+    spec.job = std::move(job.value());
+    return spec;
+  }
   if (!body.contains("job")) {
-    return invalid_field("job", "required: the job each tick makes, as for POST /api/v1/jobs");
+    return invalid_field(
+        "job",
+        "required: the job each tick makes, as for POST /api/v1/jobs (or workflows: "
+        "{url, ref} to start a repository's scheduled workflows)");
+  }
+  if (body["job"].is_object() && body["job"].contains("workflow")) {
+    return invalid_field("job.workflow", "set by the server; use workflows: {url, ref} instead");
   }
   auto job = parse_job_spec(body["job"]);
   if (!job.ok()) {

@@ -203,8 +203,9 @@ void add_workflow_commands(CLI::App& app) {
     auto o = std::make_shared<std::pair<ClientOptions, std::string>>();
     std::string what = verb;
     auto* cmd = workflow->add_subcommand(
-        verb, what == "cancel" ? "Cancel a run: running jobs stop, waiting ones are skipped"
-                               : "Run a finished run's failed, canceled and skipped jobs again");
+        verb, what == "cancel"
+                  ? "Cancel a run: running jobs stop, waiting ones are skipped"
+                  : "Run a finished run's failed and canceled jobs, and what needs them, again");
     add_client_options(cmd, o->first);
     cmd->add_option("id", o->second, "Run id")->required();
     cmd->callback([o, what] {

@@ -1,9 +1,13 @@
 // Common Asio/Beast aliases and helpers for coroutine code.
 #pragma once
 
+// Boost 1.74's asio/awaitable.hpp uses std::exchange without including <utility>: it comes
+// first, in a block of its own (clang-format sorts within a block).
+#include <utility>
+
+// Asio and Beast themselves.
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
-#include <utility>
 
 namespace corral {
 

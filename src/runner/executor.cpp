@@ -283,6 +283,13 @@ awaitable<void> JobExecutor::execute() {
     auto files =
         co_await run_blocking(ctx_.blocking, [&] { return read_workflow_files(workspace_dir_); });
     report.result = json{{"workflow_files", files}};
+    // The commit checked out (a ref's, when the job named no sha): the runs start at it.
+    std::ifstream head(workspace_dir_ / ".git" / "HEAD");
+    std::string head_sha;
+    if (std::getline(head, head_sha) && head_sha.size() == 40 &&
+        head_sha.find_first_not_of("0123456789abcdef") == std::string::npos) {
+      report.result["sha"] = head_sha;
+    }
     report.state = AttemptState::kSucceeded;
     report.exit_code = 0;
     note("found " + std::to_string(files.size()) + " workflow file(s) in .github/workflows");

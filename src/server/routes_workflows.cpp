@@ -356,7 +356,7 @@ awaitable<Response> rerun_failed_jobs(ServerContext& ctx, RequestContext& req) {
         if (!workflow::rerun_failed(run, now)) {
           return make_error(
               ErrorCode::kConflict,
-              "workflow run " + run.id + " has no failed, canceled or skipped job to run again");
+              "workflow run " + run.id + " has no failed or canceled job to run again");
         }
         // A finished run's secrets were deleted: the rerun gets those sent with it.
         rec.secrets = *secrets;
@@ -396,6 +396,9 @@ awaitable<void> start_discovered_workflows(ServerContext& ctx, const Job& job) {
   };
   std::string event = text("event"), ref = text("ref"), sha = text("sha"),
               delivery = text("delivery");
+  if (sha.empty() && job.result.contains("sha") && job.result["sha"].is_string())
+    sha = job.result["sha"];
+  if (delivery.empty()) delivery = job.id;  // a schedule's tick: its job is the occasion
   std::vector<std::string> changed;
   if (discover.contains("changed_paths") && discover["changed_paths"].is_array()) {
     for (const auto& p : discover["changed_paths"]) {
@@ -412,9 +415,10 @@ awaitable<void> start_discovered_workflows(ServerContext& ctx, const Job& job) {
     Run run;
     auto parsed = workflow::parse_workflow(file["text"].get<std::string>());
     if (parsed.ok()) {
-      bool triggered = event == "push" ? workflow::push_triggers(parsed->on, ref, changed)
-                                       : workflow::pull_request_triggers(
-                                             parsed->on, text("base_ref"), text("action"));
+      bool triggered = event == "push"       ? workflow::push_triggers(parsed->on, ref, changed)
+                       : event == "schedule" ? !parsed->on.schedules.empty()
+                                             : workflow::pull_request_triggers(
+                                                   parsed->on, text("base_ref"), text("action"));
       if (!triggered) continue;
       auto planned = workflow::plan_run(std::move(parsed.value()), new_id("wfr"), repo, event,
                                         json::object(), now);
@@ -425,6 +429,8 @@ awaitable<void> start_discovered_workflows(ServerContext& ctx, const Job& job) {
         run.id = new_id("wfr");
         run.error = planned.error().message;
       }
+    } else if (event == "schedule") {
+      continue;  // reported on the pushes that changed it, not at every tick
     } else {
       run.id = new_id("wfr");
       run.error = parsed.error().message;

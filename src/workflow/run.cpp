@@ -328,6 +328,7 @@ json to_api_json(const Run& run) {
           {"repo", run.repo},
           {"inputs", run.inputs},
           {"attempt", run.attempt},
+          {"cancel_requested", run.cancel_requested},
           {"error", run.error.empty() ? json(nullptr) : json(run.error)},
           {"created_at", time_or_null(run.created_at)},
           {"finished_at", time_or_null(run.finished_at)},
@@ -353,6 +354,14 @@ Advance advance(Run& run, const std::map<std::string, JobReport>& reports, TimeM
       rj.outputs = r.outputs.is_object() ? r.outputs : json::object();
       rj.steps = r.steps.is_array() ? r.steps : json::array();
       rj.finished_at = r.finished_at ? r.finished_at : now;
+      // Why it failed, from the step that did.
+      for (const auto& step : rj.steps) {
+        if (state != "failed" || !rj.message.empty() || !step.is_object()) break;
+        if (step.value("conclusion", "") == "failure") {
+          rj.message = "step '" + step.value("name", "?") + "' failed" +
+                       (step.value("message", "").empty() ? "" : ": " + step.value("message", ""));
+        }
+      }
     }
     out.changed = true;
   }
@@ -489,10 +498,9 @@ void request_cancel(Run& run) {
 }
 
 bool rerun_failed(Run& run, TimeMs now) {
-  std::set<std::string> again;  // workflow job ids
+  std::set<std::string> again;  // workflow job ids: the failed and canceled ones, as on GitHub
   for (const auto& rj : run.jobs) {
-    if (rj.state == "failed" || rj.state == "canceled" || rj.state == "skipped")
-      again.insert(rj.job);
+    if (rj.state == "failed" || rj.state == "canceled") again.insert(rj.job);
   }
   if (again.empty()) return false;
   // And every job that needs one of them, directly or not.

@@ -103,8 +103,9 @@ std::string job_idempotency_key(const Run& run, size_t index);
 // (jobs whose if: calls always() or cancelled() still run).
 void request_cancel(Run& run);
 
-// Puts the failed, canceled and skipped jobs (and every job that needs them) back to
-// pending for another attempt of the run; false when there is none to rerun.
+// Puts the failed and canceled jobs (and every job that needs them, skipped or not) back to
+// pending for another attempt of the run; false when there is none to rerun (a job skipped
+// by its own if: stays as it was).
 bool rerun_failed(Run& run, TimeMs now);
 
 bool run_finished(const Run& run);

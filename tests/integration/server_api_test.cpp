@@ -71,7 +71,8 @@ TEST(ServerApi, MeSaysWhoTheCallerIsAndTokensShowTheirLastUse) {
   EXPECT_EQ(Api(server.url(), "crl_nosuchtoken").request(http::verb::get, "/api/v1/me").status,
             401);
 
-  for (const auto& t : admin.get("/api/v1/tokens")["tokens"]) {
+  json listed = admin.get("/api/v1/tokens")["tokens"];
+  for (const auto& t : listed) {
     if (t["id"] == user_token["id"]) {
       EXPECT_EQ(t["last_used_at"], me["last_used_at"]) << t.dump();
     }

@@ -351,6 +351,11 @@ TEST_F(WorkflowTest, ASignedPushStartsTheWorkflowsItTriggersOnceAndUnsignedOnesA
   std::ofstream(repo_dir_ / ".github/workflows/ci.yml") << kDockerImage;
   std::ofstream(repo_dir_ / ".github/workflows/pr-only.yml")
       << "on: pull_request\njobs:\n  a:\n    runs-on: linux\n    steps:\n      - run: echo pr\n";
+  std::ofstream(repo_dir_ / ".github/workflows/nightly.yml")
+      << "name: nightly\non:\n  schedule:\n    - cron: '0 3 * * *'\njobs:\n  a:\n    runs-on: "
+         "linux\n"
+         "    steps:\n      - run: echo \"nightly at ${{ github.sha }} for ${{ github.event_name "
+         "}}\"\n";
   std::ofstream(repo_dir_ / ".github/workflows/broken.yml")
       << "on: push\njobs:\n  a:\n    runs-on: linux\n    steps:\n      - uses: actions/cache@v3\n";
   git({"add", "."});
@@ -415,6 +420,33 @@ TEST_F(WorkflowTest, ASignedPushStartsTheWorkflowsItTriggersOnceAndUnsignedOnesA
   EXPECT_EQ(ci["repo"]["sha"], sha);
   EXPECT_NE(log_of(job_of(ci, "build")).find("FROM busybox:stable"), std::string::npos);
   EXPECT_EQ(api_->get("/api/v1/workflow-runs")["runs"].size(), 2u);  // one delivery, one start each
+
+  // A schedule starts the repository's workflows with on: schedule, at the branch's head.
+  api_->post("/api/v1/schedules",
+             {{"name", "repo-nightly"},
+              {"cron", "* * * * *"},
+              {"workflows", {{"url", repo["url"]}, {"ref", "main"}}}},
+             201);
+  json nightly;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        json runs =
+            api_->get("/api/v1/workflow-runs")["runs"];  // kept: a loop over a temporary dangles
+        for (const auto& r : runs) {
+          if (r["name"] == "nightly") nightly = r;
+        }
+        return nightly.is_object();
+      },
+      90s))
+      << runner_->log();
+  nightly = wait_for_run(nightly["id"]);
+  EXPECT_EQ(nightly["state"], "succeeded") << nightly.dump(2);
+  EXPECT_EQ(nightly["event"], "schedule");
+  EXPECT_EQ(nightly["repo"]["sha"], sha);
+  EXPECT_NE(log_of(job_of(nightly, "a")).find("nightly at " + sha + " for schedule"),
+            std::string::npos);
+  // Neither ci.yml (no schedule) nor broken.yml (reported on pushes) start at a tick.
+  EXPECT_EQ(api_->get("/api/v1/workflow-runs")["runs"].size(), 3u);
 }
 
 }  // namespace

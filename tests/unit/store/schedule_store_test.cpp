@@ -256,6 +256,37 @@ TEST(ScheduleSpec, ErrorsNameTheField) {
   EXPECT_EQ(ok->cooldown_s, 0);
 }
 
+TEST(ScheduleSpec, WorkflowsOfARepositoryBecomeADiscoveryJobAtTheRef) {
+  auto spec =
+      parse_schedule_spec({{"name", "nightly"},
+                           {"cron", "0 3 * * *"},
+                           {"workflows", {{"url", "https://example.com/a.git"}, {"ref", "main"}}}});
+  ASSERT_TRUE(spec.ok()) << spec.error().message;
+  ASSERT_TRUE(spec->job.workflow.has_value());
+  EXPECT_EQ((*spec->job.workflow)["discover"]["event"], "schedule");
+  ASSERT_TRUE(spec->job.repo.has_value());
+  EXPECT_EQ(spec->job.repo->url, "https://example.com/a.git");
+  EXPECT_EQ(spec->job.repo->ref, "main");
+  auto refused = [](const json& body) {
+    auto r = parse_schedule_spec(body);
+    return r.ok() ? std::string() : r.error().message;
+  };
+  EXPECT_NE(refused({{"name", "n"}, {"cron", "@daily"}, {"workflows", {{"ref", "main"}}}})
+                .find("field 'workflows'"),
+            std::string::npos);
+  EXPECT_NE(refused({{"name", "n"},
+                     {"cron", "@daily"},
+                     {"workflows", {{"url", "u"}}},
+                     {"job", {{"script", "x"}}}})
+                .find("not both"),
+            std::string::npos);
+  EXPECT_NE(refused({{"name", "n"},
+                     {"cron", "@daily"},
+                     {"job", {{"workflow", {{"discover", json::object()}}}}}})
+                .find("field 'job.workflow'"),
+            std::string::npos);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ScheduleStoreTest, testing::kStoreBackends,
                          testing::backend_name);
 

@@ -136,6 +136,7 @@ TEST(WorkflowRunTest, AFailureSkipsDependentsButAlwaysStillRunsAndFailFastCancel
   EXPECT_EQ(run.jobs[1].state, "canceled");
   EXPECT_NE(run.jobs[1].message.find("fail-fast"), std::string::npos) << run.jobs[1].message;
   EXPECT_EQ(run.jobs[2].state, "skipped");
+  EXPECT_TRUE(run.jobs[0].message.empty());  // no steps reported here; see the next test
   // notify's if: always() runs it although test was skipped.
   EXPECT_EQ(keys(run, step.submit), (std::vector<std::string>{"notify"}));
   submit(run, step);
@@ -167,6 +168,25 @@ TEST(WorkflowRunTest, CancelStopsWhatRunsAndRerunFailedRunsItAndItsDependentsAga
   step = advance(run, {}, kNow);
   EXPECT_EQ(keys(run, step.submit), (std::vector<std::string>{"build.1", "build.2"}));
   EXPECT_EQ(job_idempotency_key(run, 0), "workflow:wfr_test:2:build.1");  // a new corral job
+}
+
+TEST(WorkflowRunTest, AFailedJobSaysWhichStepFailedAndAnIfSkippedJobIsNotRerun) {
+  auto run = planned(
+      "on: push\njobs:\n  a:\n    runs-on: linux\n    steps:\n      - run: 'false'\n"
+      "  b:\n    if: github.event_name == 'nope'\n    runs-on: linux\n    steps:\n      - run: "
+      "'true'\n");
+  submit(run, advance(run, {}, kNow));
+  EXPECT_EQ(run.jobs[1].state, "skipped");  // its if: is false
+  JobReport failed = finished("failed");
+  failed.steps =
+      json::array({{{"name", "Run false"}, {"conclusion", "failure"}, {"message", "exit code 1"}}});
+  advance(run, {{"job_a", failed}}, kNow);
+  EXPECT_EQ(run.jobs[0].message, "step 'Run false' failed: exit code 1");
+  EXPECT_EQ(run.state, "failed");
+  ASSERT_TRUE(rerun_failed(run, kNow));
+  EXPECT_EQ(run.jobs[0].state, "pending");
+  EXPECT_EQ(run.jobs[1].state, "skipped");  // not a dependent of a, not failed
+  EXPECT_TRUE(to_api_json(run).contains("cancel_requested"));
 }
 
 TEST(WorkflowRunTest, NothingToRerunInASucceededRun) {

@@ -83,7 +83,7 @@ export function mount(container, {params, query}) {
   const cancel = confirmButton({label: 'Cancel run', className: 'btn btn-danger', attrs: {id: 'wf-cancel', hidden: true},
     onConfirm: () => act(() => api.cancelWorkflowRun(id))});
   const rerun = confirmButton({label: 'Re-run failed jobs', className: 'btn', attrs: {id: 'wf-rerun', hidden: true,
-    title: 'run the failed, canceled and skipped jobs again, with the jobs that need them'},
+    title: 'run the failed and canceled jobs again, with the jobs that need them'},
   onConfirm: () => act(() => api.rerunFailedJobs(id))});
   const summary = h('section', {class: 'card'}, h('p', {class: 'muted'}, 'Loading the run…'));
   const graph = new WorkflowGraph({onSelect: (key) => select(key)});
