@@ -83,7 +83,9 @@ awaitable<WorkflowJobOutcome> run_workflow_steps(const json& spec_workflow,
   std::error_code ec;
   fs::create_directories(place.workspace_host / ".corral" / "tmp", ec);
   json github = workflow::github_context(facts, paths);
-  for (const auto& [key, value] : contexts.value("github", json::object()).items()) {
+  // Kept: a loop over items() of a temporary would read a destroyed object.
+  const json server_github = contexts.value("github", json::object());
+  for (const auto& [key, value] : server_github.items()) {
     if (!github.contains(key)) github[key] = value;
   }
   contexts["github"] = github;
