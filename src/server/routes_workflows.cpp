@@ -22,6 +22,21 @@ using workflow::Run;
 constexpr size_t kMaxWorkflowBytes = 256 * 1024;
 constexpr int kAdvanceTries = 8;
 
+// The stored row of a run not stored yet.
+WorkflowRunRecord new_record(const Run& run, TimeMs now) {
+  WorkflowRunRecord rec;
+  rec.id = run.id;
+  rec.tenant = run.tenant;
+  rec.owner_token_id = run.owner_token_id;
+  rec.name = run.name;
+  rec.state = run.state;
+  rec.event = run.event;
+  rec.created_at = rec.updated_at = now;
+  rec.finished_at = run.finished_at;
+  rec.doc = workflow::to_doc(run);
+  return rec;
+}
+
 Error no_workflow_run(const std::string& id) {
   return make_error(ErrorCode::kNotFound, "no workflow run with id " + id +
                                               " in your tenant; `corral workflow runs` lists them");
@@ -264,15 +279,7 @@ awaitable<Response> create_run(ServerContext& ctx, RequestContext& req) {
     co_return error_of(make_error(ErrorCode::kInvalidSpec, "workflow: " + run.error().message));
   run->tenant = caller->tenant;
   run->owner_token_id = caller->id;
-  WorkflowRunRecord rec;
-  rec.id = run->id;
-  rec.tenant = run->tenant;
-  rec.owner_token_id = run->owner_token_id;
-  rec.name = run->name;
-  rec.state = run->state;
-  rec.event = run->event;
-  rec.created_at = rec.updated_at = now;
-  rec.doc = workflow::to_doc(*run);
+  WorkflowRunRecord rec = new_record(*run, now);
   rec.secrets = std::move(secrets.value());
   auto inserted = co_await ctx.db([&] { return ctx.store.insert_workflow_run(rec); });
   if (!inserted.ok()) co_return error_of(inserted.error());
@@ -446,17 +453,8 @@ awaitable<void> start_discovered_workflows(ServerContext& ctx, const Job& job) {
     }
     run.tenant = job.tenant;
     run.owner_token_id = job.owner_token_id;
-    WorkflowRunRecord rec;
-    rec.id = run.id;
-    rec.tenant = run.tenant;
-    rec.owner_token_id = run.owner_token_id;
-    rec.name = run.name;
-    rec.state = run.state;
-    rec.event = run.event;
+    WorkflowRunRecord rec = new_record(run, now);
     rec.delivery = delivery + ":" + path;
-    rec.created_at = rec.updated_at = now;
-    rec.finished_at = run.finished_at;
-    rec.doc = workflow::to_doc(run);
     auto inserted = co_await ctx.db([&] { return ctx.store.insert_workflow_run(rec); });
     if (!inserted.ok()) {
       if (inserted.error().code != ErrorCode::kConflict) {
