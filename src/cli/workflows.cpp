@@ -45,6 +45,8 @@ void print_run(const json& run) {
               << run["repo"].value("sha", run["repo"].value("ref", "")) << "\n";
   }
   std::cout << "created:  " << str(run["created_at"]) << "\n";
+  if (run["started_at"].is_string()) std::cout << "started:  " << str(run["started_at"]) << "\n";
+  if (run["finished_at"].is_string()) std::cout << "finished: " << str(run["finished_at"]) << "\n";
   std::vector<std::vector<std::string>> rows{{"JOB", "STATE", "CORRAL JOB", "NEEDS", "NOTE"}};
   for (const auto& job : run["jobs"]) {
     std::string needs;
@@ -158,13 +160,22 @@ void add_workflow_commands(CLI::App& app) {
     });
   }
   {
-    auto o = std::make_shared<ClientOptions>();
+    struct Options {
+      ClientOptions client;
+      int limit = 20;
+      std::string cursor;
+    };
+    auto o = std::make_shared<Options>();
     auto* cmd = workflow->add_subcommand("runs", "List workflow runs, newest first");
-    add_client_options(cmd, *o);
+    add_client_options(cmd, o->client);
+    cmd->add_option("--limit", o->limit, "How many")->check(CLI::Range(1, 200));
+    cmd->add_option("--cursor", o->cursor, "Continue after a previous page");
     cmd->callback([o] {
-      Client client(*o);
-      auto body = client.call_json(http::verb::get, "/api/v1/workflow-runs");
-      if (o->json_output) {
+      Client client(o->client);
+      std::string target = "/api/v1/workflow-runs?limit=" + std::to_string(o->limit);
+      if (!o->cursor.empty()) target += "&cursor=" + url_encode(o->cursor);
+      auto body = client.call_json(http::verb::get, target);
+      if (o->client.json_output) {
         std::cout << body.dump(2) << "\n";
         return;
       }
@@ -181,6 +192,9 @@ void add_workflow_commands(CLI::App& app) {
                         ago(run["created_at"])});
       }
       print_table(rows);
+      if (!body["next_cursor"].is_null()) {
+        std::cout << "(more: --cursor " << body["next_cursor"].get<std::string>() << ")\n";
+      }
     });
   }
   {

@@ -22,6 +22,18 @@ namespace corral {
 namespace {
 constexpr const char* kWorkspaceMount = "/workspace";
 constexpr size_t kMaxResultBytes = 256 * 1024;
+// How long a step past its timeout-minutes has between TERM and KILL.
+constexpr std::chrono::seconds kStepKillGrace{5};
+// A step's progress report waits at most this long for the server.
+constexpr std::chrono::milliseconds kStepProgressTimeout{2000};
+
+// "2 min" or "3.0 s": a step's timeout as its error message shows it.
+std::string timeout_text(std::chrono::milliseconds timeout) {
+  if (timeout.count() % 60'000 == 0) return std::to_string(timeout.count() / 60'000) + " min";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(timeout.count()) / 1000);
+  return buf;
+}
 
 // The checkout's .github/workflows/*.yml and *.yaml as [{path, text}], by name: regular files
 // only (a link could point anywhere on this host), at most 64 of at most 256 KiB each.
@@ -147,7 +159,10 @@ ContainerSpec JobExecutor::container_spec() const {
     // A workflow job: the container waits while the runner runs each step in it (exec), as
     // GitHub's runner does with a job container. Its secrets reach a step only where the
     // workflow says so (${{ secrets.X }}), never as the container's environment.
-    c.command = {"/bin/sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 1; done"};
+    // It is the container's first process whatever the image's ENTRYPOINT, so a step's
+    // timeout can signal every other process (`kill -1`) and leave it standing.
+    c.entrypoint = {"/bin/sh"};
+    c.command = {"-c", "trap 'exit 0' TERM INT; while :; do sleep 1; done"};
     for (const auto& [name, value] : spec.secrets) c.env.erase(name);
   }
   if (spec.agent) {
@@ -491,7 +506,8 @@ awaitable<WorkflowJobOutcome> JobExecutor::run_steps(const OutputSink& sink,
       },
       asio::detached);
   auto exec = [this](std::vector<std::string> argv, std::map<std::string, std::string> env,
-                     std::string working_dir) -> awaitable<Result<int>> {
+                     std::string working_dir,
+                     std::chrono::milliseconds timeout) -> awaitable<Result<int>> {
     ExecSpec spec;
     spec.command = std::move(argv);
     spec.env = std::move(env);
@@ -501,8 +517,41 @@ awaitable<WorkflowJobOutcome> JobExecutor::run_steps(const OutputSink& sink,
       output_tail_.append(out);
       log_->append(out);
     };
-    auto ran = co_await ctx_.runtime.exec(container_id_, spec);
+    if (timeout.count() <= 0) {
+      auto ran = co_await ctx_.runtime.exec(container_id_, spec);
+      if (!ran.ok()) co_return ran.error();
+      co_return ran->exit_code;
+    }
+    // A step with timeout-minutes: the exec runs beside a deadline. Past it, the step's
+    // processes are signalled from a second exec: `kill -1` reaches every process of the
+    // container's user but its first one (the waiting command), so the steps after it still
+    // have their container. TERM first, then KILL after a grace, as GitHub's runner does.
+    Event done;
+    Result<ExecResult> ran = make_error(ErrorCode::kInternal, "not run");
+    asio::co_spawn(
+        ctx_.executor,
+        [&]() -> awaitable<void> {
+          ran = co_await ctx_.runtime.exec(container_id_, spec);
+          done.set();
+        },
+        asio::detached);
+    bool timed_out = !co_await done.wait_for(timeout);
+    if (timed_out) {
+      auto signal_all = [&](const char* signal) -> awaitable<void> {
+        ExecSpec kill;
+        kill.command = {"/bin/sh", "-c", std::string("kill -") + signal + " -1"};
+        kill.user = ctx_.config.docker_user;
+        (void)co_await ctx_.runtime.exec(container_id_, kill);
+      };
+      co_await signal_all("TERM");
+      if (!co_await done.wait_for(kStepKillGrace)) co_await signal_all("KILL");
+      co_await done.wait();
+    }
     if (!ran.ok()) co_return ran.error();
+    if (timed_out) {
+      co_return make_error(ErrorCode::kTimeout, "ran past its timeout-minutes (" +
+                                                    timeout_text(timeout) + ") and was stopped");
+    }
     co_return ran->exit_code;
   };
   // Ready once an exec works (the engine starts the container a moment after run() asks);
@@ -532,6 +581,20 @@ awaitable<WorkflowJobOutcome> JobExecutor::run_steps(const OutputSink& sink,
     io.log = [this](const std::string& line) { log_->append(line + "\n"); };
     io.log_offset = [this] { return log_->written(); };
     io.stopped = [this] { return stop_reason_ != StopReason::kNone; };
+    io.progress = [this](const json& steps) -> awaitable<void> {
+      // Best effort, and quick: the finish report carries the steps in any case.
+      HttpRequest req{http::verb::put,
+                      attempt_path(job_) + "/steps",
+                      secret_masker().mask(json{{"steps", steps}}.dump()),
+                      "application/json",
+                      {},
+                      kStepProgressTimeout};
+      auto res = co_await ctx_.server.request(std::move(req));
+      if (!res.ok() || res->status >= 300) {
+        spdlog::debug("job {} attempt {}: step progress not sent: {}", job_.job_id, job_.attempt,
+                      res.ok() ? "HTTP " + std::to_string(res->status) : res.error().message);
+      }
+    };
     outcome = co_await run_workflow_steps(*job_.spec.workflow, job_.spec.secrets, place, io);
   }
   // The steps are done: the container goes (a stop of the attempt may have ended it already).

@@ -1,6 +1,7 @@
 #include "runner/workflow_steps.h"
 
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -94,6 +95,9 @@ awaitable<WorkflowJobOutcome> run_workflow_steps(const json& spec_workflow,
   contexts["steps"] = json::object();
   contexts["job"] = {{"status", "success"}};
 
+  auto report = [&](const json& steps) -> awaitable<void> {
+    if (io.progress) co_await io.progress(steps);
+  };
   std::vector<workflow::StepResult> results;
   workflow::EnvList exported;  // $GITHUB_ENV of the steps so far
   const size_t total = job.steps.size();
@@ -126,9 +130,16 @@ awaitable<WorkflowJobOutcome> run_workflow_steps(const json& spec_workflow,
       outcome.steps.push_back(record);
       if (!step.id.empty())
         contexts["steps"][step.id] = workflow::steps_context_entry(results.back(), {});
+      co_await report(outcome.steps);
       continue;
     }
     io.log("==> " + label + name);
+    {
+      json so_far = outcome.steps;
+      so_far.push_back(record);
+      so_far.back()["state"] = "running";
+      co_await report(so_far);
+    }
     if (!go.ok()) {
       failure = "if: " + go.error().message;
       step_outcome = workflow::JobResult::kFailure;
@@ -168,7 +179,12 @@ awaitable<WorkflowJobOutcome> run_workflow_steps(const json& spec_workflow,
       } else {
         std::ofstream(place.workspace_host / ".corral" / dir / "script", std::ios::binary)
             << *script;
-        auto ran = co_await io.run(*argv, *env, working_dir);
+        std::chrono::milliseconds timeout{0};
+        if (step.timeout_minutes) {
+          timeout = std::chrono::milliseconds(
+              static_cast<int64_t>(std::ceil(*step.timeout_minutes * 60'000)));
+        }
+        auto ran = co_await io.run(*argv, *env, working_dir, timeout);
         if (!ran.ok()) {
           failure = ran.error().message;
           step_outcome = workflow::JobResult::kFailure;
@@ -216,6 +232,7 @@ awaitable<WorkflowJobOutcome> run_workflow_steps(const json& spec_workflow,
     record["finished_at"] = format_time(wall_now());
     record["log_end"] = io.log_offset();
     outcome.steps.push_back(record);
+    co_await report(outcome.steps);
     if (result.conclusion == workflow::JobResult::kFailure && outcome.failure.empty()) {
       outcome.failure = "step " + label + name + " failed: " + failure;
     }

@@ -13,6 +13,7 @@
 // outputs (result.workflow.outputs), which the server folds into the run.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -27,14 +28,18 @@ namespace corral {
 
 struct WorkflowStepsIo {
   // Runs argv with env in working_dir (paths inside the container); its output goes to the
-  // job's log as it comes. The exit code, or an error when it could not be run at all.
+  // job's log as it comes. The exit code, or an error when it could not be run at all;
+  // kTimeout when it ran past `timeout` (0 = none) and was stopped.
   std::function<awaitable<Result<int>>(std::vector<std::string> argv,
                                        std::map<std::string, std::string> env,
-                                       std::string working_dir)>
+                                       std::string working_dir, std::chrono::milliseconds timeout)>
       run;
   std::function<void(const std::string&)> log;  // a line of the runner's own
   std::function<int64_t()> log_offset;          // bytes of log so far
   std::function<bool()> stopped;                // the attempt is being canceled or timed out
+  // The steps so far, the running one last with state "running", sent when a step starts
+  // and when it ends (the server shows them live). Optional; best effort.
+  std::function<awaitable<void>(const nlohmann::json& steps)> progress;
 };
 
 struct WorkflowStepsPlace {

@@ -116,6 +116,11 @@ awaitable<void> sweep_workflow_runs(ServerContext& ctx);
 // A webhook's discovery job finished (routes_hooks.cpp): starts the workflows in its result
 // that the event triggers, once per delivery and file.
 awaitable<void> start_discovered_workflows(ServerContext& ctx, const Job& job);
+// A workflow job's steps as its runner reports them while they run: stored in its run
+// (workflow::report_steps). False when the run did not take them (an old attempt's, or the
+// job ended); a job that is not a workflow run's is refused (kInvalidSpec).
+awaitable<Result<bool>> report_workflow_steps(ServerContext& ctx, const Job& job,
+                                              const json& steps);
 void add_hook_routes(Router& router, ServerContext& ctx);
 
 }  // namespace corral

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "common/json_limits.h"
+#include "common/numbers.h"
 #include "server/context.h"
 
 namespace corral {
@@ -45,6 +46,20 @@ Response json_ok(const json& body, http::status status) {
 
 Response error_of(const Error& error) {
   return error_response(error);
+}
+
+Result<int64_t> query_int(const RequestContext& req, const std::string& key, int64_t def,
+                          int64_t min, int64_t max) {
+  auto it = req.query.find(key);
+  if (it == req.query.end() || it->second.empty()) return def;
+  auto value = parse_number<int64_t>(it->second);
+  if (!value || *value < min || *value > max) {
+    return make_error(ErrorCode::kBadRequest,
+                      "query parameter '" + key + "' must be a whole number from " +
+                          std::to_string(min) + " to " + std::to_string(max) + ", not '" +
+                          it->second + "'");
+  }
+  return *value;
 }
 
 }  // namespace corral

@@ -1,5 +1,5 @@
-// /api/v1/jobs/{job_id}/attempts/{attempt}/{start,logs,events,finish}: the runner's side of an
-// attempt. The attempt number is the fencing token: the store refuses (409) any call whose
+// /api/v1/jobs/{job_id}/attempts/{attempt}/{start,logs,events,steps,finish}: the runner's side of
+// an attempt. The attempt number is the fencing token: the store refuses (409) any call whose
 // attempt is not the job's current one or not the calling runner's.
 #include "common/numbers.h"
 #include "server/context.h"
@@ -103,6 +103,35 @@ void add_attempt_routes(Router& router, ServerContext& ctx) {
               });
               if (!stored.ok()) co_return error_of(stored.error());
               co_return json_ok({{"bytes", req.msg.body().size()}});
+            });
+      });
+
+  // A workflow job's steps as they run (runner/workflow_steps.h): its run shows them live.
+  router.add(
+      http::verb::put, "/api/v1/jobs/{job_id}/attempts/{attempt}/steps",
+      [&ctx](RequestContext& req) {
+        return with_attempt(
+            ctx, req,
+            [&](const Runner& runner, std::string job_id, int attempt) -> awaitable<Response> {
+              auto body = parse_json_body(req);
+              if (!body.ok()) co_return error_of(body.error());
+              if (!body->is_object() || !body->contains("steps") || !(*body)["steps"].is_array() ||
+                  !std::all_of((*body)["steps"].begin(), (*body)["steps"].end(),
+                               [](const json& step) { return step.is_object(); })) {
+                co_return error_of(invalid_field(
+                    "steps", "must be a list of step objects ({name, state, started_at, ...})"));
+              }
+              auto job = co_await ctx.db([&] { return ctx.store.get_job("", job_id); });
+              if (!job.ok()) co_return error_of(job.error());
+              if (job->attempts.empty() || job->attempts.back().number != attempt ||
+                  job->attempts.back().runner_id != runner.id || job->state != JobState::kRunning) {
+                co_return error_of(make_error(
+                    ErrorCode::kConflict, "attempt " + std::to_string(attempt) + " of job " +
+                                              job_id + " is not this runner's running attempt"));
+              }
+              auto stored = co_await report_workflow_steps(ctx, *job, (*body)["steps"]);
+              if (!stored.ok()) co_return error_of(stored.error());
+              co_return json_ok({{"stored", *stored}});
             });
       });
 

@@ -3,6 +3,7 @@
 #include "common/crypto.h"
 #include "common/json_limits.h"
 #include "server/context.h"
+#include "server/json_body.h"
 #include "server/steward.h"
 #include "server/why.h"
 
@@ -12,22 +13,6 @@ namespace {
 
 // Retry-After of a submit over --max-queued-per-tenant: jobs finish within minutes.
 constexpr int kQueueQuotaRetryAfterS = 30;
-
-Result<int64_t> int_param(const RequestContext& req, const std::string& key, int64_t def,
-                          int64_t min, int64_t max) {
-  auto it = req.query.find(key);
-  if (it == req.query.end() || it->second.empty()) return def;
-  try {
-    size_t pos = 0;
-    int64_t v = std::stoll(it->second, &pos);
-    if (pos != it->second.size() || v < min || v > max) throw std::out_of_range(key);
-    return v;
-  } catch (...) {
-    return make_error(ErrorCode::kBadRequest,
-                      "query parameter '" + key + "' must be an integer between " +
-                          std::to_string(min) + " and " + std::to_string(max));
-  }
-}
 
 awaitable<Result<Token>> user_or_admin(ServerContext& ctx, const RequestContext& req) {
   return authenticate_user(ctx, req);
@@ -116,10 +101,10 @@ awaitable<Response> list_jobs(ServerContext& ctx, RequestContext& req) {
                      "succeeded, failed, canceled"));
     }
   }
-  auto limit = int_param(req, "limit", 50, 1, 500);
+  auto limit = query_int(req, "limit", 50, 1, 500);
   if (!limit.ok()) co_return error_of(limit.error());
   query.limit = static_cast<int>(*limit);
-  auto cursor = int_param(req, "cursor", 0, 0, INT64_MAX);
+  auto cursor = query_int(req, "cursor", 0, 0, INT64_MAX);
   if (!cursor.ok()) co_return error_of(cursor.error());
   query.cursor = *cursor;
   query.label = req.query_value("label");
@@ -157,11 +142,11 @@ awaitable<Response> logs(ServerContext& ctx, RequestContext& req) {
   auto caller = co_await user_or_admin(ctx, req);
   if (!caller.ok()) co_return error_of(caller.error());
   std::string id = req.params["id"];
-  auto offset = int_param(req, "offset", 0, 0, INT64_MAX);
+  auto offset = query_int(req, "offset", 0, 0, INT64_MAX);
   if (!offset.ok()) co_return error_of(offset.error());
-  auto attempt = int_param(req, "attempt", 0, 0, 1'000'000);
+  auto attempt = query_int(req, "attempt", 0, 0, 1'000'000);
   if (!attempt.ok()) co_return error_of(attempt.error());
-  auto limit = int_param(req, "limit", 8 * 1024 * 1024, 1, 64 * 1024 * 1024);
+  auto limit = query_int(req, "limit", 8 * 1024 * 1024, 1, 64 * 1024 * 1024);
   if (!limit.ok()) co_return error_of(limit.error());
   auto chunk = co_await ctx.db([&] {
     return ctx.store.read_log(caller->tenant, id, static_cast<int>(*attempt), *offset, *limit);
@@ -185,7 +170,7 @@ awaitable<Response> agent_events(ServerContext& ctx, RequestContext& req) {
   auto caller = co_await user_or_admin(ctx, req);
   if (!caller.ok()) co_return error_of(caller.error());
   std::string id = req.params["id"];
-  auto attempt = int_param(req, "attempt", 0, 0, 1'000'000);
+  auto attempt = query_int(req, "attempt", 0, 0, 1'000'000);
   if (!attempt.ok()) co_return error_of(attempt.error());
   auto events = co_await ctx.db(
       [&] { return ctx.store.read_agent_events(caller->tenant, id, static_cast<int>(*attempt)); });
@@ -322,7 +307,7 @@ json agent_cost_by_day(const std::vector<FinishedResult>& results, TimeMs first_
 awaitable<Response> stats(ServerContext& ctx, RequestContext& req) {
   auto caller = co_await user_or_admin(ctx, req);
   if (!caller.ok()) co_return error_of(caller.error());
-  auto hours = int_param(req, "hours", 24, 1, 24 * 31);
+  auto hours = query_int(req, "hours", 24, 1, 24 * 31);
   if (!hours.ok()) co_return error_of(hours.error());
   auto stats = co_await ctx.db([&] {
     return ctx.store.job_stats(caller->tenant, static_cast<int>(*hours), ctx.clock.now_ms());
@@ -340,7 +325,7 @@ awaitable<Response> stats(ServerContext& ctx, RequestContext& req) {
   // Canceled jobs say nothing about whether work succeeds: the rate is over ended runs.
   int64_t decided = stats->succeeded + stats->failed;
   // Agent runs' cost and tokens per UTC day over the last `days` days (the overview's chart).
-  auto days = int_param(req, "days", 14, 1, 366);
+  auto days = query_int(req, "days", 14, 1, 366);
   if (!days.ok()) co_return error_of(days.error());
   constexpr TimeMs kDay = 86'400'000;
   TimeMs first_day = (ctx.clock.now_ms() / kDay - (*days - 1)) * kDay;

@@ -345,30 +345,23 @@ void add_runner_routes(Router& router, ServerContext& ctx) {
              });
 
   // The runner's resource use over time: one sample a minute from its heartbeats, kept a day.
-  router.add(
-      http::verb::get, "/api/v1/runners/{id}/usage",
-      [&ctx](RequestContext& req) -> awaitable<Response> {
-        auto runner = co_await callers_runner(ctx, req);
-        if (!runner.ok()) co_return error_of(runner.error());
-        int64_t hours = 24;
-        if (std::string text = req.query_value("hours"); !text.empty()) {
-          auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), hours);
-          if (ec != std::errc() || end != text.data() + text.size() || hours < 1 || hours > 24) {
-            co_return error_of(make_error(ErrorCode::kBadRequest,
-                                          "query 'hours': must be a whole number from 1 to 24 "
-                                          "(samples are kept for a day), got '" +
-                                              text + "'"));
-          }
-        }
-        TimeMs since = ctx.clock.now_ms() - hours * 3600'000;
-        auto samples = co_await ctx.db([&] { return ctx.store.runner_usage(runner->id, since); });
-        if (!samples.ok()) co_return error_of(samples.error());
-        json list = json::array();
-        for (const auto& s : *samples) list.push_back(to_json(s));
-        co_return json_ok({{"runner_id", runner->id},
-                           {"every_s", ctx.config.usage_sample_interval_ms / 1000},
-                           {"samples", list}});
-      });
+  router.add(http::verb::get, "/api/v1/runners/{id}/usage",
+             [&ctx](RequestContext& req) -> awaitable<Response> {
+               auto runner = co_await callers_runner(ctx, req);
+               if (!runner.ok()) co_return error_of(runner.error());
+               // Samples are kept for a day.
+               auto hours = query_int(req, "hours", 24, 1, 24);
+               if (!hours.ok()) co_return error_of(hours.error());
+               TimeMs since = ctx.clock.now_ms() - *hours * 3600'000;
+               auto samples =
+                   co_await ctx.db([&] { return ctx.store.runner_usage(runner->id, since); });
+               if (!samples.ok()) co_return error_of(samples.error());
+               json list = json::array();
+               for (const auto& s : *samples) list.push_back(to_json(s));
+               co_return json_ok({{"runner_id", runner->id},
+                                  {"every_s", ctx.config.usage_sample_interval_ms / 1000},
+                                  {"samples", list}});
+             });
 }
 
 }  // namespace corral

@@ -8,7 +8,9 @@
 #include <regex>
 
 #include "common/crypto.h"
+#include "common/numbers.h"
 #include "server/context.h"
+#include "server/json_body.h"
 #include "store/shared_sql.h"
 #include "workflow/run.h"
 #include "workflow/triggers.h"
@@ -98,64 +100,11 @@ awaitable<void> submit_run_job(ServerContext& ctx, Run& run, const WorkflowRunRe
   rj.state = "queued";
 }
 
-// Reads the run, folds in its jobs' states, submits and cancels what advance() says, and
-// stores it; again from the start when another server stored it first.
-awaitable<Result<Run>> advance_run(ServerContext& ctx, const std::string& tenant,
-                                   const std::string& id) {
-  for (int tries = 0;; ++tries) {
-    auto record = co_await ctx.db([&] { return ctx.store.get_workflow_run(tenant, id); });
-    if (!record.ok()) co_return record.error();
-    if (!record->has_value()) co_return no_workflow_run(id);
-    WorkflowRunRecord rec = std::move(**record);
-    auto run = workflow::run_from_doc(rec.doc);
-    if (!run.ok()) co_return run.error();
-    if (workflow::run_finished(*run)) co_return run;
-    auto reports = co_await job_reports(ctx, *run);
-    TimeMs now = ctx.clock.now_ms();
-    auto step = workflow::advance(*run, reports, now);
-    bool changed = step.changed;
-    std::vector<std::string> to_cancel = step.cancel;
-    std::optional<Token> owner;
-    if (!step.submit.empty()) {
-      const std::string& owner_id = rec.owner_token_id;
-      auto token = co_await ctx.db([&] { return ctx.store.get_token(owner_id); });
-      if (token.ok() && token->revoked_at == 0) owner = *token;
-    }
-    // A job that cannot be queued fails, which may decide others: advance until settled.
-    while (!step.submit.empty()) {
-      for (size_t index : step.submit) co_await submit_run_job(ctx, *run, rec, owner, index);
-      step = workflow::advance(*run, {}, now);
-      to_cancel.insert(to_cancel.end(), step.cancel.begin(), step.cancel.end());
-    }
-    for (const auto& job_id : to_cancel) {
-      auto canceled = co_await ctx.db([&] { return ctx.store.cancel_job(tenant, job_id, now); });
-      if (canceled.ok()) ctx.events.job_changed(job_id);
-    }
-    if (!changed) co_return run;
-    rec.doc = workflow::to_doc(*run);
-    rec.name = run->name;
-    rec.state = run->state;
-    rec.finished_at = run->finished_at;
-    rec.updated_at = now;
-    auto stored = co_await ctx.db([&] { return ctx.store.update_workflow_run(rec); });
-    if (!stored.ok()) co_return stored.error();
-    if (*stored) {
-      if (workflow::run_finished(*run)) {
-        spdlog::info("workflow run {} ({}) {}", run->id, run->name, run->state);
-      }
-      co_return run;
-    }
-    if (tries + 1 >= kAdvanceTries) {
-      co_return make_error(ErrorCode::kConflict,
-                           "workflow run " + id + " changed under every try to advance it");
-    }
-  }
-}
-
-// Applies `change` to the stored run (again when another server stored it first), then
-// advances it.
+// Reads the run, lets `change` change it (a coroutine: awaitable<Result<bool>>(Run&,
+// WorkflowRunRecord&, TimeMs now), true when the run and its record must be stored) and stores it
+// over the version read; again from the start when another server stored it first.
 template <typename Change>
-awaitable<Result<Run>> change_run(ServerContext& ctx, const std::string& tenant,
+awaitable<Result<Run>> update_run(ServerContext& ctx, const std::string& tenant,
                                   const std::string& id, Change change) {
   for (int tries = 0;; ++tries) {
     auto record = co_await ctx.db([&] { return ctx.store.get_workflow_run(tenant, id); });
@@ -165,18 +114,71 @@ awaitable<Result<Run>> change_run(ServerContext& ctx, const std::string& tenant,
     auto run = workflow::run_from_doc(rec.doc);
     if (!run.ok()) co_return run.error();
     TimeMs now = ctx.clock.now_ms();
-    if (auto refused = change(*run, rec, now); !refused.ok()) co_return refused.error();
+    auto changed = co_await change(*run, rec, now);
+    if (!changed.ok()) co_return changed.error();
+    if (!*changed) co_return run;
     rec.doc = workflow::to_doc(*run);
+    rec.name = run->name;
     rec.state = run->state;
     rec.finished_at = run->finished_at;
     rec.updated_at = now;
     auto stored = co_await ctx.db([&] { return ctx.store.update_workflow_run(rec); });
     if (!stored.ok()) co_return stored.error();
-    if (*stored) break;
+    if (*stored) co_return run;
     if (tries + 1 >= kAdvanceTries) {
       co_return make_error(ErrorCode::kConflict, "workflow run " + id + " changed under every try");
     }
   }
+}
+
+// Folds in the run's jobs' states, submits and cancels what advance() says, and stores it.
+awaitable<Result<Run>> advance_run(ServerContext& ctx, const std::string& tenant,
+                                   const std::string& id) {
+  bool finished = false;
+  auto run = co_await update_run(
+      ctx, tenant, id,
+      [&](Run& run, WorkflowRunRecord& rec, TimeMs now) -> awaitable<Result<bool>> {
+        if (workflow::run_finished(run)) co_return false;
+        auto reports = co_await job_reports(ctx, run);
+        auto step = workflow::advance(run, reports, now);
+        bool changed = step.changed;
+        std::vector<std::string> to_cancel = step.cancel;
+        std::optional<Token> owner;
+        if (!step.submit.empty()) {
+          const std::string& owner_id = rec.owner_token_id;
+          auto token = co_await ctx.db([&] { return ctx.store.get_token(owner_id); });
+          if (token.ok() && token->revoked_at == 0) owner = *token;
+        }
+        // A job that cannot be queued fails, which may decide others: advance until settled.
+        while (!step.submit.empty()) {
+          for (size_t index : step.submit) co_await submit_run_job(ctx, run, rec, owner, index);
+          step = workflow::advance(run, {}, now);
+          to_cancel.insert(to_cancel.end(), step.cancel.begin(), step.cancel.end());
+        }
+        for (const auto& job_id : to_cancel) {
+          auto canceled =
+              co_await ctx.db([&] { return ctx.store.cancel_job(tenant, job_id, now); });
+          if (canceled.ok()) ctx.events.job_changed(job_id);
+        }
+        finished = workflow::run_finished(run);
+        co_return changed;
+      });
+  if (run.ok() && finished) spdlog::info("workflow run {} ({}) {}", run->id, run->name, run->state);
+  co_return run;
+}
+
+// Applies `change` (Result<void>(Run&, WorkflowRunRecord&, TimeMs now)) to the stored run,
+// then advances it.
+template <typename Change>
+awaitable<Result<Run>> change_run(ServerContext& ctx, const std::string& tenant,
+                                  const std::string& id, Change change) {
+  auto changed = co_await update_run(
+      ctx, tenant, id,
+      [&](Run& run, WorkflowRunRecord& rec, TimeMs now) -> awaitable<Result<bool>> {
+        if (auto refused = change(run, rec, now); !refused.ok()) co_return refused.error();
+        co_return true;
+      });
+  if (!changed.ok()) co_return changed.error();
   co_return co_await advance_run(ctx, tenant, id);
 }
 
@@ -290,26 +292,41 @@ awaitable<Response> create_run(ServerContext& ctx, RequestContext& req) {
   co_return json_ok(workflow::to_api_json(*advanced), http::status::created);
 }
 
+// A page of runs, newest first: `limit` 1..200 (20), `cursor` the next_cursor of the page
+// before ("<created_at>:<id>" of its last run; null on the last page).
 awaitable<Response> list_runs(ServerContext& ctx, RequestContext& req) {
   auto caller = co_await authenticate_user(ctx, req);
   if (!caller.ok()) co_return error_of(caller.error());
-  int64_t limit = 20;
-  if (std::string text = req.query_value("limit"); !text.empty()) {
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
-    if (ec != std::errc() || end != text.data() + text.size() || limit < 1 || limit > 200) {
-      co_return error_of(
-          make_error(ErrorCode::kBadRequest, "query 'limit': a whole number from 1 to 200"));
+  auto limit = query_int(req, "limit", 20, 1, 200);
+  if (!limit.ok()) co_return error_of(limit.error());
+  TimeMs after_created = 0;
+  std::string after_id;
+  if (std::string cursor = req.query_value("cursor"); !cursor.empty()) {
+    auto colon = cursor.find(':');
+    auto created = parse_number<TimeMs>(cursor.substr(0, colon));
+    if (colon == std::string::npos || !created || *created <= 0 || colon + 1 == cursor.size()) {
+      co_return error_of(make_error(
+          ErrorCode::kBadRequest,
+          "query 'cursor': '" + cursor + "' is not a cursor; pass the next_cursor of a page"));
     }
+    after_created = *created;
+    after_id = cursor.substr(colon + 1);
   }
-  auto records = co_await ctx.db(
-      [&] { return ctx.store.list_workflow_runs(caller->tenant, static_cast<int>(limit), 0); });
+  int wanted = static_cast<int>(*limit);
+  auto records = co_await ctx.db([&] {
+    return ctx.store.list_workflow_runs(caller->tenant, wanted + 1, after_created, after_id);
+  });
   if (!records.ok()) co_return error_of(records.error());
   json runs = json::array();
-  for (const auto& rec : *records) {
+  json next_cursor = nullptr;
+  for (size_t i = 0; i < records->size() && i < static_cast<size_t>(wanted); ++i) {
+    const auto& rec = (*records)[i];
     auto run = workflow::run_from_doc(rec.doc);
     if (run.ok()) runs.push_back(workflow::to_api_json(*run));
+    if (records->size() > static_cast<size_t>(wanted) && i + 1 == static_cast<size_t>(wanted))
+      next_cursor = std::to_string(rec.created_at) + ":" + rec.id;
   }
-  co_return json_ok({{"runs", runs}});
+  co_return json_ok({{"runs", runs}, {"next_cursor", next_cursor}});
 }
 
 awaitable<Response> get_run(ServerContext& ctx, RequestContext& req) {
@@ -381,6 +398,26 @@ awaitable<void> advance_workflow_run(ServerContext& ctx, const std::string& tena
   if (!advanced.ok() && advanced.error().code != ErrorCode::kNotFound) {
     spdlog::warn("workflow run {}: {}", run_id, advanced.error().message);
   }
+}
+
+awaitable<Result<bool>> report_workflow_steps(ServerContext& ctx, const Job& job,
+                                              const json& steps) {
+  const json* wf = job.spec.workflow ? &*job.spec.workflow : nullptr;
+  if (!wf || !wf->contains("run_id") || !(*wf)["run_id"].is_string() || !wf->contains("key") ||
+      !(*wf)["key"].is_string()) {
+    co_return make_error(ErrorCode::kInvalidSpec,
+                         "job " + job.id + " is not a workflow run's job: it has no steps");
+  }
+  std::string run_id = (*wf)["run_id"], key = (*wf)["key"];
+  bool stored = false;
+  auto run =
+      co_await update_run(ctx, job.tenant, run_id,
+                          [&](Run& run, WorkflowRunRecord&, TimeMs) -> awaitable<Result<bool>> {
+                            stored = workflow::report_steps(run, key, job.id, steps);
+                            co_return stored;
+                          });
+  if (!run.ok()) co_return run.error();
+  co_return stored;
 }
 
 awaitable<void> sweep_workflow_runs(ServerContext& ctx) {

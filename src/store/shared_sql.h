@@ -33,6 +33,13 @@ inline constexpr const char* kInsertWorkflowRun =
 inline constexpr const char* kUpdateWorkflowRun =
     "UPDATE workflow_runs SET name = $1, state = $2, version = version + 1, updated_at = $3,"
     " finished_at = $4, doc = $5, secrets = $6 WHERE tenant = $7 AND id = $8 AND version = $9";
+// A page of a tenant's runs, newest first, after the cursor ($2, $3) = the last row's
+// (created_at, id) of the page before (INT64_MAX and "" for the first page).
+inline constexpr const char* kListWorkflowRuns =
+    "SELECT id, tenant, owner_token_id, name, state, event, delivery, version, created_at,"
+    " updated_at, finished_at, doc, secrets FROM workflow_runs WHERE tenant = $1"
+    " AND (created_at < $2 OR (created_at = $2 AND id < $3))"
+    " ORDER BY created_at DESC, id DESC LIMIT $4";
 
 // PostgreSQL's "$1" parameters as SQLite's numbered "?1".
 inline std::string sqlite_params(std::string sql) {

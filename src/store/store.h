@@ -233,9 +233,11 @@ class Store {
                                                                     const std::string& id) = 0;
   virtual Result<std::optional<WorkflowRunRecord>> find_workflow_run_by_delivery(
       const std::string& tenant, const std::string& delivery) = 0;
-  // Newest first; `before` (a created_at, 0 = none) pages.
-  virtual Result<std::vector<WorkflowRunRecord>> list_workflow_runs(const std::string& tenant,
-                                                                    int limit, TimeMs before) = 0;
+  // Newest first, after the run (before_created_at, before_id): the last of the page before
+  // (0 and "" for the first page).
+  virtual Result<std::vector<WorkflowRunRecord>> list_workflow_runs(
+      const std::string& tenant, int limit, TimeMs before_created_at,
+      const std::string& before_id) = 0;
   // The runs not finished yet, of every tenant: (tenant, id).
   virtual Result<std::vector<std::pair<std::string, std::string>>> active_workflow_runs() = 0;
   // Writes the run if its stored version is still run.version (then version + 1); false when

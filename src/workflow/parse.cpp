@@ -96,6 +96,19 @@ bool WorkflowParser::parse_positive_int(const Node& node, const std::string& pat
   return true;
 }
 
+bool WorkflowParser::parse_minutes(const Node& node, const std::string& path, int line,
+                                   std::optional<double>& out) {
+  // At most a year: beyond that a number is a mistake, and its milliseconds would overflow.
+  constexpr double kMaxMinutes = 366.0 * 24 * 60;
+  auto value = node.IsScalar() ? yaml_to_json(node) : std::nullopt;
+  if (!value || !value->is_number() || !(value->get<double>() > 0) ||
+      value->get<double>() > kMaxMinutes) {
+    return fail(line, path, "must be a number of minutes above 0 (fractions allowed: 0.5 = 30 s)");
+  }
+  out = value->get<double>();
+  return true;
+}
+
 // A string or a list of strings.
 bool WorkflowParser::parse_string_list(const Node& node, const std::string& path, int line,
                                        std::vector<std::string>& out) {

@@ -47,7 +47,7 @@ bool WorkflowParser::parse_job(const Node& node, const std::string& path, int li
         }
         if (key == "if") return parse_string(value, p, at, job.if_condition);
         if (key == "env") return parse_env(value, p, at, job.env);
-        if (key == "timeout-minutes") return parse_positive_int(value, p, at, job.timeout_minutes);
+        if (key == "timeout-minutes") return parse_minutes(value, p, at, job.timeout_minutes);
         if (key == "continue-on-error")
           return parse_bool_setting(value, p, at, job.continue_on_error);
         if (key == "strategy") return parse_strategy(value, p, at, job.strategy.emplace());
@@ -263,7 +263,7 @@ bool WorkflowParser::parse_step(const Node& node, const std::string& path, Step&
         if (key == "continue-on-error") {
           return parse_bool_setting(value, p, at, step.continue_on_error);
         }
-        return parse_positive_int(value, p, at, step.timeout_minutes);
+        return parse_minutes(value, p, at, step.timeout_minutes);
       });
   if (!ok) return false;
   if (have_run && !uses.empty()) {

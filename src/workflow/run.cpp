@@ -1,6 +1,7 @@
 #include "workflow/run.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "api/repo.h"
@@ -140,8 +141,22 @@ bool needs_finished(const Run& run, const Job& job,
                      [&](const std::string& need) { return results.count(need) > 0; });
 }
 
+// The step its runner last reported running ends as its job did (a job canceled, timed out or
+// lost sends no steps of its own).
+void end_running_steps(RunJob& rj, const std::string& state) {
+  for (auto& step : rj.steps) {
+    if (step.is_object() && step.value("state", "") == "running") {
+      step["state"] = state;
+      step["conclusion"] = state == "canceled"  ? "cancelled"
+                           : state == "skipped" ? "skipped"
+                                                : "failure";
+    }
+  }
+}
+
 void finish_job(RunJob& rj, const std::string& state, const std::string& message, TimeMs now) {
   rj.state = state;
+  end_running_steps(rj, state);
   if (!message.empty()) rj.message = message;
   if (rj.finished_at == 0) rj.finished_at = now;
 }
@@ -250,6 +265,7 @@ json to_doc(const Run& run) {
           {"cancel_requested", run.cancel_requested},
           {"error", run.error},
           {"created_at", run.created_at},
+          {"started_at", run.started_at},
           {"finished_at", run.finished_at}};
 }
 
@@ -274,6 +290,7 @@ Result<Run> run_from_doc(const json& doc) {
     run.cancel_requested = doc.value("cancel_requested", false);
     run.error = doc.value("error", "");
     run.created_at = doc.value("created_at", TimeMs{0});
+    run.started_at = doc.value("started_at", TimeMs{0});
     run.finished_at = doc.value("finished_at", TimeMs{0});
     for (const auto& j : doc.at("jobs")) {
       RunJob rj;
@@ -331,6 +348,7 @@ json to_api_json(const Run& run) {
           {"cancel_requested", run.cancel_requested},
           {"error", run.error.empty() ? json(nullptr) : json(run.error)},
           {"created_at", time_or_null(run.created_at)},
+          {"started_at", time_or_null(run.started_at)},
           {"finished_at", time_or_null(run.finished_at)},
           {"jobs", jobs}};
 }
@@ -352,7 +370,9 @@ Advance advance(Run& run, const std::map<std::string, JobReport>& reports, TimeM
     rj.state = state;
     if (job_finished(state)) {
       rj.outputs = r.outputs.is_object() ? r.outputs : json::object();
-      rj.steps = r.steps.is_array() ? r.steps : json::array();
+      // Without a result (canceled, timed out, lost) the steps reported live stay.
+      if (r.steps.is_array() && !r.steps.empty()) rj.steps = r.steps;
+      end_running_steps(rj, state);
       rj.finished_at = r.finished_at ? r.finished_at : now;
       // Why it failed, from the step that did.
       for (const auto& step : rj.steps) {
@@ -434,7 +454,25 @@ Advance advance(Run& run, const std::map<std::string, JobReport>& reports, TimeM
   TimeMs finished_before = run.finished_at;
   settle_run_state(run, now);
   if (run.state != before || run.finished_at != finished_before) out.changed = true;
+  // 4. The run started when its first job did.
+  for (const auto& rj : run.jobs) {
+    if (rj.started_at && (!run.started_at || rj.started_at < run.started_at)) {
+      run.started_at = rj.started_at;
+      out.changed = true;
+    }
+  }
   return out;
+}
+
+bool report_steps(Run& run, const std::string& key, const std::string& job_id, const json& steps) {
+  for (auto& rj : run.jobs) {
+    if (rj.key != key) continue;
+    if (rj.job_id != job_id || job_finished(rj.state) || !steps.is_array() || rj.steps == steps)
+      return false;
+    rj.steps = steps;
+    return true;
+  }
+  return false;
 }
 
 Result<JobSpec> job_spec_for(const Run& run, size_t index, const std::string& server_url) {
@@ -458,7 +496,10 @@ Result<JobSpec> job_spec_for(const Run& run, size_t index, const std::string& se
       return make_error(ErrorCode::kInvalidSpec, where("container") + image.error().message);
     body["image"] = *image;
   }
-  if (job->timeout_minutes) body["timeout_s"] = *job->timeout_minutes * 60;
+  if (job->timeout_minutes) {
+    // Whole seconds, rounded up: a fraction of a minute is allowed (0.5 = 30 s).
+    body["timeout_s"] = static_cast<int64_t>(std::ceil(*job->timeout_minutes * 60));
+  }
   bool checks_out = std::any_of(job->steps.begin(), job->steps.end(),
                                 [](const Step& s) { return s.checkout.has_value(); });
   if (checks_out && run.repo.is_object()) {

@@ -53,6 +53,7 @@ struct Run {
   bool cancel_requested = false;
   std::string error;  // why a run started by a webhook could not be planned (its file's error)
   TimeMs created_at = 0;
+  TimeMs started_at = 0;  // when its first job started running (0 = none yet)
   TimeMs finished_at = 0;
 };
 
@@ -66,8 +67,8 @@ Result<Run> plan_run(Workflow workflow, const std::string& id, nlohmann::json re
 nlohmann::json to_doc(const Run& run);
 Result<Run> run_from_doc(const nlohmann::json& doc);
 
-// What the API shows: {id, name, state, event, repo, created_at, finished_at, attempt,
-// jobs: [{key, name, matrix, needs, state, job_id, message, outputs, steps}]}.
+// What the API shows: {id, name, state, event, repo, created_at, started_at, finished_at,
+// attempt, jobs: [{key, name, matrix, needs, state, job_id, message, outputs, steps}]}.
 nlohmann::json to_api_json(const Run& run);
 
 // How a submitted job stands, read from its corral job.
@@ -89,6 +90,13 @@ struct Advance {
 // Folds the reports (by corral job id) into the run and decides what starts next. A job
 // whose gate cannot be decided (its if: does not evaluate) fails with the error as message.
 Advance advance(Run& run, const std::map<std::string, JobReport>& reports, TimeMs now);
+
+// The steps of a running job as its runner reports them while they run (each step's
+// {name, state, started_at, ...}, the one running now with state "running"). False (nothing
+// changed) unless `job_id` is still the job's corral job and it has not finished: a report
+// of an earlier attempt or one arriving after the job's end is ignored.
+bool report_steps(Run& run, const std::string& key, const std::string& job_id,
+                  const nlohmann::json& steps);
 
 // The corral job for run.jobs[index]: labels from runs-on (without self-hosted), image,
 // timeout, the run's repository when the job checks it out, and spec.workflow (what the

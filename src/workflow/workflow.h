@@ -91,7 +91,8 @@ struct Step {
   EnvList env;
   std::string if_condition;  // empty = success()
   BoolSetting continue_on_error;
-  std::optional<int> timeout_minutes;
+  // A number of minutes, fractions allowed (0.5 = 30 s), as GitHub's runner reads it.
+  std::optional<double> timeout_minutes;
 
   // The name a log and the dashboard show: `name`, else "Run <first line of run>", else
   // "Run actions/checkout@<version>" (as GitHub shows unnamed steps).
@@ -127,7 +128,7 @@ struct Job {
   std::vector<std::string> needs;    // job ids, validated: known, no cycle
   std::string if_condition;          // empty = success()
   EnvList env;
-  std::optional<int> timeout_minutes;
+  std::optional<double> timeout_minutes;  // minutes, fractions allowed
   BoolSetting continue_on_error;
   std::optional<Strategy> strategy;
   std::string container_image;  // empty = the runner's default image

@@ -151,7 +151,7 @@ void from_json(const json& j, Step& v) {
   wf_get_pairs(j, "env", v.env);
   wf_get_optional(j, "if", v.if_condition);
   wf_get_optional(j, "continue_on_error", v.continue_on_error);
-  if (auto it = j.find("timeout_minutes"); it != j.end()) v.timeout_minutes = it->get<int>();
+  if (auto it = j.find("timeout_minutes"); it != j.end()) v.timeout_minutes = it->get<double>();
 }
 
 void to_json(json& j, const Strategy& v) {
@@ -206,7 +206,7 @@ void from_json(const json& j, Job& v) {
   wf_get_optional(j, "needs", v.needs);
   wf_get_optional(j, "if", v.if_condition);
   wf_get_pairs(j, "env", v.env);
-  if (auto it = j.find("timeout_minutes"); it != j.end()) v.timeout_minutes = it->get<int>();
+  if (auto it = j.find("timeout_minutes"); it != j.end()) v.timeout_minutes = it->get<double>();
   wf_get_optional(j, "continue_on_error", v.continue_on_error);
   if (auto it = j.find("strategy"); it != j.end()) v.strategy = it->get<Strategy>();
   wf_get_optional(j, "container_image", v.container_image);

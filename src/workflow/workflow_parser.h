@@ -70,6 +70,9 @@ class WorkflowParser {
   bool parse_bool_setting(const Node& node, const std::string& path, int line, BoolSetting& out);
   bool parse_positive_int(const Node& node, const std::string& path, int line,
                           std::optional<int>& out);
+  // timeout-minutes: a number above 0, fractions allowed.
+  bool parse_minutes(const Node& node, const std::string& path, int line,
+                     std::optional<double>& out);
   // A string or a list of strings.
   bool parse_string_list(const Node& node, const std::string& path, int line,
                          std::vector<std::string>& out);

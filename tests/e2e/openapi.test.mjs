@@ -247,6 +247,8 @@ describe('the API document', () => {
     await call('POST', `${attemptPath}/logs`, {params: attempt, token: secret, query: '?offset=100', raw: 'x', headers: bytes});  // 416
     await call('PUT', `${attemptPath}/events`, {params: attempt, token: secret, raw: '{"type":"result"}\n',
       headers: {'Content-Type': 'application/x-ndjson'}});
+    await call('PUT', `${attemptPath}/steps`, {params: attempt, token: secret, body: {steps: []}});  // 422: not a workflow job
+    await call('PUT', `${attemptPath}/steps`, {params: attempt, token: secret, body: {steps: 'all'}});  // 422: not a list
     await call('POST', `${attemptPath}/finish`, {params: attempt, token: secret, body: {state: 'succeeded', exit_code: 0, result: {summary: 'ok'}}});
     await call('POST', `${attemptPath}/finish`, {params: {...attempt, attempt: attempt.attempt + 1}, token: secret,
       body: {state: 'succeeded'}});  // 409: not the current attempt
@@ -274,7 +276,8 @@ describe('the API document', () => {
       '    steps:\n      - run: echo hi\n  after:\n    needs: build\n    runs-on: nowhere\n    steps:\n      - run: echo after\n';
     const workflowRun = (await call('POST', '/api/v1/workflow-runs', {token: user.token, body: {workflow: workflowYaml, event: 'push'}})).body;
     await call('POST', '/api/v1/workflow-runs', {token: user.token, body: {workflow: 'on: push\njobs: 7\n'}});  // 422
-    await call('GET', '/api/v1/workflow-runs', {token: user.token});
+    await call('GET', '/api/v1/workflow-runs', {token: user.token, query: '?limit=1'});
+    await call('GET', '/api/v1/workflow-runs', {token: user.token, query: '?cursor=nonsense'});  // 400
     await call('GET', '/api/v1/workflow-runs/{id}', {token: user.token, params: workflowRun});
     await call('POST', '/api/v1/workflow-runs/{id}/rerun-failed', {token: user.token, params: workflowRun});  // 409: unfinished
     await call('POST', '/api/v1/workflow-runs/{id}/cancel', {token: user.token, params: workflowRun});

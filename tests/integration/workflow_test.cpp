@@ -99,8 +99,14 @@ jobs:
     needs: lint
     if: always()
     runs-on: linux
+    timeout-minutes: 2.5
     steps:
       - run: echo "notified ${{ needs.lint.result }}"
+      - name: Slow
+        timeout-minutes: 0.05
+        continue-on-error: true
+        run: echo "slow step started"; sleep 300; echo "slow step finished"
+      - run: echo "after the timeout"
 )yaml";
 
 class WorkflowTest : public ::testing::Test {
@@ -258,7 +264,21 @@ TEST_F(WorkflowTest, AFailedJobSkipsWhatNeedsItAndStepConditionsDecideWhatRuns) 
   EXPECT_TRUE(job_of(run, "deploy")["job_id"].is_null());  // never queued
   const json& notify = job_of(run, "notify");
   EXPECT_EQ(notify["state"], "succeeded") << notify.dump(2);
-  EXPECT_NE(log_of(notify).find("notified failure"), std::string::npos);
+  std::string notify_log = log_of(notify);
+  EXPECT_NE(notify_log.find("notified failure"), std::string::npos);
+  // timeout-minutes: the job's (2.5) is its corral job's timeout; the step's (0.05 = 3 s)
+  // stops that step only, and the container stays for the steps after it.
+  EXPECT_EQ(api_->get("/api/v1/jobs/" + notify["job_id"].get<std::string>())["spec"]["timeout_s"],
+            150);
+  const json& slow = notify["steps"][1];
+  EXPECT_EQ(slow["state"], "failed") << notify.dump(2);
+  EXPECT_EQ(slow["conclusion"], "success");  // continue-on-error
+  EXPECT_NE(slow.value("message", "").find("ran past its timeout-minutes (3.0 s)"),
+            std::string::npos)
+      << slow.dump(2);
+  EXPECT_NE(notify_log.find("slow step started"), std::string::npos) << notify_log;
+  EXPECT_EQ(notify_log.find("slow step finished"), std::string::npos) << notify_log;
+  EXPECT_NE(notify_log.find("after the timeout"), std::string::npos) << notify_log;
 }
 
 TEST_F(WorkflowTest, ABadWorkflowIsRefusedWithItsLineAndNothingIsQueued) {
@@ -299,7 +319,10 @@ jobs:
   wait:
     runs-on: linux
     steps:
-      - run: test "${{ github.run_attempt }}" = 2 || sleep 120
+      - name: Prepare
+        run: echo prepared
+      - name: Sleep
+        run: test "${{ github.run_attempt }}" = 2 || sleep 120
   after:
     needs: wait
     runs-on: linux
@@ -309,8 +332,27 @@ jobs:
   json run = start(yaml);
   std::string id = run["id"];
   std::string job_id = job_of(run, "wait")["job_id"];
-  ASSERT_TRUE(
-      wait_until([&] { return api_->get("/api/v1/jobs/" + job_id)["state"] == "running"; }, 60s));
+  // The steps show as they run, before the job ends: the runner reports each start and end.
+  auto steps_are = [&](const json& r, std::vector<std::string> want) {
+    std::vector<std::string> states;
+    for (const auto& step : job_of(r, "wait")["steps"]) states.push_back(step["state"]);
+    return states == want;
+  };
+  ASSERT_TRUE(wait_until(
+      [&] {
+        run = api_->get("/api/v1/workflow-runs/" + id);
+        return steps_are(run, {"succeeded", "running"});
+      },
+      60s))
+      << run.dump(2);
+  EXPECT_EQ(job_of(run, "wait")["steps"][1]["name"], "Sleep");
+  EXPECT_TRUE(run["started_at"].is_string()) << run.dump(2);
+  EXPECT_TRUE(run["finished_at"].is_null());
+  std::map<std::string, std::string> env{{"CORRAL_SERVER", server_->url()},
+                                         {"CORRAL_TOKEN", server_->admin_token()}};
+  auto live = run_corral({"workflow", "show", id}, env);
+  EXPECT_NE(live.out.find("running  Sleep"), std::string::npos) << live.out;
+
   json canceled = api_->post("/api/v1/workflow-runs/" + id + "/cancel", json::object(), 200);
   run = wait_for_run(id, 60s);
   EXPECT_EQ(run["state"], "canceled") << run.dump(2);
@@ -320,10 +362,11 @@ jobs:
   EXPECT_TRUE(
       wait_until([&] { return api_->get("/api/v1/jobs/" + job_id)["state"] == "canceled"; }, 30s));
   api_->post("/api/v1/workflow-runs/" + id + "/cancel", json::object(), 409);  // finished
+  // The step that was running ended as its job did.
+  run = api_->get("/api/v1/workflow-runs/" + id);
+  EXPECT_EQ(job_of(run, "wait")["steps"][1]["state"], "canceled") << run.dump(2);
 
   // Through the CLI, as a user would.
-  std::map<std::string, std::string> env{{"CORRAL_SERVER", server_->url()},
-                                         {"CORRAL_TOKEN", server_->admin_token()}};
   auto rerun = run_corral({"workflow", "rerun-failed", id}, env);
   ASSERT_EQ(rerun.exit_code, 0) << rerun.err;
   run = wait_for_run(id, 60s);

@@ -79,7 +79,8 @@ class PostgresStore final : public Store {
   Result<std::optional<WorkflowRunRecord>> find_workflow_run_by_delivery(
       const std::string& tenant, const std::string& delivery) override;
   Result<std::vector<WorkflowRunRecord>> list_workflow_runs(const std::string& tenant, int limit,
-                                                            TimeMs before) override;
+                                                            TimeMs before_created_at,
+                                                            const std::string& before_id) override;
   Result<std::vector<std::pair<std::string, std::string>>> active_workflow_runs() override;
   Result<bool> update_workflow_run(const WorkflowRunRecord& run) override;
   Result<CreateJobResult> create_job(const Job& job) override;

@@ -1,6 +1,8 @@
 // PostgresStore: workflow runs (the workflow_runs table, migration 13). The statements are
 // shared with SqliteStore (store/shared_sql.h); the version check in kUpdateWorkflowRun keeps
 // two servers advancing one run from overwriting each other.
+#include <limits>
+
 #include "store/postgres/postgres_store.h"
 #include "store/shared_sql.h"
 
@@ -54,14 +56,14 @@ Result<std::optional<WorkflowRunRecord>> PostgresStore::find_workflow_run_by_del
   });
 }
 
-Result<std::vector<WorkflowRunRecord>> PostgresStore::list_workflow_runs(const std::string& tenant,
-                                                                         int limit, TimeMs before) {
+Result<std::vector<WorkflowRunRecord>> PostgresStore::list_workflow_runs(
+    const std::string& tenant, int limit, TimeMs before_created_at, const std::string& before_id) {
   using Runs = std::vector<WorkflowRunRecord>;
   return run<Runs>([&](Connection& c) -> Result<Runs> {
-    auto rows = c.query(std::string("SELECT ") + kWorkflowRunColumns +
-                            " FROM workflow_runs WHERE tenant = $1 AND ($2::bigint = 0 OR "
-                            "created_at < $2::bigint) ORDER BY created_at DESC, id DESC LIMIT $3",
-                        tenant, before, limit);
+    bool first = before_created_at == 0;
+    auto rows = c.query(kListWorkflowRuns, tenant,
+                        first ? std::numeric_limits<TimeMs>::max() : before_created_at,
+                        first ? std::string() : before_id, limit);
     Runs out;
     for (int i = 0; i < rows.size(); ++i) out.push_back(workflow_run_from_row(rows[i]));
     return out;

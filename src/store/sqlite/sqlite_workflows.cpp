@@ -1,5 +1,7 @@
 // SqliteStore: workflow runs (the workflow_runs table, migration 12). The statements are
 // shared with PostgresStore (store/shared_sql.h).
+#include <limits>
+
 #include "store/shared_sql.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/sqlite/transact.h"
@@ -56,14 +58,14 @@ Result<std::optional<WorkflowRunRecord>> SqliteStore::find_workflow_run_by_deliv
   });
 }
 
-Result<std::vector<WorkflowRunRecord>> SqliteStore::list_workflow_runs(const std::string& tenant,
-                                                                       int limit, TimeMs before) {
+Result<std::vector<WorkflowRunRecord>> SqliteStore::list_workflow_runs(
+    const std::string& tenant, int limit, TimeMs before_created_at, const std::string& before_id) {
   using Runs = std::vector<WorkflowRunRecord>;
   return read<Runs>([&](Db& db) -> Result<Runs> {
-    auto st = db.prepare(std::string("SELECT ") + kWorkflowRunColumns +
-                         " FROM workflow_runs WHERE tenant = ? AND (? = 0 OR created_at < ?)"
-                         " ORDER BY created_at DESC, id DESC LIMIT ?");
-    st.bind_all(tenant, before, before, limit);
+    auto st = db.prepare(sqlite_params(kListWorkflowRuns));
+    bool first = before_created_at == 0;
+    st.bind_all(tenant, first ? std::numeric_limits<TimeMs>::max() : before_created_at,
+                first ? std::string() : before_id, limit);
     Runs out;
     while (st.step()) out.push_back(workflow_run_from_row(st));
     return out;

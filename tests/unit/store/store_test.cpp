@@ -427,9 +427,49 @@ TEST_P(StoreTest, WorkflowRunsAreWrittenOnlyOverTheVersionReadAndLoseTheirSecret
   now = store_->get_workflow_run("t1", run.id);
   EXPECT_TRUE((*now)->secrets.empty());  // deleted with the run's end
   EXPECT_EQ(store_->active_workflow_runs()->size(), 1u);
-  auto listed = store_->list_workflow_runs("t1", 10, 0);
+  auto listed = store_->list_workflow_runs("t1", 10, 0, "");
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ((*listed)[0].id, run.id);
+}
+
+TEST_P(StoreTest, WorkflowRunsPageNewestFirstWithoutSkippingRunsOfTheSameMillisecond) {
+  // Five runs, three of them made in the same millisecond: pages of two see each once.
+  std::vector<std::string> made;
+  for (int i = 0; i < 5; ++i) {
+    WorkflowRunRecord run;
+    run.id = new_id("wfr");
+    run.tenant = "t1";
+    run.name = "ci";
+    run.state = "queued";
+    run.event = "manual";
+    run.created_at = run.updated_at = clock_.now_ms();
+    ASSERT_TRUE(store_->insert_workflow_run(run).ok());
+    made.push_back(run.id);
+    if (i != 1 && i != 2) clock_.advance_ms(5);
+  }
+  WorkflowRunRecord other;
+  other.id = new_id("wfr");
+  other.tenant = "t2";
+  other.created_at = clock_.now_ms();
+  ASSERT_TRUE(store_->insert_workflow_run(other).ok());
+
+  std::vector<std::string> seen;
+  TimeMs after_created = 0;
+  std::string after_id;
+  for (int page = 0; page < 5; ++page) {
+    auto listed = store_->list_workflow_runs("t1", 2, after_created, after_id);
+    ASSERT_TRUE(listed.ok()) << listed.error().message;
+    if (listed->empty()) break;
+    EXPECT_LE(listed->size(), 2u);
+    for (const auto& r : *listed) seen.push_back(r.id);
+    after_created = listed->back().created_at;
+    after_id = listed->back().id;
+  }
+  ASSERT_EQ(seen.size(), 5u);
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()),
+            std::set<std::string>(made.begin(), made.end()));
+  EXPECT_EQ(seen.front(), made.back());  // newest first
+  EXPECT_EQ(seen.back(), made.front());
 }
 
 TEST_P(StoreTest, MaxAttemptsExhaustedFailsWithRunnerLost) {

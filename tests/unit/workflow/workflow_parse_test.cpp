@@ -325,7 +325,8 @@ TEST(WorkflowParseTest, JobRefusals) {
   EXPECT_EQ(refusal(with_job("    runs-on: {group: big}\n    steps: [{run: a}]\n")),
             "line 4: jobs.build.runs-on: runs-on groups are not supported; list the runner labels");
   EXPECT_EQ(refusal(with_job("    runs-on: x\n    timeout-minutes: soon\n    steps: [{run: a}]\n")),
-            "line 5: jobs.build.timeout-minutes: must be a whole number above 0");
+            "line 5: jobs.build.timeout-minutes: must be a number of minutes above 0 (fractions "
+            "allowed: 0.5 = 30 s)");
   EXPECT_EQ(
       refusal(with_job("    runs-on: x\n    continue-on-error: maybe\n    steps: [{run: a}]\n")),
       "line 5: jobs.build.continue-on-error: must be true or false");
@@ -559,8 +560,9 @@ TEST(WorkflowParseTest, MoreRefusalsNameLineAndPath) {
                 "          - os: ${{ env.OS }}\n    steps: [{run: a}]\n"),
        "line 8: jobs.build.strategy.matrix.include[0].os: expressions in a matrix are not "
        "supported; list the values themselves"},
-      {with_steps("      - run: a\n        timeout-minutes: 1.5\n"),
-       "line 7: jobs.build.steps[0].timeout-minutes: must be a whole number above 0"},
+      {with_steps("      - run: a\n        timeout-minutes: 0\n"),
+       "line 7: jobs.build.steps[0].timeout-minutes: must be a number of minutes above 0 "
+       "(fractions allowed: 0.5 = 30 s)"},
       {with_steps("      - uses: actions/checkout@v4\n        with:\n          ref: ''\n"),
        "line 8: jobs.build.steps[0].with.ref: must not be empty"},
       {with_steps("      - uses: actions/checkout@v4\n        with:\n          path: /etc\n"),

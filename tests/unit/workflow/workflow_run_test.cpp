@@ -189,6 +189,38 @@ TEST(WorkflowRunTest, AFailedJobSaysWhichStepFailedAndAnIfSkippedJobIsNotRerun) 
   EXPECT_TRUE(to_api_json(run).contains("cancel_requested"));
 }
 
+TEST(WorkflowRunTest, StepsReportedWhileAJobRunsShowUntilItEndsAndTheRunStartsWithItsFirstJob) {
+  auto run = planned(kGraph);
+  submit(run, advance(run, {}, kNow));
+  EXPECT_EQ(run.started_at, 0);
+  JobReport running;
+  running.state = "running";
+  running.started_at = kNow + 5;
+  JobReport later = running;
+  later.started_at = kNow + 9;
+  EXPECT_TRUE(advance(run, {{"job_build.1", later}, {"job_build.2", running}}, kNow).changed);
+  EXPECT_EQ(run.state, "running");
+  EXPECT_EQ(run.started_at, kNow + 5);  // the earliest of its jobs
+  EXPECT_EQ(to_api_json(run_from_doc(to_doc(run)).value())["started_at"],
+            to_api_json(run)["started_at"]);
+
+  json live = json::array(
+      {{{"name", "checkout"}, {"state", "succeeded"}}, {{"name", "pack"}, {"state", "running"}}});
+  EXPECT_TRUE(report_steps(run, "build.1", "job_build.1", live));
+  EXPECT_EQ(run.jobs[0].steps, live);
+  EXPECT_FALSE(report_steps(run, "build.1", "job_build.1", live));            // nothing new
+  EXPECT_FALSE(report_steps(run, "build.1", "job_of_attempt_1", live));       // an old job
+  EXPECT_FALSE(report_steps(run, "nosuch", "job_build.1", live));             // no such key
+  EXPECT_FALSE(report_steps(run, "build.1", "job_build.1", json::object()));  // not a list
+
+  // Ended without steps of its own (canceled by fail-fast here): the running step ends so.
+  advance(run, {{"job_build.2", finished("failed")}}, kNow);
+  EXPECT_EQ(run.jobs[0].state, "canceled");
+  EXPECT_EQ(run.jobs[0].steps[0]["state"], "succeeded");
+  EXPECT_EQ(run.jobs[0].steps[1]["state"], "canceled");
+  EXPECT_FALSE(report_steps(run, "build.1", "job_build.1", live));  // the job has ended
+}
+
 TEST(WorkflowRunTest, NothingToRerunInASucceededRun) {
   auto run =
       planned("on: push\njobs:\n  a:\n    runs-on: linux\n    steps:\n      - run: 'true'\n");
