@@ -113,8 +113,9 @@ void add_workflow_routes(Router& router, ServerContext& ctx);
 awaitable<void> advance_workflow_run(ServerContext& ctx, const std::string& tenant,
                                      const std::string& run_id);
 awaitable<void> sweep_workflow_runs(ServerContext& ctx);
-// A webhook's discovery job finished (routes_hooks.cpp): starts the workflows in its result
-// that the event triggers, once per delivery and file.
+// A discovery job (a webhook's or a schedule's, routes_hooks.cpp) reports what it read, in
+// job.result: starts the workflows there that its event triggers, once per delivery and file.
+// Called before the job's finish is stored, so no crash can finish it without its runs.
 awaitable<void> start_discovered_workflows(ServerContext& ctx, const Job& job);
 // A workflow job's steps as its runner reports them while they run: stored in its run
 // (workflow::report_steps). False when the run did not take them (an old attempt's, or the

@@ -24,6 +24,15 @@ awaitable<Response> with_attempt(ServerContext& ctx, RequestContext& req, F fn) 
   co_return co_await fn(*runner, req.params["job_id"], *attempt);
 }
 
+// Whether `attempt` is the job's current one, the runner's, and not over: the fencing the
+// store applies to start, logs and finish, for the routes that read before they write.
+bool holds_attempt(const Job& job, const Runner& runner, int attempt) {
+  if (job.attempts.empty()) return false;
+  const Attempt& current = job.attempts.back();
+  return current.number == attempt && current.runner_id == runner.id &&
+         (job.state == JobState::kLeased || job.state == JobState::kRunning);
+}
+
 // The finish report in the metrics: the attempt always, the job when it is over for good
 // (a retried job is queued again).
 void count_finished(ServerMetrics& metrics, const FinishReport& report, const Job& job) {
@@ -123,8 +132,7 @@ void add_attempt_routes(Router& router, ServerContext& ctx) {
               }
               auto job = co_await ctx.db([&] { return ctx.store.get_job("", job_id); });
               if (!job.ok()) co_return error_of(job.error());
-              if (job->attempts.empty() || job->attempts.back().number != attempt ||
-                  job->attempts.back().runner_id != runner.id || job->state != JobState::kRunning) {
+              if (!holds_attempt(*job, runner, attempt) || job->state != JobState::kRunning) {
                 co_return error_of(make_error(
                     ErrorCode::kConflict, "attempt " + std::to_string(attempt) + " of job " +
                                               job_id + " is not this runner's running attempt"));
@@ -145,6 +153,20 @@ void add_attempt_routes(Router& router, ServerContext& ctx) {
               if (!body.ok()) co_return error_of(body.error());
               auto report = parse_finish_report(*body);
               if (!report.ok()) co_return error_of(report.error());
+              // What a job that read a repository's workflow files found starts before its
+              // finish is stored: a server that dies in between has not stored the finish,
+              // the runner sends it again (here or to another server), and each file
+              // starts at most one run per delivery however often that happens.
+              if (report->state == AttemptState::kSucceeded && report->result.is_object() &&
+                  report->result.contains("workflow_files")) {
+                auto current = co_await ctx.db([&] { return ctx.store.get_job("", job_id); });
+                if (current.ok() && current->spec.workflow &&
+                    current->spec.workflow->contains("discover") &&
+                    holds_attempt(*current, runner, attempt)) {
+                  current->result = report->result;
+                  co_await start_discovered_workflows(ctx, *current);
+                }
+              }
               auto job = co_await ctx.db([&] {
                 return ctx.store.finish_attempt(runner.id, job_id, attempt, *report,
                                                 ctx.clock.now_ms());
@@ -157,10 +179,6 @@ void add_attempt_routes(Router& router, ServerContext& ctx) {
                   (*job->spec.workflow)["run_id"].is_string()) {
                 std::string run_id = (*job->spec.workflow)["run_id"];
                 co_await advance_workflow_run(ctx, job->tenant, run_id);
-              }
-              if (job->spec.workflow && job->spec.workflow->contains("discover") &&
-                  job->state == JobState::kSucceeded) {
-                co_await start_discovered_workflows(ctx, *job);
               }
               co_return json_ok(to_json(*job));
             });
