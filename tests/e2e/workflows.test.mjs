@@ -241,6 +241,22 @@ describe('workflow pages', {timeout: 120000}, () => {
     await page.locator('#wf-rerun').waitFor();
   });
 
+  test('past a page of runs the list offers Load more, which adds the older ones', async () => {
+    // 50 more runs whose only job is skipped (if: false): they finish without a runner.
+    const skipped = 'name: e2e skipped\non: push\njobs:\n  never:\n    if: false\n    runs-on: none\n    steps:\n      - run: echo\n';
+    for (let i = 0; i < 50; ++i) {
+      await server.request('POST', '/api/v1/workflow-runs', {body: {workflow: skipped}, expect: 201});
+    }
+    await page.goto(`${server.url}/#/workflows`);
+    const rows = page.locator('#workflows-table tbody tr');
+    await waitFor(async () => (await rows.count()) === 50, {what: 'a page of 50 runs'});
+    assert.equal(await page.locator(`#workflows-table tr[data-run-id="${runId}"]`).count(), 0, 'the oldest is on page 2');
+    await page.locator('#workflows-more').click();
+    await waitFor(async () => (await rows.count()) === 52, {what: 'the 2 older runs added'});
+    assert.equal(await page.locator(`#workflows-table tr[data-run-id="${runId}"]`).count(), 1);
+    assert.equal(await page.locator('#workflows-more').count(), 0, 'no page after the last');
+  });
+
   test('no script errors on the way', () => {
     assert.deepEqual(pageErrors, []);
   });

@@ -119,7 +119,8 @@ export const api = {
   repos: () => request('/api/v1/repos'),
 
   // Workflow runs (docs/workflows.md): {runs: [...]} newest first; one run with its jobs.
-  workflowRuns: (limit = 50) => request(`/api/v1/workflow-runs?limit=${limit}`),
+  workflowRuns: (limit = 50, cursor = null) =>
+    request(`/api/v1/workflow-runs?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`),
   workflowRun: (id) => request(`/api/v1/workflow-runs/${encodeURIComponent(id)}`),
   cancelWorkflowRun: (id) =>
     request(`/api/v1/workflow-runs/${encodeURIComponent(id)}/cancel`, {method: 'POST', body: {}}),

@@ -34,27 +34,56 @@ function row(run) {
 export function mount(container) {
   const status = h('div', {class: 'page-status'});
   const body = h('div', {}, h('p', {class: 'muted'}, 'Loading workflow runs…'));
+  const more = h('div', {class: 'more'});
   container.append(h('div', {class: 'page-head'}, h('h1', {}, 'Workflows'),
     h('div', {class: 'head-actions'}, h('span', {class: 'live'}, h('span', {class: 'live-dot'}), 'live'))),
-  status, body);
+  status, body, more);
+  let runs = [];
+  let cursor = null;       // next_cursor of the last page shown
+  let extraPages = false;  // once the user loads more, the list stops refreshing itself
   let hadData = false;
-  return poll(async () => {
+
+  const render = () => {
+    clear(body);
+    clear(more);
+    if (runs.length === 0) {
+      body.append(h('div', {class: 'empty', id: 'workflows-empty'},
+        h('p', {}, 'No workflow run yet.'),
+        h('p', {class: 'muted'}, 'Start one from a GitHub-Actions-style file with ',
+          h('code', {}, 'corral workflow run FILE'), ' (add ', h('code', {}, '--repo URL --sha SHA'),
+          ' to check out a repository), or let a repository\'s pushes start them (docs/workflows.md).')));
+      return;
+    }
+    body.append(tableWrap(h('table', {class: 'table', id: 'workflows-table'},
+      tableHead(['Run', 'State', 'Event', 'Repository', 'Jobs', 'Created', 'Duration'], ['Jobs', 'Duration']),
+      h('tbody', {}, runs.map(row)))));
+    if (cursor) {
+      more.append(h('button', {class: 'btn', type: 'button', id: 'workflows-more', onclick: () => loadMore()},
+        'Load more'));
+    }
+  };
+
+  const loadMore = async () => {
+    extraPages = true;
     try {
-      const {runs} = await api.workflowRuns(LIMIT);
+      const page = await api.workflowRuns(LIMIT, cursor);
+      runs = runs.concat(page.runs);
+      cursor = page.next_cursor;
+      render();
+    } catch (e) {
+      showLoadError(status, e, {hadData});
+    }
+  };
+
+  return poll(async () => {
+    if (extraPages) return;
+    try {
+      const page = await api.workflowRuns(LIMIT);
       hadData = true;
       showLoadError(status, null);
-      clear(body);
-      if (runs.length === 0) {
-        body.append(h('div', {class: 'empty', id: 'workflows-empty'},
-          h('p', {}, 'No workflow run yet.'),
-          h('p', {class: 'muted'}, 'Start one from a GitHub-Actions-style file with ',
-            h('code', {}, 'corral workflow run FILE'), ' (add ', h('code', {}, '--repo URL --sha SHA'),
-            ' to check out a repository), or let a repository\'s pushes start them (docs/workflows.md).')));
-        return;
-      }
-      body.append(tableWrap(h('table', {class: 'table', id: 'workflows-table'},
-        tableHead(['Run', 'State', 'Event', 'Repository', 'Jobs', 'Created', 'Duration'], ['Jobs', 'Duration']),
-        h('tbody', {}, runs.map(row)))));
+      runs = page.runs;
+      cursor = page.next_cursor || null;
+      render();
     } catch (e) {
       if (e instanceof ApiError && e.status === 404 && !hadData) {
         clear(status);
