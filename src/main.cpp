@@ -5,9 +5,6 @@
 #include "common/version.h"
 
 int main(int argc, char** argv) {
-#ifdef CORRAL_BUILD_VERSION
-  corral::set_build_version(CORRAL_BUILD_VERSION);  // corral_next: another build's version
-#endif
   CLI::App app{"corral: run CI jobs, code reviews and analyses on machines you control"};
   app.set_version_flag("--version", corral::build_version());
   app.require_subcommand(1);

@@ -5,8 +5,8 @@
 
 namespace corral {
 
-// CORRAL_VERSION, unless the executable's main() set another before anything else ran: the
-// second build the update tests offer runners (CMakeLists.txt, corral_next) does.
+// CORRAL_VERSION, unless set to another before main() ran: the second build the update tests
+// offer runners (corral_next, tests/support/next_version.cpp) does.
 const std::string& build_version();
 void set_build_version(std::string version);
 
