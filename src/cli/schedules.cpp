@@ -4,6 +4,7 @@
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/job_flags.h"
+#include "common/numbers.h"
 
 namespace corral::cli {
 
@@ -12,19 +13,14 @@ namespace {
 // Seconds from "3600", "90s", "30m", "1h", "2d"; nullopt when it is none of those.
 std::optional<int64_t> parse_duration_s(const std::string& text) {
   if (text.empty()) return std::nullopt;
-  size_t pos = 0;
-  int64_t n = 0;
-  try {
-    n = std::stoll(text, &pos);
-  } catch (...) {
-    return std::nullopt;
-  }
-  if (n < 0) return std::nullopt;
-  std::string unit = text.substr(pos);
-  if (unit.empty() || unit == "s") return n;
-  if (unit == "m") return n * 60;
-  if (unit == "h") return n * 3600;
-  if (unit == "d") return n * 86400;
+  size_t pos = text.find_first_not_of("0123456789");
+  auto n = parse_number<int64_t>(std::string_view(text).substr(0, pos));
+  if (!n) return std::nullopt;
+  std::string unit = pos == std::string::npos ? "" : text.substr(pos);
+  if (unit.empty() || unit == "s") return *n;
+  if (unit == "m") return *n * 60;
+  if (unit == "h") return *n * 3600;
+  if (unit == "d") return *n * 86400;
   return std::nullopt;
 }
 

@@ -207,12 +207,7 @@ Error bad(const std::string& name, const std::string& why) {
 
 Result<int64_t> parse_int(const std::string& name, const std::string& text, int64_t min,
                           int64_t max) {
-  try {
-    size_t pos = 0;
-    long long v = std::stoll(text, &pos);
-    if (pos == text.size() && v >= min && v <= max) return static_cast<int64_t>(v);
-  } catch (...) {
-  }
+  if (auto v = parse_number<int64_t>(text); v && *v >= min && *v <= max) return *v;
   return bad(name, "'" + text + "' is not a whole number between " + std::to_string(min) + " and " +
                        std::to_string(max));
 }

@@ -72,21 +72,14 @@ void add_attempt_routes(Router& router, ServerContext& ctx) {
         return with_attempt(
             ctx, req,
             [&](const Runner& runner, std::string job_id, int attempt) -> awaitable<Response> {
-              std::string offset_text = req.query_value("offset");
-              int64_t offset = -1;
-              try {
-                size_t pos = 0;
-                offset = std::stoll(offset_text, &pos);
-                if (pos != offset_text.size()) offset = -1;
-              } catch (...) {
-              }
-              if (offset < 0) {
+              auto offset = parse_number<int64_t>(req.query_value("offset"));
+              if (!offset || *offset < 0) {
                 co_return error_of(
                     make_error(ErrorCode::kBadRequest,
                                "query parameter 'offset' (a byte offset >= 0) is required"));
               }
               auto appended = co_await ctx.db([&] {
-                return ctx.store.append_log(runner.id, job_id, attempt, offset, req.msg.body(),
+                return ctx.store.append_log(runner.id, job_id, attempt, *offset, req.msg.body(),
                                             ctx.clock.now_ms());
               });
               if (!appended.ok()) co_return error_of(appended.error());

@@ -10,6 +10,7 @@
 // that is both in the store and in the queue is sent once, and a gap is read from the store.
 #include "net/event.h"
 #include "server/context.h"
+#include "server/json_body.h"
 
 namespace corral {
 
@@ -38,20 +39,6 @@ awaitable<void> read_until_closed(WebSocket& ws, std::shared_ptr<WatcherConnecti
   conn->closed = true;
   sub->wake();
   conn->reader_done.set();
-}
-
-Result<int64_t> int_query(const RequestContext& req, const std::string& key, int64_t max) {
-  std::string text = req.query_value(key);
-  if (text.empty()) return 0;
-  try {
-    size_t pos = 0;
-    int64_t v = std::stoll(text, &pos);
-    if (pos == text.size() && v >= 0 && v <= max) return v;
-  } catch (...) {
-  }
-  return make_error(
-      ErrorCode::kBadRequest,
-      "query parameter '" + key + "' must be an integer between 0 and " + std::to_string(max));
 }
 
 // Retry-After of a stream refused by a watcher limit: watchers come and go within minutes.
@@ -233,9 +220,9 @@ class LogStreamer {
 awaitable<void> stream_logs(ServerContext& ctx, RequestContext& req, WebSocketUpgrade& upgrade) {
   auto caller = co_await authenticate_user(ctx, req);
   if (!caller.ok()) co_return upgrade.reject(error_of(caller.error()));
-  auto offset = int_query(req, "offset", INT64_MAX);
+  auto offset = query_int(req, "offset", 0, 0, INT64_MAX);
   if (!offset.ok()) co_return upgrade.reject(error_of(offset.error()));
-  auto attempt = int_query(req, "attempt", 1'000'000);
+  auto attempt = query_int(req, "attempt", 0, 0, 1'000'000);
   if (!attempt.ok()) co_return upgrade.reject(error_of(attempt.error()));
   std::string id = req.params["id"];
   auto job = co_await ctx.db([&] { return ctx.store.get_job(caller->tenant, id); });
