@@ -1,10 +1,12 @@
 // `corral server`: runs the API server on its store (embedded SQLite by default, or PostgreSQL).
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <iostream>
 
 #include "cli/commands.h"
 #include "common/log_format.h"
+#include "common/settings_file.h"
 #include "common/units.h"
 #include "server/server.h"
 #include "store/open_store.h"
@@ -24,6 +26,25 @@ CLI::Validator bytes_transform() {
         return {};
       },
       "BYTES");
+}
+
+// The server's settings as a settings file names them: each option's variable and flag.
+std::vector<KnownSetting> known_server_settings(const CLI::App& cmd) {
+  std::vector<KnownSetting> known;
+  for (const CLI::Option* opt : cmd.get_options()) {
+    if (opt->get_envname().empty()) continue;
+    for (const auto& flag : opt->get_lnames()) known.push_back({opt->get_envname(), flag});
+  }
+  return known;
+}
+
+void apply_settings_file(const CLI::App& cmd, const std::string& path) {
+  auto settings = read_settings_file(path, known_server_settings(cmd), "docs/operations.md");
+  if (!settings.ok()) {
+    std::cerr << "corral server: " << settings.error().message << "\n";
+    throw CLI::RuntimeError(2);
+  }
+  for (const auto& [env, value] : *settings) ::setenv(env.c_str(), value.c_str(), 0);
 }
 
 }  // namespace
@@ -149,7 +170,15 @@ void add_server_command(CLI::App& app) {
       ->envname("CORRAL_RUNNER_BINARY")
       ->check(CLI::ExistingFile);
   auto log_json = std::make_shared<bool>(false);
-  cmd->add_flag("--log-json", *log_json, "Log as JSON lines");
+  cmd->add_flag("--log-json", *log_json, "Log as JSON lines")->envname("CORRAL_LOG_JSON");
+  // Read as soon as it is parsed, before the environment: its settings become the
+  // environment's defaults, so a variable that is set wins over the file and a flag over both.
+  auto config_file = std::make_shared<std::string>();
+  cmd->add_option("--config", *config_file,
+                  "YAML file of settings: their variables or flag names as keys "
+                  "(docs/operations.md); below the environment and the flags")
+      ->trigger_on_parse()
+      ->each([cmd, config_file](const std::string& path) { apply_settings_file(*cmd, path); });
   cmd->callback([config, log_json] {
     if (*log_json) {
       spdlog::set_formatter(json_lines_formatter());

@@ -1,7 +1,6 @@
 #include "runner/config.h"
 
 #include <unistd.h>  // environ
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -14,6 +13,7 @@
 #include <thread>
 
 #include "common/numbers.h"
+#include "common/settings_file.h"
 #include "common/units.h"
 #include "net/endpoint.h"
 #include "runner/setting_aliases.h"
@@ -138,65 +138,20 @@ std::map<std::string, std::string> runner_settings_from(
   return out;
 }
 
+// The runner's settings as a settings file names them (common/settings_file.h).
+std::vector<KnownSetting> known_runner_settings() {
+  std::vector<KnownSetting> known;
+  for (const auto& name : runner_setting_names()) known.push_back({name, setting_flag_name(name)});
+  return known;
+}
+
 Result<std::map<std::string, std::string>> parse_runner_config(std::string_view yaml_text,
                                                                const std::string& source) {
-  constexpr size_t kMaxConfigBytes = 1024 * 1024;
-  if (yaml_text.size() > kMaxConfigBytes) {
-    return make_error(
-        ErrorCode::kInvalidSpec,
-        source + " is larger than 1 MiB; a runner config is a short list of settings");
-  }
-  std::map<std::string, std::string> out;
-  // yaml-cpp reports what it cannot read (and a value of the wrong shape) by exceptions.
-  try {
-    YAML::Node root = YAML::Load(std::string(yaml_text));
-    if (root.IsNull()) return out;  // an empty file sets nothing
-    if (!root.IsMap())
-      return make_error(ErrorCode::kInvalidSpec, source + " must be a YAML mapping of settings");
-    for (const auto& item : root) {
-      if (!item.first.IsScalar()) {
-        return make_error(ErrorCode::kInvalidSpec, source + ": every key must be a setting name");
-      }
-      std::string key = item.first.as<std::string>();
-      std::string canonical;
-      for (const auto& name : runner_setting_names()) {
-        if (key == name || key == setting_flag_name(name)) canonical = name;
-      }
-      if (canonical.empty()) {
-        return make_error(ErrorCode::kInvalidSpec,
-                          source + ": unknown setting '" + key + "' (see docs/runner.md)");
-      }
-      const auto& value = item.second;
-      if (value.IsSequence()) {
-        std::string joined;
-        for (const auto& v : value) {
-          if (!v.IsScalar()) {
-            return make_error(ErrorCode::kInvalidSpec,
-                              source + ": '" + key + "' must be a list of plain values");
-          }
-          joined += (joined.empty() ? "" : ",") + v.as<std::string>();
-        }
-        out[canonical] = joined;
-      } else if (value.IsScalar()) {
-        out[canonical] = value.as<std::string>();
-      } else {
-        return make_error(ErrorCode::kInvalidSpec,
-                          source + ": '" + key + "' must be a value or a list");
-      }
-    }
-  } catch (const std::exception& e) {
-    return make_error(ErrorCode::kInvalidSpec, "cannot read " + source + ": " + e.what());
-  }
-  return out;
+  return parse_settings_file(yaml_text, source, known_runner_settings(), "docs/runner.md");
 }
 
 Result<std::map<std::string, std::string>> read_runner_config_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return make_error(ErrorCode::kInvalidSpec,
-                      "cannot read config file " + path + ": " + std::strerror(errno));
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return parse_runner_config(text, "config file " + path);
+  return read_settings_file(path, known_runner_settings(), "docs/runner.md");
 }
 
 namespace {

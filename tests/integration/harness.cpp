@@ -160,8 +160,9 @@ CommandResult run_corral(const std::vector<std::string>& args,
   return result;
 }
 
-ServerProcess::ServerProcess(std::map<std::string, std::string> env, fs::path data_dir)
-    : env_(std::move(env)), data_dir_(std::move(data_dir)) {
+ServerProcess::ServerProcess(std::map<std::string, std::string> env, fs::path data_dir,
+                             std::vector<std::string> args)
+    : env_(std::move(env)), data_dir_(std::move(data_dir)), args_(std::move(args)) {
   if (data_dir_.empty()) {
     data_dir_ = make_temp_dir("corral-server");
     own_dir_ = true;
@@ -179,10 +180,10 @@ void ServerProcess::start() {
   auto log = data_dir_ / ("server-" + std::to_string(generation_++) + ".log");
   // A restart comes back at the same address, as a real server would, so clients can resume.
   std::string listen = url_.empty() ? "127.0.0.1:0" : url_.substr(url_.find("//") + 2);
-  process_ =
-      std::make_unique<Process>(std::vector<std::string>{corral_binary(), "server", "--listen",
-                                                         listen, "--data-dir", data_dir_.string()},
-                                env_, log);
+  std::vector<std::string> argv{corral_binary(), "server",     "--listen",
+                                listen,          "--data-dir", data_dir_.string()};
+  argv.insert(argv.end(), args_.begin(), args_.end());
+  process_ = std::make_unique<Process>(argv, env_, log);
   bool up = wait_until(
       [&] {
         std::ifstream in(data_dir_ / "server.url");

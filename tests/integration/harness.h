@@ -69,7 +69,9 @@ CommandResult run_corral(const std::vector<std::string>& args,
 
 class ServerProcess {
  public:
-  explicit ServerProcess(std::map<std::string, std::string> env = {}, fs::path data_dir = {});
+  // `args` go after `corral server --listen ... --data-dir ...`.
+  explicit ServerProcess(std::map<std::string, std::string> env = {}, fs::path data_dir = {},
+                         std::vector<std::string> args = {});
   ~ServerProcess();
 
   void start();
@@ -87,6 +89,7 @@ class ServerProcess {
  private:
   std::map<std::string, std::string> env_;
   fs::path data_dir_;
+  std::vector<std::string> args_;
   bool own_dir_ = false;
   int generation_ = 0;
   std::unique_ptr<Process> process_;

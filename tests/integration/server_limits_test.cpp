@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <fstream>
 #include <thread>
 
 #include "harness.h"
@@ -129,6 +130,44 @@ TEST(ServerLimits, SchedulesPerTenantAnswer429UntilOneIsDeleted) {
   EXPECT_EQ(user.get("/api/v1/schedules")["schedules"].size(), 2u);
   user.del("/api/v1/schedules/one");
   user.post("/api/v1/schedules", schedule("three"), 201);
+}
+
+TEST(ServerLimits, AConfigFileSetsWhatNeitherTheEnvironmentNorAFlagSets) {
+  fs::path dir = make_temp_dir("corral-config");
+  std::ofstream(dir / "server.yml") << "max-schedules-per-tenant: 1\n"      // a flag says 2
+                                    << "CORRAL_MAX_QUEUED_PER_TENANT: 1\n"  // the environment 2
+                                    << "metrics-token: from-the-file\n";    // only here
+  ServerProcess server(
+      std::map<std::string, std::string>{{"CORRAL_MAX_QUEUED_PER_TENANT", "2"}}, {},
+      {"--config", (dir / "server.yml").string(), "--max-schedules-per-tenant", "2"});
+  Api user(server.url(), create_token(server, "user"));
+  for (const char* name : {"one", "two"}) {
+    user.post("/api/v1/schedules", {{"name", name}, {"cron", "0 3 * * *"}, {"job", limits_job()}},
+              201);
+  }
+  auto schedules =
+      user.request(http::verb::post, "/api/v1/schedules",
+                   json{{"name", "three"}, {"cron", "0 3 * * *"}, {"job", limits_job()}}.dump());
+  EXPECT_EQ(schedules.status, 429);
+  EXPECT_NE(schedules.body.find("--max-schedules-per-tenant 2"), std::string::npos)
+      << schedules.body;
+  user.post("/api/v1/jobs", limits_job(), 201);
+  user.post("/api/v1/jobs", limits_job(), 201);
+  auto queued = user.request(http::verb::post, "/api/v1/jobs", limits_job().dump());
+  EXPECT_EQ(queued.status, 429);
+  EXPECT_NE(queued.body.find("--max-queued-per-tenant 2"), std::string::npos) << queued.body;
+  EXPECT_EQ(user.request(http::verb::get, "/metrics").status, 401);
+  Api scraper(server.url(), "from-the-file");
+  EXPECT_EQ(scraper.request(http::verb::get, "/metrics").status, 200);
+
+  // A key that is no setting stops the server before it listens, naming the key.
+  std::ofstream(dir / "typo.yml") << "max-schedules-per-tennant: 3\n";
+  auto refused = run_corral({"server", "--config", (dir / "typo.yml").string(), "--data-dir",
+                             (dir / "data").string(), "--listen", "127.0.0.1:0"});
+  EXPECT_EQ(refused.exit_code, 2) << refused.out << refused.err;
+  EXPECT_NE(refused.err.find("unknown setting 'max-schedules-per-tennant'"), std::string::npos)
+      << refused.err;
+  fs::remove_all(dir);
 }
 
 TEST(ServerLimits, ConnectionsBeyondTheCapGet503WhileOpenOnesWork) {
