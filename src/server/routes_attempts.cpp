@@ -15,13 +15,19 @@ Result<int> attempt_number(const RequestContext& req) {
                     "attempt must be a positive integer, not '" + text + "'");
 }
 
+// POST|PUT /api/v1/jobs/{job_id}/attempts/{attempt}/<what>: fn(req, runner, job_id, attempt)
+// once the caller is known to be a runner and the attempt number reads.
 template <typename F>
-awaitable<Response> with_attempt(ServerContext& ctx, RequestContext& req, F fn) {
-  auto runner = co_await authenticate_runner(ctx, req);
-  if (!runner.ok()) co_return error_of(runner.error());
-  auto attempt = attempt_number(req);
-  if (!attempt.ok()) co_return error_of(attempt.error());
-  co_return co_await fn(*runner, req.params["job_id"], *attempt);
+void add_attempt_route(Router& router, ServerContext& ctx, http::verb verb, const char* what,
+                       F fn) {
+  router.add(verb, std::string("/api/v1/jobs/{job_id}/attempts/{attempt}/") + what,
+             [&ctx, fn](RequestContext& req) -> awaitable<Response> {
+               auto runner = co_await authenticate_runner(ctx, req);
+               if (!runner.ok()) co_return error_of(runner.error());
+               auto attempt = attempt_number(req);
+               if (!attempt.ok()) co_return error_of(attempt.error());
+               co_return co_await fn(req, *runner, req.params["job_id"], *attempt);
+             });
 }
 
 // Whether `attempt` is the job's current one, the runner's, and not over: the fencing the
@@ -52,129 +58,111 @@ void count_finished(ServerMetrics& metrics, const FinishReport& report, const Jo
 }  // namespace
 
 void add_attempt_routes(Router& router, ServerContext& ctx) {
-  router.add(
-      http::verb::post, "/api/v1/jobs/{job_id}/attempts/{attempt}/start",
-      [&ctx](RequestContext& req) {
-        return with_attempt(
-            ctx, req,
-            [&](const Runner& runner, std::string job_id, int attempt) -> awaitable<Response> {
-              auto started = co_await ctx.db([&] {
-                return ctx.store.start_attempt(runner.id, job_id, attempt, ctx.clock.now_ms());
-              });
-              if (!started.ok()) co_return error_of(started.error());
-              co_return json_ok(to_json(*started));
-            });
-      });
+  add_attempt_route(router, ctx, http::verb::post, "start",
+                    [&ctx](RequestContext& req, const Runner& runner, std::string job_id,
+                           int attempt) -> awaitable<Response> {
+                      auto started = co_await ctx.db([&] {
+                        return ctx.store.start_attempt(runner.id, job_id, attempt,
+                                                       ctx.clock.now_ms());
+                      });
+                      if (!started.ok()) co_return error_of(started.error());
+                      co_return json_ok(to_json(*started));
+                    });
 
-  router.add(
-      http::verb::post, "/api/v1/jobs/{job_id}/attempts/{attempt}/logs",
-      [&ctx](RequestContext& req) {
-        return with_attempt(
-            ctx, req,
-            [&](const Runner& runner, std::string job_id, int attempt) -> awaitable<Response> {
-              auto offset = parse_number<int64_t>(req.query_value("offset"));
-              if (!offset || *offset < 0) {
-                co_return error_of(
-                    make_error(ErrorCode::kBadRequest,
-                               "query parameter 'offset' (a byte offset >= 0) is required"));
-              }
-              auto appended = co_await ctx.db([&] {
-                return ctx.store.append_log(runner.id, job_id, attempt, *offset, req.msg.body(),
-                                            ctx.clock.now_ms());
-              });
-              if (!appended.ok()) co_return error_of(appended.error());
-              ctx.metrics.log_bytes.add({}, static_cast<double>(appended->stored.size()));
-              // Watchers get exactly the bytes the readable log gained (none for a repeat
-              // or past the cap).
-              if (!appended->stored.empty()) {
-                ctx.events.log_appended(job_id, attempt, appended->stored_offset, appended->stored);
-              }
-              co_return json_ok({{"next_offset", appended->next_offset}});
-            });
+  add_attempt_route(
+      router, ctx, http::verb::post, "logs",
+      [&ctx](RequestContext& req, const Runner& runner, std::string job_id,
+             int attempt) -> awaitable<Response> {
+        auto offset = parse_number<int64_t>(req.query_value("offset"));
+        if (!offset || *offset < 0) {
+          co_return error_of(make_error(
+              ErrorCode::kBadRequest, "query parameter 'offset' (a byte offset >= 0) is required"));
+        }
+        auto appended = co_await ctx.db([&] {
+          return ctx.store.append_log(runner.id, job_id, attempt, *offset, req.msg.body(),
+                                      ctx.clock.now_ms());
+        });
+        if (!appended.ok()) co_return error_of(appended.error());
+        ctx.metrics.log_bytes.add({}, static_cast<double>(appended->stored.size()));
+        // Watchers get exactly the bytes the readable log gained (none for a repeat
+        // or past the cap).
+        if (!appended->stored.empty()) {
+          ctx.events.log_appended(job_id, attempt, appended->stored_offset, appended->stored);
+        }
+        co_return json_ok({{"next_offset", appended->next_offset}});
       });
 
   // An agent's raw event stream, sent once before finish (runner/agent_cli.h).
-  router.add(
-      http::verb::put, "/api/v1/jobs/{job_id}/attempts/{attempt}/events",
-      [&ctx](RequestContext& req) {
-        return with_attempt(
-            ctx, req,
-            [&](const Runner& runner, std::string job_id, int attempt) -> awaitable<Response> {
-              auto stored = co_await ctx.db([&] {
-                return ctx.store.put_agent_events(runner.id, job_id, attempt, req.msg.body());
-              });
-              if (!stored.ok()) co_return error_of(stored.error());
-              co_return json_ok({{"bytes", req.msg.body().size()}});
-            });
+  add_attempt_route(
+      router, ctx, http::verb::put, "events",
+      [&ctx](RequestContext& req, const Runner& runner, std::string job_id,
+             int attempt) -> awaitable<Response> {
+        auto stored = co_await ctx.db(
+            [&] { return ctx.store.put_agent_events(runner.id, job_id, attempt, req.msg.body()); });
+        if (!stored.ok()) co_return error_of(stored.error());
+        co_return json_ok({{"bytes", req.msg.body().size()}});
       });
 
   // A workflow job's steps as they run (runner/workflow_steps.h): its run shows them live.
-  router.add(
-      http::verb::put, "/api/v1/jobs/{job_id}/attempts/{attempt}/steps",
-      [&ctx](RequestContext& req) {
-        return with_attempt(
-            ctx, req,
-            [&](const Runner& runner, std::string job_id, int attempt) -> awaitable<Response> {
-              auto body = parse_json_body(req);
-              if (!body.ok()) co_return error_of(body.error());
-              if (!body->is_object() || !body->contains("steps") || !(*body)["steps"].is_array() ||
-                  !std::all_of((*body)["steps"].begin(), (*body)["steps"].end(),
-                               [](const json& step) { return step.is_object(); })) {
-                co_return error_of(invalid_field(
-                    "steps", "must be a list of step objects ({name, state, started_at, ...})"));
-              }
-              auto job = co_await ctx.db([&] { return ctx.store.get_job("", job_id); });
-              if (!job.ok()) co_return error_of(job.error());
-              if (!holds_attempt(*job, runner, attempt) || job->state != JobState::kRunning) {
-                co_return error_of(make_error(
-                    ErrorCode::kConflict, "attempt " + std::to_string(attempt) + " of job " +
-                                              job_id + " is not this runner's running attempt"));
-              }
-              auto stored = co_await report_workflow_steps(ctx, *job, (*body)["steps"]);
-              if (!stored.ok()) co_return error_of(stored.error());
-              co_return json_ok({{"stored", *stored}});
-            });
+  add_attempt_route(
+      router, ctx, http::verb::put, "steps",
+      [&ctx](RequestContext& req, const Runner& runner, std::string job_id,
+             int attempt) -> awaitable<Response> {
+        auto body = parse_json_body(req);
+        if (!body.ok()) co_return error_of(body.error());
+        if (!body->is_object() || !body->contains("steps") || !(*body)["steps"].is_array() ||
+            !std::all_of((*body)["steps"].begin(), (*body)["steps"].end(),
+                         [](const json& step) { return step.is_object(); })) {
+          co_return error_of(invalid_field(
+              "steps", "must be a list of step objects ({name, state, started_at, ...})"));
+        }
+        auto job = co_await ctx.db([&] { return ctx.store.get_job("", job_id); });
+        if (!job.ok()) co_return error_of(job.error());
+        if (!holds_attempt(*job, runner, attempt) || job->state != JobState::kRunning) {
+          co_return error_of(make_error(ErrorCode::kConflict,
+                                        "attempt " + std::to_string(attempt) + " of job " + job_id +
+                                            " is not this runner's running attempt"));
+        }
+        auto stored = co_await report_workflow_steps(ctx, *job, (*body)["steps"]);
+        if (!stored.ok()) co_return error_of(stored.error());
+        co_return json_ok({{"stored", *stored}});
       });
 
-  router.add(
-      http::verb::post, "/api/v1/jobs/{job_id}/attempts/{attempt}/finish",
-      [&ctx](RequestContext& req) {
-        return with_attempt(
-            ctx, req,
-            [&](const Runner& runner, std::string job_id, int attempt) -> awaitable<Response> {
-              auto body = parse_json_body(req);
-              if (!body.ok()) co_return error_of(body.error());
-              auto report = parse_finish_report(*body);
-              if (!report.ok()) co_return error_of(report.error());
-              // What a job that read a repository's workflow files found starts before its
-              // finish is stored: a server that dies in between has not stored the finish,
-              // the runner sends it again (here or to another server), and each file
-              // starts at most one run per delivery however often that happens.
-              if (report->state == AttemptState::kSucceeded && report->result.is_object() &&
-                  report->result.contains("workflow_files")) {
-                auto current = co_await ctx.db([&] { return ctx.store.get_job("", job_id); });
-                if (current.ok() && current->spec.workflow &&
-                    current->spec.workflow->contains("discover") &&
-                    holds_attempt(*current, runner, attempt)) {
-                  current->result = report->result;
-                  co_await start_discovered_workflows(ctx, *current);
-                }
-              }
-              auto job = co_await ctx.db([&] {
-                return ctx.store.finish_attempt(runner.id, job_id, attempt, *report,
-                                                ctx.clock.now_ms());
-              });
-              if (!job.ok()) co_return error_of(job.error());
-              count_finished(ctx.metrics, *report, *job);
-              ctx.events.job_changed(job_id);
-              // A workflow run's job: the run's next jobs start now, not at the sweep.
-              if (job->spec.workflow && job->spec.workflow->contains("run_id") &&
-                  (*job->spec.workflow)["run_id"].is_string()) {
-                std::string run_id = (*job->spec.workflow)["run_id"];
-                co_await advance_workflow_run(ctx, job->tenant, run_id);
-              }
-              co_return json_ok(to_json(*job));
-            });
+  add_attempt_route(
+      router, ctx, http::verb::post, "finish",
+      [&ctx](RequestContext& req, const Runner& runner, std::string job_id,
+             int attempt) -> awaitable<Response> {
+        auto body = parse_json_body(req);
+        if (!body.ok()) co_return error_of(body.error());
+        auto report = parse_finish_report(*body);
+        if (!report.ok()) co_return error_of(report.error());
+        // What a job that read a repository's workflow files found starts before its
+        // finish is stored: a server that dies in between has not stored the finish,
+        // the runner sends it again (here or to another server), and each file
+        // starts at most one run per delivery however often that happens.
+        if (report->state == AttemptState::kSucceeded && report->result.is_object() &&
+            report->result.contains("workflow_files")) {
+          auto current = co_await ctx.db([&] { return ctx.store.get_job("", job_id); });
+          if (current.ok() && current->spec.workflow &&
+              current->spec.workflow->contains("discover") &&
+              holds_attempt(*current, runner, attempt)) {
+            current->result = report->result;
+            co_await start_discovered_workflows(ctx, *current);
+          }
+        }
+        auto job = co_await ctx.db([&] {
+          return ctx.store.finish_attempt(runner.id, job_id, attempt, *report, ctx.clock.now_ms());
+        });
+        if (!job.ok()) co_return error_of(job.error());
+        count_finished(ctx.metrics, *report, *job);
+        ctx.events.job_changed(job_id);
+        // A workflow run's job: the run's next jobs start now, not at the sweep.
+        if (job->spec.workflow && job->spec.workflow->contains("run_id") &&
+            (*job->spec.workflow)["run_id"].is_string()) {
+          std::string run_id = (*job->spec.workflow)["run_id"];
+          co_await advance_workflow_run(ctx, job->tenant, run_id);
+        }
+        co_return json_ok(to_json(*job));
       });
 }
 
