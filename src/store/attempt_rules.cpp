@@ -108,4 +108,41 @@ Error no_agent_events(const std::string& job_id, int attempt) {
                         " finished yet (the live log shows the agent's work meanwhile)");
 }
 
+JobSpec job_spec_of(const std::string& spec_json) {
+  auto spec = parse_job_spec(json::parse(spec_json));
+  return spec.ok() ? *spec : JobSpec{};
+}
+
+RetryPolicy retry_policy_of_spec(const std::string& spec_json) {
+  auto spec = parse_job_spec(json::parse(spec_json, nullptr, false));
+  return spec.ok() ? spec->retry : RetryPolicy{};
+}
+
+Result<LogReadPlan> plan_log_read(const std::optional<Job>& job, const std::string& job_id,
+                                  int attempt, int64_t offset, int64_t max_bytes) {
+  if (!job) return make_error(ErrorCode::kNotFound, "no job with id " + job_id);
+  LogReadPlan plan;
+  plan.chunk.offset = offset;
+  const Attempt* chosen = nullptr;
+  for (const auto& a : job->attempts) {
+    if (attempt > 0 ? a.number == attempt : true) chosen = &a;
+  }
+  if (attempt > 0 && !chosen) {
+    return make_error(ErrorCode::kNotFound,
+                      "job " + job_id + " has no attempt " + std::to_string(attempt));
+  }
+  if (!chosen) {
+    plan.chunk.complete = is_terminal(job->state);
+    return plan;
+  }
+  plan.chunk.attempt = chosen->number;
+  plan.chunk.size = chosen->log_size;
+  plan.chunk.complete =
+      chosen->state != AttemptState::kLeased && chosen->state != AttemptState::kRunning;
+  plan.chunk.truncated = chosen->log_truncated;
+  if (offset < chosen->log_size && max_bytes > 0)
+    plan.want = std::min(max_bytes, chosen->log_size - offset);
+  return plan;
+}
+
 }  // namespace corral

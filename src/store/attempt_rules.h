@@ -53,6 +53,21 @@ Result<LogAppendPlan> plan_log_append(const AttemptFence& fence, const std::stri
                                       int attempt, int64_t offset, std::string_view data,
                                       int64_t cap);
 
+// A job spec from its JSON text (an empty spec when it cannot be read).
+JobSpec job_spec_of(const std::string& spec_json);
+// The retry policy of a job spec's JSON text (the defaults when it cannot be read).
+RetryPolicy retry_policy_of_spec(const std::string& spec_json);
+
+// read_log's answer but for its bytes (store.h, Store::read_log): the attempt asked for
+// (0: the latest), its log's size, whether the log is complete; `want` is how many bytes to
+// read from the offset (0: none). kNotFound without the job or the attempt.
+struct LogReadPlan {
+  LogChunk chunk;
+  int64_t want = 0;
+};
+Result<LogReadPlan> plan_log_read(const std::optional<Job>& job, const std::string& job_id,
+                                  int attempt, int64_t offset, int64_t max_bytes);
+
 // What a finish report makes of an active attempt and its job: the job ends with the
 // attempt's state (canceled when a cancel was requested), or, for a failure its retry
 // policy names while attempts are left, goes back to the queue after the backoff.

@@ -2,9 +2,12 @@
 // the not-found errors they answer.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "api/repo.h"
+#include "api/schedule.h"
 #include "api/types.h"
 #include "common/error.h"
 #include "store/store.h"
@@ -21,7 +24,7 @@ inline constexpr const char* kTokenColumns =
     "runner_policy, last_used_at";
 
 // Statements both backends run as they are: PostgreSQL's $N parameters, which SQLite reads
-// as ?N (sqlite_params below).
+// as ?N (sqlite::Db::query).
 inline constexpr const char* kWorkflowRunColumns =
     "id, tenant, owner_token_id, name, state, event, delivery, version, created_at, updated_at, "
     "finished_at, doc, secrets";
@@ -41,29 +44,50 @@ inline constexpr const char* kListWorkflowRuns =
     " AND (created_at < $2 OR (created_at = $2 AND id < $3))"
     " ORDER BY created_at DESC, id DESC LIMIT $4";
 
-// PostgreSQL's "$1" parameters as SQLite's numbered "?1".
-inline std::string sqlite_params(std::string sql) {
-  for (auto& c : sql) {
-    if (c == '$') c = '?';
-  }
-  return sql;
+// Reads columns first, first + 1, ... into the fields, each by its type: the row mappers
+// below list a struct's fields in their columns' order. Row is either backend's row
+// (sqlite::Stmt, sqlite::Rows::Row, pg::Row).
+template <typename Row>
+void read_column(const Row& row, int col, std::string& out) {
+  out = row.text(col);
+}
+template <typename Row>
+void read_column(const Row& row, int col, int64_t& out) {
+  out = row.int64(col);
+}
+template <typename Row>
+void read_column(const Row& row, int col, int& out) {
+  out = row.integer(col);
+}
+template <typename Row>
+void read_column(const Row& row, int col, bool& out) {
+  out = row.integer(col) != 0;
+}
+template <typename Row>
+void read_column(const Row& row, int col, double& out) {
+  out = row.real(col);
+}
+template <typename Row>
+void read_column(const Row& row, int col, std::optional<int>& out) {
+  out = row.opt_int(col);
+}
+template <typename Row>
+void read_column(const Row& row, int col, std::optional<int64_t>& out) {
+  out = row.opt_int64(col);
+}
+template <typename Row, typename... Fields>
+void read_columns(const Row& row, int first, Fields&... fields) {
+  int col = first;
+  (read_column(row, col++, fields), ...);
 }
 
 // A workflow_runs row (kWorkflowRunColumns) of either backend.
 template <typename Row>
 WorkflowRunRecord workflow_run_from_row(const Row& row) {
   WorkflowRunRecord r;
-  r.id = row.text(0);
-  r.tenant = row.text(1);
-  r.owner_token_id = row.text(2);
-  r.name = row.text(3);
-  r.state = row.text(4);
-  r.event = row.text(5);
+  read_columns(row, 0, r.id, r.tenant, r.owner_token_id, r.name, r.state, r.event);
   r.delivery = row.is_null(6) ? "" : row.text(6);
-  r.version = row.int64(7);
-  r.created_at = row.int64(8);
-  r.updated_at = row.int64(9);
-  r.finished_at = row.int64(10);
+  read_columns(row, 7, r.version, r.created_at, r.updated_at, r.finished_at);
   r.doc = json::parse(row.text(11), nullptr, false);
   auto secrets = json::parse(row.text(12), nullptr, false);
   if (secrets.is_object()) {
@@ -87,17 +111,9 @@ inline bool workflow_run_finished(const std::string& state) {
 template <typename Row>
 RepoMapping repo_from_row(const Row& row) {
   RepoMapping r;
-  r.tenant = row.text(0);
-  r.full_name = row.text(1);
-  r.group = row.text(2);
-  r.steward_runner = row.text(3);
-  r.steward_group = row.text(4);
-  r.created_at = row.int64(5);
-  r.updated_at = row.int64(6);
-  r.updated_by = row.text(7);
-  r.clone_url = row.text(8);
-  r.last_auto_refresh_at = row.int64(9);
-  r.webhook_secret = row.text(10);
+  read_columns(row, 0, r.tenant, r.full_name, r.group, r.steward_runner, r.steward_group,
+               r.created_at, r.updated_at, r.updated_by, r.clone_url, r.last_auto_refresh_at,
+               r.webhook_secret);
   return r;
 }
 
@@ -110,13 +126,8 @@ Token token_from_row(const Row& row) {
   Token t;
   t.id = row.text(0);
   t.kind = parse_token_kind(row.text(1)).value_or(TokenKind::kUser);
-  t.tenant = row.text(2);
-  t.name = row.text(3);
-  t.hash = row.text(4);
-  t.created_at = row.int64(5);
-  t.revoked_at = row.int64(6);
-  t.created_by = row.text(7);
-  t.settings.steward_fallback = row.integer(8) != 0;
+  read_columns(row, 2, t.tenant, t.name, t.hash, t.created_at, t.revoked_at, t.created_by,
+               t.settings.steward_fallback);
   t.runner_policy = runner_policy_from_json(json::parse(row.text(9), nullptr, false));
   t.last_used_at = row.int64(10);
   return t;
@@ -126,11 +137,7 @@ Token token_from_row(const Row& row) {
 template <typename Row>
 RunnerUsageSample runner_usage_from_row(const Row& row) {
   RunnerUsageSample s;
-  s.at = row.int64(0);
-  s.load_1m = row.real(1);
-  s.memory_available_bytes = row.int64(2);
-  s.disk_free_bytes = row.int64(3);
-  s.running = row.integer(4);
+  read_columns(row, 0, s.at, s.load_1m, s.memory_available_bytes, s.disk_free_bytes, s.running);
   return s;
 }
 
@@ -142,19 +149,89 @@ inline constexpr const char* kRunnerControlColumns =
 template <typename Row>
 RunnerControl runner_control_from_row(const Row& row) {
   RunnerControl c;
-  c.id = row.text(0);
-  c.tenant = row.text(1);
-  c.runner_id = row.text(2);
-  c.type = row.text(3);
-  c.state = row.text(4);
-  c.message = row.text(5);
-  c.created_by = row.text(6);
-  c.version = row.text(7);
-  c.sha256 = row.text(8);
-  c.created_at = row.int64(9);
-  c.delivered_at = row.int64(10);
-  c.finished_at = row.int64(11);
+  read_columns(row, 0, c.id, c.tenant, c.runner_id, c.type, c.state, c.message, c.created_by,
+               c.version, c.sha256, c.created_at, c.delivered_at, c.finished_at);
   return c;
+}
+
+inline constexpr const char* kJobColumns =
+    "seq, id, tenant, owner_token_id, spec, state, attempt, cancel_requested, created_at, "
+    "updated_at, started_at, finished_at, not_before, exit_code, reason, result, "
+    "idempotency_key, repo_name, group_source";
+
+inline constexpr const char* kAttemptColumns =
+    "a.job_id, a.attempt, a.runner_id, COALESCE(r.name, ''), a.state, a.claimed_at, "
+    "a.lease_expires_at, a.started_at, a.finished_at, a.exit_code, a.reason, a.log_size, "
+    "a.log_truncated";
+
+inline constexpr const char* kRunnerColumns =
+    "id, tenant, name, token_id, secret_hash, labels, grp, modes, max_concurrent_jobs, version, "
+    "capabilities, system, usage, status, draining, last_heartbeat_at, registered_at, "
+    "owner_token_id, owner_only, description";
+inline constexpr int kRunnerColumnCount = 20;  // the columns above
+
+// A jobs row (kJobColumns) of either backend, without its attempts.
+template <typename Row>
+Job job_from_row(const Row& row) {
+  Job job;
+  read_columns(row, 0, job.seq, job.id, job.tenant, job.owner_token_id);
+  auto spec = parse_job_spec(json::parse(row.text(4)));
+  if (spec.ok()) job.spec = std::move(spec.value());
+  job.state = parse_job_state(row.text(5)).value_or(JobState::kFailed);
+  read_columns(row, 6, job.attempt, job.cancel_requested, job.created_at, job.updated_at,
+               job.started_at, job.finished_at, job.not_before, job.exit_code, job.reason);
+  job.result = row.is_null(15) ? json(nullptr) : json::parse(row.text(15));
+  read_columns(row, 16, job.idempotency_key, job.repo_name, job.group_source);
+  return job;
+}
+
+// An attempts row (kAttemptColumns) of either backend.
+template <typename Row>
+Attempt attempt_from_row(const Row& row) {
+  Attempt a;
+  read_columns(row, 0, a.job_id, a.number, a.runner_id, a.runner_name);
+  a.state = parse_attempt_state(row.text(4)).value_or(AttemptState::kLost);
+  read_columns(row, 5, a.claimed_at, a.lease_expires_at, a.started_at, a.finished_at, a.exit_code,
+               a.reason, a.log_size, a.log_truncated);
+  return a;
+}
+
+// A runners row (kRunnerColumns) of either backend, without what it runs.
+template <typename Row>
+Runner runner_from_row(const Row& row) {
+  Runner r;
+  read_columns(row, 0, r.id, r.tenant, r.reg.name, r.token_id, r.secret_hash);
+  r.reg.labels = json::parse(row.text(5)).template get<std::vector<std::string>>();
+  r.reg.group = row.text(6);
+  r.reg.modes = json::parse(row.text(7)).template get<std::vector<std::string>>();
+  read_columns(row, 8, r.reg.max_concurrent_jobs, r.reg.version);
+  r.reg.capabilities = json::parse(row.text(10));
+  auto sys = json::parse(row.text(11));
+  r.reg.system.cpus = sys.value("cpus", 0);
+  r.reg.system.memory_bytes = sys.value("memory_bytes", int64_t{0});
+  r.reg.system.disk_bytes = sys.value("disk_bytes", int64_t{0});
+  r.reg.system.hostname = sys.value("hostname", std::string());
+  r.usage = json::parse(row.text(12));
+  auto status = row.text(13);
+  r.status = status == "busy"       ? RunnerStatus::kBusy
+             : status == "draining" ? RunnerStatus::kDraining
+             : status == "offline"  ? RunnerStatus::kOffline
+                                    : RunnerStatus::kIdle;
+  read_columns(row, 14, r.draining, r.last_heartbeat_at, r.registered_at, r.owner_token_id,
+               r.reg.owner_only, r.reg.description);
+  return r;
+}
+
+// A schedules row (kScheduleColumns) of either backend.
+template <typename Row>
+Schedule schedule_from_row(const Row& row) {
+  Schedule s;
+  read_columns(row, 0, s.id, s.tenant, s.owner_token_id, s.spec.name, s.spec.cron, s.spec.timezone);
+  auto job = parse_job_spec(json::parse(row.text(6), nullptr, false));
+  if (job.ok()) s.spec.job = std::move(job.value());
+  read_columns(row, 7, s.spec.cooldown_s, s.created_at, s.updated_at, s.last_tick_at, s.last_run_at,
+               s.last_job_id, s.next_run_at, s.paused, s.paused_reason);
+  return s;
 }
 
 inline Error no_runner(const std::string& id) {

@@ -1,6 +1,6 @@
-// The PostgreSQL schema as numbered migrations, mirroring store/sqlite/migrations.cpp
-// version for version (the same tables and columns; PostgreSQL types; logs stay in
-// log_chunks because every server must be able to serve them).
+// PostgreSQL's schema migrations (store/migrations.h, one list for both backends: the same
+// tables and columns in PostgreSQL's types; logs stay in log_chunks because every server
+// must be able to serve them; corral_claim is PostgreSQL's own).
 #pragma once
 
 #include "store/postgres/pg.h"

@@ -139,6 +139,10 @@ class Connection {
     (params.add(args), ...);
     return exec(sql, params);
   }
+  // What the SQL both backends share appends to a SELECT whose rows the transaction goes
+  // on to change (SQLite, with one writer, appends nothing).
+  static constexpr const char* kLockRows = " FOR UPDATE";
+  static constexpr const char* kSkipLocked = " FOR UPDATE SKIP LOCKED";
   // Several statements without parameters (migrations, LISTEN). Throws PgError.
   void exec_script(const std::string& sql);
 
@@ -218,6 +222,8 @@ class Pool {
 
  private:
   void give_back(std::unique_ptr<Connection> conn);
+  // How often a deadlock or serialization failure runs fn again.
+  static constexpr int kRetries = 5;
 
   PoolOptions options_;
   std::string name_;
@@ -231,7 +237,6 @@ corral::Error to_error(const PgError& e);
 
 template <typename T>
 corral::Result<T> Pool::transaction(const std::function<corral::Result<T>(Connection&)>& fn) {
-  constexpr int kRetries = 5;
   for (int tries = 0;; ++tries) {
     auto lease = acquire();
     if (!lease.ok()) return lease.error();
@@ -267,7 +272,6 @@ corral::Result<T> Pool::transaction(const std::function<corral::Result<T>(Connec
 
 template <typename T>
 corral::Result<T> Pool::run(const std::function<corral::Result<T>(Connection&)>& fn) {
-  constexpr int kRetries = 5;
   for (int tries = 0;; ++tries) {
     auto lease = acquire();
     if (!lease.ok()) return lease.error();

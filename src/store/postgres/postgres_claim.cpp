@@ -13,57 +13,6 @@ namespace corral {
 
 using pg::Connection;
 
-namespace {
-
-// One owner's runnable queued jobs that the runner may take, in priority-then-FIFO order,
-// read without locks (the claim locks the ones it picks). Bounded so one picky runner
-// cannot make a claim scan everything.
-std::vector<ClaimCandidate> matching_jobs_of_owner(Connection& c, const Runner& runner,
-                                                   const std::string& owner, int want, TimeMs now,
-                                                   const JobMatcher& matcher) {
-  constexpr int kPage = 128;
-  constexpr int kMaxScanned = 2048;
-  std::vector<ClaimCandidate> out;
-  int scanned = 0;
-  int64_t after_priority = INT64_MAX, after_seq = 0;
-  while (static_cast<int>(out.size()) < want && scanned < kMaxScanned) {
-    auto rows = c.query(
-        "SELECT seq, id, priority, labels, grp, type, owner_token_id, spec, attempt, repo_name, "
-        "steward_fallback"
-        " FROM jobs WHERE tenant = $1 AND state = 'queued' AND owner_token_id = $2 AND not_before "
-        "<= $3"
-        " AND (priority < $4::bigint OR (priority = $4::bigint AND seq > $5))"
-        " ORDER BY priority DESC, seq ASC LIMIT $6",
-        runner.tenant, owner, now, after_priority, after_seq, kPage);
-    for (int i = 0; i < rows.size(); ++i) {
-      ++scanned;
-      auto row = rows[i];
-      ClaimCandidate cand;
-      cand.job.seq = row.int64(0);
-      cand.job.id = row.text(1);
-      cand.job.spec.priority = row.integer(2);
-      cand.job.spec.labels = json::parse(row.text(3)).get<std::vector<std::string>>();
-      cand.job.spec.group = row.text(4);
-      cand.job.spec.type = row.text(5);
-      cand.job.owner_token_id = row.text(6);
-      cand.job.tenant = runner.tenant;
-      cand.job.attempt = row.integer(8);
-      cand.job.repo_name = row.text(9);
-      if (!row.is_null(10)) cand.job.spec.steward_fallback = row.integer(10) != 0;
-      after_priority = cand.job.spec.priority;
-      after_seq = cand.job.seq;
-      if (!matcher(runner, cand.job)) continue;
-      cand.raw_spec = row.text(7);
-      out.push_back(std::move(cand));
-      if (static_cast<int>(out.size()) >= want) break;
-    }
-    if (rows.size() < kPage) break;
-  }
-  return out;
-}
-
-}  // namespace
-
 Result<std::vector<ClaimedJob>> PostgresStore::claim_by_normal_rule(const std::string& runner_id,
                                                                     int slots, TimeMs now,
                                                                     TimeMs lease_ms,
@@ -82,7 +31,7 @@ Result<std::vector<ClaimedJob>> PostgresStore::claim_by_normal_rule(const std::s
           {row.text(0), row.integer(1), now + lease_ms, spec.ok() ? *spec : JobSpec{}});
     }
     // After the claim's own statement: a job that ends meanwhile has no secrets left to send.
-    for (auto& job : claimed) pg::load_job_secrets(c, job.job_id, job.spec);
+    for (auto& job : claimed) load_job_secrets(c, job.job_id, job.spec);
     return claimed;
   });
 }
@@ -103,44 +52,11 @@ Result<std::vector<ClaimedJob>> PostgresStore::claim(const std::string& runner_i
     auto runner = pg::load_runner(c, runner_id);
     if (!runner) return make_error(ErrorCode::kNotFound, "no runner with id " + runner_id);
     std::vector<ClaimedJob> claimed;
-    int free_slots =
-        std::min(slots, runner->reg.max_concurrent_jobs - static_cast<int>(runner->running.size()));
-    // A draining runner (told to, or gone away: a claim still parked when it said goodbye)
-    // gets nothing.
-    if (free_slots <= 0 || runner->draining) return claimed;
-
-    // Fair share (store/fair_share.h).
-    std::map<std::string, int64_t> in_flight;
-    {
-      auto rows = c.query(
-          "SELECT owner_token_id, COUNT(*) FROM jobs WHERE tenant = $1"
-          " AND state IN ('leased', 'running') GROUP BY owner_token_id",
-          runner->tenant);
-      for (int i = 0; i < rows.size(); ++i) in_flight[rows[i].text(0)] = rows[i].int64(1);
-    }
-    std::map<std::string, int64_t> last_served;
-    {
-      auto rows =
-          c.query("SELECT owner_token_id, last_claimed_at FROM owner_service WHERE tenant = $1",
-                  runner->tenant);
-      for (int i = 0; i < rows.size(); ++i) last_served[rows[i].text(0)] = rows[i].int64(1);
-    }
-    std::vector<std::string> owners;
-    {
-      auto rows = c.query(
-          "SELECT DISTINCT owner_token_id FROM jobs WHERE tenant = $1 AND state = 'queued'"
-          " AND not_before <= $2 LIMIT 1000",
-          runner->tenant, now);
-      for (int i = 0; i < rows.size(); ++i) owners.push_back(rows[i].text(0));
-    }
+    int free_slots = claim_free_slots(*runner, slots);
+    if (free_slots == 0) return claimed;
     // A few spare candidates per owner: another server may lock some of them first.
     constexpr int kSpare = 4;
-    std::vector<OwnerQueue> queues;
-    for (const auto& owner : owners) {
-      auto jobs = matching_jobs_of_owner(c, *runner, owner, free_slots + kSpare, now, matcher);
-      if (!jobs.empty())
-        queues.push_back({owner, std::move(jobs), 0, in_flight[owner], last_served[owner]});
-    }
+    auto queues = owner_queues(c, *runner, free_slots + kSpare, now, matcher);
     std::set<std::string> served;
     while (static_cast<int>(claimed.size()) < free_slots) {
       OwnerQueue* best = next_owner_queue(queues);
@@ -156,16 +72,8 @@ Result<std::vector<ClaimedJob>> PostgresStore::claim(const std::string& runner_i
       ++best->in_flight;
       best->last_served = now;
       served.insert(best->owner);
-      int attempt = locked.front().integer(0) + 1;
-      c.query("UPDATE jobs SET state = 'leased', attempt = $1, updated_at = $2 WHERE id = $3",
-              attempt, now, cand.job.id);
-      c.query(
-          "INSERT INTO attempts (job_id, attempt, runner_id, state, claimed_at, lease_expires_at)"
-          " VALUES ($1, $2, $3, 'leased', $4, $5)",
-          cand.job.id, attempt, runner_id, now, now + lease_ms);
-      auto spec = parse_job_spec(json::parse(cand.raw_spec));
-      claimed.push_back({cand.job.id, attempt, now + lease_ms, spec.ok() ? *spec : JobSpec{}});
-      pg::load_job_secrets(c, cand.job.id, claimed.back().spec);
+      claimed.push_back(
+          lease_job(c, cand, locked.front().integer(0) + 1, runner_id, now, lease_ms));
     }
     // Once per owner, in name order: concurrent claims lock these rows in one order.
     for (const auto& owner : served) {
@@ -175,7 +83,7 @@ Result<std::vector<ClaimedJob>> PostgresStore::claim(const std::string& runner_i
           "excluded.last_claimed_at",
           runner->tenant, owner, now);
     }
-    if (!claimed.empty()) pg::refresh_runner_status(c, runner_id);
+    if (!claimed.empty()) refresh_runner_status(c, runner_id);
     return claimed;
   });
 }
@@ -187,7 +95,7 @@ Result<Attempt> PostgresStore::start_attempt(const std::string& runner_id,
   // row, then the fence as it was found under the lock.
   return run<Attempt>([&](Connection& c) -> Result<Attempt> {
     auto rows = c.query(
-        std::string("WITH f AS (SELECT ") + pg::kFenceColumns +
+        std::string("WITH f AS (SELECT ") + kFenceColumns +
             " FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.job_id = $1 AND a.attempt = "
             "$2 FOR UPDATE),"
             " started AS (UPDATE attempts SET state = 'running', started_at = $4"
@@ -203,12 +111,12 @@ Result<Attempt> PostgresStore::start_attempt(const std::string& runner_id,
             "true",
         job_id, attempt, runner_id, now);
     auto row = rows.front();
-    auto fence = pg::fence_of(row, pg::kAttemptColumnCount, runner_id, job_id, attempt);
+    auto fence = fence_of(row, pg::kAttemptColumnCount, runner_id, job_id, attempt);
     if (!fence.ok()) return fence.error();
-    if (!row.is_null(0)) return pg::attempt_from_row(row);
+    if (!row.is_null(0)) return attempt_from_row(row);
     if (!fence->active()) return attempt_not_active(job_id, attempt, *fence);
     // Started before (a repeated start): answered with the attempt as it is.
-    for (auto& a : pg::load_attempts(c, job_id)) {
+    for (auto& a : load_attempts(c, job_id)) {
       if (a.number == attempt) return a;
     }
     return make_error(ErrorCode::kInternal, "attempt vanished");
@@ -231,15 +139,15 @@ Result<Job> PostgresStore::finish_attempt(const std::string& runner_id, const st
     };
     auto seen = run<Seen>([&](Connection& c) -> Result<Seen> {
       auto rows =
-          c.query(std::string("SELECT ") + pg::kFenceColumns +
+          c.query(std::string("SELECT ") + kFenceColumns +
                       ", j.spec, j.max_attempts FROM attempts a JOIN jobs j ON j.id = a.job_id"
                       " WHERE a.job_id = $1 AND a.attempt = $2",
                   job_id, attempt);
       if (rows.empty()) return attempt_missing(job_id, attempt);
-      auto fence = pg::fence_of(rows.front(), 0, runner_id, job_id, attempt);
+      auto fence = fence_of(rows.front(), 0, runner_id, job_id, attempt);
       if (!fence.ok()) return fence.error();
-      return Seen{*fence, rows.front().text(pg::kFenceColumnCount),
-                  rows.front().integer(pg::kFenceColumnCount + 1)};
+      return Seen{*fence, rows.front().text(kFenceColumnCount),
+                  rows.front().integer(kFenceColumnCount + 1)};
     });
     if (!seen.ok()) return seen.error();
     const auto& fence = seen->fence;
@@ -301,11 +209,11 @@ Result<LeaseSweep> PostgresStore::expire_leases(TimeMs now) {
     for (int i = 0; i < rows.size(); ++i) {
       std::string job_id = rows[i].text(0);
       ++sweep.lost_attempts;
-      if (pg::lose_attempt(c, job_id, rows[i].integer(1), now))
+      if (lose_attempt(c, job_id, rows[i].integer(1), now))
         sweep.requeued_job_ids.push_back(job_id);
       runners.insert(rows[i].text(2));
     }
-    for (const auto& runner_id : runners) pg::refresh_runner_status(c, runner_id);
+    for (const auto& runner_id : runners) refresh_runner_status(c, runner_id);
     return sweep;
   });
 }

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "store/postgres/pg.h"
+#include "store/sql_store.h"
 #include "store/store.h"
 
 namespace corral {
@@ -28,49 +29,16 @@ struct PostgresStoreOptions {
   int64_t log_max_bytes = 64 * 1024 * 1024;  // per attempt; later bytes are dropped with a note
 };
 
-class PostgresStore final : public Store {
+class PostgresStore;
+extern template class SqlStore<PostgresStore, pg::Connection>;
+
+// The methods whose SQL both stores share are SqlStore's (store/sql_store.h); the ones
+// below are PostgreSQL's own.
+class PostgresStore final : public SqlStore<PostgresStore, pg::Connection> {
  public:
   // Connects and applies the migrations; kUnavailable when the database cannot be reached.
   static Result<std::unique_ptr<PostgresStore>> open(const PostgresStoreOptions& options);
   ~PostgresStore() override;
-
-  // postgres_store.cpp
-  Result<void> insert_token(const Token& token) override;
-  Result<std::optional<Token>> find_token_by_hash(const std::string& hash) override;
-  Result<std::vector<Token>> list_tokens() override;
-  Result<Revocation> revoke_token(const std::string& id, TimeMs now) override;
-  Result<int64_t> count_active_tokens(TokenKind kind) override;
-  Result<void> touch_token(const std::string& id, TimeMs now) override;
-  Result<Token> get_token(const std::string& id) override;
-  Result<Token> set_user_settings(const std::string& token_id,
-                                  const UserSettings& settings) override;
-
-  Result<Runner> register_runner(const std::string& tenant, const std::string& token_id,
-                                 const RunnerRegistration& reg, const std::string& secret_hash,
-                                 TimeMs now) override;
-  Result<Runner> get_runner(const std::string& id) override;
-  Result<std::optional<Runner>> find_runner_by_secret_hash(const std::string& hash) override;
-  Result<std::vector<Runner>> list_runners(const std::string& tenant) override;
-  Result<std::vector<RunnerCommand>> heartbeat(const std::string& runner_id,
-                                               const HeartbeatReport& report, TimeMs now,
-                                               TimeMs lease_ms) override;
-  Result<std::vector<std::string>> mark_stale_runners_offline(TimeMs stale_before) override;
-  Result<std::vector<RunnerUsageSample>> runner_usage(const std::string& runner_id,
-                                                      TimeMs since) override;
-  Result<RunnerControl> add_runner_control(const RunnerControl& control) override;
-  Result<std::vector<RunnerControl>> list_runner_controls(const std::string& tenant,
-                                                          const std::string& runner_id,
-                                                          int limit) override;
-  Result<std::vector<RunnerControl>> deliver_runner_controls(const std::string& runner_id,
-                                                             TimeMs now) override;
-  Result<void> finish_runner_control(const std::string& runner_id, const std::string& id,
-                                     bool succeeded, const std::string& message,
-                                     TimeMs now) override;
-  Result<Runner> drain_runner(const std::string& tenant, const std::string& id) override;
-  Result<Runner> resume_runner(const std::string& tenant, const std::string& id) override;
-  Result<std::pair<Runner, std::vector<std::string>>> delete_runner(const std::string& tenant,
-                                                                    const std::string& id,
-                                                                    TimeMs now) override;
 
   // postgres_jobs.cpp
   Result<void> insert_workflow_run(const WorkflowRunRecord& run) override;
@@ -84,19 +52,7 @@ class PostgresStore final : public Store {
   Result<std::vector<std::pair<std::string, std::string>>> active_workflow_runs() override;
   Result<bool> update_workflow_run(const WorkflowRunRecord& run) override;
   Result<CreateJobResult> create_job(const Job& job) override;
-  Result<Job> get_job(const std::string& tenant, const std::string& id) override;
   Result<JobPage> list_jobs(const std::string& tenant, const JobQuery& query) override;
-  Result<Job> cancel_job(const std::string& tenant, const std::string& id, TimeMs now) override;
-  Result<QueueStats> queue_stats(const std::string& tenant, TimeMs now) override;
-  Result<QueuePosition> queue_position(const std::string& tenant, const std::string& job_id,
-                                       TimeMs now) override;
-  Result<std::vector<Job>> queued_jobs(const std::string& tenant, int limit) override;
-  Result<JobStats> job_stats(const std::string& tenant, int hours, TimeMs now) override;
-  Result<std::vector<FinishedResult>> agent_results(const std::string& tenant,
-                                                    TimeMs since) override;
-  Result<int64_t> count_unfinished_jobs(const std::string& tenant) override;
-  Result<int64_t> count_schedules(const std::string& tenant) override;
-  Result<std::vector<Job>> runnable_jobs(TimeMs now, int limit) override;
 
   // postgres_claim.cpp
   Result<std::vector<ClaimedJob>> claim(const std::string& runner_id, int slots, TimeMs now,
@@ -108,38 +64,8 @@ class PostgresStore final : public Store {
   Result<LeaseSweep> expire_leases(TimeMs now) override;
 
   // postgres_logs.cpp
-  Result<LogAppend> append_log(const std::string& runner_id, const std::string& job_id, int attempt,
-                               int64_t offset, std::string_view data, TimeMs now) override;
   Result<void> put_agent_events(const std::string& runner_id, const std::string& job_id,
                                 int attempt, std::string_view data) override;
-  Result<AgentEvents> read_agent_events(const std::string& tenant, const std::string& job_id,
-                                        int attempt) override;
-  Result<LogChunk> read_log(const std::string& tenant, const std::string& job_id, int attempt,
-                            int64_t offset, int64_t max_bytes) override;
-
-  // postgres_schedules.cpp
-  Result<Schedule> create_schedule(const Schedule& schedule) override;
-  Result<std::vector<Schedule>> list_schedules(const std::string& tenant) override;
-  Result<Schedule> get_schedule(const std::string& tenant, const std::string& id_or_name) override;
-  Result<Schedule> delete_schedule(const std::string& tenant,
-                                   const std::string& id_or_name) override;
-  Result<Schedule> set_schedule_paused(const std::string& tenant, const std::string& id_or_name,
-                                       bool paused, TimeMs now) override;
-  Result<std::vector<Job>> run_due_schedules(TimeMs now, const ScheduleDecider& decide) override;
-
-  // postgres_repos.cpp
-  Result<RepoMapping> put_repo(const RepoMapping& repo) override;
-  Result<std::vector<RepoMapping>> list_repos(const std::string& tenant) override;
-  Result<std::vector<RepoMapping>> repos_with_webhook(const std::string& full_name) override;
-  Result<std::optional<RepoMapping>> find_repo(const std::string& tenant,
-                                               const std::string& full_name) override;
-  Result<RepoMapping> delete_repo(const std::string& tenant, const std::string& full_name) override;
-  Result<std::vector<RepoMapping>> stewarded_repos() override;
-  Result<void> mark_auto_refresh(const std::string& tenant, const std::string& full_name,
-                                 TimeMs now) override;
-  Result<TenantSettings> get_tenant_settings(const std::string& tenant) override;
-  Result<TenantSettings> put_tenant_settings(const TenantSettings& settings) override;
-  Result<std::map<std::string, std::string>> tenant_refresh_timezones() override;
 
   // The pool, for the server's LISTEN/NOTIFY wake-ups and for tests.
   pg::Pool& pool() { return pool_; }
@@ -159,6 +85,19 @@ class PostgresStore final : public Store {
   Result<T> run(const std::function<Result<T>(pg::Connection&)>& fn) {
     return pool_.run<T>(fn);
   }
+  // SqlStore's hook (store/sql_store.h).
+  template <typename T>
+  Result<T> transact(StoreAccess access, const std::function<Result<T>(pg::Connection&)>& fn) {
+    bool alone = access == StoreAccess::kRead || access == StoreAccess::kWriteOne;
+    return alone ? run<T>(fn) : tx<T>(fn);
+  }
+  // SqlStore::read_log's bytes: n of the attempt's log from offset.
+  Result<std::string> log_bytes(pg::Connection& c, const std::string& job_id, int attempt,
+                                int64_t offset, int64_t n);
+  // SqlStore::append_log's new bytes, at byte `at` of the attempt's readable log.
+  Result<void> write_log_bytes(pg::Connection& c, const std::string& job_id, int attempt,
+                               int64_t at, const std::string& bytes);
+  friend class SqlStore<PostgresStore, pg::Connection>;
 
   // A claim by the normal rule: one call of the corral_claim function (migration 6).
   Result<std::vector<ClaimedJob>> claim_by_normal_rule(const std::string& runner_id, int slots,

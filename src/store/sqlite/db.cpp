@@ -21,6 +21,28 @@ int Stmt::exec() {
   return sqlite3_changes(sqlite3_db_handle(stmt_));
 }
 
+Rows Stmt::rows() {
+  Rows out;
+  int columns = sqlite3_column_count(stmt_);
+  while (step()) {
+    auto& cells = out.rows_.emplace_back();
+    cells.reserve(static_cast<size_t>(columns));
+    for (int col = 0; col < columns; ++col) {
+      sqlite3_value* v = sqlite3_value_dup(sqlite3_column_value(stmt_, col));
+      if (!v) throw SqliteError(SQLITE_NOMEM, "sqlite: out of memory reading a row");
+      cells.push_back(v);
+    }
+  }
+  out.affected_ = sqlite3_changes(sqlite3_db_handle(stmt_));
+  return out;
+}
+
+Rows::~Rows() {
+  for (auto& cells : rows_) {
+    for (auto* v : cells) sqlite3_value_free(v);
+  }
+}
+
 Db::Db(const std::string& path, bool read_only) {
   int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   flags |= SQLITE_OPEN_NOMUTEX;

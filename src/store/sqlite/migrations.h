@@ -1,5 +1,5 @@
-// Numbered schema migrations. Each runs once, in order, inside one transaction, and is
-// recorded in schema_migrations. Never edit a released migration: add a new one.
+// SQLite's schema migrations (store/migrations.h, one list for both backends). Each runs
+// once, in order, inside one transaction, and is recorded in schema_migrations.
 #pragma once
 
 #include "store/sqlite/db.h"

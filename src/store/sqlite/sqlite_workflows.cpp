@@ -21,7 +21,7 @@ std::string secrets_text(const WorkflowRunRecord& run) {
 
 Result<void> SqliteStore::insert_workflow_run(const WorkflowRunRecord& run) {
   return write<void>([&](Db& db) -> Result<void> {
-    db.prepare(sqlite_params(kInsertWorkflowRun))
+    db.prepare(sqlite::numbered_params(kInsertWorkflowRun))
         .bind_all(run.id, run.tenant, run.owner_token_id, run.name, run.state, run.event,
                   run.delivery, run.version, run.created_at, run.updated_at, run.finished_at,
                   run.doc.dump(), secrets_text(run))
@@ -86,7 +86,7 @@ Result<std::vector<std::pair<std::string, std::string>>> SqliteStore::active_wor
 
 Result<bool> SqliteStore::update_workflow_run(const WorkflowRunRecord& run) {
   return write<bool>([&](Db& db) -> Result<bool> {
-    db.prepare(sqlite_params(kUpdateWorkflowRun))
+    db.prepare(sqlite::numbered_params(kUpdateWorkflowRun))
         .bind_all(run.name, run.state, run.updated_at, run.finished_at, run.doc.dump(),
                   secrets_text(run), run.tenant, run.id, run.version)
         .exec();
