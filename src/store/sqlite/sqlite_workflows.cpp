@@ -62,7 +62,7 @@ Result<std::vector<WorkflowRunRecord>> SqliteStore::list_workflow_runs(
     const std::string& tenant, int limit, TimeMs before_created_at, const std::string& before_id) {
   using Runs = std::vector<WorkflowRunRecord>;
   return read<Runs>([&](Db& db) -> Result<Runs> {
-    auto st = db.prepare(sqlite_params(kListWorkflowRuns));
+    auto st = db.prepare(sqlite::numbered_params(kListWorkflowRuns));
     bool first = before_created_at == 0;
     st.bind_all(tenant, first ? std::numeric_limits<TimeMs>::max() : before_created_at,
                 first ? std::string() : before_id, limit);
