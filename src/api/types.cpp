@@ -37,6 +37,21 @@ constexpr std::array<std::pair<AttemptState, std::string_view>, 6> kAttemptState
      {AttemptState::kCanceled, "canceled"},
      {AttemptState::kLost, "lost"}}};
 
+constexpr std::array<std::pair<FailureReason, std::string_view>, 13> kFailureReasons{
+    {{FailureReason::kNone, ""},
+     {FailureReason::kRunnerLost, "runner_lost"},
+     {FailureReason::kTransient, "transient"},
+     {FailureReason::kImagePull, "image_pull"},
+     {FailureReason::kClone, "clone"},
+     {FailureReason::kEngine, "engine"},
+     {FailureReason::kOomKilled, "oom_killed"},
+     {FailureReason::kTimedOut, "timed_out"},
+     {FailureReason::kExitCode, "exit_code"},
+     {FailureReason::kAgent, "agent"},
+     {FailureReason::kPolicy, "policy"},
+     {FailureReason::kCanceled, "canceled"},
+     {FailureReason::kOther, "other"}}};
+
 template <typename E, size_t N>
 std::string_view enum_name(E e, const std::array<std::pair<E, std::string_view>, N>& table) {
   for (const auto& [v, name] : table) {
@@ -133,16 +148,20 @@ Result<RetryPolicy> parse_retry_policy(const json& r) {
   if (r.contains("on") && !r["on"].is_null()) {
     auto on = get_string_list(r, "on", "retry.on");
     if (!on.ok()) return on.error();
-    for (const auto& reason : *on) {
-      const auto& known = retry_reasons();
+    const auto& known = retry_reasons();
+    policy.on.clear();
+    for (const auto& name : *on) {
+      FailureReason reason = parse_failure_reason(name);
       if (std::find(known.begin(), known.end(), reason) == known.end()) {
         std::string list;
-        for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+        for (auto k : known) list += (list.empty() ? "" : ", ") + std::string(to_string(k));
         return invalid_field("retry.on",
-                             "'" + reason + "' is not a failure reason; use any of " + list);
+                             "'" + name + "' is not a failure reason; use any of " + list);
       }
+      policy.on.push_back(reason);
     }
-    policy.on = normalize_labels(std::move(on.value()));
+    std::sort(policy.on.begin(), policy.on.end());
+    policy.on.erase(std::unique(policy.on.begin(), policy.on.end()), policy.on.end());
   }
   auto patterns = get_string_list(r, "transient_patterns", "retry.transient_patterns");
   if (!patterns.ok()) return patterns.error();
@@ -164,28 +183,36 @@ json time_or_null(TimeMs t) {
   return t > 0 ? json(format_time(t)) : json(nullptr);
 }
 
-const std::vector<std::string>& retry_reasons() {
-  static const std::vector<std::string> kReasons = {"runner_lost", "transient", "image_pull",
-                                                    "clone",       "engine",    "oom_killed",
-                                                    "timed_out",   "exit_code", "agent"};
+std::string_view to_string(FailureReason reason) {
+  return enum_name(reason, kFailureReasons);
+}
+
+FailureReason parse_failure_reason(std::string_view text) {
+  for (const auto& [reason, name] : kFailureReasons) {
+    if (name == text && reason != FailureReason::kOther) return reason;
+  }
+  return FailureReason::kOther;
+}
+
+const std::vector<FailureReason>& retry_reasons() {
+  static const std::vector<FailureReason> kReasons = {
+      FailureReason::kRunnerLost, FailureReason::kTransient, FailureReason::kImagePull,
+      FailureReason::kClone,      FailureReason::kEngine,    FailureReason::kOomKilled,
+      FailureReason::kTimedOut,   FailureReason::kExitCode,  FailureReason::kAgent};
   return kReasons;
 }
 
 std::string reason_label(std::string_view reason) {
   if (reason.empty()) return "none";
-  const auto& known = retry_reasons();
-  bool is_known = reason == "canceled" || reason == kPolicyReason ||
-                  std::find(known.begin(), known.end(), reason) != known.end();
-  return is_known ? std::string(reason) : "other";
+  return std::string(to_string(parse_failure_reason(reason)));
 }
 
 std::string reason_label(AttemptState state, std::string_view reason) {
   return reason.empty() && state == AttemptState::kFailed ? "exit_code" : reason_label(reason);
 }
 
-bool RetryPolicy::retries(std::string_view reason) const {
-  // A runner's policy refused the job: another attempt cannot change the runner's settings.
-  if (reason == kPolicyReason) return false;
+bool RetryPolicy::retries(FailureReason reason) const {
+  if (reason == FailureReason::kPolicy) return false;
   return std::find(on.begin(), on.end(), reason) != on.end();
 }
 
@@ -560,6 +587,15 @@ json to_json(const AgentSpec& agent) {
   return j;
 }
 
+namespace {
+// retry.on as the API shows it: the reasons' names.
+json retry_on_names(const RetryPolicy& retry) {
+  json names = json::array();
+  for (auto reason : retry.on) names.push_back(std::string(to_string(reason)));
+  return names;
+}
+}  // namespace
+
 json to_json(const JobSpec& spec) {
   json j{{"name", spec.name},
          {"image", spec.image},
@@ -572,7 +608,7 @@ json to_json(const JobSpec& spec) {
          {"retry",
           {{"max_attempts", spec.max_attempts},
            {"backoff_s", spec.retry.backoff_s},
-           {"on", spec.retry.on},
+           {"on", retry_on_names(spec.retry)},
            {"transient_patterns", spec.retry.transient_patterns}}},
          {"network", spec.network},
          {"env", spec.env}};

@@ -88,27 +88,49 @@ struct RepoSpec {
   int depth = 0;  // 0 = runner default
 };
 
-// When a failed attempt is tried again. `on` names failure reasons: runner_lost (the runner
-// died or lost its lease), transient (the output or engine error matched a transient
-// pattern), image_pull, clone, engine, oom_killed, timed_out, exit_code (any non-zero exit),
-// agent (an agent CLI failed with an error that is not transient: a bad key, a missing CLI).
-// A job a runner's policy refused (`policy`: a network, image or repository the runner does
-// not allow, runner/policy.h) is never retried and cannot be named in `on`.
-// retry.max_attempts is JobSpec::max_attempts (one number, two spellings).
+// Why an attempt failed: runner_lost (the runner died or lost its lease), transient (the
+// output or engine error matched a transient pattern), image_pull, clone, engine, oom_killed,
+// timed_out, exit_code (any non-zero exit), agent (an agent CLI failed with an error that is
+// not transient: a bad key, a missing CLI), policy (a runner's policy refused the job: a
+// network, image or repository it does not allow, runner/policy.h), canceled. Decisions
+// use the enum; the protocol and the store carry its name, and a runner's own words (any
+// other text) read as kOther.
+enum class FailureReason {
+  kNone,
+  kRunnerLost,
+  kTransient,
+  kImagePull,
+  kClone,
+  kEngine,
+  kOomKilled,
+  kTimedOut,
+  kExitCode,
+  kAgent,
+  kPolicy,
+  kCanceled,
+  kOther
+};
+std::string_view to_string(FailureReason reason);  // "" for kNone
+FailureReason parse_failure_reason(std::string_view text);
+
+// When a failed attempt is tried again: for the reasons in `on`, any of retry_reasons(). A
+// job a runner's policy refused is never retried (another attempt cannot change the runner's
+// settings). retry.max_attempts is JobSpec::max_attempts (one number, two spellings).
 struct RetryPolicy {
   std::vector<int> backoff_s{30, 60, 90};  // wait before retry n is backoff_s[n-1] (last repeats)
-  std::vector<std::string> on{"runner_lost", "transient", "image_pull"};
+  std::vector<FailureReason> on{FailureReason::kRunnerLost, FailureReason::kTransient,
+                                FailureReason::kImagePull};
   std::vector<std::string> transient_patterns;  // added to the runner's own patterns
 
-  bool retries(std::string_view reason) const;
+  bool retries(FailureReason reason) const;
   // Milliseconds to wait before the attempt after `failed_attempt`.
   int64_t backoff_ms(int failed_attempt) const;
 };
-const std::vector<std::string>& retry_reasons();
-inline constexpr std::string_view kPolicyReason = "policy";
-// A failure reason as a metric label: the known reasons, "canceled" and "policy" as they
-// are, an empty one as "none", anything else as "other" (runners send free text).
-// A failed attempt without a reason failed by its exit code: "exit_code".
+// The reasons retry.on may name: all but policy, canceled and the runner's own words.
+const std::vector<FailureReason>& retry_reasons();
+// A failure reason as a metric label: the known reasons as they are, an empty one as "none",
+// anything else as "other" (runners send free text). A failed attempt without a reason
+// failed by its exit code: "exit_code".
 std::string reason_label(std::string_view reason);
 std::string reason_label(AttemptState state, std::string_view reason);
 
@@ -124,7 +146,6 @@ struct AgentSpec {
   std::vector<std::string> allowed_tools;  // Claude Code's --allowedTools; [] = its default
   std::vector<std::string> args;           // more arguments for the CLI, appended
 };
-inline constexpr std::string_view kAgentReason = "agent";  // the agent CLI failed for good
 
 struct JobSpec {
   std::string name;

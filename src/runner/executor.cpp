@@ -252,7 +252,7 @@ awaitable<void> JobExecutor::execute() {
   FinishReport report;
   report.state = AttemptState::kFailed;
   std::string failure_message;
-  auto fail = [&](const std::string& reason, const std::string& message) {
+  auto fail = [&](FailureReason reason, const std::string& message) {
     fail_attempt(report, failure_message, reason, message);
   };
 
@@ -260,7 +260,7 @@ awaitable<void> JobExecutor::execute() {
   bool ready = true;
   // What the job asks for must be allowed here (runner/policy.h); refused at once.
   if (auto refusal = policy_refusal(cfg, job_.spec)) {
-    fail(std::string(kPolicyReason), "refused by this runner's policy: " + *refusal);
+    fail(FailureReason::kPolicy, "refused by this runner's policy: " + *refusal);
     ready = false;
   }
   if (ready && ctx_.pool && !job_.spec.workflow) {
@@ -277,7 +277,7 @@ awaitable<void> JobExecutor::execute() {
   std::error_code fs_ec;
   if (ready) std::filesystem::create_directories(workspace_dir_, fs_ec);
   if (fs_ec) {
-    fail("engine",
+    fail(FailureReason::kEngine,
          "cannot create the workspace " + workspace_dir_.string() + ": " + fs_ec.message());
     ready = false;
   }
@@ -286,7 +286,7 @@ awaitable<void> JobExecutor::execute() {
     auto opened = co_await run_blocking(
         ctx_.blocking, [&] { return open_workspace_to(workspace_dir_, cfg.docker_user); });
     if (!opened.ok()) {
-      fail("engine", opened.error().message);
+      fail(FailureReason::kEngine, opened.error().message);
       ready = false;
     }
   }
@@ -328,14 +328,16 @@ awaitable<void> JobExecutor::execute() {
       ctx_.runtime.capabilities().images) {
     auto image = co_await ctx_.runtime.ensure_image(spec.image, cfg.pull_policy);
     if (!image.ok()) {
-      fail("image_pull", "cannot get image " + spec.image + ": " + image.error().message);
+      fail(FailureReason::kImagePull,
+           "cannot get image " + spec.image + ": " + image.error().message);
       ready = false;
     }
   }
   if (ready && stop_reason_ == StopReason::kNone && !pooled_) {
     auto created = co_await ctx_.runtime.create(spec);
     if (!created.ok()) {
-      fail(created.error().code == ErrorCode::kImagePull ? "image_pull" : "engine",
+      fail(created.error().code == ErrorCode::kImagePull ? FailureReason::kImagePull
+                                                         : FailureReason::kEngine,
            "cannot create the container: " + created.error().message);
       ready = false;
     } else {
@@ -398,15 +400,16 @@ awaitable<void> JobExecutor::execute() {
     container_exited_ = true;
     exited_.set();
     if (!status.ok()) {
-      fail("engine", "the container engine failed: " + status.error().message);
+      fail(FailureReason::kEngine, "the container engine failed: " + status.error().message);
     } else {
       report.exit_code = status->exit_code;
       if (stop_reason_ == StopReason::kTimedOut) {
-        fail("timed_out", "job timed out after " + std::to_string(limit_s) + "s and was stopped");
+        fail(FailureReason::kTimedOut,
+             "job timed out after " + std::to_string(limit_s) + "s and was stopped");
       } else if (status->oom_killed) {
-        fail("oom_killed", "the job ran out of memory (limit " +
-                               std::to_string(spec.memory_bytes / (1024 * 1024)) +
-                               " MiB) and was killed");
+        fail(FailureReason::kOomKilled, "the job ran out of memory (limit " +
+                                            std::to_string(spec.memory_bytes / (1024 * 1024)) +
+                                            " MiB) and was killed");
       } else if (agent_) {
         judge_agent(status->exit_code, report, failure_message);
       } else if (steps) {
@@ -429,8 +432,8 @@ awaitable<void> JobExecutor::execute() {
   // A plain non-zero exit or an engine error that mentions an overload, a rate limit or a
   // reset connection is worth another attempt; anything else fails at once.
   if (report.state == AttemptState::kFailed &&
-      (report.reason.empty() || report.reason == "engine" ||
-       (report.reason == kAgentReason && agent_ && !agent_->cli_missing()))) {
+      (report.reason.empty() || report.reason == to_string(FailureReason::kEngine) ||
+       (report.reason == to_string(FailureReason::kAgent) && agent_ && !agent_->cli_missing()))) {
     auto patterns = cfg.transient_patterns;
     patterns.insert(patterns.end(), job_.spec.retry.transient_patterns.begin(),
                     job_.spec.retry.transient_patterns.end());
@@ -440,13 +443,13 @@ awaitable<void> JobExecutor::execute() {
     }
     if (matches_transient_pattern(output_tail_.text(), patterns) ||
         matches_transient_pattern(failure_message, patterns)) {
-      report.reason = "transient";
+      report.reason = to_string(FailureReason::kTransient);
       note("the failure looks transient (its output matches a transient pattern)");
     }
   }
   if (stop_reason_ == StopReason::kCanceled) {
     report.state = AttemptState::kCanceled;
-    report.reason = "canceled";
+    report.reason = to_string(FailureReason::kCanceled);
     note("canceled");
   }
 
@@ -611,7 +614,7 @@ std::string JobExecutor::agent_cli() const {
 void JobExecutor::judge_agent(int exit_code, FinishReport& report, std::string& failure_message) {
   const auto& summary = agent_->summary();
   if (agent_->cli_missing()) {
-    fail_attempt(report, failure_message, std::string(kAgentReason),
+    fail_attempt(report, failure_message, FailureReason::kAgent,
                  "no agent CLI to run: " + agent_->missing() +
                      " (use an image with it, such as the one scripts/make-agent-image.sh builds)");
     return;
@@ -630,7 +633,7 @@ void JobExecutor::judge_agent(int exit_code, FinishReport& report, std::string& 
   }
   if (why.empty()) why = "exit code " + std::to_string(exit_code);
   fail_attempt(
-      report, failure_message, std::string(kAgentReason),
+      report, failure_message, FailureReason::kAgent,
       (agent_->cli().empty() ? std::string("the agent") : agent_->cli()) + " failed: " + why);
 }
 
@@ -659,9 +662,9 @@ awaitable<void> JobExecutor::send_events() {
 }
 
 void JobExecutor::fail_attempt(FinishReport& report, std::string& failure_message,
-                               const std::string& reason, const std::string& message) {
+                               FailureReason reason, const std::string& message) {
   report.state = AttemptState::kFailed;
-  report.reason = reason;
+  report.reason = to_string(reason);
   failure_message = message;
   note(message);
 }
@@ -711,13 +714,13 @@ awaitable<bool> JobExecutor::clone(const std::filesystem::path& dir, FinishRepor
         std::chrono::duration<double>(std::chrono::steady_clock::now() - clone_started).count());
   }
   if (clone_timed_out_) {
-    fail_attempt(report, failure_message, "clone",
+    fail_attempt(report, failure_message, FailureReason::kClone,
                  "the clone timed out after " + std::to_string(cfg.clone_timeout_s) +
                      "s and git was killed (RUNNER_CLONE_TIMEOUT_S)");
     co_return false;
   }
   if (!cloned.ok()) {
-    fail_attempt(report, failure_message, "clone", cloned.error().message);
+    fail_attempt(report, failure_message, FailureReason::kClone, cloned.error().message);
     co_return false;
   }
   if (cache) {

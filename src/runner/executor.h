@@ -76,7 +76,7 @@ class JobExecutor : public std::enable_shared_from_this<JobExecutor> {
   ContainerSpec container_spec() const;
   awaitable<void> finish(const FinishReport& report);
   awaitable<void> cleanup();
-  void fail_attempt(FinishReport& report, std::string& failure_message, const std::string& reason,
+  void fail_attempt(FinishReport& report, std::string& failure_message, FailureReason reason,
                     const std::string& message);
   void note(const std::string& line);  // a "corral: ..." line in the job's log
   // Agent jobs (runner/agent_cli.h): the CLI to ask the wrapper for, the outcome from the

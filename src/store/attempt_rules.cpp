@@ -80,19 +80,21 @@ FinishPlan plan_finish(const FinishReport& report, bool cancel_requested, int at
   FinishPlan plan;
   plan.attempt_state = to_string(report.state);
   plan.job_state = plan.attempt_state;
-  plan.attempt_reason = report.reason;
+  plan.attempt_reason = report.reason;  // the runner's words are kept as they came
   if (cancel_requested) {
     plan.job_state = "canceled";
-    if (plan.attempt_reason.empty()) plan.attempt_reason = "canceled";
+    if (plan.attempt_reason.empty())
+      plan.attempt_reason = std::string(to_string(FailureReason::kCanceled));
   }
   plan.job_reason = plan.attempt_reason;
   if (report.state == AttemptState::kFailed && !cancel_requested) {
-    std::string failure = plan.attempt_reason.empty() ? "exit_code" : plan.attempt_reason;
+    FailureReason failure = plan.attempt_reason.empty() ? FailureReason::kExitCode
+                                                        : parse_failure_reason(plan.attempt_reason);
     auto facts = retry_facts();
     if (attempt < facts.max_attempts && facts.policy.retries(failure)) {
       plan.retry = true;
       plan.job_state = "queued";
-      plan.job_reason = failure;
+      plan.job_reason = to_string(failure);
       plan.not_before = now + facts.policy.backoff_ms(attempt);
       return plan;
     }

@@ -122,7 +122,7 @@ bool lose_attempt(Conn& c, const std::string& job_id, int attempt, int64_t now) 
     return false;
   }
   // A lost attempt is retried at once: the job did nothing wrong, another runner can take it.
-  if (current < max_attempts && retry_policy_of(c, job_id).retries("runner_lost")) {
+  if (current < max_attempts && retry_policy_of(c, job_id).retries(FailureReason::kRunnerLost)) {
     c.query("UPDATE jobs SET state = 'queued', not_before = $1, updated_at = $1 WHERE id = $2", now,
             job_id);
     return true;

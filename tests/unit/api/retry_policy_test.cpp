@@ -16,11 +16,11 @@ TEST(RetryPolicy, DefaultsRetryLostTransientAndImagePullWithBackoff) {
   auto spec = parse_job_spec(spec_with(json::object()));
   ASSERT_TRUE(spec.ok());
   EXPECT_EQ(spec->max_attempts, 3);
-  EXPECT_TRUE(spec->retry.retries("runner_lost"));
-  EXPECT_TRUE(spec->retry.retries("transient"));
-  EXPECT_TRUE(spec->retry.retries("image_pull"));
-  EXPECT_FALSE(spec->retry.retries("exit_code"));
-  EXPECT_FALSE(spec->retry.retries("oom_killed"));
+  EXPECT_TRUE(spec->retry.retries(FailureReason::kRunnerLost));
+  EXPECT_TRUE(spec->retry.retries(FailureReason::kTransient));
+  EXPECT_TRUE(spec->retry.retries(FailureReason::kImagePull));
+  EXPECT_FALSE(spec->retry.retries(FailureReason::kExitCode));
+  EXPECT_FALSE(spec->retry.retries(FailureReason::kOomKilled));
   EXPECT_EQ(spec->retry.backoff_ms(1), 30'000);
   EXPECT_EQ(spec->retry.backoff_ms(2), 60'000);
   EXPECT_EQ(spec->retry.backoff_ms(3), 90'000);
@@ -35,15 +35,29 @@ TEST(RetryPolicy, ParsesAndRoundTripsThroughJson) {
                                           {"transient_patterns", {"quota exceeded"}}}}}));
   ASSERT_TRUE(spec.ok()) << spec.error().message;
   EXPECT_EQ(spec->max_attempts, 5);
-  EXPECT_TRUE(spec->retry.retries("exit_code"));
-  EXPECT_FALSE(spec->retry.retries("runner_lost"));
+  EXPECT_TRUE(spec->retry.retries(FailureReason::kExitCode));
+  EXPECT_FALSE(spec->retry.retries(FailureReason::kRunnerLost));
   EXPECT_EQ(spec->retry.backoff_ms(2), 2'000);
   auto again = parse_job_spec(to_json(*spec));
   ASSERT_TRUE(again.ok()) << again.error().message;
   EXPECT_EQ(again->max_attempts, 5);
   EXPECT_EQ(again->retry.on, spec->retry.on);
+  EXPECT_EQ(to_json(*spec)["retry"]["on"], json({"transient", "exit_code"}));  // names outside
   EXPECT_EQ(again->retry.backoff_s, spec->retry.backoff_s);
   EXPECT_EQ(again->retry.transient_patterns, std::vector<std::string>{"quota exceeded"});
+}
+
+TEST(RetryPolicy, FailureReasonsReadTheirNamesAndARunnersOwnWordsAsOther) {
+  for (auto reason : retry_reasons()) EXPECT_EQ(parse_failure_reason(to_string(reason)), reason);
+  EXPECT_EQ(parse_failure_reason("policy"), FailureReason::kPolicy);
+  EXPECT_EQ(parse_failure_reason(""), FailureReason::kNone);
+  EXPECT_EQ(parse_failure_reason("disk on fire"), FailureReason::kOther);
+  EXPECT_EQ(parse_failure_reason("other"), FailureReason::kOther);
+  // A policy refusal is never retried, even when named.
+  RetryPolicy everything;
+  everything.on = {FailureReason::kPolicy, FailureReason::kExitCode};
+  EXPECT_FALSE(everything.retries(FailureReason::kPolicy));
+  EXPECT_TRUE(everything.retries(FailureReason::kExitCode));
 }
 
 TEST(RetryPolicy, BadValuesNameTheField) {

@@ -68,7 +68,7 @@ TEST(AttemptRules, LogAppendRepeatsGapsAndTheCap) {
 TEST(AttemptRules, FinishRetriesOnlyWhatThePolicyNamesWhileAttemptsRemain) {
   int reads = 0;
   RetryFacts facts{3, RetryPolicy{}};
-  facts.policy.on = {"transient"};
+  facts.policy.on = {FailureReason::kTransient};
   facts.policy.backoff_s = {30};
   auto read_facts = [&] {
     ++reads;

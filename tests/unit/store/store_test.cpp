@@ -673,7 +673,7 @@ TEST_P(StoreTest, LostAttemptIsNotRetriedWhenThePolicyLeavesRunnerLostOut) {
   j.id = new_id("job");
   j.tenant = "t1";
   j.spec.command = {"true"};
-  j.spec.retry.on = {"transient"};
+  j.spec.retry.on = {FailureReason::kTransient};
   j.created_at = clock_.now_ms();
   ASSERT_TRUE(store_->create_job(j).ok());
   ASSERT_EQ(claim(runner).size(), 1u);
