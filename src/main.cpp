@@ -1,5 +1,6 @@
 // corral: one binary, several roles (server, runner, dev) and the CLI verbs.
 #include <CLI/CLI.hpp>
+#include <iostream>
 
 #include "cli/commands.h"
 #include "common/version.h"
@@ -22,6 +23,10 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const std::exception& e) {
+    // Not expected: every command reports its own errors. Said plainly, not by std::terminate.
+    std::cerr << "corral: internal error: " << e.what() << "\n";
+    return 70;  // EX_SOFTWARE
   }
   return 0;
 }

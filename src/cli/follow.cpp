@@ -130,7 +130,7 @@ awaitable<std::optional<int>> stream_once(const Client& client, const std::strin
   }
   beast::get_lowest_layer(ws).expires_never();
   ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
-  std::string token = client.token();
+  const std::string& token = client.token();
   ws.set_option(websocket::stream_base::decorator([token](websocket::request_type& req) {
     req.set(http::field::user_agent, "corral/" CORRAL_VERSION);
     if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
@@ -265,10 +265,11 @@ int follow_job(const Client& client, const std::string& job_id, int attempt,
   asio::io_context io;
   auto st = std::make_shared<FollowState>();
   int code = 1;
-  asio::co_spawn(io, follow(client, job_id, attempt, st), [&](std::exception_ptr e, int result) {
-    code = e ? 1 : result;
-    io.stop();  // the status poller may still be waiting
-  });
+  asio::co_spawn(io, follow(client, job_id, attempt, st),
+                 [&](const std::exception_ptr& e, int result) {
+                   code = e ? 1 : result;
+                   io.stop();  // the status poller may still be waiting
+                 });
   asio::co_spawn(io, show_queued_status(client, job_id, known_job, st), asio::detached);
   io.run();
   return code;

@@ -20,7 +20,7 @@
 namespace corral::cli {
 
 RuntimeFactory runtime_factory(const RunnerConfig& config) {
-  return [config](asio::any_io_executor ex) -> Result<std::unique_ptr<ContainerRuntime>> {
+  return [config](const asio::any_io_executor& ex) -> Result<std::unique_ptr<ContainerRuntime>> {
     if (config.executor == "shell")
       return std::unique_ptr<ContainerRuntime>(std::make_unique<ShellRuntime>(ex));
     DockerConfig docker;

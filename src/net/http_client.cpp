@@ -171,7 +171,7 @@ Result<HttpResponse> SyncHttpClient::request(HttpRequest req) {
   Result<HttpResponse> out;
   io_->restart();
   asio::co_spawn(*io_, client_->request(std::move(req)),
-                 [&](std::exception_ptr e, Result<HttpResponse> r) {
+                 [&](const std::exception_ptr& e, Result<HttpResponse> r) {
                    if (e) {
                      try {
                        std::rethrow_exception(e);

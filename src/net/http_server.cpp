@@ -76,7 +76,7 @@ Response error_response(const Error& error, unsigned version, bool keep_alive) {
 }
 
 HttpServer::HttpServer(asio::io_context& io, const Router& router, HttpServerOptions options)
-    : io_(io), router_(router), options_(options), acceptor_(io) {}
+    : io_(io), router_(router), options_(std::move(options)), acceptor_(io) {}
 
 Result<tcp::endpoint> HttpServer::listen(const std::string& host, uint16_t port) {
   error_code ec;
@@ -142,7 +142,7 @@ awaitable<void> HttpServer::accept_loop() {
         }(this, beast::tcp_stream(std::move(socket)), ConnectionCount(open_connections_)),
         // An exception out of a session ends that connection without an answer: log it
         // (detached would drop it without a word).
-        [](std::exception_ptr e) {
+        [](const std::exception_ptr& e) {
           if (!e) return;
           try {
             std::rethrow_exception(e);

@@ -159,7 +159,7 @@ int Agent::run(bool handle_signals) {
     spdlog::error("{}", served.error().message);
     return 2;
   }
-  asio::co_spawn(io_, main(), [this](std::exception_ptr e) {
+  asio::co_spawn(io_, main(), [this](const std::exception_ptr& e) {
     if (e) {
       try {
         std::rethrow_exception(e);
@@ -778,7 +778,7 @@ awaitable<void> Agent::claim_loop() {
                    claimed.spec.name);
       auto exec = std::make_shared<JobExecutor>(*ctx_, std::move(claimed));
       active_[key] = exec;
-      asio::co_spawn(io_, exec->run(), [this, key, exec](std::exception_ptr e) {
+      asio::co_spawn(io_, exec->run(), [this, key, exec](const std::exception_ptr& e) {
         if (e) {
           try {
             std::rethrow_exception(e);

@@ -176,7 +176,8 @@ class ClaudeAdapter final : public AgentAdapter {
                   summary.is_error ? "failed" : "finished",
                   static_cast<double>(summary.duration_ms) / 1000.0, summary.num_turns,
                   summary.num_turns == 1 ? "" : "s", summary.cost_usd,
-                  static_cast<long long>(summary.input_tokens + summary.cache_read_tokens),
+                  static_cast<long long>(summary.input_tokens) +
+                      static_cast<long long>(summary.cache_read_tokens),
                   static_cast<long long>(summary.output_tokens));
     std::string out = line;
     if (summary.is_error) out += "agent: error: " + first_line(summary.error, 2000) + "\n";

@@ -247,7 +247,8 @@ awaitable<void> JobExecutor::execute() {
   log_->mask_secrets(secret_masker());
   log_->limit_bytes(cfg.log_max_bytes);
   log_->on_stale = [this] { stop(StopReason::kStale); };
-  asio::co_spawn(ctx_.executor, log_->run(), [this](std::exception_ptr) { shipper_done_.set(); });
+  asio::co_spawn(ctx_.executor, log_->run(),
+                 [this](const std::exception_ptr&) { shipper_done_.set(); });
 
   FinishReport report;
   report.state = AttemptState::kFailed;

@@ -30,7 +30,7 @@ constexpr const char* kWizardTokenHint =
     "a runner token, made by an admin with `corral tokens create --kind runner` or on the "
     "dashboard's Add runner page";
 
-std::string wizard_trim(std::string s) {
+std::string wizard_trim(const std::string& s) {
   auto b = s.find_first_not_of(" \t\r"), e = s.find_last_not_of(" \t\r");
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }

@@ -32,7 +32,7 @@ namespace corral {
 class ClaimWaiters {
  public:
   struct Waiter {
-    explicit Waiter(asio::any_io_executor ex, Runner r) : timer(ex), runner(std::move(r)) {}
+    explicit Waiter(const asio::any_io_executor& ex, Runner r) : timer(ex), runner(std::move(r)) {}
     asio::steady_timer timer;
     Runner runner;
     bool woken = false;            // guarded by ClaimWaiters::mu_

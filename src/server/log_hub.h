@@ -33,8 +33,8 @@ class LogHub {
  public:
   class Subscription : public std::enable_shared_from_this<Subscription> {
    public:
-    Subscription(asio::any_io_executor ex, size_t max_queued_bytes)
-        : timer_(std::move(ex)), max_queued_bytes_(max_queued_bytes) {}
+    Subscription(const asio::any_io_executor& ex, size_t max_queued_bytes)
+        : timer_(ex), max_queued_bytes_(max_queued_bytes) {}
 
     struct Batch {
       std::vector<LogPiece> pieces;

@@ -4,8 +4,8 @@
 // the steps (runner/workflow_steps.h).
 #include <spdlog/spdlog.h>
 
-#include <charconv>
 #include <regex>
+#include <set>
 
 #include "common/crypto.h"
 #include "common/numbers.h"

@@ -122,9 +122,8 @@ std::map<std::string, JobResult> results_by_job(const Run& run) {
       if (r == JobResult::kSkipped) {
         if (it->second != JobResult::kSkipped && rank(it->second) == 0) continue;
       }
-      if (it->second == JobResult::kSkipped && r != JobResult::kSkipped)
-        it->second = r;
-      else if (rank(r) > rank(it->second))
+      if ((it->second == JobResult::kSkipped && r != JobResult::kSkipped) ||
+          rank(r) > rank(it->second))
         it->second = r;
     }
   }
