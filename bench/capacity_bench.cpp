@@ -8,7 +8,7 @@
 //
 // Setup: Q jobs labelled `gpu-nowhere` (no runner has it) are submitted by their own user
 // token (the "backlog" submitter); N runners (labels [linux], one slot each) register and
-// park a claim (wait_ms 60000) on a connection each, and heartbeat every --heartbeat-ms,
+// park a claim (wait_ms 30000-60000) on a connection each, and heartbeat every --heartbeat-ms,
 // spread evenly, over a pool of connections. Then, per round (ABBA order, so a drift of the
 // database's size over the run falls on both sides):
 //   - saturated, without / with pollers: --submitters submit unlabelled jobs back to back
@@ -114,8 +114,8 @@ struct Samples {
   std::string summary() const {
     if (v.empty()) return "      -        -     (n=0)";
     char buf[96];
-    std::snprintf(buf, sizeof buf, "%7.2f  %7.2f  (n=%zu)", percentile(v, 0.5),
-                  percentile(v, 0.99), v.size());
+    std::snprintf(buf, sizeof buf, "%7.2f  %7.2f  (n=%zu)", percentile(v, 0.5), percentile(v, 0.99),
+                  v.size());
     return buf;
   }
 };
@@ -191,10 +191,14 @@ json attempt_ref(const std::string& job_id, int attempt) {
 }
 
 // A job every runner may take; SEQ finds its submit time when a claim answers with it.
-json job_spec(long seq) { return {{"command", {"true"}}, {"env", {{"SEQ", std::to_string(seq)}}}}; }
+json job_spec(long seq) {
+  return {{"command", {"true"}}, {"env", {{"SEQ", std::to_string(seq)}}}};
+}
 
 // A job no runner may take (no runner has the label).
-std::string backlog_spec() { return json{{"command", {"true"}}, {"labels", {"gpu-nowhere"}}}.dump(); }
+std::string backlog_spec() {
+  return json{{"command", {"true"}}, {"labels", {"gpu-nowhere"}}}.dump();
+}
 
 awaitable<void> sleep_until(Clock::time_point t) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
@@ -217,11 +221,12 @@ awaitable<void> all_of(int n, F fn) {
   while (*left > 0) co_await sleep_until(Clock::now() + milliseconds(5));
 }
 
+// Setup calls: a server busy with a deep queue may take long to answer, so the deadline is
+// generous.
 awaitable<json> must(Link& link, http::verb verb, const std::string& target,
                      const std::string& body, const std::string& token) {
-  auto res = co_await link.call(verb, target, body, token);
-  if (!res.ok() || res->status >= 300)
-    throw std::runtime_error(target + " -> " + describe(res));
+  auto res = co_await link.call(verb, target, body, token, milliseconds(300'000));
+  if (!res.ok() || res->status >= 300) throw std::runtime_error(target + " -> " + describe(res));
   co_return json::parse(res->body);
 }
 
@@ -229,9 +234,14 @@ awaitable<json> must(Link& link, http::verb verb, const std::string& target,
 awaitable<void> runner_loop(Bench& b, SimRunner& r) {
   Link link{b.ep, nullptr};
   const std::string claim_target = "/api/v1/runners/" + r.id + "/claim";
+  // Long-polls of 30 to 60 s: runners that all parked within seconds would otherwise all
+  // come back at once every minute (and a server busy with a deep queue answers that herd
+  // late, which only keeps it together).
+  std::mt19937 rng(static_cast<unsigned>(std::hash<std::string>()(r.id)));
   while (!b.stopping) {
-    auto res = co_await link.call(http::verb::post, claim_target, R"({"wait_ms":60000})",
-                                  r.secret, milliseconds(75'000));
+    std::string body = "{\"wait_ms\":" + std::to_string(30'000 + rng() % 30'001) + "}";
+    auto res =
+        co_await link.call(http::verb::post, claim_target, body, r.secret, milliseconds(75'000));
     auto now = Clock::now();
     if (b.stopping) break;
     if (!res.ok() || res->status != 200) {
@@ -360,7 +370,8 @@ awaitable<void> run_phase(Bench& b, PhaseStats& st) {
   } else {
     Link link{b.ep, nullptr};
     const auto gap = std::chrono::microseconds(1'000'000 / std::max(1, b.opt.rate));
-    for (auto due = t0; due < end; due += gap) {
+    // A server slower than the pace gets fewer submits, not a longer phase.
+    for (auto due = t0; due < end && Clock::now() < end; due += gap) {
       co_await sleep_until(due);
       co_await submit_one(b, link, st);
     }
@@ -384,12 +395,14 @@ awaitable<void> run_phase(Bench& b, PhaseStats& st) {
   co_await sleep_until(Clock::now() + milliseconds(500));
 }
 
-int parked_claims(const json& health) { return health.value("parked_claims", 0); }
+int parked_claims(const json& health) {
+  return health.value("parked_claims", 0);
+}
 
 void print_goal(const char* what, double value, const char* unit, double goal, bool at_most) {
   bool met = at_most ? value <= goal : value >= goal;
-  std::printf("  %-44s %10.2f %-5s goal %s %g %s: %s\n", what, value, unit, at_most ? "<=" : ">=",
-              goal, unit, met ? "met" : "MISSED");
+  std::printf("  %-44s %10.2f %-5s goal %s %g %s: %s\n", what, value, unit,
+              at_most ? "<=" : ">=", goal, unit, met ? "met" : "MISSED");
 }
 
 awaitable<void> main_flow(Bench& b, std::deque<PhaseStats>& phases) {
@@ -411,7 +424,8 @@ awaitable<void> main_flow(Bench& b, std::deque<PhaseStats>& phases) {
     while (next < b.opt.queued) {
       int i = next++;
       auto job = co_await must(link, http::verb::post, "/api/v1/jobs", body, b.backlog_token);
-      if (i % std::max(1, b.opt.queued / 1000) == 0) b.backlog_ids.push_back(job["id"].get<std::string>());
+      if (i % std::max(1, b.opt.queued / 1000) == 0)
+        b.backlog_ids.push_back(job["id"].get<std::string>());
     }
   });
   if (b.backlog_ids.empty()) b.backlog_ids.push_back("job_none");
@@ -419,7 +433,8 @@ awaitable<void> main_flow(Bench& b, std::deque<PhaseStats>& phases) {
   std::printf("setup: %d backlog jobs (label gpu-nowhere) submitted in %.1f s (%.0f/s)\n",
               b.opt.queued, preload_s, b.opt.queued / std::max(preload_s, 1e-9));
 
-  // The runners: register (32 at a time), each then parks its claim.
+  // The runners: register (32 at a time), then all park their claims (registering while
+  // thousands of claims are being parked would wait behind them).
   t0 = Clock::now();
   for (int i = 0; i < b.opt.runners; ++i) b.runners.push_back(std::make_unique<SimRunner>());
   next = 0;
@@ -432,27 +447,36 @@ awaitable<void> main_flow(Bench& b, std::deque<PhaseStats>& phases) {
       registration["labels"] = json::array({"linux"});
       registration["max_concurrent_jobs"] = 1;
       std::string body = registration.dump();
-      auto reg = co_await must(link, http::verb::post, "/api/v1/runners/register", body,
-                               b.registration);
+      auto reg =
+          co_await must(link, http::verb::post, "/api/v1/runners/register", body, b.registration);
       SimRunner& r = *b.runners[static_cast<size_t>(i)];
       r.id = reg["runner_id"].get<std::string>();
       r.secret = reg["secret"].get<std::string>();
-      asio::co_spawn(ex, runner_loop(b, r), asio::detached);
     }
   });
   double register_s = ms_since(t0) / 1000;
+  std::printf("setup: %d runners registered in %.1f s (%.0f/s)\n", b.opt.runners, register_s,
+              b.opt.runners / std::max(register_s, 1e-9));
+  std::fflush(stdout);
+  t0 = Clock::now();
+  for (auto& r : b.runners) asio::co_spawn(ex, runner_loop(b, *r), asio::detached);
   int parked = 0;
-  while (ms_since(t0) < 120'000 + b.opt.runners * 20.0) {
+  auto reported = Clock::now();
+  while (ms_since(t0) < 600'000) {
     json health = co_await must(admin, http::verb::get, "/healthz", "", b.admin);
     parked = parked_claims(health);
     if (parked >= b.opt.runners) break;
+    if (ms_since(reported) > 10'000) {
+      reported = Clock::now();
+      std::printf("setup: %d claims parked after %.0f s\n", parked, ms_since(t0) / 1000);
+      std::fflush(stdout);
+    }
     co_await sleep_until(Clock::now() + milliseconds(200));
   }
-  std::printf(
-      "setup: %d runners registered in %.1f s (%.0f/s); %d claims parked after %.1f s; server "
-      "RSS %ld MB\n",
-      b.opt.runners, register_s, b.opt.runners / std::max(register_s, 1e-9), parked,
-      ms_since(t0) / 1000, corral::bench::proc_status_kb(b.server_pid, "VmRSS") / 1024);
+  double park_s = ms_since(t0) / 1000;
+  std::printf("setup: %d claims parked in %.1f s (%.0f/s); server RSS %ld MB\n", parked, park_s,
+              parked / std::max(park_s, 1e-9),
+              corral::bench::proc_status_kb(b.server_pid, "VmRSS") / 1024);
   std::fflush(stdout);
 
   auto beats0 = Clock::now();
@@ -466,8 +490,10 @@ awaitable<void> main_flow(Bench& b, std::deque<PhaseStats>& phases) {
   if (!b.opt.perf_out.empty()) {
     // Call graphs from .eh_frame (DWARF): the build has neither frame pointers nor -g.
     std::string pid = std::to_string(b.server_pid);
-    std::vector<const char*> argv = {"perf", "record", "-F", "99", "--call-graph", "dwarf,16384",
-                                     "-p",   pid.c_str(), "-o", b.opt.perf_out.c_str(), nullptr};
+    std::vector<const char*> argv = {
+        "perf",        "record", "-F",        "99", "--call-graph",
+        "dwarf,16384", "-p",     pid.c_str(), "-o", b.opt.perf_out.c_str(),
+        nullptr};
     posix_spawnp(&perf_pid, "perf", nullptr, nullptr, const_cast<char**>(argv.data()), environ);
   }
   for (int round = 0; round < b.opt.rounds; ++round) {
@@ -534,8 +560,8 @@ int main(int argc, char** argv) {
   getrlimit(RLIMIT_NOFILE, &limit);
   limit.rlim_cur = limit.rlim_max;
   setrlimit(RLIMIT_NOFILE, &limit);
-  rlim_t needed = static_cast<rlim_t>(o.runners + o.heartbeat_connections + o.pollers +
-                                      o.submitters + 100);
+  rlim_t needed =
+      static_cast<rlim_t>(o.runners + o.heartbeat_connections + o.pollers + o.submitters + 100);
   if (limit.rlim_cur < needed) {
     std::fprintf(stderr,
                  "the file limit is %lu (hard), this run needs about %lu: raise it (ulimit -Hn) "
@@ -589,23 +615,27 @@ int main(int argc, char** argv) {
     std::printf("\nsummary (%d runners parked, %d jobs in the backlog):\n", o.runners, o.queued);
     std::printf("  server RSS %ld MB, peak (VmHWM) %ld MB\n", rss / 1024, hwm / 1024);
     std::printf("  heartbeat p50/p99 %s\n", beats.summary().c_str());
-    std::printf("  dispatch p50/p99, paced, without pollers %s\n", paced[0].dispatch.summary().c_str());
-    std::printf("  dispatch p50/p99, paced, with pollers    %s\n", paced[1].dispatch.summary().c_str());
-    std::printf("  dispatch p50/p99, saturated, without     %s\n", sat[0].dispatch.summary().c_str());
-    std::printf("  dispatch p50/p99, saturated, with        %s\n", sat[1].dispatch.summary().c_str());
+    std::printf("  dispatch p50/p99, paced, without pollers %s\n",
+                paced[0].dispatch.summary().c_str());
+    std::printf("  dispatch p50/p99, paced, with pollers    %s\n",
+                paced[1].dispatch.summary().c_str());
+    std::printf("  dispatch p50/p99, saturated, without     %s\n",
+                sat[0].dispatch.summary().c_str());
+    std::printf("  dispatch p50/p99, saturated, with        %s\n",
+                sat[1].dispatch.summary().c_str());
     std::printf("  queue page p50/p99 %s; job page %s; why %s\n", queue.summary().c_str(),
                 sat[1].job.summary().c_str(), sat[1].why.summary().c_str());
     std::printf("  submit throughput: %.0f/s without pollers, %.0f/s with: ratio %.2f\n",
                 sat[0].rate(), sat[1].rate(), ratio);
     std::printf("  errors: %d; claim errors %d; backlog jobs claimed (should be 0): %d%s%s\n",
                 sat[0].errors + sat[1].errors + paced[0].errors + paced[1].errors + b.setup.errors,
-                b.claim_errors, b.unexpected_jobs, b.first_error.empty() ? "" : "; first: ",
-                b.first_error.c_str());
+                b.claim_errors, b.unexpected_jobs,
+                b.first_error.empty() ? "" : "; first: ", b.first_error.c_str());
     std::printf("goals (issue 17):\n");
     print_goal("server RSS (peak)", hwm / 1024.0, "MB", 500, true);
     print_goal("heartbeat p99", percentile(beats.v, 0.99), "ms", 50, true);
-    print_goal("dispatch p99 (paced, with pollers)", percentile(paced[1].dispatch.v, 0.99), "ms",
-               5, true);
+    print_goal("dispatch p99 (paced, with pollers)", percentile(paced[1].dispatch.v, 0.99), "ms", 5,
+               true);
     print_goal("queue page p99", percentile(queue.v, 0.99), "ms", 20, true);
     print_goal("submit throughput with / without pollers", ratio, "x", 0.9, false);
     std::fflush(stdout);
