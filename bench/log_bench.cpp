@@ -65,14 +65,17 @@ std::vector<WallClock::time_point> stamps(const std::string& text, WallClock::ti
     long long sec = std::stoll((*it)[1]), frac = std::stoll((*it)[2]);
     auto base = WallClock::time_point(std::chrono::seconds(sec));
     auto as_us = base + std::chrono::microseconds(frac);
-    auto as_ns = base + std::chrono::duration_cast<WallClock::duration>(std::chrono::nanoseconds(frac));
+    auto as_ns =
+        base + std::chrono::duration_cast<WallClock::duration>(std::chrono::nanoseconds(frac));
     auto dist = [&](WallClock::time_point t) { return std::abs((t - near).count()); };
     out.push_back(frac >= 1'000'000 || dist(as_ns) < dist(as_us) ? as_ns : as_us);
   }
   return out;
 }
 
-double ms(WallClock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+double ms(WallClock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
 
 struct Measure {
   double first_byte_ms = 0;  // stamp -> first output byte received (0 for the file)
@@ -135,8 +138,8 @@ Measure run_in_engine(DockerRuntime& runtime, asio::io_context& io, long bytes, 
 
 // ---- corral end to end: the watcher of a job the runner runs.
 json api(SyncHttpClient& c, http::verb verb, const std::string& target, const std::string& body) {
-  auto res = c.request(HttpRequest{verb, target, body, "application/json", {},
-                                   std::chrono::seconds(60)});
+  auto res =
+      c.request(HttpRequest{verb, target, body, "application/json", {}, std::chrono::seconds(60)});
   if (!res.ok()) throw std::runtime_error(target + ": " + res.error().message);
   if (res->status >= 300)
     throw std::runtime_error(target + " -> " + std::to_string(res->status) + " " + res->body);
@@ -152,8 +155,9 @@ Measure run_in_corral(const std::string& url, const std::string& token, long byt
   asio::io_context io;
   websocket::stream<tcp::socket> ws(io);
   ws.next_layer().connect(tcp::endpoint(asio::ip::make_address(ep.host), ep.port));
-  ws.set_option(websocket::stream_base::decorator(
-      [&](websocket::request_type& req) { req.set(http::field::authorization, "Bearer " + token); }));
+  ws.set_option(websocket::stream_base::decorator([&](websocket::request_type& req) {
+    req.set(http::field::authorization, "Bearer " + token);
+  }));
   ws.read_message_max(64 * 1024 * 1024);
   ws.handshake(ep.host_header(), "/api/v1/jobs/" + id + "/logs/stream");
   std::string head;
@@ -256,10 +260,11 @@ void print_row(const char* name, const std::vector<Measure>& runs) {
     rate.push_back(m.mb_per_s);
     first.push_back(m.first_byte_ms);
   }
-  std::printf("  %-44s MB/s median %7.1f (min %7.1f, max %7.1f)   first byte median %7.1f ms "
-              "(max %7.1f)\n",
-              name, percentile(rate, 0.5), percentile(rate, 0), percentile(rate, 1),
-              percentile(first, 0.5), percentile(first, 1));
+  std::printf(
+      "  %-44s MB/s median %7.1f (min %7.1f, max %7.1f)   first byte median %7.1f ms "
+      "(max %7.1f)\n",
+      name, percentile(rate, 0.5), percentile(rate, 0), percentile(rate, 1), percentile(first, 0.5),
+      percentile(first, 1));
 }
 
 }  // namespace
@@ -294,12 +299,10 @@ int main(int argc, char** argv) {
     DockerRuntime& runtime = **opened;
 
     const long max_log = 2 * bytes + (1 << 20);
-    corral::bench::Server server(base / "server", "",
-                                 {"--log-max-bytes", std::to_string(max_log)});
+    corral::bench::Server server(base / "server", "", {"--log-max-bytes", std::to_string(max_log)});
     SyncHttpClient admin(*Endpoint::parse(server.url), server.token);
-    std::string registration =
-        api(admin, http::verb::post, "/api/v1/tokens", R"({"kind":"runner","name":"log-bench"})")
-            ["token"];
+    std::string registration = api(admin, http::verb::post, "/api/v1/tokens",
+                                   R"({"kind":"runner","name":"log-bench"})")["token"];
     RunnerProcess runner(server.url, registration, base / "runner", max_log);
     for (auto deadline = corral::bench::Clock::now() + std::chrono::seconds(30);;) {
       json listed = api(admin, http::verb::get, "/api/v1/runners", "");
@@ -336,9 +339,10 @@ int main(int argc, char** argv) {
       firsts.push_back(m.first_byte_ms);
     }
     double rate = percentile(rates, 0.5), first = percentile(firsts, 0.5);
-    std::printf("goals (issue 17): end to end %.1f MB/s (goal >= 50: %s), first byte %.1f ms "
-                "(goal <= 100: %s)\n",
-                rate, rate >= 50 ? "met" : "MISSED", first, first <= 100 ? "met" : "MISSED");
+    std::printf(
+        "goals (issue 17): end to end %.1f MB/s (goal >= 50: %s), first byte %.1f ms "
+        "(goal <= 100: %s)\n",
+        rate, rate >= 50 ? "met" : "MISSED", first, first <= 100 ? "met" : "MISSED");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "log_bench failed: %s\n", e.what());
     fs::remove_all(base);
