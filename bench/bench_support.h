@@ -9,8 +9,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -116,6 +119,24 @@ struct Server {
     fs::remove_all(dir);
   }
 };
+
+// "--name value" pairs into the ints and strings named; false (after a message) on a name
+// neither knows.
+inline bool parse_flags(int argc, char** argv, const std::map<std::string, int*>& ints,
+                        const std::map<std::string, std::string*>& strings = {}) {
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string name = argv[i];
+    if (auto it = ints.find(name); it != ints.end()) {
+      *it->second = std::atoi(argv[i + 1]);
+    } else if (auto st = strings.find(name); st != strings.end()) {
+      *st->second = argv[i + 1];
+    } else {
+      std::fprintf(stderr, "unknown option %s\n", name.c_str());
+      return false;
+    }
+  }
+  return true;
+}
 
 // A field of /proc/<pid>/status in kB (VmRSS, VmHWM); -1 when unreadable.
 inline long proc_status_kb(pid_t pid, const std::string& field) {

@@ -522,39 +522,19 @@ awaitable<void> main_flow(Bench& b, std::deque<PhaseStats>& phases) {
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i];
-    std::string value = argv[i + 1];
-    int v = std::atoi(value.c_str());
-    if (k == "--runners")
-      o.runners = v;
-    else if (k == "--queued")
-      o.queued = v;
-    else if (k == "--seconds")
-      o.seconds = v;
-    else if (k == "--rounds")
-      o.rounds = v;
-    else if (k == "--pollers")
-      o.pollers = v;
-    else if (k == "--poll-ms")
-      o.poll_ms = v;
-    else if (k == "--submitters")
-      o.submitters = v;
-    else if (k == "--rate")
-      o.rate = v;
-    else if (k == "--heartbeat-ms")
-      o.heartbeat_ms = v;
-    else if (k == "--heartbeat-connections")
-      o.heartbeat_connections = v;
-    else if (k == "--store")
-      o.store = value;
-    else if (k == "--perf")
-      o.perf_out = value;
-    else {
-      std::fprintf(stderr, "unknown option %s\n", k.c_str());
-      return 2;
-    }
-  }
+  if (!corral::bench::parse_flags(argc, argv,
+                                  {{"--runners", &o.runners},
+                                   {"--queued", &o.queued},
+                                   {"--seconds", &o.seconds},
+                                   {"--rounds", &o.rounds},
+                                   {"--pollers", &o.pollers},
+                                   {"--poll-ms", &o.poll_ms},
+                                   {"--submitters", &o.submitters},
+                                   {"--rate", &o.rate},
+                                   {"--heartbeat-ms", &o.heartbeat_ms},
+                                   {"--heartbeat-connections", &o.heartbeat_connections}},
+                                  {{"--store", &o.store}, {"--perf", &o.perf_out}}))
+    return 2;
   // One descriptor per simulated runner's claim, plus heartbeats, pollers, submitters.
   rlimit limit{};
   getrlimit(RLIMIT_NOFILE, &limit);

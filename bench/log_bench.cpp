@@ -271,18 +271,7 @@ void print_row(const char* name, const std::vector<Measure>& runs) {
 
 int main(int argc, char** argv) {
   int mb = 50, runs = 3;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i];
-    int v = std::atoi(argv[i + 1]);
-    if (k == "--mb")
-      mb = v;
-    else if (k == "--runs")
-      runs = v;
-    else {
-      std::fprintf(stderr, "unknown option %s\n", k.c_str());
-      return 2;
-    }
-  }
+  if (!corral::bench::parse_flags(argc, argv, {{"--mb", &mb}, {"--runs", &runs}})) return 2;
   const char* host = std::getenv("DOCKER_HOST");
   if (!host || !*host) {
     std::fprintf(stderr, "log_bench: set DOCKER_HOST (scripts/podman-service.sh)\n");

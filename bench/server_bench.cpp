@@ -326,27 +326,14 @@ double bench_raw_sqlite(const fs::path& base, int jobs, int jobs_per_tx) {
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i];
-    std::string value = argv[i + 1];
-    int v = std::atoi(value.c_str());
-    if (k == "--runners")
-      o.runners = v;
-    else if (k == "--submitters")
-      o.submitters = v;
-    else if (k == "--jobs")
-      o.jobs = v;
-    else if (k == "--latency-samples")
-      o.latency_samples = v;
-    else if (k == "--store")
-      o.store = value;
-    else if (k == "--servers")
-      o.servers = v;
-    else {
-      std::fprintf(stderr, "unknown option %s\n", k.c_str());
-      return 2;
-    }
-  }
+  if (!parse_flags(argc, argv,
+                   {{"--runners", &o.runners},
+                    {"--submitters", &o.submitters},
+                    {"--jobs", &o.jobs},
+                    {"--latency-samples", &o.latency_samples},
+                    {"--servers", &o.servers}},
+                   {{"--store", &o.store}}))
+    return 2;
   auto base = fs::temp_directory_path() / ("corral-bench-" + std::to_string(getpid()));
   try {
     bench_latency(o, base);
