@@ -11,17 +11,12 @@
 // connections as the benchmark has runners and submitters, claiming with
 // FOR UPDATE SKIP LOCKED, one transaction per write. --servers N runs N servers on the
 // database and spreads the runners and submitters over them.
-#include <signal.h>
-#include <spawn.h>
 #include <sqlite3.h>
-#include <sys/wait.h>
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -29,15 +24,13 @@
 #include <thread>
 #include <unordered_map>
 
+#include "bench_support.h"
 #include "net/http_client.h"
 #include "store/postgres/pg.h"
 
 using namespace corral;
+using namespace corral::bench;
 using json = nlohmann::json;
-using Clock = std::chrono::steady_clock;
-namespace fs = std::filesystem;
-
-extern char** environ;
 
 namespace {
 
@@ -48,86 +41,6 @@ struct Options {
   int latency_samples = 500;
   std::string store;  // "" = SQLite; else a PostgreSQL server URL
   int servers = 1;
-};
-
-constexpr const char* kBenchAdminToken = "crl_server_bench_admin_token_000000000000";
-
-// A fresh database on the PostgreSQL server the URL names; dropped at the end.
-struct PgDatabase {
-  std::string admin_url, name, url;
-  PgDatabase(const std::string& server_url, const std::string& db_name)
-      : admin_url(server_url), name(db_name) {
-    auto c = pg::Connection::open(admin_url);
-    if (!c.ok()) throw std::runtime_error(c.error().message);
-    (*c)->exec_script("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
-    (*c)->exec_script("CREATE DATABASE " + name);
-    auto scheme = admin_url.find("://");
-    auto slash = admin_url.find('/', scheme + 3);
-    auto query = admin_url.find('?', scheme + 3);
-    url = admin_url.substr(0, slash == std::string::npos ? query : slash) + "/" + name +
-          (query == std::string::npos ? "" : admin_url.substr(query));
-  }
-  ~PgDatabase() {
-    auto c = pg::Connection::open(admin_url);
-    if (c.ok()) {
-      try {
-        (*c)->exec_script("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
-      } catch (...) {
-      }
-    }
-  }
-};
-
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
-  return v[i];
-}
-
-struct Server {
-  pid_t pid = -1;
-  std::string url, token;
-  fs::path dir;
-  // store: "" = SQLite in the data dir; else the PostgreSQL URL.
-  explicit Server(const fs::path& d, const std::string& store = "") : dir(d) {
-    fs::create_directories(dir);
-    std::string data = dir.string();
-    std::vector<const char*> argv = {CORRAL_BINARY, "server",     "--listen",
-                                     "127.0.0.1:0", "--data-dir", data.c_str()};
-    if (!store.empty()) {
-      for (const char* a : {"--store", store.c_str(), "--admin-token", kBenchAdminToken})
-        argv.push_back(a);
-    }
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, (dir / "server.log").c_str(), O_WRONLY | O_CREAT,
-                                     0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    posix_spawn(&pid, argv[0], &fa, nullptr, const_cast<char**>(argv.data()), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    auto deadline = Clock::now() + std::chrono::seconds(20);
-    while (Clock::now() < deadline) {
-      std::ifstream in(dir / "server.url");
-      if (in >> url && !url.empty()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    if (store.empty())
-      std::ifstream(dir / "admin.token") >> token;
-    else
-      token = kBenchAdminToken;
-    if (url.empty()) throw std::runtime_error("server did not start");
-  }
-  ~Server() {
-    kill(pid, SIGTERM);
-    waitpid(pid, nullptr, 0);
-    fs::remove_all(dir);
-  }
 };
 
 json call(SyncHttpClient& c, http::verb verb, const std::string& target, const std::string& body,
@@ -413,27 +326,14 @@ double bench_raw_sqlite(const fs::path& base, int jobs, int jobs_per_tx) {
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i];
-    std::string value = argv[i + 1];
-    int v = std::atoi(value.c_str());
-    if (k == "--runners")
-      o.runners = v;
-    else if (k == "--submitters")
-      o.submitters = v;
-    else if (k == "--jobs")
-      o.jobs = v;
-    else if (k == "--latency-samples")
-      o.latency_samples = v;
-    else if (k == "--store")
-      o.store = value;
-    else if (k == "--servers")
-      o.servers = v;
-    else {
-      std::fprintf(stderr, "unknown option %s\n", k.c_str());
-      return 2;
-    }
-  }
+  if (!parse_flags(argc, argv,
+                   {{"--runners", &o.runners},
+                    {"--submitters", &o.submitters},
+                    {"--jobs", &o.jobs},
+                    {"--latency-samples", &o.latency_samples},
+                    {"--servers", &o.servers}},
+                   {{"--store", &o.store}}))
+    return 2;
   auto base = fs::temp_directory_path() / ("corral-bench-" + std::to_string(getpid()));
   try {
     bench_latency(o, base);

@@ -1,8 +1,10 @@
 #include "server/server.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -14,6 +16,35 @@
 #include "store/open_store.h"
 
 namespace corral {
+
+namespace {
+
+// Every open connection is a file descriptor, and the usual soft limit (1024) is far below
+// --max-connections: raise the soft RLIMIT_NOFILE toward the hard one, as far as the
+// connections and 256 more (the store, its pool, logs being written) need. The hard limit is the
+// operator's (ulimit -Hn, systemd LimitNOFILE=); past it we only warn.
+void raise_file_limit(int64_t max_connections) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const rlim_t wanted = static_cast<rlim_t>(max_connections) + 256;
+  const rlim_t before = limit.rlim_cur;
+  if (limit.rlim_cur < wanted) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur != before)
+    spdlog::info("file limit (RLIMIT_NOFILE) raised from {} to {}", before, limit.rlim_cur);
+  if (limit.rlim_cur < wanted) {
+    spdlog::warn(
+        "the file limit is {} (hard limit {}): fewer than --max-connections ({}) plus 256; "
+        "connections past it wait in the listen backlog. Raise the hard limit (ulimit -Hn, "
+        "systemd LimitNOFILE=) or lower --max-connections",
+        limit.rlim_cur, limit.rlim_max, max_connections);
+  }
+}
+
+}  // namespace
 
 Server::Server(ServerConfig config, Clock& clock) : config_(std::move(config)), clock_(clock) {}
 
@@ -88,6 +119,7 @@ Result<void> Server::start() {
   int port = parse_number<int>(std::string_view(config_.listen).substr(colon + 1)).value_or(-1);
   if (port < 0 || port > 65535)
     return make_error(ErrorCode::kBadRequest, "--listen has a bad port: " + config_.listen);
+  raise_file_limit(config_.max_connections);
   HttpServerOptions http_options;
   http_options.body_limit = config_.body_limit;
   http_options.body_limit_for = [](std::string_view target) -> std::optional<size_t> {
