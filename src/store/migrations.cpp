@@ -511,7 +511,7 @@ std::string sqlite_spelling(std::string sql) {
   return sql;
 }
 
-std::string postgres_spelling(std::string sql) {
+std::string postgres_spelling(const std::string& sql) {
   return std::regex_replace(sql, std::regex(R"(\$\{WITHOUT_ROWID\})"), "");
 }
 
