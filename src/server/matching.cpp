@@ -19,13 +19,14 @@ MatchGaps match_gaps(const Runner& runner, const Job& job) {
   return gaps;
 }
 
+bool runner_has_labels_of(const Runner& runner, const Job& job) {
+  return runner.tenant == job.tenant &&
+         std::includes(runner.reg.labels.begin(), runner.reg.labels.end(), job.spec.labels.begin(),
+                       job.spec.labels.end());
+}
+
 bool runner_can_take(const Runner& runner, const Job& job) {
-  if (runner.tenant != job.tenant) return false;
-  if (!std::includes(runner.reg.labels.begin(), runner.reg.labels.end(), job.spec.labels.begin(),
-                     job.spec.labels.end())) {
-    return false;
-  }
-  return match_gaps(runner, job).empty();
+  return runner_has_labels_of(runner, job) && match_gaps(runner, job).empty();
 }
 
 }  // namespace corral

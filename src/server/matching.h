@@ -31,4 +31,8 @@ MatchGaps match_gaps(const Runner& runner, const Job& job);
 // that group; a runner's modes (default "all") limit the job types it takes.
 bool runner_can_take(const Runner& runner, const Job& job);
 
+// The runner is of the job's tenant and has all of its labels: what every rule asks first
+// (a steward may take another group's jobs, never ones needing labels it lacks).
+bool runner_has_labels_of(const Runner& runner, const Job& job);
+
 }  // namespace corral

@@ -211,6 +211,11 @@ awaitable<Response> claim(ServerContext& ctx, RequestContext& req) {
           facts->repos.empty()
               ? ClaimRule::normal(std::move(matcher), now - ctx.config.steward_stale_after_ms)
               : ClaimRule(std::move(matcher));
+      // What the rule needs of a job's labels, group, type and submitter alone, so the store
+      // skips jobs alike in those unread: the normal rule all of it; a steward may take
+      // another group's jobs, never ones needing labels it lacks.
+      rule.prefilter =
+          facts->repos.empty() ? JobMatcher(runner_can_take) : JobMatcher(runner_has_labels_of);
       return ctx.store.claim(runner->id, slots, now, ctx.config.heartbeat_timeout_ms, rule);
     });
     if (!claimed.ok()) break;

@@ -492,6 +492,13 @@ CREATE UNIQUE INDEX workflow_runs_by_delivery ON workflow_runs (tenant, delivery
 ALTER TABLE repos ADD COLUMN webhook_secret TEXT NOT NULL DEFAULT '';
 )sql",
        "", ""},
+      {14, 15, R"sql(
+-- Claims read the queue by shape (labels, group, type: store/sql_core.h queued_shapes), then
+-- by submitter: a claim skips a shape the runner cannot take in one index seek, however many
+-- jobs of it are queued.
+CREATE INDEX jobs_by_shape ON jobs (tenant, state, grp, type, labels, owner_token_id, priority DESC, seq);
+)sql",
+       "", ""},
   };
   return kSteps;
 }

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <iterator>
 #include <map>
 #include <string>
 #include <utility>
@@ -15,6 +16,7 @@
 #include "store/attempt_rules.h"
 #include "store/fair_share.h"
 #include "store/shared_sql.h"
+#include "store/store.h"
 
 namespace corral {
 
@@ -250,45 +252,103 @@ int each_row(Conn& c, const std::string& sql, Fn&& fn, const Args&... args) {
   }
 }
 
-// One owner's runnable queued jobs that the runner may take (matcher), in priority-then-FIFO
-// order, read without locks (PostgreSQL's claim locks the ones it picks). Bounded so one
-// picky runner cannot make a claim scan everything.
+// What a claim's prefilter reads of a job (ClaimRule::prefilter): its labels (the column's
+// JSON text, sorted), group and type. The queue is read shape by shape, and then submitter
+// by submitter within a shape, so jobs a runner may not take cost it nothing however many
+// are queued.
+struct QueueShape {
+  std::string group, type, labels_json;
+};
+
+// The shapes of the tenant's queued jobs: one index seek each on jobs_by_shape (a loose
+// index scan), however many jobs share one.
 template <typename Conn>
-std::vector<ClaimCandidate> matching_jobs_of_owner(Conn& c, const Runner& runner,
-                                                   const std::string& owner, int want, TimeMs now,
-                                                   const JobMatcher& matcher) {
+std::vector<QueueShape> queued_shapes(Conn& c, const std::string& tenant) {
+  std::vector<QueueShape> shapes;
+  for (;;) {
+    auto rows =
+        shapes.empty()
+            ? c.query(
+                  "SELECT grp, type, labels FROM jobs WHERE tenant = $1 AND state = 'queued'"
+                  " ORDER BY grp, type, labels LIMIT 1",
+                  tenant)
+            : c.query(
+                  "SELECT grp, type, labels FROM jobs WHERE tenant = $1 AND state = 'queued'"
+                  " AND (grp, type, labels) > ($2, $3, $4) ORDER BY grp, type, labels LIMIT 1",
+                  tenant, shapes.back().group, shapes.back().type, shapes.back().labels_json);
+    if (rows.empty()) return shapes;
+    shapes.push_back({rows.front().text(0), rows.front().text(1), rows.front().text(2)});
+  }
+}
+
+// The submitters with queued jobs of the shape, one index seek each.
+template <typename Conn>
+std::vector<std::string> owners_of_shape(Conn& c, const std::string& tenant,
+                                         const QueueShape& shape) {
+  std::vector<std::string> owners;
+  for (;;) {
+    auto rows =
+        owners.empty()
+            ? c.query(
+                  "SELECT owner_token_id FROM jobs WHERE tenant = $1 AND state = 'queued' AND"
+                  " grp = $2 AND type = $3 AND labels = $4 ORDER BY owner_token_id LIMIT 1",
+                  tenant, shape.group, shape.type, shape.labels_json)
+            : c.query(
+                  "SELECT owner_token_id FROM jobs WHERE tenant = $1 AND state = 'queued' AND"
+                  " grp = $2 AND type = $3 AND labels = $4 AND owner_token_id > $5"
+                  " ORDER BY owner_token_id LIMIT 1",
+                  tenant, shape.group, shape.type, shape.labels_json, owners.back());
+    if (rows.empty()) return owners;
+    owners.push_back(rows.front().text(0));
+  }
+}
+
+// A stand-in for the jobs of one shape and submitter, for the prefilter.
+inline Job shape_job(const std::string& tenant, const QueueShape& shape, const std::string& owner) {
+  Job job;
+  job.tenant = tenant;
+  job.spec.labels = json::parse(shape.labels_json).get<std::vector<std::string>>();
+  job.spec.group = shape.group;
+  job.spec.type = shape.type;
+  job.owner_token_id = owner;
+  return job;
+}
+
+// One submitter's runnable queued jobs of one shape that the runner may take (matcher), in
+// priority-then-FIFO order, at most `want`, read without locks (PostgreSQL's claim locks the
+// ones it picks).
+template <typename Conn>
+std::vector<ClaimCandidate> matching_jobs_of(Conn& c, const Runner& runner, const QueueShape& shape,
+                                             const std::string& owner, int want, TimeMs now,
+                                             const JobMatcher& matcher) {
   constexpr int kPage = 128;
-  constexpr int kMaxScanned = 2048;
   std::vector<ClaimCandidate> out;
-  int scanned = 0;
   int64_t after_priority = INT64_MAX, after_seq = 0;
-  while (static_cast<int>(out.size()) < want && scanned < kMaxScanned) {
+  for (;;) {
     int rows = each_row(
         c,
-        "SELECT seq, id, priority, labels, grp, type, owner_token_id, spec, attempt, repo_name,"
-        " steward_fallback FROM jobs WHERE tenant = $1 AND state = 'queued' AND owner_token_id ="
-        " $2 AND not_before <= $3 AND (priority < CAST($4 AS BIGINT) OR (priority = CAST($4 AS"
-        " BIGINT) AND seq > $5)) ORDER BY priority DESC, seq ASC LIMIT $6",
+        "SELECT seq, id, priority, repo_name, spec, attempt, steward_fallback FROM jobs"
+        " WHERE tenant = $1 AND state = 'queued' AND grp = $2 AND type = $3 AND labels = $4"
+        " AND owner_token_id = $5 AND not_before <= $6 AND (priority < CAST($7 AS BIGINT) OR"
+        " (priority = CAST($7 AS BIGINT) AND seq > $8)) ORDER BY priority DESC, seq ASC LIMIT $9",
         [&](const auto& row) {
           ClaimCandidate cand;
-          read_columns(row, 0, cand.job.seq, cand.job.id, cand.job.spec.priority);
-          cand.job.spec.labels = json::parse(row.text(3)).template get<std::vector<std::string>>();
-          read_columns(row, 4, cand.job.spec.group, cand.job.spec.type, cand.job.owner_token_id);
-          cand.job.tenant = runner.tenant;
-          read_columns(row, 8, cand.job.attempt, cand.job.repo_name);
-          if (!row.is_null(10)) cand.job.spec.steward_fallback = row.integer(10) != 0;
+          cand.job = shape_job(runner.tenant, shape, owner);
+          read_columns(row, 0, cand.job.seq, cand.job.id, cand.job.spec.priority,
+                       cand.job.repo_name);
+          read_columns(row, 5, cand.job.attempt);
+          if (!row.is_null(6)) cand.job.spec.steward_fallback = row.integer(6) != 0;
           after_priority = cand.job.spec.priority;
           after_seq = cand.job.seq;
           if (!matcher(runner, cand.job)) return true;
-          cand.raw_spec = row.text(7);
+          cand.raw_spec = row.text(4);
           out.push_back(std::move(cand));
           return static_cast<int>(out.size()) < want;
         },
-        runner.tenant, owner, now, after_priority, after_seq, kPage);
-    scanned += rows;
-    if (rows < kPage) break;
+        runner.tenant, shape.group, shape.type, shape.labels_json, owner, now, after_priority,
+        after_seq, kPage);
+    if (rows < kPage || static_cast<int>(out.size()) >= want) return out;
   }
-  return out;
 }
 
 // How many jobs a claim of `slots` may lease to the runner: none when it is draining (told
@@ -301,29 +361,44 @@ inline int claim_free_slots(const Runner& runner, int slots) {
 
 // Fair share's input (store/fair_share.h): each submitter with queued jobs the runner may
 // take, with its first `want` such jobs, its jobs in flight and when it was last served.
+// Shapes and submitters the rule's prefilter turns down are skipped unread.
 template <typename Conn>
 std::vector<OwnerQueue> owner_queues(Conn& c, const Runner& runner, int want, TimeMs now,
-                                     const JobMatcher& matcher) {
-  std::map<std::string, int64_t> in_flight;
-  auto flying = c.query(
-      "SELECT owner_token_id, COUNT(*) FROM jobs WHERE tenant = $1"
-      " AND state IN ('leased', 'running') GROUP BY owner_token_id",
-      runner.tenant);
-  for (int i = 0; i < flying.size(); ++i) in_flight[flying[i].text(0)] = flying[i].int64(1);
+                                     const ClaimRule& rule) {
+  auto by_queue_order = [](const ClaimCandidate& a, const ClaimCandidate& b) {
+    return a.job.spec.priority != b.job.spec.priority ? a.job.spec.priority > b.job.spec.priority
+                                                      : a.job.seq < b.job.seq;
+  };
+  std::map<std::string, std::vector<ClaimCandidate>> candidates;  // by owner
+  for (const auto& shape : queued_shapes(c, runner.tenant)) {
+    if (rule.prefilter &&
+        !rule.prefilter(runner, shape_job(runner.tenant, shape, runner.owner_token_id))) {
+      continue;  // no submitter's jobs of this shape (as if the runner's owner's) will do
+    }
+    for (const auto& owner : owners_of_shape(c, runner.tenant, shape)) {
+      if (rule.prefilter && !rule.prefilter(runner, shape_job(runner.tenant, shape, owner)))
+        continue;
+      auto jobs = matching_jobs_of(c, runner, shape, owner, want, now, rule.matcher);
+      if (jobs.empty()) continue;
+      auto& mine = candidates[owner];
+      mine.insert(mine.end(), std::make_move_iterator(jobs.begin()),
+                  std::make_move_iterator(jobs.end()));
+      std::sort(mine.begin(), mine.end(), by_queue_order);
+      if (static_cast<int>(mine.size()) > want) mine.resize(want);
+    }
+  }
+  std::vector<OwnerQueue> queues;
+  if (candidates.empty()) return queues;
   std::map<std::string, int64_t> last_served;
   auto served = c.query(
       "SELECT owner_token_id, last_claimed_at FROM owner_service WHERE tenant = $1", runner.tenant);
   for (int i = 0; i < served.size(); ++i) last_served[served[i].text(0)] = served[i].int64(1);
-  auto owners = c.query(
-      "SELECT DISTINCT owner_token_id FROM jobs WHERE tenant = $1 AND state = 'queued'"
-      " AND not_before <= $2 LIMIT 1000",
-      runner.tenant, now);
-  std::vector<OwnerQueue> queues;
-  for (int i = 0; i < owners.size(); ++i) {
-    std::string owner = owners[i].text(0);
-    auto jobs = matching_jobs_of_owner(c, runner, owner, want, now, matcher);
-    if (!jobs.empty())
-      queues.push_back({owner, std::move(jobs), 0, in_flight[owner], last_served[owner]});
+  for (auto& [owner, jobs] : candidates) {
+    auto flying = c.query(
+        "SELECT COUNT(*) FROM jobs WHERE tenant = $1 AND state IN ('leased', 'running')"
+        " AND owner_token_id = $2",
+        runner.tenant, owner);
+    queues.push_back({owner, std::move(jobs), 0, flying.front().int64(0), last_served[owner]});
   }
   return queues;
 }

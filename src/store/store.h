@@ -155,6 +155,11 @@ struct ClaimRule {
 
   JobMatcher matcher;
   std::optional<TimeMs> normal_fresh_since;
+  // Optional: a necessary condition of `matcher` that reads only a job's tenant, labels,
+  // group, type and owner_token_id. A store calls it on a stand-in job with just those and
+  // skips every queued job alike in them, unread, when it says no: a deep queue of jobs a
+  // runner cannot take costs its claims nothing. Unset: every job goes to the matcher.
+  JobMatcher prefilter;
 };
 
 class Store {

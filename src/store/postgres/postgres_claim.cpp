@@ -42,7 +42,6 @@ Result<std::vector<ClaimedJob>> PostgresStore::claim(const std::string& runner_i
   if (rule.normal_fresh_since)
     return claim_by_normal_rule(runner_id, slots, now, lease_ms, *rule.normal_fresh_since);
   // Any other rule: the matcher decides, candidate by candidate, inside one transaction.
-  const JobMatcher& matcher = rule.matcher;
   return tx<std::vector<ClaimedJob>>([&](Connection& c) -> Result<std::vector<ClaimedJob>> {
     // The runner's row is locked: two claims of one runner (on two servers) take turns, so
     // together they never exceed its max_concurrent_jobs.
@@ -56,7 +55,7 @@ Result<std::vector<ClaimedJob>> PostgresStore::claim(const std::string& runner_i
     if (free_slots == 0) return claimed;
     // A few spare candidates per owner: another server may lock some of them first.
     constexpr int kSpare = 4;
-    auto queues = owner_queues(c, *runner, free_slots + kSpare, now, matcher);
+    auto queues = owner_queues(c, *runner, free_slots + kSpare, now, rule);
     std::set<std::string> served;
     while (static_cast<int>(claimed.size()) < free_slots) {
       OwnerQueue* best = next_owner_queue(queues);

@@ -98,14 +98,13 @@ Result<std::vector<ClaimedJob>> SqliteStore::claim(const std::string& runner_id,
                                                    TimeMs now, TimeMs lease_ms,
                                                    const ClaimRule& rule) {
   // One writer, no round trips: the matcher decides here even for a normal() rule.
-  const JobMatcher& matcher = rule.matcher;
   return write<std::vector<ClaimedJob>>([&](Db& db) -> Result<std::vector<ClaimedJob>> {
     auto runner = sqlite::load_runner(db, runner_id);
     if (!runner) return make_error(ErrorCode::kNotFound, "no runner with id " + runner_id);
     std::vector<ClaimedJob> claimed;
     int free_slots = claim_free_slots(*runner, slots);
     if (free_slots == 0) return claimed;
-    auto queues = owner_queues(db, *runner, free_slots, now, matcher);
+    auto queues = owner_queues(db, *runner, free_slots, now, rule);
     while (static_cast<int>(claimed.size()) < free_slots) {
       OwnerQueue* best = next_owner_queue(queues);
       if (!best) break;

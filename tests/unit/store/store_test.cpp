@@ -20,12 +20,15 @@ namespace {
 
 // The rule the server claims by for a runner that is no steward: the store may evaluate it
 // itself (PostgresStore: in SQL, in one statement).
+// Its prefilter is the server's too: runner_can_take.
 ClaimRule normal_rule(TimeMs fresh_since = 0) {
-  return ClaimRule::normal(
+  auto rule = ClaimRule::normal(
       [fresh_since](const Runner& r, const Job& j) {
         return r.last_heartbeat_at >= fresh_since && runner_can_take(r, j);
       },
       fresh_since);
+  rule.prefilter = runner_can_take;
+  return rule;
 }
 
 class StoreTest : public testing::StoreBackendTest {
@@ -728,6 +731,43 @@ TEST_P(StoreTest, FairShareOneOwnersFloodDoesNotStarveAnothersJob) {
     for (int i = 0; i < 3; ++i) order.push_back(owner_of(run_one()));
     std::sort(order.begin(), order.end());
     EXPECT_EQ(order, (std::vector<std::string>{"flood", "other", "third"}));
+  }
+}
+
+// A claim finds a job it may take however many jobs it may not take are queued before it,
+// by the same submitter: the store skips jobs alike in labels, group and type together
+// (a claim once read at most 2,048 of a submitter's jobs and gave up).
+TEST_P(StoreTest, AJobBehindThousandsOfJobsTheRunnerCannotTakeIsStillClaimed) {
+  for (bool by_matcher : {false, true}) {
+    SCOPED_TRACE(by_matcher ? "by matcher" : "by normal rule");
+    std::string tenant = by_matcher ? "t-matcher" : "t-rule";
+    auto runner = register_runner("r1", tenant, 1);
+    auto submit_needing = [&](std::vector<std::string> labels) {
+      Job j;
+      j.id = new_id("job");
+      j.tenant = tenant;
+      j.owner_token_id = "one-user";
+      j.spec.command = {"true"};
+      j.spec.labels = std::move(labels);
+      j.created_at = clock_.now_ms();
+      auto created = store_->create_job(j);
+      EXPECT_TRUE(created.ok());
+      return created->job;
+    };
+    for (int i = 0; i < 2100; ++i) submit_needing({"gpu"});
+    auto plain = submit_needing({});
+    // By matcher: the normal rule's predicate, which the store must call job by job.
+    auto claim_one = [&](const Runner& r) {
+      JobMatcher can_take = [](const Runner& r, const Job& j) { return runner_can_take(r, j); };
+      auto c = by_matcher ? store_->claim(r.id, 1, clock_.now_ms(), kTestLease, can_take)
+                          : store_->claim(r.id, 1, clock_.now_ms(), kTestLease, normal_rule());
+      EXPECT_TRUE(c.ok());
+      return c.ok() ? *c : std::vector<ClaimedJob>{};
+    };
+    auto got = claim_one(runner);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].job_id, plain.id);
+    EXPECT_TRUE(claim_one(register_runner("r2", tenant, 1)).empty());
   }
 }
 
