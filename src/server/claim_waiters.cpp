@@ -11,31 +11,32 @@ ClaimWaiters::WaiterPtr ClaimWaiters::park(asio::any_io_executor ex, const Runne
   auto w = std::make_shared<Waiter>(std::move(ex), runner);
   w->commands_only = commands_only;
   std::lock_guard lock(mu_);
-  size_t& parked = parked_of_runner_[runner.id];
-  // Only a runner at its limit pays for the walk to its oldest claims.
-  for (auto it = waiters_.begin();
-       parked >= std::max<size_t>(max_parked, 1) && it != waiters_.end();) {
-    if ((*it)->runner.id != runner.id) {
-      ++it;
-      continue;
-    }
-    (*it)->superseded = true;
-    wake_locked(*it, std::nullopt);
-    it = waiters_.erase(it);
-    --parked;
+  auto& mine = of_runner_[runner.id];
+  while (!mine.empty() && mine.size() >= std::max<size_t>(max_parked, 1)) {
+    WaiterPtr oldest = mine.front();
+    oldest->superseded = true;
+    wake_locked(oldest, std::nullopt);
+    remove_locked(oldest);
   }
-  waiters_.push_back(w);
-  ++parked;
+  w->place = waiters_.insert(waiters_.end(), w);
+  w->parked = true;
+  of_runner_[runner.id].push_back(w);
   return w;
+}
+
+void ClaimWaiters::remove_locked(const WaiterPtr& w) {
+  if (!w->parked) return;  // superseded: already gone
+  waiters_.erase(w->place);
+  w->parked = false;
+  auto mine = of_runner_.find(w->runner.id);
+  if (mine == of_runner_.end()) return;
+  std::erase(mine->second, w);
+  if (mine->second.empty()) of_runner_.erase(mine);
 }
 
 void ClaimWaiters::unpark(const WaiterPtr& waiter) {
   std::lock_guard lock(mu_);
-  auto it = std::find(waiters_.begin(), waiters_.end(), waiter);
-  if (it == waiters_.end()) return;  // superseded: already gone
-  waiters_.erase(it);
-  auto count = parked_of_runner_.find(waiter->runner.id);
-  if (count != parked_of_runner_.end() && --count->second == 0) parked_of_runner_.erase(count);
+  remove_locked(waiter);
 }
 
 bool ClaimWaiters::superseded(const WaiterPtr& waiter) {
@@ -78,16 +79,30 @@ bool ClaimWaiters::job_available(const Job& job, const Waiter* except,
   return false;
 }
 
+bool ClaimWaiters::WakePass::job_available(const Job& job, const RunnerFilter& also_may_take) {
+  json kind = {job.tenant,
+               job.spec.labels,
+               job.spec.group,
+               job.spec.type,
+               job.owner_token_id,
+               job.repo_name,
+               job.spec.steward_fallback ? json(*job.spec.steward_fallback) : json(nullptr)};
+  std::string key = kind.dump();
+  if (woke_nobody_.count(key)) return false;
+  if (waiters_.job_available(job, nullptr, also_may_take)) return true;
+  woke_nobody_.insert(std::move(key));
+  return false;
+}
+
 bool ClaimWaiters::command_for(const std::string& runner_id) {
   std::lock_guard lock(mu_);
-  bool found = false;
-  for (const auto& w : waiters_) {
-    if (w->runner.id != runner_id) continue;
+  auto mine = of_runner_.find(runner_id);
+  if (mine == of_runner_.end()) return false;
+  for (const auto& w : mine->second) {
     w->commanded = true;
     wake_locked(w, std::nullopt);
-    found = true;
   }
-  return found;
+  return true;
 }
 
 bool ClaimWaiters::commanded(const WaiterPtr& waiter) {

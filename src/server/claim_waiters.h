@@ -21,8 +21,10 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "api/types.h"
 #include "net/asio.h"
@@ -40,7 +42,9 @@ class ClaimWaiters {
     bool commands_only = false;    // a draining runner's claim (slots 0): never woken for jobs
     bool commanded = false;        // an admin's command for the runner came; guarded by mu_
     std::optional<Job> woken_for;  // the job that woke it, guarded by mu_
-    std::chrono::steady_clock::time_point woken_at;  // when woken_for did, guarded by mu_
+    std::chrono::steady_clock::time_point woken_at;      // when woken_for did, guarded by mu_
+    std::list<std::shared_ptr<Waiter>>::iterator place;  // in waiters_ while parked; mu_
+    bool parked = false;                                 // guarded by mu_
   };
   using WaiterPtr = std::shared_ptr<Waiter>;
 
@@ -63,6 +67,21 @@ class ClaimWaiters {
   using RunnerFilter = std::function<bool(const Runner&)>;
   bool job_available(const Job& job, const Waiter* except = nullptr,
                      const RunnerFilter& also_may_take = {});
+  // job_available for each of many jobs (a sweep's oldest runnable ones), asking once per
+  // kind of job: the parked claims that may take a job depend only on its tenant, labels,
+  // group, type, submitter and repository, so once one job of a kind woke nobody, the rest
+  // of that kind are passed over. A deep backlog that no parked runner may take then costs a
+  // sweep one walk of the parked claims, not one per job.
+  class WakePass {
+   public:
+    explicit WakePass(ClaimWaiters& waiters) : waiters_(waiters) {}
+    bool job_available(const Job& job, const RunnerFilter& also_may_take = {});
+
+   private:
+    ClaimWaiters& waiters_;
+    std::set<std::string> woke_nobody_;
+  };
+
   // An admin's command for the runner is waiting in the store: its parked claims here wake
   // to hand it over (a claim parked on another server gets it with the next heartbeat).
   // Returns whether one was parked here.
@@ -74,10 +93,13 @@ class ClaimWaiters {
 
  private:
   void wake_locked(const WaiterPtr& w, const std::optional<Job>& job);
+  void remove_locked(const WaiterPtr& w);
   mutable std::mutex mu_;
-  std::list<WaiterPtr> waiters_;  // oldest first (a woken waiter moves to the back)
-  std::unordered_map<std::string, size_t>
-      parked_of_runner_;  // runner id -> its entries in waiters_
+  // Oldest first (a woken waiter moves to the back). Each waiter knows its place, so
+  // unparking costs the same with ten thousand parked as with one.
+  std::list<WaiterPtr> waiters_;
+  std::unordered_map<std::string, std::vector<WaiterPtr>>
+      of_runner_;  // runner id -> its parked claims, oldest first (at most its slots)
 };
 
 }  // namespace corral

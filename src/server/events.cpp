@@ -60,7 +60,8 @@ void ServerEvents::wake_for_runnable_jobs() {
   asio::post(store_pool_, [this] {
     auto runnable = store_.runnable_jobs(clock_.now_ms(), 256);
     if (!runnable.ok()) return;
-    for (const auto& job : *runnable) waiters_.job_available(job);
+    ClaimWaiters::WakePass pass(waiters_);
+    for (const auto& job : *runnable) pass.job_available(job);
   });
 }
 

@@ -1,4 +1,6 @@
 // /api/v1/jobs and /api/v1/queue: submitting, reading, cancelling, logs.
+#include <map>
+
 #include "api/repo.h"
 #include "common/crypto.h"
 #include "common/json_limits.h"
@@ -212,13 +214,19 @@ awaitable<Response> queue(ServerContext& ctx, RequestContext& req) {
   json waiting = json::array();
   QueuePosition position;
   int last_priority = INT32_MAX;
+  // Jobs alike in what matching reads share one look at the runners (a fleet of thousands).
+  std::map<std::string, RunnerFit> fits;
   for (const auto& job : *queued) {
     if (job.spec.priority != last_priority) {
       position.higher_priority += position.older;
       position.older = 0;
       last_priority = job.spec.priority;
     }
-    auto why = explain_wait({job, *runners, position, now, &*steward});
+    auto kind =
+        json{job.tenant, job.spec.labels, job.spec.group, job.spec.type, job.owner_token_id}.dump();
+    auto fit = fits.find(kind);
+    if (fit == fits.end()) fit = fits.emplace(kind, fit_runners(job, *runners)).first;
+    auto why = explain_wait({job, *runners, position, now, &*steward, &fit->second});
     waiting.push_back({{"id", job.id},
                        {"name", job.spec.name},
                        {"labels", job.spec.labels},

@@ -296,9 +296,10 @@ awaitable<void> Server::sweep_loop() {
         // A job of a repository with a steward may have become the steward's to take
         // (steward.h): the same policy as the claim decides whom to wake.
         std::map<std::string, StewardFacts> facts_of;
+        ClaimWaiters::WakePass pass(waiters_);
         for (const auto& job : *runnable) {
           if (job.repo_name.empty()) {
-            waiters_.job_available(job);
+            pass.job_available(job);
             continue;
           }
           auto it = facts_of.find(job.tenant);
@@ -311,8 +312,7 @@ awaitable<void> Server::sweep_loop() {
                     .first;
           }
           const StewardFacts& facts = it->second;
-          waiters_.job_available(job, nullptr,
-                                 [&](const Runner& r) { return steward_may_take(r, job, facts); });
+          pass.job_available(job, [&](const Runner& r) { return steward_may_take(r, job, facts); });
         }
       }
     }

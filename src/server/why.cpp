@@ -113,6 +113,56 @@ std::optional<std::pair<std::string, std::string>> steward_reason(
 
 }  // namespace
 
+RunnerFit fit_runners(const Job& job, const std::vector<Runner>& runners) {
+  RunnerFit fit;
+  std::vector<std::pair<MatchGaps, const Runner*>> others;
+  for (const auto& r : runners) {
+    auto gaps = match_gaps(r, job);
+    if (gaps.empty())
+      fit.matching.push_back(&r);
+    else if (!gaps.other_tenant)
+      others.emplace_back(std::move(gaps), &r);
+  }
+  for (const Runner* r : fit.matching) {
+    std::string error = runner_error(*r);
+    if (!error.empty()) {
+      fit.in_error.push_back(r->reg.name + " (" + error + ")");
+      ++fit.error;
+    } else {
+      switch (r->status) {
+        case RunnerStatus::kIdle:
+          ++fit.idle;
+          break;
+        case RunnerStatus::kBusy:
+          ++fit.busy;
+          break;
+        case RunnerStatus::kDraining:
+          ++fit.draining;
+          break;
+        case RunnerStatus::kOffline:
+          ++fit.offline;
+          break;
+      }
+    }
+    if (r->status != RunnerStatus::kOffline) {
+      ++fit.online;
+      fit.slots_used += static_cast<int>(r->running.size());
+      fit.slots_total += r->reg.max_concurrent_jobs;
+    }
+  }
+  // The closest three: fewest gaps, then name.
+  auto closer = [](const auto& a, const auto& b) {
+    return a.first.count() != b.first.count() ? a.first.count() < b.first.count()
+                                              : a.second->reg.name < b.second->reg.name;
+  };
+  size_t keep = std::min<size_t>(3, others.size());
+  std::partial_sort(others.begin(), others.begin() + static_cast<std::ptrdiff_t>(keep),
+                    others.end(), closer);
+  others.resize(keep);
+  fit.closest = std::move(others);
+  return fit;
+}
+
 json explain_wait(const WhyFacts& facts) {
   const Job& job = facts.job;
   json out{{"job_id", job.id},
@@ -125,36 +175,15 @@ json explain_wait(const WhyFacts& facts) {
     return reasons.back();
   };
 
-  std::vector<const Runner*> matching;
-  std::vector<std::pair<MatchGaps, const Runner*>> others;
-  for (const auto& r : facts.runners) {
-    auto gaps = match_gaps(r, job);
-    if (gaps.empty())
-      matching.push_back(&r);
-    else if (!gaps.other_tenant)
-      others.emplace_back(std::move(gaps), &r);
-  }
-  json counts{{"total", matching.size()},
-              {"online", 0},
-              {"idle", 0},
-              {"busy", 0},
-              {"draining", 0},
-              {"error", 0},
-              {"offline", 0},
-              {"slots_used", 0},
-              {"slots_total", 0}};
-  std::vector<std::string> in_error;  // "name (why)" of matching runners in state error
-  for (const Runner* r : matching) {
-    std::string error = runner_error(*r);
-    std::string status = error.empty() ? std::string(to_string(r->status)) : "error";
-    if (!error.empty()) in_error.push_back(r->reg.name + " (" + error + ")");
-    counts[status] = counts[status].get<int>() + 1;
-    if (r->status != RunnerStatus::kOffline) {
-      counts["online"] = counts["online"].get<int>() + 1;
-      counts["slots_used"] = counts["slots_used"].get<int>() + static_cast<int>(r->running.size());
-      counts["slots_total"] = counts["slots_total"].get<int>() + r->reg.max_concurrent_jobs;
-    }
-  }
+  std::optional<RunnerFit> own_fit;
+  if (!facts.fit) own_fit = fit_runners(job, facts.runners);
+  const RunnerFit& fit = facts.fit ? *facts.fit : *own_fit;
+  const auto& matching = fit.matching;
+  json counts{
+      {"total", matching.size()}, {"online", fit.online},         {"idle", fit.idle},
+      {"busy", fit.busy},         {"draining", fit.draining},     {"error", fit.error},
+      {"offline", fit.offline},   {"slots_used", fit.slots_used}, {"slots_total", fit.slots_total}};
+  const auto& in_error = fit.in_error;
   out["matching_runners"] = counts;
   out["position"] = facts.position.higher_priority + facts.position.older;
   out["ahead"] = {{"higher_priority", facts.position.higher_priority},
@@ -192,18 +221,17 @@ json explain_wait(const WhyFacts& facts) {
   auto label_text = job.spec.labels.empty()
                         ? std::string("no labels")
                         : fmt::format("labels [{}]", fmt::join(job.spec.labels, ", "));
-  int online = counts["online"].get<int>();
+  int online = fit.online;
   if (facts.runners.empty()) {
     reason("no_runners", "no runner is registered in this tenant; start one with `corral runner`");
   } else if (matching.empty()) {
-    std::sort(others.begin(), others.end(),
-              [](const auto& a, const auto& b) { return a.first.count() < b.first.count(); });
+    const auto& others = fit.closest;
     std::string what = label_text;
     if (!job.spec.group.empty()) what += ", group '" + job.spec.group + "'";
     if (!job.spec.type.empty()) what += ", type '" + job.spec.type + "'";
     auto& r = reason("no_matching_runner", "no runner can take a job with " + what);
     json closest = json::array();
-    for (size_t i = 0; i < others.size() && i < 3; ++i) {
+    for (size_t i = 0; i < others.size(); ++i) {
       auto brief = runner_brief(*others[i].second, facts.now);
       brief["lacks"] = gaps_text(others[i].first, *others[i].second, job);
       closest.push_back(brief);
@@ -220,19 +248,16 @@ json explain_wait(const WhyFacts& facts) {
     }
     reason("runners_offline", fmt::format("every runner that could take it is offline: {}",
                                           fmt::join(names, ", ")))["runners"] = list;
-  } else if (counts["idle"].get<int>() == 0 && counts["busy"].get<int>() == 0 &&
-             !in_error.empty()) {
+  } else if (fit.idle == 0 && fit.busy == 0 && !in_error.empty()) {
     reason("runners_error", fmt::format("every online runner that could take it is draining or in "
                                         "state error, which takes no jobs: {}",
                                         fmt::join(in_error, ", ")));
-  } else if (counts["idle"].get<int>() == 0 && counts["busy"].get<int>() == 0) {
+  } else if (fit.idle == 0 && fit.busy == 0) {
     reason("runners_draining",
            fmt::format("every online runner that could take it is draining ({})", online));
-  } else if (counts["slots_used"].get<int>() >= counts["slots_total"].get<int>() &&
-             counts["idle"].get<int>() == 0) {
-    reason("runners_busy",
-           fmt::format("all {} matching runner(s) are busy ({}/{} slots used)", online,
-                       counts["slots_used"].get<int>(), counts["slots_total"].get<int>()));
+  } else if (fit.slots_used >= fit.slots_total && fit.idle == 0) {
+    reason("runners_busy", fmt::format("all {} matching runner(s) are busy ({}/{} slots used)",
+                                       online, fit.slots_used, fit.slots_total));
   }
   if (facts.position.higher_priority > 0) {
     reason("behind_higher_priority", fmt::format("queued behind {} job(s) of higher priority",

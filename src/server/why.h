@@ -6,10 +6,23 @@
 #include <vector>
 
 #include "api/types.h"
+#include "server/matching.h"
 #include "server/steward.h"
 #include "store/store.h"
 
 namespace corral {
+
+// The tenant's runners as a job sees them: those that may take it and how they are doing,
+// and the closest of the others. It depends on the job's tenant, labels, group, type and
+// submitter only, so the queue page computes it once for jobs alike in those.
+struct RunnerFit {
+  std::vector<const Runner*> matching;
+  std::vector<std::pair<MatchGaps, const Runner*>> closest;  // up to 3, fewest gaps first
+  int online = 0, idle = 0, busy = 0, draining = 0, error = 0, offline = 0;
+  int slots_used = 0, slots_total = 0;
+  std::vector<std::string> in_error;  // "name (why)" of matching runners in state error
+};
+RunnerFit fit_runners(const Job& job, const std::vector<Runner>& runners);
 
 struct WhyFacts {
   const Job& job;
@@ -17,6 +30,7 @@ struct WhyFacts {
   QueuePosition position;
   TimeMs now = 0;
   const StewardFacts* steward = nullptr;  // the tenant's steward facts (steward.h), if gathered
+  const RunnerFit* fit = nullptr;  // fit_runners(job, runners), when the caller has it already
 };
 
 // {job_id, state, waiting, summary, position, ahead: {higher_priority, older},

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <tuple>
 
@@ -236,10 +237,25 @@ template <typename B, typename C>
 Result<std::vector<Runner>> SqlStore<B, C>::list_runners(const std::string& tenant) {
   return self().template transact<std::vector<Runner>>(
       StoreAccess::kSnapshot, [&](C& c) -> Result<std::vector<Runner>> {
-        auto rows = c.query("SELECT id FROM runners WHERE tenant = $1 ORDER BY name", tenant);
+        // Two statements whatever the fleet's size: the rows, then what they all run.
+        auto rows = c.query(std::string("SELECT ") + kRunnerColumns +
+                                " FROM runners WHERE tenant = $1 ORDER BY name",
+                            tenant);
         std::vector<Runner> out;
+        std::map<std::string, size_t> index_of;
         for (int i = 0; i < rows.size(); ++i) {
-          if (auto r = load_runner(c, rows[i].text(0))) out.push_back(std::move(*r));
+          out.push_back(runner_from_row(rows[i]));
+          index_of.emplace(out.back().id, out.size() - 1);
+        }
+        auto running = c.query(
+            "SELECT a.runner_id, a.job_id, a.attempt FROM attempts a JOIN runners r ON r.id ="
+            " a.runner_id WHERE r.tenant = $1 AND a.state IN ('leased', 'running')"
+            " ORDER BY a.claimed_at, a.job_id",
+            tenant);
+        for (int i = 0; i < running.size(); ++i) {
+          auto it = index_of.find(running[i].text(0));
+          if (it != index_of.end())
+            out[it->second].running.push_back({running[i].text(1), running[i].integer(2)});
         }
         return out;
       });

@@ -26,6 +26,56 @@ class ClaimWaitersTest : public ::testing::Test {
   ClaimWaiters waiters_;
 };
 
+// A sweep over a deep backlog nobody parked may take asks once per kind of job.
+TEST_F(ClaimWaitersTest, AWakePassAsksOncePerKindOfJob) {
+  auto plain = waiters_.park(io_.get_executor(), runner_with({}));
+  int asked = 0;
+  ClaimWaiters::RunnerFilter counting = [&](const Runner&) {
+    ++asked;
+    return false;
+  };
+  ClaimWaiters::WakePass pass(waiters_);
+  for (int i = 0; i < 100; ++i)
+    EXPECT_FALSE(pass.job_available(job_with("gpu-" + std::to_string(i), {"gpu"}), counting));
+  EXPECT_EQ(asked, 1);
+  EXPECT_FALSE(waiters_.woken(plain));
+  // Another kind is asked about, and wakes the runner that may take it.
+  EXPECT_TRUE(pass.job_available(job_with("plain", {}), counting));
+  EXPECT_TRUE(waiters_.woken(plain));
+  // A pass remembers only its own: a new one asks again.
+  waiters_.reset(plain);
+  ClaimWaiters::WakePass next(waiters_);
+  EXPECT_FALSE(next.job_available(job_with("gpu-again", {"gpu"}), counting));
+  EXPECT_EQ(asked, 2);
+}
+
+// Many parked claims: each unparks from its own place, and a runner's newest claim
+// supersedes only its own oldest.
+TEST_F(ClaimWaitersTest, UnparkingAndSupersedingTouchOnlyTheirOwnClaims) {
+  std::vector<ClaimWaiters::WaiterPtr> parked;
+  for (int i = 0; i < 1000; ++i) {
+    auto r = runner_with({});
+    r.id = "r" + std::to_string(i);
+    parked.push_back(waiters_.park(io_.get_executor(), r, 1));
+  }
+  EXPECT_EQ(waiters_.parked(), 1000u);
+  for (int i = 0; i < 1000; i += 2) waiters_.unpark(parked[i]);
+  EXPECT_EQ(waiters_.parked(), 500u);
+  auto again = runner_with({});
+  again.id = "r1";
+  auto newer = waiters_.park(io_.get_executor(), again, 1);
+  EXPECT_TRUE(waiters_.superseded(parked[1]));
+  EXPECT_FALSE(waiters_.superseded(parked[3]));
+  EXPECT_FALSE(waiters_.superseded(newer));
+  EXPECT_EQ(waiters_.parked(), 500u);
+  EXPECT_TRUE(waiters_.command_for("r3"));
+  EXPECT_TRUE(waiters_.commanded(parked[3]));
+  EXPECT_FALSE(waiters_.commanded(parked[5]));
+  EXPECT_FALSE(waiters_.command_for("r0"));  // unparked
+  waiters_.unpark(parked[1]);                // superseded already: nothing to do
+  EXPECT_EQ(waiters_.parked(), 500u);
+}
+
 TEST_F(ClaimWaitersTest, WakesTheFirstParkedRunnerThatMayTakeTheJob) {
   auto plain = waiters_.park(io_.get_executor(), runner_with({}));
   auto gpu = waiters_.park(io_.get_executor(), runner_with({"gpu"}));
