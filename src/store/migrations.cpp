@@ -499,6 +499,85 @@ ALTER TABLE repos ADD COLUMN webhook_secret TEXT NOT NULL DEFAULT '';
 CREATE INDEX jobs_by_shape ON jobs (tenant, state, grp, type, labels, owner_token_id, priority DESC, seq);
 )sql",
        "", ""},
+      {15, 16, R"sql(
+-- How many jobs each tenant has in each state, by group and labels, kept by triggers as jobs
+-- come and change state: the queue summary, the per-tenant limit on submits and /metrics
+-- read these few rows, not every job. SQLite's triggers add to job_counts itself (one writer
+-- at a time); PostgreSQL's append to job_count_changes instead, a row no two transactions
+-- both update (no lock waits or deadlocks between submits and claims on several servers),
+-- and the servers fold those into job_counts once a second. Readers add the two.
+CREATE TABLE job_counts (
+  tenant TEXT NOT NULL,
+  state TEXT NOT NULL,
+  grp TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  n BIGINT NOT NULL,
+  PRIMARY KEY (tenant, state, grp, labels)
+);
+CREATE TABLE job_count_changes (
+  id BIGSERIAL PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  state TEXT NOT NULL,
+  grp TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  delta BIGINT NOT NULL
+);
+CREATE INDEX job_count_changes_by_tenant ON job_count_changes (tenant);
+-- The oldest queued job of a tenant, in one seek (only queued jobs are in it).
+CREATE INDEX jobs_queued_since ON jobs (tenant, created_at) WHERE state = 'queued';
+)sql",
+       R"sql(
+CREATE TRIGGER job_counts_insert AFTER INSERT ON jobs
+BEGIN
+  INSERT INTO job_counts (tenant, state, grp, labels, n)
+    VALUES (NEW.tenant, NEW.state, NEW.grp, NEW.labels, 1)
+    ON CONFLICT (tenant, state, grp, labels) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER job_counts_update AFTER UPDATE OF tenant, state, grp, labels ON jobs
+  WHEN OLD.tenant <> NEW.tenant OR OLD.state <> NEW.state OR OLD.grp <> NEW.grp
+    OR OLD.labels <> NEW.labels
+BEGIN
+  UPDATE job_counts SET n = n - 1 WHERE tenant = OLD.tenant AND state = OLD.state
+    AND grp = OLD.grp AND labels = OLD.labels;
+  INSERT INTO job_counts (tenant, state, grp, labels, n)
+    VALUES (NEW.tenant, NEW.state, NEW.grp, NEW.labels, 1)
+    ON CONFLICT (tenant, state, grp, labels) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER job_counts_delete AFTER DELETE ON jobs
+BEGIN
+  UPDATE job_counts SET n = n - 1 WHERE tenant = OLD.tenant AND state = OLD.state
+    AND grp = OLD.grp AND labels = OLD.labels;
+END;
+INSERT INTO job_counts (tenant, state, grp, labels, n)
+  SELECT tenant, state, grp, labels, COUNT(*) FROM jobs GROUP BY tenant, state, grp, labels;
+)sql",
+       R"sql(
+CREATE FUNCTION corral_job_counts() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    INSERT INTO job_count_changes (tenant, state, grp, labels, delta)
+      VALUES (OLD.tenant, OLD.state, OLD.grp, OLD.labels, -1);
+  END IF;
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    INSERT INTO job_count_changes (tenant, state, grp, labels, delta)
+      VALUES (NEW.tenant, NEW.state, NEW.grp, NEW.labels, 1);
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER job_counts_insert AFTER INSERT ON jobs FOR EACH ROW
+  EXECUTE FUNCTION corral_job_counts();
+CREATE TRIGGER job_counts_update AFTER UPDATE OF tenant, state, grp, labels ON jobs FOR EACH ROW
+  WHEN (OLD.tenant <> NEW.tenant OR OLD.state <> NEW.state OR OLD.grp <> NEW.grp
+        OR OLD.labels <> NEW.labels)
+  EXECUTE FUNCTION corral_job_counts();
+CREATE TRIGGER job_counts_delete AFTER DELETE ON jobs FOR EACH ROW
+  EXECUTE FUNCTION corral_job_counts();
+-- Counted after the triggers exist: creating them locked out writes to jobs until this commits,
+-- so no job is counted twice or missed.
+INSERT INTO job_counts (tenant, state, grp, labels, n)
+  SELECT tenant, state, grp, labels, COUNT(*) FROM jobs GROUP BY tenant, state, grp, labels;
+)sql"},
   };
   return kSteps;
 }

@@ -252,6 +252,29 @@ int each_row(Conn& c, const std::string& sql, Fn&& fn, const Args&... args) {
   }
 }
 
+// How many of the tenant's jobs are in one state, group and labels (the JSON text): what the
+// job_counts triggers keep (migration 15/16), with the changes PostgreSQL has not folded in
+// yet. A few rows per tenant, however many jobs it has.
+struct JobCount {
+  std::string state, group, labels_json;
+  int64_t n = 0;
+};
+
+template <typename Conn>
+std::vector<JobCount> job_counts(Conn& c, const std::string& tenant) {
+  auto rows = c.query(
+      "SELECT state, grp, labels, CAST(SUM(n) AS BIGINT) FROM (SELECT state, grp, labels, n FROM "
+      "job_counts"
+      " WHERE tenant = $1 UNION ALL SELECT state, grp, labels, delta FROM job_count_changes"
+      " WHERE tenant = $1) c GROUP BY state, grp, labels HAVING SUM(n) <> 0"
+      " ORDER BY state, grp, labels",
+      tenant);
+  std::vector<JobCount> out;
+  for (int i = 0; i < rows.size(); ++i)
+    out.push_back({rows[i].text(0), rows[i].text(1), rows[i].text(2), rows[i].int64(3)});
+  return out;
+}
+
 // What a claim's prefilter reads of a job (ClaimRule::prefilter): its labels (the column's
 // JSON text, sorted), group and type. The queue is read shape by shape, and then submitter
 // by submitter within a shape, so jobs a runner may not take cost it nothing however many
@@ -260,24 +283,32 @@ struct QueueShape {
   std::string group, type, labels_json;
 };
 
-// The shapes of the tenant's queued jobs: one index seek each on jobs_by_shape (a loose
-// index scan), however many jobs share one.
+// The shapes of the tenant's queued jobs: a few index seeks each on jobs_by_shape (a loose
+// index scan), however many jobs share one. The next shape after one is sought column by
+// column: SQLite seeks a row-value comparison such as (grp, type, labels) > (...) by its
+// first column only, which would read every job of the shapes in that group.
 template <typename Conn>
 std::vector<QueueShape> queued_shapes(Conn& c, const std::string& tenant) {
+  constexpr const char* kSelect =
+      "SELECT grp, type, labels FROM jobs WHERE tenant = $1 AND state = 'queued'";
+  constexpr const char* kOrder = " ORDER BY grp, type, labels LIMIT 1";
   std::vector<QueueShape> shapes;
-  for (;;) {
-    auto rows =
-        shapes.empty()
-            ? c.query(
-                  "SELECT grp, type, labels FROM jobs WHERE tenant = $1 AND state = 'queued'"
-                  " ORDER BY grp, type, labels LIMIT 1",
-                  tenant)
-            : c.query(
-                  "SELECT grp, type, labels FROM jobs WHERE tenant = $1 AND state = 'queued'"
-                  " AND (grp, type, labels) > ($2, $3, $4) ORDER BY grp, type, labels LIMIT 1",
-                  tenant, shapes.back().group, shapes.back().type, shapes.back().labels_json);
-    if (rows.empty()) return shapes;
+  auto add = [&](const auto& rows) {
+    if (rows.empty()) return false;
     shapes.push_back({rows.front().text(0), rows.front().text(1), rows.front().text(2)});
+    return true;
+  };
+  if (!add(c.query(std::string(kSelect) + kOrder, tenant))) return shapes;
+  for (;;) {
+    QueueShape last = shapes.back();
+    if (add(c.query(std::string(kSelect) + " AND grp = $2 AND type = $3 AND labels > $4" + kOrder,
+                    tenant, last.group, last.type, last.labels_json)) ||
+        add(c.query(std::string(kSelect) + " AND grp = $2 AND type > $3" + kOrder, tenant,
+                    last.group, last.type)) ||
+        add(c.query(std::string(kSelect) + " AND grp > $2" + kOrder, tenant, last.group))) {
+      continue;
+    }
+    return shapes;
   }
 }
 

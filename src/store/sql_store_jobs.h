@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <tuple>
 
@@ -111,27 +112,28 @@ Result<QueueStats> SqlStore<B, C>::queue_stats(const std::string& tenant, TimeMs
         QueueStats stats;
         for (auto s : {"queued", "leased", "running", "succeeded", "failed", "canceled"})
           stats.by_state[s] = 0;
-        auto states =
-            c.query("SELECT state, COUNT(*) FROM jobs WHERE tenant = $1 GROUP BY state", tenant);
-        for (int i = 0; i < states.size(); ++i)
-          stats.by_state[states[i].text(0)] = states[i].int64(1);
-        auto groups = c.query(
-            "SELECT grp, SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END),"
-            " SUM(CASE WHEN state IN ('leased', 'running') THEN 1 ELSE 0 END) FROM jobs"
-            " WHERE tenant = $1 AND state IN ('queued', 'leased', 'running') GROUP BY grp ORDER BY "
-            "grp",
-            tenant);
-        for (int i = 0; i < groups.size(); ++i)
-          stats.by_group.push_back({groups[i].text(0), groups[i].int64(1), groups[i].int64(2)});
-        auto labels = c.query(
-            "SELECT labels, COUNT(*) FROM jobs WHERE tenant = $1 AND state = 'queued'"
-            " GROUP BY labels ORDER BY COUNT(*) DESC, labels",
-            tenant);
-        for (int i = 0; i < labels.size(); ++i) {
-          stats.by_labels.push_back(
-              {json::parse(labels[i].text(0)).template get<std::vector<std::string>>(),
-               labels[i].int64(1)});
+        std::map<std::string, QueueStats::GroupCount> groups;
+        std::map<std::string, int64_t> queued_by_labels;
+        for (const auto& count : job_counts(c, tenant)) {
+          stats.by_state[count.state] += count.n;
+          if (count.state == "queued") {
+            groups[count.group].queued += count.n;
+            queued_by_labels[count.labels_json] += count.n;
+          } else if (count.state == "leased" || count.state == "running") {
+            groups[count.group].running += count.n;
+          }
         }
+        for (auto& [group, g] : groups) {
+          g.group = group;
+          if (g.queued > 0 || g.running > 0) stats.by_group.push_back(g);
+        }
+        for (const auto& [labels, n] : queued_by_labels) {
+          if (n > 0)
+            stats.by_labels.push_back(
+                {json::parse(labels).template get<std::vector<std::string>>(), n});
+        }
+        std::stable_sort(stats.by_labels.begin(), stats.by_labels.end(),
+                         [](const auto& a, const auto& b) { return a.queued > b.queued; });
         auto oldest = c.query(
             "SELECT MIN(created_at) FROM jobs WHERE tenant = $1 AND state = 'queued'", tenant);
         if (!oldest.empty() && !oldest.front().is_null(0))
@@ -150,15 +152,24 @@ Result<QueuePosition> SqlStore<B, C>::queue_position(const std::string& tenant,
         if (found.empty()) return make_error(ErrorCode::kNotFound, "no job with id " + job_id);
         int64_t seq = found.front().int64(0);
         int64_t priority = found.front().int64(1);
-        auto rows = c.query(
-            "SELECT SUM(CASE WHEN priority > $1 THEN 1 ELSE 0 END),"
-            " SUM(CASE WHEN priority = $1 AND seq < $2 THEN 1 ELSE 0 END) FROM jobs"
-            " WHERE tenant = $3 AND state = 'queued' AND not_before <= $4 AND priority >= $1",
-            priority, seq, tenant, now);
+        // The jobs ahead, counted in the index claims read (jobs_queue), without reading
+        // them; then those of them waiting out a retry backoff, which do not count: few, and
+        // found through jobs_runnable.
+        auto ahead = c.query(
+            "SELECT (SELECT COUNT(*) FROM jobs WHERE tenant = $1 AND state = 'queued' AND"
+            " priority > $2), (SELECT COUNT(*) FROM jobs WHERE tenant = $1 AND state = 'queued'"
+            " AND priority = $2 AND seq < $3)",
+            tenant, priority, seq);
         QueuePosition pos;
-        if (!rows.empty()) {
-          pos.higher_priority = rows.front().is_null(0) ? 0 : rows.front().int64(0);
-          pos.older = rows.front().is_null(1) ? 0 : rows.front().int64(1);
+        pos.higher_priority = ahead.front().int64(0);
+        pos.older = ahead.front().int64(1);
+        auto waiting = c.query(
+            "SELECT tenant, priority, seq FROM jobs WHERE state = 'queued' AND not_before > $1",
+            now);
+        for (int i = 0; i < waiting.size(); ++i) {
+          if (waiting[i].text(0) != tenant) continue;
+          if (waiting[i].int64(1) > priority) --pos.higher_priority;
+          if (waiting[i].int64(1) == priority && waiting[i].int64(2) < seq) --pos.older;
         }
         return pos;
       });

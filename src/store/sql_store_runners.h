@@ -135,13 +135,12 @@ Result<void> SqlStore<B, C>::touch_token(const std::string& id, TimeMs now) {
 template <typename B, typename C>
 Result<int64_t> SqlStore<B, C>::count_unfinished_jobs(const std::string& tenant) {
   return self().template transact<int64_t>(StoreAccess::kSnapshot, [&](C& c) -> Result<int64_t> {
-    return c
-        .query(
-            "SELECT COUNT(*) FROM jobs WHERE tenant = $1 AND state IN ('queued', 'leased', "
-            "'running')",
-            tenant)
-        .front()
-        .int64(0);
+    int64_t unfinished = 0;
+    for (const auto& count : job_counts(c, tenant)) {
+      if (count.state == "queued" || count.state == "leased" || count.state == "running")
+        unfinished += count.n;
+    }
+    return unfinished;
   });
 }
 

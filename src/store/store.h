@@ -199,6 +199,10 @@ class Store {
                                                        const HeartbeatReport& report, TimeMs now,
                                                        TimeMs lease_ms) = 0;
   virtual Result<std::vector<std::string>> mark_stale_runners_offline(TimeMs stale_before) = 0;
+  // Folds the job count changes the triggers recorded into job_counts (migration 15/16); the
+  // sweep calls it once a second. Only PostgreSQL records changes apart (SQLite's triggers
+  // add to the counts themselves), so elsewhere it does nothing.
+  virtual Result<void> fold_job_counts() { return {}; }
   // The runner's resource use since `since`, oldest first: a heartbeat with usage.system
   // adds a sample when the runner's newest is usage_sample_every_ms old, and drops the
   // runner's samples older than RunnerUsageSample::kKeepMs.

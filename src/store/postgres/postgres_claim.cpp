@@ -194,6 +194,23 @@ Result<Job> PostgresStore::finish_attempt(const std::string& runner_id, const st
                         " kept changing while it was finished; send the finish again");
 }
 
+Result<void> PostgresStore::fold_job_counts() {
+  // Any fixed number: the advisory lock of the fold, so servers fold one at a time (two
+  // folds could otherwise update the same counts in different orders and deadlock).
+  constexpr int64_t kFoldLock = 0x636f7272616c01;
+  return tx<void>([&](Connection& c) -> Result<void> {
+    if (!c.query("SELECT pg_try_advisory_xact_lock($1::bigint)", kFoldLock).front().boolean(0))
+      return {};  // another server is folding now
+    c.query(
+        "WITH moved AS (DELETE FROM job_count_changes WHERE id IN (SELECT id FROM"
+        " job_count_changes ORDER BY id LIMIT 100000) RETURNING tenant, state, grp, labels, delta)"
+        " INSERT INTO job_counts (tenant, state, grp, labels, n) SELECT tenant, state, grp,"
+        " labels, SUM(delta) FROM moved GROUP BY tenant, state, grp, labels"
+        " ON CONFLICT (tenant, state, grp, labels) DO UPDATE SET n = job_counts.n + excluded.n");
+    return {};
+  });
+}
+
 Result<LeaseSweep> PostgresStore::expire_leases(TimeMs now) {
   return tx<LeaseSweep>([&](Connection& c) -> Result<LeaseSweep> {
     // SKIP LOCKED: an attempt another server's sweep (or a renewal) holds is theirs; once

@@ -62,6 +62,7 @@ class PostgresStore final : public SqlStore<PostgresStore, pg::Connection> {
   Result<Job> finish_attempt(const std::string& runner_id, const std::string& job_id, int attempt,
                              const FinishReport& report, TimeMs now) override;
   Result<LeaseSweep> expire_leases(TimeMs now) override;
+  Result<void> fold_job_counts() override;
 
   // postgres_logs.cpp
   Result<void> put_agent_events(const std::string& runner_id, const std::string& job_id,

@@ -300,6 +300,12 @@ TEST(ScheduleMigration, SchedulesTableComesWithVersionFourAfterTwo) {
     ASSERT_GE(sqlite::migrate(db), 4);
     // Back to the schema before schedules (undoing the migrations after them too): 4 comes
     // after whatever came before it.
+    db.exec("DROP TRIGGER job_counts_insert");
+    db.exec("DROP TRIGGER job_counts_update");
+    db.exec("DROP TRIGGER job_counts_delete");
+    db.exec("DROP TABLE job_counts");
+    db.exec("DROP TABLE job_count_changes");
+    db.exec("DROP INDEX jobs_queued_since");
     db.exec("DROP INDEX jobs_by_shape");
     db.exec("DROP TABLE workflow_runs");
     db.exec("DROP TABLE runner_usage");

@@ -243,15 +243,17 @@ TEST(StoreSchemas, BothBackendsMigrateToTheSameTablesColumnsKeysAndIndexes) {
                              << text.str();
 
   // PostgreSQL's functions: the one-statement claim (PostgresStore::claim; SQLite's single
-  // writer needs none) and the bodies of the two triggers compared above (SQLite writes a
-  // trigger's body inline). A new function is a new difference to explain here.
+  // writer needs none) and the bodies of the triggers compared above (SQLite writes a
+  // trigger's body inline; the job_counts triggers share one). A new function is a new
+  // difference to explain here.
   auto functions = (*conn)->query(
       "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
       " WHERE n.nspname = current_schema() ORDER BY p.proname");
   std::vector<std::string> names;
   for (int i = 0; i < functions.size(); ++i) names.push_back(functions[i].text(0));
-  EXPECT_EQ(names, (std::vector<std::string>{"corral_claim", "corral_job_secrets_end",
-                                             "corral_schedule_secrets_gone"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"corral_claim", "corral_job_counts", "corral_job_secrets_end",
+                                      "corral_schedule_secrets_gone"}));
 }
 
 }  // namespace

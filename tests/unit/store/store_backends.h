@@ -79,14 +79,15 @@ class StoreBackendTest : public ::testing::TestWithParam<std::string> {
 
   // Rows in a table, read through a connection of its own (not the store's API): what the
   // store really keeps.
-  int64_t count_rows(const std::string& table) {
+  int64_t count_rows(const std::string& table, const std::string& where = "TRUE") {
+    std::string sql = "SELECT COUNT(*) FROM " + table + " WHERE " + where;
     if (postgres()) {
       auto conn = pg::Connection::open(pg_db_->url());
       if (!conn.ok()) return -1;
-      return (*conn)->query("SELECT COUNT(*) FROM " + table).front().int64(0);
+      return (*conn)->query(sql).front().int64(0);
     }
     sqlite::Db db((dir_ / "corral.db").string());
-    auto st = db.prepare("SELECT COUNT(*) FROM " + table);
+    auto st = db.prepare(sql);
     st.step();
     return st.int64(0);
   }

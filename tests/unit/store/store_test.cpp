@@ -1025,6 +1025,77 @@ TEST_P(StoreTest, RegistrationKeepsDescriptionAndHostnameAndARestartReplacesThem
   EXPECT_EQ(to_json(listed->front())["description"], "moved to the rack");
 }
 
+// The queue summary and the per-tenant limit read counts the store keeps as jobs change
+// state (job_counts): after every kind of change they agree with counting the jobs.
+TEST_P(StoreTest, JobCountsFollowEveryStateChange) {
+  auto runner = register_runner("r1", "t1", 10);
+  auto submit_shaped = [&](std::vector<std::string> labels, std::string group) {
+    Job j;
+    j.id = new_id("job");
+    j.tenant = "t1";
+    j.owner_token_id = "user";
+    j.spec.command = {"true"};
+    j.spec.labels = std::move(labels);
+    j.spec.group = std::move(group);
+    j.spec.max_attempts = 3;
+    j.created_at = clock_.now_ms();
+    return store_->create_job(j)->job;
+  };
+  auto check = [&](const std::string& step) {
+    SCOPED_TRACE(step);
+    auto stats = store_->queue_stats("t1", clock_.now_ms());
+    ASSERT_TRUE(stats.ok());
+    int64_t unfinished = 0;
+    for (auto state : {"queued", "leased", "running", "succeeded", "failed", "canceled"}) {
+      int64_t truth = count_rows("jobs", std::string("tenant = 't1' AND state = '") + state + "'");
+      EXPECT_EQ(stats->by_state[state], truth) << state;
+      if (std::string(state) == "queued" || std::string(state) == "leased" ||
+          std::string(state) == "running")
+        unfinished += truth;
+    }
+    EXPECT_EQ(*store_->count_unfinished_jobs("t1"), unfinished);
+    for (const auto& g : stats->by_group) {
+      EXPECT_EQ(g.queued, count_rows("jobs", "tenant = 't1' AND state = 'queued' AND grp = '" +
+                                                 g.group + "'"));
+    }
+    for (const auto& l : stats->by_labels) {
+      EXPECT_EQ(l.queued, count_rows("jobs", "tenant = 't1' AND state = 'queued' AND labels = '" +
+                                                 json(l.labels).dump() + "'"));
+    }
+  };
+  check("empty");
+  for (int i = 0; i < 3; ++i) submit_shaped({}, "");  // the runner's (it has no labels)
+  submit_shaped({"linux"}, "");
+  submit_shaped({}, "team-a");
+  auto canceled_queued = submit_shaped({"gpu"}, "");
+  check("submitted");
+  ASSERT_TRUE(store_->cancel_job("t1", canceled_queued.id, clock_.now_ms()).ok());
+  check("a queued job canceled");
+  auto claimed = claim(runner, 3);
+  ASSERT_EQ(claimed.size(), 3u);
+  check("claimed");
+  ASSERT_TRUE(store_->start_attempt(runner.id, claimed[0].job_id, 1, clock_.now_ms()).ok());
+  ASSERT_TRUE(store_->start_attempt(runner.id, claimed[1].job_id, 1, clock_.now_ms()).ok());
+  check("started");
+  FinishReport ok;
+  ASSERT_TRUE(store_->finish_attempt(runner.id, claimed[0].job_id, 1, ok, clock_.now_ms()).ok());
+  FinishReport transient;
+  transient.state = AttemptState::kFailed;
+  transient.exit_code = 1;
+  transient.reason = "transient";
+  ASSERT_TRUE(
+      store_->finish_attempt(runner.id, claimed[1].job_id, 1, transient, clock_.now_ms()).ok());
+  check("one finished, one failed and queued again for its retry");
+  clock_.advance_ms(kTestLease + 1);
+  ASSERT_TRUE(store_->expire_leases(clock_.now_ms()).ok());
+  check("a lease expired");
+  ASSERT_TRUE(store_->fold_job_counts().ok());
+  check("folded");
+  EXPECT_EQ(count_rows("job_count_changes"), 0);
+  ASSERT_TRUE(store_->fold_job_counts().ok());
+  check("folded twice");
+}
+
 TEST_P(SqliteStoreTest, ConcurrentWritesShareCommits) {
   constexpr int kThreads = 16, kPerThread = 20;
   uint64_t before = sqlite().commits();
