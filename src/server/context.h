@@ -12,6 +12,7 @@
 #include "server/events.h"
 #include "server/log_hub.h"
 #include "server/metrics.h"
+#include "server/runner_snapshots.h"
 #include "store/store.h"
 
 namespace corral {
@@ -25,6 +26,8 @@ struct ServerContext {
   LogHub& logs;
   ServerEvents& events;  // job and log events, here and on the other servers
   ServerMetrics& metrics;
+  // The tenants' runners as /queue and /why read them (runner_snapshots.h).
+  std::shared_ptr<RunnerSnapshots> runner_snapshots = std::make_shared<RunnerSnapshots>();
 
   // Runs a store call off the I/O threads, timed (corral_store_operation_duration_seconds).
   template <typename F>

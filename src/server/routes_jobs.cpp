@@ -1,4 +1,6 @@
 // /api/v1/jobs and /api/v1/queue: submitting, reading, cancelling, logs.
+#include <spdlog/spdlog.h>
+
 #include <map>
 
 #include "api/repo.h"
@@ -185,14 +187,62 @@ awaitable<Response> agent_events(ServerContext& ctx, RequestContext& req) {
   co_return res;
 }
 
+// Reads the tenant's runners and keeps the list (runner_snapshots.h). Parameters by value:
+// it also runs detached, after the request that started it has ended.
+awaitable<Result<RunnerSnapshots::Snapshot>> read_runners(ServerContext& ctx, std::string tenant,
+                                                          uint64_t generation) {
+  TimeMs at = ctx.clock.now_ms();
+  auto runners = co_await ctx.db([&] { return ctx.store.list_runners(tenant); });
+  if (!runners.ok()) co_return runners.error();
+  // Kept without what the explanations never read: of the usage report its health only
+  // (runner_error), no capabilities. Ten thousand full registrations are a lot of JSON.
+  for (auto& r : *runners) {
+    json health = r.usage.is_object() && r.usage.contains("health") ? r.usage["health"] : json();
+    r.usage = health.is_null() ? json::object() : json{{"health", std::move(health)}};
+    r.reg.capabilities = json::object();
+  }
+  auto snapshot = std::make_shared<const std::vector<Runner>>(std::move(runners.value()));
+  ctx.runner_snapshots->put(tenant, snapshot, at, generation, ctx.clock.now_ms() - at);
+  co_return snapshot;
+}
+
+awaitable<void> refresh_runners(ServerContext& ctx, std::string tenant, uint64_t generation) {
+  auto read = co_await read_runners(ctx, std::move(tenant), generation);
+  if (!read.ok()) spdlog::warn("reading the runners for /queue: {}", read.error().message);
+}
+
+// The tenant's runners for /queue and /why: the kept list while it is fresh enough, renewed
+// in the background once it is a second old; read here only when there is none.
+awaitable<Result<RunnerSnapshots::Snapshot>> tenant_runners(ServerContext& ctx,
+                                                            const std::string& tenant) {
+  auto found = ctx.runner_snapshots->lookup(tenant, ctx.clock.now_ms());
+  // Another request is reading the missing list: wait for it (looked at every 5 ms; after
+  // RunnerSnapshots::kWaitForRead without one, this request reads its own).
+  if (found.wait) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    while (found.wait) {
+      timer.expires_after(std::chrono::milliseconds(5));
+      co_await timer.async_wait(asio::use_awaitable);
+      found = ctx.runner_snapshots->lookup(tenant, ctx.clock.now_ms());
+    }
+  }
+  if (found.refresh) {
+    asio::co_spawn(co_await asio::this_coro::executor,
+                   refresh_runners(ctx, tenant, found.generation), asio::detached);
+  }
+  if (found.runners) co_return found.runners;
+  co_return co_await read_runners(ctx, tenant, found.generation);
+}
+
 awaitable<Response> queue(ServerContext& ctx, RequestContext& req) {
   auto caller = co_await user_or_admin(ctx, req);
   if (!caller.ok()) co_return error_of(caller.error());
   TimeMs now = ctx.clock.now_ms();
   auto stats = co_await ctx.db([&] { return ctx.store.queue_stats(caller->tenant, now); });
   if (!stats.ok()) co_return error_of(stats.error());
-  auto runners = co_await ctx.db([&] { return ctx.store.list_runners(caller->tenant); });
-  if (!runners.ok()) co_return error_of(runners.error());
+  auto kept_runners = co_await tenant_runners(ctx, caller->tenant);
+  if (!kept_runners.ok()) co_return error_of(kept_runners.error());
+  const std::vector<Runner>* runners = kept_runners->get();
   json groups = json::array();
   for (const auto& g : stats->by_group) {
     groups.push_back({{"group", g.group}, {"queued", g.queued}, {"running", g.running}});
@@ -260,8 +310,9 @@ awaitable<Response> why(ServerContext& ctx, RequestContext& req) {
   TimeMs now = ctx.clock.now_ms();
   auto job = co_await ctx.db([&] { return ctx.store.get_job(caller->tenant, id); });
   if (!job.ok()) co_return error_of(job.error());
-  auto runners = co_await ctx.db([&] { return ctx.store.list_runners(caller->tenant); });
-  if (!runners.ok()) co_return error_of(runners.error());
+  auto kept_runners = co_await tenant_runners(ctx, caller->tenant);
+  if (!kept_runners.ok()) co_return error_of(kept_runners.error());
+  const std::vector<Runner>* runners = kept_runners->get();
   QueuePosition position;
   if (job->state == JobState::kQueued) {
     auto pos = co_await ctx.db([&] { return ctx.store.queue_position(caller->tenant, id, now); });

@@ -95,6 +95,7 @@ awaitable<Response> post_command(ServerContext& ctx, RequestContext& req) {
     return ctx.store.add_runner_control(control);
   });
   if (!added.ok()) co_return error_of(added.error());
+  ctx.runner_snapshots->changed(control.tenant);
   bool parked = ctx.waiters.command_for(added->runner_id);
   spdlog::info("{} asked runner {} to {} ({}; {})", caller->id, added->runner_id, added->type,
                added->id, parked ? "handed to its parked claim" : "with its next heartbeat");

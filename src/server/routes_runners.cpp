@@ -45,6 +45,7 @@ awaitable<Response> register_runner(ServerContext& ctx, RequestContext& req) {
   });
   if (!runner.ok()) co_return error_of(runner.error());
   AuthCache::instance().forget_runner(runner->id);  // its previous secret stops working now
+  ctx.runner_snapshots->changed(caller->tenant);
   spdlog::info("runner {} ({}) registered, labels [{}]", runner->reg.name, runner->id,
                fmt::join(runner->reg.labels, ","));
   co_return json_ok({{"runner_id", runner->id},
@@ -97,6 +98,13 @@ awaitable<Response> heartbeat(ServerContext& ctx, RequestContext& req) {
                                ctx.config.heartbeat_timeout_ms);
   });
   if (!commands.ok()) co_return error_of(commands.error());
+  // What /why says of a runner that is leaving, draining or unwell shows at once; plain
+  // beats may wait for the next list (runner_snapshots.h).
+  const json* health = report.usage.is_object() && report.usage.contains("health")
+                           ? &report.usage["health"]
+                           : nullptr;
+  bool unwell = health && health->is_object() && health->value("state", "ok") != "ok";
+  if (report.going_away || report.draining || unwell) ctx.runner_snapshots->changed(runner->tenant);
   json list = json::array();
   for (const auto& c : *commands) list.push_back(to_json(c));
   if (!report.going_away) {
@@ -305,6 +313,7 @@ void add_runner_routes(Router& router, ServerContext& ctx) {
                auto runner =
                    co_await ctx.db([&] { return ctx.store.drain_runner(caller->tenant, id); });
                if (!runner.ok()) co_return error_of(runner.error());
+               ctx.runner_snapshots->changed(caller->tenant);
                co_return json_ok(to_json(*runner));
              });
 
@@ -318,6 +327,7 @@ void add_runner_routes(Router& router, ServerContext& ctx) {
                auto runner =
                    co_await ctx.db([&] { return ctx.store.resume_runner(caller->tenant, id); });
                if (!runner.ok()) co_return error_of(runner.error());
+               ctx.runner_snapshots->changed(caller->tenant);
                co_return json_ok(to_json(*runner));
              });
 
@@ -333,6 +343,7 @@ void add_runner_routes(Router& router, ServerContext& ctx) {
             [&] { return ctx.store.delete_runner(caller->tenant, id, ctx.clock.now_ms()); });
         if (!removed.ok()) co_return error_of(removed.error());
         AuthCache::instance().forget_runner(id);
+        ctx.runner_snapshots->changed(caller->tenant);
         ctx.waiters.wake_all();  // its parked claims end (the store no longer knows the runner)
         spdlog::warn("runner {} ({}) deleted by {}; {} job(s) requeued", removed->first.reg.name,
                      id, caller->id, removed->second.size());

@@ -146,6 +146,7 @@ void add_token_routes(Router& router, ServerContext& ctx) {
         // Runner tokens and runner secrets went with it: drop every cached credential here (other
         // servers' caches expire within AuthCache::kTtl).
         AuthCache::instance().clear();
+        ctx.runner_snapshots->changed_all();
         if (!revoked->runners.empty()) {
           spdlog::warn(
               "token {} revoked: {} runner token(s), {} runner(s) and {} schedule(s) with it", id,

@@ -1,10 +1,12 @@
 #include "server/server.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -42,6 +44,15 @@ void raise_file_limit(int64_t max_connections) {
         "systemd LimitNOFILE=) or lower --max-connections",
         limit.rlim_cur, limit.rlim_max, max_connections);
   }
+}
+
+// glibc gives each thread that allocates its own heap arena, up to eight per core, and
+// keeps what each arena once held: with 32 store threads reading thousands of runners the
+// server's RSS grew past twice what it used. A few arenas keep the memory reused; the
+// allocations that matter here are not contended enough to need more. MALLOC_ARENA_MAX in
+// the environment still decides when set.
+void bound_malloc_arenas() {
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 4);
 }
 
 }  // namespace
@@ -120,6 +131,7 @@ Result<void> Server::start() {
   if (port < 0 || port > 65535)
     return make_error(ErrorCode::kBadRequest, "--listen has a bad port: " + config_.listen);
   raise_file_limit(config_.max_connections);
+  bound_malloc_arenas();
   HttpServerOptions http_options;
   http_options.body_limit = config_.body_limit;
   http_options.body_limit_for = [](std::string_view target) -> std::optional<size_t> {
@@ -244,6 +256,7 @@ awaitable<void> Server::sweep_loop() {
       auto offline = co_await ctx_->db(
           [&] { return store_->mark_stale_runners_offline(now - config_.heartbeat_timeout_ms); });
       if (offline.ok()) {
+        if (!offline->empty()) ctx_->runner_snapshots->changed_all();
         for (const auto& id : *offline)
           spdlog::warn("runner {} is offline: no heartbeat for {} ms", id,
                        config_.heartbeat_timeout_ms);

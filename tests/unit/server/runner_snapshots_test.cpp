@@ -1,0 +1,92 @@
+#include "server/runner_snapshots.h"
+
+#include <gtest/gtest.h>
+
+namespace corral {
+namespace {
+
+RunnerSnapshots::Snapshot list_of(const std::string& name) {
+  Runner r;
+  r.reg.name = name;
+  return std::make_shared<const std::vector<Runner>>(std::vector<Runner>{r});
+}
+
+std::string name_in(const RunnerSnapshots::Lookup& found) {
+  return found.runners ? found.runners->front().reg.name : "(none)";
+}
+
+TEST(RunnerSnapshots, AListIsFreshForASecondThenServedWhileOneCallerRefreshesIt) {
+  RunnerSnapshots snapshots;
+  auto first = snapshots.lookup("t1", 1000);
+  EXPECT_EQ(first.runners, nullptr);
+  snapshots.put("t1", list_of("a"), 1000, first.generation);
+  auto fresh = snapshots.lookup("t1", 1999);
+  EXPECT_EQ(name_in(fresh), "a");
+  EXPECT_FALSE(fresh.refresh);
+  EXPECT_EQ(snapshots.lookup("t2", 1500).runners, nullptr);  // another tenant's
+  // Old: still served; the first caller refreshes, the next ones do not.
+  auto old = snapshots.lookup("t1", 2000);
+  EXPECT_EQ(name_in(old), "a");
+  EXPECT_TRUE(old.refresh);
+  EXPECT_FALSE(snapshots.lookup("t1", 2100).refresh);
+  // That refresh never came back: a second later someone else is asked.
+  EXPECT_TRUE(snapshots.lookup("t1", 3000).refresh);
+  snapshots.put("t1", list_of("b"), 3050, old.generation);
+  auto renewed = snapshots.lookup("t1", 3100);
+  EXPECT_EQ(name_in(renewed), "b");
+  EXPECT_FALSE(renewed.refresh);
+  // Too old to serve at all.
+  EXPECT_EQ(snapshots.lookup("t1", 3050 + RunnerSnapshots::kServeStaleFor).runners, nullptr);
+}
+
+TEST(RunnerSnapshots, AListSlowToReadStaysFreshLonger) {
+  RunnerSnapshots snapshots;
+  auto first = snapshots.lookup("t1", 0);
+  snapshots.put("t1", list_of("a"), 0, first.generation, 200);  // 200 ms to read
+  EXPECT_FALSE(snapshots.lookup("t1", 200 * RunnerSnapshots::kSlowReadFactor - 1).refresh);
+  EXPECT_TRUE(snapshots.lookup("t1", 200 * RunnerSnapshots::kSlowReadFactor).refresh);
+}
+
+TEST(RunnerSnapshots, WithoutAListOneCallerReadsAndTheOthersWait) {
+  RunnerSnapshots snapshots;
+  auto reader = snapshots.lookup("t1", 0);
+  EXPECT_EQ(reader.runners, nullptr);
+  EXPECT_FALSE(reader.wait);
+  auto other = snapshots.lookup("t1", 5);
+  EXPECT_TRUE(other.wait);
+  EXPECT_FALSE(snapshots.lookup("t2", 5).wait);  // another tenant's: no one reads it yet
+  snapshots.put("t1", list_of("a"), 0, reader.generation);
+  other = snapshots.lookup("t1", 10);
+  EXPECT_FALSE(other.wait);
+  EXPECT_EQ(name_in(other), "a");
+  // A read that never comes back: after kWaitForRead the next caller reads its own.
+  snapshots.changed("t1");
+  EXPECT_FALSE(snapshots.lookup("t1", 20).wait);
+  EXPECT_TRUE(snapshots.lookup("t1", 30).wait);
+  EXPECT_FALSE(snapshots.lookup("t1", 20 + RunnerSnapshots::kWaitForRead).wait);
+}
+
+TEST(RunnerSnapshots, AChangeDropsTheListAndAListReadDuringItIsNotKept) {
+  RunnerSnapshots snapshots;
+  auto found = snapshots.lookup("t1", 0);
+  snapshots.put("t1", list_of("a"), 0, found.generation);
+  snapshots.changed("t1");
+  found = snapshots.lookup("t1", 10);
+  EXPECT_EQ(found.runners, nullptr);
+  // A read that began before a change is not kept.
+  snapshots.changed("t1");
+  snapshots.put("t1", list_of("stale"), 20, found.generation);
+  found = snapshots.lookup("t1", 30);
+  EXPECT_EQ(found.runners, nullptr);
+  snapshots.put("t1", list_of("new"), 30, found.generation);
+  EXPECT_EQ(name_in(snapshots.lookup("t1", 40)), "new");
+  // A change to every tenant's runners (a revocation, runners gone offline).
+  auto t2 = snapshots.lookup("t2", 40);
+  snapshots.changed_all();
+  EXPECT_EQ(snapshots.lookup("t1", 50).runners, nullptr);
+  snapshots.put("t2", list_of("stale"), 50, t2.generation);
+  EXPECT_EQ(snapshots.lookup("t2", 60).runners, nullptr);
+}
+
+}  // namespace
+}  // namespace corral
