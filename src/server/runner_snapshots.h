@@ -2,13 +2,14 @@
 // shared by the requests of the same second. A fleet of ten thousand runners is then one
 // store read a second, however many dashboards poll, instead of one per page view.
 //
-// A list is fresh for kMaxAge (longer when reading it is slow, see put). After that, the next request still gets it (for up to
-// kServeStaleFor) and is told to read a new one in the background, so no page view waits
-// for the read but the first; and when there is none, one caller reads it while the others
-// wait for that read (a dashboard's burst of requests is one read, not one each). Changes this server makes to the tenant's runners
-// (registration, removal, drain, resume, going offline or unwell) drop the list at once;
-// heartbeats and claims do not, so a runner's busy or idle state on those pages may lag by
-// about a second. A list read while a change was made is not kept (put's generation check).
+// A list is fresh for kMaxAge (longer when reading it is slow, see put). After that, the next
+// request still gets it (for up to kServeStaleFor) and is told to read a new one in the background,
+// so no page view waits for the read but the first; and when there is none, one caller reads it
+// while the others wait for that read (a dashboard's burst of requests is one read, not one each).
+// Changes this server makes to the tenant's runners (registration, removal, drain, resume, going
+// offline or unwell) drop the list at once; heartbeats and claims do not, so a runner's busy or
+// idle state on those pages may lag by about a second. A list read while a change was made is not
+// kept (put's generation check).
 #pragma once
 
 #include <map>
@@ -31,9 +32,9 @@ class RunnerSnapshots {
   using Snapshot = std::shared_ptr<const std::vector<Runner>>;
 
   struct Lookup {
-    Snapshot runners;       // the list to use now; nullptr: none, read one and put() it
-    bool refresh = false;   // the list is old: read a new one (in the background) and put() it
-    bool wait = false;      // none yet, and another caller is reading one: look again shortly
+    Snapshot runners;         // the list to use now; nullptr: none, read one and put() it
+    bool refresh = false;     // the list is old: read a new one (in the background) and put() it
+    bool wait = false;        // none yet, and another caller is reading one: look again shortly
     uint64_t generation = 0;  // to pass to put()
   };
   Lookup lookup(const std::string& tenant, TimeMs now);
@@ -52,7 +53,7 @@ class RunnerSnapshots {
     Snapshot runners;
     TimeMs at = 0;
     TimeMs fresh_for = kMaxAge;
-    TimeMs refresh_asked_at = 0;  // when a caller was last told to refresh it
+    TimeMs refresh_asked_at = 0;          // when a caller was last told to refresh it
     std::optional<TimeMs> read_asked_at;  // when a caller was last told to read one (none kept)
     uint64_t generation = 0;
   };

@@ -15,7 +15,7 @@ namespace {
 // in the dialect's own part, run after the shared statements.
 struct SchemaStep {
   int sqlite_version;    // 0: none in SQLite
-  int postgres_version;  // PostgreSQL's numbering runs one ahead from 6, corral_claim
+  int postgres_version;  // PostgreSQL's runs ahead: from 6 by one, from 17 by two (corral_claim)
   const char* shared;
   const char* sqlite_only;
   const char* postgres_only;

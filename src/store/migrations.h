@@ -3,7 +3,8 @@
 // records their versions in schema_migrations (store/sqlite/migrations.cpp,
 // store/postgres/migrations.cpp). The versions are the ones each backend has always
 // recorded: PostgreSQL's run one ahead of SQLite's from its migration 6 (corral_claim, which
-// SQLite has no counterpart of), so a database made by an earlier corral migrates on.
+// SQLite has no counterpart of) and two ahead from its 17 (corral_claim reading the queue by
+// shape), so a database made by an earlier corral migrates on.
 #pragma once
 
 #include <string>
