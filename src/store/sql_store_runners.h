@@ -381,6 +381,18 @@ template <typename B, typename C>
 Result<std::vector<RunnerControl>> SqlStore<B, C>::deliver_runner_controls(
     const std::string& runner_id, TimeMs now) {
   using Controls = std::vector<RunnerControl>;
+  // Nearly every heartbeat finds nothing waiting: a read says so without a write (SQLite's
+  // one writer serves every runner's heartbeats). A command added just after the read goes
+  // with the next heartbeat, or wakes the runner's parked claim at once.
+  auto pending = self().template transact<bool>(StoreAccess::kRead, [&](C& c) -> Result<bool> {
+    return !c.query(
+                 "SELECT 1 FROM runner_controls WHERE runner_id = $1 AND state = 'pending'"
+                 " LIMIT 1",
+                 runner_id)
+                .empty();
+  });
+  if (!pending.ok()) return pending.error();
+  if (!*pending) return Controls{};
   return self().template transact<Controls>(StoreAccess::kWrite, [&](C& c) -> Result<Controls> {
     auto out = all_rows(c.query(std::string("UPDATE runner_controls SET state = 'delivered',"
                                             " delivered_at = $1 WHERE runner_id = $2 AND state ="
