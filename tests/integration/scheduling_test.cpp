@@ -126,6 +126,33 @@ TEST(OwnerOnly, ARunnerOfAUsersOwnTokenTakesOnlyThatUsersJobs) {
       << why.dump();
 }
 
+// Issue 17: a job queued behind thousands of one submitter's jobs that a runner cannot take
+// reaches that runner (a claim once read 2,048 of them and gave up: the runner got nothing),
+// and the queue page counts them all without reading them.
+TEST(DeepQueue, AJobBehindThousandsOfJobsTheRunnerCannotTakeIsClaimed) {
+  ServerProcess server;
+  Api user(server.url(), create_token(server, "user"));
+  constexpr int kBlocked = 2100;
+  for (int i = 0; i < kBlocked; ++i)
+    user.post("/api/v1/jobs", {{"command", {"true"}}, {"labels", {"gpu"}}}, 201);
+  std::string plain = user.post("/api/v1/jobs", {{"command", {"true"}}}, 201)["id"];
+  auto runner =
+      TestRunner::register_with(server, create_token(server, "runner"), {{"name", "plain-box"}});
+  auto claimed = runner.claim(5'000);
+  ASSERT_EQ(claimed["jobs"].size(), 1u) << claimed.dump();
+  EXPECT_EQ(claimed["jobs"][0]["job_id"], plain);
+  auto queue = user.get("/api/v1/queue");
+  EXPECT_EQ(queue["by_state"]["queued"], kBlocked);
+  EXPECT_EQ(queue["by_state"]["leased"], 1);
+  ASSERT_EQ(queue["by_labels"].size(), 1u) << queue.dump();
+  EXPECT_EQ(queue["by_labels"][0]["queued"], kBlocked);
+  EXPECT_EQ(queue["waiting"].size(), 50u);
+  EXPECT_EQ(queue["waiting"][0]["reason_code"], "no_matching_runner");
+  // The last of them (the newest job but the claimed one) waits behind all the others.
+  auto last = user.get("/api/v1/jobs?limit=2")["jobs"][1]["id"].get<std::string>();
+  EXPECT_EQ(user.get("/api/v1/jobs/" + last + "/why")["position"], kBlocked - 1);
+}
+
 TEST(OwnerOnly, TheRunnerFlagRegistersAnOwnerOnlyRunner) {
   ServerProcess server;
   std::string user = create_token(server, "user");
