@@ -11,9 +11,11 @@ ClaimWaiters::WaiterPtr ClaimWaiters::park(asio::any_io_executor ex, const Runne
   auto w = std::make_shared<Waiter>(std::move(ex), runner);
   w->commands_only = commands_only;
   std::lock_guard lock(mu_);
-  auto& mine = of_runner_[runner.id];
-  while (!mine.empty() && mine.size() >= std::max<size_t>(max_parked, 1)) {
-    WaiterPtr oldest = mine.front();
+  // Looked up again each round: removing a runner's last claim erases its entry.
+  for (auto mine = of_runner_.find(runner.id);
+       mine != of_runner_.end() && mine->second.size() >= std::max<size_t>(max_parked, 1);
+       mine = of_runner_.find(runner.id)) {
+    WaiterPtr oldest = mine->second.front();
     oldest->superseded = true;
     wake_locked(oldest, std::nullopt);
     remove_locked(oldest);

@@ -263,11 +263,10 @@ struct JobCount {
 template <typename Conn>
 std::vector<JobCount> job_counts(Conn& c, const std::string& tenant) {
   auto rows = c.query(
-      "SELECT state, grp, labels, CAST(SUM(n) AS BIGINT) FROM (SELECT state, grp, labels, n FROM "
-      "job_counts"
-      " WHERE tenant = $1 UNION ALL SELECT state, grp, labels, delta FROM job_count_changes"
-      " WHERE tenant = $1) c GROUP BY state, grp, labels HAVING SUM(n) <> 0"
-      " ORDER BY state, grp, labels",
+      "SELECT state, grp, labels, CAST(SUM(n) AS BIGINT) FROM ("
+      "  SELECT state, grp, labels, n FROM job_counts WHERE tenant = $1"
+      "  UNION ALL SELECT state, grp, labels, delta FROM job_count_changes WHERE tenant = $1) c"
+      " GROUP BY state, grp, labels HAVING SUM(n) <> 0 ORDER BY state, grp, labels",
       tenant);
   std::vector<JobCount> out;
   for (int i = 0; i < rows.size(); ++i)
@@ -316,19 +315,18 @@ std::vector<QueueShape> queued_shapes(Conn& c, const std::string& tenant) {
 template <typename Conn>
 std::vector<std::string> owners_of_shape(Conn& c, const std::string& tenant,
                                          const QueueShape& shape) {
+  constexpr const char* kSelect =
+      "SELECT owner_token_id FROM jobs WHERE tenant = $1 AND state = 'queued' AND grp = $2"
+      " AND type = $3 AND labels = $4";
+  constexpr const char* kOrder = " ORDER BY owner_token_id LIMIT 1";
   std::vector<std::string> owners;
   for (;;) {
-    auto rows =
-        owners.empty()
-            ? c.query(
-                  "SELECT owner_token_id FROM jobs WHERE tenant = $1 AND state = 'queued' AND"
-                  " grp = $2 AND type = $3 AND labels = $4 ORDER BY owner_token_id LIMIT 1",
-                  tenant, shape.group, shape.type, shape.labels_json)
-            : c.query(
-                  "SELECT owner_token_id FROM jobs WHERE tenant = $1 AND state = 'queued' AND"
-                  " grp = $2 AND type = $3 AND labels = $4 AND owner_token_id > $5"
-                  " ORDER BY owner_token_id LIMIT 1",
-                  tenant, shape.group, shape.type, shape.labels_json, owners.back());
+    // The first, then each after the last (an owner id may be anything, even empty).
+    auto rows = owners.empty()
+                    ? c.query(std::string(kSelect) + kOrder, tenant, shape.group, shape.type,
+                              shape.labels_json)
+                    : c.query(std::string(kSelect) + " AND owner_token_id > $5" + kOrder, tenant,
+                              shape.group, shape.type, shape.labels_json, owners.back());
     if (rows.empty()) return owners;
     owners.push_back(rows.front().text(0));
   }

@@ -1,4 +1,7 @@
 // Matching and "why" with real `corral runner` processes: labels, groups, modes, offline.
+#include <thread>
+#include <vector>
+
 #include "harness.h"
 
 namespace corral::testing {
@@ -131,10 +134,21 @@ TEST(OwnerOnly, ARunnerOfAUsersOwnTokenTakesOnlyThatUsersJobs) {
 // and the queue page counts them all without reading them.
 TEST(DeepQueue, AJobBehindThousandsOfJobsTheRunnerCannotTakeIsClaimed) {
   ServerProcess server;
-  Api user(server.url(), create_token(server, "user"));
-  constexpr int kBlocked = 2100;
-  for (int i = 0; i < kBlocked; ++i)
-    user.post("/api/v1/jobs", {{"command", {"true"}}, {"labels", {"gpu"}}}, 201);
+  std::string user_token = create_token(server, "user");
+  Api user(server.url(), user_token);
+  constexpr int kBlocked = 2100, kSubmitters = 4;
+  {
+    // Side by side: concurrent submits share SQLite's commits (under the sanitizers too).
+    std::vector<std::thread> submitters;
+    for (int t = 0; t < kSubmitters; ++t) {
+      submitters.emplace_back([&] {
+        Api mine(server.url(), user_token);
+        for (int i = 0; i < kBlocked / kSubmitters; ++i)
+          mine.post("/api/v1/jobs", {{"command", {"true"}}, {"labels", {"gpu"}}}, 201);
+      });
+    }
+    for (auto& t : submitters) t.join();
+  }
   std::string plain = user.post("/api/v1/jobs", {{"command", {"true"}}}, 201)["id"];
   auto runner =
       TestRunner::register_with(server, create_token(server, "runner"), {{"name", "plain-box"}});
