@@ -87,12 +87,16 @@ awaitable<Response> post_command(ServerContext& ctx, RequestContext& req) {
   }
   auto added = co_await ctx.db([&]() -> Result<RunnerControl> {
     // An admin's drain holds across the runner's restarts; resume ends it (as the
-    // /drain and /resume routes do).
-    if (control.type == "drain")
-      CORRAL_TRY(ctx.store.drain_runner(control.tenant, control.runner_id));
+    // /drain and /resume routes do). The command is stored before the drain flag: a
+    // heartbeat in between that saw the flag without the command would tell the runner a
+    // bare drain, and the runner, leaving the parked claim that carries the command, would
+    // never acknowledge it.
     if (control.type == "resume")
       CORRAL_TRY(ctx.store.resume_runner(control.tenant, control.runner_id));
-    return ctx.store.add_runner_control(control);
+    auto stored = ctx.store.add_runner_control(control);
+    if (stored.ok() && control.type == "drain")
+      CORRAL_TRY(ctx.store.drain_runner(control.tenant, control.runner_id));
+    return stored;
   });
   if (!added.ok()) co_return error_of(added.error());
   ctx.runner_snapshots->changed(control.tenant);

@@ -554,10 +554,16 @@ TEST(ServerApi, LogJsonWritesNothingButJsonObjectsOneALine) {
                  {}, base / "server.log");
   ASSERT_TRUE(wait_until([&] { return fs::exists(data_dir / "server.url"); }, 20s))
       << server.output();
+  // Read again until whole: the file can exist before its line is written.
   std::string url;
-  std::ifstream(data_dir / "server.url") >> url;
   ASSERT_TRUE(wait_until(
-      [&] { return server.output().find("corral server listening on") != std::string::npos; }, 20s))
+      [&] {
+        url.clear();
+        std::ifstream(data_dir / "server.url") >> url;
+        return !url.empty() && server.output().find("corral server listening on " + url + "\"") !=
+                                   std::string::npos;
+      },
+      20s))
       << server.output();
   server.signal(SIGTERM);
   ASSERT_EQ(server.wait(20s), 0) << server.output();
