@@ -280,6 +280,7 @@ std::vector<JobCount> job_counts(Conn& c, const std::string& tenant) {
 // are queued.
 struct QueueShape {
   std::string group, type, labels_json;
+  std::vector<std::string> labels;  // labels_json, parsed once for every job of the shape
 };
 
 // The shapes of the tenant's queued jobs: a few index seeks each on jobs_by_shape (a loose
@@ -294,7 +295,10 @@ std::vector<QueueShape> queued_shapes(Conn& c, const std::string& tenant) {
   std::vector<QueueShape> shapes;
   auto add = [&](const auto& rows) {
     if (rows.empty()) return false;
-    shapes.push_back({rows.front().text(0), rows.front().text(1), rows.front().text(2)});
+    std::string labels_json = rows.front().text(2);
+    auto labels = json::parse(labels_json).template get<std::vector<std::string>>();
+    shapes.push_back(
+        {rows.front().text(0), rows.front().text(1), std::move(labels_json), std::move(labels)});
     return true;
   };
   if (!add(c.query(std::string(kSelect) + kOrder, tenant))) return shapes;
@@ -336,7 +340,7 @@ std::vector<std::string> owners_of_shape(Conn& c, const std::string& tenant,
 inline Job shape_job(const std::string& tenant, const QueueShape& shape, const std::string& owner) {
   Job job;
   job.tenant = tenant;
-  job.spec.labels = json::parse(shape.labels_json).get<std::vector<std::string>>();
+  job.spec.labels = shape.labels;
   job.spec.group = shape.group;
   job.spec.type = shape.type;
   job.owner_token_id = owner;
