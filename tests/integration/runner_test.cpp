@@ -618,8 +618,14 @@ void run_dev_and_expect_hello(const std::map<std::string, std::string>& env,
   Process dev(
       {corral_binary(), "dev", "--listen", "127.0.0.1:0", "--data-dir", (dir / "data").string()},
       env, dir / ("dev-" + random_hex(4) + ".log"), dir);  // a fresh log for each start
+  // The log line comes before the job's result: wait for both.
   bool shown = wait_until(
-      [&] { return dev.output().find("hello from corral") != std::string::npos; }, 60s, 50ms);
+      [&] {
+        std::string out = dev.output();
+        return out.find("hello from corral") != std::string::npos &&
+               out.find("(succeeded)") != std::string::npos;
+      },
+      60s, 50ms);
   EXPECT_TRUE(shown) << dev.output();
   EXPECT_NE(dev.output().find(expect_in_output), std::string::npos) << dev.output();
   EXPECT_NE(dev.output().find("(succeeded)"), std::string::npos) << dev.output();

@@ -217,7 +217,10 @@ TEST_F(SetupWizardTest, WritesAConfigFileTheRunnerRegistersWith) {
            r["status"] != "offline";
   });
   EXPECT_FALSE(registered.is_null()) << runner.output();
-  EXPECT_NE(runner.output().find("registered with " + server_->url()), std::string::npos)
+  // The server lists the runner before the runner logs its answer: wait for the line.
+  EXPECT_TRUE(wait_until(
+      [&] { return runner.output().find("registered with " + server_->url()) != std::string::npos; },
+      10s))
       << runner.output();
 }
 
