@@ -81,6 +81,10 @@ enum class AttemptState { kLeased, kRunning, kSucceeded, kFailed, kCanceled, kLo
 std::string_view to_string(AttemptState state);
 std::optional<AttemptState> parse_attempt_state(std::string_view s);
 
+// The most log bytes one upload (POST .../attempts/{n}/logs) may carry: a runner sends up to
+// this much when its spool has a backlog, and the server accepts it whatever --body-limit says.
+inline constexpr size_t kMaxLogChunkBytes = size_t{1} << 20;
+
 struct RepoSpec {
   std::string url;
   std::string ref;

@@ -16,7 +16,8 @@ LogShipper::LogShipper(HttpClient& server, std::string job_id, int attempt,
       job_id_(std::move(job_id)),
       attempt_(attempt),
       spool_file_(std::move(spool_file)),
-      request_timeout_(request_timeout) {}
+      request_timeout_(request_timeout),
+      chunk_limit_(kMaxLogChunkBytes) {}
 
 LogShipper::~LogShipper() {
   if (fd_ >= 0) ::close(fd_);
@@ -81,7 +82,7 @@ void LogShipper::close() {
 }
 
 awaitable<Result<int>> LogShipper::upload_once() {
-  int64_t len = std::min<int64_t>(written_ - acked_, kChunkBytes);
+  int64_t len = std::min<int64_t>(written_ - acked_, static_cast<int64_t>(chunk_limit_));
   std::string chunk(static_cast<size_t>(len), '\0');
   ssize_t got = ::pread(fd_, chunk.data(), chunk.size(), acked_);
   if (got < 0) co_return make_error(ErrorCode::kIo, "cannot read the log spool");
@@ -133,6 +134,13 @@ awaitable<void> LogShipper::run() {
                    attempt_);
       if (on_stale) on_stale();
       co_return;
+    }
+    if (status.ok() && *status == 413 && chunk_limit_ > kChunkBytes) {
+      // A server (or a proxy before it) with a lower body limit: send smaller chunks.
+      chunk_limit_ = std::max(chunk_limit_ / 2, kChunkBytes);
+      spdlog::info("job {} attempt {}: log chunk too large for the server (413); sending {} bytes",
+                   job_id_, attempt_, chunk_limit_);
+      continue;
     }
     if (status.ok() && (*status == 200 || *status == 416)) {
       backoff = std::chrono::milliseconds(100);

@@ -2,8 +2,10 @@
 //
 // append() writes to a spool file at once (so nothing is lost while the server is away) and
 // the uploader sends what is not yet acknowledged: within 200 ms of new output, or at once
-// when 64 KiB are waiting, one request at a time. A 416 answer moves the upload to the
-// server's offset; a 409 means the attempt is no longer ours (stale) and stops the
+// when 64 KiB are waiting, one request at a time. A request carries everything waiting, up to
+// 1 MiB (kMaxLogChunkBytes), so a job that writes faster than one request's round trip sends
+// fewer, larger chunks rather than falling behind; a 413 halves that size. A 416 answer moves the
+// upload to the server's offset; a 409 means the attempt is no longer ours (stale) and stops the
 // shipper. close() asks for everything to be flushed; run() returns once it is (or the
 // attempt is stale, or the server stayed unreachable past the give-up time).
 //
@@ -18,6 +20,7 @@
 #include <functional>
 #include <string>
 
+#include "api/types.h"
 #include "common/redact.h"
 #include "net/event.h"
 #include "net/http_client.h"
@@ -28,6 +31,8 @@ class LogShipper {
  public:
   static constexpr size_t kChunkBytes = 64 * 1024;
   static constexpr std::chrono::milliseconds kLinger{200};
+  // The largest chunk sent, halved on a 413 down to kChunkBytes.
+  size_t chunk_limit() const { return chunk_limit_; }
 
   LogShipper(HttpClient& server, std::string job_id, int attempt, std::filesystem::path spool_file,
              std::chrono::milliseconds request_timeout);
@@ -66,6 +71,7 @@ class LogShipper {
   bool stale_ = false;
   int64_t max_bytes_ = 0;
   bool truncated_ = false;
+  size_t chunk_limit_;
   Event data_;  // set by append/close, reset by the uploader
   SecretMasker masker_;
 };

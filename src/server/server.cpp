@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "api/types.h"
 #include "common/crypto.h"
 #include "common/numbers.h"
 #include "server/nightly_refresh.h"
@@ -141,6 +142,12 @@ Result<void> Server::start() {
         target.substr(target.size() - kEvents.size()) == kEvents &&
         target.find("/attempts/") != std::string_view::npos) {
       return kMaxAgentEventsBytes;
+    }
+    // POST .../attempts/{n}/logs?offset=N: a runner's log chunk, up to 1 MiB when it has a
+    // backlog, whatever the general limit (a lower one would only cost it more requests).
+    if (target.find("/attempts/") != std::string_view::npos &&
+        target.find("/logs?") != std::string_view::npos) {
+      return kMaxLogChunkBytes;
     }
     return std::nullopt;
   };

@@ -219,7 +219,9 @@ TEST_F(SetupWizardTest, WritesAConfigFileTheRunnerRegistersWith) {
   EXPECT_FALSE(registered.is_null()) << runner.output();
   // The server lists the runner before the runner logs its answer: wait for the line.
   EXPECT_TRUE(wait_until(
-      [&] { return runner.output().find("registered with " + server_->url()) != std::string::npos; },
+      [&] {
+        return runner.output().find("registered with " + server_->url()) != std::string::npos;
+      },
       10s))
       << runner.output();
 }
