@@ -271,7 +271,10 @@ void print_row(const char* name, const std::vector<Measure>& runs) {
 
 int main(int argc, char** argv) {
   int mb = 50, runs = 3;
-  if (!corral::bench::parse_flags(argc, argv, {{"--mb", &mb}, {"--runs", &runs}})) return 2;
+  int corral_only = 0;  // 1: only the corral runs (to profile them), no baseline
+  if (!corral::bench::parse_flags(
+          argc, argv, {{"--mb", &mb}, {"--runs", &runs}, {"--corral-only", &corral_only}}))
+    return 2;
   const char* host = std::getenv("DOCKER_HOST");
   if (!host || !*host) {
     std::fprintf(stderr, "log_bench: set DOCKER_HOST (scripts/podman-service.sh)\n");
@@ -308,8 +311,8 @@ int main(int argc, char** argv) {
     run_in_engine(runtime, io, 1'000'000, false);
     run_in_corral(server.url, server.token, 1'000'000);
     for (int r = 0; r < runs; ++r) {
-      to_file.push_back(run_in_engine(runtime, io, bytes, true));
-      engine.push_back(run_in_engine(runtime, io, bytes, false));
+      to_file.push_back(corral_only ? Measure{} : run_in_engine(runtime, io, bytes, true));
+      engine.push_back(corral_only ? Measure{} : run_in_engine(runtime, io, bytes, false));
       corral_ws.push_back(run_in_corral(server.url, server.token, bytes));
       std::printf(
           "run %d: in-container file %.1f MB/s; engine attach stream %.1f MB/s, first byte %.1f "

@@ -17,6 +17,9 @@ awaitable<WebSocket*> WebSocketUpgrade::accept() {
   }
   ws_.emplace(std::move(stream_));
   ws_->set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+  // A message goes out as one frame. Beast's default cuts messages into frames of its 4 KiB
+  // write buffer, one send each: a 1 MiB log piece was 256 system calls (issue 17's log path).
+  ws_->auto_fragment(false);
   ws_->set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
     res.set(http::field::server, "corral/" CORRAL_VERSION);
   }));

@@ -58,20 +58,32 @@ void LogShipper::write_spool(std::string_view data) {
 
 void LogShipper::write_spool_bytes(std::string_view data) {
   if (data.empty()) return;
-  const char* p = data.data();
-  size_t left = data.size();
+  // A container's output comes in frames of a few KiB: they are gathered in memory and written
+  // to the spool 64 KiB at a time, or before an upload reads it (one pwrite per frame was 46,000
+  // system calls for 100 MB).
+  unspooled_.append(data);
+  written_ += static_cast<int64_t>(data.size());
+  if (unspooled_.size() >= kChunkBytes) flush_spool();
+  data_.set();
+}
+
+void LogShipper::flush_spool() {
+  const char* p = unspooled_.data();
+  size_t left = unspooled_.size();
   while (left > 0) {
-    ssize_t n = ::pwrite(fd_, p, left, written_);
+    ssize_t n = ::pwrite(fd_, p, left, spooled_);
     if (n < 0) {
       if (errno == EINTR) continue;
-      spdlog::error("log spool write failed for {}: {}", job_id_, strerror(errno));
-      return;
+      spdlog::error("log spool write failed for {}: {}; {} bytes of output lost", job_id_,
+                    strerror(errno), left);
+      written_ = spooled_;  // the offsets go on from what the spool holds
+      break;
     }
     p += n;
     left -= static_cast<size_t>(n);
-    written_ += n;
+    spooled_ += n;
   }
-  data_.set();
+  unspooled_.clear();
 }
 
 void LogShipper::close() {
@@ -82,6 +94,7 @@ void LogShipper::close() {
 }
 
 awaitable<Result<int>> LogShipper::upload_once() {
+  flush_spool();
   int64_t len = std::min<int64_t>(written_ - acked_, static_cast<int64_t>(chunk_limit_));
   std::string chunk(static_cast<size_t>(len), '\0');
   ssize_t got = ::pread(fd_, chunk.data(), chunk.size(), acked_);

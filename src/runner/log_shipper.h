@@ -1,6 +1,7 @@
 // Ships one attempt's output to the server through the offset-based log API.
 //
-// append() writes to a spool file at once (so nothing is lost while the server is away) and
+// append() writes to a spool file (so nothing is lost while the server is away; gathered in
+// memory up to 64 KiB first, and always before an upload reads the spool) and
 // the uploader sends what is not yet acknowledged: within 200 ms of new output, or at once
 // when 64 KiB are waiting, one request at a time. A request carries everything waiting, up to
 // 1 MiB (kMaxLogChunkBytes), so a job that writes faster than one request's round trip sends
@@ -58,6 +59,7 @@ class LogShipper {
   awaitable<Result<int>> upload_once();
   void write_spool(std::string_view data);
   void write_spool_bytes(std::string_view data);
+  void flush_spool();
 
   HttpClient& server_;
   std::string job_id_;
@@ -65,7 +67,9 @@ class LogShipper {
   std::filesystem::path spool_file_;
   std::chrono::milliseconds request_timeout_;
   int fd_ = -1;
-  int64_t written_ = 0;
+  int64_t written_ = 0;    // bytes appended (spooled_ plus unspooled_)
+  int64_t spooled_ = 0;    // bytes in the spool file
+  std::string unspooled_;  // appended, not yet written to the spool file
   int64_t acked_ = 0;
   bool closed_ = false;
   bool stale_ = false;

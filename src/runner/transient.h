@@ -20,11 +20,14 @@ class TailBuffer {
  public:
   explicit TailBuffer(size_t capacity) : capacity_(capacity) {}
   void append(std::string_view data);
-  const std::string& text() const { return text_; }
+  std::string_view text() const {
+    std::string_view all(text_);
+    return all.size() > capacity_ ? all.substr(all.size() - capacity_) : all;
+  }
 
  private:
   size_t capacity_;
-  std::string text_;
+  std::string text_;  // up to twice the capacity: trimmed in bulk, not on every append
 };
 
 }  // namespace corral

@@ -48,7 +48,7 @@ class HijackedStream {
   std::unique_ptr<HttpConnection> conn_;
   std::string pending_;  // bytes read past the header, handed out by the first read_some()
   bool pending_handed_out_ = false;
-  std::array<char, 16 * 1024> chunk_{};
+  std::array<char, 64 * 1024> chunk_{};  // one read: a busy container fills it (fewer calls)
   bool closed_ = false;
 };
 

@@ -23,9 +23,7 @@ class LogSink {
  public:
   explicit LogSink(asio::io_context& io, size_t body_limit) {
     router_.add(http::verb::post, "/api/v1/jobs/{id}/attempts/{attempt}/logs",
-                [this](RequestContext& req) -> awaitable<Response> {
-                  co_return receive(req);
-                });
+                [this](RequestContext& req) -> awaitable<Response> { co_return receive(req); });
     HttpServerOptions options;
     options.body_limit = body_limit;
     server_ = std::make_unique<HttpServer>(io, router_, options);
@@ -72,8 +70,9 @@ std::string pattern_bytes(size_t n) {
 class LogShipperTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("corral-shipper-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("corral-shipper-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -88,7 +87,8 @@ class LogShipperTest : public ::testing::Test {
     shipper->close();
     bool done = false;
     asio::co_spawn(io_, shipper->run(), [&](std::exception_ptr) { done = true; });
-    EXPECT_TRUE(run_until(io_, [&] { return done; }, std::chrono::seconds(30)));
+    EXPECT_TRUE(run_until(
+        io_, [&] { return done; }, std::chrono::seconds(30)));
     return shipper;
   }
 

@@ -24,6 +24,10 @@ TEST(TailBuffer, KeepsTheLastBytes) {
   EXPECT_EQ(tail.text(), "lo world");
   tail.append("0123456789");
   EXPECT_EQ(tail.text(), "23456789");
+  for (char c = 'a'; c <= 'z'; ++c) tail.append(std::string(1, c));  // trimmed in bulk
+  EXPECT_EQ(tail.text(), "stuvwxyz");
+  tail.append("");
+  EXPECT_EQ(tail.text(), "stuvwxyz");
 }
 
 }  // namespace
