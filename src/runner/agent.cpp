@@ -189,7 +189,10 @@ int Agent::run(bool handle_signals) {
 }
 
 Result<void> Agent::check_restart() {
-  if (const char* id = std::getenv(kRestartCommandEnv)) restart_command_ = id;
+  if (const char* id = std::getenv(kRestartCommandEnv)) {
+    restart_command_ = id;
+    begun_commands_.insert(restart_command_);  // done: this process is its outcome
+  }
   if (const char* why = std::getenv(kUpdateFailedEnv)) restart_failure_ = why;
   unsetenv(kRestartCommandEnv);  // not for the jobs, nor for a later restart
   unsetenv(kUpdateFailedEnv);
@@ -269,6 +272,9 @@ void Agent::handle_commands(const json& commands) {
       abort_parked_claim();
       report_command(command.id, true, "taking jobs again");
     } else if (command.type == "restart" || command.type == "update") {
+      // The server sends a command again when its answer is late (a parked claim that carried
+      // it may have been dropped): one this runner is carrying out is not begun twice.
+      if (!command.id.empty() && !begun_commands_.insert(command.id).second) continue;
       if (stopping_ || updating_ || binary_.empty()) {
         report_command(command.id, false,
                        binary_.empty() ? "the runner cannot find its own binary (/proc/self/exe)"

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "net/event.h"
@@ -96,6 +97,7 @@ class Agent {
   std::optional<PendingUpdate> probation_;  // this binary is an update not yet confirmed
   std::filesystem::path binary_;            // this process's executable
   std::string restart_command_;             // the restart/update command that started us
+  std::set<std::string> begun_commands_;    // restart/update ids acted on (a repeat is ignored)
   std::string restart_failure_;             // why the update that started us was rolled back
   bool updating_ = false;                   // an update command is being carried out
   json command_results_ = json::array();    // acknowledgements for the next heartbeat

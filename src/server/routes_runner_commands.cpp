@@ -85,6 +85,14 @@ awaitable<Response> post_command(ServerContext& ctx, RequestContext& req) {
     control.version = offered->version;
     control.sha256 = offered->sha256;
   }
+  auto added = co_await send_runner_control(ctx, std::move(control));
+  if (!added.ok()) co_return error_of(added.error());
+  co_return json_ok(to_json(*added), http::status::created);
+}
+
+}  // namespace
+
+awaitable<Result<RunnerControl>> send_runner_control(ServerContext& ctx, RunnerControl control) {
   auto added = co_await ctx.db([&]() -> Result<RunnerControl> {
     // An admin's drain holds across the runner's restarts; resume ends it (as the
     // /drain and /resume routes do). The command is stored before the drain flag: a
@@ -98,13 +106,16 @@ awaitable<Response> post_command(ServerContext& ctx, RequestContext& req) {
       CORRAL_TRY(ctx.store.drain_runner(control.tenant, control.runner_id));
     return stored;
   });
-  if (!added.ok()) co_return error_of(added.error());
+  if (!added.ok()) co_return added.error();
   ctx.runner_snapshots->changed(control.tenant);
   bool parked = ctx.waiters.command_for(added->runner_id);
-  spdlog::info("{} asked runner {} to {} ({}; {})", caller->id, added->runner_id, added->type,
-               added->id, parked ? "handed to its parked claim" : "with its next heartbeat");
-  co_return json_ok(to_json(*added), http::status::created);
+  spdlog::info("{} asked runner {} to {} ({}; {})", added->created_by, added->runner_id,
+               added->type, added->id,
+               parked ? "handed to its parked claim" : "with its next heartbeat");
+  co_return std::move(added.value());
 }
+
+namespace {
 
 awaitable<Response> list_commands(ServerContext& ctx, RequestContext& req) {
   auto caller = co_await authenticate(ctx, req);

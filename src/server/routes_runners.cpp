@@ -323,11 +323,20 @@ void add_runner_routes(Router& router, ServerContext& ctx) {
                if (!caller.ok()) co_return error_of(caller.error());
                if (auto r = require_kind(*caller, {TokenKind::kAdmin}); !r.ok())
                  co_return error_of(r.error());
-               std::string id = req.params["id"];
+               // As a resume command: a runner that has heard of the drain drains itself,
+               // and the command reaches its parked claim at once.
+               RunnerControl control;
+               control.id = new_id("cmd");
+               control.tenant = caller->tenant;
+               control.runner_id = req.params["id"];
+               control.type = "resume";
+               control.created_by = caller->id;
+               control.created_at = ctx.clock.now_ms();
+               auto sent = co_await send_runner_control(ctx, control);
+               if (!sent.ok()) co_return error_of(sent.error());
                auto runner =
-                   co_await ctx.db([&] { return ctx.store.resume_runner(caller->tenant, id); });
+                   co_await ctx.db([&] { return ctx.store.get_runner(control.runner_id); });
                if (!runner.ok()) co_return error_of(runner.error());
-               ctx.runner_snapshots->changed(caller->tenant);
                co_return json_ok(to_json(*runner));
              });
 

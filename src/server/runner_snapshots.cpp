@@ -1,6 +1,7 @@
 #include "server/runner_snapshots.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace corral {
 
@@ -10,7 +11,8 @@ RunnerSnapshots::Lookup RunnerSnapshots::lookup(const std::string& tenant, TimeM
   Lookup found;
   found.generation = e.generation + all_generation_;
   TimeMs age = now - e.at;
-  if (!e.runners || age < 0 || age >= kServeStaleFor) {
+  bool slow = e.read_ms >= kSlowRead;
+  if (!e.runners || age < 0 || (age >= kServeStaleFor && !slow)) {
     if (e.read_asked_at && now - *e.read_asked_at < kWaitForRead && now >= *e.read_asked_at) {
       found.wait = true;
     } else {
@@ -21,7 +23,8 @@ RunnerSnapshots::Lookup RunnerSnapshots::lookup(const std::string& tenant, TimeM
   found.runners = e.runners;
   // One refresh at a time: another caller is told to refresh only if the last one asked
   // has not put a list within kMaxAge (its read failed, or is slow).
-  if (age >= e.fresh_for && now - e.refresh_asked_at >= e.fresh_for) {
+  bool due = age >= e.fresh_for || e.outdated;
+  if (due && now - e.refresh_asked_at >= e.fresh_for) {
     found.refresh = true;
     e.refresh_asked_at = now;
   }
@@ -35,24 +38,33 @@ void RunnerSnapshots::put(const std::string& tenant, Snapshot runners, TimeMs at
   if (e.generation + all_generation_ != generation) return;  // changed while it was read
   e.runners = std::move(runners);
   e.at = at;
+  e.read_ms = read_ms;
+  e.outdated = false;
   e.fresh_for = std::clamp(read_ms * kSlowReadFactor, kMaxAge, kServeStaleFor / 2);
+}
+
+void RunnerSnapshots::outdate(Entry& e) {
+  if (e.runners && e.read_ms >= kSlowRead) {
+    // Kept and served until its replacement is read; the next lookup asks for that read.
+    e.outdated = true;
+    e.refresh_asked_at = std::numeric_limits<TimeMs>::min() / 2;
+  } else {
+    e.runners.reset();
+    e.read_asked_at.reset();
+  }
 }
 
 void RunnerSnapshots::changed(const std::string& tenant) {
   std::lock_guard lock(mu_);
   Entry& e = entries_[tenant];
   ++e.generation;
-  e.runners.reset();
-  e.read_asked_at.reset();
+  outdate(e);
 }
 
 void RunnerSnapshots::changed_all() {
   std::lock_guard lock(mu_);
   ++all_generation_;
-  for (auto& [tenant, e] : entries_) {
-    e.runners.reset();
-    e.read_asked_at.reset();
-  }
+  for (auto& [tenant, e] : entries_) outdate(e);
 }
 
 }  // namespace corral

@@ -10,6 +10,11 @@
 // offline or unwell) drop the list at once; heartbeats and claims do not, so a runner's busy or
 // idle state on those pages may lag by about a second. A list read while a change was made is not
 // kept (put's generation check).
+//
+// A list slow to read (kSlowRead or more: a fleet of thousands, 0.3 s at 10,000 runners) is never
+// dropped while it is being replaced: a change, or an age past kServeStaleFor, asks for a new
+// read at once while requests go on getting the old list, so only the first page view after a
+// start waits for a read. Such a fleet's pages may then show a change one read late.
 #pragma once
 
 #include <map>
@@ -44,6 +49,7 @@ class RunnerSnapshots {
   void put(const std::string& tenant, Snapshot runners, TimeMs at, uint64_t generation,
            TimeMs read_ms = 0);
   static constexpr TimeMs kSlowReadFactor = 20;
+  static constexpr TimeMs kSlowRead = 50;
   // This server changed the tenant's runners (or, without a tenant, some tenant's).
   void changed(const std::string& tenant);
   void changed_all();
@@ -53,10 +59,15 @@ class RunnerSnapshots {
     Snapshot runners;
     TimeMs at = 0;
     TimeMs fresh_for = kMaxAge;
+    TimeMs read_ms = 0;                   // how long the kept list took to read
+    bool outdated = false;                // changed since it was read (a slow list is kept)
     TimeMs refresh_asked_at = 0;          // when a caller was last told to refresh it
     std::optional<TimeMs> read_asked_at;  // when a caller was last told to read one (none kept)
     uint64_t generation = 0;
   };
+  // A change: drops a list quick to read; marks a slow one for an immediate re-read.
+  static void outdate(Entry& e);
+
   std::mutex mu_;
   std::map<std::string, Entry> entries_;
   uint64_t all_generation_ = 0;

@@ -267,6 +267,7 @@ Result<std::vector<RunnerCommand>> SqlStore<B, C>::heartbeat(const std::string& 
   using Commands = std::vector<RunnerCommand>;
   return self().template transact<Commands>(StoreAccess::kWrite, [&](C& c) -> Result<Commands> {
     bool drain_requested = false;
+    bool resume_due = false;
     {
       // A drain command on its way says it itself, with its id to acknowledge: a bare drain
       // here as well would make the runner drop the parked claim that carries it.
@@ -277,8 +278,13 @@ Result<std::vector<RunnerCommand>> SqlStore<B, C>::heartbeat(const std::string& 
               lock_rows<C>(),
           runner_id);
       if (rows.empty()) return make_error(ErrorCode::kNotFound, "no runner with id " + runner_id);
-      drain_requested =
-          rows.front().integer(0) != 0 && rows.front().integer(1) == 0 && !report.draining;
+      bool admin_drain = rows.front().integer(0) != 0;
+      bool drain_on_its_way = rows.front().integer(1) != 0;
+      drain_requested = admin_drain && !drain_on_its_way && !report.draining;
+      // Draining with no admin's drain in force: a resume that never reached the runner (it
+      // heard of a drain that was lifted since). A runner draining of its own accord (shutting
+      // down, updating) ignores it.
+      resume_due = report.draining && !admin_drain && !drain_on_its_way && !report.going_away;
     }
     // An admin's drain holds until an admin resumes the runner; otherwise the runner says
     // whether it drains (shutting down, or told to by a remote command).
@@ -305,6 +311,7 @@ Result<std::vector<RunnerCommand>> SqlStore<B, C>::heartbeat(const std::string& 
     }
     Commands commands;
     if (drain_requested) commands.push_back({"drain", "", 0, "requested by an admin"});
+    if (resume_due) commands.push_back({"resume", "", 0, "no drain in force"});
     for (const auto& running : report.running) {
       // Locked: a lease sweep on another server either ran before (we see the attempt lost
       // and say so) or waits until this renewal is committed.
@@ -384,21 +391,26 @@ Result<std::vector<RunnerControl>> SqlStore<B, C>::deliver_runner_controls(
   // Nearly every heartbeat finds nothing waiting: a read says so without a write (SQLite's
   // one writer serves every runner's heartbeats). A command added just after the read goes
   // with the next heartbeat, or wakes the runner's parked claim at once.
+  //
+  // A command delivered kRedeliverControlMs ago and not yet answered goes again: the answer that
+  // carried it may never have reached the runner (a parked claim it had just dropped). Runners
+  // act on a command id once (runner/agent.cpp), so a repeat only asks again for the report.
+  static constexpr const char* kDue =
+      " WHERE runner_id = $1 AND (state = 'pending' OR (state = 'delivered' AND delivered_at <= "
+      "$2))";
+  TimeMs redeliver_before = now - kRedeliverControlMs;
   auto pending = self().template transact<bool>(StoreAccess::kRead, [&](C& c) -> Result<bool> {
-    return !c.query(
-                 "SELECT 1 FROM runner_controls WHERE runner_id = $1 AND state = 'pending'"
-                 " LIMIT 1",
-                 runner_id)
+    return !c.query(std::string("SELECT 1 FROM runner_controls") + kDue + " LIMIT 1", runner_id,
+                    redeliver_before)
                 .empty();
   });
   if (!pending.ok()) return pending.error();
   if (!*pending) return Controls{};
   return self().template transact<Controls>(StoreAccess::kWrite, [&](C& c) -> Result<Controls> {
     auto out = all_rows(c.query(std::string("UPDATE runner_controls SET state = 'delivered',"
-                                            " delivered_at = $1 WHERE runner_id = $2 AND state ="
-                                            " 'pending' RETURNING ") +
-                                    kRunnerControlColumns,
-                                now, runner_id),
+                                            " delivered_at = $3") +
+                                    kDue + " RETURNING " + kRunnerControlColumns,
+                                runner_id, redeliver_before, now),
                         [](const auto& row) { return runner_control_from_row(row); });
     std::sort(out.begin(), out.end(), [](const RunnerControl& a, const RunnerControl& b) {
       return std::tie(a.created_at, a.id) < std::tie(b.created_at, b.id);

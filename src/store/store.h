@@ -125,6 +125,9 @@ struct LogAppend {
   std::string stored;         // bytes this call added to the readable log (often all it sent)
 };
 
+// How long a delivered runner command waits for its answer before it is delivered again.
+inline constexpr TimeMs kRedeliverControlMs = 15'000;
+
 // An agent job's raw event stream (runner/agent_cli.h), kept whole per attempt.
 inline constexpr size_t kMaxAgentEventsBytes = size_t{16} << 20;
 struct AgentEvents {
@@ -226,7 +229,8 @@ class Store {
   virtual Result<std::vector<RunnerControl>> list_runner_controls(const std::string& tenant,
                                                                   const std::string& runner_id,
                                                                   int limit) = 0;
-  // Hands over the runner's pending commands (oldest first), marking them delivered.
+  // Hands over the runner's pending commands (oldest first), marking them delivered, and again
+  // those delivered kRedeliverControlMs or more ago that the runner has not answered.
   virtual Result<std::vector<RunnerControl>> deliver_runner_controls(const std::string& runner_id,
                                                                      TimeMs now) = 0;
   // The runner's report on one of its commands; a command that is not the runner's or has

@@ -108,6 +108,27 @@ TEST(RemoteControl, DrainAndResumeReachTheParkedClaimAtOnceAndAreAcknowledged) {
   EXPECT_EQ(admin.get("/api/v1/runners/" + runner.id() + "/commands")["commands"].size(), 2u);
 }
 
+// The plain routes (the runner page's Drain and Resume buttons): a drain the runner has
+// heard of is ended by a resume, and the runner takes jobs again at once. Seen in CI: a
+// heartbeat between the two made the runner drain itself, and nothing ever told it to resume.
+TEST(RemoteControl, APlainResumeEndsADrainTheRunnerHasHeardOf) {
+  ServerProcess server;
+  Api admin(server.url(), server.admin_token());
+  RunnerProcess runner(server, "plain",
+                       {{"RUNNER_EXECUTOR", "shell"}, {"RUNNER_HEARTBEAT_INTERVAL_MS", "200"}});
+  admin.post("/api/v1/runners/" + runner.id() + "/drain", json::object());
+  ASSERT_TRUE(wait_until(
+      [&] { return runner.log().find("asked this runner to drain") != std::string::npos; }, 15s))
+      << runner.log();
+  std::string job = admin.post("/api/v1/jobs", {{"script", "echo resumed"}}, 201)["id"];
+  admin.post("/api/v1/runners/" + runner.id() + "/resume", json::object());
+  EXPECT_EQ(wait_for_job(admin, job, {"succeeded", "failed"}, 15s)["state"], "succeeded")
+      << runner.log();
+  EXPECT_TRUE(wait_until(
+      [&] { return admin.get("/api/v1/runners/" + runner.id())["status"] == "idle"; }, 15s))
+      << admin.get("/api/v1/runners/" + runner.id()).dump() << runner.log();
+}
+
 TEST(RemoteControl, RestartStartsTheSameProcessAgainAndItReportsBack) {
   ServerProcess server;
   Api admin(server.url(), server.admin_token());

@@ -88,5 +88,35 @@ TEST(RunnerSnapshots, AChangeDropsTheListAndAListReadDuringItIsNotKept) {
   EXPECT_EQ(snapshots.lookup("t2", 60).runners, nullptr);
 }
 
+TEST(RunnerSnapshots, AListSlowToReadIsServedUntilItsReplacementIsRead) {
+  RunnerSnapshots snapshots;
+  auto found = snapshots.lookup("t1", 0);
+  snapshots.put("t1", list_of("a"), 0, found.generation, RunnerSnapshots::kSlowRead);
+  // A change: still served, and the first caller after it is asked to read a new one at once.
+  snapshots.changed("t1");
+  auto after = snapshots.lookup("t1", 10);
+  EXPECT_EQ(name_in(after), "a");
+  EXPECT_TRUE(after.refresh);
+  EXPECT_FALSE(after.wait);
+  EXPECT_FALSE(snapshots.lookup("t1", 20).refresh);  // one read at a time
+  // A change while that read runs: its list is not kept, and another read is asked for.
+  snapshots.changed_all();
+  snapshots.put("t1", list_of("read before the change"), 30, after.generation, 60);
+  auto again = snapshots.lookup("t1", 40);
+  EXPECT_EQ(name_in(again), "a");
+  EXPECT_TRUE(again.refresh);
+  snapshots.put("t1", list_of("b"), 40, again.generation, 60);
+  EXPECT_EQ(name_in(snapshots.lookup("t1", 50)), "b");
+  EXPECT_FALSE(snapshots.lookup("t1", 50).refresh);
+  // Older than kServeStaleFor: served, with a refresh, where a quick list would be dropped.
+  auto old = snapshots.lookup("t1", 40 + RunnerSnapshots::kServeStaleFor);
+  EXPECT_EQ(name_in(old), "b");
+  EXPECT_TRUE(old.refresh);
+  // A list quick to read is dropped by a change, as before.
+  snapshots.put("t1", list_of("quick"), 100'000, old.generation, RunnerSnapshots::kSlowRead - 1);
+  snapshots.changed("t1");
+  EXPECT_EQ(snapshots.lookup("t1", 100'010).runners, nullptr);
+}
+
 }  // namespace
 }  // namespace corral

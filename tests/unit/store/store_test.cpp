@@ -1027,6 +1027,40 @@ TEST_P(StoreTest, RegistrationKeepsDescriptionAndHostnameAndARestartReplacesThem
 
 // The queue summary and the per-tenant limit read counts the store keeps as jobs change
 // state (job_counts): after every kind of change they agree with counting the jobs.
+// A command's answer may never reach the runner (a parked claim it had just dropped): one left
+// unanswered is delivered again after kRedeliverControlMs, and not before; an answered one never.
+TEST_P(StoreTest, AnUnansweredRunnerCommandIsDeliveredAgainLater) {
+  auto runner = register_runner("r1");
+  RunnerControl control;
+  control.id = new_id("cmd");
+  control.tenant = "t1";
+  control.runner_id = runner.id;
+  control.type = "restart";
+  control.created_at = clock_.now_ms();
+  ASSERT_TRUE(store_->add_runner_control(control).ok());
+  TimeMs t0 = clock_.now_ms();
+  auto first = store_->deliver_runner_controls(runner.id, t0);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->size(), 1u);
+  EXPECT_EQ(first->front().state, "delivered");
+  EXPECT_TRUE(store_->deliver_runner_controls(runner.id, t0 + kRedeliverControlMs - 1)->empty());
+  auto again = store_->deliver_runner_controls(runner.id, t0 + kRedeliverControlMs);
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ(again->front().id, control.id);
+  EXPECT_EQ(again->front().delivered_at, t0 + kRedeliverControlMs);
+  // The next repeat counts from the last delivery.
+  EXPECT_TRUE(
+      store_->deliver_runner_controls(runner.id, t0 + 2 * kRedeliverControlMs - 1)->empty());
+  ASSERT_TRUE(store_
+                  ->finish_runner_control(runner.id, control.id, true, "restarted",
+                                          t0 + 2 * kRedeliverControlMs - 1)
+                  .ok());
+  EXPECT_TRUE(store_->deliver_runner_controls(runner.id, t0 + 10 * kRedeliverControlMs)->empty());
+  auto listed = store_->list_runner_controls("t1", runner.id, 10);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ(listed->front().state, "succeeded");
+}
+
 TEST_P(StoreTest, JobCountsFollowEveryStateChange) {
   auto runner = register_runner("r1", "t1", 10);
   auto submit_shaped = [&](std::vector<std::string> labels, std::string group) {
