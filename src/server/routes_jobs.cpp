@@ -192,15 +192,11 @@ awaitable<Response> agent_events(ServerContext& ctx, RequestContext& req) {
 awaitable<Result<RunnerSnapshots::Snapshot>> read_runners(ServerContext& ctx, std::string tenant,
                                                           uint64_t generation) {
   TimeMs at = ctx.clock.now_ms();
-  auto runners = co_await ctx.db([&] { return ctx.store.list_runners(tenant); });
-  if (!runners.ok()) co_return runners.error();
-  // Kept without what the explanations never read: of the usage report its health only
+  // Without what the explanations never read: of the usage report its health only
   // (runner_error), no capabilities. Ten thousand full registrations are a lot of JSON.
-  for (auto& r : *runners) {
-    json health = r.usage.is_object() && r.usage.contains("health") ? r.usage["health"] : json();
-    r.usage = health.is_null() ? json::object() : json{{"health", std::move(health)}};
-    r.reg.capabilities = json::object();
-  }
+  auto runners =
+      co_await ctx.db([&] { return ctx.store.list_runners(tenant, RunnerListing::kBrief); });
+  if (!runners.ok()) co_return runners.error();
   auto snapshot = std::make_shared<const std::vector<Runner>>(std::move(runners.value()));
   ctx.runner_snapshots->put(tenant, snapshot, at, generation, ctx.clock.now_ms() - at);
   co_return snapshot;

@@ -26,7 +26,7 @@ Result<StoreFigures> read_store_figures(Store& store, TimeMs now) {
     auto stats = store.queue_stats(tenant, now);
     if (!stats.ok()) return stats.error();
     figures.queues[tenant] = std::move(*stats);
-    auto runners = store.list_runners(tenant);
+    auto runners = store.list_runners(tenant, RunnerListing::kBrief);  // status and health
     if (!runners.ok()) return runners.error();
     auto& by_status = figures.runners[tenant];
     for (auto status : {RunnerStatus::kIdle, RunnerStatus::kBusy, RunnerStatus::kDraining,

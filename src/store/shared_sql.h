@@ -198,7 +198,8 @@ Attempt attempt_from_row(const Row& row) {
 
 // A runners row (kRunnerColumns) of either backend, without what it runs.
 template <typename Row>
-Runner runner_from_row(const Row& row) {
+// usage_is_health: the usage column holds only the report's health (list_runners, kBrief).
+Runner runner_from_row(const Row& row, bool usage_is_health = false) {
   Runner r;
   read_columns(row, 0, r.id, r.tenant, r.reg.name, r.token_id, r.secret_hash);
   r.reg.labels = json::parse(row.text(5)).template get<std::vector<std::string>>();
@@ -211,7 +212,14 @@ Runner runner_from_row(const Row& row) {
   r.reg.system.memory_bytes = sys.value("memory_bytes", int64_t{0});
   r.reg.system.disk_bytes = sys.value("disk_bytes", int64_t{0});
   r.reg.system.hostname = sys.value("hostname", std::string());
-  r.usage = json::parse(row.text(12));
+  if (usage_is_health) {
+    // (What is not JSON counts as no health: a hostile runner's report must not fail a page.)
+    auto health = json::parse(row.text(12), nullptr, false);
+    r.usage = health.is_null() || health.is_discarded() ? json::object()
+                                                        : json{{"health", std::move(health)}};
+  } else {
+    r.usage = json::parse(row.text(12));
+  }
   auto status = row.text(13);
   r.status = status == "busy"       ? RunnerStatus::kBusy
              : status == "draining" ? RunnerStatus::kDraining

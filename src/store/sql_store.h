@@ -45,7 +45,8 @@ class SqlStore : public Store {
                                  TimeMs now) override;
   Result<Runner> get_runner(const std::string& id) override;
   Result<std::optional<Runner>> find_runner_by_secret_hash(const std::string& hash) override;
-  Result<std::vector<Runner>> list_runners(const std::string& tenant) override;
+  Result<std::vector<Runner>> list_runners(const std::string& tenant,
+                                           RunnerListing listing = RunnerListing::kFull) override;
   Result<std::vector<RunnerCommand>> heartbeat(const std::string& runner_id,
                                                const HeartbeatReport& report, TimeMs now,
                                                TimeMs lease_ms) override;

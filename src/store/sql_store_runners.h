@@ -233,17 +233,27 @@ Result<std::optional<Runner>> SqlStore<B, C>::find_runner_by_secret_hash(const s
 }
 
 template <typename B, typename C>
-Result<std::vector<Runner>> SqlStore<B, C>::list_runners(const std::string& tenant) {
+Result<std::vector<Runner>> SqlStore<B, C>::list_runners(const std::string& tenant,
+                                                         RunnerListing listing) {
   return self().template transact<std::vector<Runner>>(
       StoreAccess::kSnapshot, [&](C& c) -> Result<std::vector<Runner>> {
         // Two statements whatever the fleet's size: the rows, then what they all run.
-        auto rows = c.query(std::string("SELECT ") + kRunnerColumns +
+        bool brief = listing == RunnerListing::kBrief;
+        // Brief: the same columns, with capabilities and system empty and the usage report's
+        // health in place of the report (the JSON the database picks out is not parsed here).
+        static const std::string kBriefColumns =
+            "id, tenant, name, token_id, secret_hash, labels, grp, modes, max_concurrent_jobs,"
+            " version, '{}', '{}', " +
+            std::string(C::kUsageHealth) +
+            ", status, draining, last_heartbeat_at, registered_at, owner_token_id, owner_only,"
+            " description";
+        auto rows = c.query(std::string("SELECT ") + (brief ? kBriefColumns : kRunnerColumns) +
                                 " FROM runners WHERE tenant = $1 ORDER BY name",
                             tenant);
         std::vector<Runner> out;
         std::map<std::string, size_t> index_of;
         for (int i = 0; i < rows.size(); ++i) {
-          out.push_back(runner_from_row(rows[i]));
+          out.push_back(runner_from_row(rows[i], brief));
           index_of.emplace(out.back().id, out.size() - 1);
         }
         auto running = c.query(

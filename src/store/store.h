@@ -125,6 +125,8 @@ struct LogAppend {
   std::string stored;         // bytes this call added to the readable log (often all it sent)
 };
 
+enum class RunnerListing { kFull, kBrief };
+
 // How long a delivered runner command waits for its answer before it is delivered again.
 inline constexpr TimeMs kRedeliverControlMs = 15'000;
 
@@ -195,7 +197,11 @@ class Store {
                                          const std::string& secret_hash, TimeMs now) = 0;
   virtual Result<Runner> get_runner(const std::string& id) = 0;
   virtual Result<std::optional<Runner>> find_runner_by_secret_hash(const std::string& hash) = 0;
-  virtual Result<std::vector<Runner>> list_runners(const std::string& tenant) = 0;
+  // kBrief leaves out what only a runner's own page shows: capabilities and system are empty,
+  // and of the usage report only its health is kept. A fleet of thousands reads several times
+  // faster (the queue explanations and /metrics read it).
+  virtual Result<std::vector<Runner>> list_runners(
+      const std::string& tenant, RunnerListing listing = RunnerListing::kFull) = 0;
   // Renews the leases of the listed attempts that are still current and this runner's;
   // returns commands (cancel for stale or cancel-requested attempts, drain).
   virtual Result<std::vector<RunnerCommand>> heartbeat(const std::string& runner_id,

@@ -143,6 +143,8 @@ class Connection {
   // on to change (SQLite, with one writer, appends nothing).
   static constexpr const char* kLockRows = " FOR UPDATE";
   static constexpr const char* kSkipLocked = " FOR UPDATE SKIP LOCKED";
+  // The JSON text of the runners.usage column's "health" member; 'null' when it has none.
+  static constexpr const char* kUsageHealth = "COALESCE((usage::jsonb -> 'health')::text, 'null')";
   // Several statements without parameters (migrations, LISTEN). Throws PgError.
   void exec_script(const std::string& sql);
 

@@ -200,6 +200,9 @@ class Db {
   // writer at a time).
   static constexpr const char* kLockRows = "";
   static constexpr const char* kSkipLocked = "";
+  // The JSON text of the runners.usage column's "health" member; 'null' when it has none.
+  // (SQLite 3.38's -> operator; a '$' path would be read as a parameter by prepare().)
+  static constexpr const char* kUsageHealth = "COALESCE(usage -> 'health', 'null')";
   sqlite3* raw() const { return db_; }
 
  private:

@@ -1027,6 +1027,42 @@ TEST_P(StoreTest, RegistrationKeepsDescriptionAndHostnameAndARestartReplacesThem
 
 // The queue summary and the per-tenant limit read counts the store keeps as jobs change
 // state (job_counts): after every kind of change they agree with counting the jobs.
+// The brief listing (queue explanations, /metrics) has what they read and not the rest: the
+// usage report's health only, no capabilities or system; a health that is not an object is
+// kept as the full listing keeps it, or dropped, never an error.
+TEST_P(StoreTest, TheBriefRunnerListingKeepsHealthAndLeavesOutTheRest) {
+  auto sick = register_runner("a-sick");
+  auto fine = register_runner("b-fine");
+  auto odd = register_runner("c-odd");
+  auto beat = [&](const Runner& r, json usage) {
+    HeartbeatReport report;
+    report.usage = std::move(usage);
+    ASSERT_TRUE(store_->heartbeat(r.id, report, clock_.now_ms(), kTestLease).ok());
+  };
+  beat(sick, {{"health", {{"state", "error"}, {"reasons", {"disk full"}}}}, {"load_1m", 3.5}});
+  beat(fine, {{"load_1m", 0.5}});
+  beat(odd, {{"health", "ok"}});
+  auto full = store_->list_runners("t1");
+  auto brief = store_->list_runners("t1", RunnerListing::kBrief);
+  ASSERT_TRUE(full.ok()) << full.error().message;
+  ASSERT_TRUE(brief.ok()) << brief.error().message;
+  ASSERT_EQ(brief->size(), 3u);
+  for (size_t i = 0; i < brief->size(); ++i) {
+    SCOPED_TRACE((*full)[i].reg.name);
+    EXPECT_EQ((*brief)[i].id, (*full)[i].id);
+    EXPECT_EQ((*brief)[i].reg.labels, (*full)[i].reg.labels);
+    EXPECT_EQ((*brief)[i].status, (*full)[i].status);
+    EXPECT_EQ((*brief)[i].last_heartbeat_at, (*full)[i].last_heartbeat_at);
+    EXPECT_EQ(shown_status((*brief)[i]), shown_status((*full)[i]));
+    EXPECT_EQ((*brief)[i].reg.capabilities, json::object());
+    EXPECT_FALSE((*brief)[i].usage.contains("load_1m"));
+  }
+  EXPECT_EQ((*brief)[0].usage,
+            json({{"health", {{"state", "error"}, {"reasons", {"disk full"}}}}}));
+  EXPECT_EQ(shown_status((*brief)[0]), "error");
+  EXPECT_EQ((*brief)[1].usage, json::object());
+}
+
 // A command's answer may never reach the runner (a parked claim it had just dropped): one left
 // unanswered is delivered again after kRedeliverControlMs, and not before; an answered one never.
 TEST_P(StoreTest, AnUnansweredRunnerCommandIsDeliveredAgainLater) {
