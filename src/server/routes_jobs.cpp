@@ -197,7 +197,7 @@ awaitable<Result<RunnerSnapshots::Snapshot>> read_runners(ServerContext& ctx, st
   auto runners =
       co_await ctx.db([&] { return ctx.store.list_runners(tenant, RunnerListing::kBrief); });
   if (!runners.ok()) co_return runners.error();
-  auto snapshot = std::make_shared<const std::vector<Runner>>(std::move(runners.value()));
+  auto snapshot = std::make_shared<const RunnerList>(std::move(runners.value()));
   ctx.runner_snapshots->put(tenant, snapshot, at, generation, ctx.clock.now_ms() - at);
   co_return snapshot;
 }
@@ -238,7 +238,8 @@ awaitable<Response> queue(ServerContext& ctx, RequestContext& req) {
   if (!stats.ok()) co_return error_of(stats.error());
   auto kept_runners = co_await tenant_runners(ctx, caller->tenant);
   if (!kept_runners.ok()) co_return error_of(kept_runners.error());
-  const std::vector<Runner>* runners = kept_runners->get();
+  const RunnerList& list = **kept_runners;
+  const std::vector<Runner>* runners = &list.runners();
   json groups = json::array();
   for (const auto& g : stats->by_group) {
     groups.push_back({{"group", g.group}, {"queued", g.queued}, {"running", g.running}});
@@ -260,19 +261,16 @@ awaitable<Response> queue(ServerContext& ctx, RequestContext& req) {
   json waiting = json::array();
   QueuePosition position;
   int last_priority = INT32_MAX;
-  // Jobs alike in what matching reads share one look at the runners (a fleet of thousands).
-  std::map<std::string, RunnerFit> fits;
+  // Jobs alike in what matching reads share one look at the runners per list (a fleet of
+  // thousands): RunnerList::fit.
   for (const auto& job : *queued) {
     if (job.spec.priority != last_priority) {
       position.higher_priority += position.older;
       position.older = 0;
       last_priority = job.spec.priority;
     }
-    auto kind =
-        json{job.tenant, job.spec.labels, job.spec.group, job.spec.type, job.owner_token_id}.dump();
-    auto fit = fits.find(kind);
-    if (fit == fits.end()) fit = fits.emplace(kind, fit_runners(job, *runners)).first;
-    auto why = explain_wait({job, *runners, position, now, &*steward, &fit->second});
+    auto fit = list.fit(job);
+    auto why = explain_wait({job, *runners, position, now, &*steward, fit.get()});
     waiting.push_back({{"id", job.id},
                        {"name", job.spec.name},
                        {"labels", job.spec.labels},
@@ -308,7 +306,7 @@ awaitable<Response> why(ServerContext& ctx, RequestContext& req) {
   if (!job.ok()) co_return error_of(job.error());
   auto kept_runners = co_await tenant_runners(ctx, caller->tenant);
   if (!kept_runners.ok()) co_return error_of(kept_runners.error());
-  const std::vector<Runner>* runners = kept_runners->get();
+  const RunnerList& list = **kept_runners;
   QueuePosition position;
   if (job->state == JobState::kQueued) {
     auto pos = co_await ctx.db([&] { return ctx.store.queue_position(caller->tenant, id, now); });
@@ -319,7 +317,8 @@ awaitable<Response> why(ServerContext& ctx, RequestContext& req) {
     return load_steward_facts(ctx.store, caller->tenant, now, ctx.config.steward_stale_after_ms);
   });
   if (!steward.ok()) co_return error_of(steward.error());
-  co_return json_ok(explain_wait({*job, *runners, position, now, &*steward}));
+  auto fit = list.fit(*job);
+  co_return json_ok(explain_wait({*job, list.runners(), position, now, &*steward, fit.get()}));
 }
 
 // One entry per day from first_day: {day, jobs, cost_usd, input_tokens, output_tokens,

@@ -5,6 +5,19 @@
 
 namespace corral {
 
+std::shared_ptr<const RunnerFit> RunnerList::fit(const Job& job) const {
+  std::string kind = fit_kind(job);
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = fits_.find(kind); it != fits_.end()) return it->second;
+  }
+  // Worked out unlocked: two requests may both work out a new kind; the first kept wins.
+  auto fit = std::make_shared<const RunnerFit>(fit_runners(job, runners_));
+  std::lock_guard lock(mu_);
+  if (fits_.size() >= kMaxFits) return fit;
+  return fits_.emplace(std::move(kind), std::move(fit)).first->second;
+}
+
 RunnerSnapshots::Lookup RunnerSnapshots::lookup(const std::string& tenant, TimeMs now) {
   std::lock_guard lock(mu_);
   Entry& e = entries_[tenant];

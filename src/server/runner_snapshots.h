@@ -25,8 +25,26 @@
 #include <vector>
 
 #include "api/types.h"
+#include "server/why.h"
 
 namespace corral {
+
+// One read of a tenant's runners, and how jobs of each kind fit them (fit_runners), worked out
+// once per list: a page view of a fleet of thousands then looks at the runners once a list,
+// not once a request.
+class RunnerList {
+ public:
+  explicit RunnerList(std::vector<Runner> runners) : runners_(std::move(runners)) {}
+  const std::vector<Runner>& runners() const { return runners_; }
+  // fit_runners(job, runners()), kept by fit_kind(job) (at most kMaxFits kinds are kept).
+  std::shared_ptr<const RunnerFit> fit(const Job& job) const;
+  static constexpr size_t kMaxFits = 256;
+
+ private:
+  std::vector<Runner> runners_;
+  mutable std::mutex mu_;
+  mutable std::map<std::string, std::shared_ptr<const RunnerFit>> fits_;
+};
 
 class RunnerSnapshots {
  public:
@@ -34,7 +52,7 @@ class RunnerSnapshots {
   static constexpr TimeMs kServeStaleFor = 10'000;
   // How long callers wait for another's read of a missing list before reading their own.
   static constexpr TimeMs kWaitForRead = 2000;
-  using Snapshot = std::shared_ptr<const std::vector<Runner>>;
+  using Snapshot = std::shared_ptr<const RunnerList>;
 
   struct Lookup {
     Snapshot runners;         // the list to use now; nullptr: none, read one and put() it

@@ -113,6 +113,11 @@ std::optional<std::pair<std::string, std::string>> steward_reason(
 
 }  // namespace
 
+std::string fit_kind(const Job& job) {
+  return json{job.tenant, job.spec.labels, job.spec.group, job.spec.type, job.owner_token_id}
+      .dump();
+}
+
 RunnerFit fit_runners(const Job& job, const std::vector<Runner>& runners) {
   RunnerFit fit;
   std::vector<std::pair<MatchGaps, const Runner*>> others;

@@ -23,6 +23,8 @@ struct RunnerFit {
   std::vector<std::string> in_error;  // "name (why)" of matching runners in state error
 };
 RunnerFit fit_runners(const Job& job, const std::vector<Runner>& runners);
+// What fit_runners reads of a job, as a key: jobs with the same key fit the runners alike.
+std::string fit_kind(const Job& job);
 
 struct WhyFacts {
   const Job& job;

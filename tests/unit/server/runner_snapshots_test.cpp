@@ -8,11 +8,11 @@ namespace {
 RunnerSnapshots::Snapshot list_of(const std::string& name) {
   Runner r;
   r.reg.name = name;
-  return std::make_shared<const std::vector<Runner>>(std::vector<Runner>{r});
+  return std::make_shared<const RunnerList>(std::vector<Runner>{r});
 }
 
 std::string name_in(const RunnerSnapshots::Lookup& found) {
-  return found.runners ? found.runners->front().reg.name : "(none)";
+  return found.runners ? found.runners->runners().front().reg.name : "(none)";
 }
 
 TEST(RunnerSnapshots, AListIsFreshForASecondThenServedWhileOneCallerRefreshesIt) {
@@ -116,6 +116,41 @@ TEST(RunnerSnapshots, AListSlowToReadIsServedUntilItsReplacementIsRead) {
   snapshots.put("t1", list_of("quick"), 100'000, old.generation, RunnerSnapshots::kSlowRead - 1);
   snapshots.changed("t1");
   EXPECT_EQ(snapshots.lookup("t1", 100'010).runners, nullptr);
+}
+
+// A list works out how each kind of job fits its runners once; a job that differs in what
+// matching reads (labels, submitter, ...) is another kind.
+TEST(RunnerSnapshots, AListWorksOutEachKindOfJobsFitOnce) {
+  Runner gpu;
+  gpu.id = "r1";
+  gpu.tenant = "t1";
+  gpu.reg.name = "gpu-box";
+  gpu.reg.labels = {"gpu"};
+  gpu.reg.max_concurrent_jobs = 1;
+  gpu.status = RunnerStatus::kIdle;
+  Runner plain = gpu;
+  plain.id = "r2";
+  plain.reg.name = "plain-box";
+  plain.reg.labels = {};
+  RunnerList list({gpu, plain});
+  Job a;
+  a.tenant = "t1";
+  a.owner_token_id = "alice";
+  a.spec.labels = {"gpu"};
+  Job b = a;
+  b.id = "another job of the same kind";
+  Job c = a;
+  c.spec.labels = {};
+  auto fit_a = list.fit(a);
+  EXPECT_EQ(list.fit(b), fit_a);  // the same one, not worked out again
+  ASSERT_EQ(fit_a->matching.size(), 1u);
+  EXPECT_EQ(fit_a->matching.front()->reg.name, "gpu-box");
+  auto fit_c = list.fit(c);
+  EXPECT_NE(fit_c, fit_a);
+  EXPECT_EQ(fit_c->matching.size(), 2u);
+  Job d = a;
+  d.owner_token_id = "bob";
+  EXPECT_NE(list.fit(d), fit_a);
 }
 
 }  // namespace
