@@ -101,8 +101,8 @@ void add_runner_command_routes(Router& router, ServerContext& ctx);
 // A heartbeat's acknowledgements of remote commands (its "command_results").
 awaitable<Result<void>> record_command_results(ServerContext& ctx, const std::string& runner_id,
                                                const json& body);
-// Stores an admin's command for a runner (resume and drain also set the runner's admin drain
-// flag) and hands it to the runner's parked claim, if it has one.
+// Stores an admin's command for a runner (drain also sets the runner's admin drain flag,
+// resume clears it) and hands it to the runner's parked claim, if it has one.
 awaitable<Result<RunnerControl>> send_runner_control(ServerContext& ctx, RunnerControl control);
 // The runner's pending remote commands, now marked delivered, for a heartbeat or claim answer.
 awaitable<Result<std::vector<RunnerCommand>>> deliver_commands(ServerContext& ctx,
