@@ -101,6 +101,10 @@ void add_runner_command_routes(Router& router, ServerContext& ctx);
 // A heartbeat's acknowledgements of remote commands (its "command_results").
 awaitable<Result<void>> record_command_results(ServerContext& ctx, const std::string& runner_id,
                                                const json& body);
+// A new command of the given type from `caller` for a runner of the caller's tenant, made
+// now, not yet stored: send_runner_control stores and delivers it.
+RunnerControl new_runner_control(ServerContext& ctx, const Token& caller, std::string runner_id,
+                                 std::string type);
 // Stores an admin's command for a runner (drain also sets the runner's admin drain flag,
 // resume clears it) and hands it to the runner's parked claim, if it has one.
 awaitable<Result<RunnerControl>> send_runner_control(ServerContext& ctx, RunnerControl control);

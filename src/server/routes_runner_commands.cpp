@@ -71,13 +71,7 @@ awaitable<Response> post_command(ServerContext& ctx, RequestContext& req) {
     co_return error_of(make_error(ErrorCode::kInvalidSpec,
                                   "field 'type': must be one of drain, resume, restart, update"));
   }
-  RunnerControl control;
-  control.id = new_id("cmd");
-  control.tenant = caller->tenant;
-  control.runner_id = req.params["id"];
-  control.type = *type;
-  control.created_by = caller->id;
-  control.created_at = ctx.clock.now_ms();
+  RunnerControl control = new_runner_control(ctx, *caller, req.params["id"], *type);
   if (control.type == "update") {
     auto offered =
         co_await ctx.db([&] { return read_offered_binary(ctx.config.runner_binary, true); });
@@ -91,6 +85,18 @@ awaitable<Response> post_command(ServerContext& ctx, RequestContext& req) {
 }
 
 }  // namespace
+
+RunnerControl new_runner_control(ServerContext& ctx, const Token& caller, std::string runner_id,
+                                 std::string type) {
+  RunnerControl control;
+  control.id = new_id("cmd");
+  control.tenant = caller.tenant;
+  control.runner_id = std::move(runner_id);
+  control.type = std::move(type);
+  control.created_by = caller.id;
+  control.created_at = ctx.clock.now_ms();
+  return control;
+}
 
 awaitable<Result<RunnerControl>> send_runner_control(ServerContext& ctx, RunnerControl control) {
   auto added = co_await ctx.db([&]() -> Result<RunnerControl> {

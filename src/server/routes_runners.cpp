@@ -325,17 +325,10 @@ void add_runner_routes(Router& router, ServerContext& ctx) {
                  co_return error_of(r.error());
                // As a resume command: a runner that has heard of the drain drains itself,
                // and the command reaches its parked claim at once.
-               RunnerControl control;
-               control.id = new_id("cmd");
-               control.tenant = caller->tenant;
-               control.runner_id = req.params["id"];
-               control.type = "resume";
-               control.created_by = caller->id;
-               control.created_at = ctx.clock.now_ms();
-               auto sent = co_await send_runner_control(ctx, control);
+               auto sent = co_await send_runner_control(
+                   ctx, new_runner_control(ctx, *caller, req.params["id"], "resume"));
                if (!sent.ok()) co_return error_of(sent.error());
-               auto runner =
-                   co_await ctx.db([&] { return ctx.store.get_runner(control.runner_id); });
+               auto runner = co_await ctx.db([&] { return ctx.store.get_runner(sent->runner_id); });
                if (!runner.ok()) co_return error_of(runner.error());
                co_return json_ok(to_json(*runner));
              });

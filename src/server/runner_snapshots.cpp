@@ -1,7 +1,6 @@
 #include "server/runner_snapshots.h"
 
 #include <algorithm>
-#include <limits>
 
 namespace corral {
 
@@ -37,7 +36,7 @@ RunnerSnapshots::Lookup RunnerSnapshots::lookup(const std::string& tenant, TimeM
   // One refresh at a time: another caller is told to refresh only if the last one asked
   // has not put a list within kMaxAge (its read failed, or is slow).
   bool due = age >= e.fresh_for || e.outdated;
-  if (due && now - e.refresh_asked_at >= e.fresh_for) {
+  if (due && (!e.refresh_asked_at || now - *e.refresh_asked_at >= e.fresh_for)) {
     found.refresh = true;
     e.refresh_asked_at = now;
   }
@@ -60,7 +59,7 @@ void RunnerSnapshots::outdate(Entry& e) {
   if (e.runners && e.read_ms >= kSlowRead) {
     // Kept and served until its replacement is read; the next lookup asks for that read.
     e.outdated = true;
-    e.refresh_asked_at = std::numeric_limits<TimeMs>::min() / 2;
+    e.refresh_asked_at.reset();
   } else {
     e.runners.reset();
     e.read_asked_at.reset();

@@ -77,10 +77,10 @@ class RunnerSnapshots {
     Snapshot runners;
     TimeMs at = 0;
     TimeMs fresh_for = kMaxAge;
-    TimeMs read_ms = 0;                   // how long the kept list took to read
-    bool outdated = false;                // changed since it was read (a slow list is kept)
-    TimeMs refresh_asked_at = 0;          // when a caller was last told to refresh it
-    std::optional<TimeMs> read_asked_at;  // when a caller was last told to read one (none kept)
+    TimeMs read_ms = 0;                      // how long the kept list took to read
+    bool outdated = false;                   // changed since it was read (a slow list is kept)
+    std::optional<TimeMs> refresh_asked_at;  // when a caller was last told to refresh it
+    std::optional<TimeMs> read_asked_at;     // when a caller was last told to read one (none kept)
     uint64_t generation = 0;
   };
   // A change: drops a list quick to read; marks a slow one for an immediate re-read.

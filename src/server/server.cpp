@@ -13,6 +13,7 @@
 #include "api/types.h"
 #include "common/crypto.h"
 #include "common/numbers.h"
+#include "common/thread_name.h"
 #include "server/nightly_refresh.h"
 #include "server/pg_peers.h"
 #include "server/steward.h"
@@ -358,7 +359,11 @@ void Server::run(bool handle_signals) {
     });
   }
   std::vector<std::thread> threads;
-  for (int i = 1; i < config_.io_threads; ++i) threads.emplace_back([this] { io_.run(); });
+  for (int i = 1; i < config_.io_threads; ++i)
+    threads.emplace_back([this] {
+      name_this_thread("corral-io");
+      io_.run();
+    });
   io_.run();
   for (auto& t : threads) t.join();
 }

@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "common/crypto.h"
+#include "common/thread_name.h"
 #include "store/sql_store_impl.h"
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/rows.h"
@@ -84,6 +85,7 @@ uint64_t SqliteStore::commits() const {
 }
 
 void SqliteStore::writer_loop() {
+  name_this_thread("corral-writer");
   Db& db = *writer_db_;
   std::vector<WriteOp*> batch;
   for (;;) {
