@@ -5,6 +5,8 @@
 
 namespace corral {
 
-inline void name_this_thread(const char* name) { pthread_setname_np(pthread_self(), name); }
+inline void name_this_thread(const char* name) {
+  pthread_setname_np(pthread_self(), name);
+}
 
 }  // namespace corral
