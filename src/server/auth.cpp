@@ -32,7 +32,7 @@ awaitable<Result<Token>> authenticate(ServerContext& ctx, const RequestContext& 
   }
   std::string hash = sha256_hex(presented);
   if (auto cached = AuthCache::instance().token(hash)) co_return *cached;
-  auto found = co_await ctx.db([&] { return ctx.store.find_token_by_hash(hash); });
+  auto found = co_await ctx.read([&] { return ctx.store.find_token_by_hash(hash); });
   if (!found.ok()) co_return found.error();
   if (!found.value() || !constant_time_equal(found.value()->hash, hash)) {
     co_return unauthorized("unknown token");

@@ -26,6 +26,9 @@ struct ServerConfig {
   int io_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int store_pool_size = 8;  // --store-pool: PostgreSQL connections per server
   int store_threads = 32;   // blocking store calls (group commit needs several)
+  // Blocking store calls of the read-only pages (/queue, /why, job lists and pages, stats) on
+  // threads of their own: a burst of writes waiting on the writer never holds them up.
+  int read_threads = 8;
   bool sqlite_synchronous_full = true;
   size_t log_stream_queue_bytes = 4 * 1024 * 1024;  // per watcher; past it the watcher is "lagged"
   int64_t log_max_bytes =

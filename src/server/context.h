@@ -22,6 +22,7 @@ struct ServerContext {
   Store& store;
   Clock& clock;
   asio::thread_pool& store_pool;
+  asio::thread_pool& read_pool;  // read(): store calls that only read
   ClaimWaiters& waiters;
   LogHub& logs;
   ServerEvents& events;  // job and log events, here and on the other servers
@@ -32,13 +33,35 @@ struct ServerContext {
   // Runs a store call off the I/O threads, timed (corral_store_operation_duration_seconds).
   template <typename F>
   auto db(F fn) -> awaitable<decltype(fn())> {
-    return run_blocking(store_pool, [fn = std::move(fn), &calls = metrics.store_calls]() mutable {
+    return run_blocking(store_pool, timed(std::move(fn), metrics.store_pool_calls));
+  }
+  // The same for a call that only reads, on the read pool: writes waiting on the store's
+  // writer (SQLite's group commit) may hold every thread of store_pool for a moment, and a
+  // read queued behind them would wait for their commits although it needs none of them.
+  template <typename F>
+  auto read(F fn) -> awaitable<decltype(fn())> {
+    return run_blocking(read_pool, timed(std::move(fn), metrics.read_pool_calls));
+  }
+
+ private:
+  // fn, counted as waiting from now (every caller awaits at once) and as running on its
+  // thread, and timed there.
+  template <typename F>
+  auto timed(F fn, ServerMetrics::PoolCalls& pool) {
+    pool.waiting.fetch_add(1, std::memory_order_relaxed);
+    return [fn = std::move(fn), &calls = metrics.store_calls, &pool]() mutable {
+      pool.waiting.fetch_sub(1, std::memory_order_relaxed);
+      pool.running.fetch_add(1, std::memory_order_relaxed);
+      struct Done {
+        ServerMetrics::PoolCalls& pool;
+        ~Done() { pool.running.fetch_sub(1, std::memory_order_relaxed); }
+      } done{pool};
       auto started = std::chrono::steady_clock::now();
       auto result = fn();
       calls.observe(
           {}, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       return result;
-    });
+    };
   }
 };
 

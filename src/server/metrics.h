@@ -5,10 +5,13 @@
 //     requests, dispatch latency, queue wait, jobs and attempts finished, store call
 //     latency, log bytes;
 //   - read when scraped (gauges): jobs by tenant and state, queued and running by group,
-//     queued by label set, the oldest queued job's age, runners by status, parked claims.
+//     queued by label set, the oldest queued job's age, runners by status, parked claims,
+//     store calls waiting and running per pool.
 //     They describe the whole store, so every server sharing a database reports the same.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 
 #include "common/metrics.h"
@@ -51,6 +54,14 @@ struct ServerMetrics {
   HistogramFamily& store_calls =
       registry.histogram("corral_store_operation_duration_seconds",
                          "Time one store call took on a store thread (SQLite or PostgreSQL).");
+  // Store calls of each pool (ServerContext::db and ::read) now: waiting for a thread, and
+  // running on one. A pool whose calls wait is saturated.
+  struct PoolCalls {
+    std::atomic<int64_t> waiting{0};
+    std::atomic<int64_t> running{0};
+  };
+  PoolCalls store_pool_calls;
+  PoolCalls read_pool_calls;
   CounterFamily& log_bytes =
       registry.counter("corral_log_bytes_total", "Job log bytes runners sent that the store kept.");
 };

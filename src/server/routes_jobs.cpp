@@ -113,7 +113,7 @@ awaitable<Response> list_jobs(ServerContext& ctx, RequestContext& req) {
   query.cursor = *cursor;
   query.label = req.query_value("label");
   query.runner = req.query_value("runner");
-  auto page = co_await ctx.db([&] { return ctx.store.list_jobs(caller->tenant, query); });
+  auto page = co_await ctx.read([&] { return ctx.store.list_jobs(caller->tenant, query); });
   if (!page.ok()) co_return error_of(page.error());
   json jobs = json::array();
   for (const auto& j : page->jobs) jobs.push_back(to_json(j));
@@ -126,7 +126,7 @@ awaitable<Response> get_job(ServerContext& ctx, RequestContext& req) {
   auto caller = co_await user_or_admin(ctx, req);
   if (!caller.ok()) co_return error_of(caller.error());
   std::string id = req.params["id"];
-  auto job = co_await ctx.db([&] { return ctx.store.get_job(caller->tenant, id); });
+  auto job = co_await ctx.read([&] { return ctx.store.get_job(caller->tenant, id); });
   if (!job.ok()) co_return error_of(job.error());
   co_return json_ok(to_json(*job));
 }
@@ -152,7 +152,7 @@ awaitable<Response> logs(ServerContext& ctx, RequestContext& req) {
   if (!attempt.ok()) co_return error_of(attempt.error());
   auto limit = query_int(req, "limit", 8 * 1024 * 1024, 1, 64 * 1024 * 1024);
   if (!limit.ok()) co_return error_of(limit.error());
-  auto chunk = co_await ctx.db([&] {
+  auto chunk = co_await ctx.read([&] {
     return ctx.store.read_log(caller->tenant, id, static_cast<int>(*attempt), *offset, *limit);
   });
   if (!chunk.ok()) co_return error_of(chunk.error());
@@ -176,7 +176,7 @@ awaitable<Response> agent_events(ServerContext& ctx, RequestContext& req) {
   std::string id = req.params["id"];
   auto attempt = query_int(req, "attempt", 0, 0, 1'000'000);
   if (!attempt.ok()) co_return error_of(attempt.error());
-  auto events = co_await ctx.db(
+  auto events = co_await ctx.read(
       [&] { return ctx.store.read_agent_events(caller->tenant, id, static_cast<int>(*attempt)); });
   if (!events.ok()) co_return error_of(events.error());
   Response res{http::status::ok, 11};
@@ -195,7 +195,7 @@ awaitable<Result<RunnerSnapshots::Snapshot>> read_runners(ServerContext& ctx, st
   // Without what the explanations never read: of the usage report its health only
   // (runner_error), no capabilities. Ten thousand full registrations are a lot of JSON.
   auto runners =
-      co_await ctx.db([&] { return ctx.store.list_runners(tenant, RunnerListing::kBrief); });
+      co_await ctx.read([&] { return ctx.store.list_runners(tenant, RunnerListing::kBrief); });
   if (!runners.ok()) co_return runners.error();
   auto snapshot = std::make_shared<const RunnerList>(std::move(runners.value()));
   ctx.runner_snapshots->put(tenant, snapshot, at, generation, ctx.clock.now_ms() - at);
@@ -234,7 +234,7 @@ awaitable<Response> queue(ServerContext& ctx, RequestContext& req) {
   auto caller = co_await user_or_admin(ctx, req);
   if (!caller.ok()) co_return error_of(caller.error());
   TimeMs now = ctx.clock.now_ms();
-  auto stats = co_await ctx.db([&] { return ctx.store.queue_stats(caller->tenant, now); });
+  auto stats = co_await ctx.read([&] { return ctx.store.queue_stats(caller->tenant, now); });
   if (!stats.ok()) co_return error_of(stats.error());
   auto kept_runners = co_await tenant_runners(ctx, caller->tenant);
   if (!kept_runners.ok()) co_return error_of(kept_runners.error());
@@ -252,9 +252,9 @@ awaitable<Response> queue(ServerContext& ctx, RequestContext& req) {
     runner_counts[std::string(to_string(r.status))] =
         runner_counts[std::string(to_string(r.status))].get<int>() + 1;
   // The head of the queue, each job with what holds it (the same words as /why).
-  auto queued = co_await ctx.db([&] { return ctx.store.queued_jobs(caller->tenant, 50); });
+  auto queued = co_await ctx.read([&] { return ctx.store.queued_jobs(caller->tenant, 50); });
   if (!queued.ok()) co_return error_of(queued.error());
-  auto steward = co_await ctx.db([&] {
+  auto steward = co_await ctx.read([&] {
     return load_steward_facts(ctx.store, caller->tenant, now, ctx.config.steward_stale_after_ms);
   });
   if (!steward.ok()) co_return error_of(steward.error());
@@ -302,18 +302,18 @@ awaitable<Response> why(ServerContext& ctx, RequestContext& req) {
   if (!caller.ok()) co_return error_of(caller.error());
   std::string id = req.params["id"];
   TimeMs now = ctx.clock.now_ms();
-  auto job = co_await ctx.db([&] { return ctx.store.get_job(caller->tenant, id); });
+  auto job = co_await ctx.read([&] { return ctx.store.get_job(caller->tenant, id); });
   if (!job.ok()) co_return error_of(job.error());
   auto kept_runners = co_await tenant_runners(ctx, caller->tenant);
   if (!kept_runners.ok()) co_return error_of(kept_runners.error());
   const RunnerList& list = **kept_runners;
   QueuePosition position;
   if (job->state == JobState::kQueued) {
-    auto pos = co_await ctx.db([&] { return ctx.store.queue_position(caller->tenant, id, now); });
+    auto pos = co_await ctx.read([&] { return ctx.store.queue_position(caller->tenant, id, now); });
     if (!pos.ok()) co_return error_of(pos.error());
     position = *pos;
   }
-  auto steward = co_await ctx.db([&] {
+  auto steward = co_await ctx.read([&] {
     return load_steward_facts(ctx.store, caller->tenant, now, ctx.config.steward_stale_after_ms);
   });
   if (!steward.ok()) co_return error_of(steward.error());
@@ -363,7 +363,7 @@ awaitable<Response> stats(ServerContext& ctx, RequestContext& req) {
   if (!caller.ok()) co_return error_of(caller.error());
   auto hours = query_int(req, "hours", 24, 1, 24 * 31);
   if (!hours.ok()) co_return error_of(hours.error());
-  auto stats = co_await ctx.db([&] {
+  auto stats = co_await ctx.read([&] {
     return ctx.store.job_stats(caller->tenant, static_cast<int>(*hours), ctx.clock.now_ms());
   });
   if (!stats.ok()) co_return error_of(stats.error());
@@ -384,7 +384,7 @@ awaitable<Response> stats(ServerContext& ctx, RequestContext& req) {
   constexpr TimeMs kDay = 86'400'000;
   TimeMs first_day = (ctx.clock.now_ms() / kDay - (*days - 1)) * kDay;
   auto results =
-      co_await ctx.db([&] { return ctx.store.agent_results(caller->tenant, first_day); });
+      co_await ctx.read([&] { return ctx.store.agent_results(caller->tenant, first_day); });
   if (!results.ok()) co_return error_of(results.error());
   co_return json_ok(
       {{"hours", hourly},

@@ -99,7 +99,7 @@ void add_metrics_routes(Router& router, ServerContext& ctx) {
       }
     }
     TimeMs now = ctx.clock.now_ms();
-    auto figures = co_await ctx.db([&] { return read_store_figures(ctx.store, now); });
+    auto figures = co_await ctx.read([&] { return read_store_figures(ctx.store, now); });
     if (!figures.ok()) co_return error_of(figures.error());
     MetricsText out;
     out.family("corral_build_info", "gauge", "The server's version (the value is always 1).");
@@ -107,6 +107,16 @@ void add_metrics_routes(Router& router, ServerContext& ctx) {
     out.family("corral_parked_claims", "gauge",
                "Runner claims parked in a long-poll on this server, waiting for a job.");
     out.sample("corral_parked_claims", {}, static_cast<double>(ctx.waiters.parked()));
+    out.family("corral_store_calls", "gauge",
+               "Store calls on this server now, by thread pool (store: writes and the runner "
+               "protocol; read: the read-only pages) and state (waiting for a thread, running).");
+    for (const auto& [pool, calls] : {std::pair{"store", &ctx.metrics.store_pool_calls},
+                                      std::pair{"read", &ctx.metrics.read_pool_calls}}) {
+      out.sample("corral_store_calls", {{"pool", pool}, {"state", "waiting"}},
+                 static_cast<double>(calls->waiting.load(std::memory_order_relaxed)));
+      out.sample("corral_store_calls", {{"pool", pool}, {"state", "running"}},
+                 static_cast<double>(calls->running.load(std::memory_order_relaxed)));
+    }
     render_store_figures(out, *figures, now);
     ctx.metrics.registry.render(out);
     Response res{http::status::ok, 11};

@@ -22,7 +22,7 @@ awaitable<Result<std::vector<Runner>>> list_callers_runners(ServerContext& ctx,
                                                             RequestContext& req) {
   auto caller = co_await authenticate_user(ctx, req);
   if (!caller.ok()) co_return caller.error();
-  co_return co_await ctx.db([&] { return ctx.store.list_runners(caller->tenant); });
+  co_return co_await ctx.read([&] { return ctx.store.list_runners(caller->tenant); });
 }
 
 awaitable<Response> register_runner(ServerContext& ctx, RequestContext& req) {
@@ -272,7 +272,7 @@ awaitable<Result<Runner>> callers_runner(ServerContext& ctx, RequestContext& req
   if (auto r = require_kind(*caller, {TokenKind::kAdmin, TokenKind::kUser}); !r.ok())
     co_return r.error();
   std::string id = req.params["id"];
-  auto runner = co_await ctx.db([&] { return ctx.store.get_runner(id); });
+  auto runner = co_await ctx.read([&] { return ctx.store.get_runner(id); });
   if (!runner.ok() || runner->tenant != caller->tenant) co_return no_runner(id);
   co_return runner;
 }
@@ -372,7 +372,7 @@ void add_runner_routes(Router& router, ServerContext& ctx) {
                if (!hours.ok()) co_return error_of(hours.error());
                TimeMs since = ctx.clock.now_ms() - *hours * 3600'000;
                auto samples =
-                   co_await ctx.db([&] { return ctx.store.runner_usage(runner->id, since); });
+                   co_await ctx.read([&] { return ctx.store.runner_usage(runner->id, since); });
                if (!samples.ok()) co_return error_of(samples.error());
                json list = json::array();
                for (const auto& s : *samples) list.push_back(to_json(s));

@@ -64,6 +64,7 @@ Server::Server(ServerConfig config, Clock& clock) : config_(std::move(config)), 
 Server::~Server() {
   stop();
   if (store_pool_) store_pool_->join();
+  if (read_pool_) read_pool_->join();
 }
 
 Result<void> Server::start() {
@@ -93,14 +94,15 @@ Result<void> Server::start() {
   if (!store.ok()) return store.error();
   store_ = std::move(store.value());
   store_pool_ = std::make_unique<asio::thread_pool>(config_.store_threads);
+  read_pool_ = std::make_unique<asio::thread_pool>(config_.read_threads);
   // Servers sharing a PostgreSQL database tell each other about jobs and logs through it.
   std::unique_ptr<Peers> peers;
   if (location->kind == StoreLocation::Kind::kPostgres)
     peers = std::make_unique<PgPeers>(location->target);
   events_ = std::make_unique<ServerEvents>(waiters_, logs_, *store_, *store_pool_, clock_,
                                            std::move(peers));
-  ctx_ = std::make_unique<ServerContext>(
-      ServerContext{config_, *store_, clock_, *store_pool_, waiters_, logs_, *events_, metrics_});
+  ctx_ = std::make_unique<ServerContext>(ServerContext{
+      config_, *store_, clock_, *store_pool_, *read_pool_, waiters_, logs_, *events_, metrics_});
   CORRAL_TRY(bootstrap_admin());
 
   router_.add(http::verb::get, "/healthz", [this](RequestContext&) -> awaitable<Response> {

@@ -48,6 +48,7 @@ class Server {
   Clock& clock_;
   asio::io_context io_;
   std::unique_ptr<asio::thread_pool> store_pool_;
+  std::unique_ptr<asio::thread_pool> read_pool_;
   std::unique_ptr<Store> store_;
   ClaimWaiters waiters_;
   LogHub logs_{config_.log_stream_queue_bytes};

@@ -1,11 +1,14 @@
 // Prometheus metrics of the real server (GET /metrics) and of a real `corral runner`
 // (RUNNER_METRICS_LISTEN) after jobs ran through the Podman engine, checked by value and by
 // Prometheus' own `promtool check metrics` (Debian's prometheus package).
+#include <atomic>
 #include <fstream>
 #include <regex>
+#include <thread>
 
 #include "harness.h"
 #include "runner/workspace.h"
+#include "store/sqlite/db.h"
 
 namespace corral::testing {
 namespace {
@@ -190,6 +193,56 @@ TEST_F(MetricsTest, ABadMetricsAddressStopsTheRunnerNamingTheSetting) {
   EXPECT_EQ(out.exit_code, 2) << out.out << out.err;
   EXPECT_NE((out.out + out.err).find("RUNNER_METRICS_LISTEN"), std::string::npos)
       << out.out << out.err;
+}
+
+// The read-only pages have a thread pool of their own (ServerContext::read): with SQLite's
+// writer held up and more writes waiting than the store has threads, the queue, a job's
+// page and its explanation still answer, and every write is accepted once the writer goes on.
+TEST(ReadPool, PagesAnswerWhileEveryStoreThreadWaitsOnTheWriter) {
+  ServerProcess server;
+  const std::string token = create_token(server, "user");
+  Api user(server.url(), token);
+  std::string shown = user.post("/api/v1/jobs", {{"command", {"true"}}}, 201)["id"];
+  auto store_calls = [&](const std::string& pool, const std::string& state) {
+    auto res = Api(server.url(), server.admin_token()).request(http::verb::get, "/metrics");
+    EXPECT_EQ(res.status, 200) << res.body;
+    return sample(res.body, "corral_store_calls{pool=\"" + pool + "\",state=\"" + state + "\"}");
+  };
+  ASSERT_EQ(store_calls("store", "waiting"), 0);
+
+  // Another connection takes the database's write lock: the server's writer waits for it
+  // (its busy timeout is 5 s), and every write queues behind that one.
+  sqlite::Db blocker((server.data_dir() / "corral.db").string());
+  blocker.exec("BEGIN IMMEDIATE");
+  constexpr int kSubmits = 48;  // more than the server's 32 store threads
+  std::atomic<int> answered{0}, accepted{0};
+  std::vector<std::thread> submitters;
+  for (int i = 0; i < kSubmits; ++i) {
+    submitters.emplace_back([&] {
+      Api client(server.url(), token);
+      auto res = client.request(http::verb::post, "/api/v1/jobs", R"({"command":["true"]})");
+      if (res.status == 201) ++accepted;
+      ++answered;
+    });
+  }
+  bool saturated = wait_until([&] { return store_calls("store", "waiting") > 0; }, 3s);
+  // The pages, while every store thread is taken.
+  auto queue = user.request(http::verb::get, "/api/v1/queue");
+  auto page = user.request(http::verb::get, "/api/v1/jobs/" + shown);
+  auto why = user.request(http::verb::get, "/api/v1/jobs/" + shown + "/why");
+  int answered_meanwhile = answered.load();
+  blocker.exec("COMMIT");
+  for (auto& t : submitters) t.join();
+
+  ASSERT_TRUE(saturated) << "the store threads were never all taken";
+  EXPECT_EQ(answered_meanwhile, 0) << "a write finished while the writer was held up";
+  EXPECT_EQ(queue.status, 200) << queue.body;
+  EXPECT_EQ(json::parse(queue.body)["by_state"].value("queued", 0), 1) << queue.body;
+  EXPECT_EQ(page.status, 200) << page.body;
+  EXPECT_EQ(why.status, 200) << why.body;
+  // Nothing was lost: each waiting submit was accepted once the writer went on.
+  EXPECT_EQ(accepted.load(), kSubmits);
+  EXPECT_EQ(store_calls("store", "waiting"), 0);
 }
 
 }  // namespace
