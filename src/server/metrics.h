@@ -1,12 +1,11 @@
 // The server's Prometheus metrics (GET /metrics, docs/operations.md "Metrics").
 //
 // Two kinds of figures:
-//   - kept as things happen, per server process (counters and histograms here): HTTP
+//   - kept as things happen, per server process (counters, histograms and gauges here): HTTP
 //     requests, dispatch latency, queue wait, jobs and attempts finished, store call
-//     latency, log bytes;
+//     latency, store calls waiting and running per thread pool, log bytes;
 //   - read when scraped (gauges): jobs by tenant and state, queued and running by group,
-//     queued by label set, the oldest queued job's age, runners by status, parked claims,
-//     store calls waiting and running per pool.
+//     queued by label set, the oldest queued job's age, runners by status, parked claims.
 //     They describe the whole store, so every server sharing a database reports the same.
 #pragma once
 
