@@ -62,6 +62,7 @@ Result<void> SqliteStore::start() {
         db->exec("PRAGMA query_only=ON");
         readers_.push_back(std::move(db));
       }
+      read_connections_ = readers_.size();
     }
   } catch (const std::exception& e) {
     return make_error(ErrorCode::kUnavailable, e.what());

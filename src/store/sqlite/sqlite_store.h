@@ -115,7 +115,8 @@ class SqliteStore final : public SqlStore<SqliteStore, sqlite::Db> {
 
   std::mutex readers_mu_;
   std::condition_variable readers_cv_;
-  std::vector<std::unique_ptr<sqlite::Db>> readers_;
+  std::vector<std::unique_ptr<sqlite::Db>> readers_;  // the idle ones
+  size_t read_connections_ = 0;                       // opened at start, idle or not
 };
 
 }  // namespace corral

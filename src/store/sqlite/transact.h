@@ -30,7 +30,9 @@ Result<T> SqliteStore::write(const std::function<Result<T>(sqlite::Db&)>& fn) {
 
 template <typename T>
 Result<T> SqliteStore::read(const std::function<Result<T>(sqlite::Db&)>& fn) {
-  if (readers_.empty()) return write<T>(fn);  // ":memory:": one connection for everything
+  // ":memory:" has no read connections: one connection for everything. Otherwise a read waits
+  // for a read connection, never for the writer.
+  if (read_connections_ == 0) return write<T>(fn);
   std::unique_ptr<sqlite::Db> db;
   {
     std::unique_lock lock(readers_mu_);
