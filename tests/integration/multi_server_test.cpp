@@ -171,8 +171,13 @@ void run_runner(const std::string& name, ServerProcess& home, ServerProcess& oth
         return runner.finish(id, attempt, {{"state", "succeeded"}, {"exit_code", 0}});
       });
       std::lock_guard lock(ledger.mu);
-      if (!logged || logged->status != 200)
-        ledger.problems.push_back(name + ": log of " + id + " refused");
+      if (!logged || logged->status != 200) {
+        ledger.problems.push_back(
+            name + ": log of " + id + " refused: " +
+            (logged
+                 ? std::to_string(logged->status) + " " + logged->body
+                 : std::string(failed_over ? "no answer, also after failing over" : "no answer")));
+      }
       if (finished && finished->status == 200) ++ledger.finished[id];
     }
     call([&] {
