@@ -3,6 +3,7 @@
 // (c) the raw ceiling of the store for the same writes, measured in the same run.
 //
 //   build/server_bench [--runners N] [--submitters N] [--jobs N] [--latency-samples N]
+//                      [--batch N]
 //   build/server_bench --store postgresql://... [--servers N] [...]
 //
 // Starts the real `corral` binary (CORRAL_BINARY) on 127.0.0.1:0 in a temp dir. On SQLite
@@ -10,7 +11,10 @@
 // gets a fresh database on that server) it is the same writes through libpq from as many
 // connections as the benchmark has runners and submitters, claiming with
 // FOR UPDATE SKIP LOCKED, one transaction per write. --servers N runs N servers on the
-// database and spreads the runners and submitters over them.
+// database and spreads the runners and submitters over them. --batch N (N > 1) runs the
+// lifecycle a second time with batches: N jobs per submit (POST /api/v1/jobs/batch), runners
+// holding N slots that claim up to N at once and report their starts and then their
+// finishes in one call each (POST /api/v1/runners/{id}/reports).
 #include <sqlite3.h>
 
 #include <atomic>
@@ -41,6 +45,7 @@ struct Options {
   int latency_samples = 500;
   std::string store;  // "" = SQLite; else a PostgreSQL server URL
   int servers = 1;
+  int batch = 1;  // > 1: also the batched lifecycle
 };
 
 json call(SyncHttpClient& c, http::verb verb, const std::string& target, const std::string& body,
@@ -62,11 +67,11 @@ struct SimRunner {
   std::string id, secret;
 };
 
-SimRunner register_runner(const Endpoint& ep, const std::string& reg_token,
-                          const std::string& name) {
+SimRunner register_runner(const Endpoint& ep, const std::string& reg_token, const std::string& name,
+                          int slots = 1) {
   SyncHttpClient c(ep, reg_token);
   auto r = call(c, http::verb::post, "/api/v1/runners/register",
-                json{{"name", name}, {"max_concurrent_jobs", 1}}.dump());
+                json{{"name", name}, {"max_concurrent_jobs", slots}}.dump());
   return {r["runner_id"], r["secret"]};
 }
 
@@ -146,14 +151,16 @@ void bench_latency(const Options& o, const fs::path& base) {
 }
 
 // ---- (b) full lifecycle throughput, on --servers servers (runners and submitters spread
-// over them round-robin).
-double bench_throughput(const Options& o, const fs::path& base) {
+// over them round-robin); batch > 1: batch submits, and runners of `batch` slots that report
+// their starts and their finishes in one call each.
+double bench_throughput(const Options& o, const fs::path& base, int batch) {
+  const std::string name = "throughput-" + std::to_string(batch);
   std::unique_ptr<PgDatabase> db;
-  if (!o.store.empty()) db = std::make_unique<PgDatabase>(o.store, "corral_bench_throughput");
+  if (!o.store.empty()) db = std::make_unique<PgDatabase>(o.store, "corral_bench_" + name);
   std::vector<std::unique_ptr<Server>> servers;
   for (int i = 0; i < std::max(1, o.servers); ++i) {
     servers.push_back(
-        std::make_unique<Server>(base / ("throughput-" + std::to_string(i)), db ? db->url : ""));
+        std::make_unique<Server>(base / (name + "-" + std::to_string(i)), db ? db->url : ""));
   }
   auto endpoint = [&](int i) { return *Endpoint::parse(servers[i % servers.size()]->url); };
   const std::string admin_token = servers[0]->token;
@@ -164,15 +171,30 @@ double bench_throughput(const Options& o, const fs::path& base) {
   std::atomic<int> finished{0}, submitted{0};
   std::vector<SimRunner> sims;
   for (int i = 0; i < o.runners; ++i)
-    sims.push_back(register_runner(endpoint(i), reg_token, "tp-" + std::to_string(i)));
+    sims.push_back(register_runner(endpoint(i), reg_token, "tp-" + std::to_string(i), batch));
   auto t0 = Clock::now();
   std::vector<std::thread> threads;
   for (int i = 0; i < o.runners; ++i) {
     threads.emplace_back([&, i, r = sims[i]] {
       SyncHttpClient c(endpoint(i), r.secret);
+      const std::string claim = json{{"slots", batch}, {"wait_ms", 200}}.dump();
       while (finished.load() < o.jobs) {
-        auto got =
-            call(c, http::verb::post, "/api/v1/runners/" + r.id + "/claim", R"({"wait_ms":200})");
+        auto got = call(c, http::verb::post, "/api/v1/runners/" + r.id + "/claim", claim);
+        if (batch > 1 && !got["jobs"].empty()) {
+          json starts = json::array(), finishes = json::array();
+          for (const auto& j : got["jobs"]) {
+            starts.push_back({{"job_id", j["job_id"]}, {"attempt", j["attempt"]}});
+            finishes.push_back({{"job_id", j["job_id"]},
+                                {"attempt", j["attempt"]},
+                                {"state", "succeeded"},
+                                {"exit_code", 0}});
+          }
+          const std::string reports = "/api/v1/runners/" + r.id + "/reports";
+          call(c, http::verb::post, reports, json{{"start", starts}}.dump());
+          call(c, http::verb::post, reports, json{{"finish", finishes}}.dump());
+          finished += static_cast<int>(finishes.size());
+          continue;
+        }
         for (const auto& j : got["jobs"]) {
           std::string path = "/api/v1/jobs/" + j["job_id"].get<std::string>() + "/attempts/" +
                              std::to_string(j["attempt"].get<int>());
@@ -186,8 +208,17 @@ double bench_throughput(const Options& o, const fs::path& base) {
   for (int s = 0; s < o.submitters; ++s) {
     threads.emplace_back([&, s] {
       SyncHttpClient c(endpoint(s), admin_token);
-      while (submitted.fetch_add(1) < o.jobs)
-        call(c, http::verb::post, "/api/v1/jobs", R"({"command":["true"]})");
+      if (batch <= 1) {
+        while (submitted.fetch_add(1) < o.jobs)
+          call(c, http::verb::post, "/api/v1/jobs", R"({"command":["true"]})");
+        return;
+      }
+      for (int from; (from = submitted.fetch_add(batch)) < o.jobs;) {
+        json jobs = json::array();
+        for (int k = from; k < std::min(o.jobs, from + batch); ++k)
+          jobs.push_back({{"command", {"true"}}});
+        call(c, http::verb::post, "/api/v1/jobs/batch", json{{"jobs", jobs}}.dump());
+      }
     });
   }
   for (auto& t : threads) t.join();
@@ -195,8 +226,10 @@ double bench_throughput(const Options& o, const fs::path& base) {
   double rate = o.jobs / secs;
   std::printf(
       "full lifecycle (submit, claim, start, finish): %d jobs, %d runners, %d submitters, %zu "
-      "server(s): %.2f s = %.0f jobs/s\n",
-      o.jobs, o.runners, o.submitters, servers.size(), secs, rate);
+      "server(s), %s: %.2f s = %.0f jobs/s\n",
+      o.jobs, o.runners, o.submitters, servers.size(),
+      batch > 1 ? ("batches of " + std::to_string(batch)).c_str() : "one job per request", secs,
+      rate);
   return rate;
 }
 
@@ -331,23 +364,32 @@ int main(int argc, char** argv) {
                     {"--submitters", &o.submitters},
                     {"--jobs", &o.jobs},
                     {"--latency-samples", &o.latency_samples},
-                    {"--servers", &o.servers}},
+                    {"--servers", &o.servers},
+                    {"--batch", &o.batch}},
                    {{"--store", &o.store}}))
     return 2;
   auto base = fs::temp_directory_path() / ("corral-bench-" + std::to_string(getpid()));
   try {
     bench_latency(o, base);
-    double served = bench_throughput(o, base);
+    double served = bench_throughput(o, base, 1);
+    double batched = o.batch > 1 ? bench_throughput(o, base, o.batch) : 0;
+    auto print_batched = [&](const char* baseline, double raw) {
+      if (o.batch <= 1) return;
+      std::printf("ratio: batches of %d / one job per request = %.2f;  batches / %s = %.2f\n",
+                  o.batch, batched / served, baseline, batched / raw);
+    };
     if (!o.store.empty()) {
       double raw = bench_raw_postgres(o);
       std::printf("ratio: corral / raw PostgreSQL (SKIP LOCKED, 1 write per tx) = %.2f\n",
                   served / raw);
+      print_batched("raw PostgreSQL", raw);
     } else {
       double raw1 = bench_raw_sqlite(base, std::min(o.jobs, 2000), 1);
       double raw100 = bench_raw_sqlite(base, o.jobs, 100);
       std::printf(
           "ratio: corral / raw (1 job per tx) = %.2f;  corral / raw (100 jobs per tx) = %.2f\n",
           served / raw1, served / raw100);
+      print_batched("raw (1 job per tx)", raw1);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench failed: %s\n", e.what());

@@ -112,17 +112,6 @@ Result<std::vector<std::string>> get_labels(const json& obj, const char* key,
   return normalize_labels(std::move(list.value()));
 }
 
-Result<void> check_known_fields(const json& obj, const std::string& prefix,
-                                std::initializer_list<std::string_view> known) {
-  for (auto it = obj.begin(); it != obj.end(); ++it) {
-    if (std::find(known.begin(), known.end(), it.key()) == known.end()) {
-      return invalid_field(prefix + it.key(),
-                           "unknown field; check its spelling against docs/api.md");
-    }
-  }
-  return {};
-}
-
 Result<RetryPolicy> parse_retry_policy(const json& r) {
   if (!r.is_object())
     return invalid_field("retry",
@@ -177,6 +166,17 @@ Result<RetryPolicy> parse_retry_policy(const json& r) {
 
 Error invalid_field(const std::string& field, const std::string& why) {
   return make_error(ErrorCode::kInvalidSpec, "field '" + field + "': " + why);
+}
+
+Result<void> check_known_fields(const json& obj, const std::string& prefix,
+                                std::initializer_list<std::string_view> known) {
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    if (std::find(known.begin(), known.end(), it.key()) == known.end()) {
+      return invalid_field(prefix + it.key(),
+                           "unknown field; check its spelling against docs/api.md");
+    }
+  }
+  return {};
 }
 
 json time_or_null(TimeMs t) {

@@ -18,6 +18,9 @@ using json = nlohmann::json;
 
 // The error for a request field that is wrong: "field 'PATH': WHY" (HTTP 422).
 Error invalid_field(const std::string& field, const std::string& why);
+// 422 naming the first field of obj not among `known` (as prefix + name).
+Result<void> check_known_fields(const json& obj, const std::string& prefix,
+                                std::initializer_list<std::string_view> known);
 // An RFC 3339 time, or null for 0 (never).
 json time_or_null(TimeMs t);
 

@@ -1,6 +1,10 @@
 // /api/v1/jobs/{job_id}/attempts/{attempt}/{start,logs,events,steps,finish}: the runner's side of
-// an attempt. The attempt number is the fencing token: the store refuses (409) any call whose
+// an attempt, and /api/v1/runners/{id}/reports, the starts and finishes of several attempts in
+// one call. The attempt number is the fencing token: the store refuses (409) any call whose
 // attempt is not the job's current one or not the calling runner's.
+#include <functional>
+#include <vector>
+
 #include "common/numbers.h"
 #include "server/context.h"
 
@@ -53,6 +57,172 @@ void count_finished(ServerMetrics& metrics, const FinishReport& report, const Jo
     TimeMs queued_since = std::max(job.created_at, job.not_before);
     metrics.queue_wait.observe({}, std::max<TimeMs>(0, job.started_at - queued_since) / 1000.0);
   }
+}
+
+// What a job that read a repository's workflow files found starts before its finish is
+// stored: a server that dies in between has not stored the finish, the runner sends it again
+// (here or to another server), and each file starts at most one run per delivery however
+// often that happens.
+awaitable<void> before_finish(ServerContext& ctx, const Runner& runner, const std::string& job_id,
+                              int attempt, const FinishReport& report) {
+  if (report.state != AttemptState::kSucceeded || !report.result.is_object() ||
+      !report.result.contains("workflow_files")) {
+    co_return;
+  }
+  auto current = co_await ctx.db([&] { return ctx.store.get_job("", job_id); });
+  if (current.ok() && current->spec.workflow && current->spec.workflow->contains("discover") &&
+      holds_attempt(*current, runner, attempt)) {
+    current->result = report.result;
+    co_await start_discovered_workflows(ctx, *current);
+  }
+}
+
+// Once a finish is stored: metrics, watchers, and a workflow run's next jobs (now, not at
+// the sweep).
+awaitable<void> after_finish(ServerContext& ctx, const FinishReport& report, const Job& job) {
+  count_finished(ctx.metrics, report, job);
+  ctx.events.job_changed(job.id);
+  if (job.spec.workflow && job.spec.workflow->contains("run_id") &&
+      (*job.spec.workflow)["run_id"].is_string()) {
+    std::string run_id = (*job.spec.workflow)["run_id"];
+    co_await advance_workflow_run(ctx, job.tenant, run_id);
+  }
+}
+
+// ---- POST /api/v1/runners/{id}/reports: the start and finish of several attempts in one
+// call (docs/api.md, "Batched reports"). Each item has exactly the effect and the fencing of
+// its own start or finish call; the items of one kind go to the store at once, so they share
+// a commit. Starts are stored before finishes (an attempt may be in both).
+
+constexpr size_t kMaxBatchReports = 500;
+
+struct ReportItem {
+  std::string job_id;
+  int attempt = 0;
+  FinishReport finish;  // finish items only
+};
+
+// One item: {job_id, attempt} plus, for a finish, what the finish call takes.
+Result<ReportItem> parse_report_item(const json& item, const std::string& where, bool finish) {
+  auto bad = [&](const std::string& field, const std::string& why) {
+    return invalid_field(where + (field.empty() ? "" : "." + field), why);
+  };
+  if (!item.is_object()) return bad("", "must be an object {job_id, attempt, ...}");
+  ReportItem out;
+  auto id = item.find("job_id");
+  if (id == item.end() || !id->is_string() || id->get<std::string>().empty()) {
+    return bad("job_id", "must be the job's id (a string)");
+  }
+  out.job_id = *id;
+  auto attempt = item.find("attempt");
+  if (attempt == item.end() || !attempt->is_number_integer() || attempt->get<int64_t>() < 1 ||
+      attempt->get<int64_t>() > INT32_MAX) {
+    return bad("attempt", "must be the attempt's number (a whole number from 1)");
+  }
+  out.attempt = attempt->get<int>();
+  if (!finish) {
+    if (item.size() != 2) return bad("", "a start is {job_id, attempt} and nothing more");
+    return out;
+  }
+  json report = item;
+  report.erase("job_id");
+  report.erase("attempt");
+  auto parsed = parse_finish_report(report);
+  if (!parsed.ok()) {
+    Error error = parsed.error();
+    error.message = where + ": " + error.message;
+    return error;
+  }
+  out.finish = std::move(parsed.value());
+  return out;
+}
+
+Result<std::vector<ReportItem>> parse_report_items(const json& body, const char* kind) {
+  std::vector<ReportItem> items;
+  auto list = body.find(kind);
+  if (list == body.end()) return items;
+  if (!list->is_array()) {
+    return invalid_field(kind, "must be a list of {job_id, attempt, ...} objects");
+  }
+  for (size_t i = 0; i < list->size(); ++i) {
+    auto item = parse_report_item((*list)[i], std::string(kind) + "[" + std::to_string(i) + "]",
+                                  std::string_view(kind) == "finish");
+    if (!item.ok()) return item.error();
+    items.push_back(std::move(item.value()));
+  }
+  return items;
+}
+
+// An item's answer: {job_id, attempt, status} and the error of a refused one.
+json item_answer(const ReportItem& item, const Error* error) {
+  json out = {{"job_id", item.job_id},
+              {"attempt", item.attempt},
+              {"status", error ? error->status() : 200}};
+  if (error) {
+    out["error"] = {{"code", std::string(code_name(error->code))}, {"message", error->message}};
+  }
+  return out;
+}
+
+awaitable<Response> batch_report(ServerContext& ctx, RequestContext& req) {
+  auto runner = co_await authenticate_runner(ctx, req, req.params["id"]);
+  if (!runner.ok()) co_return error_of(runner.error());
+  auto body = parse_json_body(req);
+  if (!body.ok()) co_return error_of(body.error());
+  if (auto known = check_known_fields(*body, "", {"start", "finish"}); !known.ok()) {
+    co_return error_of(known.error());
+  }
+  auto starts = parse_report_items(*body, "start");
+  if (!starts.ok()) co_return error_of(starts.error());
+  auto finishes = parse_report_items(*body, "finish");
+  if (!finishes.ok()) co_return error_of(finishes.error());
+  if (starts->size() + finishes->size() > kMaxBatchReports) {
+    co_return error_of(make_error(ErrorCode::kInvalidSpec,
+                                  "a report holds at most " + std::to_string(kMaxBatchReports) +
+                                      " starts and finishes in all, not " +
+                                      std::to_string(starts->size() + finishes->size()) +
+                                      ": send the rest in another"));
+  }
+  const std::string runner_id = runner->id;
+  json started = json::array();
+  {
+    std::vector<std::function<Result<Attempt>()>> calls;
+    for (const auto& item : *starts) {
+      calls.push_back([&ctx, &runner_id, &item] {
+        return ctx.store.start_attempt(runner_id, item.job_id, item.attempt, ctx.clock.now_ms());
+      });
+    }
+    auto results = co_await ctx.db_all(std::move(calls));
+    for (size_t i = 0; i < results.size(); ++i) {
+      started.push_back(item_answer((*starts)[i], results[i].ok() ? nullptr : &results[i].error()));
+    }
+  }
+  json finished = json::array();
+  {
+    for (const auto& item : *finishes) {
+      co_await before_finish(ctx, *runner, item.job_id, item.attempt, item.finish);
+    }
+    std::vector<std::function<Result<Job>()>> calls;
+    for (const auto& item : *finishes) {
+      calls.push_back([&ctx, &runner_id, &item] {
+        return ctx.store.finish_attempt(runner_id, item.job_id, item.attempt, item.finish,
+                                        ctx.clock.now_ms());
+      });
+    }
+    auto results = co_await ctx.db_all(std::move(calls));
+    for (size_t i = 0; i < results.size(); ++i) {
+      const ReportItem& item = (*finishes)[i];
+      if (!results[i].ok()) {
+        finished.push_back(item_answer(item, &results[i].error()));
+        continue;
+      }
+      co_await after_finish(ctx, item.finish, *results[i]);
+      json answer = item_answer(item, nullptr);
+      answer["state"] = std::string(to_string(results[i]->state));
+      finished.push_back(std::move(answer));
+    }
+  }
+  co_return json_ok({{"start", std::move(started)}, {"finish", std::move(finished)}});
 }
 
 }  // namespace
@@ -128,42 +298,25 @@ void add_attempt_routes(Router& router, ServerContext& ctx) {
         co_return json_ok({{"stored", *stored}});
       });
 
-  add_attempt_route(
-      router, ctx, http::verb::post, "finish",
-      [&ctx](RequestContext& req, const Runner& runner, std::string job_id,
-             int attempt) -> awaitable<Response> {
-        auto body = parse_json_body(req);
-        if (!body.ok()) co_return error_of(body.error());
-        auto report = parse_finish_report(*body);
-        if (!report.ok()) co_return error_of(report.error());
-        // What a job that read a repository's workflow files found starts before its
-        // finish is stored: a server that dies in between has not stored the finish,
-        // the runner sends it again (here or to another server), and each file
-        // starts at most one run per delivery however often that happens.
-        if (report->state == AttemptState::kSucceeded && report->result.is_object() &&
-            report->result.contains("workflow_files")) {
-          auto current = co_await ctx.db([&] { return ctx.store.get_job("", job_id); });
-          if (current.ok() && current->spec.workflow &&
-              current->spec.workflow->contains("discover") &&
-              holds_attempt(*current, runner, attempt)) {
-            current->result = report->result;
-            co_await start_discovered_workflows(ctx, *current);
-          }
-        }
-        auto job = co_await ctx.db([&] {
-          return ctx.store.finish_attempt(runner.id, job_id, attempt, *report, ctx.clock.now_ms());
-        });
-        if (!job.ok()) co_return error_of(job.error());
-        count_finished(ctx.metrics, *report, *job);
-        ctx.events.job_changed(job_id);
-        // A workflow run's job: the run's next jobs start now, not at the sweep.
-        if (job->spec.workflow && job->spec.workflow->contains("run_id") &&
-            (*job->spec.workflow)["run_id"].is_string()) {
-          std::string run_id = (*job->spec.workflow)["run_id"];
-          co_await advance_workflow_run(ctx, job->tenant, run_id);
-        }
-        co_return json_ok(to_json(*job));
-      });
+  add_attempt_route(router, ctx, http::verb::post, "finish",
+                    [&ctx](RequestContext& req, const Runner& runner, std::string job_id,
+                           int attempt) -> awaitable<Response> {
+                      auto body = parse_json_body(req);
+                      if (!body.ok()) co_return error_of(body.error());
+                      auto report = parse_finish_report(*body);
+                      if (!report.ok()) co_return error_of(report.error());
+                      co_await before_finish(ctx, runner, job_id, attempt, *report);
+                      auto job = co_await ctx.db([&] {
+                        return ctx.store.finish_attempt(runner.id, job_id, attempt, *report,
+                                                        ctx.clock.now_ms());
+                      });
+                      if (!job.ok()) co_return error_of(job.error());
+                      co_await after_finish(ctx, *report, *job);
+                      co_return json_ok(to_json(*job));
+                    });
+
+  router.add(http::verb::post, "/api/v1/runners/{id}/reports",
+             [&ctx](RequestContext& req) { return batch_report(ctx, req); });
 }
 
 }  // namespace corral

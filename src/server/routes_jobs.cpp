@@ -22,35 +22,46 @@ awaitable<Result<Token>> user_or_admin(ServerContext& ctx, const RequestContext&
   return authenticate_user(ctx, req);
 }
 
+// A submitted spec: what parse_job_spec checks, and no secret or workflow the caller may not set.
+Result<JobSpec> parse_submitted_spec(const json& body) {
+  if (auto r = check_submitted_secrets(body); !r.ok()) return r.error();
+  if (body.is_object() && body.contains("workflow")) {
+    return make_error(ErrorCode::kInvalidSpec,
+                      "field 'workflow': set by the server for the jobs of a workflow run; start "
+                      "one with POST /api/v1/workflow-runs (`corral workflow run FILE`)");
+  }
+  return parse_job_spec(body);
+}
+
+Result<std::string> idempotency_key(const RequestContext& req) {
+  std::string key(req.msg["Idempotency-Key"]);
+  if (key.size() > 255) {
+    return make_error(ErrorCode::kBadRequest, "Idempotency-Key is longer than 255 characters");
+  }
+  return key;
+}
+
 awaitable<Response> submit(ServerContext& ctx, RequestContext& req) {
   auto caller = co_await user_or_admin(ctx, req);
   if (!caller.ok()) co_return error_of(caller.error());
   auto body = parse_json_body(req);
   if (!body.ok()) co_return error_of(body.error());
-  if (auto r = check_submitted_secrets(*body); !r.ok()) co_return error_of(r.error());
-  if (body->contains("workflow")) {
-    co_return error_of(make_error(
-        ErrorCode::kInvalidSpec,
-        "field 'workflow': set by the server for the jobs of a workflow run; start one with "
-        "POST /api/v1/workflow-runs (`corral workflow run FILE`)"));
-  }
-  auto spec = parse_job_spec(*body);
+  auto spec = parse_submitted_spec(*body);
   if (!spec.ok()) co_return error_of(spec.error());
-  std::string key(req.msg["Idempotency-Key"]);
-  if (key.size() > 255) {
-    co_return error_of(
-        make_error(ErrorCode::kBadRequest, "Idempotency-Key is longer than 255 characters"));
-  }
-  auto created = co_await submit_job(ctx, *caller, std::move(spec.value()), key);
+  auto key = idempotency_key(req);
+  if (!key.ok()) co_return error_of(key.error());
+  auto created = co_await submit_job(ctx, *caller, std::move(spec.value()), *key);
   if (!created.ok()) co_return error_of(created.error());
   co_return json_ok(to_json(created->job),
                     created->created ? http::status::created : http::status::ok);
 }
 
-}  // namespace
-
-awaitable<Result<CreateJobResult>> submit_job(ServerContext& ctx, const Token& owner, JobSpec spec,
-                                              const std::string& idempotency_key) {
+// The job a spec makes for its owner, not yet stored. `repos` holds the repository mappings
+// already read (a batch's jobs often share one): a job of a mapped repository that names no
+// group gets the mapping's (api/repo.h).
+awaitable<Result<Job>> new_job(ServerContext& ctx, const Token& owner, JobSpec spec,
+                               const std::string& idempotency_key,
+                               std::map<std::string, std::optional<RepoMapping>>& repos) {
   Job job;
   job.id = new_id("job");
   job.tenant = owner.tenant;
@@ -64,32 +75,119 @@ awaitable<Result<CreateJobResult>> submit_job(ServerContext& ctx, const Token& o
   job.created_at = ctx.clock.now_ms();
   job.not_before = job.created_at;
   job.idempotency_key = idempotency_key;
-  // A job of a mapped repository that names no group gets the mapping's (api/repo.h).
   apply_repo_mapping(job, nullptr);
   if (!job.repo_name.empty() && job.spec.group.empty()) {
-    auto repo = co_await ctx.db([&] { return ctx.store.find_repo(job.tenant, job.repo_name); });
-    if (!repo.ok()) co_return repo.error();
-    if (repo->has_value()) apply_repo_mapping(job, &repo->value());
+    auto known = repos.find(job.repo_name);
+    if (known == repos.end()) {
+      auto repo = co_await ctx.db([&] { return ctx.store.find_repo(job.tenant, job.repo_name); });
+      if (!repo.ok()) co_return repo.error();
+      known = repos.emplace(job.repo_name, std::move(repo.value())).first;
+    }
+    if (known->second) apply_repo_mapping(job, &*known->second);
   }
-  // Per-tenant quota: checked before the insert, so concurrent submits may pass it by a few.
-  auto unfinished = co_await ctx.db([&] { return ctx.store.count_unfinished_jobs(job.tenant); });
+  co_return job;
+}
+
+// The 429 of a submit past --max-queued-per-tenant (a plain function: g++ 12 mishandles the
+// temporaries of a conditional inside a coroutine).
+Error queue_quota_error(const std::string& tenant, int64_t unfinished, int64_t adding,
+                        int64_t limit) {
+  std::string passing = adding > 1 ? "; " + std::to_string(adding) + " more would pass" : ",";
+  return too_many_requests(
+      "tenant '" + tenant + "' already has " + std::to_string(unfinished) +
+          " unfinished jobs (queued, leased or running)" + passing +
+          " the server's limit (--max-queued-per-tenant " + std::to_string(limit) +
+          "): retry once some have finished, cancel some, or ask the operator to raise the limit",
+      kQueueQuotaRetryAfterS);
+}
+
+// Per-tenant quota: 429 when `adding` more jobs would pass --max-queued-per-tenant. Checked
+// before the insert, so concurrent submits may pass it by a few.
+awaitable<Result<void>> check_queue_quota(ServerContext& ctx, const std::string& tenant,
+                                          int64_t adding) {
+  auto unfinished = co_await ctx.db([&] { return ctx.store.count_unfinished_jobs(tenant); });
   if (!unfinished.ok()) co_return unfinished.error();
-  if (*unfinished >= ctx.config.max_queued_per_tenant) {
-    co_return (too_many_requests(
-        "tenant '" + job.tenant + "' already has " + std::to_string(*unfinished) +
-            " unfinished jobs (queued, leased or running), the server's limit "
-            "(--max-queued-per-tenant " +
-            std::to_string(ctx.config.max_queued_per_tenant) +
-            "): retry once some have finished, cancel some, or ask the operator to raise the limit",
-        kQueueQuotaRetryAfterS));
+  if (*unfinished + adding <= ctx.config.max_queued_per_tenant) co_return Result<void>{};
+  co_return queue_quota_error(tenant, *unfinished, adding, ctx.config.max_queued_per_tenant);
+}
+
+}  // namespace
+
+awaitable<Result<CreateJobResult>> submit_job(ServerContext& ctx, const Token& owner, JobSpec spec,
+                                              const std::string& idempotency_key) {
+  std::map<std::string, std::optional<RepoMapping>> repos;
+  auto job = co_await new_job(ctx, owner, std::move(spec), idempotency_key, repos);
+  if (!job.ok()) co_return job.error();
+  if (auto quota = co_await check_queue_quota(ctx, job->tenant, 1); !quota.ok()) {
+    co_return quota.error();
   }
-  auto created = co_await ctx.db([&] { return ctx.store.create_job(job); });
+  auto created = co_await ctx.db([&] { return ctx.store.create_job(*job); });
   if (!created.ok()) co_return created.error();
   if (created->created) ctx.events.job_available(created->job);
   co_return created;
 }
 
 namespace {
+
+// POST /api/v1/jobs/batch {jobs: [spec, ...]}: up to kMaxBatchJobs jobs in one transaction,
+// all or none. Every spec is checked before any is stored; a bad one refuses the whole batch
+// with its index in the message. With an Idempotency-Key, job i is stored under "<key>/<i>",
+// so a repeated batch answers the jobs the first one made.
+constexpr size_t kMaxBatchJobs = 500;
+
+awaitable<Response> submit_batch(ServerContext& ctx, RequestContext& req) {
+  auto caller = co_await user_or_admin(ctx, req);
+  if (!caller.ok()) co_return error_of(caller.error());
+  auto body = parse_json_body(req);
+  if (!body.ok()) co_return error_of(body.error());
+  if (auto known = check_known_fields(*body, "", {"jobs"}); !known.ok()) {
+    co_return error_of(known.error());
+  }
+  const json* specs = body->contains("jobs") ? &(*body)["jobs"] : nullptr;
+  if (!specs || !specs->is_array() || specs->empty() || specs->size() > kMaxBatchJobs) {
+    co_return error_of(invalid_field(
+        "jobs", "must be a list of 1 to " + std::to_string(kMaxBatchJobs) +
+                    " job specs (as POST /api/v1/jobs takes); send more in several batches"));
+  }
+  auto key = idempotency_key(req);
+  if (!key.ok()) co_return error_of(key.error());
+  std::vector<JobSpec> parsed;
+  parsed.reserve(specs->size());
+  for (size_t i = 0; i < specs->size(); ++i) {
+    auto spec = parse_submitted_spec((*specs)[i]);
+    if (!spec.ok()) {
+      Error error = spec.error();
+      error.message = "jobs[" + std::to_string(i) + "]: " + error.message +
+                      " (no job of this batch was stored)";
+      co_return error_of(error);
+    }
+    parsed.push_back(std::move(spec.value()));
+  }
+  std::vector<Job> jobs;
+  jobs.reserve(parsed.size());
+  std::map<std::string, std::optional<RepoMapping>> repos;
+  for (size_t i = 0; i < parsed.size(); ++i) {
+    // (A named key: g++ 12 mishandles a temporary of a conditional inside co_await.)
+    std::string job_key;
+    if (!key->empty()) job_key = *key + "/" + std::to_string(i);
+    auto job = co_await new_job(ctx, *caller, std::move(parsed[i]), job_key, repos);
+    if (!job.ok()) co_return error_of(job.error());
+    jobs.push_back(std::move(job.value()));
+  }
+  if (auto quota = co_await check_queue_quota(ctx, caller->tenant, jobs.size()); !quota.ok()) {
+    co_return error_of(quota.error());
+  }
+  auto created = co_await ctx.db([&] { return ctx.store.create_jobs(jobs); });
+  if (!created.ok()) co_return error_of(created.error());
+  bool any_new = false;
+  json out = json::array();
+  for (const auto& one : *created) {
+    if (one.created) ctx.events.job_available(one.job);
+    any_new = any_new || one.created;
+    out.push_back(to_json(one.job));
+  }
+  co_return json_ok({{"jobs", std::move(out)}}, any_new ? http::status::created : http::status::ok);
+}
 
 awaitable<Response> list_jobs(ServerContext& ctx, RequestContext& req) {
   auto caller = co_await user_or_admin(ctx, req);
@@ -404,6 +502,8 @@ awaitable<Response> stats(ServerContext& ctx, RequestContext& req) {
 void add_job_routes(Router& router, ServerContext& ctx) {
   router.add(http::verb::post, "/api/v1/jobs",
              [&ctx](RequestContext& req) { return submit(ctx, req); });
+  router.add(http::verb::post, "/api/v1/jobs/batch",
+             [&ctx](RequestContext& req) { return submit_batch(ctx, req); });
   router.add(http::verb::get, "/api/v1/jobs",
              [&ctx](RequestContext& req) { return list_jobs(ctx, req); });
   router.add(http::verb::get, "/api/v1/jobs/{id}",

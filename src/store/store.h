@@ -265,6 +265,8 @@ class Store {
 
   // ---- jobs
   virtual Result<CreateJobResult> create_job(const Job& job) = 0;
+  // Several jobs in one transaction: all of them are stored, or (on any error) none.
+  virtual Result<std::vector<CreateJobResult>> create_jobs(const std::vector<Job>& jobs) = 0;
   virtual Result<Job> get_job(const std::string& tenant, const std::string& id) = 0;
   virtual Result<JobPage> list_jobs(const std::string& tenant, const JobQuery& query) = 0;
   // Queued or leased-not-started: canceled at once. Running: cancel_requested, the runner

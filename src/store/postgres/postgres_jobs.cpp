@@ -8,54 +8,75 @@ namespace corral {
 
 using pg::Connection;
 
+namespace {
+
+// One job: one INSERT; a repeated Idempotency-Key then reads the job the first submit
+// committed.
+Result<CreateJobResult> insert_job(Connection& c, const Job& job) {
+  std::optional<std::string> key;
+  if (!job.idempotency_key.empty()) key = job.idempotency_key;
+  // ON CONFLICT: a concurrent submit with the same Idempotency-Key (on any server) waits
+  // for the other to commit and then finds its job below.
+  // Secret values go in by the same statement (a data-modifying CTE): a claim never sees
+  // the job without them. The job's conflict (a repeated key) inserts none.
+  const std::string insert_job =
+      "INSERT INTO jobs (id, tenant, owner_token_id, spec, labels, grp, type, priority, state,"
+      " max_attempts, not_before, created_at, updated_at, idempotency_key, repo_name, "
+      "group_source,"
+      " steward_fallback)"
+      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11, $12, $13, $14, $15, $16)"
+      " ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING "
+      "RETURNING seq, id";
+  auto rows =
+      job.spec.secrets.empty()
+          ? c.query(insert_job, job.id, job.tenant, job.owner_token_id, to_json(job.spec).dump(),
+                    json(job.spec.labels).dump(), job.spec.group, job.spec.type, job.spec.priority,
+                    job.spec.max_attempts, job.not_before, job.created_at, job.created_at, key,
+                    job.repo_name, job.group_source, job.spec.steward_fallback)
+          : c.query("WITH j AS (" + insert_job +
+                        "), s AS (INSERT INTO job_secrets (job_id, name, value)"
+                        " SELECT j.id, x.key, x.value FROM j, jsonb_each_text($17::jsonb) x)"
+                        " SELECT seq FROM j",
+                    job.id, job.tenant, job.owner_token_id, to_json(job.spec).dump(),
+                    json(job.spec.labels).dump(), job.spec.group, job.spec.type, job.spec.priority,
+                    job.spec.max_attempts, job.not_before, job.created_at, job.created_at, key,
+                    job.repo_name, job.group_source, job.spec.steward_fallback,
+                    json(job.spec.secrets).dump());
+  if (rows.empty()) {
+    auto existing = c.query("SELECT id FROM jobs WHERE tenant = $1 AND idempotency_key = $2",
+                            job.tenant, job.idempotency_key);
+    if (existing.empty())
+      return make_error(ErrorCode::kInternal, "job with idempotency key vanished");
+    auto found = load_job(c, job.tenant, existing.front().text(0));
+    return CreateJobResult{*found, false};
+  }
+  Job created = job;
+  created.state = JobState::kQueued;
+  created.updated_at = job.created_at;
+  created.seq = rows.front().int64(0);
+  return CreateJobResult{std::move(created), true};
+}
+
+}  // namespace
+
 Result<CreateJobResult> PostgresStore::create_job(const Job& job) {
-  // One INSERT that commits by itself (one round trip); a repeated Idempotency-Key then
-  // reads the job the first submit committed.
-  return run<CreateJobResult>([&](Connection& c) -> Result<CreateJobResult> {
-    std::optional<std::string> key;
-    if (!job.idempotency_key.empty()) key = job.idempotency_key;
-    // ON CONFLICT: a concurrent submit with the same Idempotency-Key (on any server) waits
-    // for the other to commit and then finds its job below.
-    // Secret values go in by the same statement (a data-modifying CTE): a claim never sees
-    // the job without them. The job's conflict (a repeated key) inserts none.
-    const std::string insert_job =
-        "INSERT INTO jobs (id, tenant, owner_token_id, spec, labels, grp, type, priority, state,"
-        " max_attempts, not_before, created_at, updated_at, idempotency_key, repo_name, "
-        "group_source,"
-        " steward_fallback)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11, $12, $13, $14, $15, $16)"
-        " ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING "
-        "RETURNING seq, id";
-    auto rows =
-        job.spec.secrets.empty()
-            ? c.query(insert_job, job.id, job.tenant, job.owner_token_id, to_json(job.spec).dump(),
-                      json(job.spec.labels).dump(), job.spec.group, job.spec.type,
-                      job.spec.priority, job.spec.max_attempts, job.not_before, job.created_at,
-                      job.created_at, key, job.repo_name, job.group_source,
-                      job.spec.steward_fallback)
-            : c.query("WITH j AS (" + insert_job +
-                          "), s AS (INSERT INTO job_secrets (job_id, name, value)"
-                          " SELECT j.id, x.key, x.value FROM j, jsonb_each_text($17::jsonb) x)"
-                          " SELECT seq FROM j",
-                      job.id, job.tenant, job.owner_token_id, to_json(job.spec).dump(),
-                      json(job.spec.labels).dump(), job.spec.group, job.spec.type,
-                      job.spec.priority, job.spec.max_attempts, job.not_before, job.created_at,
-                      job.created_at, key, job.repo_name, job.group_source,
-                      job.spec.steward_fallback, json(job.spec.secrets).dump());
-    if (rows.empty()) {
-      auto existing = c.query("SELECT id FROM jobs WHERE tenant = $1 AND idempotency_key = $2",
-                              job.tenant, job.idempotency_key);
-      if (existing.empty())
-        return make_error(ErrorCode::kInternal, "job with idempotency key vanished");
-      auto found = load_job(c, job.tenant, existing.front().text(0));
-      return CreateJobResult{*found, false};
-    }
-    Job created = job;
-    created.state = JobState::kQueued;
-    created.updated_at = job.created_at;
-    created.seq = rows.front().int64(0);
-    return CreateJobResult{std::move(created), true};
-  });
+  // The INSERT commits by itself: one round trip.
+  return run<CreateJobResult>([&](Connection& c) { return insert_job(c, job); });
+}
+
+Result<std::vector<CreateJobResult>> PostgresStore::create_jobs(const std::vector<Job>& jobs) {
+  // One transaction: all of the jobs or none.
+  return tx<std::vector<CreateJobResult>>(
+      [&](Connection& c) -> Result<std::vector<CreateJobResult>> {
+        std::vector<CreateJobResult> created;
+        created.reserve(jobs.size());
+        for (const auto& job : jobs) {
+          auto one = insert_job(c, job);
+          if (!one.ok()) return one.error();
+          created.push_back(std::move(one.value()));
+        }
+        return created;
+      });
 }
 
 Result<JobPage> PostgresStore::list_jobs(const std::string& tenant, const JobQuery& query) {

@@ -52,6 +52,7 @@ class PostgresStore final : public SqlStore<PostgresStore, pg::Connection> {
   Result<std::vector<std::pair<std::string, std::string>>> active_workflow_runs() override;
   Result<bool> update_workflow_run(const WorkflowRunRecord& run) override;
   Result<CreateJobResult> create_job(const Job& job) override;
+  Result<std::vector<CreateJobResult>> create_jobs(const std::vector<Job>& jobs) override;
   Result<JobPage> list_jobs(const std::string& tenant, const JobQuery& query) override;
 
   // postgres_claim.cpp

@@ -25,41 +25,59 @@ void insert_job_secrets(Db& db, const std::string& job_id,
 
 }  // namespace sqlite
 
-Result<CreateJobResult> SqliteStore::create_job(const Job& job) {
-  return write<CreateJobResult>([&](Db& db) -> Result<CreateJobResult> {
-    if (!job.idempotency_key.empty()) {
-      std::string existing;
-      {
-        auto st = db.prepare("SELECT id FROM jobs WHERE tenant = ? AND idempotency_key = ?");
-        st.bind_all(job.tenant, job.idempotency_key);
-        if (st.step()) existing = st.text(0);
-      }
-      if (!existing.empty()) {
-        auto found = load_job(db, job.tenant, existing);
-        return CreateJobResult{*found, false};
-      }
+namespace {
+
+// One job into the open transaction; a repeated Idempotency-Key finds the first one's job.
+CreateJobResult insert_job(Db& db, const Job& job) {
+  if (!job.idempotency_key.empty()) {
+    std::string existing;
+    {
+      auto st = db.prepare("SELECT id FROM jobs WHERE tenant = ? AND idempotency_key = ?");
+      st.bind_all(job.tenant, job.idempotency_key);
+      if (st.step()) existing = st.text(0);
     }
-    auto st = db.prepare(
-        "INSERT INTO jobs (id, tenant, owner_token_id, spec, labels, grp, type, priority, state,"
-        " max_attempts, not_before, created_at, updated_at, repo_name, group_source, "
-        "steward_fallback,"
-        " idempotency_key)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)");
-    st.bind_all(job.id, job.tenant, job.owner_token_id, to_json(job.spec).dump(),
-                json(job.spec.labels).dump(), job.spec.group, job.spec.type, job.spec.priority,
-                job.spec.max_attempts, job.not_before, job.created_at, job.created_at,
-                job.repo_name, job.group_source, job.spec.steward_fallback);
-    if (job.idempotency_key.empty())
-      st.bind_null(16);
-    else
-      st.bind(16, job.idempotency_key);
-    st.exec();
-    sqlite::insert_job_secrets(db, job.id, job.spec.secrets);
-    Job created = job;
-    created.state = JobState::kQueued;
-    created.updated_at = job.created_at;
-    created.seq = sqlite3_last_insert_rowid(db.raw());
-    return CreateJobResult{std::move(created), true};
+    if (!existing.empty()) {
+      auto found = load_job(db, job.tenant, existing);
+      return CreateJobResult{*found, false};
+    }
+  }
+  auto st = db.prepare(
+      "INSERT INTO jobs (id, tenant, owner_token_id, spec, labels, grp, type, priority, state,"
+      " max_attempts, not_before, created_at, updated_at, repo_name, group_source, "
+      "steward_fallback,"
+      " idempotency_key)"
+      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)");
+  st.bind_all(job.id, job.tenant, job.owner_token_id, to_json(job.spec).dump(),
+              json(job.spec.labels).dump(), job.spec.group, job.spec.type, job.spec.priority,
+              job.spec.max_attempts, job.not_before, job.created_at, job.created_at, job.repo_name,
+              job.group_source, job.spec.steward_fallback);
+  if (job.idempotency_key.empty())
+    st.bind_null(16);
+  else
+    st.bind(16, job.idempotency_key);
+  st.exec();
+  sqlite::insert_job_secrets(db, job.id, job.spec.secrets);
+  Job created = job;
+  created.state = JobState::kQueued;
+  created.updated_at = job.created_at;
+  created.seq = sqlite3_last_insert_rowid(db.raw());
+  return CreateJobResult{std::move(created), true};
+}
+
+}  // namespace
+
+Result<CreateJobResult> SqliteStore::create_job(const Job& job) {
+  return write<CreateJobResult>(
+      [&](Db& db) -> Result<CreateJobResult> { return insert_job(db, job); });
+}
+
+Result<std::vector<CreateJobResult>> SqliteStore::create_jobs(const std::vector<Job>& jobs) {
+  // One write op: a failing insert rolls back its savepoint, so none of the jobs is stored.
+  return write<std::vector<CreateJobResult>>([&](Db& db) -> Result<std::vector<CreateJobResult>> {
+    std::vector<CreateJobResult> created;
+    created.reserve(jobs.size());
+    for (const auto& job : jobs) created.push_back(insert_job(db, job));
+    return created;
   });
 }
 

@@ -54,6 +54,7 @@ class SqliteStore final : public SqlStore<SqliteStore, sqlite::Db> {
   Result<std::vector<std::pair<std::string, std::string>>> active_workflow_runs() override;
   Result<bool> update_workflow_run(const WorkflowRunRecord& run) override;
   Result<CreateJobResult> create_job(const Job& job) override;
+  Result<std::vector<CreateJobResult>> create_jobs(const std::vector<Job>& jobs) override;
   Result<JobPage> list_jobs(const std::string& tenant, const JobQuery& query) override;
 
   Result<std::vector<ClaimedJob>> claim(const std::string& runner_id, int slots, TimeMs now,

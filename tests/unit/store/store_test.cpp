@@ -601,6 +601,49 @@ TEST_P(StoreTest, IdempotencyKeyReturnsTheSameJob) {
   EXPECT_TRUE(store_->create_job(j)->created);
 }
 
+// A batch submit (POST /api/v1/jobs/batch): one transaction, all of the jobs or none.
+TEST_P(StoreTest, CreateJobsStoresEveryJobOrNone) {
+  auto batch = [&](int n, const std::string& key) {
+    std::vector<Job> jobs(n);
+    for (int i = 0; i < n; ++i) {
+      jobs[i].id = new_id("job");
+      jobs[i].tenant = "t1";
+      jobs[i].spec.command = {"true"};
+      jobs[i].created_at = clock_.now_ms();
+      if (!key.empty()) jobs[i].idempotency_key = key + "/" + std::to_string(i);
+    }
+    return jobs;
+  };
+  auto first = batch(3, "nightly");
+  auto made = store_->create_jobs(first);
+  ASSERT_TRUE(made.ok()) << made.error().message;
+  ASSERT_EQ(made->size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE((*made)[i].created);
+    EXPECT_EQ((*made)[i].job.id, first[i].id);
+    if (i > 0) {
+      EXPECT_GT((*made)[i].job.seq, (*made)[i - 1].job.seq);  // claimed in this order
+    }
+  }
+  EXPECT_EQ(*store_->count_unfinished_jobs("t1"), 3);
+
+  // The second job repeats an existing job's id: the batch fails and its first job is gone too.
+  auto clash = batch(2, "");
+  clash[1].id = first[0].id;
+  EXPECT_FALSE(store_->create_jobs(clash).ok());
+  EXPECT_EQ(store_->get_job("t1", clash[0].id).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(*store_->count_unfinished_jobs("t1"), 3);
+
+  // The same keys again: the jobs the first batch made.
+  auto again = store_->create_jobs(batch(3, "nightly"));
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE((*again)[i].created);
+    EXPECT_EQ((*again)[i].job.id, first[i].id);
+  }
+  EXPECT_EQ(*store_->count_unfinished_jobs("t1"), 3);
+}
+
 TEST_P(StoreTest, ListJobsPaginatesNewestFirst) {
   std::vector<std::string> ids;
   for (int i = 0; i < 5; ++i) ids.push_back(submit().id);
