@@ -154,7 +154,7 @@ void bench_latency(const Options& o, const fs::path& base) {
 // over them round-robin); batch > 1: batch submits, and runners of `batch` slots that report
 // their starts and their finishes in one call each.
 double bench_throughput(const Options& o, const fs::path& base, int batch) {
-  const std::string name = "throughput-" + std::to_string(batch);
+  const std::string name = "throughput_" + std::to_string(batch);
   std::unique_ptr<PgDatabase> db;
   if (!o.store.empty()) db = std::make_unique<PgDatabase>(o.store, "corral_bench_" + name);
   std::vector<std::unique_ptr<Server>> servers;

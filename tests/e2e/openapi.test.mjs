@@ -252,6 +252,18 @@ describe('the API document', () => {
     await call('POST', `${attemptPath}/finish`, {params: attempt, token: secret, body: {state: 'succeeded', exit_code: 0, result: {summary: 'ok'}}});
     await call('POST', `${attemptPath}/finish`, {params: {...attempt, attempt: attempt.attempt + 1}, token: secret,
       body: {state: 'succeeded'}});  // 409: not the current attempt
+    // Batches: several jobs in one submit; the starts and finishes of several attempts in one
+    // report, the leftovers of the first claim among them.
+    await call('POST', '/api/v1/jobs/batch', {body: {jobs: [{command: ['true']}, {script: 'true', labels: ['linux']}]}});
+    await call('POST', '/api/v1/jobs/batch', {body: {jobs: [{command: ['true']}, {comand: ['x']}]}});  // 422
+    const batchClaim = (await call('POST', '/api/v1/runners/{id}/claim', {params: runner, token: secret, body: {slots: 2, wait_ms: 0}})).body;
+    const held = [...claimed.jobs.filter((c) => c.job_id !== job.id), ...batchClaim.jobs]
+        .map((c) => ({job_id: c.job_id, attempt: c.attempt}));
+    assert.ok(held.length >= 2, `nothing to report: ${JSON.stringify(batchClaim)}`);
+    await call('POST', '/api/v1/runners/{id}/reports', {params: runner, token: secret, body: {
+      start: held, finish: [...held.map((a) => ({...a, state: 'succeeded', exit_code: 0})), {...held[0], attempt: 99, state: 'failed'}],
+    }});
+    await call('POST', '/api/v1/runners/{id}/reports', {params: runner, token: secret, body: {finish: [{job_id: job.id}]}});  // 422
     await call('GET', '/api/v1/jobs/{id}/logs', {params: {id: job.id}, query: '?offset=0'});
     await call('GET', '/api/v1/jobs/{id}/events', {params: {id: job.id}});
 

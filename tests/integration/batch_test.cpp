@@ -8,7 +8,9 @@
 namespace corral::testing {
 namespace {
 
-json spec(const std::string& name) { return {{"name", name}, {"command", {"echo", name}}}; }
+json spec(const std::string& name) {
+  return {{"name", name}, {"command", {"echo", name}}};
+}
 
 json batch_of(int n, const std::string& prefix) {
   json jobs = json::array();
@@ -16,7 +18,9 @@ json batch_of(int n, const std::string& prefix) {
   return {{"jobs", jobs}};
 }
 
-size_t job_count(Api& api) { return api.get("/api/v1/jobs?limit=500")["jobs"].size(); }
+size_t job_count(Api& api) {
+  return api.get("/api/v1/jobs?limit=500")["jobs"].size();
+}
 
 std::string error_message(const HttpResponse& res) {
   auto body = json::parse(res.body, nullptr, false);
@@ -74,8 +78,7 @@ TEST(BatchTest, ABatchOfJobsIsStoredWholeOrNotAtAll) {
   // The quota counts the whole batch: 5 unfinished + 4 would pass 8, so none is stored.
   auto over = user.request(http::verb::post, "/api/v1/jobs/batch", batch_of(4, "q").dump());
   EXPECT_EQ(over.status, 429) << over.body;
-  EXPECT_NE(error_message(over).find("--max-queued-per-tenant 8"), std::string::npos)
-      << over.body;
+  EXPECT_NE(error_message(over).find("--max-queued-per-tenant 8"), std::string::npos) << over.body;
   EXPECT_EQ(job_count(user), 5u);
   user.post("/api/v1/jobs/batch", batch_of(3, "q"), 201);
   EXPECT_EQ(job_count(user), 8u);
@@ -85,7 +88,8 @@ TEST(BatchTest, ReportsStartAndFinishSeveralAttemptsEachFencedOnItsOwn) {
   ServerProcess server;
   Api user(server.url(), create_token(server, "user"));
   std::string reg = create_token(server, "runner");
-  auto runner = TestRunner::register_with(server, reg, {{"name", "r1"}, {"max_concurrent_jobs", 3}});
+  auto runner =
+      TestRunner::register_with(server, reg, {{"name", "r1"}, {"max_concurrent_jobs", 3}});
   auto other = TestRunner::register_with(server, reg, {{"name", "r2"}});
 
   auto made = user.post("/api/v1/jobs/batch", batch_of(3, "j"), 201);
@@ -99,7 +103,9 @@ TEST(BatchTest, ReportsStartAndFinishSeveralAttemptsEachFencedOnItsOwn) {
   auto report = [&](TestRunner& r, const json& body) {
     return r.api->request(http::verb::post, "/api/v1/runners/" + r.id + "/reports", body.dump());
   };
-  auto item = [&](int i, int attempt = 1) { return json{{"job_id", ids[i]}, {"attempt", attempt}}; };
+  auto item = [&](int i, int attempt = 1) {
+    return json{{"job_id", ids[i]}, {"attempt", attempt}};
+  };
   auto finish = [&](int i, const std::string& state, int exit_code) {
     json f = item(i);
     f["state"] = state;
@@ -128,8 +134,9 @@ TEST(BatchTest, ReportsStartAndFinishSeveralAttemptsEachFencedOnItsOwn) {
   auto theirs = report(other, {{"finish", {finish(1, "failed", 1)}}});
   ASSERT_EQ(theirs.status, 200) << theirs.body;
   EXPECT_EQ(json::parse(theirs.body)["finish"][0]["status"], 409) << theirs.body;
-  auto wrong_path = other.api->request(http::verb::post, "/api/v1/runners/" + runner.id + "/reports",
-                                       json{{"finish", {finish(1, "failed", 1)}}}.dump());
+  auto wrong_path =
+      other.api->request(http::verb::post, "/api/v1/runners/" + runner.id + "/reports",
+                         json{{"finish", {finish(1, "failed", 1)}}}.dump());
   EXPECT_EQ(wrong_path.status, 403) << wrong_path.body;
   EXPECT_EQ(user.get("/api/v1/jobs/" + ids[1])["state"], "running");
 
@@ -147,8 +154,9 @@ TEST(BatchTest, ReportsStartAndFinishSeveralAttemptsEachFencedOnItsOwn) {
   }
 
   // The rest, together; a repeated finish answers 200 again, as the single call does.
-  auto rest = report(runner,
-                     {{"finish", {finish(1, "succeeded", 0), finish(2, "failed", 3), finish(0, "succeeded", 0)}}});
+  auto rest = report(
+      runner,
+      {{"finish", {finish(1, "succeeded", 0), finish(2, "failed", 3), finish(0, "succeeded", 0)}}});
   ASSERT_EQ(rest.status, 200) << rest.body;
   auto rest_answer = json::parse(rest.body);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(rest_answer["finish"][i]["status"], 200) << rest.body;
