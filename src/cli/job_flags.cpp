@@ -39,22 +39,33 @@ void add_job_flags(CLI::App* cmd, JobFlags& f, const std::string& name_flag) {
   cmd->add_option("command", f.command, "Command and arguments (after --)");
 }
 
+std::string read_input_file(const std::string& path) {
+  std::stringstream text;
+  if (path == "-") {
+    text << std::cin.rdbuf();
+  } else {
+    std::ifstream in(path);
+    if (!in) usage_error("cannot read " + path);
+    text << in.rdbuf();
+  }
+  return text.str();
+}
+
 nlohmann::json job_spec_from_flags(const JobFlags& f, const CLI::App* cmd) {
   using nlohmann::json;
   json spec = json::object();
   if (!f.file.empty()) {
-    std::stringstream text;
-    if (f.file == "-") {
-      text << std::cin.rdbuf();
-    } else {
-      std::ifstream in(f.file);
-      if (!in) usage_error("cannot read " + f.file);
-      text << in.rdbuf();
-    }
-    auto parsed = parse_json_limited(text.str(), f.file == "-" ? "the job spec on stdin" : f.file);
+    auto parsed = parse_json_limited(read_input_file(f.file),
+                                     f.file == "-" ? "the job spec on stdin" : f.file);
     if (!parsed.ok()) usage_error(parsed.error().message);
     spec = std::move(parsed.value());
   }
+  apply_job_flags(spec, f, cmd);
+  return spec;
+}
+
+void apply_job_flags(nlohmann::json& spec, const JobFlags& f, const CLI::App* cmd) {
+  using nlohmann::json;
   if (!f.name.empty()) spec["name"] = f.name;
   if (!f.image.empty()) spec["image"] = f.image;
   if (!f.command.empty()) spec["command"] = f.command;
@@ -89,7 +100,6 @@ nlohmann::json job_spec_from_flags(const JobFlags& f, const CLI::App* cmd) {
     if (!f.sha.empty()) spec["repo"]["sha"] = f.sha;
     if (f.depth > 0) spec["repo"]["depth"] = f.depth;
   }
-  return spec;
 }
 
 }  // namespace corral::cli

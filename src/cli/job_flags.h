@@ -21,5 +21,9 @@ struct JobFlags {
 void add_job_flags(CLI::App* cmd, JobFlags& flags, const std::string& name_flag = "--name");
 // The spec the flags describe; a bad file or --env exits with a usage error (code 2).
 nlohmann::json job_spec_from_flags(const JobFlags& flags, const CLI::App* cmd);
+// The flags that were given, set on spec (over what it says).
+void apply_job_flags(nlohmann::json& spec, const JobFlags& flags, const CLI::App* cmd);
+// The whole text of a file, or of stdin for "-"; a file that cannot be read is a usage error.
+std::string read_input_file(const std::string& path);
 
 }  // namespace corral::cli

@@ -1,4 +1,7 @@
 // The `corral` CLI against a real server.
+#include <fstream>
+#include <sstream>
+
 #include "harness.h"
 
 namespace corral::testing {
@@ -53,6 +56,57 @@ TEST(Cli, SubmitListShowCancelAndTokens) {
   ASSERT_EQ(q.exit_code, 0);
   EXPECT_EQ(json::parse(q.out)["by_state"]["canceled"], 1);
   EXPECT_EQ(run_corral({"runners"}, env).exit_code, 0);
+}
+
+TEST(Cli, SubmitBatchSendsEveryJobOfAFileInBatchesOfFiveHundred) {
+  ServerProcess server;
+  std::map<std::string, std::string> env{{"CORRAL_SERVER", server.url()},
+                                         {"CORRAL_TOKEN", server.admin_token()}};
+  Api api(server.url(), server.admin_token());
+  auto queued = [&] { return api.get("/api/v1/queue")["by_state"].value("queued", 0); };
+
+  // 502 specs, one per line: two batches; the flags apply to every job.
+  fs::path dir = make_temp_dir("corral-cli-batch");
+  std::string lines;
+  for (int i = 0; i < 502; ++i) {
+    lines += json{{"name", "shard-" + std::to_string(i)}, {"command", {"true"}}}.dump() + "\n";
+  }
+  std::ofstream(dir / "jobs.jsonl") << lines;
+  auto sent = run_corral({"submit", "--batch", (dir / "jobs.jsonl").string(), "-l", "linux",
+                          "--idempotency-key", "sweep-7"},
+                         env);
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  std::vector<std::string> ids;
+  std::istringstream out(sent.out);
+  for (std::string id; std::getline(out, id);) ids.push_back(id);
+  ASSERT_EQ(ids.size(), 502u) << sent.out.substr(0, 200);
+  EXPECT_EQ(queued(), 502);
+  auto last = api.get("/api/v1/jobs/" + ids[501]);
+  EXPECT_EQ(last["name"], "shard-501");
+  EXPECT_EQ(last["labels"], json({"linux"}));
+
+  // The same file and key again: the same jobs, none new.
+  auto again = run_corral({"submit", "--batch", (dir / "jobs.jsonl").string(), "-l", "linux",
+                           "--idempotency-key", "sweep-7"},
+                          env);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(again.out, sent.out);
+  EXPECT_EQ(queued(), 502);
+
+  // A JSON list on stdin; a bad spec refuses its batch, named, and stores nothing.
+  auto listed = run_corral({"submit", "--batch", "-", "--json"}, env,
+                           R"([{"script":"echo a"},{"script":"echo b"}])");
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(json::parse(listed.out)["jobs"].size(), 2u);
+  auto bad = run_corral({"submit", "--batch", "-"}, env,
+                        R"([{"script":"echo a"},{"script":"echo b","priority":5000}])");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("jobs[1]"), std::string::npos) << bad.err;
+  auto empty = run_corral({"submit", "--batch", "-"}, env, "[]");
+  EXPECT_EQ(empty.exit_code, 2);
+  EXPECT_NE(empty.err.find("no job specs"), std::string::npos) << empty.err;
+  EXPECT_EQ(queued(), 504);
+  fs::remove_all(dir);
 }
 
 TEST(Cli, ErrorsExitNonZeroWithTheServersMessage) {
