@@ -190,8 +190,13 @@ double bench_throughput(const Options& o, const fs::path& base, int batch) {
                                 {"exit_code", 0}});
           }
           const std::string reports = "/api/v1/runners/" + r.id + "/reports";
-          call(c, http::verb::post, reports, json{{"start", starts}}.dump());
-          call(c, http::verb::post, reports, json{{"finish", finishes}}.dump());
+          // Every item must have gone through: a refused one answers its own status.
+          for (const auto& [kind, items] : {std::pair{"start", starts}, {"finish", finishes}}) {
+            auto answer = call(c, http::verb::post, reports, json{{kind, items}}.dump());
+            for (const auto& item : answer[kind]) {
+              if (item["status"] != 200) throw std::runtime_error("report refused: " + item.dump());
+            }
+          }
           finished += static_cast<int>(finishes.size());
           continue;
         }

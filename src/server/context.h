@@ -35,15 +35,6 @@ struct ServerContext {
   auto db(F fn) -> awaitable<decltype(fn())> {
     return run_blocking(store_pool, timed(std::move(fn), metrics.store_pool_calls));
   }
-  // Several store calls at once, results in order: writes among them that each wait for a
-  // commit share one (SQLite's group commit; on PostgreSQL, one connection each).
-  template <typename F>
-  auto db_all(std::vector<F> fns) -> awaitable<std::vector<decltype(std::declval<F&>()())>> {
-    std::vector<decltype(timed(std::move(fns[0]), metrics.store_pool_calls))> calls;
-    calls.reserve(fns.size());
-    for (auto& fn : fns) calls.push_back(timed(std::move(fn), metrics.store_pool_calls));
-    return run_blocking_all(store_pool, std::move(calls));
-  }
   // The same for a call that only reads, on the read pool: writes waiting on the store's
   // writer (SQLite's group commit) may hold every thread of store_pool for a moment, and a
   // read queued behind them would wait for their commits although it needs none of them.

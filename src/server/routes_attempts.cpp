@@ -2,7 +2,6 @@
 // an attempt, and /api/v1/runners/{id}/reports, the starts and finishes of several attempts in
 // one call. The attempt number is the fencing token: the store refuses (409) any call whose
 // attempt is not the job's current one or not the calling runner's.
-#include <functional>
 #include <vector>
 
 #include "common/numbers.h"
@@ -91,24 +90,19 @@ awaitable<void> after_finish(ServerContext& ctx, const FinishReport& report, con
 
 // ---- POST /api/v1/runners/{id}/reports: the start and finish of several attempts in one
 // call (docs/api.md, "Batched reports"). Each item has exactly the effect and the fencing of
-// its own start or finish call; the items of one kind go to the store at once, so they share
-// a commit. Starts are stored before finishes (an attempt may be in both).
+// its own start or finish call; the items of one kind go to the store in one call
+// (start_attempts, finish_attempts), so they commit together. Starts are stored before
+// finishes (an attempt may be in both).
 
 constexpr size_t kMaxBatchReports = 500;
 
-struct ReportItem {
-  std::string job_id;
-  int attempt = 0;
-  FinishReport finish;  // finish items only
-};
-
 // One item: {job_id, attempt} plus, for a finish, what the finish call takes.
-Result<ReportItem> parse_report_item(const json& item, const std::string& where, bool finish) {
+Result<AttemptFinish> parse_report_item(const json& item, const std::string& where, bool finish) {
   auto bad = [&](const std::string& field, const std::string& why) {
     return invalid_field(where + (field.empty() ? "" : "." + field), why);
   };
   if (!item.is_object()) return bad("", "must be an object {job_id, attempt, ...}");
-  ReportItem out;
+  AttemptFinish out;
   auto id = item.find("job_id");
   if (id == item.end() || !id->is_string() || id->get<std::string>().empty()) {
     return bad("job_id", "must be the job's id (a string)");
@@ -133,12 +127,12 @@ Result<ReportItem> parse_report_item(const json& item, const std::string& where,
     error.message = where + ": " + error.message;
     return error;
   }
-  out.finish = std::move(parsed.value());
+  out.report = std::move(parsed.value());
   return out;
 }
 
-Result<std::vector<ReportItem>> parse_report_items(const json& body, const char* kind) {
-  std::vector<ReportItem> items;
+Result<std::vector<AttemptFinish>> parse_report_items(const json& body, const char* kind) {
+  std::vector<AttemptFinish> items;
   auto list = body.find(kind);
   if (list == body.end()) return items;
   if (!list->is_array()) {
@@ -154,7 +148,7 @@ Result<std::vector<ReportItem>> parse_report_items(const json& body, const char*
 }
 
 // An item's answer: {job_id, attempt, status} and the error of a refused one.
-json item_answer(const ReportItem& item, const Error* error) {
+json item_answer(const AttemptFinish& item, const Error* error) {
   json out = {{"job_id", item.job_id},
               {"attempt", item.attempt},
               {"status", error ? error->status() : 200}};
@@ -183,40 +177,30 @@ awaitable<Response> batch_report(ServerContext& ctx, RequestContext& req) {
                                       std::to_string(starts->size() + finishes->size()) +
                                       ": send the rest in another"));
   }
-  const std::string runner_id = runner->id;
   json started = json::array();
-  {
-    std::vector<std::function<Result<Attempt>()>> calls;
-    for (const auto& item : *starts) {
-      calls.push_back([&ctx, &runner_id, &item] {
-        return ctx.store.start_attempt(runner_id, item.job_id, item.attempt, ctx.clock.now_ms());
-      });
-    }
-    auto results = co_await ctx.db_all(std::move(calls));
+  if (!starts->empty()) {
+    std::vector<AttemptRef> refs;
+    for (const auto& item : *starts) refs.push_back({item.job_id, item.attempt});
+    auto results = co_await ctx.db(
+        [&] { return ctx.store.start_attempts(runner->id, refs, ctx.clock.now_ms()); });
     for (size_t i = 0; i < results.size(); ++i) {
       started.push_back(item_answer((*starts)[i], results[i].ok() ? nullptr : &results[i].error()));
     }
   }
   json finished = json::array();
-  {
+  if (!finishes->empty()) {
     for (const auto& item : *finishes) {
-      co_await before_finish(ctx, *runner, item.job_id, item.attempt, item.finish);
+      co_await before_finish(ctx, *runner, item.job_id, item.attempt, item.report);
     }
-    std::vector<std::function<Result<Job>()>> calls;
-    for (const auto& item : *finishes) {
-      calls.push_back([&ctx, &runner_id, &item] {
-        return ctx.store.finish_attempt(runner_id, item.job_id, item.attempt, item.finish,
-                                        ctx.clock.now_ms());
-      });
-    }
-    auto results = co_await ctx.db_all(std::move(calls));
+    auto results = co_await ctx.db(
+        [&] { return ctx.store.finish_attempts(runner->id, *finishes, ctx.clock.now_ms()); });
     for (size_t i = 0; i < results.size(); ++i) {
-      const ReportItem& item = (*finishes)[i];
+      const AttemptFinish& item = (*finishes)[i];
       if (!results[i].ok()) {
         finished.push_back(item_answer(item, &results[i].error()));
         continue;
       }
-      co_await after_finish(ctx, item.finish, *results[i]);
+      co_await after_finish(ctx, item.report, *results[i]);
       json answer = item_answer(item, nullptr);
       answer["state"] = std::string(to_string(results[i]->state));
       finished.push_back(std::move(answer));

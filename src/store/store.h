@@ -41,6 +41,17 @@ struct WorkflowRunRecord {
   std::map<std::string, std::string> secrets;
 };
 
+// One attempt of a job, as a runner names it.
+struct AttemptRef {
+  std::string job_id;
+  int attempt = 0;
+};
+struct AttemptFinish {
+  std::string job_id;
+  int attempt = 0;
+  FinishReport report;
+};
+
 struct CreateJobResult {
   Job job;
   bool created = true;  // false: the Idempotency-Key named an existing job
@@ -301,6 +312,17 @@ class Store {
                                        TimeMs now) = 0;
   virtual Result<Job> finish_attempt(const std::string& runner_id, const std::string& job_id,
                                      int attempt, const FinishReport& report, TimeMs now) = 0;
+  // Several of one runner's starts (finishes) at once (POST /api/v1/runners/{id}/reports):
+  // each with exactly the effect, fencing and answer of its own call, results in order, one
+  // refused item not holding up the others. They commit together: SQLite's writer takes them
+  // into one batch; PostgreSQL runs them in one transaction (which takes the runner's row
+  // once, not once per finish).
+  virtual std::vector<Result<Attempt>> start_attempts(const std::string& runner_id,
+                                                      const std::vector<AttemptRef>& attempts,
+                                                      TimeMs now) = 0;
+  virtual std::vector<Result<Job>> finish_attempts(const std::string& runner_id,
+                                                   const std::vector<AttemptFinish>& finishes,
+                                                   TimeMs now) = 0;
   // Keeps an agent's event stream for an attempt still running (a repeat replaces it).
   virtual Result<void> put_agent_events(const std::string& runner_id, const std::string& job_id,
                                         int attempt, std::string_view data) = 0;

@@ -87,48 +87,53 @@ Result<std::vector<ClaimedJob>> PostgresStore::claim(const std::string& runner_i
   });
 }
 
-Result<Attempt> PostgresStore::start_attempt(const std::string& runner_id,
-                                             const std::string& job_id, int attempt, TimeMs now) {
-  // One statement: lock the attempt and its job, check the fence, and start the attempt if
-  // it is this runner's current one and leased. The attempt as updated comes first in the
-  // row, then the fence as it was found under the lock.
-  return run<Attempt>([&](Connection& c) -> Result<Attempt> {
-    auto rows = c.query(
-        std::string("WITH f AS (SELECT ") + kFenceColumns +
-            " FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.job_id = $1 AND a.attempt = "
-            "$2 FOR UPDATE),"
-            " started AS (UPDATE attempts SET state = 'running', started_at = $4"
-            "   WHERE job_id = $1 AND attempt = $2 AND EXISTS (SELECT 1 FROM f"
-            "     WHERE f.runner_id = $3 AND f.job_attempt = $2 AND f.attempt_state = 'leased')"
-            "   RETURNING " +
-            pg::kAttemptReturning +
-            "),"
-            " job AS (UPDATE jobs SET state = 'running', updated_at = $4,"
-            "   started_at = CASE WHEN started_at = 0 THEN $4 ELSE started_at END"
-            "   WHERE id = $1 AND EXISTS (SELECT 1 FROM started))"
-            " SELECT started.*, f.* FROM (SELECT 1) one LEFT JOIN f ON true LEFT JOIN started ON "
-            "true",
-        job_id, attempt, runner_id, now);
-    auto row = rows.front();
-    auto fence = fence_of(row, pg::kAttemptColumnCount, runner_id, job_id, attempt);
-    if (!fence.ok()) return fence.error();
-    if (!row.is_null(0)) return attempt_from_row(row);
-    if (!fence->active()) return attempt_not_active(job_id, attempt, *fence);
-    // Started before (a repeated start): answered with the attempt as it is.
-    for (auto& a : load_attempts(c, job_id)) {
-      if (a.number == attempt) return a;
-    }
-    return make_error(ErrorCode::kInternal, "attempt vanished");
-  });
+namespace {
+
+// One statement: lock the attempt and its job, check the fence, and start the attempt if it
+// is this runner's current one and leased. The attempt as updated comes first in the row,
+// then the fence as it was found under the lock.
+Result<Attempt> start_in(Connection& c, const std::string& runner_id, const std::string& job_id,
+                         int attempt, TimeMs now) {
+  auto rows = c.query(
+      std::string("WITH f AS (SELECT ") + kFenceColumns +
+          " FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.job_id = $1 AND a.attempt = "
+          "$2 FOR UPDATE),"
+          " started AS (UPDATE attempts SET state = 'running', started_at = $4"
+          "   WHERE job_id = $1 AND attempt = $2 AND EXISTS (SELECT 1 FROM f"
+          "     WHERE f.runner_id = $3 AND f.job_attempt = $2 AND f.attempt_state = 'leased')"
+          "   RETURNING " +
+          pg::kAttemptReturning +
+          "),"
+          " job AS (UPDATE jobs SET state = 'running', updated_at = $4,"
+          "   started_at = CASE WHEN started_at = 0 THEN $4 ELSE started_at END"
+          "   WHERE id = $1 AND EXISTS (SELECT 1 FROM started))"
+          " SELECT started.*, f.* FROM (SELECT 1) one LEFT JOIN f ON true LEFT JOIN started ON "
+          "true",
+      job_id, attempt, runner_id, now);
+  auto row = rows.front();
+  auto fence = fence_of(row, pg::kAttemptColumnCount, runner_id, job_id, attempt);
+  if (!fence.ok()) return fence.error();
+  if (!row.is_null(0)) return attempt_from_row(row);
+  if (!fence->active()) return attempt_not_active(job_id, attempt, *fence);
+  // Started before (a repeated start): answered with the attempt as it is.
+  for (auto& a : load_attempts(c, job_id)) {
+    if (a.number == attempt) return a;
+  }
+  return make_error(ErrorCode::kInternal, "attempt vanished");
 }
 
-Result<Job> PostgresStore::finish_attempt(const std::string& runner_id, const std::string& job_id,
-                                          int attempt, const FinishReport& report, TimeMs now) {
-  // Two statements that each commit by themselves instead of a transaction of many: read
-  // what the outcome depends on, decide here (the retry policy is C++), then apply the
-  // decision in one statement that locks the attempt and its job and acts only if what the
-  // decision was based on still holds. If it changed in between (a cancel, a lease sweep),
-  // decide again.
+Result<Job> finished_job(Connection& c, const std::string& job_id) {
+  auto job = load_job(c, "", job_id);
+  if (!job) return make_error(ErrorCode::kNotFound, "no job with id " + job_id);
+  return std::move(*job);
+}
+
+// Two statements: read what the outcome depends on, decide here (the retry policy is C++),
+// then apply the decision in one statement that locks the attempt and its job and acts only
+// if what the decision was based on still holds. If it changed in between (a cancel, a lease
+// sweep), decide again.
+Result<Job> finish_in(Connection& c, const std::string& runner_id, const std::string& job_id,
+                      int attempt, const FinishReport& report, TimeMs now) {
   constexpr int kTries = 5;
   for (int tries = 0; tries < kTries; ++tries) {
     struct Seen {
@@ -136,7 +141,7 @@ Result<Job> PostgresStore::finish_attempt(const std::string& runner_id, const st
       std::string spec;
       int max_attempts = 0;
     };
-    auto seen = run<Seen>([&](Connection& c) -> Result<Seen> {
+    auto seen = [&]() -> Result<Seen> {
       auto rows =
           c.query(std::string("SELECT ") + kFenceColumns +
                       ", j.spec, j.max_attempts FROM attempts a JOIN jobs j ON j.id = a.job_id"
@@ -147,12 +152,12 @@ Result<Job> PostgresStore::finish_attempt(const std::string& runner_id, const st
       if (!fence.ok()) return fence.error();
       return Seen{*fence, rows.front().text(kFenceColumnCount),
                   rows.front().integer(kFenceColumnCount + 1)};
-    });
+    }();
     if (!seen.ok()) return seen.error();
     const auto& fence = seen->fence;
     if (!fence.active()) {
       // A repeated finish (the runner did not see our first answer) is answered again.
-      if (fence.state == to_string(report.state)) return get_job("", job_id);
+      if (fence.state == to_string(report.state)) return finished_job(c, job_id);
       return attempt_not_active(job_id, attempt, fence);
     }
 
@@ -161,7 +166,7 @@ Result<Job> PostgresStore::finish_attempt(const std::string& runner_id, const st
       return RetryFacts{seen->max_attempts, spec.ok() ? spec->retry : RetryPolicy{}};
     });
 
-    auto applied = run<bool>([&](Connection& c) -> Result<bool> {
+    auto applied = [&]() -> Result<bool> {
       auto rows = c.query(
           "WITH f AS (SELECT 1 FROM attempts a JOIN jobs j ON j.id = a.job_id"
           "   WHERE a.job_id = $1 AND a.attempt = $2 AND a.runner_id = $3 AND j.attempt = $2"
@@ -185,13 +190,63 @@ Result<Job> PostgresStore::finish_attempt(const std::string& runner_id, const st
           plan.attempt_reason, now, plan.job_state, plan.job_reason, plan.retry, plan.not_before,
           plan.result);
       return rows.front().int64(0) == 1;
-    });
+    }();
     if (!applied.ok()) return applied.error();
-    if (*applied) return get_job("", job_id);
+    if (*applied) return finished_job(c, job_id);
   }
   return make_error(ErrorCode::kUnavailable,
                     "attempt " + std::to_string(attempt) + " of job " + job_id +
                         " kept changing while it was finished; send the finish again");
+}
+
+}  // namespace
+
+Result<Attempt> PostgresStore::start_attempt(const std::string& runner_id,
+                                             const std::string& job_id, int attempt, TimeMs now) {
+  return run<Attempt>([&](Connection& c) { return start_in(c, runner_id, job_id, attempt, now); });
+}
+
+Result<Job> PostgresStore::finish_attempt(const std::string& runner_id, const std::string& job_id,
+                                          int attempt, const FinishReport& report, TimeMs now) {
+  // Outside a transaction: each of finish_in's statements commits by itself.
+  return run<Job>(
+      [&](Connection& c) { return finish_in(c, runner_id, job_id, attempt, report, now); });
+}
+
+namespace {
+
+// fn(item) for each item in one transaction, results in order. An item's refusal (a Result)
+// leaves the others alone; a database error fails them all (nothing is kept), and a deadlock
+// runs the whole batch again (Pool::transaction).
+template <typename T, typename Item, typename F>
+std::vector<Result<T>> in_one_transaction(pg::Pool& pool, const std::vector<Item>& items, F fn) {
+  auto done = pool.transaction<std::vector<Result<T>>>(
+      [&](Connection& c) -> Result<std::vector<Result<T>>> {
+        std::vector<Result<T>> out;
+        out.reserve(items.size());
+        for (const auto& item : items) out.push_back(fn(c, item));
+        return out;
+      });
+  if (done.ok()) return std::move(done.value());
+  return std::vector<Result<T>>(items.size(), done.error());
+}
+
+}  // namespace
+
+std::vector<Result<Attempt>> PostgresStore::start_attempts(const std::string& runner_id,
+                                                           const std::vector<AttemptRef>& attempts,
+                                                           TimeMs now) {
+  return in_one_transaction<Attempt>(pool_, attempts, [&](Connection& c, const AttemptRef& a) {
+    return start_in(c, runner_id, a.job_id, a.attempt, now);
+  });
+}
+
+std::vector<Result<Job>> PostgresStore::finish_attempts(const std::string& runner_id,
+                                                        const std::vector<AttemptFinish>& finishes,
+                                                        TimeMs now) {
+  return in_one_transaction<Job>(pool_, finishes, [&](Connection& c, const AttemptFinish& f) {
+    return finish_in(c, runner_id, f.job_id, f.attempt, f.report, now);
+  });
 }
 
 Result<void> PostgresStore::fold_job_counts() {

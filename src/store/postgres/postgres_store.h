@@ -62,6 +62,12 @@ class PostgresStore final : public SqlStore<PostgresStore, pg::Connection> {
                                 int attempt, TimeMs now) override;
   Result<Job> finish_attempt(const std::string& runner_id, const std::string& job_id, int attempt,
                              const FinishReport& report, TimeMs now) override;
+  std::vector<Result<Attempt>> start_attempts(const std::string& runner_id,
+                                              const std::vector<AttemptRef>& attempts,
+                                              TimeMs now) override;
+  std::vector<Result<Job>> finish_attempts(const std::string& runner_id,
+                                           const std::vector<AttemptFinish>& finishes,
+                                           TimeMs now) override;
   Result<LeaseSweep> expire_leases(TimeMs now) override;
   Result<void> fold_job_counts() override;
 

@@ -140,28 +140,41 @@ Result<std::vector<ClaimedJob>> SqliteStore::claim(const std::string& runner_id,
   });
 }
 
+Result<Attempt> SqliteStore::start_in(Db& db, const std::string& runner_id,
+                                      const std::string& job_id, int attempt, TimeMs now) {
+  auto active = active_attempt(db, runner_id, job_id, attempt);
+  if (!active.ok()) return active.error();
+  if (active->state == "leased") {
+    db.prepare(
+          "UPDATE attempts SET state = 'running', started_at = ? WHERE job_id = ? AND attempt = "
+          "?")
+        .bind_all(now, job_id, attempt)
+        .exec();
+    db.prepare(
+          "UPDATE jobs SET state = 'running', updated_at = ?,"
+          " started_at = CASE WHEN started_at = 0 THEN ? ELSE started_at END WHERE id = ?")
+        .bind_all(now, now, job_id)
+        .exec();
+  }
+  for (auto& a : load_attempts(db, job_id)) {
+    if (a.number == attempt) return a;
+  }
+  return make_error(ErrorCode::kInternal, "attempt vanished");
+}
+
 Result<Attempt> SqliteStore::start_attempt(const std::string& runner_id, const std::string& job_id,
                                            int attempt, TimeMs now) {
-  return write<Attempt>([&](Db& db) -> Result<Attempt> {
-    auto active = active_attempt(db, runner_id, job_id, attempt);
-    if (!active.ok()) return active.error();
-    if (active->state == "leased") {
-      db.prepare(
-            "UPDATE attempts SET state = 'running', started_at = ? WHERE job_id = ? AND attempt = "
-            "?")
-          .bind_all(now, job_id, attempt)
-          .exec();
-      db.prepare(
-            "UPDATE jobs SET state = 'running', updated_at = ?,"
-            " started_at = CASE WHEN started_at = 0 THEN ? ELSE started_at END WHERE id = ?")
-          .bind_all(now, now, job_id)
-          .exec();
-    }
-    for (auto& a : load_attempts(db, job_id)) {
-      if (a.number == attempt) return a;
-    }
-    return make_error(ErrorCode::kInternal, "attempt vanished");
-  });
+  return write<Attempt>([&](Db& db) { return start_in(db, runner_id, job_id, attempt, now); });
+}
+
+std::vector<Result<Attempt>> SqliteStore::start_attempts(const std::string& runner_id,
+                                                         const std::vector<AttemptRef>& attempts,
+                                                         TimeMs now) {
+  std::vector<std::function<Result<Attempt>(Db&)>> fns;
+  for (const auto& a : attempts) {
+    fns.push_back([&](Db& db) { return start_in(db, runner_id, a.job_id, a.attempt, now); });
+  }
+  return write_each(fns);
 }
 
 Result<void> SqliteStore::write_log_bytes(sqlite::Db& db, const std::string& job_id, int attempt,
@@ -170,49 +183,63 @@ Result<void> SqliteStore::write_log_bytes(sqlite::Db& db, const std::string& job
   return log_files_->write_at(job_id, attempt, at, bytes);
 }
 
+Result<Job> SqliteStore::finish_in(Db& db, const std::string& runner_id, const std::string& job_id,
+                                   int attempt, const FinishReport& report, TimeMs now) {
+  auto active = fenced_attempt(db, runner_id, job_id, attempt);
+  if (!active.ok()) return active.error();
+  if (!active->active()) {
+    // A repeated finish (the runner did not see our first answer) is answered again.
+    if (active->state == to_string(report.state)) return *load_job(db, "", job_id);
+    return attempt_not_active(job_id, attempt, *active);
+  }
+  auto plan = plan_finish(report, active->cancel_requested, attempt, now, [&] {
+    RetryFacts facts{0, retry_policy_of(db, job_id)};
+    auto st = db.prepare("SELECT max_attempts FROM jobs WHERE id = ?");
+    st.bind_all(job_id);
+    if (st.step()) facts.max_attempts = st.integer(0);
+    return facts;
+  });
+  db.prepare(
+        "UPDATE attempts SET state = ?, exit_code = ?, reason = ?, finished_at = ?"
+        " WHERE job_id = ? AND attempt = ?")
+      .bind_all(plan.attempt_state, report.exit_code, plan.attempt_reason, now, job_id, attempt)
+      .exec();
+  if (plan.retry) {
+    db.prepare(
+          "UPDATE jobs SET state = 'queued', not_before = ?, exit_code = ?, reason = ?,"
+          " updated_at = ? WHERE id = ?")
+        .bind_all(plan.not_before, report.exit_code, plan.job_reason, now, job_id)
+        .exec();
+  } else {
+    auto st = db.prepare(
+        "UPDATE jobs SET state = ?, exit_code = ?, reason = ?, result = ?,"
+        " finished_at = ?, updated_at = ? WHERE id = ?");
+    st.bind_all(plan.job_state, report.exit_code, plan.job_reason);
+    if (plan.result)
+      st.bind(4, *plan.result);
+    else
+      st.bind_null(4);
+    st.bind(5, now).bind(6, now).bind(7, job_id);
+    st.exec();
+  }
+  refresh_runner_status(db, runner_id);
+  return *load_job(db, "", job_id);
+}
+
 Result<Job> SqliteStore::finish_attempt(const std::string& runner_id, const std::string& job_id,
                                         int attempt, const FinishReport& report, TimeMs now) {
-  return write<Job>([&](Db& db) -> Result<Job> {
-    auto active = fenced_attempt(db, runner_id, job_id, attempt);
-    if (!active.ok()) return active.error();
-    if (!active->active()) {
-      // A repeated finish (the runner did not see our first answer) is answered again.
-      if (active->state == to_string(report.state)) return *load_job(db, "", job_id);
-      return attempt_not_active(job_id, attempt, *active);
-    }
-    auto plan = plan_finish(report, active->cancel_requested, attempt, now, [&] {
-      RetryFacts facts{0, retry_policy_of(db, job_id)};
-      auto st = db.prepare("SELECT max_attempts FROM jobs WHERE id = ?");
-      st.bind_all(job_id);
-      if (st.step()) facts.max_attempts = st.integer(0);
-      return facts;
-    });
-    db.prepare(
-          "UPDATE attempts SET state = ?, exit_code = ?, reason = ?, finished_at = ?"
-          " WHERE job_id = ? AND attempt = ?")
-        .bind_all(plan.attempt_state, report.exit_code, plan.attempt_reason, now, job_id, attempt)
-        .exec();
-    if (plan.retry) {
-      db.prepare(
-            "UPDATE jobs SET state = 'queued', not_before = ?, exit_code = ?, reason = ?,"
-            " updated_at = ? WHERE id = ?")
-          .bind_all(plan.not_before, report.exit_code, plan.job_reason, now, job_id)
-          .exec();
-    } else {
-      auto st = db.prepare(
-          "UPDATE jobs SET state = ?, exit_code = ?, reason = ?, result = ?,"
-          " finished_at = ?, updated_at = ? WHERE id = ?");
-      st.bind_all(plan.job_state, report.exit_code, plan.job_reason);
-      if (plan.result)
-        st.bind(4, *plan.result);
-      else
-        st.bind_null(4);
-      st.bind(5, now).bind(6, now).bind(7, job_id);
-      st.exec();
-    }
-    refresh_runner_status(db, runner_id);
-    return *load_job(db, "", job_id);
-  });
+  return write<Job>([&](Db& db) { return finish_in(db, runner_id, job_id, attempt, report, now); });
+}
+
+std::vector<Result<Job>> SqliteStore::finish_attempts(const std::string& runner_id,
+                                                      const std::vector<AttemptFinish>& finishes,
+                                                      TimeMs now) {
+  std::vector<std::function<Result<Job>(Db&)>> fns;
+  for (const auto& f : finishes) {
+    fns.push_back(
+        [&](Db& db) { return finish_in(db, runner_id, f.job_id, f.attempt, f.report, now); });
+  }
+  return write_each(fns);
 }
 
 Result<void> SqliteStore::put_agent_events(const std::string& runner_id, const std::string& job_id,

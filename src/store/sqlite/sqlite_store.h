@@ -63,6 +63,12 @@ class SqliteStore final : public SqlStore<SqliteStore, sqlite::Db> {
                                 int attempt, TimeMs now) override;
   Result<Job> finish_attempt(const std::string& runner_id, const std::string& job_id, int attempt,
                              const FinishReport& report, TimeMs now) override;
+  std::vector<Result<Attempt>> start_attempts(const std::string& runner_id,
+                                              const std::vector<AttemptRef>& attempts,
+                                              TimeMs now) override;
+  std::vector<Result<Job>> finish_attempts(const std::string& runner_id,
+                                           const std::vector<AttemptFinish>& finishes,
+                                           TimeMs now) override;
   Result<void> put_agent_events(const std::string& runner_id, const std::string& job_id,
                                 int attempt, std::string_view data) override;
 
@@ -86,6 +92,15 @@ class SqliteStore final : public SqlStore<SqliteStore, sqlite::Db> {
   // Runs fn in the writer's next batch and waits until it is committed.
   template <typename T>
   Result<T> write(const std::function<Result<T>(sqlite::Db&)>& fn);
+  // The same for several closures handed to the writer at once (each in its own savepoint),
+  // so they share a commit; results in order.
+  template <typename T>
+  std::vector<Result<T>> write_each(const std::vector<std::function<Result<T>(sqlite::Db&)>>& fns);
+  // start_attempt and finish_attempt inside the writer's transaction.
+  Result<Attempt> start_in(sqlite::Db& db, const std::string& runner_id, const std::string& job_id,
+                           int attempt, TimeMs now);
+  Result<Job> finish_in(sqlite::Db& db, const std::string& runner_id, const std::string& job_id,
+                        int attempt, const FinishReport& report, TimeMs now);
   template <typename T>
   Result<T> read(const std::function<Result<T>(sqlite::Db&)>& fn);
   // SqlStore's hook: a reader sees one snapshot anyway, and every write goes through the

@@ -29,6 +29,35 @@ Result<T> SqliteStore::write(const std::function<Result<T>(sqlite::Db&)>& fn) {
 }
 
 template <typename T>
+std::vector<Result<T>> SqliteStore::write_each(
+    const std::vector<std::function<Result<T>(sqlite::Db&)>>& fns) {
+  std::vector<Result<T>> out(fns.size());
+  std::vector<WriteOp> ops(fns.size());
+  for (size_t i = 0; i < fns.size(); ++i) {
+    ops[i].run = [&, i](sqlite::Db& db) {
+      out[i] = fns[i](db);
+      return out[i].ok();
+    };
+  }
+  {
+    std::unique_lock lock(mu_);
+    if (stopping_) {
+      for (auto& r : out) r = make_error(ErrorCode::kUnavailable, "store is shutting down");
+      return out;
+    }
+    for (auto& op : ops) queue_.push_back(&op);
+    work_cv_.notify_one();
+    done_cv_.wait(lock, [&] {
+      return std::all_of(ops.begin(), ops.end(), [](const WriteOp& op) { return op.done; });
+    });
+  }
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (ops[i].failure) out[i] = *ops[i].failure;
+  }
+  return out;
+}
+
+template <typename T>
 Result<T> SqliteStore::read(const std::function<Result<T>(sqlite::Db&)>& fn) {
   // ":memory:" has no read connections: one connection for everything. Otherwise a read waits
   // for a read connection, never for the writer.

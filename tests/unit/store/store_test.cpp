@@ -169,6 +169,59 @@ TEST_P(StoreTest, FullLifecycle) {
   EXPECT_EQ(store_->get_runner(runner.id)->status, RunnerStatus::kIdle);
 }
 
+// A runner's batched report (POST /api/v1/runners/{id}/reports): each start and finish as
+// its own call would be, a refused one leaving the others alone.
+TEST_P(StoreTest, StartsAndFinishesOfSeveralAttemptsAreEachFencedOnTheirOwn) {
+  auto runner = register_runner("r1", "t1", 3);
+  auto other = register_runner("r2");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(submit().id);
+  auto claimed = claim(runner, 3);
+  ASSERT_EQ(claimed.size(), 3u);
+
+  auto started = store_->start_attempts(
+      runner.id, {{ids[0], 1}, {ids[1], 1}, {ids[2], 1}, {ids[1], 2}}, clock_.now_ms());
+  ASSERT_EQ(started.size(), 4u);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(started[i].ok()) << started[i].error().message;
+    EXPECT_EQ(started[i]->state, AttemptState::kRunning);
+  }
+  ASSERT_FALSE(started[3].ok());  // no attempt 2
+  for (const auto& id : ids) EXPECT_EQ(job(id).state, JobState::kRunning);
+
+  FinishReport ok;
+  ok.state = AttemptState::kSucceeded;
+  ok.exit_code = 0;
+  FinishReport failed;
+  failed.state = AttemptState::kFailed;
+  failed.exit_code = 3;
+  // Another runner's finish of the same attempt is refused (409) and changes nothing.
+  auto theirs = store_->finish_attempts(other.id, {{ids[0], 1, failed}}, clock_.now_ms());
+  ASSERT_EQ(theirs.size(), 1u);
+  ASSERT_FALSE(theirs[0].ok());
+  EXPECT_EQ(theirs[0].error().code, ErrorCode::kConflict);
+  auto finished = store_->finish_attempts(
+      runner.id, {{ids[0], 1, ok}, {ids[1], 7, ok}, {ids[2], 1, failed}}, clock_.now_ms());
+  ASSERT_EQ(finished.size(), 3u);
+  ASSERT_TRUE(finished[0].ok()) << finished[0].error().message;
+  EXPECT_EQ(finished[0]->state, JobState::kSucceeded);
+  ASSERT_FALSE(finished[1].ok());
+  EXPECT_EQ(finished[1].error().code, ErrorCode::kConflict);
+  ASSERT_TRUE(finished[2].ok()) << finished[2].error().message;
+  EXPECT_EQ(finished[2]->state, JobState::kFailed);
+  EXPECT_EQ(finished[2]->exit_code, 3);
+  EXPECT_EQ(job(ids[1]).state, JobState::kRunning);
+  EXPECT_EQ(store_->get_runner(runner.id)->status, RunnerStatus::kBusy);
+
+  // A repeated finish answers the job again, as finish_attempt does.
+  auto rest =
+      store_->finish_attempts(runner.id, {{ids[1], 1, ok}, {ids[0], 1, ok}}, clock_.now_ms());
+  ASSERT_TRUE(rest[0].ok() && rest[1].ok());
+  EXPECT_EQ(rest[1]->state, JobState::kSucceeded);
+  EXPECT_EQ(store_->get_runner(runner.id)->status, RunnerStatus::kIdle);
+  EXPECT_TRUE(store_->start_attempts(runner.id, {}, clock_.now_ms()).empty());
+}
+
 TEST_P(StoreTest, LogAppendIsIdempotentAndRejectsGaps) {
   auto runner = register_runner("r1");
   auto j = submit();
@@ -206,6 +259,17 @@ TEST_P(StoreTest, AppendReportsWhatItStored) {
   EXPECT_EQ(store_->read_log("t1", j.id, c.attempt, 3, 5)->data, "lo\nwo");
   EXPECT_EQ(store_->read_log("t1", j.id, c.attempt, 11, 100)->data, "\n");
   EXPECT_EQ(store_->read_log("t1", j.id, c.attempt, 12, 100)->data, "");
+}
+
+TEST_P(SqliteStoreTest, ABatchOfStartsIsOneCommit) {
+  auto runner = register_runner("r1", "t1", 5);
+  std::vector<AttemptRef> refs;
+  for (int i = 0; i < 5; ++i) refs.push_back({submit().id, 1});
+  ASSERT_EQ(claim(runner, 5).size(), 5u);
+  uint64_t before = sqlite().commits();
+  auto started = store_->start_attempts(runner.id, refs, clock_.now_ms());
+  for (const auto& s : started) EXPECT_TRUE(s.ok());
+  EXPECT_EQ(sqlite().commits() - before, 1u);
 }
 
 TEST_P(SqliteStoreTest, LogsLiveInOneFilePerAttempt) {
