@@ -85,6 +85,16 @@ uint64_t SqliteStore::commits() const {
   return commits_;
 }
 
+bool SqliteStore::hand_to_writer(WriteOp* ops, size_t n) {
+  std::unique_lock lock(mu_);
+  if (stopping_) return false;
+  for (size_t i = 0; i < n; ++i) queue_.push_back(&ops[i]);
+  work_cv_.notify_one();
+  done_cv_.wait(
+      lock, [&] { return std::all_of(ops, ops + n, [](const WriteOp& op) { return op.done; }); });
+  return true;
+}
+
 void SqliteStore::writer_loop() {
   name_this_thread("corral-writer");
   Db& db = *writer_db_;

@@ -89,6 +89,9 @@ class SqliteStore final : public SqlStore<SqliteStore, sqlite::Db> {
     bool done = false;
   };
 
+  // Hands the writer ops[0..n) at once (so they go into one batch when they fit) and waits
+  // until each is done; false when the store is shutting down and nothing was handed over.
+  bool hand_to_writer(WriteOp* ops, size_t n);
   // Runs fn in the writer's next batch and waits until it is committed.
   template <typename T>
   Result<T> write(const std::function<Result<T>(sqlite::Db&)>& fn);

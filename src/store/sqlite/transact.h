@@ -9,6 +9,10 @@ inline Error store_error(const std::exception& e) {
   return make_error(ErrorCode::kUnavailable, std::string("store failure: ") + e.what());
 }
 
+inline Error shutting_down() {
+  return make_error(ErrorCode::kUnavailable, "store is shutting down");
+}
+
 template <typename T>
 Result<T> SqliteStore::write(const std::function<Result<T>(sqlite::Db&)>& fn) {
   Result<T> out;
@@ -17,13 +21,7 @@ Result<T> SqliteStore::write(const std::function<Result<T>(sqlite::Db&)>& fn) {
     out = fn(db);
     return out.ok();
   };
-  {
-    std::unique_lock lock(mu_);
-    if (stopping_) return make_error(ErrorCode::kUnavailable, "store is shutting down");
-    queue_.push_back(&op);
-    work_cv_.notify_one();
-    done_cv_.wait(lock, [&] { return op.done; });
-  }
+  if (!hand_to_writer(&op, 1)) return shutting_down();
   if (op.failure) return *op.failure;
   return out;
 }
@@ -39,17 +37,9 @@ std::vector<Result<T>> SqliteStore::write_each(
       return out[i].ok();
     };
   }
-  {
-    std::unique_lock lock(mu_);
-    if (stopping_) {
-      for (auto& r : out) r = make_error(ErrorCode::kUnavailable, "store is shutting down");
-      return out;
-    }
-    for (auto& op : ops) queue_.push_back(&op);
-    work_cv_.notify_one();
-    done_cv_.wait(lock, [&] {
-      return std::all_of(ops.begin(), ops.end(), [](const WriteOp& op) { return op.done; });
-    });
+  if (!hand_to_writer(ops.data(), ops.size())) {
+    for (auto& r : out) r = shutting_down();
+    return out;
   }
   for (size_t i = 0; i < ops.size(); ++i) {
     if (ops[i].failure) out[i] = *ops[i].failure;
