@@ -881,6 +881,185 @@ BEGIN
 END
 $fn$;
 )sql"},
+      {16, 19, R"sql(
+-- A job changes state three times after it is queued (leased, running, finished). The indexes
+-- the queue is read through held every job keyed by its state, so each change moved the job
+-- in all four of them (and PostgreSQL, which cannot update a row in place when an indexed
+-- column changes, added a new entry to every index of jobs). They now hold queued jobs only:
+-- the claim leaves them in one step and nothing after touches them. The jobs in flight (the
+-- per-submitter limit counts them) have an index of their own, which a job enters when leased
+-- and leaves when it ends. A list of one state's jobs reads jobs_by_tenant newest first.
+DROP INDEX jobs_queue;
+DROP INDEX jobs_owner_queue;
+DROP INDEX jobs_runnable;
+DROP INDEX jobs_by_shape;
+CREATE INDEX jobs_waiting ON jobs (tenant, priority DESC, seq) WHERE state = 'queued';
+CREATE INDEX jobs_waiting_by_shape ON jobs (tenant, grp, type, labels, owner_token_id, priority DESC, seq)
+  WHERE state = 'queued';
+CREATE INDEX jobs_delayed ON jobs (not_before, seq) WHERE state = 'queued';
+CREATE INDEX jobs_in_flight ON jobs (tenant, owner_token_id) WHERE state IN ('leased', 'running');
+)sql",
+       "", ""},
+      {0, 20, "", "",
+       R"sql(
+-- corral_claim, robust to the planner's estimates (auto_explain, server_bench on a new
+-- database, where no statistics exist yet): the submitters' jobs in flight were counted
+-- once per candidate instead of once per submitter (82 of a claim's 83 ms), and a lease
+-- found its row through jobs_waiting_by_shape, filtering the whole queue by id.
+CREATE OR REPLACE FUNCTION corral_claim(p_runner TEXT, p_slots INTEGER, p_now BIGINT, p_lease_ms BIGINT,
+                             p_fresh_since BIGINT)
+RETURNS TABLE (job_id TEXT, attempt INTEGER, spec TEXT)
+LANGUAGE plpgsql AS $fn$
+#variable_conflict use_column
+DECLARE
+  rn runners%ROWTYPE;
+  v_free INTEGER;
+  v_labels JSONB;
+  v_modes JSONB;
+  v_any_mode BOOLEAN;
+  v_ids TEXT[];
+  v_tried TEXT[] := '{}';
+  v_window INTEGER;
+  v_round INTEGER := 0;
+  v_id TEXT;
+  v_taken INTEGER := 0;
+  v_owners TEXT[] := '{}';
+  v_job RECORD;
+  v_state TEXT;
+  v_not_before BIGINT;
+BEGIN
+  SELECT * INTO rn FROM runners WHERE id = p_runner FOR UPDATE;
+  IF NOT FOUND THEN
+    job_id := NULL;
+    attempt := 0;
+    spec := NULL;
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  IF rn.draining <> 0 OR rn.last_heartbeat_at < p_fresh_since THEN
+    RETURN;
+  END IF;
+  SELECT LEAST(p_slots, rn.max_concurrent_jobs - COUNT(*)) INTO v_free
+    FROM attempts a WHERE a.runner_id = p_runner AND a.state IN ('leased', 'running');
+  IF v_free <= 0 THEN
+    RETURN;
+  END IF;
+  v_labels := rn.labels::jsonb;
+  v_modes := rn.modes::jsonb;
+  v_any_mode := jsonb_array_length(v_modes) = 0 OR v_modes ? 'all';
+
+  -- The candidates in claim order, read without locks: a few more than the free slots,
+  -- since other claims may hold some of them. When every one was taken by others (many
+  -- runners claiming at once) and there may be more, read a wider window past them: a
+  -- claim comes back empty only when there is nothing left it may take.
+  v_window := v_free + 4;
+  LOOP
+    v_round := v_round + 1;
+    WITH RECURSIVE shapes (grp, type, labels, owner) AS (
+      -- Each (shape, submitter) with queued jobs, one index probe each on jobs_waiting_by_shape (a
+      -- loose index scan): a deep queue of jobs the runner cannot take costs one probe.
+      (SELECT j.grp, j.type, j.labels, j.owner_token_id FROM jobs j
+       WHERE j.tenant = rn.tenant AND j.state = 'queued'
+       ORDER BY j.grp, j.type, j.labels, j.owner_token_id LIMIT 1)
+      UNION ALL
+      SELECT n.grp, n.type, n.labels, n.owner_token_id FROM shapes s CROSS JOIN LATERAL (
+        SELECT j.grp, j.type, j.labels, j.owner_token_id FROM jobs j
+        WHERE j.tenant = rn.tenant AND j.state = 'queued'
+          AND (j.grp, j.type, j.labels, j.owner_token_id) > (s.grp, s.type, s.labels, s.owner)
+        ORDER BY j.grp, j.type, j.labels, j.owner_token_id LIMIT 1) n
+    ),
+    -- Each submitter's first jobs that the runner may take, in its queue order: the rule is
+    -- decided once per shape and submitter, then only those jobs are read.
+    candidates AS (
+      SELECT c.id, c.priority, c.seq, s.owner,
+             ROW_NUMBER() OVER (PARTITION BY s.owner ORDER BY c.priority DESC, c.seq) - 1 AS k
+      FROM shapes s CROSS JOIN LATERAL (
+        SELECT j.id, j.priority, j.seq FROM jobs j
+        WHERE j.tenant = rn.tenant AND j.state = 'queued' AND j.grp = s.grp
+          AND j.type = s.type AND j.labels = s.labels AND j.owner_token_id = s.owner
+          AND j.not_before <= p_now
+          AND NOT (j.id = ANY (v_tried))
+        ORDER BY j.priority DESC, j.seq
+        LIMIT v_window) c
+      WHERE s.owner IS NOT NULL
+        AND (s.labels = '[]' OR s.labels::jsonb <@ v_labels)
+        AND (s.grp = '' OR s.grp = rn.grp)
+        AND (v_any_mode OR s.type = '' OR v_modes ? s.type)
+        AND (rn.owner_only = 0 OR s.owner = rn.owner_token_id)
+    ),
+    -- The jobs each of those submitters has in flight, counted once per submitter on
+    -- jobs_in_flight (MATERIALIZED: inlined, it was counted again for every candidate).
+    in_flight AS MATERIALIZED (
+      SELECT o.owner,
+             (SELECT COUNT(*) FROM jobs j WHERE j.tenant = rn.tenant AND j.state = 'leased'
+                AND j.owner_token_id = o.owner)
+           + (SELECT COUNT(*) FROM jobs j WHERE j.tenant = rn.tenant AND j.state = 'running'
+                AND j.owner_token_id = o.owner) AS n
+      FROM (SELECT DISTINCT c.owner FROM candidates c) o
+    )
+    -- The k-th job of a submitter is taken as if k of theirs were already in flight and they
+    -- had just been served: the order SqliteStore's pick-one-at-a-time loop produces.
+    SELECT ARRAY(
+      SELECT c.id FROM candidates c
+      LEFT JOIN in_flight f ON f.owner = c.owner
+      LEFT JOIN owner_service s ON s.tenant = rn.tenant AND s.owner_token_id = c.owner
+      ORDER BY c.priority DESC, COALESCE(f.n, 0) + c.k,
+               CASE WHEN c.k = 0 THEN COALESCE(s.last_claimed_at, 0) ELSE p_now END, c.seq
+      LIMIT v_window)
+    INTO v_ids;
+
+    -- The leases, in that order: a row another claim holds is skipped, and the state is
+    -- checked again on the row's latest version once it is locked. The row is found by its
+    -- id alone: with its state in the same WHERE, the planner could read it through an
+    -- index of queued jobs, filtering every queued job by id.
+    FOREACH v_id IN ARRAY v_ids LOOP
+      EXIT WHEN v_taken >= v_free;
+      SELECT l.state, l.not_before INTO v_state, v_not_before FROM jobs l WHERE l.id = v_id
+        FOR UPDATE SKIP LOCKED;
+      CONTINUE WHEN NOT FOUND OR v_state <> 'queued' OR v_not_before > p_now;
+      UPDATE jobs SET state = 'leased', attempt = jobs.attempt + 1, updated_at = p_now
+      WHERE id = v_id
+      RETURNING jobs.id, jobs.attempt, jobs.spec, jobs.owner_token_id INTO v_job;
+      INSERT INTO attempts (job_id, attempt, runner_id, state, claimed_at, lease_expires_at)
+      VALUES (v_job.id, v_job.attempt, p_runner, 'leased', p_now, p_now + p_lease_ms);
+      v_taken := v_taken + 1;
+      IF NOT v_job.owner_token_id = ANY (v_owners) THEN
+        v_owners := v_owners || v_job.owner_token_id;
+      END IF;
+      job_id := v_job.id;
+      attempt := v_job.attempt;
+      spec := v_job.spec;
+      RETURN NEXT;
+    END LOOP;
+    -- Fewer candidates than the window: every submitter's queue was read to its end.
+    EXIT WHEN v_taken >= v_free OR cardinality(v_ids) < v_window OR v_round >= 4;
+    v_tried := v_tried || v_ids;
+    v_window := v_window * 8;
+  END LOOP;
+  IF v_taken = 0 THEN
+    RETURN;
+  END IF;
+  -- When each submitter served was last served, a tie-breaker only: a row another claim
+  -- holds is skipped (that claim is recording a service at this moment too), so claims of
+  -- different runners never queue behind one another on a busy submitter's row.
+  UPDATE owner_service SET last_claimed_at = p_now
+  WHERE (tenant, owner_token_id) IN (
+    SELECT s.tenant, s.owner_token_id FROM owner_service s
+    WHERE s.tenant = rn.tenant AND s.owner_token_id = ANY (v_owners)
+    FOR UPDATE SKIP LOCKED);
+  -- A submitter's first service makes its row. Only rows missing from the snapshot are
+  -- tried: an insert that meets a row another claim is updating would wait for it.
+  INSERT INTO owner_service (tenant, owner_token_id, last_claimed_at)
+  SELECT rn.tenant, o, p_now FROM unnest(v_owners) AS o
+  WHERE NOT EXISTS (SELECT 1 FROM owner_service s WHERE s.tenant = rn.tenant AND s.owner_token_id = o)
+  ORDER BY o
+  ON CONFLICT (tenant, owner_token_id) DO NOTHING;
+  UPDATE runners SET status = CASE WHEN status = 'offline' THEN 'offline'
+                                   WHEN draining = 1 THEN 'draining' ELSE 'busy' END
+  WHERE id = p_runner;
+END
+$fn$;
+)sql"},
   };
   return kSteps;
 }

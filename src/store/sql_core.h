@@ -283,7 +283,7 @@ struct QueueShape {
   std::vector<std::string> labels;  // labels_json, parsed once for every job of the shape
 };
 
-// The shapes of the tenant's queued jobs: a few index seeks each on jobs_by_shape (a loose
+// The shapes of the tenant's queued jobs: a few index seeks each on jobs_waiting_by_shape (a loose
 // index scan), however many jobs share one. The next shape after one is sought column by
 // column: SQLite seeks a row-value comparison such as (grp, type, labels) > (...) by its
 // first column only, which would read every job of the shapes in that group.

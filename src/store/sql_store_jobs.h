@@ -152,9 +152,9 @@ Result<QueuePosition> SqlStore<B, C>::queue_position(const std::string& tenant,
         if (found.empty()) return make_error(ErrorCode::kNotFound, "no job with id " + job_id);
         int64_t seq = found.front().int64(0);
         int64_t priority = found.front().int64(1);
-        // The jobs ahead, counted in the index claims read (jobs_queue), without reading
+        // The jobs ahead, counted in the index of queued jobs (jobs_waiting), without reading
         // them; then those of them waiting out a retry backoff, which do not count: few, and
-        // found through jobs_runnable.
+        // found through jobs_delayed.
         auto ahead = c.query(
             "SELECT (SELECT COUNT(*) FROM jobs WHERE tenant = $1 AND state = 'queued' AND"
             " priority > $2), (SELECT COUNT(*) FROM jobs WHERE tenant = $1 AND state = 'queued'"

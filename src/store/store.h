@@ -295,7 +295,7 @@ class Store {
   virtual Result<std::vector<FinishedResult>> agent_results(const std::string& tenant,
                                                             TimeMs since) = 0;
   // The tenant's jobs not yet finished (queued, leased, running), for --max-queued-per-tenant.
-  // An indexed count (jobs_queue starts with tenant, state).
+  // Read from the per-state counts (job_counts), not by counting jobs.
   virtual Result<int64_t> count_unfinished_jobs(const std::string& tenant) = 0;
 
   // ---- attempts (runner side). Every call names the attempt; a call whose attempt is not

@@ -305,8 +305,16 @@ TEST(ScheduleMigration, SchedulesTableComesWithVersionFourAfterTwo) {
     db.exec("DROP TRIGGER job_counts_delete");
     db.exec("DROP TABLE job_counts");
     db.exec("DROP TABLE job_count_changes");
+    db.exec("DROP INDEX jobs_waiting");
+    db.exec("DROP INDEX jobs_waiting_by_shape");
+    db.exec("DROP INDEX jobs_delayed");
+    db.exec("DROP INDEX jobs_in_flight");
+    db.exec("CREATE INDEX jobs_queue ON jobs (tenant, state, priority DESC, seq)");
+    db.exec("CREATE INDEX jobs_runnable ON jobs (state, not_before)");
+    db.exec(
+        "CREATE INDEX jobs_owner_queue ON jobs (tenant, state, owner_token_id, priority DESC, "
+        "seq)");
     db.exec("DROP INDEX jobs_queued_since");
-    db.exec("DROP INDEX jobs_by_shape");
     db.exec("DROP TABLE workflow_runs");
     db.exec("DROP TABLE runner_usage");
     db.exec("ALTER TABLE tokens DROP COLUMN last_used_at");
