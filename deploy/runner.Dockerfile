@@ -15,7 +15,7 @@ FROM ${BASE_IMAGE}
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates git openssh-client \
-      libspdlog1.10 libfmt9 libssl3 libsqlite3-0 libpq5 libyaml-cpp0.7 libdate-tz3 \
+      libspdlog1.10 libfmt9 libssl3 libsqlite3-0 libpq5 libyaml-cpp0.7 libdate-tz3 libtcmalloc-minimal4 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 corral \
  && useradd --system --uid 10001 --gid corral --home-dir /var/lib/corral --shell /usr/sbin/nologin corral \

@@ -8,6 +8,8 @@ packages=(
   libboost-dev libboost-system-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
   libspdlog-dev libssl-dev libsqlite3-dev sqlite3 libpq-dev libgtest-dev libgmock-dev
   libbenchmark-dev
+  # the corral binary's allocator (CMakeLists.txt, CORRAL_TCMALLOC)
+  libtcmalloc-minimal4
   # time zones: date/tz.h over the system tz database (src/common/timezone.cpp)
   libhowardhinnant-date-dev
   # libFuzzer targets (tests/fuzz, scripts/fuzz.sh)

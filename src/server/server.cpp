@@ -50,9 +50,11 @@ void raise_file_limit(int64_t max_connections) {
 
 // glibc gives each thread that allocates its own heap arena, up to eight per core, and
 // keeps what each arena once held: with 32 store threads reading thousands of runners the
-// server's RSS grew past twice what it used. A few arenas keep the memory reused; the
-// allocations that matter here are not contended enough to need more. MALLOC_ARENA_MAX in
-// the environment still decides when set.
+// server's RSS grew past twice what it used. A few arenas keep the memory reused.
+// MALLOC_ARENA_MAX in the environment still decides when set. The corral binary normally
+// allocates through tcmalloc (CMakeLists.txt, CORRAL_TCMALLOC), whose per-thread caches
+// neither contend nor keep an arena per thread, and which ignores this; it matters for a
+// build without it.
 void bound_malloc_arenas() {
   if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 4);
 }
