@@ -246,6 +246,10 @@ bool is_terminal(JobState state) {
          state == JobState::kCanceled;
 }
 
+bool job_in_flight(JobState state) {
+  return state == JobState::kLeased || state == JobState::kRunning;
+}
+
 std::string_view to_string(RunnerStatus status) {
   switch (status) {
     case RunnerStatus::kIdle:

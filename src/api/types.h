@@ -78,6 +78,8 @@ enum class JobState { kQueued, kLeased, kRunning, kSucceeded, kFailed, kCanceled
 std::string_view to_string(JobState state);
 std::optional<JobState> parse_job_state(std::string_view s);
 bool is_terminal(JobState state);
+// Leased or running: a runner holds an attempt of the job.
+bool job_in_flight(JobState state);
 
 // An attempt is one claim of a job by one runner; (job_id, attempt) is its fencing token.
 enum class AttemptState { kLeased, kRunning, kSucceeded, kFailed, kCanceled, kLost };

@@ -88,6 +88,8 @@ Result<JobPage> PostgresStore::list_jobs(const std::string& tenant, const JobQue
     if (query.state) {
       params.add(std::string(to_string(*query.state)));
       sql += " AND state = " + next();
+      // Lets the planner read jobs_in_flight (partial on these states) for such a list.
+      if (job_in_flight(*query.state)) sql += " AND state IN ('leased', 'running')";
     }
     if (query.cursor > 0) {
       params.add(query.cursor);

@@ -83,8 +83,13 @@ Result<std::vector<CreateJobResult>> SqliteStore::create_jobs(const std::vector<
 
 Result<JobPage> SqliteStore::list_jobs(const std::string& tenant, const JobQuery& query) {
   return read<JobPage>([&](Db& db) -> Result<JobPage> {
-    std::string sql = std::string("SELECT ") + kJobColumns + " FROM jobs WHERE tenant = ?1";
+    // Jobs in flight are read through their own index (at most the runners' slots of them),
+    // not by walking the tenant's jobs newest first: a deep queue is newer than what runs.
+    bool in_flight = query.state && job_in_flight(*query.state);
+    std::string sql = std::string("SELECT ") + kJobColumns + " FROM jobs" +
+                      (in_flight ? " INDEXED BY jobs_in_flight" : "") + " WHERE tenant = ?1";
     if (query.state) sql += " AND state = ?2";
+    if (in_flight) sql += " AND state IN ('leased', 'running')";
     if (query.cursor > 0) sql += " AND seq < ?3";
     if (!query.label.empty())
       sql += " AND EXISTS (SELECT 1 FROM json_each(jobs.labels) WHERE value = ?5)";

@@ -1057,6 +1057,46 @@ TEST_P(StoreTest, ListJobsFiltersByLabelAndRunner) {
   (void)plain;
 }
 
+TEST_P(StoreTest, ListJobsByStateGivesEachStatesJobsNewestFirstPageByPage) {
+  // Jobs in flight are listed through their own index, the others by walking the tenant's
+  // jobs: every state must come out whole, newest first, and only the tenant's.
+  auto runner = register_runner("r1", "t1", 4);
+  std::vector<Job> jobs;
+  for (int i = 0; i < 7; ++i) jobs.push_back(submit());
+  auto claimed = claim(runner, 4);  // the four oldest
+  ASSERT_EQ(claimed.size(), 4u);
+  ASSERT_TRUE(store_->start_attempt(runner.id, jobs[1].id, 1, clock_.now_ms()).ok());
+  ASSERT_TRUE(store_->start_attempt(runner.id, jobs[2].id, 1, clock_.now_ms()).ok());
+  FinishReport done;
+  done.state = AttemptState::kSucceeded;
+  ASSERT_TRUE(store_->finish_attempt(runner.id, jobs[2].id, 1, done, clock_.now_ms()).ok());
+  auto other = register_runner("r2", "t2");
+  submit("t2");
+  ASSERT_EQ(claim(other).size(), 1u);  // another tenant's job in flight
+
+  auto listed = [&](JobState state) {
+    JobQuery q;
+    q.state = state;
+    q.limit = 1;
+    std::vector<std::string> ids;
+    for (;;) {
+      auto page = store_->list_jobs("t1", q);
+      EXPECT_TRUE(page.ok());
+      if (!page.ok()) break;
+      for (const auto& j : page->jobs) ids.push_back(j.id);
+      if (!page->next_cursor) break;
+      q.cursor = page->next_cursor;
+    }
+    return ids;
+  };
+  using Ids = std::vector<std::string>;
+  EXPECT_EQ(listed(JobState::kLeased), (Ids{jobs[3].id, jobs[0].id}));
+  EXPECT_EQ(listed(JobState::kRunning), (Ids{jobs[1].id}));
+  EXPECT_EQ(listed(JobState::kSucceeded), (Ids{jobs[2].id}));
+  EXPECT_EQ(listed(JobState::kQueued), (Ids{jobs[6].id, jobs[5].id, jobs[4].id}));
+  EXPECT_TRUE(listed(JobState::kFailed).empty());
+}
+
 TEST_P(StoreTest, JobStatsCountsOutcomesPerHourWithMedians) {
   constexpr TimeMs kHour = 3'600'000;
   clock_.set_ms(100 * kHour);  // on an hour boundary
