@@ -247,15 +247,20 @@ Result<std::vector<Runner>> SqlStore<B, C>::list_runners(const std::string& tena
             std::string(C::kUsageHealth) +
             ", status, draining, last_heartbeat_at, registered_at, owner_token_id, owner_only,"
             " description";
-        auto rows = c.query(std::string("SELECT ") + (brief ? kBriefColumns : kRunnerColumns) +
-                                " FROM runners WHERE tenant = $1 ORDER BY name",
-                            tenant);
+        // Stepped through (each_row), not copied into memory first: a fleet of ten thousand
+        // is 200,000 cells.
         std::vector<Runner> out;
         std::map<std::string, size_t> index_of;
-        for (int i = 0; i < rows.size(); ++i) {
-          out.push_back(runner_from_row(rows[i], brief));
-          index_of.emplace(out.back().id, out.size() - 1);
-        }
+        each_row(
+            c,
+            std::string("SELECT ") + (brief ? kBriefColumns : kRunnerColumns) +
+                " FROM runners WHERE tenant = $1 ORDER BY name",
+            [&](const auto& row) {
+              out.push_back(runner_from_row(row, brief));
+              index_of.emplace(out.back().id, out.size() - 1);
+              return true;
+            },
+            tenant);
         auto running = c.query(
             "SELECT a.runner_id, a.job_id, a.attempt FROM attempts a JOIN runners r ON r.id ="
             " a.runner_id WHERE r.tenant = $1 AND a.state IN ('leased', 'running')"
