@@ -98,6 +98,20 @@ RuntimeCapabilities DockerRuntime::capabilities() const {
 }
 
 awaitable<Result<RuntimeInfo>> DockerRuntime::info() {
+  // Podman's GET /version asks the package manager which packages hold conmon and the OCI
+  // runtime and runs both with --version: about a second and a CPU-second on Debian, at
+  // every runner start. Its /_ping headers say what the runner reports (no architecture:
+  // the caller falls back to this host's). Docker's /version is cheap and also names the
+  // architecture.
+  HttpRequest ping;
+  ping.target = "/_ping";
+  ping.timeout = config_.connect_timeout;
+  auto pinged = co_await client_.request(std::move(ping));
+  if (pinged.ok() && pinged->status == 200) {
+    const std::string server = pinged->header("server");
+    const std::string api_version = pinged->header("api-version");
+    if (auto podman = api::parse_podman_ping(server, api_version)) co_return std::move(*podman);
+  }
   auto res = co_await call(http::verb::get, "/version");
   if (!res.ok()) co_return res.error();
   if (res->status != 200) co_return api::engine_error(res->status, res->body, "GET /version");

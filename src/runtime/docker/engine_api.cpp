@@ -335,6 +335,26 @@ Result<RuntimeInfo> parse_version(std::string_view body) {
   return info;
 }
 
+std::optional<RuntimeInfo> parse_podman_ping(std::string_view server,
+                                             std::string_view api_version) {
+  constexpr std::string_view kPrefix = "Libpod/";
+  if (!server.starts_with(kPrefix)) return std::nullopt;
+  server.remove_prefix(kPrefix.size());
+  RuntimeInfo info;
+  info.name = "Podman Engine";
+  auto space = server.find(' ');
+  info.version = std::string(server.substr(0, space));
+  if (info.version.empty()) return std::nullopt;
+  if (space != std::string_view::npos) {
+    std::string_view rest = server.substr(space + 1);
+    if (rest.size() > 2 && rest.front() == '(' && rest.back() == ')') {
+      info.os = std::string(rest.substr(1, rest.size() - 2));
+    }
+  }
+  info.api_version = std::string(api_version);
+  return info;
+}
+
 std::string label_filter_param(std::string_view label_filter) {
   json filters;
   filters["label"] = json::array({std::string(label_filter)});

@@ -79,6 +79,11 @@ Result<ExecState> parse_exec_state(std::string_view body);
 // GET /version
 Result<RuntimeInfo> parse_version(std::string_view body);
 
+// What GET /_ping's headers tell of a Podman service (Server: "Libpod/4.3.1 (linux)",
+// Api-Version: "1.41"): name, version, API version and OS, no architecture. Empty when the
+// server header is not Podman's, or says no version.
+std::optional<RuntimeInfo> parse_podman_ping(std::string_view server, std::string_view api_version);
+
 // The value of the filters query parameter of GET /containers/json selecting a label,
 // URL-encoded: {"label":["corral.runner=r1"]}.
 std::string label_filter_param(std::string_view label_filter);

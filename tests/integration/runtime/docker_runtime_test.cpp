@@ -153,6 +153,23 @@ TEST_F(DockerRuntimeTest, InfoNamesTheEngine) {
   EXPECT_FALSE(info->version.empty());
   EXPECT_FALSE(info->api_version.empty());
   EXPECT_TRUE(run_coro(io_, runtime_->ping()).ok());
+
+  // What it says is what the engine's own GET /version says (info reads Podman's /_ping
+  // headers instead, which cost the engine nothing).
+  auto endpoint = Endpoint::parse(std::getenv("DOCKER_HOST"));
+  ASSERT_TRUE(endpoint.ok());
+  SyncHttpClient engine(endpoint.value());
+  auto version = engine.get("/version");
+  ASSERT_TRUE(version.ok()) << version.error().message;
+  auto expected = docker_api::parse_version(version->body);
+  ASSERT_TRUE(expected.ok()) << version->body;
+  EXPECT_EQ(info->name, expected->name);
+  EXPECT_EQ(info->version, expected->version);
+  EXPECT_EQ(info->api_version, expected->api_version);
+  EXPECT_EQ(info->os, expected->os);
+  if (!info->arch.empty()) {
+    EXPECT_EQ(info->arch, expected->arch);
+  }
 }
 
 TEST_F(DockerRuntimeTest, StdoutAndStderrArriveComplete) {

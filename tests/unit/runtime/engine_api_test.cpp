@@ -239,6 +239,18 @@ TEST(EngineApiTest, ParsesInspectListVersionAndExec) {
   EXPECT_EQ(info->version, "4.3.1");
   EXPECT_EQ(info->api_version, "1.41");
 
+  auto podman = api::parse_podman_ping("Libpod/4.3.1 (linux)", "1.41");
+  ASSERT_TRUE(podman.has_value());
+  EXPECT_EQ(podman->name, "Podman Engine");
+  EXPECT_EQ(podman->version, "4.3.1");
+  EXPECT_EQ(podman->api_version, "1.41");
+  EXPECT_EQ(podman->os, "linux");
+  EXPECT_EQ(podman->arch, "");
+  EXPECT_EQ(api::parse_podman_ping("Libpod/5.0.2", "1.41")->version, "5.0.2");
+  EXPECT_FALSE(api::parse_podman_ping("Docker/24.0.7 (linux)", "1.43").has_value());
+  EXPECT_FALSE(api::parse_podman_ping("Libpod/ (linux)", "1.41").has_value());
+  EXPECT_FALSE(api::parse_podman_ping("", "").has_value());
+
   auto exec = api::parse_exec_state(R"({"Running":true,"ExitCode":null})");
   ASSERT_TRUE(exec.ok());
   EXPECT_TRUE(exec->running);
