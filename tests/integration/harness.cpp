@@ -18,10 +18,14 @@ namespace corral::testing {
 
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds deadline,
                 std::chrono::milliseconds step) {
-  auto end = std::chrono::steady_clock::now() + deadline;
+  const auto end = std::chrono::steady_clock::now() + deadline;
+  const auto longest = std::max(step, std::chrono::milliseconds(100));
+  auto interval = step;
   while (std::chrono::steady_clock::now() < end) {
     if (pred()) return true;
-    std::this_thread::sleep_for(step);
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        interval, end - std::chrono::steady_clock::now()));
+    interval = std::min(interval * 3 / 2 + std::chrono::milliseconds(1), longest);
   }
   return pred();
 }

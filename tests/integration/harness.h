@@ -20,7 +20,10 @@ namespace corral::testing {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-// Polls pred until it is true or the deadline passes; returns whether it became true.
+// Polls pred until it is true or the deadline passes; returns whether it became true. The
+// interval starts at step and grows by half each miss, up to 100 ms (or step, if longer): a
+// wait of seconds on the server's answers costs it a few dozen requests, not hundreds, and
+// the suite's four tests side by side leave the CPU to what they test.
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds deadline,
                 std::chrono::milliseconds step = std::chrono::milliseconds(10));
 
