@@ -3,7 +3,7 @@
 // (c) the raw ceiling of the store for the same writes, measured in the same run.
 //
 //   build/server_bench [--runners N] [--submitters N] [--jobs N] [--latency-samples N]
-//                      [--batch N]
+//                      [--batch N] [--minimal-answers 0|1]
 //   build/server_bench --store postgresql://... [--servers N] [...]
 //
 // Starts the real `corral` binary (CORRAL_BINARY) on 127.0.0.1:0 in a temp dir. On SQLite
@@ -14,7 +14,9 @@
 // database and spreads the runners and submitters over them. --batch N (N > 1) runs the
 // lifecycle a second time with batches: N jobs per submit (POST /api/v1/jobs/batch), runners
 // holding N slots that claim up to N at once and report their starts and then their
-// finishes in one call each (POST /api/v1/runners/{id}/reports).
+// finishes in one call each (POST /api/v1/runners/{id}/reports). The lifecycle's submitters
+// send "Prefer: return=minimal" (RFC 7240: each job answered as its id and state, what a bulk
+// submitter reads) unless --minimal-answers 0 (the whole job, as before session 18).
 #include <sqlite3.h>
 
 #include <atomic>
@@ -45,7 +47,8 @@ struct Options {
   int latency_samples = 500;
   std::string store;  // "" = SQLite; else a PostgreSQL server URL
   int servers = 1;
-  int batch = 1;  // > 1: also the batched lifecycle
+  int batch = 1;            // > 1: also the batched lifecycle
+  int minimal_answers = 1;  // the submitters send Prefer: return=minimal
 };
 
 json call(SyncHttpClient& c, http::verb verb, const std::string& target, const std::string& body,
@@ -61,6 +64,22 @@ json call(SyncHttpClient& c, http::verb verb, const std::string& target, const s
   if (res->status >= 400)
     throw std::runtime_error(target + " -> " + std::to_string(res->status) + " " + res->body);
   return res->body.empty() ? json::object() : json::parse(res->body);
+}
+
+// A submit of the lifecycle's submitters, with Prefer: return=minimal when asked.
+void submit_call(SyncHttpClient& c, const std::string& target, const std::string& body,
+                 bool minimal) {
+  HttpRequest req;
+  req.method = http::verb::post;
+  req.target = target;
+  req.body = body;
+  req.timeout = std::chrono::seconds(60);
+  if (minimal) req.headers.emplace_back("Prefer", "return=minimal");
+  auto res = c.request(req);
+  if (!res.ok()) throw std::runtime_error(res.error().message);
+  if (res->status >= 400) {
+    throw std::runtime_error(target + " -> " + std::to_string(res->status) + " " + res->body);
+  }
 }
 
 struct SimRunner {
@@ -172,6 +191,12 @@ double bench_throughput(const Options& o, const fs::path& base, int batch) {
   std::vector<SimRunner> sims;
   for (int i = 0; i < o.runners; ++i)
     sims.push_back(register_runner(endpoint(i), reg_token, "tp-" + std::to_string(i), batch));
+  auto server_cpu = [&] {
+    double sum = 0;
+    for (const auto& server : servers) sum += proc_cpu_seconds(server->pid);
+    return sum;
+  };
+  const double cpu0 = server_cpu();
   auto t0 = Clock::now();
   std::vector<std::thread> threads;
   for (int i = 0; i < o.runners; ++i) {
@@ -215,26 +240,29 @@ double bench_throughput(const Options& o, const fs::path& base, int batch) {
       SyncHttpClient c(endpoint(s), admin_token);
       if (batch <= 1) {
         while (submitted.fetch_add(1) < o.jobs)
-          call(c, http::verb::post, "/api/v1/jobs", R"({"command":["true"]})");
+          submit_call(c, "/api/v1/jobs", R"({"command":["true"]})", o.minimal_answers != 0);
         return;
       }
       for (int from; (from = submitted.fetch_add(batch)) < o.jobs;) {
         json jobs = json::array();
         for (int k = from; k < std::min(o.jobs, from + batch); ++k)
           jobs.push_back({{"command", {"true"}}});
-        call(c, http::verb::post, "/api/v1/jobs/batch", json{{"jobs", jobs}}.dump());
+        submit_call(c, "/api/v1/jobs/batch", json{{"jobs", jobs}}.dump(), o.minimal_answers != 0);
       }
     });
   }
   for (auto& t : threads) t.join();
   double secs = ms_since(t0) / 1000.0;
   double rate = o.jobs / secs;
+  // The servers' CPU per job: steadier than the rate on a shared machine, and what a change
+  // to the server's own work moves.
+  double cpu_us = (server_cpu() - cpu0) * 1e6 / o.jobs;
   std::printf(
       "full lifecycle (submit, claim, start, finish): %d jobs, %d runners, %d submitters, %zu "
-      "server(s), %s: %.2f s = %.0f jobs/s\n",
+      "server(s), %s: %.2f s = %.0f jobs/s, server CPU %.0f us/job\n",
       o.jobs, o.runners, o.submitters, servers.size(),
       batch > 1 ? ("batches of " + std::to_string(batch)).c_str() : "one job per request", secs,
-      rate);
+      rate, cpu_us);
   return rate;
 }
 
@@ -370,7 +398,8 @@ int main(int argc, char** argv) {
                     {"--jobs", &o.jobs},
                     {"--latency-samples", &o.latency_samples},
                     {"--servers", &o.servers},
-                    {"--batch", &o.batch}},
+                    {"--batch", &o.batch},
+                    {"--minimal-answers", &o.minimal_answers}},
                    {{"--store", &o.store}}))
     return 2;
   auto base = fs::temp_directory_path() / ("corral-bench-" + std::to_string(getpid()));

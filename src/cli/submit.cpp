@@ -73,6 +73,8 @@ void submit_batch(const SubmitOptions& o, const CLI::App* cmd) {
     size_t to = std::min(specs.size(), from + kBatchSize);
     json body = {{"jobs", json(std::vector<json>(specs.begin() + from, specs.begin() + to))}};
     std::vector<std::pair<std::string, std::string>> headers;
+    // Without --json only the ids are printed: the server need not send the whole jobs back.
+    if (!o.client.json_output) headers.emplace_back("Prefer", "return=minimal");
     // Each batch's own key, so the same file sent again finds every job it made.
     if (!o.idempotency_key.empty()) {
       headers.emplace_back(

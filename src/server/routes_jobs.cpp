@@ -41,6 +41,35 @@ Result<std::string> idempotency_key(const RequestContext& req) {
   return key;
 }
 
+// RFC 7240: a client that sends "Prefer: return=minimal" gets each submitted job back as its
+// id and state only, not the whole job (a bulk submitter reads ids; the whole job is a
+// GET away). The answer says so in Preference-Applied.
+bool prefers_minimal(const RequestContext& req) {
+  std::string_view prefer = req.msg["Prefer"];
+  while (!prefer.empty()) {
+    size_t comma = prefer.find(',');
+    std::string_view item = prefer.substr(0, comma);
+    prefer = comma == std::string_view::npos ? std::string_view() : prefer.substr(comma + 1);
+    item = item.substr(0, item.find(';'));  // preference parameters say nothing here
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (boost::beast::iequals(item, "return=minimal") ||
+        boost::beast::iequals(item, "return=\"minimal\""))
+      return true;
+  }
+  return false;
+}
+
+json minimal_json(const Job& job) {
+  return {{"id", job.id}, {"state", to_string(job.state)}};
+}
+
+Response submitted(json body, bool created, bool minimal) {
+  Response res = json_ok(body, created ? http::status::created : http::status::ok);
+  if (minimal) res.set("Preference-Applied", "return=minimal");
+  return res;
+}
+
 awaitable<Response> submit(ServerContext& ctx, RequestContext& req) {
   auto caller = co_await user_or_admin(ctx, req);
   if (!caller.ok()) co_return error_of(caller.error());
@@ -52,8 +81,9 @@ awaitable<Response> submit(ServerContext& ctx, RequestContext& req) {
   if (!key.ok()) co_return error_of(key.error());
   auto created = co_await submit_job(ctx, *caller, std::move(spec.value()), *key);
   if (!created.ok()) co_return error_of(created.error());
-  co_return json_ok(to_json(created->job),
-                    created->created ? http::status::created : http::status::ok);
+  const bool minimal = prefers_minimal(req);
+  co_return submitted(minimal ? minimal_json(created->job) : to_json(created->job),
+                      created->created, minimal);
 }
 
 // The job a spec makes for its owner, not yet stored. `repos` holds the repository mappings
@@ -179,14 +209,15 @@ awaitable<Response> submit_batch(ServerContext& ctx, RequestContext& req) {
   }
   auto created = co_await ctx.db([&] { return ctx.store.create_jobs(jobs); });
   if (!created.ok()) co_return error_of(created.error());
+  const bool minimal = prefers_minimal(req);
   bool any_new = false;
   json out = json::array();
   for (const auto& one : *created) {
     if (one.created) ctx.events.job_available(one.job);
     any_new = any_new || one.created;
-    out.push_back(to_json(one.job));
+    out.push_back(minimal ? minimal_json(one.job) : to_json(one.job));
   }
-  co_return json_ok({{"jobs", std::move(out)}}, any_new ? http::status::created : http::status::ok);
+  co_return submitted({{"jobs", std::move(out)}}, any_new, minimal);
 }
 
 awaitable<Response> list_jobs(ServerContext& ctx, RequestContext& req) {

@@ -324,6 +324,13 @@ describe('the API document', () => {
     await call('PUT', '/api/v1/tenant/settings', {body: {refresh_timezone: 'Europe/Berlin'}});
     await call('PUT', '/api/v1/tenant/settings', {body: {refresh_timezone: 'Mars/Olympus'}});  // 422
 
+    // Short answers (Prefer: return=minimal): each job as {id, state}, which the schemas admit.
+    const minimal = {'Prefer': 'return=minimal'};
+    const short = (await call('POST', '/api/v1/jobs', {body: {script: 'true'}, headers: minimal})).body;
+    assert.deepEqual(Object.keys(short).sort(), ['id', 'state']);
+    const shortBatch = (await call('POST', '/api/v1/jobs/batch', {body: {jobs: [{script: 'true'}]}, headers: minimal})).body;
+    assert.deepEqual(Object.keys(shortBatch.jobs[0]).sort(), ['id', 'state']);
+
     // Removing things.
     await call('DELETE', '/api/v1/runners/{id}', {params: runner});
     await call('DELETE', '/api/v1/tokens/{id}', {params: {id: registration.id}});

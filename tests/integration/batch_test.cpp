@@ -84,6 +84,51 @@ TEST(BatchTest, ABatchOfJobsIsStoredWholeOrNotAtAll) {
   EXPECT_EQ(job_count(user), 8u);
 }
 
+TEST(BatchTest, PreferReturnMinimalAnswersEachJobAsItsIdAndState) {
+  ServerProcess server;
+  Api user(server.url(), create_token(server, "user"));
+  auto keys_of = [](const json& job) {
+    std::set<std::string> keys;
+    for (const auto& [key, value] : job.items()) keys.insert(key);
+    return keys;
+  };
+  const std::set<std::string> minimal{"id", "state"};
+
+  // RFC 7240's header, among other preferences and with a parameter, on a batch.
+  auto batch = user.request(http::verb::post, "/api/v1/jobs/batch", batch_of(3, "m").dump(),
+                            {{"Prefer", "respond-async, return=minimal; x=1"}});
+  ASSERT_EQ(batch.status, 201) << batch.body;
+  EXPECT_EQ(batch.header("preference-applied"), "return=minimal");
+  auto jobs = json::parse(batch.body)["jobs"];
+  ASSERT_EQ(jobs.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(keys_of(jobs[i]), minimal) << jobs[i].dump();
+    EXPECT_EQ(jobs[i]["state"], "queued");
+    // The ids are the stored jobs'.
+    EXPECT_EQ(user.get("/api/v1/jobs/" + jobs[i]["id"].get<std::string>())["name"],
+              "m" + std::to_string(i));
+  }
+
+  // One job.
+  auto one = user.request(http::verb::post, "/api/v1/jobs", spec("single").dump(),
+                          {{"Prefer", "return=minimal"}});
+  ASSERT_EQ(one.status, 201) << one.body;
+  EXPECT_EQ(one.header("preference-applied"), "return=minimal");
+  EXPECT_EQ(keys_of(json::parse(one.body)), minimal) << one.body;
+
+  // Without it, or asking for the representation, the whole job comes back.
+  for (const std::string& prefer : {std::string(), std::string("return=representation")}) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!prefer.empty()) headers.emplace_back("Prefer", prefer);
+    auto full = user.request(http::verb::post, "/api/v1/jobs", spec("full").dump(), headers);
+    ASSERT_EQ(full.status, 201) << full.body;
+    EXPECT_EQ(full.header("preference-applied"), "");
+    auto job = json::parse(full.body);
+    EXPECT_EQ(job["name"], "full");
+    EXPECT_TRUE(job.contains("spec")) << full.body;
+  }
+}
+
 TEST(BatchTest, ReportsStartAndFinishSeveralAttemptsEachFencedOnItsOwn) {
   ServerProcess server;
   Api user(server.url(), create_token(server, "user"));
