@@ -63,6 +63,13 @@ struct ServerMetrics {
   PoolCalls read_pool_calls;
   CounterFamily& log_bytes =
       registry.counter("corral_log_bytes_total", "Job log bytes runners sent that the store kept.");
+  CounterFamily& runner_list_reads = registry.counter(
+      "corral_runner_list_reads_total",
+      "Reads of a tenant's runner list for the pages that explain the queue "
+      "(server/runner_snapshots.h), by what started them: a page view that found no list "
+      "(\"page\", it waited for the read), a page view that found an old one (\"refresh\", in "
+      "the background) or a change to the tenant's runners (\"warmup\", in the background).",
+      {"by"});
 };
 
 }  // namespace corral

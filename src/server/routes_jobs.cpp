@@ -319,7 +319,8 @@ awaitable<Response> agent_events(ServerContext& ctx, RequestContext& req) {
 // Reads the tenant's runners and keeps the list (runner_snapshots.h). Parameters by value:
 // it also runs detached, after the request that started it has ended.
 awaitable<Result<RunnerSnapshots::Snapshot>> read_runners(ServerContext& ctx, std::string tenant,
-                                                          uint64_t generation) {
+                                                          uint64_t generation, std::string by) {
+  ctx.metrics.runner_list_reads.add({by});
   TimeMs at = ctx.clock.now_ms();
   // Without what the explanations never read: of the usage report its health only
   // (runner_error), no capabilities. Ten thousand full registrations are a lot of JSON.
@@ -329,11 +330,6 @@ awaitable<Result<RunnerSnapshots::Snapshot>> read_runners(ServerContext& ctx, st
   auto snapshot = std::make_shared<const RunnerList>(std::move(runners.value()));
   ctx.runner_snapshots->put(tenant, snapshot, at, generation, ctx.clock.now_ms() - at);
   co_return snapshot;
-}
-
-awaitable<void> refresh_runners(ServerContext& ctx, std::string tenant, uint64_t generation) {
-  auto read = co_await read_runners(ctx, std::move(tenant), generation);
-  if (!read.ok()) spdlog::warn("reading the runners for /queue: {}", read.error().message);
 }
 
 // The tenant's runners for /queue and /why: the kept list while it is fresh enough, renewed
@@ -353,10 +349,11 @@ awaitable<Result<RunnerSnapshots::Snapshot>> tenant_runners(ServerContext& ctx,
   }
   if (found.refresh) {
     asio::co_spawn(co_await asio::this_coro::executor,
-                   refresh_runners(ctx, tenant, found.generation), asio::detached);
+                   refresh_runner_list(ctx, tenant, found.generation, "refresh"), asio::detached);
   }
   if (found.runners) co_return found.runners;
-  co_return co_await read_runners(ctx, tenant, found.generation);
+  std::string by = "page";  // (named: g++ 12 and temporaries inside co_await)
+  co_return co_await read_runners(ctx, tenant, found.generation, std::move(by));
 }
 
 awaitable<Response> queue(ServerContext& ctx, RequestContext& req) {
@@ -529,6 +526,12 @@ awaitable<Response> stats(ServerContext& ctx, RequestContext& req) {
 }
 
 }  // namespace
+
+awaitable<void> refresh_runner_list(ServerContext& ctx, std::string tenant, uint64_t generation,
+                                    std::string by) {
+  auto read = co_await read_runners(ctx, std::move(tenant), generation, std::move(by));
+  if (!read.ok()) spdlog::warn("reading the runners for /queue: {}", read.error().message);
+}
 
 void add_job_routes(Router& router, ServerContext& ctx) {
   router.add(http::verb::post, "/api/v1/jobs",

@@ -47,11 +47,15 @@ void RunnerSnapshots::put(const std::string& tenant, Snapshot runners, TimeMs at
                           uint64_t generation, TimeMs read_ms) {
   std::lock_guard lock(mu_);
   Entry& e = entries_[tenant];
-  if (e.generation + all_generation_ != generation) return;  // changed while it was read
+  const bool current = e.generation + all_generation_ == generation;
+  // A list changed while it was read is dropped, unless it is slow to read: then it is still
+  // newer than what is kept (or than nothing), and is kept as outdated, read again soon.
+  if (!current && read_ms < kSlowRead) return;
   e.runners = std::move(runners);
   e.at = at;
   e.read_ms = read_ms;
-  e.outdated = false;
+  e.outdated = !current;
+  if (current) e.warm = false;
   e.fresh_for = std::clamp(read_ms * kSlowReadFactor, kMaxAge, kServeStaleFor / 2);
 }
 
@@ -70,13 +74,35 @@ void RunnerSnapshots::changed(const std::string& tenant) {
   std::lock_guard lock(mu_);
   Entry& e = entries_[tenant];
   ++e.generation;
+  e.warm = true;
   outdate(e);
 }
 
 void RunnerSnapshots::changed_all() {
   std::lock_guard lock(mu_);
   ++all_generation_;
-  for (auto& [tenant, e] : entries_) outdate(e);
+  for (auto& [tenant, e] : entries_) {
+    e.warm = true;
+    outdate(e);
+  }
+}
+
+std::vector<std::pair<std::string, uint64_t>> RunnerSnapshots::due_warmups(TimeMs now) {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<std::string, uint64_t>> due;
+  for (auto& [tenant, e] : entries_) {
+    if (!e.warm) continue;
+    if (e.warmed_at && now >= *e.warmed_at && now - *e.warmed_at < warm_spacing(e)) continue;
+    e.warmed_at = now;
+    if (e.runners) {
+      e.refresh_asked_at = now;
+    } else {
+      e.read_asked_at = now;  // a page view meanwhile waits for this read
+    }
+    e.warm = false;  // a change while it is read sets it again
+    due.emplace_back(tenant, e.generation + all_generation_);
+  }
+  return due;
 }
 
 }  // namespace corral

@@ -13,10 +13,17 @@
 //
 // A list slow to read (kSlowRead or more: a fleet of thousands, 0.3 s at 10,000 runners) is never
 // dropped while it is being replaced: a change, or an age past kServeStaleFor, asks for a new
-// read at once while requests go on getting the old list, so only the first page view after a
-// start waits for a read. Such a fleet's pages may then show a change one read late.
+// read at once while requests go on getting the old list. Such a fleet's pages may then show a
+// change one read late.
+//
+// Warm-up: after a change to a tenant's runners, the server reads the tenant's list again in the
+// background (due_warmups, from its sweep loop) without waiting for a page view, at most once per
+// kMaxAge (or kSlowReadFactor times the last read, for a slow list). The first page view after
+// a fleet registers, or after a restart's re-registrations, then finds a list: none waits for
+// ten thousand runners to be read.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -72,6 +79,11 @@ class RunnerSnapshots {
   void changed(const std::string& tenant);
   void changed_all();
 
+  // The tenants whose lists to read now in the background, each with the generation to pass to
+  // put(): changed since their list was read, and not read (or asked for) within the spacing
+  // above. A tenant returned is counted as being read (lookups wait for that read).
+  std::vector<std::pair<std::string, uint64_t>> due_warmups(TimeMs now);
+
  private:
   struct Entry {
     Snapshot runners;
@@ -81,8 +93,14 @@ class RunnerSnapshots {
     bool outdated = false;                   // changed since it was read (a slow list is kept)
     std::optional<TimeMs> refresh_asked_at;  // when a caller was last told to refresh it
     std::optional<TimeMs> read_asked_at;     // when a caller was last told to read one (none kept)
+    bool warm = false;                       // changed since read: due_warmups reads it again
+    std::optional<TimeMs> warmed_at;         // when due_warmups last returned it
     uint64_t generation = 0;
   };
+  // How long after the last warm-up of a tenant the next may start.
+  static TimeMs warm_spacing(const Entry& e) {
+    return std::max(kMaxAge, e.read_ms * kSlowReadFactor);
+  }
   // A change: drops a list quick to read; marks a slow one for an immediate re-read.
   static void outdate(Entry& e);
 

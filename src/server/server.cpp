@@ -274,6 +274,12 @@ awaitable<void> Server::sweep_loop() {
                        config_.heartbeat_timeout_ms);
       }
     }
+    // The runner lists of /queue and /why, read again in the background after a change to a
+    // tenant's runners: the first page view after a fleet registers finds its list read.
+    for (auto& [tenant, generation] : ctx_->runner_snapshots->due_warmups(now)) {
+      asio::co_spawn(io_, refresh_runner_list(*ctx_, std::move(tenant), generation, "warmup"),
+                     asio::detached);
+    }
     // The job counts' pending changes (PostgreSQL), folded once a second: the counts are
     // exact either way, the fold keeps reading them cheap.
     if (now - last_fold >= 1000) {

@@ -246,5 +246,36 @@ TEST(ReadPool, PagesAnswerWhileEveryStoreThreadWaitsOnTheWriter) {
   EXPECT_TRUE(wait_until([&] { return store_calls("store", "waiting") == 0; }, 5s));
 }
 
+// The queue's explanations need the tenant's runners. After a change to them (a runner
+// registers), the server reads the list in the background without waiting for a page view,
+// so the first view after a fleet registers finds it read (server/runner_snapshots.h).
+TEST(RunnerListWarmup, AChangeToTheRunnersIsReadBeforeAnyPageAsks) {
+  ServerProcess server;
+  Api admin(server.url(), server.admin_token());
+  const std::string reg = create_token(server, "runner");
+  auto reads = [&](const std::string& by) {
+    auto res = admin.request(http::verb::get, "/metrics");
+    EXPECT_EQ(res.status, 200) << res.body;
+    double n = sample(res.body, "corral_runner_list_reads_total{by=\"" + by + "\"}");
+    return n < 0 ? 0.0 : n;  // a series appears with its first read
+  };
+  std::vector<TestRunner> runners;
+  for (int i = 0; i < 3; ++i) {
+    runners.push_back(TestRunner::register_with(server, reg, {{"name", "w" + std::to_string(i)}}));
+  }
+  // Read with no page view at all.
+  ASSERT_TRUE(wait_until([&] { return reads("warmup") >= 1; }, 10s));
+  EXPECT_EQ(reads("page"), 0);
+
+  // One more runner: once its change is being read, the first page view takes that read's
+  // list (waiting for it if need be) and reads none of its own.
+  double before = reads("warmup");
+  runners.push_back(TestRunner::register_with(server, reg, {{"name", "w3"}}));
+  ASSERT_TRUE(wait_until([&] { return reads("warmup") > before; }, 10s));
+  auto queue = admin.get("/api/v1/queue");
+  EXPECT_EQ(queue["runners"]["idle"], 4) << queue.dump();
+  EXPECT_EQ(reads("page"), 0);
+}
+
 }  // namespace
 }  // namespace corral::testing

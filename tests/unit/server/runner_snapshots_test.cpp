@@ -99,11 +99,12 @@ TEST(RunnerSnapshots, AListSlowToReadIsServedUntilItsReplacementIsRead) {
   EXPECT_TRUE(after.refresh);
   EXPECT_FALSE(after.wait);
   EXPECT_FALSE(snapshots.lookup("t1", 20).refresh);  // one read at a time
-  // A change while that read runs: its list is not kept, and another read is asked for.
+  // A change while that read runs: its list is still newer than the kept one, so it is kept,
+  // as outdated: the next caller is asked for another read at once.
   snapshots.changed_all();
   snapshots.put("t1", list_of("read before the change"), 30, after.generation, 60);
   auto again = snapshots.lookup("t1", 40);
-  EXPECT_EQ(name_in(again), "a");
+  EXPECT_EQ(name_in(again), "read before the change");
   EXPECT_TRUE(again.refresh);
   snapshots.put("t1", list_of("b"), 40, again.generation, 60);
   EXPECT_EQ(name_in(snapshots.lookup("t1", 50)), "b");
@@ -116,6 +117,56 @@ TEST(RunnerSnapshots, AListSlowToReadIsServedUntilItsReplacementIsRead) {
   snapshots.put("t1", list_of("quick"), 100'000, old.generation, RunnerSnapshots::kSlowRead - 1);
   snapshots.changed("t1");
   EXPECT_EQ(snapshots.lookup("t1", 100'010).runners, nullptr);
+}
+
+TEST(RunnerSnapshots, AChangeIsReadAgainInTheBackgroundBeforeAnyPageAsks) {
+  RunnerSnapshots snapshots;
+  EXPECT_TRUE(snapshots.due_warmups(0).empty());  // nothing changed yet
+  // A runner registers: its tenant's list is due, once; a page view meanwhile waits for it.
+  snapshots.changed("t1");
+  auto due = snapshots.due_warmups(100);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].first, "t1");
+  EXPECT_TRUE(snapshots.due_warmups(150).empty());
+  EXPECT_TRUE(snapshots.lookup("t1", 160).wait);
+  snapshots.put("t1", list_of("a"), 100, due[0].second, 5);
+  auto found = snapshots.lookup("t1", 170);
+  EXPECT_EQ(name_in(found), "a");
+  EXPECT_FALSE(found.wait);
+  EXPECT_TRUE(snapshots.due_warmups(2000).empty());  // read, and unchanged since
+
+  // Registrations go on while it is read: the quick list read is not kept, and the next
+  // warm-up comes no sooner than kMaxAge after the last.
+  snapshots.changed("t1");
+  due = snapshots.due_warmups(3000);
+  ASSERT_EQ(due.size(), 1u);
+  snapshots.changed("t1");
+  snapshots.put("t1", list_of("stale"), 3000, due[0].second, 5);
+  EXPECT_EQ(snapshots.lookup("t1", 3010).runners, nullptr);
+  EXPECT_TRUE(snapshots.due_warmups(3000 + RunnerSnapshots::kMaxAge - 1).empty());
+  due = snapshots.due_warmups(3000 + RunnerSnapshots::kMaxAge);
+  ASSERT_EQ(due.size(), 1u);
+  snapshots.put("t1", list_of("b"), 4000, due[0].second, 200);  // a fleet of thousands
+
+  // A slow list: kept and served through changes, and read again no sooner than
+  // kSlowReadFactor times its read time after the last warm-up began.
+  const TimeMs spacing = 200 * RunnerSnapshots::kSlowReadFactor;
+  snapshots.changed("t1");
+  EXPECT_EQ(name_in(snapshots.lookup("t1", 5000)), "b");
+  EXPECT_TRUE(snapshots.due_warmups(4000 + spacing - 1).empty());
+  due = snapshots.due_warmups(4000 + spacing);
+  ASSERT_EQ(due.size(), 1u);
+  snapshots.changed("t1");
+  // Changed while it was read: newer than "b" all the same, so kept, as outdated.
+  snapshots.put("t1", list_of("c"), 4000 + spacing, due[0].second, 200);
+  EXPECT_EQ(name_in(snapshots.lookup("t1", 4100 + spacing)), "c");
+  EXPECT_TRUE(snapshots.due_warmups(4000 + 2 * spacing - 1).empty());
+  EXPECT_EQ(snapshots.due_warmups(4000 + 2 * spacing).size(), 1u);
+
+  // Every tenant's runners changed (runners gone offline): each known tenant is due.
+  snapshots.lookup("t2", 20'000);
+  snapshots.changed_all();
+  EXPECT_EQ(snapshots.due_warmups(30'000).size(), 2u);
 }
 
 // A list works out how each kind of job fits its runners once; a job that differs in what
