@@ -336,6 +336,12 @@ RunnerProcess::RunnerProcess(ServerProcess& server, const std::string& name,
       {"DOCKER_HOST", docker_host()},
       {"DOCKER_WORKSPACE_BASE", workspace_base_.string()},
       {"DOCKER_PULL_POLICY", "never"},
+      // Jobs get no network unless a test asks for one (its env, or the job's "network"): a
+      // container on the engine's bridge costs Podman's CNI plugins about a dozen iptables
+      // runs to set up and take down, the largest cost of the suite after the containers
+      // themselves. The tests of networking and of jobs that reach a service on the host
+      // (agents, pushes) set DOCKER_NETWORK_MODE themselves.
+      {"DOCKER_NETWORK_MODE", "none"},
   };
   for (const auto& [k, v] : env) full[k] = v;
   process_ = std::make_unique<Process>(

@@ -105,6 +105,24 @@ TEST_F(RunnerTest, MemoryLimitExceededIsOomKilled) {
   expect_clean(runner);
 }
 
+// The harness's runners give jobs no network (harness.cpp); a runner left at the product's
+// default gives its jobs the engine's default network: an interface beside loopback.
+TEST_F(RunnerTest, TheEnginesDefaultNetworkIsWhatAJobGetsByDefault) {
+  auto& runner = start_runner("default-net", {{"DOCKER_NETWORK_MODE", ""}});
+  std::string id =
+      submit({{"script", "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sed 's/^/if:/'"}});
+  auto job = wait_for_job(*api_, id, {"succeeded", "failed"});
+  EXPECT_EQ(job["state"], "succeeded") << log_of(id);
+  std::string log = log_of(id);
+  EXPECT_NE(log.find("if:lo\n"), std::string::npos) << log;
+  size_t interfaces = 0;
+  for (size_t at = log.find("if:"); at != std::string::npos; at = log.find("if:", at + 1)) {
+    ++interfaces;
+  }
+  EXPECT_GE(interfaces, 2u) << "only loopback: the job got no network\n" << log;
+  expect_clean(runner);
+}
+
 TEST_F(RunnerTest, NetworkNoneCannotReachTheServer) {
   // The runner's default is the host network, so the control job does reach the server.
   auto& runner = start_runner("net", {{"DOCKER_NETWORK_MODE", "host"}});
