@@ -52,12 +52,13 @@ struct Options {
 };
 
 json call(SyncHttpClient& c, http::verb verb, const std::string& target, const std::string& body,
-          int* status = nullptr) {
+          int* status = nullptr, std::vector<std::pair<std::string, std::string>> headers = {}) {
   HttpRequest req;
   req.method = verb;
   req.target = target;
   req.body = body;
   req.timeout = std::chrono::seconds(60);
+  req.headers = std::move(headers);
   auto res = c.request(req);
   if (!res.ok()) throw std::runtime_error(res.error().message);
   if (status) *status = res->status;
@@ -69,17 +70,9 @@ json call(SyncHttpClient& c, http::verb verb, const std::string& target, const s
 // A submit of the lifecycle's submitters, with Prefer: return=minimal when asked.
 void submit_call(SyncHttpClient& c, const std::string& target, const std::string& body,
                  bool minimal) {
-  HttpRequest req;
-  req.method = http::verb::post;
-  req.target = target;
-  req.body = body;
-  req.timeout = std::chrono::seconds(60);
-  if (minimal) req.headers.emplace_back("Prefer", "return=minimal");
-  auto res = c.request(req);
-  if (!res.ok()) throw std::runtime_error(res.error().message);
-  if (res->status >= 400) {
-    throw std::runtime_error(target + " -> " + std::to_string(res->status) + " " + res->body);
-  }
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (minimal) headers.emplace_back("Prefer", "return=minimal");
+  call(c, http::verb::post, target, body, nullptr, std::move(headers));
 }
 
 struct SimRunner {

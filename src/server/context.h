@@ -136,10 +136,10 @@ awaitable<Result<std::vector<RunnerCommand>>> deliver_commands(ServerContext& ct
                                                                const std::string& runner_id);
 
 // Reads the tenant's runners for /queue and /why and keeps the list (runner_snapshots.h),
-// e.g. a warm-up the sweep starts after a change (routes_jobs.cpp); `by` is what started the
-// read, for corral_runner_list_reads_total.
+// e.g. a warm-up the sweep starts after a change (routes_jobs.cpp); `by` (a literal) is what
+// started the read, for corral_runner_list_reads_total.
 awaitable<void> refresh_runner_list(ServerContext& ctx, std::string tenant, uint64_t generation,
-                                    std::string by);
+                                    const char* by);
 
 // Queues a job of `owner`'s (routes_jobs.cpp): its repository's mapping applied, the
 // tenant's quota checked, runners woken. A repeated idempotency key gets the first job.

@@ -319,7 +319,7 @@ awaitable<Response> agent_events(ServerContext& ctx, RequestContext& req) {
 // Reads the tenant's runners and keeps the list (runner_snapshots.h). Parameters by value:
 // it also runs detached, after the request that started it has ended.
 awaitable<Result<RunnerSnapshots::Snapshot>> read_runners(ServerContext& ctx, std::string tenant,
-                                                          uint64_t generation, std::string by) {
+                                                          uint64_t generation, const char* by) {
   ctx.metrics.runner_list_reads.add({by});
   TimeMs at = ctx.clock.now_ms();
   // Without what the explanations never read: of the usage report its health only
@@ -352,8 +352,7 @@ awaitable<Result<RunnerSnapshots::Snapshot>> tenant_runners(ServerContext& ctx,
                    refresh_runner_list(ctx, tenant, found.generation, "refresh"), asio::detached);
   }
   if (found.runners) co_return found.runners;
-  std::string by = "page";  // (named: g++ 12 and temporaries inside co_await)
-  co_return co_await read_runners(ctx, tenant, found.generation, std::move(by));
+  co_return co_await read_runners(ctx, tenant, found.generation, "page");
 }
 
 awaitable<Response> queue(ServerContext& ctx, RequestContext& req) {
@@ -528,8 +527,8 @@ awaitable<Response> stats(ServerContext& ctx, RequestContext& req) {
 }  // namespace
 
 awaitable<void> refresh_runner_list(ServerContext& ctx, std::string tenant, uint64_t generation,
-                                    std::string by) {
-  auto read = co_await read_runners(ctx, std::move(tenant), generation, std::move(by));
+                                    const char* by) {
+  auto read = co_await read_runners(ctx, std::move(tenant), generation, by);
   if (!read.ok()) spdlog::warn("reading the runners for /queue: {}", read.error().message);
 }
 

@@ -76,11 +76,15 @@ awaitable<Result<HttpResponse>> DockerRuntime::call(http::verb method, const std
   co_return res;
 }
 
-awaitable<Result<void>> DockerRuntime::ping() {
+awaitable<Result<HttpResponse>> DockerRuntime::ping_answer() {
   HttpRequest req;
   req.target = "/_ping";
   req.timeout = config_.connect_timeout;
-  auto res = co_await client_.request(std::move(req));
+  co_return co_await client_.request(std::move(req));
+}
+
+awaitable<Result<void>> DockerRuntime::ping() {
+  auto res = co_await ping_answer();
   if (!res.ok()) co_return res.error();
   if (res->status != 200) co_return api::engine_error(res->status, res->body, "GET /_ping");
   co_return ok_result();
@@ -103,10 +107,7 @@ awaitable<Result<RuntimeInfo>> DockerRuntime::info() {
   // every runner start. Its /_ping headers say what the runner reports (no architecture:
   // the caller falls back to this host's). Docker's /version is cheap and also names the
   // architecture.
-  HttpRequest ping;
-  ping.target = "/_ping";
-  ping.timeout = config_.connect_timeout;
-  auto pinged = co_await client_.request(std::move(ping));
+  auto pinged = co_await ping_answer();
   if (pinged.ok() && pinged->status == 200) {
     const std::string server = pinged->header("server");
     const std::string api_version = pinged->header("api-version");

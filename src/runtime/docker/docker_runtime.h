@@ -67,6 +67,8 @@ class DockerRuntime final : public ContainerRuntime {
                                                OutputSink sink) override;
 
  private:
+  // GET /_ping's answer, whatever its status (ping() and info() read it).
+  awaitable<Result<HttpResponse>> ping_answer();
   // Attaches to id's output (and stdin when with_stdin) on a connection of its own.
   awaitable<Result<std::unique_ptr<HijackedStream>>> attach(const std::string& id, bool with_stdin);
   // Pumps stream to sink until the engine closes it, then reads the exit status.
