@@ -75,7 +75,7 @@ Result<std::vector<Job>> run_nightly_refresh(Store& store, TimeMs now,
     const TimeZone& tz = zone_of(repo.tenant);
     if (!nightly_refresh_due(repo, now, tz)) continue;
     for (auto& job : nightly_refresh_jobs(repo, now, tz)) {
-      auto created = store.create_job(job);
+      auto created = store.create_job(job, kNoJobCap);
       if (!created.ok()) return created.error();
       if (created->created) made.push_back(created->job);
     }

@@ -131,14 +131,15 @@ Error queue_quota_error(const std::string& tenant, int64_t unfinished, int64_t a
       kQueueQuotaRetryAfterS);
 }
 
-// Per-tenant quota: 429 when `adding` more jobs would pass --max-queued-per-tenant. Checked
-// before the insert, so concurrent submits may pass it by a few.
-awaitable<Result<void>> check_queue_quota(ServerContext& ctx, const std::string& tenant,
-                                          int64_t adding) {
-  auto unfinished = co_await ctx.db([&] { return ctx.store.count_unfinished_jobs(tenant); });
-  if (!unfinished.ok()) co_return unfinished.error();
-  if (*unfinished + adding <= ctx.config.max_queued_per_tenant) co_return Result<void>{};
-  co_return queue_quota_error(tenant, *unfinished, adding, ctx.config.max_queued_per_tenant);
+// The store's refusal past --max-queued-per-tenant (checked in the insert's transaction, so
+// on SQLite it holds exactly), worded for the client; other errors as they are.
+Error worded_store_error(const ServerContext& ctx, const Error& error, const std::string& tenant,
+                         int64_t adding) {
+  if (error.code != ErrorCode::kTooManyRequests) return error;
+  auto detail = json::parse(error.detail_json, nullptr, false);
+  if (!detail.is_object() || !detail.contains("unfinished")) return error;
+  return queue_quota_error(tenant, detail["unfinished"].get<int64_t>(), adding,
+                           ctx.config.max_queued_per_tenant);
 }
 
 }  // namespace
@@ -148,11 +149,9 @@ awaitable<Result<CreateJobResult>> submit_job(ServerContext& ctx, const Token& o
   std::map<std::string, std::optional<RepoMapping>> repos;
   auto job = co_await new_job(ctx, owner, std::move(spec), idempotency_key, repos);
   if (!job.ok()) co_return job.error();
-  if (auto quota = co_await check_queue_quota(ctx, job->tenant, 1); !quota.ok()) {
-    co_return quota.error();
-  }
-  auto created = co_await ctx.db([&] { return ctx.store.create_job(*job); });
-  if (!created.ok()) co_return created.error();
+  auto created =
+      co_await ctx.db([&] { return ctx.store.create_job(*job, ctx.config.max_queued_per_tenant); });
+  if (!created.ok()) co_return worded_store_error(ctx, created.error(), job->tenant, 1);
   if (created->created) ctx.events.job_available(created->job);
   co_return created;
 }
@@ -204,11 +203,12 @@ awaitable<Response> submit_batch(ServerContext& ctx, RequestContext& req) {
     if (!job.ok()) co_return error_of(job.error());
     jobs.push_back(std::move(job.value()));
   }
-  if (auto quota = co_await check_queue_quota(ctx, caller->tenant, jobs.size()); !quota.ok()) {
-    co_return error_of(quota.error());
+  auto created = co_await ctx.db(
+      [&] { return ctx.store.create_jobs(jobs, ctx.config.max_queued_per_tenant); });
+  if (!created.ok()) {
+    co_return error_of(worded_store_error(ctx, created.error(), caller->tenant,
+                                          static_cast<int64_t>(jobs.size())));
   }
-  auto created = co_await ctx.db([&] { return ctx.store.create_jobs(jobs); });
-  if (!created.ok()) co_return error_of(created.error());
   const bool minimal = prefers_minimal(req);
   bool any_new = false;
   json out = json::array();

@@ -274,6 +274,32 @@ std::vector<JobCount> job_counts(Conn& c, const std::string& tenant) {
   return out;
 }
 
+// The tenant's jobs not yet finished (queued, leased, running), from the counts above.
+template <typename Conn>
+int64_t unfinished_jobs(Conn& c, const std::string& tenant) {
+  int64_t unfinished = 0;
+  for (const auto& count : job_counts(c, tenant)) {
+    if (count.state == "queued" || count.state == "leased" || count.state == "running")
+      unfinished += count.n;
+  }
+  return unfinished;
+}
+
+// Refuses `adding` new jobs that would give the tenant more than max_unfinished unfinished
+// ones (Store::create_job): kTooManyRequests with {"unfinished": n} for the server to word.
+template <typename Conn>
+Result<void> within_unfinished_cap(Conn& c, const std::string& tenant, int64_t adding,
+                                   int64_t max_unfinished) {
+  if (adding == 0 || max_unfinished == kNoJobCap) return {};
+  int64_t unfinished = unfinished_jobs(c, tenant);
+  if (unfinished + adding <= max_unfinished) return {};
+  Error refused = make_error(ErrorCode::kTooManyRequests,
+                             "tenant '" + tenant + "' has " + std::to_string(unfinished) +
+                                 " unfinished jobs, the cap is " + std::to_string(max_unfinished));
+  refused.detail_json = json{{"unfinished", unfinished}}.dump();
+  return refused;
+}
+
 // What a claim's prefilter reads of a job (ClaimRule::prefilter): its labels (the column's
 // JSON text, sorted), group and type. The queue is read shape by shape, and then submitter
 // by submitter within a shape, so jobs a runner may not take cost it nothing however many

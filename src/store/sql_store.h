@@ -21,10 +21,12 @@ namespace corral {
 
 // What a shared method's statements need of the backend's transactions.
 enum class StoreAccess {
-  kRead,      // reads that need no common snapshot (PostgreSQL: each commits by itself)
-  kSnapshot,  // reads of one consistent snapshot (PostgreSQL: one transaction)
-  kWrite,     // a transaction that writes (SQLite: the writer's next batch)
-  kWriteOne,  // one write statement (PostgreSQL: no BEGIN ... COMMIT around it)
+  kRead,          // reads that need no common snapshot (PostgreSQL: each commits by itself)
+  kSnapshot,      // reads of one consistent snapshot (PostgreSQL: one transaction)
+  kWrite,         // a transaction that writes (SQLite: the writer's next batch)
+  kRoutineWrite,  // a write nobody waits on for long, e.g. a heartbeat (SQLite: may be held a
+                  // moment to share a commit with others; PostgreSQL: as kWrite)
+  kWriteOne,      // one write statement (PostgreSQL: no BEGIN ... COMMIT around it)
 };
 
 template <typename Backend, typename Conn>

@@ -123,7 +123,7 @@ Result<int64_t> SqlStore<B, C>::count_active_tokens(TokenKind kind) {
 
 template <typename B, typename C>
 Result<void> SqlStore<B, C>::touch_token(const std::string& id, TimeMs now) {
-  return self().template transact<void>(StoreAccess::kWrite, [&](C& c) -> Result<void> {
+  return self().template transact<void>(StoreAccess::kRoutineWrite, [&](C& c) -> Result<void> {
     c.query("UPDATE tokens SET last_used_at = $1 WHERE id = $2 AND last_used_at <= $3", now, id,
             now - 60'000);
     return {};
@@ -134,14 +134,8 @@ Result<void> SqlStore<B, C>::touch_token(const std::string& id, TimeMs now) {
 
 template <typename B, typename C>
 Result<int64_t> SqlStore<B, C>::count_unfinished_jobs(const std::string& tenant) {
-  return self().template transact<int64_t>(StoreAccess::kSnapshot, [&](C& c) -> Result<int64_t> {
-    int64_t unfinished = 0;
-    for (const auto& count : job_counts(c, tenant)) {
-      if (count.state == "queued" || count.state == "leased" || count.state == "running")
-        unfinished += count.n;
-    }
-    return unfinished;
-  });
+  return self().template transact<int64_t>(
+      StoreAccess::kSnapshot, [&](C& c) -> Result<int64_t> { return unfinished_jobs(c, tenant); });
 }
 
 template <typename B, typename C>
@@ -280,82 +274,86 @@ Result<std::vector<RunnerCommand>> SqlStore<B, C>::heartbeat(const std::string& 
                                                              const HeartbeatReport& report,
                                                              TimeMs now, TimeMs lease_ms) {
   using Commands = std::vector<RunnerCommand>;
-  return self().template transact<Commands>(StoreAccess::kWrite, [&](C& c) -> Result<Commands> {
-    bool drain_requested = false;
-    bool resume_due = false;
-    {
-      // A drain command on its way says it itself, with its id to acknowledge: a bare drain
-      // here as well would make the runner drop the parked claim that carries it.
-      auto rows = c.query(
-          "SELECT admin_drain, CAST(EXISTS (SELECT 1 FROM runner_controls WHERE runner_id = $1"
-          " AND type = 'drain' AND state IN ('pending', 'delivered')) AS INTEGER) FROM runners"
-          " WHERE id = $1" +
-              lock_rows<C>(),
-          runner_id);
-      if (rows.empty()) return make_error(ErrorCode::kNotFound, "no runner with id " + runner_id);
-      bool admin_drain = rows.front().integer(0) != 0;
-      bool drain_on_its_way = rows.front().integer(1) != 0;
-      drain_requested = admin_drain && !drain_on_its_way && !report.draining;
-      // Draining with no admin's drain in force: a resume that never reached the runner (it
-      // heard of a drain that was lifted since). A runner draining of its own accord (shutting
-      // down, updating) ignores it.
-      resume_due = report.draining && !admin_drain && !drain_on_its_way && !report.going_away;
-    }
-    // An admin's drain holds until an admin resumes the runner; otherwise the runner says
-    // whether it drains (shutting down, or told to by a remote command).
-    c.query(
-        "UPDATE runners SET last_heartbeat_at = $1, usage = $2,"
-        " draining = CASE WHEN admin_drain = 1 THEN 1 ELSE CAST($3 AS INTEGER) END,"
-        " status = CASE WHEN status = 'offline' THEN 'idle' ELSE status END"
-        " WHERE id = $4",
-        now, report.usage.dump(), report.draining, runner_id);
-    auto sample = usage_sample_of(report.usage, static_cast<int>(report.running.size()), now);
-    if (sample && report.usage_sample_every_ms > 0) {
-      // The runner's row is locked above: two heartbeats of one runner add one sample.
-      auto added = c.query(
-          "INSERT INTO runner_usage (runner_id, at, load_1m, memory_available_bytes,"
-          " disk_free_bytes, running) SELECT $1, CAST($2 AS BIGINT), CAST($3 AS DOUBLE PRECISION),"
-          " CAST($4 AS BIGINT), CAST($5 AS BIGINT), CAST($6 AS INTEGER) WHERE NOT EXISTS"
-          " (SELECT 1 FROM runner_usage WHERE runner_id = $1 AND at > $7) RETURNING at",
-          runner_id, now, sample->load_1m, sample->memory_available_bytes, sample->disk_free_bytes,
-          sample->running, now - report.usage_sample_every_ms);
-      if (!added.empty()) {
-        c.query("DELETE FROM runner_usage WHERE runner_id = $1 AND at < $2", runner_id,
-                now - RunnerUsageSample::kKeepMs);
-      }
-    }
-    Commands commands;
-    if (drain_requested) commands.push_back({"drain", "", 0, "requested by an admin"});
-    if (resume_due) commands.push_back({"resume", "", 0, "no drain in force"});
-    for (const auto& running : report.running) {
-      // Locked: a lease sweep on another server either ran before (we see the attempt lost
-      // and say so) or waits until this renewal is committed.
-      auto rows = c.query(
-          "SELECT a.runner_id, a.state, j.attempt, j.cancel_requested FROM attempts a"
-          " JOIN jobs j ON j.id = a.job_id WHERE a.job_id = $1 AND a.attempt = $2" +
-              lock_rows<C>("OF a"),
-          running.job_id, running.attempt);
-      bool active = !rows.empty() && rows.front().text(0) == runner_id &&
-                    rows.front().integer(2) == running.attempt &&
-                    (rows.front().text(1) == "leased" || rows.front().text(1) == "running");
-      if (!active) {
-        commands.push_back({"cancel", running.job_id, running.attempt, "stale"});
-        continue;
-      }
-      c.query("UPDATE attempts SET lease_expires_at = $1 WHERE job_id = $2 AND attempt = $3",
-              now + lease_ms, running.job_id, running.attempt);
-      if (rows.front().integer(3) != 0)
-        commands.push_back({"cancel", running.job_id, running.attempt, "canceled"});
-    }
-    if (report.going_away) {
-      // The runner is shutting down: whatever it still holds goes back to the queue now.
-      lose_runner_attempts(c, runner_id, now);
-      c.query("UPDATE runners SET status = 'offline', draining = 1 WHERE id = $1", runner_id);
-    } else {
-      refresh_runner_status(c, runner_id);
-    }
-    return commands;
-  });
+  // Routine: on SQLite a heartbeat may wait a moment to share its commit with others.
+  return self().template transact<Commands>(
+      StoreAccess::kRoutineWrite, [&](C& c) -> Result<Commands> {
+        bool drain_requested = false;
+        bool resume_due = false;
+        {
+          // A drain command on its way says it itself, with its id to acknowledge: a bare drain
+          // here as well would make the runner drop the parked claim that carries it.
+          auto rows = c.query(
+              "SELECT admin_drain, CAST(EXISTS (SELECT 1 FROM runner_controls WHERE runner_id = $1"
+              " AND type = 'drain' AND state IN ('pending', 'delivered')) AS INTEGER) FROM runners"
+              " WHERE id = $1" +
+                  lock_rows<C>(),
+              runner_id);
+          if (rows.empty())
+            return make_error(ErrorCode::kNotFound, "no runner with id " + runner_id);
+          bool admin_drain = rows.front().integer(0) != 0;
+          bool drain_on_its_way = rows.front().integer(1) != 0;
+          drain_requested = admin_drain && !drain_on_its_way && !report.draining;
+          // Draining with no admin's drain in force: a resume that never reached the runner (it
+          // heard of a drain that was lifted since). A runner draining of its own accord (shutting
+          // down, updating) ignores it.
+          resume_due = report.draining && !admin_drain && !drain_on_its_way && !report.going_away;
+        }
+        // An admin's drain holds until an admin resumes the runner; otherwise the runner says
+        // whether it drains (shutting down, or told to by a remote command).
+        c.query(
+            "UPDATE runners SET last_heartbeat_at = $1, usage = $2,"
+            " draining = CASE WHEN admin_drain = 1 THEN 1 ELSE CAST($3 AS INTEGER) END,"
+            " status = CASE WHEN status = 'offline' THEN 'idle' ELSE status END"
+            " WHERE id = $4",
+            now, report.usage.dump(), report.draining, runner_id);
+        auto sample = usage_sample_of(report.usage, static_cast<int>(report.running.size()), now);
+        if (sample && report.usage_sample_every_ms > 0) {
+          // The runner's row is locked above: two heartbeats of one runner add one sample.
+          auto added = c.query(
+              "INSERT INTO runner_usage (runner_id, at, load_1m, memory_available_bytes,"
+              " disk_free_bytes, running) SELECT $1, CAST($2 AS BIGINT), CAST($3 AS DOUBLE "
+              "PRECISION),"
+              " CAST($4 AS BIGINT), CAST($5 AS BIGINT), CAST($6 AS INTEGER) WHERE NOT EXISTS"
+              " (SELECT 1 FROM runner_usage WHERE runner_id = $1 AND at > $7) RETURNING at",
+              runner_id, now, sample->load_1m, sample->memory_available_bytes,
+              sample->disk_free_bytes, sample->running, now - report.usage_sample_every_ms);
+          if (!added.empty()) {
+            c.query("DELETE FROM runner_usage WHERE runner_id = $1 AND at < $2", runner_id,
+                    now - RunnerUsageSample::kKeepMs);
+          }
+        }
+        Commands commands;
+        if (drain_requested) commands.push_back({"drain", "", 0, "requested by an admin"});
+        if (resume_due) commands.push_back({"resume", "", 0, "no drain in force"});
+        for (const auto& running : report.running) {
+          // Locked: a lease sweep on another server either ran before (we see the attempt lost
+          // and say so) or waits until this renewal is committed.
+          auto rows = c.query(
+              "SELECT a.runner_id, a.state, j.attempt, j.cancel_requested FROM attempts a"
+              " JOIN jobs j ON j.id = a.job_id WHERE a.job_id = $1 AND a.attempt = $2" +
+                  lock_rows<C>("OF a"),
+              running.job_id, running.attempt);
+          bool active = !rows.empty() && rows.front().text(0) == runner_id &&
+                        rows.front().integer(2) == running.attempt &&
+                        (rows.front().text(1) == "leased" || rows.front().text(1) == "running");
+          if (!active) {
+            commands.push_back({"cancel", running.job_id, running.attempt, "stale"});
+            continue;
+          }
+          c.query("UPDATE attempts SET lease_expires_at = $1 WHERE job_id = $2 AND attempt = $3",
+                  now + lease_ms, running.job_id, running.attempt);
+          if (rows.front().integer(3) != 0)
+            commands.push_back({"cancel", running.job_id, running.attempt, "canceled"});
+        }
+        if (report.going_away) {
+          // The runner is shutting down: whatever it still holds goes back to the queue now.
+          lose_runner_attempts(c, runner_id, now);
+          c.query("UPDATE runners SET status = 'offline', draining = 1 WHERE id = $1", runner_id);
+        } else {
+          refresh_runner_status(c, runner_id);
+        }
+        return commands;
+      });
 }
 
 // ---- remote commands

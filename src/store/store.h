@@ -52,6 +52,9 @@ struct AttemptFinish {
   FinishReport report;
 };
 
+// create_job's max_unfinished when no cap applies.
+inline constexpr int64_t kNoJobCap = INT64_MAX;
+
 struct CreateJobResult {
   Job job;
   bool created = true;  // false: the Idempotency-Key named an existing job
@@ -275,9 +278,15 @@ class Store {
   virtual Result<bool> update_workflow_run(const WorkflowRunRecord& run) = 0;
 
   // ---- jobs
-  virtual Result<CreateJobResult> create_job(const Job& job) = 0;
-  // Several jobs in one transaction: all of them are stored, or (on any error) none.
-  virtual Result<std::vector<CreateJobResult>> create_jobs(const std::vector<Job>& jobs) = 0;
+  // Stores a new job. max_unfinished (--max-queued-per-tenant) is checked in the insert's own
+  // transaction: a job that would give its tenant more unfinished jobs (queued, leased or
+  // running) is refused with kTooManyRequests, detail_json {"unfinished": n}. A repeated
+  // Idempotency-Key answers the first submit's job whatever the count. kNoJobCap: no check.
+  virtual Result<CreateJobResult> create_job(const Job& job, int64_t max_unfinished) = 0;
+  // Several jobs in one transaction: all of them are stored, or (on any error, or past
+  // max_unfinished with the new ones among them) none.
+  virtual Result<std::vector<CreateJobResult>> create_jobs(const std::vector<Job>& jobs,
+                                                           int64_t max_unfinished) = 0;
   virtual Result<Job> get_job(const std::string& tenant, const std::string& id) = 0;
   virtual Result<JobPage> list_jobs(const std::string& tenant, const JobQuery& query) = 0;
   // Queued or leased-not-started: canceled at once. Running: cancel_requested, the runner

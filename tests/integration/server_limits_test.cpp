@@ -85,7 +85,11 @@ TEST(ServerLimits, QueuedJobsPerTenantAnswer429WithRetryAfterUntilOneFinishes) {
   Api user(server.url(), create_token(server, "user", "team-a"));
   Api other(server.url(), create_token(server, "user", "team-b"));
   std::vector<std::string> ids;
-  for (int i = 0; i < 3; ++i) ids.push_back(user.post("/api/v1/jobs", limits_job(), 201)["id"]);
+  for (int i = 0; i < 2; ++i) ids.push_back(user.post("/api/v1/jobs", limits_job(), 201)["id"]);
+  auto keyed = user.request(http::verb::post, "/api/v1/jobs", limits_job().dump(),
+                            {{"Idempotency-Key", "third"}});
+  ASSERT_EQ(keyed.status, 201) << keyed.body;
+  ids.push_back(json::parse(keyed.body)["id"]);
   auto refused = user.request(http::verb::post, "/api/v1/jobs", limits_job().dump());
   EXPECT_EQ(refused.status, 429) << refused.body;
   EXPECT_EQ(refused.header("retry-after"), "30");
@@ -95,6 +99,11 @@ TEST(ServerLimits, QueuedJobsPerTenantAnswer429WithRetryAfterUntilOneFinishes) {
             std::string::npos)
       << refused.body;
   EXPECT_EQ(error["retry_after_s"], 30);
+  // A repeat of an accepted submit is no new job: it is answered with the first one's.
+  auto repeat = user.request(http::verb::post, "/api/v1/jobs", limits_job().dump(),
+                             {{"Idempotency-Key", "third"}});
+  EXPECT_EQ(repeat.status, 200) << repeat.body;
+  EXPECT_EQ(json::parse(repeat.body)["id"], ids[2]);
   // Another tenant has its own quota.
   other.post("/api/v1/jobs", limits_job(), 201);
   // Leased and running jobs still count; a finished one frees its place.

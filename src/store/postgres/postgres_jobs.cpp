@@ -1,5 +1,7 @@
 // PostgresStore: jobs (create, read, list, cancel) and the queue's statistics.
 #include <algorithm>
+#include <map>
+#include <optional>
 
 #include "store/postgres/postgres_store.h"
 #include "store/postgres/rows.h"
@@ -57,17 +59,53 @@ Result<CreateJobResult> insert_job(Connection& c, const Job& job) {
   return CreateJobResult{std::move(created), true};
 }
 
-}  // namespace
-
-Result<CreateJobResult> PostgresStore::create_job(const Job& job) {
-  // The INSERT commits by itself: one round trip.
-  return run<CreateJobResult>([&](Connection& c) { return insert_job(c, job); });
+// The job a first submit with job's Idempotency-Key made, if any.
+std::optional<Job> job_of_key(Connection& c, const Job& job) {
+  if (job.idempotency_key.empty()) return std::nullopt;
+  auto existing = c.query("SELECT id FROM jobs WHERE tenant = $1 AND idempotency_key = $2",
+                          job.tenant, job.idempotency_key);
+  if (existing.empty()) return std::nullopt;
+  return load_job(c, job.tenant, existing.front().text(0));
 }
 
-Result<std::vector<CreateJobResult>> PostgresStore::create_jobs(const std::vector<Job>& jobs) {
+// Store::create_jobs' cap for each tenant among jobs; a job whose Idempotency-Key a first
+// submit used is no new job (looked up only when the count alone would refuse).
+Result<void> within_unfinished_caps(Connection& c, const std::vector<Job>& jobs,
+                                    int64_t max_unfinished) {
+  std::map<std::string, int64_t> adding;
+  for (const auto& job : jobs) ++adding[job.tenant];
+  for (const auto& [tenant, n] : adding) {
+    if (within_unfinished_cap(c, tenant, n, max_unfinished).ok()) continue;
+    int64_t fresh = 0;
+    for (const auto& job : jobs) {
+      if (job.tenant == tenant && !job_of_key(c, job)) ++fresh;
+    }
+    CORRAL_TRY(within_unfinished_cap(c, tenant, fresh, max_unfinished));
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<CreateJobResult> PostgresStore::create_job(const Job& job, int64_t max_unfinished) {
+  // The INSERT commits by itself: one round trip, after the count's (concurrent submits, on
+  // this server or others, may pass the cap by a few).
+  return run<CreateJobResult>([&](Connection& c) -> Result<CreateJobResult> {
+    auto capped = within_unfinished_cap(c, job.tenant, 1, max_unfinished);
+    if (!capped.ok()) {
+      if (auto first = job_of_key(c, job)) return CreateJobResult{std::move(*first), false};
+      return capped.error();
+    }
+    return insert_job(c, job);
+  });
+}
+
+Result<std::vector<CreateJobResult>> PostgresStore::create_jobs(const std::vector<Job>& jobs,
+                                                                int64_t max_unfinished) {
   // One transaction: all of the jobs or none.
   return tx<std::vector<CreateJobResult>>(
       [&](Connection& c) -> Result<std::vector<CreateJobResult>> {
+        CORRAL_TRY(within_unfinished_caps(c, jobs, max_unfinished));
         std::vector<CreateJobResult> created;
         created.reserve(jobs.size());
         for (const auto& job : jobs) {

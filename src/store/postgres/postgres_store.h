@@ -51,8 +51,9 @@ class PostgresStore final : public SqlStore<PostgresStore, pg::Connection> {
                                                             const std::string& before_id) override;
   Result<std::vector<std::pair<std::string, std::string>>> active_workflow_runs() override;
   Result<bool> update_workflow_run(const WorkflowRunRecord& run) override;
-  Result<CreateJobResult> create_job(const Job& job) override;
-  Result<std::vector<CreateJobResult>> create_jobs(const std::vector<Job>& jobs) override;
+  Result<CreateJobResult> create_job(const Job& job, int64_t max_unfinished) override;
+  Result<std::vector<CreateJobResult>> create_jobs(const std::vector<Job>& jobs,
+                                                   int64_t max_unfinished) override;
   Result<JobPage> list_jobs(const std::string& tenant, const JobQuery& query) override;
 
   // postgres_claim.cpp

@@ -27,20 +27,21 @@ void insert_job_secrets(Db& db, const std::string& job_id,
 
 namespace {
 
-// One job into the open transaction; a repeated Idempotency-Key finds the first one's job.
-CreateJobResult insert_job(Db& db, const Job& job) {
-  if (!job.idempotency_key.empty()) {
-    std::string existing;
-    {
-      auto st = db.prepare("SELECT id FROM jobs WHERE tenant = ? AND idempotency_key = ?");
-      st.bind_all(job.tenant, job.idempotency_key);
-      if (st.step()) existing = st.text(0);
-    }
-    if (!existing.empty()) {
-      auto found = load_job(db, job.tenant, existing);
-      return CreateJobResult{*found, false};
-    }
+// The job a first submit with job's Idempotency-Key made, if any.
+std::optional<Job> job_of_key(Db& db, const Job& job) {
+  if (job.idempotency_key.empty()) return std::nullopt;
+  std::string existing;
+  {
+    auto st = db.prepare("SELECT id FROM jobs WHERE tenant = ? AND idempotency_key = ?");
+    st.bind_all(job.tenant, job.idempotency_key);
+    if (st.step()) existing = st.text(0);
   }
+  if (existing.empty()) return std::nullopt;
+  return load_job(db, job.tenant, existing);
+}
+
+// One new job (its key, if any, unused) into the open transaction.
+CreateJobResult insert_job(Db& db, const Job& job) {
   auto st = db.prepare(
       "INSERT INTO jobs (id, tenant, owner_token_id, spec, labels, grp, type, priority, state,"
       " max_attempts, not_before, created_at, updated_at, repo_name, group_source, "
@@ -66,17 +67,34 @@ CreateJobResult insert_job(Db& db, const Job& job) {
 
 }  // namespace
 
-Result<CreateJobResult> SqliteStore::create_job(const Job& job) {
-  return write<CreateJobResult>(
-      [&](Db& db) -> Result<CreateJobResult> { return insert_job(db, job); });
+Result<CreateJobResult> SqliteStore::create_job(const Job& job, int64_t max_unfinished) {
+  // In the writer: the cap holds exactly, however many submits come at once.
+  return write<CreateJobResult>([&](Db& db) -> Result<CreateJobResult> {
+    if (auto first = job_of_key(db, job)) return CreateJobResult{std::move(*first), false};
+    CORRAL_TRY(within_unfinished_cap(db, job.tenant, 1, max_unfinished));
+    return insert_job(db, job);
+  });
 }
 
-Result<std::vector<CreateJobResult>> SqliteStore::create_jobs(const std::vector<Job>& jobs) {
+Result<std::vector<CreateJobResult>> SqliteStore::create_jobs(const std::vector<Job>& jobs,
+                                                              int64_t max_unfinished) {
   // One write op: a failing insert rolls back its savepoint, so none of the jobs is stored.
   return write<std::vector<CreateJobResult>>([&](Db& db) -> Result<std::vector<CreateJobResult>> {
+    std::vector<std::optional<Job>> repeats;
+    std::map<std::string, int64_t> adding;  // new jobs by tenant
+    for (const auto& job : jobs) {
+      repeats.push_back(job_of_key(db, job));
+      if (!repeats.back()) ++adding[job.tenant];
+    }
+    for (const auto& [tenant, n] : adding) {
+      CORRAL_TRY(within_unfinished_cap(db, tenant, n, max_unfinished));
+    }
     std::vector<CreateJobResult> created;
     created.reserve(jobs.size());
-    for (const auto& job : jobs) created.push_back(insert_job(db, job));
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      created.push_back(repeats[i] ? CreateJobResult{std::move(*repeats[i]), false}
+                                   : insert_job(db, jobs[i]));
+    }
     return created;
   });
 }

@@ -85,13 +85,46 @@ uint64_t SqliteStore::commits() const {
   return commits_;
 }
 
-bool SqliteStore::hand_to_writer(WriteOp* ops, size_t n) {
+size_t SqliteStore::queued_writes() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
+bool SqliteStore::hand_to_writer(WriteOp* ops, size_t n, bool routine) {
+  Handover handover;
+  handover.left = n;
   std::unique_lock lock(mu_);
   if (stopping_) return false;
-  for (size_t i = 0; i < n; ++i) queue_.push_back(&ops[i]);
-  work_cv_.notify_one();
-  done_cv_.wait(
-      lock, [&] { return std::all_of(ops, ops + n, [](const WriteOp& op) { return op.done; }); });
+  auto now = std::chrono::steady_clock::now();
+  // A routine op joining others already queued need not wake the writer: it is waiting for
+  // the oldest one's delay, or busy.
+  bool wake = !routine || queue_.empty();
+  for (size_t i = 0; i < n; ++i) {
+    ops[i].handover = &handover;
+    queue_.push_back({&ops[i], now, routine});
+  }
+  if (!routine) urgent_queued_ += n;
+  if (wake || queue_.size() >= options_.routine_write_company) work_cv_.notify_one();
+  handover.done_cv.wait(lock, [&] { return handover.left == 0; });
+  return true;
+}
+
+bool SqliteStore::take_batch(std::unique_lock<std::mutex>& lock, std::vector<WriteOp*>& batch) {
+  auto ready = [&] {
+    return stopping_ || urgent_queued_ > 0 ||
+           queue_.size() >= std::min(options_.max_batch, options_.routine_write_company);
+  };
+  work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+  if (queue_.empty()) return false;  // stopping and drained
+  if (!ready()) {
+    // Routine writes only: the oldest waits out its delay unless other work comes first.
+    work_cv_.wait_until(lock, queue_.front().at + options_.routine_write_delay, ready);
+  }
+  while (!queue_.empty() && batch.size() < options_.max_batch) {
+    if (!queue_.front().routine) --urgent_queued_;
+    batch.push_back(queue_.front().op);
+    queue_.pop_front();
+  }
   return true;
 }
 
@@ -102,12 +135,7 @@ void SqliteStore::writer_loop() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping and drained
-      while (!queue_.empty() && batch.size() < options_.max_batch) {
-        batch.push_back(queue_.front());
-        queue_.pop_front();
-      }
+      if (!take_batch(lock, batch)) return;
     }
     std::optional<Error> commit_failure;
     try {
@@ -141,10 +169,9 @@ void SqliteStore::writer_loop() {
       if (!commit_failure) ++commits_;
       for (WriteOp* op : batch) {
         if (commit_failure && !op->failure) op->failure = commit_failure;
-        op->done = true;
+        if (--op->handover->left == 0) op->handover->done_cv.notify_one();
       }
     }
-    done_cv_.notify_all();
     batch.clear();
   }
 }

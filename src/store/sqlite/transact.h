@@ -14,14 +14,14 @@ inline Error shutting_down() {
 }
 
 template <typename T>
-Result<T> SqliteStore::write(const std::function<Result<T>(sqlite::Db&)>& fn) {
+Result<T> SqliteStore::write(const std::function<Result<T>(sqlite::Db&)>& fn, bool routine) {
   Result<T> out;
   WriteOp op;
   op.run = [&](sqlite::Db& db) {
     out = fn(db);
     return out.ok();
   };
-  if (!hand_to_writer(&op, 1)) return shutting_down();
+  if (!hand_to_writer(&op, 1, routine)) return shutting_down();
   if (op.failure) return *op.failure;
   return out;
 }

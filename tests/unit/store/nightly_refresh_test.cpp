@@ -130,7 +130,7 @@ TEST_P(NightlyRefreshTest, TwoServersAtOnceMakeOnePair) {
   // The second server has made the jobs but crashed before it could mark the repository.
   for (auto& job : nightly_refresh_jobs(*(*store_->find_repo("t1", "acme/widget")), kTwoTenUtc,
                                         TimeZone::utc())) {
-    ASSERT_TRUE((*second)->create_job(job).ok());
+    ASSERT_TRUE((*second)->create_job(job, kNoJobCap).ok());
   }
   // Now both run the refresh: the jobs exist already, so neither makes any.
   auto a = run_nightly_refresh(*store_, kTwoTenUtc + 60'000, TimeZone::utc());

@@ -20,7 +20,7 @@ class QuotaStoreTest : public testing::StoreBackendTest {
     job.owner_token_id = "owner";
     job.spec.command = {"true"};
     job.created_at = clock_.now_ms();
-    auto r = store_->create_job(job);
+    auto r = store_->create_job(job, kNoJobCap);
     EXPECT_TRUE(r.ok());
     return r->job;
   }
@@ -89,6 +89,43 @@ TEST_P(QuotaStoreTest, UnfinishedJobsCountQueuedLeasedAndRunningOfOneTenant) {
   ASSERT_TRUE(store_->cancel_job("t1", queued, clock_.now_ms()).ok());
   EXPECT_EQ(unfinished("t1"), 1);
   EXPECT_EQ(unfinished("t2"), 1);
+}
+
+TEST_P(QuotaStoreTest, TheCapOnUnfinishedJobsIsCheckedWithTheInsert) {
+  auto make = [&](const std::string& tenant, const std::string& key) {
+    Job job;
+    job.id = new_id("job");
+    job.tenant = tenant;
+    job.owner_token_id = "owner";
+    job.spec.command = {"true"};
+    job.created_at = clock_.now_ms();
+    job.idempotency_key = key;
+    return job;
+  };
+  ASSERT_TRUE(store_->create_job(make("t1", "first"), 2).ok());
+  ASSERT_TRUE(store_->create_job(make("t1", ""), 2).ok());
+  auto refused = store_->create_job(make("t1", ""), 2);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kTooManyRequests);
+  EXPECT_EQ(json::parse(refused.error().detail_json)["unfinished"], 2);
+  EXPECT_EQ(unfinished("t1"), 2);
+  // A repeat of an accepted submit is answered with its job, at the cap or not.
+  auto repeat = store_->create_job(make("t1", "first"), 2);
+  ASSERT_TRUE(repeat.ok()) << repeat.error().message;
+  EXPECT_FALSE(repeat->created);
+  // Another tenant has its own count; no cap, no refusal.
+  EXPECT_TRUE(store_->create_job(make("t2", ""), 2).ok());
+  EXPECT_TRUE(store_->create_job(make("t1", ""), kNoJobCap).ok());
+  EXPECT_EQ(unfinished("t1"), 3);
+  // A batch past the cap stores none of its jobs.
+  auto batch = store_->create_jobs({make("t2", ""), make("t2", "")}, 2);
+  ASSERT_FALSE(batch.ok());
+  EXPECT_EQ(batch.error().code, ErrorCode::kTooManyRequests);
+  EXPECT_EQ(json::parse(batch.error().detail_json)["unfinished"], 1);
+  EXPECT_EQ(unfinished("t2"), 1);
+  // ... and a batch within it stores them all.
+  EXPECT_TRUE(store_->create_jobs({make("t2", "")}, 2).ok());
+  EXPECT_EQ(unfinished("t2"), 2);
 }
 
 TEST_P(QuotaStoreTest, SchedulesCountPausedOnesOfOneTenant) {

@@ -106,7 +106,7 @@ TEST_P(RepoStoreTest, AJobKeepsItsRepositoryAndWhereItsGroupCameFrom) {
   job.repo_name = "o/n";
   job.group_source = kGroupFromRepo;
   job.created_at = job.not_before = clock_.now_ms();
-  ASSERT_TRUE(store_->create_job(job).ok());
+  ASSERT_TRUE(store_->create_job(job, kNoJobCap).ok());
   auto got = store_->get_job("t1", job.id);
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->repo_name, "o/n");
@@ -134,7 +134,7 @@ TEST_P(RepoStoreTest, AStewardClaimsThroughTheStoreOnlyOnceTheGroupIsStale) {
   apply_repo_mapping(job, mapping->has_value() ? &mapping->value() : nullptr);
   job.spec.steward_fallback = true;
   job.created_at = job.not_before = clock_.now_ms();
-  ASSERT_TRUE(store_->create_job(job).ok());
+  ASSERT_TRUE(store_->create_job(job, kNoJobCap).ok());
 
   auto claim_as = [&](const Runner& r) {
     auto facts = load_steward_facts(*store_, "t1", clock_.now_ms(), kTestStale, &r);

@@ -111,7 +111,7 @@ TEST_P(ScheduleStoreTest, ATickWhoseJobAnotherServerMadeMakesNoSecondJob) {
   theirs.spec = s.spec.job;
   theirs.created_at = tick;
   theirs.idempotency_key = schedule_job_key(s.id, tick);
-  ASSERT_TRUE(store_->create_job(theirs).ok());
+  ASSERT_TRUE(store_->create_job(theirs, kNoJobCap).ok());
   clock_.set_ms(tick + 1000);
   EXPECT_TRUE(sweep().empty());
   EXPECT_EQ(jobs_in("t1"), 1u);

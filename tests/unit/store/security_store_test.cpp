@@ -44,7 +44,7 @@ class SecurityStoreTest : public testing::StoreBackendTest {
     job.spec.secrets = std::move(secrets);
     job.spec.max_attempts = max_attempts;
     job.created_at = clock_.now_ms();
-    auto r = store_->create_job(job);
+    auto r = store_->create_job(job, kNoJobCap);
     EXPECT_TRUE(r.ok());
     return r->job;
   }

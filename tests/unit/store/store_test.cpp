@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -55,7 +56,7 @@ class StoreTest : public testing::StoreBackendTest {
     job.spec.max_attempts = max_attempts;
     job.spec.priority = priority;
     job.created_at = clock_.now_ms();
-    auto r = store_->create_job(job);
+    auto r = store_->create_job(job, kNoJobCap);
     EXPECT_TRUE(r.ok());
     return r->job;
   }
@@ -270,6 +271,74 @@ TEST_P(SqliteStoreTest, ABatchOfStartsIsOneCommit) {
   auto started = store_->start_attempts(runner.id, refs, clock_.now_ms());
   for (const auto& s : started) EXPECT_TRUE(s.ok());
   EXPECT_EQ(sqlite().commits() - before, 1u);
+}
+
+// Polls cond until it holds or 10 s pass.
+bool within_10s(const std::function<bool()>& cond) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+TEST_P(SqliteStoreTest, RoutineWritesWaitForCompanyAndAnyOtherWriteEndsTheWait) {
+  store_.reset();
+  SqliteStoreOptions options;
+  options.path = (dir_ / "corral.db").string();
+  options.synchronous_full = false;
+  options.routine_write_delay = std::chrono::hours(1);  // only company ends the wait here
+  store_ = std::move(SqliteStore::open(options).value());
+  auto a = register_runner("a");
+  auto b = register_runner("b");
+  uint64_t before = sqlite().commits();
+  std::thread beat_a([&] { EXPECT_TRUE(store_->heartbeat(a.id, {}, 1, kTestLease).ok()); });
+  ASSERT_TRUE(within_10s([&] { return sqlite().queued_writes() == 1; }));
+  std::thread beat_b([&] { EXPECT_TRUE(store_->heartbeat(b.id, {}, 2, kTestLease).ok()); });
+  ASSERT_TRUE(within_10s([&] { return sqlite().queued_writes() == 2; }));
+  EXPECT_EQ(sqlite().commits(), before);  // both heartbeats wait: routine writes alone
+  submit();                               // not routine: the writer takes all three at once
+  beat_a.join();
+  beat_b.join();
+  EXPECT_EQ(sqlite().commits() - before, 1u);
+  EXPECT_EQ(store_->get_runner(a.id)->last_heartbeat_at, 1);
+  EXPECT_EQ(store_->get_runner(b.id)->last_heartbeat_at, 2);
+}
+
+TEST_P(SqliteStoreTest, RoutineWritesStopWaitingOnceEnoughHaveGathered) {
+  store_.reset();
+  SqliteStoreOptions options;
+  options.path = (dir_ / "corral.db").string();
+  options.synchronous_full = false;
+  options.routine_write_delay = std::chrono::hours(1);
+  options.routine_write_company = 3;
+  store_ = std::move(SqliteStore::open(options).value());
+  std::vector<Runner> runners;
+  for (const char* name : {"a", "b", "c"}) runners.push_back(register_runner(name));
+  uint64_t before = sqlite().commits();
+  std::vector<std::thread> beats;
+  for (const auto& r : runners) {
+    beats.emplace_back([&] { EXPECT_TRUE(store_->heartbeat(r.id, {}, 5, kTestLease).ok()); });
+  }
+  for (auto& t : beats) t.join();  // the third one in ends the wait of all three
+  EXPECT_EQ(sqlite().commits() - before, 1u);
+}
+
+TEST_P(SqliteStoreTest, ARoutineWriteAloneWaitsOutItsDelayThenCommits) {
+  store_.reset();
+  SqliteStoreOptions options;
+  options.path = (dir_ / "corral.db").string();
+  options.synchronous_full = false;
+  options.routine_write_delay = std::chrono::milliseconds(200);
+  store_ = std::move(SqliteStore::open(options).value());
+  auto a = register_runner("a");
+  auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(store_->heartbeat(a.id, {}, 7, kTestLease).ok());
+  auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_GE(took, std::chrono::milliseconds(200));
+  EXPECT_LT(took, std::chrono::seconds(10));
+  EXPECT_EQ(store_->get_runner(a.id)->last_heartbeat_at, 7);
 }
 
 TEST_P(SqliteStoreTest, LogsLiveInOneFilePerAttempt) {
@@ -654,15 +723,15 @@ TEST_P(StoreTest, IdempotencyKeyReturnsTheSameJob) {
   j.tenant = "t1";
   j.spec.command = {"true"};
   j.idempotency_key = "pr-42";
-  auto first = store_->create_job(j);
+  auto first = store_->create_job(j, kNoJobCap);
   j.id = new_id("job");
-  auto second = store_->create_job(j);
+  auto second = store_->create_job(j, kNoJobCap);
   ASSERT_TRUE(first.ok() && second.ok());
   EXPECT_TRUE(first->created);
   EXPECT_FALSE(second->created);
   EXPECT_EQ(first->job.id, second->job.id);
   j.tenant = "t2";  // keys are per tenant
-  EXPECT_TRUE(store_->create_job(j)->created);
+  EXPECT_TRUE(store_->create_job(j, kNoJobCap)->created);
 }
 
 // A batch submit (POST /api/v1/jobs/batch): one transaction, all of the jobs or none.
@@ -679,7 +748,7 @@ TEST_P(StoreTest, CreateJobsStoresEveryJobOrNone) {
     return jobs;
   };
   auto first = batch(3, "nightly");
-  auto made = store_->create_jobs(first);
+  auto made = store_->create_jobs(first, kNoJobCap);
   ASSERT_TRUE(made.ok()) << made.error().message;
   ASSERT_EQ(made->size(), 3u);
   for (int i = 0; i < 3; ++i) {
@@ -694,12 +763,12 @@ TEST_P(StoreTest, CreateJobsStoresEveryJobOrNone) {
   // The second job repeats an existing job's id: the batch fails and its first job is gone too.
   auto clash = batch(2, "");
   clash[1].id = first[0].id;
-  EXPECT_FALSE(store_->create_jobs(clash).ok());
+  EXPECT_FALSE(store_->create_jobs(clash, kNoJobCap).ok());
   EXPECT_EQ(store_->get_job("t1", clash[0].id).error().code, ErrorCode::kNotFound);
   EXPECT_EQ(*store_->count_unfinished_jobs("t1"), 3);
 
   // The same keys again: the jobs the first batch made.
-  auto again = store_->create_jobs(batch(3, "nightly"));
+  auto again = store_->create_jobs(batch(3, "nightly"), kNoJobCap);
   ASSERT_TRUE(again.ok()) << again.error().message;
   for (int i = 0; i < 3; ++i) {
     EXPECT_FALSE((*again)[i].created);
@@ -734,7 +803,7 @@ TEST_P(StoreTest, RetryableFailureWaitsItsBackoffThenRunsAgain) {
   j.spec.max_attempts = 3;
   j.spec.retry.backoff_s = {30, 60};
   j.created_at = clock_.now_ms();
-  ASSERT_TRUE(store_->create_job(j).ok());
+  ASSERT_TRUE(store_->create_job(j, kNoJobCap).ok());
   auto fail = [&](int attempt, const std::string& reason) {
     EXPECT_TRUE(store_->start_attempt(runner.id, j.id, attempt, clock_.now_ms()).ok());
     FinishReport report;
@@ -789,7 +858,7 @@ TEST_P(StoreTest, LostAttemptIsNotRetriedWhenThePolicyLeavesRunnerLostOut) {
   j.spec.command = {"true"};
   j.spec.retry.on = {FailureReason::kTransient};
   j.created_at = clock_.now_ms();
-  ASSERT_TRUE(store_->create_job(j).ok());
+  ASSERT_TRUE(store_->create_job(j, kNoJobCap).ok());
   ASSERT_EQ(claim(runner).size(), 1u);
   clock_.advance_ms(kTestLease + 1);
   ASSERT_TRUE(store_->expire_leases(clock_.now_ms()).ok());
@@ -814,7 +883,7 @@ TEST_P(StoreTest, FairShareOneOwnersFloodDoesNotStarveAnothersJob) {
       j.spec.priority = priority;
       j.created_at = clock_.now_ms();
       clock_.advance_ms(1);
-      return store_->create_job(j)->job;
+      return store_->create_job(j, kNoJobCap)->job;
     };
     for (int i = 0; i < 500; ++i) submit_as("flood");
     auto single = submit_as("other");
@@ -861,7 +930,7 @@ TEST_P(StoreTest, AJobBehindThousandsOfJobsTheRunnerCannotTakeIsStillClaimed) {
       j.spec.command = {"true"};
       j.spec.labels = std::move(labels);
       j.created_at = clock_.now_ms();
-      auto created = store_->create_job(j);
+      auto created = store_->create_job(j, kNoJobCap);
       EXPECT_TRUE(created.ok());
       return created->job;
     };
@@ -895,7 +964,7 @@ TEST_P(StoreTest, FairShareGivesASecondSlotToTheOwnerWithLessInFlight) {
       j.spec.command = {"true"};
       j.created_at = clock_.now_ms();
       clock_.advance_ms(1);
-      return store_->create_job(j)->job;
+      return store_->create_job(j, kNoJobCap)->job;
     };
     for (int i = 0; i < 10; ++i) submit_as("a");
     for (int i = 0; i < 2; ++i) submit_as("b");
@@ -977,7 +1046,7 @@ TEST_P(StoreTest, NormalRuleInTheStoreAgreesWithRunnerCanTake) {
       j.spec.group = jc.group;
       j.spec.type = jc.type;
       j.created_at = clock_.now_ms();
-      ASSERT_TRUE(store_->create_job(j).ok());
+      ASSERT_TRUE(store_->create_job(j, kNoJobCap).ok());
       if (runner_can_take(*runner, j)) expected.insert(j.id);
     }
     auto got = store_->claim(runner->id, 100, clock_.now_ms(), kTestLease, normal_rule());
@@ -1032,7 +1101,7 @@ TEST_P(StoreTest, ListJobsFiltersByLabelAndRunner) {
     j.spec.command = {"true"};
     j.spec.labels = {"gpu", "linux"};
     j.created_at = clock_.now_ms();
-    gpu_job = store_->create_job(j)->job;
+    gpu_job = store_->create_job(j, kNoJobCap)->job;
   }
   auto plain = submit();
   auto runner = register_runner("r1");
@@ -1260,7 +1329,7 @@ TEST_P(StoreTest, JobCountsFollowEveryStateChange) {
     j.spec.group = std::move(group);
     j.spec.max_attempts = 3;
     j.created_at = clock_.now_ms();
-    return store_->create_job(j)->job;
+    return store_->create_job(j, kNoJobCap)->job;
   };
   auto check = [&](const std::string& step) {
     SCOPED_TRACE(step);

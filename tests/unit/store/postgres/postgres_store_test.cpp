@@ -59,7 +59,7 @@ class PostgresStoreTest : public ::testing::Test {
     job.owner_token_id = "user";
     job.spec.command = {"true"};
     job.created_at = clock_.now_ms();
-    auto r = store.create_job(job);
+    auto r = store.create_job(job, kNoJobCap);
     EXPECT_TRUE(r.ok());
     return r->job;
   }
@@ -297,7 +297,7 @@ TEST_F(PostgresStoreTest, StoppedDatabaseIsUnavailableAndTheStoreRecoversWhenItI
   ASSERT_TRUE(store->get_runner(runner.id).ok());  // leaves idle connections in the pool
 
   ASSERT_TRUE(cluster.stop()) << cluster.errors();
-  auto down = store->create_job(Job{});
+  auto down = store->create_job(Job{}, kNoJobCap);
   ASSERT_FALSE(down.ok());
   EXPECT_EQ(down.error().code, ErrorCode::kUnavailable);
   EXPECT_EQ(http_status(down.error().code), 503);
