@@ -412,8 +412,11 @@ awaitable<Result<bool>> report_workflow_steps(ServerContext& ctx, const Job& job
   bool stored = false;
   auto run =
       co_await update_run(ctx, job.tenant, run_id,
-                          [&](Run& run, WorkflowRunRecord&, TimeMs) -> awaitable<Result<bool>> {
-                            stored = workflow::report_steps(run, key, job.id, steps);
+                          [&](Run& run, WorkflowRunRecord&, TimeMs now) -> awaitable<Result<bool>> {
+                            // A job reporting steps has started, whether or not its start
+                            // is stored yet.
+                            TimeMs started = job.started_at ? job.started_at : now;
+                            stored = workflow::report_steps(run, key, job.id, steps, started);
                             co_return stored;
                           });
   if (!run.ok()) co_return run.error();

@@ -463,12 +463,17 @@ Advance advance(Run& run, const std::map<std::string, JobReport>& reports, TimeM
   return out;
 }
 
-bool report_steps(Run& run, const std::string& key, const std::string& job_id, const json& steps) {
+bool report_steps(Run& run, const std::string& key, const std::string& job_id, const json& steps,
+                  TimeMs job_started_at) {
   for (auto& rj : run.jobs) {
     if (rj.key != key) continue;
     if (rj.job_id != job_id || job_finished(rj.state) || !steps.is_array() || rj.steps == steps)
       return false;
     rj.steps = steps;
+    if (!rj.started_at) rj.started_at = job_started_at;
+    if (rj.started_at && (!run.started_at || rj.started_at < run.started_at)) {
+      run.started_at = rj.started_at;
+    }
     return true;
   }
   return false;

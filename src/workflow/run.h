@@ -94,9 +94,11 @@ Advance advance(Run& run, const std::map<std::string, JobReport>& reports, TimeM
 // The steps of a running job as its runner reports them while they run (each step's
 // {name, state, started_at, ...}, the one running now with state "running"). False (nothing
 // changed) unless `job_id` is still the job's corral job and it has not finished: a report
-// of an earlier attempt or one arriving after the job's end is ignored.
+// of an earlier attempt or one arriving after the job's end is ignored. Steps run only once
+// the job has started: the job and the run show started_at (the job's, job_started_at) even
+// before advance() has seen the job's start.
 bool report_steps(Run& run, const std::string& key, const std::string& job_id,
-                  const nlohmann::json& steps);
+                  const nlohmann::json& steps, TimeMs job_started_at);
 
 // The corral job for run.jobs[index]: labels from runs-on (without self-hosted), image,
 // timeout, the run's repository when the job checks it out, and spec.workflow (what the

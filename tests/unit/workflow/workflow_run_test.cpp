@@ -206,19 +206,29 @@ TEST(WorkflowRunTest, StepsReportedWhileAJobRunsShowUntilItEndsAndTheRunStartsWi
 
   json live = json::array(
       {{{"name", "checkout"}, {"state", "succeeded"}}, {{"name", "pack"}, {"state", "running"}}});
-  EXPECT_TRUE(report_steps(run, "build.1", "job_build.1", live));
+  EXPECT_TRUE(report_steps(run, "build.1", "job_build.1", live, kNow));
   EXPECT_EQ(run.jobs[0].steps, live);
-  EXPECT_FALSE(report_steps(run, "build.1", "job_build.1", live));            // nothing new
-  EXPECT_FALSE(report_steps(run, "build.1", "job_of_attempt_1", live));       // an old job
-  EXPECT_FALSE(report_steps(run, "nosuch", "job_build.1", live));             // no such key
-  EXPECT_FALSE(report_steps(run, "build.1", "job_build.1", json::object()));  // not a list
+  EXPECT_FALSE(report_steps(run, "build.1", "job_build.1", live, kNow));            // nothing new
+  EXPECT_FALSE(report_steps(run, "build.1", "job_of_attempt_1", live, kNow));       // an old job
+  EXPECT_FALSE(report_steps(run, "nosuch", "job_build.1", live, kNow));             // no such key
+  EXPECT_FALSE(report_steps(run, "build.1", "job_build.1", json::object(), kNow));  // not a list
 
   // Ended without steps of its own (canceled by fail-fast here): the running step ends so.
   advance(run, {{"job_build.2", finished("failed")}}, kNow);
   EXPECT_EQ(run.jobs[0].state, "canceled");
   EXPECT_EQ(run.jobs[0].steps[0]["state"], "succeeded");
   EXPECT_EQ(run.jobs[0].steps[1]["state"], "canceled");
-  EXPECT_FALSE(report_steps(run, "build.1", "job_build.1", live));  // the job has ended
+  EXPECT_FALSE(report_steps(run, "build.1", "job_build.1", live, kNow));  // the job has ended
+}
+
+TEST(WorkflowRunTest, StepsReportedBeforeTheJobsStartIsSeenStartTheJobAndTheRun) {
+  auto run = planned(kGraph);
+  submit(run, advance(run, {}, kNow));
+  json live = json::array({{{"name", "checkout"}, {"state", "running"}}});
+  EXPECT_TRUE(report_steps(run, "build.1", "job_build.1", live, kNow + 3));
+  EXPECT_EQ(run.jobs[0].started_at, kNow + 3);
+  EXPECT_EQ(run.started_at, kNow + 3);
+  EXPECT_TRUE(to_api_json(run)["started_at"].is_string());
 }
 
 TEST(WorkflowRunTest, NothingToRerunInASucceededRun) {
