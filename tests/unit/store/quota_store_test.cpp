@@ -13,14 +13,19 @@ namespace {
 
 class QuotaStoreTest : public testing::StoreBackendTest {
  protected:
-  Job submit_to(const std::string& tenant) {
+  Job new_job(const std::string& tenant, const std::string& idempotency_key = "") {
     Job job;
     job.id = new_id("job");
     job.tenant = tenant;
     job.owner_token_id = "owner";
     job.spec.command = {"true"};
     job.created_at = clock_.now_ms();
-    auto r = store_->create_job(job, kNoJobCap);
+    job.idempotency_key = idempotency_key;
+    return job;
+  }
+
+  Job submit_to(const std::string& tenant) {
+    auto r = store_->create_job(new_job(tenant), kNoJobCap);
     EXPECT_TRUE(r.ok());
     return r->job;
   }
@@ -93,14 +98,7 @@ TEST_P(QuotaStoreTest, UnfinishedJobsCountQueuedLeasedAndRunningOfOneTenant) {
 
 TEST_P(QuotaStoreTest, TheCapOnUnfinishedJobsIsCheckedWithTheInsert) {
   auto make = [&](const std::string& tenant, const std::string& key) {
-    Job job;
-    job.id = new_id("job");
-    job.tenant = tenant;
-    job.owner_token_id = "owner";
-    job.spec.command = {"true"};
-    job.created_at = clock_.now_ms();
-    job.idempotency_key = key;
-    return job;
+    return new_job(tenant, key);
   };
   ASSERT_TRUE(store_->create_job(make("t1", "first"), 2).ok());
   ASSERT_TRUE(store_->create_job(make("t1", ""), 2).ok());

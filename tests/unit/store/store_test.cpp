@@ -82,6 +82,15 @@ class StoreTest : public testing::StoreBackendTest {
 class SqliteStoreTest : public StoreTest {
  protected:
   SqliteStore& sqlite() { return static_cast<SqliteStore&>(*store_); }
+  // Reopens this test's database with the writer's options set by `set`.
+  void reopen_with(const std::function<void(SqliteStoreOptions&)>& set) {
+    store_.reset();
+    SqliteStoreOptions options;
+    options.path = (dir_ / "corral.db").string();
+    options.synchronous_full = false;
+    set(options);
+    store_ = std::move(SqliteStore::open(options).value());
+  }
 };
 
 TEST_P(StoreTest, ClaimTakesHighestPriorityThenOldest) {
@@ -284,12 +293,9 @@ bool within_10s(const std::function<bool()>& cond) {
 }
 
 TEST_P(SqliteStoreTest, RoutineWritesWaitForCompanyAndAnyOtherWriteEndsTheWait) {
-  store_.reset();
-  SqliteStoreOptions options;
-  options.path = (dir_ / "corral.db").string();
-  options.synchronous_full = false;
-  options.routine_write_delay = std::chrono::hours(1);  // only company ends the wait here
-  store_ = std::move(SqliteStore::open(options).value());
+  reopen_with([](SqliteStoreOptions& o) {
+    o.routine_write_delay = std::chrono::hours(1);  // only company ends the wait here
+  });
   auto a = register_runner("a");
   auto b = register_runner("b");
   uint64_t before = sqlite().commits();
@@ -307,13 +313,10 @@ TEST_P(SqliteStoreTest, RoutineWritesWaitForCompanyAndAnyOtherWriteEndsTheWait) 
 }
 
 TEST_P(SqliteStoreTest, RoutineWritesStopWaitingOnceEnoughHaveGathered) {
-  store_.reset();
-  SqliteStoreOptions options;
-  options.path = (dir_ / "corral.db").string();
-  options.synchronous_full = false;
-  options.routine_write_delay = std::chrono::hours(1);
-  options.routine_write_company = 3;
-  store_ = std::move(SqliteStore::open(options).value());
+  reopen_with([](SqliteStoreOptions& o) {
+    o.routine_write_delay = std::chrono::hours(1);
+    o.routine_write_company = 3;
+  });
   std::vector<Runner> runners;
   for (const char* name : {"a", "b", "c"}) runners.push_back(register_runner(name));
   uint64_t before = sqlite().commits();
@@ -326,12 +329,8 @@ TEST_P(SqliteStoreTest, RoutineWritesStopWaitingOnceEnoughHaveGathered) {
 }
 
 TEST_P(SqliteStoreTest, ARoutineWriteAloneWaitsOutItsDelayThenCommits) {
-  store_.reset();
-  SqliteStoreOptions options;
-  options.path = (dir_ / "corral.db").string();
-  options.synchronous_full = false;
-  options.routine_write_delay = std::chrono::milliseconds(200);
-  store_ = std::move(SqliteStore::open(options).value());
+  reopen_with(
+      [](SqliteStoreOptions& o) { o.routine_write_delay = std::chrono::milliseconds(200); });
   auto a = register_runner("a");
   auto started = std::chrono::steady_clock::now();
   ASSERT_TRUE(store_->heartbeat(a.id, {}, 7, kTestLease).ok());
