@@ -7,9 +7,10 @@
 namespace corral {
 
 ClaimWaiters::WaiterPtr ClaimWaiters::park(asio::any_io_executor ex, const Runner& runner,
-                                           size_t max_parked, bool commands_only) {
+                                           size_t max_parked, bool commands_only, int slots) {
   auto w = std::make_shared<Waiter>(std::move(ex), runner);
   w->commands_only = commands_only;
+  w->slots = slots;
   std::lock_guard lock(mu_);
   // Looked up again each round: removing a runner's last claim erases its entry.
   for (auto mine = of_runner_.find(runner.id);
@@ -17,6 +18,13 @@ ClaimWaiters::WaiterPtr ClaimWaiters::park(asio::any_io_executor ex, const Runne
        mine = of_runner_.find(runner.id)) {
     WaiterPtr oldest = mine->second.front();
     oldest->superseded = true;
+    if (!oldest->handed.empty() && !commands_only) {
+      // Jobs leased to the runner and not yet answered go to its newest claim instead.
+      w->handed = std::move(oldest->handed);
+      w->woken = true;
+      w->woken_at = oldest->woken_at;
+      oldest->handed.clear();
+    }
     wake_locked(oldest, std::nullopt);
     remove_locked(oldest);
   }
@@ -36,9 +44,11 @@ void ClaimWaiters::remove_locked(const WaiterPtr& w) {
   if (mine->second.empty()) of_runner_.erase(mine);
 }
 
-void ClaimWaiters::unpark(const WaiterPtr& waiter) {
+std::vector<ClaimedJob> ClaimWaiters::unpark(const WaiterPtr& waiter) {
   std::lock_guard lock(mu_);
   remove_locked(waiter);
+  waiter->reserved = false;
+  return std::exchange(waiter->handed, {});
 }
 
 bool ClaimWaiters::superseded(const WaiterPtr& waiter) {
@@ -46,12 +56,11 @@ bool ClaimWaiters::superseded(const WaiterPtr& waiter) {
   return waiter->superseded;
 }
 
-std::optional<Job> ClaimWaiters::reset(const WaiterPtr& waiter,
-                                       std::chrono::steady_clock::time_point* woken_at) {
+ClaimWaiters::Wake ClaimWaiters::reset(const WaiterPtr& waiter) {
   std::lock_guard lock(mu_);
   waiter->woken = false;
-  if (woken_at) *woken_at = waiter->woken_at;
-  return std::exchange(waiter->woken_for, std::nullopt);
+  return Wake{std::exchange(waiter->woken_for, std::nullopt), std::exchange(waiter->handed, {}),
+              waiter->woken_at};
 }
 
 bool ClaimWaiters::woken(const WaiterPtr& waiter) {
@@ -66,19 +75,71 @@ void ClaimWaiters::wake_locked(const WaiterPtr& w, const std::optional<Job>& job
   asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
 }
 
+bool ClaimWaiters::may_wake_for(const Waiter& w, const Job& job) {
+  return !w.woken && !w.reserved && !w.commands_only && runner_can_take(w.runner, job);
+}
+
 bool ClaimWaiters::job_available(const Job& job, const Waiter* except,
                                  const RunnerFilter& also_may_take) {
   std::lock_guard lock(mu_);
   for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
     const auto& w = *it;
-    if (w->woken || w->commands_only || w.get() == except) continue;
-    if (!runner_can_take(w->runner, job) && !(also_may_take && also_may_take(w->runner))) continue;
+    if (w.get() == except) continue;
+    if (!may_wake_for(*w, job) && !(also_may_take && !w->woken && !w->reserved &&
+                                    !w->commands_only && also_may_take(w->runner))) {
+      continue;
+    }
     wake_locked(w, job);
     // Round-robin among equals: the woken runner goes to the back of the line.
     waiters_.splice(waiters_.end(), waiters_, it);
     return true;
   }
   return false;
+}
+
+ClaimWaiters::WaiterPtr ClaimWaiters::reserve(const Job& job) {
+  std::lock_guard lock(mu_);
+  for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
+    const auto& w = *it;
+    if (!may_wake_for(*w, job)) continue;
+    w->reserved = true;
+    w->woken_at = std::chrono::steady_clock::now();
+    waiters_.splice(waiters_.end(), waiters_, it);  // round-robin, as job_available
+    return w;
+  }
+  return nullptr;
+}
+
+bool ClaimWaiters::hand_over(const WaiterPtr& waiter, std::vector<ClaimedJob> jobs,
+                             std::chrono::steady_clock::time_point since) {
+  std::lock_guard lock(mu_);
+  waiter->reserved = false;
+  WaiterPtr to = waiter->parked ? waiter : nullptr;
+  if (!to) {
+    // The claim ended (answered, hung up, superseded): the runner's next claim, if parked.
+    auto mine = of_runner_.find(waiter->runner.id);
+    if (mine != of_runner_.end()) {
+      for (const auto& w : mine->second) {
+        if (!w->commands_only) {
+          to = w;
+          break;
+        }
+      }
+    }
+  }
+  if (!to) return false;
+  to->handed.insert(to->handed.end(), std::make_move_iterator(jobs.begin()),
+                    std::make_move_iterator(jobs.end()));
+  // Woken as wake_locked does, keeping a job it may have been woken for (to pass on).
+  to->woken = true;
+  to->woken_at = since;
+  asio::post(to->timer.get_executor(), [to] { to->timer.cancel(); });
+  return true;
+}
+
+void ClaimWaiters::unreserve(const WaiterPtr& waiter) {
+  std::lock_guard lock(mu_);
+  waiter->reserved = false;
 }
 
 bool ClaimWaiters::WakePass::job_available(const Job& job, const RunnerFilter& also_may_take) {

@@ -30,8 +30,17 @@ struct ServerMetrics {
       {"method", "route"});
   HistogramFamily& dispatch = registry.histogram(
       "corral_dispatch_latency_seconds",
-      "Time from a job's announcement (submit, requeue, schedule) waking a parked claim to "
-      "that claim's answer carrying the job.");
+      "Time from a job's announcement (submit, requeue, schedule) waking a parked claim, "
+      "or from a submit reserving it to lease the job with the submit, to that claim's "
+      "answer carrying the job.");
+  CounterFamily& leased_with_submit = registry.counter(
+      "corral_jobs_leased_with_submit_total",
+      "Jobs leased to a runner parked on this server by the submit's own store call "
+      "(server/dispatch.h), with no claim of the runner's in between.");
+  CounterFamily& claims_returned = registry.counter(
+      "corral_claims_returned_total",
+      "Jobs leased to a parked runner whose claim ended before it could answer with them "
+      "(answered, hung up): queued again at once, the attempt undone.");
   HistogramFamily& queue_wait = registry.histogram(
       "corral_queue_wait_seconds",
       "Time from a job's submit (or its not-before time) to its first start, observed when "

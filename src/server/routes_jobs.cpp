@@ -7,6 +7,7 @@
 #include "common/crypto.h"
 #include "common/json_limits.h"
 #include "server/context.h"
+#include "server/dispatch.h"
 #include "server/json_body.h"
 #include "server/steward.h"
 #include "server/why.h"
@@ -149,10 +150,9 @@ awaitable<Result<CreateJobResult>> submit_job(ServerContext& ctx, const Token& o
   std::map<std::string, std::optional<RepoMapping>> repos;
   auto job = co_await new_job(ctx, owner, std::move(spec), idempotency_key, repos);
   if (!job.ok()) co_return job.error();
-  auto created =
-      co_await ctx.db([&] { return ctx.store.create_job(*job, ctx.config.max_queued_per_tenant); });
+  // Stored, and leased at once to a runner parked here that may take it (dispatch.h).
+  auto created = co_await create_and_dispatch(ctx, *job);
   if (!created.ok()) co_return worded_store_error(ctx, created.error(), job->tenant, 1);
-  if (created->created) ctx.events.job_available(created->job);
   co_return created;
 }
 

@@ -8,9 +8,8 @@
 #include "common/crypto.h"
 #include "server/auth_cache.h"
 #include "server/context.h"
+#include "server/dispatch.h"
 #include "server/json_body.h"
-#include "server/matching.h"
-#include "server/steward.h"
 #include "store/shared_sql.h"
 
 namespace corral {
@@ -134,7 +133,8 @@ awaitable<Response> wait_for_commands(ServerContext& ctx, RequestContext& req, c
     error_code ec;
     co_await waiter->timer.async_wait(asio::redirect_error(use_awaitable, ec));
   }
-  ctx.waiters.unpark(waiter);
+  // A drain's claim is never handed jobs (reserve passes over it).
+  (void)ctx.waiters.unpark(waiter);
   json answer{{"jobs", json::array()}, {"commands", json::array()}};
   if (!hung_up) {
     auto controls = co_await deliver_commands(ctx, runner.id);
@@ -180,7 +180,7 @@ awaitable<Response> claim(ServerContext& ctx, RequestContext& req) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
   // At most one parked claim per free slot: a newer claim supersedes the runner's oldest.
   auto waiter = ctx.waiters.park(co_await asio::this_coro::executor, *runner,
-                                 static_cast<size_t>(free_slots));
+                                 static_cast<size_t>(free_slots), false, slots);
   // A runner that hangs up while parked (killed, or it gave up) takes nothing more: a job
   // leased to it now would wait for the lease to run out before anyone else could run it.
   bool hung_up = false;
@@ -191,49 +191,41 @@ awaitable<Response> claim(ServerContext& ctx, RequestContext& req) {
   Result<std::vector<ClaimedJob>> claimed = std::vector<ClaimedJob>{};
   std::optional<std::chrono::steady_clock::time_point> took_woken_job_at;  // for the metric
   for (;;) {
-    std::chrono::steady_clock::time_point woken_at;
-    auto woken_for = ctx.waiters.reset(waiter, &woken_at);
+    auto wake = ctx.waiters.reset(waiter);
+    if (!wake.handed.empty()) {
+      // A submit leased us jobs (server/dispatch.h): answer with them, unless nobody listens.
+      if (wake.job) ctx.waiters.job_available(*wake.job, waiter.get());  // pass it on
+      if (hung_up) {
+        co_await return_claims(ctx, runner->id, std::move(wake.handed));
+        break;
+      }
+      claimed = std::move(wake.handed);
+      took_woken_job_at = wake.at;
+      break;
+    }
     if (ctx.waiters.superseded(waiter)) break;  // answers empty: a newer claim holds the place
     if (ctx.waiters.commanded(waiter)) {
-      if (woken_for) ctx.waiters.job_available(*woken_for, waiter.get());  // pass it on
+      if (wake.job) ctx.waiters.job_available(*wake.job, waiter.get());  // pass it on
       break;  // answers with the admin's command
     }
     if (hung_up) {
-      if (woken_for) ctx.waiters.job_available(*woken_for, waiter.get());  // pass it on
+      if (wake.job) ctx.waiters.job_available(*wake.job, waiter.get());  // pass it on
       break;
     }
     claimed = co_await ctx.db([&]() -> Result<std::vector<ClaimedJob>> {
       TimeMs now = ctx.clock.now_ms();
-      // Steward fallback (steward.h) needs the tenant's runners and settings only when this
-      // runner is some repository's steward; the facts are fresh for each round.
-      auto facts = load_steward_facts(ctx.store, runner->tenant, now,
-                                      ctx.config.steward_stale_after_ms, &*runner);
-      if (!facts.ok()) return facts.error();
-      JobMatcher matcher = [&](const Runner& r, const Job& job) {
-        return may_claim(r, job, *facts);
-      };
-      // A runner that is no repository's steward claims by the normal rule alone, which the
-      // store may evaluate itself (PostgreSQL: one statement): may_claim is then exactly
-      // "heartbeat within the stale threshold, and runner_can_take".
-      ClaimRule rule =
-          facts->repos.empty()
-              ? ClaimRule::normal(std::move(matcher), now - ctx.config.steward_stale_after_ms)
-              : ClaimRule(std::move(matcher));
-      // What the rule needs of a job's labels, group, type and submitter alone, so the store
-      // skips jobs alike in those unread: the normal rule all of it; a steward may take
-      // another group's jobs, never ones needing labels it lacks.
-      rule.prefilter =
-          facts->repos.empty() ? JobMatcher(runner_can_take) : JobMatcher(runner_has_labels_of);
-      return ctx.store.claim(runner->id, slots, now, ctx.config.heartbeat_timeout_ms, rule);
+      auto rule = claim_rule_for(ctx.store, ctx.config, *runner, now);
+      if (!rule.ok()) return rule.error();
+      return ctx.store.claim(runner->id, slots, now, ctx.config.heartbeat_timeout_ms, *rule);
     });
     if (!claimed.ok()) break;
-    if (woken_for && !claimed->empty()) {
+    if (wake.job && !claimed->empty()) {
       if (std::none_of(claimed->begin(), claimed->end(),
-                       [&](const ClaimedJob& c) { return c.job_id == woken_for->id; })) {
+                       [&](const ClaimedJob& c) { return c.job_id == wake.job->id; })) {
         // We were woken for a job but took another: pass the wake-up on.
-        ctx.waiters.job_available(*woken_for, waiter.get());
+        ctx.waiters.job_available(*wake.job, waiter.get());
       } else {
-        took_woken_job_at = woken_at;
+        took_woken_job_at = wake.at;
       }
     }
     if (!claimed->empty() || std::chrono::steady_clock::now() >= deadline) break;
@@ -243,7 +235,10 @@ awaitable<Response> claim(ServerContext& ctx, RequestContext& req) {
       co_await waiter->timer.async_wait(asio::redirect_error(use_awaitable, ec));
     }
   }
-  ctx.waiters.unpark(waiter);
+  // Jobs handed to us after the last round (as we were answering): back to the queue.
+  if (auto late = ctx.waiters.unpark(waiter); !late.empty()) {
+    co_await return_claims(ctx, runner->id, std::move(late));
+  }
   if (!claimed.ok()) co_return error_of(claimed.error());
   if (took_woken_job_at) {
     ctx.metrics.dispatch.observe(

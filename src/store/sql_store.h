@@ -72,6 +72,9 @@ class SqlStore : public Store {
 
   Result<Job> get_job(const std::string& tenant, const std::string& id) override;
   Result<Job> cancel_job(const std::string& tenant, const std::string& id, TimeMs now) override;
+  Result<std::vector<Job>> return_claims(const std::string& runner_id,
+                                         const std::vector<AttemptRef>& claims,
+                                         TimeMs now) override;
   Result<AgentEvents> read_agent_events(const std::string& tenant, const std::string& job_id,
                                         int attempt) override;
   Result<LogAppend> append_log(const std::string& runner_id, const std::string& job_id, int attempt,

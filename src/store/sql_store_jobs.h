@@ -60,6 +60,37 @@ Result<Job> SqlStore<B, C>::cancel_job(const std::string& tenant, const std::str
 }
 
 template <typename B, typename C>
+Result<std::vector<Job>> SqlStore<B, C>::return_claims(const std::string& runner_id,
+                                                       const std::vector<AttemptRef>& claims,
+                                                       TimeMs now) {
+  return self().template transact<std::vector<Job>>(
+      StoreAccess::kWrite, [&](C& c) -> Result<std::vector<Job>> {
+        std::vector<Job> queued;
+        for (const auto& ref : claims) {
+          // Locked first, as a claim, start, finish or cancel of the job locks it.
+          if (c.query("SELECT 1 FROM jobs WHERE id = $1 AND state = 'leased' AND attempt = $2" +
+                          lock_rows<C>(),
+                      ref.job_id, ref.attempt)
+                  .empty()) {
+            continue;  // started, canceled or expired meanwhile: not ours to undo
+          }
+          auto gone = c.query(
+              "DELETE FROM attempts WHERE job_id = $1 AND attempt = $2 AND runner_id = $3"
+              " AND state = 'leased' RETURNING attempt",
+              ref.job_id, ref.attempt, runner_id);
+          if (gone.empty()) continue;
+          c.query(
+              "UPDATE jobs SET state = 'queued', attempt = attempt - 1, updated_at = $1"
+              " WHERE id = $2",
+              now, ref.job_id);
+          if (auto job = load_job(c, "", ref.job_id)) queued.push_back(std::move(*job));
+        }
+        if (!queued.empty()) refresh_runner_status(c, runner_id);
+        return queued;
+      });
+}
+
+template <typename B, typename C>
 Result<AgentEvents> SqlStore<B, C>::read_agent_events(const std::string& tenant,
                                                       const std::string& job_id, int attempt) {
   return self().template transact<AgentEvents>(

@@ -311,6 +311,25 @@ class Store {
   // the job's current one, or not the calling runner's, is a kConflict (HTTP 409).
   virtual Result<std::vector<ClaimedJob>> claim(const std::string& runner_id, int slots, TimeMs now,
                                                 TimeMs lease_ms, const ClaimRule& rule) = 0;
+  // create_job, then claim for a runner parked on this server that may take the new job:
+  // dispatch with the submit. The claim is exactly claim()'s (it may take an older job, or
+  // none). SQLite does both in one transaction, so in one commit; elsewhere they are two.
+  struct Dispatch {
+    const std::string& runner_id;
+    int slots;
+    TimeMs lease_ms;
+    const ClaimRule& rule;
+  };
+  virtual Result<std::pair<CreateJobResult, std::vector<ClaimedJob>>> create_job_and_claim(
+      const Job& job, int64_t max_unfinished, TimeMs now, const Dispatch& dispatch);
+  // Claims the runner never received (its parked claim had gone when they were handed to
+  // it) go back to the queue as if never made: each attempt still leased to the runner and
+  // not started is deleted, and its job is queued again with its attempt count as before, so
+  // a retry budget is not spent on it. Returns the jobs queued again; the rest (started,
+  // canceled, another runner's) are left as they are.
+  virtual Result<std::vector<Job>> return_claims(const std::string& runner_id,
+                                                 const std::vector<AttemptRef>& claims,
+                                                 TimeMs now) = 0;
   virtual Result<Attempt> start_attempt(const std::string& runner_id, const std::string& job_id,
                                         int attempt, TimeMs now) = 0;
   // Appends data at byte offset; a repeat is idempotent, a gap is kRangeNotSatisfiable with
@@ -401,5 +420,15 @@ class Store {
   // Every tenant that set a refresh time zone: tenant -> IANA name (the nightly refresh).
   virtual Result<std::map<std::string, std::string>> tenant_refresh_timezones() = 0;
 };
+
+inline Result<std::pair<CreateJobResult, std::vector<ClaimedJob>>> Store::create_job_and_claim(
+    const Job& job, int64_t max_unfinished, TimeMs now, const Dispatch& dispatch) {
+  auto created = create_job(job, max_unfinished);
+  if (!created.ok()) return created.error();
+  auto claimed = claim(dispatch.runner_id, dispatch.slots, now, dispatch.lease_ms, dispatch.rule);
+  // The job is stored whatever became of the claim: the runner's own claim may take it.
+  if (!claimed.ok()) return std::pair{std::move(*created), std::vector<ClaimedJob>{}};
+  return std::pair{std::move(*created), std::move(*claimed)};
+}
 
 }  // namespace corral

@@ -137,6 +137,9 @@ TEST_F(MetricsTest, ServerAndRunnerReportWhatHappenedInPrometheusFormat) {
       << text;
   EXPECT_EQ(sample(text, R"(corral_queue_wait_seconds_count)"), 2) << text;
   EXPECT_EQ(sample(text, R"(corral_dispatch_latency_seconds_count)"), 2) << text;
+  // Both went to the parked claim with their submit's own store call (server/dispatch.h).
+  EXPECT_EQ(sample(text, R"(corral_jobs_leased_with_submit_total)"), 2) << text;
+  EXPECT_EQ(sample(text, R"(corral_claims_returned_total)"), 0) << text;
   EXPECT_GE(sample(text, R"(corral_log_bytes_total)"), 25) << text;  // "hello from a metered job\n"
   EXPECT_GE(
       sample(text,

@@ -139,28 +139,53 @@ Result<std::vector<ClaimedJob>> SqliteStore::claim(const std::string& runner_id,
                                                    TimeMs now, TimeMs lease_ms,
                                                    const ClaimRule& rule) {
   // One writer, no round trips: the matcher decides here even for a normal() rule.
-  return write<std::vector<ClaimedJob>>([&](Db& db) -> Result<std::vector<ClaimedJob>> {
-    auto runner = sqlite::load_runner(db, runner_id);
-    if (!runner) return make_error(ErrorCode::kNotFound, "no runner with id " + runner_id);
-    std::vector<ClaimedJob> claimed;
-    int free_slots = claim_free_slots(*runner, slots);
-    if (free_slots == 0) return claimed;
-    auto queues = owner_queues(db, *runner, free_slots, now, rule);
-    while (static_cast<int>(claimed.size()) < free_slots) {
-      OwnerQueue* best = next_owner_queue(queues);
-      if (!best) break;
-      const ClaimCandidate& c = take_next(*best, now);
-      db.prepare(
-            "INSERT INTO owner_service (tenant, owner_token_id, last_claimed_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (tenant, owner_token_id) DO UPDATE SET last_claimed_at = "
-            "excluded.last_claimed_at")
-          .bind_all(runner->tenant, best->owner, now)
-          .exec();
-      claimed.push_back(lease_job(db, c, c.job.attempt + 1, runner_id, now, lease_ms));
+  return write<std::vector<ClaimedJob>>(
+      [&](Db& db) { return claim_in(db, runner_id, slots, now, lease_ms, rule); });
+}
+
+Result<std::pair<CreateJobResult, std::vector<ClaimedJob>>> SqliteStore::create_job_and_claim(
+    const Job& job, int64_t max_unfinished, TimeMs now, const Dispatch& dispatch) {
+  using Both = std::pair<CreateJobResult, std::vector<ClaimedJob>>;
+  // One write op, so one commit: the job and its lease become durable together.
+  return write<Both>([&](Db& db) -> Result<Both> {
+    CreateJobResult created;
+    if (auto first = job_of_key(db, job)) {
+      created = CreateJobResult{std::move(*first), false};
+    } else {
+      CORRAL_TRY(within_unfinished_cap(db, job.tenant, 1, max_unfinished));
+      created = insert_job(db, job);
     }
-    if (!claimed.empty()) refresh_runner_status(db, runner_id);
-    return claimed;
+    auto claimed =
+        claim_in(db, dispatch.runner_id, dispatch.slots, now, dispatch.lease_ms, dispatch.rule);
+    // The job stays stored whatever became of the claim (a runner deleted meanwhile).
+    if (!claimed.ok()) return Both{std::move(created), {}};
+    return Both{std::move(created), std::move(*claimed)};
   });
+}
+
+Result<std::vector<ClaimedJob>> SqliteStore::claim_in(Db& db, const std::string& runner_id,
+                                                      int slots, TimeMs now, TimeMs lease_ms,
+                                                      const ClaimRule& rule) {
+  auto runner = sqlite::load_runner(db, runner_id);
+  if (!runner) return make_error(ErrorCode::kNotFound, "no runner with id " + runner_id);
+  std::vector<ClaimedJob> claimed;
+  int free_slots = claim_free_slots(*runner, slots);
+  if (free_slots == 0) return claimed;
+  auto queues = owner_queues(db, *runner, free_slots, now, rule);
+  while (static_cast<int>(claimed.size()) < free_slots) {
+    OwnerQueue* best = next_owner_queue(queues);
+    if (!best) break;
+    const ClaimCandidate& c = take_next(*best, now);
+    db.prepare(
+          "INSERT INTO owner_service (tenant, owner_token_id, last_claimed_at) VALUES (?, ?, ?)"
+          " ON CONFLICT (tenant, owner_token_id) DO UPDATE SET last_claimed_at = "
+          "excluded.last_claimed_at")
+        .bind_all(runner->tenant, best->owner, now)
+        .exec();
+    claimed.push_back(lease_job(db, c, c.job.attempt + 1, runner_id, now, lease_ms));
+  }
+  if (!claimed.empty()) refresh_runner_status(db, runner_id);
+  return claimed;
 }
 
 Result<Attempt> SqliteStore::start_in(Db& db, const std::string& runner_id,

@@ -69,6 +69,8 @@ class SqliteStore final : public SqlStore<SqliteStore, sqlite::Db> {
 
   Result<std::vector<ClaimedJob>> claim(const std::string& runner_id, int slots, TimeMs now,
                                         TimeMs lease_ms, const ClaimRule& rule) override;
+  Result<std::pair<CreateJobResult, std::vector<ClaimedJob>>> create_job_and_claim(
+      const Job& job, int64_t max_unfinished, TimeMs now, const Dispatch& dispatch) override;
   Result<Attempt> start_attempt(const std::string& runner_id, const std::string& job_id,
                                 int attempt, TimeMs now) override;
   Result<Job> finish_attempt(const std::string& runner_id, const std::string& job_id, int attempt,
@@ -120,6 +122,9 @@ class SqliteStore final : public SqlStore<SqliteStore, sqlite::Db> {
   template <typename T>
   std::vector<Result<T>> write_each(const std::vector<std::function<Result<T>(sqlite::Db&)>>& fns);
   // start_attempt and finish_attempt inside the writer's transaction.
+  // claim's and create_job_and_claim's work, in the writer's open transaction.
+  Result<std::vector<ClaimedJob>> claim_in(sqlite::Db& db, const std::string& runner_id, int slots,
+                                           TimeMs now, TimeMs lease_ms, const ClaimRule& rule);
   Result<Attempt> start_in(sqlite::Db& db, const std::string& runner_id, const std::string& job_id,
                            int attempt, TimeMs now);
   Result<Job> finish_in(sqlite::Db& db, const std::string& runner_id, const std::string& job_id,

@@ -59,7 +59,7 @@ TEST_F(ClaimWaitersTest, UnparkingAndSupersedingTouchOnlyTheirOwnClaims) {
     parked.push_back(waiters_.park(io_.get_executor(), r, 1));
   }
   EXPECT_EQ(waiters_.parked(), 1000u);
-  for (int i = 0; i < 1000; i += 2) waiters_.unpark(parked[i]);
+  for (int i = 0; i < 1000; i += 2) EXPECT_TRUE(waiters_.unpark(parked[i]).empty());
   EXPECT_EQ(waiters_.parked(), 500u);
   auto again = runner_with({});
   again.id = "r1";
@@ -71,8 +71,8 @@ TEST_F(ClaimWaitersTest, UnparkingAndSupersedingTouchOnlyTheirOwnClaims) {
   EXPECT_TRUE(waiters_.command_for("r3"));
   EXPECT_TRUE(waiters_.commanded(parked[3]));
   EXPECT_FALSE(waiters_.commanded(parked[5]));
-  EXPECT_FALSE(waiters_.command_for("r0"));  // unparked
-  waiters_.unpark(parked[1]);                // superseded already: nothing to do
+  EXPECT_FALSE(waiters_.command_for("r0"));         // unparked
+  EXPECT_TRUE(waiters_.unpark(parked[1]).empty());  // superseded already: nothing to do
   EXPECT_EQ(waiters_.parked(), 500u);
 }
 
@@ -82,9 +82,10 @@ TEST_F(ClaimWaitersTest, WakesTheFirstParkedRunnerThatMayTakeTheJob) {
   EXPECT_TRUE(waiters_.job_available(job_with("j1", {"gpu"})));
   EXPECT_FALSE(waiters_.woken(plain));
   EXPECT_TRUE(waiters_.woken(gpu));
-  auto woken_for = waiters_.reset(gpu);
-  ASSERT_TRUE(woken_for.has_value());
-  EXPECT_EQ(woken_for->id, "j1");
+  auto wake = waiters_.reset(gpu);
+  ASSERT_TRUE(wake.job.has_value());
+  EXPECT_EQ(wake.job->id, "j1");
+  EXPECT_TRUE(wake.handed.empty());
   EXPECT_FALSE(waiters_.woken(gpu));
 }
 
@@ -133,7 +134,88 @@ TEST_F(ClaimWaitersTest, AWakeCancelsTheParkedTimerOnItsExecutor) {
   io_.run_for(std::chrono::seconds(5));
   EXPECT_TRUE(completed);
   EXPECT_EQ(result, asio::error::operation_aborted);
-  waiters_.unpark(w);
+  EXPECT_TRUE(waiters_.unpark(w).empty());
+  EXPECT_EQ(waiters_.parked(), 0u);
+}
+
+ClaimedJob leased(std::string id) {
+  ClaimedJob c;
+  c.job_id = std::move(id);
+  c.attempt = 1;
+  return c;
+}
+
+// A submit reserves the first parked claim that may take its job; until it hands over (or
+// gives up), no wake-up and no other submit goes to that claim.
+TEST_F(ClaimWaitersTest, AReservedClaimIsOutOfLineUntilHandedItsJobs) {
+  auto plain = waiters_.park(io_.get_executor(), runner_with({}));
+  auto gpu = waiters_.park(io_.get_executor(), runner_with({"gpu"}));
+  auto reserved = waiters_.reserve(job_with("j1", {"gpu"}));
+  ASSERT_EQ(reserved, gpu);
+  EXPECT_FALSE(waiters_.woken(gpu));
+  EXPECT_EQ(waiters_.reserve(job_with("j2", {"gpu"})), nullptr);
+  EXPECT_FALSE(waiters_.job_available(job_with("j3", {"gpu"})));
+  auto since = std::chrono::steady_clock::now() - std::chrono::milliseconds(3);
+  EXPECT_TRUE(waiters_.hand_over(gpu, {leased("j1")}, since));
+  EXPECT_TRUE(waiters_.woken(gpu));
+  EXPECT_FALSE(waiters_.woken(plain));
+  auto wake = waiters_.reset(gpu);
+  ASSERT_EQ(wake.handed.size(), 1u);
+  EXPECT_EQ(wake.handed[0].job_id, "j1");
+  EXPECT_EQ(wake.at, since);
+  EXPECT_FALSE(wake.job.has_value());
+  // Back in line once handed: the next job may wake it.
+  EXPECT_TRUE(waiters_.job_available(job_with("j4", {"gpu"})));
+  EXPECT_TRUE(waiters_.woken(gpu));
+}
+
+TEST_F(ClaimWaitersTest, UnreservingPutsTheClaimBackInLine) {
+  auto a = waiters_.park(io_.get_executor(), runner_with({}));
+  ASSERT_EQ(waiters_.reserve(job_with("j1", {})), a);
+  EXPECT_FALSE(waiters_.job_available(job_with("j2", {})));
+  waiters_.unreserve(a);
+  EXPECT_TRUE(waiters_.job_available(job_with("j2", {})));
+  EXPECT_TRUE(waiters_.woken(a));
+}
+
+// Jobs handed to a claim that has ended go to the runner's other parked claim; with none
+// the hand-over fails and the submit returns them to the queue.
+TEST_F(ClaimWaitersTest, AHandOverToAnEndedClaimGoesToTheRunnersOtherClaimOrFails) {
+  auto r = runner_with({});
+  r.id = "r1";
+  auto first = waiters_.park(io_.get_executor(), r, 2);
+  auto second = waiters_.park(io_.get_executor(), r, 2);
+  ASSERT_EQ(waiters_.reserve(job_with("j1", {})), first);
+  EXPECT_TRUE(waiters_.unpark(first).empty());  // answered meanwhile
+  EXPECT_TRUE(waiters_.hand_over(first, {leased("j1")}, std::chrono::steady_clock::now()));
+  EXPECT_TRUE(waiters_.woken(second));
+  EXPECT_EQ(waiters_.reset(second).handed.size(), 1u);
+  ASSERT_EQ(waiters_.reserve(job_with("j2", {})), second);
+  EXPECT_TRUE(waiters_.unpark(second).empty());
+  EXPECT_FALSE(waiters_.hand_over(second, {leased("j2")}, std::chrono::steady_clock::now()));
+}
+
+// A claim handed jobs it has not answered with yet: ending it gives them back to the caller
+// (unpark), and a newer claim of the runner superseding it takes them over.
+TEST_F(ClaimWaitersTest, UnansweredHandedJobsAreNeitherLostNorAnsweredTwice) {
+  auto r = runner_with({});
+  r.id = "r1";
+  auto w = waiters_.park(io_.get_executor(), r, 1);
+  ASSERT_EQ(waiters_.reserve(job_with("j1", {})), w);
+  ASSERT_TRUE(waiters_.hand_over(w, {leased("j1")}, std::chrono::steady_clock::now()));
+  auto newer = waiters_.park(io_.get_executor(), r, 1);
+  EXPECT_TRUE(waiters_.superseded(w));
+  EXPECT_TRUE(waiters_.reset(w).handed.empty());
+  EXPECT_TRUE(waiters_.woken(newer));
+  ASSERT_EQ(waiters_.reserve(job_with("j2", {})), nullptr);  // woken: not in line
+  auto wake = waiters_.reset(newer);
+  ASSERT_EQ(wake.handed.size(), 1u);
+  EXPECT_EQ(wake.handed[0].job_id, "j1");
+  ASSERT_EQ(waiters_.reserve(job_with("j2", {})), newer);
+  ASSERT_TRUE(waiters_.hand_over(newer, {leased("j2")}, std::chrono::steady_clock::now()));
+  auto late = waiters_.unpark(newer);
+  ASSERT_EQ(late.size(), 1u);
+  EXPECT_EQ(late[0].job_id, "j2");
   EXPECT_EQ(waiters_.parked(), 0u);
 }
 

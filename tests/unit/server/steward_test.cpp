@@ -180,7 +180,7 @@ TEST_F(StewardTest, TheWaitersWakeAParkedStewardThroughThePolicy) {
   clock_.advance_ms(kTestStale + 1);
   EXPECT_TRUE(waiters.job_available(job, nullptr, steward_filter(facts())));
   EXPECT_TRUE(waiters.woken(parked));
-  waiters.unpark(parked);
+  EXPECT_TRUE(waiters.unpark(parked).empty());
 }
 
 }  // namespace

@@ -47,7 +47,8 @@ class StoreTest : public testing::StoreBackendTest {
     return r.value();
   }
 
-  Job submit(const std::string& tenant = "t1", int max_attempts = 3, int priority = 0) {
+  // A new job, not stored yet.
+  Job submit_spec(const std::string& tenant = "t1", int max_attempts = 3, int priority = 0) {
     Job job;
     job.id = new_id("job");
     job.tenant = tenant;
@@ -56,7 +57,11 @@ class StoreTest : public testing::StoreBackendTest {
     job.spec.max_attempts = max_attempts;
     job.spec.priority = priority;
     job.created_at = clock_.now_ms();
-    auto r = store_->create_job(job, kNoJobCap);
+    return job;
+  }
+
+  Job submit(const std::string& tenant = "t1", int max_attempts = 3, int priority = 0) {
+    auto r = store_->create_job(submit_spec(tenant, max_attempts, priority), kNoJobCap);
     EXPECT_TRUE(r.ok());
     return r->job;
   }
@@ -1434,6 +1439,114 @@ TEST_P(SqliteStoreTest, ReadsNeverWaitOnTheWriterWhenEveryReadConnectionIsTaken)
   EXPECT_EQ(failed.load(), 0) << failure;
   // The writer's busy timeout is 5 s: a read that went through it would have waited that long.
   EXPECT_LT(seconds, 4.0);
+}
+
+// ---- dispatch with the submit (server/dispatch.h)
+
+// A submit that finds a runner parked: the job is stored and leased to that runner in one
+// store call, exactly as the runner's own claim right after it would have.
+TEST_P(StoreTest, ASubmitWithAParkedRunnerLeasesTheNewJobInTheSameCall) {
+  auto runner = register_runner("r1");
+  Job fresh = submit_spec();
+  auto rule = normal_rule();
+  auto both = store_->create_job_and_claim(fresh, kNoJobCap, clock_.now_ms(),
+                                           Store::Dispatch{runner.id, 1, kTestLease, rule});
+  ASSERT_TRUE(both.ok()) << both.error().message;
+  EXPECT_TRUE(both->first.created);
+  ASSERT_EQ(both->second.size(), 1u);
+  EXPECT_EQ(both->second[0].job_id, fresh.id);
+  EXPECT_EQ(both->second[0].attempt, 1);
+  EXPECT_EQ(both->second[0].spec.command, fresh.spec.command);
+  EXPECT_EQ(job(fresh.id).state, JobState::kLeased);
+  EXPECT_EQ(store_->get_runner(runner.id)->status, RunnerStatus::kBusy);
+  EXPECT_TRUE(store_->start_attempt(runner.id, fresh.id, 1, clock_.now_ms()).ok());
+}
+
+// The claim is claim()'s: an older job first, and nothing past the runner's slots.
+TEST_P(StoreTest, ASubmitsClaimTakesTheOlderJobFirstAndRespectsTheRunnersSlots) {
+  auto runner = register_runner("r1");
+  auto older = submit();
+  Job fresh = submit_spec();
+  auto rule = normal_rule();
+  auto both = store_->create_job_and_claim(fresh, kNoJobCap, clock_.now_ms(),
+                                           Store::Dispatch{runner.id, 1, kTestLease, rule});
+  ASSERT_TRUE(both.ok()) << both.error().message;
+  ASSERT_EQ(both->second.size(), 1u);
+  EXPECT_EQ(both->second[0].job_id, older.id);
+  EXPECT_EQ(job(fresh.id).state, JobState::kQueued);
+  // The runner is full now: a second submit stores its job and leases nothing.
+  Job third = submit_spec();
+  both = store_->create_job_and_claim(third, kNoJobCap, clock_.now_ms(),
+                                      Store::Dispatch{runner.id, 1, kTestLease, rule});
+  ASSERT_TRUE(both.ok());
+  EXPECT_TRUE(both->second.empty());
+  EXPECT_EQ(job(third.id).state, JobState::kQueued);
+}
+
+// A submit refused past the tenant's cap stores nothing and leases nothing.
+TEST_P(StoreTest, ASubmitPastTheCapLeasesNothing) {
+  auto runner = register_runner("r1");
+  auto older = submit();
+  auto rule = normal_rule();
+  auto both = store_->create_job_and_claim(submit_spec(), 1, clock_.now_ms(),
+                                           Store::Dispatch{runner.id, 1, kTestLease, rule});
+  ASSERT_FALSE(both.ok());
+  EXPECT_EQ(both.error().code, ErrorCode::kTooManyRequests);
+  EXPECT_EQ(job(older.id).state, JobState::kQueued);
+  EXPECT_TRUE(store_->get_runner(runner.id)->running.empty());
+}
+
+// Claims the runner never received go back to the queue as if never made: the same place,
+// the attempt number and the retry budget unspent; started or other runners' ones stay.
+TEST_P(StoreTest, ReturnedClaimsGoBackToTheQueueAsIfNeverMade) {
+  auto a = register_runner("a", "t1", 3);
+  auto b = register_runner("b", "t1", 3);
+  auto first = submit("t1", 1);
+  auto second = submit("t1", 1);
+  auto third = submit("t1", 1);
+  ASSERT_EQ(claim(a, 2).size(), 2u);
+  ASSERT_EQ(claim(b, 1).size(), 1u);
+  ASSERT_TRUE(store_->start_attempt(a.id, second.id, 1, clock_.now_ms()).ok());
+  clock_.advance_ms(5);
+  auto back = store_->return_claims(
+      a.id, {{first.id, 1}, {second.id, 1}, {third.id, 1}, {first.id, 7}}, clock_.now_ms());
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  ASSERT_EQ(back->size(), 1u);  // the started one and b's stay
+  EXPECT_EQ((*back)[0].id, first.id);
+  EXPECT_EQ((*back)[0].state, JobState::kQueued);
+  auto returned = job(first.id);
+  EXPECT_EQ(returned.state, JobState::kQueued);
+  EXPECT_EQ(returned.attempt, 0);
+  EXPECT_TRUE(returned.attempts.empty());
+  EXPECT_EQ(job(second.id).state, JobState::kRunning);
+  EXPECT_EQ(job(third.id).state, JobState::kLeased);
+  EXPECT_EQ(store_->get_runner(a.id)->running.size(), 1u);
+  ASSERT_TRUE(store_->fold_job_counts().ok());
+  auto stats = store_->queue_stats("t1", clock_.now_ms());
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->by_state["queued"], 1);
+  // Returning again finds nothing to undo.
+  EXPECT_TRUE(store_->return_claims(a.id, {{first.id, 1}}, clock_.now_ms())->empty());
+  // It is claimed again as attempt 1, and one attempt (max_attempts 1) is still allowed.
+  auto again = claim(b, 1);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].job_id, first.id);
+  EXPECT_EQ(again[0].attempt, 1);
+  EXPECT_TRUE(store_->start_attempt(b.id, first.id, 1, clock_.now_ms()).ok());
+  // Runner a's attempt 1 of it is gone: its calls are refused.
+  EXPECT_EQ(store_->start_attempt(a.id, first.id, 1, clock_.now_ms()).error().code,
+            ErrorCode::kConflict);
+}
+
+TEST_P(SqliteStoreTest, ASubmitAndTheLeaseItHandsOnAreOneCommit) {
+  auto runner = register_runner("r1");
+  auto rule = normal_rule();
+  uint64_t before = sqlite().commits();
+  auto both = store_->create_job_and_claim(submit_spec(), kNoJobCap, clock_.now_ms(),
+                                           Store::Dispatch{runner.id, 1, kTestLease, rule});
+  ASSERT_TRUE(both.ok());
+  ASSERT_EQ(both->second.size(), 1u);
+  EXPECT_EQ(sqlite().commits() - before, 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, testing::kStoreBackends, testing::backend_name);
