@@ -14,7 +14,8 @@ Result<ClaimRule> claim_rule_for(Store& store, const ServerConfig& config, const
                                  TimeMs now) {
   // Steward fallback (steward.h) needs the tenant's runners and settings only when this
   // runner is some repository's steward; the facts are fresh for each claim.
-  auto facts = load_steward_facts(store, runner.tenant, now, config.steward_stale_after_ms, &runner);
+  auto facts =
+      load_steward_facts(store, runner.tenant, now, config.steward_stale_after_ms, &runner);
   if (!facts.ok()) return facts.error();
   bool steward = !facts->repos.empty();
   auto shared = std::make_shared<const StewardFacts>(std::move(*facts));
@@ -24,9 +25,9 @@ Result<ClaimRule> claim_rule_for(Store& store, const ServerConfig& config, const
   // A runner that is no repository's steward claims by the normal rule alone, which the
   // store may evaluate itself (PostgreSQL: one statement): may_claim is then exactly
   // "heartbeat within the stale threshold, and runner_can_take".
-  ClaimRule rule = steward ? ClaimRule(std::move(matcher))
-                           : ClaimRule::normal(std::move(matcher),
-                                               now - config.steward_stale_after_ms);
+  ClaimRule rule = steward
+                       ? ClaimRule(std::move(matcher))
+                       : ClaimRule::normal(std::move(matcher), now - config.steward_stale_after_ms);
   // What the rule needs of a job's labels, group, type and submitter alone, so the store
   // skips jobs alike in those unread: the normal rule all of it; a steward may take
   // another group's jobs, never ones needing labels it lacks.
@@ -82,8 +83,8 @@ awaitable<void> return_claims(ServerContext& ctx, const std::string& runner_id,
                               std::vector<ClaimedJob> claims) {
   std::vector<AttemptRef> refs;
   for (const auto& c : claims) refs.push_back({c.job_id, c.attempt});
-  auto queued = co_await ctx.db(
-      [&] { return ctx.store.return_claims(runner_id, refs, ctx.clock.now_ms()); });
+  auto queued =
+      co_await ctx.db([&] { return ctx.store.return_claims(runner_id, refs, ctx.clock.now_ms()); });
   if (!queued.ok()) {
     // Their leases run out and the lease sweep queues them again.
     spdlog::warn("could not return {} unanswered claim(s) of runner {} to the queue: {}",

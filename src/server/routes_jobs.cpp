@@ -359,8 +359,27 @@ awaitable<Response> queue(ServerContext& ctx, RequestContext& req) {
   auto caller = co_await user_or_admin(ctx, req);
   if (!caller.ok()) co_return error_of(caller.error());
   TimeMs now = ctx.clock.now_ms();
-  auto stats = co_await ctx.read([&] { return ctx.store.queue_stats(caller->tenant, now); });
-  if (!stats.ok()) co_return error_of(stats.error());
+  // The page's reads in one trip to the read pool: each trip is two thread hand-offs, and
+  // on a busy server each hand-off may wait for a thread to be scheduled.
+  struct Reads {
+    QueueStats stats;
+    std::vector<Job> queued;  // the head of the queue
+    StewardFacts steward;
+  };
+  auto reads = co_await ctx.read([&]() -> Result<Reads> {
+    auto stats = ctx.store.queue_stats(caller->tenant, now);
+    if (!stats.ok()) return stats.error();
+    auto queued = ctx.store.queued_jobs(caller->tenant, 50);
+    if (!queued.ok()) return queued.error();
+    auto steward =
+        load_steward_facts(ctx.store, caller->tenant, now, ctx.config.steward_stale_after_ms);
+    if (!steward.ok()) return steward.error();
+    return Reads{std::move(*stats), std::move(*queued), std::move(*steward)};
+  });
+  if (!reads.ok()) co_return error_of(reads.error());
+  const QueueStats* stats = &reads->stats;
+  const std::vector<Job>* queued = &reads->queued;
+  const StewardFacts* steward = &reads->steward;
   auto kept_runners = co_await tenant_runners(ctx, caller->tenant);
   if (!kept_runners.ok()) co_return error_of(kept_runners.error());
   const RunnerList& list = **kept_runners;
@@ -377,12 +396,6 @@ awaitable<Response> queue(ServerContext& ctx, RequestContext& req) {
     runner_counts[std::string(to_string(r.status))] =
         runner_counts[std::string(to_string(r.status))].get<int>() + 1;
   // The head of the queue, each job with what holds it (the same words as /why).
-  auto queued = co_await ctx.read([&] { return ctx.store.queued_jobs(caller->tenant, 50); });
-  if (!queued.ok()) co_return error_of(queued.error());
-  auto steward = co_await ctx.read([&] {
-    return load_steward_facts(ctx.store, caller->tenant, now, ctx.config.steward_stale_after_ms);
-  });
-  if (!steward.ok()) co_return error_of(steward.error());
   json waiting = json::array();
   QueuePosition position;
   int last_priority = INT32_MAX;
@@ -427,23 +440,34 @@ awaitable<Response> why(ServerContext& ctx, RequestContext& req) {
   if (!caller.ok()) co_return error_of(caller.error());
   std::string id = req.params["id"];
   TimeMs now = ctx.clock.now_ms();
-  auto job = co_await ctx.read([&] { return ctx.store.get_job(caller->tenant, id); });
-  if (!job.ok()) co_return error_of(job.error());
+  // The page's reads in one trip to the read pool (see queue()).
+  struct Reads {
+    Job job;
+    QueuePosition position;
+    StewardFacts steward;
+  };
+  auto reads = co_await ctx.read([&]() -> Result<Reads> {
+    auto job = ctx.store.get_job(caller->tenant, id);
+    if (!job.ok()) return job.error();
+    QueuePosition position;
+    if (job->state == JobState::kQueued) {
+      auto pos = ctx.store.queue_position(caller->tenant, id, now);
+      if (!pos.ok()) return pos.error();
+      position = *pos;
+    }
+    auto steward =
+        load_steward_facts(ctx.store, caller->tenant, now, ctx.config.steward_stale_after_ms);
+    if (!steward.ok()) return steward.error();
+    return Reads{std::move(*job), position, std::move(*steward)};
+  });
+  if (!reads.ok()) co_return error_of(reads.error());
   auto kept_runners = co_await tenant_runners(ctx, caller->tenant);
   if (!kept_runners.ok()) co_return error_of(kept_runners.error());
   const RunnerList& list = **kept_runners;
-  QueuePosition position;
-  if (job->state == JobState::kQueued) {
-    auto pos = co_await ctx.read([&] { return ctx.store.queue_position(caller->tenant, id, now); });
-    if (!pos.ok()) co_return error_of(pos.error());
-    position = *pos;
-  }
-  auto steward = co_await ctx.read([&] {
-    return load_steward_facts(ctx.store, caller->tenant, now, ctx.config.steward_stale_after_ms);
-  });
-  if (!steward.ok()) co_return error_of(steward.error());
-  auto fit = list.fit(*job);
-  co_return json_ok(explain_wait({*job, list.runners(), position, now, &*steward, fit.get()}));
+  const Job& job = reads->job;
+  auto fit = list.fit(job);
+  co_return json_ok(
+      explain_wait({job, list.runners(), reads->position, now, &reads->steward, fit.get()}));
 }
 
 // One entry per day from first_day: {day, jobs, cost_usd, input_tokens, output_tokens,
