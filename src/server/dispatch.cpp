@@ -72,9 +72,9 @@ awaitable<Result<CreateJobResult>> create_and_dispatch(ServerContext& ctx, const
     ctx.waiters.unreserve(parked);
   } else if (!ctx.waiters.hand_over(parked, claimed, reserved_at)) {
     co_await return_claims(ctx, parked->runner.id, std::move(claimed));  // announces them
-    co_return std::move(created);
   }
-  // Not leased with the submit (the runner took an older job, or none): announced as usual.
+  // Not leased with the submit (the runner took an older job, or none): announced as usual,
+  // whatever became of the jobs that were leased.
   if (created.created && !handed_new) ctx.events.job_available(created.job);
   co_return std::move(created);
 }
