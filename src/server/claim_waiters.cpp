@@ -75,8 +75,8 @@ void ClaimWaiters::wake_locked(const WaiterPtr& w, const std::optional<Job>& job
   asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
 }
 
-bool ClaimWaiters::may_wake_for(const Waiter& w, const Job& job) {
-  return !w.woken && !w.reserved && !w.commands_only && runner_can_take(w.runner, job);
+bool ClaimWaiters::in_line(const Waiter& w) {
+  return !w.woken && !w.reserved && !w.commands_only;
 }
 
 bool ClaimWaiters::job_available(const Job& job, const Waiter* except,
@@ -85,10 +85,8 @@ bool ClaimWaiters::job_available(const Job& job, const Waiter* except,
   for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
     const auto& w = *it;
     if (w.get() == except) continue;
-    if (!may_wake_for(*w, job) && !(also_may_take && !w->woken && !w->reserved &&
-                                    !w->commands_only && also_may_take(w->runner))) {
-      continue;
-    }
+    if (!in_line(*w)) continue;
+    if (!runner_can_take(w->runner, job) && !(also_may_take && also_may_take(w->runner))) continue;
     wake_locked(w, job);
     // Round-robin among equals: the woken runner goes to the back of the line.
     waiters_.splice(waiters_.end(), waiters_, it);
@@ -101,7 +99,7 @@ ClaimWaiters::WaiterPtr ClaimWaiters::reserve(const Job& job) {
   std::lock_guard lock(mu_);
   for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
     const auto& w = *it;
-    if (!may_wake_for(*w, job)) continue;
+    if (!in_line(*w) || !runner_can_take(w->runner, job)) continue;
     w->reserved = true;
     w->woken_at = std::chrono::steady_clock::now();
     waiters_.splice(waiters_.end(), waiters_, it);  // round-robin, as job_available

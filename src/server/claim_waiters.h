@@ -120,8 +120,9 @@ class ClaimWaiters {
 
  private:
   void wake_locked(const WaiterPtr& w, const std::optional<Job>& job);
-  // Whether the parked claim w may be woken for (or reserved for) the job.
-  static bool may_wake_for(const Waiter& w, const Job& job);
+  // Whether the parked claim w waits in line for jobs: not woken, not reserved by a submit,
+  // not a drain's claim.
+  static bool in_line(const Waiter& w);
   void remove_locked(const WaiterPtr& w);
   mutable std::mutex mu_;
   // Oldest first (a woken waiter moves to the back). Each waiter knows its place, so

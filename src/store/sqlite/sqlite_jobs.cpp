@@ -65,15 +65,19 @@ CreateJobResult insert_job(Db& db, const Job& job) {
   return CreateJobResult{std::move(created), true};
 }
 
+// create_job's work in the writer's open transaction: the first submit's job for a repeated
+// key, else the new job within the cap.
+Result<CreateJobResult> create_in(Db& db, const Job& job, int64_t max_unfinished) {
+  if (auto first = job_of_key(db, job)) return CreateJobResult{std::move(*first), false};
+  CORRAL_TRY(within_unfinished_cap(db, job.tenant, 1, max_unfinished));
+  return insert_job(db, job);
+}
+
 }  // namespace
 
 Result<CreateJobResult> SqliteStore::create_job(const Job& job, int64_t max_unfinished) {
   // In the writer: the cap holds exactly, however many submits come at once.
-  return write<CreateJobResult>([&](Db& db) -> Result<CreateJobResult> {
-    if (auto first = job_of_key(db, job)) return CreateJobResult{std::move(*first), false};
-    CORRAL_TRY(within_unfinished_cap(db, job.tenant, 1, max_unfinished));
-    return insert_job(db, job);
-  });
+  return write<CreateJobResult>([&](Db& db) { return create_in(db, job, max_unfinished); });
 }
 
 Result<std::vector<CreateJobResult>> SqliteStore::create_jobs(const std::vector<Job>& jobs,
@@ -148,18 +152,13 @@ Result<std::pair<CreateJobResult, std::vector<ClaimedJob>>> SqliteStore::create_
   using Both = std::pair<CreateJobResult, std::vector<ClaimedJob>>;
   // One write op, so one commit: the job and its lease become durable together.
   return write<Both>([&](Db& db) -> Result<Both> {
-    CreateJobResult created;
-    if (auto first = job_of_key(db, job)) {
-      created = CreateJobResult{std::move(*first), false};
-    } else {
-      CORRAL_TRY(within_unfinished_cap(db, job.tenant, 1, max_unfinished));
-      created = insert_job(db, job);
-    }
+    auto created = create_in(db, job, max_unfinished);
+    if (!created.ok()) return created.error();
     auto claimed =
         claim_in(db, dispatch.runner_id, dispatch.slots, now, dispatch.lease_ms, dispatch.rule);
     // The job stays stored whatever became of the claim (a runner deleted meanwhile).
-    if (!claimed.ok()) return Both{std::move(created), {}};
-    return Both{std::move(created), std::move(*claimed)};
+    if (!claimed.ok()) return Both{std::move(*created), {}};
+    return Both{std::move(*created), std::move(*claimed)};
   });
 }
 
