@@ -5,6 +5,9 @@
 //   build/capacity_bench [--runners 10000] [--queued 100000] [--seconds 15] [--rounds 2]
 //                        [--pollers 10] [--poll-ms 2000] [--submitters 4] [--rate 20]
 //                        [--heartbeat-ms 10000] [--store postgresql://...] [--perf FILE]
+//                        [--saturated 0|1]
+// (--saturated 0 runs the paced phases only: dispatch latency in half the time, without the
+// throughput ratio.)
 //
 // Setup: Q jobs labelled `gpu-nowhere` (no runner has it) are submitted by their own user
 // token (the "backlog" submitter); N runners (labels [linux], one slot each) register and
@@ -22,11 +25,22 @@
 // claim answer with that job arrives (the job carries its sequence number in env SEQ).
 // All simulated clients are coroutines on one thread of this process (Asio), so their
 // timings include this process's own scheduling; it runs on the same machine as the server.
+// Two figures per phase separate the two:
+//   - the server's own view, from its /metrics scraped before and after the phase:
+//     corral_dispatch_latency_seconds (a submit reserving a parked claim, or an
+//     announcement waking it, to that claim's answer written) and the submit's and
+//     heartbeat's corral_http_request_duration_seconds, as quantiles interpolated within
+//     the histogram's buckets (0.5, 1, 2.5, 5, 10, 25 ms, ...), and the share of dispatches
+//     the server answered within 5 ms;
+//   - this process's lag: a timer due every 5 ms, and how late it fires. An answer that
+//     arrives while this thread is busy is stamped that late too.
 #include <sys/resource.h>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <deque>
+#include <limits>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -67,6 +81,7 @@ struct Options {
   int rate = 20;  // paced submits per second
   int heartbeat_ms = 10'000;
   int heartbeat_connections = 200;
+  int saturated = 1;  // 0: the paced phases only (quicker, for dispatch latency)
   std::string store;
   std::string perf_out;
 };
@@ -130,7 +145,11 @@ struct PhaseStats {
   int heartbeats_late = 0;  // sent more than 100 ms after their turn (this process lagged)
   double drain_ms = 0;      // after the last submit, until every job of the phase finished
   long rss_kb = 0, hwm_kb = 0;
-  Samples submit, dispatch, heartbeat, queue, job, why;
+  Samples submit, dispatch, heartbeat, queue, job, why, lag;
+  // The server's histograms over the phase (/metrics after minus before).
+  struct ServerView {
+    std::map<double, double> dispatch, submit, heartbeat;  // upper bound (s) -> count
+  } server;
   void merge(const PhaseStats& o) {
     seconds += o.seconds;
     submitted += o.submitted;
@@ -142,6 +161,11 @@ struct PhaseStats {
     queue.merge(o.queue);
     job.merge(o.job);
     why.merge(o.why);
+    lag.merge(o.lag);
+    for (auto [into, from] : {std::pair{&server.dispatch, &o.server.dispatch},
+                              std::pair{&server.submit, &o.server.submit},
+                              std::pair{&server.heartbeat, &o.server.heartbeat}})
+      for (const auto& [le, n] : *from) (*into)[le] += n;
   }
   double rate() const { return seconds > 0 ? submitted / seconds : 0; }
 };
@@ -182,6 +206,64 @@ struct Bench {
 std::string describe(const Result<HttpResponse>& res) {
   if (!res.ok()) return res.error().message;
   return std::to_string(res->status) + " " + res->body.substr(0, 300);
+}
+
+// One histogram series of a Prometheus text (GET /metrics): its cumulative bucket counts by
+// upper bound in seconds (+Inf as infinity). labels: the series' labels before `le`, as
+// the server prints them (`method="POST",route="/api/v1/jobs"`), or empty.
+std::map<double, double> histogram_buckets(const std::string& text, const std::string& name,
+                                           const std::string& labels) {
+  std::map<double, double> out;
+  const std::string prefix = name + "_bucket{" + (labels.empty() ? "" : labels + ",") + "le=\"";
+  for (size_t at = text.find(prefix); at != std::string::npos; at = text.find(prefix, at + 1)) {
+    if (at > 0 && text[at - 1] != '\n') continue;
+    size_t le = at + prefix.size();
+    size_t close = text.find("\"} ", le);
+    if (close == std::string::npos) break;
+    std::string bound = text.substr(le, close - le);
+    double upper = bound == "+Inf" ? std::numeric_limits<double>::infinity() : std::stod(bound);
+    out[upper] = std::stod(text.substr(close + 3, text.find('\n', close) - close - 3));
+  }
+  return out;
+}
+
+std::map<double, double> minus(std::map<double, double> after,
+                               const std::map<double, double>& before) {
+  for (auto& [le, n] : after)
+    if (auto it = before.find(le); it != before.end()) n -= it->second;
+  return after;
+}
+
+// The q-quantile in ms of cumulative buckets, interpolated within its bucket as Prometheus'
+// histogram_quantile does; the last finite bound when it falls in +Inf.
+double bucket_quantile_ms(const std::map<double, double>& buckets, double q) {
+  if (buckets.empty() || buckets.rbegin()->second <= 0) return 0;
+  double total = buckets.rbegin()->second, rank = q * total, lower = 0, below = 0;
+  for (const auto& [le, n] : buckets) {
+    if (n >= rank) {
+      if (std::isinf(le)) return lower * 1000;
+      double width = n - below;
+      return 1000 * (lower + (le - lower) * (width > 0 ? (rank - below) / width : 1));
+    }
+    lower = le;
+    below = n;
+  }
+  return lower * 1000;
+}
+
+// The share of the histogram's observations at or under `le` seconds (a bucket bound).
+double share_within(const std::map<double, double>& buckets, double le) {
+  if (buckets.empty() || buckets.rbegin()->second <= 0) return 0;
+  auto it = buckets.find(le);
+  return it == buckets.end() ? 0 : it->second / buckets.rbegin()->second;
+}
+
+std::string server_summary(const std::map<double, double>& buckets) {
+  if (buckets.empty() || buckets.rbegin()->second <= 0) return "      -        -     (n=0)";
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%7.2f  %7.2f  (n=%.0f)", bucket_quantile_ms(buckets, 0.5),
+                bucket_quantile_ms(buckets, 0.99), buckets.rbegin()->second);
+  return buf;
 }
 
 // JSON bodies are built in plain functions: g++ 12 miscompiles initializer lists inside
@@ -357,9 +439,44 @@ awaitable<bool> submit_one(Bench& b, Link& link, PhaseStats& st) {
   co_return true;
 }
 
+struct ServerScrape {
+  std::map<double, double> dispatch, submit, heartbeat;
+};
+
+awaitable<ServerScrape> scrape(Bench& b, Link& link) {
+  std::string text =
+      (co_await link.call(http::verb::get, "/metrics", "", b.admin, milliseconds(300'000)))
+          .value()
+          .body;
+  ServerScrape out;
+  out.dispatch = histogram_buckets(text, "corral_dispatch_latency_seconds", "");
+  out.submit = histogram_buckets(text, "corral_http_request_duration_seconds",
+                                 R"(method="POST",route="/api/v1/jobs")");
+  out.heartbeat = histogram_buckets(text, "corral_http_request_duration_seconds",
+                                    R"(method="POST",route="/api/v1/runners/{id}/heartbeat")");
+  co_return out;
+}
+
+// How late this process's own loop runs: a timer due every 5 ms, until *stop.
+awaitable<void> lag_probe(Samples& into, std::shared_ptr<const bool> stop) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (auto due = Clock::now() + milliseconds(5); !*stop; due += milliseconds(5)) {
+    timer.expires_at(due);
+    error_code ec;
+    co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    auto now = Clock::now();
+    into.add(ms_between(due, now));
+    if (now - due > milliseconds(5)) due = now;  // one late wake-up counts once
+  }
+}
+
 awaitable<void> run_phase(Bench& b, PhaseStats& st) {
+  Link metrics{b.ep, nullptr};
+  ServerScrape before = co_await scrape(b, metrics);
   b.cur = &st;
   b.pollers_on = st.pollers;
+  auto lag_done = std::make_shared<bool>(false);
+  asio::co_spawn(co_await asio::this_coro::executor, lag_probe(st.lag, lag_done), asio::detached);
   auto t0 = Clock::now();
   auto end = t0 + std::chrono::seconds(b.opt.seconds);
   if (st.saturated) {
@@ -382,6 +499,11 @@ awaitable<void> run_phase(Bench& b, PhaseStats& st) {
     co_await sleep_until(Clock::now() + milliseconds(5));
   st.drain_ms = ms_since(drain0);
   b.pollers_on = false;
+  *lag_done = true;
+  ServerScrape after = co_await scrape(b, metrics);
+  st.server.dispatch = minus(after.dispatch, before.dispatch);
+  st.server.submit = minus(after.submit, before.submit);
+  st.server.heartbeat = minus(after.heartbeat, before.heartbeat);
   st.rss_kb = corral::bench::proc_status_kb(b.server_pid, "VmRSS");
   st.hwm_kb = corral::bench::proc_status_kb(b.server_pid, "VmHWM");
   std::printf(
@@ -390,6 +512,12 @@ awaitable<void> run_phase(Bench& b, PhaseStats& st) {
       st.name.c_str(), st.rate(), st.submit.summary().c_str(), st.dispatch.summary().c_str(),
       st.heartbeat.summary().c_str(), st.queue.summary().c_str(), st.job.summary().c_str(),
       st.why.summary().c_str(), st.drain_ms, st.rss_kb / 1024, st.errors, st.heartbeats_late);
+  std::printf(
+      "%-24s server's view: dispatch %s (%.1f%% within 5 ms)  submit %s  heartbeat %s;  "
+      "this process's lag %s\n",
+      "", server_summary(st.server.dispatch).c_str(), 100 * share_within(st.server.dispatch, 0.005),
+      server_summary(st.server.submit).c_str(), server_summary(st.server.heartbeat).c_str(),
+      st.lag.summary().c_str());
   std::fflush(stdout);
   // Between phases: a breath, so that one phase's tail does not fall into the next.
   co_await sleep_until(Clock::now() + milliseconds(500));
@@ -507,6 +635,7 @@ awaitable<void> main_flow(Bench& b, std::deque<PhaseStats>& phases) {
   for (int round = 0; round < b.opt.rounds; ++round) {
     // ABBA: without pollers first in even rounds, with them first in odd ones.
     for (bool saturated : {true, false}) {
+      if (saturated && !b.opt.saturated) continue;
       for (int side = 0; side < 2; ++side) {
         bool pollers = (side == 1) != (round % 2 == 1);
         PhaseStats& st = phases.emplace_back();
@@ -540,7 +669,8 @@ int main(int argc, char** argv) {
                                    {"--submitters", &o.submitters},
                                    {"--rate", &o.rate},
                                    {"--heartbeat-ms", &o.heartbeat_ms},
-                                   {"--heartbeat-connections", &o.heartbeat_connections}},
+                                   {"--heartbeat-connections", &o.heartbeat_connections},
+                                   {"--saturated", &o.saturated}},
                                   {{"--store", &o.store}, {"--perf", &o.perf_out}}))
     return 2;
   // One descriptor per simulated runner's claim, plus heartbeats, pollers, submitters.
@@ -607,6 +737,11 @@ int main(int argc, char** argv) {
                 paced[0].dispatch.summary().c_str());
     std::printf("  dispatch p50/p99, paced, with pollers    %s\n",
                 paced[1].dispatch.summary().c_str());
+    std::printf(
+        "    the server's view of it                %s, %.1f%% within 5 ms; this process's "
+        "lag %s\n",
+        server_summary(paced[1].server.dispatch).c_str(),
+        100 * share_within(paced[1].server.dispatch, 0.005), paced[1].lag.summary().c_str());
     std::printf("  dispatch p50/p99, saturated, without     %s\n",
                 sat[0].dispatch.summary().c_str());
     std::printf("  dispatch p50/p99, saturated, with        %s\n",
@@ -624,8 +759,10 @@ int main(int argc, char** argv) {
     print_goal("heartbeat p99", percentile(beats.v, 0.99), "ms", 50, true);
     print_goal("dispatch p99 (paced, with pollers)", percentile(paced[1].dispatch.v, 0.99), "ms", 5,
                true);
+    print_goal("  in the server (its histogram)",
+               bucket_quantile_ms(paced[1].server.dispatch, 0.99), "ms", 5, true);
     print_goal("queue page p99", percentile(queue.v, 0.99), "ms", 20, true);
-    print_goal("submit throughput with / without pollers", ratio, "x", 0.9, false);
+    if (o.saturated) print_goal("submit throughput with / without pollers", ratio, "x", 0.9, false);
     std::fflush(stdout);
     // The runners' claims are still parked: the server's exit ends them.
   } catch (const std::exception& e) {
