@@ -746,8 +746,10 @@ int main(int argc, char** argv) {
                 sat[0].dispatch.summary().c_str());
     std::printf("  dispatch p50/p99, saturated, with        %s\n",
                 sat[1].dispatch.summary().c_str());
+    // The job page and /why as the saturated phases saw them, or the paced ones without those.
+    const PhaseStats& pages = o.saturated ? sat[1] : paced[1];
     std::printf("  queue page p50/p99 %s; job page %s; why %s\n", queue.summary().c_str(),
-                sat[1].job.summary().c_str(), sat[1].why.summary().c_str());
+                pages.job.summary().c_str(), pages.why.summary().c_str());
     std::printf("  submit throughput: %.0f/s without pollers, %.0f/s with: ratio %.2f\n",
                 sat[0].rate(), sat[1].rate(), ratio);
     std::printf("  errors: %d; claim errors %d; backlog jobs claimed (should be 0): %d%s%s\n",

@@ -71,6 +71,8 @@ struct ServerContext {
 // levels: common/json_limits.h). An empty body is {}. Typed fields: server/json_body.h.
 Result<json> parse_json_body(const RequestContext& req);
 Response json_ok(const json& body, http::status status = http::status::ok);
+// json_ok's body, for an answer built off the I/O threads.
+std::string json_text(const json& body);
 Response error_of(const Error& error);
 
 // The caller's API token (401 when missing, unknown or revoked).

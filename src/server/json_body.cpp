@@ -40,8 +40,12 @@ Result<std::string> optional_string(const json& body, const char* key, std::stri
 
 // Answers replace bytes that are not UTF-8 (a path or a name echoed back) instead of
 // throwing from dump().
+std::string json_text(const json& body) {
+  return body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
 Response json_ok(const json& body, http::status status) {
-  return json_response(status, body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
+  return json_response(status, json_text(body));
 }
 
 Response error_of(const Error& error) {

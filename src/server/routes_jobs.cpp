@@ -316,6 +316,57 @@ awaitable<Response> agent_events(ServerContext& ctx, RequestContext& req) {
   co_return res;
 }
 
+// GET /api/v1/queue's answer: the counts by state, group and label set, the runners by
+// status, and the head of the queue, each job with what holds it (the same words as /why).
+json queue_page(const RunnerList& list, const QueueStats& stats, const std::vector<Job>& queued,
+                const StewardFacts& steward, TimeMs now) {
+  json groups = json::array();
+  for (const auto& g : stats.by_group) {
+    groups.push_back({{"group", g.group}, {"queued", g.queued}, {"running", g.running}});
+  }
+  json label_sets = json::array();
+  for (const auto& l : stats.by_labels)
+    label_sets.push_back({{"labels", l.labels}, {"queued", l.queued}});
+  std::map<std::string, int> by_status = {
+      {"idle", 0}, {"busy", 0}, {"draining", 0}, {"offline", 0}};
+  for (const auto& r : list.runners()) ++by_status[std::string(to_string(r.status))];
+  json waiting = json::array();
+  QueuePosition position;
+  int last_priority = INT32_MAX;
+  // Jobs alike in what matching reads share one look at the runners per list (a fleet of
+  // thousands): RunnerList::fit.
+  for (const auto& job : queued) {
+    if (job.spec.priority != last_priority) {
+      position.higher_priority += position.older;
+      position.older = 0;
+      last_priority = job.spec.priority;
+    }
+    auto fit = list.fit(job);
+    auto why = explain_wait({job, list.runners(), position, now, &steward, fit.get()});
+    waiting.push_back({{"id", job.id},
+                       {"name", job.spec.name},
+                       {"labels", job.spec.labels},
+                       {"group", job.spec.group},
+                       {"type", job.spec.type},
+                       {"priority", job.spec.priority},
+                       {"created_at", format_time(job.created_at)},
+                       {"not_before", why["not_before"]},
+                       {"position", why["position"]},
+                       {"reason", why["summary"]},
+                       {"reason_code", why["reasons"][0]["code"]}});
+    if (job.not_before <= now) ++position.older;
+  }
+  return {{"by_state", stats.by_state},
+          {"by_group", groups},
+          {"by_labels", label_sets},
+          {"runners", by_status},
+          {"waiting", waiting},
+          {"oldest_queued_at",
+           stats.oldest_queued_at ? json(format_time(stats.oldest_queued_at)) : json(nullptr)},
+          {"oldest_queued_age_s",
+           stats.oldest_queued_at ? json((now - stats.oldest_queued_at) / 1000.0) : json(nullptr)}};
+}
+
 // Reads the tenant's runners and keeps the list (runner_snapshots.h). Parameters by value:
 // it also runs detached, after the request that started it has ended.
 awaitable<Result<RunnerSnapshots::Snapshot>> read_runners(ServerContext& ctx, std::string tenant,
@@ -355,18 +406,19 @@ awaitable<Result<RunnerSnapshots::Snapshot>> tenant_runners(ServerContext& ctx,
   co_return co_await read_runners(ctx, tenant, found.generation, "page");
 }
 
+// /queue and /why: the tenant's runners first (usually the kept list, no store call), then
+// the page in one trip to the read pool: its reads, and also the matching, the explanations
+// and the JSON, which for fifty jobs against thousands of runners take milliseconds. An I/O
+// thread serves thousands of connections, parked claims and submits among them; a page
+// computed there would hold up their answers (docs/architecture.md, "The store").
+
 awaitable<Response> queue(ServerContext& ctx, RequestContext& req) {
   auto caller = co_await user_or_admin(ctx, req);
   if (!caller.ok()) co_return error_of(caller.error());
+  auto kept_runners = co_await tenant_runners(ctx, caller->tenant);
+  if (!kept_runners.ok()) co_return error_of(kept_runners.error());
   TimeMs now = ctx.clock.now_ms();
-  // The page's reads in one trip to the read pool: each trip is two thread hand-offs, and
-  // on a busy server each hand-off may wait for a thread to be scheduled.
-  struct Reads {
-    QueueStats stats;
-    std::vector<Job> queued;  // the head of the queue
-    StewardFacts steward;
-  };
-  auto reads = co_await ctx.read([&]() -> Result<Reads> {
+  auto page = co_await ctx.read([&]() -> Result<std::string> {
     auto stats = ctx.store.queue_stats(caller->tenant, now);
     if (!stats.ok()) return stats.error();
     auto queued = ctx.store.queued_jobs(caller->tenant, 50);
@@ -374,79 +426,20 @@ awaitable<Response> queue(ServerContext& ctx, RequestContext& req) {
     auto steward =
         load_steward_facts(ctx.store, caller->tenant, now, ctx.config.steward_stale_after_ms);
     if (!steward.ok()) return steward.error();
-    return Reads{std::move(*stats), std::move(*queued), std::move(*steward)};
+    return json_text(queue_page(**kept_runners, *stats, *queued, *steward, now));
   });
-  if (!reads.ok()) co_return error_of(reads.error());
-  const QueueStats* stats = &reads->stats;
-  const std::vector<Job>* queued = &reads->queued;
-  const StewardFacts* steward = &reads->steward;
-  auto kept_runners = co_await tenant_runners(ctx, caller->tenant);
-  if (!kept_runners.ok()) co_return error_of(kept_runners.error());
-  const RunnerList& list = **kept_runners;
-  const std::vector<Runner>* runners = &list.runners();
-  json groups = json::array();
-  for (const auto& g : stats->by_group) {
-    groups.push_back({{"group", g.group}, {"queued", g.queued}, {"running", g.running}});
-  }
-  json label_sets = json::array();
-  for (const auto& l : stats->by_labels)
-    label_sets.push_back({{"labels", l.labels}, {"queued", l.queued}});
-  json runner_counts = {{"idle", 0}, {"busy", 0}, {"draining", 0}, {"offline", 0}};
-  for (const auto& r : *runners)
-    runner_counts[std::string(to_string(r.status))] =
-        runner_counts[std::string(to_string(r.status))].get<int>() + 1;
-  // The head of the queue, each job with what holds it (the same words as /why).
-  json waiting = json::array();
-  QueuePosition position;
-  int last_priority = INT32_MAX;
-  // Jobs alike in what matching reads share one look at the runners per list (a fleet of
-  // thousands): RunnerList::fit.
-  for (const auto& job : *queued) {
-    if (job.spec.priority != last_priority) {
-      position.higher_priority += position.older;
-      position.older = 0;
-      last_priority = job.spec.priority;
-    }
-    auto fit = list.fit(job);
-    auto why = explain_wait({job, *runners, position, now, &*steward, fit.get()});
-    waiting.push_back({{"id", job.id},
-                       {"name", job.spec.name},
-                       {"labels", job.spec.labels},
-                       {"group", job.spec.group},
-                       {"type", job.spec.type},
-                       {"priority", job.spec.priority},
-                       {"created_at", format_time(job.created_at)},
-                       {"not_before", why["not_before"]},
-                       {"position", why["position"]},
-                       {"reason", why["summary"]},
-                       {"reason_code", why["reasons"][0]["code"]}});
-    if (job.not_before <= now) ++position.older;
-  }
-  json out = {
-      {"by_state", stats->by_state},
-      {"by_group", groups},
-      {"by_labels", label_sets},
-      {"runners", runner_counts},
-      {"waiting", waiting},
-      {"oldest_queued_at",
-       stats->oldest_queued_at ? json(format_time(stats->oldest_queued_at)) : json(nullptr)},
-      {"oldest_queued_age_s",
-       stats->oldest_queued_at ? json((now - stats->oldest_queued_at) / 1000.0) : json(nullptr)}};
-  co_return json_ok(out);
+  if (!page.ok()) co_return error_of(page.error());
+  co_return json_response(http::status::ok, *page);
 }
 
 awaitable<Response> why(ServerContext& ctx, RequestContext& req) {
   auto caller = co_await user_or_admin(ctx, req);
   if (!caller.ok()) co_return error_of(caller.error());
   std::string id = req.params["id"];
+  auto kept_runners = co_await tenant_runners(ctx, caller->tenant);
+  if (!kept_runners.ok()) co_return error_of(kept_runners.error());
   TimeMs now = ctx.clock.now_ms();
-  // The page's reads in one trip to the read pool (see queue()).
-  struct Reads {
-    Job job;
-    QueuePosition position;
-    StewardFacts steward;
-  };
-  auto reads = co_await ctx.read([&]() -> Result<Reads> {
+  auto page = co_await ctx.read([&]() -> Result<std::string> {
     auto job = ctx.store.get_job(caller->tenant, id);
     if (!job.ok()) return job.error();
     QueuePosition position;
@@ -458,16 +451,12 @@ awaitable<Response> why(ServerContext& ctx, RequestContext& req) {
     auto steward =
         load_steward_facts(ctx.store, caller->tenant, now, ctx.config.steward_stale_after_ms);
     if (!steward.ok()) return steward.error();
-    return Reads{std::move(*job), position, std::move(*steward)};
+    const RunnerList& list = **kept_runners;
+    auto fit = list.fit(*job);
+    return json_text(explain_wait({*job, list.runners(), position, now, &*steward, fit.get()}));
   });
-  if (!reads.ok()) co_return error_of(reads.error());
-  auto kept_runners = co_await tenant_runners(ctx, caller->tenant);
-  if (!kept_runners.ok()) co_return error_of(kept_runners.error());
-  const RunnerList& list = **kept_runners;
-  const Job& job = reads->job;
-  auto fit = list.fit(job);
-  co_return json_ok(
-      explain_wait({job, list.runners(), reads->position, now, &reads->steward, fit.get()}));
+  if (!page.ok()) co_return error_of(page.error());
+  co_return json_response(http::status::ok, *page);
 }
 
 // One entry per day from first_day: {day, jobs, cost_usd, input_tokens, output_tokens,

@@ -6,9 +6,12 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <mutex>
 
 #include "api/types.h"
 #include "common/crypto.h"
@@ -22,6 +25,31 @@
 namespace corral {
 
 namespace {
+
+// Names each of the pool's `threads` threads, as `top -H` and `perf` show them: one task per
+// thread, each held until all have started, so that every thread gets one. The gate is
+// shared: a thread woken by the last arrival may still be reading it after this function
+// has returned (a std::latch on this stack was, and those threads then waited forever on
+// the stack's next contents).
+void name_pool_threads(asio::thread_pool& pool, int threads, const char* name) {
+  struct Gate {
+    std::mutex mu;
+    std::condition_variable all_started;
+    int left = 0;
+  };
+  auto gate = std::make_shared<Gate>();
+  gate->left = threads;
+  for (int i = 0; i < threads; ++i) {
+    asio::post(pool, [gate, name] {
+      name_this_thread(name);
+      std::unique_lock lock(gate->mu);
+      if (--gate->left == 0) gate->all_started.notify_all();
+      gate->all_started.wait(lock, [&] { return gate->left == 0; });
+    });
+  }
+  std::unique_lock lock(gate->mu);
+  gate->all_started.wait(lock, [&] { return gate->left == 0; });
+}
 
 // Every open connection is a file descriptor, and the usual soft limit (1024) is far below
 // --max-connections: raise the soft RLIMIT_NOFILE toward the hard one, as far as the
@@ -97,6 +125,8 @@ Result<void> Server::start() {
   store_ = std::move(store.value());
   store_pool_ = std::make_unique<asio::thread_pool>(config_.store_threads);
   read_pool_ = std::make_unique<asio::thread_pool>(config_.read_threads);
+  name_pool_threads(*store_pool_, config_.store_threads, "corral-store");
+  name_pool_threads(*read_pool_, config_.read_threads, "corral-read");
   // Servers sharing a PostgreSQL database tell each other about jobs and logs through it.
   std::unique_ptr<Peers> peers;
   if (location->kind == StoreLocation::Kind::kPostgres)
